@@ -1,0 +1,70 @@
+"""Read notebooks from disk into plain nbformat-shaped dicts, with errors that say where.
+
+``.ipynb`` is parsed with the standard ``json`` module (importing nbformat costs ~1 s);
+``.py`` (py:percent and other jupytext formats) goes through jupytext, imported lazily.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nbgov.core.errors import Location, NotebookError
+
+NOTEBOOK_SUFFIXES = (".ipynb", ".py")
+
+
+def read_notebook(path: str | Path) -> dict[str, Any]:
+    """Return the notebook at ``path`` as a dict; raise NotebookError saying what is wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise NotebookError("notebook not found", Location(path), hint="check the path")
+    if path.is_dir():
+        raise NotebookError("is a folder, not a notebook", Location(path))
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotebookError("not UTF-8 text (a binary file?)", Location(path)) from None
+    if path.suffix == ".py":
+        return _read_jupytext(path, text)
+    if not text.strip():
+        raise NotebookError("empty file, not a notebook", Location(path),
+                            hint="save the notebook from Jupyter or delete the file")
+    try:
+        nb = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotebookError(f"not valid JSON: {exc.msg} (column {exc.colno})",
+                            Location(path, line=exc.lineno),
+                            hint="the file was probably damaged by a merge; restore it from git") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise NotebookError("not a notebook: no 'cells' list at the top level", Location(path))
+    major = nb.get("nbformat")
+    if major != 4:
+        raise NotebookError(f"unsupported nbformat version {major!r} (nbgov reads nbformat 4)",
+                            Location(path), hint="upgrade it with: jupyter nbconvert --to notebook --inplace")
+    for index, cell in enumerate(nb["cells"]):
+        if not isinstance(cell, dict) or "cell_type" not in cell:
+            raise NotebookError("cell has no cell_type", Location(path, cell=index))
+    return nb
+
+
+def _read_jupytext(path: Path, text: str) -> dict[str, Any]:
+    try:
+        import jupytext
+    except ImportError:  # pragma: no cover - jupytext is a dependency
+        from nbgov.core.errors import missing_extra
+
+        raise missing_extra("jupytext", "all") from None
+    try:
+        nb = jupytext.reads(text, fmt="py:percent" if "# %%" in text else "py")
+    except Exception as exc:  # jupytext raises many kinds; the message is what matters
+        raise NotebookError(f"cannot read as a py:percent notebook: {exc}", Location(path)) from None
+    return json.loads(json.dumps(nb, default=dict))
+
+
+def write_notebook(path: str | Path, nb: dict[str, Any]) -> None:
+    """Write a notebook dict atomically, in Jupyter's own layout (indent 1, trailing newline)."""
+    from nbgov.core.atomic import atomic_write
+
+    atomic_write(path, json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n")

@@ -1,0 +1,82 @@
+"""The ``nbgov`` command line. Thin: options in, one service call, exit code from the error.
+
+Sub-commands live in their own modules and are imported only when invoked, so that
+``nbgov check`` does not pay for importing MLflow or Ploomber.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from nbgov import __version__
+from nbgov.core.errors import NbgovError
+
+#: command name -> "module:attribute". One line per command; modules are imported lazily.
+COMMANDS: dict[str, str] = {
+    "build": "nbgov.cli.build:build",
+    "status": "nbgov.cli.build:status",
+    "review": "nbgov.cli.review:review",
+    "ledger": "nbgov.cli.review:ledger",
+    "diff": "nbgov.cli.review:diff",
+    "version": "nbgov.cli.review:version",
+    "check": "nbgov.cli.check:check",
+    "lineage": "nbgov.cli.lineage:lineage",
+    "promote": "nbgov.cli.models:promote",
+    "serve": "nbgov.cli.models:serve",
+    "monitor": "nbgov.cli.models:monitor",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if self._load(name, quiet=True) is not None)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._load(cmd_name)
+
+    @staticmethod
+    def _load(name: str, quiet: bool = False) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            # a command whose module is not written yet is simply absent
+            if quiet or exc.name == module_name:
+                return None
+            raise
+        return getattr(module, attr, None)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nbgov")
+def cli() -> None:
+    """nbgov: governed, reproducible Jupyter notebooks as steps of an ML pipeline."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``nbgov`` script: runs the CLI and maps NbgovError to exit codes."""
+    try:
+        cli.main(args=argv, prog_name="nbgov", standalone_mode=False)
+    except NbgovError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(0)

@@ -1,0 +1,134 @@
+"""Project configuration: ``nbgov.toml`` at the project root, or ``[tool.nbgov]`` in pyproject.toml.
+
+Each feature reads its own section (``review``, ``check``, ``promote``, ``monitor``,
+``environments.<name>``) through :meth:`Config.section`; the keys every feature shares are
+typed attributes here. Paths in the file are relative to the project root.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbgov.core.errors import ConfigError, Location
+
+CONFIG_FILE = "nbgov.toml"
+DEFAULT_PIPELINE = "pipeline.yaml"
+
+_KNOWN_TOP = {
+    "pipeline", "tracking_uri", "experiment", "products", "environment",
+    "review", "environments", "check", "promote", "monitor", "lineage", "kernel",
+}
+
+
+@dataclass
+class Config:
+    """The resolved configuration of one project."""
+
+    root: Path
+    source: Path | None = None
+    pipeline: str = DEFAULT_PIPELINE
+    tracking_uri: str | None = None
+    experiment: str = "nbgov"
+    environment: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pipeline_path(self) -> Path:
+        """Absolute path of the pipeline spec."""
+        return (self.root / self.pipeline).resolve()
+
+    def section(self, name: str) -> dict[str, Any]:
+        """One feature's table, ``{}`` when absent; a non-table value is a ConfigError."""
+        value = self.raw.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{name}] must be a table, got {type(value).__name__}",
+                              Location(self.source), hint=f"write it as [{name}] with keys under it")
+        return value
+
+    def env_settings(self, env: str | None = None) -> dict[str, Any]:
+        """Settings of a named environment (e.g. ``prod``), from ``[environments.<name>]``."""
+        env = env or self.environment
+        if not env:
+            return {}
+        envs = self.section("environments")
+        if env not in envs:
+            known = ", ".join(sorted(envs)) or "none declared"
+            raise ConfigError(f"unknown environment {env!r} (known: {known})", Location(self.source),
+                              hint="declare it under [environments.<name>] in nbgov.toml")
+        value = envs[env]
+        if not isinstance(value, dict):
+            raise ConfigError(f"[environments.{env}] must be a table", Location(self.source))
+        return value
+
+    def resolved_tracking_uri(self) -> str:
+        """MLFLOW_TRACKING_URI wins, then the config, then the embedded SQLite store."""
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or self.tracking_uri
+        if not uri:
+            return f"sqlite:///{(self.root / 'mlflow.db').as_posix()}"
+        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+            # a relative sqlite path in the config is relative to the project root
+            return f"sqlite:///{(self.root / uri[len('sqlite:///'):]).as_posix()}"
+        return uri
+
+    def artifact_root(self) -> str:
+        """Where an embedded store keeps artifacts (``mlruns/`` in the project)."""
+        return (self.root / "mlruns").as_uri()
+
+
+def find_root(start: str | Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` holding nbgov.toml, pipeline.yaml or pyproject.toml
+    with a [tool.nbgov] table; ``start`` itself when none does."""
+    start = Path(start or os.getcwd()).resolve()
+    for folder in [start, *start.parents]:
+        if (folder / CONFIG_FILE).is_file() or (folder / DEFAULT_PIPELINE).is_file():
+            return folder
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and "[tool.nbgov" in pyproject.read_text(errors="replace"):
+            return folder
+    return start
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        raise ConfigError(f"not valid TOML: {exc}", Location(path, line=line),
+                          hint="fix the syntax; see the README's configuration section") from None
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text", Location(path)) from None
+
+
+def load_config(root: str | Path | None = None) -> Config:
+    """Load the configuration of the project at ``root`` (found upward from cwd when None)."""
+    root = Path(root).resolve() if root else find_root()
+    source: Path | None = None
+    data: dict[str, Any] = {}
+    if (root / CONFIG_FILE).is_file():
+        source = root / CONFIG_FILE
+        data = _read_toml(source)
+    elif (root / "pyproject.toml").is_file():
+        tool = _read_toml(root / "pyproject.toml").get("tool", {})
+        if "nbgov" in tool:
+            source = root / "pyproject.toml"
+            data = tool["nbgov"]
+    unknown = sorted(set(data) - _KNOWN_TOP)
+    if unknown:
+        raise ConfigError(f"unknown key(s): {', '.join(unknown)}", Location(source),
+                          hint=f"known keys: {', '.join(sorted(_KNOWN_TOP))}")
+    for key in ("pipeline", "tracking_uri", "experiment", "environment"):
+        if key in data and not isinstance(data[key], str):
+            raise ConfigError(f"{key} must be a string", Location(source))
+    return Config(
+        root=root,
+        source=source,
+        pipeline=data.get("pipeline", DEFAULT_PIPELINE),
+        tracking_uri=data.get("tracking_uri"),
+        experiment=data.get("experiment", "nbgov"),
+        environment=os.environ.get("NBGOV_ENV") or data.get("environment"),
+        raw=data,
+    )

@@ -1,0 +1,89 @@
+"""Notebook identity: the *version* of a notebook is a hash of what it means.
+
+Algorithm ``nbv1`` (documented in the README so other tools can compute it):
+
+1. Take the cells in order. Drop cells tagged ``injected-parameters`` (papermill adds them
+   to executed copies; they are run-time values, not the notebook's code).
+2. For each cell keep ``type`` (code / markdown / raw), ``source`` (joined if stored as a
+   list; CRLF and CR turned into LF; trailing whitespace-only lines removed) and the sorted
+   subset of its tags that change execution (:data:`BEHAVIOUR_TAGS`).
+3. Add the kernel language (``metadata.kernelspec.language``, else
+   ``metadata.language_info.name``, else ``python``), lower-cased.
+4. Serialise ``{"algorithm": "nbv1", "language": ..., "cells": [...]}`` as JSON with sorted
+   keys, no spaces, UTF-8, and take its SHA-256. The version is ``"nbv1:" + hexdigest``.
+
+Outputs, execution counts, cell ids, cell metadata other than those tags, and notebook
+metadata other than the language are not part of it, so an executed copy, an nbformat 4.4 or
+4.5 file and a py:percent twin with the same cells all share one version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+ALGORITHM = "nbv1"
+
+#: Tags that change what a run does: papermill's parameter cell, and nbclient's
+#: "this cell may raise" / "do not run this cell" markers.
+BEHAVIOUR_TAGS = frozenset({"parameters", "raises-exception", "skip-execution"})
+
+#: Cells with this tag are run-time injections (papermill), not part of the notebook.
+INJECTED_TAG = "injected-parameters"
+
+
+def _source(cell: Mapping[str, Any]) -> str:
+    src = cell.get("source", "")
+    if isinstance(src, list):
+        src = "".join(src)
+    src = src.replace("\r\n", "\n").replace("\r", "\n")
+    lines = src.split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines)
+
+
+def cell_tags(cell: Mapping[str, Any]) -> list[str]:
+    """The tags of a cell (``metadata.tags``), tolerating malformed metadata."""
+    tags = (cell.get("metadata") or {}).get("tags") or []
+    return [t for t in tags if isinstance(t, str)]
+
+
+def notebook_language(nb: Mapping[str, Any]) -> str:
+    """The kernel language a notebook declares, ``python`` when it declares none."""
+    meta = nb.get("metadata") or {}
+    lang = (meta.get("kernelspec") or {}).get("language") or (meta.get("language_info") or {}).get("name")
+    return str(lang or "python").lower()
+
+
+def canonical_cells(nb: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The meaning-bearing part of each cell, in order (step 1-2 of ``nbv1``)."""
+    out = []
+    for cell in nb.get("cells") or []:
+        tags = cell_tags(cell)
+        if INJECTED_TAG in tags:
+            continue
+        out.append({
+            "type": cell.get("cell_type", "code"),
+            "source": _source(cell),
+            "tags": sorted(set(tags) & BEHAVIOUR_TAGS),
+        })
+    return out
+
+
+def canonical_bytes(nb: Mapping[str, Any]) -> bytes:
+    """The exact bytes hashed by ``nbv1``."""
+    doc = {"algorithm": ALGORITHM, "language": notebook_language(nb), "cells": canonical_cells(nb)}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def notebook_version(nb: Mapping[str, Any]) -> str:
+    """The content version of a notebook given as its JSON dict, e.g. ``nbv1:3fa4...``."""
+    return f"{ALGORITHM}:{hashlib.sha256(canonical_bytes(nb)).hexdigest()}"
+
+
+def short_version(version: str, n: int = 12) -> str:
+    """A display form of a version: the first ``n`` hex digits."""
+    return version.split(":", 1)[-1][:n]
