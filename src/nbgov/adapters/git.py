@@ -1,0 +1,138 @@
+"""git through its command line (``git -C <root> ...``): identities, authors, revisions.
+
+Every function returns ``None`` (or False) when the folder is not in a git repository or git is
+not installed, so callers decide whether that matters; only :func:`show_file` raises, because
+asking for a file at a revision that does not exist is a user error.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbgov.core.errors import Location, NbgovError
+
+
+@dataclass(frozen=True)
+class Person:
+    """A git identity. ``str()`` gives ``Name <email>`` (or whichever part is known)."""
+
+    name: str
+    email: str = ""
+
+    def __str__(self) -> str:
+        if self.name and self.email:
+            return f"{self.name} <{self.email}>"
+        return self.name or f"<{self.email}>"
+
+    @classmethod
+    def parse(cls, text: str) -> Person:
+        """Read ``Name <email>``, ``<email>`` or a bare name."""
+        text = text.strip()
+        if text.endswith(">") and "<" in text:
+            name, _, email = text[:-1].rpartition("<")
+            return cls(name.strip(), email.strip())
+        return cls(text)
+
+    def same_as(self, other: Person) -> bool:
+        """Whether two identities are the same person: same e-mail or same name (case-blind).
+
+        Either match counts, so one person with two addresses or two spellings of a name is
+        still caught by the four-eyes rule.
+        """
+
+        def norm(s: str) -> str:
+            return " ".join(s.split()).casefold()
+
+        if self.email and other.email and norm(self.email) == norm(other.email):
+            return True
+        return bool(self.name and other.name and norm(self.name) == norm(other.name))
+
+
+def _git(root: str | Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, check=False, timeout=30
+        )
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return None
+
+
+def _out(root: str | Path, *args: str) -> str | None:
+    proc = _git(root, *args)
+    if proc is None or proc.returncode != 0:
+        return None
+    return proc.stdout.decode("utf-8", errors="replace").strip()
+
+
+def repo_root(path: str | Path) -> Path | None:
+    """The top folder of the git work tree holding ``path``, or None."""
+    path = Path(path)
+    out = _out(path if path.is_dir() else path.parent, "rev-parse", "--show-toplevel")
+    return Path(out).resolve() if out else None
+
+
+def user(root: str | Path) -> Person | None:
+    """The identity git would commit as (``user.name`` / ``user.email``), or None if unset."""
+    name = _out(root, "config", "user.name") or ""
+    email = _out(root, "config", "user.email") or ""
+    return Person(name, email) if (name or email) else None
+
+
+def head(root: str | Path) -> tuple[str | None, bool]:
+    """(HEAD commit sha or None, whether the work tree has uncommitted changes to tracked files)."""
+    sha = _out(root, "rev-parse", "--verify", "-q", "HEAD")
+    status = _out(root, "status", "--porcelain", "--untracked-files=no")
+    return sha or None, bool(status)
+
+
+def is_modified(root: str | Path, path: str | Path) -> bool:
+    """Whether ``path`` differs from HEAD (modified, staged, or not committed at all)."""
+    status = _out(root, "status", "--porcelain", "--untracked-files=all", "--", str(path))
+    if status is None:
+        return False
+    if status:
+        return True
+    # clean and absent from git status: either committed unchanged, or ignored
+    return _out(root, "ls-files", "--error-unmatch", "--", str(path)) is None
+
+
+def last_author(root: str | Path, path: str | Path) -> tuple[Person, str] | None:
+    """(author, commit sha) of the latest commit that touched ``path``, or None if none did."""
+    out = _out(root, "log", "-1", "--format=%an%x00%ae%x00%H", "--", str(path))
+    if not out:
+        return None
+    name, email, sha = out.split("\x00")
+    return Person(name, email), sha
+
+
+def show_file(root: str | Path, rev: str, path: str | Path) -> bytes:
+    """The bytes of ``path`` (relative to the repository root) at revision ``rev``.
+
+    Raises:
+        NbgovError: the revision or the file at that revision does not exist.
+    """
+    rel = Path(path).as_posix()
+    proc = _git(root, "show", f"{rev}:{rel}")
+    if proc is None:
+        raise NbgovError("git is not available", hint="install git or leave out --rev")
+    if proc.returncode != 0:
+        detail = proc.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        raise NbgovError(
+            f"cannot read {rel} at {rev!r}: {detail[-1] if detail else 'git failed'}",
+            Location(path),
+            hint="check the revision with: git log -- " + rel,
+        )
+    return proc.stdout
+
+
+def is_tracked(root: str | Path, path: str | Path, rev: str = "HEAD") -> bool:
+    """Whether ``path`` exists in the tree of ``rev``."""
+    return _out(root, "cat-file", "-e", f"{rev}:{Path(path).as_posix()}") is not None
+
+
+def ls_files(root: str | Path, *patterns: str) -> list[str]:
+    """Tracked and untracked-but-not-ignored files matching the patterns, posix, relative."""
+    out = _out(root, "ls-files", "--cached", "--others", "--exclude-standard", "--", *patterns)
+    return sorted(set(out.splitlines())) if out else []

@@ -1,0 +1,208 @@
+"""``nbgov review``, ``nbgov ledger``, ``nbgov diff`` and ``nbgov version``: thin wrappers
+over :mod:`nbgov.services.review`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from nbgov.core.config import load_config
+
+
+def _abs(paths: tuple[str, ...]) -> list[Path]:
+    # paths on the command line are relative to where the user is, not to the project root
+    return [Path(p).resolve() for p in paths]
+
+
+def _emit_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+@click.group()
+def review() -> None:
+    """Review notebooks: approve, request changes, comment, see status and history."""
+
+
+def _decide(decision: str, notebooks: tuple[str, ...], message: str, reviewer: str | None) -> None:
+    from nbgov.core.identity import short_version
+    from nbgov.services.review import record_decision
+
+    config = load_config()
+    for nb in _abs(notebooks):
+        state = record_decision(config, nb, decision, message, reviewer)
+        click.echo(
+            f"{state.path}: {state.status} at {short_version(state.version)} "
+            f"({decision.replace('_', ' ')} by {state.last['reviewer']})"
+        )
+
+
+_reviewer_opt = click.option(
+    "--reviewer",
+    help='Who decides, e.g. "Ann <ann@x.org>" '
+    "(default: $NBGOV_REVIEWER, [review] reviewer, git user).",
+)
+_note_opt = click.option(
+    "-m", "--message", "message", default="", help="A note kept with the record."
+)
+
+
+def _decision_command(name: str, decision: str, doc: str) -> None:
+    @review.command(name, help=doc)
+    @click.argument("notebooks", nargs=-1, required=True)
+    @_note_opt
+    @_reviewer_opt
+    def command(notebooks: tuple[str, ...], message: str, reviewer: str | None) -> None:
+        _decide(decision, notebooks, message, reviewer)
+
+
+_decision_command(
+    "approve", "approved", "Approve NOTEBOOKS at their current version (four-eyes rule)."
+)
+_decision_command("request-changes", "changes_requested", "Request changes to NOTEBOOKS.")
+_decision_command("comment", "comment", "Comment on NOTEBOOKS (does not change their status).")
+
+
+@review.command()
+@click.argument("paths", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(paths: tuple[str, ...], as_json: bool) -> None:
+    """Review status of notebooks under PATHS (default: every notebook of the project)."""
+    from nbgov.core.identity import short_version
+    from nbgov.services.review import discover_notebooks, review_states
+
+    config = load_config()
+    states = review_states(config, discover_notebooks(config, _abs(paths) or None))
+    if as_json:
+        _emit_json([s.to_dict() for s in states])
+        return
+    rows = [
+        [
+            s.path,
+            s.status,
+            short_version(s.version),
+            *(
+                [s.last["decision"], s.last["reviewer"], s.last["at"]]
+                if s.last
+                else ["-", "-", "-"]
+            ),
+        ]
+        for s in states
+    ]
+    click.echo(_table(rows, ["NOTEBOOK", "STATUS", "VERSION", "LAST DECISION", "BY", "WHEN"]))
+
+
+@review.command()
+@click.argument("paths", nargs=-1)
+def gate(paths: tuple[str, ...]) -> None:
+    """Exit 1 unless every notebook under PATHS is approved at its current version."""
+    from nbgov.services.review import discover_notebooks, require_approved
+
+    config = load_config()
+    notebooks = discover_notebooks(config, _abs(paths) or None)
+    require_approved(config, notebooks)
+    click.echo(f"{len(notebooks)} notebook(s) approved at their current version")
+
+
+@review.command()
+@click.argument("notebook")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def log(notebook: str, as_json: bool) -> None:
+    """Every review record of NOTEBOOK, oldest first."""
+    from nbgov.core.identity import short_version
+    from nbgov.services.review import notebook_log
+
+    records = notebook_log(load_config(), _abs((notebook,))[0])
+    if as_json:
+        _emit_json(records)
+        return
+    if not records:
+        click.echo("no review records")
+    for r in records:
+        note = f"  {r['note']}" if r["note"] else ""
+        click.echo(
+            f"#{r['seq']}  {r['at']}  {r['decision']:<17}  {short_version(r['version'])}  "
+            f"{r['reviewer']}{note}"
+        )
+
+
+@click.group()
+def ledger() -> None:
+    """The review ledger (append-only, hash-chained)."""
+
+
+@ledger.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def verify(as_json: bool) -> None:
+    """Check every record's hash and the chain; fail naming the first bad record."""
+    from nbgov.services.review import verify_ledger
+
+    result = verify_ledger(load_config())
+    if as_json:
+        _emit_json(result)
+        return
+    against = ", extends the ledger at git HEAD" if result["checked_against_git"] else ""
+    click.echo(f"ok: {result['records']} record(s) on {result['notebooks']} notebook(s){against}")
+    for version in result["missing_snapshots"]:
+        click.echo(f"warning: no approved snapshot for {version}", err=True)
+
+
+@click.command()
+@click.argument("notebook")
+@click.option("--rev", help="Diff against this git revision instead of the last approval.")
+@click.option(
+    "--include-outputs", is_flag=True, help="Show output changes too (hidden by default)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print nbdime's diff as JSON.")
+@click.option("--web", is_flag=True, help="Open nbdime's web diff (served on 127.0.0.1 only).")
+@click.option(
+    "--port", type=int, default=0, show_default=True, help="Port for --web (0: any free one)."
+)
+def diff(
+    notebook: str, rev: str | None, include_outputs: bool, as_json: bool, web: bool, port: int
+) -> None:
+    """Show what changed in NOTEBOOK since its last approval (or since --rev)."""
+    from nbgov.services import review as svc
+
+    config = load_config()
+    path = _abs((notebook,))[0]
+    if web:
+        server = svc.web_diff(config, path, rev, include_outputs, port)
+        click.echo(f"nbdime web diff on 127.0.0.1 (Ctrl-C to stop): {' '.join(server.command)}")
+        try:
+            sys.exit(server.wait())
+        except KeyboardInterrupt:
+            server.stop()
+            raise
+    result = svc.notebook_diff(config, path, rev, include_outputs)
+    if as_json:
+        _emit_json(result)
+        return
+    click.echo(svc.render_diff(result, color=sys.stdout.isatty()), nl=False)
+
+
+@click.command()
+@click.argument("notebooks", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def version(notebooks: tuple[str, ...], as_json: bool) -> None:
+    """Print the nbv1 version (content hash of cells and language) of NOTEBOOKS."""
+    from nbgov.adapters.notebooks import read_notebook
+    from nbgov.core.identity import notebook_version
+
+    out = {nb: notebook_version(read_notebook(nb)) for nb in notebooks}
+    if as_json:
+        _emit_json(out)
+        return
+    for nb, v in out.items():
+        click.echo(f"{v}  {nb}")

@@ -1,0 +1,306 @@
+"""The review ledger: append-only, hash-chained review records. Pure: text in, records out.
+
+The ledger is a JSON Lines file (default ``.nbgov/reviews.jsonl``) committed with the code.
+Each line is one :class:`ReviewRecord`; the format is the JSON Schema
+``nbgov/core/schemas/review-record.v1.json``. Records are chained:
+
+- ``seq`` counts records from 1, in file order;
+- ``prev`` is the ``hash`` of the record before (``GENESIS`` for the first);
+- ``hash`` is ``"sha256:"`` + SHA-256 of the record's JSON object *without* its ``hash`` key,
+  serialised with sorted keys, no spaces, UTF-8 (the same canonical form as ``nbv1``).
+
+So editing a record breaks its ``hash``, removing or reordering records breaks ``seq`` and
+``prev`` of the record after, and a torn last line does not parse: :func:`parse_ledger`
+names the first bad record in every case. Removing records from the *end* is only visible
+against an older copy (e.g. the ledger at git HEAD): :func:`check_prefix`.
+
+This module does no I/O; the service layer reads and writes the file under a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from nbgov.core.errors import LedgerError, Location
+
+SCHEMA = "nbgov.review-record/1"
+GENESIS = "sha256:" + "0" * 64
+
+#: Decisions a record can carry. ``comment`` never changes a notebook's status.
+DECISIONS = ("approved", "changes_requested", "comment")
+
+#: Review statuses of a notebook now.
+APPROVED, STALE, CHANGES_REQUESTED, UNREVIEWED = (
+    "approved",
+    "stale",
+    "changes-requested",
+    "unreviewed",
+)
+STATUSES = (APPROVED, STALE, CHANGES_REQUESTED, UNREVIEWED)
+
+_REQUIRED = {
+    "schema": str,
+    "seq": int,
+    "at": str,
+    "notebook": str,
+    "version": str,
+    "decision": str,
+    "reviewer": str,
+    "note": str,
+    "prev": str,
+    "hash": str,
+}
+_OPTIONAL = {"commit": (str, type(None)), "dirty": (bool, type(None)), "author": (str, type(None))}
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    """One decision on one notebook version. Plain data; ``to_dict`` is its JSON form.
+
+    Attributes:
+        seq: position in the ledger, from 1.
+        at: when, ISO 8601 UTC with a ``Z`` suffix.
+        notebook: notebook path relative to the project root, posix.
+        version: the ``nbv1`` version decided on.
+        decision: one of :data:`DECISIONS`.
+        reviewer: who decided, ``Name <email>`` or a user name.
+        note: free text (may be empty).
+        commit: git HEAD when the decision was made, if in a git repository.
+        dirty: whether the notebook had uncommitted changes then.
+        author: who authored the notebook's latest change (four-eyes evidence).
+        prev: hash of the previous record.
+        hash: this record's hash.
+        schema: the record format, :data:`SCHEMA`.
+    """
+
+    seq: int
+    at: str
+    notebook: str
+    version: str
+    decision: str
+    reviewer: str
+    note: str = ""
+    commit: str | None = None
+    dirty: bool | None = None
+    author: str | None = None
+    prev: str = GENESIS
+    hash: str = ""
+    schema: str = SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as it is stored (JSON-ready)."""
+        return asdict(self)
+
+    def to_line(self) -> str:
+        """One ledger line, newline included."""
+        return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False) + "\n"
+
+    def summary(self) -> dict[str, Any]:
+        """The short form front ends show as "last decision"."""
+        return {
+            "decision": self.decision,
+            "reviewer": self.reviewer,
+            "at": self.at,
+            "note": self.note,
+            "version": self.version,
+        }
+
+
+def record_hash(fields: Mapping[str, Any]) -> str:
+    """The chain hash of a record given as a dict (its ``hash`` key, if any, is left out)."""
+    body = {k: v for k, v in fields.items() if k != "hash"}
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def utc_now() -> str:
+    """Now as ISO 8601 UTC, second precision, ``Z`` suffix (the ledger's time format)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_record(
+    previous: ReviewRecord | None,
+    *,
+    notebook: str,
+    version: str,
+    decision: str,
+    reviewer: str,
+    note: str = "",
+    at: str | None = None,
+    commit: str | None = None,
+    dirty: bool | None = None,
+    author: str | None = None,
+) -> ReviewRecord:
+    """Build the record that follows ``previous`` (None for the first), chained and hashed.
+
+    Raises:
+        LedgerError: the decision is unknown or a field is empty.
+    """
+    if decision not in DECISIONS:
+        raise LedgerError(f"unknown decision {decision!r}", hint=f"one of: {', '.join(DECISIONS)}")
+    if not reviewer.strip():
+        raise LedgerError(
+            "empty reviewer name", hint="set git config user.name or [review] reviewer"
+        )
+    if not notebook or not version:
+        raise LedgerError("a record needs a notebook path and a version")
+    fields = ReviewRecord(
+        seq=(previous.seq + 1) if previous else 1,
+        at=at or utc_now(),
+        notebook=notebook,
+        version=version,
+        decision=decision,
+        reviewer=reviewer.strip(),
+        note=note,
+        commit=commit,
+        dirty=dirty,
+        author=author,
+        prev=previous.hash if previous else GENESIS,
+    ).to_dict()
+    return ReviewRecord(**{**fields, "hash": record_hash(fields)})
+
+
+def _check_fields(raw: Any, where: Location, n: int) -> None:
+    if not isinstance(raw, dict):
+        raise LedgerError(f"record {n} is not a JSON object", where)
+    schema = raw.get("schema")
+    if schema != SCHEMA:
+        raise LedgerError(
+            f"record {n} has schema {schema!r}; this nbgov reads {SCHEMA!r}",
+            where,
+            hint="upgrade nbgov if the ledger was written by a newer one",
+        )
+    missing = sorted(set(_REQUIRED) - set(raw))
+    if missing:
+        raise LedgerError(f"record {n} lacks field(s): {', '.join(missing)}", where)
+    unknown = sorted(set(raw) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise LedgerError(f"record {n} has unknown field(s): {', '.join(unknown)}", where)
+    for key, kind in {**_REQUIRED, **_OPTIONAL}.items():
+        value = raw.get(key)
+        # bool is an int in Python; seq must be a real integer
+        if key in raw and (
+            not isinstance(value, kind) or (key == "seq" and isinstance(value, bool))
+        ):
+            raise LedgerError(f"record {n}: field {key!r} has the wrong type", where)
+    if raw["decision"] not in DECISIONS:
+        raise LedgerError(f"record {n}: unknown decision {raw['decision']!r}", where)
+
+
+def parse_ledger(text: str, source: str | Path | None = None) -> list[ReviewRecord]:
+    """Parse and verify a whole ledger; return its records in order.
+
+    Raises:
+        LedgerError: naming the first bad record (1-based, equal to its line number) when a
+            line does not parse, a field is wrong, or the chain is broken (a record was edited,
+            removed, reordered or inserted).
+    """
+    records: list[ReviewRecord] = []
+    prev_hash = GENESIS
+    hint = "restore the ledger from git (git checkout -- <ledger>); records are append-only"
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for n, line in enumerate(lines, start=1):
+        where = Location(source, line=n)
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            torn = " (a torn or truncated write?)" if n == len(lines) else ""
+            raise LedgerError(
+                f"record {n} is not valid JSON: {exc.msg}{torn}", where, hint
+            ) from None
+        _check_fields(raw, where, n)
+        if raw["hash"] != record_hash(raw):
+            raise LedgerError(
+                f"record {n} was edited: its hash does not match its content", where, hint
+            )
+        if raw["seq"] != n:
+            raise LedgerError(
+                f"record {n} has seq {raw['seq']}: records were removed, reordered "
+                "or inserted before it",
+                where,
+                hint,
+            )
+        if raw["prev"] != prev_hash:
+            raise LedgerError(
+                f"record {n} does not follow record {n - 1}: the chain is broken "
+                "(a record was removed, reordered or replaced)",
+                where,
+                hint,
+            )
+        prev_hash = raw["hash"]
+        records.append(ReviewRecord(**raw))
+    return records
+
+
+def check_prefix(
+    older: list[ReviewRecord],
+    newer: list[ReviewRecord],
+    source: str | Path | None = None,
+    label: str = "the older ledger",
+) -> None:
+    """Check that ``newer`` extends ``older`` (append-only across copies, e.g. git HEAD).
+
+    Raises:
+        LedgerError: naming the first record of ``older`` that ``newer`` lost or changed.
+    """
+    for old in older:
+        if old.seq > len(newer):
+            raise LedgerError(
+                f"record {old.seq} (present in {label}) was removed",
+                Location(source),
+                hint="records are append-only; restore the ledger from git",
+            )
+        if newer[old.seq - 1].hash != old.hash:
+            raise LedgerError(
+                f"record {old.seq} differs from {label}",
+                Location(source, line=old.seq),
+                hint="records are append-only; restore the ledger from git",
+            )
+
+
+def by_notebook(records: Iterable[ReviewRecord]) -> dict[str, list[ReviewRecord]]:
+    """Records grouped by notebook path, each list in ledger order."""
+    out: dict[str, list[ReviewRecord]] = {}
+    for rec in records:
+        out.setdefault(rec.notebook, []).append(rec)
+    return out
+
+
+def status_of(
+    records: list[ReviewRecord], current_version: str
+) -> tuple[str, str | None, ReviewRecord | None]:
+    """The review status of one notebook now, from its records (in ledger order).
+
+    The latest *decisive* record (approved / changes_requested; comments do not count) rules:
+
+    - none: ``unreviewed``;
+    - changes_requested: ``changes-requested`` until someone approves again;
+    - approved: ``approved`` if the current version was approved since the last change request
+      (so reverting to an approved version is approved again), else ``stale``.
+
+    Returns:
+        (status, version of the latest approval or None, latest record of any kind or None).
+    """
+    last = records[-1] if records else None
+    approved_version = next(
+        (r.version for r in reversed(records) if r.decision == "approved"), None
+    )
+    decisive = [r for r in records if r.decision != "comment"]
+    if not decisive:
+        return UNREVIEWED, approved_version, last
+    if decisive[-1].decision == "changes_requested":
+        return CHANGES_REQUESTED, approved_version, last
+    since_request: set[str] = set()
+    for rec in reversed(decisive):
+        if rec.decision == "changes_requested":
+            break
+        since_request.add(rec.version)
+    return (APPROVED if current_version in since_request else STALE), approved_version, last

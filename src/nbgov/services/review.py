@@ -1,0 +1,517 @@
+"""Notebook reviews: status, decisions (four-eyes), the approval gate, diffs, ledger checks.
+
+This is the API the CLI, the build (gate + MLflow tags) and the JupyterLab server extension
+call. Notebook paths may be absolute or relative to the project root; they are stored relative
+to the root, posix. :func:`review_state` and :func:`review_states` import neither nbformat nor
+nbdime, and reuse the parsed ledger while the file is unchanged, so they are cheap per request.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from nbgov.adapters import git
+from nbgov.adapters.nbdime import review_view
+from nbgov.adapters.notebooks import read_notebook
+from nbgov.core.config import Config
+from nbgov.core.errors import ConfigError, GateError, Location, NotebookError, ReviewError
+from nbgov.core.identity import notebook_version, short_version
+from nbgov.core.ledger import (
+    APPROVED,
+    DECISIONS,
+    ReviewRecord,
+    by_notebook,
+    check_prefix,
+    new_record,
+    parse_ledger,
+    status_of,
+)
+from nbgov.services import review_store as store
+from nbgov.services.review_store import ReviewSettings
+
+#: Environment variable that overrides the reviewer identity (after ``--reviewer``).
+REVIEWER_ENV = "NBGOV_REVIEWER"
+
+
+@dataclass
+class ReviewState:
+    """The review status of one notebook now.
+
+    Attributes:
+        path: notebook path relative to the project root, posix.
+        status: ``approved`` | ``stale`` | ``changes-requested`` | ``unreviewed``.
+        version: the notebook's current ``nbv1`` version.
+        approved_version: the version of its latest approval, if any.
+        last: its latest record ``{"decision", "reviewer", "at", "note", "version"}``, if any.
+    """
+
+    path: str
+    status: str
+    version: str
+    approved_version: str | None
+    last: dict | None
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (used by ``--json`` and the server API)."""
+        return asdict(self)
+
+
+def relative_path(config: Config, notebook: str | Path) -> tuple[Path, str]:
+    """(absolute path, path relative to the project root in posix form) of a notebook.
+
+    Raises:
+        NotebookError: the path is outside the project root.
+    """
+    path = Path(notebook)
+    path = (path if path.is_absolute() else config.root / path).resolve()
+    try:
+        rel = path.relative_to(config.root.resolve()).as_posix()
+    except ValueError:
+        raise NotebookError(
+            "notebook is outside the project",
+            Location(notebook),
+            hint=f"the project root is {config.root}",
+        ) from None
+    return path, rel
+
+
+def _current(config: Config, notebook: str | Path) -> tuple[Path, str, dict[str, Any], str]:
+    path, rel = relative_path(config, notebook)
+    nb = read_notebook(path)
+    return path, rel, nb, notebook_version(nb)
+
+
+def _state(rel: str, version: str, records: list[ReviewRecord]) -> ReviewState:
+    status, approved_version, last = status_of(records, version)
+    return ReviewState(rel, status, version, approved_version, last.summary() if last else None)
+
+
+def review_state(config: Config, notebook: str | Path) -> ReviewState:
+    """The review status of one notebook now.
+
+    Raises:
+        NotebookError: the notebook is missing or unreadable.
+        LedgerError: the ledger does not parse or verify.
+    """
+    return review_states(config, [notebook])[0]
+
+
+def review_states(config: Config, notebooks: list[str | Path]) -> list[ReviewState]:
+    """The review status of several notebooks, reading the ledger once. Same errors as above."""
+    settings = ReviewSettings.from_config(config)
+    grouped = by_notebook(store.read_records(settings.ledger))
+    states = []
+    for notebook in notebooks:
+        _, rel, _, version = _current(config, notebook)
+        states.append(_state(rel, version, grouped.get(rel, [])))
+    return states
+
+
+def notebook_log(config: Config, notebook: str | Path) -> list[dict[str, Any]]:
+    """Every ledger record of one notebook, oldest first (the notebook need not exist any more)."""
+    settings = ReviewSettings.from_config(config)
+    _, rel = relative_path(config, notebook)
+    return [r.to_dict() for r in store.read_records(settings.ledger) if r.notebook == rel]
+
+
+def resolve_reviewer(config: Config, reviewer: str | None = None) -> str:
+    """Who is deciding: ``reviewer``, else $NBGOV_REVIEWER, else [review] reviewer, else git's user.
+
+    Raises:
+        ConfigError: none of them gives a name.
+    """
+    for candidate in (
+        reviewer,
+        os.environ.get(REVIEWER_ENV),
+        ReviewSettings.from_config(config).reviewer,
+    ):
+        if candidate is not None:
+            if not candidate.strip():
+                raise ConfigError("empty reviewer name", hint='give --reviewer "Name <email>"')
+            return candidate.strip()
+    person = git.user(config.root)
+    if person is None:
+        raise ConfigError(
+            "no reviewer identity: git user.name/user.email are not set",
+            hint=f"run git config user.name ..., set [review] reviewer, ${REVIEWER_ENV}, "
+            "or pass --reviewer",
+        )
+    return str(person)
+
+
+def change_author(config: Config, path: Path) -> tuple[git.Person | None, str]:
+    """Who authored the latest change to a notebook, and how that is known.
+
+    The author of the last commit touching the file when the working copy of it is clean;
+    the current git user when it has uncommitted changes (they are the one editing it).
+    """
+    root = git.repo_root(config.root)
+    if root is None:
+        return None, "not in a git repository"
+    if git.is_modified(root, path):
+        return git.user(root), "uncommitted changes in the working copy"
+    found = git.last_author(root, path)
+    if found is None:
+        return None, "no commit touches it"
+    return found[0], f"commit {found[1][:10]}"
+
+
+def _four_eyes(
+    config: Config, settings: ReviewSettings, path: Path, rel: str, reviewer: str
+) -> str | None:
+    author, how = change_author(config, path)
+    if settings.allow_self_approval:
+        return str(author) if author else None
+    hint = "ask another reviewer, or set allow_self_approval = true under [review] in nbgov.toml"
+    if author is None:
+        raise ReviewError(
+            f"cannot tell who authored the latest change to {rel} ({how}), so the "
+            "four-eyes rule cannot be checked",
+            Location(rel),
+            hint,
+        )
+    if author.same_as(git.Person.parse(reviewer)):
+        raise ReviewError(
+            "refusing self-approval: the latest change to the notebook was authored by "
+            f"{author} ({how}), and the reviewer is {reviewer}",
+            Location(rel),
+            hint,
+        )
+    return str(author)
+
+
+def record_decision(
+    config: Config, notebook: str | Path, decision: str, note: str = "", reviewer: str | None = None
+) -> ReviewState:
+    """Record a review decision on a notebook's current version and return its new state.
+
+    Args:
+        config: the project.
+        notebook: the notebook path.
+        decision: ``approved``, ``changes_requested`` or ``comment``.
+        note: free text kept with the record.
+        reviewer: who decides (default: see :func:`resolve_reviewer`).
+
+    Raises:
+        ReviewError: the four-eyes rule refuses the approval, or the decision is unknown.
+        NotebookError, LedgerError, ConfigError: bad input; the ledger is left untouched.
+    """
+    if decision not in DECISIONS:
+        raise ReviewError(f"unknown decision {decision!r}", hint=f"one of: {', '.join(DECISIONS)}")
+    settings = ReviewSettings.from_config(config)
+    path, rel, nb, version = _current(config, notebook)
+    who = resolve_reviewer(config, reviewer)
+    author = _four_eyes(config, settings, path, rel, who) if decision == "approved" else None
+    if decision != "approved":
+        found, _ = change_author(config, path)
+        author = str(found) if found else None
+    repo = git.repo_root(config.root)
+    commit, _ = git.head(repo) if repo else (None, False)
+    dirty = git.is_modified(repo, path) if repo else None
+
+    def make(previous: ReviewRecord | None) -> ReviewRecord:
+        return new_record(
+            previous,
+            notebook=rel,
+            version=version,
+            decision=decision,
+            reviewer=who,
+            note=note,
+            commit=commit,
+            dirty=dirty,
+            author=author,
+        )
+
+    def keep_snapshot() -> None:
+        if decision == "approved":
+            store.write_snapshot(settings.snapshots, version, review_view(nb))
+
+    records, record = store.append(settings.ledger, make, keep_snapshot)
+    mine = [r for r in records if r.notebook == rel] + [record]
+    return _state(rel, version, mine)
+
+
+def require_approved(config: Config, notebooks: list[str | Path]) -> None:
+    """The approval gate: pass only if every notebook is approved at its current version.
+
+    Raises:
+        GateError: listing every notebook that is not, as ``"<path>: <status>"``.
+        NotebookError, LedgerError: a notebook or the ledger cannot be read.
+    """
+    bad = [s for s in review_states(config, notebooks) if s.status != APPROVED]
+    if bad:
+        raise GateError(
+            f"{len(bad)} notebook(s) not approved at their current version",
+            hint="see what changed: nbgov diff NOTEBOOK; then: nbgov review approve NOTEBOOK",
+            reasons=[
+                f"{s.path}: {s.status} (version {short_version(s.version)})" for s in bad
+            ],
+        )
+
+
+def gate_required(config: Config, env: str | None = None) -> bool:
+    """Whether ``[environments.<env>] require_approved`` turns the gate on (default: off).
+
+    Raises:
+        ConfigError: the environment is unknown or the switch is not a boolean.
+    """
+    value = config.env_settings(env).get("require_approved", False)
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"[environments.{env or config.environment}] require_approved must be true or false",
+            Location(config.source),
+        )
+    return value
+
+
+def verify_ledger(config: Config) -> dict[str, Any]:
+    """Verify the ledger's chain, and that it extends the ledger committed at git HEAD.
+
+    Returns:
+        ``{"path", "records", "notebooks", "head", "checked_against_git", "missing_snapshots"}``.
+
+    Raises:
+        LedgerError: naming the first bad record.
+    """
+    settings = ReviewSettings.from_config(config)
+    records = store.read_records(settings.ledger)
+    checked = False
+    repo = git.repo_root(config.root)
+    if repo is not None:
+        rel = os.path.relpath(settings.ledger, repo)
+        if git.is_tracked(repo, rel):
+            committed = git.show_file(repo, "HEAD", rel).decode("utf-8", errors="replace")
+            check_prefix(
+                parse_ledger(committed, f"HEAD:{rel}"),
+                records,
+                settings.ledger,
+                "the ledger committed at HEAD",
+            )
+            checked = True
+    approved = {r.version for r in records if r.decision == "approved"}
+    missing = sorted(v for v in approved if not store.snapshot_path(settings.snapshots, v).exists())
+    return {
+        "path": str(settings.ledger),
+        "records": len(records),
+        "notebooks": len({r.notebook for r in records}),
+        "head": records[-1].hash if records else None,
+        "checked_against_git": checked,
+        "missing_snapshots": missing,
+    }
+
+
+# --- diffs -------------------------------------------------------------------------------------
+
+
+def _at_rev(config: Config, path: Path, rel: str, rev: str) -> dict[str, Any]:
+    import tempfile
+
+    repo = git.repo_root(config.root)
+    if repo is None:
+        raise ReviewError("--rev needs a git repository", Location(rel))
+    data = git.show_file(repo, rev, path.relative_to(repo))
+    with tempfile.TemporaryDirectory(prefix="nbgov-rev-") as tmp:
+        copy = Path(tmp) / path.name
+        copy.write_bytes(data)
+        try:
+            return read_notebook(copy)
+        except NotebookError as exc:
+            raise NotebookError(f"at {rev}: {exc.message}", Location(rel), exc.hint) from None
+
+
+def _base(
+    config: Config, path: Path, rel: str, rev: str | None, records: list[ReviewRecord]
+) -> tuple[dict[str, Any], str | None, str]:
+    """(base notebook, approved version, label) to diff a notebook against."""
+    _, approved_version, _ = status_of(records, "")
+    if rev is not None:
+        return _at_rev(config, path, rel, rev), approved_version, rev
+    if approved_version is None:
+        raise ReviewError(
+            f"{rel} was never approved: there is nothing to diff against",
+            Location(rel),
+            hint="diff against a git revision instead: --rev HEAD",
+        )
+    base = store.read_snapshot(ReviewSettings.from_config(config).snapshots, approved_version)
+    if base is None:
+        raise ReviewError(
+            f"the approved snapshot of {rel} ({short_version(approved_version)}) is missing",
+            Location(rel),
+            hint="commit .nbgov/snapshots/ with the ledger, or use --rev REV",
+        )
+    return base, approved_version, f"approved {short_version(approved_version)}"
+
+
+def notebook_diff(
+    config: Config, notebook: str | Path, rev: str | None = None, include_outputs: bool = False
+) -> dict[str, Any]:
+    """What changed in a notebook since its latest approval (or since git revision ``rev``).
+
+    Returns:
+        ``{"path", "approved_version", "current_version", "base_version", "against", "base",
+        "current", "diff"}``: ``base`` and ``current`` are the compared notebooks (cells without
+        outputs unless ``include_outputs``), ``diff`` is nbdime's diff JSON (``[]``: no change).
+    """
+    from nbgov.adapters import nbdime
+
+    path, rel, nb, version = _current(config, notebook)
+    settings = ReviewSettings.from_config(config)
+    records = [r for r in store.read_records(settings.ledger) if r.notebook == rel]
+    base_nb, approved_version, label = _base(config, path, rel, rev, records)
+    base = nbdime.review_view(base_nb, include_outputs)
+    current = nbdime.review_view(nb, include_outputs)
+    return {
+        "path": rel,
+        "approved_version": approved_version,
+        "current_version": version,
+        "base_version": notebook_version(base_nb),
+        "against": label,
+        "base": base,
+        "current": current,
+        "diff": nbdime.diff(base, current),
+    }
+
+
+def diff_against_approved(
+    config: Config, notebook: str | Path, include_outputs: bool = False
+) -> dict:
+    """What changed since the latest approval: :func:`notebook_diff` without a revision.
+
+    Raises:
+        ReviewError: never approved, or its snapshot is missing.
+    """
+    return notebook_diff(config, notebook, None, include_outputs)
+
+
+def render_diff(result: dict[str, Any], color: bool = False) -> str:
+    """The text form of a :func:`notebook_diff` result (nbdime's pretty printer)."""
+    from nbgov.adapters import nbdime
+
+    if not result["diff"]:
+        return f"{result['path']}: no changes since {result['against']}\n"
+    return nbdime.render(
+        result["base"],
+        result["diff"],
+        f"{result['path']} ({result['against']})",
+        f"{result['path']} (working copy)",
+        color,
+    )
+
+
+@dataclass
+class WebDiff:
+    """A running nbdime web diff: ``command`` (binds 127.0.0.1 only), ``process``, ``workdir``."""
+
+    command: list[str]
+    process: Any
+    workdir: Path
+
+    def wait(self) -> int:
+        """Wait for the server to end (browser closed or Ctrl-C), then clean up."""
+        try:
+            return self.process.wait()
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop the server if it runs and delete the compared copies."""
+        import shutil
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def web_diff(
+    config: Config,
+    notebook: str | Path,
+    rev: str | None = None,
+    include_outputs: bool = False,
+    port: int = 0,
+    browser: str | None = None,
+) -> WebDiff:
+    """Start nbdime's web diff of a notebook against its approval (or ``rev``) on 127.0.0.1."""
+    import json
+    import tempfile
+
+    from nbgov.adapters import nbdime
+
+    result = notebook_diff(config, notebook, rev, include_outputs)
+    workdir = Path(tempfile.mkdtemp(prefix="nbgov-diff-"))
+    name = Path(result["path"]).stem
+    base, current = workdir / f"{name}--approved.ipynb", workdir / f"{name}--current.ipynb"
+    base.write_text(json.dumps(result["base"]), encoding="utf-8")
+    current.write_text(json.dumps(result["current"]), encoding="utf-8")
+    command = nbdime.web_command(base, current, port, browser)
+    return WebDiff(command, nbdime.start_web(base, current, port, browser), workdir)
+
+
+# --- which notebooks ---------------------------------------------------------------------------
+
+_SKIP_DIRS = {"node_modules", "__pycache__", "venv", "site-packages"}
+
+
+def _is_text_notebook(path: Path) -> bool:
+    # a .py file is a notebook when jupytext wrote it (header) or it has percent cell markers
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:20000]
+    except OSError:
+        return False
+    return "jupytext:" in head[:2000] or head.startswith("# %%") or "\n# %%" in head
+
+
+def _walk(folder: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            if name.endswith(".ipynb") or (name.endswith(".py") and _is_text_notebook(p)):
+                found.append(p)
+    return found
+
+
+def discover_notebooks(config: Config, paths: list[str | Path] | None = None) -> list[str]:
+    """Notebook paths (relative, posix) for ``review status``.
+
+    Files are taken as given; folders are searched for ``.ipynb`` files and py:percent
+    notebooks (hidden folders skipped). With no paths: the notebooks git knows (tracked or not
+    ignored) or, outside git, found under the root; plus those in the ledger that still exist.
+    """
+    out: list[str] = []
+    if paths:
+        for p in paths:
+            path, rel = relative_path(config, p)
+            if path.is_dir():
+                out += [relative_path(config, f)[1] for f in _walk(path)]
+            elif path.exists():
+                out.append(rel)
+            else:
+                raise NotebookError("notebook not found", Location(p), hint="check the path")
+        return list(dict.fromkeys(out))
+    repo = git.repo_root(config.root)
+    if repo is not None:
+        for name in git.ls_files(config.root, "*.ipynb", "*.py"):
+            full = config.root / name
+            if any(part.startswith(".") for part in Path(name).parts[:-1]) or not full.is_file():
+                continue
+            if name.endswith(".ipynb") or _is_text_notebook(full):
+                out.append(relative_path(config, full)[1])
+    else:
+        out = [relative_path(config, f)[1] for f in _walk(config.root)]
+    settings = ReviewSettings.from_config(config)
+    out += [
+        r.notebook
+        for r in store.read_records(settings.ledger)
+        if (config.root / r.notebook).is_file()
+    ]
+    return sorted(dict.fromkeys(out))
