@@ -1,0 +1,334 @@
+"""REST handlers of the nbgov server extension (routes under ``{base_url}nbgov/api/``).
+
+Handlers are thin: resolve and confine the request's path, find the notebook's nbgov project,
+call one service function in a worker thread, and return JSON. Domain errors
+(:class:`~nbgov.core.errors.NbgovError`) become JSON 4xx replies through :func:`status_for`;
+anything unexpected is a JSON 500 whose body carries no traceback (the server log has it).
+The API is documented in docs/api.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import json
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from nbgov import __version__
+from nbgov.core.config import Config
+from nbgov.core.errors import (
+    GateError,
+    LedgerError,
+    LineageError,
+    MissingExtraError,
+    NbgovError,
+    NotebookError,
+    ReviewError,
+    TrackingError,
+)
+from nbgov.server.paths import (
+    NotebookNotFoundError,
+    is_within,
+    project_config,
+    relative_to_root,
+    resolve_in_root,
+)
+
+#: The authorization resource every nbgov route checks (``Authorizer.is_authorized``).
+AUTH_RESOURCE = "nbgov"
+
+#: Review decisions a client may record (the ledger's vocabulary).
+DECISIONS = ("approved", "changes_requested", "comment")
+
+# Service calls read files, git and the tracking store: keep them off the event loop. Two
+# workers: the machine class has 2 cores and the calls are mostly I/O.
+_EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbgov-api")
+
+
+def status_for(exc: NbgovError) -> int:
+    """The HTTP status for a domain error (the table is documented in docs/api.md)."""
+    if isinstance(exc, (NotebookNotFoundError, LineageError)):
+        return 404
+    if isinstance(exc, NotebookError) and exc.message.endswith("not found"):
+        return 404
+    if isinstance(exc, (ReviewError, GateError, LedgerError)):
+        return 409
+    if isinstance(exc, TrackingError):
+        return 503
+    if isinstance(exc, MissingExtraError):
+        return 501
+    return 400
+
+
+def service_available(name: str) -> bool:
+    """True when ``nbgov.services.<name>`` can be imported (some are optional)."""
+    try:
+        return importlib.util.find_spec(f"nbgov.services.{name}") is not None
+    except ImportError:
+        return False
+
+
+def _service(name: str) -> Any:
+    if not service_available(name):
+        raise MissingExtraError(f"nbgov.services.{name} is not available in this nbgov install",
+                                hint="upgrade nbgov on the server")
+    return importlib.import_module(f"nbgov.services.{name}")
+
+
+class NbgovHandler(APIHandler):
+    """Base of every nbgov route: JSON errors, path confinement, project lookup."""
+
+    auth_resource = AUTH_RESOURCE
+
+    # -- errors ---------------------------------------------------------------------------
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Reply ``{"error", "message", "where", "hint"}`` for every failure, never a traceback."""
+        exc = (kwargs.get("exc_info") or (None, None, None))[1]
+        if isinstance(exc, NbgovError):
+            status_code = status_for(exc)
+            self.set_status(status_code)
+            reply = exc.to_dict()
+        elif isinstance(exc, tornado.web.HTTPError):
+            reply = {"error": "HTTPError", "message": exc.log_message or self._reason,
+                     "where": None, "hint": None}
+        elif exc is not None:
+            reply = {"error": "InternalError", "message": "internal error; see the server log",
+                     "where": None, "hint": None}
+        else:
+            reply = {"error": "HTTPError", "message": self._reason, "where": None, "hint": None}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(reply))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Domain errors are the client's problem: one warning line, no traceback."""
+        if isinstance(value, NbgovError):
+            self.log.warning("[nbgov] %s %s -> %s: %s", self.request.method, self.request.uri,
+                             status_for(value), value.message)
+            return
+        super().log_exception(typ, value, tb)
+
+    # -- paths and projects ----------------------------------------------------------------
+    @property
+    def server_root(self) -> Path:
+        """The resolved root folder the Jupyter server serves."""
+        return Path(self.contents_manager.root_dir).resolve()
+
+    def resolve(self, raw: str | None, *, kind: str = "file", must_exist: bool = True) -> Path:
+        """A request path confined to the server root (see :func:`resolve_in_root`)."""
+        return resolve_in_root(self.server_root, raw, must_exist=must_exist, kind=kind,
+                               allow_hidden=bool(getattr(self.contents_manager, "allow_hidden",
+                                                         False)))
+
+    def rel(self, path: Path) -> str:
+        """``path`` relative to the server root, posix."""
+        return relative_to_root(self.server_root, path)
+
+    def project_for(self, start: Path | None) -> Config:
+        """The nbgov config of the project holding ``start`` (the server root's when None)."""
+        return project_config(self.server_root, start if start is not None else self.server_root)
+
+    def rebase(self, config: Config, value: Any) -> Any:
+        """A project-relative path turned server-root-relative (paths in replies are)."""
+        if not isinstance(value, str) or not value or "://" in value:
+            return value
+        path = Path(value) if Path(value).is_absolute() else config.root / value
+        path = Path(os.path.normpath(path))  # folds '..' without touching the disk
+        if is_within(path, self.server_root):
+            return self.rel(path)
+        return value
+
+    def notebook(self) -> tuple[Path, Config]:
+        """The notebook named by the ``path`` query argument, and its project's config."""
+        path = self.resolve(self.get_query_argument("path", None))
+        return path, self.project_for(path)
+
+    def optional_project(self) -> Config:
+        """The project named by the optional ``path`` query argument (a file or folder)."""
+        raw = self.get_query_argument("path", None)
+        start = self.resolve(raw, kind="any") if raw else None
+        return self.project_for(start)
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking service call in the worker pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_EXECUTOR, partial(fn, *args, **kwargs))
+
+    def reply(self, payload: Any, status: int = 200) -> None:
+        """Finish with a JSON body."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(payload, default=str))
+
+    def reviewer(self) -> str:
+        """The authenticated Jupyter user's name: the only reviewer identity the API accepts."""
+        user = self.current_user
+        return str(getattr(user, "username", None) or getattr(user, "name", None) or user)
+
+
+class InfoHandler(NbgovHandler):
+    """``GET nbgov/api/info``: version and pipeline of the server root's project."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        config = self.project_for(None)
+        pipeline = self.rebase(config, config.pipeline) if config.pipeline_path.is_file() else None
+        self.reply({"version": __version__, "root": ".", "pipeline": pipeline,
+                    "lineage": service_available("lineage")})
+
+
+def _task_for(config: Config, path: Path) -> str | None:
+    """The pipeline task whose source is ``path``; None without a pipeline service or spec."""
+    if not config.pipeline_path.is_file() or not service_available("pipeline"):
+        return None
+    return _service("pipeline").task_for_notebook(config, path)
+
+
+def _review_payload(config: Config, path: Path, state: Any) -> dict[str, Any]:
+    payload = state.to_dict() if hasattr(state, "to_dict") else dict(state)
+    payload["task"] = _task_for(config, path)
+    return payload
+
+
+class ReviewHandler(NbgovHandler):
+    """``GET/POST nbgov/api/review``: a notebook's review status; record a decision."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        path, config = self.notebook()
+        review = _service("review")
+
+        def work() -> dict[str, Any]:
+            return _review_payload(config, path, review.review_state(config, path))
+
+        payload = await self.call(work)
+        payload["path"] = self.rel(path)
+        self.reply(payload)
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.get_json_body()
+        if not isinstance(body, dict):
+            raise tornado.web.HTTPError(400, "body must be a JSON object")
+        decision, note = body.get("decision"), body.get("note", "")
+        if decision not in DECISIONS:
+            raise tornado.web.HTTPError(400, f"decision must be one of {', '.join(DECISIONS)}")
+        if not isinstance(note, str):
+            raise tornado.web.HTTPError(400, "note must be a string")
+        path = self.resolve(body.get("path"))
+        config = self.project_for(path)
+        review = _service("review")
+        reviewer = self.reviewer()
+
+        def work() -> dict[str, Any]:
+            state = review.record_decision(config, path, decision, note=note, reviewer=reviewer)
+            return _review_payload(config, path, state)
+
+        # one ledger append at a time from this server (the ledger is one file)
+        async with self.settings["nbgov_write_lock"]:
+            payload = await self.call(work)
+        payload["path"] = self.rel(path)
+        self.reply(payload, status=201)
+
+
+class PipelineHandler(NbgovHandler):
+    """``GET nbgov/api/pipeline``: the DAG with build state, review status and last run."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        config = self.optional_project()
+        if not config.pipeline_path.is_file():
+            raise NotebookNotFoundError(f"no pipeline: {config.pipeline} not found",
+                                        hint="create pipeline.yaml or set 'pipeline' in nbgov.toml")
+        payload = await self.call(_service("pipeline").pipeline_state, config)
+        payload["pipeline"] = self.rebase(config, payload.get("pipeline", config.pipeline))
+        for task in payload.get("tasks", []):
+            task["source"] = self.rebase(config, task.get("source"))
+            products = task.get("products")
+            if isinstance(products, dict):
+                task["products"] = {k: self.rebase(config, v) for k, v in products.items()}
+        self.reply(payload)
+
+
+class DiffHandler(NbgovHandler):
+    """``GET nbgov/api/diff``: a notebook against its approved snapshot (nbdime JSON)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        outputs = self.get_query_argument("outputs", "0")
+        if outputs not in ("0", "1"):
+            raise tornado.web.HTTPError(400, "outputs must be 0 or 1")
+        path, config = self.notebook()
+        payload = await self.call(_service("review").diff_against_approved, config, path,
+                                  include_outputs=outputs == "1")
+        payload["path"] = self.rel(path)
+        self.reply(payload)
+
+
+class TaskContextHandler(NbgovHandler):
+    """``GET nbgov/api/task-context``: the values to inject to run a task notebook by hand."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        path, config = self.notebook()
+        if not config.pipeline_path.is_file():
+            raise NotebookNotFoundError("no pipeline for this notebook",
+                                        hint="create pipeline.yaml")
+        payload = await self.call(_service("pipeline").task_context, config, path)
+        if payload is None:
+            raise NotebookNotFoundError(f"{self.rel(path)} is not a task of {config.pipeline}")
+        self.reply(payload)
+
+
+class LineageHandler(NbgovHandler):
+    """``GET nbgov/api/lineage``: the lineage tree of a target (task, product, model)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        target = self.get_query_argument("target", None)
+        if not target:
+            raise tornado.web.HTTPError(400, "target is required")
+        config = self.optional_project()
+        if ":/" not in target and ("/" in target or target.startswith(".")):
+            # a file target: confined like every other path; a name passes as it is
+            resolved = self.resolve(target, kind="any", must_exist=False)
+            if resolved.exists():
+                target = str(resolved)
+        payload = await self.call(_service("lineage").lineage, config, target)
+        self.reply(payload)
+
+
+#: route (under ``nbgov/api/``) -> handler; lineage is added only when its service exists.
+ROUTES: dict[str, type[NbgovHandler]] = {
+    "info": InfoHandler,
+    "review": ReviewHandler,
+    "pipeline": PipelineHandler,
+    "diff": DiffHandler,
+    "task-context": TaskContextHandler,
+}
+
+
+def routes(base_url: str) -> list[tuple[str, type[NbgovHandler]]]:
+    """Tornado URL specs of the API under ``base_url``."""
+    table = dict(ROUTES)
+    if service_available("lineage"):
+        table["lineage"] = LineageHandler
+    return [(url_path_join(base_url, "nbgov", "api", name), handler)
+            for name, handler in table.items()]
