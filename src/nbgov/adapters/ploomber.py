@@ -1,0 +1,345 @@
+"""Ploomber behind one door: load a pipeline.yaml, describe its tasks, build them.
+
+Ploomber 0.23.3 is archived upstream and pinned; nothing else in nbgov imports it (an
+import-linter contract checks that). The rest of nbgov sees plain data: :class:`TaskInfo`
+before a build and :class:`TaskOutcome` after it.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbgov.core.errors import Location, NotebookError, ParameterError, PipelineError
+
+# nbgov must not phone home, and Ploomber's telemetry is on by default.
+os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
+os.environ.setdefault("PLOOMBER_VERSION_CHECK_DISABLED", "true")
+
+#: Settings nbgov gives every notebook task unless the spec sets them. Immediate kernel
+#: shutdown removes the 0-3.6 s graceful-shutdown stalls measured on 2 cores; per-cell
+#: progress bars are noise next to the task progress.
+DEFAULT_EXECUTOR_PARAMS = {"shutdown_kernel": "immediate", "progress_bar": False}
+
+#: Hook dotted paths nbgov declares in pipeline.yaml for `ploomber build`; `nbgov build`
+#: records runs itself and switches these off so nothing is recorded twice.
+NBGOV_HOOK_PREFIX = "nbgov.hooks."
+
+
+@dataclass
+class TaskInfo:
+    """One task of the pipeline, as plain data."""
+
+    name: str
+    source: Path
+    products: dict[str, Path]
+    params: dict[str, Any]
+    upstream: list[str]
+    outdated: bool = True
+    notebook_product: Path | None = None
+
+
+@dataclass
+class TaskOutcome:
+    """What happened to one task in a build."""
+
+    name: str
+    outcome: str  # "ran" | "skipped" | "failed" | "not-run"
+    error: str | None = None
+
+
+@dataclass
+class BuildResult:
+    """Outcomes of every task, in pipeline order, and whether the build failed."""
+
+    outcomes: list[TaskOutcome] = field(default_factory=list)
+    failed: bool = False
+
+    def by_name(self) -> dict[str, TaskOutcome]:
+        return {o.name: o for o in self.outcomes}
+
+
+def _import_ploomber():
+    # Ploomber logs and warns generously at import; keep the user's terminal clean.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from ploomber.spec import DAGSpec  # noqa: F401
+    logging.getLogger("ploomber").setLevel(logging.ERROR)
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+
+
+def parameters_cell_names(source: Path) -> set[str] | None:
+    """Names assigned at top level in the notebook's ``parameters`` cell (None: no such cell)."""
+    from nbgov.adapters.notebooks import read_notebook
+
+    nb = read_notebook(source)
+    for index, cell in enumerate(nb["cells"]):
+        if "parameters" in ((cell.get("metadata") or {}).get("tags") or []):
+            src = cell.get("source", "")
+            src = "".join(src) if isinstance(src, list) else src
+            try:
+                tree = ast.parse(src)
+            except SyntaxError as exc:
+                raise NotebookError(f"parameters cell is not valid Python: {exc.msg}",
+                                    Location(source, cell=index, line=exc.lineno)) from None
+            names: set[str] = set()
+            for node in tree.body:
+                targets = node.targets if isinstance(node, ast.Assign) else (
+                    [node.target] if isinstance(node, ast.AnnAssign) else [])
+                names.update(t.id for t in targets if isinstance(t, ast.Name))
+            return names
+    return None
+
+
+class Pipeline:
+    """A loaded pipeline.yaml: the Ploomber DAG and nbgov's view of its tasks.
+
+    Args:
+        spec_path: the pipeline.yaml.
+        env: values for ``{{placeholders}}``, merged over env.yaml next to the spec.
+        params: per-task parameter overrides ``{task: {name: value}}``.
+        executor_params: papermill settings applied to every notebook task (spec wins).
+    """
+
+    def __init__(self, spec_path: str | Path, env: dict[str, Any] | None = None,
+                 params: dict[str, dict[str, Any]] | None = None,
+                 executor_params: dict[str, Any] | None = None) -> None:
+        self.spec_path = Path(spec_path).resolve()
+        if not self.spec_path.is_file():
+            raise PipelineError("pipeline spec not found", Location(self.spec_path),
+                                hint="run nbgov from the project folder or set `pipeline` in nbgov.toml")
+        self.root = self.spec_path.parent
+        _import_ploomber()
+        self._dag = self._load(env or {}, params or {}, executor_params or {})
+
+    # -- loading -----------------------------------------------------------------
+    def _env(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        import yaml
+
+        env_file = self.root / "env.yaml"
+        env: dict[str, Any] = {}
+        if env_file.is_file():
+            try:
+                env = yaml.safe_load(env_file.read_text()) or {}
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                raise PipelineError(f"env.yaml is not valid YAML: {getattr(exc, 'problem', exc)}",
+                                    Location(env_file, line=mark.line + 1 if mark else None)) from None
+            if not isinstance(env, dict):
+                raise PipelineError("env.yaml must be a mapping of names to values", Location(env_file))
+        unknown = sorted(set(overrides) - set(env))
+        if unknown:
+            known = ", ".join(sorted(env)) or "none"
+            raise ParameterError(f"unknown --env key(s): {', '.join(unknown)} (env.yaml defines: {known})",
+                                 Location(env_file), hint="add the key to env.yaml or fix its name")
+        return {**env, **overrides}
+
+    def _load(self, env_overrides, param_overrides, executor_params):
+        import yaml
+        from ploomber.spec import DAGSpec
+
+        try:
+            raw = yaml.safe_load(self.spec_path.read_text())
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise PipelineError(f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                                Location(self.spec_path, line=mark.line + 1 if mark else None)) from None
+        if not isinstance(raw, dict) or not isinstance(raw.get("tasks"), list) or not raw["tasks"]:
+            raise PipelineError("the spec must be a mapping with a non-empty 'tasks' list",
+                                Location(self.spec_path), hint="see the example pipeline.yaml")
+        for index, task in enumerate(raw["tasks"]):
+            if not isinstance(task, dict) or "source" not in task:
+                raise PipelineError(f"task #{index + 1} has no 'source'", Location(self.spec_path))
+            source = self.root / str(task["source"])
+            if not source.exists():
+                raise PipelineError(f"task #{index + 1}: source {task['source']!r} does not exist",
+                                    Location(self.spec_path), hint="fix the path in pipeline.yaml")
+            if "product" not in task:
+                raise PipelineError(f"task {task['source']!r} declares no product", Location(self.spec_path),
+                                    hint="add `product: {nb: products/NAME.ipynb}`")
+        env = self._env(env_overrides)
+        try:
+            with _quiet():
+                spec = DAGSpec(str(self.spec_path), env=env)
+        except Exception as exc:  # Ploomber raises many kinds for a bad spec
+            raise PipelineError(_first_line(exc), Location(self.spec_path)) from None
+        names = {self._task_name(t): t for t in spec["tasks"]}
+        for task_name, overrides in param_overrides.items():
+            if task_name not in names:
+                raise ParameterError(f"unknown task {task_name!r} in a -p override",
+                                     hint=f"tasks: {', '.join(names)}")
+            names[task_name].setdefault("params", {})
+            names[task_name]["params"] = {**(names[task_name]["params"] or {}), **overrides}
+        for task in spec["tasks"]:
+            self._check_params(task)
+            if Path(str(task["source"])).suffix in (".ipynb", ".py"):
+                params = {**DEFAULT_EXECUTOR_PARAMS, **executor_params, **(task.get("executor_params") or {})}
+                task["executor_params"] = params
+        try:
+            with _quiet():
+                dag = spec.to_dag()
+                dag.render(show_progress=False)
+        except Exception as exc:
+            raise PipelineError(_first_line(exc), Location(self.spec_path)) from None
+        return dag
+
+    def _task_name(self, task: dict) -> str:
+        return str(task.get("name") or Path(str(task["source"])).stem)
+
+    def _check_params(self, task: dict) -> None:
+        params = task.get("params") or {}
+        source = self.root / str(task["source"])
+        if not params or source.suffix not in (".ipynb", ".py"):
+            return
+        declared = parameters_cell_names(source)
+        if declared is None:
+            raise PipelineError(f"task {self._task_name(task)!r} gets parameters but its notebook has "
+                                "no cell tagged 'parameters'", Location(source),
+                                hint="tag the cell that defines the defaults with `parameters`")
+        unknown = sorted(set(params) - declared)
+        if unknown:
+            raise ParameterError(
+                f"task {self._task_name(task)!r} has no parameter(s) {', '.join(map(repr, unknown))} "
+                f"(its parameters cell defines: {', '.join(sorted(declared - {'upstream', 'product'}))})",
+                Location(source), hint="fix the name, or add a default to the parameters cell")
+
+    # -- description -------------------------------------------------------------
+    @property
+    def task_names(self) -> list[str]:
+        """Task names in topological order."""
+        return list(self._dag)
+
+    def tasks(self) -> list[TaskInfo]:
+        """Every task as plain data, in topological order, with its outdated flag."""
+        return describe_dag(self._dag)[0]
+
+    def downstream_of(self, name: str) -> list[str]:
+        """``name`` and every task that depends on it, in topological order."""
+        selected = {name}
+        for other in self._dag:
+            if any(up in selected for up in self._dag[other].upstream):
+                selected.add(other)
+        return [t for t in self._dag if t in selected]
+
+    # -- building ----------------------------------------------------------------
+    def build(self, *, force: bool = False, select: list[str] | None = None, jobs: int | None = None,
+              progress: bool = True) -> BuildResult:
+        """Run the pipeline (or the ``select``-ed tasks, in order) and report each task's outcome."""
+        from ploomber.executors import Parallel, Serial
+
+        dag = self._dag
+        for attr in ("on_render", "on_finish", "on_failure"):
+            if _is_nbgov_hook(getattr(dag, attr)):
+                setattr(dag, attr, None)
+        if jobs and jobs > 1:
+            dag.executor = Parallel(processes=jobs, print_progress=progress)
+        else:
+            # one process per task keeps a crashing kernel from taking the build down
+            dag.executor = Serial(build_in_subprocess=True, catch_exceptions=True, catch_warnings=False)
+        if select is None:
+            return self._build_all(force, progress)
+        return self._build_selected(select, force, progress)
+
+    def _build_all(self, force: bool, progress: bool) -> BuildResult:
+        from ploomber.exceptions import DAGBuildError
+
+        failed = False
+        try:
+            with _quiet(keep_progress=progress):
+                self._dag.build(force=force, show_progress=progress)
+        except DAGBuildError:
+            failed = True
+        outcomes = dag_outcomes(self._dag)
+        return BuildResult([TaskOutcome(name, outcomes[name]) for name in self._dag], failed)
+
+    def _build_selected(self, select: list[str], force: bool, progress: bool) -> BuildResult:
+        from ploomber.exceptions import DAGBuildError
+
+        result = BuildResult()
+        for name in self._dag:
+            if name not in select:
+                continue
+            if result.failed:
+                result.outcomes.append(TaskOutcome(name, "not-run"))
+                continue
+            try:
+                with _quiet(keep_progress=progress):
+                    report = self._dag.build_partially(name, force=force, show_progress=progress,
+                                                       skip_upstream=True)
+            except DAGBuildError:
+                result.failed = True
+                result.outcomes.append(TaskOutcome(name, "failed"))
+                continue
+            ran = any(row["name"] == name and row["Ran?"] for row in report)
+            result.outcomes.append(TaskOutcome(name, "ran" if ran else "skipped"))
+        return result
+
+
+def describe_dag(dag: Any) -> tuple[list[TaskInfo], Path]:
+    """Tasks of a live Ploomber DAG (inside a hook) as plain data, and the project root."""
+    from ploomber.constants import TaskStatus
+
+    infos = []
+    for name in dag:
+        task = dag[name]
+        products = _products(task)
+        nb_key = getattr(task, "nb_product_key", "nb")
+        infos.append(TaskInfo(
+            name=name, source=Path(str(task.source.loc)), products=products,
+            params={k: v for k, v in task.params.to_dict().items() if k not in ("upstream", "product")},
+            upstream=list(task.upstream), outdated=task.exec_status != TaskStatus.Skipped,
+            notebook_product=products.get(nb_key) if isinstance(nb_key, str) else None,
+        ))
+    from nbgov.core.config import find_root
+
+    root = find_root(infos[0].source.parent) if infos else Path.cwd()
+    return infos, root
+
+
+def dag_outcomes(dag: Any) -> dict[str, str]:
+    """Task name -> ran | skipped | failed | not-run, after a build of ``dag``."""
+    from ploomber.constants import TaskStatus
+
+    mapping = {TaskStatus.Executed: "ran", TaskStatus.Skipped: "skipped", TaskStatus.Errored: "failed"}
+    return {name: mapping.get(dag[name].exec_status, "not-run") for name in dag}
+
+
+def _is_nbgov_hook(hook: Any) -> bool:
+    """Whether a DAG hook is one of nbgov's own (a Ploomber DottedPath or a function)."""
+    if hook is None:
+        return False
+    spec = getattr(hook, "_spec", None)
+    dotted = getattr(spec, "dotted_path", None) or f"{getattr(hook, '__module__', '')}.{getattr(hook, '__name__', '')}"
+    return str(dotted).startswith(NBGOV_HOOK_PREFIX)
+
+
+def _products(task: Any) -> dict[str, Path]:
+    serial = task.product.to_json_serializable()
+    if isinstance(serial, dict):
+        return {k: Path(v) for k, v in serial.items()}
+    return {"nb": Path(serial)}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[0] if len(lines) == 1 else " ".join(lines[:3])[:500]
+
+
+@contextlib.contextmanager
+def _quiet(keep_progress: bool = False):
+    """Silence Ploomber's warnings and stdout chatter (its tracebacks are not user messages)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if keep_progress:
+            yield
+        else:
+            with contextlib.redirect_stdout(io.StringIO()):
+                yield

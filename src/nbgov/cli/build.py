@@ -1,0 +1,81 @@
+"""``nbgov build`` and ``nbgov status``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from nbgov.cli.output import render_table
+
+
+@click.command()
+@click.argument("tasks", nargs=-1)
+@click.option("-f", "--force", is_flag=True, help="Run every selected task, even if up to date.")
+@click.option("-d", "--downstream", is_flag=True, help="With TASKS: also run everything downstream of them "
+              "(same as writing TASK+).")
+@click.option("-j", "--jobs", type=int, default=None, help="Run up to N tasks at once where the DAG allows.")
+@click.option("--parallel", is_flag=True, help="Same as --jobs 2 (one per core on a small machine).")
+@click.option("--env", "env", multiple=True, metavar="NAME=VALUE", help="Override a value of env.yaml.")
+@click.option("-p", "--param", "params", multiple=True, metavar="TASK.NAME=VALUE",
+              help="Override one task parameter (plain data: number, string, true/false, JSON).")
+@click.option("--require-approved/--no-require-approved", default=None,
+              help="Refuse to run notebooks not approved at their current version.")
+@click.option("-e", "--environment", default=None, help="A named environment of nbgov.toml (e.g. prod).")
+@click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder (default: found from cwd).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+def build(tasks, force, downstream, jobs, parallel, env, params, require_approved, environment, project,
+          as_json, quiet):
+    """Run the pipeline incrementally, recording every task run in MLflow.
+
+    TASKS selects tasks to run (their upstream must be built); TASK+ adds its downstream.
+    """
+    from nbgov.core.config import load_config
+    from nbgov.services.build import BuildOptions
+    from nbgov.services.build import build as run_build
+
+    config = load_config(project)
+    options = BuildOptions(force=force, tasks=list(tasks) or None, downstream=downstream,
+                           jobs=jobs or (2 if parallel else None), env=list(env), params=list(params),
+                           require_approved=require_approved, environment=environment,
+                           progress=not quiet and not as_json)
+    summary = run_build(config, options)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2))
+    else:
+        rows = [[t.task, t.outcome, f"{t.seconds:.1f}" if t.seconds is not None else "-", t.run_id or "-"]
+                for t in summary.tasks]
+        click.echo(render_table(["task", "outcome", "seconds", "mlflow run"], rows))
+        ran = sum(t.outcome == "ran" for t in summary.tasks)
+        click.echo(f"{ran} ran, {sum(t.outcome == 'skipped' for t in summary.tasks)} skipped, "
+                   f"{sum(t.outcome == 'failed' for t in summary.tasks)} failed in {summary.wall_s:.1f} s"
+                   + (f"; build run {summary.parent_run_id} in {summary.tracking_uri}" if summary.parent_run_id else ""))
+        for t in summary.tasks:
+            if t.outcome == "failed":
+                click.echo(f"error: task {t.task} failed: {t.error}", err=True)
+    if summary.failed:
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(project, as_json):
+    """Show each task's state (up-to-date / outdated / failed / never-run) and its last run."""
+    from nbgov.core.config import load_config
+    from nbgov.services.pipeline import pipeline_state
+
+    state = pipeline_state(load_config(project))
+    if as_json:
+        click.echo(json.dumps(state, indent=2))
+        return
+    rows = []
+    for t in state["tasks"]:
+        run = t["last_run"] or {}
+        metrics = ", ".join(f"{k}={v:g}" for k, v in list((run.get("metrics") or {}).items())[:3])
+        rows.append([t["name"], t["state"], (t["review"] or {}).get("status", "-"),
+                     run.get("ended", "-") and (run.get("ended") or "-")[:19].replace("T", " "),
+                     run.get("run_id") or "-", metrics or "-"])
+    click.echo(render_table(["task", "state", "review", "last run (UTC)", "mlflow run", "metrics"], rows))

@@ -1,0 +1,67 @@
+"""Ploomber DAG hooks, so that a plain ``ploomber build`` records what ``nbgov build`` records.
+
+Declare them at the top level of pipeline.yaml::
+
+    on_render: nbgov.hooks.on_render
+    on_finish: nbgov.hooks.on_finish
+    on_failure: nbgov.hooks.on_failure
+
+``on_render`` prepares the tracking store in the main process (before Ploomber's parallel
+workers start); ``on_finish`` / ``on_failure`` record every task that ran or failed. ``nbgov
+build`` switches these hooks off and records through the same service itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from nbgov.adapters.ploomber import describe_dag
+from nbgov.core.config import load_config
+from nbgov.core.errors import NbgovError
+from nbgov.services.tracking import BuildRecorder
+
+log = logging.getLogger(__name__)
+
+# one recorder per DAG object in this process: created at render, used at finish/failure
+_recorders: dict[int, BuildRecorder] = {}
+
+
+def _recorder(dag) -> BuildRecorder:
+    key = id(dag)
+    if key not in _recorders:
+        tasks, root = describe_dag(dag)
+        config = load_config(os.environ.get("NBGOV_PROJECT_ROOT") or root)
+        _recorders[key] = BuildRecorder(config, tasks, runner="ploomber build")
+    return _recorders[key]
+
+
+def on_render(dag) -> None:
+    """Prepare the tracking store and experiment (main process, before any task runs)."""
+    try:
+        _recorder(dag).prepare()
+    except NbgovError as exc:
+        # a hook must not hide the cause in a Ploomber traceback: say it plainly, then fail
+        print(f"nbgov: {exc}", file=sys.stderr)
+        raise
+
+
+def _record(dag) -> None:
+    from nbgov.adapters.ploomber import dag_outcomes
+
+    recorder = _recorder(dag)
+    build = recorder.record(dag_outcomes(dag))
+    for name, rec in build.tasks.items():
+        print(f"nbgov: recorded {name} ({rec.outcome}) as MLflow run {rec.run_id}", file=sys.stderr)
+    _recorders.pop(id(dag), None)
+
+
+def on_finish(dag) -> None:
+    """Record every task of a successful build that ran."""
+    _record(dag)
+
+
+def on_failure(dag) -> None:
+    """Record the tasks that ran and the ones that failed."""
+    _record(dag)

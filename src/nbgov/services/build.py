@@ -1,0 +1,143 @@
+"""``nbgov build``: validate everything, gate, run with Ploomber, record in MLflow, summarise."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from nbgov.adapters.ploomber import Pipeline
+from nbgov.core.config import Config
+from nbgov.core.errors import ConfigError, Location, ParameterError, PipelineError
+from nbgov.core.params import parse_assignment
+from nbgov.services.tracking import BuildRecorder
+
+
+@dataclass
+class BuildOptions:
+    """What the user asked for (``nbgov build`` options)."""
+
+    force: bool = False
+    tasks: list[str] | None = None  # a selection; None = the whole pipeline
+    downstream: bool = False  # with tasks: also everything downstream of them
+    jobs: int | None = None
+    env: list[str] = field(default_factory=list)  # NAME=VALUE
+    params: list[str] = field(default_factory=list)  # TASK.NAME=VALUE
+    require_approved: bool | None = None
+    environment: str | None = None  # a named environment from nbgov.toml, e.g. prod
+    progress: bool = True
+
+
+@dataclass
+class TaskSummary:
+    """One line of the build summary."""
+
+    task: str
+    outcome: str  # ran | skipped | failed | not-run
+    seconds: float | None
+    run_id: str | None
+    error: str | None = None
+
+
+@dataclass
+class BuildSummary:
+    """The result of a build."""
+
+    tasks: list[TaskSummary]
+    parent_run_id: str | None
+    failed: bool
+    wall_s: float
+    tracking_uri: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"failed": self.failed, "wall_s": round(self.wall_s, 3), "parent_run_id": self.parent_run_id,
+                "tracking_uri": self.tracking_uri,
+                "tasks": [t.__dict__ for t in self.tasks]}
+
+
+def executor_params(config: Config) -> dict[str, Any]:
+    """Papermill settings from ``[kernel]`` in nbgov.toml (timeouts in seconds)."""
+    kernel = config.section("kernel")
+    out: dict[str, Any] = {}
+    for key, target in (("execution_timeout", "execution_timeout"), ("startup_timeout", "start_timeout")):
+        if key in kernel:
+            value = kernel[key]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"[kernel] {key} must be a positive number of seconds", Location(config.source))
+            out[target] = value
+    return out
+
+
+def load_pipeline(config: Config, env: list[str] | None = None, params: list[str] | None = None) -> Pipeline:
+    """Load the project's pipeline with ``--env`` and ``-p`` overrides applied and validated."""
+    env_values = {}
+    for text in env or []:
+        _, key, value = parse_assignment(text, dotted=False)
+        env_values[key] = value
+    param_values: dict[str, dict[str, Any]] = {}
+    for text in params or []:
+        task, key, value = parse_assignment(text, dotted=True)
+        param_values.setdefault(task, {})[key] = value
+    return Pipeline(config.pipeline_path, env=env_values, params=param_values,
+                    executor_params=executor_params(config))
+
+
+def select_tasks(pipeline: Pipeline, tasks: list[str] | None, downstream: bool) -> list[str] | None:
+    """Expand a task selection (``train`` or ``train+`` for downstream too) into task names."""
+    if not tasks:
+        return None
+    names = pipeline.task_names
+    selected: set[str] = set()
+    for raw in tasks:
+        name, plus = (raw[:-1], True) if raw.endswith("+") else (raw, downstream)
+        if name not in names:
+            raise PipelineError(f"unknown task {name!r}", Location(pipeline.spec_path),
+                                hint=f"tasks: {', '.join(names)}")
+        selected.update(pipeline.downstream_of(name) if plus else [name])
+    return [n for n in names if n in selected]
+
+
+def build(config: Config, options: BuildOptions) -> BuildSummary:
+    """Run a build end to end; raises NbgovError for bad input or a refused gate, before running anything."""
+    started = time.perf_counter()
+    if options.jobs is not None and options.jobs < 1:
+        raise ParameterError("--jobs must be at least 1")
+    env_settings = config.env_settings(options.environment)
+    pipeline = load_pipeline(config, options.env, options.params)
+    selection = select_tasks(pipeline, options.tasks, options.downstream)
+    infos = pipeline.tasks()
+    would_run = [t for t in infos if (selection is None or t.name in selection) and (options.force or t.outdated)]
+
+    require = options.require_approved
+    if require is None:
+        require = bool(env_settings.get("require_approved", False))
+    if require and would_run:
+        from nbgov.services.review import require_approved
+
+        require_approved(config, [t.source for t in would_run])
+
+    recorder = BuildRecorder(config, infos, runner="nbgov build")
+    review_status = recorder.review_statuses([t.name for t in would_run]) if would_run else {}
+    if would_run:
+        recorder.prepare()  # before any worker process exists
+    result = pipeline.build(force=options.force, select=selection, jobs=options.jobs, progress=options.progress)
+    outcomes = {o.name: o.outcome for o in result.outcomes}
+    record = recorder.record(outcomes, review_status)
+    summaries = []
+    for outcome in result.outcomes:
+        rec = record.tasks.get(outcome.name)
+        run_id, seconds, error = (rec.run_id, rec.duration_s, rec.error) if rec else (None, None, None)
+        if rec is None and outcome.outcome == "skipped":
+            run_id = _producing_run(infos, outcome.name)
+        summaries.append(TaskSummary(outcome.name, outcome.outcome, seconds, run_id, error))
+    return BuildSummary(summaries, record.parent_run_id, result.failed, time.perf_counter() - started,
+                        recorder.tracker.uri)
+
+
+def _producing_run(infos, name: str) -> str | None:
+    """The run that produced a skipped task's products (from its lineage record)."""
+    from nbgov.core.lineage import read_record, record_path
+
+    info = next(t for t in infos if t.name == name)
+    record = read_record(record_path(info.notebook_product)) if info.notebook_product else None
+    return record.run_id if record else None

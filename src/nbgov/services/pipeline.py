@@ -1,0 +1,94 @@
+"""The state of a pipeline: each task's build state, review status and last run.
+
+Used by ``nbgov status`` and by the JupyterLab server extension (``GET nbgov/api/pipeline``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nbgov.adapters.ploomber import Pipeline, TaskInfo
+from nbgov.core.config import Config
+from nbgov.core.lineage import LineageRecord, read_record, record_path
+
+STATES = ("up-to-date", "outdated", "failed", "never-run")
+
+
+def _rel(config: Config, path: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(config.root).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def task_state(task: TaskInfo, record: LineageRecord | None) -> str:
+    """up-to-date / outdated / failed / never-run, from Ploomber's view and the last record."""
+    if record is not None and record.outcome == "failed":
+        return "failed"
+    if not any(p.exists() for p in task.products.values()) and record is None:
+        return "never-run"
+    return "outdated" if task.outdated else "up-to-date"
+
+
+def last_run(record: LineageRecord | None) -> dict[str, Any] | None:
+    """The API/CLI form of a task's last recorded run."""
+    if record is None:
+        return None
+    return {"run_id": record.run_id, "outcome": record.outcome, "metrics": record.metrics,
+            "started": record.started, "ended": record.ended, "duration_s": record.duration_s,
+            "error": record.error, "notebook_version": record.notebook.get("version")}
+
+
+def pipeline_state(config: Config, pipeline: Pipeline | None = None) -> dict[str, Any]:
+    """Every task with its build state, review status and last run (the ``GET pipeline`` payload)."""
+    from nbgov.services.review import review_states
+
+    pipeline = pipeline or Pipeline(config.pipeline_path)
+    infos = pipeline.tasks()
+    reviews = {s.path: s for s in review_states(config, [t.source for t in infos])}
+    tasks = []
+    for task in infos:
+        record = read_record(record_path(task.notebook_product)) if task.notebook_product else None
+        source = _rel(config, task.source)
+        review = reviews.get(source)
+        tasks.append({
+            "name": task.name,
+            "source": source,
+            "products": {k: _rel(config, p) for k, p in task.products.items()},
+            "upstream": task.upstream,
+            "state": task_state(task, record),
+            "review": {"status": review.status, "version": review.version} if review else None,
+            "last_run": last_run(record),
+        })
+    return {"pipeline": _rel(config, config.pipeline_path), "tasks": tasks}
+
+
+def task_for_notebook(config: Config, notebook: str | Path, pipeline: Pipeline | None = None) -> str | None:
+    """The name of the task whose source is ``notebook`` (relative to the root), if any."""
+    pipeline = pipeline or Pipeline(config.pipeline_path)
+    target = (config.root / notebook).resolve()
+    for task in pipeline.tasks():
+        if task.source.resolve() == target:
+            return task.name
+    return None
+
+
+def task_context(config: Config, notebook: str | Path) -> dict[str, Any]:
+    """The values Ploomber would inject into a task notebook: its params, upstream products and
+    products (absolute paths), for running it interactively."""
+    from nbgov.core.errors import LineageError
+
+    pipeline = Pipeline(config.pipeline_path)
+    infos = {t.name: t for t in pipeline.tasks()}
+    name = task_for_notebook(config, notebook, pipeline)
+    if name is None:
+        raise LineageError(f"{notebook} is not a task of {config.pipeline}",
+                           hint="add it to pipeline.yaml to run it with pipeline values")
+    task = infos[name]
+
+    def paths(t: TaskInfo) -> dict[str, str]:
+        return {k: str(p) for k, p in t.products.items()}
+
+    return {"task": name, "params": task.params,
+            "upstream": {up: paths(infos[up]) for up in task.upstream}, "product": paths(task)}
