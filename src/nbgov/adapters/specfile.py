@@ -1,0 +1,190 @@
+"""A light reader of Ploomber's ``pipeline.yaml``: tasks as plain data, without importing Ploomber.
+
+Importing Ploomber costs about a second; ``nbgov check`` and a fast ``nbgov status`` only need
+to know which tasks exist, their sources, products, params and upstream. This module reads
+the YAML (PyYAML, imported lazily) and nothing else: no placeholders (``{{here}}``, env
+values) are rendered, no sources are loaded, and ``upstream`` is only what the spec writes
+(Ploomber can also extract it from the notebook: then it is None here).
+
+Example::
+
+    spec = read_spec("pipeline.yaml")
+    for task in spec.tasks:
+        print(task.name, task.source, task.product)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from nbgov.core.errors import Location, PipelineError
+
+
+@dataclass
+class SpecTask:
+    """One task of the spec, as written.
+
+    Attributes:
+        name: the task name; Ploomber's default is the source file's stem.
+        source: the source as written (relative to the spec's folder for files).
+        product: the product as written: a path string, or a dict such as ``{nb: ..., data: ...}``.
+        params: the task's ``params`` (``{}`` when none).
+        upstream: the names listed under ``upstream``, or None when the spec does not list them
+            (Ploomber then reads them from the notebook's parameters cell).
+        line: the 1-based line of the task in the spec file.
+    """
+
+    name: str
+    source: str
+    product: dict[str, Any] | str | None
+    params: dict[str, Any] = field(default_factory=dict)
+    upstream: list[str] | None = None
+    line: int | None = None
+
+    @property
+    def is_file(self) -> bool:
+        """Whether the source names a file (not a dotted Python function path)."""
+        return "/" in self.source or Path(self.source).suffix in {
+            ".ipynb",
+            ".py",
+            ".sql",
+            ".R",
+            ".Rmd",
+            ".md",
+        }
+
+
+@dataclass
+class SpecFile:
+    """A read pipeline spec.
+
+    Attributes:
+        path: the spec file.
+        tasks: the tasks in spec order.
+        meta: the spec's ``meta`` section (``{}`` when none).
+    """
+
+    path: Path
+    tasks: list[SpecTask]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        """The folder relative task sources and products are resolved against."""
+        return self.path.parent
+
+    def source_path(self, task: SpecTask) -> Path | None:
+        """Absolute path of a task's source file, None for a dotted-path (function) source."""
+        if not task.is_file:
+            return None
+        return (
+            (self.folder / task.source).resolve()
+            if not Path(task.source).is_absolute()
+            else Path(task.source)
+        )
+
+    def task(self, name: str) -> SpecTask:
+        """The task called ``name``; PipelineError listing the known names otherwise."""
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        known = ", ".join(t.name for t in self.tasks) or "none"
+        raise PipelineError(f"unknown task {name!r} (tasks: {known})", Location(self.path))
+
+
+def _loader() -> type:
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class LineLoader(base):  # type: ignore[misc, valid-type]
+        """SafeLoader that remembers the line each mapping starts on (key ``__line__``)."""
+
+    def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict:
+        mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+        mapping["__line__"] = node.start_mark.line + 1
+        return mapping
+
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return LineLoader
+
+
+def _strip_lines(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_lines(v) for k, v in value.items() if k != "__line__"}
+    if isinstance(value, list):
+        return [_strip_lines(v) for v in value]
+    return value
+
+
+def read_spec(path: str | Path) -> SpecFile:
+    """Read a Ploomber pipeline spec into plain data; PipelineError says what and where.
+
+    Args:
+        path: the ``pipeline.yaml`` file.
+
+    Returns:
+        A :class:`SpecFile` whose ``tasks`` are :class:`SpecTask` records.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PipelineError(
+            "pipeline spec not found",
+            Location(path),
+            hint="create pipeline.yaml or set `pipeline` in nbgov.toml",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PipelineError(f"cannot read the pipeline spec: {exc}", Location(path)) from None
+    try:
+        data = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PipelineError(f"not valid YAML: {problem}", Location(path, line=line)) from None
+    if isinstance(data, list):
+        data = {"tasks": data}  # Ploomber accepts a bare list of tasks
+    if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
+        raise PipelineError(
+            "no `tasks:` list in the pipeline spec",
+            Location(path),
+            hint="see https://docs.ploomber.io/en/latest/api/spec.html",
+        )
+    tasks = [_task(path, raw, index) for index, raw in enumerate(data["tasks"])]
+    meta = _strip_lines(data.get("meta") or {})
+    return SpecFile(path=path, tasks=tasks, meta=meta if isinstance(meta, dict) else {})
+
+
+def _task(path: Path, raw: Any, index: int) -> SpecTask:
+    if not isinstance(raw, dict):
+        raise PipelineError(f"task {index + 1} is not a mapping", Location(path))
+    line = raw.get("__line__")
+    raw = _strip_lines(raw)
+    source = raw.get("source")
+    if not isinstance(source, str) or not source:
+        raise PipelineError(f"task {index + 1} has no `source`", Location(path, line=line))
+    name = raw.get("name") or PurePosixPath(source.replace("\\", "/")).stem
+    params = raw.get("params") or {}
+    if not isinstance(params, dict):
+        raise PipelineError(f"task {name!r}: `params` must be a mapping", Location(path, line=line))
+    upstream = raw.get("upstream")
+    if isinstance(upstream, str):
+        upstream = [upstream]
+    elif upstream is not None and not isinstance(upstream, list):
+        raise PipelineError(
+            f"task {name!r}: `upstream` must be a list of task names", Location(path, line=line)
+        )
+    product = raw.get("product")
+    if product is not None and not isinstance(product, str | dict):
+        raise PipelineError(
+            f"task {name!r}: `product` must be a path or a mapping", Location(path, line=line)
+        )
+    return SpecTask(
+        name=str(name), source=source, product=product, params=params, upstream=upstream, line=line
+    )

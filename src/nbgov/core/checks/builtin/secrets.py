@@ -1,0 +1,177 @@
+"""NBG501/NBG502: secrets in cell sources and in decoded text outputs and tracebacks.
+
+Only patterns with a recognisable shape are reported (provider key prefixes, private-key
+armour, passwords in URLs, long values assigned to secret-named variables). There is no
+generic "high-entropy string" rule: that is what floods on base64 images and hashes. Image
+and other binary outputs are not decoded at all. Matched values are never echoed in full.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+from nbgov.core.checks.model import NotebookContext, Rule
+
+_PATTERNS: list[tuple[str, str]] = [
+    ("private key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+    ("AWS access key id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
+    ("GitHub token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
+    ("GitLab token", r"\bglpat-[A-Za-z0-9_-]{20,}"),
+    ("Slack token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+    (
+        "Slack webhook",
+        r"https://hooks\.slack\.com/services/T[A-Za-z0-9]+/B[A-Za-z0-9]+/[A-Za-z0-9]+",
+    ),
+    ("Stripe key", r"\b[rs]k_live_[A-Za-z0-9]{20,}"),
+    ("Google API key", r"\bAIza[0-9A-Za-z_-]{35}"),
+    ("API key (sk-)", r"\bsk-(?:proj-|ant-(?:api\d\d-)?)?[A-Za-z0-9_-]{32,}"),
+    ("Hugging Face token", r"\bhf_[A-Za-z0-9]{30,}"),
+    ("JSON web token", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    (
+        "password in URL",
+        r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@'\"<>]{1,64}:(?P<urlpw>[^\s@/'\"<>]{3,128})@[\w.-]+",
+    ),
+    (
+        "secret assigned in code",
+        r"(?i:\b[a-z0-9_]*(?P<kw>password|passwd|secret|token|api_?key|apikey|access_?key|"
+        r"private_?key|auth_?key|credentials?)[\"']?\s*[:=]\s*[rbu]?[\"'](?P<val>[^\"'\s]{6,})[\"'])",
+    ),
+]
+_SCAN = re.compile("|".join(f"(?P<g{i}>{p})" for i, (_, p) in enumerate(_PATTERNS)))
+# a cheap test before the regex: every pattern holds one of these (lower-cased) fragments
+_HINTS = (
+    "-----begin",
+    "akia",
+    "asia",
+    "abia",
+    "acca",
+    "gh",
+    "glpat-",
+    "xox",
+    "hooks.slack",
+    "k_live_",
+    "aiza",
+    "sk-",
+    "hf_",
+    "eyj",
+    "://",
+    "pass",
+    "secret",
+    "token",
+    "key",
+    "credential",
+)
+_PLACEHOLDER = re.compile(
+    r"(?i)^(?:\*+|x+|\.+|<.*>|\{.*\}|\$.*|%.*|.*(?:changeme|change_me|example|placeholder|"
+    r"your[_-]|dummy|redacted|xxxx|\*\*\*|getenv|environ).*)$"
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_TEXT_MIME = (
+    "text/plain",
+    "text/html",
+    "text/markdown",
+    "text/latex",
+    "application/json",
+    "application/javascript",
+)
+_MAX_PER_CELL = 5
+
+
+def _entropy(value: str) -> float:
+    counts = Counter(value)
+    return -sum(c / len(value) * math.log2(c / len(value)) for c in counts.values())
+
+
+def _redact(value: str) -> str:
+    return f"{value[:4]}...({len(value)} chars)" if len(value) > 8 else "***"
+
+
+def find_secrets(text: str) -> Iterator[tuple[int, str]]:
+    """``(line, description)`` for each likely secret in ``text`` (1-based lines)."""
+    low = text.lower()
+    if not any(h in low for h in _HINTS):
+        return
+    for m in _SCAN.finditer(text):
+        # the outer group of a pattern closes last, so lastgroup names the pattern
+        kind = _PATTERNS[int(str(m.lastgroup)[1:])][0]
+        value = m.group(0)
+        if kind == "password in URL":
+            value = m.group("urlpw")
+            if _PLACEHOLDER.match(value):
+                continue
+        elif kind == "secret assigned in code":
+            value = m.group("val")
+            is_password = m.group("kw").lower().startswith("pass")
+            if _PLACEHOLDER.match(value) or (
+                not is_password and (len(value) < 12 or _entropy(value) < 3.0)
+            ):
+                continue
+        yield text.count("\n", 0, m.start()) + 1, f"{kind} {_redact(value)}"
+
+
+def _output_texts(output: dict) -> Iterator[tuple[str, str]]:
+    otype = output.get("output_type")
+    if otype == "stream":
+        text = output.get("text", "")
+        yield (
+            f"{output.get('name', 'stream')} output",
+            "".join(text) if isinstance(text, list) else text,
+        )
+    elif otype == "error":
+        tb = "\n".join(output.get("traceback") or [])
+        yield "traceback", _ANSI.sub("", f"{output.get('evalue', '')}\n{tb}")
+    else:
+        for mime, data in (output.get("data") or {}).items():
+            # images, PDFs and other binary payloads are base64: never decoded, never scanned
+            if mime in _TEXT_MIME or (
+                mime.endswith(("+json", "+xml")) and not mime.startswith("image/")
+            ):
+                text = (
+                    data
+                    if isinstance(data, str)
+                    else "".join(data)
+                    if isinstance(data, list)
+                    else json.dumps(data)
+                )
+                yield f"{mime} output", text
+
+
+def _check_source(ctx: NotebookContext) -> Iterator[tuple]:
+    for index, _cell in enumerate(ctx.cells):
+        for n, (line, what) in enumerate(find_secrets(ctx.source(index))):
+            if n == _MAX_PER_CELL:
+                yield index, line, "more secrets in this cell (not all listed)"
+                break
+            yield index, line, f"{what} in the cell source"
+
+
+def _check_outputs(ctx: NotebookContext) -> Iterator[tuple]:
+    for index, cell in ctx.code_cells():
+        found = 0
+        for number, output in enumerate(cell.get("outputs") or [], 1):
+            for label, text in _output_texts(output):
+                for line, what in find_secrets(text):
+                    found += 1
+                    if found > _MAX_PER_CELL:
+                        break
+                    yield index, None, f"{what} in output {number} ({label}, line {line})"
+
+
+SECRET_IN_SOURCE = Rule(
+    "NBG501",
+    "secret-in-source",
+    "a secret (key, token, password) is written in a cell",
+    "read it from an environment variable or a secrets manager, and rotate the exposed secret",
+    _check_source,
+)
+SECRET_IN_OUTPUT = Rule(
+    "NBG502",
+    "secret-in-output",
+    "a secret (key, token, password) is shown in a cell output",
+    'clear the output (nbgov check --fix with outputs = "forbid") and rotate the exposed secret',
+    _check_outputs,
+)

@@ -1,0 +1,339 @@
+"""``nbgov check``: find the notebooks, read the project's settings and pipeline, run the rules,
+fix what can be fixed safely, and hand back a :class:`CheckReport`.
+
+Kept light on purpose (it runs in pre-commit on every commit): no nbformat, no Ploomber, no
+MLflow; PyYAML only when a pipeline spec exists; the review service only when its rule is on.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbgov.core.atomic import atomic_write
+from nbgov.core.checks.engine import (
+    FileResult,
+    Suppressions,
+    check_bytes,
+    dump_notebook,
+    fix_notebook,
+    run_rules,
+)
+from nbgov.core.checks.model import NOTEBOOK, PROJECT, Finding, Project, Rule, SpecInfo
+from nbgov.core.checks.registry import RuleRegistry, load_registry
+from nbgov.core.checks.settings import CheckSettings, parse_settings
+from nbgov.core.config import Config, find_root, load_config
+from nbgov.core.errors import Location, NbgovError, NbgovWarning
+
+NOTEBOOK_SUFFIX = ".ipynb"
+REVIEW_RULE = "NBG701"
+#: Folder names never descended into while looking for notebooks (cheaper than globbing them).
+_SKIP_DIRS = {
+    ".git",
+    ".ipynb_checkpoints",
+    ".venv",
+    "venv",
+    "node_modules",
+    "__pycache__",
+    ".nbgov",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+}
+
+
+@dataclass
+class CheckReport:
+    """The outcome of one ``nbgov check`` run.
+
+    Attributes:
+        root: the project root paths are shown relative to.
+        findings: every finding left after ignores, sorted by file, cell, line.
+        files: how many files were checked.
+        rules: the rules that ran.
+        fixed: findings fixed by ``--fix`` (counted before/after), and in how many files.
+        notes: things the user should know that are not findings (a rule skipped...).
+        errors: internal errors (a rule crashed); they make the exit code 2.
+    """
+
+    root: Path
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+    rules: list[Rule] = field(default_factory=list)
+    fixed: int = 0
+    fixed_files: int = 0
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 clean, 1 findings, 2 internal error."""
+        if self.errors:
+            return 2
+        return 1 if self.findings else 0
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the JSON and text outputs."""
+        return {
+            "files": self.files,
+            "findings": len(self.findings),
+            "fixed": self.fixed,
+            "fixed_files": self.fixed_files,
+            "rules": [r.id for r in self.rules],
+            "notes": self.notes,
+            "errors": self.errors,
+        }
+
+    def file_line(self, finding: Finding) -> int:
+        """The line in the raw file a finding points at (for SARIF and GitHub annotations)."""
+        from nbgov.core.checks.report import file_line
+
+        if finding.cell is None or not finding.path.endswith(NOTEBOOK_SUFFIX):
+            return finding.line or 1
+        try:
+            text = (self.root / finding.path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return 1
+        return file_line(text, finding.cell, finding.line)
+
+
+def _relpath(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def discover(paths: Sequence[str | Path], root: Path, settings: CheckSettings) -> list[Path]:
+    """The notebooks to check: ``.ipynb`` files under folders, files given as they are.
+
+    Excluded files (``[check] exclude`` and the default excludes) are skipped even when named,
+    so a pre-commit hook that passes every changed notebook honours the configuration.
+
+    Raises:
+        NbgovError: a path does not exist (exit code 2).
+    """
+    found: list[Path] = []
+    for given in paths or [root]:
+        path = Path(given)
+        path = path if path.is_absolute() else Path(os.getcwd()) / path
+        if not path.exists():
+            raise NbgovError("no such file or folder", Location(given), hint="check the path")
+        if path.is_dir():
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+                found.extend(Path(folder) / f for f in sorted(files) if f.endswith(NOTEBOOK_SUFFIX))
+        else:
+            found.append(path)
+    unique = dict.fromkeys(p.resolve() if p.is_symlink() else p for p in found)
+    return [p for p in unique if not settings.is_excluded(_relpath(p, root))]
+
+
+def _spec_info(config: Config, root: Path) -> SpecInfo | None:
+    spec_path = config.pipeline_path
+    if not spec_path.is_file():
+        return None
+    from nbgov.adapters.specfile import read_spec
+
+    rel = _relpath(spec_path, root)
+    try:
+        spec = read_spec(spec_path)
+    except NbgovError as exc:
+        line = exc.where.line if exc.where else None
+        return SpecInfo(rel, error=exc.message + (f" (line {line})" if line else ""))
+    tasks = []
+    for task in spec.tasks:
+        source = spec.source_path(task)
+        tasks.append(
+            {
+                "name": task.name,
+                "source": task.source,
+                "product": task.product,
+                "line": task.line,
+                "source_path": _relpath(source, root) if source else None,
+            }
+        )
+    return SpecInfo(rel, tasks)
+
+
+def _review_status(
+    config: Config, notebooks: list[Path], root: Path, notes: list[str]
+) -> dict[str, str] | None:
+    try:
+        from nbgov.services.review import review_states
+    except ImportError as exc:
+        notes.append(
+            f"{REVIEW_RULE} not-approved skipped: the review service is not available ({exc})"
+        )
+        return None
+    try:
+        states = review_states(config, list(notebooks))
+    except NbgovError as exc:
+        notes.append(f"{REVIEW_RULE} not-approved skipped: {exc.message}")
+        return None
+    return {_relpath(root / s.path, root): s.status for s in states}
+
+
+def _spec_in_scope(paths: Sequence[str | Path], spec: SpecInfo | None, root: Path) -> bool:
+    if spec is None:
+        return False
+    if not paths:
+        return True
+    spec_abs = (root / spec.path).resolve()
+    for given in paths:
+        p = Path(given).resolve()
+        if p == spec_abs or (p.is_dir() and spec_abs.is_relative_to(p)):
+            return True
+    return False
+
+
+def select_rules(
+    registry: RuleRegistry,
+    settings: CheckSettings,
+    select: Sequence[str] | None,
+    extend_select: Sequence[str],
+    ignore: Sequence[str],
+) -> list[Rule]:
+    """Command-line ``select`` replaces the configuration's; ``extend``/``ignore`` add up."""
+    return registry.select(
+        list(select) if select else settings.select,
+        [*settings.extend_select, *extend_select],
+        [*settings.ignore, *ignore],
+    )
+
+
+def run_check(
+    paths: Sequence[str | Path] = (),
+    *,
+    root: str | Path | None = None,
+    select: Sequence[str] | None = None,
+    extend_select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    fix: bool = False,
+    plugins: bool = True,
+) -> CheckReport:
+    """Check notebooks and, with ``fix``, repair what is safe to repair.
+
+    Args:
+        paths: files and folders to check; none means the whole project.
+        root: the project root; found upward from the current folder when None.
+        select: rule selectors replacing ``[check] select`` (ids, names, prefixes, ``ALL``).
+        extend_select: selectors added to the selection.
+        ignore: selectors removed from the selection.
+        fix: apply safe fixes (clear outputs, drop volatile metadata, set the kernel) in place,
+            writing each file atomically, then report what is left.
+        plugins: load third-party rules from the ``nbgov.checks`` entry-point group.
+
+    Returns:
+        A :class:`CheckReport`; its ``exit_code`` is 0 clean, 1 findings, 2 internal error.
+
+    Raises:
+        ConfigError: the ``[check]`` table or a selector is invalid.
+        NbgovError: a path does not exist.
+    """
+    config = load_config(root if root is not None else find_root())
+    root_path = config.root
+    settings = parse_settings(config.section("check"), config.raw.get("kernel"), config.source)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NbgovWarning)
+        registry = load_registry(plugins)
+    report = CheckReport(root_path)
+    for w in caught:
+        report.notes.append(str(w.message))
+        # re-emit so that callers (and pytest's "warnings are errors") still see it
+        warnings.warn(w.message, NbgovWarning, stacklevel=2)
+    rules = select_rules(registry, settings, select, extend_select, ignore)
+    report.rules = rules
+    suppressions = Suppressions(registry, settings)
+    files = discover(paths, root_path, settings)
+    spec = _spec_info(config, root_path)
+    project = Project(root_path, settings, spec, [_relpath(p, root_path) for p in files])
+    if any(r.id == REVIEW_RULE for r in rules):
+        project.review_status = _review_status(config, files, root_path, report.notes)
+    nb_rules = [r for r in rules if r.scope == NOTEBOOK]
+
+    for path in files:
+        result = _check_file(path, root_path, project, nb_rules, suppressions, fix, report)
+        report.findings.extend(result.findings)
+        report.errors.extend(result.errors)
+    report.files = len(files)
+
+    if _spec_in_scope(paths, spec, root_path):
+        assert spec is not None
+        found = run_rules(
+            (r for r in rules if r.scope == PROJECT), project, spec.path, report.errors
+        )
+        report.findings.extend(
+            f for f in found if not (suppressions.for_path(f.path) & {f.rule, "ALL"})
+        )
+    report.findings.sort(key=Finding.sort_key)
+    return report
+
+
+def _check_file(
+    path: Path,
+    root: Path,
+    project: Project,
+    rules: list[Rule],
+    suppressions: Suppressions,
+    fix: bool,
+    report: CheckReport,
+) -> FileResult:
+    rel = _relpath(path, root)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        invalid = next((r for r in rules if r.id == "NBG001"), None)
+        result = FileResult(rel)
+        if invalid is not None:
+            result.findings.append(
+                invalid.finding(rel, message=f"cannot read: {exc.strerror or exc}")
+            )
+        return result
+    result = check_bytes(rel, raw, project, rules, suppressions)
+    if fix and any(f.fixable for f in result.findings) and fix_notebook(result, rules):
+        assert result.context is not None
+        new = dump_notebook(result.context.nb).encode("utf-8")
+        atomic_write(path, new)
+        before = len(result.findings)
+        result = check_bytes(rel, new, project, rules, suppressions)
+        report.fixed += max(before - len(result.findings), 0)
+        report.fixed_files += 1
+    return result
+
+
+def render(report: CheckReport, fmt: str = "text") -> str:
+    """The report in one of :data:`~nbgov.core.checks.report.FORMATS`."""
+    from nbgov import __version__
+    from nbgov.core.checks import report as formats
+
+    if fmt == "json":
+        return formats.render_json(report.findings, report.summary())
+    if fmt == "sarif":
+        return formats.render_sarif(report.findings, report.rules, __version__, report.file_line)
+    if fmt == "github":
+        return formats.render_github(report.findings, report.file_line)
+    if fmt == "text":
+        return formats.render_text(report.findings, report.summary())
+    raise NbgovError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(formats.FORMATS)}")
+
+
+def list_rules(plugins: bool = True, root: str | Path | None = None) -> str:
+    """A table of every rule: id, name, on by default, fixable, origin, message."""
+    config = load_config(root if root is not None else find_root())
+    settings = parse_settings(config.section("check"), config.raw.get("kernel"), config.source)
+    registry = load_registry(plugins)
+    selected = {r.id for r in select_rules(registry, settings, None, (), ())}
+    rows = [
+        f"{r.id:<8} {r.name:<26} {'on ' if r.id in selected else 'off'} "
+        f"{'fix' if r.fix else '   '} {r.message}"
+        + ("" if r.origin == "builtin" else f" [{r.origin}]")
+        for r in registry
+    ]
+    return "\n".join(["id       name                       run fix message", *rows])
