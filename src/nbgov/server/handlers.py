@@ -170,10 +170,19 @@ class NbgovHandler(APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(payload, default=str))
 
-    def reviewer(self) -> str:
-        """The authenticated Jupyter user's name: the only reviewer identity the API accepts."""
-        user = self.current_user
-        return str(getattr(user, "username", None) or getattr(user, "name", None) or user)
+    def reviewer(self) -> str | None:
+        """Who records a decision: the authenticated user, never a name sent by the client.
+
+        With jupyter_server's own identity providers (one token or password for the whole
+        server) every request is an anonymous user with a random name, and whoever holds the
+        token is the server's owner: None then, so the review service resolves the owner like
+        the CLI does ($NBGOV_REVIEWER, ``[review] reviewer``, git's user) and the four-eyes
+        rule compares real identities. Any other provider (JupyterHub, a custom one) names
+        real users: their ``username`` is the reviewer.
+        """
+        if type(self.identity_provider).__module__.startswith("jupyter_server."):
+            return None
+        return self.current_user.username
 
 
 class InfoHandler(NbgovHandler):

@@ -1,0 +1,181 @@
+"""Every nbgov REST route against a real Jupyter server, a real git repository and the real
+review and pipeline services (the same ledger and config the CLI reads)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from jupyter_server.auth.identity import IdentityProvider, User
+
+from nbgov.core.config import load_config
+from nbgov.core.identity import notebook_version
+
+pytest.importorskip("nbgov.services.review")
+
+LOAD = "notebooks/load.ipynb"
+TRAIN = "notebooks/train.ipynb"
+
+
+class RitaProvider(IdentityProvider):
+    """A multi-user style provider: every token holder is the user "Rita Reviewer"."""
+
+    def generate_anonymous_user(self, handler):
+        return User("Rita Reviewer", "Rita Reviewer", "Rita Reviewer", "RR", None, None)
+
+
+class AdaProvider(IdentityProvider):
+    """The notebooks' git author, logged in to Jupyter."""
+
+    def generate_anonymous_user(self, handler):
+        return User("Ada Author", "Ada Author", "Ada Author", "AA", None, None)
+
+
+@pytest.fixture
+def as_rita(jp_server_config):
+    jp_server_config["ServerApp"]["identity_provider_class"] = RitaProvider
+    return jp_server_config
+
+
+@pytest.fixture
+def as_ada(jp_server_config):
+    jp_server_config["ServerApp"]["identity_provider_class"] = AdaProvider
+    return jp_server_config
+
+
+def version_on_disk(root: Path, rel: str) -> str:
+    return notebook_version(json.loads((root / rel).read_text()))
+
+
+async def test_review_of_a_new_notebook_is_unreviewed(api, jp_root_dir):
+    status, body = await api("review", params={"path": LOAD})
+    assert status == 200
+    assert body["path"] == LOAD
+    assert body["status"] == "unreviewed"
+    assert body["version"] == version_on_disk(jp_root_dir, LOAD)
+    assert body["approved_version"] is None and body["last"] is None
+    assert body["task"] == "load"
+
+
+async def test_approval_is_recorded_by_the_server_user(as_rita, api, jp_root_dir):
+    status, body = await api("review", method="POST",
+                             body={"path": LOAD, "decision": "approved", "note": "looks right"})
+    assert status == 201, body
+    assert body["status"] == "approved" and body["path"] == LOAD and body["task"] == "load"
+    assert body["last"]["reviewer"] == "Rita Reviewer"
+    assert body["last"]["note"] == "looks right"
+    assert body["approved_version"] == version_on_disk(jp_root_dir, LOAD)
+
+    # one source of truth: the CLI's service reads what the server wrote
+    from nbgov.services.review import review_state
+
+    assert review_state(load_config(jp_root_dir), LOAD).status == "approved"
+    status, again = await api("review", params={"path": LOAD})
+    assert (status, again["status"], again["last"]) == (200, "approved", body["last"])
+
+
+async def test_a_client_cannot_choose_the_reviewer(as_rita, api):
+    status, body = await api("review", method="POST",
+                             body={"path": LOAD, "decision": "comment", "note": "n",
+                                   "reviewer": "Someone Else"})
+    assert status == 201, body
+    assert body["last"]["reviewer"] == "Rita Reviewer"
+
+
+async def test_self_approval_is_409_naming_the_author(as_ada, api, jp_root_dir):
+    status, body = await api("review", method="POST", body={"path": LOAD, "decision": "approved"})
+    assert status == 409, body
+    assert body["error"] == "ReviewError"
+    assert "Ada Author" in body["message"]
+
+
+async def test_single_user_server_reviewer_is_the_owner(api, jp_root_dir):
+    """Token-only server: the reviewer is the owner's git identity, so four-eyes still holds."""
+    status, body = await api("review", method="POST", body={"path": LOAD, "decision": "approved"})
+    assert status == 409 and "Ada Author" in body["message"]
+    status, body = await api("review", method="POST",
+                             body={"path": LOAD, "decision": "changes_requested", "note": "x"})
+    assert status == 201, body
+    assert body["status"] == "changes-requested"
+    assert body["last"]["reviewer"].startswith("Ada Author")
+
+
+async def test_diff_against_the_approved_snapshot(as_rita, api, jp_root_dir):
+    status, body = await api("diff", params={"path": LOAD})
+    assert status == 409 and "never approved" in body["message"]
+
+    await api("review", method="POST", body={"path": LOAD, "decision": "approved"})
+    status, body = await api("diff", params={"path": LOAD})
+    assert status == 200 and body["diff"] == []
+
+    nb_path = jp_root_dir / LOAD
+    nb = json.loads(nb_path.read_text())
+    nb["cells"][1]["source"] = "print('changed')"
+    nb_path.write_text(json.dumps(nb))
+    status, review = await api("review", params={"path": LOAD})
+    assert review["status"] == "stale"
+    status, body = await api("diff", params={"path": LOAD, "outputs": "1"})
+    assert status == 200
+    assert body["path"] == LOAD
+    assert body["approved_version"] == review["approved_version"]
+    assert body["current_version"] == review["version"] != review["approved_version"]
+    assert body["base"]["cells"][1]["source"] != "print('changed')"
+    assert body["diff"], "an edited cell must show in the diff"
+    status, body = await api("diff", params={"path": LOAD, "outputs": "yes"})
+    assert status == 400
+
+
+pipeline_service = pytest.importorskip("nbgov.services.pipeline")
+
+
+async def test_pipeline_lists_tasks_with_state_review_and_runs(as_rita, api):
+    await api("review", method="POST", body={"path": TRAIN, "decision": "approved"})
+    status, body = await api("pipeline")
+    assert status == 200, body
+    assert body["pipeline"] == "pipeline.yaml"
+    tasks = {t["name"]: t for t in body["tasks"]}
+    assert list(tasks) == ["load", "train"]
+    assert tasks["load"]["source"] == LOAD
+    assert tasks["load"]["products"] == {"nb": "products/load.ipynb", "data": "products/data.csv"}
+    assert tasks["train"]["upstream"] == ["load"]
+    assert tasks["load"]["state"] == "never-run" and tasks["load"]["last_run"] is None
+    assert tasks["load"]["review"]["status"] == "unreviewed"
+    assert tasks["train"]["review"]["status"] == "approved"
+
+
+async def test_task_context_gives_upstream_and_product_values(api, jp_root_dir):
+    status, body = await api("task-context", params={"path": TRAIN})
+    assert status == 200, body
+    assert body["task"] == "train"
+    assert body["upstream"] == {"load": {"nb": str(jp_root_dir / "products/load.ipynb"),
+                                         "data": str(jp_root_dir / "products/data.csv")}}
+    assert body["product"] == {"nb": str(jp_root_dir / "products/train.ipynb")}
+    status, load = await api("task-context", params={"path": LOAD})
+    assert load["params"] == {"seed": 3} and load["upstream"] == {}
+
+
+async def test_task_context_of_a_notebook_outside_the_pipeline_is_404(api, jp_root_dir):
+    (jp_root_dir / "scratch.ipynb").write_text((jp_root_dir / LOAD).read_text())
+    status, body = await api("task-context", params={"path": "scratch.ipynb"})
+    assert status == 404, body
+    status, body = await api("review", params={"path": "scratch.ipynb"})
+    assert status == 200 and body["task"] is None
+
+
+async def test_project_in_a_subfolder_answers_with_server_root_paths(as_rita, api, jp_root_dir):
+    """The server root holds several projects: paths in replies stay server-root relative."""
+    from tests.server.conftest import build_project
+
+    build_project(jp_root_dir / "sub")
+    status, body = await api("pipeline", params={"path": "sub"})
+    assert status == 200, body
+    assert body["pipeline"] == "sub/pipeline.yaml"
+    assert body["tasks"][0]["source"] == "sub/notebooks/load.ipynb"
+    assert body["tasks"][0]["products"]["nb"] == "sub/products/load.ipynb"
+    status, body = await api("review", method="POST",
+                             body={"path": "sub/notebooks/load.ipynb", "decision": "approved"})
+    assert status == 201 and body["path"] == "sub/notebooks/load.ipynb"
+    # the decision went to the sub-project's ledger, not the outer one
+    assert (jp_root_dir / "sub" / ".nbgov" / "reviews.jsonl").is_file()
+    assert not (jp_root_dir / ".nbgov" / "reviews.jsonl").exists()
