@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.core.errors import missing_extra
-from nbgov.core.identity import INJECTED_TAG, cell_tags
+from nbgov.core.identity import cell_tags, is_runtime_cell
 
 #: The only interface ``nbgov diff --web`` serves on.
 LOOPBACK = "127.0.0.1"
@@ -37,9 +37,9 @@ def review_view(nb: dict[str, Any], include_outputs: bool = False) -> dict[str, 
         keep_meta["language_info"] = {"name": keep_meta["language_info"].get("name", "python")}
     cells = []
     for cell in nb.get("cells") or []:
-        tags = cell_tags(cell)
-        if INJECTED_TAG in tags:
+        if is_runtime_cell(cell):
             continue
+        tags = cell_tags(cell)
         src = cell.get("source", "")
         out: dict[str, Any] = {
             "cell_type": cell.get("cell_type", "code"),

@@ -2,8 +2,9 @@
 
 Algorithm ``nbv1`` (documented in the README so other tools can compute it):
 
-1. Take the cells in order. Drop cells tagged ``injected-parameters`` (papermill adds them
-   to executed copies; they are run-time values, not the notebook's code).
+1. Take the cells in order. Drop cells tagged ``injected-parameters`` or
+   ``papermill-error-cell-tag`` (papermill adds them to executed copies; they are run-time
+   values and error banners, not the notebook's code).
 2. For each cell keep ``type`` (code / markdown / raw), ``source`` (joined if stored as a
    list; CRLF and CR turned into LF; trailing whitespace-only lines removed) and the sorted
    subset of its tags that change execution (:data:`BEHAVIOUR_TAGS`).
@@ -33,6 +34,9 @@ BEHAVIOUR_TAGS = frozenset({"parameters", "raises-exception", "skip-execution"})
 #: Cells with this tag are run-time injections (papermill), not part of the notebook.
 INJECTED_TAG = "injected-parameters"
 
+#: Cells papermill adds to executed copies (injected parameters, error banners).
+RUNTIME_TAGS = frozenset({INJECTED_TAG, "papermill-error-cell-tag"})
+
 
 def _source(cell: Mapping[str, Any]) -> str:
     src = cell.get("source", "")
@@ -47,14 +51,22 @@ def _source(cell: Mapping[str, Any]) -> str:
 
 def cell_tags(cell: Mapping[str, Any]) -> list[str]:
     """The tags of a cell (``metadata.tags``), tolerating malformed metadata."""
-    tags = (cell.get("metadata") or {}).get("tags") or []
-    return [t for t in tags if isinstance(t, str)]
+    meta = cell.get("metadata")
+    tags = meta.get("tags") if isinstance(meta, Mapping) else None
+    # a hand-edited file may hold a string or a dict here; only a list of strings is tags
+    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+
+
+def is_runtime_cell(cell: Mapping[str, Any]) -> bool:
+    """Whether papermill added this cell at run time (it is then not part of the notebook)."""
+    return not RUNTIME_TAGS.isdisjoint(cell_tags(cell))
 
 
 def notebook_language(nb: Mapping[str, Any]) -> str:
     """The kernel language a notebook declares, ``python`` when it declares none."""
     meta = nb.get("metadata") or {}
-    lang = (meta.get("kernelspec") or {}).get("language") or (meta.get("language_info") or {}).get("name")
+    kernel, info = meta.get("kernelspec") or {}, meta.get("language_info") or {}
+    lang = kernel.get("language") or info.get("name")
     return str(lang or "python").lower()
 
 
@@ -63,20 +75,24 @@ def canonical_cells(nb: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
     for cell in nb.get("cells") or []:
         tags = cell_tags(cell)
-        if INJECTED_TAG in tags:
+        if is_runtime_cell(cell):
             continue
-        out.append({
-            "type": cell.get("cell_type", "code"),
-            "source": _source(cell),
-            "tags": sorted(set(tags) & BEHAVIOUR_TAGS),
-        })
+        out.append(
+            {
+                "type": cell.get("cell_type", "code"),
+                "source": _source(cell),
+                "tags": sorted(set(tags) & BEHAVIOUR_TAGS),
+            }
+        )
     return out
 
 
 def canonical_bytes(nb: Mapping[str, Any]) -> bytes:
     """The exact bytes hashed by ``nbv1``."""
     doc = {"algorithm": ALGORITHM, "language": notebook_language(nb), "cells": canonical_cells(nb)}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def notebook_version(nb: Mapping[str, Any]) -> str:
