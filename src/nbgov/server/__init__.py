@@ -54,11 +54,32 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
 
     if serverapp.jpserver_extensions.get(PLOOMBER_EXTENSION):
         serverapp.log.warning(
-            "[nbgov] the 'ploomber' server extension is enabled: it replaces the contents "
-            "manager with one that fails under jupyter_server 2 (async). nbgov's task-context "
-            "API replaces it. Disable it with: jupyter server extension disable ploomber")
+            "[nbgov] the 'ploomber' server extension is enabled: it swaps in a synchronous "
+            "contents manager that fails under jupyter_server 2; nbgov's task-context API "
+            "replaces it. Disable it with: jupyter server extension disable ploomber")
         # Extensions load in name order, so Ploomber swaps the contents manager after this
-        # function: hook the manager that is in place once the server runs.
-        serverapp.io_loop.add_callback(
-            lambda: register_pre_save_hook(serverapp.contents_manager))
+        # function returns: look again once every extension is loaded.
+        original = serverapp.contents_manager
+        serverapp.io_loop.add_callback(_after_extensions, serverapp, original)
     serverapp.log.info("[nbgov] API at %snbgov/api/", web_app.settings["base_url"])
+
+
+def _after_extensions(serverapp: Any, original: Any) -> None:
+    """Undo Ploomber's contents-manager swap when it cannot work, and hook the final manager.
+
+    Ploomber's manager subclasses whatever manager was configured, but calls its ``get`` and
+    ``save`` synchronously; on jupyter_server 2's async managers every notebook open and save
+    then fails with ``'coroutine' object is not subscriptable``. Restoring the original manager
+    keeps JupyterLab usable; nbgov serves the injection Ploomber's manager tried to do.
+    """
+    from jupyter_server.services.contents.manager import AsyncContentsManager
+
+    swapped = serverapp.contents_manager
+    if (swapped is not original and hasattr(swapped, "load_dag")
+            and isinstance(swapped, AsyncContentsManager)):
+        serverapp.contents_manager = original
+        serverapp.session_manager.contents_manager = original
+        serverapp.web_app.settings["contents_manager"] = original
+        serverapp.log.warning("[nbgov] restored the contents manager %s that Ploomber's "
+                              "extension had replaced", type(original).__name__)
+    register_pre_save_hook(serverapp.contents_manager)
