@@ -1,0 +1,117 @@
+import { ellipsize, layoutDag, renderDag } from '../dag';
+import { ITask } from '../tokens';
+
+function task(name: string, upstream: string[] = [], extra: Partial<ITask> = {}): ITask {
+  return {
+    name,
+    source: `notebooks/${name}.ipynb`,
+    products: { nb: `products/${name}.ipynb` },
+    upstream,
+    state: 'never-run',
+    review: { status: 'unreviewed', version: null },
+    last_run: null,
+    ...extra
+  };
+}
+
+describe('layoutDag', () => {
+  it('puts each task one layer below its deepest upstream', () => {
+    const layout = layoutDag([
+      task('evaluate', ['train', 'features']),
+      task('train', ['features']),
+      task('features', ['raw']),
+      task('raw')
+    ]);
+    const layerOf = (name: string) => layout.nodes.get(name)!.layer;
+    expect([layerOf('raw'), layerOf('features'), layerOf('train'), layerOf('evaluate')]).toEqual([
+      0, 1, 2, 3
+    ]);
+    expect(layout.edges).toHaveLength(4);
+    expect(layout.missing).toEqual([]);
+    expect(layout.cyclic).toEqual([]);
+  });
+
+  it('places a diamond side by side without overlap and orders by upstream', () => {
+    const layout = layoutDag([
+      task('a'),
+      task('z'),
+      task('b', ['z']),
+      task('c', ['a']),
+      task('d', ['b', 'c'])
+    ]);
+    const row1 = ['b', 'c'].map(n => layout.nodes.get(n)!);
+    expect(row1[0].layer).toBe(1);
+    expect(row1[1].layer).toBe(1);
+    // c hangs under a (order 0), b under z (order 1): barycentre puts c first
+    expect(layout.nodes.get('c')!.order).toBe(0);
+    expect(layout.nodes.get('b')!.order).toBe(1);
+    expect(Math.abs(row1[0].x - row1[1].x)).toBeGreaterThanOrEqual(150);
+    for (const pos of layout.nodes.values()) {
+      expect(pos.x).toBeGreaterThanOrEqual(0);
+      expect(pos.x + 150).toBeLessThanOrEqual(layout.width);
+      expect(pos.y + 46).toBeLessThanOrEqual(layout.height);
+    }
+  });
+
+  it('reports unknown upstream names and cycles instead of looping', () => {
+    const layout = layoutDag([task('a', ['b']), task('b', ['a']), task('c', ['ghost'])]);
+    expect(layout.missing).toEqual(['ghost']);
+    expect(layout.cyclic).toEqual(['a', 'b']);
+    expect(layout.nodes.size).toBe(3);
+  });
+
+  it('handles a long chain without recursion limits', () => {
+    const tasks = Array.from({ length: 3000 }, (_, i) => task(`t${i}`, i ? [`t${i - 1}`] : []));
+    const layout = layoutDag(tasks);
+    expect(layout.nodes.get('t2999')!.layer).toBe(2999);
+  });
+});
+
+describe('renderDag', () => {
+  const tasks = [
+    task('features', [], { state: 'up-to-date', review: { status: 'approved', version: 'v' } }),
+    task('train', ['features'], {
+      state: 'outdated',
+      review: { status: 'stale', version: 'v' },
+      last_run: {
+        run_id: 'r1',
+        outcome: 'success',
+        metrics: { accuracy: 0.96 },
+        started: null,
+        ended: null,
+        duration_s: 3
+      }
+    }),
+    task('<img src=x onerror="window.pwned=1">', ['train'])
+  ];
+
+  it('draws one node per task with its statuses, and one path per edge', () => {
+    const root = renderDag(tasks, { current: 'train' });
+    const nodes = root.querySelectorAll('.nbgov-dag-node');
+    expect(nodes).toHaveLength(3);
+    const train = root.querySelector('[data-task="train"]')!;
+    expect(train.getAttribute('class')).toContain('nbgov-review-stale');
+    expect(train.getAttribute('class')).toContain('nbgov-build-outdated');
+    expect(train.classList.contains('nbgov-current')).toBe(true);
+    expect(train.querySelector('.nbgov-dag-sub')!.textContent).toBe('outdated · stale');
+    expect(train.querySelector('title')!.textContent).toContain('last run: accuracy=0.96');
+    expect(root.querySelectorAll('.nbgov-dag-edge')).toHaveLength(2);
+  });
+
+  it('renders task names as text, never as markup', () => {
+    const root = renderDag(tasks);
+    expect(root.querySelector('img')).toBeNull();
+    const names = Array.from(root.querySelectorAll('.nbgov-dag-name')).map(n => n.textContent);
+    expect(names).toContain(ellipsize('<img src=x onerror="window.pwned=1">'));
+    expect((window as any).pwned).toBeUndefined();
+  });
+
+  it('calls onOpen with the clicked task', () => {
+    const opened: string[] = [];
+    const root = renderDag(tasks, { onOpen: t => opened.push(t.source) });
+    (root.querySelector('[data-task="features"]') as SVGGElement).dispatchEvent(
+      new MouseEvent('click', { bubbles: true })
+    );
+    expect(opened).toEqual(['notebooks/features.ipynb']);
+  });
+});

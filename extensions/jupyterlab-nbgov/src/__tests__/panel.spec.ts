@@ -1,0 +1,120 @@
+import { Widget } from '@lumino/widgets';
+
+import { NbgovHub, serverPath } from '../hub';
+import { PipelinePanel } from '../panel';
+import { NbgovClient } from '../request';
+import { INSTALL_HINT } from '../tokens';
+import { fakeSettings, INFO } from './fakeserver';
+
+const PIPELINE = {
+  pipeline: 'pipeline.yaml',
+  tasks: [
+    {
+      name: 'features',
+      source: 'notebooks/features.ipynb',
+      products: { nb: 'products/features.ipynb' },
+      upstream: [],
+      state: 'up-to-date',
+      review: { status: 'approved', version: 'nbv1:1' },
+      last_run: {
+        run_id: 'r1',
+        outcome: 'success',
+        metrics: { rows: 150 },
+        started: '2026-11-26T07:00:00Z',
+        ended: '2026-11-26T07:00:02Z',
+        duration_s: 2
+      }
+    },
+    {
+      name: 'train',
+      source: './notebooks/train.ipynb',
+      products: { nb: 'products/train.ipynb' },
+      upstream: ['features'],
+      state: 'never-run',
+      review: { status: 'changes-requested', version: 'nbv1:2' },
+      last_run: null
+    }
+  ]
+};
+
+function makePanel(routes: Parameters<typeof fakeSettings>[0], current: string | null = null) {
+  const opened: string[] = [];
+  const hub = new NbgovHub(new NbgovClient(fakeSettings(routes)));
+  const panel = new PipelinePanel({ hub, open: p => opened.push(p), currentPath: () => current });
+  Widget.attach(panel, document.body);
+  return { panel, hub, opened };
+}
+
+describe('PipelinePanel', () => {
+  afterEach(() => {
+    document.body.replaceChildren();
+  });
+
+  it('draws the DAG and the task list with statuses and metrics', async () => {
+    const { panel, opened } = makePanel(
+      {
+        'GET info': () => ({ status: 200, body: INFO }),
+        'GET pipeline': () => ({ status: 200, body: PIPELINE })
+      },
+      'notebooks/train.ipynb'
+    );
+    await panel.refresh();
+    const nodes = panel.node.querySelectorAll('svg .nbgov-dag-node');
+    expect(nodes).toHaveLength(2);
+    const train = panel.node.querySelector('svg [data-task="train"]')!;
+    expect(train.getAttribute('data-review')).toBe('changes-requested');
+    expect(train.classList.contains('nbgov-current')).toBe(true);
+    const rows = panel.node.querySelectorAll('.nbgov-task');
+    expect(rows[0].querySelector('.nbgov-task-run')!.textContent).toBe(
+      'last run: success, 2 s — rows=150'
+    );
+    (rows[1].querySelector('.nbgov-task-name') as HTMLElement).click();
+    expect(opened).toEqual(['notebooks/train.ipynb']);
+  });
+
+  it('says how to install the server extension when it is missing', async () => {
+    const { panel } = makePanel({});
+    await panel.refresh();
+    const message = panel.node.querySelector('.nbgov-panel-message')!;
+    expect(message.textContent).toBe(INSTALL_HINT);
+    expect(message.classList.contains('nbgov-missing')).toBe(true);
+    expect(panel.node.querySelector('svg')).toBeNull();
+  });
+
+  it('shows a server error message as text', async () => {
+    const { panel } = makePanel({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET pipeline': () => ({
+        status: 400,
+        body: { error: 'PipelineError', message: '<b>bad</b> pipeline.yaml', hint: 'fix it' }
+      })
+    });
+    await panel.refresh();
+    const message = panel.node.querySelector('.nbgov-panel-message')!;
+    expect(message.textContent).toBe('<b>bad</b> pipeline.yaml\nhint: fix it');
+    expect(message.querySelector('b')).toBeNull();
+  });
+
+  it('redraws on a hub notification', async () => {
+    let calls = 0;
+    const { panel, hub } = makePanel({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET pipeline': () => {
+        calls++;
+        return { status: 200, body: PIPELINE };
+      }
+    });
+    await panel.refresh();
+    hub.notify(null);
+    await new Promise(resolve => setTimeout(resolve, 50));
+    expect(calls).toBe(2);
+  });
+});
+
+describe('serverPath', () => {
+  it('drops drive prefixes and leading slashes', () => {
+    expect(serverPath('RTC:notebooks/a.ipynb')).toBe('notebooks/a.ipynb');
+    expect(serverPath('/notebooks/a.ipynb')).toBe('notebooks/a.ipynb');
+    expect(serverPath('notebooks/a:b.ipynb')).toBe('notebooks/a:b.ipynb');
+  });
+});

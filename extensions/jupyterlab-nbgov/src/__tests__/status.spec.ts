@@ -1,0 +1,83 @@
+import {
+  buildClass,
+  formatDuration,
+  formatMetric,
+  metricsSummary,
+  reviewClass,
+  reviewLabel,
+  reviewTooltip,
+  shortVersion
+} from '../status';
+import { IReviewState } from '../tokens';
+
+describe('status wording', () => {
+  it('labels review statuses and passes unknown ones through', () => {
+    expect(reviewLabel('changes-requested')).toBe('changes requested');
+    expect(reviewLabel('approved')).toBe('approved');
+    expect(reviewLabel('weird')).toBe('weird');
+  });
+
+  it('makes CSS classes only from known values', () => {
+    expect(reviewClass('stale')).toBe('nbgov-review-stale');
+    expect(reviewClass('x" onload="alert(1)')).toBe('nbgov-review-unknown');
+    expect(buildClass('never-run')).toBe('nbgov-build-never-run');
+    expect(buildClass('constructor')).toBe('nbgov-build-unknown');
+  });
+
+  it('shortens versions after their scheme', () => {
+    expect(shortVersion('nbv1:0123456789abcdef0123')).toBe('nbv1:0123456789ab');
+    expect(shortVersion(null)).toBe('—');
+  });
+
+  it('formats metrics and durations', () => {
+    expect(formatMetric(0.966666666)).toBe('0.9667');
+    expect(formatMetric(120)).toBe('120');
+    expect(formatMetric(null)).toBe('—');
+    expect(
+      metricsSummary({
+        run_id: 'r',
+        outcome: 'success',
+        metrics: { f1: 0.5, acc: 0.91234 },
+        started: null,
+        ended: null,
+        duration_s: 1
+      })
+    ).toBe('acc=0.9123, f1=0.5');
+    expect(metricsSummary(null)).toBe('');
+    expect(formatDuration(2.345)).toBe('2.3 s');
+    expect(formatDuration(125)).toBe('2 min 5 s');
+  });
+});
+
+describe('reviewTooltip', () => {
+  const base: IReviewState = {
+    path: 'nb.ipynb',
+    status: 'stale',
+    version: 'nbv1:ffffffffffffffffffff',
+    approved_version: 'nbv1:aaaaaaaaaaaaaaaaaaaa',
+    last: {
+      decision: 'approved',
+      reviewer: 'bob',
+      at: '2026-11-26T07:30:12+00:00',
+      note: 'ok <b>bold</b>',
+      version: 'nbv1:aaaaaaaaaaaaaaaaaaaa'
+    },
+    task: 'train'
+  };
+
+  it('says version, last decision, by whom and when', () => {
+    expect(reviewTooltip(base).split('\n')).toEqual([
+      'nbgov review: stale',
+      'version: nbv1:ffffffffffff',
+      'approved version: nbv1:aaaaaaaaaaaa',
+      'last decision: approved by bob at 2026-11-26 07:30',
+      'note: ok <b>bold</b>',
+      'pipeline task: train'
+    ]);
+  });
+
+  it('says when there is no decision yet', () => {
+    const text = reviewTooltip({ ...base, status: 'unreviewed', approved_version: null, last: null, task: null });
+    expect(text).toBe('nbgov review: unreviewed\nversion: nbv1:ffffffffffff\nlast decision: none yet');
+  });
+});

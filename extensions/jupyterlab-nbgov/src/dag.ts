@@ -1,0 +1,297 @@
+/**
+ * The pipeline DAG as an SVG drawing: a layered layout computed from each task's `upstream`
+ * (pure, tested), and a renderer that builds SVG elements with textContent only.
+ */
+import { buildClass, buildLabel, metricsSummary, reviewClass, reviewLabel } from './status';
+import { ITask } from './tokens';
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** Geometry of the drawing, in SVG user units. */
+export const GEOMETRY = {
+  nodeWidth: 150,
+  nodeHeight: 46,
+  gapX: 24,
+  gapY: 40,
+  margin: 12
+};
+
+/** Where one task is drawn. */
+export interface INodePosition {
+  name: string;
+  layer: number;
+  order: number;
+  x: number;
+  y: number;
+}
+
+/** An edge from an upstream task to a downstream one. */
+export interface IEdge {
+  from: string;
+  to: string;
+}
+
+/** The computed layout. */
+export interface ILayout {
+  nodes: Map<string, INodePosition>;
+  edges: IEdge[];
+  width: number;
+  height: number;
+  /** Upstream names no task has (drawn nowhere, reported). */
+  missing: string[];
+  /** Tasks that are part of a cycle (placed on the last layer, reported). */
+  cyclic: string[];
+}
+
+/**
+ * Assign each task to a layer (longest path from a source task) and order each layer by the
+ * mean position of its upstream tasks, which keeps edges short and mostly uncrossed.
+ *
+ * Args:
+ *   tasks: the pipeline's tasks; only `name` and `upstream` are read.
+ *
+ * Returns:
+ *   Positions (top-down: layer = row), edges, overall size, and what could not be placed
+ *   normally (unknown upstream names, cycles).
+ */
+export function layoutDag(tasks: Pick<ITask, 'name' | 'upstream'>[]): ILayout {
+  const names = new Set(tasks.map(t => t.name));
+  const upstreamOf = new Map<string, string[]>();
+  const missing = new Set<string>();
+  const edges: IEdge[] = [];
+  for (const task of tasks) {
+    const ups: string[] = [];
+    for (const up of task.upstream ?? []) {
+      if (names.has(up)) {
+        if (!ups.includes(up)) {
+          ups.push(up);
+          edges.push({ from: up, to: task.name });
+        }
+      } else {
+        missing.add(up);
+      }
+    }
+    upstreamOf.set(task.name, ups);
+  }
+
+  // longest-path layering by iterative DFS; a back edge means a cycle
+  const layer = new Map<string, number>();
+  const cyclic = new Set<string>();
+  const visiting = new Set<string>();
+  const depthOf = (start: string): number => {
+    const stack: { name: string; next: number }[] = [{ name: start, next: 0 }];
+    visiting.add(start);
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1];
+      const ups = upstreamOf.get(frame.name) ?? [];
+      if (frame.next < ups.length) {
+        const up = ups[frame.next++];
+        if (layer.has(up)) {
+          continue;
+        }
+        if (visiting.has(up)) {
+          cyclic.add(up);
+          cyclic.add(frame.name);
+          continue;
+        }
+        visiting.add(up);
+        stack.push({ name: up, next: 0 });
+        continue;
+      }
+      let depth = 0;
+      for (const up of ups) {
+        const upLayer = layer.get(up);
+        if (upLayer !== undefined) {
+          depth = Math.max(depth, upLayer + 1);
+        }
+      }
+      layer.set(frame.name, depth);
+      visiting.delete(frame.name);
+      stack.pop();
+    }
+    return layer.get(start)!;
+  };
+  for (const task of tasks) {
+    if (!layer.has(task.name)) {
+      depthOf(task.name);
+    }
+  }
+  let maxLayer = 0;
+  layer.forEach(value => (maxLayer = Math.max(maxLayer, value)));
+  if (cyclic.size > 0) {
+    maxLayer += 1;
+    cyclic.forEach(name => layer.set(name, maxLayer));
+  }
+
+  // rows in first-seen order, then one barycentre pass top-down
+  const rows: string[][] = Array.from({ length: maxLayer + 1 }, () => []);
+  for (const task of tasks) {
+    const row = rows[layer.get(task.name)!];
+    if (!row.includes(task.name)) {
+      row.push(task.name);
+    }
+  }
+  const orderOf = new Map<string, number>();
+  rows[0].forEach((name, i) => orderOf.set(name, i));
+  for (let r = 1; r < rows.length; r++) {
+    const keyed = rows[r].map((name, i) => {
+      const ups = (upstreamOf.get(name) ?? []).filter(up => orderOf.has(up));
+      const key =
+        ups.length > 0 ? ups.reduce((sum, up) => sum + orderOf.get(up)!, 0) / ups.length : i;
+      return { name, key, i };
+    });
+    keyed.sort((a, b) => a.key - b.key || a.i - b.i);
+    rows[r] = keyed.map(k => k.name);
+    rows[r].forEach((name, i) => orderOf.set(name, i));
+  }
+
+  const { nodeWidth, nodeHeight, gapX, gapY, margin } = GEOMETRY;
+  const widest = Math.max(1, ...rows.map(row => row.length));
+  const width = margin * 2 + widest * nodeWidth + (widest - 1) * gapX;
+  const nodes = new Map<string, INodePosition>();
+  rows.forEach((row, r) => {
+    const rowWidth = row.length * nodeWidth + Math.max(0, row.length - 1) * gapX;
+    const left = (width - rowWidth) / 2;
+    row.forEach((name, i) => {
+      nodes.set(name, {
+        name,
+        layer: r,
+        order: i,
+        x: left + i * (nodeWidth + gapX),
+        y: margin + r * (nodeHeight + gapY)
+      });
+    });
+  });
+  const height = margin * 2 + rows.length * nodeHeight + (rows.length - 1) * gapY;
+  return { nodes, edges, width, height, missing: [...missing].sort(), cyclic: [...cyclic].sort() };
+}
+
+/** Options of renderDag. */
+export interface IRenderOptions {
+  /** Name of the task whose notebook is open, drawn highlighted. */
+  current?: string | null;
+  /** Called when a task is clicked or activated with the keyboard. */
+  onOpen?: (task: ITask) => void;
+}
+
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: { [key: string]: string | number } = {}
+): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    el.setAttribute(key, String(value));
+  }
+  return el;
+}
+
+/** Shorten a label to fit a node box; the full text goes in the node's <title>. */
+export function ellipsize(text: string, max = 20): string {
+  return text.length <= max ? text : text.slice(0, max - 1) + '…';
+}
+
+/**
+ * Draw the pipeline into a new <svg> element.
+ *
+ * Every task becomes a `<g class="nbgov-dag-node">` with `data-task` set to its name, a box
+ * coloured by review status, a dot coloured by build state, its name and "state · review"
+ * as text nodes, and a <title> with the source, products and last run metrics.
+ */
+export function renderDag(tasks: ITask[], options: IRenderOptions = {}): SVGSVGElement {
+  const layout = layoutDag(tasks);
+  const { nodeWidth, nodeHeight } = GEOMETRY;
+  const root = svg('svg', {
+    class: 'nbgov-dag',
+    viewBox: `0 0 ${layout.width} ${layout.height}`,
+    width: layout.width,
+    role: 'img'
+  });
+  root.style.maxWidth = '100%';
+  root.style.height = 'auto';
+  const label = svg('title');
+  label.textContent = `pipeline DAG, ${tasks.length} tasks`;
+  root.appendChild(label);
+
+  const defs = svg('defs');
+  const marker = svg('marker', {
+    id: 'nbgov-arrow',
+    viewBox: '0 0 10 10',
+    refX: 9,
+    refY: 5,
+    markerWidth: 7,
+    markerHeight: 7,
+    orient: 'auto-start-reverse'
+  });
+  marker.appendChild(svg('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'nbgov-dag-arrow' }));
+  defs.appendChild(marker);
+  root.appendChild(defs);
+
+  const edgeGroup = svg('g', { class: 'nbgov-dag-edges' });
+  for (const edge of layout.edges) {
+    const a = layout.nodes.get(edge.from)!;
+    const b = layout.nodes.get(edge.to)!;
+    const x1 = a.x + nodeWidth / 2;
+    const y1 = a.y + nodeHeight;
+    const x2 = b.x + nodeWidth / 2;
+    const y2 = b.y;
+    const mid = (y1 + y2) / 2;
+    const path = svg('path', {
+      class: 'nbgov-dag-edge',
+      d: `M ${x1} ${y1} C ${x1} ${mid}, ${x2} ${mid}, ${x2} ${y2 - 2}`,
+      'marker-end': 'url(#nbgov-arrow)'
+    });
+    path.dataset.from = edge.from;
+    path.dataset.to = edge.to;
+    edgeGroup.appendChild(path);
+  }
+  root.appendChild(edgeGroup);
+
+  const byName = new Map(tasks.map(t => [t.name, t]));
+  const nodeGroup = svg('g', { class: 'nbgov-dag-nodes' });
+  layout.nodes.forEach(pos => {
+    const task = byName.get(pos.name)!;
+    const status = task.review?.status ?? 'unreviewed';
+    const g = svg('g', {
+      class: `nbgov-dag-node ${reviewClass(status)} ${buildClass(task.state)}`,
+      transform: `translate(${pos.x}, ${pos.y})`,
+      tabindex: 0,
+      role: 'button'
+    });
+    g.dataset.task = task.name;
+    g.dataset.state = task.state;
+    g.dataset.review = status;
+    if (options.current && options.current === task.name) {
+      g.classList.add('nbgov-current');
+    }
+    const title = svg('title');
+    const metrics = metricsSummary(task.last_run);
+    title.textContent = [
+      `${task.name} (${task.source})`,
+      `build: ${buildLabel(task.state)}; review: ${reviewLabel(status)}`,
+      metrics ? `last run: ${metrics}` : 'last run: none',
+      ...Object.entries(task.products ?? {}).map(([key, path]) => `product ${key}: ${path}`)
+    ].join('\n');
+    g.appendChild(title);
+    g.appendChild(svg('rect', { class: 'nbgov-dag-box', width: nodeWidth, height: nodeHeight, rx: 6 }));
+    g.appendChild(svg('circle', { class: 'nbgov-dag-dot', cx: 12, cy: 15, r: 5 }));
+    const name = svg('text', { class: 'nbgov-dag-name', x: 22, y: 19 });
+    name.textContent = ellipsize(task.name);
+    g.appendChild(name);
+    const sub = svg('text', { class: 'nbgov-dag-sub', x: 10, y: 37 });
+    sub.textContent = `${buildLabel(task.state)} · ${reviewLabel(status)}`;
+    g.appendChild(sub);
+    if (options.onOpen) {
+      const open = options.onOpen;
+      g.addEventListener('click', () => open(task));
+      g.addEventListener('keydown', event => {
+        if (event.key === 'Enter' || event.key === ' ') {
+          event.preventDefault();
+          open(task);
+        }
+      });
+    }
+    nodeGroup.appendChild(g);
+  });
+  root.appendChild(nodeGroup);
+  return root;
+}

@@ -1,0 +1,181 @@
+/**
+ * The "Pipeline" side panel: the DAG drawn as a graph, the open notebook highlighted, each task
+ * with build state, review status and last run metrics; clicking a task opens its notebook.
+ */
+import { Widget } from '@lumino/widgets';
+
+import { renderDag } from './dag';
+import { NbgovHub, serverPath } from './hub';
+import {
+  buildClass,
+  buildLabel,
+  formatDuration,
+  metricsSummary,
+  reviewClass,
+  reviewLabel
+} from './status';
+import { IPipeline, ITask, NbgovAPIError } from './tokens';
+
+/** Options of the panel. */
+export interface IPipelinePanelOptions {
+  hub: NbgovHub;
+  /** Open a notebook by its server-relative path. */
+  open: (path: string) => void;
+  /** The path of the notebook in focus, if any. */
+  currentPath: () => string | null;
+}
+
+/** Normalise a task source for comparison with a document path. */
+function sourceKey(source: string): string {
+  return serverPath(source).replace(/^\.\//, '');
+}
+
+/** Create an element with a class and text content (never HTML). */
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className: string,
+  text?: string
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+/** The side panel widget. */
+export class PipelinePanel extends Widget {
+  constructor(private readonly options: IPipelinePanelOptions) {
+    super();
+    this.id = 'nbgov-pipeline';
+    this.addClass('nbgov-panel');
+    this.title.caption = 'nbgov pipeline';
+
+    const header = el('div', 'nbgov-panel-header');
+    header.appendChild(el('span', 'nbgov-panel-title', 'Pipeline'));
+    const refresh = el('button', 'jp-Button nbgov-panel-refresh', 'Refresh');
+    refresh.title = 'Fetch the pipeline state again';
+    refresh.addEventListener('click', () => options.hub.notify(null));
+    header.appendChild(refresh);
+    this.node.appendChild(header);
+
+    this._message = el('div', 'nbgov-panel-message');
+    this.node.appendChild(this._message);
+    this._graph = el('div', 'nbgov-panel-graph');
+    this.node.appendChild(this._graph);
+    this._list = el('ul', 'nbgov-task-list');
+    this.node.appendChild(this._list);
+
+    options.hub.changed.connect(() => void this.refresh(), this);
+  }
+
+  /** The pipeline last drawn, if any. */
+  get pipeline(): IPipeline | null {
+    return this._pipeline;
+  }
+
+  /** Fetch the pipeline again and redraw. */
+  async refresh(): Promise<void> {
+    const ticket = ++this._ticket;
+    this.node.dataset.loading = 'true';
+    try {
+      const info = await this.options.hub.client.info();
+      if (info.pipeline === null) {
+        this._pipeline = null;
+        this._showMessage('No pipeline.yaml in this project: there is no DAG to draw.');
+        this._graph.replaceChildren();
+        this._list.replaceChildren();
+        return;
+      }
+      const pipeline = await this.options.hub.client.pipeline();
+      if (ticket !== this._ticket) {
+        return;
+      }
+      this._pipeline = pipeline;
+      this._showMessage(`${pipeline.pipeline}: ${pipeline.tasks.length} tasks`, false);
+      this.draw();
+    } catch (error) {
+      if (ticket !== this._ticket) {
+        return;
+      }
+      this._pipeline = null;
+      this._graph.replaceChildren();
+      this._list.replaceChildren();
+      const text = error instanceof NbgovAPIError ? error.describe() : String(error);
+      this._showMessage(text, true, error instanceof NbgovAPIError && error.missingServer);
+    } finally {
+      if (ticket === this._ticket) {
+        delete this.node.dataset.loading;
+      }
+    }
+  }
+
+  /** Redraw from the last fetched pipeline (e.g. when another notebook gets the focus). */
+  draw(): void {
+    const pipeline = this._pipeline;
+    if (!pipeline) {
+      return;
+    }
+    const current = this.currentTask();
+    const open = (task: ITask) => this.options.open(sourceKey(task.source));
+    this._graph.replaceChildren(renderDag(pipeline.tasks, { current, onOpen: open }));
+    this._list.replaceChildren(...pipeline.tasks.map(task => this._row(task, current, open)));
+  }
+
+  /** Name of the task whose source is the notebook in focus. */
+  currentTask(): string | null {
+    const path = this.options.currentPath();
+    if (!path || !this._pipeline) {
+      return null;
+    }
+    const key = sourceKey(path);
+    const task = this._pipeline.tasks.find(t => sourceKey(t.source) === key);
+    return task ? task.name : null;
+  }
+
+  protected onAfterShow(): void {
+    void this.refresh();
+  }
+
+  private _row(task: ITask, current: string | null, open: (task: ITask) => void): HTMLLIElement {
+    const status = task.review?.status ?? 'unreviewed';
+    const row = el('li', 'nbgov-task');
+    row.dataset.task = task.name;
+    if (task.name === current) {
+      row.classList.add('nbgov-current');
+    }
+    const head = el('div', 'nbgov-task-head');
+    const name = el('a', 'nbgov-task-name', task.name);
+    name.href = '#';
+    name.title = `open ${task.source}`;
+    name.addEventListener('click', event => {
+      event.preventDefault();
+      open(task);
+    });
+    head.appendChild(name);
+    head.appendChild(el('span', `nbgov-chip ${buildClass(task.state)}`, buildLabel(task.state)));
+    head.appendChild(el('span', `nbgov-chip ${reviewClass(status)}`, reviewLabel(status)));
+    row.appendChild(head);
+    row.appendChild(el('div', 'nbgov-task-source', task.source));
+    const run = task.last_run;
+    const metrics = metricsSummary(run);
+    const runText = run
+      ? `last run: ${run.outcome}, ${formatDuration(run.duration_s)}${metrics ? ` — ${metrics}` : ''}`
+      : 'last run: none';
+    row.appendChild(el('div', 'nbgov-task-run', runText));
+    return row;
+  }
+
+  private _showMessage(text: string, isError = false, missing = false): void {
+    this._message.textContent = text;
+    this._message.classList.toggle('nbgov-error', isError);
+    this._message.classList.toggle('nbgov-missing', missing);
+  }
+
+  private _graph: HTMLDivElement;
+  private _list: HTMLUListElement;
+  private _message: HTMLDivElement;
+  private _pipeline: IPipeline | null = null;
+  private _ticket = 0;
+}

@@ -1,0 +1,129 @@
+/**
+ * The REST API contract of nbgov's server extension (`{base_url}nbgov/api/`), as types.
+ *
+ * The frontend only talks to the server through these shapes; see `request.ts` for the
+ * one helper that makes the calls.
+ */
+
+/** Review status of a notebook now. */
+export type ReviewStatus = 'approved' | 'stale' | 'changes-requested' | 'unreviewed';
+
+/** A decision a reviewer can record. */
+export type Decision = 'approved' | 'changes_requested' | 'comment';
+
+/** Build state of a pipeline task. */
+export type BuildState = 'up-to-date' | 'outdated' | 'failed' | 'never-run';
+
+/** `GET nbgov/api/info` */
+export interface IInfo {
+  version: string;
+  root: string;
+  pipeline: string | null;
+}
+
+/** One review record as the server reports it. */
+export interface IReviewRecord {
+  decision: Decision;
+  reviewer: string;
+  at: string;
+  note: string | null;
+  version: string;
+}
+
+/** `GET nbgov/api/review?path=P` and the 201 answer of `POST nbgov/api/review`. */
+export interface IReviewState {
+  path: string;
+  status: ReviewStatus;
+  version: string;
+  approved_version: string | null;
+  last: IReviewRecord | null;
+  task: string | null;
+}
+
+/** The last run of a task, as tracked. */
+export interface ILastRun {
+  run_id: string;
+  outcome: string;
+  metrics: { [key: string]: number | string | null };
+  started: string | null;
+  ended: string | null;
+  duration_s: number | null;
+}
+
+/** One task of `GET nbgov/api/pipeline`. */
+export interface ITask {
+  name: string;
+  source: string;
+  products: { [key: string]: string };
+  upstream: string[];
+  state: BuildState;
+  review: { status: ReviewStatus; version: string | null };
+  last_run: ILastRun | null;
+}
+
+/** `GET nbgov/api/pipeline` */
+export interface IPipeline {
+  pipeline: string;
+  tasks: ITask[];
+}
+
+/** `GET nbgov/api/diff?path=P&outputs=0|1` */
+export interface IDiffPayload {
+  path: string;
+  approved_version: string;
+  current_version: string;
+  base: any;
+  diff: any[];
+}
+
+/** `GET nbgov/api/task-context?path=P` */
+export interface ITaskContext {
+  task: string;
+  params: { [key: string]: unknown };
+  upstream: { [key: string]: unknown };
+  product: unknown;
+}
+
+/** The JSON body of an error answer (NbgovError.to_dict() on the server). */
+export interface IErrorBody {
+  error?: string;
+  message?: string;
+  where?: { path: string | null; cell: number | null; line: number | null } | null;
+  hint?: string | null;
+}
+
+/** What the UI shows when the server side of nbgov is not there. */
+export const INSTALL_HINT = 'nbgov server extension not installed: pip install nbgov';
+
+/** A failed call to the nbgov API, carrying the server's message and hint. */
+export class NbgovAPIError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly hint: string | null = null,
+    readonly kind: string | null = null
+  ) {
+    super(message);
+    this.name = 'NbgovAPIError';
+  }
+
+  /** True when the server extension itself is absent (its routes answer 404). */
+  get missingServer(): boolean {
+    return this.kind === 'ServerExtensionMissing';
+  }
+
+  /** Message and hint on one or two lines, for dialogs and tooltips. */
+  describe(): string {
+    return this.hint ? `${this.message}\nhint: ${this.hint}` : this.message;
+  }
+}
+
+/** Command ids, in one place for the palette, the context menu and the tests. */
+export namespace CommandIDs {
+  export const approve = 'nbgov:approve';
+  export const requestChanges = 'nbgov:request-changes';
+  export const diff = 'nbgov:diff-approved';
+  export const refresh = 'nbgov:refresh';
+  export const injectParameters = 'nbgov:inject-parameters';
+  export const openPanel = 'nbgov:open-pipeline';
+}
