@@ -48,13 +48,15 @@ def _check_multiple_parameters(ctx: NotebookContext) -> Iterator[Hit]:
 def _literal_problems(source: str) -> Iterator[tuple[int, str]]:
     import ast  # only parameter cells are parsed
 
+    lines = source.split("\n")
+    for lineno, line in enumerate(lines, 1):
+        if line.lstrip().startswith(("%", "!")):
+            yield lineno, "magic or shell line: only `name = literal` lines belong here"
+            lines[lineno - 1] = ""  # blank it so the rest of the cell can still be read
     try:
-        tree = ast.parse(source)
+        tree = ast.parse("\n".join(lines))
     except SyntaxError as exc:
-        yield (
-            exc.lineno or 1,
-            f"not plain Python ({exc.msg}); magics and shell lines do not belong here",
-        )
+        yield exc.lineno or 1, f"not valid Python: {exc.msg}"
         return
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets):
