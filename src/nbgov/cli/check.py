@@ -7,7 +7,7 @@ import warnings
 
 import click
 
-from nbgov.core.errors import NbgovError, NbgovWarning
+from nbgov.core.errors import NbgovWarning
 
 _FORMATS = ("text", "json", "sarif", "github")
 
@@ -65,12 +65,14 @@ def check(
     from nbgov.services.check import list_rules as list_all
     from nbgov.services.check import render, run_check
 
-    if list_rules:
-        click.echo(list_all(plugins=not no_plugins, root=root))
-        return
-    with warnings.catch_warnings():
-        # the report carries plug-in warnings as notes; print them once, plainly
-        warnings.simplefilter("ignore", NbgovWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        # plug-in warnings are printed once, plainly, as notes (the report carries them)
+        warnings.simplefilter("always", NbgovWarning)
+        if list_rules:
+            click.echo(list_all(plugins=not no_plugins, root=root))
+            for w in caught:
+                click.echo(f"note: {w.message}", err=True)
+            return
         report = run_check(
             paths,
             root=root,
@@ -89,6 +91,3 @@ def check(
         click.echo(output)
     if report.exit_code:
         sys.exit(report.exit_code)
-
-
-__all__ = ["check", "NbgovError"]
