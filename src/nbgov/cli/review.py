@@ -169,8 +169,15 @@ def verify(as_json: bool) -> None:
 @click.option(
     "--port", type=int, default=0, show_default=True, help="Port for --web (0: any free one)."
 )
+@click.option("--browser", help="Browser for --web (default: the system's; an unknown name: none).")
 def diff(
-    notebook: str, rev: str | None, include_outputs: bool, as_json: bool, web: bool, port: int
+    notebook: str,
+    rev: str | None,
+    include_outputs: bool,
+    as_json: bool,
+    web: bool,
+    port: int,
+    browser: str | None,
 ) -> None:
     """Show what changed in NOTEBOOK since its last approval (or since --rev)."""
     from nbgov.services import review as svc
@@ -178,13 +185,13 @@ def diff(
     config = load_config()
     path = _abs((notebook,))[0]
     if web:
-        server = svc.web_diff(config, path, rev, include_outputs, port)
+        import signal
+
+        server = svc.web_diff(config, path, rev, include_outputs, port, browser)
         click.echo(f"nbdime web diff on 127.0.0.1 (Ctrl-C to stop): {' '.join(server.command)}")
-        try:
-            sys.exit(server.wait())
-        except KeyboardInterrupt:
-            server.stop()
-            raise
+        # on SIGTERM too, unwind through wait() so that the server and its temp files go
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        sys.exit(server.wait())
     result = svc.notebook_diff(config, path, rev, include_outputs)
     if as_json:
         _emit_json(result)

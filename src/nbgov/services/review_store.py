@@ -128,11 +128,11 @@ def locked(ledger: Path) -> Iterator[None]:
 
 
 def _ignore_lock_files(folder: Path) -> None:
-    # the lock file is machine-local; keep it out of commits without touching the user's files
+    # the lock file and torn temp files are machine-local; keep them out of commits
     ignore = folder / ".gitignore"
     if not ignore.exists():
         with contextlib.suppress(OSError):
-            atomic_write(ignore, "*.lock\n")
+            atomic_write(ignore, "*.lock\n.*.tmp\n")
 
 
 def append(
