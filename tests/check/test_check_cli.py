@@ -136,8 +136,8 @@ def test_check_stays_light(make_project):
         "    main(['check', '--root', sys.argv[1]])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = ['nbformat', 'jsonschema', 'mlflow', 'ploomber', 'papermill', 'nbdime', 'jupytext',\n"
-        "         'yaml', 'tornado', 'pandas']\n"
+        "heavy = ['nbformat', 'jsonschema', 'mlflow', 'ploomber', 'papermill', 'nbdime',\n"
+        "         'jupytext', 'yaml', 'tornado', 'pandas']\n"
         "print(' '.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
     )
     proc = subprocess.run(
