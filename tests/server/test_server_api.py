@@ -179,3 +179,18 @@ async def test_project_in_a_subfolder_answers_with_server_root_paths(as_rita, ap
     # the decision went to the sub-project's ledger, not the outer one
     assert (jp_root_dir / "sub" / ".nbgov" / "reviews.jsonl").is_file()
     assert not (jp_root_dir / ".nbgov" / "reviews.jsonl").exists()
+
+
+async def test_pipeline_reply_follows_runs_and_reviews(as_rita, api, jp_root_dir):
+    """The server reuses pipeline payloads: a new product or a new review must still show."""
+    _, before = await api("pipeline")
+    assert before["tasks"][0]["state"] == "never-run"
+    products = jp_root_dir / "products"
+    products.mkdir()
+    (products / "load.ipynb").write_text((jp_root_dir / LOAD).read_text())
+    (products / "data.csv").write_text("x\n3\n")
+    _, after = await api("pipeline")
+    assert after["tasks"][0]["state"] != "never-run"
+    await api("review", method="POST", body={"path": LOAD, "decision": "approved"})
+    _, reviewed = await api("pipeline")
+    assert reviewed["tasks"][0]["review"]["status"] == "approved"

@@ -45,10 +45,12 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     Args:
         serverapp: the jupyter_server ServerApp.
     """
+    from nbgov.server.cache import PipelineCache
     from nbgov.server.handlers import routes
 
     web_app = serverapp.web_app
     web_app.settings["nbgov_write_lock"] = asyncio.Lock()
+    web_app.settings["nbgov_pipeline_cache"] = PipelineCache()
     web_app.add_handlers(".*$", routes(web_app.settings["base_url"]))
     register_pre_save_hook(serverapp.contents_manager)
 

@@ -37,6 +37,7 @@ from nbgov.core.errors import (
     ReviewError,
     TrackingError,
 )
+from nbgov.server.cache import PipelineCache, task_of
 from nbgov.server.paths import (
     NotebookNotFoundError,
     is_within,
@@ -164,6 +165,12 @@ class NbgovHandler(APIHandler):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(_EXECUTOR, partial(fn, *args, **kwargs))
 
+    def pipeline_payload(self, config: Config) -> dict[str, Any]:
+        """``pipeline_state(config)``, reused while its input files are unchanged (shared dict:
+        do not mutate). Blocking: call it in a worker thread."""
+        cache: PipelineCache = self.settings["nbgov_pipeline_cache"]
+        return cache.get(config, _service("pipeline").pipeline_state)
+
     def reply(self, payload: Any, status: int = 200) -> None:
         """Finish with a JSON body."""
         self.set_status(status)
@@ -197,16 +204,23 @@ class InfoHandler(NbgovHandler):
                     "lineage": service_available("lineage")})
 
 
-def _task_for(config: Config, path: Path) -> str | None:
-    """The pipeline task whose source is ``path``; None without a pipeline service or spec."""
+def _task_for(handler: NbgovHandler, config: Config, path: Path) -> str | None:
+    """The pipeline task whose source is ``path``; None without a pipeline, or when the
+    pipeline does not load (``GET pipeline`` reports that error; the review still shows)."""
     if not config.pipeline_path.is_file() or not service_available("pipeline"):
         return None
-    return _service("pipeline").task_for_notebook(config, path)
+    try:
+        payload = handler.pipeline_payload(config)
+    except NbgovError as exc:
+        handler.log.warning("[nbgov] no task for %s: %s", path, exc.message)
+        return None
+    return task_of(payload, config, path)
 
 
-def _review_payload(config: Config, path: Path, state: Any) -> dict[str, Any]:
+def _review_payload(handler: NbgovHandler, config: Config, path: Path,
+                    state: Any) -> dict[str, Any]:
     payload = state.to_dict() if hasattr(state, "to_dict") else dict(state)
-    payload["task"] = _task_for(config, path)
+    payload["task"] = _task_for(handler, config, path)
     return payload
 
 
@@ -220,7 +234,7 @@ class ReviewHandler(NbgovHandler):
         review = _service("review")
 
         def work() -> dict[str, Any]:
-            return _review_payload(config, path, review.review_state(config, path))
+            return _review_payload(self, config, path, review.review_state(config, path))
 
         payload = await self.call(work)
         payload["path"] = self.rel(path)
@@ -244,7 +258,8 @@ class ReviewHandler(NbgovHandler):
 
         def work() -> dict[str, Any]:
             state = review.record_decision(config, path, decision, note=note, reviewer=reviewer)
-            return _review_payload(config, path, state)
+            self.settings["nbgov_pipeline_cache"].forget(config.root)
+            return _review_payload(self, config, path, state)
 
         # one ledger append at a time from this server (the ledger is one file)
         async with self.settings["nbgov_write_lock"]:
@@ -263,14 +278,15 @@ class PipelineHandler(NbgovHandler):
         if not config.pipeline_path.is_file():
             raise NotebookNotFoundError(f"no pipeline: {config.pipeline} not found",
                                         hint="create pipeline.yaml or set 'pipeline' in nbgov.toml")
-        payload = await self.call(_service("pipeline").pipeline_state, config)
-        payload["pipeline"] = self.rebase(config, payload.get("pipeline", config.pipeline))
-        for task in payload.get("tasks", []):
-            task["source"] = self.rebase(config, task.get("source"))
-            products = task.get("products")
-            if isinstance(products, dict):
-                task["products"] = {k: self.rebase(config, v) for k, v in products.items()}
-        self.reply(payload)
+        cached = await self.call(self.pipeline_payload, config)
+        # the cached payload is shared between requests: build the reply beside it
+        tasks = []
+        for task in cached.get("tasks", []):
+            products = task.get("products") or {}
+            tasks.append({**task, "source": self.rebase(config, task.get("source")),
+                          "products": {k: self.rebase(config, v) for k, v in products.items()}})
+        pipeline = self.rebase(config, cached.get("pipeline", config.pipeline))
+        self.reply({**cached, "pipeline": pipeline, "tasks": tasks})
 
 
 class DiffHandler(NbgovHandler):
