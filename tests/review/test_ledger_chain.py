@@ -39,6 +39,7 @@ def chain(*decisions: tuple[str, str, str]) -> list[ReviewRecord]:
                 commit="c" * 40,
                 dirty=False,
                 author="Ada <ada@example.com>",
+                at="2026-11-26T08:00:00Z",
             )
         )
     return out
