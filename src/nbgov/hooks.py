@@ -47,11 +47,13 @@ def on_render(dag) -> None:
         raise
 
 
-def _record(dag) -> None:
-    from nbgov.adapters.ploomber import dag_outcomes
+def _record(dag, message: str = "") -> None:
+    from nbgov.adapters.ploomber import dag_outcomes, task_error
 
     recorder = _recorder(dag)
-    build = recorder.record(dag_outcomes(dag))
+    outcomes = dag_outcomes(dag)
+    errors = {name: task_error(message, name) for name, o in outcomes.items() if o == "failed"}
+    build = recorder.record(outcomes, errors=errors)
     for name, rec in build.tasks.items():
         print(f"nbgov: recorded {name} ({rec.outcome}) as MLflow run {rec.run_id}", file=sys.stderr)
     _recorders.pop(id(dag), None)
@@ -62,6 +64,6 @@ def on_finish(dag) -> None:
     _record(dag)
 
 
-def on_failure(dag) -> None:
+def on_failure(dag, traceback) -> None:
     """Record the tasks that ran and the ones that failed."""
-    _record(dag)
+    _record(dag, str((traceback or {}).get("build", "")))

@@ -12,6 +12,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,14 +251,16 @@ class Pipeline:
     def _build_all(self, force: bool, progress: bool) -> BuildResult:
         from ploomber.exceptions import DAGBuildError
 
-        failed = False
+        failed, message = False, ""
         try:
             with _quiet(keep_progress=progress):
                 self._dag.build(force=force, show_progress=progress)
-        except DAGBuildError:
-            failed = True
+        except DAGBuildError as exc:
+            failed, message = True, str(exc)
         outcomes = dag_outcomes(self._dag)
-        return BuildResult([TaskOutcome(name, outcomes[name]) for name in self._dag], failed)
+        return BuildResult([TaskOutcome(name, outcomes[name],
+                                        task_error(message, name) if outcomes[name] == "failed" else None)
+                            for name in self._dag], failed)
 
     def _build_selected(self, select: list[str], force: bool, progress: bool) -> BuildResult:
         from ploomber.exceptions import DAGBuildError
@@ -273,11 +276,12 @@ class Pipeline:
                 with _quiet(keep_progress=progress):
                     report = self._dag.build_partially(name, force=force, show_progress=progress,
                                                        skip_upstream=True)
-            except DAGBuildError:
+            except DAGBuildError as exc:
                 result.failed = True
-                result.outcomes.append(TaskOutcome(name, "failed"))
+                result.outcomes.append(TaskOutcome(name, "failed", task_error(str(exc), name)))
                 continue
-            ran = any(row["name"] == name and row["Ran?"] for row in report)
+            columns = report.to_dict()  # column -> list of values, one per task
+            ran = any(n == name and r for n, r in zip(columns.get("name", []), columns.get("Ran?", [])))
             result.outcomes.append(TaskOutcome(name, "ran" if ran else "skipped"))
         return result
 
@@ -309,6 +313,23 @@ def dag_outcomes(dag: Any) -> dict[str, str]:
 
     mapping = {TaskStatus.Executed: "ran", TaskStatus.Skipped: "skipped", TaskStatus.Errored: "failed"}
     return {name: mapping.get(dag[name].exec_status, "not-run") for name in dag}
+
+
+_EXC_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*([A-Za-z_]\w*(?:Error|Exception|Interrupt|Exit)): (.*)$")
+
+
+def task_error(message: str, name: str) -> str | None:
+    """The root cause of task ``name``'s failure in a Ploomber DAGBuildError message, as
+    ``ExceptionName: first line`` (Ploomber's own wrapper exceptions are skipped)."""
+    end = message.find(f'Error building task "{name}"')
+    chunk = message[:end] if end >= 0 else message
+    start = chunk.rfind("Error building task \"")
+    chunk = chunk[start:] if start >= 0 else chunk
+    causes = [m for m in map(_EXC_LINE.match, chunk.splitlines()) if m and m.group(1) != "TaskBuildError"]
+    if not causes:
+        return None
+    ename, text = causes[-1].groups()
+    return f"{ename}: {text.strip()}"[:500]
 
 
 def _is_nbgov_hook(hook: Any) -> bool:

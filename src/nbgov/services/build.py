@@ -122,7 +122,7 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
         recorder.prepare()  # before any worker process exists
     result = pipeline.build(force=options.force, select=selection, jobs=options.jobs, progress=options.progress)
     outcomes = {o.name: o.outcome for o in result.outcomes}
-    record = recorder.record(outcomes, review_status)
+    record = recorder.record(outcomes, review_status, {o.name: o.error for o in result.outcomes})
     summaries = []
     for outcome in result.outcomes:
         rec = record.tasks.get(outcome.name)

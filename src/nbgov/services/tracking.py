@@ -106,13 +106,16 @@ class BuildRecorder:
         """Create the store and experiment now, in this (main) process, before any worker starts."""
         self.tracker.prepare()
 
-    def record(self, outcomes: dict[str, str], review_status: dict[str, str] | None = None) -> BuildRecord:
+    def record(self, outcomes: dict[str, str], review_status: dict[str, str] | None = None,
+               errors: dict[str, str | None] | None = None) -> BuildRecord:
         """Record every task whose outcome is ``ran`` or ``failed`` (in pipeline order).
 
         Args:
             outcomes: task name -> ``ran`` | ``skipped`` | ``failed`` | ``not-run``.
             review_status: task source path (posix, relative to the root) -> review status at
                 run time; looked up from the ledger when not given.
+            errors: task name -> the runner's account of a failure (used when the executed
+                notebook records none, e.g. a timeout or a dead kernel).
         """
         build = BuildRecord(self.build_id)
         todo = [n for n in self.order if outcomes.get(n) in ("ran", "failed")]
@@ -132,7 +135,7 @@ class BuildRecorder:
         )
         for name in todo:
             build.tasks[name] = self._record_task(self.tasks[name], outcomes[name], build.parent_run_id,
-                                                  review_status, git, env)
+                                                  review_status, git, env, (errors or {}).get(name))
         self.tracker.end_run(build.parent_run_id, "FAILED" if failed else "FINISHED", int(time.time() * 1000))
         return build
 
@@ -152,7 +155,7 @@ class BuildRecorder:
             return Path(path).as_posix()
 
     def _record_task(self, task: TaskInfo, outcome: str, parent_run_id: str, review_status: dict[str, str],
-                     git: dict, env: dict) -> TaskRecord:
+                     git: dict, env: dict, runner_error: str | None = None) -> TaskRecord:
         executed_path = task.notebook_product
         execution = Execution()
         if executed_path and executed_path.is_file():
@@ -164,7 +167,9 @@ class BuildRecorder:
         version = notebook_version(source_nb)
         source_rel = self.rel(task.source)
         status = review_status.get(source_rel, "unknown")
-        error = str(execution.error) if execution.error else (None if outcome == "ran" else "task failed")
+        error = None
+        if outcome == "failed":
+            error = str(execution.error) if execution.error else (runner_error or "task failed (no error recorded)")
         metrics, scrap_tags, scrap_other = split_scraps(execution.scraps)
         now_ms = int(time.time() * 1000)
         start_ms = _ms(execution.start, self.started_ms)
