@@ -108,9 +108,17 @@ class PipelineCache:
 
 
 def task_of(payload: dict[str, Any], config: Config, path: Path) -> str | None:
-    """The task whose source is ``path`` in a ``pipeline_state`` payload, if any."""
+    """The task whose source is ``path`` (resolved) in a ``pipeline_state`` payload, if any.
+
+    Sources in the payload are relative to the project root, so a string comparison does it
+    (no per-task ``resolve()``: this runs on every ``GET review``).
+    """
+    try:
+        rel = path.relative_to(config.root.resolve()).as_posix()
+    except ValueError:
+        return None
     for task in payload.get("tasks", []):
         source = task.get("source")
-        if source and (config.root / source).resolve() == path:
+        if source == rel or (source and os.path.isabs(source) and Path(source).resolve() == path):
             return task.get("name")
     return None

@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +120,9 @@ class NbgovHandler(APIHandler):
         super().log_exception(typ, value, tb)
 
     # -- paths and projects ----------------------------------------------------------------
-    @property
+    @cached_property
     def server_root(self) -> Path:
-        """The resolved root folder the Jupyter server serves."""
+        """The resolved root folder the Jupyter server serves (once per request)."""
         return Path(self.contents_manager.root_dir).resolve()
 
     def resolve(self, raw: str | None, *, kind: str = "file", must_exist: bool = True) -> Path:
@@ -143,6 +143,8 @@ class NbgovHandler(APIHandler):
         """A project-relative path turned server-root-relative (paths in replies are)."""
         if not isinstance(value, str) or not value or "://" in value:
             return value
+        if config.root == self.server_root and not os.path.isabs(value):
+            return value  # the common case: the project is the server root
         path = Path(value) if Path(value).is_absolute() else config.root / value
         path = Path(os.path.normpath(path))  # folds '..' without touching the disk
         if is_within(path, self.server_root):
