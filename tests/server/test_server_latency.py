@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tests.server.conftest import commit_all, generated_project
 
 pytest.importorskip("nbgov.services.pipeline")
