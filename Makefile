@@ -5,7 +5,14 @@ BIN := $(VENV)/bin
 export PLOOMBER_STATS_ENABLED := false
 export PLOOMBER_VERSION_CHECK_DISABLED := true
 
-.PHONY: setup example test test-py lint bench clean
+.PHONY: setup example test test-py test-js test-browser labextension lint bench clean
+
+# The JupyterLab extension: jlpm and jupyter-builder come from the venv, the browser is Debian's
+# chromium (.ci/run installs it), never a Playwright download.
+EXT := extensions/jupyterlab-nbgov
+UI := $(EXT)/ui-tests
+JLPM := PATH="$(abspath $(BIN)):$$PATH" jlpm
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 $(BIN)/nbgov: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,10 +25,28 @@ setup: $(BIN)/nbgov  ## create .venv and install nbgov with its dev tools
 example: setup  ## run the example ML pipeline end to end (embedded MLflow in ./mlflow.db)
 	$(BIN)/nbgov build
 
-test: setup test-py  ## the whole test suite
+test: setup test-py test-js test-browser  ## the whole test suite
 
 test-py:
 	$(BIN)/python -m pytest -p no:cacheprovider
+
+$(EXT)/node_modules/.nbgov-installed: $(EXT)/package.json $(EXT)/yarn.lock
+	cd $(EXT) && $(JLPM) install
+	touch $@
+
+$(UI)/node_modules/.nbgov-installed: $(UI)/package.json $(UI)/yarn.lock
+	cd $(UI) && $(JLPM) install
+	touch $@
+
+labextension: setup $(EXT)/node_modules/.nbgov-installed  ## rebuild the JupyterLab extension into the venv
+	cd $(EXT) && $(JLPM) build
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+
+test-js: setup $(EXT)/node_modules/.nbgov-installed  ## frontend unit tests (jest)
+	cd $(EXT) && $(JLPM) test
+
+test-browser: labextension $(UI)/node_modules/.nbgov-installed  ## JupyterLab + nbgov in headless Chromium (galata)
+	cd $(UI) && $(JLPM) playwright test || { tail -n 60 jupyter-server.log; exit 1; }
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

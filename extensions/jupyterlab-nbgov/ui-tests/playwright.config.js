@@ -1,0 +1,42 @@
+/**
+ * Galata (Playwright) configuration: the system's Chromium (no browser download), headless,
+ * one worker, against a JupyterLab started from jupyter_server_test_config.py.
+ */
+const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
+
+const port = process.env.NBGOV_UI_PORT || '18888';
+
+module.exports = {
+  ...baseConfig,
+  workers: 1,
+  retries: 0,
+  timeout: 60000,
+  reporter: [['list']],
+  use: {
+    ...baseConfig.use,
+    baseURL: `http://127.0.0.1:${port}`,
+    trace: 'retain-on-failure',
+    video: 'off',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run'
+      ]
+    }
+  },
+  webServer: {
+    // the server's log goes to a file (make test-browser prints its end when a test fails)
+    command: 'jupyter lab --config jupyter_server_test_config.py > jupyter-server.log 2>&1',
+    url: `http://127.0.0.1:${port}/lab`,
+    timeout: 120 * 1000,
+    reuseExistingServer: false,
+    stdout: 'ignore',
+    stderr: 'pipe'
+  }
+};

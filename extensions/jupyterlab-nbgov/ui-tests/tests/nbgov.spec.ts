@@ -1,0 +1,136 @@
+/**
+ * A full review round in the browser, against the real nbgov server extension: the badge,
+ * approving from the context menu, the DAG panel, the diff against the approved version, a
+ * request for changes, and an interactive run with injected task parameters that are not saved.
+ *
+ * The tests share one server (state carries over), so they run in order.
+ */
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { Locator } from '@playwright/test';
+import * as path from 'path';
+
+test.use({ autoGoto: true, serverFiles: 'off' });
+test.describe.configure({ mode: 'serial' });
+
+const SCREENSHOT = path.resolve(__dirname, '../../../../docs/img/pipeline-panel.png');
+
+async function openNotebook(page: IJupyterLabPageFixture, file: string): Promise<Locator> {
+  expect(await page.notebook.openByPath(`notebooks/${file}`)).toBe(true);
+  await page.notebook.activate(file);
+  const panel = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  return panel.locator('.jp-NotebookPanel-toolbar .nbgov-badge');
+}
+
+/** Right-click the notebook, pick a menu entry, fill the dialog's note and press its button. */
+async function decideFromMenu(
+  page: IJupyterLabPageFixture,
+  item: string,
+  note: string,
+  button: string
+): Promise<void> {
+  await page
+    .locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')
+    .first()
+    .click({ button: 'right' });
+  await page.locator('.lm-Menu-itemLabel', { hasText: item }).click();
+  const dialog = page.locator('.jp-Dialog');
+  await dialog.locator('input').fill(note);
+  await dialog.locator('.jp-Dialog-button', { hasText: button }).click();
+  await expect(dialog).toHaveCount(0);
+}
+
+test('badge, approval from the context menu, and the pipeline DAG', async ({ page }) => {
+  const badge = await openNotebook(page, 'train.ipynb');
+  await expect(badge).toHaveText('unreviewed');
+  await expect(badge).toHaveAttribute('title', /version: nbv1:/);
+  await expect(badge).toHaveAttribute('title', /last decision: none yet/);
+
+  await decideFromMenu(page, 'Approve notebook (nbgov)', 'fine <b>by me</b>', 'Approve');
+  await expect(badge).toHaveText('approved');
+  await expect(badge).toHaveAttribute('title', /last decision: approved by Rita Reviewer/);
+  await expect(badge).toHaveAttribute('title', /note: fine <b>by me<\/b>/);
+
+  await page.sidebar.openTab('nbgov-pipeline');
+  const panel = page.locator('#nbgov-pipeline');
+  const nodes = panel.locator('svg .nbgov-dag-node');
+  await expect(nodes).toHaveCount(4);
+  await expect(panel.locator('svg .nbgov-dag-edge')).toHaveCount(4);
+  const train = panel.locator('svg [data-task="train"]');
+  await expect(train).toHaveAttribute('data-review', 'approved');
+  await expect(train).toHaveClass(/nbgov-current/);
+  for (const name of ['load', 'features', 'evaluate']) {
+    await expect(panel.locator(`svg [data-task="${name}"]`)).toHaveAttribute(
+      'data-review',
+      'unreviewed'
+    );
+  }
+  await expect(train).toHaveAttribute('data-state', 'never-run');
+  await expect(panel.locator('.nbgov-task[data-task="train"] .nbgov-chip').last()).toHaveText(
+    'approved'
+  );
+  if (process.env.NBGOV_SCREENSHOT) {
+    await panel.screenshot({ path: SCREENSHOT });
+  }
+
+  // clicking a task opens its notebook
+  await panel.locator('svg [data-task="evaluate"]').click();
+  await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current')).toHaveText(
+    /evaluate\.ipynb/
+  );
+});
+
+test('a change makes the approval stale; diff against approved; request changes', async ({
+  page
+}) => {
+  const badge = await openNotebook(page, 'train.ipynb');
+  await expect(badge).toHaveText('approved');
+
+  await page.notebook.setCell(1, 'code', 'share = 0.5  # NBGOV-CHANGED-LINE');
+  await page.notebook.save();
+  await expect(badge).toHaveText('stale');
+
+  await page
+    .locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')
+    .first()
+    .click({ button: 'right' });
+  await page.locator('.lm-Menu-itemLabel', { hasText: 'Diff against approved (nbgov)' }).click();
+  const diff = page.locator('.nbgov-diff');
+  await expect(diff).toBeVisible();
+  await expect(diff.locator('.nbgov-diff-header')).toHaveText(
+    /notebooks\/train\.ipynb: approved nbv1:\w+ → current nbv1:\w+/
+  );
+  await expect(diff).toContainText('NBGOV-CHANGED-LINE');
+
+  await openNotebook(page, 'train.ipynb');
+  await decideFromMenu(page, 'Request changes (nbgov)', 'keep the threshold', 'Request changes');
+  await expect(badge).toHaveText('changes requested');
+  await expect(badge).toHaveAttribute('title', /note: keep the threshold/);
+
+  await page.sidebar.openTab('nbgov-pipeline');
+  await expect(page.locator('#nbgov-pipeline svg [data-task="train"]')).toHaveAttribute(
+    'data-review',
+    'changes-requested'
+  );
+});
+
+test('interactive run with task parameters that are not saved', async ({ page }) => {
+  await openNotebook(page, 'features.ipynb');
+  await page.evaluate(() => (window as any).jupyterapp.commands.execute('nbgov:inject-parameters'));
+  await expect.poll(() => page.notebook.getCellTextInput(1)).toContain('# Injected by nbgov');
+  const injected = await page.notebook.getCellTextInput(1);
+  expect(injected).toContain('upstream = {"load": {');
+  expect(injected).toContain('product = {');
+
+  await page.notebook.addCell('code', "print('RAW', upstream['load']['data'])");
+  await page.notebook.runCell(1, true);
+  await page.notebook.runCell(3, true);
+  const output = await page.notebook.getCellTextOutput(3);
+  expect((output ?? []).join('')).toMatch(/RAW .*raw\.csv/);
+
+  await page.notebook.save();
+  const response = await page.request.get('/api/contents/notebooks/features.ipynb?content=1');
+  const saved = (await response.json()).content;
+  const tags = saved.cells.map((cell: any) => cell.metadata?.tags ?? []);
+  expect(tags.some((t: string[]) => t.includes('injected-parameters'))).toBe(false);
+  expect(saved.cells.map((cell: any) => cell.source).join('\n')).toContain("print('RAW'");
+});
