@@ -36,10 +36,11 @@ class Person:
         return cls(text)
 
     def same_as(self, other: Person) -> bool:
-        """Whether two identities are the same person: same e-mail or same name (case-blind).
+        """Whether two identities are the same person (case-blind): same e-mail, same name, or
+        a bare user name equal to the other's e-mail local part.
 
-        Either match counts, so one person with two addresses or two spellings of a name is
-        still caught by the four-eyes rule.
+        Any match counts, so one person with two addresses or a login name instead of a full
+        name is still caught by the four-eyes rule (it errs towards refusing).
         """
 
         def norm(s: str) -> str:
@@ -47,7 +48,14 @@ class Person:
 
         if self.email and other.email and norm(self.email) == norm(other.email):
             return True
-        return bool(self.name and other.name and norm(self.name) == norm(other.name))
+        if self.name and other.name and norm(self.name) == norm(other.name):
+            return True
+        # a bare user name (e.g. a Jupyter server login) against an address: its local part
+        for bare, full in ((self, other), (other, self)):
+            if bare.name and not bare.email and full.email:
+                if norm(bare.name) == norm(full.email.split("@")[0]):
+                    return True
+        return False
 
 
 def _git(root: str | Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:

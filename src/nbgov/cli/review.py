@@ -204,10 +204,9 @@ def diff(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def version(notebooks: tuple[str, ...], as_json: bool) -> None:
     """Print the nbv1 version (content hash of cells and language) of NOTEBOOKS."""
-    from nbgov.adapters.notebooks import read_notebook
-    from nbgov.core.identity import notebook_version
+    from nbgov.services.review import notebook_versions
 
-    out = {nb: notebook_version(read_notebook(nb)) for nb in notebooks}
+    out = notebook_versions(list(notebooks))
     if as_json:
         _emit_json(out)
         return

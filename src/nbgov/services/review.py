@@ -110,6 +110,15 @@ def review_states(config: Config, notebooks: list[str | Path]) -> list[ReviewSta
     return states
 
 
+def notebook_versions(notebooks: list[str | Path]) -> dict[str, str]:
+    """``{path as given: nbv1 version}`` of each notebook (no project needed).
+
+    Raises:
+        NotebookError: a notebook is missing or unreadable.
+    """
+    return {str(nb): notebook_version(read_notebook(nb)) for nb in notebooks}
+
+
 def notebook_log(config: Config, notebook: str | Path) -> list[dict[str, Any]]:
     """Every ledger record of one notebook, oldest first (the notebook need not exist any more)."""
     settings = ReviewSettings.from_config(config)
@@ -246,9 +255,7 @@ def require_approved(config: Config, notebooks: list[str | Path]) -> None:
         raise GateError(
             f"{len(bad)} notebook(s) not approved at their current version",
             hint="see what changed: nbgov diff NOTEBOOK; then: nbgov review approve NOTEBOOK",
-            reasons=[
-                f"{s.path}: {s.status} (version {short_version(s.version)})" for s in bad
-            ],
+            reasons=[f"{s.path}: {s.status}" for s in bad],
         )
 
 
