@@ -194,3 +194,13 @@ async def test_pipeline_reply_follows_runs_and_reviews(as_rita, api, jp_root_dir
     await api("review", method="POST", body={"path": LOAD, "decision": "approved"})
     _, reviewed = await api("pipeline")
     assert reviewed["tasks"][0]["review"]["status"] == "approved"
+
+
+async def test_a_broken_pipeline_is_a_400_but_reviews_still_answer(api, jp_root_dir):
+    (jp_root_dir / "pipeline.yaml").write_text("tasks: [\n")
+    status, body = await api("pipeline")
+    assert status == 400 and body["error"] == "PipelineError", body
+    status, body = await api("task-context", params={"path": TRAIN})
+    assert status == 400 and body["error"] == "PipelineError"
+    status, body = await api("review", params={"path": TRAIN})
+    assert status == 200 and body["status"] == "unreviewed" and body["task"] is None

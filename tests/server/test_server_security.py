@@ -68,7 +68,7 @@ async def test_cookie_session_post_without_xsrf_is_403(jp_fetch, raw_fetch, jp_r
     login = [name for name in cookies if name.startswith("username-")]
     assert login, f"no login cookie in {sorted(cookies)}"
     cookie_header = "; ".join(f"{k}={v}" for k, v in cookies.items() if k != "_xsrf")
-    body = json.dumps({"path": "notebooks/load.ipynb", "decision": "approved", "note": "ok"})
+    body = json.dumps({"path": "notebooks/load.ipynb", "decision": "comment", "note": "ok"})
     refused = await raw_fetch("nbgov/api/review", method="POST",
                               body=body, headers={"Cookie": cookie_header})
     assert refused.code == 403
@@ -82,7 +82,8 @@ async def test_cookie_session_post_without_xsrf_is_403(jp_fetch, raw_fetch, jp_r
     assert reading.code == 200
     passed = await raw_fetch("nbgov/api/review", method="POST",
                              body=body, headers=headers)
-    assert passed.code != 403, passed.body
+    assert passed.code == 201, passed.body
+    assert json.loads(passed.body)["last"]["note"] == "ok"
 
 
 @pytest.mark.parametrize("route,method", [

@@ -1,0 +1,86 @@
+"""Unit tests of path confinement and project lookup (no server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nbgov.server.paths import (
+    NotebookNotFoundError,
+    PathRefusedError,
+    project_root,
+    resolve_in_root,
+)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "srv" / "a").mkdir(parents=True)
+    (tmp_path / "srv" / "a" / "n.ipynb").write_text("{}")
+    return tmp_path / "srv"
+
+
+def test_a_plain_relative_path_resolves(root):
+    assert resolve_in_root(root, "a/n.ipynb") == (root / "a" / "n.ipynb").resolve()
+    assert resolve_in_root(root, "./a/n.ipynb") == (root / "a" / "n.ipynb").resolve()
+    assert resolve_in_root(root, "a", kind="dir") == (root / "a").resolve()
+
+
+@pytest.mark.parametrize("raw", ["", "  ", "/etc/passwd", "C:/x.ipynb", "a/../../x",
+                                 "..", "a\\n.ipynb", "a/\x00", ".git/config", "a/.hidden"])
+def test_refused(root, raw):
+    with pytest.raises(PathRefusedError):
+        resolve_in_root(root, raw)
+
+
+def test_hidden_allowed_when_the_server_allows_it(root):
+    (root / ".nbgov").mkdir()
+    (root / ".nbgov" / "x.ipynb").write_text("{}")
+    assert resolve_in_root(root, ".nbgov/x.ipynb", allow_hidden=True).name == "x.ipynb"
+
+
+def test_symlinks_out_of_the_root_are_refused_and_inside_ones_followed(root, tmp_path):
+    (tmp_path / "out.ipynb").write_text("{}")
+    (root / "a" / "out.ipynb").symlink_to(tmp_path / "out.ipynb")
+    (root / "inner.ipynb").symlink_to(root / "a" / "n.ipynb")
+    with pytest.raises(PathRefusedError):
+        resolve_in_root(root, "a/out.ipynb")
+    assert resolve_in_root(root, "inner.ipynb") == (root / "a" / "n.ipynb").resolve()
+
+
+def test_missing_and_wrong_kind(root):
+    with pytest.raises(NotebookNotFoundError):
+        resolve_in_root(root, "a/none.ipynb")
+    assert resolve_in_root(root, "a/none.ipynb", must_exist=False).name == "none.ipynb"
+    with pytest.raises(PathRefusedError):
+        resolve_in_root(root, "a")  # a folder where a file is expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a", "..", ".", "n.ipynb", "/", "x", "%2e%2e", "~"]),
+                min_size=1, max_size=6))
+def test_whatever_is_accepted_is_inside_the_root(tmp_path_factory, parts):
+    root = tmp_path_factory.mktemp("srv")
+    (root / "a").mkdir(exist_ok=True)
+    raw = "/".join(parts)
+    try:
+        found = resolve_in_root(root, raw, must_exist=False, kind="any")
+    except PathRefusedError:
+        return
+    assert found == root.resolve() or root.resolve() in found.parents
+
+
+def test_project_root_is_the_nearest_marker_but_never_above_the_server_root(tmp_path):
+    outer = tmp_path / "outer"
+    srv = outer / "srv"
+    (srv / "proj" / "nb").mkdir(parents=True)
+    (outer / "nbgov.toml").write_text("")  # a project above the server root: ignored
+    assert project_root(srv, srv / "proj" / "nb") == srv.resolve()
+    (srv / "proj" / "pipeline.yaml").write_text("tasks: []\n")
+    assert project_root(srv, srv / "proj" / "nb") == (srv / "proj").resolve()
+    assert project_root(srv, srv / "proj") == (srv / "proj").resolve()
+    (srv / "pyproject.toml").write_text("[tool.nbgov]\n")
+    assert project_root(srv, srv) == srv.resolve()
