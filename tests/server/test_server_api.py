@@ -204,3 +204,19 @@ async def test_a_broken_pipeline_is_a_400_but_reviews_still_answer(api, jp_root_
     assert status == 400 and body["error"] == "PipelineError"
     status, body = await api("review", params={"path": TRAIN})
     assert status == 200 and body["status"] == "unreviewed" and body["task"] is None
+
+
+async def test_lineage_route_follows_the_lineage_service(api, jp_root_dir):
+    from nbgov.server.handlers import service_available
+
+    _, info = await api("info")
+    status, body = await api("lineage", params={"target": "../elsewhere/model.pkl"})
+    if not service_available("lineage"):
+        assert info["lineage"] is False and status == 404
+        return
+    assert info["lineage"] is True
+    assert status == 400 and body["error"] == "PathRefusedError"
+    status, body = await api("lineage", params={"target": "train"})
+    assert status in (200, 404), body  # a task never run has no lineage yet
+    if status == 404:
+        assert body["error"] == "LineageError"
