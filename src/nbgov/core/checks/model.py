@@ -78,10 +78,13 @@ class SpecInfo:
     path: str
     tasks: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    _sources: set[str] | None = field(default=None, repr=False, compare=False)
 
     def task_sources(self) -> set[str]:
-        """The tasks' source paths relative to the project root."""
-        return {t["source_path"] for t in self.tasks if t.get("source_path")}
+        """The tasks' source paths relative to the project root (computed once)."""
+        if self._sources is None:
+            self._sources = {t["source_path"] for t in self.tasks if t.get("source_path")}
+        return self._sources
 
 
 @dataclass

@@ -43,28 +43,12 @@ _PATTERNS: list[tuple[str, str]] = [
 ]
 _SCAN = re.compile("|".join(f"(?P<g{i}>{p})" for i, (_, p) in enumerate(_PATTERNS)))
 # a cheap test before the regex: every pattern holds one of these (lower-cased) fragments
+# ("key" stands for api_key, access_key, private_key...: one scan instead of eight)
 _HINTS = (
-    "-----begin",
-    "akia",
-    "asia",
-    "abia",
-    "acca",
-    "gh",
-    "glpat-",
-    "xox",
-    "hooks.slack",
-    "k_live_",
-    "aiza",
-    "sk-",
-    "hf_",
-    "eyj",
-    "://",
-    "pass",
-    "secret",
-    "token",
-    "key",
-    "credential",
-)
+    "-----begin", "akia", "asia", "abia", "acca", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+    "github_pat_", "glpat-", "xox", "hooks.slack", "k_live_", "aiza", "sk-", "hf_", "eyj", "://",
+    "passw", "secret", "token", "key", "credential",
+)  # fmt: skip
 _PLACEHOLDER = re.compile(
     r"(?i)^(?:\*+|x+|\.+|<.*>|\{.*\}|\$.*|%.*|.*(?:changeme|change_me|example|placeholder|"
     r"your[_-]|dummy|redacted|xxxx|\*\*\*|getenv|environ).*)$"
@@ -90,10 +74,15 @@ def _redact(value: str) -> str:
     return f"{value[:4]}...({len(value)} chars)" if len(value) > 8 else "***"
 
 
+def may_hold_secrets(text: str) -> bool:
+    """A cheap test: False when no secret pattern can match anywhere in ``text``."""
+    low = text.lower()
+    return any(h in low for h in _HINTS)
+
+
 def find_secrets(text: str) -> Iterator[tuple[int, str]]:
     """``(line, description)`` for each likely secret in ``text`` (1-based lines)."""
-    low = text.lower()
-    if not any(h in low for h in _HINTS):
+    if not may_hold_secrets(text):
         return
     for m in _SCAN.finditer(text):
         # the outer group of a pattern closes last, so lastgroup names the pattern
@@ -141,8 +130,11 @@ def _output_texts(output: dict) -> Iterator[tuple[str, str]]:
 
 
 def _check_source(ctx: NotebookContext) -> Iterator[tuple]:
-    for index, _cell in enumerate(ctx.cells):
-        for n, (line, what) in enumerate(find_secrets(ctx.source(index))):
+    sources = [ctx.source(i) for i in range(len(ctx.cells))]
+    if not may_hold_secrets("\n".join(sources)):
+        return  # one scan of the whole notebook instead of one per cell
+    for index, source in enumerate(sources):
+        for n, (line, what) in enumerate(find_secrets(source)):
             if n == _MAX_PER_CELL:
                 yield index, line, "more secrets in this cell (not all listed)"
                 break
@@ -150,15 +142,19 @@ def _check_source(ctx: NotebookContext) -> Iterator[tuple]:
 
 
 def _check_outputs(ctx: NotebookContext) -> Iterator[tuple]:
-    for index, cell in ctx.code_cells():
-        found = 0
-        for number, output in enumerate(cell.get("outputs") or [], 1):
-            for label, text in _output_texts(output):
-                for line, what in find_secrets(text):
-                    found += 1
-                    if found > _MAX_PER_CELL:
-                        break
-                    yield index, None, f"{what} in output {number} ({label}, line {line})"
+    texts = [(index, number, label, text)
+             for index, cell in ctx.code_cells()
+             for number, output in enumerate(cell.get("outputs") or [], 1)
+             for label, text in _output_texts(output)]  # fmt: skip
+    if not texts or not may_hold_secrets("\n".join(t[3] for t in texts)):
+        return
+    found: dict[int, int] = {}
+    for index, number, label, text in texts:
+        for line, what in find_secrets(text):
+            found[index] = found.get(index, 0) + 1
+            if found[index] > _MAX_PER_CELL:
+                break
+            yield index, None, f"{what} in output {number} ({label}, line {line})"
 
 
 SECRET_IN_SOURCE = Rule(
