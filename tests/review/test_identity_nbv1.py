@@ -165,7 +165,8 @@ def test_any_source_change_changes_the_version(nb, data):
 def test_nbformat_list_sources_and_crlf_keep_the_version(nb):
     as_lists = json.loads(json.dumps(nb))
     for cell in as_lists["cells"]:
-        cell["source"] = cell["source"].replace("\n", "\r\n").splitlines(keepends=True)
+        lf = cell["source"].replace("\r\n", "\n").replace("\r", "\n")
+        cell["source"] = lf.replace("\n", "\r\n").splitlines(keepends=True)
         cell.pop("id", None)
     as_lists["nbformat_minor"] = 4
     assert notebook_version(as_lists) == notebook_version(nb)

@@ -80,27 +80,26 @@ _decision_command("comment", "comment", "Comment on NOTEBOOKS (does not change t
 def status(paths: tuple[str, ...], as_json: bool) -> None:
     """Review status of notebooks under PATHS (default: every notebook of the project)."""
     from nbgov.core.identity import short_version
-    from nbgov.services.review import discover_notebooks, review_states
+    from nbgov.services.review import survey
 
-    config = load_config()
-    states = review_states(config, discover_notebooks(config, _abs(paths) or None))
+    states, errors = survey(load_config(), _abs(paths) or None)
     if as_json:
         _emit_json([s.to_dict() for s in states])
-        return
-    rows = [
-        [
-            s.path,
-            s.status,
-            short_version(s.version),
-            *(
-                [s.last["decision"], s.last["reviewer"], s.last["at"]]
-                if s.last
-                else ["-", "-", "-"]
-            ),
+    else:
+        rows = [
+            [
+                s.path,
+                s.status,
+                short_version(s.version),
+                *([s.last["decision"], s.last["reviewer"], s.last["at"]] if s.last else ["-"] * 3),
+            ]
+            for s in states
         ]
-        for s in states
-    ]
-    click.echo(_table(rows, ["NOTEBOOK", "STATUS", "VERSION", "LAST DECISION", "BY", "WHEN"]))
+        click.echo(_table(rows, ["NOTEBOOK", "STATUS", "VERSION", "LAST DECISION", "BY", "WHEN"]))
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if errors:
+        sys.exit(errors[0].exit_code)
 
 
 @review.command()

@@ -480,45 +480,72 @@ def _walk(folder: Path) -> list[Path]:
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
-        for name in sorted(filenames):
-            p = Path(dirpath) / name
-            if name.endswith(".ipynb") or (name.endswith(".py") and _is_text_notebook(p)):
-                found.append(p)
+        found += [Path(dirpath) / name for name in sorted(filenames)]
     return found
 
 
-def discover_notebooks(config: Config, paths: list[str | Path] | None = None) -> list[str]:
-    """Notebook paths (relative, posix) for ``review status``.
-
-    Files are taken as given; folders are searched for ``.ipynb`` files and py:percent
-    notebooks (hidden folders skipped). With no paths: the notebooks git knows (tracked or not
-    ignored) or, outside git, found under the root; plus those in the ledger that still exist.
-    """
-    out: list[str] = []
-    if paths:
-        for p in paths:
-            path, rel = relative_path(config, p)
-            if path.is_dir():
-                out += [relative_path(config, f)[1] for f in _walk(path)]
-            elif path.exists():
-                out.append(rel)
-            else:
-                raise NotebookError("notebook not found", Location(p), hint="check the path")
-        return list(dict.fromkeys(out))
-    repo = git.repo_root(config.root)
-    if repo is not None:
-        for name in git.ls_files(config.root, "*.ipynb", "*.py"):
-            full = config.root / name
-            if any(part.startswith(".") for part in Path(name).parts[:-1]) or not full.is_file():
-                continue
-            if name.endswith(".ipynb") or _is_text_notebook(full):
-                out.append(relative_path(config, full)[1])
+def _notebooks_under(folder: Path) -> list[Path]:
+    """Notebooks in a folder: the files git knows there (tracked, or untracked and not ignored),
+    or every file outside git; hidden folders skipped; ``.ipynb`` and py:percent notebooks."""
+    if git.repo_root(folder) is not None:
+        names = git.ls_files(folder, "*.ipynb", "*.py")
+        files = [
+            folder / n for n in names if not any(p.startswith(".") for p in Path(n).parts[:-1])
+        ]
     else:
-        out = [relative_path(config, f)[1] for f in _walk(config.root)]
-    settings = ReviewSettings.from_config(config)
-    out += [
-        r.notebook
-        for r in store.read_records(settings.ledger)
-        if (config.root / r.notebook).is_file()
+        files = _walk(folder)
+    return [
+        f
+        for f in files
+        if f.is_file() and (f.suffix == ".ipynb" or (f.suffix == ".py" and _is_text_notebook(f)))
     ]
+
+
+def discover_notebooks(config: Config, paths: list[str | Path] | None = None) -> list[str]:
+    """Notebook paths (relative to the root, posix) for ``review status`` and ``review gate``.
+
+    Files are taken as given; folders are searched (:func:`_notebooks_under`). With no paths:
+    ``[review] paths`` if set, else the whole project, plus the notebooks in the ledger that
+    still exist.
+
+    Raises:
+        NotebookError: a path given does not exist or is outside the project.
+    """
+    settings = ReviewSettings.from_config(config)
+    default = not paths
+    out: list[str] = []
+    for p in paths or list(settings.paths) or [config.root]:
+        path, rel = relative_path(config, p)
+        if path.is_dir():
+            out += [relative_path(config, f)[1] for f in _notebooks_under(path)]
+        elif path.exists():
+            out.append(rel)
+        else:
+            raise NotebookError("notebook not found", Location(p), hint="check the path")
+    if default and not settings.paths:
+        records = store.read_records(settings.ledger)
+        out += [r.notebook for r in records if (config.root / r.notebook).is_file()]
     return sorted(dict.fromkeys(out))
+
+
+def survey(
+    config: Config, paths: list[str | Path] | None = None
+) -> tuple[list[ReviewState], list[NotebookError]]:
+    """The states of every notebook :func:`discover_notebooks` finds, and the errors of those
+    that cannot be read (so one damaged notebook does not hide the others' status).
+
+    Raises:
+        LedgerError, ConfigError: the ledger or the configuration is bad.
+        NotebookError: a path given does not exist.
+    """
+    settings = ReviewSettings.from_config(config)
+    grouped = by_notebook(store.read_records(settings.ledger))
+    states, errors = [], []
+    for rel in discover_notebooks(config, paths):
+        try:
+            _, _, _, version = _current(config, rel)
+        except NotebookError as exc:
+            errors.append(exc)
+            continue
+        states.append(_state(rel, version, grouped.get(rel, [])))
+    return states, errors

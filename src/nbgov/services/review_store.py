@@ -27,7 +27,13 @@ from nbgov.core.ledger import ReviewRecord, parse_ledger
 DEFAULT_LEDGER = ".nbgov/reviews.jsonl"
 DEFAULT_SNAPSHOTS = ".nbgov/snapshots"
 
-_KEYS = {"ledger": str, "snapshots": str, "allow_self_approval": bool, "reviewer": str}
+_KEYS = {
+    "ledger": str,
+    "snapshots": str,
+    "allow_self_approval": bool,
+    "reviewer": str,
+    "paths": list,
+}
 
 
 @dataclass(frozen=True)
@@ -39,12 +45,15 @@ class ReviewSettings:
         snapshots: folder of approved snapshots (``snapshots``, default ``.nbgov/snapshots``).
         allow_self_approval: lift the four-eyes rule (``allow_self_approval``, default false).
         reviewer: reviewer identity overriding git's (``reviewer``, e.g. ``"Ann <ann@x.org>"``).
+        paths: files and folders ``review status`` looks at by default (``paths``; default:
+            the whole project).
     """
 
     ledger: Path
     snapshots: Path
     allow_self_approval: bool = False
     reviewer: str | None = None
+    paths: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: Config) -> ReviewSettings:
@@ -64,6 +73,11 @@ class ReviewSettings:
                     f"[review] {key} must be a {kind.__name__}, got {type(table[key]).__name__}",
                     where,
                 )
+        paths = table.get("paths", [])
+        if not all(isinstance(p, str) and p.strip() for p in paths):
+            raise ConfigError(
+                "[review] paths must be a list of paths", where, hint='e.g. paths = ["notebooks"]'
+            )
         reviewer = table.get("reviewer")
         if reviewer is not None and not reviewer.strip():
             raise ConfigError(
@@ -76,6 +90,7 @@ class ReviewSettings:
             snapshots=(config.root / table.get("snapshots", DEFAULT_SNAPSHOTS)).resolve(),
             allow_self_approval=table.get("allow_self_approval", False),
             reviewer=reviewer.strip() if reviewer else None,
+            paths=tuple(paths),
         )
 
 
