@@ -213,6 +213,7 @@ async def test_lineage_route_follows_the_lineage_service(api, jp_root_dir):
     status, body = await api("lineage", params={"target": "../elsewhere/model.pkl"})
     if not service_available("lineage"):
         assert info["lineage"] is False and status == 404
+        assert "no such nbgov API route" in body["message"]
         return
     assert info["lineage"] is True
     assert status == 400 and body["error"] == "PathRefusedError"

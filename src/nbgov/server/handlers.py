@@ -342,6 +342,24 @@ class LineageHandler(NbgovHandler):
         self.reply(payload)
 
 
+class UnknownRouteHandler(NbgovHandler):
+    """Any other ``nbgov/api/...`` path: a JSON 404 naming the routes this server serves."""
+
+    def _unknown(self) -> None:
+        served = ", ".join(name for name, _ in _table().items())
+        raise tornado.web.HTTPError(404, f"no such nbgov API route (served: {served})")
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, *args: str) -> None:
+        self._unknown()
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, *args: str) -> None:
+        self._unknown()
+
+
 #: route (under ``nbgov/api/``) -> handler; lineage is added only when its service exists.
 ROUTES: dict[str, type[NbgovHandler]] = {
     "info": InfoHandler,
@@ -352,10 +370,16 @@ ROUTES: dict[str, type[NbgovHandler]] = {
 }
 
 
-def routes(base_url: str) -> list[tuple[str, type[NbgovHandler]]]:
-    """Tornado URL specs of the API under ``base_url``."""
+def _table() -> dict[str, type[NbgovHandler]]:
     table = dict(ROUTES)
     if service_available("lineage"):
         table["lineage"] = LineageHandler
-    return [(url_path_join(base_url, "nbgov", "api", name), handler)
-            for name, handler in table.items()]
+    return table
+
+
+def routes(base_url: str) -> list[tuple[str, type[NbgovHandler]]]:
+    """Tornado URL specs of the API under ``base_url`` (unknown routes last: JSON 404)."""
+    api = url_path_join(base_url, "nbgov", "api")
+    specs: list[tuple[str, type[NbgovHandler]]] = [
+        (url_path_join(api, name), handler) for name, handler in _table().items()]
+    return [*specs, (url_path_join(api, "(.*)"), UnknownRouteHandler)]
