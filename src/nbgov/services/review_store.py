@@ -145,7 +145,8 @@ def locked(ledger: Path) -> Iterator[None]:
 def _ignore_lock_files(folder: Path) -> None:
     # the lock file and torn temp files are machine-local; keep them out of commits
     ignore = folder / ".gitignore"
-    if not ignore.exists():
+    # only in a folder of nbgov's own (like .nbgov/), never a repository's top-level one
+    if not ignore.exists() and not (folder / ".git").exists():
         with contextlib.suppress(OSError):
             atomic_write(ignore, "*.lock\n.*.tmp\n")
 
