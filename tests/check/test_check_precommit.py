@@ -39,12 +39,21 @@ def test_hook_blocks_a_commit_then_fix_lets_it_through(git_repo, tmp_path):
     for name in ("outputs--committed.ipynb", "clean--task.ipynb"):
         shutil.copy(FIXTURES / name, git_repo / "notebooks" / name)
     subprocess.run(["git", "-C", str(git_repo), "add", "."], check=True)
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+    }
 
     def pre_commit(hook: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "pre_commit", "run", hook, "--all-files"],
-                              cwd=git_repo, capture_output=True, text=True, env=env, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "pre_commit", "run", hook, "--all-files"],
+            cwd=git_repo,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
 
     check = pre_commit("nbgov-check")
     assert check.returncode == 1, check.stdout + check.stderr

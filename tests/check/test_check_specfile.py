@@ -55,13 +55,16 @@ def test_a_bare_list_of_tasks(tmp_path):
     assert [(t.name, t.product) for t in read_spec(path).tasks] == [("a", {"nb": "out/a.ipynb"})]
 
 
-@pytest.mark.parametrize(("text", "message", "line"), [
-    ("tasks:\n  - source: [a\n", "not valid YAML", 3),
-    ("meta: {}\n", "no `tasks:` list", None),
-    ("tasks:\n  - product: x.csv\n", "task 1 has no `source`", 2),
-    ("tasks:\n  - source: a.ipynb\n    params: [1]\n", "`params` must be a mapping", 2),
-    ("tasks:\n  - source: a.ipynb\n    upstream: {a: 1}\n", "`upstream` must be a list", 2),
-])
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ("tasks:\n  - source: [a\n", "not valid YAML", 3),
+        ("meta: {}\n", "no `tasks:` list", None),
+        ("tasks:\n  - product: x.csv\n", "task 1 has no `source`", 2),
+        ("tasks:\n  - source: a.ipynb\n    params: [1]\n", "`params` must be a mapping", 2),
+        ("tasks:\n  - source: a.ipynb\n    upstream: {a: 1}\n", "`upstream` must be a list", 2),
+    ],
+)
 def test_errors_say_what_and_where(tmp_path, text, message, line):
     path = tmp_path / "pipeline.yaml"
     path.write_text(text)
@@ -77,7 +80,9 @@ def test_errors_say_what_and_where(tmp_path, text, message, line):
 def test_reading_a_spec_does_not_import_ploomber(tmp_path):
     path = tmp_path / "pipeline.yaml"
     path.write_text(SPEC)
-    code = ("import sys; from nbgov.adapters.specfile import read_spec; "
-            f"read_spec({str(path)!r}); print('ploomber' in sys.modules)")
+    code = (
+        "import sys; from nbgov.adapters.specfile import read_spec; "
+        f"read_spec({str(path)!r}); print('ploomber' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

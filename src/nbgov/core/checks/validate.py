@@ -185,4 +185,9 @@ def _output_problem(output: Any) -> str | None:
             return "error output needs a 'traceback' list of strings"
     elif not isinstance(output.get("data"), dict):
         return f"{otype} output needs a 'data' object"
+    else:
+        for mime, value in output["data"].items():
+            # as in nbformat's schema: JSON mime types hold any JSON, the others text
+            if not (mime == "application/json" or mime.endswith("+json")) and not _is_text(value):
+                return f"{otype} output: {mime!r} must be a string or a list of strings"
     return None

@@ -250,7 +250,8 @@ def _fix_kernelspec(ctx: NotebookContext, findings: list[Finding]) -> bool:
         return False  # nothing safe to write without knowing the project's kernel
     meta = ctx.nb.setdefault("metadata", {})
     old = meta.get("kernelspec") if isinstance(meta.get("kernelspec"), dict) else {}
-    language = old.get("language") or (meta.get("language_info") or {}).get("name") or "python"
+    info = meta.get("language_info") if isinstance(meta.get("language_info"), dict) else {}
+    language = old.get("language") or info.get("name") or "python"
     display = old.get("display_name") if old.get("name") == wanted else None
     meta["kernelspec"] = {"name": wanted, "display_name": display or wanted, "language": language}
     return True

@@ -119,13 +119,12 @@ def _output_texts(output: dict) -> Iterator[tuple[str, str]]:
             if mime in _TEXT_MIME or (
                 mime.endswith(("+json", "+xml")) and not mime.startswith("image/")
             ):
-                text = (
-                    data
-                    if isinstance(data, str)
-                    else "".join(data)
-                    if isinstance(data, list)
-                    else json.dumps(data)
-                )
+                if isinstance(data, str):
+                    text = data
+                elif isinstance(data, list) and not mime.endswith("json"):
+                    text = "".join(data)  # validated: a list of strings
+                else:
+                    text = json.dumps(data)
                 yield f"{mime} output", text
 
 
