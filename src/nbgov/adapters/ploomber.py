@@ -186,6 +186,11 @@ class Pipeline:
         try:
             with _quiet():
                 dag = spec.to_dag()
+                # nbgov records builds itself: its own Ploomber hooks (declared for `ploomber
+                # build`) must not run, or render would already touch the tracking store
+                for attr in ("on_render", "on_finish", "on_failure"):
+                    if _is_nbgov_hook(getattr(dag, attr)):
+                        setattr(dag, attr, None)
                 dag.render(show_progress=False)
         except Exception as exc:
             raise PipelineError(_first_line(exc), Location(self.spec_path)) from None
@@ -236,9 +241,6 @@ class Pipeline:
         from ploomber.executors import Parallel, Serial
 
         dag = self._dag
-        for attr in ("on_render", "on_finish", "on_failure"):
-            if _is_nbgov_hook(getattr(dag, attr)):
-                setattr(dag, attr, None)
         if jobs and jobs > 1:
             dag.executor = Parallel(processes=jobs, print_progress=progress)
         else:

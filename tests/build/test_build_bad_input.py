@@ -1,0 +1,88 @@
+"""Bad input to nbgov build: one clear message naming the file, exit 2, no traceback, nothing
+written, nothing executed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def assert_refused(tiny: Path, proc, *needles: str) -> None:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: "), proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+    assert not (tiny / "products").exists(), "something was executed"
+    assert not (tiny / "mlflow.db").exists(), "something was recorded"
+
+
+def test_invalid_yaml(tiny: Path):
+    (tiny / "pipeline.yaml").write_text("tasks:\n  - source: [unclosed\n")
+    assert_refused(tiny, run_cli(tiny, "build"), "pipeline.yaml", "not valid YAML")
+
+
+def test_missing_notebook(tiny: Path):
+    (tiny / "notebooks/b.ipynb").unlink()
+    assert_refused(tiny, run_cli(tiny, "build"), "pipeline.yaml", "notebooks/b.ipynb", "does not exist")
+
+
+def test_notebook_not_json(tiny: Path):
+    (tiny / "notebooks/a.ipynb").write_text('{"cells": [')
+    proc = run_cli(tiny, "build")
+    assert_refused(tiny, proc, "a.ipynb")
+
+
+def test_unknown_parameter(tiny: Path):
+    assert_refused(tiny, run_cli(tiny, "build", "-p", "a.nope=1"), "a.ipynb", "'nope'", "x")
+
+
+def test_parameter_name_not_identifier(tiny: Path):
+    assert_refused(tiny, run_cli(tiny, "build", "-p", "a.1x=2"), "not a valid parameter name")
+
+
+def test_parameter_value_not_plain_data(tiny: Path):
+    assert_refused(tiny, run_cli(tiny, "build", "-p", "a.x={1, 2}"), "not plain data")
+
+
+def test_unknown_task_and_env_key(tiny: Path):
+    assert_refused(tiny, run_cli(tiny, "build", "nosuchtask"), "unknown task 'nosuchtask'")
+    assert_refused(tiny, run_cli(tiny, "build", "-p", "zz.x=1"), "unknown task 'zz'")
+    assert_refused(tiny, run_cli(tiny, "build", "--env", "nokey=1"), "env.yaml", "nokey")
+
+
+def test_spec_param_unknown_to_notebook(tiny: Path):
+    spec = (tiny / "pipeline.yaml").read_text().replace("params: {x: 1,", "params: {x: 1, y: 2,")
+    (tiny / "pipeline.yaml").write_text(spec)
+    assert_refused(tiny, run_cli(tiny, "build"), "a.ipynb", "'y'")
+
+
+def test_bad_config(tiny: Path):
+    (tiny / "nbgov.toml").write_text("experiment = [\n")
+    assert_refused(tiny, run_cli(tiny, "build"), "nbgov.toml", "not valid TOML")
+    (tiny / "nbgov.toml").write_text('experimnt = "x"\n')
+    assert_refused(tiny, run_cli(tiny, "build"), "unknown key(s): experimnt")
+
+
+def test_unreachable_tracking_server_is_a_clear_error(tiny: Path):
+    from tests.conftest import free_port
+
+    proc = run_cli(tiny, "build", "c", env={"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}",
+                                            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+                                            "MLFLOW_HTTP_REQUEST_TIMEOUT": "3"})
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "tracking store" in proc.stderr
+    assert not (tiny / "products").exists()
+
+
+def test_status_json_before_any_build(tiny: Path):
+    proc = run_cli(tiny, "status", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert {t["name"]: t["state"] for t in json.loads(proc.stdout)["tasks"]} == {
+        "a": "never-run", "b": "never-run", "c": "never-run"}

@@ -1,0 +1,23 @@
+"""environment.yml must declare exactly the package's runtime dependencies."""
+
+from __future__ import annotations
+
+import tomllib
+
+import yaml
+
+from .conftest import REPO
+
+
+def _normalise(req: str) -> str:
+    return req.replace(" ", "").lower().replace("_", "-")
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    assert sorted(map(_normalise, pip)) == sorted(map(_normalise, project["dependencies"]))
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
+    assert python == "python=3.11"
+    assert project["requires-python"] == ">=3.10"
