@@ -280,3 +280,16 @@ def test_review_rule_reports_notebooks_not_approved(git_repo, monkeypatch):
         ("notebooks/kernel--other.ipynb", "NBG701")
     ]
     assert "unreviewed" in report.findings[0].message
+
+
+@pytest.mark.integration
+def test_review_rule_goes_on_past_an_unreadable_notebook(git_repo):
+    (git_repo / "notebooks").mkdir()
+    (git_repo / "nbgov.toml").write_text("")
+    shutil.copy(Path(__file__).parent / "fixtures" / "clean--task.ipynb", git_repo / "notebooks")
+    (git_repo / "notebooks" / "broken.ipynb").write_text("{not json")
+    report = run_check(root=git_repo, plugins=False, select=["NBG001", "NBG701"])
+    assert [(f.path, f.rule) for f in report.findings] == [
+        ("notebooks/broken.ipynb", "NBG001"),
+        ("notebooks/clean--task.ipynb", "NBG701"),
+    ]

@@ -27,7 +27,7 @@ from nbgov.core.checks.model import NOTEBOOK, PROJECT, Finding, Project, Rule, S
 from nbgov.core.checks.registry import RuleRegistry, load_registry
 from nbgov.core.checks.settings import CheckSettings, parse_settings
 from nbgov.core.config import Config, find_root, load_config
-from nbgov.core.errors import Location, NbgovError, NbgovWarning
+from nbgov.core.errors import Location, NbgovError, NbgovWarning, NotebookError
 
 NOTEBOOK_SUFFIX = ".ipynb"
 REVIEW_RULE = "NBG701"
@@ -174,9 +174,17 @@ def _review_status(
         return None
     try:
         states = review_states(config, list(notebooks))
-    except NbgovError as exc:
-        notes.append(f"{REVIEW_RULE} not-approved skipped: {exc.message}")
-        return None
+    except NbgovError:
+        # one unreadable notebook (an NBG001 finding anyway) must not hide the others' status
+        states = []
+        for notebook in notebooks:
+            try:
+                states.extend(review_states(config, [notebook]))
+            except NotebookError:
+                continue
+            except NbgovError as exc:  # the ledger or the configuration: no status for anyone
+                notes.append(f"{REVIEW_RULE} not-approved skipped: {exc}")
+                return None
     return {_relpath(root / s.path, root): s.status for s in states}
 
 
