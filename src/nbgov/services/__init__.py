@@ -1,0 +1,1 @@
+"""Services: use cases that combine core objects and adapters (build, tracking, review, ...)."""
