@@ -1,0 +1,98 @@
+"""The approval gate inside ``nbgov build``: refused before anything runs, listing each notebook;
+passes once approved, and the review status lands on the task's MLflow run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+KERNEL = {
+    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+    "language_info": {"name": "python"},
+}
+SPEC = """
+tasks:
+  - source: notebooks/a.ipynb
+    product: {nb: products/a.ipynb, data: products/a.txt}
+  - source: notebooks/b.ipynb
+    product: {nb: products/b.ipynb, data: products/b.txt}
+"""
+
+
+def task_notebook(name: str) -> dict:
+    cells = [
+        {
+            "cell_type": "code",
+            "id": "p",
+            "metadata": {"tags": ["parameters"]},
+            "source": "upstream = None\nproduct = None",
+            "outputs": [],
+            "execution_count": None,
+        },
+        {
+            "cell_type": "code",
+            "id": "w",
+            "metadata": {},
+            "source": f"from pathlib import Path\nPath(product['data']).write_text('{name}')",
+            "outputs": [],
+            "execution_count": None,
+        },
+    ]
+    return {"cells": cells, "metadata": KERNEL, "nbformat": 4, "nbformat_minor": 5}
+
+
+@pytest.fixture
+def pipeline_project(project, git):
+    for name in ("a", "b"):
+        (project / "notebooks" / f"{name}.ipynb").write_text(json.dumps(task_notebook(name)))
+    (project / "pipeline.yaml").write_text(SPEC)
+    (project / "nbgov.toml").write_text(
+        'experiment = "gate"\n[environments.prod]\nrequire_approved = true\n[environments.dev]\n'
+    )
+    (project / ".gitignore").write_text("products/\nmlflow.db\nmlruns/\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "pipeline")
+    return project
+
+
+def test_build_gate_refuses_then_passes_and_tags_the_run(pipeline_project, nbgov, bob):
+    refused = nbgov("build", "--require-approved", "-q")
+    assert refused.code == 1, refused.err
+    assert "notebooks/a.ipynb: unreviewed" in refused.err
+    assert "notebooks/b.ipynb: unreviewed" in refused.err
+    assert not (pipeline_project / "products").exists(), "nothing may run before the gate"
+
+    assert nbgov("review", "approve", "notebooks/a.ipynb", "--reviewer", bob).code == 0
+    by_env = nbgov("build", "-q", env={"NBGOV_ENV": "prod"})  # the environment switch
+    assert by_env.code == 1 and "notebooks/b.ipynb: unreviewed" in by_env.err
+    assert "notebooks/a.ipynb" not in by_env.err
+
+    # only the notebooks that would run are gated: building just `a` passes
+    built = nbgov("build", "-e", "prod", "-q", "a")
+    assert built.code == 0, built.err
+    assert (pipeline_project / "products" / "a.txt").read_text() == "a"
+    assert not (pipeline_project / "products" / "b.txt").exists()
+
+    probe = (
+        "import json, mlflow\n"
+        f"mlflow.set_tracking_uri('sqlite:///{(pipeline_project / 'mlflow.db').as_posix()}')\n"
+        "runs = mlflow.search_runs(experiment_names=['gate'], output_format='list')\n"
+        "print(json.dumps(sorted((r.data.tags.get('nbgov.notebook_path', r.data.tags.get("
+        "'nbgov.task', '')), r.data.tags.get('nbgov.review_status')) for r in runs "
+        "if 'nbgov.review_status' in r.data.tags)))\n"
+    )
+    tags = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=pipeline_project,
+        ).stdout
+    )
+    assert [status for _, status in tags] == ["approved"]
