@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ("pytest_jupyter.jupyter_server",)
+# pytest-jupyter's fixtures and hooks, for this folder only. `pytest_plugins` would do the same
+# from the root conftest; pytest refuses it in a sub-folder's conftest.
+from pytest_jupyter.jupyter_server import *  # noqa: E402,F403
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
