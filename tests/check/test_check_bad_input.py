@@ -110,13 +110,20 @@ def test_huge_notebook_is_checked(make_project):
     assert [(f.rule, f.cell) for f in report.findings if f.rule == "NBG502"] == [("NBG502", 1200)]
 
 
-def test_a_file_that_is_not_a_notebook_is_a_finding(make_project):
+def test_a_named_file_that_is_not_ipynb_is_skipped_with_a_note(make_project):
     root = make_project("clean--task.ipynb")
     other = root / "notes.txt"
     other.write_text("just text")
     report = run_check([root / "notebooks" / "clean--task.ipynb", other], root=root, plugins=False)
-    assert [(f.rule, f.path) for f in report.findings] == [("NBG001", "notes.txt")]
-    assert "not valid JSON" in report.findings[0].message
+    assert report.findings == [] and report.files == 1
+    assert report.notes == [f"{other}: skipped, not a .ipynb notebook"]
+
+
+def test_a_binary_file_named_ipynb_is_a_finding(make_project):
+    root = make_project("clean--task.ipynb")
+    (root / "notebooks" / "picture.ipynb").write_bytes(bytes(range(256)) * 4)
+    report = run_check(root=root, plugins=False)
+    assert [(f.rule, f.path) for f in report.findings] == [("NBG001", "notebooks/picture.ipynb")]
 
 
 def test_nbformat_reads_what_the_fixtures_claim():

@@ -244,6 +244,10 @@ tasks:
     # checking one notebook does not repeat the pipeline-wide findings (pre-commit passes files)
     one = run_check([root / "notebooks" / "paths--absolute.ipynb"], root=root, plugins=False)
     assert {f.rule for f in one.findings} == {"NBG401", "NBG604"}
+    # naming pipeline.yaml brings them in; it is not read as a notebook
+    spec_only = run_check([root / "pipeline.yaml"], root=root, plugins=False)
+    assert spec_only.files == 0 and spec_only.notes == []
+    assert {f.rule for f in spec_only.findings} == {"NBG602", "NBG603"}
 
 
 def test_unreadable_pipeline(make_project):

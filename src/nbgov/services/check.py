@@ -110,11 +110,19 @@ def _relpath(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def discover(paths: Sequence[str | Path], root: Path, settings: CheckSettings) -> list[Path]:
-    """The notebooks to check: ``.ipynb`` files under folders, files given as they are.
+def discover(
+    paths: Sequence[str | Path],
+    root: Path,
+    settings: CheckSettings,
+    notes: list[str] | None = None,
+    spec: Path | None = None,
+) -> list[Path]:
+    """The notebooks to check: the ``.ipynb`` files named or under the folders named.
 
     Excluded files (``[check] exclude`` and the default excludes) are skipped even when named,
-    so a pre-commit hook that passes every changed notebook honours the configuration.
+    so a pre-commit hook that passes every changed notebook honours the configuration. A named
+    file that is not ``.ipynb`` is skipped with a note, except the pipeline spec, which brings
+    the pipeline-wide rules in.
 
     Raises:
         NbgovError: a path does not exist (exit code 2).
@@ -129,8 +137,10 @@ def discover(paths: Sequence[str | Path], root: Path, settings: CheckSettings) -
             for folder, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
                 found.extend(Path(folder) / f for f in sorted(files) if f.endswith(NOTEBOOK_SUFFIX))
-        else:
+        elif path.suffix == NOTEBOOK_SUFFIX:
             found.append(path)
+        elif notes is not None and (spec is None or path.resolve() != spec):
+            notes.append(f"{given}: skipped, not a .ipynb notebook")
     unique = dict.fromkeys(p.resolve() if p.is_symlink() else p for p in found)
     return [p for p in unique if not settings.is_excluded(_relpath(p, root))]
 
@@ -259,7 +269,7 @@ def run_check(
     rules = select_rules(registry, settings, select, extend_select, ignore)
     report.rules = rules
     suppressions = Suppressions(registry, settings)
-    files = discover(paths, root_path, settings)
+    files = discover(paths, root_path, settings, report.notes, config.pipeline_path)
     spec = _spec_info(config, root_path)
     project = Project(root_path, settings, spec, [_relpath(p, root_path) for p in files])
     if any(r.id == REVIEW_RULE for r in rules):
