@@ -81,8 +81,9 @@ async def test_saving_an_executed_copy_keeps_its_record(jp_fetch, jp_root_dir):
 
 @pytest.fixture
 def with_ploomber(jp_server_config):
-    """Ploomber's own server extension enabled too, as a fresh `pip install nbgov` has it."""
+    """Ploomber's own server extensions enabled too, as a fresh `pip install nbgov` has them."""
     jp_server_config["ServerApp"]["jpserver_extensions"]["ploomber"] = True
+    jp_server_config["ServerApp"]["jpserver_extensions"]["ploomber_extension"] = True
     return jp_server_config
 
 
@@ -109,3 +110,5 @@ async def test_ploomber_extension_does_not_break_saving(with_ploomber, jp_server
     assert len(saved["cells"]) == len(original_nb["cells"])
     opened = await jp_fetch("api", "contents", TRAIN)
     assert json.loads(opened.body)["type"] == "notebook"
+    status, review = await api("review", params={"path": TRAIN})
+    assert status == 200 and review["task"] == "train"
