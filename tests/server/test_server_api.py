@@ -221,3 +221,12 @@ async def test_lineage_route_follows_the_lineage_service(api, jp_root_dir):
     assert status in (200, 404), body  # a task never run has no lineage yet
     if status == 404:
         assert body["error"] == "LineageError"
+
+
+async def test_error_locations_are_server_relative(api, jp_root_dir):
+    """A service error naming an absolute file says where relative to the root, like replies."""
+    (jp_root_dir / "notebooks" / "broken.ipynb").write_text("{not json")
+    status, body = await api("review", params={"path": "notebooks/broken.ipynb"})
+    assert status == 400 and body["error"] == "NotebookError", body
+    assert body["where"]["path"] == "notebooks/broken.ipynb"
+    assert str(jp_root_dir) not in json.dumps(body)

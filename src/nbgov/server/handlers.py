@@ -37,6 +37,7 @@ from nbgov.core.errors import (
     ReviewError,
     TrackingError,
 )
+from nbgov.core.ledger import DECISIONS
 from nbgov.server.cache import PipelineCache, task_of
 from nbgov.server.paths import (
     NotebookNotFoundError,
@@ -48,9 +49,6 @@ from nbgov.server.paths import (
 
 #: The authorization resource every nbgov route checks (``Authorizer.is_authorized``).
 AUTH_RESOURCE = "nbgov"
-
-#: Review decisions a client may record (the ledger's vocabulary).
-DECISIONS = ("approved", "changes_requested", "comment")
 
 # Service calls read files, git and the tracking store: keep them off the event loop. Two
 # workers: the machine class has 2 cores and the calls are mostly I/O.
@@ -100,6 +98,8 @@ class NbgovHandler(APIHandler):
             status_code = status_for(exc)
             self.set_status(status_code)
             reply = exc.to_dict()
+            if reply["where"] and reply["where"]["path"]:
+                reply["where"]["path"] = self._client_path(reply["where"]["path"])
         elif isinstance(exc, tornado.web.HTTPError):
             reply = {"error": "HTTPError", "message": exc.log_message or self._reason,
                      "where": None, "hint": None}
@@ -110,6 +110,13 @@ class NbgovHandler(APIHandler):
             reply = {"error": "HTTPError", "message": self._reason, "where": None, "hint": None}
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(reply))
+
+    def _client_path(self, raw: str) -> str:
+        """A path for a reply: server-root relative; outside the root only its name."""
+        if not os.path.isabs(raw):
+            return raw
+        path = Path(os.path.normpath(raw))
+        return self.rel(path) if is_within(path, self.server_root) else path.name
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Domain errors are the client's problem: one warning line, no traceback."""
