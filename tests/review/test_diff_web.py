@@ -57,7 +57,7 @@ def test_web_command_binds_loopback_only(tmp_path):
     assert "0.0.0.0" not in cmd
 
 
-def test_nbgov_diff_web_serves_on_loopback(project, nbgov, bob, fixture_nb):
+def test_nbgov_diff_web_serves_on_loopback(project, bob, fixture_nb):
     record_decision(load_config(project), NB, "approved", "", bob)
     shutil.copy(fixture_nb("train--edited.ipynb"), project / NB)
     port = free_port()

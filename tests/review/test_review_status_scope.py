@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def spread(project, fixture_nb, git):
+def spread(project, fixture_nb):
     """notebooks/train.ipynb (committed), plus: a py:percent notebook, a plain script, a notebook
     in a hidden folder, an ignored product, and a folder outside [review] paths."""
     (project / "scratch").mkdir()
@@ -46,7 +46,7 @@ def test_default_scope_is_the_project_as_git_sees_it(spread):
     ]
 
 
-def test_review_paths_config_narrows_the_default(spread, nbgov, bob):
+def test_review_paths_config_narrows_the_default(spread, nbgov):
     (spread / "nbgov.toml").write_text('[review]\npaths = ["notebooks"]\n')
     table = nbgov("review", "status")
     assert table.code == 0 and "scratch" not in table.out and "twin.py" in table.out

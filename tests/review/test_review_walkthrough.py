@@ -22,7 +22,7 @@ def status_row(run, path: str = NB) -> dict:
     return next(s for s in json.loads(result.out) if s["path"] == path)
 
 
-def test_edit_stale_diff_approve_gate(project, nbgov, git, fixture_nb, bob):
+def test_edit_stale_diff_approve_gate(project, nbgov, fixture_nb, bob):
     assert status_row(nbgov)["status"] == "unreviewed"
     first = nbgov("review", "approve", NB, "-m", "first look", "--reviewer", bob)
     assert first.code == 0, first.err
@@ -70,7 +70,7 @@ def test_edit_stale_diff_approve_gate(project, nbgov, git, fixture_nb, bob):
     assert verify.code == 0 and "2 record(s)" in verify.out
 
 
-def test_self_approval_of_a_commit_names_its_author(project, nbgov, git, fixture_nb, bob):
+def test_self_approval_of_a_commit_names_its_author(project, nbgov):
     refused = nbgov("review", "approve", NB)
     assert refused.code == 2
     assert "authored by Ada Author <ada@example.com> (commit " in refused.err
@@ -99,9 +99,7 @@ def test_uncommitted_changes_are_authored_by_the_current_user(project, nbgov, gi
     assert nbgov("review", "approve", NB, "--reviewer", bob).code == 0
 
 
-def test_self_approval_allowed_by_config_and_reviewer_from_env(
-    project, nbgov, git, fixture_nb, bob
-):
+def test_self_approval_allowed_by_config_and_reviewer_from_env(project, nbgov):
     (project / "nbgov.toml").write_text("[review]\nallow_self_approval = true\n")
     assert nbgov("review", "approve", NB).code == 0
     other = nbgov("review", "comment", NB, "-m", "looks fine", env={"NBGOV_REVIEWER": "carol"})
@@ -113,7 +111,7 @@ def test_self_approval_allowed_by_config_and_reviewer_from_env(
     ]
 
 
-def test_request_changes_then_approve(project, nbgov, git, fixture_nb, bob):
+def test_request_changes_then_approve(project, nbgov, bob):
     assert nbgov("review", "request-changes", NB, "-m", "seed?", "--reviewer", bob).code == 0
     assert status_row(nbgov)["status"] == "changes-requested"
     assert nbgov("review", "comment", NB, "-m", "see thread", "--reviewer", bob).code == 0
@@ -122,7 +120,7 @@ def test_request_changes_then_approve(project, nbgov, git, fixture_nb, bob):
     assert status_row(nbgov)["status"] == "approved"
 
 
-def test_outputs_only_change_keeps_approval_and_diff_hides_it(project, nbgov, git, fixture_nb, bob):
+def test_outputs_only_change_keeps_approval_and_diff_hides_it(project, nbgov, fixture_nb, bob):
     assert nbgov("review", "approve", NB, "--reviewer", bob).code == 0
     shutil.copy(fixture_nb("train--executed.ipynb"), project / NB)  # outputs, counts, injected cell
     assert status_row(nbgov)["status"] == "approved"
@@ -132,7 +130,7 @@ def test_outputs_only_change_keeps_approval_and_diff_hides_it(project, nbgov, gi
     assert "0.422" in noisy.out
 
 
-def test_diff_against_a_git_revision(project, nbgov, git, fixture_nb, bob):
+def test_diff_against_a_git_revision(project, nbgov, git, fixture_nb):
     shutil.copy(fixture_nb("train--edited.ipynb"), project / NB)
     git("commit", "-q", "-am", "double the score")
     result = nbgov("diff", NB, "--rev", "HEAD~1")
@@ -145,7 +143,7 @@ def test_diff_against_a_git_revision(project, nbgov, git, fixture_nb, bob):
     assert never.code != 0 and "never approved" in never.err and "--rev" in never.err
 
 
-def test_py_percent_twin_has_the_ipynb_version(project, nbgov, git, fixture_nb, bob):
+def test_py_percent_twin_has_the_ipynb_version(project, nbgov, fixture_nb):
     shutil.copy(fixture_nb("train.py"), project / "notebooks" / "train.py")
     out = nbgov("version", NB, "notebooks/train.py", "--json")
     versions = json.loads(out.out)
