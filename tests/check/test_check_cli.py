@@ -144,3 +144,21 @@ def test_check_stays_light(make_project):
         [sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=60
     )
     assert proc.stderr.strip() == "", proc.stderr
+
+
+def test_no_yaml_import_when_no_rule_needs_the_pipeline(make_project, task_spec):
+    root = make_project("clean--task.ipynb", pipeline=task_spec("clean--task.ipynb"))
+    code = (
+        "import sys\n"
+        "from nbgov.services.check import run_check\n"
+        "run_check(root=sys.argv[1], plugins=False, select=['NBG5'])\n"
+        "print('yaml' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert proc.stdout.strip() == "False"

@@ -31,6 +31,8 @@ from nbgov.core.errors import Location, NbgovError, NbgovWarning, NotebookError
 
 NOTEBOOK_SUFFIX = ".ipynb"
 REVIEW_RULE = "NBG701"
+#: notebook rules that ask whether a notebook is a pipeline task
+SPEC_RULES = {"NBG101", "NBG604"}
 #: Folder names never descended into while looking for notebooks (cheaper than globbing them).
 _SKIP_DIRS = {
     ".git",
@@ -270,7 +272,11 @@ def run_check(
     report.rules = rules
     suppressions = Suppressions(registry, settings)
     files = discover(paths, root_path, settings, report.notes, config.pipeline_path)
-    spec = _spec_info(config, root_path)
+    # the spec (and PyYAML) only when a selected rule can use it
+    needs_spec = any(
+        r.scope == PROJECT or r.id in SPEC_RULES or r.origin != "builtin" for r in rules
+    )
+    spec = _spec_info(config, root_path) if needs_spec else None
     project = Project(root_path, settings, spec, [_relpath(p, root_path) for p in files])
     if any(r.id == REVIEW_RULE for r in rules):
         project.review_status = _review_status(config, files, root_path, report.notes)
