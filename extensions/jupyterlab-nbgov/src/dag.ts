@@ -29,6 +29,10 @@ export interface INodePosition {
 export interface IEdge {
   from: string;
   to: string;
+  /** SVG path data from the bottom of `from` to the top of `to`. */
+  d: string;
+  /** True when the edge goes round the tasks between (it spans layers holding tasks in its way). */
+  detour: boolean;
 }
 
 /** The computed layout. */
@@ -65,7 +69,7 @@ export function layoutDag(tasks: Pick<ITask, 'name' | 'upstream'>[]): ILayout {
       if (names.has(up)) {
         if (!ups.includes(up)) {
           ups.push(up);
-          edges.push({ from: up, to: task.name });
+          edges.push({ from: up, to: task.name, d: '', detour: false });
         }
       } else {
         missing.add(up);
@@ -163,7 +167,63 @@ export function layoutDag(tasks: Pick<ITask, 'name' | 'upstream'>[]): ILayout {
     });
   });
   const height = margin * 2 + rows.length * nodeHeight + (rows.length - 1) * gapY;
-  return { nodes, edges, width, height, missing: [...missing].sort(), cyclic: [...cyclic].sort() };
+  const right = routeEdges(edges, nodes, rows);
+  return {
+    nodes,
+    edges,
+    width: Math.max(width, right + margin),
+    height,
+    missing: [...missing].sort(),
+    cyclic: [...cyclic].sort()
+  };
+}
+
+/**
+ * Give each edge its path. An edge between adjacent layers is one S-curve; a longer one is too
+ * when no task box lies on its way, else it detours through a lane right of the tasks it
+ * passes (one lane per such edge, so that they stay apart).
+ *
+ * Returns:
+ *   The rightmost x any path reaches.
+ */
+function routeEdges(edges: IEdge[], nodes: Map<string, INodePosition>, rows: string[][]): number {
+  const { nodeWidth, nodeHeight, gapX, gapY } = GEOMETRY;
+  let right = 0;
+  let lanes = 0;
+  for (const edge of edges) {
+    const a = nodes.get(edge.from)!;
+    const b = nodes.get(edge.to)!;
+    const x1 = a.x + nodeWidth / 2;
+    const y1 = a.y + nodeHeight;
+    const x2 = b.x + nodeWidth / 2;
+    const y2 = b.y;
+    const between = rows.slice(Math.min(a.layer, b.layer) + 1, Math.max(a.layer, b.layer));
+    const blocked = between.some(row =>
+      row.some(name => {
+        const n = nodes.get(name)!;
+        // x of the straight line at the middle of that row, against the box (with a margin)
+        const t = (n.y + nodeHeight / 2 - y1) / (y2 - y1 || 1);
+        const x = x1 + t * (x2 - x1);
+        return x > n.x - 6 && x < n.x + nodeWidth + 6;
+      })
+    );
+    if (!blocked) {
+      const mid = (y1 + y2) / 2;
+      edge.d = `M ${x1} ${y1} C ${x1} ${mid}, ${x2} ${mid}, ${x2} ${y2 - 2}`;
+      right = Math.max(right, x1, x2);
+      continue;
+    }
+    const passed = between.flat().map(name => nodes.get(name)!.x + nodeWidth);
+    const lane = Math.max(x1, x2, ...passed) + gapX / 2 + 8 * lanes++;
+    const top = y1 + gapY / 2;
+    const bottom = y2 - gapY / 2;
+    edge.d =
+      `M ${x1} ${y1} C ${x1} ${top}, ${lane} ${y1}, ${lane} ${top + 8} ` +
+      `L ${lane} ${bottom - 8} C ${lane} ${y2}, ${x2} ${bottom}, ${x2} ${y2 - 2}`;
+    edge.detour = true;
+    right = Math.max(right, lane);
+  }
+  return right;
 }
 
 /** Options of renderDag. */
@@ -228,16 +288,9 @@ export function renderDag(tasks: ITask[], options: IRenderOptions = {}): SVGSVGE
 
   const edgeGroup = svg('g', { class: 'nbgov-dag-edges' });
   for (const edge of layout.edges) {
-    const a = layout.nodes.get(edge.from)!;
-    const b = layout.nodes.get(edge.to)!;
-    const x1 = a.x + nodeWidth / 2;
-    const y1 = a.y + nodeHeight;
-    const x2 = b.x + nodeWidth / 2;
-    const y2 = b.y;
-    const mid = (y1 + y2) / 2;
     const path = svg('path', {
       class: 'nbgov-dag-edge',
-      d: `M ${x1} ${y1} C ${x1} ${mid}, ${x2} ${mid}, ${x2} ${y2 - 2}`,
+      d: edge.d,
       'marker-end': 'url(#nbgov-arrow)'
     });
     path.dataset.from = edge.from;

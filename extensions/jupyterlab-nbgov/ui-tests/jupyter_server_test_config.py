@@ -3,6 +3,8 @@
 Serves a fresh copy of fixtures/project (a four-task nbgov project) from a temp dir made into a
 git repository whose commits are by "Ada Author", while decisions taken in the browser are
 recorded for "Rita Reviewer" ($NBGOV_REVIEWER): the four-eyes rule holds as in real use.
+With NBGOV_UI_BUILD=1 the project is built first (`nbgov build`), so that the pipeline panel
+shows build states and run metrics (used for the README screenshot).
 Never use this configuration outside tests: galata's helper turns security off.
 """
 
@@ -38,11 +40,16 @@ def make_project() -> Path:
 
 # the token-only test server has no named users: nbgov takes the reviewer from here
 os.environ["NBGOV_REVIEWER"] = "Rita Reviewer <rita@example.com>"
-os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:///" + tempfile.mkdtemp() + "/mlflow.db")
+os.environ.pop("MLFLOW_TRACKING_URI", None)  # the project's own mlflow.db, in the temp dir
 os.environ["PLOOMBER_STATS_ENABLED"] = "false"
 os.environ["PLOOMBER_VERSION_CHECK_DISABLED"] = "true"
 
-c.ServerApp.root_dir = str(make_project())
+ROOT = make_project()
+if os.environ.get("NBGOV_UI_BUILD"):
+    # for README screenshots: real build states and metrics (about a minute, so not in CI)
+    subprocess.run(["nbgov", "build", "--quiet", "--project", str(ROOT)], check=True)
+
+c.ServerApp.root_dir = str(ROOT)
 c.ServerApp.ip = "127.0.0.1"
 c.ServerApp.port = PORT
 c.ServerApp.allow_root = True

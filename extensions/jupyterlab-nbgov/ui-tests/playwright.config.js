@@ -34,7 +34,7 @@ module.exports = {
     // the server's log goes to a file (make test-browser prints its end when a test fails)
     command: 'jupyter lab --config jupyter_server_test_config.py > jupyter-server.log 2>&1',
     url: `http://127.0.0.1:${port}/lab`,
-    timeout: 120 * 1000,
+    timeout: (process.env.NBGOV_UI_BUILD ? 300 : 120) * 1000,
     reuseExistingServer: false,
     stdout: 'ignore',
     stderr: 'pipe'

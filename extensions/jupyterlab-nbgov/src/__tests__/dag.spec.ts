@@ -53,6 +53,38 @@ describe('layoutDag', () => {
     }
   });
 
+  it('routes an edge round the tasks in its way, and keeps it inside the drawing', () => {
+    // evaluate <- features would run straight through train
+    const layout = layoutDag([
+      task('features'),
+      task('train', ['features']),
+      task('evaluate', ['train', 'features'])
+    ]);
+    const long = layout.edges.find(e => e.from === 'features' && e.to === 'evaluate')!;
+    const short = layout.edges.find(e => e.from === 'features' && e.to === 'train')!;
+    expect(long.detour).toBe(true);
+    expect(short.detour).toBe(false);
+    const xs = long.d.match(/-?\d+(\.\d+)?/g)!.map(Number).filter((_, i) => i % 2 === 0);
+    const train = layout.nodes.get('train')!;
+    expect(Math.max(...xs)).toBeGreaterThan(train.x + 150);
+    expect(Math.max(...xs)).toBeLessThanOrEqual(layout.width);
+  });
+
+  it('draws a long edge straight when nothing is in its way', () => {
+    // row 0: a, s1, s2; row 1: b (centred); row 2: c. The line s2 -> c passes right of b.
+    const layout = layoutDag([
+      task('a'),
+      task('s1'),
+      task('s2'),
+      task('b', ['a']),
+      task('c', ['b', 's2'])
+    ]);
+    const edge = layout.edges.find(e => e.from === 's2')!;
+    expect(layout.nodes.get('c')!.layer).toBe(2);
+    expect(edge.detour).toBe(false);
+    expect(edge.d).not.toContain(' L ');
+  });
+
   it('reports unknown upstream names and cycles instead of looping', () => {
     const layout = layoutDag([task('a', ['b']), task('b', ['a']), task('c', ['ghost'])]);
     expect(layout.missing).toEqual(['ghost']);

@@ -64,7 +64,14 @@ test('badge, approval from the context menu, and the pipeline DAG', async ({ pag
       'unreviewed'
     );
   }
-  await expect(train).toHaveAttribute('data-state', 'never-run');
+  // NBGOV_UI_BUILD=1 builds the project before the server starts (README screenshot runs)
+  const built = Boolean(process.env.NBGOV_UI_BUILD);
+  await expect(train).toHaveAttribute('data-state', built ? 'up-to-date' : 'never-run');
+  if (built) {
+    await expect(panel.locator('.nbgov-task[data-task="evaluate"] .nbgov-task-run')).toHaveText(
+      /last run: .*accuracy=/
+    );
+  }
   await expect(panel.locator('.nbgov-task[data-task="train"] .nbgov-chip').last()).toHaveText(
     'approved'
   );
