@@ -157,6 +157,23 @@ def verify(as_json: bool) -> None:
         click.echo(f"warning: no approved snapshot for {version}", err=True)
 
 
+@ledger.command()
+@click.argument("base", type=click.Path(dir_okay=False))
+@click.argument("ours", type=click.Path(dir_okay=False))
+@click.argument("theirs", type=click.Path(dir_okay=False))
+def merge(base: str, ours: str, theirs: str) -> None:
+    """Merge THEIRS into OURS, two ledgers grown from BASE: git's merge driver (%O %A %B).
+
+    Set it up once per clone with
+    `git config merge.nbgov-ledger.driver "nbgov ledger merge %O %A %B"` and the line
+    `.nbgov/reviews.jsonl merge=nbgov-ledger` in .gitattributes.
+    """
+    from nbgov.services.review import merge_ledger
+
+    added = merge_ledger(base, ours, theirs)
+    click.echo(f"ledger merged: {added} record(s) from the other side appended", err=True)
+
+
 @click.command()
 @click.argument("notebook")
 @click.option("--rev", help="Diff against this git revision instead of the last approval.")

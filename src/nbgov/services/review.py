@@ -310,6 +310,18 @@ def verify_ledger(config: Config) -> dict[str, Any]:
     }
 
 
+def merge_ledger(base: str | Path, ours: str | Path, theirs: str | Path) -> int:
+    """Merge two branches' ledgers into ``ours``; the git merge driver (``%O %A %B``).
+
+    Returns:
+        How many records were taken from ``theirs``.
+
+    Raises:
+        LedgerError: a copy does not verify or they do not share ``base`` (``ours`` untouched).
+    """
+    return store.merge_files(Path(base), Path(ours), Path(theirs))
+
+
 # --- diffs -------------------------------------------------------------------------------------
 
 

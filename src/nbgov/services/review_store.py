@@ -223,3 +223,24 @@ def read_snapshot(snapshots: Path, version: str) -> dict[str, Any] | None:
             hint="restore it from git",
         )
     return nb
+
+
+def merge_files(base: Path, ours: Path, theirs: Path) -> int:
+    """Merge three copies of a ledger into ``ours`` (git's merge-driver contract: %O %A %B).
+
+    Returns:
+        How many records ``theirs`` added.
+
+    Raises:
+        LedgerError: a copy does not verify or the sides do not share ``base``; ``ours`` is
+            then left as it was, and git reports a conflict.
+    """
+    from nbgov.core.ledger import merge_ledgers
+
+    def load(path: Path) -> list[ReviewRecord]:
+        return parse_ledger(_read_text(path), path) if path.exists() else []
+
+    mine = load(ours)
+    merged = merge_ledgers(load(base), mine, load(theirs))
+    atomic_write(ours, "".join(r.to_line() for r in merged))
+    return len(merged) - len(mine)
