@@ -19,6 +19,7 @@ def test_text_output_and_exit_code_1(make_project, run_cli):
         "notebooks/secrets--source.ipynb:2:2 NBG501 [secret-in-source] AWS access key id"
     )
     assert "5 findings in 2 files checked" in proc.stdout
+    assert "how to fix:\n  NBG501: read it from an environment variable" in proc.stdout
 
 
 def test_clean_project_exits_0(make_project, run_cli):

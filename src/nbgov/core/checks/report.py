@@ -58,8 +58,9 @@ def file_line(text: str, cell: int | None, line: int | None) -> int:
 
 
 def render_text(findings: list[Finding], summary: dict[str, Any]) -> str:
-    """``path:cell:line RULE [name] message`` lines, then a summary line."""
+    """``path:cell:line RULE [name] message`` lines, a summary line, then one hint per rule."""
     lines = [f"{where(f)} {f.rule} [{f.name}] {f.message}" for f in findings]
+    hints = {f.rule: f"  {f.rule}: {f.hint}" for f in findings if f.hint}
     n, files = len(findings), summary.get("files", 0)
     if n:
         fixable = sum(f.fixable for f in findings)
@@ -73,6 +74,8 @@ def render_text(findings: list[Finding], summary: dict[str, Any]) -> str:
         lines.append(
             f"fixed {summary['fixed']} finding(s) in {summary.get('fixed_files', 0)} file(s)"
         )
+    if hints:
+        lines += ["how to fix:", *(hints[rule] for rule in sorted(hints))]
     return "\n".join(lines)
 
 

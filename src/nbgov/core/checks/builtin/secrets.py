@@ -70,8 +70,16 @@ def _entropy(value: str) -> float:
     return -sum(c / len(value) * math.log2(c / len(value)) for c in counts.values())
 
 
-def _redact(value: str) -> str:
-    return f"{value[:4]}...({len(value)} chars)" if len(value) > 8 else "***"
+#: kinds whose first characters are a public marker (AKIA, ghp_...), safe to show
+_PREFIXED = {"AWS access key id", "GitHub token", "GitLab token", "Slack token", "Stripe key",
+             "Google API key", "API key (sk-)", "Hugging Face token", "JSON web token"}  # fmt: skip
+
+
+def _redact(kind: str, value: str) -> str:
+    if kind == "private key":
+        return "block"
+    shown = value[:4] if kind in _PREFIXED else ""
+    return f"{shown}***({len(value)} chars)"
 
 
 def may_hold_secrets(text: str) -> bool:
@@ -99,7 +107,7 @@ def find_secrets(text: str) -> Iterator[tuple[int, str]]:
                 not is_password and (len(value) < 12 or _entropy(value) < 3.0)
             ):
                 continue
-        yield text.count("\n", 0, m.start()) + 1, f"{kind} {_redact(value)}"
+        yield text.count("\n", 0, m.start()) + 1, f"{kind} {_redact(kind, value)}"
 
 
 def _output_texts(output: dict) -> Iterator[tuple[str, str]]:
