@@ -67,7 +67,11 @@ def status(project, as_json):
     from nbgov.core.config import load_config
     from nbgov.services.pipeline import pipeline_state
 
-    state = pipeline_state(load_config(project))
+    config = load_config(project)
+    state = pipeline_state(config)
+    from nbgov.services.monitor import models_status
+
+    state["models"] = models_status(config, state)
     if as_json:
         click.echo(json.dumps(state, indent=2))
         return
@@ -79,3 +83,13 @@ def status(project, as_json):
                      run.get("ended", "-") and (run.get("ended") or "-")[:19].replace("T", " "),
                      run.get("run_id") or "-", metrics or "-"])
     click.echo(render_table(["task", "state", "review", "last run (UTC)", "mlflow run", "metrics"], rows))
+    for a in state["models"]["aliases"]:
+        was = f", replacing {a['previous']}" if a["previous"] else ""
+        click.echo(f"{a['alias']}: models:/{a['model']}/{a['version']} (promoted by {a['by']} "
+                   f"at {a['at']}{was})")
+    last = state["models"]["monitor"]
+    if last:
+        reasons = f": {'; '.join(last['reasons'])}" if last.get("reasons") else ""
+        batch = last["batch"].rsplit("/", 1)[-1]
+        click.echo(f"monitor: {last['status']} on {batch} at {last.get('at')} "
+                   f"(model {last.get('model') or 'pipeline'}, run {last.get('run_id')}){reasons}")
