@@ -8,6 +8,7 @@ data (:class:`ModelVersion`, dicts, lists of column names).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -95,6 +96,8 @@ class Registry:
     @property
     def client(self):
         if self._client is None:
+            # progress bars on stderr would garble the CLI's output
+            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
             _quiet_mlflow()
             from mlflow.tracking import MlflowClient
 

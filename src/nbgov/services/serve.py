@@ -13,10 +13,12 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 from nbgov.adapters.registry import ModelVersion, Registry, parse_model_uri, serve_command
 from nbgov.core.config import Config
@@ -112,6 +114,9 @@ def start_server(
     model = Registry(uri).resolve(parse_model_uri(target))
     _check_port(host, port)
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri}
+    # mlflow starts `uvicorn` by name: make the one next to this Python findable even when the
+    # virtual environment is not activated
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     out = subprocess.PIPE if capture else None
     process = subprocess.Popen(
         serve_command(model.uri, port, host),
