@@ -196,7 +196,7 @@ def diff(
     browser: str | None,
 ) -> None:
     """Show what changed in NOTEBOOK since its last approval (or since --rev)."""
-    from nbgov.services import review as svc
+    from nbgov.services import review_diff as svc
 
     config = load_config()
     path = _abs((notebook,))[0]

@@ -18,7 +18,7 @@ from nbgov.adapters.nbdime import review_view
 from nbgov.adapters.notebooks import read_notebook
 from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, GateError, Location, NotebookError, ReviewError
-from nbgov.core.identity import notebook_version, short_version
+from nbgov.core.identity import notebook_version
 from nbgov.core.ledger import (
     APPROVED,
     DECISIONS,
@@ -78,7 +78,12 @@ def relative_path(config: Config, notebook: str | Path) -> tuple[Path, str]:
     return path, rel
 
 
-def _current(config: Config, notebook: str | Path) -> tuple[Path, str, dict[str, Any], str]:
+def read_current(config: Config, notebook: str | Path) -> tuple[Path, str, dict[str, Any], str]:
+    """(absolute path, relative path, notebook dict, current version) of a notebook.
+
+    Raises:
+        NotebookError: outside the project, missing or unreadable.
+    """
     path, rel = relative_path(config, notebook)
     nb = read_notebook(path)
     return path, rel, nb, notebook_version(nb)
@@ -105,7 +110,7 @@ def review_states(config: Config, notebooks: list[str | Path]) -> list[ReviewSta
     grouped = by_notebook(store.read_records(settings.ledger))
     states = []
     for notebook in notebooks:
-        _, rel, _, version = _current(config, notebook)
+        _, rel, _, version = read_current(config, notebook)
         states.append(_state(rel, version, grouped.get(rel, [])))
     return states
 
@@ -211,7 +216,7 @@ def record_decision(
     if decision not in DECISIONS:
         raise ReviewError(f"unknown decision {decision!r}", hint=f"one of: {', '.join(DECISIONS)}")
     settings = ReviewSettings.from_config(config)
-    path, rel, nb, version = _current(config, notebook)
+    path, rel, nb, version = read_current(config, notebook)
     who = resolve_reviewer(config, reviewer)
     author = _four_eyes(config, settings, path, rel, who) if decision == "approved" else None
     if decision != "approved":
@@ -322,156 +327,20 @@ def merge_ledger(base: str | Path, ours: str | Path, theirs: str | Path) -> int:
     return store.merge_files(Path(base), Path(ours), Path(theirs))
 
 
-# --- diffs -------------------------------------------------------------------------------------
-
-
-def _at_rev(config: Config, path: Path, rel: str, rev: str) -> dict[str, Any]:
-    import tempfile
-
-    repo = git.repo_root(config.root)
-    if repo is None:
-        raise ReviewError("--rev needs a git repository", Location(rel))
-    data = git.show_file(repo, rev, path.relative_to(repo))
-    with tempfile.TemporaryDirectory(prefix="nbgov-rev-") as tmp:
-        copy = Path(tmp) / path.name
-        copy.write_bytes(data)
-        try:
-            return read_notebook(copy)
-        except NotebookError as exc:
-            raise NotebookError(f"at {rev}: {exc.message}", Location(rel), exc.hint) from None
-
-
-def _base(
-    config: Config, path: Path, rel: str, rev: str | None, records: list[ReviewRecord]
-) -> tuple[dict[str, Any], str | None, str]:
-    """(base notebook, approved version, label) to diff a notebook against."""
-    _, approved_version, _ = status_of(records, "")
-    if rev is not None:
-        return _at_rev(config, path, rel, rev), approved_version, rev
-    if approved_version is None:
-        raise ReviewError(
-            f"{rel} was never approved: there is nothing to diff against",
-            Location(rel),
-            hint="diff against a git revision instead: --rev HEAD",
-        )
-    base = store.read_snapshot(ReviewSettings.from_config(config).snapshots, approved_version)
-    if base is None:
-        raise ReviewError(
-            f"the approved snapshot of {rel} ({short_version(approved_version)}) is missing",
-            Location(rel),
-            hint="commit .nbgov/snapshots/ with the ledger, or use --rev REV",
-        )
-    return base, approved_version, f"approved {short_version(approved_version)}"
-
-
-def notebook_diff(
-    config: Config, notebook: str | Path, rev: str | None = None, include_outputs: bool = False
-) -> dict[str, Any]:
-    """What changed in a notebook since its latest approval (or since git revision ``rev``).
-
-    Returns:
-        ``{"path", "approved_version", "current_version", "base_version", "against", "base",
-        "current", "diff"}``: ``base`` and ``current`` are the compared notebooks (cells without
-        outputs unless ``include_outputs``), ``diff`` is nbdime's diff JSON (``[]``: no change).
-    """
-    from nbgov.adapters import nbdime
-
-    path, rel, nb, version = _current(config, notebook)
-    settings = ReviewSettings.from_config(config)
-    records = [r for r in store.read_records(settings.ledger) if r.notebook == rel]
-    base_nb, approved_version, label = _base(config, path, rel, rev, records)
-    base = nbdime.review_view(base_nb, include_outputs)
-    current = nbdime.review_view(nb, include_outputs)
-    return {
-        "path": rel,
-        "approved_version": approved_version,
-        "current_version": version,
-        "base_version": notebook_version(base_nb),
-        "against": label,
-        "base": base,
-        "current": current,
-        "diff": nbdime.diff(base, current),
-    }
-
-
 def diff_against_approved(
     config: Config, notebook: str | Path, include_outputs: bool = False
-) -> dict:
-    """What changed since the latest approval: :func:`notebook_diff` without a revision.
+) -> dict[str, Any]:
+    """What changed since the latest approval: ``review_diff.notebook_diff`` without a revision.
+
+    Returns:
+        ``{"path", "approved_version", "current_version", "base", "current", "diff", ...}``.
 
     Raises:
         ReviewError: never approved, or its snapshot is missing.
     """
+    from nbgov.services.review_diff import notebook_diff
+
     return notebook_diff(config, notebook, None, include_outputs)
-
-
-def render_diff(result: dict[str, Any], color: bool = False) -> str:
-    """The text form of a :func:`notebook_diff` result (nbdime's pretty printer)."""
-    from nbgov.adapters import nbdime
-
-    if not result["diff"]:
-        return f"{result['path']}: no changes since {result['against']}\n"
-    return nbdime.render(
-        result["base"],
-        result["diff"],
-        f"{result['path']} ({result['against']})",
-        f"{result['path']} (working copy)",
-        color,
-    )
-
-
-@dataclass
-class WebDiff:
-    """A running nbdime web diff: ``command`` (binds 127.0.0.1 only), ``process``, ``workdir``."""
-
-    command: list[str]
-    process: Any
-    workdir: Path
-
-    def wait(self) -> int:
-        """Wait for the server to end (browser closed or Ctrl-C), then clean up."""
-        try:
-            return self.process.wait()
-        finally:
-            self.stop()
-
-    def stop(self) -> None:
-        """Stop the server if it runs and delete the compared copies."""
-        import shutil
-        import subprocess
-
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-def web_diff(
-    config: Config,
-    notebook: str | Path,
-    rev: str | None = None,
-    include_outputs: bool = False,
-    port: int = 0,
-    browser: str | None = None,
-) -> WebDiff:
-    """Start nbdime's web diff of a notebook against its approval (or ``rev``) on 127.0.0.1."""
-    import json
-    import tempfile
-
-    from nbgov.adapters import nbdime
-
-    result = notebook_diff(config, notebook, rev, include_outputs)
-    workdir = Path(tempfile.mkdtemp(prefix="nbgov-diff-"))
-    name = Path(result["path"]).stem
-    base, current = workdir / f"{name}--approved.ipynb", workdir / f"{name}--current.ipynb"
-    base.write_text(json.dumps(result["base"]), encoding="utf-8")
-    current.write_text(json.dumps(result["current"]), encoding="utf-8")
-    command = nbdime.web_command(base, current, port, browser)
-    return WebDiff(command, nbdime.start_web(base, current, port, browser), workdir)
 
 
 # --- which notebooks ---------------------------------------------------------------------------
@@ -555,7 +424,7 @@ def survey(
     states, errors = [], []
     for rel in discover_notebooks(config, paths):
         try:
-            _, _, _, version = _current(config, rel)
+            _, _, _, version = read_current(config, rel)
         except NotebookError as exc:
             errors.append(exc)
             continue
