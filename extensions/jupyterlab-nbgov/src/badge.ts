@@ -97,7 +97,8 @@ export class ReviewBadge extends Widget {
 
   private _onSaveState(_: unknown, state: DocumentRegistry.SaveState): void {
     if (state === 'completed') {
-      void this.refresh();
+      // a save may change the version: this badge, other views of the file and the panel
+      this.hub.notify(this.path);
     }
   }
 

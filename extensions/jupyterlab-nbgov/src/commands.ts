@@ -97,17 +97,18 @@ export function registerCommands(deps: ICommandDeps): void {
   });
 
   app.commands.addCommand(CommandIDs.diff, {
-    label: label('Diff against approved (nbgov)'),
+    label: args =>
+      label(args.outputs ? 'Diff against approved, with outputs (nbgov)' : 'Diff against approved (nbgov)')(),
     caption: "nbdime diff of the approved version against this notebook's current version",
     isEnabled: hasNotebook,
-    execute: async () => {
+    execute: async args => {
       const panel = current();
       if (!panel) {
         return;
       }
       const path = serverPath(panel.context.path);
       try {
-        const payload = await hub.client.diff(path, false);
+        const payload = await hub.client.diff(path, Boolean(args.outputs));
         const widget = await createDiffWidget(payload, diffOptions);
         app.shell.add(widget, 'main');
         app.shell.activateById(widget.id);
@@ -165,6 +166,7 @@ export function registerCommands(deps: ICommandDeps): void {
     CommandIDs.openPanel
   ];
   all.forEach(command => palette?.addItem({ command, category: CATEGORY }));
+  palette?.addItem({ command: CommandIDs.diff, args: { outputs: true }, category: CATEGORY });
   const inMenu = [CommandIDs.approve, CommandIDs.requestChanges, CommandIDs.diff, CommandIDs.refresh];
   app.contextMenu.addItem({ type: 'separator', selector: '.jp-Notebook', rank: 60 });
   inMenu.forEach((command, i) => {

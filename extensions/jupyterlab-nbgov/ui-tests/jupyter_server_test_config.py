@@ -30,8 +30,11 @@ def make_project() -> Path:
     (root / "gitignore").rename(root / ".gitignore")
     git = ["git", "-C", str(root)]
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
-    for key, value in (("user.name", "Ada Author"), ("user.email", "ada@example.com"),
-                       ("commit.gpgsign", "false")):
+    for key, value in (
+        ("user.name", "Ada Author"),
+        ("user.email", "ada@example.com"),
+        ("commit.gpgsign", "false"),
+    ):
         subprocess.run([*git, "config", key, value], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "fixture project"], check=True)

@@ -1,0 +1,101 @@
+import { Signal } from '@lumino/signaling';
+
+import { ReviewBadge } from '../badge';
+import { NbgovHub } from '../hub';
+import { NbgovClient } from '../request';
+import { INSTALL_HINT } from '../tokens';
+import { fakeSettings, INFO } from './fakeserver';
+
+/** The part of a document context the badge uses. */
+class FakeContext {
+  constructor(public path: string) {}
+  saveState = new Signal<this, string>(this);
+  pathChanged = new Signal<this, string>(this);
+  ready = Promise.resolve();
+}
+
+const settle = () => new Promise(resolve => setTimeout(resolve, 20));
+
+function state(status: string, note: string | null = null) {
+  return {
+    path: 'notebooks/train.ipynb',
+    status,
+    version: 'nbv1:0123456789abcdef',
+    approved_version: status === 'unreviewed' ? null : 'nbv1:0123456789abcdef',
+    last:
+      status === 'unreviewed'
+        ? null
+        : { decision: 'approved', reviewer: 'Rita <r@x>', at: '2026-11-26T07:30:00Z', note, version: 'v' },
+    task: 'train'
+  };
+}
+
+function makeBadge(routes: Parameters<typeof fakeSettings>[0], path = 'notebooks/train.ipynb') {
+  const hub = new NbgovHub(new NbgovClient(fakeSettings(routes)));
+  const context = new FakeContext(path);
+  const badge = new ReviewBadge(hub, context as any);
+  return { badge, hub, context };
+}
+
+describe('ReviewBadge', () => {
+  it('shows the status with its colour class and the details on hover', async () => {
+    const { badge } = makeBadge({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET review': () => ({ status: 200, body: state('approved', '<script>x</script>') })
+    });
+    await settle();
+    expect(badge.node.textContent).toBe('approved');
+    expect(badge.node.classList.contains('nbgov-review-approved')).toBe(true);
+    expect(badge.node.title).toContain('last decision: approved by Rita <r@x> at 2026-11-26 07:30');
+    expect(badge.node.title).toContain('note: <script>x</script>');
+    expect(badge.node.querySelector('script')).toBeNull();
+  });
+
+  it('says how to install the server extension when it is missing', async () => {
+    const { badge } = makeBadge({});
+    await settle();
+    expect(badge.node.textContent).toBe('nbgov: not installed');
+    expect(badge.node.title).toBe(INSTALL_HINT);
+    expect(badge.node.classList.contains('nbgov-review-missing')).toBe(true);
+  });
+
+  it('asks again after a save, and swaps the colour class', async () => {
+    let current = 'approved';
+    const { badge, context } = makeBadge({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET review': () => ({ status: 200, body: state(current) })
+    });
+    await settle();
+    current = 'stale';
+    context.saveState.emit('completed');
+    await settle();
+    expect(badge.node.textContent).toBe('stale');
+    expect(badge.node.classList.contains('nbgov-review-stale')).toBe(true);
+    expect(badge.node.classList.contains('nbgov-review-approved')).toBe(false);
+  });
+
+  it('paints a decision the hub reports for its path, and ignores other paths', async () => {
+    const { badge, hub } = makeBadge({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET review': () => ({ status: 200, body: state('unreviewed') })
+    });
+    await settle();
+    hub.update({ ...state('changes-requested'), path: 'notebooks/other.ipynb' } as any);
+    expect(badge.node.textContent).toBe('unreviewed');
+    hub.update(state('changes-requested') as any);
+    expect(badge.node.textContent).toBe('changes requested');
+  });
+
+  it('shows a server error as text', async () => {
+    const { badge } = makeBadge({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET review': () => ({
+        status: 400,
+        body: { error: 'NotebookError', message: 'not a notebook: <b>x</b>', hint: null }
+      })
+    });
+    await settle();
+    expect(badge.node.textContent).toBe('nbgov: n/a');
+    expect(badge.node.title).toBe('not a notebook: <b>x</b>');
+  });
+});
