@@ -217,10 +217,11 @@ async def test_lineage_route_follows_the_lineage_service(api, jp_root_dir):
         return
     assert info["lineage"] is True
     assert status == 400 and body["error"] == "PathRefusedError"
-    status, body = await api("lineage", params={"target": "train"})
-    assert status in (200, 404), body  # a task never run has no lineage yet
-    if status == 404:
-        assert body["error"] == "LineageError"
+    status, body = await api("lineage", params={"target": "nosuchtask"})
+    assert status == 404 and body["error"] == "LineageError", body
+    assert "load, train" in body["message"]  # the service saw this project's pipeline
+    status, body = await api("lineage", params={"target": ""})
+    assert status == 400
 
 
 async def test_error_locations_are_server_relative(api, jp_root_dir):
