@@ -77,3 +77,28 @@ def test_task_of_matches_resolved_sources(tmp_path):
     payload = Counting()(config)
     assert task_of(payload, config, (tmp_path / "notebooks" / "a.ipynb").resolve()) == "a"
     assert task_of(payload, config, tmp_path / "other.ipynb") is None
+
+
+def test_concurrent_misses_compute_once(tmp_path):
+    import threading
+    import time
+
+    config = load_config(project(tmp_path))
+    cache = PipelineCache()
+    inside = []
+
+    class Slow(Counting):
+        def __call__(self, config):
+            inside.append(1)
+            assert len(inside) == 1, "two computations at once"
+            time.sleep(0.2)
+            inside.pop()
+            return super().__call__(config)
+
+    compute = Slow()
+    threads = [threading.Thread(target=cache.get, args=(config, compute)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert compute.calls == 1 and cache.hits == 2

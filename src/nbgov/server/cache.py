@@ -71,34 +71,53 @@ class _Entry:
 class PipelineCache:
     """Last ``pipeline_state`` payload per project root, valid while its stamp holds.
 
-    Thread-safe: the handlers call it from worker threads. Two requests that miss at once
-    both compute; the cost is bounded by the worker pool (2).
+    Thread-safe: the handlers call it from worker threads. Computations run one at a time
+    (:meth:`exclusive`): loading a Ploomber DAG swaps process-wide state (``sys.stdout``,
+    warning filters) that two threads would restore in the wrong order, and a request that
+    waited for another's computation of the same project reuses its result.
     """
 
     def __init__(self, max_age_s: float = MAX_AGE_S) -> None:
         self.max_age_s = max_age_s
         self._entries: dict[Path, _Entry] = {}
         self._lock = threading.Lock()
+        self._compute = threading.RLock()
         self.hits = 0
         self.misses = 0
+
+    def exclusive(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn`` while no other pipeline computation runs (e.g. ``task_context``)."""
+        with self._compute:
+            return fn(*args, **kwargs)
+
+    def _valid(self, config: Config) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._entries.get(config.root)
+        if entry is not None and time.monotonic() - entry.at < self.max_age_s:
+            if stamp(pipeline_inputs(config, entry.payload)) == entry.stamp:
+                return entry.payload
+        return None
 
     def get(self, config: Config, compute: Callable[[Config], dict[str, Any]]) -> dict[str, Any]:
         """The payload for ``config``: the cached one when still valid, else ``compute(config)``.
 
         The returned dict is shared: callers must not mutate it.
         """
-        with self._lock:
-            entry = self._entries.get(config.root)
-        if entry is not None and time.monotonic() - entry.at < self.max_age_s:
-            if stamp(pipeline_inputs(config, entry.payload)) == entry.stamp:
+        payload = self._valid(config)
+        if payload is not None:
+            self.hits += 1
+            return payload
+        with self._compute:
+            payload = self._valid(config)  # computed while this thread waited?
+            if payload is not None:
                 self.hits += 1
-                return entry.payload
-        self.misses += 1
-        started = time.monotonic()
-        payload = compute(config)
-        fresh = _Entry(payload, stamp(pipeline_inputs(config, payload)), started)
-        with self._lock:
-            self._entries[config.root] = fresh
+                return payload
+            self.misses += 1
+            started = time.monotonic()
+            payload = compute(config)
+            fresh = _Entry(payload, stamp(pipeline_inputs(config, payload)), started)
+            with self._lock:
+                self._entries[config.root] = fresh
         return payload
 
     def forget(self, root: Path) -> None:

@@ -324,7 +324,8 @@ class TaskContextHandler(NbgovHandler):
         if not config.pipeline_path.is_file():
             raise NotebookNotFoundError("no pipeline for this notebook",
                                         hint="create pipeline.yaml")
-        payload = await self.call(_service("pipeline").task_context, config, path)
+        cache: PipelineCache = self.settings["nbgov_pipeline_cache"]
+        payload = await self.call(cache.exclusive, _service("pipeline").task_context, config, path)
         if payload is None:
             raise NotebookNotFoundError(f"{self.rel(path)} is not a task of {config.pipeline}")
         self.reply(payload)
