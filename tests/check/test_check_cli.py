@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import jsonschema
 import nbformat
+
+import nbgov.core.checks
 
 
 def test_text_output_and_exit_code_1(make_project, run_cli):
@@ -40,11 +44,16 @@ def test_usage_and_config_errors_exit_2_without_traceback(make_project, run_cli)
     assert bad_option.returncode == 2
 
 
+SCHEMA = Path(nbgov.core.checks.__file__).parent / "check-report.v1.json"
+
+
 def test_json_format(make_project, run_cli):
-    root = make_project("paths--absolute.ipynb")
+    root = make_project("paths--absolute.ipynb", "secrets--output.ipynb", "invalid--json.ipynb")
     proc = run_cli(root, "check", "--format", "json")
     doc = json.loads(proc.stdout)
-    assert doc["version"] == 1 and doc["summary"]["files"] == 1
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    doc["findings"] = [f for f in doc["findings"] if f["path"].endswith("paths--absolute.ipynb")]
+    assert doc["version"] == 1 and doc["summary"]["files"] == 3
     first = doc["findings"][0]
     assert (first["rule"], first["name"], first["cell"], first["cell_index"], first["line"]) == (
         "NBG401",
