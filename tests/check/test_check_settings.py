@@ -1,0 +1,82 @@
+"""The [check] table, glob matching and rule selection (unit tests: no files needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nbgov.core.checks.registry import load_registry
+from nbgov.core.checks.settings import matches_any, parse_settings
+from nbgov.core.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("path", "pattern", "expected"),
+    [
+        ("notebooks/a.ipynb", "notebooks/*.ipynb", True),
+        ("notebooks/sub/a.ipynb", "notebooks/*.ipynb", False),
+        ("notebooks/sub/a.ipynb", "notebooks/**", True),
+        ("notebooks/sub/a.ipynb", "notebooks/", True),
+        ("deep/x/.ipynb_checkpoints/a.ipynb", "**/.ipynb_checkpoints/**", True),
+        ("a.ipynb", "**/a.ipynb", True),
+        ("notebooks/scratch-1.ipynb", "scratch-*.ipynb", True),  # no "/": matches the base name
+        ("notebooks/a.ipynb", "b/*.ipynb", False),
+    ],
+)
+def test_globs(path, pattern, expected):
+    assert matches_any(path, [pattern]) is expected
+
+
+def test_defaults_and_full_table():
+    assert parse_settings({}).outputs == "forbid"
+    s = parse_settings(
+        {
+            "select": "ALL",
+            "ignore": ["NBG401"],
+            "outputs": {"max_bytes": 10},
+            "kernel": "ir",
+            "notebooks": "nbs/",
+            "not-tasks": ["nbs/x.ipynb"],
+            "per-path-ignores": {"nbs/r/*": ["NBG201"]},
+            "exclude": ["tmp/**"],
+        },
+        top_kernel="python3",
+    )
+    assert (s.select, s.outputs, s.kernel, s.notebooks_dir) == (["ALL"], 10, "ir", "nbs")
+    assert s.path_ignores("nbs/r/a.ipynb") == ["NBG201"] and s.path_ignores("nbs/a.ipynb") == []
+    assert s.is_excluded("tmp/a.ipynb") and s.is_excluded(".git/x.ipynb")
+    assert parse_settings({}, top_kernel="python3").kernel == "python3"
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"select": 3},
+        {"outputs": {"max_bytes": -1}},
+        {"outputs": {"max": 1}},
+        {"kernel": 1},
+        {"per-path-ignores": ["x"]},
+        {"notebooks": 1},
+    ],
+)
+def test_bad_values(table):
+    with pytest.raises(ConfigError):
+        parse_settings(table)
+
+
+def test_selection():
+    registry = load_registry(plugins=False)
+    default = {r.id for r in registry.select(None)}
+    assert "NBG701" not in default and "NBG501" in default
+    assert {r.id for r in registry.select(["ALL"])} == {r.id for r in registry}
+    assert {r.id for r in registry.select(["NBG5", "absolute-path"])} == {
+        "NBG401",
+        "NBG501",
+        "NBG502",
+    }
+    assert {r.id for r in registry.select(None, ["not-approved"], ["NBG2"])} == default - {
+        "NBG201",
+        "NBG202",
+        "NBG203",
+    } | {"NBG701"}
+    with pytest.raises(ConfigError, match="unknown rule 'NBG9'"):
+        registry.select(["NBG9"])
