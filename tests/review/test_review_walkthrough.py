@@ -150,3 +150,27 @@ def test_py_percent_twin_has_the_ipynb_version(project, nbgov, fixture_nb):
     assert versions[NB] == versions["notebooks/train.py"]
     paths = [s["path"] for s in json.loads(nbgov("review", "status", "--json").out)]
     assert paths == ["notebooks/train.ipynb", "notebooks/train.py"]
+
+
+def test_several_notebooks_are_decided_all_or_none(project, nbgov, git, fixture_nb):
+    shutil.copy(fixture_nb("train--edited.ipynb"), project / "notebooks" / "other.ipynb")
+    git("add", ".")
+    git(
+        "-c",
+        "user.name=Bob Reviewer",
+        "-c",
+        "user.email=bob@example.com",
+        "commit",
+        "-q",
+        "-m",
+        "Bob adds other",
+    )
+    # Ada may approve Bob's notebook but not her own: the pair is refused as a whole
+    refused = nbgov("review", "approve", "notebooks/other.ipynb", NB)
+    assert refused.code == 2 and "notebooks/train.ipynb" in refused.err
+    assert not (project / ".nbgov" / "reviews.jsonl").exists()
+    both = nbgov("review", "comment", "notebooks/other.ipynb", NB, "-m", "read both")
+    assert both.code == 0 and both.out.count("comment by Ada Author") == 2
+    assert nbgov("review", "approve", "notebooks/other.ipynb").code == 0
+    states = {s["path"]: s["status"] for s in json.loads(nbgov("review", "status", "--json").out)}
+    assert states == {"notebooks/other.ipynb": "approved", NB: "unreviewed"}

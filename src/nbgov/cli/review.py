@@ -37,11 +37,9 @@ def review() -> None:
 
 def _decide(decision: str, notebooks: tuple[str, ...], message: str, reviewer: str | None) -> None:
     from nbgov.core.identity import short_version
-    from nbgov.services.review import record_decision
+    from nbgov.services.review import record_decisions
 
-    config = load_config()
-    for nb in _abs(notebooks):
-        state = record_decision(config, nb, decision, message, reviewer)
+    for state in record_decisions(load_config(), _abs(notebooks), decision, message, reviewer):
         click.echo(
             f"{state.path}: {state.status} at {short_version(state.version)} "
             f"({decision.replace('_', ' ')} by {state.last['reviewer']})"

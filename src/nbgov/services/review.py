@@ -213,39 +213,56 @@ def record_decision(
         ReviewError: the four-eyes rule refuses the approval, or the decision is unknown.
         NotebookError, LedgerError, ConfigError: bad input; the ledger is left untouched.
     """
+    return record_decisions(config, [notebook], decision, note, reviewer)[0]
+
+
+def record_decisions(
+    config: Config,
+    notebooks: list[str | Path],
+    decision: str,
+    note: str = "",
+    reviewer: str | None = None,
+) -> list[ReviewState]:
+    """Record one decision on several notebooks: every record is appended, or none is.
+
+    All notebooks are read and (for approvals) checked against the four-eyes rule before the
+    ledger is touched. Same arguments and errors as :func:`record_decision`.
+    """
     if decision not in DECISIONS:
         raise ReviewError(f"unknown decision {decision!r}", hint=f"one of: {', '.join(DECISIONS)}")
     settings = ReviewSettings.from_config(config)
-    path, rel, nb, version = read_current(config, notebook)
     who = resolve_reviewer(config, reviewer)
-    author = _four_eyes(config, settings, path, rel, who) if decision == "approved" else None
-    if decision != "approved":
-        found, _ = change_author(config, path)
-        author = str(found) if found else None
     repo = git.repo_root(config.root)
     commit, _ = git.head(repo) if repo else (None, False)
-    dirty = git.is_modified(repo, path) if repo else None
-
-    def make(previous: ReviewRecord | None) -> ReviewRecord:
-        return new_record(
-            previous,
+    makers, views, keys = [], {}, []
+    for notebook in notebooks:
+        path, rel, nb, version = read_current(config, notebook)
+        if decision == "approved":
+            author = _four_eyes(config, settings, path, rel, who)
+            views[version] = review_view(nb)
+        else:
+            found, _ = change_author(config, path)
+            author = str(found) if found else None
+        fields = dict(
             notebook=rel,
             version=version,
             decision=decision,
             reviewer=who,
             note=note,
             commit=commit,
-            dirty=dirty,
+            dirty=git.is_modified(repo, path) if repo else None,
             author=author,
         )
+        makers.append(lambda previous, fields=fields: new_record(previous, **fields))
+        keys.append((rel, version))
 
-    def keep_snapshot() -> None:
-        if decision == "approved":
-            store.write_snapshot(settings.snapshots, version, review_view(nb))
+    def keep_snapshots() -> None:
+        for version, view in views.items():
+            store.write_snapshot(settings.snapshots, version, view)
 
-    records, record = store.append(settings.ledger, make, keep_snapshot)
-    mine = [r for r in records if r.notebook == rel] + [record]
-    return _state(rel, version, mine)
+    before, added = store.append(settings.ledger, makers, keep_snapshots)
+    grouped = by_notebook([*before, *added])
+    return [_state(rel, version, grouped[rel]) for rel, version in keys]
 
 
 def require_approved(config: Config, notebooks: list[str | Path]) -> None:

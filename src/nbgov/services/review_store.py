@@ -153,33 +153,36 @@ def _ignore_lock_files(folder: Path) -> None:
 
 def append(
     ledger: Path,
-    make: Callable[[ReviewRecord | None], ReviewRecord],
+    makers: list[Callable[[ReviewRecord | None], ReviewRecord]],
     before_write: Callable[[], None] | None = None,
-) -> tuple[list[ReviewRecord], ReviewRecord]:
-    """Append one record, built by ``make(previous)`` while the lock is held.
+) -> tuple[list[ReviewRecord], list[ReviewRecord]]:
+    """Append records in one atomic write, each built by ``make(previous)`` under the lock.
 
-    ``before_write`` runs under the lock after the ledger verified (e.g. to store a snapshot the
-    record will point to). Nothing is written when the ledger does not verify or ``make`` raises.
+    ``before_write`` runs under the lock after the ledger verified (e.g. to store snapshots the
+    records will point to). Nothing is written when the ledger does not verify or a maker
+    raises: all the records are appended, or none.
 
     Returns:
-        (all records before the new one, the new record).
+        (all records before the new ones, the new records).
     """
     with locked(ledger):
         text = _read_text(ledger) if ledger.exists() else ""
         records = parse_ledger(text, ledger)
-        record = make(records[-1] if records else None)
+        new: list[ReviewRecord] = []
+        for make in makers:
+            new.append(make(new[-1] if new else records[-1] if records else None))
         if before_write is not None:
             before_write()
         if text and not text.endswith("\n"):
             text += "\n"
-        atomic_write(ledger, text + record.to_line())
+        atomic_write(ledger, text + "".join(r.to_line() for r in new))
         # the directory entry of the rename must reach the disk too
         dir_fd = os.open(ledger.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-    return records, record
+    return records, new
 
 
 def snapshot_path(snapshots: Path, version: str) -> Path:
