@@ -79,3 +79,11 @@ def fixture_nb():
 def bob() -> str:
     """A reviewer who is not the author of the project's commits."""
     return BOB
+
+
+@pytest.fixture
+def git_as_bob(project: Path):
+    """``git_as_bob(*args)``: git in the project with Bob as the author (e.g. to commit)."""
+    return lambda *args: run_git(
+        project, "-c", "user.name=Bob Reviewer", "-c", "user.email=bob@example.com", *args
+    )

@@ -78,14 +78,12 @@ def test_self_approval_of_a_commit_names_its_author(project, nbgov):
     assert not (project / ".nbgov" / "reviews.jsonl").exists()
 
 
-def test_uncommitted_changes_are_authored_by_the_current_user(project, nbgov, git, fixture_nb, bob):
+def test_uncommitted_changes_are_authored_by_the_current_user(
+    project, nbgov, git_as_bob, fixture_nb, bob
+):
     # Bob committed the notebook, but Ada's working copy changes it: Ada is the author now
     shutil.copy(fixture_nb("train--edited.ipynb"), project / NB)
-    git(
-        "-c",
-        "user.name=Bob Reviewer",
-        "-c",
-        "user.email=bob@example.com",
+    git_as_bob(
         "commit",
         "-q",
         "-am",
@@ -152,14 +150,10 @@ def test_py_percent_twin_has_the_ipynb_version(project, nbgov, fixture_nb):
     assert paths == ["notebooks/train.ipynb", "notebooks/train.py"]
 
 
-def test_several_notebooks_are_decided_all_or_none(project, nbgov, git, fixture_nb):
+def test_several_notebooks_are_decided_all_or_none(project, nbgov, git, git_as_bob, fixture_nb):
     shutil.copy(fixture_nb("train--edited.ipynb"), project / "notebooks" / "other.ipynb")
     git("add", ".")
-    git(
-        "-c",
-        "user.name=Bob Reviewer",
-        "-c",
-        "user.email=bob@example.com",
+    git_as_bob(
         "commit",
         "-q",
         "-m",
