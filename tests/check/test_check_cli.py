@@ -172,3 +172,15 @@ def test_no_yaml_import_when_no_rule_needs_the_pipeline(make_project, task_spec)
         check=True,
     )
     assert proc.stdout.strip() == "False"
+
+
+def test_fix_gives_cells_new_ids(make_project, run_cli):
+    root = make_project("invalid--no-ids.ipynb", "kernel--missing.ipynb")
+    proc = run_cli(root, "check", "--select", "NBG001,NBG301")
+    # three missing ids are fixable; the missing kernel is not (no [check] kernel)
+    assert "4 findings in 2 files checked (3 fixable with --fix)" in proc.stdout
+    fixed = run_cli(root, "check", "--fix", "--select", "NBG001")
+    assert fixed.returncode == 0, fixed.stdout
+    nb = nbformat.read(root / "notebooks" / "invalid--no-ids.ipynb", as_version=4)
+    nbformat.validate(nb)
+    assert len({c.id for c in nb.cells}) == 3

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nbgov.core.checks.builtin import INVALID_RULE
@@ -147,7 +147,10 @@ def check_bytes(
     findings: list[Finding] = []
     selected = {r.id for r in rules}
     if INVALID_RULE.id in selected:
-        findings.extend(INVALID_RULE.finding(path, p.cell, p.line, p.message) for p in problems)
+        for p in problems:
+            finding = INVALID_RULE.finding(path, p.cell, p.line, p.message)
+            # only bad cell ids are fixable among structural problems
+            findings.append(replace(finding, fixable=p.bad_id))
     if nb is not None and not any(p.fatal for p in problems):
         result.context = NotebookContext(path, nb, project, size=len(raw))
         findings.extend(
@@ -167,7 +170,7 @@ def fix_notebook(result: FileResult, rules: Iterable[Rule]) -> bool:
     for rule in rules:
         if rule.fix is None:
             continue
-        mine = [f for f in result.findings if f.rule == rule.id]
+        mine = [f for f in result.findings if f.rule == rule.id and f.fixable]
         if mine:
             changed = rule.fix(result.context, mine) or changed
     return changed

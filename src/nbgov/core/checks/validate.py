@@ -35,6 +35,8 @@ class Problem:
     cell: int | None = None
     line: int | None = None
     fatal: bool = True
+    #: a bad cell id: ``--fix`` gives the cell a new one
+    bad_id: bool = False
 
 
 def _is_text(value: Any) -> bool:
@@ -139,14 +141,28 @@ def _cell_problems(index: int, cell: Any, minor: int, seen_ids: dict[str, int]) 
     cid = cell.get("id")
     if cid is None:
         if minor >= 5:
-            out.append(Problem("cell has no 'id' (required from nbformat 4.5)", index, fatal=False))
+            out.append(
+                Problem(
+                    "cell has no 'id' (required from nbformat 4.5)", index, fatal=False, bad_id=True
+                )
+            )
     elif not isinstance(cid, str) or not _CELL_ID.match(cid):
         out.append(
-            Problem(f"cell id {cid!r} is not 1-64 letters, digits, '-' or '_'", index, fatal=False)
+            Problem(
+                f"cell id {cid!r} is not 1-64 letters, digits, '-' or '_'",
+                index,
+                fatal=False,
+                bad_id=True,
+            )
         )
     elif cid in seen_ids:
         out.append(
-            Problem(f"cell id {cid!r} is also used by cell {seen_ids[cid] + 1}", index, fatal=False)
+            Problem(
+                f"cell id {cid!r} is also used by cell {seen_ids[cid] + 1}",
+                index,
+                fatal=False,
+                bad_id=True,
+            )
         )
     else:
         seen_ids[cid] = index

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 from nbgov.core.checks.model import Finding, NotebookContext, Rule
 from nbgov.core.checks.settings import ALLOW, FORBID
@@ -19,12 +20,30 @@ def _no_check(ctx: NotebookContext) -> Iterator[Hit]:
     return iter(())
 
 
+def _fix_cell_ids(ctx: NotebookContext, findings: list[Finding]) -> bool:
+    """Give fresh ids to the cells whose id is missing, malformed or taken (nbformat 4.5)."""
+    import uuid
+
+    cells = {f.cell for f in findings if f.fixable and f.cell is not None}
+    taken = {c.get("id") for i, c in enumerate(ctx.cells) if i not in cells}
+    for index in sorted(cells):
+        new = uuid.uuid4().hex[:8]
+        while new in taken:
+            new = uuid.uuid4().hex[:8]
+        ctx.cells[index]["id"] = new
+        taken.add(new)
+    if cells and ctx.nb.get("nbformat_minor", 0) < 5:
+        ctx.nb["nbformat_minor"] = 5
+    return bool(cells)
+
+
 INVALID = Rule(
     "NBG001",
     "invalid-notebook",
     "not a valid nbformat 4 notebook",
-    "restore the file from git, or re-save it from Jupyter",
+    "restore the file from git, or re-save it from Jupyter; --fix repairs cell ids",
     _no_check,
+    fix=_fix_cell_ids,
 )
 
 # --- NBG101-103: the parameters cell of a pipeline task
@@ -239,9 +258,13 @@ def _check_kernelspec(ctx: NotebookContext) -> Iterator[Hit]:
     name = spec.get("name") if isinstance(spec, dict) else None
     wanted = ctx.settings.kernel
     if not name:
-        yield None, None, "notebook declares no kernel (metadata.kernelspec.name)"
+        message = "notebook declares no kernel (metadata.kernelspec.name)"
     elif wanted and name != wanted:
-        yield None, None, f"kernel {name!r} is not the project's kernel {wanted!r}"
+        message = f"kernel {name!r} is not the project's kernel {wanted!r}"
+    else:
+        return
+    # --fix can only write the project's kernel when the project names one
+    yield replace(KERNELSPEC.finding(ctx.path, message=message), fixable=bool(wanted))
 
 
 def _fix_kernelspec(ctx: NotebookContext, findings: list[Finding]) -> bool:
