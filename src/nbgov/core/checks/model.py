@@ -167,8 +167,11 @@ class Rule:
         name: a readable slug, e.g. ``secret-in-source``; also accepted wherever ids are.
         message: the one-line default message.
         hint: how to fix what it finds.
-        check: ``check(ctx) -> Iterable[Finding]``; ctx is a :class:`NotebookContext` for
-            ``scope="notebook"`` and a :class:`Project` for ``scope="project"``.
+        check: ``check(ctx)`` yielding :class:`Finding` objects or, shorter, tuples the engine
+            turns into findings of this rule: ``(cell, line[, message])`` for
+            ``scope="notebook"`` (ctx is a :class:`NotebookContext`; cell 0-based, None for
+            the whole file) and ``(path, line[, message])`` for ``scope="project"`` (ctx is a
+            :class:`Project`).
         scope: :data:`NOTEBOOK` or :data:`PROJECT`.
         default: whether it runs when the configuration does not select it by name.
         fix: optional ``fix(ctx, findings) -> changed``; edits ``ctx.nb`` in place for the cells
