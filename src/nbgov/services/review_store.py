@@ -105,7 +105,7 @@ def _read_text(path: Path) -> str:
         raise LedgerError(
             "ledger is not UTF-8 text",
             Location(path),
-            hint="restore it from git: git checkout -- " + path.name,
+            hint=f"restore it from git: git checkout -- {path}",
         ) from None
 
 
