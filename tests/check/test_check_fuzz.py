@@ -3,6 +3,7 @@ internal error (hypothesis builds the odd parts: metadata, tags, sources, output
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -123,3 +124,47 @@ def test_arbitrary_bytes_are_a_finding_not_a_crash(raw):
     )
     assert result.errors == []
     assert result.context is not None or [f.rule for f in result.findings] != []
+
+
+hex_digest = st.sampled_from([16, 20, 32, 64]).flatmap(
+    lambda n: st.binary(min_size=n, max_size=n).map(bytes.hex)
+)
+b64_blob = st.binary(min_size=30, max_size=600).map(lambda b: base64.b64encode(b).decode())
+
+
+@settings(max_examples=100, deadline=None)
+@given(blobs=st.lists(hex_digest | b64_blob, min_size=1, max_size=5))
+def test_hashes_and_base64_do_not_flood(blobs):
+    """Digests and base64 payloads in sources and text outputs are not reported as secrets."""
+    text = "\n".join(blobs)
+    nb = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": "a",
+                "metadata": {},
+                "execution_count": 1,
+                "source": f"digests = {blobs!r}",
+                "outputs": [
+                    {"output_type": "stream", "name": "stdout", "text": text},
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {"text/plain": text, "image/png": blobs[0]},
+                    },
+                ],
+            }
+        ],
+    }
+    check_settings = CheckSettings(outputs="allow")
+    result = check_bytes(
+        "x.ipynb",
+        json.dumps(nb).encode(),
+        Project(Path("/n"), check_settings),
+        RULES,
+        Suppressions(REGISTRY, check_settings),
+    )
+    assert [f for f in result.findings if f.rule in {"NBG501", "NBG502"}] == []

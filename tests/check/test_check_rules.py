@@ -297,3 +297,14 @@ def test_review_rule_goes_on_past_an_unreadable_notebook(git_repo):
         ("notebooks/broken.ipynb", "NBG001"),
         ("notebooks/clean--task.ipynb", "NBG701"),
     ]
+
+
+def test_check_table_in_pyproject(make_project):
+    root = make_project("clean--executed.ipynb")
+    (root / "nbgov.toml").unlink()
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.nbgov.check]\noutputs = "allow"\n'
+    )
+    assert run_check(root=root, plugins=False).findings == []
+    (root / "pyproject.toml").write_text('[tool.nbgov.check]\noutputs = "forbid"\n')
+    assert {f.rule for f in run_check(root=root, plugins=False).findings} == {"NBG201"}
