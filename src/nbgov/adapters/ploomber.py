@@ -16,6 +16,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from nbgov.core.errors import Location, NotebookError, ParameterError, PipelineError
@@ -236,19 +237,26 @@ class Pipeline:
 
     # -- building ----------------------------------------------------------------
     def build(self, *, force: bool = False, select: list[str] | None = None, jobs: int | None = None,
-              progress: bool = True) -> BuildResult:
-        """Run the pipeline (or the ``select``-ed tasks, in order) and report each task's outcome."""
+              progress: bool = True, content_check: ContentCheck | None = None,
+              ) -> BuildResult:
+        """Run the pipeline (or the ``select``-ed tasks, in order) and report each task's outcome.
+
+        ``content_check`` (serial builds) overrides Ploomber's timestamp rules per task, asked
+        just before the task's turn: see :data:`ContentCheck`.
+        """
         from ploomber.executors import Parallel, Serial
 
         dag = self._dag
         if jobs and jobs > 1:
             dag.executor = Parallel(processes=jobs, print_progress=progress)
+        elif content_check is not None and not force:
+            dag.executor = _content_aware_serial(content_check)
         else:
             # one process per task keeps a crashing kernel from taking the build down
             dag.executor = Serial(build_in_subprocess=True, catch_exceptions=True, catch_warnings=False)
         if select is None:
             return self._build_all(force, progress)
-        return self._build_selected(select, force, progress)
+        return self._build_selected(select, force, progress, None if force else content_check)
 
     def _build_all(self, force: bool, progress: bool) -> BuildResult:
         from ploomber.exceptions import DAGBuildError
@@ -264,27 +272,37 @@ class Pipeline:
                                         task_error(message, name) if outcomes[name] == "failed" else None)
                             for name in self._dag], failed)
 
-    def _build_selected(self, select: list[str], force: bool, progress: bool) -> BuildResult:
+    def _build_selected(self, select: list[str], force: bool, progress: bool,
+                        content_check: ContentCheck | None = None) -> BuildResult:
         from ploomber.exceptions import DAGBuildError
 
         result = BuildResult()
+        ran: set[str] = set()
         for name in self._dag:
             if name not in select:
                 continue
             if result.failed:
                 result.outcomes.append(TaskOutcome(name, "not-run"))
                 continue
+            fresh = content_check(name, ran) if content_check else None
+            if fresh is True:
+                _mark_up_to_date(self._dag[name])
+                result.outcomes.append(TaskOutcome(name, "skipped"))
+                continue
             try:
                 with _quiet(keep_progress=progress):
-                    report = self._dag.build_partially(name, force=force, show_progress=progress,
-                                                       skip_upstream=True)
+                    report = self._dag.build_partially(name, force=force or fresh is False,
+                                                       show_progress=progress, skip_upstream=True)
             except DAGBuildError as exc:
                 result.failed = True
                 result.outcomes.append(TaskOutcome(name, "failed", task_error(str(exc), name)))
                 continue
             columns = report.to_dict()  # column -> list of values, one per task
-            ran = any(n == name and r for n, r in zip(columns.get("name", []), columns.get("Ran?", [])))
-            result.outcomes.append(TaskOutcome(name, "ran" if ran else "skipped"))
+            names, ran_flags = columns.get("name", []), columns.get("Ran?", [])
+            did_run = any(n == name and r for n, r in zip(names, ran_flags, strict=False))
+            result.outcomes.append(TaskOutcome(name, "ran" if did_run else "skipped"))
+            if did_run:
+                ran.add(name)
         return result
 
 
@@ -366,3 +384,61 @@ def _quiet(keep_progress: bool = False):
         else:
             with contextlib.redirect_stdout(io.StringIO()):
                 yield
+
+
+# -- content-aware builds ------------------------------------------------------------------
+#: ``check(task name, tasks executed so far in this build)`` -> True: its content is unchanged,
+#: skip it; False: its content changed, run it; None: no opinion, Ploomber's rules decide.
+ContentCheck = Callable[[str, "set[str]"], "bool | None"]
+
+
+def _mark_up_to_date(task: Any) -> None:
+    """Tell Ploomber a task skipped for unchanged content is current, as a run would
+    (its product metadata gets the current source, params and time)."""
+    task.product.metadata.update(source_code=str(task.source),
+                                 params=task.params.to_json_serializable(params_only=True))
+
+
+def _content_aware_serial(check: ContentCheck) -> Any:
+    """Ploomber's Serial executor, asking ``check`` just before each task's turn.
+
+    Asking late matters: when an upstream task re-ran and wrote the same bytes, its downstream
+    is fresh; only after the upstream ran can that be known.
+    """
+    from ploomber.constants import TaskStatus
+    from ploomber.exceptions import DAGBuildError
+    from ploomber.executors import Serial
+    from ploomber.executors.abc import Executor
+    from ploomber.executors.serial import LazyFunction, build_in_subprocess, catch_exceptions
+    from ploomber.messagecollector import BuildExceptionsCollector
+
+    waiting = {TaskStatus.WaitingExecution, TaskStatus.WaitingUpstream}
+
+    class ContentAwareSerial(Serial):
+        def __call__(self, dag, show_progress):
+            Executor.__call__(self, dag)
+            exceptions_all, reports, ran = BuildExceptionsCollector(), [], set()
+            for name in dag:  # topological order
+                task = dag[name]
+                status = task.exec_status
+                if status not in waiting and status != TaskStatus.Skipped:
+                    continue  # aborted because an upstream failed
+                fresh = check(name, ran)
+                if fresh is None and status == TaskStatus.Skipped and ran & set(task.upstream):
+                    fresh = False  # an upstream re-ran for content reasons Ploomber did not see
+                if fresh is True or (fresh is None and status == TaskStatus.Skipped):
+                    if status != TaskStatus.Skipped:
+                        _mark_up_to_date(task)
+                        task.exec_status = TaskStatus.Skipped
+                    continue
+                task.exec_status = TaskStatus.WaitingExecution
+                kwargs = {"task": task, "build_kwargs": {"catch_exceptions": True},
+                          "reports_all": reports}
+                catch_exceptions(LazyFunction(build_in_subprocess, kwargs, task), exceptions_all)
+                if task.exec_status == TaskStatus.Executed:
+                    ran.add(name)
+            if exceptions_all:
+                raise DAGBuildError(str(exceptions_all))
+            return reports
+
+    return ContentAwareSerial(build_in_subprocess=True, catch_exceptions=True, catch_warnings=False)

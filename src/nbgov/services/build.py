@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from nbgov.adapters.ploomber import Pipeline
+from nbgov.adapters.ploomber import Pipeline, TaskInfo
 from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, Location, ParameterError, PipelineError
 from nbgov.core.params import parse_assignment
@@ -120,9 +120,16 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
     review_status = recorder.review_statuses([t.name for t in would_run]) if would_run else {}
     if would_run:
         recorder.prepare()  # before any worker process exists
-    result = pipeline.build(force=options.force, select=selection, jobs=options.jobs, progress=options.progress)
+    result = pipeline.build(force=options.force, select=selection, jobs=options.jobs,
+                            progress=options.progress, content_check=content_check(config, infos))
     outcomes = {o.name: o.outcome for o in result.outcomes}
     record = recorder.record(outcomes, review_status, {o.name: o.error for o in result.outcomes})
+    if record.tasks:
+        from nbgov.services.lineage import link_registered_models
+
+        # a task that registered a model version: tag the version with the lineage just recorded
+        link_registered_models(config, [t.run_id for t in record.tasks.values()
+                                        if t.run_id and t.outcome == "ran"])
     summaries = []
     for outcome in result.outcomes:
         rec = record.tasks.get(outcome.name)
@@ -141,3 +148,38 @@ def _producing_run(infos, name: str) -> str | None:
     info = next(t for t in infos if t.name == name)
     record = read_record(record_path(info.notebook_product)) if info.notebook_product else None
     return record.run_id if record else None
+
+
+def content_check(config: Config, infos: list[TaskInfo]):
+    """The per-task content check of a build (see :mod:`nbgov.core.freshness`): compares each
+    task's last lineage record with its notebook version, params and input digests now."""
+    from nbgov.adapters.notebooks import read_notebook
+    from nbgov.core.digest import file_digest
+    from nbgov.core.freshness import decide
+    from nbgov.core.identity import notebook_version
+    from nbgov.core.lineage import read_record, record_path
+
+    tasks = {t.name: t for t in infos}
+
+    def rel(path) -> str:
+        try:
+            return path.resolve().relative_to(config.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def digests(paths) -> dict[str, str | None]:
+        return {rel(p): file_digest(p) if p.exists() else None for p in paths}
+
+    def check(name: str, ran: set[str]) -> bool | None:
+        task = tasks[name]
+        record = read_record(record_path(task.notebook_product)) if task.notebook_product else None
+        if record is None:
+            return None
+        # the same inputs the recorder lists: every existing non-notebook product of each upstream
+        inputs = digests(p for up in task.upstream for p in tasks[up].products.values()
+                         if p != tasks[up].notebook_product and p.exists())
+        version = notebook_version(read_notebook(task.source))
+        products = digests(task.products.values())
+        return decide(record.to_dict(), version, task.params, inputs, products).fresh
+
+    return check

@@ -1,0 +1,190 @@
+"""Lineage records in MLflow: read a run's ``nbgov/lineage.json``, find task runs, link a registered
+model version to the task run that registered it.
+
+Reads only: nothing here creates a store or an experiment (a lineage query against a missing
+SQLite file must say so, not create an empty store). Services get plain dicts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from nbgov.adapters.mlflow import _quiet_mlflow, _short
+from nbgov.core.errors import TrackingError
+
+LINEAGE_ARTIFACT = "nbgov/lineage.json"
+#: The string scrap a registering notebook glues (``sb.glue("registered_model", "models:/N/V")``);
+#: the recorder turns it into the run tag ``scrap.registered_model``.
+REGISTERED_SCRAP_TAG = "scrap.registered_model"
+#: Model version tag naming the task run that registered the version.
+VERSION_RUN_TAG = "nbgov.run_id"
+_NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
+
+
+def check_reachable(uri: str, timeout: float = 3.0) -> None:
+    """Fail fast when a tracking store cannot be reached, instead of MLflow's minute of retries.
+
+    Raises:
+        TrackingError: a missing SQLite/file store, or a server that refuses connections.
+    """
+    hint = "set MLFLOW_TRACKING_URI (or tracking_uri in nbgov.toml) to the store the build used"
+    parts = urlsplit(uri)
+    if parts.scheme == "sqlite":
+        path = Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
+        if path is None or not path.is_file():
+            raise TrackingError(f"tracking store {uri} does not exist", hint=hint)
+    elif parts.scheme in ("http", "https"):
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname or "localhost", port), timeout=timeout):
+                pass
+        except OSError as exc:
+            raise TrackingError(
+                f"tracking store {uri} is not reachable: {exc.strerror or exc}", hint=hint
+            ) from None
+    elif parts.scheme in ("", "file"):
+        path = Path(parts.path if parts.scheme == "file" else uri)
+        if not path.exists():
+            raise TrackingError(f"tracking store {uri} does not exist", hint=hint)
+
+
+class LineageStore:
+    """Read access to lineage in one MLflow tracking store.
+
+    Args:
+        uri: the MLflow tracking (and registry) URI.
+    """
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self._client = None
+        self._records: dict[str, dict[str, Any] | None] = {}
+
+    @property
+    def client(self):
+        if self._client is None:
+            check_reachable(self.uri)
+            # MLflow draws a progress bar per downloaded artifact; one record is one small file
+            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+            _quiet_mlflow()
+            from mlflow.tracking import MlflowClient
+
+            _quiet_mlflow()
+            self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        return self._client
+
+    def _fail(self, what: str, exc: Exception) -> TrackingError:
+        return TrackingError(
+            f"{what}: tracking store {self.uri} failed: {_short(exc)}",
+            hint="check MLFLOW_TRACKING_URI / tracking_uri in nbgov.toml",
+        )
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """A run's id, experiment, name, status and tags; None when there is no such run."""
+        try:
+            run = self.client.get_run(run_id)
+        except TrackingError:
+            raise
+        except Exception as exc:
+            if getattr(exc, "error_code", None) in _NOT_FOUND:
+                return None
+            raise self._fail(f"cannot read run {run_id}", exc) from None
+        return {
+            "run_id": run.info.run_id,
+            "experiment_id": run.info.experiment_id,
+            "name": run.info.run_name,
+            "status": run.info.status,
+            "tags": dict(run.data.tags),
+        }
+
+    def record(self, run_id: str) -> dict[str, Any] | None:
+        """The ``nbgov/lineage.json`` artifact of a run (cached); None when the run has none."""
+        if run_id not in self._records:
+            client = self.client  # reachability errors are errors, not "no record"
+            with tempfile.TemporaryDirectory(prefix="nbgov-lineage-") as tmp:
+                try:
+                    path = client.download_artifacts(run_id, LINEAGE_ARTIFACT, tmp)
+                    self._records[run_id] = json.loads(Path(path).read_text(encoding="utf-8"))
+                except Exception:  # no such run or artifact: the caller reports the gap
+                    self._records[run_id] = None
+        return self._records[run_id]
+
+    def _experiment_ids(self, experiment: str | None) -> list[str]:
+        try:
+            if experiment:
+                exp = self.client.get_experiment_by_name(experiment)
+                return [exp.experiment_id] if exp else []
+            return [e.experiment_id for e in self.client.search_experiments()]
+        except TrackingError:
+            raise
+        except Exception as exc:
+            raise self._fail("cannot list experiments", exc) from None
+
+    def search(
+        self, filter_string: str, experiment: str | None = None, max_results: int = 50
+    ) -> list[str]:
+        """Ids of runs matching an MLflow filter, newest first (``experiment`` None: all)."""
+        ids = self._experiment_ids(experiment)
+        if not ids:
+            return []
+        try:
+            runs = self.client.search_runs(
+                ids, filter_string, max_results=max_results, order_by=["attributes.start_time DESC"]
+            )
+        except Exception as exc:
+            raise self._fail("cannot search runs", exc) from None
+        return [r.info.run_id for r in runs]
+
+    def task_runs(
+        self, task: str, experiment: str | None = None, max_results: int = 50
+    ) -> list[str]:
+        """Recorded runs of one pipeline task, newest first."""
+        return self.search(
+            f"tags.`nbgov.kind` = 'task' and tags.`nbgov.task` = '{_quote(task)}'",
+            experiment,
+            max_results,
+        )
+
+    def registering_runs(self, model_uri: str) -> list[str]:
+        """Task runs that glued ``registered_model = model_uri`` (newest first)."""
+        return self.search(f"tags.`{REGISTERED_SCRAP_TAG}` = '{_quote(model_uri)}'")
+
+    def model_version(self, uri: str) -> dict[str, Any]:
+        """The registered model version ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` names.
+
+        Raises:
+            ParameterError: not a model URI.
+            LineageError: no such model, version or alias.
+        """
+        from nbgov.adapters.registry import Registry
+
+        check_reachable(self.uri)
+        mv = Registry(self.uri).resolve(uri)
+        return {
+            "name": mv.name,
+            "version": mv.version,
+            "run_id": mv.run_id,
+            "source": mv.source,
+            "aliases": mv.aliases,
+            "tags": mv.tags,
+            "uri": mv.uri,
+        }
+
+    def tag_model_version(self, name: str, version: str, tags: dict[str, str]) -> None:
+        """Set tags on a model version (values cut to MLflow's 5000 characters)."""
+        from nbgov.adapters.registry import Registry
+
+        Registry(self.uri).set_version_tags(
+            name, version, {k: str(v)[:5000] for k, v in tags.items()}
+        )
+
+
+def _quote(value: str) -> str:
+    # MLflow filter strings quote with single quotes; a quote in a value cannot match anyway
+    return value.replace("'", "")

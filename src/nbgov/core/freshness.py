@@ -1,0 +1,70 @@
+"""Content-aware freshness: does a task need to run, judged by content digests, not timestamps?
+
+Ploomber calls a task outdated when its source or params changed or an upstream product has a
+newer timestamp. nbgov knows more: the task's last lineage record holds the notebook version,
+the params and the digest of every input and product of that run. So a task whose notebook
+version, params and input contents are unchanged (and whose products all exist) is fresh even
+if an upstream file was rewritten with the same bytes; a task whose input content changed is
+stale even if no timestamp moved.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """A verdict on one task.
+
+    Attributes:
+        fresh: True (skip: same content as its last run), False (run: something changed), None
+            (no usable record: let the runner's own rules decide).
+        reason: one line saying why.
+    """
+
+    fresh: bool | None
+    reason: str
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def decide(
+    record: dict[str, Any] | None,
+    notebook_version: str,
+    params: dict[str, Any],
+    inputs: dict[str, str | None],
+    products: dict[str, str | None],
+) -> Freshness:
+    """Compare a task's last lineage record with the current state.
+
+    Args:
+        record: the task's last lineage record (dict), or None.
+        notebook_version: the notebook's version now (``nbv1:...``).
+        params: the task's parameters now.
+        inputs: upstream data the task would read now: path -> content digest (None: missing).
+        products: the task's products now: path -> content digest (None: missing).
+    """
+    if record is None:
+        return Freshness(None, "no lineage record")
+    if record.get("outcome") != "succeeded":
+        return Freshness(False, "its last run failed")
+    if (record.get("notebook") or {}).get("version") != notebook_version:
+        return Freshness(False, "notebook version changed")
+    if _canonical(record.get("params") or {}) != _canonical(params):
+        return Freshness(False, "parameters changed")
+    recorded_inputs = {i.get("path"): i.get("digest") for i in record.get("inputs") or []}
+    for path in sorted(set(recorded_inputs) | set(inputs)):
+        if recorded_inputs.get(path) != inputs.get(path):
+            return Freshness(False, f"input {path} changed")
+    # a missing product must be made again; a product edited by hand is left alone (as Ploomber
+    # does): its consumers see the new content as a changed input, and a lineage query on it
+    # says that no recorded run produced it
+    for path in sorted(products):
+        if products[path] is None:
+            return Freshness(False, f"product {path} is missing")
+    return Freshness(True, "same notebook version, parameters and input contents")

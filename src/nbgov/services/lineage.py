@@ -1,0 +1,327 @@
+"""``nbgov lineage TARGET``: the upstream graph of a product file, a task, an MLflow run or a
+registered model version, from lineage records.
+
+Records are read next to the products first (``products/<task>.lineage.json``) and from the
+tracking store otherwise (each task run's ``nbgov/lineage.json`` artifact), so a query works on
+another machine as long as the tracking store is reachable. The JupyterLab server extension
+calls :func:`lineage` and returns its dict as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from nbgov.adapters.lineage_store import VERSION_RUN_TAG, LineageStore
+from nbgov.core.config import Config
+from nbgov.core.digest import file_digest
+from nbgov.core.errors import LineageError
+from nbgov.core.lineage import RECORD_SUFFIX, SCHEMA
+from nbgov.core.lineage_graph import build_graph, model_node, walk
+
+PAYLOAD_SCHEMA = "nbgov.lineage/1"
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+#: The product key of a task that registers a model version: a JSON file ``{"name", "version"}``.
+REGISTERED_MODEL_KEY = "registered_model"
+TARGET_HINT = (
+    "give a product path (products/model.pkl), a task name, an MLflow run id, "
+    "or models:/NAME/VERSION | models:/NAME@ALIAS"
+)
+
+
+class _Records:
+    """Lineage records of one project: local files first, then the tracking store (lazily)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.by_run: dict[str, dict[str, Any]] = {}
+        self.by_task: dict[str, dict[str, Any]] = {}
+        self.tasks = _spec_tasks(config)
+        for folder in sorted(
+            {(config.root / nb).parent for nb, _ in self.tasks.values() if nb}
+            | {config.root / "products"}
+        ):
+            for path in sorted(folder.glob(f"*{RECORD_SUFFIX}")) if folder.is_dir() else []:
+                try:
+                    record = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue
+                if isinstance(record, dict) and record.get("schema") == SCHEMA:
+                    self.by_task.setdefault(record.get("task"), record)
+                    if record.get("run_id"):
+                        self.by_run[record["run_id"]] = record
+        self._store: LineageStore | None = None
+
+    @property
+    def store(self) -> LineageStore:
+        if self._store is None:
+            self._store = LineageStore(self.config.resolved_tracking_uri())
+        return self._store
+
+    def fetch(self, run_id: str) -> tuple[dict[str, Any] | None, str]:
+        """A run's record and where it came from (``local`` | ``mlflow``)."""
+        if run_id in self.by_run:
+            return self.by_run[run_id], "local"
+        return self.store.record(run_id), "mlflow"
+
+
+def _spec_tasks(config: Config) -> dict[str, tuple[str | None, dict[str, str]]]:
+    """task name -> (executed-notebook product, {key: product path}) as written in the spec."""
+    from nbgov.adapters.specfile import read_spec
+
+    if not config.pipeline_path.is_file():
+        return {}
+    out = {}
+    for task in read_spec(config.pipeline_path).tasks:
+        products = task.product if isinstance(task.product, dict) else {"nb": task.product}
+        products = {str(k): str(v) for k, v in (products or {}).items()}
+        out[task.name] = (products.get("nb"), products)
+    return out
+
+
+def classify(target: str, tasks: set[str], root: Path) -> str:
+    """``model`` | ``task`` | ``run`` | ``product`` for a query target (see TARGET_HINT)."""
+    if target.startswith("models:/"):
+        return "model"
+    if target in tasks:
+        return "task"
+    if _RUN_ID.match(target):
+        return "run"
+    if "/" in target or "." in target or (root / target).exists() or Path(target).exists():
+        return "product"
+    raise LineageError(
+        f"unknown lineage target {target!r}: not a task of the pipeline "
+        f"({', '.join(sorted(tasks)) or 'none'}), a run id, a model URI or a file",
+        hint=TARGET_HINT,
+    )
+
+
+def lineage(config: Config, target: str) -> dict[str, Any]:
+    """The upstream graph of ``target`` as a JSON-ready dict (schema ``nbgov.lineage/1``).
+
+    Args:
+        config: the project configuration (tracking URI, pipeline).
+        target: a product path, a task name, an MLflow run id, ``models:/NAME/VERSION`` or
+            ``models:/NAME@ALIAS``.
+
+    Returns:
+        ``{"schema", "target": {"text", "kind", ...}, "model", "roots", "nodes", "missing",
+        "warnings", "tracking_uri"}``; see :mod:`nbgov.core.lineage_graph` for nodes.
+
+    Raises:
+        LineageError: an unknown target, or one no recorded run explains.
+        TrackingError: the tracking store is needed and unreachable.
+    """
+    target = (target or "").strip()
+    if not target:
+        raise LineageError("no lineage target given", hint=TARGET_HINT)
+    records = _Records(config)
+    kind = classify(target, set(records.tasks), config.root)
+    warnings: list[str] = []
+    model = None
+    info: dict[str, Any] = {"text": target, "kind": kind}
+    if kind == "model":
+        model, starts = _model_starts(records, target)
+        info["model_uri"] = model["uri"]
+    elif kind == "task":
+        starts = [_task_start(records, target)]
+    elif kind == "run":
+        starts = _run_starts(records, target)
+    else:
+        start, info["path"], info["digest"] = _product_start(records, target, warnings)
+        starts = [start]
+    graph = build_graph(starts, records.fetch)
+    if model is not None:
+        node = model_node(model, graph["roots"])
+        graph["nodes"][node["key"]] = node
+        graph["roots"] = [node["key"]]
+    missing = [k for k in walk(graph) if graph["nodes"][k]["kind"] == "missing"]
+    from nbgov.services.tracking import safe_uri
+
+    return {
+        "schema": PAYLOAD_SCHEMA,
+        "target": info,
+        "model": model,
+        "roots": graph["roots"],
+        "nodes": graph["nodes"],
+        "missing": missing,
+        "warnings": warnings,
+        "tracking_uri": safe_uri(config.resolved_tracking_uri()),
+    }
+
+
+def _task_start(records: _Records, task: str) -> tuple[dict[str, Any], str]:
+    if task in records.by_task:
+        return records.by_task[task], "local"
+    # products and records not on this machine: the task's newest successful run in the store
+    fallback = None
+    for run_id in records.store.task_runs(task, records.config.experiment):
+        record = records.store.record(run_id)
+        if record and record.get("outcome") == "succeeded":
+            return record, "mlflow"
+        fallback = fallback or record
+    if fallback:
+        return fallback, "mlflow"
+    raise LineageError(
+        f"task {task!r} has no recorded run (no {task}{RECORD_SUFFIX} next to its products, "
+        f"none in {records.store.uri})",
+        hint="run `nbgov build` first",
+    )
+
+
+def _run_starts(records: _Records, run_id: str) -> list[tuple[dict[str, Any], str]]:
+    record, origin = records.fetch(run_id)
+    if record is not None:
+        return [(record, origin)]
+    run = records.store.run(run_id)
+    if run is None:
+        raise LineageError(
+            f"no run {run_id} in tracking store {records.store.uri}", hint=TARGET_HINT
+        )
+    if run["tags"].get("nbgov.kind") == "build":
+        # a build's parent run: the tasks it ran that no other task of the build consumed
+        children = [
+            records.store.record(r)
+            for r in records.store.search(
+                f"tags.`mlflow.parentRunId` = '{run_id}'", max_results=500
+            )
+        ]
+        children = [c for c in children if c]
+        consumed = {u.get("run_id") for c in children for u in c.get("upstream") or []}
+        sinks = [(c, "mlflow") for c in children if c.get("run_id") not in consumed]
+        if sinks:
+            return sinks
+    raise LineageError(
+        f"run {run_id} ({run['name']}) has no nbgov lineage record",
+        hint="runs recorded by `nbgov build` (or `ploomber build` with nbgov's hooks) have lineage",
+    )
+
+
+def _model_starts(
+    records: _Records, uri: str
+) -> tuple[dict[str, Any], list[tuple[dict[str, Any], str]]]:
+    model = records.store.model_version(uri)
+    run_ids = [model["tags"][VERSION_RUN_TAG]] if model["tags"].get(VERSION_RUN_TAG) else []
+    run_ids += records.store.registering_runs(model["uri"])
+    if model["run_id"]:
+        run_ids.append(model["run_id"])
+    for run_id in dict.fromkeys(run_ids):
+        record, origin = records.fetch(run_id)
+        if record is not None:
+            return model, [(record, origin)]
+    raise LineageError(
+        f"{model['uri']} has no nbgov lineage: no task run registered it "
+        f"(run {model['run_id'] or '-'} has no lineage record)",
+        hint="register models from a pipeline task that glues "
+        "`registered_model` (see notebooks/register.ipynb)",
+    )
+
+
+def _product_start(
+    records: _Records, target: str, warnings: list[str]
+) -> tuple[tuple[dict[str, Any], str], str, str | None]:
+    root = records.config.root
+    path = Path(target)
+    if not path.is_absolute():
+        path = Path.cwd() / path if (Path.cwd() / path).exists() else root / path
+    try:
+        rel = path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        rel = path.as_posix()
+    digest = file_digest(path) if path.exists() else None
+    producers = [
+        r
+        for r in records.by_task.values()
+        if any(p.get("path") == rel for p in (r.get("products") or {}).values())
+    ]
+    for record in producers:
+        recorded = next(
+            p.get("digest") for p in record["products"].values() if p.get("path") == rel
+        )
+        if digest is None:
+            warnings.append(f"{rel} does not exist any more; showing the run that last produced it")
+            return (record, "local"), rel, recorded
+        if recorded == digest:
+            return (record, "local"), rel, digest
+    if digest is None:
+        raise LineageError(
+            f"{target} does not exist and no lineage record names it as a product", hint=TARGET_HINT
+        )
+    # not produced by the local record (changed since, or records not on this machine): look for
+    # the task's runs in the store whose product has exactly this content
+    tasks = [name for name, (_, products) in records.tasks.items() if rel in products.values()]
+    for task in tasks:
+        for run_id in records.store.task_runs(task, records.config.experiment):
+            record = records.store.record(run_id)
+            if record and any(
+                p.get("digest") == digest for p in (record.get("products") or {}).values()
+            ):
+                return (record, "mlflow"), rel, digest
+    changed = (
+        f" (the last run of {', '.join(r['task'] for r in producers)} produced other content)"
+        if producers
+        else ""
+    )
+    raise LineageError(
+        f"{rel} was not produced by any recorded run: no record has its content "
+        f"digest {digest}{changed}",
+        hint="rebuild it with `nbgov build`; a file edited by hand has no lineage",
+    )
+
+
+def link_registered_models(config: Config, run_ids: list[str]) -> list[str]:
+    """Tag each model version registered by one of ``run_ids`` with its lineage.
+
+    A task registers a model when it declares a ``registered_model`` product: a JSON file
+    ``{"name": ..., "version": ...}``. The version gets tags naming the registering run, every
+    upstream run, each notebook's version and review status and the source data digests, so
+    the lineage is readable from the model registry alone.
+
+    Returns:
+        The ``models:/NAME/VERSION`` URIs tagged.
+    """
+    records = _Records(config)
+    linked = []
+    for run_id in run_ids:
+        record = records.by_run.get(run_id)
+        product = ((record or {}).get("products") or {}).get(REGISTERED_MODEL_KEY)
+        if not product or record.get("outcome") != "succeeded":
+            continue
+        try:
+            reg = json.loads((config.root / product["path"]).read_text(encoding="utf-8"))
+            name, version = str(reg["name"]), str(reg["version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        graph = build_graph([(record, "local")], records.fetch)
+        nodes = [graph["nodes"][k] for k in walk(graph)]
+        tasks = [n for n in nodes if n["kind"] == "task"]
+        sources = [n for n in tasks if not n["upstream"]]
+        data = {
+            f"{n['task']}.{k}": p.get("digest")
+            for n in sources
+            for k, p in (n.get("products") or {}).items()
+            if k != "nb"
+        }
+        records.store.tag_model_version(
+            name,
+            version,
+            {
+                VERSION_RUN_TAG: run_id,
+                "nbgov.lineage.runs": ",".join(n["run_id"] for n in tasks if n["run_id"]),
+                "nbgov.lineage.notebooks": json.dumps(
+                    {
+                        n[
+                            "task"
+                        ]: f"{n['notebook'].get('version')} {n['notebook'].get('review_status')}"
+                        for n in tasks
+                    },
+                    sort_keys=True,
+                ),
+                "nbgov.lineage.data_digest": json.dumps(data, sort_keys=True),
+                "nbgov.git_commit": str((record.get("git") or {}).get("commit")),
+            },
+        )
+        linked.append(f"models:/{name}/{version}")
+    return linked

@@ -1,0 +1,154 @@
+"""The pure parts: the upstream walk, its renderings, and content freshness."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from nbgov.core.freshness import decide
+from nbgov.core.lineage_graph import (
+    build_graph,
+    model_node,
+    render_dot,
+    render_mermaid,
+    render_svg,
+    render_text,
+    walk,
+)
+
+D = {name: "sha256:" + (c * 64) for name, c in (("raw", "a"), ("feat", "b"), ("model", "c"))}
+
+
+def rec(
+    task: str, run_id: str | None, upstream=(), inputs=(), products=None, status="approved"
+) -> dict:
+    return {
+        "task": task,
+        "run_id": run_id,
+        "outcome": "succeeded",
+        "notebook": {
+            "path": f"notebooks/{task}.ipynb",
+            "version": "nbv1:" + "1" * 64,
+            "review_status": status,
+        },
+        "params": {"seed": 1},
+        "upstream": [{"task": t, "run_id": r} for t, r in upstream],
+        "inputs": [{"task": t, "key": k, "path": p, "digest": d} for t, k, p, d in inputs],
+        "products": products or {},
+        "git": {"commit": "f" * 40, "dirty": False},
+        "environment": {},
+    }
+
+
+INGEST = rec(
+    "ingest",
+    "r1",
+    products={
+        "data": {"path": "products/raw.csv", "digest": D["raw"]},
+        "nb": {"path": "products/ingest.ipynb", "digest": D["feat"]},
+    },
+)
+FEATURES = rec(
+    "features", "r2", [("ingest", "r1")], [("ingest", "data", "products/raw.csv", D["raw"])]
+)
+TRAIN = rec(
+    "train", "r3", [("features", "r2")], [("features", "train", "products/train.csv", D["feat"])]
+)
+EVALUATE = rec(
+    "evaluate",
+    "r4",
+    [("train", "r3"), ("features", "r2")],
+    [
+        ("train", "model", "products/model.pkl", D["model"]),
+        ("features", "test", "products/test.csv", D["feat"]),
+    ],
+    status="stale",
+)
+STORE = {r["run_id"]: r for r in (INGEST, FEATURES, TRAIN, EVALUATE)}
+
+
+def fetch(run_id):
+    return STORE.get(run_id), "test"
+
+
+def test_walk_visits_a_diamond_once_and_keeps_edges():
+    graph = build_graph([(EVALUATE, "local")], fetch)
+    assert walk(graph) == ["r4", "r3", "r2", "r1"]
+    assert (
+        graph["nodes"]["r4"]["upstream"] == ["r3", "r2"]
+        and graph["nodes"]["r4"]["origin"] == "local"
+    )
+    assert graph["nodes"]["r1"]["origin"] == "test"
+    text = render_text(graph)
+    assert (
+        text.count("features  notebooks/features.ipynb") == 1
+        and "features (run r2, see above)" in text
+    )
+    assert "out products/raw.csv sha256:aaaaaaaaaaaa" in text and "[stale]" in text
+    assert "products/ingest.ipynb" not in text  # the executed notebook is not data
+
+
+def test_unreadable_and_unrecorded_upstream_become_missing_nodes():
+    orphan = rec("train", "r9", [("features", "gone"), ("ingest", None)])
+    graph = build_graph([(orphan, "local")], fetch)
+    assert (
+        graph["nodes"]["gone"]["kind"] == "missing"
+        and graph["nodes"]["task:ingest"]["kind"] == "missing"
+    )
+    assert "no lineage record found" in render_text(graph)
+
+
+def test_mermaid_dot_and_svg_name_every_node_and_edge():
+    graph = build_graph([(EVALUATE, "local")], fetch)
+    model = model_node(
+        {"name": "m", "version": "3", "uri": "models:/m/3", "aliases": ["champion"], "run_id": "x"},
+        graph["roots"],
+    )
+    graph["nodes"][model["key"]] = model
+    graph["roots"] = [model["key"]]
+    mermaid = render_mermaid(graph)
+    assert mermaid.count("-->") == 5 and '|"model sha256:cccccccc"|' in mermaid
+    assert "style n1 stroke:#c60" in mermaid  # evaluate is not approved at its version
+    dot = render_dot(graph)
+    assert dot.count("->") == 5 and 'label="models:/m/3\\nrun x"' in dot
+    svg = ET.fromstring(render_svg(graph))
+    texts = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert {"ingest", "features", "train", "evaluate", "models:/m/3"} <= set(texts)
+    assert "model models:/m/3 @champion" in render_text(graph)
+
+
+def test_svg_escapes_user_text():
+    evil = rec('<script>alert("x")</script>', "r5")
+    svg = render_svg(build_graph([(evil, "local")], fetch))
+    ET.fromstring(svg)  # well-formed
+    assert "<script>" not in svg
+
+
+def now(record, **over):
+    state = {
+        "notebook_version": record["notebook"]["version"],
+        "params": dict(record["params"]),
+        "inputs": {i["path"]: i["digest"] for i in record["inputs"]},
+        "products": {p["path"]: p["digest"] for p in record["products"].values()},
+    }
+    state.update(over)
+    return decide(record, **state)
+
+
+def test_freshness_by_content():
+    assert now(FEATURES).fresh is True
+    assert decide(None, "nbv1:x", {}, {}, {}).fresh is None
+    assert now(FEATURES, notebook_version="nbv1:" + "2" * 64).reason == "notebook version changed"
+    assert now(FEATURES, params={"seed": 2}).reason == "parameters changed"
+    changed = now(FEATURES, inputs={"products/raw.csv": D["feat"]})
+    assert changed.fresh is False and changed.reason == "input products/raw.csv changed"
+    assert (
+        now(FEATURES, inputs={"products/raw.csv": D["raw"], "products/new.csv": D["raw"]}).fresh
+        is False
+    )
+    assert (
+        now(INGEST, products={"products/raw.csv": None}).reason
+        == "product products/raw.csv is missing"
+    )
+    # a product edited by hand does not make its producer stale (its consumers see a changed input)
+    assert now(INGEST, products={"products/raw.csv": D["model"]}).fresh is True
+    assert now({**FEATURES, "outcome": "failed"}).fresh is False
