@@ -229,6 +229,8 @@ tasks:
   - source: notebooks/kernel--other.ipynb
     product:
       data: products/data.csv
+  - source: "{{root}}/notebooks/rendered.ipynb"
+    product: {nb: products/rendered.ipynb}
 """
     root = make_project(
         "clean--task.ipynb",

@@ -27,7 +27,13 @@ def _tasks(project: Project) -> Iterator[tuple[str, dict]]:
 def _check_task_sources(project: Project) -> Iterator[tuple]:
     for spec_path, task in _tasks(project):
         source = task.get("source_path")
-        if source and not (project.root / source).exists():
+        # a source rendered from env.yaml ({{...}}) or a glob is Ploomber's to resolve
+        if (
+            source
+            and "{{" not in source
+            and "*" not in source
+            and not (project.root / source).exists()
+        ):
             message = f"task {task['name']!r}: source {task['source']!r} does not exist"
             yield spec_path, task.get("line"), message
 
