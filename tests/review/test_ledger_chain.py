@@ -130,6 +130,15 @@ def test_tampering_names_the_first_bad_record(tamper, first_bad, words):
     assert info.value.where.line == first_bad
 
 
+def test_field_formats_are_checked_even_when_rehashed():
+    from nbgov.core.ledger import record_hash
+
+    forged = {**THREE[0].to_dict(), "version": "nbv1:../../etc/passwd"}
+    forged["hash"] = record_hash(forged)
+    with pytest.raises(LedgerError, match="record 1: field 'version' is malformed"):
+        parse_ledger(json.dumps(forged) + "\n")
+
+
 def test_removing_the_last_record_shows_against_an_older_copy():
     shorter = THREE[:2]
     assert parse_ledger(text(shorter)) == shorter  # a chain alone cannot tell

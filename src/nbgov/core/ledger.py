@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -55,6 +56,14 @@ _REQUIRED = {
     "note": str,
     "prev": str,
     "hash": str,
+}
+#: Field formats (the same as in the JSON Schema), so a re-hashed forgery cannot smuggle a path
+#: or a non-version into the fields that name files.
+_PATTERNS = {
+    "version": re.compile(r"nbv1:[0-9a-f]{64}"),
+    "prev": re.compile(r"sha256:[0-9a-f]{64}"),
+    "hash": re.compile(r"sha256:[0-9a-f]{64}"),
+    "at": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z"),
 }
 _OPTIONAL = {"commit": (str, type(None)), "dirty": (bool, type(None)), "author": (str, type(None))}
 
@@ -191,6 +200,9 @@ def _check_fields(raw: Any, where: Location, n: int) -> None:
             raise LedgerError(f"record {n}: field {key!r} has the wrong type", where)
     if raw["decision"] not in DECISIONS:
         raise LedgerError(f"record {n}: unknown decision {raw['decision']!r}", where)
+    for key, pattern in _PATTERNS.items():
+        if not pattern.fullmatch(raw[key]):
+            raise LedgerError(f"record {n}: field {key!r} is malformed: {raw[key]!r}", where)
 
 
 def parse_ledger(text: str, source: str | Path | None = None) -> list[ReviewRecord]:
