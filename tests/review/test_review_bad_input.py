@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from nbgov.core.config import load_config
+from nbgov.core.ledger import new_record, parse_ledger
 from nbgov.services.review import record_decision, review_state
 
 pytestmark = pytest.mark.integration
@@ -134,3 +135,30 @@ def test_damaged_snapshot_is_reported(reviewed, nbgov):
     path.write_text(path.read_text().replace("seed = 3", "seed = 4"))
     result = nbgov("diff", NB)
     assert result.code == 2 and "does not match its version" in result.err
+
+
+def test_a_branch_that_rewrites_reviews_fails_against_main(reviewed, nbgov, git):
+    git("add", ".nbgov")
+    git("commit", "-q", "-m", "reviews")
+    git("checkout", "-q", "-b", "rewrite")
+    # a careful forger re-chains every record after editing one: the chain alone verifies...
+    records = parse_ledger((reviewed / LEDGER).read_text())
+    forged = []
+    for rec in records:
+        fields = {k: v for k, v in rec.to_dict().items() if k not in ("seq", "prev", "hash")}
+        if rec.seq == 2:
+            fields["note"] = "rewritten"
+        forged.append(
+            new_record(
+                forged[-1] if forged else None, **{k: v for k, v in fields.items() if k != "schema"}
+            )
+        )
+    (reviewed / LEDGER).write_text("".join(r.to_line() for r in forged))
+    git("commit", "-q", "-am", "tidy reviews")
+    assert nbgov("ledger", "verify").code == 0
+    # ...but not against the branch it must extend
+    result = nbgov("ledger", "verify", "--against", "main")
+    assert result.code == 2
+    assert "record 2 differs from the ledger committed at main" in result.err
+    unknown = nbgov("ledger", "verify", "--against", "no-such-branch")
+    assert unknown.code == 2 and "unknown git revision 'no-such-branch'" in unknown.err

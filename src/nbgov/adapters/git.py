@@ -135,6 +135,11 @@ def show_file(root: str | Path, rev: str, path: str | Path) -> bytes:
     return proc.stdout
 
 
+def rev_exists(root: str | Path, rev: str) -> bool:
+    """Whether ``rev`` names a commit in the repository."""
+    return _out(root, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}") is not None
+
+
 def is_tracked(root: str | Path, path: str | Path, rev: str = "HEAD") -> bool:
     """Whether ``path`` exists in the tree of ``rev``."""
     return _out(root, "cat-file", "-e", f"{rev}:{Path(path).as_posix()}") is not None

@@ -140,17 +140,24 @@ def ledger() -> None:
 
 
 @ledger.command()
+@click.option(
+    "--against",
+    default="HEAD",
+    show_default=True,
+    help="A git revision whose ledger this one must extend (in CI: origin/main).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def verify(as_json: bool) -> None:
+def verify(against: str, as_json: bool) -> None:
     """Check every record's hash and the chain; fail naming the first bad record."""
     from nbgov.services.review import verify_ledger
 
-    result = verify_ledger(load_config())
+    result = verify_ledger(load_config(), against)
     if as_json:
         _emit_json(result)
         return
-    against = ", extends the ledger at git HEAD" if result["checked_against_git"] else ""
-    click.echo(f"ok: {result['records']} record(s) on {result['notebooks']} notebook(s){against}")
+    rev = result["checked_against_git"]
+    extends = f", extends the ledger at git {rev}" if rev else ""
+    click.echo(f"ok: {result['records']} record(s) on {result['notebooks']} notebook(s){extends}")
     for version in result["missing_snapshots"]:
         click.echo(f"warning: no approved snapshot for {version}", err=True)
 

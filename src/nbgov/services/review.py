@@ -17,7 +17,14 @@ from nbgov.adapters import git
 from nbgov.adapters.nbdime import review_view
 from nbgov.adapters.notebooks import read_notebook
 from nbgov.core.config import Config
-from nbgov.core.errors import ConfigError, GateError, Location, NotebookError, ReviewError
+from nbgov.core.errors import (
+    ConfigError,
+    GateError,
+    LedgerError,
+    Location,
+    NotebookError,
+    ReviewError,
+)
 from nbgov.core.identity import notebook_version
 from nbgov.core.ledger import (
     APPROVED,
@@ -296,30 +303,39 @@ def gate_required(config: Config, env: str | None = None) -> bool:
     return value
 
 
-def verify_ledger(config: Config) -> dict[str, Any]:
-    """Verify the ledger's chain, and that it extends the ledger committed at git HEAD.
+def verify_ledger(config: Config, against: str = "HEAD") -> dict[str, Any]:
+    """Verify the ledger's chain, and that it extends the ledger committed at git ``against``.
+
+    Args:
+        config: the project.
+        against: a git revision whose ledger must be a prefix of this one (``HEAD`` by default;
+            in CI, e.g. ``origin/main`` catches a branch that rewrote reviews). No check when
+            the ledger is not in git at that revision.
 
     Returns:
-        ``{"path", "records", "notebooks", "head", "checked_against_git", "missing_snapshots"}``.
+        ``{"path", "records", "notebooks", "head", "checked_against_git", "missing_snapshots"}``
+        (``checked_against_git`` is the revision checked, or None).
 
     Raises:
         LedgerError: naming the first bad record.
     """
     settings = ReviewSettings.from_config(config)
     records = store.read_records(settings.ledger)
-    checked = False
+    checked = None
     repo = git.repo_root(config.root)
     if repo is not None:
-        rel = os.path.relpath(settings.ledger, repo)
-        if git.is_tracked(repo, rel):
-            committed = git.show_file(repo, "HEAD", rel).decode("utf-8", errors="replace")
+        rel = Path(os.path.relpath(settings.ledger, repo)).as_posix()
+        if git.is_tracked(repo, rel, against):
+            committed = git.show_file(repo, against, rel).decode("utf-8", errors="replace")
+            label = f"the ledger committed at {against}"
             check_prefix(
-                parse_ledger(committed, f"HEAD:{rel}"),
-                records,
-                settings.ledger,
-                "the ledger committed at HEAD",
+                parse_ledger(committed, f"{against}:{rel}"), records, settings.ledger, label
             )
-            checked = True
+            checked = against
+        elif against != "HEAD" and not git.rev_exists(repo, against):
+            raise LedgerError(
+                f"unknown git revision {against!r}", hint="e.g. --against origin/main"
+            )
     approved = {r.version for r in records if r.decision == "approved"}
     missing = sorted(v for v in approved if not store.snapshot_path(settings.snapshots, v).exists())
     return {
