@@ -146,7 +146,7 @@ def resolve_reviewer(config: Config, reviewer: str | None = None) -> str:
     """
     for candidate in (
         reviewer,
-        os.environ.get(REVIEWER_ENV),
+        os.environ.get(REVIEWER_ENV) or None,  # set but empty: as if unset
         ReviewSettings.from_config(config).reviewer,
     ):
         if candidate is not None:
