@@ -76,6 +76,8 @@ async def test_approval_is_recorded_by_the_server_user(as_rita, api, jp_root_dir
 
 
 async def test_a_client_cannot_choose_the_reviewer(as_rita, api):
+    _, info = await api("info")
+    assert info["reviewer"] == "Rita Reviewer"
     status, body = await api("review", method="POST",
                              body={"path": LOAD, "decision": "comment", "note": "n",
                                    "reviewer": "Someone Else"})

@@ -37,6 +37,8 @@ async def test_info_names_version_and_pipeline(api):
     assert body["version"] == __version__
     assert body["root"] == "."
     assert body["pipeline"] == "pipeline.yaml"
+    # a token-only server signs decisions as its owner: git's user in this repository
+    assert body["reviewer"] == "Ada Author <ada@example.com>"
 
 
 @pytest.mark.parametrize("route", ROUTES)

@@ -200,6 +200,13 @@ class NbgovHandler(APIHandler):
             return None
         return self.current_user.username
 
+    def signing_as(self, config: Config) -> str | None:
+        """The name a decision by this user would be recorded under (None: none resolves)."""
+        try:
+            return _service("review").resolve_reviewer(config, self.reviewer())
+        except NbgovError:
+            return None
+
 
 class InfoHandler(NbgovHandler):
     """``GET nbgov/api/info``: version and pipeline of the server root's project."""
@@ -209,8 +216,9 @@ class InfoHandler(NbgovHandler):
     async def get(self) -> None:
         config = self.project_for(None)
         pipeline = self.rebase(config, config.pipeline) if config.pipeline_path.is_file() else None
+        reviewer = await self.call(self.signing_as, config)
         self.reply({"version": __version__, "root": ".", "pipeline": pipeline,
-                    "lineage": service_available("lineage")})
+                    "lineage": service_available("lineage"), "reviewer": reviewer})
 
 
 def _task_for(handler: NbgovHandler, config: Config, path: Path) -> str | None:
