@@ -310,3 +310,21 @@ def test_check_table_in_pyproject(make_project):
     assert run_check(root=root, plugins=False).findings == []
     (root / "pyproject.toml").write_text('[tool.nbgov.check]\noutputs = "forbid"\n')
     assert {f.rule for f in run_check(root=root, plugins=False).findings} == {"NBG201"}
+
+
+def test_parallel_run_finds_the_same(make_project, tmp_path):
+    names = [
+        "secrets--source.ipynb",
+        "outputs--committed.ipynb",
+        "paths--absolute.ipynb",
+        "invalid--json.ipynb",
+        "params--two.ipynb",
+    ]
+    root = make_project(*names)
+    for i in range(14):  # 70 notebooks: over the parallel threshold
+        for name in names:
+            shutil.copy(root / "notebooks" / name, root / "notebooks" / f"copy{i}-{name}")
+    serial = run_check(root=root, plugins=False)
+    parallel = run_check(root=root, plugins=False, jobs=2)
+    assert serial.files == parallel.files == 75
+    assert parallel.findings == serial.findings and parallel.errors == []

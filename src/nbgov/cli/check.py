@@ -39,6 +39,14 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option(
     "--no-plugins", is_flag=True, help="Do not load rules from the nbgov.checks entry points."
 )
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes to check with, for 64 notebooks or more (Linux).",
+)
 @click.option("--list-rules", is_flag=True, help="List the rules (built-in and plug-in) and exit.")
 @click.option(
     "--root",
@@ -54,6 +62,7 @@ def check(
     ignore: tuple[str, ...],
     no_plugins: bool,
     list_rules: bool,
+    jobs: int,
     root: str | None,
 ) -> None:
     """Check notebooks: validity, parameters cell, outputs, secrets, paths, kernel, pipeline.
@@ -81,6 +90,7 @@ def check(
             ignore=_split(ignore),
             fix=fix,
             plugins=not no_plugins,
+            jobs=jobs,
         )
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
