@@ -2,7 +2,8 @@
 fix what can be fixed safely, and hand back a :class:`CheckReport`.
 
 Kept light on purpose (it runs in pre-commit on every commit): no nbformat, no Ploomber, no
-MLflow; PyYAML only when a pipeline spec exists; the review service only when its rule is on.
+MLflow; PyYAML only when a selected rule needs pipeline.yaml; the review service only when
+its rule is on.
 """
 
 from __future__ import annotations
