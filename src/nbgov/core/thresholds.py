@@ -33,7 +33,7 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 }
 
 _RULE = re.compile(
-    r"^\s*(?P<metric>[A-Za-z_][\w.\-]*)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?P<value>\S+)\s*$"
+    r"^\s*(?P<metric>[A-Za-z_][\w.\-]*)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?P<value>[^\s<>=!]\S*)\s*$"
 )
 
 #: Verdict outcomes.
