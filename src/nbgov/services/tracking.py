@@ -121,8 +121,11 @@ class BuildRecorder:
         todo = [n for n in self.order if outcomes.get(n) in ("ran", "failed")]
         if not todo:
             return build
-        if review_status is None:
-            review_status = self.review_statuses(todo)
+        review_status = dict(review_status or {})
+        # tasks the caller did not foresee (e.g. forced by a content change) are looked up now
+        missing = [n for n in todo if self.rel(self.tasks[n].source) not in review_status]
+        if missing:
+            review_status.update(self.review_statuses(missing))
         git = git_state(self.config.root)
         env = environment_fingerprint(str(self.config.root))
         failed = any(outcomes[n] == "failed" for n in todo)
