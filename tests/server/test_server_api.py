@@ -233,3 +233,24 @@ async def test_error_locations_are_server_relative(api, jp_root_dir):
     assert status == 400 and body["error"] == "NotebookError", body
     assert body["where"]["path"] == "notebooks/broken.ipynb"
     assert str(jp_root_dir) not in json.dumps(body)
+
+
+async def test_saving_or_reviewing_does_not_reload_the_dag(as_rita, api, jp_serverapp,
+                                                           jp_root_dir):
+    """The panels refresh on every save and decision: neither may cost a Ploomber DAG load."""
+    cache = jp_serverapp.web_app.settings["nbgov_pipeline_cache"]
+    await api("pipeline")
+    await api("review", params={"path": LOAD})
+    loads = cache.misses
+    nb_path = jp_root_dir / LOAD
+    nb = json.loads(nb_path.read_text())
+    nb["cells"][1]["source"] += "\nprint('edited')"
+    nb_path.write_text(json.dumps(nb))
+    status, body = await api("review", params={"path": LOAD})
+    assert (status, body["task"], body["version"]) == (200, "load", notebook_version(nb))
+    status, body = await api("review", method="POST", body={"path": TRAIN, "decision": "approved"})
+    assert status == 201 and body["task"] == "train"
+    assert cache.misses == loads
+    _, pipeline = await api("pipeline")  # the edit made the DAG stale: one reload, reviews fresh
+    assert {t["name"]: t["review"]["status"] for t in pipeline["tasks"]} == {
+        "load": "unreviewed", "train": "approved"}

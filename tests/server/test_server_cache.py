@@ -1,8 +1,11 @@
-"""The pipeline payload cache: reused while its input files are unchanged, recomputed after."""
+"""The pipeline cache: each kept value reused while its own input files are unchanged."""
 
 from __future__ import annotations
 
 import os
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from nbgov.core.config import load_config
@@ -25,7 +28,26 @@ class Counting:
     def __call__(self, config):
         self.calls += 1
         return {"pipeline": "pipeline.yaml", "tasks": [
-            {"name": "a", "source": "notebooks/a.ipynb", "products": {"nb": "products/a.ipynb"}}]}
+            {"name": "a", "source": "notebooks/a.ipynb", "products": {"nb": "products/a.ipynb"},
+             "review": {"status": "unreviewed", "version": "v0"}}]}
+
+
+@dataclass
+class State:
+    path: str
+    status: str
+    version: str
+
+
+class Reviews:
+    """A stand-in for review_states."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, config, notebooks):
+        self.calls += 1
+        return [State(p.relative_to(config.root).as_posix(), "approved", "v1") for p in notebooks]
 
 
 def bump(path: Path) -> None:
@@ -33,36 +55,63 @@ def bump(path: Path) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
 
 
-def test_reused_until_an_input_changes(tmp_path):
+def test_dag_reused_until_a_source_product_or_spec_changes(tmp_path):
     config = load_config(project(tmp_path))
     cache, compute = PipelineCache(), Counting()
-    first = cache.get(config, compute)
-    assert cache.get(config, compute) is first and compute.calls == 1
+    first = cache.dag(config, compute)
+    assert cache.dag(config, compute) is first and compute.calls == 1
     bump(tmp_path / "notebooks" / "a.ipynb")  # a task source edited
-    cache.get(config, compute)
+    cache.dag(config, compute)
     assert compute.calls == 2
     (tmp_path / "products").mkdir()
     (tmp_path / "products" / "a.ipynb").write_text("{}")  # a run wrote a product
-    cache.get(config, compute)
+    cache.dag(config, compute)
     assert compute.calls == 3
     bump(tmp_path / "pipeline.yaml")
-    cache.get(config, compute)
+    cache.dag(config, compute)
     assert compute.calls == 4
-    assert (cache.hits, cache.misses) == (1, 4)
+    (tmp_path / ".nbgov").mkdir()
+    (tmp_path / ".nbgov" / "reviews.jsonl").write_text("{}\n")  # a review: not a DAG input
+    cache.dag(config, compute)
+    assert compute.calls == 4
+    assert (cache.hits, cache.misses) == (2, 4)
 
 
-def test_forget_and_max_age(tmp_path):
+def test_task_map_survives_notebook_edits_but_not_spec_edits(tmp_path):
+    config = load_config(project(tmp_path))
+    cache, compute = PipelineCache(), Counting()
+    notebook = (tmp_path / "notebooks" / "a.ipynb").resolve()
+    assert task_of(cache.tasks(config, compute), config, notebook) == "a"
+    bump(notebook)
+    assert task_of(cache.tasks(config, compute), config, notebook) == "a"
+    assert compute.calls == 1
+    bump(tmp_path / "pipeline.yaml")
+    cache.tasks(config, compute)
+    assert compute.calls == 2
+    assert task_of(cache.tasks(config, compute), config, tmp_path.parent / "x.ipynb") is None
+
+
+def test_reviews_follow_the_ledger_without_reloading_the_dag(tmp_path):
+    config = load_config(project(tmp_path))
+    cache, compute, states = PipelineCache(), Counting(), Reviews()
+    dag = cache.dag(config, compute)
+    assert cache.reviews(config, dag, states) == {
+        "notebooks/a.ipynb": {"status": "approved", "version": "v1"}}
+    cache.reviews(config, dag, states)
+    assert states.calls == 1
+    (tmp_path / ".nbgov").mkdir()
+    (tmp_path / ".nbgov" / "reviews.jsonl").write_text("{}\n")
+    cache.reviews(config, cache.dag(config, compute), states)
+    assert (states.calls, compute.calls) == (2, 1)
+
+
+def test_max_age(tmp_path):
     config = load_config(project(tmp_path))
     compute = Counting()
-    cache = PipelineCache()
-    cache.get(config, compute)
-    cache.forget(config.root)
-    cache.get(config, compute)
-    assert compute.calls == 2
     expired = PipelineCache(max_age_s=0)
-    expired.get(config, compute)
-    expired.get(config, compute)
-    assert compute.calls == 4
+    expired.dag(config, compute)
+    expired.dag(config, compute)
+    assert compute.calls == 2
 
 
 def test_stamp_tells_missing_from_present(tmp_path):
@@ -72,17 +121,7 @@ def test_stamp_tells_missing_from_present(tmp_path):
     assert missing == ((str(tmp_path / "x"),),)
 
 
-def test_task_of_matches_resolved_sources(tmp_path):
-    config = load_config(project(tmp_path))
-    payload = Counting()(config)
-    assert task_of(payload, config, (tmp_path / "notebooks" / "a.ipynb").resolve()) == "a"
-    assert task_of(payload, config, tmp_path / "other.ipynb") is None
-
-
 def test_concurrent_misses_compute_once(tmp_path):
-    import threading
-    import time
-
     config = load_config(project(tmp_path))
     cache = PipelineCache()
     inside = []
@@ -96,7 +135,7 @@ def test_concurrent_misses_compute_once(tmp_path):
             return super().__call__(config)
 
     compute = Slow()
-    threads = [threading.Thread(target=cache.get, args=(config, compute)) for _ in range(3)]
+    threads = [threading.Thread(target=cache.dag, args=(config, compute)) for _ in range(3)]
     for t in threads:
         t.start()
     for t in threads:

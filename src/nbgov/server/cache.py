@@ -1,13 +1,20 @@
 """Reuse pipeline payloads while the files they were computed from are unchanged.
 
-Loading a Ploomber DAG of 100 notebook tasks takes 0.3-0.9 s on this machine class, and the
-JupyterLab panels ask for the pipeline and for each open notebook's task again and again. The
-server is the one long-lived process, so it keeps the last ``pipeline_state`` payload per
-project together with a *stamp*: ``(mtime_ns, size)`` of every file it depends on (config,
-spec, env.yaml, the review ledger, each task's source, each product and each product's folder,
-whose mtime moves when a run writes a product or lineage record by rename). A request
-re-stats those files (~1 ms for 100 tasks) and recomputes only when one changed, and in any
-case after :data:`MAX_AGE_S` seconds, to self-heal from a change made while computing.
+Loading a Ploomber DAG of 100 notebook tasks takes 0.3-0.9 s on this machine class (seconds
+under load), and the JupyterLab panels ask for the pipeline, and for each open notebook's task,
+again and again. The server is the one long-lived process, so it keeps three things per
+project, each with a *stamp*: ``(mtime_ns, size)`` of exactly the files it depends on.
+
+- ``dag``: the ``pipeline_state`` payload (build states, last runs). Depends on the config,
+  spec, env.yaml, each task's source, each product and each product's folder (whose mtime
+  moves when a run writes a product or a lineage record by rename).
+- ``tasks``: which notebook is which task. Depends on the config and spec only, so saving a
+  notebook in JupyterLab does not reload the DAG just to name its task.
+- ``reviews``: each task's review status. Depends on the ledger and the task sources, and is
+  cheap to recompute (no Ploomber), so a review decision does not reload the DAG either.
+
+A request re-stats the files (~1 ms for 100 tasks) and recomputes only when one changed, and
+in any case after :data:`MAX_AGE_S` seconds, to self-heal from a change made while computing.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from nbgov.core.config import Config
 MAX_AGE_S = 30.0
 
 Stamp = tuple[tuple[str, int, int] | tuple[str], ...]
+Compute = Callable[[Config], dict[str, Any]]
 
 
 def stamp(paths: Iterable[Path]) -> Stamp:
@@ -41,45 +49,54 @@ def stamp(paths: Iterable[Path]) -> Stamp:
     return tuple(out)
 
 
-def _ledger(config: Config) -> Path:
-    from nbgov.services.review_store import ReviewSettings
+def spec_inputs(config: Config) -> list[Path]:
+    """The files that decide a project's tasks: config, spec and env.yaml."""
+    return [config.root / "nbgov.toml", config.root / "pyproject.toml", config.pipeline_path,
+            config.pipeline_path.parent / "env.yaml"]
 
-    return ReviewSettings.from_config(config).ledger
+
+def sources(config: Config, dag: dict[str, Any]) -> list[Path]:
+    """The task source notebooks named in a ``pipeline_state`` payload."""
+    return [config.root / t["source"] for t in dag.get("tasks", []) if t.get("source")]
 
 
-def pipeline_inputs(config: Config, payload: dict[str, Any] | None) -> list[Path]:
-    """The files a ``pipeline_state`` payload of ``config``'s project depends on."""
-    root = config.root
-    paths = [root / "nbgov.toml", root / "pyproject.toml", config.pipeline_path,
-             config.pipeline_path.parent / "env.yaml", _ledger(config)]
-    for task in (payload or {}).get("tasks", []):
-        if task.get("source"):
-            paths.append(root / task["source"])
+def dag_inputs(config: Config, dag: dict[str, Any]) -> list[Path]:
+    """The files a ``pipeline_state`` payload depends on, besides the review ledger."""
+    paths = [*spec_inputs(config), *sources(config, dag)]
+    for task in dag.get("tasks", []):
         for product in (task.get("products") or {}).values():
             if isinstance(product, str):
-                paths += [root / product, (root / product).parent]
+                paths += [config.root / product, (config.root / product).parent]
     return paths
+
+
+def review_inputs(config: Config, dag: dict[str, Any]) -> list[Path]:
+    """The files the tasks' review statuses depend on: the ledger and the sources."""
+    from nbgov.services.review_store import ReviewSettings
+
+    return [ReviewSettings.from_config(config).ledger, *sources(config, dag)]
 
 
 @dataclass
 class _Entry:
-    payload: dict[str, Any]
+    value: dict[str, Any]
     stamp: Stamp
     at: float
 
 
 class PipelineCache:
-    """Last ``pipeline_state`` payload per project root, valid while its stamp holds.
+    """Per project: the DAG payload, its task map and its review statuses, each reused while
+    its stamp holds.
 
     Thread-safe: the handlers call it from worker threads. Computations run one at a time
     (:meth:`exclusive`): loading a Ploomber DAG swaps process-wide state (``sys.stdout``,
     warning filters) that two threads would restore in the wrong order, and a request that
-    waited for another's computation of the same project reuses its result.
+    waited for another's computation of the same thing reuses its result.
     """
 
     def __init__(self, max_age_s: float = MAX_AGE_S) -> None:
         self.max_age_s = max_age_s
-        self._entries: dict[Path, _Entry] = {}
+        self._entries: dict[tuple[str, Path], _Entry] = {}
         self._lock = threading.Lock()
         self._compute = threading.RLock()
         self.hits = 0
@@ -90,54 +107,67 @@ class PipelineCache:
         with self._compute:
             return fn(*args, **kwargs)
 
-    def _valid(self, config: Config) -> dict[str, Any] | None:
+    def _valid(self, key: tuple[str, Path],
+               inputs: Callable[[dict[str, Any]], list[Path]]) -> dict[str, Any] | None:
         with self._lock:
-            entry = self._entries.get(config.root)
+            entry = self._entries.get(key)
         if entry is not None and time.monotonic() - entry.at < self.max_age_s:
-            if stamp(pipeline_inputs(config, entry.payload)) == entry.stamp:
-                return entry.payload
+            if stamp(inputs(entry.value)) == entry.stamp:
+                return entry.value
         return None
 
-    def get(self, config: Config, compute: Callable[[Config], dict[str, Any]]) -> dict[str, Any]:
-        """The payload for ``config``: the cached one when still valid, else ``compute(config)``.
+    def _get(self, key: tuple[str, Path], inputs: Callable[[dict[str, Any]], list[Path]],
+             compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        value = self._valid(key, inputs)
+        if value is None:
+            with self._compute:
+                value = self._valid(key, inputs)  # computed while this thread waited?
+                if value is None:
+                    self.misses += 1
+                    started = time.monotonic()
+                    value = compute()
+                    with self._lock:
+                        self._entries[key] = _Entry(value, stamp(inputs(value)), started)
+                    return value
+        self.hits += 1
+        return value
 
-        The returned dict is shared: callers must not mutate it.
+    def dag(self, config: Config, compute: Compute) -> dict[str, Any]:
+        """``compute(config)`` (``pipeline_state``), reused while its inputs are unchanged.
+
+        The review statuses inside may be stale: take them from :meth:`reviews`. The returned
+        dict is shared: callers must not mutate it.
         """
-        payload = self._valid(config)
-        if payload is not None:
-            self.hits += 1
-            return payload
-        with self._compute:
-            payload = self._valid(config)  # computed while this thread waited?
-            if payload is not None:
-                self.hits += 1
-                return payload
-            self.misses += 1
-            started = time.monotonic()
-            payload = compute(config)
-            fresh = _Entry(payload, stamp(pipeline_inputs(config, payload)), started)
-            with self._lock:
-                self._entries[config.root] = fresh
-        return payload
+        return self._get(("dag", config.root), lambda dag: dag_inputs(config, dag),
+                         lambda: compute(config))
 
-    def forget(self, root: Path) -> None:
-        """Drop a project's payload (after this server changed its state, e.g. a review)."""
-        with self._lock:
-            self._entries.pop(root, None)
+    def tasks(self, config: Config, compute: Compute) -> dict[str, Any]:
+        """``{"by_source": {project-relative source: task name}}``, reused while the config
+        and spec are unchanged (a notebook edit does not reload the DAG)."""
+
+        def task_map() -> dict[str, Any]:
+            dag = self.dag(config, compute)
+            return {"by_source": {t["source"]: t["name"] for t in dag.get("tasks", [])
+                                  if t.get("source")}}
+
+        return self._get(("tasks", config.root), lambda _: spec_inputs(config), task_map)
+
+    def reviews(self, config: Config, dag: dict[str, Any],
+                states: Callable[[Config, list[Path]], list[Any]]) -> dict[str, Any]:
+        """``{source: {"status", "version"}}`` of the DAG's tasks from ``states``
+        (``review_states``), reused while the ledger and the sources are unchanged."""
+
+        def compute() -> dict[str, Any]:
+            return {s.path: {"status": s.status, "version": s.version}
+                    for s in states(config, sources(config, dag))}
+
+        return self._get(("reviews", config.root), lambda _: review_inputs(config, dag), compute)
 
 
-def task_of(payload: dict[str, Any], config: Config, path: Path) -> str | None:
-    """The task whose source is ``path`` (resolved) in a ``pipeline_state`` payload, if any.
-
-    Sources in the payload are relative to the project root, so a string comparison does it
-    (no per-task ``resolve()``: this runs on every ``GET review``).
-    """
+def task_of(task_map: dict[str, Any], config: Config, path: Path) -> str | None:
+    """The task whose source is ``path`` (resolved, inside the project) in a task map."""
     try:
         rel = path.relative_to(config.root.resolve()).as_posix()
     except ValueError:
         return None
-    for task in payload.get("tasks", []):
-        source = task.get("source")
-        if source == rel or (source and os.path.isabs(source) and Path(source).resolve() == path):
-            return task.get("name")
-    return None
+    return task_map["by_source"].get(rel)

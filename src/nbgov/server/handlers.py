@@ -174,11 +174,19 @@ class NbgovHandler(APIHandler):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(_EXECUTOR, partial(fn, *args, **kwargs))
 
+    @property
+    def cache(self) -> PipelineCache:
+        """The server's pipeline cache (see :mod:`nbgov.server.cache`)."""
+        return self.settings["nbgov_pipeline_cache"]
+
     def pipeline_payload(self, config: Config) -> dict[str, Any]:
-        """``pipeline_state(config)``, reused while its input files are unchanged (shared dict:
-        do not mutate). Blocking: call it in a worker thread."""
-        cache: PipelineCache = self.settings["nbgov_pipeline_cache"]
-        return cache.get(config, _service("pipeline").pipeline_state)
+        """``pipeline_state(config)`` with current review statuses, from the cache (a new
+        dict; the tasks in it are shared: do not mutate). Blocking: call it in a worker."""
+        dag = self.cache.dag(config, _service("pipeline").pipeline_state)
+        reviews = self.cache.reviews(config, dag, _service("review").review_states)
+        tasks = [{**t, "review": reviews.get(t.get("source"), t.get("review"))}
+                 for t in dag.get("tasks", [])]
+        return {**dag, "tasks": tasks}
 
     def reply(self, payload: Any, status: int = 200) -> None:
         """Finish with a JSON body."""
@@ -227,11 +235,11 @@ def _task_for(handler: NbgovHandler, config: Config, path: Path) -> str | None:
     if not config.pipeline_path.is_file() or not service_available("pipeline"):
         return None
     try:
-        payload = handler.pipeline_payload(config)
+        task_map = handler.cache.tasks(config, _service("pipeline").pipeline_state)
     except NbgovError as exc:
         handler.log.warning("[nbgov] no task for %s: %s", path, exc.message)
         return None
-    return task_of(payload, config, path)
+    return task_of(task_map, config, path)
 
 
 def _review_payload(handler: NbgovHandler, config: Config, path: Path,
@@ -275,7 +283,6 @@ class ReviewHandler(NbgovHandler):
 
         def work() -> dict[str, Any]:
             state = review.record_decision(config, path, decision, note=note, reviewer=reviewer)
-            self.settings["nbgov_pipeline_cache"].forget(config.root)
             return _review_payload(self, config, path, state)
 
         # one ledger append at a time from this server (the ledger is one file)
@@ -296,7 +303,6 @@ class PipelineHandler(NbgovHandler):
             raise NotebookNotFoundError(f"no pipeline: {config.pipeline} not found",
                                         hint="create pipeline.yaml or set 'pipeline' in nbgov.toml")
         cached = await self.call(self.pipeline_payload, config)
-        # the cached payload is shared between requests: build the reply beside it
         tasks = []
         for task in cached.get("tasks", []):
             products = task.get("products") or {}
@@ -332,8 +338,8 @@ class TaskContextHandler(NbgovHandler):
         if not config.pipeline_path.is_file():
             raise NotebookNotFoundError("no pipeline for this notebook",
                                         hint="create pipeline.yaml")
-        cache: PipelineCache = self.settings["nbgov_pipeline_cache"]
-        payload = await self.call(cache.exclusive, _service("pipeline").task_context, config, path)
+        payload = await self.call(self.cache.exclusive, _service("pipeline").task_context,
+                                  config, path)
         if payload is None:
             raise NotebookNotFoundError(f"{self.rel(path)} is not a task of {config.pipeline}")
         self.reply(payload)
