@@ -9,6 +9,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { createDiffWidget, IDiffOptions } from './diff';
 import { NbgovHub, serverPath } from './hub';
 import { injectParameters } from './inject';
+import { createLineageWidget } from './lineage';
 import { CommandIDs, Decision, NbgovAPIError } from './tokens';
 
 const CATEGORY = 'nbgov';
@@ -152,6 +153,34 @@ export function registerCommands(deps: ICommandDeps): void {
     }
   });
 
+  app.commands.addCommand(CommandIDs.lineage, {
+    label: args => (args.target ? `Lineage of ${String(args.target)} (nbgov)` : 'Lineage of this task (nbgov)'),
+    caption: 'Which data, runs and reviewed notebooks made a task\'s products',
+    isEnabled: args => Boolean(args.target) || hasNotebook(),
+    execute: async args => {
+      let target = args.target ? String(args.target) : null;
+      try {
+        if (!target) {
+          const panel = current();
+          if (!panel) {
+            return;
+          }
+          const state = await hub.client.review(serverPath(panel.context.path));
+          if (!state.task) {
+            await showErrorMessage('nbgov', `${state.path} is not a task of the pipeline.`);
+            return;
+          }
+          target = state.task;
+        }
+        const widget = createLineageWidget(target, await hub.client.lineage(target));
+        app.shell.add(widget, 'main');
+        app.shell.activateById(widget.id);
+      } catch (error) {
+        await report(`nbgov: no lineage for ${target ?? 'this notebook'}`, error);
+      }
+    }
+  });
+
   app.commands.addCommand(CommandIDs.openPanel, {
     label: 'Show pipeline (nbgov)',
     execute: () => app.shell.activateById(deps.panelId)
@@ -162,6 +191,7 @@ export function registerCommands(deps: ICommandDeps): void {
     CommandIDs.requestChanges,
     CommandIDs.diff,
     CommandIDs.injectParameters,
+    CommandIDs.lineage,
     CommandIDs.refresh,
     CommandIDs.openPanel
   ];

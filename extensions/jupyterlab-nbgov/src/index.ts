@@ -17,6 +17,7 @@ import { ReviewBadgeExtension } from './badge';
 import { registerCommands } from './commands';
 import { NbgovHub, serverPath } from './hub';
 import { PipelinePanel } from './panel';
+import { CommandIDs } from './tokens';
 
 const PANEL_ID = 'nbgov-pipeline';
 
@@ -52,7 +53,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       hub,
       open: path => void app.commands.execute('docmanager:open', { path }),
       currentPath: () =>
-        tracker.currentWidget ? serverPath(tracker.currentWidget.context.path) : null
+        tracker.currentWidget ? serverPath(tracker.currentWidget.context.path) : null,
+      showLineage: target => void app.commands.execute(CommandIDs.lineage, { target })
     });
     panel.title.icon = pipelineIcon;
     app.shell.add(panel, 'left', { rank: 850 });

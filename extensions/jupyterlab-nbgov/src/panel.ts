@@ -23,6 +23,8 @@ export interface IPipelinePanelOptions {
   open: (path: string) => void;
   /** The path of the notebook in focus, if any. */
   currentPath: () => string | null;
+  /** Show the lineage of a task (offered when the server serves lineage). */
+  showLineage?: (task: string) => void;
 }
 
 /** Normalise a task source for comparison with a document path. */
@@ -92,6 +94,7 @@ export class PipelinePanel extends Widget {
       if (ticket !== this._ticket) {
         return;
       }
+      this._lineage = info.lineage === true;
       this._pipeline = pipeline;
       this._showMessage(`${pipeline.pipeline}: ${pipeline.tasks.length} tasks`, false);
       this.draw();
@@ -157,7 +160,16 @@ export class PipelinePanel extends Widget {
     head.appendChild(el('span', `nbgov-chip ${buildClass(task.state)}`, buildLabel(task.state)));
     head.appendChild(el('span', `nbgov-chip ${reviewClass(status)}`, reviewLabel(status)));
     row.appendChild(head);
-    row.appendChild(el('div', 'nbgov-task-source', task.source));
+    const source = el('div', 'nbgov-task-source');
+    source.appendChild(el('span', 'nbgov-task-path', task.source));
+    const showLineage = this.options.showLineage;
+    if (this._lineage && showLineage) {
+      const button = el('button', 'nbgov-task-lineage', 'lineage');
+      button.title = `which data and which reviewed code made ${task.name}`;
+      button.addEventListener('click', () => showLineage(task.name));
+      source.appendChild(button);
+    }
+    row.appendChild(source);
     const run = task.last_run;
     const metrics = metricsSummary(run);
     const runText = run
@@ -177,5 +189,6 @@ export class PipelinePanel extends Widget {
   private _list: HTMLUListElement;
   private _message: HTMLDivElement;
   private _pipeline: IPipeline | null = null;
+  private _lineage = false;
   private _ticket = 0;
 }

@@ -143,6 +143,11 @@ export class NbgovClient {
     );
   }
 
+  /** The lineage tree of a task, product path or model URI (when `info().lineage`). */
+  lineage(target: string): Promise<unknown> {
+    return requestAPI<unknown>(`lineage?${query({ target })}`, {}, this.settings);
+  }
+
   /** Parameters, upstream products and products of the task a notebook belongs to. */
   taskContext(path: string): Promise<ITaskContext> {
     return requestAPI<ITaskContext>(`task-context?${query({ path })}`, {}, this.settings);

@@ -19,6 +19,8 @@ export interface IInfo {
   version: string;
   root: string;
   pipeline: string | null;
+  /** True when the server serves `GET nbgov/api/lineage`. */
+  lineage?: boolean;
 }
 
 /** One review record as the server reports it. */
@@ -126,4 +128,5 @@ export namespace CommandIDs {
   export const refresh = 'nbgov:refresh';
   export const injectParameters = 'nbgov:inject-parameters';
   export const openPanel = 'nbgov:open-pipeline';
+  export const lineage = 'nbgov:lineage';
 }

@@ -10,7 +10,9 @@ module.exports = {
   ...baseConfig,
   workers: 1,
   retries: 0,
-  timeout: 60000,
+  timeout: 90000,
+  // a 2-core CI machine under load answers slower than Playwright's 5 s default
+  expect: { timeout: 15000 },
   reporter: [['list']],
   use: {
     ...baseConfig.use,

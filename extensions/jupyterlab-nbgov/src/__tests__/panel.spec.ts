@@ -39,10 +39,16 @@ const PIPELINE = {
 
 function makePanel(routes: Parameters<typeof fakeSettings>[0], current: string | null = null) {
   const opened: string[] = [];
+  const lineage: string[] = [];
   const hub = new NbgovHub(new NbgovClient(fakeSettings(routes)));
-  const panel = new PipelinePanel({ hub, open: p => opened.push(p), currentPath: () => current });
+  const panel = new PipelinePanel({
+    hub,
+    open: p => opened.push(p),
+    currentPath: () => current,
+    showLineage: t => lineage.push(t)
+  });
   Widget.attach(panel, document.body);
-  return { panel, hub, opened };
+  return { panel, hub, opened, lineage };
 }
 
 describe('PipelinePanel', () => {
@@ -70,6 +76,23 @@ describe('PipelinePanel', () => {
     );
     (rows[1].querySelector('.nbgov-task-name') as HTMLElement).click();
     expect(opened).toEqual(['notebooks/train.ipynb']);
+  });
+
+  it('offers lineage per task only when the server serves it', async () => {
+    let served = false;
+    const { panel, hub, lineage } = makePanel({
+      'GET info': () => ({ status: 200, body: { ...INFO, lineage: served } }),
+      'GET pipeline': () => ({ status: 200, body: PIPELINE })
+    });
+    await panel.refresh();
+    expect(panel.node.querySelectorAll('.nbgov-task-lineage')).toHaveLength(0);
+    served = true;
+    await hub.client.info(true);
+    await panel.refresh();
+    const buttons = panel.node.querySelectorAll<HTMLButtonElement>('.nbgov-task-lineage');
+    expect(buttons).toHaveLength(2);
+    buttons[1].click();
+    expect(lineage).toEqual(['train']);
   });
 
   it('says how to install the server extension when it is missing', async () => {

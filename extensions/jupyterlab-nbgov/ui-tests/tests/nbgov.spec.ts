@@ -9,7 +9,7 @@ import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
 import * as path from 'path';
 
-test.use({ autoGoto: true, serverFiles: 'off' });
+test.use({ autoGoto: true, serverFiles: 'off', viewport: { width: 1280, height: 1000 } });
 test.describe.configure({ mode: 'serial' });
 
 const SCREENSHOT = path.resolve(__dirname, '../../../../docs/img/pipeline-panel.png');
@@ -77,6 +77,22 @@ test('badge, approval from the context menu, and the pipeline DAG', async ({ pag
   );
   if (process.env.NBGOV_SCREENSHOT) {
     await panel.screenshot({ path: SCREENSHOT });
+  }
+
+  // lineage of a task: a tree in a tab once it ran; before, the server's reason in a dialog
+  await panel.locator('.nbgov-task[data-task="train"] .nbgov-task-lineage').click();
+  if (built) {
+    const lineage = page.locator('.nbgov-lineage');
+    await expect(lineage.locator('.nbgov-lineage-header')).toHaveText('Lineage of train');
+    await expect(lineage).toContainText('task: train');
+    // the status when it ran (built before the approval), not the status now
+    await expect(lineage).toContainText('review_status: unreviewed');
+    await expect(lineage).toContainText('path: products/features.csv');
+  } else {
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText('nbgov: no lineage for train');
+    await dialog.locator('.jp-Dialog-button').last().click();
+    await expect(dialog).toHaveCount(0);
   }
 
   // clicking a task opens its notebook
