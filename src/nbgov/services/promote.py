@@ -248,7 +248,8 @@ def plan_promotion(
         raise ParameterError(
             f"not a valid alias: {alias!r}", hint="letters, digits, _ and -; e.g. champion"
         )
-    if settings.aliases is not None and alias not in settings.aliases:
+    # an alias with its own [promote.alias.X] rules is allowed too
+    if settings.aliases is not None and alias not in [*settings.aliases, *settings.per_alias]:
         raise ParameterError(
             f"alias {alias!r} is not allowed by [promote] aliases",
             hint=f"allowed: {', '.join(settings.aliases) or 'none'}",
