@@ -69,7 +69,8 @@ export class PipelinePanel extends Widget {
     this._list = el('ul', 'nbgov-task-list');
     this.node.appendChild(this._list);
 
-    options.hub.changed.connect(() => void this.refresh(), this);
+    // a hidden panel fetches nothing; showing it fetches (onAfterShow)
+    options.hub.changed.connect(() => this.isVisible && void this.refresh(), this);
   }
 
   /** The pipeline last drawn, if any. */

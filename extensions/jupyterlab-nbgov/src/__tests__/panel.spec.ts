@@ -131,6 +131,14 @@ describe('PipelinePanel', () => {
     hub.notify(null);
     await new Promise(resolve => setTimeout(resolve, 50));
     expect(calls).toBe(2);
+    // hidden: nothing fetched until it is shown again
+    panel.hide();
+    hub.notify(null);
+    await new Promise(resolve => setTimeout(resolve, 50));
+    expect(calls).toBe(2);
+    panel.show();
+    await new Promise(resolve => setTimeout(resolve, 50));
+    expect(calls).toBe(3);
   });
 });
 
