@@ -36,10 +36,11 @@ def lineage(target, as_json, fmt, output, project):
     """
     from nbgov.core.config import load_config
     from nbgov.services.lineage import lineage as run_lineage
-    from nbgov.services.lineage_render import render, write_picture
+    from nbgov.services.lineage_render import PICTURE_SUFFIXES, render, write_picture
 
     payload = run_lineage(load_config(project), target)
-    if output and Path(output).suffix.lower() in (".svg", ".png"):
+    picture = bool(output) and Path(output).suffix.lower() in PICTURE_SUFFIXES
+    if picture:
         write_picture(payload, output)
         click.echo(f"wrote {output}", err=True)
     text = (
@@ -47,7 +48,7 @@ def lineage(target, as_json, fmt, output, project):
         if as_json
         else render(payload, fmt)
     )
-    if output and Path(output).suffix.lower() not in (".svg", ".png"):
+    if output and not picture:
         from nbgov.core.atomic import atomic_write
 
         atomic_write(output, text)

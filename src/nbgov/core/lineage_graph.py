@@ -298,13 +298,17 @@ def render_svg(graph: dict[str, Any]) -> str:
     rows: dict[int, list[str]] = {}
     for key in walk(graph):
         rows.setdefault(col[key], []).append(key)
+    edges = _edges(graph)
+    # an edge that skips columns arcs over the boxes in between: room for the arcs on top
+    spans = [col[down] - col[up] for up, down, _ in edges]
+    top = pad + 14 * max((sp for sp in spans if sp > 1), default=0)
     pos = {
-        key: (pad + c * (box_w + gap_x), pad + r * (box_h + gap_y))
+        key: (pad + c * (box_w + gap_x), top + r * (box_h + gap_y))
         for c, keys in rows.items()
         for r, key in enumerate(keys)
     }
     width = pad * 2 + (max(rows, default=0) + 1) * (box_w + gap_x) - gap_x
-    height = pad * 2 + max((len(k) for k in rows.values()), default=1) * (box_h + gap_y) - gap_y
+    height = top + pad + max((len(k) for k in rows.values()), default=1) * (box_h + gap_y) - gap_y
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" '
@@ -314,14 +318,18 @@ def render_svg(graph: dict[str, Any]) -> str:
         'fill="#555"/></marker></defs>',
         f'<rect width="{width}" height="{height}" fill="white"/>',
     ]
-    for up, down, label in _edges(graph):
+    for (up, down, label), span in zip(edges, spans, strict=True):
         (x1, y1), (x2, y2) = pos[up], pos[down]
-        sx, sy, ex, ey = x1 + box_w, y1 + box_h / 2, x2, y2 + box_h / 2
+        if span > 1:  # from the top of one box to the top of the other, above the row
+            sx, sy, ex, ey = x1 + box_w / 2, y1, x2 + box_w / 2 - 12, y2
+            lift = min(sy, ey) - 14 * span
+            d = f"M {sx} {sy} C {sx} {lift}, {ex} {lift}, {ex} {ey}"
+        else:
+            sx, sy, ex, ey = x1 + box_w, y1 + box_h / 2, x2, y2 + box_h / 2
+            d = f"M {sx} {sy} C {sx + gap_x / 2} {sy}, {ex - gap_x / 2} {ey}, {ex} {ey}"
         title = f"<title>{escape(label)}</title>" if label else ""
         parts.append(
-            f'<g>{title}<path d="M {sx} {sy} C {sx + gap_x / 2} {sy}, '
-            f'{ex - gap_x / 2} {ey}, {ex} {ey}" '
-            'fill="none" stroke="#555" marker-end="url(#arrow)"/></g>'
+            f'<g>{title}<path d="{d}" fill="none" stroke="#555" marker-end="url(#arrow)"/></g>'
         )
     for key, (x, y) in pos.items():
         node = graph["nodes"][key]

@@ -30,6 +30,10 @@ def render(payload: dict[str, Any], fmt: str = "text") -> str:
     return "\n".join(lines) + "\n"
 
 
+#: ``--output`` suffixes that ask for a picture; only .svg and .png can be drawn.
+PICTURE_SUFFIXES = (".svg", ".png", ".gif", ".jpg", ".jpeg", ".pdf", ".webp", ".bmp")
+
+
 def write_picture(payload: dict[str, Any], output: str | Path) -> None:
     """Write ``output`` as SVG (pure Python) or PNG (needs Graphviz's ``dot``), atomically."""
     suffix = Path(output).suffix.lower()
