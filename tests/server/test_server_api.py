@@ -254,3 +254,18 @@ async def test_saving_or_reviewing_does_not_reload_the_dag(as_rita, api, jp_serv
     _, pipeline = await api("pipeline")  # the edit made the DAG stale: one reload, reviews fresh
     assert {t["name"]: t["review"]["status"] for t in pipeline["tasks"]} == {
         "load": "unreviewed", "train": "approved"}
+
+
+async def test_a_pipeline_outside_the_server_root_is_refused(api, jp_root_dir, tmp_path):
+    outside = tmp_path / "outside.yaml"
+    outside.write_text((jp_root_dir / "pipeline.yaml").read_text())
+    (jp_root_dir / "nbgov.toml").write_text(f'pipeline = "{outside}"\n')
+    status, body = await api("pipeline")
+    assert status == 400 and body["error"] == "PathRefusedError"
+    assert str(tmp_path) not in json.dumps(body)
+    status, body = await api("task-context", params={"path": TRAIN})
+    assert status == 400 and body["error"] == "PathRefusedError"
+    _, info = await api("info")
+    assert info["pipeline"] is None
+    status, body = await api("review", params={"path": TRAIN})
+    assert status == 200 and body["task"] is None

@@ -31,6 +31,7 @@ from nbgov.core.errors import (
     GateError,
     LedgerError,
     LineageError,
+    Location,
     MissingExtraError,
     NbgovError,
     NotebookError,
@@ -41,6 +42,7 @@ from nbgov.core.ledger import DECISIONS
 from nbgov.server.cache import PipelineCache, task_of
 from nbgov.server.paths import (
     NotebookNotFoundError,
+    PathRefusedError,
     is_within,
     project_config,
     relative_to_root,
@@ -158,6 +160,27 @@ class NbgovHandler(APIHandler):
             return self.rel(path)
         return value
 
+    def has_pipeline(self, config: Config, *, required: bool = False) -> bool:
+        """Whether the project has a pipeline spec inside the server root.
+
+        Raises (only when ``required``):
+            PathRefusedError: the config points the pipeline outside the server root.
+            NotebookNotFoundError: there is no spec file.
+        """
+        if not is_within(config.pipeline_path, self.server_root):
+            if required:
+                raise PathRefusedError("the project's pipeline is outside the server root",
+                                       Location(config.pipeline),
+                                       hint="keep pipeline.yaml inside the served folder")
+            return False
+        if not config.pipeline_path.is_file():
+            if required:
+                raise NotebookNotFoundError(f"no pipeline: {config.pipeline} not found",
+                                            hint="create pipeline.yaml or set 'pipeline' in "
+                                            "nbgov.toml")
+            return False
+        return True
+
     def notebook(self) -> tuple[Path, Config]:
         """The notebook named by the ``path`` query argument, and its project's config."""
         path = self.resolve(self.get_query_argument("path", None))
@@ -223,7 +246,7 @@ class InfoHandler(NbgovHandler):
     @authorized
     async def get(self) -> None:
         config = self.project_for(None)
-        pipeline = self.rebase(config, config.pipeline) if config.pipeline_path.is_file() else None
+        pipeline = self.rebase(config, config.pipeline) if self.has_pipeline(config) else None
         reviewer = await self.call(self.signing_as, config)
         self.reply({"version": __version__, "root": ".", "pipeline": pipeline,
                     "lineage": service_available("lineage"), "reviewer": reviewer})
@@ -232,7 +255,7 @@ class InfoHandler(NbgovHandler):
 def _task_for(handler: NbgovHandler, config: Config, path: Path) -> str | None:
     """The pipeline task whose source is ``path``; None without a pipeline, or when the
     pipeline does not load (``GET pipeline`` reports that error; the review still shows)."""
-    if not config.pipeline_path.is_file() or not service_available("pipeline"):
+    if not handler.has_pipeline(config) or not service_available("pipeline"):
         return None
     try:
         task_map = handler.cache.tasks(config, _service("pipeline").pipeline_state)
@@ -299,9 +322,7 @@ class PipelineHandler(NbgovHandler):
     @authorized
     async def get(self) -> None:
         config = self.optional_project()
-        if not config.pipeline_path.is_file():
-            raise NotebookNotFoundError(f"no pipeline: {config.pipeline} not found",
-                                        hint="create pipeline.yaml or set 'pipeline' in nbgov.toml")
+        self.has_pipeline(config, required=True)
         cached = await self.call(self.pipeline_payload, config)
         tasks = []
         for task in cached.get("tasks", []):
@@ -335,9 +356,7 @@ class TaskContextHandler(NbgovHandler):
     @authorized
     async def get(self) -> None:
         path, config = self.notebook()
-        if not config.pipeline_path.is_file():
-            raise NotebookNotFoundError("no pipeline for this notebook",
-                                        hint="create pipeline.yaml")
+        self.has_pipeline(config, required=True)
         payload = await self.call(self.cache.exclusive, _service("pipeline").task_context,
                                   config, path)
         if payload is None:
