@@ -10,7 +10,6 @@ about 5 MB, which is still fast next to a human decision.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -130,7 +129,17 @@ def read_records(ledger: Path) -> list[ReviewRecord]:
 
 @contextlib.contextmanager
 def locked(ledger: Path) -> Iterator[None]:
-    """Hold the ledger's exclusive lock (``<ledger>.lock``) for the duration of the block."""
+    """Hold the ledger's exclusive lock (``<ledger>.lock``) for the duration of the block.
+
+    Raises:
+        LedgerError: the platform has no ``fcntl`` (Windows): appends are not supported there.
+    """
+    try:
+        import fcntl  # imported here so that reading reviews works on any platform
+    except ImportError:  # pragma: no cover - POSIX CI
+        raise LedgerError(
+            "recording reviews needs a POSIX system (fcntl file locks)", Location(ledger)
+        ) from None
     ledger.parent.mkdir(parents=True, exist_ok=True)
     _ignore_lock_files(ledger.parent)
     fd = os.open(ledger.with_name(ledger.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
