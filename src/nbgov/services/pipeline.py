@@ -65,11 +65,20 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None) -> dict[str
 
 
 def task_for_notebook(config: Config, notebook: str | Path, pipeline: Pipeline | None = None) -> str | None:
-    """The name of the task whose source is ``notebook`` (relative to the root), if any."""
-    pipeline = pipeline or Pipeline(config.pipeline_path)
+    """The name of the task whose source is ``notebook`` (relative to the root), if any.
+
+    Read from pipeline.yaml directly (milliseconds) unless a loaded pipeline is given: the
+    JupyterLab badge asks this for every notebook it shows.
+    """
     target = (config.root / notebook).resolve()
-    for task in pipeline.tasks():
-        if task.source.resolve() == target:
+    if pipeline is not None:
+        return next((t.name for t in pipeline.tasks() if t.source.resolve() == target), None)
+    from nbgov.adapters.specfile import read_spec
+
+    spec = read_spec(config.pipeline_path)
+    for task in spec.tasks:
+        source = spec.source_path(task)
+        if source is not None and source.resolve() == target:
             return task.name
     return None
 
