@@ -8,17 +8,16 @@ SQLite file must say so, not create an empty store). Services get plain dicts.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from nbgov.adapters.mlflow import _quiet_mlflow, _short
+from nbgov.adapters.mlflow import _short
+from nbgov.adapters.registry import LINEAGE_ARTIFACT, Registry
 from nbgov.core.errors import TrackingError
 
-LINEAGE_ARTIFACT = "nbgov/lineage.json"
 #: The string scrap a registering notebook glues (``sb.glue("registered_model", "models:/N/V")``);
 #: the recorder turns it into the run tag ``scrap.registered_model``.
 REGISTERED_SCRAP_TAG = "scrap.registered_model"
@@ -63,21 +62,17 @@ class LineageStore:
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
-        self._client = None
+        self.registry = Registry(uri)
         self._records: dict[str, dict[str, Any] | None] = {}
+        self._checked = False
 
     @property
     def client(self):
-        if self._client is None:
+        """The MLflow client, once the store is known to be reachable."""
+        if not self._checked:
             check_reachable(self.uri)
-            # MLflow draws a progress bar per downloaded artifact; one record is one small file
-            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-            _quiet_mlflow()
-            from mlflow.tracking import MlflowClient
-
-            _quiet_mlflow()
-            self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
-        return self._client
+            self._checked = True
+        return self.registry.client
 
     def _fail(self, what: str, exc: Exception) -> TrackingError:
         return TrackingError(
@@ -162,10 +157,8 @@ class LineageStore:
             ParameterError: not a model URI.
             LineageError: no such model, version or alias.
         """
-        from nbgov.adapters.registry import Registry
-
-        check_reachable(self.uri)
-        mv = Registry(self.uri).resolve(uri)
+        self.client  # noqa: B018 (fail fast when the store is unreachable)
+        mv = self.registry.resolve(uri)
         return {
             "name": mv.name,
             "version": mv.version,
@@ -178,11 +171,7 @@ class LineageStore:
 
     def tag_model_version(self, name: str, version: str, tags: dict[str, str]) -> None:
         """Set tags on a model version (values cut to MLflow's 5000 characters)."""
-        from nbgov.adapters.registry import Registry
-
-        Registry(self.uri).set_version_tags(
-            name, version, {k: str(v)[:5000] for k, v in tags.items()}
-        )
+        self.registry.set_version_tags(name, version, {k: str(v)[:5000] for k, v in tags.items()})
 
 
 def _quote(value: str) -> str:
