@@ -122,12 +122,15 @@ class ModelLineage:
 
 
 def _start_runs(model: ModelVersion) -> list[str]:
-    # the run that logged the model, then any run id the version is tagged with (the register
-    # task tags versions with the task runs that made them)
-    found = [model.run_id] if model.run_id else []
+    # the task runs the build tagged the version with (``nbgov.run_id``: the registering task
+    # run; ``nbgov.lineage*``: its lineage), else the run that logged the model. Other tags
+    # (e.g. ``nbgov.monitor.run_id``) name runs that are not the model's lineage.
+    found = []
     for key in sorted(model.tags):
-        value = model.tags[key]
-        found += [v for v in re.split(r"[,\s]+", value) if _RUN_ID.match(v)]
+        if key == "nbgov.run_id" or key.startswith("nbgov.lineage"):
+            found += [v for v in re.split(r"[,\s\"'\[\]{}:]+", model.tags[key]) if _RUN_ID.match(v)]
+    if not found and model.run_id:
+        found.append(model.run_id)
     return list(dict.fromkeys(found))
 
 
@@ -147,9 +150,6 @@ def model_lineage(registry: Registry, model: ModelVersion) -> ModelLineage:
             continue
         out.records.append(record)
         queue += [u["run_id"] for u in record.get("upstream") or [] if u.get("run_id")]
-    # a run that logged the model without being a task run is not a gap if tasks were found
-    if out.records and model.run_id in out.missing:
-        out.missing.remove(model.run_id)
     return out
 
 
