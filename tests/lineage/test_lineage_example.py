@@ -131,6 +131,31 @@ def test_run_id_target(example: Path):
     assert set(tasks_of(payload)) == {"evaluate", "train", "features", "ingest"}
 
 
+def test_build_run_target_lists_the_tasks_of_that_build(example: Path):
+    parent = record(example, "register")["parent_run_id"]
+    payload = lineage_json(example, parent)
+    roots = {payload["nodes"][k]["task"] for k in payload["roots"]}
+    # the tasks nothing else in the build consumed; everything else hangs below them
+    assert "register" in roots and not roots & {"ingest", "features", "train", "evaluate"}
+    assert CHAIN <= set(tasks_of(payload))
+
+
+def test_missing_product_shows_its_last_producer_with_a_warning(example: Path, tmp_path: Path):
+    from nbgov.core.config import load_config
+    from nbgov.services.lineage import lineage
+
+    metrics = example / "products" / "metrics.json"
+    shutil.move(metrics, tmp_path / "metrics.json")
+    try:
+        payload = lineage(load_config(example), str(metrics))
+    finally:
+        shutil.move(tmp_path / "metrics.json", metrics)
+    assert payload["nodes"][payload["roots"][0]]["task"] == "evaluate"
+    assert payload["warnings"] == [
+        "products/metrics.json does not exist any more; showing the run that last produced it"
+    ]
+
+
 def test_pictures_and_graph_formats(example: Path, tmp_path: Path):
     svg = tmp_path / "lineage.svg"
     proc = nbgov(example, "lineage", f"models:/{MODEL}/1", "--output", str(svg))

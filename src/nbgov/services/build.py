@@ -56,14 +56,14 @@ class BuildSummary:
 
 
 def executor_params(config: Config) -> dict[str, Any]:
-    """Papermill settings from ``[kernel]`` in nbgov.toml (timeouts in seconds)."""
-    kernel = config.section("kernel")
+    """Papermill settings from ``[execution]`` in nbgov.toml (timeouts in seconds)."""
+    kernel = config.section("execution")
     out: dict[str, Any] = {}
-    for key, target in (("execution_timeout", "execution_timeout"), ("startup_timeout", "start_timeout")):
+    for key, target in (("cell_timeout", "execution_timeout"), ("startup_timeout", "start_timeout")):
         if key in kernel:
             value = kernel[key]
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"[kernel] {key} must be a positive number of seconds", Location(config.source))
+                raise ConfigError(f"[execution] {key} must be a positive number of seconds", Location(config.source))
             out[target] = value
     return out
 
@@ -106,7 +106,10 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
     pipeline = load_pipeline(config, options.env, options.params)
     selection = select_tasks(pipeline, options.tasks, options.downstream)
     infos = pipeline.tasks()
-    would_run = [t for t in infos if (selection is None or t.name in selection) and (options.force or t.outdated)]
+    check = content_check(config, infos)
+    # a task whose input content changed runs although Ploomber calls it up to date: gate it too
+    would_run = [t for t in infos if (selection is None or t.name in selection)
+                 and (options.force or t.outdated or check(t.name, set()) is False)]
 
     require = options.require_approved
     if require is None:
@@ -121,7 +124,7 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
     if would_run:
         recorder.prepare()  # before any worker process exists
     result = pipeline.build(force=options.force, select=selection, jobs=options.jobs,
-                            progress=options.progress, content_check=content_check(config, infos))
+                            progress=options.progress, content_check=check)
     outcomes = {o.name: o.outcome for o in result.outcomes}
     record = recorder.record(outcomes, review_status, {o.name: o.error for o in result.outcomes})
     if record.tasks:
