@@ -77,7 +77,7 @@ def make_tiny(root: Path) -> Path:
         "from pathlib import Path\nPath(product['data']).write_text('c')"))
     (root / "pipeline.yaml").write_text(TINY_SPEC)
     (root / "env.yaml").write_text("token: s3cr3t-value\n")
-    (root / "nbgov.toml").write_text('experiment = "tiny"\n[kernel]\nexecution_timeout = 20\n')
+    (root / "nbgov.toml").write_text('experiment = "tiny"\n[execution]\ncell_timeout = 20\n')
     (root / ".gitignore").write_text("products/\nmlflow.db\nmlruns/\n")
     subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
     subprocess.run(["git", "-C", str(root), "commit", "-qm", "tiny project"], check=True)

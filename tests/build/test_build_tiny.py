@@ -145,7 +145,7 @@ def _kernels() -> set[int]:
     ("import os\nos._exit(1)", "DeadKernel"),
 ])
 def test_timeout_and_dead_kernel_are_failures(tiny: Path, cell: str, error: str):
-    (tiny / "nbgov.toml").write_text('experiment = "tiny"\n[kernel]\nexecution_timeout = 3\n')
+    (tiny / "nbgov.toml").write_text('experiment = "tiny"\n[execution]\ncell_timeout = 3\n')
     write_nb(tiny / "notebooks/c.ipynb", notebook("upstream = None\nproduct = None", cell))
     before = _kernels()
     started = time.monotonic()

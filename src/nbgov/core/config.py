@@ -20,7 +20,7 @@ DEFAULT_PIPELINE = "pipeline.yaml"
 
 _KNOWN_TOP = {
     "pipeline", "tracking_uri", "experiment", "products", "environment",
-    "review", "environments", "check", "promote", "monitor", "lineage", "kernel",
+    "review", "environments", "check", "promote", "monitor", "lineage", "kernel", "execution",
 }
 
 
