@@ -135,9 +135,18 @@ def test_failing_task(tiny: Path):
     assert len(task_runs(tiny)["a"]) == 2
 
 
-def _kernels() -> set[int]:
+def _kernels(root: Path) -> set[int]:
+    """Kernel processes running in ``root`` (other jobs on the machine may run kernels too)."""
     out = subprocess.run(["pgrep", "-f", "ipykernel_launcher"], capture_output=True, text=True).stdout
-    return {int(p) for p in out.split()}
+    mine = set()
+    for pid in map(int, out.split()):
+        try:
+            cwd = Path(f"/proc/{pid}/cwd").resolve()
+        except OSError:
+            continue
+        if cwd == root or root in cwd.parents:
+            mine.add(pid)
+    return mine
 
 
 @pytest.mark.parametrize("cell, error", [
@@ -147,7 +156,6 @@ def _kernels() -> set[int]:
 def test_timeout_and_dead_kernel_are_failures(tiny: Path, cell: str, error: str):
     (tiny / "nbgov.toml").write_text('experiment = "tiny"\n[execution]\ncell_timeout = 3\n')
     write_nb(tiny / "notebooks/c.ipynb", notebook("upstream = None\nproduct = None", cell))
-    before = _kernels()
     started = time.monotonic()
     proc = run_cli(tiny, "build", "--json", "c")
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -157,7 +165,7 @@ def test_timeout_and_dead_kernel_are_failures(tiny: Path, cell: str, error: str)
     assert run.info.status == "FAILED"
     assert error.lower() in run.data.tags["nbgov.error"].lower().replace(" ", "")
     time.sleep(0.5)
-    assert _kernels() - before == set(), "a kernel process was left behind"
+    assert _kernels(tiny.resolve()) == set(), "a kernel process was left behind"
 
 
 def test_parallel_build_on_fresh_store(tiny: Path):
