@@ -96,6 +96,20 @@ def test_alias_resolves_to_its_version(example: Path, store: str):
     assert set(tasks_of(payload)) == CHAIN
 
 
+def test_untagged_version_is_found_through_the_registering_run(example: Path, store: str):
+    """`ploomber build` does not tag versions: the run tag glued by the register task suffices."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    run_id = client.get_model_version(MODEL, "1").tags["nbgov.run_id"]
+    client.delete_model_version_tag(MODEL, "1", "nbgov.run_id")
+    try:
+        payload = lineage_json(example, f"models:/{MODEL}/1")
+    finally:
+        client.set_model_version_tag(MODEL, "1", "nbgov.run_id", run_id)
+    assert tasks_of(payload)["register"]["run_id"] == run_id and set(tasks_of(payload)) == CHAIN
+
+
 def test_lineage_from_mlflow_alone_after_products_moved(example: Path, tmp_path: Path):
     moved = tmp_path / "products-elsewhere"
     shutil.move(example / "products", moved)

@@ -19,6 +19,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
+from nbgov.adapters.kernelpool import kernel_pool
 from nbgov.core.errors import Location, NotebookError, ParameterError, PipelineError
 
 # nbgov must not phone home, and Ploomber's telemetry is on by default.
@@ -254,9 +255,13 @@ class Pipeline:
         else:
             # one process per task keeps a crashing kernel from taking the build down
             dag.executor = Serial(build_in_subprocess=True, catch_exceptions=True, catch_warnings=False)
-        if select is None:
-            return self._build_all(force, progress)
-        return self._build_selected(select, force, progress, None if force else content_check)
+        # serial builds run notebook tasks in this process: each task's kernel boots while the
+        # task before it runs (see nbgov.adapters.kernelpool)
+        ahead = contextlib.nullcontext() if jobs and jobs > 1 else kernel_pool()
+        with ahead:
+            if select is None:
+                return self._build_all(force, progress)
+            return self._build_selected(select, force, progress, None if force else content_check)
 
     def _build_all(self, force: bool, progress: bool) -> BuildResult:
         from ploomber.exceptions import DAGBuildError
@@ -411,6 +416,7 @@ def _content_aware_serial(check: ContentCheck) -> Any:
     from ploomber.executors.abc import Executor
     from ploomber.executors.serial import LazyFunction, build_in_subprocess, catch_exceptions
     from ploomber.messagecollector import BuildExceptionsCollector
+    from tqdm.auto import tqdm
 
     waiting = {TaskStatus.WaitingExecution, TaskStatus.WaitingUpstream}
 
@@ -418,8 +424,13 @@ def _content_aware_serial(check: ContentCheck) -> Any:
         def __call__(self, dag, show_progress):
             Executor.__call__(self, dag)
             exceptions_all, reports, ran = BuildExceptionsCollector(), [], set()
-            for name in dag:  # topological order
+            names = list(dag)  # topological order
+            bar = tqdm(total=len(names)) if show_progress else None
+            for name in names:
                 task = dag[name]
+                if bar is not None:
+                    bar.set_description(f"Task {name!r}")
+                    bar.update(1)
                 status = task.exec_status
                 if status not in waiting and status != TaskStatus.Skipped:
                     continue  # aborted because an upstream failed
@@ -437,6 +448,8 @@ def _content_aware_serial(check: ContentCheck) -> Any:
                 catch_exceptions(LazyFunction(build_in_subprocess, kwargs, task), exceptions_all)
                 if task.exec_status == TaskStatus.Executed:
                     ran.add(name)
+            if bar is not None:
+                bar.close()
             if exceptions_all:
                 raise DAGBuildError(str(exceptions_all))
             return reports
