@@ -36,6 +36,22 @@ def run_cli(root: Path, *args: str, env: dict | None = None, timeout: float = 60
                           text=True, env=full, timeout=timeout)
 
 
+def server_port() -> int:
+    """A free port below the ephemeral range: a server that takes 20 s to start must not find
+    its port taken by a kernel (kernels bind ephemeral ports) meanwhile."""
+    import random
+    import socket
+
+    for port in random.sample(range(20000, 32000), 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-32000")
+
+
 def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
 

@@ -9,6 +9,7 @@ log says which version answers. The server runs in the local Python environment
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -58,8 +59,8 @@ class ModelServer:
                 with urllib.request.urlopen(self.url + "/ping", timeout=2) as resp:
                     if resp.status == 200:
                         return time.monotonic() - start
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
+            except (urllib.error.URLError, http.client.HTTPException, OSError):
+                pass  # not up yet (or something else answers there: wait for the exit code)
             time.sleep(0.25)
         self.stop()
         raise TaskFailedError(
