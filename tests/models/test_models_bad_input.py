@@ -93,3 +93,12 @@ def test_judge_alerts_only_on_recorded_metrics():
     assert status == "ok" and [v.outcome for v in verdicts] == [PASS, MISSING]
     status, verdicts = judge(rules, {"psi_max": 0.1, "f1": 0.8})
     assert status == "alert" and verdicts[1].outcome == FAIL
+
+
+def test_unreachable_or_missing_store_fails_fast(tmp_path):
+    root = project(tmp_path)
+    proc = run_cli(root, "promote", "models:/m/1", "--alias", "champion",
+                   env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"})
+    failed(proc, "is not reachable")
+    failed(run_cli(root, "serve", "models:/m@champion"), "does not exist")
+    assert not (root / "mlflow.db").exists()  # no empty store created by asking

@@ -96,6 +96,10 @@ class Registry:
     @property
     def client(self):
         if self._client is None:
+            from nbgov.adapters.lineage_store import check_reachable
+
+            # fail fast instead of MLflow's minute of retries, and never create an empty store
+            check_reachable(self.uri)
             # progress bars on stderr would garble the CLI's output
             os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
             _quiet_mlflow()

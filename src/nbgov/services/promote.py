@@ -129,8 +129,6 @@ def _start_runs(model: ModelVersion) -> list[str]:
     for key in sorted(model.tags):
         if key == "nbgov.run_id" or key.startswith("nbgov.lineage"):
             found += [v for v in re.split(r"[,\s\"'\[\]{}:]+", model.tags[key]) if _RUN_ID.match(v)]
-    if not found and model.run_id:
-        found.append(model.run_id)
     return list(dict.fromkeys(found))
 
 
@@ -139,6 +137,13 @@ def model_lineage(registry: Registry, model: ModelVersion) -> ModelLineage:
     out = ModelLineage()
     seen: set[str] = set()
     queue = _start_runs(model)
+    if not queue:
+        # an untagged version (e.g. registered under `ploomber build`): the task runs that
+        # glued registered_model = its URI, else the run that logged it
+        from nbgov.adapters.lineage_store import LineageStore
+
+        queue = LineageStore(registry.uri).registering_runs(model.uri)[:1]
+        queue = queue or ([model.run_id] if model.run_id else [])
     while queue:
         run_id = queue.pop(0)
         if run_id in seen:
