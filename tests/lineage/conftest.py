@@ -40,10 +40,17 @@ def nbgov(root: Path, *args: str, env: dict | None = None, timeout: float = 600)
 
 
 def lineage_json(root: Path, target: str, env: dict | None = None) -> dict:
-    """``nbgov lineage TARGET --json``, asserted to succeed."""
+    """``nbgov lineage TARGET --json``, asserted to succeed and to match the payload schema."""
+    import jsonschema
+
+    from nbgov.services.lineage import PAYLOAD_SCHEMA_FILE
+
     proc = nbgov(root, "lineage", target, "--json", env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(proc.stdout)
+    payload = json.loads(proc.stdout)
+    # every answer the tests see matches the published schema of the API payload
+    jsonschema.validate(payload, json.loads(PAYLOAD_SCHEMA_FILE.read_text()))
+    return payload
 
 
 @pytest.fixture(scope="session")

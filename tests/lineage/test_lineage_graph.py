@@ -67,7 +67,7 @@ STORE = {r["run_id"]: r for r in (INGEST, FEATURES, TRAIN, EVALUATE)}
 
 
 def fetch(run_id):
-    return STORE.get(run_id), "test"
+    return STORE.get(run_id), "mlflow"
 
 
 def test_walk_visits_a_diamond_once_and_keeps_edges():
@@ -77,7 +77,7 @@ def test_walk_visits_a_diamond_once_and_keeps_edges():
         graph["nodes"]["r4"]["upstream"] == ["r3", "r2"]
         and graph["nodes"]["r4"]["origin"] == "local"
     )
-    assert graph["nodes"]["r1"]["origin"] == "test"
+    assert graph["nodes"]["r1"]["origin"] == "mlflow"
     text = render_text(graph)
     assert (
         text.count("features  notebooks/features.ipynb") == 1
@@ -152,3 +152,34 @@ def test_freshness_by_content():
     # a product edited by hand does not make its producer stale (its consumers see a changed input)
     assert now(INGEST, products={"products/raw.csv": D["model"]}).fresh is True
     assert now({**FEATURES, "outcome": "failed"}).fresh is False
+
+
+def test_graph_payload_matches_its_schema():
+    import json
+
+    import jsonschema
+
+    from nbgov.services.lineage import PAYLOAD_SCHEMA, PAYLOAD_SCHEMA_FILE
+
+    schema = json.loads(PAYLOAD_SCHEMA_FILE.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    graph = build_graph(
+        [(EVALUATE, "local"), (rec("train", "r9", [("features", "gone")]), "local")], fetch
+    )
+    payload = {
+        "schema": PAYLOAD_SCHEMA,
+        "target": {"text": "r4", "kind": "run"},
+        "model": None,
+        "missing": ["gone"],
+        "warnings": [],
+        "tracking_uri": "sqlite:///mlflow.db",
+        **graph,
+    }
+    jsonschema.validate(payload, schema)
+    payload["nodes"]["r4"].pop("notebook")
+    try:
+        jsonschema.validate(payload, schema)
+    except jsonschema.ValidationError as exc:
+        assert "'notebook' is a required property" in exc.message
+    else:
+        raise AssertionError("a task node without its notebook must not validate")

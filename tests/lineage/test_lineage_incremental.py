@@ -43,6 +43,7 @@ def test_upstream_rerun_with_same_bytes_does_not_rerun_downstream(git_repo: Path
     assert build(root, "--force", "a") == {"a": "ran"}  # writes the same bytes again
     # Ploomber now calls b outdated: its upstream's timestamp is newer
     assert states(root)["b"] == "outdated"
+    assert build(root, "b") == {"b": "skipped"}  # a selected build checks content too
     assert build(root) == {"a": "skipped", "b": "skipped", "c": "skipped"}
     assert len(task_runs(root, "b")) == 1
     # b still points at the run that produced its products, and Ploomber agrees it is current now

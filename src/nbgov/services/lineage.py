@@ -22,6 +22,8 @@ from nbgov.core.lineage import RECORD_SUFFIX, SCHEMA
 from nbgov.core.lineage_graph import build_graph, model_node, walk
 
 PAYLOAD_SCHEMA = "nbgov.lineage/1"
+#: The JSON Schema of what :func:`lineage` returns.
+PAYLOAD_SCHEMA_FILE = Path(__file__).parents[1] / "core" / "schemas" / "lineage-graph.v1.json"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 #: The product key of a task that registers a model version: a JSON file ``{"name", "version"}``.
 REGISTERED_MODEL_KEY = "registered_model"
