@@ -57,7 +57,7 @@ def edited(nb: dict, seed: int = 5) -> dict:
 
 def run(quick: bool = False) -> list[dict]:
     """One row: medians of both commands (``quick``: 1 round)."""
-    rounds = 1 if quick else 7
+    rounds, warmup = (1, 0) if quick else (7, 1)
     cells = 200
     base = Path(tempfile.mkdtemp(prefix="nbgov-bench-diff-"))
     try:
@@ -77,7 +77,9 @@ def run(quick: bool = False) -> list[dict]:
             "nbdiff": [str(BIN / "nbdiff"), str(committed), rel],
         }
         times = alternate(
-            {k: (lambda k=k: timed_command(commands[k], root)) for k in commands}, rounds, warmup=1
+            {k: (lambda k=k: timed_command(commands[k], root)) for k in commands},
+            rounds,
+            warmup=warmup,
         )
         result = row(
             "diff",
