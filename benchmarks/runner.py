@@ -189,6 +189,33 @@ def render(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def markdown(result: dict) -> str:
+    """The results as a Markdown table with the machine they came from."""
+    m = result["machine"]
+    lines = [
+        "| benchmark | case | nbgov | anchor | ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        anchor = f"{_fmt(r['anchor'], r['unit'])} ({r['anchor_name']})" if r["anchor_name"] else "-"
+        ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-"
+        met = {True: "yes", False: "**no**", None: "-"}[r["met"]]
+        lines.append(
+            f"| {r['benchmark']} | {r['case']} | {_fmt(r['nbgov'], r['unit'])} | {anchor} "
+            f"| {ratio} | {r['target'] or '-'} | {met} |"
+        )
+    lines += [
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['os']}, Python "
+        f"{m['python']}; load average at start {m['load_avg_at_start']}. Run started "
+        f"{result['started']}, took {result['total_s']} s"
+        + (" (quick mode: smoke sizes, not a measurement)." if result["quick"] else "."),
+    ]
+    for name, error in result["errors"].items():
+        lines.append(f"\n**{name} failed**: `{error.splitlines()[0]}`")
+    return "\n".join(lines) + "\n"
+
+
 def run_all(names: list[str], quick: bool, log=print) -> dict:
     """Run the named benchmarks; a benchmark that crashes is reported, the others still run."""
     started = time.perf_counter()
@@ -224,6 +251,9 @@ def main(argv: list[str] | None = None) -> None:
         "--only", default="", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}"
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
+    parser.add_argument(
+        "--markdown", type=Path, default=None, help="also write the table as Markdown to this file"
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -241,5 +271,8 @@ def main(argv: list[str] | None = None) -> None:
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     tmp.replace(args.output)
     print(f"results: {args.output}")
+    if args.markdown:
+        args.markdown.write_text(markdown(result))
+        print(f"markdown: {args.markdown}")
     if result["errors"]:
         sys.exit(1)

@@ -72,3 +72,20 @@ def test_unknown_benchmark_is_refused(capsys):
         runner.main(["--only", "nope"])
     assert exc.value.code == 2
     assert "known: diff, check" in capsys.readouterr().err
+
+
+def test_markdown_table_names_machine_and_failures():
+    result = {
+        "rows": [
+            runner.row("diff", "200 cells", [0.5], [1.5], "nbdiff", target="<= 0.5x", met=True)
+        ],
+        "machine": runner.machine(),
+        "errors": {"server": "RuntimeError: no port\nmore"},
+        "started": "2026-01-01T00:00:00+00:00",
+        "total_s": 3.0,
+        "quick": False,
+    }
+    text = runner.markdown(result)
+    assert "| diff | 200 cells | 0.50 s | 1.50 s (nbdiff) | 0.33x | <= 0.5x | yes |" in text
+    assert f"{result['machine']['cores']} cores" in text
+    assert "**server failed**: `RuntimeError: no port`" in text
