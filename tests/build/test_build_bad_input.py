@@ -39,6 +39,20 @@ def test_notebook_not_json(tiny: Path):
     assert_refused(tiny, proc, "a.ipynb")
 
 
+@pytest.mark.parametrize(("content", "reason"), [
+    (b'{"cells": [', "not valid JSON"),
+    (b"", "empty file"),
+    (b"\x89PNG\r\n\x1a\n\x00", "not UTF-8"),
+    (b'{"nbformat": 3, "worksheets": []}', "not a notebook"),
+])
+def test_damaged_notebook_without_parameters_is_named_with_the_reason(tiny: Path, content, reason):
+    # b gets no parameters from pipeline.yaml: only the load itself reads it
+    (tiny / "notebooks/b.ipynb").write_bytes(content)
+    proc = run_cli(tiny, "build")
+    assert_refused(tiny, proc, "notebooks/b.ipynb", reason)
+    assert "pipeline.yaml" not in proc.stderr, proc.stderr
+
+
 def test_unknown_parameter(tiny: Path):
     assert_refused(tiny, run_cli(tiny, "build", "-p", "a.nope=1"), "a.ipynb", "'nope'", "x")
 

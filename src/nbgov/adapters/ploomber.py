@@ -164,6 +164,12 @@ class Pipeline:
             if not source.exists():
                 raise PipelineError(f"task #{index + 1}: source {task['source']!r} does not exist",
                                     Location(self.spec_path), hint="fix the path in pipeline.yaml")
+            if source.suffix in (".ipynb", ".py") and source.is_file():
+                # a damaged notebook is named with what is wrong (Ploomber's own message blames
+                # pipeline.yaml and gives no reason)
+                from nbgov.adapters.notebooks import read_notebook
+
+                read_notebook(source)
             if "product" not in task:
                 raise PipelineError(f"task {task['source']!r} declares no product", Location(self.spec_path),
                                     hint="add `product: {nb: products/NAME.ipynb}`")
