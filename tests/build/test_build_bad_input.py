@@ -71,6 +71,16 @@ def test_unknown_task_and_env_key(tiny: Path):
     assert_refused(tiny, run_cli(tiny, "build", "--env", "nokey=1"), "env.yaml", "nokey")
 
 
+@pytest.mark.parametrize("jobs", ["0", "-1"])
+def test_jobs_below_one_is_refused(tiny: Path, jobs: str):
+    # -j 0 used to fall through to a full serial build
+    proc = run_cli(tiny, "build", "-j", jobs)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "--jobs" in proc.stderr, proc.stderr
+    assert not (tiny / "products").exists(), "something was executed"
+    assert not (tiny / "mlflow.db").exists(), "something was recorded"
+
+
 def test_spec_param_unknown_to_notebook(tiny: Path):
     spec = (tiny / "pipeline.yaml").read_text().replace("params: {x: 1,", "params: {x: 1, y: 2,")
     (tiny / "pipeline.yaml").write_text(spec)

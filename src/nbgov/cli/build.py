@@ -15,7 +15,8 @@ from nbgov.cli.output import render_table
 @click.option("-f", "--force", is_flag=True, help="Run every selected task, even if up to date.")
 @click.option("-d", "--downstream", is_flag=True, help="With TASKS: also run everything downstream of them "
               "(same as writing TASK+).")
-@click.option("-j", "--jobs", type=int, default=None, help="Run up to N tasks at once where the DAG allows.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Run up to N tasks at once where the DAG allows.")
 @click.option("--parallel", is_flag=True, help="Same as --jobs 2 (one per core on a small machine).")
 @click.option("--env", "env", multiple=True, metavar="NAME=VALUE", help="Override a value of env.yaml.")
 @click.option("-p", "--param", "params", multiple=True, metavar="TASK.NAME=VALUE",
@@ -38,7 +39,7 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
 
     config = load_config(project)
     options = BuildOptions(force=force, tasks=list(tasks) or None, downstream=downstream,
-                           jobs=jobs or (2 if parallel else None), env=list(env), params=list(params),
+                           jobs=jobs if jobs is not None else (2 if parallel else None), env=list(env), params=list(params),
                            require_approved=require_approved, environment=environment,
                            progress=not quiet and not as_json)
     summary = run_build(config, options)
