@@ -176,6 +176,11 @@ def test_parallel_build_on_fresh_store(tiny: Path):
     runs = task_runs(tiny)
     assert {n: len(r) for n, r in runs.items()} == {"a": 1, "b": 1, "c": 1}
     assert all(r[0].info.status == "FINISHED" for r in runs.values())
+    # the text summary is the only thing on stdout (no "Remaining: ..." chatter per poll)
+    again = run_cli(tiny, "build", "-j", "2", "--force")
+    assert again.returncode == 0, again.stderr
+    assert "Remaining" not in again.stdout and "Finished" not in again.stdout, again.stdout
+    assert again.stdout.startswith("task "), again.stdout
 
 
 def test_ploomber_build_with_hooks_records_the_same(tiny: Path, tmp_path: Path):

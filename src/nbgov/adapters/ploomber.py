@@ -255,7 +255,9 @@ class Pipeline:
 
         dag = self._dag
         if jobs and jobs > 1:
-            dag.executor = Parallel(processes=jobs, print_progress=progress)
+            # progress is the task bar (show_progress); Ploomber's print_progress would print
+            # "Remaining: ... / Finished N out of M" to stdout at every poll, with screen clears
+            dag.executor = Parallel(processes=jobs, print_progress=False)
         elif content_check is not None and not force:
             dag.executor = _content_aware_serial(content_check)
         else:
