@@ -203,13 +203,6 @@ class Registry:
             tags=[RunTag(k, str(v)) for k, v in tags.items()],
         )
 
-    def run_tags(self, run_id: str) -> dict[str, str] | None:
-        """A run's tags, or None when the run does not exist."""
-        try:
-            return dict(self.client.get_run(run_id).data.tags)
-        except Exception:
-            return None
-
     def lineage_record(self, run_id: str) -> dict[str, Any] | None:
         """The ``nbgov/lineage.json`` artifact of a run, or None when the run has none."""
         with tempfile.TemporaryDirectory(prefix="nbgov-lineage-") as tmp:
