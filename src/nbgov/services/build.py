@@ -103,6 +103,13 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
     if options.jobs is not None and options.jobs < 1:
         raise ParameterError("--jobs must be at least 1")
     env_settings = config.env_settings(options.environment)
+    from nbgov.services.fastpath import noop_summary
+
+    # a rebuild with nothing to do is decided from the lineage records, without loading Ploomber
+    noop = noop_summary(config, options.force, options.tasks, options.jobs, options.env,
+                        options.params, started)
+    if noop is not None:
+        return noop
     pipeline = load_pipeline(config, options.env, options.params)
     selection = select_tasks(pipeline, options.tasks, options.downstream)
     infos = pipeline.tasks()
