@@ -87,6 +87,17 @@ def test_spec_param_unknown_to_notebook(tiny: Path):
     assert_refused(tiny, run_cli(tiny, "build"), "a.ipynb", "'y'")
 
 
+@pytest.mark.parametrize(("extra", "reason"), [
+    ("    nosuchkey: 1\n", "unexpected keyword argument 'nosuchkey'"),
+    ("  - source: notebooks/c.ipynb\n    product: {nb: products/c2.ipynb}\n",
+     "already has a task with name 'c'"),
+])
+def test_spec_error_says_why(tiny: Path, extra: str, reason: str):
+    # Ploomber's own first line ("Failed to initialize NotebookRunner task ...") says no reason
+    (tiny / "pipeline.yaml").write_text((tiny / "pipeline.yaml").read_text() + extra)
+    assert_refused(tiny, run_cli(tiny, "build"), "pipeline.yaml", "notebooks/c.ipynb", reason)
+
+
 def test_bad_config(tiny: Path):
     (tiny / "nbgov.toml").write_text("experiment = [\n")
     assert_refused(tiny, run_cli(tiny, "build"), "nbgov.toml", "not valid TOML")

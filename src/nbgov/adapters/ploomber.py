@@ -382,9 +382,22 @@ def _products(task: Any) -> dict[str, Path]:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[0] if len(lines) == 1 else " ".join(lines[:3])[:500]
+    """The message of ``exc``, followed by its causes' (Ploomber wraps the reason: "Failed to
+    initialize NotebookRunner task ...: DAG already has a task with name 'x'")."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(parts) < 3:
+        seen.add(id(current))
+        text = str(current).strip() or type(current).__name__
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        line = lines[0] if len(lines) == 1 else " ".join(lines[:3])[:500]
+        if line not in parts:
+            parts.append(line)
+        context = None if current.__suppress_context__ else current.__context__
+        current = current.__cause__ or context
+    last = len(parts) - 1
+    return ": ".join(part if i == last else part.rstrip(".") for i, part in enumerate(parts))
 
 
 @contextlib.contextmanager
