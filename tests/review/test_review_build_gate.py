@@ -84,3 +84,20 @@ def test_build_gate_refuses_then_passes_and_tags_the_run(pipeline_project, nbgov
             "WHERE t.key = 'nbgov.task' AND s.key = 'nbgov.review_status'"
         ).fetchall()
     assert rows == [("a", "approved")]
+
+
+@pytest.mark.parametrize(
+    ("table", "needle"),
+    [
+        ("require_aproved = true", "unknown key(s) in [environments.prod]: require_aproved"),
+        ('require_approved = "false"', "require_approved must be true or false"),
+        ("require_approved = 0", "require_approved must be true or false"),
+    ],
+)
+def test_a_misspelt_or_mistyped_gate_switch_is_refused(pipeline_project, nbgov, table, needle):
+    # a typo must not switch the gate off (nor a string "false" switch it on): exit 2, nothing run
+    (pipeline_project / "nbgov.toml").write_text(f"[environments.prod]\n{table}\n")
+    refused = nbgov("build", "-e", "prod", "-q")
+    assert refused.code == 2, refused.out + refused.err
+    assert needle in refused.err and "Traceback" not in refused.err, refused.err
+    assert not (pipeline_project / "products").exists(), "nothing may run"

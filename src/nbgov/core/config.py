@@ -18,6 +18,10 @@ from nbgov.core.errors import ConfigError, Location
 CONFIG_FILE = "nbgov.toml"
 DEFAULT_PIPELINE = "pipeline.yaml"
 
+#: Keys of an ``[environments.<name>]`` table. A misspelt key is an error: silently ignoring
+#: ``require_aproved = true`` would switch the approval gate off.
+ENVIRONMENT_KEYS = {"require_approved"}
+
 _KNOWN_TOP = {
     "pipeline", "tracking_uri", "experiment", "products", "environment",
     "review", "environments", "check", "promote", "monitor", "lineage", "kernel", "execution",
@@ -62,6 +66,14 @@ class Config:
         value = envs[env]
         if not isinstance(value, dict):
             raise ConfigError(f"[environments.{env}] must be a table", Location(self.source))
+        unknown = sorted(set(value) - ENVIRONMENT_KEYS)
+        if unknown:
+            raise ConfigError(f"unknown key(s) in [environments.{env}]: {', '.join(unknown)}",
+                              Location(self.source),
+                              hint=f"known keys: {', '.join(sorted(ENVIRONMENT_KEYS))}")
+        if not isinstance(value.get("require_approved", False), bool):
+            raise ConfigError(f"[environments.{env}] require_approved must be true or false",
+                              Location(self.source), hint="require_approved = true (no quotes)")
         return value
 
     def resolved_tracking_uri(self) -> str:
