@@ -63,6 +63,15 @@ def test_bad_values(table):
         parse_settings(table)
 
 
+def test_a_bad_kernel_names_the_key_it_came_from():
+    with pytest.raises(ConfigError, match=r"^\[check\] kernel must be"):
+        parse_settings({"kernel": 1}, top_kernel="python3")
+    # a [kernel] table (e.g. timeouts from an older config) is a top-level key, not [check]'s
+    with pytest.raises(ConfigError, match=r"^kernel \(top level\) must be") as info:
+        parse_settings({}, top_kernel={"execution_timeout": 600})
+    assert "[execution]" in (info.value.hint or "")
+
+
 def test_selection():
     registry = load_registry(plugins=False)
     default = {r.id for r in registry.select(None)}

@@ -179,11 +179,12 @@ def parse_settings(
     s.outputs = _parse_outputs(table.get("outputs", FORBID), where)
     kernel = table.get("kernel", top_kernel)
     if kernel is not None and not isinstance(kernel, str):
-        raise ConfigError(
-            "[check] kernel must be a kernelspec name (a string)",
-            where,
-            hint='e.g. kernel = "python3"',
-        )
+        # name the key the value came from: [check] kernel, or the top-level one
+        key = "[check] kernel" if "kernel" in table else "kernel (top level)"
+        hint = 'e.g. kernel = "python3"'
+        if isinstance(kernel, dict):
+            hint += "; cell and start-up timeouts go under [execution]"
+        raise ConfigError(f"{key} must be a kernelspec name (a string)", where, hint=hint)
     s.kernel = kernel
     nbdir = table.get("notebooks", "notebooks")
     if not isinstance(nbdir, str):
