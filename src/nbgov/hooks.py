@@ -56,6 +56,12 @@ def _record(dag, message: str = "") -> None:
     build = recorder.record(outcomes, errors=errors)
     for name, rec in build.tasks.items():
         print(f"nbgov: recorded {name} ({rec.outcome}) as MLflow run {rec.run_id}", file=sys.stderr)
+    ran = [rec.run_id for rec in build.tasks.values() if rec.run_id and rec.outcome == "ran"]
+    if ran:
+        from nbgov.services.lineage import link_registered_models
+
+        # as nbgov build does: a model version registered by a task gets its lineage tags
+        link_registered_models(recorder.config, ran)
     _recorders.pop(id(dag), None)
 
 

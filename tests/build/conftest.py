@@ -111,7 +111,7 @@ def mlflow_runs(uri: str, experiment: str) -> list:
 
 def copy_example(dest: Path) -> Path:
     """The repository's example project (notebooks, pipeline, config) in a fresh git repo."""
-    for name in ("notebooks", "pipeline.yaml", "env.yaml", "nbgov.toml", ".gitignore"):
+    for name in ("notebooks", "data", "pipeline.yaml", "env.yaml", "nbgov.toml", ".gitignore", "environment.yml"):
         src = REPO / name
         if src.is_dir():
             shutil.copytree(src, dest / name)

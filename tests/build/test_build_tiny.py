@@ -80,14 +80,15 @@ def test_noop_rebuild_then_edit_reruns_downstream(tiny: Path):
     assert {n: t["outcome"] for n, t in outcomes.items()} == {"a": "skipped", "b": "skipped", "c": "skipped"}
     # skipped tasks point at the run that produced their products
     assert outcomes["a"]["run_id"] == task_runs(tiny)["a"][0].info.run_id
-    # edit a: a and its downstream b re-run, c does not
+    # edit a so that its output changes: a and its downstream b re-run, c does not
     nb = json.loads((tiny / "notebooks/a.ipynb").read_text())
-    nb["cells"][2]["source"] += "\n# a comment that changes the code"
+    nb["cells"][2]["source"] = nb["cells"][2]["source"].replace("str(x * 10)", "str(x * 10 + 1)")
     (tiny / "notebooks/a.ipynb").write_text(json.dumps(nb))
     proc = run_cli(tiny, "build", "--json")
     assert proc.returncode == 0, proc.stderr
     assert {t["task"]: t["outcome"] for t in json.loads(proc.stdout)["tasks"]} == {
         "a": "ran", "b": "ran", "c": "skipped"}
+    assert (tiny / "products/b.txt").read_text() == "12"
     assert len(task_runs(tiny)["a"]) == 2 and len(task_runs(tiny)["c"]) == 1
     assert task_runs(tiny)["a"][-1].data.tags["nbgov.git_dirty"] == "True"
 

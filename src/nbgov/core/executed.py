@@ -68,7 +68,8 @@ def read_execution(nb: dict[str, Any]) -> Execution:
             if kind in ("display_data", "execute_result"):
                 scrap = (output.get("data") or {}).get(SCRAP_MIME)
                 if isinstance(scrap, dict) and "name" in scrap:
-                    if scrap.get("encoder", "json") == "json":
+                    encoder = scrap.get("encoder", "json")
+                    if encoder == "json" or (encoder == "text" and isinstance(scrap.get("data"), str)):
                         out.scraps[scrap["name"]] = scrap.get("data")
                     else:
                         out.unreadable_scraps[scrap["name"]] = str(scrap.get("encoder"))

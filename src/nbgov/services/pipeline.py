@@ -22,13 +22,15 @@ def _rel(config: Config, path: Path) -> str:
         return Path(path).as_posix()
 
 
-def task_state(task: TaskInfo, record: LineageRecord | None) -> str:
-    """up-to-date / outdated / failed / never-run, from Ploomber's view and the last record."""
+def task_state(task: TaskInfo, record: LineageRecord | None, fresh: bool | None = None) -> str:
+    """up-to-date / outdated / failed / never-run, from the last record and, where nbgov has no
+    content verdict (``fresh`` None), Ploomber's timestamp view."""
     if record is not None and record.outcome == "failed":
         return "failed"
     if not any(p.exists() for p in task.products.values()) and record is None:
         return "never-run"
-    return "outdated" if task.outdated else "up-to-date"
+    outdated = task.outdated if fresh is None else not fresh
+    return "outdated" if outdated else "up-to-date"
 
 
 def last_run(record: LineageRecord | None) -> dict[str, Any] | None:
@@ -42,22 +44,33 @@ def last_run(record: LineageRecord | None) -> dict[str, Any] | None:
 
 def pipeline_state(config: Config, pipeline: Pipeline | None = None) -> dict[str, Any]:
     """Every task with its build state, review status and last run (the ``GET pipeline`` payload)."""
+    from nbgov.services.build import content_check
     from nbgov.services.review import review_states
 
     pipeline = pipeline or Pipeline(config.pipeline_path)
     infos = pipeline.tasks()
+    # the same content-aware verdict the next build will reach (an upstream that would re-run
+    # makes its downstream outdated too)
+    check = content_check(config, infos)
+    outdated: set[str] = set()
     reviews = {s.path: s for s in review_states(config, [t.source for t in infos])}
     tasks = []
     for task in infos:
         record = read_record(record_path(task.notebook_product)) if task.notebook_product else None
         source = _rel(config, task.source)
         review = reviews.get(source)
+        fresh = check(task.name, set())
+        if outdated & set(task.upstream):
+            fresh = False
+        state = task_state(task, record, fresh)
+        if state != "up-to-date":
+            outdated.add(task.name)
         tasks.append({
             "name": task.name,
             "source": source,
             "products": {k: _rel(config, p) for k, p in task.products.items()},
             "upstream": task.upstream,
-            "state": task_state(task, record),
+            "state": state,
             "review": {"status": review.status, "version": review.version} if review else None,
             "last_run": last_run(record),
         })
