@@ -48,7 +48,8 @@ def test_build_records_each_task_as_child_run(tiny: Path):
     assert a.data.metrics["value"] == 10.0
     assert a.data.tags["scrap.label"] == "ten"
     # tags: task, notebook, version, git commit, dirty flag, review status
-    commit = subprocess.run(["git", "-C", str(tiny), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "-C", str(tiny), "rev-parse", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
     assert a.data.tags["nbgov.task"] == "a"
     assert a.data.tags["nbgov.notebook"] == "notebooks/a.ipynb"
     assert a.data.tags["nbgov.notebook_version"].startswith("nbv1:")

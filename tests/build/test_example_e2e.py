@@ -11,7 +11,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import free_port
 
 from .conftest import copy_example, mlflow_runs, run_cli

@@ -24,7 +24,8 @@ from nbgov.cli.output import render_table
 @click.option("--require-approved/--no-require-approved", default=None,
               help="Refuse to run notebooks not approved at their current version.")
 @click.option("-e", "--environment", default=None, help="A named environment of nbgov.toml (e.g. prod).")
-@click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder (default: found from cwd).")
+@click.option("--project", type=click.Path(file_okay=False), default=None,
+              help="Project folder (default: found from cwd).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 def build(tasks, force, downstream, jobs, parallel, env, params, require_approved, environment, project,
@@ -39,7 +40,8 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
 
     config = load_config(project)
     options = BuildOptions(force=force, tasks=list(tasks) or None, downstream=downstream,
-                           jobs=jobs if jobs is not None else (2 if parallel else None), env=list(env), params=list(params),
+                           jobs=jobs if jobs is not None else (2 if parallel else None),
+                           env=list(env), params=list(params),
                            require_approved=require_approved, environment=environment,
                            progress=not quiet and not as_json)
     summary = run_build(config, options)
@@ -52,7 +54,8 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
         ran = sum(t.outcome == "ran" for t in summary.tasks)
         click.echo(f"{ran} ran, {sum(t.outcome == 'skipped' for t in summary.tasks)} skipped, "
                    f"{sum(t.outcome == 'failed' for t in summary.tasks)} failed in {summary.wall_s:.1f} s"
-                   + (f"; build run {summary.parent_run_id} in {summary.tracking_uri}" if summary.parent_run_id else ""))
+                   + (f"; build run {summary.parent_run_id} in {summary.tracking_uri}"
+                      if summary.parent_run_id else ""))
         for t in summary.tasks:
             if t.outcome == "failed":
                 click.echo(f"error: task {t.task} failed: {t.error}", err=True)

@@ -8,10 +8,11 @@ typed attributes here. Paths in the file are relative to the project root.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from nbgov.core.errors import ConfigError, Location
 
