@@ -90,3 +90,13 @@ def test_merge_refuses_a_tampered_side(tmp_path, project, nbgov):
     result = nbgov("ledger", "merge", str(base), str(ours), str(theirs))
     assert result.code == 2 and "record 1 was edited" in result.err
     assert ours.read_bytes() == before
+
+
+def test_merge_refuses_missing_files(tmp_path, project, nbgov):
+    # a typo in a path used to create an empty OURS and report "0 record(s) appended", exit 0
+    base = tmp_path / "base"
+    base.write_text("")
+    result = nbgov("ledger", "merge", str(base), str(tmp_path / "ours"), str(tmp_path / "theirs"))
+    assert result.code == 2 and "does not exist" in result.err, result.err
+    assert "Traceback" not in result.err
+    assert not (tmp_path / "ours").exists()

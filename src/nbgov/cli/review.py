@@ -163,9 +163,10 @@ def verify(against: str, as_json: bool) -> None:
 
 
 @ledger.command()
-@click.argument("base", type=click.Path(dir_okay=False))
-@click.argument("ours", type=click.Path(dir_okay=False))
-@click.argument("theirs", type=click.Path(dir_okay=False))
+# git always passes three existing files (an empty base when there is no common ancestor)
+@click.argument("base", type=click.Path(exists=True, dir_okay=False))
+@click.argument("ours", type=click.Path(exists=True, dir_okay=False))
+@click.argument("theirs", type=click.Path(exists=True, dir_okay=False))
 def merge(base: str, ours: str, theirs: str) -> None:
     """Merge THEIRS into OURS, two ledgers grown from BASE: git's merge driver (%O %A %B).
 
