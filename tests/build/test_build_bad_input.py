@@ -105,6 +105,16 @@ def test_bad_config(tiny: Path):
     assert_refused(tiny, run_cli(tiny, "build"), "unknown key(s): experimnt")
 
 
+@pytest.mark.parametrize(("config", "needle"), [
+    ("[execution]\ncell_timout = 5\n", "unknown key(s) in [execution]: cell_timout"),
+    ("[kernel]\nexecution_timeout = 5\n", "kernel must be a kernelspec name"),
+])
+def test_misspelt_or_misplaced_timeout_is_refused(tiny: Path, config: str, needle: str):
+    # a timeout that silently does not apply is worse than an error
+    (tiny / "nbgov.toml").write_text(config)
+    assert_refused(tiny, run_cli(tiny, "build"), "nbgov.toml", needle)
+
+
 def test_unreachable_tracking_server_is_a_clear_error(tiny: Path):
     from tests.conftest import free_port
 

@@ -23,6 +23,9 @@ DEFAULT_PIPELINE = "pipeline.yaml"
 #: ``require_aproved = true`` would switch the approval gate off.
 ENVIRONMENT_KEYS = {"require_approved"}
 
+#: Keys of the ``[execution]`` table (papermill settings of every notebook task, in seconds).
+EXECUTION_KEYS = {"cell_timeout", "startup_timeout"}
+
 _KNOWN_TOP = {
     "pipeline", "tracking_uri", "experiment", "products", "environment",
     "review", "environments", "check", "promote", "monitor", "lineage", "kernel", "execution",
@@ -136,6 +139,15 @@ def load_config(root: str | Path | None = None) -> Config:
     for key in ("pipeline", "tracking_uri", "experiment", "environment"):
         if key in data and not isinstance(data[key], str):
             raise ConfigError(f"{key} must be a string", Location(source))
+    if "kernel" in data and not isinstance(data["kernel"], str):
+        raise ConfigError("kernel must be a kernelspec name (a string)", Location(source),
+                          hint='e.g. kernel = "python3"; timeouts go under [execution]')
+    execution = data.get("execution", {})
+    unknown = sorted(set(execution) - EXECUTION_KEYS) if isinstance(execution, dict) else []
+    if unknown:
+        # a misspelt timeout would silently not apply
+        raise ConfigError(f"unknown key(s) in [execution]: {', '.join(unknown)}", Location(source),
+                          hint=f"known keys: {', '.join(sorted(EXECUTION_KEYS))}")
     return Config(
         root=root,
         source=source,
