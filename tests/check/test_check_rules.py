@@ -257,6 +257,8 @@ def test_unreadable_pipeline(make_project):
     report = run_check(root=root, plugins=False)
     assert [(f.rule, f.path) for f in report.findings] == [("NBG601", "pipeline.yaml")]
     assert "not valid YAML" in report.findings[0].message
+    # the hint says what a spec looks like (the README has no "pipeline section" to point at)
+    assert "tasks:" in report.findings[0].hint
 
 
 def test_review_rule_is_opt_in(make_project):

@@ -63,7 +63,7 @@ PIPELINE_INVALID = Rule(
     "NBG601",
     "pipeline-invalid",
     "pipeline.yaml cannot be read",
-    "fix the YAML; see the README's pipeline section",
+    "fix the YAML: a `tasks:` list, each task with a `source` and a `product`",
     _check_spec_readable,
     scope="project",
 )
