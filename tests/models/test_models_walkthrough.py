@@ -135,7 +135,7 @@ def test_serve_champion_answers_invocations(walkthrough, example):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
     # the served champion agrees with the labels on these rows most of the time
     assert sum(int(p == t) for p, t in zip(predictions, rows["target"], strict=True)) >= 4
-    assert code is not None
+    assert code == 0  # nbgov serve stopped its server and exited by itself on SIGTERM
 
 
 def test_monitor_ok_batch_then_drifted_batch_alerts(walkthrough, example):

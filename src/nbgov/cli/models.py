@@ -50,8 +50,9 @@ def serve(model_uri, port, host, project):
     from nbgov.services.serve import start_server
 
     server = start_server(load_config(project), model_uri, port=port, host=host)
-    # SIGTERM (e.g. from a scheduler) stops the server group like Ctrl-C does
-    signal.signal(signal.SIGTERM, lambda *_: (server.stop(), sys.exit(0)))
+    # SIGTERM (e.g. from a scheduler) stops the server like Ctrl-C does. The handler only raises:
+    # stopping inside it would re-enter Popen.wait, whose lock the interrupted wait still holds
+    signal.signal(signal.SIGTERM, _interrupt)
     click.echo(f"serving {server.model.uri} ({model_uri}) at {server.url}/invocations", err=True)
     try:
         code = server.process.wait()
@@ -60,6 +61,10 @@ def serve(model_uri, port, host, project):
         return
     if code:
         sys.exit(code)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 @click.command()
