@@ -81,6 +81,13 @@ def test_jobs_below_one_is_refused(tiny: Path, jobs: str):
     assert not (tiny / "mlflow.db").exists(), "something was recorded"
 
 
+def test_selected_task_with_unbuilt_upstream_is_refused(tiny: Path):
+    # b reads a's product: on a fresh project `nbgov build b` used to run b into a
+    # FileNotFoundError (a failed MLflow run, exit 1) instead of saying what to build first
+    proc = run_cli(tiny, "build", "b")
+    assert_refused(tiny, proc, "upstream task(s) not built: a", "products/a.txt", "nbgov build a")
+
+
 def test_spec_param_unknown_to_notebook(tiny: Path):
     spec = (tiny / "pipeline.yaml").read_text().replace("params: {x: 1,", "params: {x: 1, y: 2,")
     (tiny / "pipeline.yaml").write_text(spec)

@@ -97,6 +97,34 @@ def select_tasks(pipeline: Pipeline, tasks: list[str] | None, downstream: bool) 
     return [n for n in names if n in selected]
 
 
+def require_built_upstream(config: Config, infos: list[TaskInfo], selection: list[str]) -> None:
+    """Refuse a selection whose tasks read an upstream that is not selected and not built
+    (its products missing): the notebook would only fail on the missing file."""
+    tasks = {t.name: t for t in infos}
+    missing: dict[str, list[str]] = {}
+    for name in selection:
+        for up in tasks[name].upstream:
+            if up in selection:
+                continue
+            absent = [p for p in tasks[up].products.values() if not p.exists()]
+            if absent:
+                missing.setdefault(up, []).extend(_rel(config, p) for p in absent)
+    if missing:
+        ups = sorted(missing)
+        what = "; ".join(f"{u} ({', '.join(missing[u])} missing)" for u in ups)
+        raise PipelineError(
+            f"upstream task(s) not built: {what}",
+            Location(config.pipeline_path),
+            hint=f"build them first (nbgov build {' '.join(ups)}), or run the whole pipeline: nbgov build")
+
+
+def _rel(config: Config, path) -> str:
+    try:
+        return path.resolve().relative_to(config.root).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def build(config: Config, options: BuildOptions) -> BuildSummary:
     """Run a build end to end; raises NbgovError for bad input or a refused gate, before running anything."""
     started = time.perf_counter()
@@ -113,6 +141,8 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
     pipeline = load_pipeline(config, options.env, options.params)
     selection = select_tasks(pipeline, options.tasks, options.downstream)
     infos = pipeline.tasks()
+    if selection is not None:
+        require_built_upstream(config, infos, selection)
     check = content_check(config, infos)
     # a task whose input content changed runs although Ploomber calls it up to date: gate it too
     would_run = [t for t in infos if (selection is None or t.name in selection)
