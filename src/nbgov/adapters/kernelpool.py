@@ -35,6 +35,7 @@ class KernelPool:
 
     def __init__(self) -> None:
         self._spare: tuple[tuple[str, str], Any] | None = None
+        self._ended: list[Any] = []  # killed task kernels, reaped later off the critical path
         self.hits = 0
         self.misses = 0
 
@@ -58,7 +59,31 @@ class KernelPool:
         else:
             self.hits += 1
         self._launch(kernel_name, cwd)
+        self._reap(wait=False)
         return km
+
+    def retire(self, km: Any, graceful: bool = False) -> None:
+        """End a task's kernel. Immediate shutdown is a SIGKILL to its process group now and the
+        clean-up (reaping, connection file) later: waiting for the exit costs ~0.1 s a task."""
+        if graceful:
+            _shutdown(km, now=False)
+            return
+        try:
+            _run(km.provisioner.kill())
+        except Exception:  # no provisioner, already gone: the full shutdown sorts it out
+            _shutdown(km)
+            return
+        self._ended.append(km)
+
+    def _reap(self, wait: bool) -> None:
+        still = []
+        for km in self._ended:
+            process = getattr(km.provisioner, "process", None)
+            if wait or process is None or process.poll() is not None:
+                _shutdown(km)
+            else:
+                still.append(km)
+        self._ended = still
 
     def _launch(self, kernel_name: str, cwd: str) -> None:
         from jupyter_client.manager import AsyncKernelManager
@@ -74,10 +99,11 @@ class KernelPool:
         self._spare = ((kernel_name, cwd), km)
 
     def close(self) -> None:
-        """Shut down the spare kernel, if any."""
+        """Shut down the spare kernel, if any, and finish ending the task kernels."""
         spare, self._spare = self._spare, None
         if spare is not None:
             _shutdown(spare[1])
+        self._reap(wait=True)
 
 
 def _run(awaitable: Any) -> Any:
@@ -193,6 +219,6 @@ def _prestart_engine(base: type) -> type:
                 if client.kc is not None:
                     with contextlib.suppress(Exception):
                         client.kc.stop_channels()
-                _shutdown(km, now=not graceful)
+                pool.retire(km, graceful)
 
     return PrestartEngine
