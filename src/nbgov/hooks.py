@@ -6,8 +6,8 @@ Declare them at the top level of pipeline.yaml::
     on_finish: nbgov.hooks.on_finish
     on_failure: nbgov.hooks.on_failure
 
-``on_render`` prepares the tracking store in the main process (before Ploomber's parallel
-workers start); ``on_finish`` / ``on_failure`` record every task that ran or failed. ``nbgov
+``on_render`` applies the approval gate when the active environment requires it and prepares
+the tracking store in the main process (before Ploomber's parallel workers start); ``on_finish`` / ``on_failure`` record every task that ran or failed. ``nbgov
 build`` switches these hooks off and records through the same service itself.
 """
 
@@ -38,9 +38,19 @@ def _recorder(dag) -> BuildRecorder:
 
 
 def on_render(dag) -> None:
-    """Prepare the tracking store and experiment (main process, before any task runs)."""
+    """Apply the approval gate of the active environment (NBGOV_ENV or ``environment`` in
+    nbgov.toml) to the tasks about to run, then prepare the tracking store and experiment (main
+    process, before any task runs)."""
+    from nbgov.adapters.ploomber import rendering_for_build
+
     try:
-        _recorder(dag).prepare()
+        recorder = _recorder(dag)
+        if rendering_for_build():
+            from nbgov.services.review import gate_required, require_approved
+
+            if gate_required(recorder.config):
+                require_approved(recorder.config, [t.source for t in recorder.tasks.values() if t.outdated])
+        recorder.prepare()
     except NbgovError as exc:
         # a hook must not hide the cause in a Ploomber traceback: say it plainly, then fail
         print(f"nbgov: {exc}", file=sys.stderr)

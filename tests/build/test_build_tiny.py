@@ -209,3 +209,19 @@ def test_ploomber_build_with_hooks_records_the_same(tiny: Path, tmp_path: Path):
         assert a.data.params == b.data.params
         assert a.data.metrics == b.data.metrics
     assert (other / "products/b.lineage.json").is_file()
+
+
+def test_ploomber_build_applies_the_environment_gate(tiny: Path):
+    import os
+
+    (tiny / "nbgov.toml").write_text('experiment = "tiny"\n[environments.prod]\nrequire_approved = true\n')
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env.update({"PLOOMBER_STATS_ENABLED": "false", "NBGOV_ENV": "prod"})
+    ploomber = str(Path(sys.executable).parent / "ploomber")
+    # status renders the DAG too, but is never gated
+    assert subprocess.run([ploomber, "status"], cwd=tiny, capture_output=True, text=True, env=env,
+                          timeout=300).returncode == 0
+    proc = subprocess.run([ploomber, "build"], cwd=tiny, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode != 0
+    assert "notebooks/a.ipynb: unreviewed" in proc.stderr
+    assert not (tiny / "products/a.txt").exists()  # refused before anything ran

@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import re
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -476,3 +477,16 @@ def _content_aware_serial(check: ContentCheck) -> Any:
             return reports
 
     return ContentAwareSerial(build_in_subprocess=True, catch_exceptions=True, catch_warnings=False)
+
+
+def rendering_for_build() -> bool:
+    """Whether the DAG being rendered right now is about to be built (``ploomber build``), as
+    opposed to rendered for ``ploomber status`` or ``plot``: looks for Ploomber's DAG._build
+    on the call stack (Ploomber passes hooks no such flag)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "_build" and code.co_filename.replace("\\", "/").endswith("ploomber/dag/dag.py"):
+            return True
+        frame = frame.f_back
+    return False
