@@ -7,8 +7,9 @@ Declare them at the top level of pipeline.yaml::
     on_failure: nbgov.hooks.on_failure
 
 ``on_render`` applies the approval gate when the active environment requires it and prepares
-the tracking store in the main process (before Ploomber's parallel workers start); ``on_finish`` / ``on_failure`` record every task that ran or failed. ``nbgov
-build`` switches these hooks off and records through the same service itself.
+the tracking store in the main process (before Ploomber's parallel workers start);
+``on_finish`` / ``on_failure`` record every task that ran or failed. ``nbgov build`` switches
+these hooks off and records through the same service itself.
 """
 
 from __future__ import annotations
