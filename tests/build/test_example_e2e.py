@@ -77,6 +77,7 @@ def mlflow_server(tmp_path: Path):
 def test_build_against_a_real_tracking_server(tiny: Path, mlflow_server: str):
     proc = run_cli(tiny, "build", "--json", env={"MLFLOW_TRACKING_URI": mlflow_server})
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout)["tracking_uri"] == mlflow_server  # stdout is clean JSON
     assert not (tiny / "mlflow.db").exists()  # nothing went to the embedded store
     runs = mlflow_runs(mlflow_server, "tiny")
     tasks = {r.data.tags["nbgov.task"]: r for r in runs if r.data.tags.get("nbgov.kind") == "task"}

@@ -38,6 +38,9 @@ class RunData:
 
 def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_TRACING", "false")
+    # MLflow 3 prints "View run ... at URL" to stdout after each run on a tracking server (which
+    # breaks `--json` output) and makes an extra get_run call to do it
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     for name in ("mlflow", "alembic", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
