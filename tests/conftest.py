@@ -34,3 +34,11 @@ def git_repo(tmp_path: Path) -> Path:
     subprocess.run(["git", "-C", str(root), "config", "user.email", "ada@example.com"], check=True)
     subprocess.run(["git", "-C", str(root), "config", "commit.gpgsign", "false"], check=True)
     return root
+
+
+@pytest.fixture(autouse=True)
+def _no_tracking_uri_leaks(monkeypatch):
+    """Each test starts without MLFLOW_TRACKING_URI, and whatever a test (or mlflow's
+    set_tracking_uri, which exports it) leaves in os.environ is undone afterwards."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "unset")  # records the original state for teardown
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
