@@ -57,6 +57,24 @@ class Config:
                               Location(self.source), hint=f"write it as [{name}] with keys under it")
         return value
 
+    def checked_section(self, name: str, keys: dict[str, type | tuple[type, ...]]) -> dict[str, Any]:
+        """A table whose keys are all in ``keys`` and of the declared types.
+
+        Raises:
+            ConfigError: naming the unknown key(s), or the key of the wrong type.
+        """
+        table = self.section(name)
+        where = Location(self.source)
+        unknown = sorted(set(table) - set(keys))
+        if unknown:
+            raise ConfigError(f"unknown key(s) in [{name}]: {', '.join(unknown)}", where,
+                              hint=f"known keys: {', '.join(sorted(keys))}")
+        for key, kind in keys.items():
+            if key in table and not isinstance(table[key], kind):
+                expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+                raise ConfigError(f"[{name}] {key} must be a {expected}, got {type(table[key]).__name__}", where)
+        return table
+
     def env_settings(self, env: str | None = None) -> dict[str, Any]:
         """Settings of a named environment (e.g. ``prod``), from ``[environments.<name>]``."""
         env = env or self.environment

@@ -46,24 +46,9 @@ _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
 
 def checked_section(config: Config, name: str, keys: dict[str, type]) -> dict[str, Any]:
-    """A table of nbgov.toml whose keys are all known and of the right type.
-
-    Raises:
-        ConfigError: naming the unknown key(s) or the key of the wrong type.
-    """
-    table = config.section(name)
-    where = Location(config.source)
-    unknown = sorted(set(table) - set(keys))
-    if unknown:
-        raise ConfigError(
-            f"unknown key(s) in [{name}]: {', '.join(unknown)}",
-            where,
-            hint=f"known keys: {', '.join(sorted(keys))}",
-        )
-    for key, kind in keys.items():
-        if key in table and not isinstance(table[key], kind):
-            raise ConfigError(f"[{name}] {key} must be a {kind.__name__}", where)
-    return table
+    """A table of nbgov.toml whose keys are all known and of the right type (see
+    :meth:`Config.checked_section`)."""
+    return config.checked_section(name, keys)
 
 
 @dataclass(frozen=True)

@@ -57,21 +57,8 @@ class ReviewSettings:
     @classmethod
     def from_config(cls, config: Config) -> ReviewSettings:
         """Read and check ``[review]``; unknown keys and wrong types are ConfigErrors."""
-        table = config.section("review")
+        table = config.checked_section("review", _KEYS)
         where = Location(config.source)
-        unknown = sorted(set(table) - set(_KEYS))
-        if unknown:
-            raise ConfigError(
-                f"unknown key(s) in [review]: {', '.join(unknown)}",
-                where,
-                hint=f"known keys: {', '.join(sorted(_KEYS))}",
-            )
-        for key, kind in _KEYS.items():
-            if key in table and not isinstance(table[key], kind):
-                raise ConfigError(
-                    f"[review] {key} must be a {kind.__name__}, got {type(table[key]).__name__}",
-                    where,
-                )
         paths = table.get("paths", [])
         if not all(isinstance(p, str) and p.strip() for p in paths):
             raise ConfigError(
