@@ -136,11 +136,28 @@ class BuildRecorder:
              "nbgov.git_dirty": str(git["dirty"]), "nbgov.tasks": ",".join(todo)},
             self.started_ms,
         )
+        uploads = []
         for name in todo:
-            build.tasks[name] = self._record_task(self.tasks[name], outcomes[name], build.parent_run_id,
-                                                  review_status, git, env, (errors or {}).get(name))
+            build.tasks[name], data = self._record_task(self.tasks[name], outcomes[name], build.parent_run_id,
+                                                        review_status, git, env, (errors or {}).get(name))
+            uploads.append((build.tasks[name].run_id, data))
+        self._complete(uploads)
         self.tracker.end_run(build.parent_run_id, "FAILED" if failed else "FINISHED", int(time.time() * 1000))
         return build
+
+    def _complete(self, uploads: list[tuple[str, RunData]]) -> None:
+        """Fill the created runs. Over HTTP each call is a round trip, so runs are completed
+        side by side in a few threads; a local store is written in order (SQLite has one writer)."""
+        remote = self.tracker.uri.startswith(("http://", "https://"))
+        if not remote or len(uploads) < 2:
+            for run_id, data in uploads:
+                self.tracker.complete_run(run_id, data)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(4, len(uploads))) as pool:
+            # list() re-raises the first TrackingError of any upload
+            list(pool.map(lambda item: self.tracker.complete_run(*item), uploads))
 
     def review_statuses(self, names: list[str]) -> dict[str, str]:
         """Review status of each task's notebook, read once from the ledger."""
@@ -158,7 +175,7 @@ class BuildRecorder:
             return Path(path).as_posix()
 
     def _record_task(self, task: TaskInfo, outcome: str, parent_run_id: str, review_status: dict[str, str],
-                     git: dict, env: dict, runner_error: str | None = None) -> TaskRecord:
+                     git: dict, env: dict, runner_error: str | None = None) -> tuple[TaskRecord, RunData]:
         executed_path = task.notebook_product
         execution = Execution()
         if executed_path and executed_path.is_file():
@@ -222,11 +239,12 @@ class BuildRecorder:
         artifacts += [(p, "products") for k, p in task.products.items() if p != executed_path and p.exists()]
         datasets = [{"name": f"{i['task']}.{i['key']}", "digest": i["digest"].split(":")[-1],
                      "source": i["path"], "context": "input"} for i in inputs]
-        self.tracker.complete_run(run_id, RunData(
+        data = RunData(
             name=task.name, params=redact_params(task.params), metrics=metrics, tags=tags,
             artifacts=artifacts, json_artifacts=json_artifacts, end_ms=end_ms,
             status="FINISHED" if outcome == "ran" else "FAILED", datasets=datasets,
-        ))
+        )
+        # written now, before the upload: a downstream task's record names this run id
         if task.notebook_product:
             write_record(record, record_path(task.notebook_product))
-        return TaskRecord(task.name, outcome, run_id, execution.duration_s, error)
+        return TaskRecord(task.name, outcome, run_id, execution.duration_s, error), data
