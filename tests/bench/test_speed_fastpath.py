@@ -133,7 +133,8 @@ def _edit_params(root: Path) -> None:
 
 
 def _placeholder(root: Path) -> None:
-    (root / "env.yaml").write_text("n: 2\n")
+    # a placeholder whose env.yaml value differs from the recorded parameter
+    (root / "env.yaml").write_text("n: 3\n")
     (root / "pipeline.yaml").write_text(SPEC.replace("x: 2", "x: '{{n}}'"))
 
 
@@ -173,3 +174,21 @@ def test_any_change_takes_the_normal_path(project: Path, change):
     assert _noop(project) is not None  # the untouched copy is a no-op
     change(project)
     assert _noop(project) is None
+
+
+def test_placeholder_with_the_recorded_value_is_still_a_noop(project: Path):
+    (project / "env.yaml").write_text("n: 2\n")
+    (project / "pipeline.yaml").write_text(SPEC.replace("x: 2", "x: '{{n}}'"))
+    assert _noop(project) is not None
+
+
+def test_placeholders_are_filled_as_ploomber_does(tmp_path):
+    from nbgov.services.fastpath import _substitute
+
+    (tmp_path / "env.yaml").write_text("seed: 42\nname: run\n")
+    raw = {"tasks": [{"params": {"seed": "{{seed}}", "batch": "{{here}}/data/{{name}}.csv", "x": 1}}]}
+    filled = _substitute(raw, tmp_path / "env.yaml")
+    assert filled["tasks"][0]["params"] == {"seed": 42, "batch": f"{tmp_path.resolve()}/data/run.csv", "x": 1}
+    # Ploomber built-ins nbgov does not model send the build down the normal path
+    assert _substitute({"tasks": [{"params": {"t": "{{now}}"}}]}, tmp_path / "env.yaml") is None
+    assert _substitute({"tasks": [{"params": {"t": "{{missing}}"}}]}, tmp_path / "env.yaml") is None

@@ -9,12 +9,14 @@ a record, a spec using features this reader does not model) :func:`noop_summary`
 and the caller takes the normal path, which decides everything again.
 
 Only plain specs are read: tasks with ``source`` (a ``.ipynb`` notebook), ``product``,
-optional ``name`` and ``params``; no ``{{placeholders}}``, no ``upstream`` declared in the spec,
+optional ``name`` and ``params``; ``{{placeholders}}`` only from env.yaml or ``{{here}}``, no
+``upstream`` declared in the spec,
 no ``meta`` other than ``extract_upstream: true`` and ``extract_product: false``.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,54 @@ _SPEC_KEYS = {"tasks", "meta", "on_render", "on_finish", "on_failure", "executor
 _TASK_KEYS = {"source", "product", "name", "params"}
 
 
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
+
+
+def _substitute(raw: Any, env_file: Path) -> Any:
+    """``{{name}}`` placeholders filled from env.yaml as Ploomber does (a value that is only a
+    placeholder keeps the env value's type) and ``{{here}}``; None for any other placeholder
+    (Ploomber's ``{{now}}``, ``{{git}}``, ...), so the normal path runs."""
+    import yaml
+
+    try:
+        env = yaml.safe_load(env_file.read_text()) if env_file.is_file() else {}
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(env, dict):
+        return None
+    plain = {k: v for k, v in env.items() if isinstance(v, (str, int, float, bool)) and v is not None}
+    # Ploomber's own {{here}}: the absolute folder of pipeline.yaml (an env.yaml value wins)
+    plain.setdefault("here", str(env_file.parent.resolve()))
+
+    class Unknown(Exception):
+        pass
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if not isinstance(value, str) or "{{" not in value:
+            return value
+        whole = _PLACEHOLDER.fullmatch(value.strip())
+        if whole:
+            if whole.group(1) not in plain:
+                raise Unknown
+            return plain[whole.group(1)]
+
+        def one(match: re.Match) -> str:
+            if match.group(1) not in plain:
+                raise Unknown
+            return str(plain[match.group(1)])
+
+        return _PLACEHOLDER.sub(one, value)
+
+    try:
+        return fill(raw)
+    except Unknown:
+        return None
+
+
 def _plain_tasks(spec_path: Path) -> list[dict[str, Any]] | None:
     """The spec's tasks as ``{name, source, products, notebook}``, or None when not plain."""
     import yaml
@@ -35,7 +85,9 @@ def _plain_tasks(spec_path: Path) -> list[dict[str, Any]] | None:
         raw = yaml.safe_load(text)
     except (OSError, yaml.YAMLError):
         return None
-    if "{{" in text or not isinstance(raw, dict) or set(raw) - _SPEC_KEYS:
+    if "{{" in text:
+        raw = _substitute(raw, spec_path.parent / "env.yaml")
+    if not isinstance(raw, dict) or set(raw) - _SPEC_KEYS:
         return None
     meta = raw.get("meta") or {}
     if not isinstance(meta, dict) or set(meta) - {"extract_upstream", "extract_product"}:
