@@ -192,3 +192,24 @@ def test_placeholders_are_filled_as_ploomber_does(tmp_path):
     # Ploomber built-ins nbgov does not model send the build down the normal path
     assert _substitute({"tasks": [{"params": {"t": "{{now}}"}}]}, tmp_path / "env.yaml") is None
     assert _substitute({"tasks": [{"params": {"t": "{{missing}}"}}]}, tmp_path / "env.yaml") is None
+
+
+def test_status_without_ploomber_matches_the_normal_path(project: Path):
+    from nbgov.adapters.ploomber import Pipeline
+    from nbgov.core.config import load_config
+    from nbgov.services.pipeline import _all_fresh, pipeline_state
+
+    def by_name(state: dict) -> dict:
+        return {t["name"]: t for t in state["tasks"]}
+
+    config = load_config(project)
+    assert _all_fresh(config) is not None
+    fast = pipeline_state(config)
+    slow = pipeline_state(config, Pipeline(config.pipeline_path))
+    assert by_name(fast) == by_name(slow)
+    assert {t["state"] for t in fast["tasks"]} == {"up-to-date"}
+    # a change sends status through Ploomber, and the state follows it
+    (project / "pipeline.yaml").write_text(SPEC.replace("x: 2", "x: 5"))
+    config = load_config(project)
+    assert _all_fresh(config) is None
+    assert by_name(pipeline_state(config))["a"]["state"] == "outdated"

@@ -123,25 +123,10 @@ def _plain_tasks(spec_path: Path) -> list[dict[str, Any]] | None:
     return out
 
 
-def noop_summary(
-    config: Config,
-    force: bool,
-    tasks: list[str] | None,
-    jobs: int | None,
-    env: list[str],
-    params: list[str],
-    started: float,
-):
-    """The summary of a build that would skip every task, or None (take the normal path).
-
-    Args:
-        config: the project.
-        force, tasks, jobs, env, params: the build's options; any of them set means "not a
-            plain rebuild" (None).
-        started: ``time.perf_counter()`` when the build began (for ``wall_s``).
-    """
-    if force or tasks or (jobs or 1) > 1 or env or params:
-        return None
+def fresh_records(config: Config) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+    """The plain spec's tasks in build order and each one's lineage record, when every task is
+    fresh by content (its last run succeeded with this notebook version, these params and these
+    input digests, and its products are there); None otherwise."""
     specs = _plain_tasks(config.pipeline_path)
     if specs is None:
         return None
@@ -151,7 +136,6 @@ def noop_summary(
     from nbgov.core.freshness import decide
     from nbgov.core.identity import notebook_version
     from nbgov.core.lineage import read_record, record_path
-    from nbgov.services.build import BuildSummary, TaskSummary
 
     by_name = {t["name"]: t for t in specs}
     if len(by_name) != len(specs):
@@ -196,10 +180,35 @@ def noop_summary(
         if decide(data, version, task["params"], inputs, products).fresh is not True:
             return None
         records[task["name"]] = record
-    summaries = [
-        TaskSummary(t["name"], "skipped", None, records[t["name"]].run_id)
-        for t in _topological(specs, records)
-    ]
+    return _topological(specs, records), records
+
+
+def noop_summary(
+    config: Config,
+    force: bool,
+    tasks: list[str] | None,
+    jobs: int | None,
+    env: list[str],
+    params: list[str],
+    started: float,
+):
+    """The summary of a build that would skip every task, or None (take the normal path).
+
+    Args:
+        config: the project.
+        force, tasks, jobs, env, params: the build's options; any of them set means "not a
+            plain rebuild" (None).
+        started: ``time.perf_counter()`` when the build began (for ``wall_s``).
+    """
+    if force or tasks or (jobs or 1) > 1 or env or params:
+        return None
+    found = fresh_records(config)
+    if found is None:
+        return None
+    specs, records = found
+    from nbgov.services.build import BuildSummary, TaskSummary
+
+    summaries = [TaskSummary(t["name"], "skipped", None, records[t["name"]].run_id) for t in specs]
     return BuildSummary(
         summaries, None, False, time.perf_counter() - started, config.resolved_tracking_uri()
     )

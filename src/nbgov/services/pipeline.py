@@ -47,11 +47,16 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None) -> dict[str
     from nbgov.services.build import content_check
     from nbgov.services.review import review_states
 
-    pipeline = pipeline or Pipeline(config.pipeline_path)
-    infos = pipeline.tasks()
-    # the same content-aware verdict the next build will reach (an upstream that would re-run
-    # makes its downstream outdated too)
-    check = content_check(config, infos)
+    infos = _all_fresh(config) if pipeline is None else None
+    if infos is not None:
+        def check(name: str, ran: set[str]) -> bool | None:  # every task is fresh by content
+            return True
+    else:
+        pipeline = pipeline or Pipeline(config.pipeline_path)
+        infos = pipeline.tasks()
+        # the same content-aware verdict the next build will reach (an upstream that would
+        # re-run makes its downstream outdated too)
+        check = content_check(config, infos)
     outdated: set[str] = set()
     reviews = {s.path: s for s in review_states(config, [t.source for t in infos])}
     tasks = []
@@ -75,6 +80,20 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None) -> dict[str
             "last_run": last_run(record),
         })
     return {"pipeline": _rel(config, config.pipeline_path), "tasks": tasks}
+
+
+def _all_fresh(config: Config) -> list[TaskInfo] | None:
+    """The tasks without loading Ploomber, when every one is fresh by content (the usual state
+    after a build; see :mod:`nbgov.services.fastpath`); None sends the caller to Ploomber."""
+    from nbgov.services.fastpath import fresh_records
+
+    found = fresh_records(config)
+    if found is None:
+        return None
+    specs, records = found
+    return [TaskInfo(name=t["name"], source=t["source"], products=t["products"], params=t["params"],
+                     upstream=[u["task"] for u in records[t["name"]].upstream], outdated=False,
+                     notebook_product=t["products"]["nb"]) for t in specs]
 
 
 def task_for_notebook(config: Config, notebook: str | Path, pipeline: Pipeline | None = None) -> str | None:
