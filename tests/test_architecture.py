@@ -22,3 +22,9 @@ def test_cli_help_does_not_import_heavy_tools():
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_ruff_is_clean():
+    proc = subprocess.run([str(Path(sys.executable).parent / "ruff"), "check", "src", "tests", "benchmarks"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-4000:]
