@@ -39,7 +39,30 @@ NBGOV_HOOK_PREFIX = "nbgov.hooks."
 
 @dataclass
 class TaskInfo:
-    """One task of the pipeline, as plain data."""
+    """One task of the pipeline, as plain data.
+
+    Attributes:
+        name: the task name (grid tasks: the generated name, e.g. ``fit-0``).
+        source: the task's source as Ploomber resolved it (a file; for a function task the
+            file of the function's module).
+        products: product key -> local path (``nb`` for a single product).
+        params: the task's parameters (without ``upstream`` / ``product``).
+        upstream: upstream task names.
+        outdated: Ploomber's own verdict at render time.
+        notebook_product: the executed notebook product (any format Ploomber writes), if any.
+        kind: the task kind (see :mod:`nbgov.core.tasks`): ``notebook``, ``script``,
+            ``function``, ``sql``, ``shell``, ``link``, ``input``...
+        source_file: the file that is versioned, reviewed and gated for this task (the
+            notebook, the script, the function's module, the .sql / .sh file); None when the
+            task has no source file of its own (links, inputs).
+        function: for function tasks, the dotted path of the callable.
+        group: the grid group a generated task belongs to (one approval for a grid), else None.
+        client: the task's database client URI with any password redacted, else None.
+        evidence: the executed ``.ipynb`` nbgov reads scraps, timings and the failing cell from
+            (the notebook product when it is an .ipynb, else nbgov's own copy); None for kinds
+            that execute no notebook.
+        record: where this task's lineage record lives (named by the task).
+    """
 
     name: str
     source: Path
@@ -48,6 +71,23 @@ class TaskInfo:
     upstream: list[str]
     outdated: bool = True
     notebook_product: Path | None = None
+    kind: str = "notebook"
+    source_file: Path | None = None
+    function: str | None = None
+    group: str | None = None
+    client: str | None = None
+    evidence: Path | None = None
+    record: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.source_file is None and self.kind in ("notebook", "script"):
+            self.source_file = self.source
+        if self.evidence is None and self.notebook_product is not None and self.notebook_product.suffix == ".ipynb":
+            self.evidence = self.notebook_product
+        if self.record is None and self.notebook_product is not None:
+            from nbgov.core.lineage import record_path
+
+            self.record = record_path(self.notebook_product)
 
 
 @dataclass
