@@ -6,10 +6,12 @@ Declare them at the top level of pipeline.yaml::
     on_finish: nbgov.hooks.on_finish
     on_failure: nbgov.hooks.on_failure
 
-``on_render`` applies the approval gate when the active environment requires it and prepares
-the tracking store in the main process (before Ploomber's parallel workers start);
-``on_finish`` / ``on_failure`` record every task that ran or failed. ``nbgov build`` switches
-these hooks off and records through the same service itself.
+``on_render`` (when the DAG is about to be built, not for ``ploomber status`` or ``plot``)
+applies the approval gate of the active environment, takes the project's build lock, sends
+what earlier builds left in the journal, opens the build's run and gives the DAG nbgov's
+executor, so each task is recorded as it ends (journal first, then the store), exactly as
+under ``nbgov build``. ``on_finish`` / ``on_failure`` close the build. ``nbgov build``
+switches these hooks off and records through the same service itself.
 """
 
 from __future__ import annotations
@@ -21,66 +23,80 @@ import sys
 from nbgov.adapters.ploomber import describe_dag
 from nbgov.core.config import load_config
 from nbgov.core.errors import NbgovError
-from nbgov.services.tracking import BuildRecorder
+from nbgov.services.recording.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
-# one recorder per DAG object in this process: created at render, used at finish/failure
-_recorders: dict[int, BuildRecorder] = {}
-
-
-def _recorder(dag) -> BuildRecorder:
-    key = id(dag)
-    if key not in _recorders:
-        tasks, root = describe_dag(dag)
-        config = load_config(os.environ.get("NBGOV_PROJECT_ROOT") or root)
-        _recorders[key] = BuildRecorder(config, tasks, runner="ploomber build")
-    return _recorders[key]
+# one build per DAG object in this process: opened at render, closed at finish/failure
+_builds: dict[int, tuple[Recorder, object]] = {}
 
 
 def on_render(dag) -> None:
-    """Apply the approval gate of the active environment (NBGOV_ENV or ``environment`` in
-    nbgov.toml) to the tasks about to run, then prepare the tracking store and experiment (main
-    process, before any task runs)."""
+    """Gate, lock, sync, open the build and install nbgov's executor (only when building)."""
     from nbgov.adapters.ploomber import rendering_for_build
 
+    if not rendering_for_build():
+        return
     try:
-        recorder = _recorder(dag)
-        if rendering_for_build():
-            from nbgov.services.review import gate_required, require_approved
+        tasks, root = describe_dag(dag)
+        config = load_config(os.environ.get("NBGOV_PROJECT_ROOT") or root)
+        from nbgov.services.review import gate_required, require_approved
 
-            if gate_required(recorder.config):
-                require_approved(recorder.config, [t.source for t in recorder.tasks.values() if t.outdated])
-        recorder.prepare()
+        if gate_required(config):
+            require_approved(config, [t.source_file or t.source for t in tasks if t.outdated])
+        _close(dag, "KILLED")  # a DAG rendered again before its last build closed
+        from nbgov.adapters.ploomber.executor import GovernedExecutor, executor_jobs
+        from nbgov.core.lock import build_lock
+        from nbgov.services.recording.sync import sync_journals
+
+        lock = build_lock(config.root)
+        lock.acquire(wait=False, command="ploomber build")
+        try:
+            report = sync_journals(config)
+            if report.runs_sent or report.interrupted:
+                print(f"nbgov: sent {report.runs_sent} run(s) of earlier builds"
+                      + (f"; ended as KILLED: {', '.join(report.interrupted)}" if report.interrupted else ""),
+                      file=sys.stderr)
+            recorder = Recorder(config, tasks, runner="ploomber build")
+            recorder.open()
+        except BaseException:
+            lock.release()
+            raise
+        dag.executor = GovernedExecutor(jobs=executor_jobs(dag), observer=recorder)
+        _builds[id(dag)] = (recorder, lock)
     except NbgovError as exc:
         # a hook must not hide the cause in a Ploomber traceback: say it plainly, then fail
         print(f"nbgov: {exc}", file=sys.stderr)
         raise
 
 
-def _record(dag, message: str = "") -> None:
-    from nbgov.adapters.ploomber import dag_outcomes, task_error
-
-    recorder = _recorder(dag)
-    outcomes = dag_outcomes(dag)
-    errors = {name: task_error(message, name) for name, o in outcomes.items() if o == "failed"}
-    build = recorder.record(outcomes, errors=errors)
-    for name, rec in build.tasks.items():
-        print(f"nbgov: recorded {name} ({rec.outcome}) as MLflow run {rec.run_id}", file=sys.stderr)
-    ran = [rec.run_id for rec in build.tasks.values() if rec.run_id and rec.outcome == "ran"]
-    if ran:
+def _close(dag, status: str) -> None:
+    entry = _builds.pop(id(dag), None)
+    if entry is None:
+        return
+    recorder, lock = entry
+    try:
+        report = recorder.close(status)
+    finally:
+        lock.release()
+    for name, rec in report.tasks.items():
+        print(f"nbgov: recorded {name} ({rec.outcome}) as MLflow run {rec.run_id or '(pending)'}", file=sys.stderr)
+    if report.pending:
+        print(f"warning: {report.pending} run(s) kept locally in .nbgov/journal "
+              f"({report.offline_reason or 'tracking store unreachable'}); `nbgov sync` sends them", file=sys.stderr)
+    ran = [rec.run_id for rec in report.tasks.values() if rec.run_id and rec.outcome == "ran"]
+    if ran and not report.pending:
         from nbgov.services.lineage import link_registered_models
 
         # as nbgov build does: a model version registered by a task gets its lineage tags
         link_registered_models(recorder.config, ran)
-    _recorders.pop(id(dag), None)
 
 
 def on_finish(dag) -> None:
-    """Record every task of a successful build that ran."""
-    _record(dag)
+    """Close the build: every task was recorded as it ended."""
+    _close(dag, "FINISHED")
 
 
 def on_failure(dag, traceback) -> None:
-    """Record the tasks that ran and the ones that failed."""
-    _record(dag, str((traceback or {}).get("build", "")))
+    """Close the build as failed (the failed tasks were recorded as they ended)."""
+    _close(dag, "FAILED")

@@ -68,7 +68,8 @@ def test_build_records_each_task_as_child_run(tiny: Path):
     assert b.data.metrics["b_value"] == 11.0
     # b's lineage record points at a's run and a's product digest
     record = json.loads((tiny / "products/b.lineage.json").read_text())
-    assert record["upstream"] == [{"task": "a", "run_id": a.info.run_id}]
+    assert [(u["task"], u["run_id"]) for u in record["upstream"]] == [("a", a.info.run_id)]
+    assert record["run_key"] == b.data.tags["nbgov.run_key"]  # the key a re-sent run is found by
     assert record["inputs"][0]["path"] == "products/a.txt"
     assert record["inputs"][0]["digest"].startswith("sha256:")
 
@@ -199,8 +200,8 @@ def test_ploomber_build_with_hooks_records_the_same(tiny: Path, tmp_path: Path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     ours, theirs = task_runs(tiny), task_runs(other)
     assert set(ours) == set(theirs) == {"a", "b", "c"}
-    volatile = {"nbgov.build_id", "nbgov.runner", "mlflow.parentRunId", "mlflow.runName", "mlflow.user",
-                "mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit"}
+    volatile = {"nbgov.build_id", "nbgov.runner", "nbgov.run_key", "mlflow.parentRunId", "mlflow.runName",
+                "mlflow.user", "mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit"}
     for name in ours:
         a, b = ours[name][0], theirs[name][0]
         assert b.data.tags["nbgov.runner"] == "ploomber build"

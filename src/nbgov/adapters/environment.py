@@ -23,9 +23,9 @@ def git_state(root: str | Path) -> dict[str, object]:
     commit = git("rev-parse", "HEAD")
     if commit is None:
         return {"commit": None, "dirty": None, "branch": None}
-    # untracked files under products/ or the tracking store are ignored by .gitignore; anything
-    # else modified or untracked makes the tree dirty
-    porcelain = git("status", "--porcelain", "--untracked-files=normal")
+    # a modified tracked file makes the tree dirty; untracked files (products, nbgov's journal
+    # and store, scratch files) do not: they are not part of the commit the run names
+    porcelain = git("status", "--porcelain", "--untracked-files=no")
     return {"commit": commit, "dirty": bool(porcelain), "branch": git("rev-parse", "--abbrev-ref", "HEAD")}
 
 

@@ -36,7 +36,16 @@ class RunData:
     datasets: list[dict[str, str]] = field(default_factory=list)  # {name, digest, source, context}
 
 
+#: Tag holding a run's stable key: a re-sent run is found by it instead of created twice.
+RUN_KEY_TAG = "nbgov.run_key"
+
+
 def _quiet_mlflow() -> None:
+    # fail fast: MLflow's defaults (7 retries, backoff factor 2, 120 s timeout) spend ~4 minutes
+    # on a dead server before saying anything; the journal keeps what could not be sent
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     os.environ.setdefault("MLFLOW_ENABLE_TRACING", "false")
     # MLflow 3 prints "View run ... at URL" to stdout after each run on a tracking server (which
     # breaks `--json` output) and makes an extra get_run call to do it
@@ -73,11 +82,17 @@ class Tracker:
 
     def prepare(self) -> str:
         """Create the store's schema and the experiment; call in the main process before workers
-        start (concurrent first use of a fresh SQLite store half-creates the schema)."""
+        start (concurrent first use of a fresh SQLite store half-creates the schema).
+
+        Raises:
+            TrackingError: within seconds for a server that does not answer.
+        """
         if self.experiment_id is not None:
             return self.experiment_id
         if self.uri.startswith("sqlite:///"):
             Path(self.uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        if self.uri.startswith(("http://", "https://")):
+            reachable(self.uri)
         try:
             exp = self.client.get_experiment_by_name(self.experiment)
             if exp is None:
@@ -93,17 +108,19 @@ class Tracker:
 
     def start_parent(self, name: str, tags: dict[str, str], start_ms: int) -> str:
         """Create the build's parent run and return its id."""
-        run = self.client.create_run(self.prepare(), start_time=start_ms, tags={**tags, "mlflow.runName": name},
-                                     run_name=name)
-        return run.info.run_id
+        return self.create_run(name, start_ms, None, tags)
 
     def end_run(self, run_id: str, status: str, end_ms: int) -> None:
-        """Mark a run FINISHED or FAILED."""
-        self.client.set_terminated(run_id, status=status, end_time=end_ms)
+        """Mark a run FINISHED, FAILED or KILLED."""
+        try:
+            self.client.set_terminated(run_id, status=status, end_time=end_ms)
+        except Exception as exc:
+            raise TrackingError(f"could not end run {run_id} in {self.uri}: {_short(exc)}") from None
 
-    def create_run(self, name: str, start_ms: int | None, parent_run_id: str | None = None) -> str:
+    def create_run(self, name: str, start_ms: int | None, parent_run_id: str | None = None,
+                   tags: dict[str, str] | None = None) -> str:
         """Create a (child) run and return its id; fill it with :meth:`complete_run`."""
-        tags = {"mlflow.runName": name}
+        tags = {**(tags or {}), "mlflow.runName": name}
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
         try:
@@ -112,6 +129,24 @@ class Tracker:
             raise
         except Exception as exc:
             raise TrackingError(f"could not create run {name!r} in {self.uri}: {_short(exc)}") from None
+
+    def find_run(self, key: str) -> Any | None:
+        """The run tagged with stable key ``key`` (see :data:`RUN_KEY_TAG`), if the store has one."""
+        try:
+            runs = self.client.search_runs([self.prepare()], f"tags.`{RUN_KEY_TAG}` = '{key}'",
+                                           max_results=2)
+        except TrackingError:
+            raise
+        except Exception as exc:
+            raise TrackingError(f"could not search runs in {self.uri}: {_short(exc)}") from None
+        return runs[0] if runs else None
+
+    def run_status(self, run_id: str) -> str | None:
+        """A run's status (RUNNING, FINISHED, ...), None when the store does not have it."""
+        try:
+            return self.client.get_run(run_id).info.status
+        except Exception:
+            return None
 
     def complete_run(self, run_id: str, data: RunData) -> None:
         """Log params, metrics, tags (one batch), datasets and artifacts, then terminate the run."""
@@ -162,6 +197,62 @@ class Tracker:
             return []
         return self.client.search_runs([exp.experiment_id], filter_string, max_results=max_results,
                                        order_by=order_by or ["attributes.start_time DESC"])
+
+
+def reachable(uri: str, timeout: float = 3.0) -> None:
+    """Raise TrackingError within ``timeout`` seconds when a tracking server does not accept
+    connections (MLflow itself would retry for minutes)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "localhost", port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise TrackingError(f"tracking server {uri} is not reachable: {exc.strerror or exc}",
+                            hint="start it, or check MLFLOW_TRACKING_URI / tracking_uri in nbgov.toml") from None
+
+
+def relocate_embedded_store(db: Path, root: Path) -> str | None:
+    """Point an embedded SQLite store that moved with its project (copied or renamed folder) at
+    the project's own ``mlruns/``: MLflow stores absolute artifact locations, so a copied
+    project would go on writing into the old folder. Returns the old root when it relocated.
+
+    Only ``file:`` locations under ``<old root>/mlruns`` are rewritten, in one transaction.
+    """
+    import sqlite3
+
+    if not db.is_file():
+        return None
+    new = (root / "mlruns").as_uri()
+    try:
+        con = sqlite3.connect(str(db), timeout=30)
+    except sqlite3.Error:
+        return None
+    try:
+        rows = con.execute("SELECT artifact_location FROM experiments").fetchall()
+        olds = {loc[: -len("/mlruns")] for (loc,) in rows
+                if isinstance(loc, str) and loc.startswith("file://") and loc.rstrip("/").endswith("/mlruns")
+                and not loc.rstrip("/") == new}
+        olds = {o for o in olds if o != root.as_uri()}
+        if not olds:
+            return None
+        with con:
+            for old in olds:
+                for table, column in (("experiments", "artifact_location"), ("runs", "artifact_uri"),
+                                      ("model_versions", "source"), ("model_versions", "storage_location")):
+                    try:
+                        con.execute(f"UPDATE {table} SET {column} = ? || substr({column}, ?) "  # noqa: S608
+                                    f"WHERE {column} LIKE ?", (new, len(old + "/mlruns") + 1, old + "/mlruns%"))
+                    except sqlite3.OperationalError:
+                        continue  # an older schema without that column
+        return sorted(olds)[0]
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
 
 
 def _short(exc: BaseException) -> str:

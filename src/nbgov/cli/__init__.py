@@ -18,6 +18,7 @@ from nbgov.core.errors import NbgovError
 COMMANDS: dict[str, str] = {
     "build": "nbgov.cli.build:build",
     "status": "nbgov.cli.build:status",
+    "sync": "nbgov.cli.build:sync",
     "review": "nbgov.cli.review:review",
     "ledger": "nbgov.cli.review:ledger",
     "diff": "nbgov.cli.review:diff",

@@ -28,22 +28,34 @@ from nbgov.cli.output import render_table
               help="Project folder (default: found from cwd).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@click.option("--wait", is_flag=True, help="If another build of this project is running, wait for it "
+              "instead of refusing.")
+@click.option("--build-id", default=None, envvar="NBGOV_BUILD_ID", metavar="ID",
+              help="Record under the shared build ID (one parent run for several processes, e.g. one "
+                   "engine task per pipeline task); env NBGOV_BUILD_ID.")
 def build(tasks, force, downstream, jobs, parallel, env, params, require_approved, environment, project,
-          as_json, quiet):
-    """Run the pipeline incrementally, recording every task run in MLflow.
+          as_json, quiet, wait, build_id):
+    """Run the pipeline incrementally, recording every task run as it ends (journal first,
+    then MLflow; `nbgov sync` sends what an unreachable store could not take).
 
     TASKS selects tasks to run (their upstream must be built); TASK+ adds its downstream.
     """
+    import signal
+
     from nbgov.core.config import load_config
     from nbgov.services.build import BuildOptions
     from nbgov.services.build import build as run_build
 
+    def _terminate(signum, frame):  # SIGTERM ends a build like Ctrl-C: runs closed as KILLED
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
     config = load_config(project)
     options = BuildOptions(force=force, tasks=list(tasks) or None, downstream=downstream,
                            jobs=jobs if jobs is not None else (2 if parallel else None),
                            env=list(env), params=list(params),
                            require_approved=require_approved, environment=environment,
-                           progress=not quiet and not as_json)
+                           progress=not quiet and not as_json, wait=wait, build_id=build_id)
     summary = run_build(config, options)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
@@ -59,8 +71,48 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
         for t in summary.tasks:
             if t.outcome == "failed":
                 click.echo(f"error: task {t.task} failed: {t.error}", err=True)
+    _report_recording(summary)
     if summary.failed:
         sys.exit(1)
+
+
+def _report_recording(summary) -> None:
+    """One line each for what the journal did: sent earlier runs, ended killed runs, kept runs."""
+    if summary.synced:
+        click.echo(f"nbgov: sent {summary.synced} run(s) of earlier builds to the tracking store", err=True)
+    if summary.interrupted:
+        click.echo(f"nbgov: ended {len(summary.interrupted)} run(s) left running by a killed build as KILLED: "
+                   f"{', '.join(summary.interrupted)}", err=True)
+    if summary.pending:
+        click.echo(f"warning: {summary.pending} run(s) kept locally in .nbgov/journal "
+                   f"({summary.offline_reason or 'tracking store unreachable'}); `nbgov sync` sends them",
+                   err=True)
+
+
+@click.command()
+@click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was sent as JSON.")
+@click.option("--wait", "wait", type=float, default=60.0, show_default=True,
+              help="Seconds to wait for a running build of the project to end.")
+def sync(project, as_json, wait):
+    """Send the runs that earlier builds kept locally (tracking store unreachable, build
+    killed) to the tracking store, once each, with their original times; end runs that a
+    killed build left RUNNING as KILLED. Safe to re-run or interrupt."""
+    from nbgov.core.config import load_config
+    from nbgov.services.recording.sync import sync as run_sync
+
+    config = load_config(project)
+    report = run_sync(config, wait=wait)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(f"sent {report.runs_sent} run(s) from {report.builds} build journal(s)"
+                   + (f"; {report.pending} still waiting" if report.pending else ""))
+        if report.interrupted:
+            click.echo(f"ended as KILLED (build killed while they ran): {', '.join(report.interrupted)}")
+    if report.error:
+        click.echo(f"error: the tracking store did not take the rest: {report.error}", err=True)
+        sys.exit(2)
 
 
 @click.command()

@@ -35,7 +35,7 @@ def _canonical(value: Any) -> str:
 
 def decide(
     record: dict[str, Any] | None,
-    notebook_version: str,
+    notebook_version: str | None,
     params: dict[str, Any],
     inputs: dict[str, str | None],
     products: dict[str, str | None],
@@ -52,7 +52,7 @@ def decide(
     if record is None:
         return Freshness(None, "no lineage record")
     if record.get("outcome") != "succeeded":
-        return Freshness(False, "its last run failed")
+        return Freshness(False, f"its last run {record.get('outcome') or 'did not finish'}")
     if (record.get("notebook") or {}).get("version") != notebook_version:
         return Freshness(False, "notebook version changed")
     if _canonical(record.get("params") or {}) != _canonical(params):
@@ -61,10 +61,14 @@ def decide(
     for path in sorted(set(recorded_inputs) | set(inputs)):
         if recorded_inputs.get(path) != inputs.get(path):
             return Freshness(False, f"input {path} changed")
-    # a missing product must be made again; a product edited by hand is left alone (as Ploomber
-    # does): its consumers see the new content as a changed input, and a lineage query on it
-    # says that no recorded run produced it
+    # a missing product must be made again; a product whose bytes differ from what its recorded
+    # run wrote was changed since (a half-written file of a killed run, an unrecorded run): its
+    # task is outdated, never up to date
+    recorded_products = {p.get("path"): p.get("digest") for p in (record.get("products") or {}).values()
+                         if isinstance(p, dict)}
     for path in sorted(products):
         if products[path] is None:
             return Freshness(False, f"product {path} is missing")
+        if recorded_products.get(path) and recorded_products[path] != products[path]:
+            return Freshness(False, f"product {path} changed since its recorded run")
     return Freshness(True, "same notebook version, parameters and input contents")

@@ -34,10 +34,11 @@ class LineageRecord:
     started: str | None
     ended: str | None
     duration_s: float | None
-    outcome: str  # "succeeded" | "failed"
+    outcome: str  # "succeeded" | "failed" | "stopped" (DAGBuildEarlyStop) | "killed"
     error: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
+    run_key: str | None = None
     parent_run_id: str | None = None
     build_id: str | None = None
     tracking_uri: str | None = None

@@ -1,4 +1,10 @@
-"""``nbgov build``: validate everything, gate, run with Ploomber, record in MLflow, summarise."""
+"""``nbgov build``: validate everything, gate, run with Ploomber, record as it goes, summarise.
+
+Order of a build: take the project's build lock; send what earlier builds left in the journal
+(or keep it, if the store is down); load and check the pipeline; gate; run every task through
+nbgov's executor, which tells the :class:`Recorder` when each task starts and ends (journal
+first, store second); close the build, saying how many runs wait for ``nbgov sync``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,6 @@ from nbgov.adapters.ploomber import Pipeline, TaskInfo
 from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, Location, ParameterError, PipelineError
 from nbgov.core.params import parse_assignment
-from nbgov.services.tracking import BuildRecorder
 
 
 @dataclass
@@ -26,6 +31,8 @@ class BuildOptions:
     require_approved: bool | None = None
     environment: str | None = None  # a named environment from nbgov.toml, e.g. prod
     progress: bool = True
+    wait: bool = False  # wait for another build of the project to end instead of refusing
+    build_id: str | None = None  # join a build shared by several processes (engine tasks)
 
 
 @dataclass
@@ -48,10 +55,17 @@ class BuildSummary:
     failed: bool
     wall_s: float
     tracking_uri: str
+    pending: int = 0  # runs kept in the journal for `nbgov sync` (store unreachable)
+    offline_reason: str | None = None
+    synced: int = 0  # runs of earlier builds sent first
+    interrupted: list[str] = field(default_factory=list)  # runs of killed builds ended KILLED
+    build_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"failed": self.failed, "wall_s": round(self.wall_s, 3), "parent_run_id": self.parent_run_id,
-                "tracking_uri": self.tracking_uri,
+                "tracking_uri": self.tracking_uri, "build_id": self.build_id,
+                "pending": self.pending, "offline_reason": self.offline_reason, "synced": self.synced,
+                "interrupted": self.interrupted,
                 "tasks": [t.__dict__ for t in self.tasks]}
 
 
@@ -131,13 +145,44 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
     if options.jobs is not None and options.jobs < 1:
         raise ParameterError("--jobs must be at least 1")
     env_settings = config.env_settings(options.environment)
+    from nbgov.core.lock import build_lock
     from nbgov.services.fastpath import noop_summary
 
     # a rebuild with nothing to do is decided from the lineage records, without loading Ploomber
-    noop = noop_summary(config, options.force, options.tasks, options.jobs, options.env,
-                        options.params, started)
-    if noop is not None:
-        return noop
+    # (nothing is written: no lock needed); a pending journal takes the normal path (sync)
+    from nbgov.services.recording.sync import pending_runs, sync_journals
+
+    if options.build_id is None and not pending_runs(config) and not _open_journals(config):
+        noop = noop_summary(config, options.force, options.tasks, options.jobs, options.env,
+                            options.params, started)
+        if noop is not None:
+            return noop
+    # engine tasks of one shared build run side by side on different tasks: one lock per task set
+    lock = build_lock(config.root) if options.build_id is None else _joined_lock(config, options)
+    lock.acquire(wait=options.wait, command="nbgov build")
+    try:
+        synced = sync_journals(config) if options.build_id is None else None
+        return _locked_build(config, options, env_settings, started, synced)
+    finally:
+        lock.release()
+
+
+def _open_journals(config: Config) -> bool:
+    from nbgov.core.journal import open_journals
+
+    return bool(open_journals(config.root))
+
+
+def _joined_lock(config: Config, options: BuildOptions):
+    from nbgov.core.lock import ProjectLock
+
+    name = "-".join(sorted(options.tasks or ["all"]))[:80].replace("/", "_")
+    return ProjectLock(config.root / ".nbgov" / f"build-{options.build_id[:40]}-{name}.lock", "build")
+
+
+def _locked_build(config: Config, options: BuildOptions, env_settings: dict, started: float, synced) -> BuildSummary:
+    from nbgov.services.recording.recorder import Recorder
+
     pipeline = load_pipeline(config, options.env, options.params)
     selection = select_tasks(pipeline, options.tasks, options.downstream)
     infos = pipeline.tasks()
@@ -154,17 +199,23 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
     if require and would_run:
         from nbgov.services.review import require_approved
 
-        require_approved(config, [t.source for t in would_run])
+        require_approved(config, [t.source_file or t.source for t in would_run])
 
-    recorder = BuildRecorder(config, infos, runner="nbgov build")
-    review_status = recorder.review_statuses([t.name for t in would_run]) if would_run else {}
-    if would_run:
-        recorder.prepare()  # before any worker process exists
-    result = pipeline.build(force=options.force, select=selection, jobs=options.jobs,
-                            progress=options.progress, content_check=check)
-    outcomes = {o.name: o.outcome for o in result.outcomes}
-    record = recorder.record(outcomes, review_status, {o.name: o.error for o in result.outcomes})
-    if record.tasks:
+    recorder = Recorder(config, infos, runner="nbgov build", build_id=options.build_id)
+    jobs = options.jobs if options.jobs is not None else pipeline.default_jobs()
+    status = "FAILED"
+    try:
+        if would_run:
+            recorder.open()  # journal + parent run (fails over to the journal within seconds)
+        result = pipeline.build(force=options.force, select=selection, jobs=jobs,
+                                progress=options.progress, content_check=check, observer=recorder)
+        status = "FAILED" if result.failed else "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        record = recorder.close(status)
+    if record.tasks and record.offline_reason is None:
         from nbgov.services.lineage import link_registered_models
 
         # a task that registered a model version: tag the version with the lineage just recorded
@@ -173,31 +224,32 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
     summaries = []
     for outcome in result.outcomes:
         rec = record.tasks.get(outcome.name)
-        run_id, seconds, error = (rec.run_id, rec.duration_s, rec.error) if rec else (None, None, None)
+        run_id, seconds, error = (rec.run_id, rec.duration_s, rec.error) if rec else (None, None, outcome.error)
         if rec is None and outcome.outcome == "skipped":
             run_id = _producing_run(infos, outcome.name)
         summaries.append(TaskSummary(outcome.name, outcome.outcome, seconds, run_id, error))
     return BuildSummary(summaries, record.parent_run_id, result.failed, time.perf_counter() - started,
-                        recorder.tracker.uri)
+                        recorder.tracker.uri, pending=record.pending, offline_reason=record.offline_reason,
+                        synced=synced.runs_sent if synced else 0,
+                        interrupted=synced.interrupted if synced else [], build_id=recorder.build_id)
 
 
 def _producing_run(infos, name: str) -> str | None:
     """The run that produced a skipped task's products (from its lineage record)."""
-    from nbgov.core.lineage import read_record, record_path
+    from nbgov.core.lineage import read_record
 
     info = next(t for t in infos if t.name == name)
-    record = read_record(record_path(info.notebook_product)) if info.notebook_product else None
+    record = read_record(info.record) if info.record else None
     return record.run_id if record else None
 
 
 def content_check(config: Config, infos: list[TaskInfo]):
     """The per-task content check of a build (see :mod:`nbgov.core.freshness`): compares each
-    task's last lineage record with its notebook version, params and input digests now."""
-    from nbgov.adapters.notebooks import read_notebook
+    task's last lineage record with its source version, params, input and product digests now."""
     from nbgov.core.digest import file_digest
     from nbgov.core.freshness import decide
-    from nbgov.core.identity import notebook_version
-    from nbgov.core.lineage import read_record, record_path
+    from nbgov.core.lineage import read_record
+    from nbgov.services.recording.rundata import source_version
 
     tasks = {t.name: t for t in infos}
 
@@ -212,14 +264,13 @@ def content_check(config: Config, infos: list[TaskInfo]):
 
     def check(name: str, ran: set[str]) -> bool | None:
         task = tasks[name]
-        record = read_record(record_path(task.notebook_product)) if task.notebook_product else None
+        record = read_record(task.record) if task.record else None
         if record is None:
             return None
         # the same inputs the recorder lists: every existing non-notebook product of each upstream
-        inputs = digests(p for up in task.upstream for p in tasks[up].products.values()
+        inputs = digests(p for up in task.upstream if up in tasks for p in tasks[up].products.values()
                          if p != tasks[up].notebook_product and p.exists())
-        version = notebook_version(read_notebook(task.source))
         products = digests(task.products.values())
-        return decide(record.to_dict(), version, task.params, inputs, products).fresh
+        return decide(record.to_dict(), source_version(task), task.params, inputs, products).fresh
 
     return check

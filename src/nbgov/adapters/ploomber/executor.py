@@ -1,4 +1,15 @@
-"""Running a rendered Ploomber DAG: executors, task outcomes, content-aware skipping.
+"""Running a rendered Ploomber DAG with nbgov's one governed executor.
+
+One scheduling loop (as Kedro's runner): in topological order, a task whose upstream is done
+is decided (content check, else Ploomber's own status), announced to an observer
+(``task_started``), run on an engine (this process, or a pool of forked processes for
+``-j N``), and reported back (``task_finished``) in *this* process as soon as it ends: that is
+where nbgov records as it goes. The loop waits for the first finished task instead of
+polling (Ploomber's own Parallel executor spins a core while it waits).
+
+Ploomber's contract for executors is kept: task statuses and product metadata are updated in
+the main process (``exec_status``, ``metadata.update_locally``) and a failure ends the build
+with ``DAGBuildError``, so DAG-level hooks still run.
 
 The loading side (spec, tasks as plain data) lives in :mod:`nbgov.adapters.ploomber.pipeline`.
 """
@@ -6,7 +17,8 @@ The loading side (spec, tasks as plain data) lives in :mod:`nbgov.adapters.ploom
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from nbgov.adapters.kernelpool import kernel_pool
 from nbgov.adapters.ploomber.pipeline import (
@@ -14,141 +26,338 @@ from nbgov.adapters.ploomber.pipeline import (
     ContentCheck,
     TaskOutcome,
     _quiet,
-    dag_outcomes,
     task_error,
 )
 
+#: Outcomes a task can have in a build.
+OUTCOMES = ("ran", "skipped", "failed", "not-run", "stopped", "killed")
+
+
+class TaskObserver(Protocol):
+    """Told, in the main process, when each task starts and ends (see
+    :class:`nbgov.services.recording.recorder.Recorder`)."""
+
+    def task_started(self, name: str) -> None:
+        """The task is about to run."""
+
+    def task_finished(self, name: str, outcome: str, error: str | None = None) -> None:
+        """The task ended: ``ran``, ``failed``, ``stopped`` (DAGBuildEarlyStop) or ``killed``."""
+
+
+#: Wraps a task's build in the process that runs it (e.g. to keep the executed notebook of a
+#: task whose product is HTML): ``wrapper(task) -> context manager``. Set before any worker is
+#: forked, so workers inherit it.
+_build_wrapper: Callable[[Any], Any] | None = None
+
+
+def set_build_wrapper(wrapper: Callable[[Any], Any] | None) -> None:
+    """Install the context-manager factory every task build runs inside (None: none)."""
+    global _build_wrapper
+    _build_wrapper = wrapper
+
+
+class _TaskRun:
+    """A picklable call that builds one task wherever it runs and never raises: it returns
+    ``("ok", (report, meta))``, ``("failed", traceback text)`` or ``("stopped", traceback text)``."""
+
+    def __init__(self, task: Any) -> None:
+        self.task = task
+
+    def __call__(self) -> tuple[str, Any]:
+        from ploomber.exceptions import DAGBuildEarlyStop
+        from ploomber.executors import _format
+
+        wrapper = _build_wrapper(self.task) if _build_wrapper else contextlib.nullcontext()
+        try:
+            with wrapper, _quiet():
+                report, meta = self.task._build(catch_exceptions=True)
+            return "ok", (report, meta)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except DAGBuildEarlyStop as exc:
+            return "stopped", _format.exception(exc)
+        except BaseException as exc:  # TaskBuildError is a BaseException
+            return "failed", _format.exception(exc)
+
+
+def _serial_run(task: Any) -> tuple[str, Any]:
+    """Build in this process, except Python functions, which get a forked process of their own
+    (as Ploomber's Serial does): the memory they fill is freed when they end."""
+    if callable(getattr(task.source, "primitive", None)):
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("fork")) as pool:
+            return pool.submit(_TaskRun(task)).result()
+    return _TaskRun(task)()
+
+
+def _executor_base() -> type:
+    from ploomber.executors.abc import Executor
+
+    return Executor
+
+
+class GovernedExecutor(_executor_base()):
+    """nbgov's Ploomber executor (a Ploomber ``Executor``: ``dag.executor = GovernedExecutor()``).
+
+    Args:
+        jobs: tasks run at once (1: in this process, in order).
+        content_check: per-task content verdict (see :data:`ContentCheck`); None: Ploomber's
+            rules only.
+        select: task names to consider; the others are left alone (None: all).
+        observer: told when each task starts and ends (main process).
+    """
+
+    def __init__(self, jobs: int = 1, content_check: ContentCheck | None = None,
+                 select: list[str] | None = None, observer: TaskObserver | None = None) -> None:
+        self.jobs = max(1, int(jobs or 1))
+        self.content_check = content_check
+        self.select = set(select) if select is not None else None
+        self.observer = observer
+        self.outcomes: dict[str, str] = {}
+        self.errors: dict[str, str | None] = {}
+        self.reports: list = []
+
+    def __getstate__(self) -> dict:
+        # a DAG pickled into a worker carries its executor: the observer (threads, locks) and
+        # the content check (a closure) stay in the main process
+        state = self.__dict__.copy()
+        state.update(observer=None, content_check=None, reports=[])
+        return state
+
+    def __call__(self, dag: Any, show_progress: bool = False) -> list:
+        from ploomber.constants import TaskStatus
+        from ploomber.exceptions import DAGBuildError
+
+        names = list(dag)  # topological order
+        decided: dict[str, str] = {}
+        if self.select is not None:
+            for name in names:
+                if name not in self.select:
+                    decided[name] = "unselected"
+                    if dag[name].exec_status != TaskStatus.Skipped:
+                        dag[name].exec_status = TaskStatus.Skipped
+        ran: set[str] = set()
+        failures: list[str] = []
+        bar = _Bar(show_progress, len(names) - len(decided))
+        running: dict[Any, str] = {}
+        pool = None
+        try:
+            while True:
+                for name in names:
+                    if name in decided or name in running.values():
+                        continue
+                    task = dag[name]
+                    ups = list(task.upstream)
+                    if any(decided.get(u) in ("failed", "not-run", "stopped", "killed") for u in ups):
+                        decided[name] = "not-run"
+                        bar.step(name)
+                        continue
+                    if not all(decided.get(u) in ("ran", "skipped", "unselected") for u in ups):
+                        continue  # an upstream is still running or undecided
+                    if task.exec_status == TaskStatus.Aborted:
+                        decided[name] = "not-run"
+                        bar.step(name)
+                        continue
+                    if not self._should_run(task, ran):
+                        decided[name] = "skipped"
+                        bar.step(name)
+                        continue
+                    if len(running) >= self.jobs:
+                        break
+                    task.exec_status = TaskStatus.WaitingExecution
+                    bar.label(name)
+                    if self.observer:
+                        self.observer.task_started(name)
+                    if self.jobs == 1:
+                        result = _serial_run(task)
+                        self._finish(task, result, decided, ran, failures, bar)
+                        break  # statuses changed: look again from the top
+                    pool = pool or _fork_pool(self.jobs)
+                    running[pool.submit(_TaskRun(task))] = name
+                else:
+                    if not running:
+                        break
+                if running:
+                    from concurrent.futures import FIRST_COMPLETED, wait
+
+                    finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        name = running.pop(future)
+                        try:
+                            result = future.result()
+                        except Exception as exc:  # a worker died (BrokenProcessPool)
+                            result = ("failed", f"{type(exc).__name__}: worker process died: {exc}")
+                        self._finish(dag[name], result, decided, ran, failures, bar)
+                elif all(n in decided for n in names):
+                    break
+        except BaseException:
+            # Ctrl-C, SIGTERM or a crash of the loop itself: whatever was running was killed
+            for name in list(running.values()):
+                decided[name] = "killed"
+                if self.observer:
+                    self.observer.task_finished(name, "killed", "interrupted")
+            if pool is not None:
+                _kill_pool(pool)
+            raise
+        finally:
+            bar.close()
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        self.outcomes = {n: ("skipped" if decided.get(n) == "unselected" else decided.get(n, "not-run"))
+                         for n in names if self.select is None or n in self.select}
+        for name, outcome in self.outcomes.items():
+            if outcome in ("skipped",) and dag[name].exec_status != TaskStatus.Skipped:
+                dag[name].exec_status = TaskStatus.Skipped
+        if failures:
+            raise DAGBuildError("\n".join(failures))
+        return list(self.reports)
+
+    def _should_run(self, task: Any, ran: set[str]) -> bool:
+        """Content first (same notebook, params and input digests: skip), then Ploomber's
+        status; a task whose upstream ran in this build for content reasons runs too."""
+        from ploomber.constants import TaskStatus
+
+        status = task.exec_status
+        fresh = self.content_check(task.name, ran) if self.content_check else None
+        if fresh is None and status == TaskStatus.Skipped and ran & set(task.upstream):
+            fresh = False
+        if fresh is True or (fresh is None and status == TaskStatus.Skipped):
+            if status != TaskStatus.Skipped:
+                _mark_up_to_date(task)
+                task.exec_status = TaskStatus.Skipped
+            return False
+        return True
+
+    def _finish(self, task: Any, result: tuple[str, Any], decided: dict[str, str], ran: set[str],
+                failures: list[str], bar: _Bar) -> None:
+        from ploomber.constants import TaskStatus
+
+        kind, payload = result
+        name = task.name
+        error = None
+        if kind == "ok":
+            report, meta = payload
+            self.reports.append(report)
+            task.product.metadata.update_locally(meta)
+            task.exec_status = TaskStatus.Executed
+            decided[name] = "ran"
+            ran.add(name)
+        else:
+            # the task's on_finish (or the function) asked the pipeline to stop: not an error
+            decided[name] = "stopped" if kind == "stopped" else "failed"
+            task.exec_status = TaskStatus.Errored
+            error = task_error(str(payload), name) or _last_line(payload)
+            if kind == "failed":
+                failures.append(f'Error building task "{name}"\n{payload}')
+        self.errors[name] = error
+        bar.step(name)
+        if self.observer:
+            self.observer.task_finished(name, decided[name], error)
+
+
+def _last_line(text: str) -> str | None:
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    return lines[-1][:500] if lines else None
+
+
+def _fork_pool(jobs: int) -> Any:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"))
+
+
+def _kill_pool(pool: Any) -> None:
+    """End a pool's workers now (their kernels are in their own sessions: the papermill engine
+    in each worker shuts them down when the worker's task is interrupted)."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
+
+
+class _Bar:
+    """A task progress bar, created only when a task runs (a no-op build prints nothing)."""
+
+    def __init__(self, show: bool, total: int) -> None:
+        self.show, self.total, self._bar = show, total, None
+        self._done = 0
+
+    def label(self, name: str) -> None:
+        if not self.show:
+            return
+        if self._bar is None:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=self.total)
+            self._bar.update(self._done)
+        self._bar.set_description(f"Task {name!r}")
+
+    def step(self, name: str) -> None:
+        self._done += 1
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
 
 def build_dag(dag: Any, *, force: bool = False, select: list[str] | None = None, jobs: int | None = None,
-              progress: bool = True, content_check: ContentCheck | None = None) -> BuildResult:
-    """Run the pipeline (or the ``select``-ed tasks, in order) and report each task's outcome.
+              progress: bool = True, content_check: ContentCheck | None = None,
+              observer: TaskObserver | None = None) -> BuildResult:
+    """Run the pipeline (or the ``select``-ed tasks) with :class:`GovernedExecutor` and report
+    each task's outcome; the observer hears of every task as it starts and ends.
 
-    ``content_check`` (serial builds) overrides Ploomber's timestamp rules per task, asked
-    just before the task's turn: see :data:`ContentCheck`.
+    ``content_check`` overrides Ploomber's timestamp rules per task, asked just before the
+    task's turn (serial and parallel builds alike); ``force`` runs everything selected.
     """
-    from ploomber.executors import Parallel, Serial
+    from ploomber.exceptions import DAGBuildEarlyStop, DAGBuildError
 
-    if jobs and jobs > 1:
-        # progress is the task bar (show_progress); Ploomber's print_progress would print
-        # "Remaining: ... / Finished N out of M" to stdout at every poll, with screen clears
-        dag.executor = Parallel(processes=jobs, print_progress=False)
-    elif content_check is not None and not force:
-        dag.executor = _content_aware_serial(content_check)
-    else:
-        # one process per task keeps a crashing kernel from taking the build down
-        dag.executor = Serial(build_in_subprocess=True, catch_exceptions=True, catch_warnings=False)
-    # serial builds run notebook tasks in this process: each task's kernel boots while the
-    # task before it runs (see nbgov.adapters.kernelpool)
-    ahead = contextlib.nullcontext() if jobs and jobs > 1 else kernel_pool()
+    executor = GovernedExecutor(jobs or 1, None if force else content_check, select, observer)
+    dag.executor = executor
+    failed = False
+    # in-process notebook tasks boot each kernel while the task before runs
+    ahead = kernel_pool() if (jobs or 1) == 1 else contextlib.nullcontext()
     with ahead:
-        if select is None:
-            return _build_all(dag, force, progress)
-        return _build_selected(dag, select, force, progress, None if force else content_check)
-
-def _build_all(dag: Any, force: bool, progress: bool) -> BuildResult:
-    from ploomber.exceptions import DAGBuildError
-
-    failed, message = False, ""
-    try:
-        with _quiet(keep_progress=progress):
-            dag.build(force=force, show_progress=progress)
-    except DAGBuildError as exc:
-        failed, message = True, str(exc)
-    outcomes = dag_outcomes(dag)
-    return BuildResult([TaskOutcome(name, outcomes[name],
-                                    task_error(message, name) if outcomes[name] == "failed" else None)
-                        for name in dag], failed)
-
-def _build_selected(dag: Any, select: list[str], force: bool, progress: bool,
-                    content_check: ContentCheck | None = None) -> BuildResult:
-    from ploomber.exceptions import DAGBuildError
-
-    result = BuildResult()
-    ran: set[str] = set()
-    for name in dag:
-        if name not in select:
-            continue
-        if result.failed:
-            result.outcomes.append(TaskOutcome(name, "not-run"))
-            continue
-        fresh = content_check(name, ran) if content_check else None
-        if fresh is True:
-            _mark_up_to_date(dag[name])
-            result.outcomes.append(TaskOutcome(name, "skipped"))
-            continue
         try:
             with _quiet(keep_progress=progress):
-                report = dag.build_partially(name, force=force or fresh is False,
-                                                   show_progress=progress, skip_upstream=True)
-        except DAGBuildError as exc:
-            result.failed = True
-            result.outcomes.append(TaskOutcome(name, "failed", task_error(str(exc), name)))
-            continue
-        columns = report.to_dict()  # column -> list of values, one per task
-        names, ran_flags = columns.get("name", []), columns.get("Ran?", [])
-        did_run = any(n == name and r for n, r in zip(names, ran_flags, strict=False))
-        result.outcomes.append(TaskOutcome(name, "ran" if did_run else "skipped"))
-        if did_run:
-            ran.add(name)
-    return result
+                dag.build(force=force, show_progress=progress)
+        except DAGBuildError:
+            failed = True
+        except DAGBuildEarlyStop:
+            pass
+    names = [n for n in dag if select is None or n in select]
+    outcomes = [TaskOutcome(n, executor.outcomes.get(n, "not-run"), executor.errors.get(n)) for n in names]
+    failed = failed or any(o.outcome == "failed" for o in outcomes)
+    return BuildResult(outcomes, failed)
 
 
-# -- content-aware builds ------------------------------------------------------------------
+@contextlib.contextmanager
+def governed(dag: Any, observer: TaskObserver | None, jobs: int = 1) -> Iterator[GovernedExecutor]:
+    """Give a DAG about to be built by ``ploomber build`` nbgov's executor (used by the hooks:
+    ``on_render`` swaps the executor, so ``ploomber build`` records as it goes too)."""
+    executor = GovernedExecutor(jobs, None, None, observer)
+    previous, dag.executor = dag.executor, executor
+    try:
+        yield executor
+    finally:
+        dag.executor = previous
+
+
+def executor_jobs(dag: Any) -> int:
+    """The parallelism a DAG's own executor asks for (``executor: parallel`` in pipeline.yaml)."""
+    from ploomber.executors import Parallel
+
+    executor = getattr(dag, "executor", None)
+    if isinstance(executor, Parallel):
+        return max(1, int(getattr(executor, "processes", 0) or 2))
+    return 1
+
+
 def _mark_up_to_date(task: Any) -> None:
     """Tell Ploomber a task skipped for unchanged content is current, as a run would
     (its product metadata gets the current source, params and time)."""
     task.product.metadata.update(source_code=str(task.source),
                                  params=task.params.to_json_serializable(params_only=True))
-
-
-def _content_aware_serial(check: ContentCheck) -> Any:
-    """Ploomber's Serial executor, asking ``check`` just before each task's turn.
-
-    Asking late matters: when an upstream task re-ran and wrote the same bytes, its downstream
-    is fresh; only after the upstream ran can that be known.
-    """
-    from ploomber.constants import TaskStatus
-    from ploomber.exceptions import DAGBuildError
-    from ploomber.executors import Serial
-    from ploomber.executors.abc import Executor
-    from ploomber.executors.serial import LazyFunction, build_in_subprocess, catch_exceptions
-    from ploomber.messagecollector import BuildExceptionsCollector
-    from tqdm.auto import tqdm
-
-    waiting = {TaskStatus.WaitingExecution, TaskStatus.WaitingUpstream}
-
-    class ContentAwareSerial(Serial):
-        def __call__(self, dag, show_progress):
-            Executor.__call__(self, dag)
-            exceptions_all, reports, ran = BuildExceptionsCollector(), [], set()
-            names = list(dag)  # topological order
-            bar = tqdm(total=len(names)) if show_progress else None
-            for name in names:
-                task = dag[name]
-                if bar is not None:
-                    bar.set_description(f"Task {name!r}")
-                    bar.update(1)
-                status = task.exec_status
-                if status not in waiting and status != TaskStatus.Skipped:
-                    continue  # aborted because an upstream failed
-                fresh = check(name, ran)
-                if fresh is None and status == TaskStatus.Skipped and ran & set(task.upstream):
-                    fresh = False  # an upstream re-ran for content reasons Ploomber did not see
-                if fresh is True or (fresh is None and status == TaskStatus.Skipped):
-                    if status != TaskStatus.Skipped:
-                        _mark_up_to_date(task)
-                        task.exec_status = TaskStatus.Skipped
-                    continue
-                task.exec_status = TaskStatus.WaitingExecution
-                kwargs = {"task": task, "build_kwargs": {"catch_exceptions": True},
-                          "reports_all": reports}
-                catch_exceptions(LazyFunction(build_in_subprocess, kwargs, task), exceptions_all)
-                if task.exec_status == TaskStatus.Executed:
-                    ran.add(name)
-            if bar is not None:
-                bar.close()
-            if exceptions_all:
-                raise DAGBuildError(str(exceptions_all))
-            return reports
-
-    return ContentAwareSerial(build_in_subprocess=True, catch_exceptions=True, catch_warnings=False)

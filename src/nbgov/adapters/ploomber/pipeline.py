@@ -285,13 +285,21 @@ class Pipeline:
     # -- building ----------------------------------------------------------------
     def build(self, *, force: bool = False, select: list[str] | None = None, jobs: int | None = None,
               progress: bool = True, content_check: ContentCheck | None = None,
-              ) -> BuildResult:
-        """Run the pipeline (or the ``select``-ed tasks, in order) and report each task's outcome
-        (see :func:`nbgov.adapters.ploomber.executor.build_dag`)."""
+              observer: Any = None) -> BuildResult:
+        """Run the pipeline (or the ``select``-ed tasks) and report each task's outcome; the
+        observer hears of each task as it starts and ends (see
+        :func:`nbgov.adapters.ploomber.executor.build_dag`)."""
         from nbgov.adapters.ploomber.executor import build_dag
 
         return build_dag(self._dag, force=force, select=select, jobs=jobs, progress=progress,
-                         content_check=content_check)
+                         content_check=content_check, observer=observer)
+
+    def default_jobs(self) -> int:
+        """Tasks at once when the user gives no ``-j``: ``executor: parallel`` in the spec means
+        one per core, as in Ploomber."""
+        from nbgov.adapters.ploomber.executor import executor_jobs
+
+        return executor_jobs(self._dag)
 
 
 def describe_dag(dag: Any) -> tuple[list[TaskInfo], Path]:

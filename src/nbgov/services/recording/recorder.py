@@ -1,0 +1,271 @@
+"""Record a build as it goes: journal first (fsync), tracking store second (a background thread).
+
+The executor tells the :class:`Recorder` when each task starts and ends, in the main process
+(:class:`nbgov.adapters.ploomber.executor.TaskObserver`). A task's run is opened when it starts
+and closed (FINISHED / FAILED / KILLED) with everything it produced when it ends, so a kill at
+any moment loses nothing of the tasks that finished before it. When the store is unreachable
+(refused, timed out, 5xx, a broken local store) the recorder stops talking to it for the rest
+of the build, keeps copies of the runs' files in the journal, and the build still succeeds:
+``nbgov sync`` (or the next build) sends them.
+
+``nbgov build`` and ``ploomber build`` (through :mod:`nbgov.hooks`) both record through here.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from nbgov.adapters.environment import environment_fingerprint, git_state
+from nbgov.adapters.mlflow import Tracker
+from nbgov.adapters.ploomber import TaskInfo
+from nbgov.core.config import Config
+from nbgov.core.errors import TrackingError
+from nbgov.core.journal import Journal, journal_folder
+from nbgov.services.recording.rundata import task_run_event
+from nbgov.services.recording.sender import Sender, SendState, stage_artifacts
+from nbgov.services.tracking import safe_uri
+
+#: How long the build waits, at its end, for the store to take what is still queued (the
+#: journal keeps the rest: a slow store must not hold the build forever).
+DRAIN_TIMEOUT_S = 300.0
+#: MLflow run status per task outcome.
+RUN_STATUS = {"ran": "FINISHED", "stopped": "FINISHED", "failed": "FAILED", "killed": "KILLED"}
+
+
+@dataclass
+class TaskRecord:
+    """One recorded task run, as the build summary shows it."""
+
+    task: str
+    outcome: str  # ran | failed | stopped | killed
+    run_id: str | None
+    duration_s: float | None
+    error: str | None = None
+
+
+@dataclass
+class RecordingReport:
+    """What a build recorded, and what is still waiting for the store."""
+
+    build_id: str
+    parent_run_id: str | None
+    tasks: dict[str, TaskRecord] = field(default_factory=dict)
+    pending: int = 0  # runs kept locally, not yet in the store
+    offline_reason: str | None = None
+
+
+class _Uploader(threading.Thread):
+    """Sends journaled events in order, in one thread (SQLite has one writer anyway); after
+    the first store failure it sends nothing more in this build."""
+
+    def __init__(self, sender: Sender, state: SendState) -> None:
+        super().__init__(name="nbgov-uploader", daemon=True)
+        self.sender, self.state = sender, state
+        self.todo: queue.Queue = queue.Queue()
+        self.offline_reason: str | None = None
+        self.done: dict[int, threading.Event] = {}
+        self.lock = threading.Lock()
+
+    def put(self, event: dict[str, Any], known_new: bool = False) -> threading.Event:
+        flag = threading.Event()
+        with self.lock:
+            self.done[event["seq"]] = flag
+        self.todo.put((event, known_new))
+        return flag
+
+    def run(self) -> None:
+        while True:
+            item = self.todo.get()
+            if item is None:
+                self.todo.task_done()
+                return
+            event, known_new = item
+            try:
+                if self.offline_reason is None:
+                    self.sender.send(self.state, event, known_new)
+            except TrackingError as exc:
+                self.offline_reason = exc.message
+            except Exception as exc:  # whatever the store library raises: the journal has it
+                self.offline_reason = f"{type(exc).__name__}: {exc}"[:300]
+            finally:
+                self.done[event["seq"]].set()
+                self.todo.task_done()
+
+    def close(self, timeout: float) -> None:
+        self.todo.put(None)
+        self.join(timeout)
+
+
+class Recorder:
+    """Records one build of a pipeline as it runs (a :class:`TaskObserver`).
+
+    Args:
+        config: the project (tracking URI, experiment, root).
+        tasks: the pipeline's tasks, in topological order.
+        runner: ``"nbgov build"`` or ``"ploomber build"``.
+        build_id: join this build (one parent run shared by several processes, e.g. one engine
+            task per pipeline task); None: a new build.
+        review_status: task source (posix, relative to root) -> review status at run time.
+    """
+
+    def __init__(self, config: Config, tasks: list[TaskInfo], runner: str = "nbgov build",
+                 build_id: str | None = None, review_status: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.tasks = {t.name: t for t in tasks}
+        self.runner = runner
+        self.joined = build_id is not None
+        self.build_id = build_id or uuid.uuid4().hex
+        # one journal per process: processes joining one build id never share a file
+        self.journal = Journal(journal_folder(config.root), f"{self.build_id}.{uuid.uuid4().hex[:8]}")
+        self.tracker = Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
+        self.review_status = dict(review_status or {})
+        self.report = RecordingReport(self.build_id, None)
+        self._parent_key = f"build:{self.build_id}"
+        self._started: dict[str, tuple[int, float, threading.Event | None]] = {}
+        self._state = SendState(self.journal, parent_key=self._parent_key)
+        self._uploader = _Uploader(Sender(self.tracker, config.root), self._state)
+        self._git: dict | None = None
+        self._opened = False
+
+    # -- the build -------------------------------------------------------------------
+    def open(self) -> None:
+        """Journal the build, then open its parent run (or find it, when joining a build)."""
+        if self._opened:
+            return
+        self._opened = True
+        self._git = git_state(self.config.root)
+        git = self._git
+        tags = {"nbgov.kind": "build", "nbgov.build_id": self.build_id, "nbgov.runner": self.runner,
+                "nbgov.pipeline": self.config.pipeline, "nbgov.git_commit": str(git["commit"]),
+                "nbgov.git_dirty": str(git["dirty"])}
+        import os
+        import socket
+
+        event = self._append("build_opened", key=self._parent_key, joined=self.joined, pid=os.getpid(),
+                             host=socket.gethostname(),
+                             name=f"build {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
+                             start_ms=int(time.time() * 1000), tags=tags)
+        self._uploader.start()
+        try:
+            self.tracker.prepare()  # fails within seconds on a dead server
+        except TrackingError as exc:
+            self._uploader.offline_reason = exc.message
+        # a joined build's parent may exist already: search it (not known new)
+        flag = self._uploader.put(event, known_new=False)
+        flag.wait(30)
+        self.report.parent_run_id = self._state.ids.get(self._parent_key)
+
+    def task_started(self, name: str) -> None:
+        """A task is about to run: journal it and open its run."""
+        self.open()
+        key = f"{self.journal.build_id}/{name}"
+        start_ms = int(time.time() * 1000)
+        event = self._append("task_started", key=key, task=name, name=name, parent_key=self._parent_key,
+                             start_ms=start_ms, tags={"nbgov.kind": "task", "nbgov.task": name,
+                                                      "nbgov.build_id": self.build_id})
+        flag = self._uploader.put(event, known_new=True)
+        self._started[name] = (start_ms, time.perf_counter(), flag)
+
+    def task_finished(self, name: str, outcome: str, error: str | None = None) -> None:
+        """A task ended (``ran``, ``failed``, ``stopped`` or ``killed``): journal everything it
+        produced, write its lineage record, and send it."""
+        start_ms, t0, flag = self._started.pop(name, (int(time.time() * 1000), time.perf_counter(), None))
+        if flag is not None and self._uploader.offline_reason is None:
+            flag.wait(30)  # its run was being created: the record names the run id
+        key = f"{self.journal.build_id}/{name}"
+        run_id = self._state.ids.get(key)
+        status = self._review_status(name)
+        payload, record, duration = task_run_event(
+            self.config, self.tasks, self.tasks[name], outcome=outcome, runner_error=error,
+            status=RUN_STATUS.get(outcome, "FAILED"), review_status=status, git=self._git or {},
+            env=environment_fingerprint(str(self.config.root)), start_ms=start_ms,
+            duration_s=time.perf_counter() - t0, run_id=run_id, run_key=key,
+            parent_run_id=self.report.parent_run_id, build_id=self.build_id, runner=self.runner,
+            tracking_uri=safe_uri(self.tracker.uri), experiment=self.tracker.experiment,
+            upstream_ids=self._upstream_ids(name))
+        event = self._append("task_finished", key=key, task=name, parent_key=self._parent_key, **payload)
+        if record is not None and self.tasks[name].record is not None:
+            from nbgov.core.lineage import write_record
+
+            try:
+                write_record(record, self.tasks[name].record)
+            except OSError as exc:
+                self.report.offline_reason = self.report.offline_reason or f"could not write lineage record: {exc}"
+        if self._uploader.offline_reason is not None:
+            stage_artifacts(self.journal, event, self.config.root)
+        self._uploader.put(event)
+        self.report.tasks[name] = TaskRecord(name, outcome, run_id, duration, payload.get("error"))
+
+    def close(self, status: str = "FINISHED") -> RecordingReport:
+        """Journal the end of the build, wait (bounded) for the store, and say what is pending."""
+        if not self._opened:
+            return self.report
+        for name in list(self._started):  # still running: interrupted
+            self.task_finished(name, "killed", "interrupted")
+        event = self._append("build_closed", key=self._parent_key, status=status, joined=self.joined)
+        self._uploader.put(event)
+        self._uploader.close(DRAIN_TIMEOUT_S)
+        confirmed = self.journal.confirmations()
+        unsent = [e for e in self.journal.events() if e["seq"] not in confirmed]
+        for e in unsent:
+            if e["event"] == "task_finished":
+                stage_artifacts(self.journal, e, self.config.root)
+        self.report.pending = sum(1 for e in unsent if e["event"] == "task_finished")
+        self.report.offline_reason = self._uploader.offline_reason or self.report.offline_reason
+        for name, rec in self.report.tasks.items():
+            rec.run_id = rec.run_id or self._state.ids.get(f"{self.journal.build_id}/{name}")
+        self.report.parent_run_id = self.report.parent_run_id or self._state.ids.get(self._parent_key)
+        if not unsent:
+            from nbgov.core.journal import retire
+
+            retire(self.journal)
+        return self.report
+
+    # -- helpers ---------------------------------------------------------------------
+    def _append(self, event: str, **data: Any) -> dict[str, Any]:
+        return self.journal.append(event, **data)
+
+    def _review_status(self, name: str) -> str:
+        task = self.tasks[name]
+        source = task.source_file
+        if source is None:
+            return "unknown"
+        rel = self._rel(source)
+        if rel not in self.review_status:
+            try:
+                from nbgov.services.review import review_states
+
+                for s in review_states(self.config, [source]):
+                    self.review_status[rel] = s.status
+            except Exception:  # a ledger problem must not lose the run: the gate reports it
+                self.review_status[rel] = "unknown"
+        return self.review_status.get(rel, "unknown")
+
+    def _upstream_ids(self, name: str) -> dict[str, tuple[str | None, str | None]]:
+        """upstream task -> (run id, run key) of the run whose products this task read: this
+        build's run when the upstream ran in it, else the upstream's last lineage record."""
+        from nbgov.core.lineage import read_record
+
+        out = {}
+        for up in self.tasks[name].upstream:
+            key = f"{self.journal.build_id}/{up}"
+            if up in self.report.tasks:
+                out[up] = (self._state.ids.get(key) or self.report.tasks[up].run_id, key)
+                continue
+            info = self.tasks.get(up)
+            record = read_record(info.record) if info is not None and info.record else None
+            out[up] = (record.run_id if record else None, record.run_key if record else None)
+        return out
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return Path(path).resolve().relative_to(self.config.root).as_posix()
+        except ValueError:
+            return Path(path).as_posix()

@@ -1,0 +1,220 @@
+"""Send journaled events to the tracking store, once each, whoever sends them.
+
+The same code sends a build's events while it runs (a background thread of the build) and
+later, from the journal, in ``nbgov sync``. Every send is idempotent:
+
+- a run is found by its stable key (tag ``nbgov.run_key``) before it is created, whenever it
+  is not known to exist (a build killed between "created" and "confirmed" leaves such a run);
+- params are logged with the same values, tags are upserts, a repeated identical metric is
+  dropped by MLflow's stores, artifacts overwrite the same paths, terminating is repeatable;
+- what the store confirmed is appended to ``<build>.sent`` (fsync'd), so a re-sync skips it.
+
+Runs keep their original times: the journal's timestamps are sent, not the time of sending.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbgov.adapters.mlflow import RUN_KEY_TAG, RunData, Tracker
+from nbgov.core.digest import file_digest
+from nbgov.core.errors import TrackingError
+from nbgov.core.journal import Journal
+from nbgov.core.lineage import LineageRecord, write_record
+
+LINEAGE_ARTIFACT = "nbgov/lineage.json"
+
+
+@dataclass
+class SendState:
+    """What is known about one journal's runs: run ids by key, the parent run."""
+
+    journal: Journal
+    ids: dict[str, str] = field(default_factory=dict)  # run key -> run id
+    parent_key: str | None = None
+    confirmed: set[int] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, journal: Journal) -> SendState:
+        state = cls(journal)
+        for seq, conf in journal.confirmations().items():
+            state.confirmed.add(seq)
+            if conf.get("key") and conf.get("run_id"):
+                state.ids[conf["key"]] = conf["run_id"]
+        return state
+
+
+class Sender:
+    """Sends events of journals to one tracking store.
+
+    Args:
+        tracker: the store (experiment prepared lazily).
+        root: the project root (relative paths in events are relative to it).
+    """
+
+    def __init__(self, tracker: Tracker, root: Path) -> None:
+        self.tracker = tracker
+        self.root = root
+
+    def send(self, state: SendState, event: dict[str, Any], known_new: bool = False) -> str | None:
+        """Send one event (skipped when already confirmed); returns the run id it concerns.
+
+        Args:
+            known_new: the caller knows the run was never created (the live build just journaled
+                it): skip the search by key.
+
+        Raises:
+            TrackingError: the store did not take it; nothing is confirmed then.
+        """
+        seq = event["seq"]
+        kind = event["event"]
+        key = event.get("key")
+        if seq in state.confirmed:
+            return state.ids.get(key) if key else None
+        run_id: str | None = None
+        if kind == "build_opened":
+            state.parent_key = key
+            run_id = self._ensure_run(state, event, None, known_new)
+        elif kind == "task_started":
+            parent = state.ids.get(event.get("parent_key") or state.parent_key or "")
+            run_id = self._ensure_run(state, event, parent, known_new)
+        elif kind == "task_finished":
+            run_id = self._finish_task(state, event)
+        elif kind == "build_closed":
+            run_id = state.ids.get(event.get("parent_key") or state.parent_key or "")
+            if run_id and not event.get("joined"):
+                self.tracker.end_run(run_id, event.get("status", "FINISHED"), event["t"])
+        state.journal.confirm(seq, key=key, run_id=run_id)
+        state.confirmed.add(seq)
+        return run_id
+
+    def _ensure_run(self, state: SendState, event: dict[str, Any], parent: str | None, known_new: bool) -> str:
+        key = event["key"]
+        if key in state.ids:
+            return state.ids[key]
+        found = None if known_new else self.tracker.find_run(key)
+        if found is not None:
+            run_id = found.info.run_id
+        else:
+            tags = {**(event.get("tags") or {}), RUN_KEY_TAG: key}
+            run_id = self.tracker.create_run(event.get("name") or key, event.get("start_ms") or event["t"],
+                                             parent, tags)
+        state.ids[key] = run_id
+        return run_id
+
+    def _finish_task(self, state: SendState, event: dict[str, Any]) -> str | None:
+        key = event["key"]
+        run_id = state.ids.get(key)
+        if run_id is None:  # its start was never sent: find it or create it now
+            run_id = self._ensure_run(state, {**event, "start_ms": event.get("start_ms")},
+                                      state.ids.get(event.get("parent_key") or state.parent_key or ""), False)
+        record = dict(event.get("record") or {})
+        if record:
+            record = self._resolve(state, record, run_id)
+        artifacts, changed = self._artifacts(state, event)
+        tags = dict(event.get("tags") or {})
+        if changed:
+            tags["nbgov.artifacts_changed"] = ",".join(changed)[:5000]
+        json_artifacts = dict(event.get("json_artifacts") or {})
+        if record:
+            json_artifacts[LINEAGE_ARTIFACT] = record
+        data = RunData(name=event["task"], params=event.get("params") or {}, metrics=event.get("metrics") or {},
+                       tags=tags, artifacts=artifacts, json_artifacts=json_artifacts,
+                       end_ms=event.get("end_ms") or event["t"], status=event.get("status", "FINISHED"),
+                       datasets=event.get("datasets") or [])
+        self.tracker.complete_run(run_id, data)
+        if record and event.get("record_path"):
+            _patch_local_record(self.root / event["record_path"], record)
+        return run_id
+
+    def _resolve(self, state: SendState, record: dict[str, Any], run_id: str) -> dict[str, Any]:
+        """Fill run ids the build could not know (store unreachable): its own, its parent's,
+        and its upstream runs' (by key, in this journal or in the store)."""
+        record = {**record, "run_id": run_id}
+        parent = state.ids.get(state.parent_key or "")
+        if parent and not record.get("parent_run_id"):
+            record["parent_run_id"] = parent
+        upstream = []
+        for up in record.get("upstream") or []:
+            up = dict(up)
+            if not up.get("run_id") and up.get("run_key"):
+                up["run_id"] = state.ids.get(up["run_key"])
+                if up["run_id"] is None:
+                    with _suppress_tracking():
+                        found = self.tracker.find_run(up["run_key"])
+                        up["run_id"] = found.info.run_id if found else None
+            upstream.append(up)
+        record["upstream"] = upstream
+        return record
+
+    def _artifacts(self, state: SendState, event: dict[str, Any]) -> tuple[list[tuple[Path, str | None]], list[str]]:
+        """The files to upload: the copy kept in the journal if there is one, else the file
+        itself when it still has the journaled digest; a file changed since is named, not sent."""
+        out, changed = [], []
+        for item in event.get("artifacts") or []:
+            staged = state.journal.files / staged_name(event["seq"], item)
+            if staged.is_file():
+                out.append((staged, item.get("dir")))
+                continue
+            path = self.root / item["path"]
+            if path.is_file() and (not item.get("digest") or file_digest(path) == item["digest"]):
+                out.append((path, item.get("dir")))
+            elif path.is_dir():
+                out.append((path, item.get("dir")))
+            else:
+                changed.append(item["path"])
+        return out, changed
+
+
+def staged_name(seq: int, item: dict[str, Any]) -> str:
+    """Where the journal keeps its copy of one artifact of event ``seq``."""
+    return f"{seq}/{item.get('dir') or 'files'}/{Path(item['path']).name}"
+
+
+def stage_artifacts(journal: Journal, event: dict[str, Any], root: Path) -> int:
+    """Keep copies of a finished run's files in the journal (the store is unreachable, and the
+    next build may overwrite the products before ``nbgov sync`` sends them); only files that
+    still hold their journaled content. Returns how many were copied."""
+    import os
+    import tempfile
+
+    copied = 0
+    for item in event.get("artifacts") or []:
+        source = root / item["path"]
+        target = journal.files / staged_name(event["seq"], item)
+        if target.exists() or not source.is_file():
+            continue
+        if item.get("digest") and file_digest(source) != item["digest"]:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".stage.")
+        os.close(fd)
+        shutil.copy2(source, tmp)
+        os.replace(tmp, target)  # a half-made copy is never taken for the file
+        copied += 1
+    return copied
+
+
+def _patch_local_record(path: Path, record: dict[str, Any]) -> None:
+    """Give the local lineage record the run ids it was written without, if it is still the
+    record of that run (same key)."""
+    from nbgov.core.lineage import read_record
+
+    current = read_record(path)
+    if current is None or current.run_key != record.get("run_key") or current.run_id == record.get("run_id"):
+        return
+    try:
+        write_record(LineageRecord.from_dict(record), path)
+    except (OSError, ValueError, TypeError):
+        pass  # a read-only products/ folder: the store has the record
+
+
+class _suppress_tracking:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, value, tb) -> bool:
+        return kind is not None and issubclass(kind, TrackingError)
