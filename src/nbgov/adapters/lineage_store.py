@@ -38,6 +38,7 @@ def check_reachable(uri: str, timeout: float = 3.0) -> None:
         path = Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
         if path is None or not path.is_file():
             raise TrackingError(f"tracking store {uri} does not exist", hint=hint)
+        check_sqlite(path)
     elif parts.scheme in ("http", "https"):
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
@@ -51,6 +52,23 @@ def check_reachable(uri: str, timeout: float = 3.0) -> None:
         path = Path(parts.path if parts.scheme == "file" else uri)
         if not path.exists():
             raise TrackingError(f"tracking store {uri} does not exist", hint=hint)
+
+
+def check_sqlite(path: Path) -> None:
+    """Raise TrackingError naming a damaged SQLite store (MLflow would dump a SQLAlchemy
+    traceback from deep inside its migrations)."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            con.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise TrackingError(f"tracking store {path} is damaged: {exc}",
+                            hint="restore it from a backup, or move it away and record again with "
+                                 "nbgov build --force") from None
 
 
 class LineageStore:

@@ -68,6 +68,7 @@ class Tracker:
         self.experiment = experiment
         self.artifact_root = artifact_root
         self.experiment_id: str | None = None
+        self.relocated_from: str | None = None  # the old root of a store that moved with its project
         self._client = None
 
     @property
@@ -90,7 +91,18 @@ class Tracker:
         if self.experiment_id is not None:
             return self.experiment_id
         if self.uri.startswith("sqlite:///"):
-            Path(self.uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            db = Path(self.uri[len("sqlite:///"):])
+            db.parent.mkdir(parents=True, exist_ok=True)
+            if db.is_file():
+                from nbgov.adapters.lineage_store import check_sqlite
+
+                check_sqlite(db)
+                if self.artifact_root and self.artifact_root.startswith("file:"):
+                    from urllib.parse import unquote, urlsplit
+
+                    root = Path(unquote(urlsplit(self.artifact_root).path)).parent
+                    if db.resolve().parent == root.resolve():  # the project's own embedded store
+                        self.relocated_from = relocate_embedded_store(db, root)
         if self.uri.startswith(("http://", "https://")):
             reachable(self.uri)
         try:

@@ -73,9 +73,12 @@ class AppendLog:
         """Write one line durably (O_APPEND, fsync)."""
         new = not self.path.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, _line(payload))
+            size = os.fstat(fd).st_size
+            # a writer killed mid-line left a torn tail: end it, or this line would join it
+            prefix = b"\n" if size and os.pread(fd, 1, size - 1) != b"\n" else b""
+            os.write(fd, prefix + _line(payload))
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -55,4 +55,7 @@ def parse_assignment(text: str, *, dotted: bool) -> tuple[str | None, str, Any]:
             raise ParameterError(f"{text!r}: empty task name")
     if not key.isidentifier():
         raise ParameterError(f"{text!r}: {key!r} is not a valid parameter name (must be an identifier)")
+    if raw == "":
+        # `-p a.x=` is almost always a shell variable that expanded to nothing
+        raise ParameterError(f"{text!r}: empty value", hint=f"to pass the empty string write {text}''")
     return task, key, check_plain(parse_value(raw), text)

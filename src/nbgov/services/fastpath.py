@@ -38,8 +38,8 @@ def _substitute(raw: Any, env_file: Path) -> Any:
     import yaml
 
     try:
-        env = yaml.safe_load(env_file.read_text()) if env_file.is_file() else {}
-    except (OSError, yaml.YAMLError):
+        env = yaml.safe_load(env_file.read_text(encoding="utf-8")) if env_file.is_file() else {}
+    except (OSError, ValueError, yaml.YAMLError):
         return None
     if not isinstance(env, dict):
         return None
@@ -81,9 +81,9 @@ def _plain_tasks(spec_path: Path) -> list[dict[str, Any]] | None:
     import yaml
 
     try:
-        text = spec_path.read_text()
+        text = spec_path.read_text(encoding="utf-8")
         raw = yaml.safe_load(text)
-    except (OSError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):  # ValueError: not UTF-8 (the normal path says so)
         return None
     if "{{" in text:
         raw = _substitute(raw, spec_path.parent / "env.yaml")

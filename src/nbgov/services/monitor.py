@@ -118,11 +118,16 @@ def batch_columns(path: Path) -> list[str]:
         raise ParameterError("batch file not found", where, hint="give --batch PATH to a CSV file")
     try:
         with path.open(newline="", encoding="utf-8") as fh:
-            header = next(csv.reader(fh), None)
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            first_row = next((row for row in reader if any(cell.strip() for cell in row)), None)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise ParameterError(f"batch is not CSV text: {exc}", where) from None
     if not header or not any(h.strip() for h in header):
         raise ParameterError("batch is empty: no header row", where)
+    if first_row is None:
+        # the monitor notebook would fail on zero rows and leave the pipeline's task "failed"
+        raise ParameterError("batch has a header but no rows", where, hint="give a batch with at least one row")
     return [h.strip() for h in header]
 
 

@@ -159,6 +159,8 @@ class Pipeline:
             raise PipelineError("pipeline spec not found", Location(self.spec_path),
                                 hint="run nbgov from the project folder or set `pipeline` in nbgov.toml")
         self.root = self.spec_path.parent
+        for text_file in (self.spec_path, self.root / "env.yaml"):
+            _require_utf8(text_file)
         _import_ploomber()
         self._dag = self._load(env or {}, params or {}, executor_params or {})
 
@@ -362,6 +364,18 @@ def _products(task: Any) -> dict[str, Path]:
     if isinstance(serial, dict):
         return {k: Path(v) for k, v in serial.items()}
     return {"nb": Path(serial)}
+
+
+def _require_utf8(path: Path) -> None:
+    """A spec or env file that is not UTF-8 is named, with the offending byte, not a traceback."""
+    if not path.is_file():
+        return
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise PipelineError(f"not UTF-8 text (byte 0x{path.read_bytes()[exc.start]:02x})",
+                            Location(path, line=line), hint="save the file as UTF-8") from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,148 @@
+"""The recording core's pieces, without kernels: the journal, the lock, store checks, clear
+errors for damaged input, MLflow-safe names, a store that moved with its project."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nbgov.core.errors import ParameterError, PipelineError, TrackingError
+from nbgov.core.journal import AppendLog, Journal, open_journals, retire
+from nbgov.core.lock import LockHeldError, ProjectLock
+
+
+def test_journal_appends_durably_and_drops_only_a_torn_last_line(tmp_path: Path):
+    journal = Journal(tmp_path, "b1.abc")
+    first = journal.append("build_opened", key="build:b1")
+    second = journal.append("task_started", key="b1.abc/a", task="a")
+    assert (first["seq"], second["seq"]) == (1, 2) and second["build_id"] == "b1"
+    with open(journal.path, "ab") as fh:  # a writer killed mid-line
+        fh.write(b'1234abcd {"seq": 3, "event": "task_fin')
+    assert [e["seq"] for e in journal.events()] == [1, 2]
+    assert Journal(tmp_path, "b1.abc").append("build_closed", key="build:b1")["seq"] == 3
+    # a damaged line in the middle is skipped and counted, the rest still read
+    lines = journal.path.read_bytes().split(b"\n")
+    lines[0] = lines[0].replace(b"build_opened", b"build_OPENED")  # checksum no longer matches
+    journal.path.write_bytes(b"\n".join(lines))
+    events, damaged = AppendLog(journal.path).read()
+    assert [e["seq"] for e in events] == [2, 3] and damaged == 2  # the edited line and the torn one
+
+
+def test_journal_confirmations_and_retire(tmp_path: Path):
+    journal = Journal(tmp_path, "b2.abc")
+    event = journal.append("build_opened", key="build:b2")
+    journal.confirm(event["seq"], key="build:b2", run_id="r1")
+    assert journal.confirmations()[1]["run_id"] == "r1"
+    assert [j.build_id for j in open_journals(tmp_path.parent)] == []  # not the project layout
+    retire(journal)
+    assert not journal.path.exists() and (tmp_path / "done" / "b2.abc.jsonl").exists()
+
+
+def test_unknown_event_is_a_programming_error(tmp_path: Path):
+    with pytest.raises(ValueError, match="unknown journal event"):
+        Journal(tmp_path, "b").append("task_exploded")
+
+
+def test_lock_names_its_holder_and_is_released_when_the_holder_dies(tmp_path: Path):
+    path = tmp_path / ".nbgov" / "build.lock"
+    code = (f"import sys,time; sys.path.insert(0, {str(Path(__file__).parents[2] / 'src')!r});"
+            "from nbgov.core.lock import ProjectLock; from pathlib import Path;"
+            f"l = ProjectLock(Path({str(path)!r})); l.acquire(command='nbgov build'); print('held', flush=True);"
+            "time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockHeldError) as info:
+            ProjectLock(path).acquire(wait=0.3)
+        assert f"pid {holder.pid}" in info.value.message and "nbgov build" in info.value.message
+        assert "--wait" in info.value.hint and info.value.exit_code == 2
+    finally:
+        holder.kill()  # SIGKILL: the kernel releases the flock
+        holder.wait()
+    lock = ProjectLock(path)
+    lock.acquire(wait=5)
+    assert lock.holder()["pid"] == os.getpid()
+    lock.release()
+
+
+def test_empty_parameter_value_is_refused_and_quoted_empty_is_the_empty_string():
+    from nbgov.core.params import parse_assignment
+
+    with pytest.raises(ParameterError, match="empty value") as info:
+        parse_assignment("a.x=", dotted=True)
+    assert "a.x=''" in info.value.hint
+    assert parse_assignment("a.x=''", dotted=True) == ("a", "x", "")
+
+
+def test_non_utf8_spec_or_env_is_named_not_a_traceback(tmp_path: Path):
+    from nbgov.adapters.ploomber import Pipeline
+
+    (tmp_path / "pipeline.yaml").write_text("tasks: []\n")
+    (tmp_path / "env.yaml").write_bytes(b"seed: 1\nname: caf\xe9\n")
+    with pytest.raises(PipelineError) as info:
+        Pipeline(tmp_path / "pipeline.yaml")
+    assert "not UTF-8" in info.value.message and "0xe9" in info.value.message
+    assert info.value.where.path == tmp_path / "env.yaml" and info.value.where.line == 2
+
+
+def test_damaged_sqlite_store_is_a_tracking_error(tmp_path: Path):
+    from nbgov.adapters.lineage_store import check_reachable
+
+    db = tmp_path / "mlflow.db"
+    db.write_bytes(os.urandom(4096))
+    with pytest.raises(TrackingError, match="is damaged") as info:
+        check_reachable(f"sqlite:///{db}")
+    assert "nbgov build --force" in info.value.hint
+
+
+def test_header_only_batch_is_refused_before_running(tmp_path: Path):
+    from nbgov.services.monitor import batch_columns
+
+    batch = tmp_path / "b.csv"
+    batch.write_text("mean_radius,target\n\n")
+    with pytest.raises(ParameterError, match="no rows"):
+        batch_columns(batch)
+    batch.write_text("mean_radius,target\n1.0,0\n")
+    assert batch_columns(batch) == ["mean_radius", "target"]
+
+
+def test_glue_names_mlflow_refuses_are_sanitized():
+    from nbgov.services.recording.rundata import mlflow_name
+
+    assert mlflow_name("f1 (macro)") == "f1 _macro_"
+    assert mlflow_name("acc@k=5") == "acc_k_5"
+    assert mlflow_name("train/loss.v2") == "train/loss.v2"
+    assert mlflow_name("") == "_"
+
+
+def test_a_copied_project_points_its_store_at_its_own_mlruns(tmp_path: Path):
+    from nbgov.adapters.mlflow import relocate_embedded_store
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    new.mkdir()
+    db = new / "mlflow.db"
+    con = sqlite3.connect(db)
+    con.executescript(
+        "CREATE TABLE experiments (artifact_location TEXT);"
+        "CREATE TABLE runs (artifact_uri TEXT);"
+        "CREATE TABLE model_versions (source TEXT, storage_location TEXT);")
+    con.execute("INSERT INTO experiments VALUES (?)", ((old / "mlruns").as_uri(),))
+    con.execute("INSERT INTO runs VALUES (?)", ((old / "mlruns").as_uri() + "/r1/artifacts",))
+    con.execute("INSERT INTO runs VALUES (?)", ("s3://bucket/elsewhere",))
+    con.execute("INSERT INTO model_versions VALUES (?, ?)", ((old / "mlruns").as_uri() + "/r1/artifacts/model",
+                                                            "mlflow-artifacts:/x"))
+    con.commit()
+    con.close()
+    assert relocate_embedded_store(db, new) == old.as_uri()
+    con = sqlite3.connect(db)
+    runs = [r for (r,) in con.execute("SELECT artifact_uri FROM runs")]
+    assert runs == [(new / "mlruns").as_uri() + "/r1/artifacts", "s3://bucket/elsewhere"]
+    assert con.execute("SELECT source FROM model_versions").fetchone()[0].startswith((new / "mlruns").as_uri())
+    assert con.execute("SELECT artifact_location FROM experiments").fetchone()[0] == (new / "mlruns").as_uri()
+    con.close()
+    assert relocate_embedded_store(db, new) is None  # already home: nothing to do
