@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PLOOMBER_STATS_ENABLED := false
 export PLOOMBER_VERSION_CHECK_DISABLED := true
 
-.PHONY: setup example test test-py test-js test-browser labextension lint bench clean
+.PHONY: setup example test test-py test-js test-browser labextension lint bench faults clean
 
 # The JupyterLab extension: jlpm and jupyter-builder come from the venv, the browser is Debian's
 # chromium (.ci/run installs it), never a Playwright download.
@@ -54,6 +54,10 @@ lint: setup
 
 bench: setup  ## all benchmarks; prints a table, writes benchmarks/results/latest.json
 	$(BIN)/python -m benchmarks
+
+faults: setup  ## the long fault campaign: seeded kills of build, server and sync (NBGOV_FAULT_TRIALS=100)
+	NBGOV_FAULT_TRIALS=$${NBGOV_FAULT_TRIALS:-100} $(BIN)/python -m pytest -p no:cacheprovider -s -q \
+		tests/faults/test_faults_campaign.py
 
 clean:
 	rm -rf products mlflow.db mlruns

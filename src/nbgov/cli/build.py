@@ -137,8 +137,10 @@ def status(project, as_json):
         metrics = ", ".join(f"{k}={v:g}" for k, v in list((run.get("metrics") or {}).items())[:3])
         rows.append([t["name"], t["state"], (t["review"] or {}).get("status", "-"),
                      run.get("ended", "-") and (run.get("ended") or "-")[:19].replace("T", " "),
-                     run.get("run_id") or "-", metrics or "-"])
+                     run.get("run_id") or ("(not synced)" if run else "-"), metrics or "-"])
     click.echo(render_table(["task", "state", "review", "last run (UTC)", "mlflow run", "metrics"], rows))
+    if state.get("unsynced"):
+        click.echo(f"{state['unsynced']} run(s) kept locally, not yet in the tracking store: `nbgov sync` sends them")
     for a in state["models"]["aliases"]:
         was = f", replacing {a['previous']}" if a["previous"] else ""
         click.echo(f"{a['alias']}: models:/{a['model']}/{a['version']} (promoted by {a['by']} "

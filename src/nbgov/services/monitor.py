@@ -36,7 +36,7 @@ from nbgov.core.errors import (
     PipelineError,
     TaskFailedError,
 )
-from nbgov.core.lineage import read_record, record_path
+from nbgov.core.lineage import read_record
 from nbgov.core.thresholds import MISSING, Rule, Verdict, evaluate, parse_rules
 
 OK, ALERT = "ok", "alert"
@@ -249,7 +249,7 @@ def monitor(config: Config, batch: str | Path, model: str | None = None) -> Moni
             Location(task.notebook_product),
             hint="open the executed notebook to see the failing cell",
         )
-    record = read_record(record_path(task.notebook_product))
+    record = read_record(task.record) if task.record else None
     metrics = dict(record.metrics) if record else {}
     status, verdicts = judge(settings.thresholds, metrics)
     result = MonitorResult(

@@ -10,7 +10,7 @@ from typing import Any
 
 from nbgov.adapters.ploomber import Pipeline, TaskInfo
 from nbgov.core.config import Config
-from nbgov.core.lineage import LineageRecord, read_record, record_path
+from nbgov.core.lineage import LineageRecord, read_record
 
 STATES = ("up-to-date", "outdated", "failed", "never-run")
 
@@ -39,7 +39,9 @@ def last_run(record: LineageRecord | None) -> dict[str, Any] | None:
         return None
     return {"run_id": record.run_id, "outcome": record.outcome, "metrics": record.metrics,
             "started": record.started, "ended": record.ended, "duration_s": record.duration_s,
-            "error": record.error, "notebook_version": record.notebook.get("version")}
+            "error": record.error, "notebook_version": record.notebook.get("version"),
+            # written while the store was unreachable: in the journal, not yet in MLflow
+            "synced": bool(record.run_id) or not record.run_key}
 
 
 def pipeline_state(config: Config, pipeline: Pipeline | None = None) -> dict[str, Any]:
@@ -61,7 +63,7 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None) -> dict[str
     reviews = {s.path: s for s in review_states(config, [t.source for t in infos])}
     tasks = []
     for task in infos:
-        record = read_record(record_path(task.notebook_product)) if task.notebook_product else None
+        record = read_record(task.record) if task.record else None
         source = _rel(config, task.source)
         review = reviews.get(source)
         fresh = check(task.name, set())
@@ -79,7 +81,9 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None) -> dict[str
             "review": {"status": review.status, "version": review.version} if review else None,
             "last_run": last_run(record),
         })
-    return {"pipeline": _rel(config, config.pipeline_path), "tasks": tasks}
+    from nbgov.services.recording.sync import pending_runs
+
+    return {"pipeline": _rel(config, config.pipeline_path), "tasks": tasks, "unsynced": pending_runs(config)}
 
 
 def _all_fresh(config: Config) -> list[TaskInfo] | None:
