@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PLOOMBER_STATS_ENABLED := false
 export PLOOMBER_VERSION_CHECK_DISABLED := true
 
-.PHONY: setup example test test-py test-js test-browser labextension lint bench clean
+.PHONY: setup example test test-py test-js test-browser labextension lint bench mutate clean
 
 # The JupyterLab extension: jlpm and jupyter-builder come from the venv, the browser is Debian's
 # chromium (.ci/run installs it), never a Playwright download.
@@ -45,12 +45,24 @@ labextension: setup $(EXT)/node_modules/.nbgov-installed  ## rebuild the Jupyter
 test-js: setup $(EXT)/node_modules/.nbgov-installed  ## frontend unit tests (jest)
 	cd $(EXT) && $(JLPM) test
 
+# Two passes over the same specs: a fresh project (never built: no lineage yet), then the same
+# project built by `nbgov build` before the server starts (NBGOV_UI_BUILD=1: up-to-date states,
+# run metrics, the lineage tree). Both always run: the spec's branches for each state are real.
 test-browser: labextension $(UI)/node_modules/.nbgov-installed  ## JupyterLab + nbgov in headless Chromium (galata)
-	cd $(UI) && $(JLPM) playwright test || { tail -n 60 jupyter-server.log; exit 1; }
+	cd $(UI) && NBGOV_UI_BUILD= $(JLPM) playwright test || { tail -n 60 jupyter-server.log; exit 1; }
+	cd $(UI) && NBGOV_UI_BUILD=1 $(JLPM) playwright test || { tail -n 60 jupyter-server.log; exit 1; }
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
+
+# Mutation testing of the modules that guard something ([tool.mutmut] in pyproject.toml,
+# docs/development/mutation.md). Slow (tens of minutes on 2 cores), so not part of `make test`.
+# MUTANTS='nbgov.server.paths*' limits a run to one module; results stay in mutants/.
+MUTANTS ?=
+mutate: setup  ## mutation testing (mutmut) of ledger, identity, freshness, review, redaction, paths, promotion
+	$(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/python tests/mutation_scores.py --function redact_params
 
 bench: setup  ## all benchmarks; prints a table, writes benchmarks/results/latest.json
 	$(BIN)/python -m benchmarks
