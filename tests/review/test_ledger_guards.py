@@ -97,3 +97,37 @@ def test_a_non_boolean_switch_names_its_environment(project):
         gate_required(load_config(project), "odd")
     assert err.value.message == "[environments.odd] require_approved must be true or false"
     assert err.value.where.path == load_config(project).source
+
+
+def test_an_approved_snapshot_is_read_only_when_it_hashes_to_its_version(tmp_path, fixture_nb):
+    import json
+
+    from nbgov.core.identity import notebook_version
+    from nbgov.services.review_store import read_snapshot, snapshot_path, write_snapshot
+
+    nb = json.loads(fixture_nb("train.ipynb").read_text())
+    version = notebook_version(nb)
+    snapshots = tmp_path / "snapshots"
+    assert read_snapshot(snapshots, version) is None  # none yet
+    path = write_snapshot(snapshots, version, nb)
+    assert path == snapshot_path(snapshots, version) == snapshots / (version.split(":", 1)[1] + ".ipynb")
+    assert notebook_version(read_snapshot(snapshots, version)) == version
+    # edited by hand: its content no longer hashes to the version it claims
+    edited = json.loads(path.read_text())
+    edited["cells"][1]["source"] = "seed = 1 + 0\n"
+    path.write_text(json.dumps(edited))
+    with pytest.raises(LedgerError) as err:
+        read_snapshot(snapshots, version)
+    assert err.value.message == "approved snapshot does not match its version (edited?)"
+    assert err.value.where.path == path and err.value.hint == "restore it from git"
+    path.write_text("[]")
+    with pytest.raises(LedgerError, match="does not match its version"):
+        read_snapshot(snapshots, version)
+    path.write_text('{\n  "cells": [,\n')
+    with pytest.raises(LedgerError) as err:
+        read_snapshot(snapshots, version)
+    assert err.value.message.startswith("approved snapshot is not valid JSON: ")
+    assert (err.value.where.path, err.value.where.line) == (path, 2)
+    assert err.value.hint == "restore it from git"
+    with pytest.raises(LedgerError, match="internal error"):
+        write_snapshot(snapshots, "nbv1:" + "0" * 64, nb)
