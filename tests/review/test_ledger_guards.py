@@ -131,3 +131,66 @@ def test_an_approved_snapshot_is_read_only_when_it_hashes_to_its_version(tmp_pat
     assert err.value.hint == "restore it from git"
     with pytest.raises(LedgerError, match="internal error"):
         write_snapshot(snapshots, "nbv1:" + "0" * 64, nb)
+
+
+def test_verify_ledger_against_the_committed_copy(project, bob, git):
+    from nbgov.services.review import verify_ledger
+
+    config = load_config(project)
+    empty = verify_ledger(config)
+    assert empty == {"path": str(project / ".nbgov/reviews.jsonl"), "records": 0, "notebooks": 0,
+                     "head": None, "checked_against_git": None, "missing_snapshots": []}
+    record_decision(config, NB, "approved", "one", bob)
+    record_decision(config, NB, "comment", "two", bob)
+    git("add", "-A")
+    git("commit", "-qm", "reviews")
+    ledger = project / ".nbgov/reviews.jsonl"
+    committed = ledger.read_text()
+    record_decision(config, NB, "comment", "three", bob)  # appended after the commit: fine
+    report = verify_ledger(config)
+    assert report["records"] == 3 and report["notebooks"] == 1 and report["checked_against_git"] == "HEAD"
+    assert report["head"] == parse_ledger(ledger.read_text())[-1].hash and report["missing_snapshots"] == []
+    # a rewritten history (a record dropped and the rest re-chained) no longer extends HEAD's copy
+    records = parse_ledger(committed)
+    rechained = merge_ledgers([], records[:1], [records[0], *chain("forged", start=records[0])])
+    ledger.write_text("".join(r.to_line() for r in rechained))
+    with pytest.raises(LedgerError) as err:
+        verify_ledger(config)
+    assert err.value.message == "record 2 differs from the ledger committed at HEAD"
+    ledger.write_text("".join(r.to_line() for r in records[:1]))
+    with pytest.raises(LedgerError) as err:
+        verify_ledger(config)
+    assert err.value.message == "record 2 (present in the ledger committed at HEAD) was removed"
+    ledger.write_text(committed)
+    with pytest.raises(LedgerError) as err:
+        verify_ledger(config, against="no-such-branch")
+    assert err.value.message == "unknown git revision 'no-such-branch'"
+    # an approval whose snapshot is gone is reported, not hidden
+    approved = records[0].version
+    (project / ".nbgov/snapshots" / (approved.split(":", 1)[1] + ".ipynb")).unlink()
+    assert verify_ledger(config)["missing_snapshots"] == [approved]
+
+
+def test_the_git_merge_driver_writes_ours_and_counts_theirs(tmp_path):
+    from nbgov.services.review import merge_ledger
+
+    base = chain("base")
+    ours_records = base + chain("ours", start=base[-1])
+    theirs_records = base + chain("theirs-1", "theirs-2", start=base[-1])
+    paths = {}
+    for name, records in (("base", base), ("ours", ours_records), ("theirs", theirs_records)):
+        paths[name] = tmp_path / f"{name}.jsonl"
+        paths[name].write_text("".join(r.to_line() for r in records))
+    assert merge_ledger(paths["base"], paths["ours"], paths["theirs"]) == 2
+    merged = parse_ledger(paths["ours"].read_text())
+    assert [r.note for r in merged] == ["base", "ours", "theirs-1", "theirs-2"]
+    # sides that do not share the base: ours is left byte for byte, git reports a conflict
+    before = paths["ours"].read_bytes()
+    paths["base"].write_text("".join(r.to_line() for r in chain("other")))
+    with pytest.raises(LedgerError, match="record 1 differs from the common ancestor"):
+        merge_ledger(paths["base"], paths["ours"], paths["theirs"])
+    assert paths["ours"].read_bytes() == before
+    # no common ancestor file (both sides added the ledger): an empty base; theirs' records are
+    # in ours since the merge above, so a second merge adds nothing (decisions kept once)
+    paths["base"].unlink()
+    assert merge_ledger(tmp_path / "base.jsonl", paths["ours"], paths["theirs"]) == 0
