@@ -56,13 +56,12 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 
-# Mutation testing of the modules that guard something ([tool.mutmut] in pyproject.toml,
-# docs/development/mutation.md). Slow (tens of minutes on 2 cores), so not part of `make test`.
-# MUTANTS='nbgov.server.paths*' limits a run to one module; results stay in mutants/.
-MUTANTS ?=
+# Mutation testing of the modules that guard something, one module at a time against its own
+# unit tests (tests/mutate.py, docs/development/mutation.md). Slow (minutes per module on 2
+# cores), so not part of `make test`. `make mutate MUTATE=paths` runs one target.
+MUTATE ?=
 mutate: setup  ## mutation testing (mutmut) of ledger, identity, freshness, review, redaction, paths, promotion
-	$(BIN)/mutmut run --max-children 2 $(MUTANTS)
-	$(BIN)/python tests/mutation_scores.py --function redact_params
+	$(BIN)/python tests/mutate.py $(MUTATE)
 
 bench: setup  ## all benchmarks; prints a table, writes benchmarks/results/latest.json
 	$(BIN)/python -m benchmarks
