@@ -32,6 +32,7 @@ TARGETS: dict[str, tuple[str, list[str], list[str] | None]] = {
                                                   "tests/lineage/test_freshness_rules.py"], None),
     "review": ("src/nbgov/services/review.py", ["tests/review/test_review_api.py",
                                                 "tests/review/test_ledger_guards.py",
+                                                "tests/review/test_review_discovery.py",
                                                 "tests/review/test_review_status_scope.py"], None),
     "review_store": ("src/nbgov/services/review_store.py", ["tests/review/test_ledger_guards.py",
                                                             "tests/review/test_review_api.py"], None),
