@@ -13,19 +13,13 @@ test.use({ autoGoto: false, serverFiles: 'off', viewport: { width: 1280, height:
 test.describe.configure({ mode: 'serial' });
 
 test.beforeEach(async ({ page }) => {
-  // galata waits a fixed 15 s for JupyterLab to start; a first load on a busy 2-core CI machine
-  // can take longer. Only the page load is retried (the second is served from the cache), never
-  // an assertion.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await page.goto();
-      return;
-    } catch (error) {
-      if (attempt === 3) {
-        throw error;
-      }
-    }
-  }
+  // galata gives JupyterLab a fixed 15 s to start (its waitForCondition default), which a first
+  // load on a busy 2-core CI machine can exceed: waits without their own timeout get 2 minutes
+  const lab = page as any;
+  const waitForCondition = lab.waitForCondition.bind(lab);
+  lab.waitForCondition = (condition: () => Promise<boolean> | boolean, timeout?: number) =>
+    waitForCondition(condition, timeout ?? 120000);
+  await page.goto();
 });
 
 const SCREENSHOT = path.resolve(__dirname, '../../../../docs/img/pipeline-panel.png');
