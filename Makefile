@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PLOOMBER_STATS_ENABLED := false
 export PLOOMBER_VERSION_CHECK_DISABLED := true
 
-.PHONY: setup example test test-py test-js test-browser labextension lint bench faults clean
+.PHONY: setup example test test-py test-js test-browser labextension lint bench faults mutate clean
 
 # The JupyterLab extension: jlpm and jupyter-builder come from the venv, the browser is Debian's
 # chromium (.ci/run installs it), never a Playwright download.
@@ -45,12 +45,23 @@ labextension: setup $(EXT)/node_modules/.nbgov-installed  ## rebuild the Jupyter
 test-js: setup $(EXT)/node_modules/.nbgov-installed  ## frontend unit tests (jest)
 	cd $(EXT) && $(JLPM) test
 
+# Two passes over the same specs: a fresh project (never built: no lineage yet), then the same
+# project built by `nbgov build` before the server starts (NBGOV_UI_BUILD=1: up-to-date states,
+# run metrics, the lineage tree). Both always run: the spec's branches for each state are real.
 test-browser: labextension $(UI)/node_modules/.nbgov-installed  ## JupyterLab + nbgov in headless Chromium (galata)
-	cd $(UI) && $(JLPM) playwright test || { tail -n 60 jupyter-server.log; exit 1; }
+	cd $(UI) && NBGOV_UI_BUILD= $(JLPM) playwright test || { tail -n 60 jupyter-server.log; exit 1; }
+	cd $(UI) && NBGOV_UI_BUILD=1 $(JLPM) playwright test || { tail -n 60 jupyter-server.log; exit 1; }
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
+
+# Mutation testing of the modules that guard something, one module at a time against its own
+# unit tests (tests/mutate.py, docs/development/mutation.md). Slow (minutes per module on 2
+# cores), so not part of `make test`. `make mutate MUTATE=paths` runs one target.
+MUTATE ?=
+mutate: setup  ## mutation testing (mutmut) of ledger, identity, freshness, review, redaction, paths, promotion
+	$(BIN)/python tests/mutate.py $(MUTATE)
 
 bench: setup  ## all benchmarks; prints a table, writes benchmarks/results/latest.json
 	$(BIN)/python -m benchmarks

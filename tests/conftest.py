@@ -3,9 +3,14 @@ keeps its own conftest.py in its folder."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,6 +48,84 @@ def _no_tracking_uri_leaks(monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "unset")  # records the original state for teardown
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
 
+
+
+# -- the example project, built once per session and shared -------------------------------------
+#: What makes the repository's example project (copied from the working tree).
+EXAMPLE_FILES = ("notebooks", "data", "pipeline.yaml", "env.yaml", "nbgov.toml", "environment.yml", ".gitignore")
+
+
+@dataclass(frozen=True)
+class BuiltExample:
+    """The example project after one ``nbgov build --json`` in a git repo of its own."""
+
+    root: Path
+    #: the JSON summary printed by that first build
+    summary: dict
+
+    @property
+    def store(self) -> str:
+        """The embedded tracking URI (the project's mlflow.db)."""
+        return f"sqlite:///{self.root / 'mlflow.db'}"
+
+
+def run_nbgov(root: Path, *args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The real ``nbgov`` CLI in ``root``, without an inherited tracking URI or reviewer."""
+    drop = ("MLFLOW_TRACKING_URI", "NBGOV_REVIEWER")
+    full = {k: v for k, v in os.environ.items() if k not in drop}
+    full.update({"PLOOMBER_STATS_ENABLED": "false", **(env or {})})
+    return subprocess.run([sys.executable, "-m", "nbgov", *args], cwd=root, capture_output=True, text=True,
+                          env=full, timeout=timeout)
+
+
+def _commit_all(root: Path, message: str) -> None:
+    git = ["git", "-C", str(root), "-c", "user.name=Ada Author", "-c", "user.email=ada@example.com",
+           "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "add", "-A"], check=True, capture_output=True)
+    subprocess.run([*git, "commit", "-qm", message], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def built_example(tmp_path_factory) -> BuiltExample:
+    """The repository's example project built once for the whole session (30-90 s): shared by
+    tests/build (end to end), tests/lineage and tests/models. READ-ONLY: a test that changes the
+    project or its store (promote, approve, monitor) works on :func:`copy_built_example`; a test
+    that moves a file for a moment puts it back in a ``finally``."""
+    root = tmp_path_factory.mktemp("example") / "example"
+    root.mkdir()
+    for name in EXAMPLE_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, root / name)
+        elif src.exists():
+            shutil.copy(src, root / name)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    subprocess.run(["git", "-C", str(root), "config", "user.name", "Ada Author"], check=True)
+    subprocess.run(["git", "-C", str(root), "config", "user.email", "ada@example.com"], check=True)
+    subprocess.run(["git", "-C", str(root), "config", "commit.gpgsign", "false"], check=True)
+    _commit_all(root, "example")
+    proc = run_nbgov(root, "build", "--json")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return BuiltExample(root, json.loads(proc.stdout))
+
+
+def copy_built_example(built: BuiltExample, dest: Path) -> Path:
+    """A private copy of the built example (git repo, products, mlflow.db, mlruns/) at ``dest``.
+
+    MLflow's SQLite store holds absolute artifact locations (``file:///.../mlruns``): they are
+    rewritten to the copy, so that what a test logs or reads goes to the copy's own mlruns/ and
+    never to the shared build's.
+    """
+    shutil.copytree(built.root, dest, symlinks=True)
+    old, new = str(built.root), str(dest)
+    with sqlite3.connect(dest / "mlflow.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for column in db.execute(f'PRAGMA table_info("{table}")').fetchall():
+                if column[2].upper().startswith(("VARCHAR", "TEXT")):
+                    db.execute(f'UPDATE "{table}" SET "{column[1]}" = replace("{column[1]}", ?, ?) '
+                               f'WHERE "{column[1]}" LIKE ?', (old, new, f"%{old}%"))
+    return dest
 
 # -- the suite tells the truth: every test file is collected, no unexplained skips in CI --------
 _collected_files: set[Path] = set()

@@ -40,7 +40,8 @@ def test_build_records_each_task_as_child_run(tiny: Path):
     a = children["a"][0]
     assert a.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
     assert a.info.status == "FINISHED"
-    # params as params, secrets never leave the machine
+    # params as params; a secret param (api_token) is redacted in the params and absent from the
+    # params and tags (only MLflow params and tags are checked here, not the artifacts)
     assert a.data.params["x"] == "1"
     assert a.data.params["api_token"] == "***redacted***"
     assert "s3cr3t-value" not in json.dumps(a.data.params) + json.dumps(a.data.tags)

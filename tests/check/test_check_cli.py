@@ -42,6 +42,7 @@ def test_usage_and_config_errors_exit_2_without_traceback(make_project, run_cli)
     assert missing.returncode == 2 and "no such file" in missing.stderr
     bad_option = run_cli(root, "check", "--format", "xml")
     assert bad_option.returncode == 2
+    assert "'xml' is not one of" in bad_option.stderr and "Traceback" not in bad_option.stderr
 
 
 SCHEMA = Path(nbgov.core.checks.__file__).parent / "check-report.v1.json"
@@ -50,6 +51,7 @@ SCHEMA = Path(nbgov.core.checks.__file__).parent / "check-report.v1.json"
 def test_json_format(make_project, run_cli):
     root = make_project("paths--absolute.ipynb", "secrets--output.ipynb", "invalid--json.ipynb")
     proc = run_cli(root, "check", "--format", "json")
+    assert proc.returncode == 1, proc.stderr  # findings: exit 1 whatever the format
     doc = json.loads(proc.stdout)
     jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
     doc["findings"] = [f for f in doc["findings"] if f["path"].endswith("paths--absolute.ipynb")]
@@ -68,6 +70,7 @@ def test_json_format(make_project, run_cli):
 def test_sarif_format_points_at_the_raw_file_line(make_project, run_cli):
     root = make_project("secrets--source.ipynb")
     proc = run_cli(root, "check", "--format", "sarif", "--select", "NBG501")
+    assert proc.returncode == 1, proc.stderr
     log = json.loads(proc.stdout)
     assert log["version"] == "2.1.0"
     run = log["runs"][0]
@@ -84,6 +87,7 @@ def test_sarif_format_points_at_the_raw_file_line(make_project, run_cli):
 def test_github_format(make_project, run_cli):
     root = make_project("paths--absolute.ipynb")
     proc = run_cli(root, "check", "--format", "github")
+    assert proc.returncode == 1, proc.stderr
     first = proc.stdout.splitlines()[0]
     assert first.startswith("::error file=notebooks/paths--absolute.ipynb,line=")
     assert "title=NBG401 absolute-path::cell 2, line 2: home-directory path" in first
@@ -114,7 +118,7 @@ def test_fix_strips_outputs_and_metadata_atomically(make_project, run_cli):
     assert [c.source for c in nb.cells] == ["".join(c["source"]) for c in old["cells"]]
     assert not list((root / "notebooks").glob(".*.tmp"))
     again = run_cli(root, "check")
-    assert again.returncode == 0
+    assert (again.returncode, again.stdout.strip()) == (0, "all clean: 2 files checked")
 
 
 def test_fix_leaves_what_it_cannot_fix(make_project, run_cli):
@@ -177,10 +181,12 @@ def test_no_yaml_import_when_no_rule_needs_the_pipeline(make_project, task_spec)
 def test_fix_gives_cells_new_ids(make_project, run_cli):
     root = make_project("invalid--no-ids.ipynb", "kernel--missing.ipynb")
     proc = run_cli(root, "check", "--select", "NBG001,NBG301")
+    assert proc.returncode == 1, proc.stderr
     # three missing ids are fixable; the missing kernel is not (no [check] kernel)
     assert "4 findings in 2 files checked (3 fixable with --fix)" in proc.stdout
     fixed = run_cli(root, "check", "--fix", "--select", "NBG001")
     assert fixed.returncode == 0, fixed.stdout
+    assert "fixed" in fixed.stdout
     nb = nbformat.read(root / "notebooks" / "invalid--no-ids.ipynb", as_version=4)
     nbformat.validate(nb)
     assert len({c.id for c in nb.cells}) == 3

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pre_commit import clientlib  # a dev dependency: a missing pre-commit fails, never skips
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -17,7 +18,6 @@ MANIFEST = REPO / ".pre-commit-hooks.yaml"
 
 
 def test_manifest_is_valid_for_pre_commit():
-    clientlib = pytest.importorskip("pre_commit.clientlib")
     hooks = clientlib.load_manifest(str(MANIFEST))
     by_id = {h["id"]: h for h in hooks}
     assert by_id["nbgov-check"]["entry"] == "nbgov check"
@@ -27,7 +27,6 @@ def test_manifest_is_valid_for_pre_commit():
 
 @pytest.mark.integration
 def test_hook_blocks_a_commit_then_fix_lets_it_through(git_repo, tmp_path):
-    pytest.importorskip("pre_commit")
     hooks = yaml.safe_load(MANIFEST.read_text())
     # run the manifest's hooks as `language: system` (installing nbgov into pre-commit's own
     # virtualenv would download the world); entry, types and options are the manifest's own

@@ -202,19 +202,21 @@ def test_per_path_ignores_and_selection(make_project):
 
 
 @pytest.mark.parametrize(
-    "config",
+    "config, says, hint",
     [
-        '[check]\nselect = ["NBG999"]\n',
-        '[check]\noutputs = "sometimes"\n',
-        '[check]\ncolour = "red"\n',
-        '[check.per-path-ignores]\n"x" = ["no-such-rule"]\n',
+        ('[check]\nselect = ["NBG999"]\n', "unknown rule 'NBG999'", "known rules: NBG"),
+        ('[check]\noutputs = "sometimes"\n', "[check] outputs must be", "max_bytes = 100000"),
+        ('[check]\ncolour = "red"\n', "[check] unknown key(s): colour", "known keys:"),
+        ('[check.per-path-ignores]\n"x" = ["no-such-rule"]\n', "'no-such-rule'", "known rules: NBG"),
     ],
 )
-def test_bad_configuration_is_a_config_error(make_project, config):
+def test_bad_configuration_is_a_config_error(make_project, config, says, hint):
     root = make_project("clean--task.ipynb", config=config)
     with pytest.raises(ConfigError) as err:
         run_check(root=root, plugins=False)
-    assert err.value.exit_code == 2 and err.value.hint
+    assert err.value.exit_code == 2
+    assert says in err.value.message, err.value.message
+    assert hint in (err.value.hint or ""), err.value.hint
 
 
 def test_pipeline_consistency(make_project):

@@ -48,19 +48,22 @@ def test_defaults_and_full_table():
 
 
 @pytest.mark.parametrize(
-    "table",
+    "table, says",
     [
-        {"select": 3},
-        {"outputs": {"max_bytes": -1}},
-        {"outputs": {"max": 1}},
-        {"kernel": 1},
-        {"per-path-ignores": ["x"]},
-        {"notebooks": 1},
+        ({"select": 3}, "[check] select must be a list of strings"),
+        ({"outputs": {"max_bytes": -1}}, "[check] outputs must be \"forbid\", \"allow\" or {max_bytes = N}, got"),
+        ({"outputs": {"max": 1}}, "got {'max': 1}"),
+        ({"kernel": 1}, "[check] kernel must be a kernelspec name (a string)"),
+        ({"per-path-ignores": ["x"]}, "[check] per-path-ignores must be a table of glob = [rules]"),
+        ({"notebooks": 1}, "[check] notebooks must be a folder name (a string)"),
+        ({"colour": "red"}, "[check] unknown key(s): colour"),
     ],
 )
-def test_bad_values(table):
-    with pytest.raises(ConfigError):
-        parse_settings(table)
+def test_bad_values(table, says):
+    with pytest.raises(ConfigError) as err:
+        parse_settings(table, source="nbgov.toml")
+    assert says in err.value.message, err.value.message
+    assert str(err.value.where) == "nbgov.toml" and err.value.exit_code == 2
 
 
 def test_a_bad_kernel_names_the_key_it_came_from():

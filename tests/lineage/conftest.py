@@ -1,28 +1,17 @@
-"""Fixtures for lineage tests: one built copy of the repository's example project per session
-(the full build takes 30-90 s), in a real git repo with the embedded MLflow store."""
+"""Fixtures for lineage tests: the repository's example project built once per session (shared
+through tests/conftest.py), in a real git repo with the embedded MLflow store."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
 MODEL = "nbgov-example-classifier"
-EXAMPLE_FILES = (
-    "notebooks",
-    "data",
-    "pipeline.yaml",
-    "env.yaml",
-    "nbgov.toml",
-    "environment.yml",
-    ".gitignore",
-)
 
 
 def nbgov(root: Path, *args: str, env: dict | None = None, timeout: float = 600):
@@ -54,39 +43,10 @@ def lineage_json(root: Path, target: str, env: dict | None = None) -> dict:
 
 
 @pytest.fixture(scope="session")
-def example(tmp_path_factory) -> Path:
-    """The example project, built once with ``nbgov build`` (register task included)."""
-    root = tmp_path_factory.mktemp("lineage") / "example"
-    root.mkdir()
-    for name in EXAMPLE_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, root / name)
-        elif src.exists():
-            shutil.copy(src, root / name)
-    git = ["git", "-C", str(root)]
-    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
-    subprocess.run(
-        [*git, "-c", "user.name=Ada", "-c", "user.email=ada@example.com", "add", "-A"], check=True
-    )
-    subprocess.run(
-        [
-            *git,
-            "-c",
-            "user.name=Ada",
-            "-c",
-            "user.email=ada@example.com",
-            "-c",
-            "commit.gpgsign=false",
-            "commit",
-            "-qm",
-            "example",
-        ],
-        check=True,
-    )
-    proc = nbgov(root, "build", "--json", "-q")
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return root
+def example(built_example) -> Path:
+    """The example project built once per session (tests/conftest.py ``built_example``, shared
+    with tests/build and tests/models). Read-only: a test that moves a file puts it back."""
+    return built_example.root
 
 
 @pytest.fixture(scope="session")

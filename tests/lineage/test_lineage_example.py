@@ -88,10 +88,12 @@ def test_model_version_is_tagged_with_its_lineage(example: Path, store: str):
 def test_alias_resolves_to_its_version(example: Path, store: str):
     from mlflow.tracking import MlflowClient
 
-    MlflowClient(tracking_uri=store, registry_uri=store).set_registered_model_alias(
-        MODEL, "candidate", "1"
-    )
-    payload = lineage_json(example, f"models:/{MODEL}@candidate")
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    client.set_registered_model_alias(MODEL, "candidate", "1")
+    try:  # the example is shared by the session: leave its registry as it was
+        payload = lineage_json(example, f"models:/{MODEL}@candidate")
+    finally:
+        client.delete_registered_model_alias(MODEL, "candidate")
     assert payload["model"]["version"] == "1" and "candidate" in payload["model"]["aliases"]
     assert set(tasks_of(payload)) == CHAIN
 

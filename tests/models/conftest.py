@@ -1,5 +1,6 @@
-"""Fixtures for promote / serve / monitor tests: the repository's example project, built once
-per session in a tmp git repo, with a registered model version in its real MLflow store."""
+"""Fixtures for promote / serve / monitor tests: a private copy of the repository's example
+project built once per session (tests/conftest.py), with a registered model version in its real
+MLflow store."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import copy_built_example
 
-REPO = Path(__file__).resolve().parents[2]
 MODEL = "nbgov-example-classifier"
 AUTHOR = "Ada Author <ada@example.com>"
 REVIEWER = "Rita Reviewer <rita@example.com>"
@@ -56,12 +57,6 @@ def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
 
 
-def _tracked(name: str) -> bool:
-    out = subprocess.run(["git", "-C", str(REPO), "ls-files", "--", name], capture_output=True,
-                         text=True).stdout
-    return bool(out.strip())
-
-
 def latest_version(root: Path) -> str | None:
     """The newest registered version of the example model, if any."""
     from mlflow.tracking import MlflowClient
@@ -75,26 +70,14 @@ def latest_version(root: Path) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def example(tmp_path_factory) -> dict:
-    """The example project built once: ``{"root", "version"}`` (the registered model version)."""
-    root = tmp_path_factory.mktemp("models") / "example"
-    root.mkdir()
-    # the committed example (HEAD), not the working tree other work may be editing right now
-    names = [n for n in ("notebooks", "data", "pipeline.yaml", "env.yaml", "nbgov.toml",
-                         ".gitignore", "environment.yml") if _tracked(n)]
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "HEAD", *names],
-                             check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+def example(built_example, tmp_path_factory) -> dict:
+    """A private copy of the session's built example (these tests promote, approve and monitor:
+    they change the project and its store), with the extra rules above committed:
+    ``{"root", "version"}`` (the registered model version)."""
+    root = copy_built_example(built_example, tmp_path_factory.mktemp("models") / "example")
     with (root / "nbgov.toml").open("a") as fh:
         fh.write(EXTRA_CONFIG)
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "config", "user.name", "Ada Author")
-    _git(root, "config", "user.email", "ada@example.com")
-    _git(root, "config", "commit.gpgsign", "false")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "example")
-    proc = run_cli(root, "build", "-q")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _git(root, "commit", "-qam", "strict alias for the tests")
     version = latest_version(root)  # registered by the pipeline's register task
     assert version, "the build registered no model version"
     return {"root": root, "version": version}

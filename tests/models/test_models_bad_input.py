@@ -48,14 +48,15 @@ def test_promote_bad_uri_and_alias(tmp_path):
 
 
 def test_unknown_model_version_and_alias_in_a_real_store(tmp_path):
-    import mlflow
     from mlflow.tracking import MlflowClient
 
     root = project(tmp_path)
     client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
                           registry_uri=f"sqlite:///{root / 'mlflow.db'}")
     client.create_registered_model("m")
-    assert mlflow  # the registry exists, with a model that has no versions
+    # the registry exists, with a model that has no versions
+    assert client.get_registered_model("m").name == "m"
+    assert client.search_model_versions("name = 'm'") == []
     failed(run_cli(root, "promote", "models:/nope/1", "--alias", "champion"), "nope")
     failed(run_cli(root, "promote", "models:/m/3", "--alias", "champion"), "no model version")
     failed(run_cli(root, "serve", "models:/m@champion"), "model 'm' has no alias 'champion'")

@@ -59,6 +59,20 @@ def test_thresholds_must_be_a_list(value):
 
 def test_no_rules():
     assert parse_rules(None) == []
+    assert parse_rules([]) == [] and parse_rules(()) == []
+
+
+def test_errors_name_the_file_the_key_and_the_type():
+    with pytest.raises(ConfigError) as err:
+        parse_rules({"f1": 0.9}, "nbgov.toml", "[monitor] thresholds")
+    assert err.value.message == "[monitor] thresholds must be a list of rules, got dict"
+    assert str(err.value.where) == "nbgov.toml"
+    assert err.value.hint == 'e.g. thresholds = ["f1 >= 0.9", "latency_ms <= 50"]'
+    with pytest.raises(ConfigError) as err:
+        parse_rules(["f1 >= 0.9", "f1 >>= 1"], "nbgov.toml", "[promote] thresholds")
+    assert err.value.message == "[promote] thresholds: cannot parse rule 'f1 >>= 1'"
+    assert str(err.value.where) == "nbgov.toml"
+    assert [r.text for r in parse_rules(("a > 1", "b < 2"))] == ["a > 1", "b < 2"]
 
 
 def test_evaluate_explains_each_outcome():
@@ -71,9 +85,19 @@ def test_evaluate_explains_each_outcome():
     assert verdicts[0].explain() == "f1 = 0.87, needs >= 0.9 (evaluate)"
     assert verdicts[1].explain() == "latency_ms = 1.5, meets <= 50 (evaluate)"
     assert verdicts[2].explain() == "auc: not recorded, needs >= 0.5"
-    assert "ambiguous" in verdicts[3].explain() and "TASK.n_features" in verdicts[3].explain()
+    assert verdicts[3].explain() == ("n_features: ambiguous, recorded with different values by "
+                                     "train, profile; write TASK.n_features")
+    assert verdicts[3].value is None and verdicts[3].found_in == ("train", "profile")
     assert verdicts[4].value == 32 and verdicts[4].found_in == ("train",)
-    assert verdicts[0].to_dict()["threshold"] == 0.9
+    assert verdicts[4].explain() == "train.n_features = 32, meets == 32 (train)"
+    # the JSON form `nbgov promote --json` prints
+    assert verdicts[0].to_dict() == {
+        "rule": "f1 >= 0.9", "metric": "f1", "op": ">=", "threshold": 0.9, "outcome": FAIL,
+        "value": 0.87, "found_in": ["evaluate"], "explanation": "f1 = 0.87, needs >= 0.9 (evaluate)"}
+    assert verdicts[2].to_dict()["value"] is None and verdicts[2].to_dict()["found_in"] == []
+    # a flat mapping of metrics, as monitor passes it: no origin to name
+    (flat,) = evaluate(parse_rules(["f1 >= 0.9"]), {"": {"f1": 0.95}})
+    assert flat.explain() == "f1 = 0.95, meets >= 0.9" and flat.found_in == ()
 
 
 def test_same_value_from_two_tasks_is_not_ambiguous():

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nbgov.adapters.notebooks import read_notebook
-from nbgov.core.identity import canonical_bytes, notebook_version
+from nbgov.core.identity import canonical_bytes, notebook_version, short_version
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 
@@ -210,3 +210,11 @@ def test_py_percent_twin_round_trip(cells, tmp_path_factory):
     assert notebook_version(read_notebook(folder / "nb.py")) == notebook_version(
         read_notebook(folder / "nb.ipynb")
     )
+
+
+def test_short_version_is_the_first_twelve_hex_digits():
+    version = "nbv1:" + "0123456789abcdef" * 4
+    assert short_version(version) == "0123456789ab"
+    assert short_version(version, 4) == "0123"
+    assert short_version("0123456789abcdef") == "0123456789ab"  # no scheme prefix
+    assert short_version("nbv1:ab:cd") == "ab:cd"  # only the scheme is dropped

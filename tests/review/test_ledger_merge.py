@@ -34,7 +34,8 @@ def test_merge_driver_in_a_real_repository(project, nbgov, git, fixture_nb, bob)
 
     git("checkout", "-q", "main")
     note = nbgov("review", "comment", "notebooks/train.ipynb", "-m", "on main", "--reviewer", bob)
-    assert note.code == 0
+    assert note.code == 0, note.err
+    assert "on main" in (project / ".nbgov/reviews.jsonl").read_text()
     git("add", ".")
     git("commit", "-q", "-m", "comment on main")
 

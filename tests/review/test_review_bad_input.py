@@ -155,7 +155,9 @@ def test_a_branch_that_rewrites_reviews_fails_against_main(reviewed, nbgov, git)
         )
     (reviewed / LEDGER).write_text("".join(r.to_line() for r in forged))
     git("commit", "-q", "-am", "tidy reviews")
-    assert nbgov("ledger", "verify").code == 0
+    own = nbgov("ledger", "verify")  # against HEAD: the forged copy is what was committed
+    assert own.code == 0, own.err
+    assert own.out.strip() == "ok: 3 record(s) on 1 notebook(s), extends the ledger at git HEAD"
     # ...but not against the branch it must extend
     result = nbgov("ledger", "verify", "--against", "main")
     assert result.code == 2

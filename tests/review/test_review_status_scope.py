@@ -54,7 +54,9 @@ def test_review_paths_config_narrows_the_default(spread, nbgov):
     assert gate.code == 1
     assert gate.err.count(": unreviewed") == 2
     (spread / "nbgov.toml").write_text("[review]\npaths = [1]\n")
-    assert nbgov("review", "status").code == 2
+    bad = nbgov("review", "status")
+    assert bad.code == 2 and "[review] paths must be a list of paths" in bad.err
+    assert "Traceback" not in bad.err
 
 
 def test_one_broken_notebook_does_not_hide_the_others(spread, nbgov):

@@ -12,8 +12,6 @@ from jupyter_server.auth.identity import IdentityProvider, User
 from nbgov.core.config import load_config
 from nbgov.core.identity import notebook_version
 
-pytest.importorskip("nbgov.services.review")
-
 LOAD = "notebooks/load.ipynb"
 TRAIN = "notebooks/train.ipynb"
 
@@ -126,9 +124,6 @@ async def test_diff_against_the_approved_snapshot(as_rita, api, jp_root_dir):
     assert body["diff"], "an edited cell must show in the diff"
     status, body = await api("diff", params={"path": LOAD, "outputs": "yes"})
     assert status == 400
-
-
-pipeline_service = pytest.importorskip("nbgov.services.pipeline")
 
 
 async def test_pipeline_lists_tasks_with_state_review_and_runs(as_rita, api):

@@ -9,7 +9,6 @@ import pytest
 
 from nbgov.core.identity import notebook_version
 
-pytest.importorskip("nbgov.services.pipeline")
 pytestmark = pytest.mark.integration
 
 TRAIN = "notebooks/train.ipynb"

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from tests.server.conftest import commit_all, generated_project
 
-pytest.importorskip("nbgov.services.pipeline")
 pytestmark = pytest.mark.integration
 
 N_TASKS = 100

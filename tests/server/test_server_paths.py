@@ -29,11 +29,36 @@ def test_a_plain_relative_path_resolves(root):
     assert resolve_in_root(root, "a", kind="dir") == (root / "a").resolve()
 
 
-@pytest.mark.parametrize("raw", ["", "  ", "/etc/passwd", "C:/x.ipynb", "a/../../x",
-                                 "..", "a\\n.ipynb", "a/\x00", ".git/config", "a/.hidden"])
-def test_refused(root, raw):
-    with pytest.raises(PathRefusedError):
+@pytest.mark.parametrize("raw, why", [
+    ("", "empty path"),
+    ("  ", "empty path"),
+    ("/etc/passwd", "absolute path"),
+    ("C:/x.ipynb", "absolute path"),
+    ("a/../../x", "'..' in path"),
+    ("..", "'..' in path"),
+    ("a\\n.ipynb", "NUL or backslash in path"),
+    ("a/\x00", "NUL or backslash in path"),
+    (".git/config", "hidden file or folder"),
+    ("a/.hidden", "hidden file or folder"),
+])
+def test_refused(root, raw, why):
+    """Each refusal for its own reason: a rule switched off must fail its own case, not be
+    covered up by a later rule (an escape is also caught by the resolved-path check)."""
+    with pytest.raises(PathRefusedError) as err:
         resolve_in_root(root, raw)
+    assert err.value.message == f"path refused: {why}"
+    assert "without '..'" in err.value.hint
+
+
+@pytest.mark.parametrize("allow_hidden", [False, True])
+@pytest.mark.parametrize("raw", ["a/../a/n.ipynb", "./a/../a", "a/..", "a/x/../../a/n.ipynb"])
+def test_dotdot_is_refused_even_when_it_stays_inside_the_root(root, raw, allow_hidden):
+    """The '..' rule on its own: these paths resolve inside the root, so only that rule refuses
+    them (switching it off makes this test fail, whatever the resolved-path check does), also
+    on a server that allows hidden files (where the hidden-part rule no longer catches '..')."""
+    with pytest.raises(PathRefusedError) as err:
+        resolve_in_root(root, raw, kind="any", allow_hidden=allow_hidden)
+    assert err.value.message == "path refused: '..' in path"
 
 
 def test_hidden_allowed_when_the_server_allows_it(root):
@@ -46,8 +71,9 @@ def test_symlinks_out_of_the_root_are_refused_and_inside_ones_followed(root, tmp
     (tmp_path / "out.ipynb").write_text("{}")
     (root / "a" / "out.ipynb").symlink_to(tmp_path / "out.ipynb")
     (root / "inner.ipynb").symlink_to(root / "a" / "n.ipynb")
-    with pytest.raises(PathRefusedError):
+    with pytest.raises(PathRefusedError) as err:
         resolve_in_root(root, "a/out.ipynb")
+    assert err.value.message == "path refused: outside the server root"
     assert resolve_in_root(root, "inner.ipynb") == (root / "a" / "n.ipynb").resolve()
 
 
@@ -55,21 +81,33 @@ def test_missing_and_wrong_kind(root):
     with pytest.raises(NotebookNotFoundError):
         resolve_in_root(root, "a/none.ipynb")
     assert resolve_in_root(root, "a/none.ipynb", must_exist=False).name == "none.ipynb"
-    with pytest.raises(PathRefusedError):
+    with pytest.raises(PathRefusedError) as err:
         resolve_in_root(root, "a")  # a folder where a file is expected
+    assert err.value.message == "not a file"
+    with pytest.raises(PathRefusedError) as err:
+        resolve_in_root(root, "a/n.ipynb", kind="dir")
+    assert err.value.message == "not a folder"
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(["a", "..", ".", "n.ipynb", "/", "x", "%2e%2e", "~"]),
-                min_size=1, max_size=6))
-def test_whatever_is_accepted_is_inside_the_root(tmp_path_factory, parts):
+@given(st.lists(st.sampled_from(["a", "..", ".", "n.ipynb", "/", "x", "%2e%2e", "~", ".h"]),
+                min_size=1, max_size=6), st.booleans())
+def test_whatever_is_accepted_is_inside_the_root(tmp_path_factory, parts, allow_hidden):
+    """Refused exactly when a rule says so, and what is accepted resolves inside the root (a
+    resolver that refuses everything fails here: plain relative paths must be accepted)."""
     root = tmp_path_factory.mktemp("srv")
     (root / "a").mkdir(exist_ok=True)
     raw = "/".join(parts)
+    segments = [s for s in raw.split("/") if s]
+    should_refuse = raw.startswith("/") or ".." in segments or (
+        not allow_hidden and any(s.startswith(".") and s != "." for s in segments))
     try:
-        found = resolve_in_root(root, raw, must_exist=False, kind="any")
-    except PathRefusedError:
+        found = resolve_in_root(root, raw, must_exist=False, kind="any", allow_hidden=allow_hidden)
+    except PathRefusedError as err:
+        assert should_refuse, f"{raw!r} refused: {err.message}"
         return
+    assert not should_refuse, f"{raw!r} accepted as {found}"
+    assert found == (root.resolve() / raw).resolve()
     assert found == root.resolve() or root.resolve() in found.parents
 
 

@@ -101,8 +101,12 @@ async def test_methods_not_served_are_405(api, route, method):
 
 async def test_get_review_never_records(api, jp_root_dir):
     """State changes by POST only: query arguments of a decision on GET are ignored."""
-    await api("review", params={"path": "notebooks/load.ipynb", "decision": "approved",
-                                "note": "sneaky"})
+    status, body = await api("review", params={"path": "notebooks/load.ipynb", "decision": "approved",
+                                               "note": "sneaky"})
+    # answered as a plain read of the state: nothing decided, nothing written
+    assert status == 200, body
+    assert body["status"] == "unreviewed" and body["last"] is None and body["approved_version"] is None, body
+    assert "sneaky" not in json.dumps(body)
     assert not (jp_root_dir / ".nbgov" / "reviews.jsonl").exists()
 
 

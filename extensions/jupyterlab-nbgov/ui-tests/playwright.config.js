@@ -10,7 +10,8 @@ module.exports = {
   ...baseConfig,
   workers: 1,
   retries: 0,
-  timeout: 90000,
+  // per test: a kernel start plus a run on a loaded 2-core machine took over 90 s once
+  timeout: 180000,
   // a 2-core CI machine under load answers slower than Playwright's 5 s default
   expect: { timeout: 15000 },
   reporter: [['list']],

@@ -9,8 +9,18 @@ import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
 import * as path from 'path';
 
-test.use({ autoGoto: true, serverFiles: 'off', viewport: { width: 1280, height: 1000 } });
+test.use({ autoGoto: false, serverFiles: 'off', viewport: { width: 1280, height: 1000 } });
 test.describe.configure({ mode: 'serial' });
+
+test.beforeEach(async ({ page }) => {
+  // galata gives JupyterLab a fixed 15 s to start (its waitForCondition default), which a first
+  // load on a busy 2-core CI machine can exceed: waits without their own timeout get 2 minutes
+  const lab = page as any;
+  const waitForCondition = lab.waitForCondition.bind(lab);
+  lab.waitForCondition = (condition: () => Promise<boolean> | boolean, timeout?: number) =>
+    waitForCondition(condition, timeout ?? 120000);
+  await page.goto();
+});
 
 const SCREENSHOT = path.resolve(__dirname, '../../../../docs/img/pipeline-panel.png');
 
@@ -64,9 +74,15 @@ test('badge, approval from the context menu, and the pipeline DAG', async ({ pag
       'unreviewed'
     );
   }
-  // NBGOV_UI_BUILD=1 builds the project before the server starts (README screenshot runs)
+  // make test-browser runs this file twice: on a fresh project, then with NBGOV_UI_BUILD=1,
+  // which builds the project before the server starts (real states, metrics and lineage)
   const built = Boolean(process.env.NBGOV_UI_BUILD);
-  await expect(train).toHaveAttribute('data-state', built ? 'up-to-date' : 'never-run');
+  for (const name of ['load', 'features', 'train', 'evaluate']) {
+    await expect(panel.locator(`svg [data-task="${name}"]`)).toHaveAttribute(
+      'data-state',
+      built ? 'up-to-date' : 'never-run'
+    );
+  }
   if (built) {
     await expect(panel.locator('.nbgov-task[data-task="evaluate"] .nbgov-task-run')).toHaveText(
       /last run: .*accuracy=/

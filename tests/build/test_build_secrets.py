@@ -1,0 +1,28 @@
+"""A secret parameter (a name like api_token, from env.yaml) must not reach the tracking store:
+neither its database (params, tags) nor the artifacts uploaded with each run (the executed
+notebook, the lineage record). test_build_tiny checks the params and tags only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_cli
+
+pytestmark = pytest.mark.integration
+SECRET = b"s3cr3t-value"  # env.yaml's token in the tiny project, passed as param api_token
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known leak (issue 17 report): the executed notebook (papermill's injected-parameters cell) "
+    "and nbgov/lineage.json (params) are logged as artifacts with the secret's value; strict: "
+    "this test fails as soon as the leak is fixed, so remove this marker then"))
+def test_secret_param_reaches_neither_the_store_nor_the_artifacts(tiny: Path):
+    proc = run_cli(tiny, "build", "-q")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert SECRET not in (tiny / "mlflow.db").read_bytes()
+    artifacts = [p for p in (tiny / "mlruns").rglob("*") if p.is_file()]
+    assert any(p.name == "a.ipynb" for p in artifacts)  # the artifacts are there to look at
+    leaked = sorted(str(p.relative_to(tiny)) for p in artifacts if SECRET in p.read_bytes())
+    assert leaked == []
