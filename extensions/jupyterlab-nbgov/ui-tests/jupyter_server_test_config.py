@@ -4,7 +4,7 @@ Serves a fresh copy of fixtures/project (a four-task nbgov project) from a temp 
 git repository whose commits are by "Ada Author", while decisions taken in the browser are
 recorded for "Rita Reviewer" ($NBGOV_REVIEWER): the four-eyes rule holds as in real use.
 With NBGOV_UI_BUILD=1 the project is built first (`nbgov build`), so that the pipeline panel
-shows build states and run metrics (used for the README screenshot).
+shows build states and run metrics (`make screenshots`, for the docs' pictures).
 Never use this configuration outside tests: galata's helper turns security off.
 """
 
@@ -49,7 +49,7 @@ os.environ["PLOOMBER_VERSION_CHECK_DISABLED"] = "true"
 
 ROOT = make_project()
 if os.environ.get("NBGOV_UI_BUILD"):
-    # for README screenshots: real build states and metrics (about a minute, so not in CI)
+    # for the docs' screenshots: real build states and metrics (about a minute, so not in CI)
     subprocess.run(["nbgov", "build", "--quiet", "--project", str(ROOT)], check=True)
 
 c.ServerApp.root_dir = str(ROOT)
