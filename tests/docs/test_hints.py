@@ -30,7 +30,7 @@ SRC = REPO / "src" / "nbgov"
 PLACEHOLDER = "\x00"
 
 #: words that follow "nbgov" in prose ("upgrade nbgov on the server"), not commands
-PROSE = {"on", "if", "is", "and", "or", "to", "in", "with", "from", "can", "does", "itself", "version"}
+PROSE = {"on", "if", "is", "and", "or", "to", "in", "with", "from", "can", "does"}
 
 #: programs whose options a hint may name (``jupyter nbconvert --to notebook``)
 OTHER_PROGRAMS = {"jupyter", "git", "pip", "papermill", "ploomber", "mlflow", "conda", "jlpm", "apt-get"}

@@ -135,3 +135,13 @@ def test_unknown_marker_fails_the_build(tmp_path):
                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert proc.returncode != 0
     assert "unknown marker nbgov:rulez" in proc.stderr
+
+
+def test_site_loads_nothing_from_other_hosts(site):
+    # read from disk on machines without internet access: styles, scripts, fonts are local
+    for page in site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        remote = re.findall(r'<(?:script|img)[^>]+src="(https?://[^"]+)"', text)
+        remote += re.findall(r'<link[^>]+href="(https?://[^"]+)"[^>]*rel="(?:stylesheet|preconnect)"', text)
+        remote += re.findall(r'<link[^>]+rel="(?:stylesheet|preconnect)"[^>]*href="(https?://[^"]+)"', text)
+        assert not remote, f"{page.relative_to(site)} loads {remote}"
