@@ -132,7 +132,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         raise ConfigError(f"not valid TOML: {exc}", Location(path, line=line),
-                          hint="fix the syntax; see the README's configuration section") from None
+                          hint="fix the syntax; see docs/reference/configuration.md") from None
     except UnicodeDecodeError:
         raise ConfigError("not UTF-8 text", Location(path)) from None
 

@@ -1,6 +1,6 @@
 """Notebook identity: the *version* of a notebook is a hash of what it means.
 
-Algorithm ``nbv1`` (documented in the README so other tools can compute it):
+Algorithm ``nbv1`` (documented in docs/concepts/notebook-version.md so other tools can compute it):
 
 1. Take the cells in order. Drop cells tagged ``injected-parameters`` or
    ``papermill-error-cell-tag`` (papermill adds them to executed copies; they are run-time

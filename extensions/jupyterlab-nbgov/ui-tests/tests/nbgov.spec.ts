@@ -22,7 +22,16 @@ test.beforeEach(async ({ page }) => {
   await page.goto();
 });
 
-const SCREENSHOT = path.resolve(__dirname, '../../../../docs/img/pipeline-panel.png');
+/**
+ * The documentation's pictures of the extension are taken here, on every run, so that a change
+ * of the UI shows in them: into ui-tests/screenshots/ (ignored by git), or into
+ * $NBGOV_SCREENSHOT_DIR (`make screenshots` points it at docs/assets/screenshots/).
+ */
+const SHOTS = process.env.NBGOV_SCREENSHOT_DIR || path.resolve(__dirname, '..', 'screenshots');
+
+async function shot(target: Locator, name: string): Promise<void> {
+  await target.screenshot({ path: path.join(SHOTS, `${name}.png`), animations: 'disabled' });
+}
 
 async function openNotebook(page: IJupyterLabPageFixture, file: string): Promise<Locator> {
   expect(await page.notebook.openByPath(`notebooks/${file}`)).toBe(true);
@@ -36,13 +45,19 @@ async function decideFromMenu(
   page: IJupyterLabPageFixture,
   item: string,
   note: string,
-  button: string
+  button: string,
+  screenshot?: string
 ): Promise<void> {
   await page
     .locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')
     .first()
     .click({ button: 'right' });
-  await page.locator('.lm-Menu-itemLabel', { hasText: item }).click();
+  const entry = page.locator('.lm-Menu-itemLabel', { hasText: item });
+  if (screenshot) {
+    await expect(entry).toBeVisible();
+    await shot(page.locator('.lm-Menu').first(), screenshot);
+  }
+  await entry.click();
   const dialog = page.locator('.jp-Dialog');
   await dialog.locator('input').fill(note);
   await dialog.locator('.jp-Dialog-button', { hasText: button }).click();
@@ -55,10 +70,17 @@ test('badge, approval from the context menu, and the pipeline DAG', async ({ pag
   await expect(badge).toHaveAttribute('title', /version: nbv1:/);
   await expect(badge).toHaveAttribute('title', /last decision: none yet/);
 
-  await decideFromMenu(page, 'Approve notebook (nbgov)', 'fine <b>by me</b>', 'Approve');
+  await decideFromMenu(
+    page,
+    'Approve notebook (nbgov)',
+    'fine <b>by me</b>',
+    'Approve',
+    'context-menu'
+  );
   await expect(badge).toHaveText('approved');
   await expect(badge).toHaveAttribute('title', /last decision: approved by Rita Reviewer/);
   await expect(badge).toHaveAttribute('title', /note: fine <b>by me<\/b>/);
+  await shot(page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar'), 'badge');
 
   await page.sidebar.openTab('nbgov-pipeline');
   const panel = page.locator('#nbgov-pipeline');
@@ -91,9 +113,7 @@ test('badge, approval from the context menu, and the pipeline DAG', async ({ pag
   await expect(panel.locator('.nbgov-task[data-task="train"] .nbgov-chip').last()).toHaveText(
     'approved'
   );
-  if (process.env.NBGOV_SCREENSHOT) {
-    await panel.screenshot({ path: SCREENSHOT });
-  }
+  await shot(panel, 'pipeline-panel');
 
   // lineage of a task: a tree in a tab once it ran; before, the server's reason in a dialog
   await panel.locator('.nbgov-task[data-task="train"] .nbgov-task-lineage').click();
@@ -104,6 +124,7 @@ test('badge, approval from the context menu, and the pipeline DAG', async ({ pag
     // the status when it ran (built before the approval), not the status now
     await expect(lineage).toContainText('review_status: unreviewed');
     await expect(lineage).toContainText('path: products/features.csv');
+    await shot(lineage, 'lineage');
   } else {
     const dialog = page.locator('.jp-Dialog');
     await expect(dialog).toContainText('nbgov: no lineage for train');
@@ -139,6 +160,7 @@ test('a change makes the approval stale; diff against approved; request changes'
     /notebooks\/train\.ipynb: approved nbv1:\w+ → current nbv1:\w+/
   );
   await expect(diff).toContainText('NBGOV-CHANGED-LINE');
+  await shot(diff, 'diff');
 
   await openNotebook(page, 'train.ipynb');
   await decideFromMenu(page, 'Request changes (nbgov)', 'keep the threshold', 'Request changes');
