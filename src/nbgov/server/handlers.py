@@ -203,9 +203,12 @@ class NbgovHandler(APIHandler):
         return self.settings["nbgov_pipeline_cache"]
 
     def pipeline_payload(self, config: Config) -> dict[str, Any]:
-        """``pipeline_state(config)`` with current review statuses, from the cache (a new
-        dict; the tasks in it are shared: do not mutate). Blocking: call it in a worker."""
-        dag = self.cache.dag(config, _service("pipeline").pipeline_state)
+        """``pipeline_state_data(config)`` with current review statuses, from the cache (a new
+        dict; the tasks in it are shared: do not mutate). Blocking: call it in a worker.
+
+        Data only (:mod:`nbgov.services.pipeline_data`): a GET never loads the Ploomber DAG,
+        which would render env.yaml, import task modules and run ``on_render`` hooks."""
+        dag = self.cache.dag(config, _service("pipeline_data").pipeline_state_data)
         reviews = self.cache.reviews(config, dag, _service("review").review_states)
         tasks = [{**t, "review": reviews.get(t.get("source"), t.get("review"))}
                  for t in dag.get("tasks", [])]
@@ -255,10 +258,10 @@ class InfoHandler(NbgovHandler):
 def _task_for(handler: NbgovHandler, config: Config, path: Path) -> str | None:
     """The pipeline task whose source is ``path``; None without a pipeline, or when the
     pipeline does not load (``GET pipeline`` reports that error; the review still shows)."""
-    if not handler.has_pipeline(config) or not service_available("pipeline"):
+    if not handler.has_pipeline(config) or not service_available("pipeline_data"):
         return None
     try:
-        task_map = handler.cache.tasks(config, _service("pipeline").pipeline_state)
+        task_map = handler.cache.tasks(config, _service("pipeline_data").pipeline_state_data)
     except NbgovError as exc:
         handler.log.warning("[nbgov] no task for %s: %s", path, exc.message)
         return None
@@ -357,7 +360,7 @@ class TaskContextHandler(NbgovHandler):
     async def get(self) -> None:
         path, config = self.notebook()
         self.has_pipeline(config, required=True)
-        payload = await self.call(self.cache.exclusive, _service("pipeline").task_context,
+        payload = await self.call(self.cache.exclusive, _service("pipeline_data").task_context_data,
                                   config, path)
         if payload is None:
             raise NotebookNotFoundError(f"{self.rel(path)} is not a task of {config.pipeline}")
