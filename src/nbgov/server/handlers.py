@@ -47,6 +47,7 @@ from nbgov.server.paths import (
     project_config,
     relative_to_root,
     resolve_in_root,
+    scrub_paths,
 )
 
 #: The authorization resource every nbgov route checks (``Authorizer.is_authorized``).
@@ -102,6 +103,10 @@ class NbgovHandler(APIHandler):
             reply = exc.to_dict()
             if reply["where"] and reply["where"]["path"]:
                 reply["where"]["path"] = self._client_path(reply["where"]["path"])
+            # no absolute server path in what a client reads
+            for key in ("message", "hint"):
+                if isinstance(reply.get(key), str):
+                    reply[key] = scrub_paths(reply[key], self.server_root)
         elif isinstance(exc, tornado.web.HTTPError):
             reply = {"error": "HTTPError", "message": exc.log_message or self._reason,
                      "where": None, "hint": None}
@@ -374,13 +379,14 @@ class LineageHandler(NbgovHandler):
     @authorized
     async def get(self) -> None:
         target = self.get_query_argument("target", None)
-        if not target:
+        if not target or not target.strip():
             raise tornado.web.HTTPError(400, "target is required")
         config = self.optional_project()
-        if ":/" not in target and ("/" in target or target.startswith(".")):
-            # a file target: confined like every other path; a name passes as it is
+        if not target.startswith("models:/"):
+            # anything but a model URI may name a file: confined like every other path (a
+            # regular file inside the root); a task name or run id that names no file passes
             resolved = self.resolve(target, kind="any", must_exist=False)
-            if resolved.exists():
+            if resolved.exists() or "/" in target or target.startswith((".", "~")):
                 target = str(resolved)
         payload = await self.call(_service("lineage").lineage, config, target)
         self.reply(payload)
