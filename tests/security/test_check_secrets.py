@@ -120,3 +120,20 @@ def test_tracking_secrets_policy_is_validated(tmp_path: Path) -> None:
     (tmp_path / "nbgov.toml").write_text('[tracking]\nsecret = "allow"\n')
     with pytest.raises(ConfigError, match="unknown key"):
         load_config(tmp_path)
+
+
+def test_guard_notebook_applies_each_policy() -> None:
+    import pytest
+
+    from nbgov.core.errors import GateError
+    from nbgov.core.redact import guard_notebook
+
+    nb = json.loads(FIXTURE.read_text())
+    masked, count = guard_notebook(nb, "redact")
+    assert count >= len(LEAKS) and AWS_SECRET not in json.dumps(masked)
+    same, found = guard_notebook(nb, "allow")
+    assert same is nb and found == count
+    with pytest.raises(GateError, match=f"{count} secret"):
+        guard_notebook(nb, "refuse", "products/a.ipynb")
+    clean = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    assert guard_notebook(clean, "refuse") == (clean, 0)

@@ -357,3 +357,28 @@ def mask_json_text(text: str) -> tuple[str, int]:
     else:
         masked, n = _mask_value(data, names=True)
     return (json.dumps(masked, indent=1, ensure_ascii=False) + "\n", n) if n else (text, 0)
+
+
+def guard_notebook(nb: dict[str, Any], policy: str, where: str = "") -> tuple[dict[str, Any], int]:
+    """An executed notebook as ``[tracking] secrets`` says to upload it, and how many secrets
+    were found in it (for the run tag ``nbgov.secrets_masked``).
+
+    Args:
+        nb: the executed notebook (not modified).
+        policy: ``redact`` (a masked copy), ``refuse`` (raise when anything is found) or
+            ``allow`` (the notebook as is).
+        where: the notebook's path, for the error.
+
+    Raises:
+        GateError: ``refuse`` and at least one secret was found (exit 1).
+    """
+    from nbgov.core.errors import GateError, Location
+
+    masked, count = mask_notebook(nb)
+    if policy == "allow":
+        return nb, count
+    if policy == "refuse" and count:
+        raise GateError(f"refusing to upload the executed notebook: {count} secret(s) in it",
+                        Location(where or None),
+                        hint='remove them from the outputs, or set [tracking] secrets = "redact"')
+    return masked, count
