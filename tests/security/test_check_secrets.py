@@ -137,3 +137,14 @@ def test_guard_notebook_applies_each_policy() -> None:
         guard_notebook(nb, "refuse", "products/a.ipynb")
     clean = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     assert guard_notebook(clean, "refuse") == (clean, 0)
+
+
+def test_a_redacted_record_still_reads_as_fresh() -> None:
+    """Records keep parameters redacted; the content rules compare both sides redacted."""
+    from nbgov.core.freshness import decide
+
+    params = {"password": "hunter2-prod", "seed": 1}
+    record = {"outcome": "succeeded", "notebook": {"version": "v"}, "params": redact_params(params),
+              "inputs": []}
+    assert decide(record, "v", params, {}, {"p": "sha256:x"}).fresh is True
+    assert decide(record, "v", {**params, "seed": 2}, {}, {"p": "sha256:x"}).fresh is False
