@@ -185,3 +185,27 @@ def _version(root: Path) -> str:
     from nbgov.core.identity import notebook_version
 
     return notebook_version(read_notebook(root / NB))
+
+
+def test_signing_through_ssh_agent_with_a_public_key(reviewed: Path, keys, tmp_path: Path) -> None:
+    """``--sign-key KEY.pub``: ssh-keygen -Y sign -U asks the (real) ssh-agent to sign."""
+    import os
+    import re
+    import signal
+    import subprocess
+
+    allowed_signers(reviewed, keys, "bob")
+    _require_signed(reviewed)
+    sock = tmp_path / "agent.sock"
+    out = subprocess.run(["ssh-agent", "-s", "-a", str(sock)], check=True, capture_output=True, text=True).stdout
+    pid = int(re.search(r"SSH_AGENT_PID=(\d+)", out).group(1))
+    try:
+        env = {"SSH_AUTH_SOCK": str(sock)}
+        subprocess.run(["ssh-add", "-q", str(keys["bob"])], check=True, env={**os.environ, **env})
+        pub = keys["bob"].with_suffix(".pub")
+        approve = nbgov(reviewed, "review", "approve", NB, "--reviewer", BOB, "--sign-key", str(pub), env=env)
+        assert approve.returncode == 0, approve.stderr
+        assert "signature valid" in approve.stdout
+        assert nbgov(reviewed, "review", "gate").returncode == 0
+    finally:
+        os.kill(pid, signal.SIGTERM)
