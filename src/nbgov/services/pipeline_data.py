@@ -223,7 +223,7 @@ def pipeline_state_data(config: Config) -> dict[str, Any]:
     """The ``GET pipeline`` payload (same shape as :func:`nbgov.services.pipeline.pipeline_state`)
     computed from data only: no Ploomber, no project code."""
     from nbgov.core.lineage import read_record, record_path
-    from nbgov.services.pipeline import last_run
+    from nbgov.services.pipeline import task_entry
     from nbgov.services.review import review_states
 
     tasks = task_views(config)
@@ -246,15 +246,7 @@ def pipeline_state_data(config: Config) -> dict[str, Any]:
             outdated.add(task.name)
         source = _rel(config, task.source)
         review = reviews.get(source) if source else None
-        out.append({
-            "name": task.name,
-            "source": source,
-            "products": {k: _rel(config, p) for k, p in task.products.items()},
-            "upstream": task.upstream,
-            "state": state,
-            "review": {"status": review.status, "version": review.version} if review else None,
-            "last_run": last_run(record),
-        })
+        out.append(task_entry(config, task.name, source, task.products, task.upstream, state, review, record))
     return {"pipeline": _rel(config, config.pipeline_path), "tasks": out}
 
 
