@@ -45,6 +45,16 @@ class TaskView:
     products: dict[str, Path]
     params: dict[str, Any] = field(default_factory=dict)
     upstream: list[str] = field(default_factory=list)
+    record: Path | None = None  # where the lineage record lives, when the plan names it
+
+    def record_file(self) -> Path | None:
+        """The task's lineage record file: the plan's, else next to the executed notebook."""
+        from nbgov.core.lineage import record_path
+
+        if self.record is not None:
+            return self.record
+        nb = self.notebook_product
+        return record_path(nb) if nb is not None else None
 
     @property
     def notebook_product(self) -> Path | None:
@@ -82,6 +92,7 @@ def _plan_tasks(config: Config) -> list[TaskView] | None:
                           if isinstance(v, str)},
                 params=dict(task.get("params") or {}),
                 upstream=[str(u) for u in task.get("upstream") or []],
+                record=_abs(config, task["record"]) if isinstance(task.get("record"), str) else None,
             ))
         return out
     except (KeyError, TypeError, AttributeError):
@@ -222,7 +233,7 @@ def _state(config: Config, task: TaskView, by_name: dict[str, TaskView], record:
 def pipeline_state_data(config: Config) -> dict[str, Any]:
     """The ``GET pipeline`` payload (same shape as :func:`nbgov.services.pipeline.pipeline_state`)
     computed from data only: no Ploomber, no project code."""
-    from nbgov.core.lineage import read_record, record_path
+    from nbgov.core.lineage import read_record
     from nbgov.services.pipeline import task_entry
     from nbgov.services.review import review_states
 
@@ -237,8 +248,8 @@ def pipeline_state_data(config: Config) -> dict[str, Any]:
     outdated: set[str] = set()
     out = []
     for task in tasks:
-        nb = task.notebook_product
-        record = read_record(record_path(nb)) if nb is not None else None
+        path = task.record_file()
+        record = read_record(path) if path is not None else None
         state = _state(config, task, by_name, record)
         if state == "up-to-date" and outdated & set(task.upstream):
             state = "outdated"
