@@ -58,7 +58,8 @@ def test_states_are_json_ready(three):
     ]
     assert payload[1]["last"]["note"] == "why?" and payload[1]["approved_version"] is None
     assert payload[0]["approved_version"] == payload[0]["version"]
-    assert set(payload[0]["last"]) == {"decision", "reviewer", "at", "note", "version"}
+    assert set(payload[0]["last"]) == {"decision", "reviewer", "at", "note", "version", "signature"}
+    assert payload[0]["last"]["signature"] == "unsigned"
 
 
 def test_diff_against_approved_shape(three, fixture_nb):

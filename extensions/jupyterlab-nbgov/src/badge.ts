@@ -8,7 +8,7 @@ import { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 
 import { NbgovHub, serverPath } from './hub';
-import { reviewClass, reviewLabel, reviewTooltip } from './status';
+import { reviewClass, reviewLabel, reviewTooltip, signatureLabel } from './status';
 import { IReviewState, NbgovAPIError } from './tokens';
 
 const STATUS_CLASSES = /^nbgov-review-/;
@@ -24,6 +24,9 @@ export class ReviewBadge extends Widget {
     this._label = document.createElement('span');
     this._label.className = 'nbgov-badge-label';
     this.node.appendChild(this._label);
+    this._signature = document.createElement('span');
+    this._signature.className = 'nbgov-badge-signature';
+    this.node.appendChild(this._signature);
     this.node.setAttribute('role', 'status');
     this.show_('nbgov: …', 'nbgov-review-loading', 'loading the review status');
 
@@ -73,6 +76,12 @@ export class ReviewBadge extends Widget {
     this._state = state;
     this.show_(reviewLabel(state.status), reviewClass(state.status), reviewTooltip(state));
     this.node.dataset.status = state.status;
+    const signature = signatureLabel(state.last);
+    // text only: the label comes from a fixed table, the state from the server
+    this._signature.textContent = signature ? ` · ${signature}` : '';
+    if (signature) {
+      this.node.dataset.signed = String(state.last?.signature === 'valid');
+    }
   }
 
   dispose(): void {
@@ -91,6 +100,8 @@ export class ReviewBadge extends Widget {
     }
     this.node.classList.add(statusClass);
     delete this.node.dataset.status;
+    delete this.node.dataset.signed;
+    this._signature.textContent = '';
     this._label.textContent = text; // user-controlled text goes in as text, never as HTML
     this.node.title = tooltip;
   }
@@ -117,6 +128,7 @@ export class ReviewBadge extends Widget {
   }
 
   private _label: HTMLSpanElement;
+  private _signature: HTMLSpanElement;
   private _state: IReviewState | null = null;
   private _ticket = 0;
 }

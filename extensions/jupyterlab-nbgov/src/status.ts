@@ -63,6 +63,24 @@ export function shortVersion(version: string | null | undefined): string {
   return prefix + digest.slice(0, 12);
 }
 
+const SIGNATURE_LABELS: { [key: string]: string } = {
+  valid: 'signed',
+  invalid: 'bad signature',
+  'unknown key': 'unknown signer',
+  unsigned: 'unsigned'
+};
+
+/**
+ * What the badge says about the last record's signature: "signed", "unsigned", "bad
+ * signature", "unknown signer"; '' when the server does not report signatures.
+ */
+export function signatureLabel(record: IReviewRecord | null | undefined): string {
+  if (!record || typeof record.signature !== 'string') {
+    return '';
+  }
+  return lookup(SIGNATURE_LABELS, record.signature) ?? 'unsigned';
+}
+
 /** "approved by ada at 2026-11-26 07:30" for a review record. */
 export function describeRecord(record: IReviewRecord): string {
   const what = lookup(DECISION_LABELS, record.decision) ?? record.decision;
@@ -91,6 +109,9 @@ export function reviewTooltip(state: IReviewState): string {
     lines.push(`last decision: ${describeRecord(state.last)}`);
     if (state.last.note) {
       lines.push(`note: ${state.last.note}`);
+    }
+    if (state.last.signature) {
+      lines.push(`signature: ${state.last.signature}`);
     }
   } else {
     lines.push('last decision: none yet');

@@ -23,6 +23,9 @@ export interface IInfo {
   lineage?: boolean;
 }
 
+/** The state of a review record's SSH signature (checked against the allowed signers). */
+export type SignatureState = 'valid' | 'invalid' | 'unknown key' | 'unsigned';
+
 /** One review record as the server reports it. */
 export interface IReviewRecord {
   decision: Decision;
@@ -30,6 +33,8 @@ export interface IReviewRecord {
   at: string;
   note: string | null;
   version: string;
+  /** Absent from servers older than signed reviews. */
+  signature?: SignatureState;
 }
 
 /** `GET nbgov/api/review?path=P` and the 201 answer of `POST nbgov/api/review`. */

@@ -149,3 +149,9 @@ def ls_files(root: str | Path, *patterns: str) -> list[str]:
     """Tracked and untracked-but-not-ignored files matching the patterns, posix, relative."""
     out = _out(root, "ls-files", "--cached", "--others", "--exclude-standard", "--", *patterns)
     return sorted(set(out.splitlines())) if out else []
+
+
+def blob_id(root: str | Path, rev: str, path: str | Path) -> str | None:
+    """The object id of ``path`` at ``rev`` (None when it is not there): one call that both
+    says whether a file is committed and names its content (a cache key)."""
+    return _out(root, "rev-parse", "--verify", "-q", f"{rev}:{Path(path).as_posix()}") or None

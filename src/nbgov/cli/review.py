@@ -35,14 +35,18 @@ def review() -> None:
     """Review notebooks: approve, request changes, comment, see status and history."""
 
 
-def _decide(decision: str, notebooks: tuple[str, ...], message: str, reviewer: str | None) -> None:
+def _decide(decision: str, notebooks: tuple[str, ...], message: str, reviewer: str | None,
+            sign_key: str | None) -> None:
     from nbgov.core.identity import short_version
     from nbgov.services.review import record_decisions
 
-    for state in record_decisions(load_config(), _abs(notebooks), decision, message, reviewer):
+    states = record_decisions(load_config(), _abs(notebooks), decision, message, reviewer, sign_key)
+    for state in states:
+        by = f" by {state.last['reviewer']}" if state.last else ""
+        signed = f", signature {state.last['signature']}" if state.last and "signature" in state.last else ""
         click.echo(
             f"{state.path}: {state.status} at {short_version(state.version)} "
-            f"({decision.replace('_', ' ')} by {state.last['reviewer']})"
+            f"({decision.replace('_', ' ')}{by}{signed})"
         )
 
 
@@ -50,6 +54,12 @@ _reviewer_opt = click.option(
     "--reviewer",
     help='Who decides, e.g. "Ann <ann@x.org>" '
     "(default: $NBGOV_REVIEWER, [review] reviewer, git user).",
+)
+_sign_opt = click.option(
+    "--sign-key",
+    type=click.Path(dir_okay=False),
+    help="SSH key that signs the record (ssh-keygen -Y sign); a .pub: the private key is in "
+    "ssh-agent (default: [review] signing_key; none: unsigned).",
 )
 _note_opt = click.option(
     "-m", "--message", "message", default="", help="A note kept with the record."
@@ -61,8 +71,10 @@ def _decision_command(name: str, decision: str, doc: str) -> None:
     @click.argument("notebooks", nargs=-1, required=True)
     @_note_opt
     @_reviewer_opt
-    def command(notebooks: tuple[str, ...], message: str, reviewer: str | None) -> None:
-        _decide(decision, notebooks, message, reviewer)
+    @_sign_opt
+    def command(notebooks: tuple[str, ...], message: str, reviewer: str | None,
+                sign_key: str | None) -> None:
+        _decide(decision, notebooks, message, reviewer, sign_key)
 
 
 _decision_command(
@@ -148,7 +160,8 @@ def ledger() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def verify(against: str, as_json: bool) -> None:
-    """Check every record's hash and the chain; fail naming the first bad record."""
+    """Check every record's hash and the chain; fail naming the first bad record. Lists each
+    record's signature state (valid / invalid / unknown key / unsigned)."""
     from nbgov.services.review import verify_ledger
 
     result = verify_ledger(load_config(), against)
@@ -158,6 +171,16 @@ def verify(against: str, as_json: bool) -> None:
     rev = result["checked_against_git"]
     extends = f", extends the ledger at git {rev}" if rev else ""
     click.echo(f"ok: {result['records']} record(s) on {result['notebooks']} notebook(s){extends}")
+    for sig in result["signatures"]:
+        signer = f" by {sig['signer']}" if sig["signer"] else ""
+        click.echo(f"#{sig['seq']}  {sig['decision']:<17}  {sig['notebook']}  signature: {sig['signature']}{signer}")
+    # a signature that does not verify is tampering; unknown keys and unsigned records are
+    # reported (with require_signed they do not count towards any status)
+    bad = [s for s in result["signatures"] if s["signature"] == "invalid"]
+    if bad:
+        click.echo(f"error: {len(bad)} record(s) carry a signature that does not verify "
+                   f"(#{', #'.join(str(s['seq']) for s in bad)}): edited after signing", err=True)
+        sys.exit(1)
     for version in result["missing_snapshots"]:
         click.echo(f"warning: no approved snapshot for {version}", err=True)
 

@@ -15,6 +15,7 @@ from typing import Any
 import tomllib
 
 from nbgov.core.errors import ConfigError, Location
+from nbgov.core.redact import POLICIES as SECRETS_POLICIES
 
 CONFIG_FILE = "nbgov.toml"
 DEFAULT_PIPELINE = "pipeline.yaml"
@@ -26,9 +27,15 @@ ENVIRONMENT_KEYS = {"require_approved"}
 #: Keys of the ``[execution]`` table (papermill settings of every notebook task, in seconds).
 EXECUTION_KEYS = {"cell_timeout", "startup_timeout"}
 
+#: Keys of the ``[tracking]`` table. ``secrets``: what happens to secrets found in what a run
+#: uploads (params, lineage record, scraps, executed notebook): ``redact`` (default), ``refuse``
+#: the upload, or ``allow`` (upload as is).
+TRACKING_KEYS = {"secrets"}
+
 _KNOWN_TOP = {
     "pipeline", "tracking_uri", "experiment", "products", "environment",
     "review", "environments", "check", "promote", "monitor", "lineage", "kernel", "execution",
+    "tracking",
 }
 
 
@@ -98,6 +105,11 @@ class Config:
                               Location(self.source), hint="require_approved = true (no quotes)")
         return value
 
+    @property
+    def secrets_policy(self) -> str:
+        """``[tracking] secrets``: ``redact`` (default), ``refuse`` or ``allow``."""
+        return str(self.section("tracking").get("secrets", SECRETS_POLICIES[0]))
+
     def resolved_tracking_uri(self) -> str:
         """MLFLOW_TRACKING_URI wins, then the config, then the embedded SQLite store."""
         uri = os.environ.get("MLFLOW_TRACKING_URI") or self.tracking_uri
@@ -166,6 +178,7 @@ def load_config(root: str | Path | None = None) -> Config:
         # a misspelt timeout would silently not apply
         raise ConfigError(f"unknown key(s) in [execution]: {', '.join(unknown)}", Location(source),
                           hint=f"known keys: {', '.join(sorted(EXECUTION_KEYS))}")
+    _check_tracking(data.get("tracking", {}), source)
     return Config(
         root=root,
         source=source,
@@ -175,3 +188,18 @@ def load_config(root: str | Path | None = None) -> Config:
         environment=os.environ.get("NBGOV_ENV") or data.get("environment"),
         raw=data,
     )
+
+
+def _check_tracking(table: Any, source: Path | None) -> None:
+    """``[tracking]``: known keys, and ``secrets`` one of :data:`SECRETS_POLICIES`."""
+    if not isinstance(table, dict):
+        raise ConfigError("[tracking] must be a table", Location(source))
+    unknown = sorted(set(table) - TRACKING_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown key(s) in [tracking]: {', '.join(unknown)}", Location(source),
+                          hint=f"known keys: {', '.join(sorted(TRACKING_KEYS))}")
+    policy = table.get("secrets", SECRETS_POLICIES[0])
+    if policy not in SECRETS_POLICIES:
+        # a typo must not turn redaction off
+        raise ConfigError(f"[tracking] secrets must be one of {', '.join(SECRETS_POLICIES)}, got {policy!r}",
+                          Location(source), hint='secrets = "redact"')

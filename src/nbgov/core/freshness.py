@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from nbgov.core.redact import redact_params
+
 
 @dataclass(frozen=True)
 class Freshness:
@@ -55,7 +57,9 @@ def decide(
         return Freshness(False, f"its last run {record.get('outcome') or 'did not finish'}")
     if (record.get("notebook") or {}).get("version") != notebook_version:
         return Freshness(False, "notebook version changed")
-    if _canonical(record.get("params") or {}) != _canonical(params):
+    # records store parameters redacted (nbgov.core.redact): compare both sides redacted, so a
+    # redacted secret reads as unchanged and every other parameter compares as it is
+    if _canonical(redact_params(record.get("params") or {})) != _canonical(redact_params(params)):
         return Freshness(False, "parameters changed")
     recorded_inputs = {i.get("path"): i.get("digest") for i in record.get("inputs") or []}
     for path in sorted(set(recorded_inputs) | set(inputs)):

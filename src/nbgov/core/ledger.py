@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -65,7 +65,11 @@ _PATTERNS = {
     "hash": re.compile(r"sha256:[0-9a-f]{64}"),
     "at": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z"),
 }
-_OPTIONAL = {"commit": (str, type(None)), "dirty": (bool, type(None)), "author": (str, type(None))}
+_OPTIONAL = {"commit": (str, type(None)), "dirty": (bool, type(None)), "author": (str, type(None)),
+             "signature": (str,)}
+#: Fields a signature does not cover: the chain position, which a merge of two branches'
+#: ledgers rewrites (:func:`merge_ledgers`), and the signature itself.
+_UNSIGNED_FIELDS = ("seq", "prev", "hash", "signature")
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class ReviewRecord:
         prev: hash of the previous record.
         hash: this record's hash.
         schema: the record format, :data:`SCHEMA`.
+        signature: an armoured SSH signature (``ssh-keygen -Y sign -n nbgov-review``) of
+            :func:`signed_payload`, or None (the key is then absent from the stored line).
     """
 
     seq: int
@@ -101,10 +107,14 @@ class ReviewRecord:
     prev: str = GENESIS
     hash: str = ""
     schema: str = SCHEMA
+    signature: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as it is stored (JSON-ready)."""
-        return asdict(self)
+        """The record as it is stored (JSON-ready); unsigned records have no ``signature`` key."""
+        out = asdict(self)
+        if out["signature"] is None:
+            del out["signature"]
+        return out
 
     def to_line(self) -> str:
         """One ledger line, newline included."""
@@ -128,6 +138,13 @@ def record_hash(fields: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
+def signed_payload(fields: Mapping[str, Any]) -> bytes:
+    """The bytes a review signature covers: the record without its chain position, hash and
+    signature, as canonical JSON (sorted keys, no spaces, UTF-8)."""
+    body = {k: v for k, v in fields.items() if k not in _UNSIGNED_FIELDS and v is not None}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def utc_now() -> str:
     """Now as ISO 8601 UTC, second precision, ``Z`` suffix (the ledger's time format)."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -145,8 +162,10 @@ def new_record(
     commit: str | None = None,
     dirty: bool | None = None,
     author: str | None = None,
+    sign: Callable[[bytes], str] | None = None,
 ) -> ReviewRecord:
-    """Build the record that follows ``previous`` (None for the first), chained and hashed.
+    """Build the record that follows ``previous`` (None for the first), chained and hashed;
+    signed with ``sign(payload) -> armoured signature`` when given (see :func:`signed_payload`).
 
     Raises:
         LedgerError: the decision is unknown or a field is empty.
@@ -172,6 +191,8 @@ def new_record(
         author=author,
         prev=previous.hash if previous else GENESIS,
     ).to_dict()
+    if sign is not None:
+        fields["signature"] = sign(signed_payload(fields))
     return ReviewRecord(**{**fields, "hash": record_hash(fields)})
 
 

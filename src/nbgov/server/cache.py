@@ -8,8 +8,8 @@ project, each with a *stamp*: ``(mtime_ns, size)`` of exactly the files it depen
 - ``dag``: the ``pipeline_state`` payload (build states, last runs). Depends on the config,
   spec, env.yaml, each task's source, each product and each product's folder (whose mtime
   moves when a run writes a product or a lineage record by rename).
-- ``tasks``: which notebook is which task. Depends on the config and spec only, so saving a
-  notebook in JupyterLab does not reload the DAG just to name its task.
+- ``tasks``: which notebook is which task. Depends on the config, spec and cached plan only, so
+  saving a notebook in JupyterLab does not recompute the pipeline just to name its task.
 - ``reviews``: each task's review status. Depends on the ledger and the task sources, and is
   cheap to recompute (no Ploomber), so a review decision does not reload the DAG either.
 
@@ -51,8 +51,10 @@ def stamp(paths: Iterable[Path]) -> Stamp:
 
 def spec_inputs(config: Config) -> list[Path]:
     """The files that decide a project's tasks: config, spec and env.yaml."""
+    from nbgov.services.pipeline_data import plan_path
+
     return [config.root / "nbgov.toml", config.root / "pyproject.toml", config.pipeline_path,
-            config.pipeline_path.parent / "env.yaml"]
+            config.pipeline_path.parent / "env.yaml", plan_path(config)]
 
 
 def sources(config: Config, dag: dict[str, Any]) -> list[Path]:

@@ -47,6 +47,7 @@ from nbgov.server.paths import (
     project_config,
     relative_to_root,
     resolve_in_root,
+    scrub_paths,
 )
 
 #: The authorization resource every nbgov route checks (``Authorizer.is_authorized``).
@@ -102,6 +103,10 @@ class NbgovHandler(APIHandler):
             reply = exc.to_dict()
             if reply["where"] and reply["where"]["path"]:
                 reply["where"]["path"] = self._client_path(reply["where"]["path"])
+            # no absolute server path in what a client reads
+            for key in ("message", "hint"):
+                if isinstance(reply.get(key), str):
+                    reply[key] = scrub_paths(reply[key], self.server_root)
         elif isinstance(exc, tornado.web.HTTPError):
             reply = {"error": "HTTPError", "message": exc.log_message or self._reason,
                      "where": None, "hint": None}
@@ -203,9 +208,12 @@ class NbgovHandler(APIHandler):
         return self.settings["nbgov_pipeline_cache"]
 
     def pipeline_payload(self, config: Config) -> dict[str, Any]:
-        """``pipeline_state(config)`` with current review statuses, from the cache (a new
-        dict; the tasks in it are shared: do not mutate). Blocking: call it in a worker."""
-        dag = self.cache.dag(config, _service("pipeline").pipeline_state)
+        """``pipeline_state_data(config)`` with current review statuses, from the cache (a new
+        dict; the tasks in it are shared: do not mutate). Blocking: call it in a worker.
+
+        Data only (:mod:`nbgov.services.pipeline_data`): a GET never loads the Ploomber DAG,
+        which would render env.yaml, import task modules and run ``on_render`` hooks."""
+        dag = self.cache.dag(config, _service("pipeline_data").pipeline_state_data)
         reviews = self.cache.reviews(config, dag, _service("review").review_states)
         tasks = [{**t, "review": reviews.get(t.get("source"), t.get("review"))}
                  for t in dag.get("tasks", [])]
@@ -255,10 +263,10 @@ class InfoHandler(NbgovHandler):
 def _task_for(handler: NbgovHandler, config: Config, path: Path) -> str | None:
     """The pipeline task whose source is ``path``; None without a pipeline, or when the
     pipeline does not load (``GET pipeline`` reports that error; the review still shows)."""
-    if not handler.has_pipeline(config) or not service_available("pipeline"):
+    if not handler.has_pipeline(config) or not service_available("pipeline_data"):
         return None
     try:
-        task_map = handler.cache.tasks(config, _service("pipeline").pipeline_state)
+        task_map = handler.cache.tasks(config, _service("pipeline_data").pipeline_state_data)
     except NbgovError as exc:
         handler.log.warning("[nbgov] no task for %s: %s", path, exc.message)
         return None
@@ -357,7 +365,7 @@ class TaskContextHandler(NbgovHandler):
     async def get(self) -> None:
         path, config = self.notebook()
         self.has_pipeline(config, required=True)
-        payload = await self.call(self.cache.exclusive, _service("pipeline").task_context,
+        payload = await self.call(self.cache.exclusive, _service("pipeline_data").task_context_data,
                                   config, path)
         if payload is None:
             raise NotebookNotFoundError(f"{self.rel(path)} is not a task of {config.pipeline}")
@@ -371,13 +379,14 @@ class LineageHandler(NbgovHandler):
     @authorized
     async def get(self) -> None:
         target = self.get_query_argument("target", None)
-        if not target:
+        if not target or not target.strip():
             raise tornado.web.HTTPError(400, "target is required")
         config = self.optional_project()
-        if ":/" not in target and ("/" in target or target.startswith(".")):
-            # a file target: confined like every other path; a name passes as it is
+        if not target.startswith("models:/"):
+            # anything but a model URI may name a file: confined like every other path (a
+            # regular file inside the root); a task name or run id that names no file passes
             resolved = self.resolve(target, kind="any", must_exist=False)
-            if resolved.exists():
+            if resolved.exists() or "/" in target or target.startswith((".", "~")):
                 target = str(resolved)
         payload = await self.call(_service("lineage").lineage, config, target)
         self.reply(payload)

@@ -2,17 +2,21 @@
 
 Nothing here imports tornado or jupyter_server, so the rules are unit-testable on their own.
 A path from a request is refused when it is empty, absolute, contains a ``..`` part, a NUL
-byte or a backslash, names a hidden file (unless the server allows hidden files), or
-resolves (following symlinks) to a place outside the server root.
+byte or a backslash, names a hidden file (unless the server allows hidden files), is longer
+than :data:`MAX_PATH_BYTES`, or resolves (following symlinks) to a place outside the server root.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path, PurePosixPath
 
 from nbgov.core.config import CONFIG_FILE, DEFAULT_PIPELINE, Config, find_root, load_config
 from nbgov.core.errors import Location, NotebookError
+
+#: Longest request path accepted (Linux's PATH_MAX); longer is a 400, never an OSError.
+MAX_PATH_BYTES = 4096
 
 
 class PathRefusedError(NotebookError):
@@ -57,6 +61,8 @@ def resolve_in_root(root: str | Path, raw: str | None, *, allow_hidden: bool = F
     if raw is None or not str(raw).strip():
         raise _refuse("", "empty path")
     raw = str(raw)
+    if len(raw.encode("utf-8", errors="replace")) > MAX_PATH_BYTES:
+        raise _refuse(raw[:64] + "...", f"longer than {MAX_PATH_BYTES} bytes")
     if "\x00" in raw or "\\" in raw:
         raise _refuse(raw, "NUL or backslash in path")
     pure = PurePosixPath(raw)
@@ -67,17 +73,23 @@ def resolve_in_root(root: str | Path, raw: str | None, *, allow_hidden: bool = F
     if not allow_hidden and any(part.startswith(".") and part != "." for part in pure.parts):
         raise _refuse(raw, "hidden file or folder")
     real_root = Path(root).resolve()
-    target = (real_root / pure).resolve()
-    if not is_within(target, real_root):
-        # a symlink inside the root that points out of it
-        raise _refuse(raw, "outside the server root")
-    if must_exist and not target.exists():
-        raise NotebookNotFoundError("not found", Location(raw), hint="check the path")
-    if target.exists():
-        if kind == "file" and not target.is_file():
-            raise PathRefusedError("not a file", Location(raw))
-        if kind == "dir" and not target.is_dir():
-            raise PathRefusedError("not a folder", Location(raw))
+    try:
+        target = (real_root / pure).resolve()
+        if not is_within(target, real_root):
+            # a symlink inside the root that points out of it
+            raise _refuse(raw, "outside the server root")
+        exists = target.exists()
+        if must_exist and not exists:
+            raise NotebookNotFoundError("not found", Location(raw), hint="check the path")
+        if exists:
+            if kind == "file" and not target.is_file():
+                raise PathRefusedError("not a file", Location(raw))
+            if kind == "dir" and not target.is_dir():
+                raise PathRefusedError("not a folder", Location(raw))
+            if kind == "any" and not (target.is_file() or target.is_dir()):
+                raise PathRefusedError("not a regular file or folder", Location(raw))
+    except OSError as exc:  # a part too long for the file system, a loop of symlinks...
+        raise _refuse(raw[:64], exc.strerror or type(exc).__name__) from None
     return target
 
 
@@ -115,3 +127,28 @@ def project_config(server_root: str | Path, start: Path) -> Config:
 def project_relative(config: Config, path: Path) -> str:
     """``path`` relative to the project root, posix (what services take and ledgers store)."""
     return path.relative_to(config.root).as_posix()
+
+
+# an absolute path in text: not after a word character, ':' or '/' (URLs, models:/ URIs)
+_ABS_PATH = re.compile(r"(?<![\w:/.~-])/(?:[^\s'\"(),;:/]+/)*[^\s'\"(),;:/]*")
+
+
+_LOCAL_URI = re.compile(r"\b((?:sqlite|file):/{2,3})(/[^\s'\"]*)")
+
+
+def scrub_paths(text: str, root: Path) -> str:
+    """``text`` with absolute paths made server-root relative, or reduced to their last part
+    when outside the root (API replies must not reveal the server's file system)."""
+    real_root = str(Path(root).resolve())
+
+    def one(m: re.Match) -> str:
+        path = m.group(0)
+        if path == real_root:
+            return "."
+        if path.startswith(real_root + "/"):
+            return path[len(real_root) + 1:]
+        return Path(path).name or "/"
+
+    # local stores named by URI (sqlite:////srv/x/mlflow.db, file:///srv/x/mlruns) too
+    text = _LOCAL_URI.sub(lambda m: m.group(1) + _ABS_PATH.sub(one, m.group(2)), text)
+    return _ABS_PATH.sub(one, text)

@@ -27,7 +27,7 @@ from nbgov.core.checks.engine import (
 )
 from nbgov.core.checks.model import NOTEBOOK, PROJECT, Finding, Project, Rule, SpecInfo
 from nbgov.core.checks.registry import RuleRegistry, load_registry
-from nbgov.core.checks.settings import CheckSettings, parse_settings
+from nbgov.core.checks.settings import CheckSettings, matches_any, parse_settings
 from nbgov.core.config import Config, find_root, load_config
 from nbgov.core.errors import Location, NbgovError, NbgovWarning, NotebookError
 
@@ -123,7 +123,9 @@ def discover(
 ) -> list[Path]:
     """The notebooks to check: the ``.ipynb`` files named or under the folders named.
 
-    Excluded files (``[check] exclude`` and the default excludes) are skipped even when named,
+    Files under folders are skipped when excluded (``[check] exclude`` and the default
+    excludes). A file named explicitly is always checked against the default excludes (``nbgov
+    check products/b.ipynb`` checks it); one under ``[check] exclude`` is skipped with a note,
     so a pre-commit hook that passes every changed notebook honours the configuration. A named
     file that is not ``.ipynb`` is skipped with a note, except the pipeline spec, which brings
     the pipeline-wide rules in.
@@ -132,6 +134,7 @@ def discover(
         NbgovError: a path does not exist (exit code 2).
     """
     found: list[Path] = []
+    named: set[Path] = set()
     for given in paths or [root]:
         path = Path(given)
         path = path if path.is_absolute() else Path(os.getcwd()) / path
@@ -143,10 +146,23 @@ def discover(
                 found.extend(Path(folder) / f for f in sorted(files) if f.endswith(NOTEBOOK_SUFFIX))
         elif path.suffix == NOTEBOOK_SUFFIX:
             found.append(path)
+            named.add(path.resolve() if path.is_symlink() else path)
         elif notes is not None and (spec is None or path.resolve() != spec):
             notes.append(f"{given}: skipped, not a .ipynb notebook")
     unique = dict.fromkeys(p.resolve() if p.is_symlink() else p for p in found)
-    return [p for p in unique if not settings.is_excluded(_relpath(p, root))]
+    return [p for p in unique if not _skipped(p, p in named, root, settings, notes)]
+
+
+def _skipped(path: Path, named: bool, root: Path, settings: CheckSettings, notes: list[str] | None) -> bool:
+    """Whether discovery skips ``path``: a named file only under the user's own excludes."""
+    rel = _relpath(path, root)
+    if not named:
+        return settings.is_excluded(rel)
+    if settings.exclude and matches_any(rel, tuple(settings.exclude)):
+        if notes is not None:
+            notes.append(f"{rel}: skipped, excluded by [check] exclude")
+        return True
+    return False
 
 
 def _spec_info(config: Config, root: Path) -> SpecInfo | None:

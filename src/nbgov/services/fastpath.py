@@ -43,7 +43,9 @@ def _substitute(raw: Any, env_file: Path) -> Any:
         return None
     if not isinstance(env, dict):
         return None
-    plain = {k: v for k, v in env.items() if isinstance(v, (str, int, float, bool)) and v is not None}
+    # a value that is itself a template is left to the full path, which renders it sandboxed
+    plain = {k: v for k, v in env.items() if isinstance(v, (str, int, float, bool))
+             and not (isinstance(v, str) and ("{{" in v or "{%" in v))}
     # Ploomber's own {{here}}: the absolute folder of pipeline.yaml (an env.yaml value wins)
     plain.setdefault("here", str(env_file.parent.resolve()))
 

@@ -72,18 +72,24 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None) -> dict[str
         state = task_state(task, record, fresh)
         if state != "up-to-date":
             outdated.add(task.name)
-        tasks.append({
-            "name": task.name,
-            "source": source,
-            "products": {k: _rel(config, p) for k, p in task.products.items()},
-            "upstream": task.upstream,
-            "state": state,
-            "review": {"status": review.status, "version": review.version} if review else None,
-            "last_run": last_run(record),
-        })
+        tasks.append(task_entry(config, task.name, source, task.products, task.upstream, state, review, record))
     from nbgov.services.recording.sync import pending_runs
 
     return {"pipeline": _rel(config, config.pipeline_path), "tasks": tasks, "unsynced": pending_runs(config)}
+
+
+def task_entry(config: Config, name: str, source: str | None, products: dict[str, Path],
+               upstream: list[str], state: str, review: Any, record: LineageRecord | None) -> dict[str, Any]:
+    """One task of the ``GET pipeline`` payload / ``nbgov status --json``."""
+    return {
+        "name": name,
+        "source": source,
+        "products": {k: _rel(config, p) for k, p in products.items()},
+        "upstream": upstream,
+        "state": state,
+        "review": {"status": review.status, "version": review.version} if review else None,
+        "last_run": last_run(record),
+    }
 
 
 def _all_fresh(config: Config) -> list[TaskInfo] | None:

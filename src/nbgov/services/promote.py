@@ -32,7 +32,8 @@ from nbgov.core.identity import short_version
 from nbgov.core.ledger import APPROVED, by_notebook, status_of
 from nbgov.core.thresholds import Rule, Verdict, evaluate, parse_rules
 from nbgov.services import promotions
-from nbgov.services.review_store import ReviewSettings, read_records
+from nbgov.services.review_store import ReviewSettings
+from nbgov.services.review_trust import counted_records
 
 _KEYS = {
     "thresholds": list,
@@ -145,7 +146,8 @@ def model_lineage(registry: Registry, model: ModelVersion) -> ModelLineage:
 
 def approval_reasons(config: Config, lineage: ModelLineage) -> tuple[list[str], list[str]]:
     """(refusals, passes) for the approval of every notebook at the version that ran."""
-    grouped = by_notebook(read_records(ReviewSettings.from_config(config).ledger))
+    # what counts: checked against the ledger committed at HEAD (and signatures, if required)
+    grouped = by_notebook(counted_records(config, ReviewSettings.from_config(config)))
     bad, good = [], []
     for rec in lineage.records:
         nb = rec.get("notebook") or {}

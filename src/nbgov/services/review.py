@@ -37,6 +37,7 @@ from nbgov.core.ledger import (
     status_of,
 )
 from nbgov.services import review_store as store
+from nbgov.services import review_trust as trust
 from nbgov.services.review_store import ReviewSettings
 
 #: Environment variable that overrides the reviewer identity (after ``--reviewer``).
@@ -96,9 +97,13 @@ def read_current(config: Config, notebook: str | Path) -> tuple[Path, str, dict[
     return path, rel, nb, notebook_version(nb)
 
 
-def _state(rel: str, version: str, records: list[ReviewRecord]) -> ReviewState:
+def _state(rel: str, version: str, records: list[ReviewRecord],
+           settings: ReviewSettings | None = None) -> ReviewState:
     status, approved_version, last = status_of(records, version)
-    return ReviewState(rel, status, version, approved_version, last.summary() if last else None)
+    summary = last.summary() if last else None
+    if summary is not None and settings is not None:
+        summary["signature"] = trust.verdict(last, settings).state  # the badge shows it
+    return ReviewState(rel, status, version, approved_version, summary)
 
 
 def review_state(config: Config, notebook: str | Path) -> ReviewState:
@@ -114,11 +119,11 @@ def review_state(config: Config, notebook: str | Path) -> ReviewState:
 def review_states(config: Config, notebooks: list[str | Path]) -> list[ReviewState]:
     """The review status of several notebooks, reading the ledger once. Same errors as above."""
     settings = ReviewSettings.from_config(config)
-    grouped = by_notebook(store.read_records(settings.ledger))
+    grouped = by_notebook(trust.counted_records(config, settings))
     states = []
     for notebook in notebooks:
         _, rel, _, version = read_current(config, notebook)
-        states.append(_state(rel, version, grouped.get(rel, [])))
+        states.append(_state(rel, version, grouped.get(rel, []), settings))
     return states
 
 
@@ -205,7 +210,8 @@ def _four_eyes(
 
 
 def record_decision(
-    config: Config, notebook: str | Path, decision: str, note: str = "", reviewer: str | None = None
+    config: Config, notebook: str | Path, decision: str, note: str = "", reviewer: str | None = None,
+    sign_key: str | Path | None = None,
 ) -> ReviewState:
     """Record a review decision on a notebook's current version and return its new state.
 
@@ -215,12 +221,14 @@ def record_decision(
         decision: ``approved``, ``changes_requested`` or ``comment``.
         note: free text kept with the record.
         reviewer: who decides (default: see :func:`resolve_reviewer`).
+        sign_key: SSH key that signs the record (default ``[review] signing_key``; a ``.pub``
+            means the private key is in ssh-agent); None: unsigned.
 
     Raises:
         ReviewError: the four-eyes rule refuses the approval, or the decision is unknown.
         NotebookError, LedgerError, ConfigError: bad input; the ledger is left untouched.
     """
-    return record_decisions(config, [notebook], decision, note, reviewer)[0]
+    return record_decisions(config, [notebook], decision, note, reviewer, sign_key)[0]
 
 
 def record_decisions(
@@ -229,6 +237,7 @@ def record_decisions(
     decision: str,
     note: str = "",
     reviewer: str | None = None,
+    sign_key: str | Path | None = None,
 ) -> list[ReviewState]:
     """Record one decision on several notebooks: every record is appended, or none is.
 
@@ -239,6 +248,9 @@ def record_decisions(
         raise ReviewError(f"unknown decision {decision!r}", hint=f"one of: {', '.join(DECISIONS)}")
     settings = ReviewSettings.from_config(config)
     who = resolve_reviewer(config, reviewer)
+    key = trust.signing_key(settings, sign_key)
+    trust.require_signing_key(settings, key)
+    trust.check_committed(config, settings, store.read_records(settings.ledger))
     repo = git.repo_root(config.root)
     commit, _ = git.head(repo) if repo else (None, False)
     makers, views, keys = [], {}, []
@@ -260,16 +272,17 @@ def record_decisions(
             dirty=git.is_modified(repo, path) if repo else None,
             author=author,
         )
-        makers.append(lambda previous, fields=fields: new_record(previous, **fields))
+        makers.append(lambda previous, fields=fields: trust.signed_record(
+            settings, key, new_record(previous, **fields, sign=trust.signer(key))))
         keys.append((rel, version))
 
     def keep_snapshots() -> None:
         for version, view in views.items():
             store.write_snapshot(settings.snapshots, version, view)
 
-    before, added = store.append(settings.ledger, makers, keep_snapshots)
-    grouped = by_notebook([*before, *added])
-    return [_state(rel, version, grouped[rel]) for rel, version in keys]
+    store.append(settings.ledger, makers, keep_snapshots)
+    grouped = by_notebook(trust.counted_records(config, settings))
+    return [_state(rel, version, grouped.get(rel, []), settings) for rel, version in keys]
 
 
 def require_approved(config: Config, notebooks: list[str | Path]) -> None:
@@ -338,7 +351,10 @@ def verify_ledger(config: Config, against: str = "HEAD") -> dict[str, Any]:
             )
     approved = {r.version for r in records if r.decision == "approved"}
     missing = sorted(v for v in approved if not store.snapshot_path(settings.snapshots, v).exists())
+    signatures = trust.signature_report(config, settings)
     return {
+        "signatures": signatures,
+        "require_signed": settings.require_signed,
         "path": str(settings.ledger),
         "records": len(records),
         "notebooks": len({r.notebook for r in records}),
@@ -453,7 +469,7 @@ def survey(
         NotebookError: a path given does not exist.
     """
     settings = ReviewSettings.from_config(config)
-    grouped = by_notebook(store.read_records(settings.ledger))
+    grouped = by_notebook(trust.counted_records(config, settings))
     states, errors = [], []
     for rel in discover_notebooks(config, paths):
         try:
@@ -461,5 +477,5 @@ def survey(
         except NotebookError as exc:
             errors.append(exc)
             continue
-        states.append(_state(rel, version, grouped.get(rel, [])))
+        states.append(_state(rel, version, grouped.get(rel, []), settings))
     return states, errors

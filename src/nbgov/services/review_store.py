@@ -32,7 +32,11 @@ _KEYS = {
     "allow_self_approval": bool,
     "reviewer": str,
     "paths": list,
+    "require_signed": bool,
+    "allowed_signers": str,
+    "signing_key": str,
 }
+DEFAULT_ALLOWED_SIGNERS = ".nbgov/allowed_signers"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,11 @@ class ReviewSettings:
         reviewer: reviewer identity overriding git's (``reviewer``, e.g. ``"Ann <ann@x.org>"``).
         paths: files and folders ``review status`` looks at by default (``paths``; default:
             the whole project).
+        require_signed: only records with a valid SSH signature count (``require_signed``).
+        allowed_signers: git-format allowed-signers file, committed (``allowed_signers``,
+            default ``.nbgov/allowed_signers``).
+        signing_key: key that signs this user's decisions (``signing_key``; a ``.pub`` means
+            ssh-agent holds the private half), or None.
     """
 
     ledger: Path
@@ -53,6 +62,9 @@ class ReviewSettings:
     allow_self_approval: bool = False
     reviewer: str | None = None
     paths: tuple[str, ...] = ()
+    require_signed: bool = False
+    allowed_signers: Path | None = None
+    signing_key: Path | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> ReviewSettings:
@@ -71,13 +83,28 @@ class ReviewSettings:
                 where,
                 hint='write it as reviewer = "Name <email>" or remove it',
             )
+        signing_key = table.get("signing_key")
         return cls(
-            ledger=(config.root / table.get("ledger", DEFAULT_LEDGER)).resolve(),
-            snapshots=(config.root / table.get("snapshots", DEFAULT_SNAPSHOTS)).resolve(),
+            ledger=_inside(config, "ledger", table.get("ledger", DEFAULT_LEDGER)),
+            snapshots=_inside(config, "snapshots", table.get("snapshots", DEFAULT_SNAPSHOTS)),
             allow_self_approval=table.get("allow_self_approval", False),
             reviewer=reviewer.strip() if reviewer else None,
             paths=tuple(paths),
+            require_signed=table.get("require_signed", False),
+            allowed_signers=_inside(config, "allowed_signers",
+                                    table.get("allowed_signers", DEFAULT_ALLOWED_SIGNERS)),
+            signing_key=Path(signing_key).expanduser() if signing_key else None,
         )
+
+
+def _inside(config: Config, key: str, value: str) -> Path:
+    """``[review] key`` resolved against the root; refused when it leaves the project (a
+    project's nbgov.toml must not move the server's or the CLI's writes elsewhere)."""
+    path = (config.root / value).resolve()
+    if not path.is_relative_to(config.root.resolve()):
+        raise ConfigError(f"[review] {key} must stay inside the project folder (got {value!r})",
+                          Location(config.source), hint=f"use a relative path such as {DEFAULT_LEDGER!r}")
+    return path
 
 
 # parsed ledgers keyed by path -> ((inode, size, mtime_ns), records): the server asks per request

@@ -99,3 +99,41 @@ describe('ReviewBadge', () => {
     expect(badge.node.title).toBe('not a notebook: <b>x</b>');
   });
 });
+
+describe('ReviewBadge signatures', () => {
+  function signed(signature: string | undefined) {
+    const body: any = state('approved', null);
+    if (signature !== undefined) {
+      body.last.signature = signature;
+    }
+    return body;
+  }
+
+  it.each([
+    ['valid', 'approved · signed', 'true'],
+    ['unsigned', 'approved · unsigned', 'false'],
+    ['invalid', 'approved · bad signature', 'false'],
+    ['unknown key', 'approved · unknown signer', 'false'],
+    ['<img src=x onerror=alert(1)>', 'approved · unsigned', 'false']
+  ])('shows a %s signature as text', async (signature, text, flag) => {
+    const { badge } = makeBadge({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET review': () => ({ status: 200, body: signed(signature) })
+    });
+    await settle();
+    expect(badge.node.textContent).toBe(text);
+    expect(badge.node.dataset.signed).toBe(flag);
+    expect(badge.node.querySelector('img')).toBeNull();
+    expect(badge.node.title).toContain(`signature: ${signature}`);
+  });
+
+  it('says nothing about signatures to a server that does not report them', async () => {
+    const { badge } = makeBadge({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET review': () => ({ status: 200, body: signed(undefined) })
+    });
+    await settle();
+    expect(badge.node.textContent).toBe('approved');
+    expect(badge.node.dataset.signed).toBeUndefined();
+  });
+});

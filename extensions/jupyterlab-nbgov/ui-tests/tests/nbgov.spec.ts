@@ -77,7 +77,7 @@ test('badge, approval from the context menu, and the pipeline DAG', async ({ pag
     'Approve',
     'context-menu'
   );
-  await expect(badge).toHaveText('approved');
+  await expect(badge).toHaveText(/^approved( · unsigned)?$/);
   await expect(badge).toHaveAttribute('title', /last decision: approved by Rita Reviewer/);
   await expect(badge).toHaveAttribute('title', /note: fine <b>by me<\/b>/);
   await shot(page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar'), 'badge');
@@ -143,11 +143,11 @@ test('a change makes the approval stale; diff against approved; request changes'
   page
 }) => {
   const badge = await openNotebook(page, 'train.ipynb');
-  await expect(badge).toHaveText('approved');
+  await expect(badge).toHaveText(/^approved( · unsigned)?$/);
 
   await page.notebook.setCell(1, 'code', 'share = 0.5  # NBGOV-CHANGED-LINE');
   await page.notebook.save();
-  await expect(badge).toHaveText('stale');
+  await expect(badge).toHaveText(/^stale( · unsigned)?$/);
 
   await page
     .locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')
@@ -164,7 +164,7 @@ test('a change makes the approval stale; diff against approved; request changes'
 
   await openNotebook(page, 'train.ipynb');
   await decideFromMenu(page, 'Request changes (nbgov)', 'keep the threshold', 'Request changes');
-  await expect(badge).toHaveText('changes requested');
+  await expect(badge).toHaveText(/^changes requested( · unsigned)?$/);
   await expect(badge).toHaveAttribute('title', /note: keep the threshold/);
 
   await page.sidebar.openTab('nbgov-pipeline');

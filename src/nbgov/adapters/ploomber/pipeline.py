@@ -165,26 +165,11 @@ class Pipeline:
         self._dag = self._load(env or {}, params or {}, executor_params or {})
 
     # -- loading -----------------------------------------------------------------
-    def _env(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        import yaml
+    def _env(self, overrides: dict[str, Any]) -> Any:
+        # env.yaml rendered in a sandbox, --env values as literal data (never templates)
+        from nbgov.adapters.ploomber.envrender import env_for_ploomber
 
-        env_file = self.root / "env.yaml"
-        env: dict[str, Any] = {}
-        if env_file.is_file():
-            try:
-                env = yaml.safe_load(env_file.read_text()) or {}
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                raise PipelineError(f"env.yaml is not valid YAML: {getattr(exc, 'problem', exc)}",
-                                    Location(env_file, line=mark.line + 1 if mark else None)) from None
-            if not isinstance(env, dict):
-                raise PipelineError("env.yaml must be a mapping of names to values", Location(env_file))
-        unknown = sorted(set(overrides) - set(env))
-        if unknown:
-            known = ", ".join(sorted(env)) or "none"
-            raise ParameterError(f"unknown --env key(s): {', '.join(unknown)} (env.yaml defines: {known})",
-                                 Location(env_file), hint="add the key to env.yaml or fix its name")
-        return {**env, **overrides}
+        return env_for_ploomber(self.root, overrides)
 
     def _load(self, env_overrides, param_overrides, executor_params):
         import yaml

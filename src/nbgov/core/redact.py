@@ -1,0 +1,384 @@
+"""One rule set for secrets: what looks secret, and how it is masked before anything leaves.
+
+Used by ``nbgov check`` (NBG501/NBG502 report what :func:`scan` finds) and by the recorder
+(parameters, lineage records, scraps and executed notebooks are passed through
+:func:`redact_params`, :func:`redact_record` and :func:`mask_notebook` before they reach the
+tracking store). Pure functions: text and plain data in, text and copies out; no I/O, no
+third-party imports.
+
+Two kinds of rules:
+
+- **names**: a parameter (or nested key) whose name reads as a secret (``password``,
+  ``db_passwd``, ``api_key``, ``authToken``, ``aws_secret_access_key``...) has its value replaced
+  by :data:`REDACTED`, whatever the value is. Counters and pointers to secrets
+  (``max_tokens``, ``token_count``, ``secret_name``, ``private_key_path``) are not secrets.
+- **values**: text matching a secret shape (provider key prefixes, private-key blocks, AWS
+  secret keys after their name, ``password=...`` assignments quoted or not, credentials and
+  tokens in URLs, JWTs) has the secret part replaced by :data:`REDACTED`, wherever the text is.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+#: What a masked secret is replaced with (the same string in params, records and notebooks).
+REDACTED = "***redacted***"
+
+#: Policies of ``[tracking] secrets`` in nbgov.toml (validated in :mod:`nbgov.core.config`):
+#: mask secrets in what is uploaded, refuse the upload, or upload as is.
+POLICIES = ("redact", "refuse", "allow")
+
+# -- value rules ---------------------------------------------------------------------------------
+# (kind, pattern). A pattern's group ``v`` is the secret part (what is masked); without it the
+# whole match is.
+_PW_NAMES = r"password|passwd|passphrase|pwd"
+RULES: list[tuple[str, str]] = [
+    ("private key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+                    r"(?:[\s\S]{0,20000}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)?"),
+    ("AWS access key id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
+    ("AWS secret access key",
+     r"(?i:(?:aws_?)?secret_?access_?key|aws_?secret(?:_?key)?)[\"']?\s*[:=]\s*[\"']?"
+     r"(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
+    ("GitHub token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
+    ("GitLab token", r"\bglpat-[A-Za-z0-9_-]{20,}"),
+    ("Slack token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+    ("Slack webhook", r"https://hooks\.slack\.com/services/T[A-Za-z0-9]+/B[A-Za-z0-9]+/[A-Za-z0-9]+"),
+    ("Stripe key", r"\b[rs]k_live_[A-Za-z0-9]{20,}"),
+    ("Google API key", r"\bAIza[0-9A-Za-z_-]{35}"),
+    ("API key (sk-)", r"\bsk-(?:proj-|ant-(?:api\d\d-)?)?[A-Za-z0-9_-]{32,}"),
+    ("Hugging Face token", r"\bhf_[A-Za-z0-9]{30,}"),
+    ("JSON web token", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    ("password in URL",
+     r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@'\"<>]{1,64}:(?P<v>[^\s@/'\"<>]{3,128})@[\w.-]+"),
+    ("token in URL",
+     r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://(?:[^\s#'\"<>]*?[?&](?i:access_token|token|api_?key|apikey|"
+     r"key|sig|signature|password|passwd|secret|auth|client_secret)=(?P<v>[^\s&#'\"<>]{8,})"
+     r"|(?P<u>[A-Za-z0-9_-]{24,})@[\w.-]+)"),
+    ("secret assigned in code",
+     r"(?i:\b[a-z0-9_]*(?P<kw>" + _PW_NAMES + r"|secret|token|api_?key|apikey|access_?key|"
+     r"private_?key|auth_?key|credentials?)[\"']?\s*[:=]\s*[rbu]?[\"'](?P<v>[^\"'\s]{6,})[\"'])"),
+    ("password assigned",
+     r"(?i:(?<![\w-])[a-z0-9_-]*(?:" + _PW_NAMES + r")[\"']?\s*[:=]\s*)(?![\"'\s])(?P<v>[^\s\"',;)}\]]{4,})"),
+]  # fmt: skip
+_COMPILED = [(kind, re.compile(pattern)) for kind, pattern in RULES]
+_SCAN = re.compile("|".join(f"(?P<g{i}>{re.sub(r'[(][?]P<(v|u|kw)>', '(', p)})" for i, (_, p) in enumerate(RULES)))
+
+#: A cheap test before the regexes: every value rule holds one of these (lower-cased).
+HINTS = (
+    "-----begin", "akia", "asia", "abia", "acca", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+    "github_pat_", "glpat-", "xox", "hooks.slack", "k_live_", "aiza", "sk-", "hf_", "eyj", "://",
+    "passw", "passphrase", "pwd", "secret", "token", "key", "credential",
+)  # fmt: skip
+_PLACEHOLDER = re.compile(
+    r"(?i)^(?:\*+|x+|\.+|<.*>|\{.*\}|\$.*|%.*|none|null|true|false|.*(?:changeme|change_me|example|"
+    r"placeholder|your[_-]|dummy|redacted|xxxx|\*\*\*|getenv|environ).*)$"
+)
+# a Python name, attribute or call: in code, ``password = get_password()`` is not a secret
+_EXPRESSION = re.compile(r"[A-Za-z_][\w.]*(?:\(.*|\[.*)?")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+#: kinds whose first characters are a public marker (AKIA, ghp_...), safe to show in reports
+PREFIXED = {"AWS access key id", "GitHub token", "GitLab token", "Slack token", "Stripe key",
+            "Google API key", "API key (sk-)", "Hugging Face token", "JSON web token"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One secret in a text: the span of the secret part, its kind and its value."""
+
+    start: int
+    end: int
+    kind: str
+    value: str
+
+    def shown(self) -> str:
+        """A form safe to print: the public prefix (if any) and the length, never the secret."""
+        if self.kind == "private key":
+            return "block"
+        shown = self.value[:4] if self.kind in PREFIXED else ""
+        return f"{shown}***({len(self.value)} chars)"
+
+
+def entropy(value: str) -> float:
+    """Shannon entropy in bits per character."""
+    counts = Counter(value)
+    return -sum(c / len(value) * math.log2(c / len(value)) for c in counts.values())
+
+
+def may_hold_secrets(text: str) -> bool:
+    """False when no value rule can match anywhere in ``text`` (cheap)."""
+    low = text.lower()
+    return any(h in low for h in HINTS)
+
+
+def _line_is_code(text: str, at: int) -> bool:
+    start = text.rfind("\n", 0, at) + 1
+    # shell escapes and magics in a code cell are command lines, not Python
+    return not text[start:at].lstrip().startswith(("!", "%"))
+
+
+def _accept(kind: str, m: re.Match, text: str, code: bool) -> Finding | None:
+    group = "v" if m.groupdict().get("v") is not None else "u" if m.groupdict().get("u") else None
+    value = m.group(group) if group else m.group(0)
+    start, end = (m.start(group), m.end(group)) if group else (m.start(), m.end())
+    if kind in ("password in URL", "token in URL", "password assigned", "secret assigned in code"):
+        if _PLACEHOLDER.match(value):
+            return None
+    if kind == "token in URL" and group == "u" and entropy(value) < 3.5:
+        return None
+    if kind == "secret assigned in code":
+        is_password = m.group("kw").lower().startswith("pass")
+        if not is_password and (len(value) < 12 or entropy(value) < 3.0):
+            return None
+    if kind == "password assigned" and code and _line_is_code(text, m.start()) and _EXPRESSION.fullmatch(value):
+        return None
+    return Finding(start, end, kind, value)
+
+
+def scan(text: str, *, code: bool = False) -> Iterator[Finding]:
+    """Every secret in ``text``, in order, not overlapping.
+
+    Args:
+        text: any text (a cell source, an output, a traceback, a parameter value).
+        code: the text is Python source: ``password = some_call()`` is then an expression, not
+            a secret (quoted literals still are).
+    """
+    if not text or not may_hold_secrets(text):
+        return
+    found: list[Finding] = []
+    if not _SCAN.search(text):
+        return
+    for kind, pattern in _COMPILED:
+        for m in pattern.finditer(text):
+            hit = _accept(kind, m, text, code)
+            if hit is not None:
+                found.append(hit)
+    found.sort(key=lambda f: (f.start, -(f.end - f.start)))
+    end = -1
+    for hit in found:
+        if hit.start >= end:
+            yield hit
+            end = hit.end
+
+
+def line_of(text: str, finding: Finding) -> int:
+    """The 1-based line of a finding."""
+    return text.count("\n", 0, finding.start) + 1
+
+
+def mask_text(text: str, *, code: bool = False) -> tuple[str, int]:
+    """``text`` with every secret replaced by :data:`REDACTED`, and how many were."""
+    hits = list(scan(text, code=code))
+    if not hits:
+        return text, 0
+    parts, last = [], 0
+    for hit in hits:
+        parts += [text[last:hit.start], REDACTED]
+        last = hit.end
+    parts.append(text[last:])
+    return "".join(parts), len(hits)
+
+
+# -- name rules ----------------------------------------------------------------------------------
+_SECRET_WORDS = {"password", "passwd", "passphrase", "pwd", "secret", "secrets", "token", "apikey",
+                 "credential", "credentials", "privatekey", "secretkey", "accesskey", "authkey",
+                 "sessionkey", "signingkey", "clientsecret", "dsn"}  # fmt: skip
+_PAIRS = {("api", "key"), ("private", "key"), ("secret", "key"), ("access", "key"), ("auth", "key"),
+          ("signing", "key"), ("session", "key"), ("client", "secret"), ("auth", "token"),
+          ("access", "token"), ("refresh", "token"), ("bearer", "token")}  # fmt: skip
+# a name ending in one of these names a property of a secret, not the secret
+_NOT_SECRET_TAIL = {"count", "counts", "len", "length", "size", "limit", "num", "number", "type",
+                    "kind", "name", "names", "path", "file", "env", "var", "ttl", "expiry",
+                    "expires", "url", "uri", "id", "policy", "min", "max"}  # fmt: skip
+
+
+def _words(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a parameter/key name reads as a secret (``password``, ``db_passwd``, ``apiKey``,
+    ``aws_secret_access_key``); ``max_tokens``, ``token_count``, ``secret_name`` do not."""
+    words = _words(str(name))
+    if not words or words[-1] in _NOT_SECRET_TAIL:
+        return False
+    if any(w in _SECRET_WORDS for w in words):
+        return True
+    return any(pair in _PAIRS for pair in zip(words, words[1:], strict=False))
+
+
+# -- plain data ----------------------------------------------------------------------------------
+def _mask_value(value: Any, names: bool) -> tuple[Any, int]:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        out, total = {}, 0
+        for key, item in value.items():
+            if names and is_secret_name(str(key)) and item not in (None, "", REDACTED):
+                out[key], n = REDACTED, 1
+            else:
+                out[key], n = _mask_value(item, names)
+            total += n
+        return out, total
+    if isinstance(value, (list, tuple)):
+        items = [_mask_value(v, names) for v in value]
+        return type(value)(v for v, _ in items), sum(n for _, n in items)
+    return value, 0
+
+
+def redact_params(params: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``params`` (also scraps: name -> value) where the value of every secret-named
+    key, at any depth, is :data:`REDACTED`, and secrets in other string values are masked.
+    Types of other values are kept."""
+    return _mask_value(dict(params), names=True)[0]
+
+
+def count_params(params: dict[str, Any]) -> int:
+    """How many values :func:`redact_params` would mask."""
+    return _mask_value(dict(params), names=True)[1]
+
+
+def redact_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a lineage record (``LineageRecord.to_dict()``) safe to store anywhere: its
+    ``params`` (and ``scraps``, if any) through :func:`redact_params`, secrets masked in every
+    other string at any depth (an error message, a client URI). Digests and ids never match."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in ("params", "scraps") and isinstance(value, dict):
+            out[key] = redact_params(value)
+        else:
+            out[key] = _mask_value(value, names=False)[0]
+    return out
+
+
+# -- notebooks -----------------------------------------------------------------------------------
+_TEXT_MIME = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json",
+              "application/javascript")  # fmt: skip
+_ASSIGN = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<value>.+)$", re.M)
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def _mask_injected(source: str) -> tuple[str, int]:
+    """Papermill's injected-parameters cell: ``name = value`` lines with a secret name."""
+    count = 0
+
+    def one(m: re.Match) -> str:
+        nonlocal count
+        if is_secret_name(m.group("name")) and m.group("value").strip() not in ("None", '""', "''"):
+            count += 1
+            return f"{m.group('name')} = {REDACTED!r}"
+        return m.group(0)
+
+    return _ASSIGN.sub(one, source), count
+
+
+def _mask_text_or_lines(value: Any) -> tuple[Any, int]:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        masked, n = mask_text("".join(value))
+        return (masked.splitlines(keepends=True) if n else value), n
+    if isinstance(value, str):
+        return mask_text(value)
+    return _mask_value(value, names=True)
+
+
+def _mask_output(output: dict) -> int:
+    otype, count = output.get("output_type"), 0
+    if otype == "stream":
+        output["text"], count = _mask_text_or_lines(output.get("text", ""))
+    elif otype == "error":
+        if isinstance(output.get("evalue"), str):
+            output["evalue"], n = mask_text(output["evalue"])
+            count += n
+        lines = output.get("traceback") or []
+        masked_lines = []
+        for line in lines:
+            text, n = mask_text(line)
+            if not n:  # a secret split by colour codes: mask the plain line instead
+                plain, n = mask_text(_ANSI.sub("", line))
+                text = plain if n else line
+            masked_lines.append(text)
+            count += n
+        output["traceback"] = masked_lines
+    for mime, data in list((output.get("data") or {}).items()):
+        if mime.startswith("image/") or not (mime in _TEXT_MIME or mime.endswith(("+json", "+xml"))):
+            continue  # base64 payloads: never decoded
+        output["data"][mime], n = _mask_text_or_lines(data)
+        count += n
+    return count
+
+
+def mask_notebook(nb: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """A copy of an executed notebook with secrets masked in cell sources, outputs (streams,
+    text and JSON data, scraps), tracebacks and papermill's recorded parameters; and how many
+    values were masked. The input is not modified."""
+    out = copy.deepcopy(nb)
+    count = 0
+    papermill = (out.get("metadata") or {}).get("papermill") or {}
+    if isinstance(papermill.get("parameters"), dict):
+        count += count_params(papermill["parameters"])
+        papermill["parameters"] = redact_params(papermill["parameters"])
+    for cell in out.get("cells") or []:
+        source = _source(cell)
+        tags = (cell.get("metadata") or {}).get("tags") or []
+        n_injected = 0
+        if "injected-parameters" in tags:
+            source, n_injected = _mask_injected(source)
+        masked, n = mask_text(source, code=cell.get("cell_type") == "code")
+        if n or n_injected:
+            cell["source"] = masked
+        count += n + n_injected
+        for output in cell.get("outputs") or []:
+            if isinstance(output, dict):
+                count += _mask_output(output)
+    return out, count
+
+
+def mask_json_text(text: str) -> tuple[str, int]:
+    """A JSON document's text (e.g. an .ipynb file) with secrets masked: notebooks through
+    :func:`mask_notebook`, other JSON through the value rules. Not JSON: as text."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return mask_text(text)
+    if isinstance(data, dict) and "cells" in data:
+        masked, n = mask_notebook(data)
+    else:
+        masked, n = _mask_value(data, names=True)
+    return (json.dumps(masked, indent=1, ensure_ascii=False) + "\n", n) if n else (text, 0)
+
+
+def guard_notebook(nb: dict[str, Any], policy: str, where: str = "") -> tuple[dict[str, Any], int]:
+    """An executed notebook as ``[tracking] secrets`` says to upload it, and how many secrets
+    were found in it (for the run tag ``nbgov.secrets_masked``).
+
+    Args:
+        nb: the executed notebook (not modified).
+        policy: ``redact`` (a masked copy), ``refuse`` (raise when anything is found) or
+            ``allow`` (the notebook as is).
+        where: the notebook's path, for the error.
+
+    Raises:
+        GateError: ``refuse`` and at least one secret was found (exit 1).
+    """
+    from nbgov.core.errors import GateError, Location
+
+    masked, count = mask_notebook(nb)
+    if policy == "allow":
+        return nb, count
+    if policy == "refuse" and count:
+        raise GateError(f"refusing to upload the executed notebook: {count} secret(s) in it",
+                        Location(where or None),
+                        hint='remove them from the outputs, or set [tracking] secrets = "redact"')
+    return masked, count

@@ -1,0 +1,286 @@
+"""The pipeline's state from data only: what the Jupyter server answers a GET with.
+
+Loading the Ploomber DAG renders env.yaml, imports task modules (function tasks, hooks) and
+runs ``on_render`` hooks: a reviewer opening a notebook of an untrusted branch would run that
+branch's code before anyone approved it. So the server's read routes never load the DAG; they
+answer from files nbgov reads as data:
+
+- the cached plan of the rendered DAG that builds write (``.nbgov/cache/plan.json``, when
+  present and newer than pipeline.yaml and env.yaml): task names, sources, products, params
+  and upstream as the last build rendered them; never created here;
+- else the spec read as YAML (:mod:`nbgov.adapters.specfile`), ``{{name}}`` placeholders filled
+  from env.yaml's plain values and ``{{here}}`` by text substitution (never a template
+  engine), and ``upstream`` from the notebook's ``parameters`` cell read with ``ast`` (never run);
+- the lineage records next to the products and the review ledger.
+
+Build states use the content rules of the next build (:func:`nbgov.core.freshness.decide`):
+``up-to-date`` when the last run succeeded with this notebook version, these params and these
+input contents; ``outdated`` otherwise, and downstream of anything outdated.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbgov.core.config import Config
+from nbgov.core.errors import LineageError, NbgovError
+
+#: Where builds cache the rendered plan (written by the build, read here).
+PLAN = ".nbgov/cache/plan.json"
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
+
+
+@dataclass
+class TaskView:
+    """One task as plain data (absolute paths)."""
+
+    name: str
+    source: Path | None
+    products: dict[str, Path]
+    params: dict[str, Any] = field(default_factory=dict)
+    upstream: list[str] = field(default_factory=list)
+    record: Path | None = None  # where the lineage record lives, when the plan names it
+
+    def record_file(self) -> Path | None:
+        """The task's lineage record file: the plan's, else next to the executed notebook."""
+        from nbgov.core.lineage import record_path
+
+        if self.record is not None:
+            return self.record
+        nb = self.notebook_product
+        return record_path(nb) if nb is not None else None
+
+    @property
+    def notebook_product(self) -> Path | None:
+        """The executed notebook product (the lineage record lives next to it)."""
+        return self.products.get("nb") or next(
+            (p for p in self.products.values() if p.suffix == ".ipynb"), None)
+
+
+def plan_path(config: Config) -> Path:
+    """The cached plan file of a project."""
+    return config.root / PLAN
+
+
+def _plan_tasks(config: Config) -> list[TaskView] | None:
+    path = plan_path(config)
+    try:
+        mtime = path.stat().st_mtime_ns
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for newer in (config.pipeline_path, config.pipeline_path.parent / "env.yaml"):
+        try:
+            if newer.stat().st_mtime_ns > mtime:
+                return None  # the spec changed since the last build: the plan is stale
+        except OSError:
+            continue
+    try:
+        out = []
+        for task in data["tasks"]:
+            source = task.get("source_file") or task.get("source")
+            out.append(TaskView(
+                name=str(task["name"]),
+                source=_abs(config, source) if isinstance(source, str) else None,
+                products={str(k): _abs(config, v) for k, v in (task.get("products") or {}).items()
+                          if isinstance(v, str)},
+                params=dict(task.get("params") or {}),
+                upstream=[str(u) for u in task.get("upstream") or []],
+                record=_abs(config, task["record"]) if isinstance(task.get("record"), str) else None,
+            ))
+        return out
+    except (KeyError, TypeError, AttributeError):
+        return None  # a plan this reader does not understand: read the spec
+
+
+def _abs(config: Config, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else (config.root / path)
+
+
+def _env_values(config: Config) -> dict[str, str]:
+    import yaml
+
+    env_file = config.pipeline_path.parent / "env.yaml"
+    try:
+        env = yaml.safe_load(env_file.read_text()) if env_file.is_file() else {}
+    except (OSError, yaml.YAMLError):
+        env = {}
+    values = {str(k): v for k, v in (env or {}).items() if isinstance(env, dict)
+              and isinstance(v, (str, int, float, bool)) and not (isinstance(v, str) and "{" in v)}
+    values.setdefault("here", str(config.pipeline_path.parent))
+    return values
+
+
+def _fill(value: Any, env: dict[str, Any]) -> Any:
+    """Placeholders filled by text substitution; unknown ones are left as written."""
+    if isinstance(value, dict):
+        return {k: _fill(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, env) for v in value]
+    if not isinstance(value, str) or "{{" not in value:
+        return value
+    whole = _PLACEHOLDER.fullmatch(value.strip())
+    if whole and whole.group(1) in env:
+        return env[whole.group(1)]
+    return _PLACEHOLDER.sub(lambda m: str(env.get(m.group(1), m.group(0))), value)
+
+
+def notebook_upstream(source: Path) -> list[str]:
+    """``upstream = [...]`` of a notebook's parameters cell, read with ``ast`` (never run)."""
+    from nbgov.adapters.notebooks import read_notebook
+
+    try:
+        nb = read_notebook(source)
+    except NbgovError:
+        return []
+    for cell in nb.get("cells", []):
+        if "parameters" not in ((cell.get("metadata") or {}).get("tags") or []):
+            continue
+        src = cell.get("source", "")
+        try:
+            tree = ast.parse("".join(src) if isinstance(src, list) else src)
+        except SyntaxError:
+            return []
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "upstream"
+                                                    for t in node.targets):
+                try:
+                    value = ast.literal_eval(node.value)
+                except ValueError:
+                    return []
+                if isinstance(value, dict):
+                    return [str(k) for k in value]
+                return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
+        return []
+    return []
+
+
+def _spec_tasks(config: Config) -> list[TaskView]:
+    from nbgov.adapters.specfile import read_spec
+
+    spec = read_spec(config.pipeline_path)
+    env = _env_values(config)
+    out = []
+    for task in spec.tasks:
+        product = _fill(task.product, env)
+        products = {"nb": product} if isinstance(product, str) else dict(product or {})
+        source = spec.source_path(task)
+        upstream = task.upstream
+        if upstream is None and source is not None and source.suffix in (".ipynb", ".py"):
+            upstream = notebook_upstream(source)
+        out.append(TaskView(
+            name=task.name, source=source,
+            products={str(k): (spec.folder / str(v)) if not Path(str(v)).is_absolute() else Path(str(v))
+                      for k, v in products.items() if isinstance(v, str)},
+            params=_fill(task.params or {}, env), upstream=list(upstream or []),
+        ))
+    return out
+
+
+def task_views(config: Config) -> list[TaskView]:
+    """The pipeline's tasks from the cached plan, else from the spec (see the module doc).
+
+    Raises:
+        PipelineError: the spec cannot be read (and there is no fresh plan).
+    """
+    return _plan_tasks(config) or _spec_tasks(config)
+
+
+def _rel(config: Config, path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.resolve().relative_to(config.root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _state(config: Config, task: TaskView, by_name: dict[str, TaskView], record: Any) -> str:
+    from nbgov.core.digest import file_digest
+    from nbgov.core.freshness import decide
+
+    if record is not None and record.outcome == "failed":
+        return "failed"
+    if record is None:
+        return "outdated" if any(p.exists() for p in task.products.values()) else "never-run"
+    if task.source is None or task.source.suffix not in (".ipynb", ".py") or not task.source.is_file():
+        return "outdated"
+    from nbgov.adapters.notebooks import read_notebook
+    from nbgov.core.identity import notebook_version
+
+    try:
+        version = notebook_version(read_notebook(task.source))
+    except NbgovError:
+        return "outdated"
+
+    def digest(path: Path) -> str | None:
+        return file_digest(path) if path.is_file() else None
+
+    inputs = {_rel(config, p): digest(p) for up in task.upstream if up in by_name
+              for key, p in by_name[up].products.items() if key != "nb" and p.exists()}
+    products = {_rel(config, p): digest(p) for p in task.products.values()}
+    fresh = decide(record.to_dict(), version, task.params, inputs, products).fresh
+    return "up-to-date" if fresh else "outdated"
+
+
+def pipeline_state_data(config: Config) -> dict[str, Any]:
+    """The ``GET pipeline`` payload (same shape as :func:`nbgov.services.pipeline.pipeline_state`)
+    computed from data only: no Ploomber, no project code."""
+    from nbgov.core.lineage import read_record
+    from nbgov.services.pipeline import task_entry
+    from nbgov.services.review import review_states
+
+    tasks = task_views(config)
+    by_name = {t.name: t for t in tasks}
+    sources = [t.source for t in tasks if t.source is not None and t.source.suffix in (".ipynb", ".py")
+               and t.source.is_file()]
+    try:
+        reviews = {s.path: s for s in review_states(config, sources)}
+    except NbgovError:
+        reviews = {}
+    outdated: set[str] = set()
+    out = []
+    for task in tasks:
+        path = task.record_file()
+        record = read_record(path) if path is not None else None
+        state = _state(config, task, by_name, record)
+        if state == "up-to-date" and outdated & set(task.upstream):
+            state = "outdated"
+        if state != "up-to-date":
+            outdated.add(task.name)
+        source = _rel(config, task.source)
+        review = reviews.get(source) if source else None
+        out.append(task_entry(config, task.name, source, task.products, task.upstream, state, review, record))
+    from nbgov.services.recording.sync import pending_runs
+
+    return {"pipeline": _rel(config, config.pipeline_path), "tasks": out, "unsynced": pending_runs(config)}
+
+
+def task_context_data(config: Config, notebook: str | Path) -> dict[str, Any]:
+    """The values Ploomber would inject into a task notebook (params, upstream products,
+    products; absolute paths), from data only.
+
+    Raises:
+        LineageError: the notebook is not a task of the pipeline.
+    """
+    target = (config.root / notebook).resolve()
+    tasks = task_views(config)
+    by_name = {t.name: t for t in tasks}
+    task = next((t for t in tasks if t.source is not None and t.source.resolve() == target), None)
+    if task is None:
+        raise LineageError(f"{notebook} is not a task of {config.pipeline}",
+                           hint="add it to pipeline.yaml to run it with pipeline values")
+
+    def paths(t: TaskView) -> dict[str, str]:
+        return {k: str(p) for k, p in t.products.items()}
+
+    return {"task": task.name, "params": task.params,
+            "upstream": {up: paths(by_name[up]) for up in task.upstream if up in by_name},
+            "product": paths(task)}
