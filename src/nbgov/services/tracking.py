@@ -6,17 +6,13 @@ after-the-fact :class:`BuildRecorder` (builds record as they go: see
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import Config
-
-#: Parameter names whose values are never sent to the tracking store.
-_SECRET_NAME = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|credential|private[_-]?key", re.I)
-REDACTED = "***redacted***"
+from nbgov.core.redact import REDACTED  # noqa: F401  (re-exported for callers of this module)
 
 
 @dataclass
@@ -40,14 +36,12 @@ class BuildRecord:
 
 
 def redact_params(params: dict[str, Any]) -> dict[str, str]:
-    """Parameters as MLflow strings, with secret-looking names redacted."""
-    out = {}
-    for name, value in params.items():
-        if _SECRET_NAME.search(name):
-            out[name] = REDACTED
-        else:
-            out[name] = value if isinstance(value, str) else json.dumps(value, default=str)
-    return out
+    """Parameters as MLflow strings, secrets redacted by the one rule set of :mod:`nbgov.core.redact`
+    (secret-looking names, and secret-looking values under any name)."""
+    from nbgov.core.redact import redact_params as redact
+
+    return {name: value if isinstance(value, str) else json.dumps(value, default=str)
+            for name, value in redact(params).items()}
 
 
 def safe_uri(uri: str) -> str:

@@ -130,7 +130,7 @@ class Recorder:
         self._parent_key = f"build:{self.build_id}"
         self._started: dict[str, tuple[int, float, threading.Event | None]] = {}
         self._state = SendState(self.journal, parent_key=self._parent_key)
-        self._uploader = _Uploader(Sender(self.tracker, config.root), self._state)
+        self._uploader = _Uploader(Sender(self.tracker, config.root, config.secrets_policy), self._state)
         self._git: dict | None = None
         self._opened = False
 

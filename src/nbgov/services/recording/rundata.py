@@ -20,7 +20,8 @@ from nbgov.core.errors import NbgovError
 from nbgov.core.executed import Execution, read_execution, split_scraps
 from nbgov.core.identity import notebook_version
 from nbgov.core.lineage import LineageRecord
-from nbgov.services.tracking import redact_params
+from nbgov.core.redact import mask_text, redact_params, redact_record
+from nbgov.services.tracking import redact_params as mlflow_params
 
 #: Characters MLflow accepts in metric, param and tag names.
 _NAME_OK = re.compile(r"[^0-9A-Za-z_\-. /]")
@@ -85,7 +86,10 @@ def task_run_event(config: Config, tasks: dict[str, TaskInfo], task: TaskInfo, *
     if outcome in ("failed", "stopped", "killed"):
         error = str(execution.error) if execution.error and outcome == "failed" else (
             runner_error or ("task failed (no error recorded)" if outcome == "failed" else None))
-    metrics, scrap_tags, scrap_other = split_scraps(execution.scraps)
+    if error:
+        error = mask_text(error)[0]
+    # one redaction rule set for params, lineage records, scraps and notebooks (core.redact)
+    metrics, scrap_tags, scrap_other = split_scraps(redact_params(execution.scraps))
     renamed = {}
     clean_metrics = {}
     for k, v in metrics.items():
@@ -133,7 +137,7 @@ def task_run_event(config: Config, tasks: dict[str, TaskInfo], task: TaskInfo, *
         task=task.name,
         notebook={"path": source_rel or "", "version": version, "review_status": review_status,
                   "kind": task.kind, **({"function": task.function} if task.function else {})},
-        params=task.params, upstream=upstream, inputs=inputs, products=products, git=git,
+        params=redact_params(task.params), upstream=upstream, inputs=inputs, products=products, git=git,
         environment=env, started=_iso_ms(start_ms), ended=_iso_ms(end_ms),
         duration_s=round(duration_s, 3), outcome=lineage_outcome, error=error, metrics=clean_metrics,
         run_id=run_id, run_key=run_key, parent_run_id=parent_run_id, build_id=build_id,
@@ -150,15 +154,17 @@ def task_run_event(config: Config, tasks: dict[str, TaskInfo], task: TaskInfo, *
         if path == task.evidence or not path.exists():
             continue
         artifacts.append({"path": _rel(config, path), "dir": "products",
-                          "digest": file_digest(path) if path.is_file() else None})
+                          "digest": file_digest(path) if path.is_file() else None,
+                          # a report converted from the executed notebook holds its outputs
+                          **({"executed": True} if path == task.notebook_product else {})})
     datasets = [{"name": f"{i['task']}.{i['key']}", "digest": i["digest"].split(":")[-1],
                  "source": i["path"], "context": "input"} for i in inputs]
     payload = {
         "status": status, "outcome": outcome, "start_ms": start_ms, "end_ms": end_ms,
-        "params": redact_params(task.params), "metrics": clean_metrics,
+        "params": mlflow_params(task.params), "metrics": clean_metrics,
         "tags": {mlflow_name(k): v for k, v in tags.items()}, "artifacts": artifacts,
         "json_artifacts": json_artifacts, "datasets": datasets, "error": error,
-        "record": record.to_dict(),
+        "record": redact_record(record.to_dict()),
         "record_path": _rel(config, task.record) if task.record else None,
     }
-    return payload, record, round(duration_s, 3)
+    return payload, LineageRecord.from_dict(payload["record"]), round(duration_s, 3)

@@ -55,9 +55,10 @@ class Sender:
         root: the project root (relative paths in events are relative to it).
     """
 
-    def __init__(self, tracker: Tracker, root: Path) -> None:
+    def __init__(self, tracker: Tracker, root: Path, secrets: str = "redact") -> None:
         self.tracker = tracker
         self.root = root
+        self.secrets = secrets  # [tracking] secrets: redact | refuse | allow (executed notebooks)
 
     def send(self, state: SendState, event: dict[str, Any], known_new: bool = False) -> str | None:
         """Send one event (skipped when already confirmed); returns the run id it concerns.
@@ -118,6 +119,14 @@ class Sender:
         tags = dict(event.get("tags") or {})
         if changed:
             tags["nbgov.artifacts_changed"] = ",".join(changed)[:5000]
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="nbgov-masked-") as masked_dir:
+            artifacts = self._guard_notebooks(artifacts, Path(masked_dir), tags)
+            return self._send_finished(state, event, run_id, record, artifacts, tags)
+
+    def _send_finished(self, state: SendState, event: dict[str, Any], run_id: str, record: dict[str, Any],
+                       artifacts: list[tuple[Path, str | None]], tags: dict[str, str]) -> str:
         json_artifacts = dict(event.get("json_artifacts") or {})
         if record:
             json_artifacts[LINEAGE_ARTIFACT] = record
@@ -129,6 +138,45 @@ class Sender:
         if record and event.get("record_path"):
             _patch_local_record(self.root / event["record_path"], record)
         return run_id
+
+    def _guard_notebooks(self, artifacts: list[tuple[Path, str | None]], folder: Path,
+                         tags: dict[str, str]) -> list[tuple[Path, str | None]]:
+        """Executed notebooks as ``[tracking] secrets`` says: a masked copy (redact), left out
+        (refuse) or as they are (allow); the count of secrets found goes to a run tag."""
+        import json
+
+        from nbgov.core.redact import mask_notebook, mask_text
+
+        out, found = [], 0
+        for path, folder_name in artifacts:
+            executed = folder_name in ("notebook", "products:executed")
+            folder_name = "products" if folder_name == "products:executed" else folder_name
+            if not executed or not path.is_file() or self.secrets == "allow":
+                out.append((path, folder_name))
+                continue
+            try:
+                text = path.read_text(encoding="utf-8")
+                if path.suffix == ".ipynb":
+                    nb, count = mask_notebook(json.loads(text))
+                    masked = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+                else:
+                    masked, count = mask_text(text)
+            except (OSError, ValueError):
+                out.append((path, folder_name))
+                continue
+            found += count
+            if not count:
+                out.append((path, folder_name))
+            elif self.secrets == "redact":
+                copy = folder / (folder_name or "files") / path.name
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                copy.write_text(masked, encoding="utf-8")
+                out.append((copy, folder_name))
+            else:
+                tags["nbgov.notebook_upload"] = "refused: secrets in outputs ([tracking] secrets = refuse)"
+        if found:
+            tags["nbgov.secrets_masked"] = str(found)
+        return out
 
     def _resolve(self, state: SendState, record: dict[str, Any], run_id: str) -> dict[str, Any]:
         """Fill run ids the build could not know (store unreachable): its own, its parent's,
@@ -155,15 +203,19 @@ class Sender:
         itself when it still has the journaled digest; a file changed since is named, not sent."""
         out, changed = [], []
         for item in event.get("artifacts") or []:
+            # an executed notebook, or a report converted from one (html, md): scanned for secrets
+            folder = item.get("dir")
+            if item.get("executed") and folder == "products":
+                folder = "products:executed"
             staged = state.journal.files / staged_name(event["seq"], item)
             if staged.is_file():
-                out.append((staged, item.get("dir")))
+                out.append((staged, folder))
                 continue
             path = self.root / item["path"]
             if path.is_file() and (not item.get("digest") or file_digest(path) == item["digest"]):
-                out.append((path, item.get("dir")))
+                out.append((path, folder))
             elif path.is_dir():
-                out.append((path, item.get("dir")))
+                out.append((path, folder))
             else:
                 changed.append(item["path"])
         return out, changed

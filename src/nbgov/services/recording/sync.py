@@ -101,7 +101,7 @@ def sync_journals(config: Config, tracker: Tracker | None = None, skip: str | No
     if not journals:
         return report
     tracker = tracker or Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
-    sender = Sender(tracker, config.root)
+    sender = Sender(tracker, config.root, config.secrets_policy)
     for journal in journals:
         events = journal.events()
         if not any(e["event"] == "build_closed" for e in events) and _alive(
