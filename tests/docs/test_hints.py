@@ -181,6 +181,7 @@ def _section_keys() -> dict[str, set[str]]:
 
     return {
         "execution": set(core_config.EXECUTION_KEYS),
+        "tracking": set(core_config.TRACKING_KEYS),
         "review": set(review_store._KEYS),
         "check": set(check_settings._KEYS),
         "promote": set(promote._KEYS),
