@@ -23,13 +23,25 @@ DEFAULT_PIPELINE = "pipeline.yaml"
 #: ``require_aproved = true`` would switch the approval gate off.
 ENVIRONMENT_KEYS = {"require_approved"}
 
-#: Keys of the ``[execution]`` table (papermill settings of every notebook task, in seconds).
-EXECUTION_KEYS = {"cell_timeout", "startup_timeout"}
+#: Keys of the ``[execution]`` table: papermill settings of every notebook task (in seconds), and
+#: ``preload``: modules the warm-kernel template imports once (a list), or false to switch it off.
+EXECUTION_KEYS = {"cell_timeout", "startup_timeout", "preload"}
 
 _KNOWN_TOP = {
     "pipeline", "tracking_uri", "experiment", "products", "environment",
     "review", "environments", "check", "promote", "monitor", "lineage", "kernel", "execution",
 }
+
+
+def _check_preload(value: Any, source: Path) -> None:
+    """``[execution] preload``: true/false or a list of dotted module names."""
+    if isinstance(value, bool):
+        return
+    ok = isinstance(value, list) and all(
+        isinstance(v, str) and v and all(part.isidentifier() for part in v.split(".")) for v in value)
+    if not ok:
+        raise ConfigError("[execution] preload must be a list of module names or false", Location(source),
+                          hint='e.g. preload = ["pandas", "sklearn.linear_model"]; false switches it off')
 
 
 @dataclass
@@ -166,6 +178,8 @@ def load_config(root: str | Path | None = None) -> Config:
         # a misspelt timeout would silently not apply
         raise ConfigError(f"unknown key(s) in [execution]: {', '.join(unknown)}", Location(source),
                           hint=f"known keys: {', '.join(sorted(EXECUTION_KEYS))}")
+    if isinstance(execution, dict) and "preload" in execution:
+        _check_preload(execution["preload"], source)
     return Config(
         root=root,
         source=source,

@@ -138,6 +138,18 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
                         options.params, started)
     if noop is not None:
         return noop
+    from nbgov.adapters.kernels.template import start_for_project, stop_template
+
+    # warm kernels: the template imports the tasks' modules while this process loads Ploomber
+    # and MLflow (nbgov.adapters.kernels); stopped with its kernels when the build ends
+    start_for_project(config.root, config.pipeline_path, config.section("execution").get("preload", True))
+    try:
+        return _build(config, options, started, env_settings)
+    finally:
+        stop_template()
+
+
+def _build(config: Config, options: BuildOptions, started: float, env_settings: dict) -> BuildSummary:
     pipeline = load_pipeline(config, options.env, options.params)
     selection = select_tasks(pipeline, options.tasks, options.downstream)
     infos = pipeline.tasks()

@@ -5,10 +5,9 @@ The loading side (spec, tasks as plain data) lives in :mod:`nbgov.adapters.ploom
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
-from nbgov.adapters.kernelpool import kernel_pool
+from nbgov.adapters.kernels.pool import kernel_pool
 from nbgov.adapters.ploomber.pipeline import (
     BuildResult,
     ContentCheck,
@@ -37,10 +36,10 @@ def build_dag(dag: Any, *, force: bool = False, select: list[str] | None = None,
     else:
         # one process per task keeps a crashing kernel from taking the build down
         dag.executor = Serial(build_in_subprocess=True, catch_exceptions=True, catch_warnings=False)
-    # serial builds run notebook tasks in this process: each task's kernel boots while the
-    # task before it runs (see nbgov.adapters.kernelpool)
-    ahead = contextlib.nullcontext() if jobs and jobs > 1 else kernel_pool()
-    with ahead:
+    # kernels fork from the warm template (parallel workers too: they are forked inside the
+    # block); serial builds run notebook tasks in this process, so each task's kernel also boots
+    # while the task before it runs (see nbgov.adapters.kernels.pool)
+    with kernel_pool(ahead=not (jobs and jobs > 1)):
         if select is None:
             return _build_all(dag, force, progress)
         return _build_selected(dag, select, force, progress, None if force else content_check)
