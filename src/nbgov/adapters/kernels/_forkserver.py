@@ -101,10 +101,14 @@ def recv_message(sock: socket.socket, maxfds: int = 0) -> tuple[dict | None, lis
 
 
 # -- preloading --------------------------------------------------------------------------------
-def preload(modules: list[str], refused: dict[str, str], root: str | None) -> list[str]:
-    """Import ipykernel and ``modules``; returns what was imported. A module that cannot survive
-    fork ends the process by re-executing it without that module (see :func:`_reexec`)."""
-    loaded = []
+def preload(modules: list[str], refused: dict[str, str], root: str | None, loaded: list[str],
+            between=lambda: None) -> list[str]:
+    """Import ipykernel and ``modules`` (appending each to ``loaded``). A module that cannot
+    survive fork ends the process by re-executing it without that module (see :func:`_reexec`).
+
+    ``between()`` runs after each import: the server answers the requests already waiting, so
+    the first task does not wait for the modules only later tasks need.
+    """
     for name in ["ipykernel.kernelapp", "ipykernel.ipkernel", *modules]:
         top = name.split(".")[0]
         if name in refused or top in refused:
@@ -128,6 +132,8 @@ def preload(modules: list[str], refused: dict[str, str], root: str | None) -> li
             if not new_tops & NATIVE_FORK_SAFE:
                 _reexec(name, "starts native threads at import", refused)
         loaded.append(name)
+        if name != "ipykernel.kernelapp":
+            between()
     return loaded
 
 
@@ -167,6 +173,7 @@ class Server:
     """The fork loop: accept requests, fork kernels, report exits, kill orphaned kernels."""
 
     def __init__(self, listener: socket.socket, alive: int, preloaded: list[str], refused: dict[str, str]):
+        """Set up the loop (signal handling included); ``preloaded`` grows while preloading."""
         self.listener = listener
         self.alive = alive
         self.info = {"preloaded": preloaded, "refused": refused}
@@ -175,32 +182,44 @@ class Server:
         self.selector = selectors.DefaultSelector()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
-
-    def run(self) -> None:
-        """Serve until the alive pipe closes; then kill every kernel still running."""
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.selector.register(self.listener, selectors.EVENT_READ, "accept")
         self.selector.register(self.alive, selectors.EVENT_READ, "alive")
         self.selector.register(self.wake_r, selectors.EVENT_READ, "child")
-        try:
-            while True:
-                for key, _ in self.selector.select():
-                    if key.data == "alive":
-                        return
-                    if key.data == "child":
-                        with contextlib.suppress(BlockingIOError, InterruptedError):
-                            os.read(self.wake_r, 4096)
-                        self.reap()
-                    elif key.data == "accept":
-                        self.accept()
-                    else:  # a requester's connection: it closed (or sent what it should not)
-                        self.hang_up(key.data)
-                self.reap()
-        finally:
-            for pid in list(self.kernels):  # the build is gone: so are its kernels
-                with contextlib.suppress(OSError):
-                    os.killpg(pid, signal.SIGKILL)
+
+    def run(self) -> None:
+        """Serve until the alive pipe closes."""
+        while self.step(None):
+            pass
+        self.stop()
+
+    def step(self, timeout: float | None) -> bool:
+        """Handle what is ready within ``timeout`` seconds; False once the build is gone."""
+        for key, _ in self.selector.select(timeout):
+            if key.data == "alive":
+                return False
+            if key.data == "child":
+                with contextlib.suppress(BlockingIOError, InterruptedError):
+                    os.read(self.wake_r, 4096)
+            elif key.data == "accept":
+                self.accept()
+            else:  # a requester's connection: it closed (or sent what it should not)
+                self.hang_up(key.data)
+        self.reap()
+        return True
+
+    def between_imports(self) -> None:
+        """During preloading: answer waiting requests now; exit if the build is gone."""
+        if not self.step(0):
+            self.stop()
+            os._exit(0)
+
+    def stop(self) -> None:
+        """The build is gone: so are its kernels."""
+        for pid in list(self.kernels):
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
 
     def accept(self) -> None:
         try:
@@ -234,8 +253,9 @@ class Server:
             return pid
         code = 1
         try:  # the kernel: never returns to the loop
-            code = kernel_child(request, fds, [self.listener.fileno(), self.alive, self.wake_r,
-                                               self.wake_w, *(c.fileno() for c in self.kernels.values() if c)])
+            inherited = [self.listener.fileno(), self.alive, self.wake_r, self.wake_w, self.selector.fileno(),
+                         *(c.fileno() for c in self.kernels.values() if c)]
+            code = kernel_child(request, fds, inherited)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         except BaseException:  # noqa: BLE001
@@ -361,10 +381,12 @@ def main(argv: list[str]) -> None:
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     refused = json.loads(args.get("--refused", "{}"))
     modules = [m for m in args.get("--modules", "").split(",") if m]
-    preloaded = preload(modules, refused, args.get("--root"))
+    preloaded: list[str] = []
+    server = Server(listener, alive, preloaded, refused)
+    preload(modules, refused, args.get("--root"), preloaded, server.between_imports)
     gc.collect()
     gc.freeze()  # objects from preloading stay shared, untouched by the children's collections
-    Server(listener, alive, preloaded, refused).run()
+    server.run()
 
 
 if __name__ == "__main__":
