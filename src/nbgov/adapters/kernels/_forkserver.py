@@ -13,9 +13,10 @@ re-executes itself without it.
 
 Protocol (one Unix stream connection per kernel): the requester sends one length-prefixed JSON
 request ``{"argv", "cwd", "env"}`` with its stdout and stderr as ``SCM_RIGHTS`` file
-descriptors; the template answers ``{"pid", "preloaded", "refused"}`` (or ``{"error"}``), and
+descriptors; the template answers ``{"pid", "preloaded", "refused", "done"}`` (or ``{"error"}``), and
 later ``{"exit": code}`` when that kernel ends. Closing the connection kills the kernel's process
-group: a kernel never outlives the process that asked for it.
+group: a kernel never outlives the process that asked for it. A request ``{"ping": true}`` gets
+the preloading state only.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ class Server:
         """Set up the loop (signal handling included); ``preloaded`` grows while preloading."""
         self.listener = listener
         self.alive = alive
-        self.info = {"preloaded": preloaded, "refused": refused}
+        self.info = {"preloaded": preloaded, "refused": refused, "done": False}
         # pid -> the requester's connection (None once the requester hung up)
         self.kernels: dict[int, socket.socket | None] = {}
         self.selector = selectors.DefaultSelector()
@@ -230,7 +231,9 @@ class Server:
         try:
             conn.settimeout(10)
             request, fds = recv_message(conn, maxfds=3)
-            if request is None:
+            if request is None or request.get("ping"):
+                if request is not None:
+                    send_message(conn, self.info)
                 conn.close()
                 return
             pid = self.fork(request, fds)
@@ -357,12 +360,13 @@ def kernel_child(request: dict, fds: list[int], close: list[int]) -> int:
 def reseed() -> None:
     """Give this child its own random state where a fork would share the template's.
 
-    Python's ``random`` reseeds itself after fork; numpy's global ``RandomState`` does not.
+    Python's ``random`` reseeds itself after fork; numpy's global ``RandomState`` does not (it
+    exists once ``numpy.random`` is imported: numpy 2 imports it lazily, and so do we).
     """
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
+    random = sys.modules.get("numpy.random")
+    if random is not None:
         with contextlib.suppress(Exception):
-            numpy.random.seed()
+            random.seed()
 
 
 def main(argv: list[str]) -> None:
@@ -384,6 +388,7 @@ def main(argv: list[str]) -> None:
     preloaded: list[str] = []
     server = Server(listener, alive, preloaded, refused)
     preload(modules, refused, args.get("--root"), preloaded, server.between_imports)
+    server.info["done"] = True
     gc.collect()
     gc.freeze()  # objects from preloading stay shared, untouched by the children's collections
     server.run()

@@ -131,6 +131,28 @@ class Template:
             self.info = {"preloaded": reply.get("preloaded", []), "refused": reply.get("refused", {})}
         return ForkedKernel(int(reply["pid"]), sock)
 
+    def status(self, timeout: float = 10) -> dict[str, Any]:
+        """What the template has preloaded so far: ``{"preloaded", "refused", "done"}``."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(self.address)
+            send_message(sock, {"ping": True})
+            reply, _ = recv_message(sock)
+        if not reply:
+            raise TemplateError("the template closed the connection")
+        return reply
+
+    def wait_preloaded(self, timeout: float = 300) -> dict[str, Any]:
+        """Block until the template has imported everything it will (tests, benchmarks)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status()
+            if status.get("done") or time.monotonic() > deadline:
+                return status
+            time.sleep(0.1)
+
     def close(self) -> None:
         """Stop the template and every kernel it still has (only the starting process does this)."""
         if os.getpid() != self.owner:
