@@ -35,13 +35,13 @@ import struct
 import sys
 import threading
 
-#: Top-level packages that must never be imported before fork: CUDA / accelerator runtimes
-#: (a CUDA context does not survive fork) and libraries that start worker threads or processes.
+#: Top-level packages never imported before fork: CUDA / accelerator runtimes (a CUDA context
+#: or a GPU driver handle does not survive fork) and frameworks that start worker threads or
+#: processes of their own. Everything else is imported and checked (see :func:`preload`).
 NEVER = frozenset({
     "torch", "torchvision", "torchaudio", "tensorflow", "tf_keras", "keras", "jax", "jaxlib",
-    "cupy", "pycuda", "numba", "tensorrt", "onnxruntime", "paddle", "mxnet", "ray", "dask",
-    "distributed", "pyspark", "multiprocessing", "concurrent", "asyncio", "threading",
-    "ipykernel_launcher", "IPython", "ipywidgets", "tqdm", "pytest",
+    "cupy", "pycuda", "numba", "tensorrt", "onnxruntime", "paddle", "mxnet", "ray", "distributed",
+    "pyspark", "xgboost", "lightgbm", "catboost",
 })
 
 #: Packages whose native threads (OpenBLAS, jemalloc) are known to survive fork: they install
