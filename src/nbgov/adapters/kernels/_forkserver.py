@@ -333,13 +333,11 @@ def kernel_child(request: dict, fds: list[int], close: list[int]) -> int:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    reseed()
-    gc.unfreeze()
+    reseed()  # (objects frozen by the template stay frozen: collecting them would copy their pages)
     launcher = importlib.util.find_spec("ipykernel_launcher")
     sys.argv = [getattr(launcher, "origin", None) or "ipykernel_launcher", *request["argv"]]
-    # as ipykernel_launcher: no cwd entry while loading; IPython's init_path puts '' back
-    if sys.path and sys.path[0] in ("", os.getcwd()):
-        del sys.path[0]
+    # sys.path is already what ipykernel_launcher leaves (main() dropped the template's folder);
+    # IPython's init_path puts '' back for the task's folder
     from ipykernel import kernelapp
 
     app = kernelapp.IPKernelApp.instance()
