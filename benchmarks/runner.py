@@ -32,6 +32,7 @@ BENCHMARKS = {
     "server": "benchmarks.bench_server",
     "tracking": "benchmarks.bench_tracking",
     "build": "benchmarks.bench_build",
+    "example": "benchmarks.bench_example",
 }
 
 

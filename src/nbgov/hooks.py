@@ -52,6 +52,10 @@ def on_render(dag) -> None:
         lock = build_lock(config.root)
         lock.acquire(wait=False, command="ploomber build")
         try:
+            from nbgov.adapters.kernels.template import start_for_project
+
+            # warm kernels for ploomber build too (the executor forks them from the template)
+            start_for_project(config.root, config.pipeline_path, config.section("execution").get("preload", True))
             report = sync_journals(config)
             if report.runs_sent or report.interrupted:
                 print(f"nbgov: sent {report.runs_sent} run(s) of earlier builds"
@@ -75,9 +79,12 @@ def _close(dag, status: str) -> None:
     if entry is None:
         return
     recorder, lock = entry
+    from nbgov.adapters.kernels.template import stop_template
+
     try:
         report = recorder.close(status)
     finally:
+        stop_template()
         lock.release()
     for name, rec in report.tasks.items():
         print(f"nbgov: recorded {name} ({rec.outcome}) as MLflow run {rec.run_id or '(pending)'}", file=sys.stderr)

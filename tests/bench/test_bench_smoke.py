@@ -65,3 +65,24 @@ def test_build_smoke():
     for row in rows:
         check_row(row)
         assert row["anchor_name"] == "ploomber build"
+
+
+def test_example_bench_helpers(tmp_path):
+    # the full example build runs in tests/build/test_example_e2e.py and `make bench`; here: the
+    # plain copy loses nbgov's hooks, and per-task timings come out of papermill's metadata
+    import json
+
+    from benchmarks.bench_example import example_project, task_timings
+
+    plain = example_project(tmp_path / "plain", hooks=False)
+    ours = example_project(tmp_path / "ours", hooks=True)
+    assert "nbgov.hooks" not in (plain / "pipeline.yaml").read_text()
+    assert "nbgov.hooks.on_render" in (ours / "pipeline.yaml").read_text()
+    assert (plain / "nbgov.toml").is_file() and (plain / "notebooks" / "train.ipynb").is_file()
+    pm = {"papermill": {"start_time": "2026-01-01T00:00:00.000000+00:00"}}
+    cells = [{"cell_type": "code", "source": "x = 1", "metadata": {"papermill": {
+                  "start_time": "2026-01-01T00:00:00.400000+00:00", "duration": 0.01}}},
+             {"cell_type": "code", "source": ["import pandas"], "metadata": {"papermill": {"duration": 1.5}}}]
+    (tmp_path / "products").mkdir()
+    (tmp_path / "products" / "train.ipynb").write_text(json.dumps({"cells": cells, "metadata": pm}))
+    assert task_timings(tmp_path / "products") == {"train": {"kernel_ready_s": 0.4, "first_import_s": 1.5}}

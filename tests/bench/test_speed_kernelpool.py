@@ -1,4 +1,4 @@
-"""Kernels booted ahead of their task (nbgov.adapters.kernelpool), with real kernels."""
+"""Kernels booted ahead of their task (nbgov.adapters.kernels.pool), with real kernels."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def test_every_task_gets_its_own_fresh_booted_kernel(tmp_path, monkeypatch):
     import papermill as pm
     from papermill.engines import papermill_engines
 
-    from nbgov.adapters.kernelpool import kernel_pool
+    from nbgov.adapters.kernels.pool import kernel_pool
 
     monkeypatch.chdir(tmp_path)
     nb = _notebook(tmp_path / "probe.ipynb", PROBE)
@@ -99,7 +99,7 @@ def test_every_task_gets_its_own_fresh_booted_kernel(tmp_path, monkeypatch):
 def test_dead_or_mismatched_spare_falls_back_to_a_fresh_start(tmp_path, monkeypatch):
     import papermill as pm
 
-    from nbgov.adapters.kernelpool import kernel_pool
+    from nbgov.adapters.kernels.pool import kernel_pool
 
     monkeypatch.chdir(tmp_path)
     nb = _notebook(tmp_path / "probe.ipynb", PROBE)
@@ -123,7 +123,7 @@ def test_a_failing_notebook_fails_as_with_papermill_and_its_kernel_ends(tmp_path
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from nbgov.adapters.kernelpool import kernel_pool
+    from nbgov.adapters.kernels.pool import kernel_pool
 
     monkeypatch.chdir(tmp_path)
     ok = _notebook(tmp_path / "ok.ipynb", PROBE)

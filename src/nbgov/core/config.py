@@ -24,8 +24,9 @@ DEFAULT_PIPELINE = "pipeline.yaml"
 #: ``require_aproved = true`` would switch the approval gate off.
 ENVIRONMENT_KEYS = {"require_approved"}
 
-#: Keys of the ``[execution]`` table (papermill settings of every notebook task, in seconds).
-EXECUTION_KEYS = {"cell_timeout", "startup_timeout"}
+#: Keys of the ``[execution]`` table: papermill settings of every notebook task (in seconds), and
+#: ``preload``: modules the warm-kernel template imports once (a list), or false to switch it off.
+EXECUTION_KEYS = {"cell_timeout", "startup_timeout", "preload"}
 
 #: Keys of the ``[tracking]`` table. ``secrets``: what happens to secrets found in what a run
 #: uploads (params, lineage record, scraps, executed notebook): ``redact`` (default), ``refuse``
@@ -37,6 +38,17 @@ _KNOWN_TOP = {
     "review", "environments", "check", "promote", "monitor", "lineage", "kernel", "execution",
     "tracking",
 }
+
+
+def _check_preload(value: Any, source: Path) -> None:
+    """``[execution] preload``: true/false or a list of dotted module names."""
+    if isinstance(value, bool):
+        return
+    ok = isinstance(value, list) and all(
+        isinstance(v, str) and v and all(part.isidentifier() for part in v.split(".")) for v in value)
+    if not ok:
+        raise ConfigError("[execution] preload must be a list of module names or false", Location(source),
+                          hint='e.g. preload = ["pandas", "sklearn.linear_model"]; false switches it off')
 
 
 @dataclass
@@ -179,6 +191,8 @@ def load_config(root: str | Path | None = None) -> Config:
         raise ConfigError(f"unknown key(s) in [execution]: {', '.join(unknown)}", Location(source),
                           hint=f"known keys: {', '.join(sorted(EXECUTION_KEYS))}")
     _check_tracking(data.get("tracking", {}), source)
+    if isinstance(execution, dict) and "preload" in execution:
+        _check_preload(execution["preload"], source)
     return Config(
         root=root,
         source=source,

@@ -160,10 +160,16 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
     # engine tasks of one shared build run side by side on different tasks: one lock per task set
     lock = build_lock(config.root) if options.build_id is None else _joined_lock(config, options)
     lock.acquire(wait=options.wait, command="nbgov build")
+    from nbgov.adapters.kernels.template import start_for_project, stop_template
+
     try:
+        # warm kernels: the template imports the tasks' modules while this process loads
+        # Ploomber and MLflow (nbgov.adapters.kernels); stopped with its kernels at the end
+        start_for_project(config.root, config.pipeline_path, config.section("execution").get("preload", True))
         synced = sync_journals(config) if options.build_id is None else None
         return _locked_build(config, options, env_settings, started, synced)
     finally:
+        stop_template()
         lock.release()
 
 

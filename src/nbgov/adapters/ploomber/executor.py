@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from nbgov.adapters.kernelpool import kernel_pool
+from nbgov.adapters.kernels.pool import kernel_pool
 from nbgov.adapters.ploomber.pipeline import (
     BuildResult,
     ContentCheck,
@@ -127,6 +127,12 @@ class GovernedExecutor(_executor_base()):
         return state
 
     def __call__(self, dag: Any, show_progress: bool = False) -> list:
+        # kernels fork from the warm template (forked -j workers too: they start inside the
+        # block); in-process notebook tasks also boot each kernel while the task before runs
+        with kernel_pool(ahead=self.jobs == 1):
+            return self._run(dag, show_progress)
+
+    def _run(self, dag: Any, show_progress: bool) -> list:
         from ploomber.constants import TaskStatus
         from ploomber.exceptions import DAGBuildError
 
@@ -318,16 +324,13 @@ def build_dag(dag: Any, *, force: bool = False, select: list[str] | None = None,
     executor = GovernedExecutor(jobs or 1, None if force else content_check, select, observer)
     dag.executor = executor
     failed = False
-    # in-process notebook tasks boot each kernel while the task before runs
-    ahead = kernel_pool() if (jobs or 1) == 1 else contextlib.nullcontext()
-    with ahead:
-        try:
-            with _quiet(keep_progress=progress):
-                dag.build(force=force, show_progress=progress)
-        except DAGBuildError:
-            failed = True
-        except DAGBuildEarlyStop:
-            pass
+    try:
+        with _quiet(keep_progress=progress):
+            dag.build(force=force, show_progress=progress)
+    except DAGBuildError:
+        failed = True
+    except DAGBuildEarlyStop:
+        pass
     names = [n for n in dag if select is None or n in select]
     outcomes = [TaskOutcome(n, executor.outcomes.get(n, "not-run"), executor.errors.get(n)) for n in names]
     failed = failed or any(o.outcome == "failed" for o in outcomes)

@@ -1,16 +1,22 @@
-"""Take kernel start-up off a serial build's critical path: boot the next task's kernel early.
+"""Kernels for a build: forked from a warm template, and booted one task ahead.
 
-A Python kernel needs ~0.4 s to become ready, and a build of N tasks pays it N times in a row.
-While a task runs, :class:`KernelPool` has already launched one spare kernel (same kernel name,
-same working directory, same environment); the next task takes it, already booted, and a new
-spare starts. Every task still gets a fresh kernel that no other task used; a spare that died,
-or that was started for another kernel or folder, is discarded and a kernel is started as
-papermill would.
+Two things take kernel start-up off a build's critical path:
 
-The pool works through a papermill engine that stands in for papermill's default engine while
-:func:`kernel_pool` is active (Ploomber refuses an ``engine_name`` in executor params other
-than its executor's). Outside that block (parallel builds, where tasks run in forked workers,
-``ploomber build``, the server) papermill's own engine runs, untouched.
+1. **Warm kernels** (:mod:`nbgov.adapters.kernels.template`): a template process imported
+   ipykernel and the project's heavy modules once; every kernel is forked from it, ready in a
+   fraction of a second with ``import pandas`` already paid for. Inside :func:`kernel_pool`,
+   jupyter_client's default provisioner is :class:`~nbgov.adapters.kernels.provisioner.ForkProvisioner`
+   in this process and in every worker it forks (``-j N``: Ploomber's workers are forked after
+   the block is entered, so they inherit the template's address and the provisioner setting).
+2. **A kernel booted ahead** (serial builds, notebook tasks run in this process): while a task
+   runs, :class:`KernelPool` has already launched one spare kernel (same kernel name, working
+   directory, environment); the next task takes it and a new spare starts. Every task still gets
+   a fresh kernel no other task used; a spare that died, or was started for another kernel or
+   folder, is discarded and a kernel is started as papermill would.
+
+The integration surface for the build executor is :func:`kernel_pool` (a context manager) and
+:func:`nbgov.adapters.kernels.template.start_template` (start the template before anything heavy
+is imported).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class KernelPool:
         self._ended: list[Any] = []  # killed task kernels, reaped later off the critical path
         self.hits = 0
         self.misses = 0
+        self.owner = os.getpid()  # a forked worker's copy is not a pool to take kernels from
 
     def take(self, kernel_name: str, cwd: str, timeout: float = 60) -> Any | None:
         """The spare kernel manager, booted and answering, if it fits (None otherwise); then
@@ -144,81 +151,77 @@ def _shutdown(km: Any, now: bool = True) -> None:
             process.wait(timeout=10)
 
 
+_previous_provisioner: list[str] = []
+
+
+def activate_warm_kernels() -> None:
+    """From now on, kernels jupyter_client starts in this process (and in processes forked from
+    it) come from the build's template when there is one (see :func:`start_template`); kernelspecs
+    that name a provisioner of their own keep it. For ``ploomber build`` hooks (``on_render``);
+    :func:`deactivate_warm_kernels` undoes it."""
+    from jupyter_client.provisioning.factory import KernelProvisionerFactory
+
+    from nbgov.adapters.kernels.provisioner import NAME
+
+    factory = KernelProvisionerFactory.instance()
+    if NAME not in factory.provisioners:
+        # the entry point of an editable install that was not reinstalled: register it here
+        from entrypoints import EntryPoint
+
+        factory.provisioners[NAME] = EntryPoint(NAME, "nbgov.adapters.kernels.provisioner", "ForkProvisioner")
+    _previous_provisioner.append(factory.default_provisioner_name)
+    factory.default_provisioner_name = NAME
+
+
+def deactivate_warm_kernels() -> None:
+    """Undo the last :func:`activate_warm_kernels`."""
+    from jupyter_client.provisioning.factory import KernelProvisionerFactory
+
+    if _previous_provisioner:
+        KernelProvisionerFactory.instance().default_provisioner_name = _previous_provisioner.pop()
+
+
 @contextlib.contextmanager
-def kernel_pool() -> Iterator[KernelPool]:
-    """Inside the block, papermill runs notebooks (in this process) on kernels booted ahead."""
-    global _active
-    from papermill.engines import papermill_engines
-
-    default = papermill_engines.get_engine(None)
-    previous, _active = _active, KernelPool()
-    papermill_engines.register(None, _prestart_engine(default))
+def warm_kernels() -> Iterator[None]:
+    """:func:`activate_warm_kernels` for the duration of the block."""
+    activate_warm_kernels()
     try:
-        yield _active
+        yield
     finally:
-        papermill_engines.register(None, default)
-        pool, _active = _active, previous
-        pool.close()
+        deactivate_warm_kernels()
 
 
-def _prestart_engine(base: type) -> type:
-    """A papermill engine class: ``base`` (papermill's nbclient engine), on a booted kernel."""
-    from papermill.utils import merge_kwargs, remove_args
+@contextlib.contextmanager
+def kernel_pool(ahead: bool = True) -> Iterator[KernelPool | None]:
+    """The block in which a build runs its notebook tasks.
 
-    class PrestartEngine(base):
-        """papermill's nbclient engine, taking an already booted kernel from the active pool."""
+    Kernels come from the warm template (when :func:`start_template` started one; else they
+    start normally). ``ahead`` (serial builds: tasks run in this process) also boots each task's
+    kernel while the task before it runs; pass ``ahead=False`` for parallel builds, whose tasks
+    run in forked workers (a spare kernel cannot be shared with them). Yields the pool (None
+    without ``ahead``).
+    """
+    global _active
+    with warm_kernels():
+        if not ahead:
+            yield None
+            return
+        from papermill.engines import papermill_engines
 
-        @classmethod
-        def execute_managed_notebook(
-            cls,
-            nb_man,
-            kernel_name,
-            log_output=False,
-            stdout_file=None,
-            stderr_file=None,
-            start_timeout=60,
-            execution_timeout=None,
-            **kwargs,
-        ):
-            pool = _active
-            name = kernel_name or nb_man.nb.metadata.get("kernelspec", {}).get("name")
-            km = pool.take(name, os.getcwd(), start_timeout) if pool is not None and name else None
-            if km is None:
-                return super().execute_managed_notebook(
-                    nb_man,
-                    kernel_name,
-                    log_output=log_output,
-                    stdout_file=stdout_file,
-                    stderr_file=stderr_file,
-                    start_timeout=start_timeout,
-                    execution_timeout=execution_timeout,
-                    **kwargs,
-                )
-            from papermill.clientwrap import PapermillNotebookClient
-            from papermill.engines import logger
+        from nbgov.adapters.kernels.papermill_engine import prestart_engine
 
-            # the same arguments papermill's own engine builds, plus the booted kernel
-            timeout = execution_timeout or kwargs.get("timeout")
-            graceful = kwargs.get("shutdown_kernel", "graceful") != "immediate"
-            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
-            final = merge_kwargs(
-                kwargs,
-                timeout=timeout,
-                startup_timeout=start_timeout,
-                kernel_name=name,
-                log=logger,
-                log_output=log_output,
-                stdout_file=stdout_file,
-                stderr_file=stderr_file,
-            )
-            client = PapermillNotebookClient(nb_man, km=km, **final)
-            try:
-                return client.execute()
-            finally:
-                # nbclient leaves a kernel it did not start running: this task's kernel ends here
-                if client.kc is not None:
-                    with contextlib.suppress(Exception):
-                        client.kc.stop_channels()
-                pool.retire(km, graceful)
+        default = papermill_engines.get_engine(None)
+        previous, _active = _active, KernelPool()
+        papermill_engines.register(None, prestart_engine(default))
+        try:
+            yield _active
+        finally:
+            papermill_engines.register(None, default)
+            pool, _active = _active, previous
+            pool.close()
 
-    return PrestartEngine
+
+def active_pool() -> KernelPool | None:
+    """The pool of the innermost :func:`kernel_pool` block of this process, if any."""
+    pool = _active
+    return pool if pool is not None and pool.owner == os.getpid() else None

@@ -1,0 +1,76 @@
+"""A papermill engine that runs a notebook on a kernel the active pool booted ahead.
+
+Ploomber refuses an ``engine_name`` in executor params other than its executor's, so
+:func:`nbgov.adapters.kernels.pool.kernel_pool` registers this engine in place of papermill's
+default one while the block lasts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from nbgov.adapters.kernels.pool import active_pool
+
+
+def prestart_engine(base: type) -> type:
+    """A papermill engine class: ``base`` (papermill's nbclient engine), on a booted kernel."""
+    from papermill.utils import merge_kwargs, remove_args
+
+    class PrestartEngine(base):
+        """papermill's nbclient engine, taking an already booted kernel from the active pool."""
+
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man,
+            kernel_name,
+            log_output=False,
+            stdout_file=None,
+            stderr_file=None,
+            start_timeout=60,
+            execution_timeout=None,
+            **kwargs,
+        ):
+            pool = active_pool()
+            name = kernel_name or nb_man.nb.metadata.get("kernelspec", {}).get("name")
+            km = pool.take(name, os.getcwd(), start_timeout) if pool is not None and name else None
+            if km is None:
+                return super().execute_managed_notebook(
+                    nb_man,
+                    kernel_name,
+                    log_output=log_output,
+                    stdout_file=stdout_file,
+                    stderr_file=stderr_file,
+                    start_timeout=start_timeout,
+                    execution_timeout=execution_timeout,
+                    **kwargs,
+                )
+            from papermill.clientwrap import PapermillNotebookClient
+            from papermill.engines import logger
+
+            # the same arguments papermill's own engine builds, plus the booted kernel
+            timeout = execution_timeout or kwargs.get("timeout")
+            graceful = kwargs.get("shutdown_kernel", "graceful") != "immediate"
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(
+                kwargs,
+                timeout=timeout,
+                startup_timeout=start_timeout,
+                kernel_name=name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            client = PapermillNotebookClient(nb_man, km=km, **final)
+            try:
+                return client.execute()
+            finally:
+                # nbclient leaves a kernel it did not start running: this task's kernel ends here
+                if client.kc is not None:
+                    with contextlib.suppress(Exception):
+                        client.kc.stop_channels()
+                pool.retire(km, graceful)
+
+    return PrestartEngine
