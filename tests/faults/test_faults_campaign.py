@@ -126,6 +126,8 @@ def test_fault_campaign(git_repo: Path, tmp_path: Path):
             assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
             counts = check_nothing_lost(root, uri)
             done[fault] += 1
+            print(f"trial {trial + 1}/{TRIALS}: {fault} after {delay:.1f} s: repaired, "
+                  f"{counts['finished_task_runs']} finished task runs, 0 lost", flush=True)
         print(f"\nfault campaign: {sum(done.values())} trials {dict(done)}, seed {SEED}, "
               f"{counts['finished_task_runs']} finished task runs, {counts['runs']} runs in the store, 0 lost")
     finally:
