@@ -68,3 +68,38 @@ def write_notebook(path: str | Path, nb: dict[str, Any]) -> None:
     from nbgov.core.atomic import atomic_write
 
     atomic_write(path, json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def read_text_source(path: str | Path) -> str:
+    """The text of a non-notebook source file (.sql, .sh, ...); NotebookError saying what is
+    wrong when it is missing, a folder or not UTF-8."""
+    path = Path(path)
+    if not path.exists():
+        raise NotebookError("source file not found", Location(path), hint="check the path")
+    if path.is_dir():
+        raise NotebookError("is a folder, not a source file", Location(path))
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotebookError("not UTF-8 text (a binary file?)", Location(path)) from None
+
+
+def read_source(path: str | Path) -> dict[str, Any] | str:
+    """A task's source file as nbgov versions it: a notebook dict for ``.ipynb`` and ``.py``
+    (scripts and function modules, read through jupytext), else its text."""
+    from nbgov.core.tasks import is_notebook_source
+
+    return read_notebook(path) if is_notebook_source(path) else read_text_source(path)
+
+
+def content_version(content: dict[str, Any] | str) -> str:
+    """The version of what :func:`read_source` returned: ``nbv1:...`` or ``srcv1:...``."""
+    from nbgov.core.identity import notebook_version
+    from nbgov.core.tasks import text_version
+
+    return text_version(content) if isinstance(content, str) else notebook_version(content)
+
+
+def source_version(path: str | Path) -> str:
+    """The version of a task's source file (see :mod:`nbgov.core.tasks`)."""
+    return content_version(read_source(path))
