@@ -208,6 +208,7 @@ def check_function(task: RawTask, root: Path) -> None:
                             "(module.function, relative to the spec's folder or an installed package)")
     # Ploomber imports it when it loads the spec: importing it first names what is wrong
     defined = _top_level_names(found)
+    _forget_other(module_name, found)
     added = str(root) not in sys.path
     if added:
         sys.path.insert(0, str(root))
@@ -227,6 +228,18 @@ def check_function(task: RawTask, root: Path) -> None:
         hint = f"{found.name} defines: {', '.join(functions)}" if functions else f"define {attr}() in {found.name}"
         raise PipelineError(f"task #{task.index}: function {dotted!r} not found: {module_name} has no "
                             f"function {attr!r}", Location(found), hint=hint)
+
+
+def _forget_other(module_name: str, found: Path) -> None:
+    """Drop a cached module of the same name from another project (a long-lived process that
+    loads two projects with a ``tasks`` package must not run the first one's functions)."""
+    cached = sys.modules.get(module_name)
+    file = getattr(cached, "__file__", None)
+    if cached is None or (file and Path(file).resolve() == found):
+        return
+    top = module_name.split(".")[0]
+    for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+        del sys.modules[name]
 
 
 def _top_level_names(path: Path) -> set[str] | None:
