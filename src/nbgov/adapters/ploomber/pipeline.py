@@ -155,7 +155,8 @@ class Pipeline:
         sources.check_sources(tasks, self.root, extract_product=bool(meta.get("extract_product")))
         env = self._env(env_overrides)
         try:
-            with _quiet():
+            # from the spec's folder: Ploomber would take env.yaml defaults from the working dir
+            with _quiet(), contextlib.chdir(self.root):
                 spec = DAGSpec(str(self.spec_path), env=env)
         except Exception as exc:  # Ploomber raises many kinds for a bad spec
             raise PipelineError(_first_line(exc), Location(self.spec_path)) from None
@@ -182,7 +183,7 @@ class Pipeline:
                         setattr(dag, attr, None)
                 dag.render(show_progress=False)
         except Exception as exc:
-            raise PipelineError(_first_line(exc), Location(self.spec_path)) from None
+            raise PipelineError(render_failure(str(exc)) or _first_line(exc), Location(self.spec_path)) from None
         #: Ploomber's render warnings, one line per task (e.g. params the code does not use).
         self.warnings = render_warnings(caught)
         for name in dag:
@@ -352,12 +353,14 @@ def rendering_for_build() -> bool:
 
 def _env_file(spec_path: Path) -> Path | None:
     """The env file Ploomber loads for a spec (``path_to_env_from_spec``): ``env.{name}.yaml``
-    for ``pipeline.{name}.yaml`` else ``env.yaml``, or ``$PLOOMBER_ENV_FILENAME``; in the
-    working directory first, then next to the spec."""
+    for ``pipeline.{name}.yaml`` else ``env.yaml``, or ``$PLOOMBER_ENV_FILENAME``. Ploomber
+    looks in the working directory first: nbgov loads a project from its own folder, so an
+    ``env.yaml`` wherever nbgov happens to run (a server, a test) never leaks in."""
     from ploomber.util.default import path_to_env_from_spec
 
     try:
-        found = path_to_env_from_spec(str(spec_path))
+        with contextlib.chdir(spec_path.parent):
+            found = path_to_env_from_spec(str(spec_path))
     except (ValueError, FileNotFoundError) as exc:
         raise PipelineError(str(exc).splitlines()[0], Location(spec_path),
                             hint="fix PLOOMBER_ENV_FILENAME or create the env file") from None
@@ -391,8 +394,30 @@ def _record_group(task_spec: Any, groups: dict[str, str]) -> None:
     task_spec.to_task = recording  # this instance only: process_tasks calls spec.to_task(dag)
 
 
-_SEP = re.compile(r"^-{3,} (.+?) -{3,}$")
+_SEP = re.compile(r"^-+ (.+?) -+$")
 _TASK_HEADER = re.compile(r"^(\w+): (.+?) -> ")
+
+
+def _task_blocks(text: str) -> list[tuple[str, list[str]]]:
+    """(task name, lines) of each task section of a Ploomber render report."""
+    blocks: list[tuple[str, list[str]]] = []
+    task: str | None = None
+    lines: list[str] = []
+    for line in text.splitlines():
+        sep = _SEP.match(line.strip())
+        if sep or line.startswith("==="):
+            if task and lines:
+                blocks.append((task, lines))
+            lines = []
+            header = _TASK_HEADER.match(sep.group(1)) if sep else None
+            if header:
+                task = header.group(2)
+            elif not sep:
+                task = None
+            continue
+        if task and line.strip():
+            lines.append(line.strip())
+    return blocks
 
 
 def render_warnings(caught: list[Any]) -> list[str]:
@@ -400,21 +425,19 @@ def render_warnings(caught: list[Any]) -> list[str]:
     out: list[str] = []
     for item in caught:
         text = str(item.message)
-        if "DAG render with warnings" not in text:
-            continue
-        task, lines = None, []
-        for line in text.splitlines():
-            sep = _SEP.match(line.strip())
-            if sep or line.startswith("==="):
-                if task and lines:
-                    out.append(f"task {task}: {' '.join(lines)}")
-                lines = []
-                header = _TASK_HEADER.match(sep.group(1)) if sep else None
-                if header:
-                    task = header.group(2)
-                elif not sep:
-                    task = None
-                continue
-            if task and line.strip():
-                lines.append(line.strip())
+        if "DAG render with warnings" in text:
+            out += [f"task {task}: {' '.join(lines)}" for task, lines in _task_blocks(text)]
     return out
+
+
+def render_failure(text: str) -> str | None:
+    """A Ploomber render failure as ``task NAME: Exception: message`` per failing task (the
+    last exception line of each task's traceback), None when ``text`` is no render report."""
+    if "DAG render failed" not in text:
+        return None
+    causes = []
+    for task, lines in _task_blocks(text):
+        found = [m for m in map(_EXC_LINE.match, lines) if m]
+        if found:
+            causes.append(f"task {task}: {found[-1].group(1)}: {found[-1].group(2)}")
+    return "; ".join(causes)[:1000] or None

@@ -9,9 +9,9 @@ task's module (Ploomber does the same when it loads the spec).
 
 from __future__ import annotations
 
-import ast
 import importlib
 import importlib.machinery
+import inspect
 import sys
 import traceback
 from dataclasses import dataclass
@@ -207,7 +207,6 @@ def check_function(task: RawTask, root: Path) -> None:
                             where, hint=f"create {expected} next to {task.origin.name}, or fix the dotted path "
                             "(module.function, relative to the spec's folder or an installed package)")
     # Ploomber imports it when it loads the spec: importing it first names what is wrong
-    defined = _top_level_names(found)
     _forget_other(module_name, found)
     added = str(root) not in sys.path
     if added:
@@ -224,7 +223,8 @@ def check_function(task: RawTask, root: Path) -> None:
         if added:
             sys.path.remove(str(root))
     if not callable(getattr(module, attr, None)):
-        functions = sorted(n for n in (defined or set()) if not n.startswith("_"))
+        functions = sorted(n for n, v in vars(module).items() if inspect.isfunction(v) and not n.startswith("_")
+                           and v.__module__ == module.__name__)
         hint = f"{found.name} defines: {', '.join(functions)}" if functions else f"define {attr}() in {found.name}"
         raise PipelineError(f"task #{task.index}: function {dotted!r} not found: {module_name} has no "
                             f"function {attr!r}", Location(found), hint=hint)
@@ -240,20 +240,3 @@ def _forget_other(module_name: str, found: Path) -> None:
     top = module_name.split(".")[0]
     for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
         del sys.modules[name]
-
-
-def _top_level_names(path: Path) -> set[str] | None:
-    """Names a module file defines or imports at its top level; None if it does not parse."""
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (SyntaxError, UnicodeDecodeError, OSError):
-        return None
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.ImportFrom | ast.Import):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return names
