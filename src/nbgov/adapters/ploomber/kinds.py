@@ -22,7 +22,7 @@ def class_names(cls: type) -> list[str]:
     for klass in cls.__mro__:
         if klass is object:
             continue
-        names += [f"{klass.__module__}.{klass.__qualname__}", klass.__qualname__]
+        names += [f"{klass.__module__}.{klass.__qualname__}", klass.__name__]
     return names
 
 
