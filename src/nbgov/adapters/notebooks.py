@@ -18,14 +18,7 @@ NOTEBOOK_SUFFIXES = (".ipynb", ".py")
 def read_notebook(path: str | Path) -> dict[str, Any]:
     """Return the notebook at ``path`` as a dict; raise NotebookError saying what is wrong."""
     path = Path(path)
-    if not path.exists():
-        raise NotebookError("notebook not found", Location(path), hint="check the path")
-    if path.is_dir():
-        raise NotebookError("is a folder, not a notebook", Location(path))
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise NotebookError("not UTF-8 text (a binary file?)", Location(path)) from None
+    text = _read_text(path, "notebook")
     if path.suffix == ".py":
         return _read_jupytext(path, text)
     if not text.strip():
@@ -70,18 +63,21 @@ def write_notebook(path: str | Path, nb: dict[str, Any]) -> None:
     atomic_write(path, json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
 
 
-def read_text_source(path: str | Path) -> str:
-    """The text of a non-notebook source file (.sql, .sh, ...); NotebookError saying what is
-    wrong when it is missing, a folder or not UTF-8."""
-    path = Path(path)
+def _read_text(path: Path, what: str) -> str:
     if not path.exists():
-        raise NotebookError("source file not found", Location(path), hint="check the path")
+        raise NotebookError(f"{what} not found", Location(path), hint="check the path")
     if path.is_dir():
-        raise NotebookError("is a folder, not a source file", Location(path))
+        raise NotebookError(f"is a folder, not a {what}", Location(path))
     try:
         return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
         raise NotebookError("not UTF-8 text (a binary file?)", Location(path)) from None
+
+
+def read_text_source(path: str | Path) -> str:
+    """The text of a non-notebook source file (.sql, .sh, ...); NotebookError saying what is
+    wrong when it is missing, a folder or not UTF-8."""
+    return _read_text(Path(path), "source file")
 
 
 def read_source(path: str | Path) -> dict[str, Any] | str:
