@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbgov.core.tasks import evidence_file, load_kinds, record_file
+from nbgov.core.tasks import BUILTIN_KINDS, evidence_file, load_kinds, record_file
+
+BUILTIN = {k.name: k for k in BUILTIN_KINDS}
 
 #: Where records of tasks without a local file product (SQL relations) live, under the root.
 LINEAGE_FOLDER = ".nbgov/lineage"
@@ -59,7 +61,8 @@ class TaskInfo:
 
     def __post_init__(self) -> None:
         # defaults for infos built from plain data (fast paths): the same rules as describe_dag
-        kind = load_kinds().get(self.kind)
+        # built-in kinds without the entry-point scan: fast paths build infos from plain data
+        kind = BUILTIN.get(self.kind) or load_kinds().get(self.kind)
         if self.source_file is None and self.kind in ("notebook", "script"):
             self.source_file = self.source
         if self.record is None and self.notebook_product is not None:
