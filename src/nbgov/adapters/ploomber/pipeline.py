@@ -95,10 +95,17 @@ class Pipeline:
     """A loaded pipeline.yaml: the Ploomber DAG and nbgov's view of its tasks.
 
     Args:
-        spec_path: the pipeline.yaml.
-        env: values for ``{{placeholders}}``, merged over env.yaml next to the spec.
-        params: per-task parameter overrides ``{task: {name: value}}``.
-        executor_params: papermill settings applied to every notebook task (spec wins).
+        spec_path: the pipeline.yaml (or a ``pipeline.NAME.yaml``).
+        env: values for ``{{placeholders}}``, merged over the env file Ploomber picks for the
+            spec (``env.NAME.yaml`` for ``pipeline.NAME.yaml``, else ``env.yaml``).
+        params: per-task parameter overrides ``{task: {name: value}}`` (``-p``).
+        executor_params: papermill settings for notebook tasks run by papermill, under
+            :data:`DEFAULT_EXECUTOR_PARAMS`; a task's own ``executor_params`` (or
+            ``papermill_params``) win.
+
+    Attributes:
+        warnings: Ploomber's render warnings, one line per task (``task NAME: message``).
+        groups: generated task name -> its grid group (the spec's ``name`` of the grid).
     """
 
     def __init__(self, spec_path: str | Path, env: dict[str, Any] | None = None,
