@@ -189,8 +189,9 @@ def test_links_and_inputs_of_a_python_dag(tmp_path):
     """Link and Input cannot be declared in a spec (Ploomber 0.23 passes them a `source`); a DAG
     made in Python, as a hook sees it, still describes them."""
     from ploomber import DAG
-    from ploomber.products import File
-    from ploomber.tasks import Input, Link, PythonCallable
+    from ploomber.clients import SQLAlchemyClient
+    from ploomber.products import File, SQLiteRelation
+    from ploomber.tasks import Input, Link, PythonCallable, SQLUpload
 
     def copy(upstream, product):
         Path(str(product)).write_text(Path(str(upstream["data"])).read_text())
@@ -204,6 +205,9 @@ def test_links_and_inputs_of_a_python_dag(tmp_path):
     Link(File(tmp_path / "model.pkl"), dag, name="model")
     copier = PythonCallable(copy, File(tmp_path / "out/copy.csv"), dag, name="copier")
     data >> copier
+    client = SQLAlchemyClient(f"sqlite:///{tmp_path / 'up.db'}")
+    SQLUpload(tmp_path / "in.csv", SQLiteRelation(("uploaded", "table"), client=client), dag, name="upload",
+              client=client)
     dag.render(show_progress=False)
     infos = {t.name: t for t in describe_dag(dag, tmp_path)[0]}
     assert infos["data"].kind == "input" and infos["model"].kind == "link"
@@ -212,3 +216,8 @@ def test_links_and_inputs_of_a_python_dag(tmp_path):
     assert infos["copier"].kind == "function" and infos["copier"].source_file == Path(__file__).resolve()
     assert infos["copier"].function.endswith("test_links_and_inputs_of_a_python_dag.<locals>.copy")
     assert infos["copier"].record == tmp_path / "out/copier.lineage.json"
+    # an upload's source is the data it uploads: kept as `source`, not reviewed
+    assert infos["upload"].kind == "upload" and infos["upload"].source_file is None
+    assert infos["upload"].source == tmp_path / "in.csv"
+    assert infos["upload"].relations == {"product": "uploaded"} and infos["upload"].client.startswith("sqlite:///")
+    assert infos["upload"].record == tmp_path / ".nbgov/lineage/upload.lineage.json"

@@ -21,7 +21,8 @@ class TaskInfo:
     Attributes:
         name: the task name (grid tasks: the generated name, e.g. ``fit-0``).
         source: the task's source as Ploomber resolved it (a file; for a function task the
-            file of the function's module; for tasks without a source, their first product).
+            file of the function's module; for an upload the data file it uploads; for tasks
+            without a source, their first product). Review and gates use ``source_file``.
         products: product key -> local path, for file products only (``nb`` for the single
             product of a notebook task, ``product`` for the single product of other kinds).
         params: the task's parameters (without ``upstream`` / ``product``).
@@ -111,7 +112,8 @@ def describe_dag(dag: Any, root: Path | None = None,
         first_product = next(iter(files.values()), None)
         infos.append(TaskInfo(
             name=task.name,
-            source=src_file or first_product or Path(root) / task.name,
+            # an upload's source is its data file: kept as `source`, never reviewed
+            source=src_file or kinds.source_loc(task) or first_product or Path(root) / task.name,
             products=files,
             params={k: v for k, v in task.params.to_dict().items() if k not in ("upstream", "product")},
             upstream=list(task.upstream), outdated=task.exec_status != TaskStatus.Skipped,

@@ -32,20 +32,23 @@ def task_kind(task: Any) -> TaskKind:
     registry = load_kinds()
     kind = registry.for_class_names(class_names(type(task)))
     if kind.name == "notebook":
-        loc = _source_loc(task)
+        loc = source_loc(task)
         if loc is not None and loc.suffix != ".ipynb":
             return registry.get("script")
     return kind
 
 
-def _source_loc(task: Any) -> Path | None:
+def source_loc(task: Any) -> Path | None:
     """The file a file-based source was loaded from, None for other sources."""
     try:
         loc = task.source.loc
     except Exception:  # sources without a location raise various errors
         return None
     if not loc:
-        return None
+        if type(task.source).__name__ != "FileSource":
+            return None
+        # tasks that move files (SQLUpload, UploadToS3) hold the rendered path as their source
+        loc = str(task.source)
     path = Path(str(loc))
     return path if path.is_file() else None
 
@@ -87,7 +90,7 @@ def source_file(task: Any, kind: TaskKind) -> Path | None:
         return None
     if kind.name == "function":
         return function_of(task)[1]
-    loc = _source_loc(task)
+    loc = source_loc(task)
     return loc.resolve() if loc is not None else None
 
 
