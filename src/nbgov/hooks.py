@@ -43,7 +43,7 @@ def on_render(dag) -> None:
         from nbgov.services.review import gate_required, require_approved
 
         if gate_required(config):
-            require_approved(config, [t.source_file or t.source for t in tasks if t.outdated])
+            require_approved(config, [t.source_file for t in tasks if t.outdated and t.source_file])
         _close(dag, "KILLED")  # a DAG rendered again before its last build closed
         from nbgov.adapters.ploomber.executor import GovernedExecutor, executor_jobs
         from nbgov.core.lock import build_lock
@@ -66,6 +66,9 @@ def on_render(dag) -> None:
         except BaseException:
             lock.release()
             raise
+        from nbgov.services.build import capture_evidence
+
+        capture_evidence(tasks)
         dag.executor = GovernedExecutor(jobs=executor_jobs(dag), observer=recorder)
         _builds[id(dag)] = (recorder, lock)
     except NbgovError as exc:

@@ -88,10 +88,16 @@ def test_selected_task_with_unbuilt_upstream_is_refused(tiny: Path):
     assert_refused(tiny, proc, "upstream task(s) not built: a", "products/a.txt", "nbgov build a")
 
 
-def test_spec_param_unknown_to_notebook(tiny: Path):
+def test_spec_param_unknown_to_notebook_is_ploombers_business(tiny: Path):
+    # as in Ploomber (static_analysis: regular): injected, with a warning when the code does not
+    # use it; no longer refused (tests/kinds/test_kinds_spec.py covers strict mode too)
+    from nbgov.adapters.ploomber import Pipeline
+
     spec = (tiny / "pipeline.yaml").read_text().replace("params: {x: 1,", "params: {x: 1, y: 2,")
     (tiny / "pipeline.yaml").write_text(spec)
-    assert_refused(tiny, run_cli(tiny, "build"), "a.ipynb", "'y'")
+    pipeline = Pipeline(tiny / "pipeline.yaml")
+    assert pipeline.tasks()[0].params["y"] == 2
+    assert any(w.startswith("task a: ") and "'y'" in w for w in pipeline.warnings), pipeline.warnings
 
 
 @pytest.mark.parametrize(("extra", "reason"), [

@@ -10,9 +10,24 @@ from pathlib import Path
 
 from nbgov.core.digest import file_digest, text_digest
 
+#: What a build itself writes into the working tree: never a reason to call the code dirty,
+#: even when a project tracks it (the tracking store, products, nbgov's journal, cache,
+#: lineage records and evidence copies).
+OWN_OUTPUTS = (
+    "mlflow.db", "mlflow.db-journal", "mlruns/**", "mlartifacts/**", "products/**",
+    ".nbgov/journal/**", ".nbgov/cache/**", ".nbgov/lineage/**", ".nbgov/*.lock",
+    "*.lineage.json", "*.executed.ipynb", "*.status.json",
+)
 
-def git_state(root: str | Path) -> dict[str, object]:
-    """``{"commit": sha|None, "dirty": bool|None, "branch": name|None}`` of the repo at ``root``."""
+
+def git_state(root: str | Path, outputs: tuple[str, ...] | list[str] = ()) -> dict[str, object]:
+    """``{"commit": sha|None, "dirty": bool|None, "branch": name|None}`` of the repo at ``root``.
+
+    Dirty means a tracked file differs from the commit (staged or not), outside what builds
+    write (:data:`OWN_OUTPUTS`, plus ``outputs``: more globs relative to ``root``, e.g. the
+    pipeline's products). Untracked files do not make a checkout dirty: they are not part of
+    any commit, and a fresh clone always grows some (caches, virtualenvs, results).
+    """
     def git(*args: str) -> str | None:
         try:
             proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
@@ -23,10 +38,10 @@ def git_state(root: str | Path) -> dict[str, object]:
     commit = git("rev-parse", "HEAD")
     if commit is None:
         return {"commit": None, "dirty": None, "branch": None}
-    # a modified tracked file makes the tree dirty; untracked files (products, nbgov's journal
-    # and store, scratch files) do not: they are not part of the commit the run names
-    porcelain = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": bool(porcelain), "branch": git("rev-parse", "--abbrev-ref", "HEAD")}
+    excludes = [f":(exclude,glob){'**/' if not p.startswith('**/') else ''}{p}" for p in (*OWN_OUTPUTS, *outputs)]
+    porcelain = git("status", "--porcelain", "--untracked-files=no", "--", ".", *excludes)
+    dirty = None if porcelain is None else bool(porcelain)
+    return {"commit": commit, "dirty": dirty, "branch": git("rev-parse", "--abbrev-ref", "HEAD")}
 
 
 @functools.lru_cache(maxsize=4)

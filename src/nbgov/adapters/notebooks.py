@@ -18,14 +18,7 @@ NOTEBOOK_SUFFIXES = (".ipynb", ".py")
 def read_notebook(path: str | Path) -> dict[str, Any]:
     """Return the notebook at ``path`` as a dict; raise NotebookError saying what is wrong."""
     path = Path(path)
-    if not path.exists():
-        raise NotebookError("notebook not found", Location(path), hint="check the path")
-    if path.is_dir():
-        raise NotebookError("is a folder, not a notebook", Location(path))
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise NotebookError("not UTF-8 text (a binary file?)", Location(path)) from None
+    text = _read_text(path, "notebook")
     if path.suffix == ".py":
         return _read_jupytext(path, text)
     if not text.strip():
@@ -68,3 +61,41 @@ def write_notebook(path: str | Path, nb: dict[str, Any]) -> None:
     from nbgov.core.atomic import atomic_write
 
     atomic_write(path, json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def _read_text(path: Path, what: str) -> str:
+    if not path.exists():
+        raise NotebookError(f"{what} not found", Location(path), hint="check the path")
+    if path.is_dir():
+        raise NotebookError(f"is a folder, not a {what}", Location(path))
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotebookError("not UTF-8 text (a binary file?)", Location(path)) from None
+
+
+def read_text_source(path: str | Path) -> str:
+    """The text of a non-notebook source file (.sql, .sh, ...); NotebookError saying what is
+    wrong when it is missing, a folder or not UTF-8."""
+    return _read_text(Path(path), "source file")
+
+
+def read_source(path: str | Path) -> dict[str, Any] | str:
+    """A task's source file as nbgov versions it: a notebook dict for ``.ipynb`` and ``.py``
+    (scripts and function modules, read through jupytext), else its text."""
+    from nbgov.core.tasks import is_notebook_source
+
+    return read_notebook(path) if is_notebook_source(path) else read_text_source(path)
+
+
+def content_version(content: dict[str, Any] | str) -> str:
+    """The version of what :func:`read_source` returned: ``nbv1:...`` or ``srcv1:...``."""
+    from nbgov.core.identity import notebook_version
+    from nbgov.core.tasks import text_version
+
+    return text_version(content) if isinstance(content, str) else notebook_version(content)
+
+
+def source_version(path: str | Path) -> str:
+    """The version of a task's source file (see :mod:`nbgov.core.tasks`)."""
+    return content_version(read_source(path))

@@ -78,6 +78,8 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
 
 def _report_recording(summary) -> None:
     """One line each for what the journal did: sent earlier runs, ended killed runs, kept runs."""
+    for text in getattr(summary, "warnings", []) or []:
+        click.echo(f"warning: {text}", err=True)
     if summary.synced:
         click.echo(f"nbgov: sent {summary.synced} run(s) of earlier builds to the tracking store", err=True)
     if summary.interrupted:

@@ -8,6 +8,7 @@ first, store second); close the build, saying how many runs wait for ``nbgov syn
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,12 +61,13 @@ class BuildSummary:
     synced: int = 0  # runs of earlier builds sent first
     interrupted: list[str] = field(default_factory=list)  # runs of killed builds ended KILLED
     build_id: str | None = None
+    warnings: list[str] = field(default_factory=list)  # Ploomber's render warnings, per task
 
     def to_dict(self) -> dict[str, Any]:
         return {"failed": self.failed, "wall_s": round(self.wall_s, 3), "parent_run_id": self.parent_run_id,
                 "tracking_uri": self.tracking_uri, "build_id": self.build_id,
                 "pending": self.pending, "offline_reason": self.offline_reason, "synced": self.synced,
-                "interrupted": self.interrupted,
+                "interrupted": self.interrupted, "warnings": self.warnings,
                 "tasks": [t.__dict__ for t in self.tasks]}
 
 
@@ -173,6 +175,18 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
         lock.release()
 
 
+def capture_evidence(infos: list[TaskInfo]) -> None:
+    """Every task builds inside ``evidence.capturing`` (in whichever process runs it): the
+    executed notebook of an html/md/pdf notebook product is kept for the recorder."""
+    from nbgov.adapters.ploomber import evidence
+    from nbgov.adapters.ploomber.executor import set_build_wrapper
+
+    by_name = {t.name: t for t in infos}
+    evidence.install()
+    set_build_wrapper(lambda task: evidence.capturing(by_name[task.name]) if task.name in by_name
+                      else contextlib.nullcontext())
+
+
 def _open_journals(config: Config) -> bool:
     from nbgov.core.journal import open_journals
 
@@ -205,9 +219,10 @@ def _locked_build(config: Config, options: BuildOptions, env_settings: dict, sta
     if require and would_run:
         from nbgov.services.review import require_approved
 
-        require_approved(config, [t.source_file or t.source for t in would_run])
+        require_approved(config, [t.source_file for t in would_run if t.source_file])
 
     recorder = Recorder(config, infos, runner="nbgov build", build_id=options.build_id)
+    capture_evidence(infos)
     jobs = options.jobs if options.jobs is not None else pipeline.default_jobs()
     status = "FAILED"
     try:
@@ -237,7 +252,8 @@ def _locked_build(config: Config, options: BuildOptions, env_settings: dict, sta
     return BuildSummary(summaries, record.parent_run_id, result.failed, time.perf_counter() - started,
                         recorder.tracker.uri, pending=record.pending, offline_reason=record.offline_reason,
                         synced=synced.runs_sent if synced else 0,
-                        interrupted=synced.interrupted if synced else [], build_id=recorder.build_id)
+                        interrupted=synced.interrupted if synced else [], build_id=recorder.build_id,
+                        warnings=list(getattr(pipeline, "warnings", []) or []))
 
 
 def _producing_run(infos, name: str) -> str | None:

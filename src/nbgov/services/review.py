@@ -15,7 +15,7 @@ from typing import Any
 
 from nbgov.adapters import git
 from nbgov.adapters.nbdime import review_view
-from nbgov.adapters.notebooks import read_notebook
+from nbgov.adapters.notebooks import content_version, read_source, source_version
 from nbgov.core.config import Config
 from nbgov.core.errors import (
     ConfigError,
@@ -25,7 +25,6 @@ from nbgov.core.errors import (
     NotebookError,
     ReviewError,
 )
-from nbgov.core.identity import notebook_version
 from nbgov.core.ledger import (
     APPROVED,
     DECISIONS,
@@ -86,15 +85,17 @@ def relative_path(config: Config, notebook: str | Path) -> tuple[Path, str]:
     return path, rel
 
 
-def read_current(config: Config, notebook: str | Path) -> tuple[Path, str, dict[str, Any], str]:
-    """(absolute path, relative path, notebook dict, current version) of a notebook.
+def read_current(config: Config, notebook: str | Path) -> tuple[Path, str, dict[str, Any] | str, str]:
+    """(absolute path, relative path, content, current version) of a notebook or other task
+    source: the content is a notebook dict (``.ipynb``, ``.py`` scripts and modules) or the
+    text of a ``.sql`` / ``.sh``... file (versioned ``srcv1``, see :mod:`nbgov.core.tasks`).
 
     Raises:
         NotebookError: outside the project, missing or unreadable.
     """
     path, rel = relative_path(config, notebook)
-    nb = read_notebook(path)
-    return path, rel, nb, notebook_version(nb)
+    content = read_source(path)
+    return path, rel, content, content_version(content)
 
 
 def _state(rel: str, version: str, records: list[ReviewRecord],
@@ -133,7 +134,7 @@ def notebook_versions(notebooks: list[str | Path]) -> dict[str, str]:
     Raises:
         NotebookError: a notebook is missing or unreadable.
     """
-    return {str(nb): notebook_version(read_notebook(nb)) for nb in notebooks}
+    return {str(nb): source_version(nb) for nb in notebooks}
 
 
 def notebook_log(config: Config, notebook: str | Path) -> list[dict[str, Any]]:
@@ -258,7 +259,8 @@ def record_decisions(
         path, rel, nb, version = read_current(config, notebook)
         if decision == "approved":
             author = _four_eyes(config, settings, path, rel, who)
-            views[version] = review_view(nb)
+            # a text source's snapshot is its text; a notebook's is its cells without outputs
+            views[version] = review_view(nb) if isinstance(nb, dict) else nb
         else:
             found, _ = change_author(config, path)
             author = str(found) if found else None
@@ -431,6 +433,14 @@ def _notebooks_under(folder: Path) -> list[Path]:
     ]
 
 
+def _task_sources(config: Config) -> list[Path]:
+    """The pipeline's task source files inside the project (no Ploomber import)."""
+    from nbgov.adapters.ploomber.sources import source_files
+
+    root = config.root.resolve()
+    return [f for f in source_files(config.pipeline_path) if f.is_relative_to(root)]
+
+
 def discover_notebooks(config: Config, paths: list[str | Path] | None = None) -> list[str]:
     """Notebook paths (relative to the root, posix) for ``review status`` and ``review gate``.
 
@@ -453,6 +463,8 @@ def discover_notebooks(config: Config, paths: list[str | Path] | None = None) ->
         else:
             raise NotebookError("notebook not found", Location(p), hint="check the path")
     if default and not settings.paths:
+        # every task's source file, of any kind (light scripts, function modules, .sql, .sh)
+        out += [relative_path(config, f)[1] for f in _task_sources(config)]
         records = store.read_records(settings.ledger)
         out += [r.notebook for r in records if (config.root / r.notebook).is_file()]
     return sorted(dict.fromkeys(out))

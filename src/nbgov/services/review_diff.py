@@ -12,17 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.adapters import git
-from nbgov.adapters.notebooks import read_notebook
+from nbgov.adapters.notebooks import content_version, read_source
 from nbgov.core.config import Config
 from nbgov.core.errors import Location, NotebookError, ReviewError
-from nbgov.core.identity import notebook_version, short_version
+from nbgov.core.identity import short_version
 from nbgov.core.ledger import ReviewRecord, status_of
+from nbgov.core.tasks import normalise_text
 from nbgov.services import review_store as store
 from nbgov.services.review import read_current
 from nbgov.services.review_store import ReviewSettings
 
 
-def _at_rev(config: Config, path: Path, rel: str, rev: str) -> dict[str, Any]:
+def _at_rev(config: Config, path: Path, rel: str, rev: str) -> dict[str, Any] | str:
     repo = git.repo_root(config.root)
     if repo is None:
         raise ReviewError("--rev needs a git repository", Location(rel))
@@ -31,14 +32,14 @@ def _at_rev(config: Config, path: Path, rel: str, rev: str) -> dict[str, Any]:
         copy = Path(tmp) / path.name
         copy.write_bytes(data)
         try:
-            return read_notebook(copy)
+            return read_source(copy)
         except NotebookError as exc:
             raise NotebookError(f"at {rev}: {exc.message}", Location(rel), exc.hint) from None
 
 
 def _base(
     config: Config, path: Path, rel: str, rev: str | None, records: list[ReviewRecord]
-) -> tuple[dict[str, Any], str | None, str]:
+) -> tuple[dict[str, Any] | str, str | None, str]:
     """(base notebook, approved version, label) to diff a notebook against."""
     _, approved_version, _ = status_of(records, "")
     if rev is not None:
@@ -75,13 +76,15 @@ def notebook_diff(
     settings = ReviewSettings.from_config(config)
     records = [r for r in store.read_records(settings.ledger) if r.notebook == rel]
     base_nb, approved_version, label = _base(config, path, rel, rev, records)
+    if isinstance(nb, str) or isinstance(base_nb, str):
+        return _text_diff(rel, approved_version, version, base_nb, nb, label)
     base = nbdime.review_view(base_nb, include_outputs)
     current = nbdime.review_view(nb, include_outputs)
     return {
         "path": rel,
         "approved_version": approved_version,
         "current_version": version,
-        "base_version": notebook_version(base_nb),
+        "base_version": content_version(base_nb),
         "against": label,
         "base": base,
         "current": current,
@@ -89,12 +92,43 @@ def notebook_diff(
     }
 
 
+def _as_text(content: dict[str, Any] | str) -> str:
+    if isinstance(content, str):
+        return normalise_text(content)
+    # a notebook compared with a text file (a renamed source): its cells' sources, in order
+    return "\n".join("".join(c.get("source", "")) for c in content.get("cells", []))
+
+
+def _text_diff(rel: str, approved_version: str | None, version: str, base: dict[str, Any] | str,
+               current: dict[str, Any] | str, label: str) -> dict[str, Any]:
+    """A :func:`notebook_diff` result for a text source (.sql, .sh...): a unified diff."""
+    import difflib
+
+    base_text, current_text = _as_text(base), _as_text(current)
+    lines = list(difflib.unified_diff(base_text.splitlines(keepends=False), current_text.splitlines(keepends=False),
+                                      f"{rel} ({label})", f"{rel} (working copy)", lineterm=""))
+    return {
+        "path": rel,
+        "approved_version": approved_version,
+        "current_version": version,
+        "base_version": content_version(base),
+        "against": label,
+        "base": base_text,
+        "current": current_text,
+        "diff": lines,
+        "format": "text",
+    }
+
+
 def render_diff(result: dict[str, Any], color: bool = False) -> str:
-    """The text form of a :func:`notebook_diff` result (nbdime's pretty printer)."""
+    """The text form of a :func:`notebook_diff` result (nbdime's pretty printer; a unified
+    diff for text sources)."""
     from nbgov.adapters import nbdime
 
     if not result["diff"]:
         return f"{result['path']}: no changes since {result['against']}\n"
+    if result.get("format") == "text":
+        return "\n".join(result["diff"]) + "\n"
     return nbdime.render(
         result["base"],
         result["diff"],
@@ -143,6 +177,9 @@ def web_diff(
     from nbgov.adapters import nbdime
 
     result = notebook_diff(config, notebook, rev, include_outputs)
+    if result.get("format") == "text":
+        raise ReviewError(f"{result['path']} is not a notebook: the web diff shows notebooks only",
+                          Location(result["path"]), hint=f"see its text diff: nbgov diff {result['path']}")
     workdir = Path(tempfile.mkdtemp(prefix="nbgov-diff-"))
     name = Path(result["path"]).stem
     label = "approved" if rev is None else "base"

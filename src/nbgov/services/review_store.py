@@ -22,6 +22,7 @@ from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, LedgerError, Location
 from nbgov.core.identity import notebook_version
 from nbgov.core.ledger import ReviewRecord, parse_ledger
+from nbgov.core.tasks import TEXT_ALGORITHM, normalise_text, text_version
 
 DEFAULT_LEDGER = ".nbgov/reviews.jsonl"
 DEFAULT_SNAPSHOTS = ".nbgov/snapshots"
@@ -208,25 +209,35 @@ def append(
     return records, new
 
 
+def _is_text(version: str) -> bool:
+    return version.startswith(TEXT_ALGORITHM + ":")
+
+
 def snapshot_path(snapshots: Path, version: str) -> Path:
-    """Where the approved snapshot of ``version`` lives (content-addressed by the version)."""
-    return snapshots / (version.split(":", 1)[-1] + ".ipynb")
+    """Where the approved snapshot of ``version`` lives (content-addressed by the version):
+    ``<hex>.ipynb`` for notebooks, ``<hex>.txt`` for text sources (``srcv1``)."""
+    return snapshots / (version.split(":", 1)[-1] + (".txt" if _is_text(version) else ".ipynb"))
 
 
-def write_snapshot(snapshots: Path, version: str, view: dict[str, Any]) -> Path:
-    """Store ``view`` (cells, no outputs) as the snapshot of ``version``; idempotent."""
+def write_snapshot(snapshots: Path, version: str, view: dict[str, Any] | str) -> Path:
+    """Store ``view`` (cells without outputs, or a text source's text) as the snapshot of
+    ``version``; idempotent."""
     path = snapshot_path(snapshots, version)
-    if notebook_version(view) != version:
+    text = isinstance(view, str)
+    if (text_version(view) if text else notebook_version(view)) != version:
         raise LedgerError(
             "internal error: snapshot does not have the approved version", Location(path)
         )
     if not path.exists():
-        atomic_write(path, json.dumps(view, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+        body = normalise_text(view) + "\n" if text else (
+            json.dumps(view, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+        atomic_write(path, body)
     return path
 
 
-def read_snapshot(snapshots: Path, version: str) -> dict[str, Any] | None:
-    """The snapshot of ``version``, or None if there is none.
+def read_snapshot(snapshots: Path, version: str) -> dict[str, Any] | str | None:
+    """The snapshot of ``version`` (a notebook dict, or the text of a text source), or None if
+    there is none.
 
     Raises:
         LedgerError: the snapshot file is damaged or does not hash to its version.
@@ -234,6 +245,12 @@ def read_snapshot(snapshots: Path, version: str) -> dict[str, Any] | None:
     path = snapshot_path(snapshots, version)
     if not path.exists():
         return None
+    if _is_text(version):
+        body = _read_text(path)
+        if text_version(body) != version:
+            raise LedgerError("approved snapshot does not match its version (edited?)", Location(path),
+                              hint="restore it from git")
+        return normalise_text(body)
     try:
         nb = json.loads(_read_text(path))
     except json.JSONDecodeError as exc:

@@ -1,21 +1,25 @@
 """Ploomber behind one door (pinned 0.23.3, archived upstream; nothing else in nbgov imports it).
 
-- :mod:`.pipeline`: load a pipeline.yaml and describe its tasks as plain data (:class:`TaskInfo`).
+- :mod:`.pipeline`: load a pipeline.yaml (and its partial, env.{name}.yaml) into a rendered DAG.
+- :mod:`.describe`: its tasks as plain data (:class:`TaskInfo`), of every kind.
+- :mod:`.kinds`: a rendered task's kind (from its class), source file, function, client.
+- :mod:`.sources`: task sources as written (files, dotted paths), checked before Ploomber.
+- :mod:`.evidence`: nbgov's copy of the executed notebook of html/md/pdf notebook products.
 - :mod:`.executor`: build a rendered DAG and report each task's outcome (:class:`TaskOutcome`).
 """
 
+from nbgov.adapters.ploomber.describe import TaskInfo, describe_dag
 from nbgov.adapters.ploomber.pipeline import (
     BuildResult,
     ContentCheck,
     Pipeline,
-    TaskInfo,
     TaskOutcome,
     dag_outcomes,
-    describe_dag,
     parameters_cell_names,
     rendering_for_build,
     task_error,
 )
+from nbgov.adapters.ploomber.sources import source_files
 
 __all__ = [
     "BuildResult",
@@ -27,5 +31,6 @@ __all__ = [
     "describe_dag",
     "parameters_cell_names",
     "rendering_for_build",
+    "source_files",
     "task_error",
 ]

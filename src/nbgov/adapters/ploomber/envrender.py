@@ -158,7 +158,7 @@ def render_env(env_file: Path, overrides: dict[str, Any], builtins: dict[str, An
     return out
 
 
-def env_for_ploomber(root: Path, overrides: dict[str, Any]) -> Any:
+def env_for_ploomber(root: Path, overrides: dict[str, Any], env_file: Path | None = None) -> Any:
     """A Ploomber ``EnvDict`` holding env.yaml's sandbox-rendered values and the literal
     overrides; pass it as ``DAGSpec(..., env=...)`` (Ploomber copies it, rendering nothing).
 
@@ -170,7 +170,7 @@ def env_for_ploomber(root: Path, overrides: dict[str, Any]) -> Any:
     install_sandbox()
     base = EnvDict({}, path_to_here=root)  # Ploomber's built-in placeholders only
     builtins = {k: base._data[k] for k in BUILTINS if k in base._data}
-    values = render_env(root / "env.yaml", overrides, builtins)
+    values = render_env(env_file or root / "env.yaml", overrides, builtins)
     base._data.update(values)
     base._default_keys = set(base._default_keys) - set(values)
     base._tags_in_raw_data = set()

@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters.ploomber.describe import TaskInfo, describe_dag
 from nbgov.core.errors import Location, NotebookError, ParameterError, PipelineError
+
+__all__ = ["TaskInfo", "describe_dag"]  # re-exported: they used to live here
 
 # nbgov must not phone home, and Ploomber's telemetry is on by default.
 os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
@@ -34,59 +37,6 @@ DEFAULT_EXECUTOR_PARAMS = {"shutdown_kernel": "immediate", "progress_bar": False
 #: Hook dotted paths nbgov declares in pipeline.yaml for `ploomber build`; `nbgov build`
 #: records runs itself and switches these off so nothing is recorded twice.
 NBGOV_HOOK_PREFIX = "nbgov.hooks."
-
-
-@dataclass
-class TaskInfo:
-    """One task of the pipeline, as plain data.
-
-    Attributes:
-        name: the task name (grid tasks: the generated name, e.g. ``fit-0``).
-        source: the task's source as Ploomber resolved it (a file; for a function task the
-            file of the function's module).
-        products: product key -> local path (``nb`` for a single product).
-        params: the task's parameters (without ``upstream`` / ``product``).
-        upstream: upstream task names.
-        outdated: Ploomber's own verdict at render time.
-        notebook_product: the executed notebook product (any format Ploomber writes), if any.
-        kind: the task kind (see :mod:`nbgov.core.tasks`): ``notebook``, ``script``,
-            ``function``, ``sql``, ``shell``, ``link``, ``input``...
-        source_file: the file that is versioned, reviewed and gated for this task (the
-            notebook, the script, the function's module, the .sql / .sh file); None when the
-            task has no source file of its own (links, inputs).
-        function: for function tasks, the dotted path of the callable.
-        group: the grid group a generated task belongs to (one approval for a grid), else None.
-        client: the task's database client URI with any password redacted, else None.
-        evidence: the executed ``.ipynb`` nbgov reads scraps, timings and the failing cell from
-            (the notebook product when it is an .ipynb, else nbgov's own copy); None for kinds
-            that execute no notebook.
-        record: where this task's lineage record lives (named by the task).
-    """
-
-    name: str
-    source: Path
-    products: dict[str, Path]
-    params: dict[str, Any]
-    upstream: list[str]
-    outdated: bool = True
-    notebook_product: Path | None = None
-    kind: str = "notebook"
-    source_file: Path | None = None
-    function: str | None = None
-    group: str | None = None
-    client: str | None = None
-    evidence: Path | None = None
-    record: Path | None = None
-
-    def __post_init__(self) -> None:
-        if self.source_file is None and self.kind in ("notebook", "script"):
-            self.source_file = self.source
-        if self.evidence is None and self.notebook_product is not None and self.notebook_product.suffix == ".ipynb":
-            self.evidence = self.notebook_product
-        if self.record is None and self.notebook_product is not None:
-            from nbgov.core.lineage import record_path
-
-            self.record = record_path(self.notebook_product)
 
 
 @dataclass
@@ -145,10 +95,17 @@ class Pipeline:
     """A loaded pipeline.yaml: the Ploomber DAG and nbgov's view of its tasks.
 
     Args:
-        spec_path: the pipeline.yaml.
-        env: values for ``{{placeholders}}``, merged over env.yaml next to the spec.
-        params: per-task parameter overrides ``{task: {name: value}}``.
-        executor_params: papermill settings applied to every notebook task (spec wins).
+        spec_path: the pipeline.yaml (or a ``pipeline.NAME.yaml``).
+        env: values for ``{{placeholders}}``, merged over the env file Ploomber picks for the
+            spec (``env.NAME.yaml`` for ``pipeline.NAME.yaml``, else ``env.yaml``).
+        params: per-task parameter overrides ``{task: {name: value}}`` (``-p``).
+        executor_params: papermill settings for notebook tasks run by papermill, under
+            :data:`DEFAULT_EXECUTOR_PARAMS`; a task's own ``executor_params`` (or
+            ``papermill_params``) win.
+
+    Attributes:
+        warnings: Ploomber's render warnings, one line per task (``task NAME: message``).
+        groups: generated task name -> its grid group (the spec's ``name`` of the grid).
     """
 
     def __init__(self, spec_path: str | Path, env: dict[str, Any] | None = None,
@@ -169,40 +126,31 @@ class Pipeline:
         # env.yaml rendered in a sandbox, --env values as literal data (never templates)
         from nbgov.adapters.ploomber.envrender import env_for_ploomber
 
-        return env_for_ploomber(self.root, overrides)
+        # Ploomber's own choice: env.{name}.yaml for pipeline.{name}.yaml, else env.yaml
+        return env_for_ploomber(self.root, overrides, _env_file(self.spec_path) or self.root / "env.yaml")
 
     def _load(self, env_overrides, param_overrides, executor_params):
-        import yaml
         from ploomber.spec import DAGSpec
 
-        try:
-            raw = yaml.safe_load(self.spec_path.read_text())
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise PipelineError(f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                                Location(self.spec_path, line=mark.line + 1 if mark else None)) from None
-        if not isinstance(raw, dict) or not isinstance(raw.get("tasks"), list) or not raw["tasks"]:
-            raise PipelineError("the spec must be a mapping with a non-empty 'tasks' list",
-                                Location(self.spec_path), hint="see the example pipeline.yaml")
-        for index, task in enumerate(raw["tasks"]):
-            if not isinstance(task, dict) or "source" not in task:
-                raise PipelineError(f"task #{index + 1} has no 'source'", Location(self.spec_path))
-            source = self.root / str(task["source"])
-            if not source.exists():
-                raise PipelineError(f"task #{index + 1}: source {task['source']!r} does not exist",
-                                    Location(self.spec_path), hint="fix the path in pipeline.yaml")
-            if source.suffix in (".ipynb", ".py") and source.is_file():
-                # a damaged notebook is named with what is wrong (Ploomber's own message blames
-                # pipeline.yaml and gives no reason)
-                from nbgov.adapters.notebooks import read_notebook
+        from nbgov.adapters.ploomber import sources
 
-                read_notebook(source)
-            if "product" not in task:
-                raise PipelineError(f"task {task['source']!r} declares no product", Location(self.spec_path),
-                                    hint="add `product: {nb: products/NAME.ipynb}`")
+        raw = sources._yaml_file(self.spec_path)
+        if not isinstance(raw, dict) or not isinstance(raw.get("tasks", []), list):
+            raise PipelineError("the spec must be a mapping with a 'tasks' list",
+                                Location(self.spec_path), hint="see the example pipeline.yaml")
+        if "location" in raw:
+            raise PipelineError("specs that build the DAG in Python (`location:`) are not supported",
+                                Location(self.spec_path), hint="declare the tasks in a `tasks:` list")
+        meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else {}
+        tasks = sources.raw_tasks(raw, self.spec_path)
+        if not tasks:
+            raise PipelineError("the spec declares no tasks", Location(self.spec_path),
+                                hint="add tasks under `tasks:` (or meta.import_tasks_from)")
+        sources.check_sources(tasks, self.root, extract_product=bool(meta.get("extract_product")))
         env = self._env(env_overrides)
         try:
-            with _quiet():
+            # from the spec's folder: Ploomber would take env.yaml defaults from the working dir
+            with _quiet(), contextlib.chdir(self.root):
                 spec = DAGSpec(str(self.spec_path), env=env)
         except Exception as exc:  # Ploomber raises many kinds for a bad spec
             raise PipelineError(_first_line(exc), Location(self.spec_path)) from None
@@ -211,15 +159,16 @@ class Pipeline:
             if task_name not in names:
                 raise ParameterError(f"unknown task {task_name!r} in a -p override",
                                      hint=f"tasks: {', '.join(names)}")
-            names[task_name].setdefault("params", {})
-            names[task_name]["params"] = {**(names[task_name]["params"] or {}), **overrides}
+            self._check_overrides(names[task_name], task_name, overrides)
+            names[task_name]["params"] = {**(names[task_name].get("params") or {}), **overrides}
+        self.groups: dict[str, str] = {}
         for task in spec["tasks"]:
             self._check_params(task)
-            if Path(str(task["source"])).suffix in (".ipynb", ".py"):
-                params = {**DEFAULT_EXECUTOR_PARAMS, **executor_params, **(task.get("executor_params") or {})}
-                task["executor_params"] = params
+            if "grid" in task:
+                _record_group(task, self.groups)
         try:
-            with _quiet():
+            with _quiet(), warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 dag = spec.to_dag()
                 # nbgov records builds itself: its own Ploomber hooks (declared for `ploomber
                 # build`) must not run, or render would already touch the tracking store
@@ -228,28 +177,60 @@ class Pipeline:
                         setattr(dag, attr, None)
                 dag.render(show_progress=False)
         except Exception as exc:
-            raise PipelineError(_first_line(exc), Location(self.spec_path)) from None
+            raise PipelineError(render_failure(str(exc)) or _first_line(exc), Location(self.spec_path)) from None
+        #: Ploomber's render warnings, one line per task (e.g. params the code does not use).
+        self.warnings = render_warnings(caught)
+        for name in dag:
+            merge_executor_params(dag[name], {**DEFAULT_EXECUTOR_PARAMS, **executor_params})
         return dag
 
-    def _task_name(self, task: dict) -> str:
-        return str(task.get("name") or Path(str(task["source"])).stem)
+    def _task_name(self, task: Any) -> str:
+        """The name Ploomber gives a task spec: ``name``, else the function's name or the
+        source file's stem."""
+        if task.get("name"):
+            return str(task["name"])
+        source = task["source"]
+        return str(getattr(source, "__name__", None) or Path(str(source)).stem)
 
-    def _check_params(self, task: dict) -> None:
-        params = task.get("params") or {}
-        source = self.root / str(task["source"])
-        if not params or source.suffix not in (".ipynb", ".py"):
+    def _notebook_source(self, task: Any) -> Path | None:
+        """The source file of a task Ploomber runs as a notebook (NotebookRunner), else None."""
+        from ploomber.tasks import NotebookRunner
+
+        cls = task.get("class")
+        if not (isinstance(cls, type) and issubclass(cls, NotebookRunner)) or callable(task["source"]):
+            return None
+        path = Path(str(task["source"]))
+        path = path if path.is_absolute() else self.root / path
+        return path if path.suffix in (".ipynb", ".py") and path.is_file() else None
+
+    def _check_params(self, task: Any) -> None:
+        # Params the parameters cell does not declare are Ploomber's business (regular static
+        # analysis: injected, with a warning when the code does not use them; strict: an error
+        # at render). Only a notebook without a parameters cell is refused: Ploomber would
+        # rewrite the user's file to add one.
+        source = self._notebook_source(task)
+        if not task.get("params") or source is None:
             return
-        declared = parameters_cell_names(source)
-        if declared is None:
+        if parameters_cell_names(source) is None:
             raise PipelineError(f"task {self._task_name(task)!r} gets parameters but its notebook has "
                                 "no cell tagged 'parameters'", Location(source),
                                 hint="tag the cell that defines the defaults with `parameters`")
-        unknown = sorted(set(params) - declared)
+
+    def _check_overrides(self, task: Any, name: str, overrides: dict[str, Any]) -> None:
+        """A ``-p`` override (nbgov's, not Ploomber's) must name a parameter the task has: one
+        in pipeline.yaml, or one the parameters cell declares."""
+        source = self._notebook_source(task)
+        declared = parameters_cell_names(source) if source is not None else None
+        known = set(task.get("params") or {}) | (declared or set())
+        if declared is None and source is None:
+            return  # functions, SQL...: Ploomber checks the signature / template at render
+        unknown = sorted(set(overrides) - known)
         if unknown:
-            raise ParameterError(
-                f"task {self._task_name(task)!r} has no parameter(s) {', '.join(map(repr, unknown))} "
-                f"(its parameters cell defines: {', '.join(sorted(declared - {'upstream', 'product'}))})",
-                Location(source), hint="fix the name, or add a default to the parameters cell")
+            names = ", ".join(sorted(known - {"upstream", "product"})) or "nothing"
+            raise ParameterError(f"task {name!r} has no parameter(s) {', '.join(map(repr, unknown))} "
+                                 f"(its parameters cell and pipeline.yaml define: {names})",
+                                 Location(source or self.spec_path),
+                                 hint="fix the name, or add a default to the parameters cell")
 
     # -- description -------------------------------------------------------------
     @property
@@ -259,7 +240,7 @@ class Pipeline:
 
     def tasks(self) -> list[TaskInfo]:
         """Every task as plain data, in topological order, with its outdated flag."""
-        return describe_dag(self._dag)[0]
+        return describe_dag(self._dag, self.root, self.groups)[0]
 
     def downstream_of(self, name: str) -> list[str]:
         """``name`` and every task that depends on it, in topological order."""
@@ -287,27 +268,6 @@ class Pipeline:
         from nbgov.adapters.ploomber.executor import executor_jobs
 
         return executor_jobs(self._dag)
-
-
-def describe_dag(dag: Any) -> tuple[list[TaskInfo], Path]:
-    """Tasks of a live Ploomber DAG (inside a hook) as plain data, and the project root."""
-    from ploomber.constants import TaskStatus
-
-    infos = []
-    for name in dag:
-        task = dag[name]
-        products = _products(task)
-        nb_key = getattr(task, "nb_product_key", "nb")
-        infos.append(TaskInfo(
-            name=name, source=Path(str(task.source.loc)), products=products,
-            params={k: v for k, v in task.params.to_dict().items() if k not in ("upstream", "product")},
-            upstream=list(task.upstream), outdated=task.exec_status != TaskStatus.Skipped,
-            notebook_product=products.get(nb_key) if isinstance(nb_key, str) else None,
-        ))
-    from nbgov.core.config import find_root
-
-    root = find_root(infos[0].source.parent) if infos else Path.cwd()
-    return infos, root
 
 
 def dag_outcomes(dag: Any) -> dict[str, str]:
@@ -342,13 +302,6 @@ def _is_nbgov_hook(hook: Any) -> bool:
     spec = getattr(hook, "_spec", None)
     dotted = getattr(spec, "dotted_path", None) or f"{getattr(hook, '__module__', '')}.{getattr(hook, '__name__', '')}"
     return str(dotted).startswith(NBGOV_HOOK_PREFIX)
-
-
-def _products(task: Any) -> dict[str, Path]:
-    serial = task.product.to_json_serializable()
-    if isinstance(serial, dict):
-        return {k: Path(v) for k, v in serial.items()}
-    return {"nb": Path(serial)}
 
 
 def _require_utf8(path: Path) -> None:
@@ -410,3 +363,95 @@ def rendering_for_build() -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def _env_file(spec_path: Path) -> Path | None:
+    """The env file Ploomber loads for a spec (``path_to_env_from_spec``): ``env.{name}.yaml``
+    for ``pipeline.{name}.yaml`` else ``env.yaml``, or ``$PLOOMBER_ENV_FILENAME``. Ploomber
+    looks in the working directory first: nbgov loads a project from its own folder, so an
+    ``env.yaml`` wherever nbgov happens to run (a server, a test) never leaks in."""
+    from ploomber.util.default import path_to_env_from_spec
+
+    try:
+        with contextlib.chdir(spec_path.parent):
+            found = path_to_env_from_spec(str(spec_path))
+    except (ValueError, FileNotFoundError) as exc:
+        raise PipelineError(str(exc).splitlines()[0], Location(spec_path),
+                            hint="fix PLOOMBER_ENV_FILENAME or create the env file") from None
+    return Path(found) if found else None
+
+
+def merge_executor_params(task: Any, defaults: dict[str, Any]) -> None:
+    """Put nbgov's papermill defaults under a notebook task's own ``executor_params``.
+
+    Only NotebookRunner tasks run by papermill take them (ScriptRunner has no such argument,
+    ploomber-engine takes other ones). NotebookRunner already moved ``papermill_params`` into
+    ``executor_params`` when the spec gave only those, so the project's settings win either way.
+    """
+    from ploomber.tasks import NotebookRunner
+
+    if isinstance(task, NotebookRunner) and task.executor == "papermill":
+        task.executor_params = {**defaults, **(task.executor_params or {})}
+
+
+def _record_group(task_spec: Any, groups: dict[str, str]) -> None:
+    """Remember which generated tasks a grid spec makes (the group is gone after to_dag)."""
+    group = str(task_spec["name"]) if task_spec.get("name") else None
+    to_task = task_spec.to_task
+
+    def recording(dag):
+        made, upstream = to_task(dag)
+        for task in made:
+            groups[task.name] = group or task.name
+        return made, upstream
+
+    task_spec.to_task = recording  # this instance only: process_tasks calls spec.to_task(dag)
+
+
+_SEP = re.compile(r"^-+ (.+?) -+$")
+_TASK_HEADER = re.compile(r"^(\w+): (.+?) -> ")
+
+
+def _task_blocks(text: str) -> list[tuple[str, list[str]]]:
+    """(task name, lines) of each task section of a Ploomber render report."""
+    blocks: list[tuple[str, list[str]]] = []
+    task: str | None = None
+    lines: list[str] = []
+    for line in text.splitlines():
+        sep = _SEP.match(line.strip())
+        if sep or line.startswith("==="):
+            if task and lines:
+                blocks.append((task, lines))
+            lines = []
+            header = _TASK_HEADER.match(sep.group(1)) if sep else None
+            if header:
+                task = header.group(2)
+            elif not sep:
+                task = None
+            continue
+        if task and line.strip():
+            lines.append(line.strip())
+    return blocks
+
+
+def render_warnings(caught: list[Any]) -> list[str]:
+    """Ploomber's render warnings as one line per task: ``task NAME: message``."""
+    out: list[str] = []
+    for item in caught:
+        text = str(item.message)
+        if "DAG render with warnings" in text:
+            out += [f"task {task}: {' '.join(lines)}" for task, lines in _task_blocks(text)]
+    return out
+
+
+def render_failure(text: str) -> str | None:
+    """A Ploomber render failure as ``task NAME: Exception: message`` per failing task (the
+    last exception line of each task's traceback), None when ``text`` is no render report."""
+    if "DAG render failed" not in text:
+        return None
+    causes = []
+    for task, lines in _task_blocks(text):
+        found = [m for m in map(_EXC_LINE.match, lines) if m]
+        if found:
+            causes.append(f"task {task}: {found[-1].group(1)}: {found[-1].group(2)}")
+    return "; ".join(causes)[:1000] or None

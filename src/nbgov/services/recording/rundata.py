@@ -15,10 +15,9 @@ from typing import Any
 from nbgov.adapters.notebooks import read_notebook
 from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import Config
-from nbgov.core.digest import file_digest, text_digest
+from nbgov.core.digest import file_digest
 from nbgov.core.errors import NbgovError
 from nbgov.core.executed import Execution, read_execution, split_scraps
-from nbgov.core.identity import notebook_version
 from nbgov.core.lineage import LineageRecord
 from nbgov.core.redact import mask_text, redact_params, redact_record
 from nbgov.services.tracking import redact_params as mlflow_params
@@ -35,18 +34,17 @@ def mlflow_name(name: str) -> str:
 
 
 def source_version(task: TaskInfo) -> str | None:
-    """The version of the task's source file: ``nbv1`` for notebooks and scripts read as
-    notebooks, ``srcv1`` (normalised text) for other files; None without a source file."""
+    """The version of the task's source file (``nbv1`` for notebooks, scripts and function
+    modules, ``srcv1`` for other text sources; see :mod:`nbgov.core.tasks`); None without one."""
+    from nbgov.adapters.notebooks import source_version as version_of
+
     path = task.source_file
     if path is None or not Path(path).is_file():
         return None
-    if Path(path).suffix in (".ipynb", ".py"):
-        try:
-            return notebook_version(read_notebook(path))
-        except NbgovError:
-            pass
-    text = Path(path).read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
-    return "srcv1:" + text_digest(text.rstrip("\n") + "\n").split(":", 1)[1]
+    try:
+        return version_of(path)
+    except NbgovError:
+        return None  # an unreadable source: the run still counts; review reports the file
 
 
 def _rel(config: Config, path: Path) -> str:
