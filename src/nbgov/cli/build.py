@@ -56,6 +56,12 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
                    f"{sum(t.outcome == 'failed' for t in summary.tasks)} failed in {summary.wall_s:.1f} s"
                    + (f"; build run {summary.parent_run_id} in {summary.tracking_uri}"
                       if summary.parent_run_id else ""))
+        unrecorded = [t.task for t in summary.tasks if t.outcome == "skipped" and not t.run_id]
+        if unrecorded:
+            # products made outside nbgov (a plain `ploomber build`): say how to track them
+            click.echo(f"note: {', '.join(unrecorded)}: up to date but never recorded by nbgov "
+                       "(built by `ploomber build`?): record them with `nbgov build --force`",
+                       err=True)
         for t in summary.tasks:
             if t.outcome == "failed":
                 click.echo(f"error: task {t.task} failed: {t.error}", err=True)
@@ -87,6 +93,8 @@ def status(project, as_json):
                      run.get("ended", "-") and (run.get("ended") or "-")[:19].replace("T", " "),
                      run.get("run_id") or "-", metrics or "-"])
     click.echo(render_table(["task", "state", "review", "last run (UTC)", "mlflow run", "metrics"], rows))
+    for hint in state.get("hints") or []:
+        click.echo(f"note: {hint}", err=True)
     for a in state["models"]["aliases"]:
         was = f", replacing {a['previous']}" if a["previous"] else ""
         click.echo(f"{a['alias']}: models:/{a['model']}/{a['version']} (promoted by {a['by']} "

@@ -205,7 +205,7 @@ class NbgovHandler(APIHandler):
     def pipeline_payload(self, config: Config) -> dict[str, Any]:
         """``pipeline_state(config)`` with current review statuses, from the cache (a new
         dict; the tasks in it are shared: do not mutate). Blocking: call it in a worker."""
-        dag = self.cache.dag(config, _service("pipeline").pipeline_state)
+        dag = self.cache.dag(config, _service("pipeline").served_state)
         reviews = self.cache.reviews(config, dag, _service("review").review_states)
         tasks = [{**t, "review": reviews.get(t.get("source"), t.get("review"))}
                  for t in dag.get("tasks", [])]
@@ -258,7 +258,7 @@ def _task_for(handler: NbgovHandler, config: Config, path: Path) -> str | None:
     if not handler.has_pipeline(config) or not service_available("pipeline"):
         return None
     try:
-        task_map = handler.cache.tasks(config, _service("pipeline").pipeline_state)
+        task_map = handler.cache.tasks(config, _service("pipeline").served_state)
     except NbgovError as exc:
         handler.log.warning("[nbgov] no task for %s: %s", path, exc.message)
         return None

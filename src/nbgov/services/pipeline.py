@@ -50,7 +50,7 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
     every task has a content verdict (:mod:`nbgov.services.fastpath`): no Ploomber. Otherwise
     the pipeline is loaded through Ploomber (and the plan written again), unless ``load`` is
     False (the JupyterLab server: it never runs project code on a GET): then any plan on disk
-    answers, marked ``"plan": "stale"``, or an empty task list marked ``"plan": "missing"``.
+    answers, marked ``"plan": "stale"``, or the spec as written (``"plan": "missing"``).
 
     Args:
         config: the project.
@@ -78,11 +78,12 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
         elif not load:
             found = plan_tasks(config, stale_ok=True)
             if found is None:
-                return {"pipeline": _rel(config, config.pipeline_path), "tasks": [],
-                        "plan": "missing", "hints": [_NO_PLAN_HINT]}
-            infos, _ = found
+                from nbgov.services.plan import spec_tasks
+
+                infos, plan_status = spec_tasks(config), "missing"
+            else:
+                infos, plan_status = found[0], "stale"
             decided = verdicts(config, infos, {})
-            plan_status = "stale"
     if infos is None:
         if pipeline is None:
             pipeline = Pipeline(config.pipeline_path)
@@ -95,7 +96,14 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
     return _payload(config, infos, decided, plan_status, versions)
 
 
-_NO_PLAN_HINT = "no build plan yet: run `nbgov status` or `nbgov build` in the project once"
+def served_state(config: Config) -> dict[str, Any]:
+    """:func:`pipeline_state` as the JupyterLab server answers it: from the build plan and the
+    lineage records only, never loading Ploomber (which would run project code on a GET)."""
+    return pipeline_state(config, load=False)
+
+
+_NO_PLAN_HINT = ("no build plan yet: tasks are shown as pipeline.yaml writes them; run `nbgov "
+                 "status` or `nbgov build` in the project once")
 _UNRECORDED_HINT = ("{n} task(s) have products but no nbgov lineage record ({names}), e.g. "
                     "built by `ploomber build`: record them with `nbgov build --force`")
 
@@ -143,6 +151,8 @@ def _payload(config: Config, infos: list[TaskInfo], decided: dict[str, Any],
     if unrecorded:
         hints.append(_UNRECORDED_HINT.format(n=len(unrecorded), names=", ".join(unrecorded[:5])
                                              + (", ..." if len(unrecorded) > 5 else "")))
+    if plan_status == "missing":
+        hints.append(_NO_PLAN_HINT)
     if plan_status == "stale":
         hints.append("the pipeline changed since its plan was written: states are from the last "
                      "plan; run `nbgov status` to refresh it")

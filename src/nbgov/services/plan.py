@@ -86,7 +86,8 @@ def _spec_files(spec_path: Path) -> tuple[list[Path], str | None]:
 def _env_files(spec_path: Path) -> list[Path]:
     """Every env file Ploomber may read for this spec (``util/default.py``
     ``path_to_env_from_spec``): ``env.NAME.yaml`` for ``pipeline.NAME.yaml``, then env.yaml,
-    in the working folder first, then next to the spec. Missing ones are keyed as absent."""
+    in the working folder first (when inside the project), then next to the spec. Missing
+    ones are keyed as absent."""
     names = ["env.yaml"]
     parts = spec_path.name.split(".")
     if len(parts) == 3 and parts[0] == "pipeline":
@@ -94,7 +95,11 @@ def _env_files(spec_path: Path) -> list[Path]:
     chosen = os.environ.get("PLOOMBER_ENV_FILENAME")
     if chosen:
         names.insert(0, chosen)
-    folders = dict.fromkeys([Path.cwd().resolve(), spec_path.parent])
+    # Ploomber prefers the working folder's file; nbgov commands run from the project (or a
+    # folder in it): a working folder outside the project is not keyed
+    cwd = Path.cwd().resolve()
+    inside = cwd == spec_path.parent or spec_path.parent in cwd.parents
+    folders = dict.fromkeys([cwd, spec_path.parent] if inside else [spec_path.parent])
     return [folder / name for folder in folders for name in names]
 
 
@@ -267,3 +272,60 @@ def plan_tasks(config: Config, *, stale_ok: bool = False) -> tuple[list[TaskInfo
     except TypeError:
         return None
     return infos, plan
+
+
+def spec_tasks(config: Config) -> list[TaskInfo]:
+    """The tasks as pipeline.yaml writes them, without Ploomber and without running project
+    code: for a server that has no plan yet. Names, sources and products as written (grid
+    tasks keep their ``[[...]]`` template name, ``{{placeholders}}`` are not filled); upstream
+    from the spec, else from the ``upstream = [...]`` literal of a notebook's or script's
+    parameters cell. Function tasks have no source file here.
+
+    Raises:
+        PipelineError: the spec does not parse.
+    """
+    from nbgov.adapters.specfile import read_spec
+
+    spec = read_spec(config.pipeline_path)
+    infos = []
+    for task in spec.tasks:
+        products = task.product if isinstance(task.product, dict) else {"nb": task.product}
+        paths = {str(k): spec.folder / str(v) for k, v in (products or {}).items() if v}
+        source = spec.source_path(task)
+        kind = "notebook" if source is not None else "function"
+        upstream = task.upstream
+        if upstream is None and source is not None:
+            upstream = _declared_upstream(source)
+        nb = paths.get("nb") if source is not None else None
+        infos.append(TaskInfo(
+            name=task.name, source=source or spec.path, products=paths, params=dict(task.params),
+            upstream=list(upstream or []), notebook_product=nb, kind=kind,
+            source_file=source, function=None if source is not None else task.source,
+        ))
+    return infos
+
+
+def _declared_upstream(source: Path) -> list[str]:
+    """``upstream`` as the parameters cell assigns it (a list, or the keys of a dict)."""
+    import ast
+
+    try:
+        text = source.read_text(encoding="utf-8")
+        if source.suffix == ".ipynb":
+            cells = json.loads(text).get("cells", [])
+            tagged = [c for c in cells if "parameters" in ((c.get("metadata") or {}).get("tags") or [])]
+            src = tagged[0].get("source", "") if tagged else ""
+            text = "".join(src) if isinstance(src, list) else src
+        tree = ast.parse(text)
+    except (OSError, ValueError, SyntaxError, AttributeError, UnicodeDecodeError):
+        return []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "upstream"
+                                                 for t in node.targets):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                return []
+            if isinstance(value, (list, tuple, dict)):
+                return [str(v) for v in value]
+    return []
