@@ -146,17 +146,22 @@ def _json_stable(value: Any) -> bool:
 
 
 def source_version(info: TaskInfo) -> str | None:
-    """The source version nbgov records for ``info`` (notebooks and scripts: the notebook
-    version of their cells); None when this reader does not know how (other kinds: the fast
-    path then leaves the decision to the normal path)."""
+    """The source version nbgov records for ``info``'s source file (None: it has none, or this
+    reader does not know how; the fast path then leaves the decision to the normal path)."""
     source = info.source_file
     if source is None or not Path(source).is_file():
         return None
+    from nbgov.adapters import notebooks
+
+    # the task-kinds registry versions every kind's file (nbv1 / srcv1); before it, only
+    # notebooks and scripts had a version
+    by_kind = getattr(notebooks, "source_version", None)
+    if by_kind is not None:
+        return by_kind(source)
     if info.kind in ("notebook", "script") or Path(source).suffix == ".ipynb":
-        from nbgov.adapters.notebooks import read_notebook
         from nbgov.core.identity import notebook_version
 
-        return notebook_version(read_notebook(source))
+        return notebook_version(notebooks.read_notebook(source))
     return None
 
 
