@@ -149,7 +149,7 @@ def script_notebook(text: str) -> tuple[dict[str, Any], list[int]]:
             continue
         current.append(line)
     flush()
-    nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
     return nb, starts
 
 
@@ -157,4 +157,4 @@ def text_notebook(text: str) -> tuple[dict[str, Any], list[int]]:
     """Any other source file as one code cell starting on the file's first line."""
     cell = {"cell_type": "code", "metadata": {}, "source": text, "outputs": [],
             "execution_count": None}
-    return {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, [0]
+    return {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}, [0]
