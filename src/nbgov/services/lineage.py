@@ -40,7 +40,8 @@ class _Records:
         self.config = config
         self.by_run: dict[str, dict[str, Any]] = {}
         self.by_task: dict[str, dict[str, Any]] = {}
-        self.tasks = _spec_tasks(config)
+        self.kinds: dict[str, tuple[str, str | None]] = {}
+        self.tasks = _spec_tasks(config, self.kinds)
         for folder in sorted(
             {(config.root / nb).parent for nb, _ in self.tasks.values() if nb}
             | {(config.root / p).parent for _, ps in self.tasks.values() for p in ps.values()
@@ -71,8 +72,10 @@ class _Records:
         return self.store.record(run_id), "mlflow"
 
 
-def _spec_tasks(config: Config) -> dict[str, tuple[str | None, dict[str, str]]]:
-    """task name -> (its lineage record or executed-notebook product, {key: product path}).
+def _spec_tasks(config: Config, kinds: dict[str, tuple[str, str | None]] | None = None,
+                ) -> dict[str, tuple[str | None, dict[str, str]]]:
+    """task name -> (its lineage record or executed-notebook product, {key: product path});
+    ``kinds`` is filled with task name -> (task kind, function dotted path or None).
 
     From the build plan first: the names and paths Ploomber rendered (grid tasks such as
     ``fit-0``, ``{{placeholders}}`` in product paths filled); then any task of the spec as
@@ -85,6 +88,8 @@ def _spec_tasks(config: Config) -> dict[str, tuple[str | None, dict[str, str]]]:
     out: dict[str, tuple[str | None, dict[str, str]]] = {}
     found = plan_tasks(config, stale_ok=True)
     for info in found[0] if found is not None else []:
+        if kinds is not None:
+            kinds[info.name] = (info.kind, info.function)
         record = info.record or info.notebook_product
         out[info.name] = (relative(record, config.root) if record else None,
                           {k: relative(p, config.root) or str(p) for k, p in info.products.items()})
@@ -96,6 +101,8 @@ def _spec_tasks(config: Config) -> dict[str, tuple[str | None, dict[str, str]]]:
         products = task.product if isinstance(task.product, dict) else {"nb": task.product}
         products = {str(k): str(v) for k, v in (products or {}).items()}
         out[task.name] = (products.get("nb"), products)
+        if kinds is not None and not task.is_file:
+            kinds[task.name] = ("function", task.source)
     return out
 
 
@@ -172,6 +179,7 @@ def lineage(config: Config, target: str) -> dict[str, Any]:
         start, info["path"], info["digest"] = _product_start(records, target, warnings)
         starts = [start]
     graph = build_graph(starts, records.fetch)
+    _name_kinds(graph, records.kinds)
     if model is not None:
         node = model_node(model, graph["roots"])
         graph["nodes"][node["key"]] = node
@@ -189,6 +197,17 @@ def lineage(config: Config, target: str) -> dict[str, Any]:
         "warnings": warnings,
         "tracking_uri": safe_uri(config.resolved_tracking_uri()),
     }
+
+
+def _name_kinds(graph: dict[str, Any], kinds: dict[str, tuple[str, str | None]]) -> None:
+    """Give each task node its task kind and, for a function task, the function it runs (from
+    the record when it says, else from the build plan): a function task has no notebook."""
+    for node in graph["nodes"].values():
+        if node.get("kind") != "task":
+            continue
+        kind, function = kinds.get(node.get("task"), ("notebook", None))
+        node.setdefault("task_kind", kind)
+        node.setdefault("function", function)
 
 
 def _task_start(records: _Records, task: str) -> tuple[dict[str, Any], str]:

@@ -151,10 +151,17 @@ def source_version(info: TaskInfo) -> str | None:
     source = info.source_file
     if source is None or not Path(source).is_file():
         return None
+    # exactly the version the recorder writes into lineage records, wherever it lives in this
+    # nbgov (the recorder's own function, else the task-kinds reader); before both existed,
+    # only notebooks and scripts had a version
+    try:
+        from nbgov.services.recording.rundata import source_version as recorded
+    except ImportError:
+        recorded = None
+    if recorded is not None:
+        return recorded(info)
     from nbgov.adapters import notebooks
 
-    # the task-kinds registry versions every kind's file (nbv1 / srcv1); before it, only
-    # notebooks and scripts had a version
     by_kind = getattr(notebooks, "source_version", None)
     if by_kind is not None:
         return by_kind(source)
