@@ -77,7 +77,6 @@ tasks:
       n: 5
   - source: tasks.raw.double
     product: products/double.csv
-    upstream: [get]
 """
 
 

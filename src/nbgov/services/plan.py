@@ -165,7 +165,7 @@ def source_version(info: TaskInfo) -> str | None:
     by_kind = getattr(notebooks, "source_version", None)
     if by_kind is not None:
         return by_kind(source)
-    if info.kind in ("notebook", "script") or Path(source).suffix == ".ipynb":
+    if Path(source).suffix in (".ipynb", ".py"):  # notebooks, scripts, function modules: nbv1
         from nbgov.core.identity import notebook_version
 
         return notebook_version(notebooks.read_notebook(source))
