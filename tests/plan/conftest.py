@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+# pytest-jupyter's fixtures and hooks (async tests against a real Jupyter server), for this
+# folder only, as tests/server does
+from pytest_jupyter.jupyter_server import *  # noqa: E402,F403
+
 SCRIPT_LOAD = """\
 # %% tags=["parameters"]
 upstream = None
