@@ -60,7 +60,7 @@ def test_noop_build_and_status_answer_without_ploomber(scripts: Path):
     took = time.perf_counter() - started
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
-    assert summary["wall_s"] < 1.0, summary  # inside the process: no Ploomber load
+    assert summary["wall_s"] < 2.0, summary  # inside the process: no Ploomber load (3+ s)
     assert {t["outcome"] for t in summary["tasks"]} == {"skipped"}
     print(f"no-op build of the scripts project: {summary['wall_s']:.3f} s in-process, "
           f"{took:.2f} s wall")
