@@ -110,7 +110,9 @@ def run(root: Path, *args: str, tool: str = "nbgov", timeout: float = 600,
         env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the real ``nbgov`` (or ``ploomber``) command line in ``root``."""
     full = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    full.update({"PLOOMBER_STATS_ENABLED": "false", "PYTHONPATH": str(root), **(env or {})})
+    # the project's own modules (function tasks) importable, as `ploomber build` finds them
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
+    full.update({"PLOOMBER_STATS_ENABLED": "false", "PYTHONPATH": path, **(env or {})})
     if tool == "nbgov":
         cmd = [sys.executable, "-m", "nbgov", *args]
     else:
