@@ -90,3 +90,21 @@ def test_the_badge_names_the_task_of_a_module(functions):
 
     root, _ = functions
     assert task_for_notebook(load_config(root), "tasks/raw.py") == "get"
+
+
+def test_an_input_task_never_runs_and_needs_no_record(functions):
+    from nbgov.services.fastpath import fresh_records
+    from nbgov.services.pipeline import pipeline_state
+
+    root, infos = functions
+    (root / "data").mkdir()
+    (root / "data/seed.csv").write_text("1\n")
+    seed = TaskInfo("seed", root / "pipeline.yaml", {"nb": root / "data/seed.csv"}, {}, [],
+                    kind="input", record=root / "data/seed.lineage.json")
+    config = load_config(root)
+    write_plan(config, [seed, *infos])
+    assert fresh_records(config) is not None
+    state = pipeline_state(config)
+    assert state["hints"] == [] and state["tasks"][0]["state"] == "up-to-date"
+    (root / "data/seed.csv").unlink()
+    assert fresh_records(config) is None

@@ -56,7 +56,13 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
                    f"{sum(t.outcome == 'failed' for t in summary.tasks)} failed in {summary.wall_s:.1f} s"
                    + (f"; build run {summary.parent_run_id} in {summary.tracking_uri}"
                       if summary.parent_run_id else ""))
-        unrecorded = [t.task for t in summary.tasks if t.outcome == "skipped" and not t.run_id]
+        from nbgov.services.fastpath import NEVER_RUN_KINDS
+        from nbgov.services.plan import plan_tasks
+
+        found = plan_tasks(config, stale_ok=True)
+        external = {t.name for t in found[0] if t.kind in NEVER_RUN_KINDS} if found else set()
+        unrecorded = [t.task for t in summary.tasks
+                      if t.outcome == "skipped" and not t.run_id and t.task not in external]
         if unrecorded:
             # products made outside nbgov (a plain `ploomber build`): say how to track them
             click.echo(f"note: {', '.join(unrecorded)}: up to date but never recorded by nbgov "

@@ -21,6 +21,9 @@ from typing import Any
 
 from nbgov.core.config import Config
 
+#: Task kinds that never run (their product is made outside the pipeline): no record, ever.
+NEVER_RUN_KINDS = ("link", "input")
+
 
 def verdicts(config: Config, infos: list, versions: dict[str, str]) -> dict[str, Any]:
     """Each task's :class:`~nbgov.core.freshness.Freshness` from its lineage record, by name.
@@ -48,6 +51,12 @@ def verdicts(config: Config, infos: list, versions: dict[str, str]) -> dict[str,
 
     out: dict[str, Any] = {}
     for task in infos:
+        if task.kind in NEVER_RUN_KINDS:
+            # a link or an input names a file made outside the pipeline: nothing to rerun
+            there = all(Path(p).exists() for p in task.products.values())
+            out[task.name] = Freshness(there, "made outside the pipeline" if there else
+                                       "its product is missing")
+            continue
         record = read_record(task.record) if task.record else None
         if record is None:
             out[task.name] = Freshness(None, "no lineage record")
@@ -97,7 +106,7 @@ def fresh_records(config: Config) -> tuple[list, dict[str, Any]] | None:
     decided = verdicts(config, infos, plan.versions)
     if any(v.fresh is not True for v in decided.values()):
         return None
-    records = {t.name: read_record(t.record) for t in infos}
+    records = {t.name: read_record(t.record) if t.record else None for t in infos}
     for info in infos:
         info.outdated = False
     return infos, records
@@ -128,7 +137,8 @@ def noop_summary(
     infos, records = found
     from nbgov.services.build import BuildSummary, TaskSummary
 
-    summaries = [TaskSummary(t.name, "skipped", None, records[t.name].run_id) for t in infos]
+    summaries = [TaskSummary(t.name, "skipped", None, getattr(records[t.name], "run_id", None))
+                 for t in infos]
     return BuildSummary(
         summaries, None, False, time.perf_counter() - started, config.resolved_tracking_uri()
     )

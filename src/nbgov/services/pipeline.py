@@ -114,6 +114,7 @@ def _has_products(task: TaskInfo) -> bool:
 
 def _payload(config: Config, infos: list[TaskInfo], decided: dict[str, Any],
              plan_status: str, versions: dict[str, str]) -> dict[str, Any]:
+    from nbgov.services.fastpath import NEVER_RUN_KINDS
     from nbgov.services.review import review_states
 
     outdated: set[str] = set()
@@ -133,7 +134,7 @@ def _payload(config: Config, infos: list[TaskInfo], decided: dict[str, Any],
         state = task_state(task, record, fresh)
         if state != "up-to-date":
             outdated.add(task.name)
-        if record is None and _has_products(task):
+        if record is None and _has_products(task) and task.kind not in NEVER_RUN_KINDS:
             unrecorded.append(task.name)
         tasks.append({
             "name": task.name,
