@@ -236,6 +236,10 @@ def write_plan(config: Config, infos: list[TaskInfo]) -> Path | None:
             path.unlink(missing_ok=True)
             return None
         atomic_write(path, json.dumps(plan.to_dict(), indent=1, sort_keys=True, default=str) + "\n")
+        ignore = path.parent / ".gitignore"
+        if not ignore.exists():
+            # a cache: never committed, and never what makes a checkout dirty (as pytest's)
+            atomic_write(ignore, "# written by nbgov: this folder is a cache\n*\n")
         return path
     except OSError:
         return None
