@@ -177,21 +177,30 @@ def test_any_change_takes_the_normal_path(project: Path, change):
 
 
 def test_placeholder_with_the_recorded_value_is_still_a_noop(project: Path):
+    from nbgov.core.config import load_config
+    from nbgov.services import build as build_service
+
     (project / "env.yaml").write_text("n: 2\n")
     (project / "pipeline.yaml").write_text(SPEC.replace("x: 2", "x: '{{n}}'"))
+    assert _noop(project) is None  # the spec changed: its plan no longer holds
+    # the normal path renders it again, skips every task (same content) and writes a new plan
+    summary = build_service.build(load_config(project), build_service.BuildOptions(progress=False))
+    assert {t.outcome for t in summary.tasks} == {"skipped"}
     assert _noop(project) is not None
 
 
-def test_placeholders_are_filled_as_ploomber_does(tmp_path):
-    from nbgov.services.fastpath import _substitute
+def test_placeholders_that_change_with_time_or_git_are_never_cached():
+    from nbgov.core.plan import defined_keys, key_placeholders, placeholders_in
 
-    (tmp_path / "env.yaml").write_text("seed: 42\nname: run\n")
-    raw = {"tasks": [{"params": {"seed": "{{seed}}", "batch": "{{here}}/data/{{name}}.csv", "x": 1}}]}
-    filled = _substitute(raw, tmp_path / "env.yaml")
-    assert filled["tasks"][0]["params"] == {"seed": 42, "batch": f"{tmp_path.resolve()}/data/run.csv", "x": 1}
-    # Ploomber built-ins nbgov does not model send the build down the normal path
-    assert _substitute({"tasks": [{"params": {"t": "{{now}}"}}]}, tmp_path / "env.yaml") is None
-    assert _substitute({"tasks": [{"params": {"t": "{{missing}}"}}]}, tmp_path / "env.yaml") is None
+    def verdict(spec: str, env: str = ""):
+        return key_placeholders(placeholders_in([spec, env]), defined_keys([env]))
+
+    assert verdict("x: '{{seed}}'", "seed: 42\n") == ([], None)  # env.yaml's digest keys it
+    assert verdict("p: '{{here}}/data/{{name}}.csv'", "name: run\n") == (["here"], None)
+    assert verdict("p: products/{{git}}/x.csv") == (["git"], None)
+    assert verdict("t: '{{now}}'")[1] == "the spec uses {{now}}"
+    assert verdict("t: '{{ env.HOME }}'")[1] == "the spec uses {{env}}"
+    assert verdict("t: '{{now}}'", "now: fixed\n") == ([], None)  # a user value wins
 
 
 def test_status_without_ploomber_matches_the_normal_path(project: Path):

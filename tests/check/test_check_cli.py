@@ -161,7 +161,15 @@ def test_check_stays_light(make_project):
 
 
 def test_no_yaml_import_when_no_rule_needs_the_pipeline(make_project, task_spec):
+    from nbgov.adapters.ploomber import TaskInfo
+    from nbgov.core.config import load_config
+    from nbgov.services.plan import write_plan
+
     root = make_project("clean--task.ipynb", pipeline=task_spec("clean--task.ipynb"))
+    # which files are tasks comes from the build plan while it holds (else from the spec)
+    source = root / "notebooks/clean--task.ipynb"
+    write_plan(load_config(root), [TaskInfo("clean--task", source, {"nb": root / "products/x.ipynb"},
+                                            {}, [], notebook_product=root / "products/x.ipynb")])
     code = (
         "import sys\n"
         "from nbgov.services.check import run_check\n"

@@ -64,6 +64,8 @@ export class PipelinePanel extends Widget {
 
     this._message = el('div', 'nbgov-panel-message');
     this.node.appendChild(this._message);
+    this._hints = el('ul', 'nbgov-panel-hints');
+    this.node.appendChild(this._hints);
     this._graph = el('div', 'nbgov-panel-graph');
     this.node.appendChild(this._graph);
     this._list = el('ul', 'nbgov-task-list');
@@ -98,6 +100,9 @@ export class PipelinePanel extends Widget {
       this._lineage = info.lineage === true;
       this._pipeline = pipeline;
       this._showMessage(`${pipeline.pipeline}: ${pipeline.tasks.length} tasks`, false);
+      this._hints.replaceChildren(
+        ...(pipeline.hints ?? []).map(hint => el('li', 'nbgov-panel-hint', hint))
+      );
       this.draw();
     } catch (error) {
       if (ticket !== this._ticket) {
@@ -106,6 +111,7 @@ export class PipelinePanel extends Widget {
       this._pipeline = null;
       this._graph.replaceChildren();
       this._list.replaceChildren();
+      this._hints.replaceChildren();
       const text = error instanceof NbgovAPIError ? error.describe() : String(error);
       this._showMessage(text, true, error instanceof NbgovAPIError && error.missingServer);
     } finally {
@@ -152,17 +158,26 @@ export class PipelinePanel extends Widget {
     const head = el('div', 'nbgov-task-head');
     const name = el('a', 'nbgov-task-name', task.name);
     name.href = '#';
-    name.title = `open ${task.source}`;
+    // a function task has no notebook: its link opens the module that defines the function
+    name.title = task.function
+      ? `open ${task.source} (defines ${task.function})`
+      : `open ${task.source}`;
     name.addEventListener('click', event => {
       event.preventDefault();
       open(task);
     });
     head.appendChild(name);
+    if (task.kind && task.kind !== 'notebook') {
+      head.appendChild(el('span', 'nbgov-chip nbgov-kind', task.kind));
+    }
     head.appendChild(el('span', `nbgov-chip ${buildClass(task.state)}`, buildLabel(task.state)));
     head.appendChild(el('span', `nbgov-chip ${reviewClass(status)}`, reviewLabel(status)));
     row.appendChild(head);
     const source = el('div', 'nbgov-task-source');
     source.appendChild(el('span', 'nbgov-task-path', task.source));
+    if (task.function) {
+      source.appendChild(el('span', 'nbgov-task-function', task.function));
+    }
     const showLineage = this.options.showLineage;
     if (this._lineage && showLineage) {
       const button = el('button', 'nbgov-task-lineage', 'lineage');
@@ -189,6 +204,7 @@ export class PipelinePanel extends Widget {
   private _graph: HTMLDivElement;
   private _list: HTMLUListElement;
   private _message: HTMLDivElement;
+  private _hints: HTMLUListElement;
   private _pipeline: IPipeline | null = null;
   private _lineage = false;
   private _ticket = 0;

@@ -60,7 +60,14 @@ export interface ILastRun {
 /** One task of `GET nbgov/api/pipeline`. */
 export interface ITask {
   name: string;
+  /** The file that is versioned and reviewed (a function task: its module). */
   source: string;
+  /** notebook, script, function, sql, shell, link, input... (older servers: absent). */
+  kind?: string;
+  /** A function task's dotted path (`tasks.raw.get`): there is no notebook to open. */
+  function?: string | null;
+  /** The grid a generated task belongs to. */
+  group?: string | null;
   products: { [key: string]: string };
   upstream: string[];
   state: BuildState;
@@ -72,6 +79,13 @@ export interface ITask {
 export interface IPipeline {
   pipeline: string;
   tasks: ITask[];
+  /**
+   * Where the tasks come from: the build plan (`current`), an older plan (`stale`), the spec
+   * as written (`missing`: no plan yet) or a pipeline just loaded (`loaded`).
+   */
+  plan?: 'current' | 'stale' | 'missing' | 'loaded';
+  /** What the user should know or do (e.g. record products built by `ploomber build`). */
+  hints?: string[];
 }
 
 /** `GET nbgov/api/diff?path=P&outputs=0|1` */

@@ -68,6 +68,18 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
                    f"{sum(t.outcome == 'failed' for t in summary.tasks)} failed in {summary.wall_s:.1f} s"
                    + (f"; build run {summary.parent_run_id} in {summary.tracking_uri}"
                       if summary.parent_run_id else ""))
+        from nbgov.services.fastpath import NEVER_RUN_KINDS
+        from nbgov.services.plan import plan_tasks
+
+        found = plan_tasks(config, stale_ok=True)
+        external = {t.name for t in found[0] if t.kind in NEVER_RUN_KINDS} if found else set()
+        unrecorded = [t.task for t in summary.tasks
+                      if t.outcome == "skipped" and not t.run_id and t.task not in external]
+        if unrecorded:
+            # products made outside nbgov (a plain `ploomber build`): say how to track them
+            click.echo(f"note: {', '.join(unrecorded)}: up to date but never recorded by nbgov "
+                       "(built by `ploomber build`?): record them with `nbgov build --force`",
+                       err=True)
         for t in summary.tasks:
             if t.outcome == "failed":
                 click.echo(f"error: task {t.task} failed: {t.error}", err=True)
@@ -143,6 +155,8 @@ def status(project, as_json):
     click.echo(render_table(["task", "state", "review", "last run (UTC)", "mlflow run", "metrics"], rows))
     if state.get("unsynced"):
         click.echo(f"{state['unsynced']} run(s) kept locally, not yet in the tracking store: `nbgov sync` sends them")
+    for hint in state.get("hints") or []:
+        click.echo(f"note: {hint}", err=True)
     for a in state["models"]["aliases"]:
         was = f", replacing {a['previous']}" if a["previous"] else ""
         click.echo(f"{a['alias']}: models:/{a['model']}/{a['version']} (promoted by {a['by']} "

@@ -164,8 +164,10 @@ def headline(node: dict[str, Any]) -> str:
     nb = node.get("notebook") or {}
     git = node.get("git") or {}
     dirty = "+dirty" if git.get("dirty") else ""
+    # a function task has no notebook: name its module and the function it runs
+    source = nb.get("path", "?") + (f" ({node['function']})" if node.get("function") else "")
     return (
-        f"{node['task']}  {nb.get('path', '?')} {short(nb.get('version'))}"
+        f"{node['task']}  {source} {short(nb.get('version'))}"
         f" [{nb.get('review_status', '?')}]"
         f"  run {node['run_id']}  {node.get('outcome')}  git {short(git.get('commit'))}{dirty}"
     )

@@ -1,12 +1,13 @@
 """Reuse pipeline payloads while the files they were computed from are unchanged.
 
-Loading a Ploomber DAG of 100 notebook tasks takes 0.3-0.9 s on this machine class (seconds
-under load), and the JupyterLab panels ask for the pipeline, and for each open notebook's task,
-again and again. The server is the one long-lived process, so it keeps three things per
+Reading the build plan and the lineage records of 100 tasks and digesting their products
+takes a noticeable time, and the JupyterLab panels ask for the pipeline, and for each open
+notebook's task, again and again. The server is the one long-lived process, so it keeps three things per
 project, each with a *stamp*: ``(mtime_ns, size)`` of exactly the files it depends on.
 
-- ``dag``: the ``pipeline_state`` payload (build states, last runs). Depends on the config,
-  spec, env.yaml, each task's source, each product and each product's folder (whose mtime
+- ``dag``: the ``pipeline_state`` payload (build states, last runs), computed from the build
+  plan and the lineage records, never by loading Ploomber. Depends on the config, spec,
+  env.yaml, the plan, each task's source, each product and each product's folder (whose mtime
   moves when a run writes a product or a lineage record by rename).
 - ``tasks``: which notebook is which task. Depends on the config, spec and cached plan only, so
   saving a notebook in JupyterLab does not recompute the pipeline just to name its task.
@@ -50,11 +51,12 @@ def stamp(paths: Iterable[Path]) -> Stamp:
 
 
 def spec_inputs(config: Config) -> list[Path]:
-    """The files that decide a project's tasks: config, spec and env.yaml."""
-    from nbgov.services.pipeline_data import plan_path
+    """The files that decide a project's tasks: config, spec, env.yaml and the build plan the
+    server reads them from (written by ``nbgov build`` / ``nbgov status``)."""
+    from nbgov.core.plan import PLAN_PATH
 
     return [config.root / "nbgov.toml", config.root / "pyproject.toml", config.pipeline_path,
-            config.pipeline_path.parent / "env.yaml", plan_path(config)]
+            config.pipeline_path.parent / "env.yaml", config.root / PLAN_PATH]
 
 
 def sources(config: Config, dag: dict[str, Any]) -> list[Path]:

@@ -208,12 +208,12 @@ class NbgovHandler(APIHandler):
         return self.settings["nbgov_pipeline_cache"]
 
     def pipeline_payload(self, config: Config) -> dict[str, Any]:
-        """``pipeline_state_data(config)`` with current review statuses, from the cache (a new
+        """``served_state(config)`` with current review statuses, from the cache (a new
         dict; the tasks in it are shared: do not mutate). Blocking: call it in a worker.
 
-        Data only (:mod:`nbgov.services.pipeline_data`): a GET never loads the Ploomber DAG,
-        which would render env.yaml, import task modules and run ``on_render`` hooks."""
-        dag = self.cache.dag(config, _service("pipeline_data").pipeline_state_data)
+        Data only: the build plan, lineage records and the ledger; a GET never loads the
+        Ploomber DAG, which would render env.yaml, import task modules and run ``on_render``."""
+        dag = self.cache.dag(config, _service("pipeline").served_state)
         reviews = self.cache.reviews(config, dag, _service("review").review_states)
         tasks = [{**t, "review": reviews.get(t.get("source"), t.get("review"))}
                  for t in dag.get("tasks", [])]
@@ -263,10 +263,10 @@ class InfoHandler(NbgovHandler):
 def _task_for(handler: NbgovHandler, config: Config, path: Path) -> str | None:
     """The pipeline task whose source is ``path``; None without a pipeline, or when the
     pipeline does not load (``GET pipeline`` reports that error; the review still shows)."""
-    if not handler.has_pipeline(config) or not service_available("pipeline_data"):
+    if not handler.has_pipeline(config) or not service_available("pipeline"):
         return None
     try:
-        task_map = handler.cache.tasks(config, _service("pipeline_data").pipeline_state_data)
+        task_map = handler.cache.tasks(config, _service("pipeline").served_state)
     except NbgovError as exc:
         handler.log.warning("[nbgov] no task for %s: %s", path, exc.message)
         return None

@@ -206,6 +206,10 @@ def _locked_build(config: Config, options: BuildOptions, env_settings: dict, sta
     pipeline = load_pipeline(config, options.env, options.params)
     selection = select_tasks(pipeline, options.tasks, options.downstream)
     infos = pipeline.tasks()
+    if not options.env and not options.params:
+        from nbgov.services.plan import write_plan
+
+        write_plan(config, infos)  # the next no-op build and status answer from it
     if selection is not None:
         require_built_upstream(config, infos, selection)
     check = content_check(config, infos)

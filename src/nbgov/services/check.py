@@ -30,6 +30,14 @@ from nbgov.core.checks.registry import RuleRegistry, load_registry
 from nbgov.core.checks.settings import CheckSettings, matches_any, parse_settings
 from nbgov.core.config import Config, find_root, load_config
 from nbgov.core.errors import Location, NbgovError, NbgovWarning, NotebookError
+from nbgov.services.check_sources import (
+    SCRIPT_SKIP,
+    TEXT_RULES,
+    TaskFiles,
+    script_notebook,
+    task_files,
+    text_notebook,
+)
 
 NOTEBOOK_SUFFIX = ".ipynb"
 REVIEW_RULE = "NBG701"
@@ -120,19 +128,29 @@ def discover(
     settings: CheckSettings,
     notes: list[str] | None = None,
     spec: Path | None = None,
+    tasks: TaskFiles | None = None,
 ) -> list[Path]:
-    """The notebooks to check: the ``.ipynb`` files named or under the folders named.
+    """The files to check: the ``.ipynb`` notebooks and the pipeline's task sources of every
+    kind (scripts, function modules, SQL...) named or under the folders named; never a
+    task's product.
 
     Files under folders are skipped when excluded (``[check] exclude`` and the default
     excludes). A file named explicitly is always checked against the default excludes (``nbgov
     check products/b.ipynb`` checks it); one under ``[check] exclude`` is skipped with a note,
     so a pre-commit hook that passes every changed notebook honours the configuration. A named
-    file that is not ``.ipynb`` is skipped with a note, except the pipeline spec, which brings
-    the pipeline-wide rules in.
+    file that is neither is skipped with a note, except the pipeline spec, which brings the
+    pipeline-wide rules in.
 
     Raises:
         NbgovError: a path does not exist (exit code 2).
     """
+    sources = tasks.sources if tasks is not None else {}
+    products = tasks.products if tasks is not None else set()
+
+    def wanted(path: Path) -> bool:
+        rel = _relpath(path, root)
+        return rel not in products and (path.suffix == NOTEBOOK_SUFFIX or rel in sources)
+
     found: list[Path] = []
     named: set[Path] = set()
     for given in paths or [root]:
@@ -143,12 +161,14 @@ def discover(
         if path.is_dir():
             for folder, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
-                found.extend(Path(folder) / f for f in sorted(files) if f.endswith(NOTEBOOK_SUFFIX))
-        elif path.suffix == NOTEBOOK_SUFFIX:
+                found.extend(p for p in (Path(folder) / f for f in sorted(files)) if wanted(p))
+        elif wanted(path):
             found.append(path)
             named.add(path.resolve() if path.is_symlink() else path)
         elif notes is not None and (spec is None or path.resolve() != spec):
-            notes.append(f"{given}: skipped, not a .ipynb notebook")
+            what = "a product of the pipeline" if _relpath(path, root) in products else (
+                "not a .ipynb notebook")
+            notes.append(f"{given}: skipped, {what}")
     unique = dict.fromkeys(p.resolve() if p.is_symlink() else p for p in found)
     return [p for p in unique if not _skipped(p, p in named, root, settings, notes)]
 
@@ -163,6 +183,32 @@ def _skipped(path: Path, named: bool, root: Path, settings: CheckSettings, notes
             notes.append(f"{rel}: skipped, excluded by [check] exclude")
         return True
     return False
+
+
+class RuleScope:
+    """Which notebook rules a file gets: every selected rule for a pipeline task's notebook
+    (or any notebook when the project has no pipeline); the ``[check] non-task-rules`` for a
+    notebook that is not a task; all but :data:`SCRIPT_SKIP` for a script task; the code
+    hygiene rules (:data:`TEXT_RULES`) for other sources (function modules, SQL, shell)."""
+
+    def __init__(self, rules: list[Rule], registry: RuleRegistry, settings: CheckSettings,
+                 tasks: TaskFiles | None) -> None:
+        self.rules = rules
+        self.tasks = tasks
+        hygiene = registry.resolve(settings.non_task_rules, "non-task-rules selector")
+        self.non_task = [r for r in rules if r.id in hygiene]
+        self.script = [r for r in rules if r.id not in SCRIPT_SKIP]
+        text = registry.resolve(TEXT_RULES)
+        self.text = [r for r in rules if r.id in text]
+
+    def for_path(self, rel: str) -> tuple[str, list[Rule]]:
+        """``(mode, rules)`` for a file: mode ``notebook``, ``script`` or ``text``."""
+        if self.tasks is None:
+            return "notebook", self.rules
+        mode = self.tasks.sources.get(rel)
+        if mode is None:
+            return "notebook", self.non_task
+        return mode, {"notebook": self.rules, "script": self.script, "text": self.text}[mode]
 
 
 def _spec_info(config: Config, root: Path) -> SpecInfo | None:
@@ -292,7 +338,8 @@ def run_check(
     rules = select_rules(registry, settings, select, extend_select, ignore)
     report.rules = rules
     suppressions = Suppressions(registry, settings)
-    files = discover(paths, root_path, settings, report.notes, config.pipeline_path)
+    tasks = task_files(config)
+    files = discover(paths, root_path, settings, report.notes, config.pipeline_path, tasks)
     # the spec (and PyYAML) only when a selected rule can use it
     needs_spec = any(
         r.scope == PROJECT or r.id in SPEC_RULES or r.origin != "builtin" for r in rules
@@ -301,9 +348,9 @@ def run_check(
     project = Project(root_path, settings, spec, [_relpath(p, root_path) for p in files])
     if any(r.id == REVIEW_RULE for r in rules):
         project.review_status = _review_status(config, files, root_path, report.notes)
-    nb_rules = [r for r in rules if r.scope == NOTEBOOK]
+    scope = RuleScope([r for r in rules if r.scope == NOTEBOOK], registry, settings, tasks)
 
-    _check_all(files, (root_path, project, nb_rules, suppressions, fix), jobs, report)
+    _check_all(files, (root_path, project, scope, suppressions, fix), jobs, report)
     report.files = len(files)
 
     if _spec_in_scope(paths, spec, root_path):
@@ -326,10 +373,14 @@ _WORKER_ARGS: tuple = ()
 
 def _check_chunk(paths: list[Path], args: tuple | None = None) -> tuple[list, list, int, int]:
     """Check some files; returns (findings, errors, fixed, fixed files)."""
-    root, project, rules, suppressions, fix = args or _WORKER_ARGS
+    root, project, scope, suppressions, fix = args or _WORKER_ARGS
     part = CheckReport(root)
     for path in paths:
-        result = _check_file(path, root, project, rules, suppressions, fix, part)
+        mode, rules = scope.for_path(_relpath(path, root))
+        if mode == "notebook":
+            result = _check_file(path, root, project, rules, suppressions, fix, part)
+        else:
+            result = _check_source(path, root, project, rules, suppressions, mode)
         part.findings.extend(result.findings)
         part.errors.extend(result.errors)
     return part.findings, part.errors, part.fixed, part.fixed_files
@@ -387,6 +438,30 @@ def _check_file(
         result = check_bytes(rel, new, project, rules, suppressions)
         report.fixed += max(before - len(result.findings), 0)
         report.fixed_files += 1
+    return result
+
+
+def _check_source(path: Path, root: Path, project: Project, rules: list[Rule],
+                  suppressions: Suppressions, mode: str) -> FileResult:
+    """Check a task source that is not an .ipynb (a script, a module, SQL...): split into cells,
+    checked like a notebook, findings moved to lines of the file. Never fixed in place."""
+    import json
+    from dataclasses import replace
+
+    rel = _relpath(path, root)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        result = FileResult(rel)
+        result.errors.append(f"{rel}: cannot read: {exc}")
+        return result
+    nb, starts = script_notebook(text) if mode == "script" else text_notebook(text)
+    result = check_bytes(rel, json.dumps(nb).encode("utf-8"), project, rules, suppressions)
+    result.findings = [
+        replace(f, cell=None, line=starts[f.cell] + (f.line or 1), fixable=False)
+        if f.cell is not None and f.cell < len(starts) else replace(f, fixable=False)
+        for f in result.findings
+    ]
     return result
 
 

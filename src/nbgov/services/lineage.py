@@ -40,9 +40,12 @@ class _Records:
         self.config = config
         self.by_run: dict[str, dict[str, Any]] = {}
         self.by_task: dict[str, dict[str, Any]] = {}
-        self.tasks = _spec_tasks(config)
+        self.kinds: dict[str, tuple[str, str | None]] = {}
+        self.tasks = _spec_tasks(config, self.kinds)
         for folder in sorted(
             {(config.root / nb).parent for nb, _ in self.tasks.values() if nb}
+            | {(config.root / p).parent for _, ps in self.tasks.values() for p in ps.values()
+               if p and "{{" not in p}
             | {config.root / "products"}
         ):
             for path in sorted(folder.glob(f"*{RECORD_SUFFIX}")) if folder.is_dir() else []:
@@ -69,18 +72,59 @@ class _Records:
         return self.store.record(run_id), "mlflow"
 
 
-def _spec_tasks(config: Config) -> dict[str, tuple[str | None, dict[str, str]]]:
-    """task name -> (executed-notebook product, {key: product path}) as written in the spec."""
-    from nbgov.adapters.specfile import read_spec
+def _spec_tasks(config: Config, kinds: dict[str, tuple[str, str | None]] | None = None,
+                ) -> dict[str, tuple[str | None, dict[str, str]]]:
+    """task name -> (its lineage record or executed-notebook product, {key: product path});
+    ``kinds`` is filled with task name -> (task kind, function dotted path or None).
 
+    From the build plan first: the names and paths Ploomber rendered (grid tasks such as
+    ``fit-0``, ``{{placeholders}}`` in product paths filled); then any task of the spec as
+    written that the plan does not name (a plan older than the spec, or none yet).
+    """
+    from nbgov.adapters.specfile import read_spec
+    from nbgov.core.plan import relative
+    from nbgov.services.plan import plan_tasks
+
+    out: dict[str, tuple[str | None, dict[str, str]]] = {}
+    found = plan_tasks(config, stale_ok=True)
+    for info in found[0] if found is not None else []:
+        if kinds is not None:
+            kinds[info.name] = (info.kind, info.function)
+        record = info.record or info.notebook_product
+        out[info.name] = (relative(record, config.root) if record else None,
+                          {k: relative(p, config.root) or str(p) for k, p in info.products.items()})
     if not config.pipeline_path.is_file():
-        return {}
-    out = {}
+        return out
     for task in read_spec(config.pipeline_path).tasks:
+        if task.name in out or "[[" in task.name:
+            continue
         products = task.product if isinstance(task.product, dict) else {"nb": task.product}
         products = {str(k): str(v) for k, v in (products or {}).items()}
         out[task.name] = (products.get("nb"), products)
+        if kinds is not None and not task.is_file:
+            kinds[task.name] = ("function", task.source)
     return out
+
+
+def _unrecorded(records: _Records, tasks: list[str]) -> LineageError | None:
+    """A LineageError saying what to do when ``tasks`` have products on disk but nbgov has no
+    record of them and no tracking store to look in (a project built by ``ploomber build``)."""
+    from nbgov.adapters.lineage_store import check_reachable
+    from nbgov.core.errors import TrackingError
+
+    built = [t for t in tasks if any(
+        p and (records.config.root / p).exists() for p in records.tasks.get(t, (None, {}))[1].values())]
+    if not built:
+        return None
+    try:
+        check_reachable(records.config.resolved_tracking_uri())
+    except TrackingError:
+        return LineageError(
+            f"{', '.join(built)}: products exist but nbgov has no lineage record of them "
+            "(built by `ploomber build`, without nbgov?)",
+            hint="record them with `nbgov build --force` (runs the tasks again, tracked)",
+        )
+    return None
 
 
 def classify(target: str, tasks: set[str], root: Path) -> str:
@@ -135,6 +179,7 @@ def lineage(config: Config, target: str) -> dict[str, Any]:
         start, info["path"], info["digest"] = _product_start(records, target, warnings)
         starts = [start]
     graph = build_graph(starts, records.fetch)
+    _name_kinds(graph, records.kinds)
     if model is not None:
         node = model_node(model, graph["roots"])
         graph["nodes"][node["key"]] = node
@@ -154,9 +199,23 @@ def lineage(config: Config, target: str) -> dict[str, Any]:
     }
 
 
+def _name_kinds(graph: dict[str, Any], kinds: dict[str, tuple[str, str | None]]) -> None:
+    """Give each task node its task kind and, for a function task, the function it runs (from
+    the record when it says, else from the build plan): a function task has no notebook."""
+    for node in graph["nodes"].values():
+        if node.get("kind") != "task":
+            continue
+        kind, function = kinds.get(node.get("task"), ("notebook", None))
+        node.setdefault("task_kind", kind)
+        node.setdefault("function", function)
+
+
 def _task_start(records: _Records, task: str) -> tuple[dict[str, Any], str]:
     if task in records.by_task:
         return records.by_task[task], "local"
+    unrecorded = _unrecorded(records, [task])
+    if unrecorded is not None:
+        raise unrecorded
     # products and records not on this machine: the task's newest successful run in the store
     fallback = None
     for run_id in records.store.task_runs(task, records.config.experiment):
@@ -254,6 +313,9 @@ def _product_start(
     # not produced by the local record (changed since, or records not on this machine): look for
     # the task's runs in the store whose product has exactly this content
     tasks = [name for name, (_, products) in records.tasks.items() if rel in products.values()]
+    unrecorded = _unrecorded(records, [t for t in tasks if t not in records.by_task])
+    if unrecorded is not None:
+        raise unrecorded
     for task in tasks:
         for run_id in records.store.task_runs(task, records.config.experiment):
             record = records.store.record(run_id)

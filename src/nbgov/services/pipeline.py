@@ -44,77 +44,159 @@ def last_run(record: LineageRecord | None) -> dict[str, Any] | None:
             "synced": bool(record.run_id) or not record.run_key}
 
 
-def pipeline_state(config: Config, pipeline: Pipeline | None = None) -> dict[str, Any]:
-    """Every task with its build state, review status and last run (the ``GET pipeline`` payload)."""
-    from nbgov.services.build import content_check
+def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
+                   load: bool = True) -> dict[str, Any]:
+    """Every task with its build state, review status and last run (the ``GET pipeline`` payload).
+
+    Answered from the cached build plan and the lineage records when the plan's key holds and
+    every task has a content verdict (:mod:`nbgov.services.fastpath`): no Ploomber. Otherwise
+    the pipeline is loaded through Ploomber (and the plan written again), unless ``load`` is
+    False (the JupyterLab server: it never runs project code on a GET): then any plan on disk
+    answers, marked ``"plan": "stale"``, or the spec as written (``"plan": "missing"``).
+
+    Args:
+        config: the project.
+        pipeline: a loaded pipeline to describe (skips the plan).
+        load: whether Ploomber may be loaded when the plan cannot answer.
+    """
+    from nbgov.services.fastpath import verdicts
+    from nbgov.services.plan import plan_tasks, write_plan
+
+    plan_status = "loaded"
+    infos: list[TaskInfo] | None = None
+    decided: dict[str, Any] = {}
+    versions: dict[str, str] = {}
+    if pipeline is None:
+        found = plan_tasks(config)
+        if found is not None:
+            infos, plan = found
+            versions = plan.versions
+            decided = verdicts(config, infos, versions)
+            plan_status = "current"
+            # a task with products but no usable record needs Ploomber's timestamp verdict
+            if load and any(v.fresh is None and _has_products(t)
+                            for t, v in zip(infos, decided.values(), strict=True)):
+                infos = None
+        elif not load:
+            found = plan_tasks(config, stale_ok=True)
+            if found is None:
+                from nbgov.services.plan import spec_tasks
+
+                infos, plan_status = spec_tasks(config), "missing"
+            else:
+                infos, plan_status = found[0], "stale"
+            decided = verdicts(config, infos, {})
+    if infos is None:
+        if pipeline is None:
+            pipeline = Pipeline(config.pipeline_path)
+            infos = pipeline.tasks()
+            write_plan(config, infos)  # rendered with no overrides: the plan of the next status
+        else:
+            infos = pipeline.tasks()
+        decided = verdicts(config, infos, {})
+        plan_status, versions = "loaded", {}
+    return _payload(config, infos, decided, plan_status, versions)
+
+
+def served_state(config: Config) -> dict[str, Any]:
+    """:func:`pipeline_state` as the JupyterLab server answers it: from the build plan and the
+    lineage records only, never loading Ploomber (which would run project code on a GET)."""
+    return pipeline_state(config, load=False)
+
+
+_NO_PLAN_HINT = ("no build plan yet: tasks are shown as pipeline.yaml writes them; run `nbgov "
+                 "status` or `nbgov build` in the project once")
+_UNRECORDED_HINT = ("{n} task(s) have products but no nbgov lineage record ({names}), e.g. "
+                    "built by `ploomber build`: record them with `nbgov build --force`")
+
+
+def _has_products(task: TaskInfo) -> bool:
+    return any(Path(p).exists() for p in task.products.values())
+
+
+def _payload(config: Config, infos: list[TaskInfo], decided: dict[str, Any],
+             plan_status: str, versions: dict[str, str]) -> dict[str, Any]:
+    from nbgov.services.fastpath import NEVER_RUN_KINDS
     from nbgov.services.review import review_states
 
-    infos = _all_fresh(config) if pipeline is None else None
-    if infos is not None:
-        def check(name: str, ran: set[str]) -> bool | None:  # every task is fresh by content
-            return True
-    else:
-        pipeline = pipeline or Pipeline(config.pipeline_path)
-        infos = pipeline.tasks()
-        # the same content-aware verdict the next build will reach (an upstream that would
-        # re-run makes its downstream outdated too)
-        check = content_check(config, infos)
     outdated: set[str] = set()
-    reviews = {s.path: s for s in review_states(config, [t.source for t in infos])}
-    tasks = []
+    sources = [t.source_file for t in infos if t.source_file is not None]
+    reviews = {s.path: s for s in review_states(config, list(dict.fromkeys(sources)), versions)}
+    tasks, unrecorded = [], []
     for task in infos:
         record = read_record(task.record) if task.record else None
-        source = _rel(config, task.source)
+        source = _rel(config, task.source_file or task.source)
         review = reviews.get(source)
-        fresh = check(task.name, set())
+        verdict = decided.get(task.name)
+        fresh = verdict.fresh if verdict is not None else None
+        if fresh is None and plan_status != "loaded":
+            fresh = False  # no record and no Ploomber verdict: not known to be up to date
         if outdated & set(task.upstream):
             fresh = False
         state = task_state(task, record, fresh)
         if state != "up-to-date":
             outdated.add(task.name)
-        tasks.append(task_entry(config, task.name, source, task.products, task.upstream, state, review, record))
-    from nbgov.services.recording.sync import pending_runs
-
-    return {"pipeline": _rel(config, config.pipeline_path), "tasks": tasks, "unsynced": pending_runs(config)}
-
-
-def task_entry(config: Config, name: str, source: str | None, products: dict[str, Path],
-               upstream: list[str], state: str, review: Any, record: LineageRecord | None) -> dict[str, Any]:
-    """One task of the ``GET pipeline`` payload / ``nbgov status --json``."""
-    return {
-        "name": name,
-        "source": source,
-        "products": {k: _rel(config, p) for k, p in products.items()},
-        "upstream": upstream,
-        "state": state,
-        "review": {"status": review.status, "version": review.version} if review else None,
-        "last_run": last_run(record),
-    }
+        if record is None and _has_products(task) and task.kind not in NEVER_RUN_KINDS:
+            unrecorded.append(task.name)
+        tasks.append({
+            "name": task.name,
+            "kind": task.kind,
+            "source": source,
+            "function": task.function,
+            "group": task.group,
+            "products": {k: _rel(config, p) for k, p in task.products.items()},
+            "upstream": task.upstream,
+            "state": state,
+            "review": {"status": review.status, "version": review.version} if review else None,
+            "last_run": last_run(record),
+        })
+    hints = []
+    if unrecorded:
+        hints.append(_UNRECORDED_HINT.format(n=len(unrecorded), names=", ".join(unrecorded[:5])
+                                             + (", ..." if len(unrecorded) > 5 else "")))
+    if plan_status == "missing":
+        hints.append(_NO_PLAN_HINT)
+    if plan_status == "stale":
+        hints.append("the pipeline changed since its plan was written: states are from the last "
+                     "plan; run `nbgov status` to refresh it")
+    return {"pipeline": _rel(config, config.pipeline_path), "tasks": tasks, "plan": plan_status,
+            "hints": hints}
 
 
 def _all_fresh(config: Config) -> list[TaskInfo] | None:
-    """The tasks without loading Ploomber, when every one is fresh by content (the usual state
-    after a build; see :mod:`nbgov.services.fastpath`); None sends the caller to Ploomber."""
+    """The tasks without loading Ploomber, when the plan holds and every task is fresh by
+    content (see :mod:`nbgov.services.fastpath`); None sends the caller to Ploomber."""
     from nbgov.services.fastpath import fresh_records
 
     found = fresh_records(config)
-    if found is None:
-        return None
-    specs, records = found
-    return [TaskInfo(name=t["name"], source=t["source"], products=t["products"], params=t["params"],
-                     upstream=[u["task"] for u in records[t["name"]].upstream], outdated=False,
-                     notebook_product=t["products"]["nb"]) for t in specs]
+    return None if found is None else found[0]
 
 
 def task_for_notebook(config: Config, notebook: str | Path, pipeline: Pipeline | None = None) -> str | None:
-    """The name of the task whose source is ``notebook`` (relative to the root), if any.
+    """The name of the task whose source is ``notebook`` (relative to the root), if any; the
+    grid's name when several generated tasks share the source.
 
-    Read from pipeline.yaml directly (milliseconds) unless a loaded pipeline is given: the
+    Read from the build plan (any plan on disk: which file is which task rarely changes), else
+    from pipeline.yaml directly (milliseconds), unless a loaded pipeline is given: the
     JupyterLab badge asks this for every notebook it shows.
     """
     target = (config.root / notebook).resolve()
+    infos = None
     if pipeline is not None:
-        return next((t.name for t in pipeline.tasks() if t.source.resolve() == target), None)
+        infos = pipeline.tasks()
+    else:
+        from nbgov.services.plan import plan_tasks
+
+        found = plan_tasks(config, stale_ok=True)
+        infos = found[0] if found is not None else None
+    if infos is not None:
+        matches = [t for t in infos if (t.source_file or t.source).resolve() == target]
+        if not matches:
+            return None
+        groups = {t.group for t in matches}
+        if len(matches) > 1 and len(groups) == 1 and None not in groups:
+            return next(iter(groups))
+        return matches[0].name
     from nbgov.adapters.specfile import read_spec
 
     spec = read_spec(config.pipeline_path)

@@ -21,7 +21,6 @@ input contents; ``outdated`` otherwise, and downstream of anything outdated.
 from __future__ import annotations
 
 import ast
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +28,6 @@ from typing import Any
 
 from nbgov.core.config import Config
 from nbgov.core.errors import LineageError, NbgovError
-
-#: Where builds cache the rendered plan (written by the build, read here).
-PLAN = ".nbgov/cache/plan.json"
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 
@@ -63,45 +59,21 @@ class TaskView:
             (p for p in self.products.values() if p.suffix == ".ipynb"), None)
 
 
-def plan_path(config: Config) -> Path:
-    """The cached plan file of a project."""
-    return config.root / PLAN
-
 
 def _plan_tasks(config: Config) -> list[TaskView] | None:
-    path = plan_path(config)
+    """The tasks of the build plan (:mod:`nbgov.services.plan`) when its key still holds."""
+    from nbgov.services.plan import plan_tasks
+
     try:
-        mtime = path.stat().st_mtime_ns
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        found = plan_tasks(config)
+    except (NbgovError, OSError, ValueError):
         return None
-    for newer in (config.pipeline_path, config.pipeline_path.parent / "env.yaml"):
-        try:
-            if newer.stat().st_mtime_ns > mtime:
-                return None  # the spec changed since the last build: the plan is stale
-        except OSError:
-            continue
-    try:
-        out = []
-        for task in data["tasks"]:
-            source = task.get("source_file") or task.get("source")
-            out.append(TaskView(
-                name=str(task["name"]),
-                source=_abs(config, source) if isinstance(source, str) else None,
-                products={str(k): _abs(config, v) for k, v in (task.get("products") or {}).items()
-                          if isinstance(v, str)},
-                params=dict(task.get("params") or {}),
-                upstream=[str(u) for u in task.get("upstream") or []],
-                record=_abs(config, task["record"]) if isinstance(task.get("record"), str) else None,
-            ))
-        return out
-    except (KeyError, TypeError, AttributeError):
-        return None  # a plan this reader does not understand: read the spec
+    if found is None:
+        return None
+    return [TaskView(name=t.name, source=t.source_file or t.source, products=dict(t.products),
+                     params=dict(t.params), upstream=list(t.upstream), record=t.record)
+            for t in found[0]]
 
-
-def _abs(config: Config, value: str) -> Path:
-    path = Path(value)
-    return path if path.is_absolute() else (config.root / path)
 
 
 def _env_values(config: Config) -> dict[str, str]:
@@ -192,75 +164,6 @@ def task_views(config: Config) -> list[TaskView]:
     """
     return _plan_tasks(config) or _spec_tasks(config)
 
-
-def _rel(config: Config, path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        return path.resolve().relative_to(config.root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
-def _state(config: Config, task: TaskView, by_name: dict[str, TaskView], record: Any) -> str:
-    from nbgov.core.digest import file_digest
-    from nbgov.core.freshness import decide
-
-    if record is not None and record.outcome == "failed":
-        return "failed"
-    if record is None:
-        return "outdated" if any(p.exists() for p in task.products.values()) else "never-run"
-    if task.source is None or task.source.suffix not in (".ipynb", ".py") or not task.source.is_file():
-        return "outdated"
-    from nbgov.adapters.notebooks import read_notebook
-    from nbgov.core.identity import notebook_version
-
-    try:
-        version = notebook_version(read_notebook(task.source))
-    except NbgovError:
-        return "outdated"
-
-    def digest(path: Path) -> str | None:
-        return file_digest(path) if path.is_file() else None
-
-    inputs = {_rel(config, p): digest(p) for up in task.upstream if up in by_name
-              for key, p in by_name[up].products.items() if key != "nb" and p.exists()}
-    products = {_rel(config, p): digest(p) for p in task.products.values()}
-    fresh = decide(record.to_dict(), version, task.params, inputs, products).fresh
-    return "up-to-date" if fresh else "outdated"
-
-
-def pipeline_state_data(config: Config) -> dict[str, Any]:
-    """The ``GET pipeline`` payload (same shape as :func:`nbgov.services.pipeline.pipeline_state`)
-    computed from data only: no Ploomber, no project code."""
-    from nbgov.core.lineage import read_record
-    from nbgov.services.pipeline import task_entry
-    from nbgov.services.review import review_states
-
-    tasks = task_views(config)
-    by_name = {t.name: t for t in tasks}
-    sources = [t.source for t in tasks if t.source is not None and t.source.suffix in (".ipynb", ".py")
-               and t.source.is_file()]
-    try:
-        reviews = {s.path: s for s in review_states(config, sources)}
-    except NbgovError:
-        reviews = {}
-    outdated: set[str] = set()
-    out = []
-    for task in tasks:
-        path = task.record_file()
-        record = read_record(path) if path is not None else None
-        state = _state(config, task, by_name, record)
-        if state == "up-to-date" and outdated & set(task.upstream):
-            state = "outdated"
-        if state != "up-to-date":
-            outdated.add(task.name)
-        source = _rel(config, task.source)
-        review = reviews.get(source) if source else None
-        out.append(task_entry(config, task.name, source, task.products, task.upstream, state, review, record))
-    from nbgov.services.recording.sync import pending_runs
-
-    return {"pipeline": _rel(config, config.pipeline_path), "tasks": out, "unsynced": pending_runs(config)}
 
 
 def task_context_data(config: Config, notebook: str | Path) -> dict[str, Any]:

@@ -117,13 +117,20 @@ def review_state(config: Config, notebook: str | Path) -> ReviewState:
     return review_states(config, [notebook])[0]
 
 
-def review_states(config: Config, notebooks: list[str | Path]) -> list[ReviewState]:
-    """The review status of several notebooks, reading the ledger once. Same errors as above."""
+def review_states(config: Config, notebooks: list[str | Path],
+                  versions: dict[str, str] | None = None) -> list[ReviewState]:
+    """The review status of several notebooks, reading the ledger once. Same errors as above.
+
+    ``versions`` (project-relative path -> current version, e.g. from the build plan, valid
+    while the files are unchanged) spares reading those notebooks again."""
     settings = ReviewSettings.from_config(config)
     grouped = by_notebook(trust.counted_records(config, settings))
     states = []
     for notebook in notebooks:
-        _, rel, _, version = read_current(config, notebook)
+        _, rel = relative_path(config, notebook)
+        version = (versions or {}).get(rel)
+        if version is None:
+            _, rel, _, version = read_current(config, notebook)
         states.append(_state(rel, version, grouped.get(rel, []), settings))
     return states
 

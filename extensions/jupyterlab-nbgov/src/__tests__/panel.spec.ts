@@ -95,6 +95,50 @@ describe('PipelinePanel', () => {
     expect(lineage).toEqual(['train']);
   });
 
+  it('shows a function task by its module and function, and the hints, as text', async () => {
+    const { panel, opened } = makePanel({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET pipeline': () => ({
+        status: 200,
+        body: {
+          pipeline: 'pipeline.yaml',
+          plan: 'current',
+          hints: ['<i>2</i> task(s) have products but no record: run `nbgov build --force`'],
+          tasks: [
+            {
+              ...PIPELINE.tasks[0],
+              name: 'get',
+              kind: 'function',
+              source: 'tasks/raw.py',
+              function: 'tasks.raw.get<img src=x>'
+            },
+            { ...PIPELINE.tasks[1], name: 'fit-0', kind: 'script', group: 'fit' }
+          ]
+        }
+      })
+    });
+    await panel.refresh();
+    const rows = panel.node.querySelectorAll('.nbgov-task');
+    expect(rows[0].querySelector('.nbgov-task-path')!.textContent).toBe('tasks/raw.py');
+    expect(rows[0].querySelector('.nbgov-task-function')!.textContent).toBe(
+      'tasks.raw.get<img src=x>'
+    );
+    expect(rows[0].querySelector('.nbgov-kind')!.textContent).toBe('function');
+    expect(rows[0].querySelector('img')).toBeNull();
+    expect(rows[1].querySelector('.nbgov-task-function')).toBeNull();
+    expect(rows[1].querySelector('.nbgov-kind')!.textContent).toBe('script');
+    const name = rows[0].querySelector('.nbgov-task-name') as HTMLAnchorElement;
+    expect(name.title).toBe('open tasks/raw.py (defines tasks.raw.get<img src=x>)');
+    name.click();
+    expect(opened).toEqual(['tasks/raw.py']);
+    const hints = panel.node.querySelectorAll('.nbgov-panel-hint');
+    expect(hints).toHaveLength(1);
+    expect(hints[0].textContent).toBe(
+      '<i>2</i> task(s) have products but no record: run `nbgov build --force`'
+    );
+    expect(hints[0].querySelector('i')).toBeNull();
+  });
+
   it('says how to install the server extension when it is missing', async () => {
     const { panel } = makePanel({});
     await panel.refresh();

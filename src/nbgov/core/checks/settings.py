@@ -13,6 +13,10 @@ Example::
     kernel = "python3"               # the project's kernel (falls back to top-level `kernel`)
     notebooks = "notebooks"          # folder whose notebooks must all be pipeline tasks...
     not-tasks = ["notebooks/explore/*.ipynb"]   # ...except these
+    non-task-rules = ["NBG001", "NBG401", "NBG5", "NBG604"]  # what notebooks that are not
+                                     # pipeline tasks get (a README.ipynb): damage, paths,
+                                     # secrets, not production rules;
+                                     # ["ALL"] gives them every selected rule
 """
 
 from __future__ import annotations
@@ -38,7 +42,12 @@ _KEYS = {
     "kernel",
     "notebooks",
     "not-tasks",
+    "non-task-rules",
 }
+
+#: Rules for notebooks that are not pipeline tasks: damage, personal paths, secrets, and
+#: whether they should be tasks.
+DEFAULT_NON_TASK_RULES = ("NBG001", "NBG401", "NBG5", "NBG604")
 
 #: Folders never searched for notebooks.
 DEFAULT_EXCLUDE = (
@@ -70,6 +79,8 @@ class CheckSettings:
         kernel: the kernelspec name notebooks must declare, None to only require one.
         notebooks_dir: folder whose notebooks must be tasks (relative to the root).
         not_tasks: globs of notebooks under ``notebooks_dir`` that are not tasks on purpose.
+        non_task_rules: selectors of the rules notebooks that are not pipeline tasks get (when
+            the project has a pipeline); the other selected rules are for task sources.
     """
 
     select: list[str] | None = None
@@ -81,6 +92,7 @@ class CheckSettings:
     kernel: str | None = None
     notebooks_dir: str = "notebooks"
     not_tasks: list[str] = field(default_factory=list)
+    non_task_rules: list[str] = field(default_factory=lambda: list(DEFAULT_NON_TASK_RULES))
 
     def is_excluded(self, relpath: str) -> bool:
         """Whether a file (relative POSIX path) is excluded from checking."""
@@ -168,6 +180,8 @@ def parse_settings(
     s.ignore = _str_list(table.get("ignore", []), "ignore", where)
     s.exclude = _str_list(table.get("exclude", []), "exclude", where)
     s.not_tasks = _str_list(table.get("not-tasks", []), "not-tasks", where)
+    if "non-task-rules" in table:
+        s.non_task_rules = _str_list(table["non-task-rules"], "non-task-rules", where)
     ppi = table.get("per-path-ignores", {})
     if not isinstance(ppi, dict):
         raise ConfigError(

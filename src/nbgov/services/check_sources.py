@@ -1,0 +1,160 @@
+"""Which files ``nbgov check`` looks at, and how: the pipeline's task sources of every kind,
+never its products, and notebooks that are not tasks with hygiene rules only.
+
+Task sources and products come from the build plan when there is one (the names and paths
+Ploomber rendered: grids, placeholders, function modules), and from pipeline.yaml as written
+when the plan is older than the spec or missing.
+A script task (py:percent or light ``.py``) is split into cells here, without jupytext, so
+findings point at lines of the file; any other source (a function's module, ``.sql``,
+``.sh``) is checked as one code cell for the rules that make sense on plain code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbgov.core.config import Config
+from nbgov.core.errors import NbgovError
+
+#: Rules that make no sense on a script: it carries no kernelspec (Ploomber picks the kernel).
+SCRIPT_SKIP = frozenset({"NBG301"})
+#: The only rules for a source that is not a notebook (a module, SQL, shell): code hygiene.
+TEXT_RULES = ("NBG401", "NBG5")
+
+_PERCENT = re.compile(r"^# %%(?P<rest>.*)$")
+_LIGHT = re.compile(r"^# \+(?P<rest>.*)$")
+_TAGS = re.compile(r"tags\s*=\s*(\[[^\]]*\])")
+
+
+@dataclass
+class TaskFiles:
+    """The pipeline's files, relative to the project root (POSIX).
+
+    Attributes:
+        sources: task source file -> how it is checked: ``notebook`` (.ipynb), ``script``
+            (a .py run as a notebook) or ``text`` (a function module, SQL, shell...).
+        products: every product path of every task (never checked as a source).
+    """
+
+    sources: dict[str, str] = field(default_factory=dict)
+    products: set[str] = field(default_factory=set)
+
+
+def _rel(path: Path, root: Path) -> str | None:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def _mode(path: Path, kind: str | None) -> str:
+    if path.suffix == ".ipynb":
+        return "notebook"
+    if path.suffix == ".py" and kind in (None, "notebook", "script"):
+        return "script"
+    return "text"
+
+
+def _module_file(root: Path, dotted: str) -> Path | None:
+    """The module file of ``pkg.mod.function`` under the project (or its ``src/``), if any."""
+    parts = dotted.split(".")[:-1]
+    for base in (root, root / "src"):
+        for n in range(len(parts), 0, -1):
+            stem = base.joinpath(*parts[:n])
+            for candidate in (stem.with_suffix(".py"), stem / "__init__.py"):
+                if candidate.is_file():
+                    return candidate
+    return None
+
+
+def task_files(config: Config) -> TaskFiles | None:
+    """The pipeline's task sources and products; None when the project has no pipeline."""
+    if not config.pipeline_path.is_file():
+        return None
+    root = config.root
+    out = TaskFiles()
+    from nbgov.services.plan import plan_tasks, stale_reason
+
+    found = plan_tasks(config, stale_ok=True)
+    for info in found[0] if found is not None else []:
+        if info.source_file is not None and (rel := _rel(info.source_file, root)):
+            out.sources[rel] = _mode(Path(info.source_file), info.kind)
+        for path in [*info.products.values(), info.notebook_product, info.evidence]:
+            if path is not None and (rel := _rel(Path(path), root)):
+                out.products.add(rel)
+    if found is not None and stale_reason(config, found[1]) is None:
+        return out  # the plan holds: the spec says nothing more (and PyYAML stays unloaded)
+    from nbgov.adapters.specfile import read_spec
+
+    try:
+        spec = read_spec(config.pipeline_path)
+    except NbgovError:
+        return out  # NBG601 reports the spec itself
+    for task in spec.tasks:
+        source = spec.source_path(task)
+        if source is None and "." in task.source:
+            source = _module_file(spec.folder, task.source)
+            kind = "function"
+        else:
+            kind = None
+        if source is not None and (rel := _rel(source, root)) and rel not in out.sources:
+            out.sources[rel] = _mode(source, kind)
+        product = task.product if isinstance(task.product, dict) else {"nb": task.product}
+        for value in (product or {}).values():
+            if isinstance(value, str) and "{{" not in value and "[[" not in value:
+                if rel := _rel(spec.folder / value, root):
+                    out.products.add(rel)
+    return out
+
+
+def script_notebook(text: str) -> tuple[dict[str, Any], list[int]]:
+    """A py:percent or light script as a notebook dict, and the file line (0-based) each
+    cell's source starts on; the parameters cell keeps its ``tags``."""
+    lines = text.split("\n")
+    percent = any(_PERCENT.match(line) for line in lines)
+    marker = _PERCENT if percent else _LIGHT
+    cells: list[dict[str, Any]] = []
+    starts: list[int] = []
+    current: list[str] = []
+    meta: dict[str, Any] = {}
+    kind, start = "code", 0
+
+    def flush() -> None:
+        if current and any(line.strip() for line in current) or meta:
+            source = "\n".join(current).strip("\n")
+            if kind == "markdown":
+                source = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#")
+                                   for line in source.split("\n"))
+            cells.append({"cell_type": kind, "metadata": dict(meta), "source": source,
+                          **({"outputs": [], "execution_count": None} if kind == "code" else {})})
+            starts.append(start + next((i for i, line in enumerate(current) if line.strip()), 0))
+
+    for number, line in enumerate(lines):
+        m = marker.match(line)
+        if m or (not percent and line.strip() == "# -"):
+            flush()
+            current, meta, start = [], {}, number + 1
+            rest = m.group("rest") if m else ""
+            kind = "markdown" if "[markdown]" in rest or "[md]" in rest else "code"
+            tags = _TAGS.search(rest)
+            if tags:
+                try:
+                    meta["tags"] = [str(t) for t in json.loads(tags.group(1).replace("'", '"'))]
+                except ValueError:
+                    pass
+            continue
+        current.append(line)
+    flush()
+    nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+    return nb, starts
+
+
+def text_notebook(text: str) -> tuple[dict[str, Any], list[int]]:
+    """Any other source file as one code cell starting on the file's first line."""
+    cell = {"cell_type": "code", "metadata": {}, "source": text, "outputs": [],
+            "execution_count": None}
+    return {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}, [0]
