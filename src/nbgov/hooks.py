@@ -61,6 +61,9 @@ def on_render(dag) -> None:
                 print(f"nbgov: sent {report.runs_sent} run(s) of earlier builds"
                       + (f"; ended as KILLED: {', '.join(report.interrupted)}" if report.interrupted else ""),
                       file=sys.stderr)
+            from nbgov.services.plan import write_plan
+
+            write_plan(config, tasks)  # status, the no-op build and the server read it
             recorder = Recorder(config, tasks, runner="ploomber build")
             recorder.open()
         except BaseException:
