@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -106,3 +107,19 @@ def mlflow_runs(uri: str, experiment: str) -> list:
     if exp is None:
         return []
     return list(reversed(client.search_runs([exp.experiment_id], max_results=500)))
+
+
+def copy_example(dest: Path) -> Path:
+    """The repository's example project (notebooks, pipeline, config) in ``dest``, a git repo,
+    committed, not built (for tests that build it their own way)."""
+    from tests.conftest import EXAMPLE_FILES
+
+    for name in EXAMPLE_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        elif src.exists():
+            shutil.copy(src, dest / name)
+    subprocess.run(["git", "-C", str(dest), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(dest), "commit", "-qm", "example"], check=True)
+    return dest
