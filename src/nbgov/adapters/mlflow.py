@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
+import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,7 +85,13 @@ class Tracker:
             exp = self.client.get_experiment_by_name(self.experiment)
             if exp is None:
                 artifact = self.artifact_root if not self.uri.startswith(("http://", "https://")) else None
-                self.experiment_id = self.client.create_experiment(self.experiment, artifact_location=artifact)
+                try:
+                    self.experiment_id = self.client.create_experiment(self.experiment, artifact_location=artifact)
+                except Exception as exc:
+                    if not _DUPLICATE.search(str(exc)):
+                        raise
+                    # another worker of the same build created it a moment ago
+                    self.experiment_id = self.client.get_experiment_by_name(self.experiment).experiment_id
             else:
                 self.experiment_id = exp.experiment_id
         except Exception as exc:  # MlflowException, requests errors, sqlalchemy errors
@@ -150,7 +159,10 @@ class Tracker:
             )
             for d in datasets
         ]
-        self.client.log_inputs(run_id, inputs)
+        # concurrent runs (threads here, other workers elsewhere) logging the same new dataset race
+        # in MLflow's check-then-insert: the loser gets a unique violation, and a retry finds the
+        # dataset already there
+        _retry_duplicate(lambda: self.client.log_inputs(run_id, inputs))
 
     def search_runs(self, filter_string: str, max_results: int = 100, order_by: list[str] | None = None):
         """Runs of this experiment matching an MLflow filter string (newest first by default)."""
@@ -162,6 +174,27 @@ class Tracker:
             return []
         return self.client.search_runs([exp.experiment_id], filter_string, max_results=max_results,
                                        order_by=order_by or ["attributes.start_time DESC"])
+
+
+#: How a tracking store says that a row created concurrently already exists: MLflow's own
+#: RESOURCE_ALREADY_EXISTS, PostgreSQL (psycopg2 UniqueViolation / "duplicate key value"), SQLite.
+_DUPLICATE = re.compile(r"already exists|UniqueViolation|duplicate key value|UNIQUE constraint failed", re.I)
+
+
+def _retry_duplicate(call, attempts: int = 5, pause_s: float = 0.05) -> None:
+    """Run a create-if-missing ``call``; when it loses a race (the store reports a duplicate),
+    run it again, and count a duplicate on the last attempt as done: the row exists."""
+    for attempt in range(attempts):
+        try:
+            call()
+            return
+        except Exception as exc:
+            if not _DUPLICATE.search(str(exc)):
+                raise
+            if attempt == attempts - 1:
+                logging.getLogger(__name__).debug("treated as already done: %s", _short(exc))
+                return
+            time.sleep(pause_s * (attempt + 1) * (1 + random.random()))
 
 
 def _short(exc: BaseException) -> str:
