@@ -175,6 +175,43 @@ class Tracker:
         return self.client.search_runs([exp.experiment_id], filter_string, max_results=max_results,
                                        order_by=order_by or ["attributes.start_time DESC"])
 
+    # -- one build across processes (shared build id) -------------------------------------------
+    def build_runs(self, build_id: str) -> list:
+        """The parent runs tagged with ``build_id``, the canonical one (oldest) first."""
+        quoted = build_id.replace("'", "")
+        runs = self.search_runs(f"tags.`nbgov.kind` = 'build' and tags.`nbgov.build_id` = '{quoted}'",
+                                max_results=50)
+        return sorted(runs, key=lambda r: (r.info.start_time or 0, r.info.run_id))
+
+    def open_build(self, build_id: str, name: str, tags: dict[str, str]) -> str:
+        """The parent run of build ``build_id``: found by its tag, else created (find before
+        create). Two processes creating at once both see both runs afterwards and keep the
+        oldest; the other is deleted, so every task of the build lands under one parent."""
+        runs = self.build_runs(build_id)
+        if runs:
+            return runs[0].info.run_id
+        mine = self.start_parent(name, {**tags, "nbgov.kind": "build", "nbgov.build_id": build_id},
+                                 int(time.time() * 1000))
+        runs = self.build_runs(build_id)
+        keep = runs[0].info.run_id if runs else mine
+        if keep != mine:
+            self.client.delete_run(mine)
+        return keep
+
+    def close_build(self, build_id: str, status: str | None = None) -> tuple[str, str] | None:
+        """End the parent run of ``build_id`` (``FINISHED`` / ``FAILED`` / ``KILLED``; None: FAILED
+        when a child run failed, else FINISHED). Returns (run id, status), None when no run has
+        that build id."""
+        runs = self.build_runs(build_id)
+        if not runs:
+            return None
+        parent = runs[0].info.run_id
+        if status is None:
+            children = self.search_runs(f"tags.`mlflow.parentRunId` = '{parent}'", max_results=1000)
+            status = "FAILED" if any(c.info.status == "FAILED" for c in children) else "FINISHED"
+        self.end_run(parent, status, int(time.time() * 1000))
+        return parent, status
+
 
 #: How a tracking store says that a row created concurrently already exists: MLflow's own
 #: RESOURCE_ALREADY_EXISTS, PostgreSQL (psycopg2 UniqueViolation / "duplicate key value"), SQLite.

@@ -18,6 +18,8 @@ from nbgov.core.errors import NbgovError
 COMMANDS: dict[str, str] = {
     "build": "nbgov.cli.build:build",
     "status": "nbgov.cli.build:status",
+    "open-build": "nbgov.cli.build:open_build",
+    "close-build": "nbgov.cli.build:close_build",
     "review": "nbgov.cli.review:review",
     "ledger": "nbgov.cli.review:ledger",
     "diff": "nbgov.cli.review:diff",

@@ -26,6 +26,7 @@ class BuildOptions:
     require_approved: bool | None = None
     environment: str | None = None  # a named environment from nbgov.toml, e.g. prod
     progress: bool = True
+    build_id: str | None = None  # a shared build: record under the parent run with this id
 
 
 @dataclass
@@ -156,7 +157,7 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
 
         require_approved(config, [t.source for t in would_run])
 
-    recorder = BuildRecorder(config, infos, runner="nbgov build")
+    recorder = BuildRecorder(config, infos, runner="nbgov build", build_id=options.build_id)
     review_status = recorder.review_statuses([t.name for t in would_run]) if would_run else {}
     if would_run:
         recorder.prepare()  # before any worker process exists

@@ -93,12 +93,16 @@ class BuildRecorder:
         runner: ``"nbgov build"`` or ``"ploomber build"``.
     """
 
-    def __init__(self, config: Config, tasks: list[TaskInfo], runner: str = "nbgov build") -> None:
+    def __init__(self, config: Config, tasks: list[TaskInfo], runner: str = "nbgov build",
+                 build_id: str | None = None) -> None:
         self.config = config
         self.tasks = {t.name: t for t in tasks}
         self.order = [t.name for t in tasks]
         self.runner = runner
-        self.build_id = uuid.uuid4().hex
+        # a shared build id (``--build-id``): this process records some tasks of a build that
+        # others record too, under one parent run it finds or creates and never ends
+        self.shared = build_id is not None
+        self.build_id = build_id or uuid.uuid4().hex
         self.started_ms = int(time.time() * 1000)
         self.tracker = Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
 
@@ -129,20 +133,24 @@ class BuildRecorder:
         git = git_state(self.config.root)
         env = environment_fingerprint(str(self.config.root))
         failed = any(outcomes[n] == "failed" for n in todo)
-        build.parent_run_id = self.tracker.start_parent(
-            f"build {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
-            {"nbgov.kind": "build", "nbgov.build_id": self.build_id, "nbgov.runner": self.runner,
-             "nbgov.pipeline": self.config.pipeline, "nbgov.git_commit": str(git["commit"]),
-             "nbgov.git_dirty": str(git["dirty"]), "nbgov.tasks": ",".join(todo)},
-            self.started_ms,
-        )
+        if self.shared:
+            build.parent_run_id = open_build(self.config, self.build_id, self.runner, git)
+        else:
+            build.parent_run_id = self.tracker.start_parent(
+                f"build {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
+                {"nbgov.kind": "build", "nbgov.build_id": self.build_id, "nbgov.runner": self.runner,
+                 "nbgov.pipeline": self.config.pipeline, "nbgov.git_commit": str(git["commit"]),
+                 "nbgov.git_dirty": str(git["dirty"]), "nbgov.tasks": ",".join(todo)},
+                self.started_ms,
+            )
         uploads = []
         for name in todo:
             build.tasks[name], data = self._record_task(self.tasks[name], outcomes[name], build.parent_run_id,
                                                         review_status, git, env, (errors or {}).get(name))
             uploads.append((build.tasks[name].run_id, data))
         self._complete(uploads)
-        self.tracker.end_run(build.parent_run_id, "FAILED" if failed else "FINISHED", int(time.time() * 1000))
+        if not self.shared:  # a shared build's parent is ended by `nbgov close-build`
+            self.tracker.end_run(build.parent_run_id, "FAILED" if failed else "FINISHED", int(time.time() * 1000))
         return build
 
     def _complete(self, uploads: list[tuple[str, RunData]]) -> None:
@@ -248,3 +256,20 @@ class BuildRecorder:
         if task.notebook_product:
             write_record(record, record_path(task.notebook_product))
         return TaskRecord(task.name, outcome, run_id, execution.duration_s, error), data
+
+
+def open_build(config: Config, build_id: str, runner: str = "nbgov build", git: dict | None = None) -> str:
+    """The parent run of the shared build ``build_id`` (found by its ``nbgov.build_id`` tag, else
+    created): every ``nbgov build --build-id ID`` records its task runs under it."""
+    git = git or git_state(config.root)
+    tracker = Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
+    return tracker.open_build(build_id, f"build {build_id}",
+                              {"nbgov.runner": runner, "nbgov.pipeline": config.pipeline,
+                               "nbgov.git_commit": str(git["commit"]), "nbgov.git_dirty": str(git["dirty"])})
+
+
+def close_build(config: Config, build_id: str, status: str | None = None) -> tuple[str, str] | None:
+    """End the parent run of the shared build ``build_id`` with ``status`` (FINISHED, FAILED,
+    KILLED; None: FAILED when one of its task runs failed). None when nothing was recorded."""
+    tracker = Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
+    return tracker.close_build(build_id, status)
