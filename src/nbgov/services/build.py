@@ -143,6 +143,9 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
     selection = select_tasks(pipeline, options.tasks, options.downstream)
     infos = pipeline.tasks()
     if selection is not None:
+        # a worker without the shared file system gets upstream products from the File client
+        pipeline.fetch_from_storage(sorted({u for t in infos if t.name in selection for u in t.upstream}
+                                           - set(selection)))
         require_built_upstream(config, infos, selection)
     check = content_check(config, infos)
     # a task whose input content changed runs although Ploomber calls it up to date: gate it too
