@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "status": "nbgov.cli.build:status",
     "open-build": "nbgov.cli.build:open_build",
     "close-build": "nbgov.cli.build:close_build",
+    "export": "nbgov.cli.export:export",
     "review": "nbgov.cli.review:review",
     "ledger": "nbgov.cli.review:ledger",
     "diff": "nbgov.cli.review:diff",

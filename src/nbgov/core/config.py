@@ -29,6 +29,7 @@ EXECUTION_KEYS = {"cell_timeout", "startup_timeout"}
 _KNOWN_TOP = {
     "pipeline", "tracking_uri", "experiment", "products", "environment",
     "review", "environments", "check", "promote", "monitor", "lineage", "kernel", "execution",
+    "export",
 }
 
 
