@@ -31,8 +31,11 @@ from nbgov.cli.output import render_table
 @click.option("--build-id", envvar="NBGOV_BUILD_ID", default=None, metavar="ID",
               help="Record under the one parent run of build ID (found or created; env NBGOV_BUILD_ID), "
                    "left open for `nbgov close-build ID`: builds of single tasks on several workers are one build.")
+@click.option("--cluster", envvar="NBGOV_CLUSTER", default=None, metavar="ADDRESS",
+              help="Run the tasks on a Dask cluster: a scheduler address (tcp://HOST:PORT) or local:N "
+                   "(N local worker processes); each task runs `nbgov build TASK --build-id ID` on a worker.")
 def build(tasks, force, downstream, jobs, parallel, env, params, require_approved, environment, project,
-          as_json, quiet, build_id):
+          as_json, quiet, build_id, cluster):
     """Run the pipeline incrementally, recording every task run in MLflow.
 
     TASKS selects tasks to run (their upstream must be built); TASK+ adds its downstream.
@@ -46,7 +49,8 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
                            jobs=jobs if jobs is not None else (2 if parallel else None),
                            env=list(env), params=list(params),
                            require_approved=require_approved, environment=environment,
-                           progress=not quiet and not as_json, build_id=build_id or None)
+                           progress=not quiet and not as_json, build_id=build_id or None,
+                           cluster=cluster or None)
     summary = run_build(config, options)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))

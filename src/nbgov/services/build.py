@@ -27,6 +27,7 @@ class BuildOptions:
     environment: str | None = None  # a named environment from nbgov.toml, e.g. prod
     progress: bool = True
     build_id: str | None = None  # a shared build: record under the parent run with this id
+    cluster: str | None = None  # a Dask scheduler address, or local:N (services.cluster)
 
 
 @dataclass
@@ -126,20 +127,10 @@ def _rel(config: Config, path) -> str:
         return str(path)
 
 
-def build(config: Config, options: BuildOptions) -> BuildSummary:
-    """Run a build end to end; raises NbgovError for bad input or a refused gate, before running anything."""
-    started = time.perf_counter()
-    if options.jobs is not None and options.jobs < 1:
-        raise ParameterError("--jobs must be at least 1")
-    env_settings = config.env_settings(options.environment)
-    from nbgov.services.fastpath import noop_summary
-
-    # a rebuild with nothing to do is decided from the lineage records, without loading Ploomber
-    noop = noop_summary(config, options.force, options.tasks, options.jobs, options.env,
-                        options.params, started)
-    if noop is not None:
-        return noop
-    pipeline = load_pipeline(config, options.env, options.params)
+def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings: dict[str, Any]):
+    """Everything a build decides before running: the selection, its upstream (fetched from the
+    File client when missing here, else refused), the content check, the tasks that would run,
+    and the approval gate on them. Returns (selection, infos, check, would_run)."""
     selection = select_tasks(pipeline, options.tasks, options.downstream)
     infos = pipeline.tasks()
     if selection is not None:
@@ -159,6 +150,28 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
         from nbgov.services.review import require_approved
 
         require_approved(config, [t.source for t in would_run])
+    return selection, infos, check, would_run
+
+
+def build(config: Config, options: BuildOptions) -> BuildSummary:
+    """Run a build end to end; raises NbgovError for bad input or a refused gate, before running anything."""
+    started = time.perf_counter()
+    if options.jobs is not None and options.jobs < 1:
+        raise ParameterError("--jobs must be at least 1")
+    if options.cluster:
+        from nbgov.services.cluster import cluster_build
+
+        return cluster_build(config, options)
+    env_settings = config.env_settings(options.environment)
+    from nbgov.services.fastpath import noop_summary
+
+    # a rebuild with nothing to do is decided from the lineage records, without loading Ploomber
+    noop = noop_summary(config, options.force, options.tasks, options.jobs, options.env,
+                        options.params, started)
+    if noop is not None:
+        return noop
+    pipeline = load_pipeline(config, options.env, options.params)
+    selection, infos, check, would_run = gate(config, options, pipeline, env_settings)
 
     recorder = BuildRecorder(config, infos, runner="nbgov build", build_id=options.build_id)
     review_status = recorder.review_statuses([t.name for t in would_run]) if would_run else {}
