@@ -136,3 +136,11 @@ def test_bad_cluster_address_is_a_one_line_error(git_repo: Path):
     root = make_tiny(git_repo)
     proc = run_cli(root, "build", "--cluster", "local:zero")
     assert proc.returncode == 2 and "local:N" in proc.stderr and "Traceback" not in proc.stderr
+    # [execution] cluster is the default; --cluster none runs here (what each worker runs)
+    with (root / "nbgov.toml").open("a") as fh:
+        fh.write('cluster = "local:zero"\n')  # the tiny project's nbgov.toml ends in [execution]
+    from_config = run_cli(root, "build", "c", "-q")
+    assert from_config.returncode == 2 and "local:N" in from_config.stderr
+    here = run_cli(root, "build", "c", "-q", "--cluster", "none", "--json")
+    assert here.returncode == 0, here.stderr
+    assert [t["outcome"] for t in json.loads(here.stdout)["tasks"]] == ["ran"]

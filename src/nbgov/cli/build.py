@@ -33,7 +33,8 @@ from nbgov.cli.output import render_table
                    "left open for `nbgov close-build ID`: builds of single tasks on several workers are one build.")
 @click.option("--cluster", envvar="NBGOV_CLUSTER", default=None, metavar="ADDRESS",
               help="Run the tasks on a Dask cluster: a scheduler address (tcp://HOST:PORT) or local:N "
-                   "(N local worker processes); each task runs `nbgov build TASK --build-id ID` on a worker.")
+                   "(N local worker processes); each task runs `nbgov build TASK --build-id ID` on a worker. "
+                   "Default: [execution] cluster in nbgov.toml; `none` runs here.")
 def build(tasks, force, downstream, jobs, parallel, env, params, require_approved, environment, project,
           as_json, quiet, build_id, cluster):
     """Run the pipeline incrementally, recording every task run in MLflow.

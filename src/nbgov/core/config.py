@@ -23,8 +23,9 @@ DEFAULT_PIPELINE = "pipeline.yaml"
 #: ``require_aproved = true`` would switch the approval gate off.
 ENVIRONMENT_KEYS = {"require_approved"}
 
-#: Keys of the ``[execution]`` table (papermill settings of every notebook task, in seconds).
-EXECUTION_KEYS = {"cell_timeout", "startup_timeout"}
+#: Keys of the ``[execution]`` table (papermill settings of every notebook task, in seconds; the
+#: Dask cluster builds run on, see ``nbgov build --cluster``).
+EXECUTION_KEYS = {"cell_timeout", "startup_timeout", "cluster"}
 
 _KNOWN_TOP = {
     "pipeline", "tracking_uri", "experiment", "products", "environment",

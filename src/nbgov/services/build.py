@@ -12,6 +12,9 @@ from nbgov.core.errors import ConfigError, Location, ParameterError, PipelineErr
 from nbgov.core.params import parse_assignment
 from nbgov.services.tracking import BuildRecorder
 
+#: ``--cluster none``: run here, whatever ``[execution] cluster`` says (a Dask worker's own build).
+LOCAL = "none"
+
 
 @dataclass
 class BuildOptions:
@@ -27,7 +30,7 @@ class BuildOptions:
     environment: str | None = None  # a named environment from nbgov.toml, e.g. prod
     progress: bool = True
     build_id: str | None = None  # a shared build: record under the parent run with this id
-    cluster: str | None = None  # a Dask scheduler address, or local:N (services.cluster)
+    cluster: str | None = None  # a Dask scheduler address, local:N (services.cluster), or LOCAL
 
 
 @dataclass
@@ -158,10 +161,16 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
     started = time.perf_counter()
     if options.jobs is not None and options.jobs < 1:
         raise ParameterError("--jobs must be at least 1")
-    if options.cluster:
+    cluster = options.cluster or config.section("execution").get("cluster")
+    if cluster and cluster != LOCAL:
+        from dataclasses import replace
+
         from nbgov.services.cluster import cluster_build
 
-        return cluster_build(config, options)
+        if not isinstance(cluster, str):
+            raise ConfigError("[execution] cluster must be a Dask scheduler address or local:N",
+                              Location(config.source))
+        return cluster_build(config, replace(options, cluster=cluster))
     env_settings = config.env_settings(options.environment)
     from nbgov.services.fastpath import noop_summary
 

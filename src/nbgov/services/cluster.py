@@ -14,14 +14,15 @@ import uuid
 
 from nbgov.core.config import Config
 from nbgov.core.errors import NbgovError
-from nbgov.services.build import BuildOptions, BuildSummary, TaskSummary, gate, load_pipeline
+from nbgov.services.build import LOCAL, BuildOptions, BuildSummary, TaskSummary, gate, load_pipeline
 from nbgov.services.tracking import close_build, open_build
 
 
 def _task_argv(name: str, build_id: str, options: BuildOptions) -> list[str]:
     from nbgov.adapters.engines.dask import PYTHON
 
-    argv = [PYTHON, "-m", "nbgov", "build", name, "--build-id", build_id, "--json", "-q"]
+    # --cluster none: the worker runs its task itself, whatever [execution] cluster says
+    argv = [PYTHON, "-m", "nbgov", "build", name, "--build-id", build_id, "--cluster", LOCAL, "--json", "-q"]
     argv += ["-f"] if options.force else []
     argv += [a for e in options.env for a in ("--env", e)]
     argv += [a for p in options.params for a in ("-p", p)]
