@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
+import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,7 +112,13 @@ class Tracker:
             exp = self.client.get_experiment_by_name(self.experiment)
             if exp is None:
                 artifact = self.artifact_root if not self.uri.startswith(("http://", "https://")) else None
-                self.experiment_id = self.client.create_experiment(self.experiment, artifact_location=artifact)
+                try:
+                    self.experiment_id = self.client.create_experiment(self.experiment, artifact_location=artifact)
+                except Exception as exc:
+                    if not _DUPLICATE.search(str(exc)):
+                        raise
+                    # another worker of the same build created it a moment ago
+                    self.experiment_id = self.client.get_experiment_by_name(self.experiment).experiment_id
             else:
                 self.experiment_id = exp.experiment_id
         except Exception as exc:  # MlflowException, requests errors, sqlalchemy errors
@@ -197,7 +206,10 @@ class Tracker:
             )
             for d in datasets
         ]
-        self.client.log_inputs(run_id, inputs)
+        # concurrent runs (threads here, other workers elsewhere) logging the same new dataset race
+        # in MLflow's check-then-insert: the loser gets a unique violation, and a retry finds the
+        # dataset already there
+        _retry_duplicate(lambda: self.client.log_inputs(run_id, inputs))
 
     def search_runs(self, filter_string: str, max_results: int = 100, order_by: list[str] | None = None):
         """Runs of this experiment matching an MLflow filter string (newest first by default)."""
@@ -209,6 +221,64 @@ class Tracker:
             return []
         return self.client.search_runs([exp.experiment_id], filter_string, max_results=max_results,
                                        order_by=order_by or ["attributes.start_time DESC"])
+
+    # -- one build across processes (shared build id) -------------------------------------------
+    def build_runs(self, build_id: str) -> list:
+        """The parent runs tagged with ``build_id``, the canonical one (oldest) first."""
+        quoted = build_id.replace("'", "")
+        runs = self.search_runs(f"tags.`nbgov.kind` = 'build' and tags.`nbgov.build_id` = '{quoted}'",
+                                max_results=50)
+        return sorted(runs, key=lambda r: (r.info.start_time or 0, r.info.run_id))
+
+    def open_build(self, build_id: str, name: str, tags: dict[str, str]) -> str:
+        """The parent run of build ``build_id``: found by its tag, else created (find before
+        create). Two processes creating at once both see both runs afterwards and keep the
+        oldest; the other is deleted, so every task of the build lands under one parent."""
+        runs = self.build_runs(build_id)
+        if runs:
+            return runs[0].info.run_id
+        mine = self.start_parent(name, {**tags, "nbgov.kind": "build", "nbgov.build_id": build_id},
+                                 int(time.time() * 1000))
+        runs = self.build_runs(build_id)
+        keep = runs[0].info.run_id if runs else mine
+        if keep != mine:
+            self.client.delete_run(mine)
+        return keep
+
+    def close_build(self, build_id: str, status: str | None = None) -> tuple[str, str] | None:
+        """End the parent run of ``build_id`` (``FINISHED`` / ``FAILED`` / ``KILLED``; None: FAILED
+        when a child run failed, else FINISHED). Returns (run id, status), None when no run has
+        that build id."""
+        runs = self.build_runs(build_id)
+        if not runs:
+            return None
+        parent = runs[0].info.run_id
+        if status is None:
+            children = self.search_runs(f"tags.`mlflow.parentRunId` = '{parent}'", max_results=1000)
+            status = "FAILED" if any(c.info.status == "FAILED" for c in children) else "FINISHED"
+        self.end_run(parent, status, int(time.time() * 1000))
+        return parent, status
+
+
+#: How a tracking store says that a row created concurrently already exists: MLflow's own
+#: RESOURCE_ALREADY_EXISTS, PostgreSQL (psycopg2 UniqueViolation / "duplicate key value"), SQLite.
+_DUPLICATE = re.compile(r"already exists|UniqueViolation|duplicate key value|UNIQUE constraint failed", re.I)
+
+
+def _retry_duplicate(call, attempts: int = 5, pause_s: float = 0.05) -> None:
+    """Run a create-if-missing ``call``; when it loses a race (the store reports a duplicate),
+    run it again, and count a duplicate on the last attempt as done: the row exists."""
+    for attempt in range(attempts):
+        try:
+            call()
+            return
+        except Exception as exc:
+            if not _DUPLICATE.search(str(exc)):
+                raise
+            if attempt == attempts - 1:
+                logging.getLogger(__name__).debug("treated as already done: %s", _short(exc))
+                return
+            time.sleep(pause_s * (attempt + 1) * (1 + random.random()))
 
 
 def reachable(uri: str, timeout: float = 3.0) -> None:

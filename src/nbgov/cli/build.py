@@ -30,11 +30,15 @@ from nbgov.cli.output import render_table
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @click.option("--wait", is_flag=True, help="If another build of this project is running, wait for it "
               "instead of refusing.")
-@click.option("--build-id", default=None, envvar="NBGOV_BUILD_ID", metavar="ID",
-              help="Record under the shared build ID (one parent run for several processes, e.g. one "
-                   "engine task per pipeline task); env NBGOV_BUILD_ID.")
+@click.option("--build-id", envvar="NBGOV_BUILD_ID", default=None, metavar="ID",
+              help="Record under the one parent run of build ID (found or created; env NBGOV_BUILD_ID), "
+                   "left open for `nbgov close-build ID`: builds of single tasks on several workers are one build.")
+@click.option("--cluster", envvar="NBGOV_CLUSTER", default=None, metavar="ADDRESS",
+              help="Run the tasks on a Dask cluster: a scheduler address (tcp://HOST:PORT) or local:N "
+                   "(N local worker processes); each task runs `nbgov build TASK --build-id ID` on a worker. "
+                   "Default: [execution] cluster in nbgov.toml; `none` runs here.")
 def build(tasks, force, downstream, jobs, parallel, env, params, require_approved, environment, project,
-          as_json, quiet, wait, build_id):
+          as_json, quiet, wait, build_id, cluster):
     """Run the pipeline incrementally, recording every task run as it ends (journal first,
     then MLflow; `nbgov sync` sends what an unreachable store could not take).
 
@@ -55,7 +59,8 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
                            jobs=jobs if jobs is not None else (2 if parallel else None),
                            env=list(env), params=list(params),
                            require_approved=require_approved, environment=environment,
-                           progress=not quiet and not as_json, wait=wait, build_id=build_id)
+                           progress=not quiet and not as_json, wait=wait, build_id=build_id or None,
+                           cluster=cluster or None)
     summary = run_build(config, options)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
@@ -167,3 +172,31 @@ def status(project, as_json):
         batch = last["batch"].rsplit("/", 1)[-1]
         click.echo(f"monitor: {last['status']} on {batch} at {last.get('at')} "
                    f"(model {last.get('model') or 'pipeline'}, run {last.get('run_id')}){reasons}")
+
+
+@click.command("open-build")
+@click.argument("build_id", metavar="ID")
+@click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
+def open_build(build_id, project):
+    """Open the parent run of build ID (find or create it; idempotent): an engine's setup task."""
+    from nbgov.core.config import load_config
+    from nbgov.services.tracking import open_build as open_parent
+
+    click.echo(open_parent(load_config(project), build_id))
+
+
+@click.command("close-build")
+@click.argument("build_id", metavar="ID")
+@click.option("--status", type=click.Choice(["finished", "failed", "killed"]), default=None,
+              help="How the build ended (default: failed when one of its task runs failed, else finished).")
+@click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
+def close_build(build_id, status, project):
+    """End the parent run of build ID (the runs of `nbgov build --build-id ID`): an engine's teardown task."""
+    from nbgov.core.config import load_config
+    from nbgov.services.tracking import close_build as close_parent
+
+    closed = close_parent(load_config(project), build_id, status.upper() if status else None)
+    if closed is None:
+        click.echo(f"no build run has id {build_id!r}: nothing to close")
+        return
+    click.echo(f"build run {closed[0]} ended {closed[1]}")

@@ -25,8 +25,9 @@ DEFAULT_PIPELINE = "pipeline.yaml"
 ENVIRONMENT_KEYS = {"require_approved"}
 
 #: Keys of the ``[execution]`` table: papermill settings of every notebook task (in seconds), and
-#: ``preload``: modules the warm-kernel template imports once (a list), or false to switch it off.
-EXECUTION_KEYS = {"cell_timeout", "startup_timeout", "preload"}
+#: ``preload``: modules the warm-kernel template imports once (a list), or false to switch it off;
+#: ``cluster``: the Dask cluster builds run on (``nbgov build --cluster``).
+EXECUTION_KEYS = {"cell_timeout", "startup_timeout", "preload", "cluster"}
 
 #: Keys of the ``[tracking]`` table. ``secrets``: what happens to secrets found in what a run
 #: uploads (params, lineage record, scraps, executed notebook): ``redact`` (default), ``refuse``
@@ -37,6 +38,7 @@ _KNOWN_TOP = {
     "pipeline", "tracking_uri", "experiment", "products", "environment",
     "review", "environments", "check", "promote", "monitor", "lineage", "kernel", "execution",
     "tracking",
+    "export",
 }
 
 

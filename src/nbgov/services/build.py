@@ -18,6 +18,9 @@ from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, Location, ParameterError, PipelineError
 from nbgov.core.params import parse_assignment
 
+#: ``--cluster none``: run here, whatever ``[execution] cluster`` says (a Dask worker's own build).
+LOCAL = "none"
+
 
 @dataclass
 class BuildOptions:
@@ -34,6 +37,7 @@ class BuildOptions:
     progress: bool = True
     wait: bool = False  # wait for another build of the project to end instead of refusing
     build_id: str | None = None  # join a build shared by several processes (engine tasks)
+    cluster: str | None = None  # a Dask scheduler address, local:N (services.cluster), or LOCAL
 
 
 @dataclass
@@ -146,6 +150,16 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
     started = time.perf_counter()
     if options.jobs is not None and options.jobs < 1:
         raise ParameterError("--jobs must be at least 1")
+    cluster = options.cluster or config.section("execution").get("cluster")
+    if cluster and cluster != LOCAL:
+        from dataclasses import replace
+
+        from nbgov.services.cluster import cluster_build
+
+        if not isinstance(cluster, str):
+            raise ConfigError("[execution] cluster must be a Dask scheduler address or local:N",
+                              Location(config.source))
+        return cluster_build(config, replace(options, cluster=cluster))
     env_settings = config.env_settings(options.environment)
     from nbgov.core.lock import build_lock
     from nbgov.services.fastpath import noop_summary
@@ -200,10 +214,10 @@ def _joined_lock(config: Config, options: BuildOptions):
     return ProjectLock(config.root / ".nbgov" / f"build-{options.build_id[:40]}-{name}.lock", "build")
 
 
-def _locked_build(config: Config, options: BuildOptions, env_settings: dict, started: float, synced) -> BuildSummary:
-    from nbgov.services.recording.recorder import Recorder
-
-    pipeline = load_pipeline(config, options.env, options.params)
+def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings: dict[str, Any]):
+    """Everything a build decides before running: the selection, its upstream (fetched from the
+    File client when missing here, else refused), the content check, the tasks that would run,
+    and the approval gate on them. Returns (selection, infos, check, would_run)."""
     selection = select_tasks(pipeline, options.tasks, options.downstream)
     infos = pipeline.tasks()
     if not options.env and not options.params:
@@ -211,12 +225,14 @@ def _locked_build(config: Config, options: BuildOptions, env_settings: dict, sta
 
         write_plan(config, infos)  # the next no-op build and status answer from it
     if selection is not None:
+        # a worker without the shared file system gets upstream products from the File client
+        pipeline.fetch_from_storage(sorted({u for t in infos if t.name in selection for u in t.upstream}
+                                           - set(selection)))
         require_built_upstream(config, infos, selection)
     check = content_check(config, infos)
     # a task whose input content changed runs although Ploomber calls it up to date: gate it too
     would_run = [t for t in infos if (selection is None or t.name in selection)
                  and (options.force or t.outdated or check(t.name, set()) is False)]
-
     require = options.require_approved
     if require is None:
         require = bool(env_settings.get("require_approved", False))
@@ -224,6 +240,14 @@ def _locked_build(config: Config, options: BuildOptions, env_settings: dict, sta
         from nbgov.services.review import require_approved
 
         require_approved(config, [t.source_file for t in would_run if t.source_file])
+    return selection, infos, check, would_run
+
+
+def _locked_build(config: Config, options: BuildOptions, env_settings: dict, started: float, synced) -> BuildSummary:
+    from nbgov.services.recording.recorder import Recorder
+
+    pipeline = load_pipeline(config, options.env, options.params)
+    selection, infos, check, would_run = gate(config, options, pipeline, env_settings)
 
     recorder = Recorder(config, infos, runner="nbgov build", build_id=options.build_id)
     capture_evidence(infos)

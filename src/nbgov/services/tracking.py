@@ -92,3 +92,25 @@ class BuildRecorder:
         build.parent_run_id = report.parent_run_id
         build.tasks = {n: TaskRecord(n, r.outcome, r.run_id, r.duration_s, r.error) for n, r in report.tasks.items()}
         return build
+
+
+def open_build(config: Config, build_id: str, runner: str = "nbgov build", git: dict | None = None) -> str:
+    """The parent run of the shared build ``build_id`` (found by its ``nbgov.build_id`` tag, else
+    created): every ``nbgov build --build-id ID`` records its task runs under it."""
+    from nbgov.adapters.environment import git_state
+    from nbgov.adapters.mlflow import Tracker
+
+    git = git or git_state(config.root)
+    tracker = Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
+    return tracker.open_build(build_id, f"build {build_id}",
+                              {"nbgov.runner": runner, "nbgov.pipeline": config.pipeline,
+                               "nbgov.git_commit": str(git["commit"]), "nbgov.git_dirty": str(git["dirty"])})
+
+
+def close_build(config: Config, build_id: str, status: str | None = None) -> tuple[str, str] | None:
+    """End the parent run of the shared build ``build_id`` with ``status`` (FINISHED, FAILED,
+    KILLED; None: FAILED when one of its task runs failed). None when nothing was recorded."""
+    from nbgov.adapters.mlflow import Tracker
+
+    tracker = Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
+    return tracker.close_build(build_id, status)

@@ -250,6 +250,36 @@ class Pipeline:
                 selected.add(other)
         return [t for t in self._dag if t in selected]
 
+    # -- products in client storage (``clients: {File: ...}``) -------------------------------
+    @property
+    def has_file_client(self) -> bool:
+        """Whether products are kept in shared storage through Ploomber's ``File`` client."""
+        from ploomber.products import File
+
+        return self._dag.clients.get(File) is not None
+
+    def fetch_from_storage(self, names: list[str]) -> list[str]:
+        """Download the products of tasks ``names`` that are missing here but stored by the
+        ``File`` client (a worker without the shared file system); returns the tasks fetched."""
+        from ploomber.products import File
+
+        client = self._dag.clients.get(File)
+        if client is None:
+            return []
+        fetched = []
+        for name in names:
+            product = self._dag[name].product
+            files = list(product) if hasattr(product, "products") else [product]
+            missing = [f for f in files if isinstance(f, File) and not f.exists()]
+            # a task's products are uploaded together: fetch only when every missing one is stored
+            if missing and all(f._remote.exists() for f in missing):
+                with _quiet():
+                    for f in missing:
+                        f._path_to_file.parent.mkdir(parents=True, exist_ok=True)
+                        f.download()
+                fetched.append(name)
+        return fetched
+
     # -- building ----------------------------------------------------------------
     def build(self, *, force: bool = False, select: list[str] | None = None, jobs: int | None = None,
               progress: bool = True, content_check: ContentCheck | None = None,

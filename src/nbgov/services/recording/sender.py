@@ -96,6 +96,13 @@ class Sender:
         key = event["key"]
         if key in state.ids:
             return state.ids[key]
+        if event.get("event") == "build_opened" and event.get("joined"):
+            # a build shared by several processes (engine tasks): one parent, found by its
+            # build id or created, the same run `nbgov open-build` / `close-build` use
+            tags = {k: v for k, v in (event.get("tags") or {}).items() if k not in ("nbgov.kind", "nbgov.build_id")}
+            run_id = self.tracker.open_build(event["build_id"], f"build {event['build_id']}", tags)
+            state.ids[key] = run_id
+            return run_id
         found = None if known_new else self.tracker.find_run(key)
         if found is not None:
             run_id = found.info.run_id

@@ -1,0 +1,1 @@
+"""Where tasks execute besides the local Ploomber executor (see :mod:`.dask`)."""

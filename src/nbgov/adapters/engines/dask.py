@@ -1,0 +1,119 @@
+"""Dask as an engine: each pipeline task runs as ``nbgov build TASK --build-id ID --json -q`` in a
+subprocess on a Dask worker, submitted with its upstream tasks' futures as dependencies, so the
+cluster runs them as parallel as the DAG allows. Every task records itself (same gate, tracking
+and lineage as a local build) under the one parent run of the build id; the driver only
+schedules and collects each task's ``--json`` summary.
+
+Dask is imported here only (an import contract); ``--cluster local:N`` starts a LocalCluster of
+N single-threaded worker processes on 127.0.0.1, any other address is a running scheduler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbgov.core.errors import NbgovError, ParameterError
+
+#: argv[0] of a task command: replaced on the worker by that worker's own Python
+PYTHON = "{python}"
+
+
+@dataclass
+class RemoteTask:
+    """One task to run on the cluster."""
+
+    name: str
+    upstream: list[str]
+    argv: list[str]  # PYTHON -m nbgov build NAME --build-id ID --json -q ...
+
+
+@dataclass
+class RemoteOutcome:
+    """What one task did on its worker (from its ``--json`` summary)."""
+
+    name: str
+    outcome: str  # ran | skipped | failed | not-run
+    seconds: float | None = None
+    run_id: str | None = None
+    error: str | None = None
+    worker: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def run_task(task: RemoteTask, cwd: str, env: dict[str, str], *upstream: RemoteOutcome) -> RemoteOutcome:
+    """Run one task in a subprocess (on a worker). Not run when an upstream task failed."""
+    import socket
+
+    blocked = [u.name for u in upstream if u.outcome in ("failed", "not-run")]
+    if blocked:
+        return RemoteOutcome(task.name, "not-run", error=f"upstream failed: {', '.join(blocked)}")
+    argv = [sys.executable if a == PYTHON else a for a in task.argv]
+    proc = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        summary = json.loads(proc.stdout)
+        mine = next(t for t in summary["tasks"] if t["task"] == task.name)
+    except (ValueError, KeyError, StopIteration):
+        # refused before running (exit 2: a gate, a missing upstream) or crashed: its message
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        return RemoteOutcome(task.name, "failed", error=(lines[0] if lines else f"exit {proc.returncode}")[:500],
+                             worker=worker)
+    return RemoteOutcome(task.name, mine["outcome"], mine.get("seconds"), mine.get("run_id"), mine.get("error"),
+                         worker, {"parent_run_id": summary.get("parent_run_id")})
+
+
+def _connect(address: str):
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise NbgovError("--cluster needs Dask distributed", hint="pip install 'nbgov[dask]'") from None
+    if address.startswith("local:"):
+        count = address.split(":", 1)[1]
+        if not count.isdigit() or int(count) < 1:
+            raise ParameterError(f"--cluster {address!r}: write local:N with N workers, e.g. local:2")
+        cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
+        return Client(cluster), cluster
+    try:
+        return Client(address, timeout=30), None
+    except OSError as exc:
+        raise NbgovError(f"cannot reach the Dask scheduler at {address}: {exc}",
+                         hint="start one (dask scheduler) or use --cluster local:N") from None
+
+
+@contextlib.contextmanager
+def dask_cluster(address: str):
+    """A Dask client of the cluster at ``address`` (``local:N`` starts and ends a LocalCluster)."""
+    client, cluster = _connect(address)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_on_cluster(client, tasks: list[RemoteTask], cwd: Path, env: dict[str, str] | None = None,
+                   ) -> list[RemoteOutcome]:
+    """Run ``tasks`` (topological order; upstream outside the list must be built) through
+    ``client``; returns one outcome per task, in the same order."""
+    futures: dict = {}
+    token = uuid.uuid4().hex[:8]
+    for task in tasks:
+        deps = [futures[u] for u in task.upstream if u in futures]
+        # one try per task: a retry would run the notebook twice under one build
+        futures[task.name] = client.submit(run_task, task, str(cwd), dict(env or {}), *deps,
+                                           key=f"nbgov-{task.name}-{token}", pure=False, retries=0)
+    try:
+        return client.gather([futures[t.name] for t in tasks])
+    except Exception as exc:  # a worker died, the scheduler went away
+        raise NbgovError(f"the Dask cluster lost the build: {type(exc).__name__}: {str(exc)[:300]}",
+                         hint="see the scheduler's and workers' logs; rerun the build (finished tasks are skipped)"
+                         ) from None

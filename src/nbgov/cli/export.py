@@ -1,0 +1,34 @@
+"""``nbgov export airflow|argo|kubeflow``."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.argument("engine", type=click.Choice(["airflow", "argo", "kubeflow"]))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="File to write (default: NAME.py / NAME.argo.yaml / NAME_kfp.py; '-' prints it).")
+@click.option("-e", "--environment", default=None,
+              help="A named environment of nbgov.toml: every task runs `nbgov build -e ENV` (its gate applies).")
+@click.option("--image", default=None, help="Container image of the steps (Argo, Kubeflow; default [export] image).")
+@click.option("--allow-local-products", is_flag=True,
+              help="Export although products are not on shared storage (every task runs beside the project folder).")
+@click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
+def export(engine, output, environment, image, allow_local_products, project):
+    """Write the pipeline as an ENGINE workflow: one engine task per pipeline task, each running
+    `nbgov build TASK --build-id <engine run id>`, so one engine run is one tracked build."""
+    from nbgov.core.atomic import atomic_write
+    from nbgov.core.config import load_config
+    from nbgov.services.export import default_file
+    from nbgov.services.export import export as run_export
+
+    config = load_config(project)
+    text, plan = run_export(config, engine, environment=environment, image=image,
+                            allow_local_products=allow_local_products)
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    target = output or default_file(engine, plan)
+    atomic_write(target, text)
+    click.echo(f"wrote {target}: {len(plan.tasks)} tasks, {len(plan.edges())} edges", err=True)

@@ -1,0 +1,151 @@
+"""What every exported workflow shows: tasks, edges, commands, retries and resources.
+
+``[export]`` in nbgov.toml (all optional)::
+
+    [export]
+    name = "nbgov-example"      # DAG id / workflow name (default: the experiment name)
+    image = "registry/project:1" # container image of Argo / Kubeflow steps
+    workdir = "/project"        # the project folder on the worker (Airflow default: this folder)
+    retries = 1                 # per task, where the engine retries
+    retry_delay_s = 60
+    cpu = "1"                   # requests/limits where the engine has them
+    memory = "2Gi"
+    [export.tasks.train]        # per-task overrides of retries / cpu / memory
+    retries = 0
+    memory = "4Gi"
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from nbgov.core.config import Config
+from nbgov.core.errors import ConfigError, Location, PipelineError
+
+#: Keys of ``[export]`` and of ``[export.tasks.NAME]``.
+EXPORT_KEYS: dict[str, type | tuple[type, ...]] = {
+    "name": str, "image": str, "workdir": str, "retries": int, "retry_delay_s": int,
+    "cpu": (str, int, float), "memory": str, "tasks": dict,
+}
+TASK_KEYS: dict[str, type | tuple[type, ...]] = {"retries": int, "cpu": (str, int, float), "memory": str}
+
+DEFAULT_IMAGE = "nbgov-project:latest"
+
+#: Stands for the engine's run id in a command until an engine writes its own template there.
+BUILD_ID = "@@NBGOV_BUILD_ID@@"
+
+
+@dataclass
+class ExportTask:
+    """One pipeline task as an engine task."""
+
+    name: str
+    upstream: list[str]
+    retries: int = 0
+    cpu: str | None = None
+    memory: str | None = None
+
+
+@dataclass
+class ExportPlan:
+    """The pipeline as an engine sees it, with the commands each engine task runs."""
+
+    name: str
+    tasks: list[ExportTask]
+    environment: str | None = None
+    image: str = DEFAULT_IMAGE
+    workdir: str | None = None
+    retry_delay_s: int = 60
+    project_root: str = ""
+    shared_storage: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def build_command(self, task: str) -> list[str]:
+        """The argv of one engine task; :data:`BUILD_ID` stands for the engine's run id. The
+        environment's gate (``-e``) applies on the worker, before the task runs."""
+        env = ["-e", self.environment] if self.environment else []
+        return ["nbgov", "build", task, "--build-id", BUILD_ID, "-q", *env]
+
+    def open_command(self) -> list[str]:
+        """The setup task: find or create the build's parent run."""
+        return ["nbgov", "open-build", BUILD_ID]
+
+    def close_command(self, status: str | None = None) -> list[str]:
+        """The teardown task: end the build's parent run."""
+        return ["nbgov", "close-build", BUILD_ID, *(["--status", status] if status else [])]
+
+    def edges(self) -> list[tuple[str, str]]:
+        """(upstream, downstream) pairs, in pipeline order."""
+        return [(up, t.name) for t in self.tasks for up in t.upstream]
+
+
+def command_line(argv: list[str], build_id: str) -> str:
+    """An argv as one shell command line, the build id placeholder replaced by ``build_id``
+    (already quoted for the shell by the caller)."""
+    return shlex.join(argv).replace(BUILD_ID, build_id)
+
+
+def dns_name(text: str) -> str:
+    """A lowercase DNS-1123 label (Kubernetes names, Argo task names)."""
+    name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    return (name or "nbgov")[:63].rstrip("-")
+
+
+def _resources(table: dict, where: str, source) -> dict:
+    out = {}
+    for key in ("cpu", "memory"):
+        if key in table:
+            out[key] = str(table[key])
+    if "retries" in table and (isinstance(table["retries"], bool) or table["retries"] < 0):
+        raise ConfigError(f"{where} retries must be a whole number >= 0", Location(source))
+    return out
+
+
+def build_plan(config: Config, environment: str | None = None, image: str | None = None,
+               allow_local_products: bool = False) -> ExportPlan:
+    """The export plan of the project's pipeline (validated ``[export]`` settings applied)."""
+    from nbgov.services.build import load_pipeline
+
+    settings = config.checked_section("export", EXPORT_KEYS)
+    if environment:
+        config.env_settings(environment)  # an unknown environment is an error now, not on the worker
+    _resources(settings, "[export]", config.source)
+    per_task = settings.get("tasks", {})
+    pipeline = load_pipeline(config)
+    infos = pipeline.tasks()
+    names = {t.name for t in infos}
+    for task_name, table in per_task.items():
+        if task_name not in names:
+            raise ConfigError(f"[export.tasks.{task_name}]: no such task (tasks: {', '.join(sorted(names))})",
+                              Location(config.source))
+        if not isinstance(table, dict):
+            raise ConfigError(f"[export.tasks.{task_name}] must be a table", Location(config.source))
+        unknown = sorted(set(table) - set(TASK_KEYS))
+        if unknown:
+            raise ConfigError(f"unknown key(s) in [export.tasks.{task_name}]: {', '.join(unknown)}",
+                              Location(config.source), hint=f"known keys: {', '.join(sorted(TASK_KEYS))}")
+        for key, kind in TASK_KEYS.items():
+            if key in table and (not isinstance(table[key], kind) or isinstance(table[key], bool)):
+                raise ConfigError(f"[export.tasks.{task_name}] {key} has the wrong type", Location(config.source))
+        _resources(table, f"[export.tasks.{task_name}]", config.source)
+    shared = pipeline.has_file_client
+    if not shared and not allow_local_products:
+        raise PipelineError(
+            "products are not on shared storage: each engine task may run on another machine and would not "
+            "find its upstream products", Location(config.pipeline_path),
+            hint="declare a File client in pipeline.yaml (clients: {File: module.get_client}), or pass "
+                 "--allow-local-products when every task runs where the project folder is")
+    tasks = []
+    for info in infos:
+        table = {**{k: settings[k] for k in ("retries", "cpu", "memory") if k in settings},
+                 **per_task.get(info.name, {})}
+        tasks.append(ExportTask(info.name, list(info.upstream), retries=int(table.get("retries", 0)),
+                                cpu=str(table["cpu"]) if "cpu" in table else None, memory=table.get("memory")))
+    return ExportPlan(
+        name=dns_name(settings.get("name") or config.experiment), tasks=tasks, environment=environment,
+        image=image or settings.get("image") or DEFAULT_IMAGE, workdir=settings.get("workdir"),
+        retry_delay_s=int(settings.get("retry_delay_s", 60)), project_root=str(config.root),
+        shared_storage=shared,
+    )
