@@ -49,6 +49,15 @@ def _pair(tmp_path: Path, **runs) -> Pair:
                 **fields)
 
 
+def test_noop_counts_stopped_as_ran_and_not_run_as_not(tmp_path):
+    again = Run(0, json.dumps({"tasks": [{"task": "get", "outcome": "stopped"},
+                                         {"task": "clean", "outcome": "not-run"}]}), "", 1.0)
+    pair = _pair(tmp_path, nbgov_again=again)
+    assert not check_noop(pair).ok
+    pair.expect.second_build_ran = ["get"]
+    assert check_noop(pair).ok
+
+
 def test_every_project_has_expectations():
     names = project_names()
     assert len(names) >= 12
