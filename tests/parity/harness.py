@@ -43,7 +43,7 @@ PROJECTS = Path(__file__).resolve().parent / "projects"
 TIMEOUT_S = 600
 #: Files nbgov may add on top of what Ploomber writes: its tracking store, its own folder and
 #: lineage records. Anything else one side writes and the other does not is a difference.
-NBGOV_OWN = ("mlflow.db", "mlflow.db-*", "mlruns/*", ".nbgov/*", "*.lineage.json")
+NBGOV_OWN = ("mlflow.db", "mlflow.db-*", "mlruns/*", ".nbgov/*", "*.lineage.json", "*.executed.ipynb")
 REDACTED = "***redacted***"
 
 

@@ -181,9 +181,13 @@ def _task(path: Path, raw: Any, index: int) -> SpecTask:
             f"task {name!r}: `upstream` must be a list of task names", Location(path, line=line)
         )
     product = raw.get("product")
+    if isinstance(product, list):
+        # a SQL relation ([schema, name, kind] or [name, kind]): no file; kept as its dotted name
+        product = ".".join(str(p) for p in product)
     if product is not None and not isinstance(product, str | dict):
         raise PipelineError(
-            f"task {name!r}: `product` must be a path or a mapping", Location(path, line=line)
+            f"task {name!r}: `product` must be a path, a mapping or a SQL relation list",
+            Location(path, line=line),
         )
     return SpecTask(
         name=str(name), source=source, product=product, params=params, upstream=upstream, line=line

@@ -81,6 +81,16 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
+        _ignore_interrupts()
         click.echo("interrupted", err=True)
         sys.exit(130)
+    _ignore_interrupts()
     sys.exit(0)
+
+
+def _ignore_interrupts() -> None:
+    """The command is over (recorded, summarised): a Ctrl-C during interpreter shutdown must not
+    turn a finished build into a death by signal."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

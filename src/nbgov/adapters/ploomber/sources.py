@@ -160,6 +160,14 @@ def check_sources(tasks: list[RawTask], root: Path, extract_product: bool = Fals
     Raises:
         PipelineError: naming the task, what is wrong and what to do.
     """
+    # an upload's source is another task's product (SQLUpload reads the CSV an upstream
+    # writes): it need not exist before the build
+    produced = set()
+    for task in tasks:
+        product = task.spec.get("product") if isinstance(task.spec, dict) else None
+        for value in (product.values() if isinstance(product, dict) else [product]):
+            if isinstance(value, str):
+                produced.add((root / value).resolve())
     for task in tasks:
         where = Location(task.origin)
         if not isinstance(task.spec, dict) or "source" not in task.spec:
@@ -175,7 +183,7 @@ def check_sources(tasks: list[RawTask], root: Path, extract_product: bool = Fals
         path = task.path
         if path is None:
             continue
-        if not path.exists():
+        if not path.exists() and path.resolve() not in produced:
             raise PipelineError(f"task #{task.index}: source {task.source!r} does not exist", where,
                                 hint=f"fix the path in {task.origin.name} (relative to its folder)")
         cls = task.spec.get("class")
