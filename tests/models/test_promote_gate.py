@@ -228,3 +228,17 @@ def test_promote_settings_refuse_bad_tables(tmp_path):
     assert settings.require_approved is True and settings.aliases is None
     assert settings.ledger == (tmp_path / ".nbgov/promotions.jsonl").resolve()
     assert settings.thresholds == [] and settings.rules_for("any") == []
+
+
+def test_a_missing_record_does_not_stop_the_walk_and_the_configured_store_is_asked(tmp_path, registry):
+    del registry.records[RUN["train"]]  # in the middle: ingest is still reached through register
+    plan, reg, _ = plan_promotion(load_config(project(tmp_path, approved=ALL)), "models:/m/1", "champion")
+    assert plan.reasons == [f"lineage record of run {RUN['train']} is missing"]
+    assert plan.checks[-1] == "notebooks/ingest.ipynb (task ingest) at version aaaaaaaaaaaa: approved"
+    assert reg.uri == f"sqlite:///{tmp_path}/mlflow.db"  # the project's tracking_uri
+    with pytest.raises(ParameterError) as err:
+        plan_promotion(load_config(project(tmp_path, "aliases = []")), "models:/m/1", "champion")
+    assert err.value.hint == "allowed: none"
+    with pytest.raises(ParameterError) as err:
+        plan_promotion(load_config(project(tmp_path)), "models:/m/1", "bad alias")
+    assert err.value.hint == "letters, digits, _ and -; e.g. champion"

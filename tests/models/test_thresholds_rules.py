@@ -47,7 +47,8 @@ def test_bad_rules_name_the_rule(text, says):
     with pytest.raises(ConfigError) as err:
         parse_rule(text, "nbgov.toml", "[promote] thresholds")
     assert says in err.value.message and "[promote] thresholds" in err.value.message
-    assert "f1 >= 0.9" in err.value.hint
+    assert str(err.value.where) == "nbgov.toml"  # where: the file the rule came from
+    assert err.value.hint == 'write rules as "METRIC OP NUMBER", OP one of >= <= > < == !=, e.g. "f1 >= 0.9"'
     assert err.value.exit_code == 2
 
 
@@ -88,6 +89,8 @@ def test_evaluate_explains_each_outcome():
     assert verdicts[3].explain() == ("n_features: ambiguous, recorded with different values by "
                                      "train, profile; write TASK.n_features")
     assert verdicts[3].value is None and verdicts[3].found_in == ("train", "profile")
+    (both,) = evaluate(parse_rules(["n >= 1"]), {"a": {"n": 2}, "b": {"n": 2}})
+    assert both.explain() == "n = 2, meets >= 1 (a, b)"
     assert verdicts[4].value == 32 and verdicts[4].found_in == ("train",)
     assert verdicts[4].explain() == "train.n_features = 32, meets == 32 (train)"
     # the JSON form `nbgov promote --json` prints

@@ -218,3 +218,25 @@ def test_short_version_is_the_first_twelve_hex_digits():
     assert short_version(version, 4) == "0123"
     assert short_version("0123456789abcdef") == "0123456789ab"  # no scheme prefix
     assert short_version("nbv1:ab:cd") == "ab:cd"  # only the scheme is dropped
+
+
+def test_canonical_bytes_of_a_small_notebook_exactly():
+    """The nbv1 input, byte for byte: ledgers store versions, so this form must never drift
+    (found by `make mutate`: a changed line separator or dropped separator options survived)."""
+    nb = {"metadata": {"kernelspec": {"language": "Python"}, "language_info": {"name": "R"}},
+          "cells": [
+              {"cell_type": "code", "source": ["x = 1\r\n", "y = 'é'\r\n", "\n", "  \n"],
+               "metadata": {"tags": ["parameters", "slow", 3]}},
+              {"cell_type": "markdown", "source": "# Title\rtext", "metadata": "not a dict"},
+              {"source": "", "metadata": {"tags": ["injected-parameters"]}},
+              {"metadata": {}},
+          ]}
+    expected = ('{"algorithm":"nbv1","cells":['
+                '{"source":"x = 1\\ny = \'é\'","tags":["parameters"],"type":"code"},'
+                '{"source":"# Title\\ntext","tags":[],"type":"markdown"},'
+                '{"source":"","tags":[],"type":"code"}],"language":"python"}')
+    assert canonical_bytes(nb) == expected.encode("utf-8")
+    assert notebook_version(nb) == "nbv1:" + hashlib.sha256(expected.encode("utf-8")).hexdigest()
+    # the language: the kernelspec's, else language_info's, else python
+    assert b'"language":"r"' in canonical_bytes({"metadata": {"language_info": {"name": "R"}}})
+    assert b'"language":"python"' in canonical_bytes({"metadata": None, "cells": None})

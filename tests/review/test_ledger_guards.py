@@ -194,3 +194,24 @@ def test_the_git_merge_driver_writes_ours_and_counts_theirs(tmp_path):
     # in ours since the merge above, so a second merge adds nothing (decisions kept once)
     paths["base"].unlink()
     assert merge_ledger(tmp_path / "base.jsonl", paths["ours"], paths["theirs"]) == 0
+
+
+def test_record_hash_and_line_format_are_pinned():
+    """The hash input and the ledger line, byte for byte: a record written by an older nbgov
+    must still verify (found by `make mutate`: ensure_ascii and key order were untested)."""
+    import hashlib
+    import json
+
+    body = {"seq": 1, "prev": GENESIS, "notebook": NB, "version": "nbv1:" + "a" * 64,
+            "decision": "approved", "reviewer": "Renée <r@x.org>", "note": "ça va", "at": "2026-01-01T00:00:00Z"}
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert "Renée" in raw and "ça va" in raw
+    assert record_hash(body) == "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    # the value itself, as computed when this test was written: a change here breaks old ledgers
+    assert record_hash(body) == "sha256:6803a57d7cbf067db486fe556b4149024a210d5047b8b5a63f2e36c3a2dbe52d"
+    (rec,) = chain("ça va")
+    line = rec.to_line()
+    assert line.endswith("}\n") and "ça va" in line and "\\u00e7" not in line
+    keys = list(json.loads(line))
+    assert keys == sorted(keys)
+    assert parse_ledger(line) == [rec]

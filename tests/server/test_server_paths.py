@@ -34,6 +34,7 @@ def test_a_plain_relative_path_resolves(root):
     ("  ", "empty path"),
     ("/etc/passwd", "absolute path"),
     ("C:/x.ipynb", "absolute path"),
+    ("C:", "absolute path"),
     ("a/../../x", "'..' in path"),
     ("..", "'..' in path"),
     ("a\\n.ipynb", "NUL or backslash in path"),
@@ -48,6 +49,7 @@ def test_refused(root, raw, why):
         resolve_in_root(root, raw)
     assert err.value.message == f"path refused: {why}"
     assert "without '..'" in err.value.hint
+    assert err.value.where.path == raw.strip()  # where: the path as sent ("" when empty)
 
 
 @pytest.mark.parametrize("allow_hidden", [False, True])
@@ -74,19 +76,22 @@ def test_symlinks_out_of_the_root_are_refused_and_inside_ones_followed(root, tmp
     with pytest.raises(PathRefusedError) as err:
         resolve_in_root(root, "a/out.ipynb")
     assert err.value.message == "path refused: outside the server root"
+    assert err.value.where.path == "a/out.ipynb"
     assert resolve_in_root(root, "inner.ipynb") == (root / "a" / "n.ipynb").resolve()
 
 
 def test_missing_and_wrong_kind(root):
-    with pytest.raises(NotebookNotFoundError):
+    with pytest.raises(NotebookNotFoundError) as err:
         resolve_in_root(root, "a/none.ipynb")
+    assert (err.value.message, err.value.where.path, err.value.hint) == ("not found", "a/none.ipynb",
+                                                                          "check the path")
     assert resolve_in_root(root, "a/none.ipynb", must_exist=False).name == "none.ipynb"
     with pytest.raises(PathRefusedError) as err:
         resolve_in_root(root, "a")  # a folder where a file is expected
-    assert err.value.message == "not a file"
+    assert (err.value.message, err.value.where.path) == ("not a file", "a")
     with pytest.raises(PathRefusedError) as err:
         resolve_in_root(root, "a/n.ipynb", kind="dir")
-    assert err.value.message == "not a folder"
+    assert (err.value.message, err.value.where.path) == ("not a folder", "a/n.ipynb")
 
 
 @settings(max_examples=200, deadline=None)
@@ -120,5 +125,7 @@ def test_project_root_is_the_nearest_marker_but_never_above_the_server_root(tmp_
     (srv / "proj" / "pipeline.yaml").write_text("tasks: []\n")
     assert project_root(srv, srv / "proj" / "nb") == (srv / "proj").resolve()
     assert project_root(srv, srv / "proj") == (srv / "proj").resolve()
+    (srv / "proj" / "nb" / "n.ipynb").write_text("{}")  # a file: its folder's project
+    assert project_root(srv, srv / "proj" / "nb" / "n.ipynb") == (srv / "proj").resolve()
     (srv / "pyproject.toml").write_text("[tool.nbgov]\n")
     assert project_root(srv, srv) == srv.resolve()
