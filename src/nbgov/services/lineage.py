@@ -120,7 +120,7 @@ def _unrecorded(records: _Records, tasks: list[str]) -> LineageError | None:
         check_reachable(records.config.resolved_tracking_uri())
     except TrackingError:
         return LineageError(
-            f"{', '.join(built)}: products exist but nbgov has no lineage record of them "
+            f"{', '.join(built)}: products exist but there is no lineage record of them "
             "(built by `ploomber build`, without nbgov?)",
             hint="record them with `nbgov build --force` (runs the tasks again, tracked)",
         )
