@@ -167,6 +167,9 @@ class Recorder:
         self.open()
         key = f"{self.journal.build_id}/{name}"
         start_ms = int(time.time() * 1000)
+        # known as started before it is journaled: an interrupt landing right after the fsync
+        # must still end this task's run (close() ends every started task as killed)
+        self._started[name] = (start_ms, time.perf_counter(), None)
         event = self._append("task_started", key=key, task=name, name=name, parent_key=self._parent_key,
                              start_ms=start_ms, tags={"nbgov.kind": "task", "nbgov.task": name,
                                                       "nbgov.build_id": self.build_id})

@@ -65,11 +65,12 @@ def _alive(opened: dict | None) -> bool:
 
 
 def _close_interrupted(journal: Journal, events: list[dict]) -> list[str]:
-    """Journal the end of a build whose process died: its running tasks and itself KILLED."""
-    if any(e["event"] == "build_closed" for e in events):
-        return []
+    """Journal the end of a build whose process died: its running tasks and itself KILLED
+    (also a task started but never finished in a closed journal: its writer was interrupted
+    between the two)."""
     opened = next((e for e in events if e["event"] == "build_opened"), None)
-    if _alive(opened):
+    closed = any(e["event"] == "build_closed" for e in events)
+    if _alive(opened) and not closed:
         return []
     finished = {e.get("key") for e in events if e["event"] == "task_finished"}
     last_t = max((e["t"] for e in events), default=int(time.time() * 1000))
@@ -83,9 +84,10 @@ def _close_interrupted(journal: Journal, events: list[dict]) -> list[str]:
                            artifacts=[], json_artifacts={}, datasets=[], error="killed", record=None,
                            synthetic=True)
             ended.append(f"{e['task']} (build {journal.build_id.split('.')[0]})")
-    key = opened.get("key") if opened else f"build:{journal.build_id.split('.')[0]}"
-    journal.append("build_closed", key=key, status="KILLED", joined=bool(opened and opened.get("joined")),
-                   synthetic=True)
+    if not closed:
+        key = opened.get("key") if opened else f"build:{journal.build_id.split('.')[0]}"
+        journal.append("build_closed", key=key, status="KILLED", joined=bool(opened and opened.get("joined")),
+                       synthetic=True)
     return ended
 
 
