@@ -72,6 +72,15 @@ class _Uploader(threading.Thread):
         self.offline_reason: str | None = None
         self.done: dict[int, threading.Event] = {}
         self.lock = threading.Lock()
+        self._go = threading.Event()
+        self._go.set()
+
+    def pause(self) -> None:
+        """Hold sending until :meth:`resume` (the store is being checked in the main thread)."""
+        self._go.clear()
+
+    def resume(self) -> None:
+        self._go.set()
 
     def put(self, event: dict[str, Any], known_new: bool = False) -> threading.Event:
         flag = threading.Event()
@@ -87,6 +96,7 @@ class _Uploader(threading.Thread):
                 self.todo.task_done()
                 return
             event, known_new = item
+            self._go.wait(60)
             try:
                 if self.offline_reason is None:
                     self.sender.send(self.state, event, known_new)
@@ -99,6 +109,9 @@ class _Uploader(threading.Thread):
                 self.todo.task_done()
 
     def close(self, timeout: float) -> None:
+        self._go.set()
+        if self.ident is None:  # never started (interrupted before): the journal keeps it all
+            return
         self.todo.put(None)
         self.join(timeout)
 
@@ -152,13 +165,17 @@ class Recorder:
                              host=socket.gethostname(),
                              name=f"build {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
                              start_ms=int(time.time() * 1000), tags=tags)
+        # queued at once, so that nothing of this build (its close included, after a Ctrl-C
+        # during the store check below) is ever sent before it
+        self._uploader.pause()
+        flag = self._uploader.put(event, known_new=False)  # a joined build's parent may exist
         self._uploader.start()
         try:
             self.tracker.prepare()  # fails within seconds on a dead server
         except TrackingError as exc:
             self._uploader.offline_reason = exc.message
-        # a joined build's parent may exist already: search it (not known new)
-        flag = self._uploader.put(event, known_new=False)
+        finally:
+            self._uploader.resume()
         flag.wait(30)
         self.report.parent_run_id = self._state.ids.get(self._parent_key)
 

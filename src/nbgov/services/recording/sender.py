@@ -85,7 +85,14 @@ class Sender:
         elif kind == "task_finished":
             run_id = self._finish_task(state, event)
         elif kind == "build_closed":
-            run_id = state.ids.get(event.get("parent_key") or state.parent_key or "")
+            parent_key = event.get("parent_key") or state.parent_key or event.get("key") or ""
+            run_id = state.ids.get(parent_key)
+            if run_id is None and not event.get("joined"):
+                found = self.tracker.find_run(parent_key)
+                if found is None:
+                    # its opening was never sent: not confirmed, so a sync sends both, in order
+                    raise TrackingError(f"the parent run of build {event.get('build_id')} is not in the store yet")
+                run_id = state.ids[parent_key] = found.info.run_id
             if run_id and not event.get("joined"):
                 self.tracker.end_run(run_id, event.get("status", "FINISHED"), event["t"])
         state.journal.confirm(seq, key=key, run_id=run_id)
