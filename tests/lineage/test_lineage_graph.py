@@ -149,8 +149,10 @@ def test_freshness_by_content():
         now(INGEST, products={"products/raw.csv": None}).reason
         == "product products/raw.csv is missing"
     )
-    # a product edited by hand does not make its producer stale (its consumers see a changed input)
-    assert now(INGEST, products={"products/raw.csv": D["model"]}).fresh is True
+    # a product whose bytes differ from what its run wrote (a half-written file of a killed run,
+    # an unrecorded run, a hand edit) makes its producer outdated: never called up to date
+    edited = now(INGEST, products={"products/raw.csv": D["model"]})
+    assert edited.fresh is False and edited.reason == "product products/raw.csv changed since its recorded run"
     assert now({**FEATURES, "outcome": "failed"}).fresh is False
 
 

@@ -60,7 +60,8 @@ def test_unknown_model_version_and_alias_in_a_real_store(tmp_path):
     failed(run_cli(root, "promote", "models:/nope/1", "--alias", "champion"), "nope")
     failed(run_cli(root, "promote", "models:/m/3", "--alias", "champion"), "no model version")
     failed(run_cli(root, "serve", "models:/m@champion"), "model 'm' has no alias 'champion'")
-    failed(run_cli(root, "monitor", "--batch", str(tmp_path / "nbgov.toml"), "--model",
+    (tmp_path / "batch.csv").write_text("mean_radius\n14.7\n")  # a batch with a row: the model is what is wrong
+    failed(run_cli(root, "monitor", "--batch", str(tmp_path / "batch.csv"), "--model",
                    "models:/m@champion"), "has no alias")
     assert client.get_registered_model("m").aliases == {}
 

@@ -54,7 +54,8 @@ def decide(
     if record is None:
         return Freshness(None, "no lineage record")
     if record.get("outcome") != "succeeded":
-        return Freshness(False, f"its last run {record.get('outcome') or 'did not finish'}")
+        said = {"failed": "failed", "killed": "was killed", "stopped": "stopped early (DAGBuildEarlyStop)"}
+        return Freshness(False, f"its last run {said.get(record.get('outcome'), 'did not finish')}")
     if (record.get("notebook") or {}).get("version") != notebook_version:
         return Freshness(False, "notebook version changed")
     # records store parameters redacted (nbgov.core.redact): compare both sides redacted, so a

@@ -120,8 +120,8 @@ def render_env(env_file: Path, overrides: dict[str, Any], builtins: dict[str, An
     unknown = sorted(set(overrides) - set(raw))
     if unknown:
         known = ", ".join(sorted(map(str, raw))) or "none"
-        raise ParameterError(f"unknown --env key(s): {', '.join(unknown)} (env.yaml defines: {known})",
-                             Location(env_file), hint="add the key to env.yaml or fix its name")
+        raise ParameterError(f"unknown --env key(s): {', '.join(unknown)} ({env_file.name} defines: {known})",
+                             Location(env_file), hint=f"add the key to {env_file.name} or fix its name")
     sandbox = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
     context: dict[str, Any] = {**builtins, **overrides}
     out: dict[str, Any] = {}

@@ -227,8 +227,20 @@ class Recorder:
         """Journal the end of the build, wait (bounded) for the store, and say what is pending."""
         if not self._opened:
             return self.report
-        for name in list(self._started):  # still running: interrupted
-            self.task_finished(name, "killed", "interrupted")
+        # every task the journal says started and did not finish was interrupted (also one whose
+        # own finishing was cut short by a Ctrl-C): it ends KILLED, never RUNNING
+        events = self.journal.events()
+        finished = {e.get("task") for e in events if e["event"] == "task_finished"}
+        for name in dict.fromkeys(e.get("task") for e in events if e["event"] == "task_started"):
+            if name not in finished and name in self.tasks:
+                try:
+                    self.task_finished(name, "killed", "interrupted")
+                except Exception:  # its files are unreadable mid-write: end the run all the same
+                    self._append("task_finished", key=f"{self.journal.build_id}/{name}", task=name,
+                                 parent_key=self._parent_key, status="KILLED", outcome="killed",
+                                 end_ms=int(time.time() * 1000), params={}, metrics={},
+                                 tags={"nbgov.outcome": "killed"}, artifacts=[], json_artifacts={},
+                                 datasets=[], error="interrupted", record=None)
         event = self._append("build_closed", key=self._parent_key, status=status, joined=self.joined)
         self._uploader.put(event)
         self._uploader.close(DRAIN_TIMEOUT_S)
