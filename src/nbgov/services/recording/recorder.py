@@ -236,11 +236,11 @@ class Recorder:
                 try:
                     self.task_finished(name, "killed", "interrupted")
                 except Exception:  # its files are unreadable mid-write: end the run all the same
-                    self._append("task_finished", key=f"{self.journal.build_id}/{name}", task=name,
+                    self._uploader.put(self._append("task_finished", key=f"{self.journal.build_id}/{name}", task=name,
                                  parent_key=self._parent_key, status="KILLED", outcome="killed",
                                  end_ms=int(time.time() * 1000), params={}, metrics={},
                                  tags={"nbgov.outcome": "killed"}, artifacts=[], json_artifacts={},
-                                 datasets=[], error="interrupted", record=None)
+                                 datasets=[], error="interrupted", record=None))
         event = self._append("build_closed", key=self._parent_key, status=status, joined=self.joined)
         self._uploader.put(event)
         self._uploader.close(DRAIN_TIMEOUT_S)
