@@ -48,7 +48,7 @@ def test_task_builds_with_one_build_id_share_one_parent(git_repo: Path):
     # b's lineage names the run of a made in the other process
     record = json.loads((root / "products/b.lineage.json").read_text())
     a_run = next(c.info.run_id for c in children if c.data.tags["nbgov.task"] == "a")
-    assert record["upstream"] == [{"task": "a", "run_id": a_run}] and record["build_id"] == "b-1"
+    assert [(u["task"], u["run_id"]) for u in record["upstream"]] == [("a", a_run)] and record["build_id"] == "b-1"
 
     closed = run_cli(root, "close-build", "b-1")
     assert closed.returncode == 0, closed.stderr

@@ -139,7 +139,8 @@ def test_verify_ledger_against_the_committed_copy(project, bob, git):
     config = load_config(project)
     empty = verify_ledger(config)
     assert empty == {"path": str(project / ".nbgov/reviews.jsonl"), "records": 0, "notebooks": 0,
-                     "head": None, "checked_against_git": None, "missing_snapshots": []}
+                     "head": None, "checked_against_git": None, "missing_snapshots": [],
+                     "require_signed": False, "signatures": []}
     record_decision(config, NB, "approved", "one", bob)
     record_decision(config, NB, "comment", "two", bob)
     git("add", "-A")
