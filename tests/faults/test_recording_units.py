@@ -162,3 +162,10 @@ def test_a_started_task_without_an_end_in_a_closed_journal_is_ended_killed(tmp_p
     assert [(e["key"], e["status"]) for e in ends] == [("b3.abc/a", "KILLED")]
     assert sum(e["event"] == "build_closed" for e in journal.events()) == 1  # not closed twice
     assert _close_interrupted(journal, journal.events()) == []  # idempotent
+
+
+def test_a_build_id_with_dots_is_kept_whole(tmp_path: Path):
+    """Airflow's run ids hold fractional seconds ("manual__2026-11-29T08:49:24.635550+00:00"): the
+    journal's own suffix is split off at the last dot only, or one engine run made two parents."""
+    journal = Journal(tmp_path, "manual__2026-11-29T08:49:24.635550+00:00.ab12cd34")
+    assert journal.append("build_opened", key="k")["build_id"] == "manual__2026-11-29T08:49:24.635550+00:00"

@@ -147,7 +147,7 @@ class Journal:
         if event not in EVENTS:
             raise ValueError(f"unknown journal event {event!r}")
         self._seq += 1
-        payload = {"build_id": self.build_id.split(".")[0], **data, "seq": self._seq,
+        payload = {"build_id": self.build_id.rsplit(".", 1)[0], **data, "seq": self._seq,
                    "t": int(time.time() * 1000), "event": event}
         self.log.append(payload)
         return payload

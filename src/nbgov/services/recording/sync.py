@@ -83,9 +83,9 @@ def _close_interrupted(journal: Journal, events: list[dict]) -> list[str]:
                                                         "nbgov.error": "the build was killed while this task ran"},
                            artifacts=[], json_artifacts={}, datasets=[], error="killed", record=None,
                            synthetic=True)
-            ended.append(f"{e['task']} (build {journal.build_id.split('.')[0]})")
+            ended.append(f"{e['task']} (build {journal.build_id.rsplit('.', 1)[0]})")
     if not closed:
-        key = opened.get("key") if opened else f"build:{journal.build_id.split('.')[0]}"
+        key = opened.get("key") if opened else f"build:{journal.build_id.rsplit('.', 1)[0]}"
         journal.append("build_closed", key=key, status="KILLED", joined=bool(opened and opened.get("joined")),
                        synthetic=True)
     return ended
