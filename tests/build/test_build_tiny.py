@@ -105,7 +105,7 @@ def test_param_override_and_selection(tiny: Path):
     assert task_runs(tiny)["a"][-1].data.params["x"] == "3"
     # one task alone, forced
     proc = run_cli(tiny, "build", "--json", "--force", "c")
-    assert [t["outcome"] for t in json.loads(proc.stdout)["tasks"]] == ["ran"]
+    assert [t["outcome"] for t in json.loads(proc.stdout)["tasks"]] == ["ran"], proc.stdout + proc.stderr
 
 
 def test_failing_task(tiny: Path):
