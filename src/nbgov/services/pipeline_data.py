@@ -20,7 +20,6 @@ input contents; ``outdated`` otherwise, and downstream of anything outdated.
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,33 +104,10 @@ def _fill(value: Any, env: dict[str, Any]) -> Any:
 
 
 def notebook_upstream(source: Path) -> list[str]:
-    """``upstream = [...]`` of a notebook's parameters cell, read with ``ast`` (never run)."""
-    from nbgov.adapters.notebooks import read_notebook
+    """The ``upstream`` a task's parameters cell declares (read, never run)."""
+    from nbgov.services.plan import declared_upstream
 
-    try:
-        nb = read_notebook(source)
-    except NbgovError:
-        return []
-    for cell in nb.get("cells", []):
-        if "parameters" not in ((cell.get("metadata") or {}).get("tags") or []):
-            continue
-        src = cell.get("source", "")
-        try:
-            tree = ast.parse("".join(src) if isinstance(src, list) else src)
-        except SyntaxError:
-            return []
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "upstream"
-                                                    for t in node.targets):
-                try:
-                    value = ast.literal_eval(node.value)
-                except ValueError:
-                    return []
-                if isinstance(value, dict):
-                    return [str(k) for k in value]
-                return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
-        return []
-    return []
+    return declared_upstream(source)
 
 
 def _spec_tasks(config: Config) -> list[TaskView]:

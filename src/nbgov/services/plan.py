@@ -311,7 +311,7 @@ def spec_tasks(config: Config) -> list[TaskInfo]:
         kind = "notebook" if source is not None else "function"
         upstream = task.upstream
         if upstream is None and source is not None:
-            upstream = _declared_upstream(source)
+            upstream = declared_upstream(source)
         nb = paths.get("nb") if source is not None else None
         infos.append(TaskInfo(
             name=task.name, source=source or spec.path, products=paths, params=dict(task.params),
@@ -321,7 +321,7 @@ def spec_tasks(config: Config) -> list[TaskInfo]:
     return infos
 
 
-def _declared_upstream(source: Path) -> list[str]:
+def declared_upstream(source: Path) -> list[str]:
     """``upstream`` as the parameters cell assigns it (a list, or the keys of a dict)."""
     import ast
 
