@@ -57,6 +57,24 @@ def _quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def warm_imports(uri: str) -> None:
+    """Import the MLflow modules a store at ``uri`` needs, touching no store (1-2 s of import:
+    the upload process does it while the build loads its pipeline)."""
+    _quiet_mlflow()
+    import importlib
+
+    modules = ["mlflow.tracking"]
+    if uri.startswith(("http://", "https://")):
+        modules.append("mlflow.store.tracking.rest_store")
+    elif "://" in uri and not uri.startswith("file:"):
+        modules.append("mlflow.store.tracking.sqlalchemy_store")
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the real use reports a broken install
+            return
+
+
 class Tracker:
     """A tracking store (MLflow URI) and one experiment in it.
 

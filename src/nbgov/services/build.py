@@ -246,10 +246,15 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
 def _locked_build(config: Config, options: BuildOptions, env_settings: dict, started: float, synced) -> BuildSummary:
     from nbgov.services.recording.recorder import Recorder
 
-    pipeline = load_pipeline(config, options.env, options.params)
-    selection, infos, check, would_run = gate(config, options, pipeline, env_settings)
-
-    recorder = Recorder(config, infos, runner="nbgov build", build_id=options.build_id)
+    recorder = Recorder(config, [], runner="nbgov build", build_id=options.build_id)
+    recorder.start_uploader()  # MLflow is imported in the upload process while Ploomber loads here
+    try:
+        pipeline = load_pipeline(config, options.env, options.params)
+        selection, infos, check, would_run = gate(config, options, pipeline, env_settings)
+    except BaseException:
+        recorder.close()
+        raise
+    recorder.use_tasks(infos)
     capture_evidence(infos)
     jobs = options.jobs if options.jobs is not None else pipeline.default_jobs()
     status = "FAILED"

@@ -1,4 +1,4 @@
-"""A papermill engine that runs a notebook on a kernel the active pool booted ahead.
+"""A papermill engine that runs a notebook on a kernel the active pool handed over connected.
 
 Ploomber refuses an ``engine_name`` in executor params other than its executor's, so
 :func:`nbgov.adapters.kernels.pool.kernel_pool` registers this engine in place of papermill's
@@ -18,7 +18,7 @@ def prestart_engine(base: type) -> type:
     from papermill.utils import merge_kwargs, remove_args
 
     class PrestartEngine(base):
-        """papermill's nbclient engine, taking an already booted kernel from the active pool."""
+        """papermill's nbclient engine, taking a connected kernel from the active pool."""
 
         @classmethod
         def execute_managed_notebook(
@@ -34,8 +34,8 @@ def prestart_engine(base: type) -> type:
         ):
             pool = active_pool()
             name = kernel_name or nb_man.nb.metadata.get("kernelspec", {}).get("name")
-            km = pool.take(name, os.getcwd(), start_timeout) if pool is not None and name else None
-            if km is None:
+            taken = pool.take(name, os.getcwd(), start_timeout) if pool is not None and name else None
+            if taken is None:
                 return super().execute_managed_notebook(
                     nb_man,
                     kernel_name,
@@ -46,6 +46,7 @@ def prestart_engine(base: type) -> type:
                     execution_timeout=execution_timeout,
                     **kwargs,
                 )
+            from nbclient.util import run_hook, run_sync
             from papermill.clientwrap import PapermillNotebookClient
             from papermill.engines import logger
 
@@ -63,8 +64,14 @@ def prestart_engine(base: type) -> type:
                 stdout_file=stdout_file,
                 stderr_file=stderr_file,
             )
+            km, kc = taken
             client = PapermillNotebookClient(nb_man, km=km, **final)
+            # connected and answering already (pool.take): nbclient skips its own handshake, as it
+            # does for a client it is given, so do what that handshake would have done
+            kc.allow_stdin = False
+            client.kc = kc
             try:
+                run_sync(run_hook)(client.on_notebook_start, notebook=client.nb)
                 return client.execute()
             finally:
                 # nbclient leaves a kernel it did not start running: this task's kernel ends here

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,41 +34,58 @@ _active: KernelPool | None = None
 
 
 class KernelPool:
-    """At most one spare, already-launched kernel, keyed by (kernel name, working directory).
+    """Kernels for the tasks this process runs, each handed over connected and answering.
+
+    ``ahead`` (serial builds): at most one spare, already-launched kernel, keyed by (kernel name,
+    working directory), booted while the task before runs. Without it (the workers of ``-j N``),
+    each task's kernel is launched when the task asks. Either way the kernel comes with a client
+    whose channels already answered (see :func:`_connect`), so nbclient skips its own handshake.
 
     Kernel managers are jupyter_client's ``AsyncKernelManager``, the class nbclient itself uses,
     driven through nbclient's ``run_sync`` so that they share nbclient's event loop.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, ahead: bool = True) -> None:
+        self.ahead = ahead
         self._spare: tuple[tuple[str, str], Any] | None = None
         self._ended: list[Any] = []  # killed task kernels, reaped later off the critical path
         self.hits = 0
         self.misses = 0
         self.owner = os.getpid()  # a forked worker's copy is not a pool to take kernels from
 
-    def take(self, kernel_name: str, cwd: str, timeout: float = 60) -> Any | None:
-        """The spare kernel manager, booted and answering, if it fits (None otherwise); then
-        launches the next spare.
+    def take(self, kernel_name: str, cwd: str, timeout: float = 60) -> tuple[Any, Any] | None:
+        """A kernel manager and its connected client for one task, or None: then the task starts
+        its kernel as papermill would (which also reports a kernel that cannot start).
 
-        A spare that does not answer ``kernel_info`` within ``timeout`` seconds (say its ports
-        were taken meanwhile) is discarded: the task starts its own kernel as papermill would.
+        The spare is used when it fits and answers ``kernel_info`` within ``timeout`` seconds (say
+        its ports were taken meanwhile, it is discarded); then the next spare is launched.
         """
         spare, self._spare = self._spare, None
         km = None
         if spare is not None:
             key, candidate = spare
-            if key == (kernel_name, cwd) and _run(_ready(candidate, timeout)):
+            if key == (kernel_name, cwd):
                 km = candidate
             else:
                 _shutdown(candidate)
+        booted = km is not None
         if km is None:
-            self.misses += 1
-        else:
-            self.hits += 1
-        self._launch(kernel_name, cwd)
+            km = self._start(kernel_name, cwd)
+        if self.ahead:
+            nxt = self._start(kernel_name, cwd)
+            self._spare = ((kernel_name, cwd), nxt) if nxt is not None else None
         self._reap(wait=False)
-        return km
+        kc = _run(_connect(km, timeout)) if km is not None else None
+        if kc is None:
+            self.misses += 1
+            if km is not None:
+                _shutdown(km)
+            return None
+        if booted:
+            self.hits += 1
+        else:
+            self.misses += 1
+        return km, kc
 
     def retire(self, km: Any, graceful: bool = False) -> None:
         """End a task's kernel. Immediate shutdown is a SIGKILL to its process group now and the
@@ -92,7 +110,9 @@ class KernelPool:
                 still.append(km)
         self._ended = still
 
-    def _launch(self, kernel_name: str, cwd: str) -> None:
+    def _start(self, kernel_name: str, cwd: str) -> Any | None:
+        """A launched kernel manager (not waiting for the kernel to answer); None when it cannot
+        be launched (papermill will say why)."""
         from jupyter_client.manager import AsyncKernelManager
 
         km = AsyncKernelManager(kernel_name=kernel_name)
@@ -102,8 +122,8 @@ class KernelPool:
         except Exception:  # no such kernel, a broken kernelspec: papermill will report it
             with contextlib.suppress(Exception):
                 _run(km.cleanup_resources())
-            return
-        self._spare = ((kernel_name, cwd), km)
+            return None
+        return km
 
     def close(self) -> None:
         """Shut down the spare kernel, if any, and finish ending the task kernels."""
@@ -122,19 +142,62 @@ def _run(awaitable: Any) -> Any:
     return run_sync(wrapped)()
 
 
-async def _ready(km: Any, timeout: float) -> bool:
-    """Whether the kernel is alive and answers ``kernel_info`` within ``timeout`` seconds."""
+async def _connect(km: Any, timeout: float) -> Any | None:
+    """A client of ``km`` whose shell and IOPub channels both answered, or None (the kernel died
+    or did not answer within ``timeout`` seconds).
+
+    jupyter_client's ``wait_for_ready`` does the same but ends by draining IOPub until it has been
+    quiet for 0.2 s, and starts over after another 0.2 s when IOPub's subscription was late: at
+    least 0.2 s a task. Here the handshake ends as soon as IOPub delivers the kernel's ``idle``
+    status for our own ``kernel_info`` request: the proof that IOPub is connected.
+    """
+    from queue import Empty
+
     if not await km.is_alive():
-        return False
+        return None
     kc = km.client()
     kc.start_channels()
+    deadline = time.monotonic() + timeout
     try:
-        await kc.wait_for_ready(timeout=timeout)
-        return True
-    except Exception:  # RuntimeError (died, timed out) and whatever a broken kernel gives
-        return False
-    finally:
-        kc.stop_channels()
+        while time.monotonic() < deadline:
+            msg_id = kc.kernel_info()
+            reply = await _first(kc.shell_channel, _answers(msg_id), min(1.0, deadline - time.monotonic()), Empty)
+            if reply is not None and await _first(kc.iopub_channel, _idle_after(msg_id), 0.5, Empty):
+                handle = getattr(kc, "_handle_kernel_info_reply", None)
+                if handle is not None:
+                    handle(reply)
+                return kc
+            if not await km.is_alive():
+                break
+    except Exception:  # a broken channel: papermill's own start-up will report it
+        pass
+    kc.stop_channels()
+    return None
+
+
+async def _first(channel: Any, match: Any, timeout: float, empty: type) -> dict | None:
+    """The first message on ``channel`` for which ``match(msg)`` holds within ``timeout`` seconds
+    (others, e.g. stale answers to an earlier attempt, are dropped)."""
+    end = time.monotonic() + max(timeout, 0)
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            msg = await channel.get_msg(timeout=left)
+        except empty:
+            return None
+        if match(msg):
+            return msg
+
+
+def _answers(msg_id: str) -> Any:
+    return lambda msg: msg.get("parent_header", {}).get("msg_id") == msg_id
+
+
+def _idle_after(msg_id: str) -> Any:
+    return lambda msg: (_answers(msg_id)(msg) and msg.get("msg_type") == "status"
+                        and msg.get("content", {}).get("execution_state") == "idle")
 
 
 def _shutdown(km: Any, now: bool = True) -> None:
@@ -192,26 +255,23 @@ def warm_kernels() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def kernel_pool(ahead: bool = True) -> Iterator[KernelPool | None]:
+def kernel_pool(ahead: bool = True) -> Iterator[KernelPool]:
     """The block in which a build runs its notebook tasks.
 
     Kernels come from the warm template (when :func:`start_template` started one; else they
-    start normally). ``ahead`` (serial builds: tasks run in this process) also boots each task's
-    kernel while the task before it runs; pass ``ahead=False`` for parallel builds, whose tasks
-    run in forked workers (a spare kernel cannot be shared with them). Yields the pool (None
-    without ``ahead``).
+    start normally), handed to papermill connected and answering. ``ahead`` (serial builds:
+    tasks run in this process) also boots each task's kernel while the task before it runs; pass
+    ``ahead=False`` for parallel builds, whose tasks run in forked workers (a spare kernel cannot
+    be shared with them: each worker gets a pool of its own, see :func:`active_pool`).
     """
     global _active
     with warm_kernels():
-        if not ahead:
-            yield None
-            return
         from papermill.engines import papermill_engines
 
         from nbgov.adapters.kernels.papermill_engine import prestart_engine
 
         default = papermill_engines.get_engine(None)
-        previous, _active = _active, KernelPool()
+        previous, _active = _active, KernelPool(ahead=ahead)
         papermill_engines.register(None, prestart_engine(default))
         try:
             yield _active
@@ -222,6 +282,13 @@ def kernel_pool(ahead: bool = True) -> Iterator[KernelPool | None]:
 
 
 def active_pool() -> KernelPool | None:
-    """The pool of the innermost :func:`kernel_pool` block of this process, if any."""
+    """The pool of the innermost :func:`kernel_pool` block: in a worker process forked inside the
+    block, a pool of the worker's own that launches each kernel when asked."""
+    global _active
     pool = _active
-    return pool if pool is not None and pool.owner == os.getpid() else None
+    if pool is None:
+        return None
+    if pool.owner != os.getpid():
+        # the parent's spare and pending kernels are the parent's: never touch them here
+        _active = pool = KernelPool(ahead=False)
+    return pool

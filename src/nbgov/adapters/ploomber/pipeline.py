@@ -61,7 +61,9 @@ class BuildResult:
 
 def _import_ploomber():
     # Ploomber logs and warns generously at import; keep the user's terminal clean.
-    with warnings.catch_warnings():
+    from nbgov.adapters._deferred import deferred_imports
+
+    with warnings.catch_warnings(), deferred_imports():
         warnings.simplefilter("ignore")
         from ploomber.spec import DAGSpec  # noqa: F401
     logging.getLogger("ploomber").setLevel(logging.ERROR)

@@ -13,7 +13,6 @@ of the build, keeps copies of the runs' files in the journal, and the build stil
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 import uuid
@@ -26,10 +25,10 @@ from nbgov.adapters.environment import environment_fingerprint, git_state
 from nbgov.adapters.mlflow import Tracker
 from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import Config
-from nbgov.core.errors import TrackingError
 from nbgov.core.journal import Journal, journal_folder
 from nbgov.services.recording.rundata import task_run_event
-from nbgov.services.recording.sender import Sender, SendState, stage_artifacts
+from nbgov.services.recording.sender import SendState, stage_artifacts
+from nbgov.services.recording.uploader import Uploader
 from nbgov.services.tracking import safe_uri
 
 #: How long the build waits, at its end, for the store to take what is still queued (the
@@ -61,61 +60,6 @@ class RecordingReport:
     offline_reason: str | None = None
 
 
-class _Uploader(threading.Thread):
-    """Sends journaled events in order, in one thread (SQLite has one writer anyway); after
-    the first store failure it sends nothing more in this build."""
-
-    def __init__(self, sender: Sender, state: SendState) -> None:
-        super().__init__(name="nbgov-uploader", daemon=True)
-        self.sender, self.state = sender, state
-        self.todo: queue.Queue = queue.Queue()
-        self.offline_reason: str | None = None
-        self.done: dict[int, threading.Event] = {}
-        self.lock = threading.Lock()
-        self._go = threading.Event()
-        self._go.set()
-
-    def pause(self) -> None:
-        """Hold sending until :meth:`resume` (the store is being checked in the main thread)."""
-        self._go.clear()
-
-    def resume(self) -> None:
-        self._go.set()
-
-    def put(self, event: dict[str, Any], known_new: bool = False) -> threading.Event:
-        flag = threading.Event()
-        with self.lock:
-            self.done[event["seq"]] = flag
-        self.todo.put((event, known_new))
-        return flag
-
-    def run(self) -> None:
-        while True:
-            item = self.todo.get()
-            if item is None:
-                self.todo.task_done()
-                return
-            event, known_new = item
-            self._go.wait(60)
-            try:
-                if self.offline_reason is None:
-                    self.sender.send(self.state, event, known_new)
-            except TrackingError as exc:
-                self.offline_reason = exc.message
-            except Exception as exc:  # whatever the store library raises: the journal has it
-                self.offline_reason = f"{type(exc).__name__}: {exc}"[:300]
-            finally:
-                self.done[event["seq"]].set()
-                self.todo.task_done()
-
-    def close(self, timeout: float) -> None:
-        self._go.set()
-        if self.ident is None:  # never started (interrupted before): the journal keeps it all
-            return
-        self.todo.put(None)
-        self.join(timeout)
-
-
 class Recorder:
     """Records one build of a pipeline as it runs (a :class:`TaskObserver`).
 
@@ -143,7 +87,11 @@ class Recorder:
         self._parent_key = f"build:{self.build_id}"
         self._started: dict[str, tuple[int, float, threading.Event | None]] = {}
         self._state = SendState(self.journal, parent_key=self._parent_key)
-        self._uploader = _Uploader(Sender(self.tracker, config.root, config.secrets_policy), self._state)
+        self._uploader = Uploader({
+            "root": str(config.root), "uri": self.tracker.uri, "experiment": self.tracker.experiment,
+            "artifact_root": self.tracker.artifact_root, "secrets": config.secrets_policy,
+            "journal_folder": str(self.journal.folder), "journal": self.journal.build_id,
+            "parent_key": self._parent_key}, self._state.ids)
         self._git: dict | None = None
         self._opened = False
 
@@ -165,19 +113,24 @@ class Recorder:
                              host=socket.gethostname(),
                              name=f"build {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
                              start_ms=int(time.time() * 1000), tags=tags)
-        # queued at once, so that nothing of this build (its close included, after a Ctrl-C
-        # during the store check below) is ever sent before it
-        self._uploader.pause()
-        flag = self._uploader.put(event, known_new=False)  # a joined build's parent may exist
-        self._uploader.start()
-        try:
-            self.tracker.prepare()  # fails within seconds on a dead server
-        except TrackingError as exc:
-            self._uploader.offline_reason = exc.message
-        finally:
-            self._uploader.resume()
-        flag.wait(30)
-        self.report.parent_run_id = self._state.ids.get(self._parent_key)
+        # the store is checked and written by the upload process, on the other core; the build
+        # never waits for it (a fresh SQLite store excepted: its schema is created before any
+        # task's own MLflow calls can race the creation)
+        fresh = self.tracker.uri.startswith("sqlite:///") and not Path(self.tracker.uri[len("sqlite:///"):]).exists()
+        self.start_uploader()
+        self._uploader.put(event, known_new=False)  # a joined build's parent may exist
+        if fresh:
+            self._uploader.prepared.wait(120)
+
+    def use_tasks(self, tasks: list[TaskInfo]) -> None:
+        """The pipeline's tasks, once loaded (a recorder made before loading starts with none)."""
+        self.tasks = {t.name: t for t in tasks}
+
+    def start_uploader(self) -> None:
+        """Start the upload process now (it imports MLflow while the build loads the pipeline;
+        it touches the store only once the build is opened)."""
+        if not self._uploader.started:
+            self._uploader.start()
 
     def task_started(self, name: str) -> None:
         """A task is about to run: journal it and open its run."""
@@ -196,9 +149,9 @@ class Recorder:
     def task_finished(self, name: str, outcome: str, error: str | None = None) -> None:
         """A task ended (``ran``, ``failed``, ``stopped`` or ``killed``): journal everything it
         produced, write its lineage record, and send it."""
-        start_ms, t0, flag = self._started.pop(name, (int(time.time() * 1000), time.perf_counter(), None))
-        if flag is not None and self._uploader.offline_reason is None:
-            flag.wait(30)  # its run was being created: the record names the run id
+        start_ms, t0, _flag = self._started.pop(name, (int(time.time() * 1000), time.perf_counter(), None))
+        # the run id when the store already gave it; else the sender fills it into the lineage
+        # record once it has it (nothing waits for the store)
         key = f"{self.journal.build_id}/{name}"
         run_id = self._state.ids.get(key)
         status = self._review_status(name)
@@ -207,7 +160,8 @@ class Recorder:
             status=RUN_STATUS.get(outcome, "FAILED"), review_status=status, git=self._git or {},
             env=environment_fingerprint(str(self.config.root)), start_ms=start_ms,
             duration_s=time.perf_counter() - t0, run_id=run_id, run_key=key,
-            parent_run_id=self.report.parent_run_id, build_id=self.build_id, runner=self.runner,
+            parent_run_id=self.report.parent_run_id or self._state.ids.get(self._parent_key),
+            build_id=self.build_id, runner=self.runner,
             tracking_uri=safe_uri(self.tracker.uri), experiment=self.tracker.experiment,
             upstream_ids=self._upstream_ids(name))
         event = self._append("task_finished", key=key, task=name, parent_key=self._parent_key, **payload)
@@ -226,6 +180,7 @@ class Recorder:
     def close(self, status: str = "FINISHED") -> RecordingReport:
         """Journal the end of the build, wait (bounded) for the store, and say what is pending."""
         if not self._opened:
+            self._uploader.abandon()
             return self.report
         # every task the journal says started and did not finish was interrupted (also one whose
         # own finishing was cut short by a Ctrl-C): it ends KILLED, never RUNNING

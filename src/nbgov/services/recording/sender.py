@@ -270,7 +270,10 @@ def _patch_local_record(path: Path, record: dict[str, Any]) -> None:
     from nbgov.core.lineage import read_record
 
     current = read_record(path)
-    if current is None or current.run_key != record.get("run_key") or current.run_id == record.get("run_id"):
+    if current is None or current.run_key != record.get("run_key"):
+        return
+    known = current.to_dict()
+    if all(known.get(k) == record.get(k) for k in ("run_id", "parent_run_id", "upstream")):
         return
     try:
         write_record(LineageRecord.from_dict(record), path)

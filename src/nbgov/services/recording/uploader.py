@@ -1,0 +1,241 @@
+"""Send a build's journaled events to the tracking store from a process of its own.
+
+The build process journals each event (fsync) and hands it to the upload process, which
+imports MLflow, checks the store and sends, on the machine's other core: importing MLflow and
+opening a store take 1-2 s that no task waits for. Run ids come back as the store gives them;
+nothing in the build waits for one (a lineage record written before its run id is known is
+patched by the sender, as after an outage).
+
+Protocol: the build writes one JSON line per event to the process's stdin
+(``{"event": {...}, "known_new": bool}``) and closes it at the end; the process answers on a
+pipe of its own (its stdout is MLflow's to print on, and goes nowhere): ``{"prepared": true}``
+or ``{"offline": reason}`` once, then ``{"seq", "key", "run_id"}`` per event, in order. After
+the first store failure nothing more is sent (the journal keeps it for ``nbgov sync``).
+
+The process ignores Ctrl-C (the build ends its runs and closes the pipe: the queue is drained)
+and dies with the build (``PR_SET_PDEATHSIG``): after a ``kill -9`` the journal has it all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from nbgov.core.journal import Journal
+
+_PR_SET_PDEATHSIG = 1
+
+
+class Uploader:
+    """In the build process: the upload process's handle.
+
+    Args:
+        settings: what the process needs (root, tracking uri, experiment, artifact root,
+            secrets policy, journal folder and name, parent key).
+        ids: run key -> run id, filled as the store answers (shared with the recorder).
+    """
+
+    def __init__(self, settings: dict[str, Any], ids: dict[str, str]) -> None:
+        self.settings = settings
+        self.ids = ids
+        self.offline_reason: str | None = None
+        self.prepared = threading.Event()  # the store answered, or was found unusable
+        self._flags: dict[int, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None
+        self._stderr = None
+        self._closing = False
+
+    @property
+    def started(self) -> bool:
+        return self._process is not None
+
+    def start(self) -> None:
+        """Start the upload process (from the main thread: it dies with the thread that started it)."""
+        reply_r, reply_w = os.pipe()
+        self._stderr = tempfile.TemporaryFile()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "nbgov.services.recording.uploader", str(reply_w),
+                 json.dumps(self.settings)],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr,
+                pass_fds=(reply_w,), start_new_session=True, cwd=self.settings["root"])
+        except OSError as exc:
+            os.close(reply_r)
+            self.offline_reason = f"could not start the upload process: {exc}"
+            self.prepared.set()
+            return
+        finally:
+            os.close(reply_w)
+        self._reader = threading.Thread(target=self._read, args=(reply_r,), name="nbgov-upload-replies",
+                                        daemon=True)
+        self._reader.start()
+
+    def put(self, event: dict[str, Any], known_new: bool = False) -> threading.Event:
+        """Hand one journaled event over; the flag is set once the store took it (or will not)."""
+        flag = threading.Event()
+        with self._lock:
+            self._flags[event["seq"]] = flag
+        process = self._process
+        if process is None or process.stdin is None or self._closing:
+            flag.set()
+            return flag
+        try:
+            process.stdin.write((json.dumps({"event": event, "known_new": known_new}) + "\n").encode())
+            process.stdin.flush()
+        except (OSError, ValueError):  # the process is gone: the journal keeps the event
+            self._gone()
+        return flag
+
+    def abandon(self) -> None:
+        """The build ends before it was opened: the process has nothing to do."""
+        self._closing = True
+        if self._process is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._process.stdin.close()
+            with contextlib.suppress(OSError):
+                self._process.kill()
+            self._process.wait()
+            if self._reader is not None:
+                self._reader.join(10)
+
+    def close(self, timeout: float) -> None:
+        """No more events: wait up to ``timeout`` s for the process to send what it has."""
+        self._closing = True
+        process = self._process
+        if process is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            process.stdin.close()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()  # a slow store does not hold the build: the journal keeps the rest
+            process.wait()
+            self.offline_reason = (self.offline_reason
+                                   or f"the tracking store did not take everything within {timeout:.0f} s")
+        if self._reader is not None:
+            self._reader.join(10)
+        self._gone()
+
+    # -- replies ---------------------------------------------------------------------
+    def _read(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as replies:
+            for line in replies:
+                try:
+                    reply = json.loads(line)
+                except ValueError:
+                    continue
+                if "prepared" in reply:
+                    self.prepared.set()
+                elif "offline" in reply:
+                    self.offline_reason = self.offline_reason or str(reply["offline"])
+                    self.prepared.set()
+                elif "seq" in reply:
+                    if reply.get("key") and reply.get("run_id"):
+                        self.ids[reply["key"]] = reply["run_id"]
+                    with self._lock:
+                        flag = self._flags.pop(reply["seq"], None)
+                    if flag is not None:
+                        flag.set()
+        self._gone()
+
+    def _gone(self) -> None:
+        """The process ended: whatever it did not confirm stays in the journal."""
+        process = self._process
+        code = process.poll() if process is not None else None
+        if process is not None and self.offline_reason is None and code not in (None, 0):
+            self.offline_reason = f"the upload process ended ({_last_line(self._stderr) or f'exit {code}'})"
+        self.prepared.set()
+        with self._lock:
+            flags, self._flags = list(self._flags.values()), {}
+        for flag in flags:
+            flag.set()
+
+
+def _last_line(stream) -> str:
+    if stream is None:
+        return ""
+    with contextlib.suppress(OSError, ValueError):
+        stream.seek(0)
+        lines = [line.strip() for line in stream.read().decode("utf-8", "replace").splitlines() if line.strip()]
+        return lines[-1][:300] if lines else ""
+    return ""
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def main(argv: list[str]) -> int:
+    """The upload process: ``python -m nbgov.services.recording.uploader REPLY_FD SETTINGS``."""
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the build's: it closes our stdin
+    out = os.fdopen(int(argv[0]), "w", buffering=1)
+    settings = json.loads(argv[1])
+    if os.getppid() == 1:
+        return 0  # the build is already gone
+
+    def say(payload: dict[str, Any]) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            out.write(json.dumps(payload) + "\n")
+
+    from nbgov.adapters.mlflow import Tracker, warm_imports
+    from nbgov.core.errors import TrackingError
+    from nbgov.services.recording.sender import Sender, SendState
+
+    warm_imports(settings["uri"])  # while the build loads its pipeline; the store is not touched yet
+    lines = iter(sys.stdin.buffer)
+    first = next(lines, None)
+    if first is None:
+        return 0  # the build ended before it ran anything: nothing to check or send
+    tracker = Tracker(settings["uri"], settings["experiment"], settings.get("artifact_root"))
+    offline: str | None = None
+    try:
+        tracker.prepare()  # fails within seconds on a dead server
+        say({"prepared": True})
+    except TrackingError as exc:
+        offline = exc.message
+    except Exception as exc:  # noqa: BLE001 - whatever the store library raises: the journal has it
+        offline = f"{type(exc).__name__}: {exc}"[:300]
+    if offline is not None:
+        say({"offline": offline})
+    root = Path(settings["root"])
+    sender = Sender(tracker, root, settings.get("secrets", "redact"))
+    state = SendState(Journal(Path(settings["journal_folder"]), settings["journal"]),
+                      parent_key=settings.get("parent_key"))
+    for line in itertools.chain([first], lines):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        event = item["event"]
+        run_id = None
+        if offline is None:
+            try:
+                run_id = sender.send(state, event, bool(item.get("known_new")))
+            except TrackingError as exc:
+                offline = exc.message
+                say({"offline": offline})
+            except Exception as exc:  # noqa: BLE001
+                offline = f"{type(exc).__name__}: {exc}"[:300]
+                say({"offline": offline})
+        say({"seq": event["seq"], "key": event.get("key"), "run_id": run_id})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
