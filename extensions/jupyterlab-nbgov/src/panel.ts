@@ -49,6 +49,17 @@ function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/**
+ * `text` as nodes, the parts between backticks as <code> (commands such as `nbgov sync`);
+ * text only, whatever it holds.
+ */
+export function withCode(text: string): Node[] {
+  return text
+    .split('`')
+    .map((part, i) => (i % 2 === 1 ? el('code', '', part) : document.createTextNode(part)))
+    .filter(node => node.textContent !== '' || node.nodeName === 'CODE');
+}
+
 /** The side panel widget. */
 export class PipelinePanel extends Widget {
   constructor(private readonly options: IPipelinePanelOptions) {
@@ -214,7 +225,7 @@ export class PipelinePanel extends Widget {
   /** Show or hide the banner about runs kept locally (`count` as the server sent it). */
   private _showUnsynced(count: unknown): void {
     const text = unsyncedBanner(count);
-    this._unsynced.textContent = text;
+    this._unsynced.replaceChildren(...withCode(text));
     this._unsynced.hidden = text === '';
     this._unsynced.title = text
       ? 'A build could not reach the tracking store, so these runs are kept in .nbgov/journal ' +

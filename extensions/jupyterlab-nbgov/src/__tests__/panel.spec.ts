@@ -1,7 +1,7 @@
 import { Widget } from '@lumino/widgets';
 
 import { NbgovHub, serverPath } from '../hub';
-import { PipelinePanel } from '../panel';
+import { PipelinePanel, withCode } from '../panel';
 import { NbgovClient } from '../request';
 import { INSTALL_HINT } from '../tokens';
 import { fakeSettings, INFO } from './fakeserver';
@@ -192,8 +192,9 @@ describe('PipelinePanel', () => {
     const banner = panel.node.querySelector<HTMLElement>('.nbgov-panel-unsynced')!;
     expect(banner.hidden).toBe(false);
     expect(banner.textContent).toBe(
-      '2 runs kept locally, not yet in the tracking store — run `nbgov sync`'
+      '2 runs kept locally, not yet in the tracking store — run nbgov sync'
     );
+    expect(banner.querySelector('code')!.textContent).toBe('nbgov sync');
     expect(banner.title).toContain('.nbgov/journal');
     const rows = panel.node.querySelectorAll<HTMLElement>('.nbgov-task');
     const chips = Array.from(rows).map(row => row.querySelector('.nbgov-chip.nbgov-unsynced'));
@@ -268,6 +269,20 @@ describe('PipelinePanel', () => {
     panel.show();
     await new Promise(resolve => setTimeout(resolve, 50));
     expect(calls).toBe(3);
+  });
+});
+
+describe('withCode', () => {
+  it('makes the parts between backticks code, and everything text', () => {
+    const box = document.createElement('div');
+    box.append(...withCode('run `nbgov sync` or `<b>x</b>` now'));
+    expect(box.textContent).toBe('run nbgov sync or <b>x</b> now');
+    expect(Array.from(box.querySelectorAll('code')).map(c => c.textContent)).toEqual([
+      'nbgov sync',
+      '<b>x</b>'
+    ]);
+    expect(box.querySelector('b')).toBeNull();
+    expect(withCode('')).toEqual([]);
   });
 });
 
