@@ -42,6 +42,12 @@ async def test_pipeline_counts_runs_not_yet_synced_until_nbgov_sync(api, jp_root
         assert run is not None and run["outcome"] == "succeeded", (name, run)
         assert run["synced"] is False and not run["run_id"], (name, run)
 
+    # the command line says the same (the count line had gone with the payload's count)
+    cli = run_nbgov(jp_root_dir, "status")
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert "2 run(s) kept locally, not yet in the tracking store: `nbgov sync` sends them" in cli.stdout
+    assert cli.stdout.count("(not synced)") == 2, cli.stdout
+
     server = start_mlflow_server(tmp_path / "store", int(store_uri.rsplit(":", 1)[1]))
     try:
         synced = run_nbgov(jp_root_dir, "sync", "--json", env={"MLFLOW_TRACKING_URI": store_uri})
@@ -56,4 +62,6 @@ async def test_pipeline_counts_runs_not_yet_synced_until_nbgov_sync(api, jp_root
     assert body["unsynced"] == 0
     for task in body["tasks"]:
         assert task["last_run"]["synced"] is True and task["last_run"]["run_id"], task
+    cli = run_nbgov(jp_root_dir, "status")
+    assert "kept locally" not in cli.stdout and "(not synced)" not in cli.stdout, cli.stdout
 
