@@ -1,6 +1,7 @@
 """``GET nbgov/api/pipeline`` reports the runs kept in the local journal: a real ``nbgov build``
 against a tracking server that is down (a closed port on 127.0.0.1) journals its runs, the
-server counts them (``unsynced``) and marks each task's last run not synced; after a real
+server counts them (``unsynced``), marks each task's last run not synced and draws their
+lineage from the local records; after a real
 ``mlflow server`` comes up on that port and ``nbgov sync`` sends them, the same server says so."""
 
 from __future__ import annotations
@@ -42,6 +43,15 @@ async def test_pipeline_counts_runs_not_yet_synced_until_nbgov_sync(api, jp_root
         assert run is not None and run["outcome"] == "succeeded", (name, run)
         assert run["synced"] is False and not run["run_id"], (name, run)
 
+    # the lineage of train finds load's run by its key (it has no run id before the sync),
+    # from the local records only: the store is down and is not asked
+    status, lineage = await api("lineage", params={"target": "train"})
+    assert status == 200, lineage
+    assert lineage["missing"] == [], lineage["missing"]
+    load = lineage["nodes"]["task:load"]
+    assert (load["kind"], load["origin"], load["run_id"]) == ("task", "local", None)
+    assert lineage["nodes"]["task:train"]["upstream"] == ["task:load"]
+
     # the command line says the same (the count line had gone with the payload's count)
     cli = run_nbgov(jp_root_dir, "status")
     assert cli.returncode == 0, cli.stderr[-2000:]
@@ -62,6 +72,8 @@ async def test_pipeline_counts_runs_not_yet_synced_until_nbgov_sync(api, jp_root
     assert body["unsynced"] == 0
     for task in body["tasks"]:
         assert task["last_run"]["synced"] is True and task["last_run"]["run_id"], task
+    _, lineage = await api("lineage", params={"target": "train"})
+    assert lineage["missing"] == [] and all(n["run_id"] for n in lineage["nodes"].values()), lineage
     cli = run_nbgov(jp_root_dir, "status")
     assert "kept locally" not in cli.stdout and "(not synced)" not in cli.stdout, cli.stdout
 
