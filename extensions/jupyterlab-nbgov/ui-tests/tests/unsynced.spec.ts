@@ -2,7 +2,8 @@
  * Runs kept locally, in the browser: the fixture project is built while its tracking server is
  * down (NBGOV_UI_BUILD=offline, see jupyter_server_test_config.py), so every run is in the
  * project's journal only. The Pipeline panel must say so (a banner with the count, a
- * "not synced" chip per task) until `nbgov sync` has sent them, and not after.
+ * "not synced" chip per task) until `nbgov sync` has sent them, and not after; the lineage of
+ * a task is drawn from the local records meanwhile.
  */
 import { expect, test } from '@jupyterlab/galata';
 import { execFileSync } from 'child_process';
@@ -43,6 +44,13 @@ test('the Pipeline panel shows runs not yet synced until nbgov sync', async ({ p
     await expect(row.locator('.nbgov-task-run')).toHaveText(/^last run: succeeded/);
   }
   await shot(panel, 'pipeline-unsynced');
+
+  // the lineage of a task comes from the local records: every upstream run is found
+  await panel.locator('.nbgov-task[data-task="train"] .nbgov-task-lineage').click();
+  const lineage = page.locator('.nbgov-lineage');
+  await expect(lineage.locator('.nbgov-lineage-header')).toHaveText('Lineage of train');
+  await expect(lineage).toContainText('task: features');
+  await expect(lineage).toContainText('missing — [0]');
 
   // the store is back (the project's own mlflow.db): `nbgov sync` sends the four runs
   const env: NodeJS.ProcessEnv = { ...process.env };
