@@ -86,16 +86,24 @@ FREE_PORT = $(abspath $(BIN))/python -c 'import socket; s = socket.socket(); s.b
 # Two passes over the same specs: a fresh project (never built: no lineage yet), then the same
 # project built by `nbgov build` before the server starts (NBGOV_UI_BUILD=1: up-to-date states,
 # run metrics, the lineage tree). Both always run: the spec's branches for each state are real.
+# A third pass (NBGOV_UI_BUILD=offline, its own spec) builds while the tracking server is down:
+# the panel shows the runs kept locally until `nbgov sync`.
 galata: labextension $(UI)/node_modules/.nbgov-installed  ## the browser tests, Chromium assumed present
 	cd $(UI) && NBGOV_UI_BUILD= NBGOV_UI_PORT=$${NBGOV_UI_PORT:-$$($(FREE_PORT))} \
 	  $(JLPM) playwright test || { tail -n 60 jupyter-server.log; exit 1; }
 	cd $(UI) && NBGOV_UI_BUILD=1 NBGOV_UI_PORT=$${NBGOV_UI_PORT:-$$($(FREE_PORT))} \
 	  $(JLPM) playwright test || { tail -n 60 jupyter-server.log; exit 1; }
+	cd $(UI) && NBGOV_UI_BUILD=offline NBGOV_UI_PORT=$${NBGOV_UI_PORT:-$$($(FREE_PORT))} \
+	  $(JLPM) playwright test || { tail -n 60 jupyter-server.log; exit 1; }
 
 # The extension's screenshots in the docs come from the galata specs: this run builds the
-# fixture project first (real build states and metrics) and rewrites docs/assets/screenshots/.
+# fixture project first (real build states and metrics) and rewrites docs/assets/screenshots/;
+# the offline pass takes the picture of runs not yet synced.
 screenshots: browser labextension $(UI)/node_modules/.nbgov-installed  ## refresh the docs' JupyterLab screenshots
 	cd $(UI) && NBGOV_UI_BUILD=1 NBGOV_SCREENSHOT_DIR="$(abspath docs/assets/screenshots)" \
+	  NBGOV_UI_PORT=$${NBGOV_UI_PORT:-$$($(FREE_PORT))} \
+	  $(JLPM) playwright test || { tail -n 60 jupyter-server.log; exit 1; }
+	cd $(UI) && NBGOV_UI_BUILD=offline NBGOV_SCREENSHOT_DIR="$(abspath docs/assets/screenshots)" \
 	  NBGOV_UI_PORT=$${NBGOV_UI_PORT:-$$($(FREE_PORT))} \
 	  $(JLPM) playwright test || { tail -n 60 jupyter-server.log; exit 1; }
 

@@ -185,3 +185,23 @@ def test_graph_payload_matches_its_schema():
         assert "'notebook' is a required property" in exc.message
     else:
         raise AssertionError("a task node without its notebook must not validate")
+
+
+def test_an_upstream_not_yet_synced_is_fetched_by_its_run_key():
+    """A run kept in the local journal has no run id until `nbgov sync`: its key finds it."""
+    ingest = {**rec("ingest", None), "run_key": "b1.x/ingest"}
+    features = rec("features", None)
+    features["upstream"] = [{"task": "ingest", "run_id": None, "run_key": "b1.x/ingest"}]
+    asked: list[str] = []
+
+    def fetch(ref: str):
+        asked.append(ref)
+        return ({"b1.x/ingest": ingest}.get(ref), "local")
+
+    graph = build_graph([(features, "local")], fetch)
+    assert asked == ["b1.x/ingest"]
+    assert graph["nodes"]["task:features"]["upstream"] == ["task:ingest"]
+    assert graph["nodes"]["task:ingest"]["kind"] == "task"
+    # without a key either, the upstream stays missing (nothing to fetch by)
+    features["upstream"] = [{"task": "ingest", "run_id": None}]
+    assert build_graph([(features, "local")], fetch)["nodes"]["task:ingest"]["kind"] == "missing"

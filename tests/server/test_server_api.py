@@ -137,6 +137,7 @@ async def test_pipeline_lists_tasks_with_state_review_and_runs(as_rita, api):
     assert tasks["load"]["products"] == {"nb": "products/load.ipynb", "data": "products/data.csv"}
     assert tasks["train"]["upstream"] == ["load"]
     assert tasks["load"]["state"] == "never-run" and tasks["load"]["last_run"] is None
+    assert body["unsynced"] == 0  # nothing journaled, nothing waiting for `nbgov sync`
     assert tasks["load"]["review"]["status"] == "unreviewed"
     assert tasks["train"]["review"]["status"] == "approved"
 

@@ -141,3 +141,28 @@ def test_concurrent_misses_compute_once(tmp_path):
     for t in threads:
         t.join()
     assert compute.calls == 1 and cache.hits == 2
+
+
+def test_dag_follows_the_build_journal(tmp_path):
+    """The ``unsynced`` count is in the DAG payload: a run journaled while the store was down, a
+    sync's confirmation (an append to an existing ``.sent``) and a retired journal all count."""
+    config = load_config(project(tmp_path))
+    cache, compute = PipelineCache(), Counting()
+    cache.dag(config, compute)
+    journal = tmp_path / ".nbgov" / "journal"
+    journal.mkdir(parents=True)
+    (journal / "b1.x.jsonl").write_text('{"event": "task_finished"}\n')  # a build journaled a run
+    cache.dag(config, compute)
+    assert compute.calls == 2
+    (journal / "b1.x.sent").write_text("")
+    cache.dag(config, compute)
+    assert compute.calls == 3
+    with open(journal / "b1.x.sent", "a") as sent:  # the store confirmed: the folder is unchanged
+        sent.write('{"seq": 1}\n')
+    cache.dag(config, compute)
+    assert compute.calls == 4
+    (journal / "done").mkdir()
+    (journal / "b1.x.jsonl").rename(journal / "done" / "b1.x.jsonl")  # retired
+    cache.dag(config, compute)
+    assert compute.calls == 5
+    assert cache.dag(config, compute) is not None and compute.calls == 5

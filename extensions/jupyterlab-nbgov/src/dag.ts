@@ -2,7 +2,14 @@
  * The pipeline DAG as an SVG drawing: a layered layout computed from each task's `upstream`
  * (pure, tested), and a renderer that builds SVG elements with textContent only.
  */
-import { buildClass, buildLabel, metricsSummary, reviewClass, reviewLabel } from './status';
+import {
+  buildClass,
+  buildLabel,
+  isUnsynced,
+  metricsSummary,
+  reviewClass,
+  reviewLabel
+} from './status';
 import { ITask } from './tokens';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -255,7 +262,8 @@ export function ellipsize(text: string, max = 20): string {
  *
  * Every task becomes a `<g class="nbgov-dag-node">` with `data-task` set to its name, a box
  * coloured by review status, a dot coloured by build state, its name and "state · review"
- * as text nodes, and a <title> with the source, products and last run metrics.
+ * as text nodes, and a <title> with the source, products and last run metrics. A task whose
+ * last run is not yet in the tracking store gets `data-synced="false"` and a dashed box.
  */
 export function renderDag(tasks: ITask[], options: IRenderOptions = {}): SVGSVGElement {
   const layout = layoutDag(tasks);
@@ -316,12 +324,19 @@ export function renderDag(tasks: ITask[], options: IRenderOptions = {}): SVGSVGE
     if (options.current && options.current === task.name) {
       g.classList.add('nbgov-current');
     }
+    const unsynced = isUnsynced(task.last_run);
+    if (unsynced) {
+      // drawn with a dashed box; the title says why
+      g.classList.add('nbgov-unsynced');
+      g.dataset.synced = 'false';
+    }
     const title = svg('title');
     const metrics = metricsSummary(task.last_run);
     title.textContent = [
       `${task.name} (${task.source})`,
       `build: ${buildLabel(task.state)}; review: ${reviewLabel(status)}`,
       metrics ? `last run: ${metrics}` : 'last run: none',
+      ...(unsynced ? ['last run not synced: kept locally, `nbgov sync` sends it'] : []),
       ...Object.entries(task.products ?? {}).map(([key, path]) => `product ${key}: ${path}`)
     ].join('\n');
     g.appendChild(title);

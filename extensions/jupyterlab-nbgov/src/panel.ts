@@ -10,9 +10,12 @@ import {
   buildClass,
   buildLabel,
   formatDuration,
+  isUnsynced,
   metricsSummary,
   reviewClass,
-  reviewLabel
+  reviewLabel,
+  UNSYNCED_RUN_TITLE,
+  unsyncedBanner
 } from './status';
 import { IPipeline, ITask, NbgovAPIError } from './tokens';
 
@@ -46,6 +49,17 @@ function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/**
+ * `text` as nodes, the parts between backticks as <code> (commands such as `nbgov sync`);
+ * text only, whatever it holds.
+ */
+export function withCode(text: string): Node[] {
+  return text
+    .split('`')
+    .map((part, i) => (i % 2 === 1 ? el('code', '', part) : document.createTextNode(part)))
+    .filter(node => node.textContent !== '' || node.nodeName === 'CODE');
+}
+
 /** The side panel widget. */
 export class PipelinePanel extends Widget {
   constructor(private readonly options: IPipelinePanelOptions) {
@@ -64,6 +78,10 @@ export class PipelinePanel extends Widget {
 
     this._message = el('div', 'nbgov-panel-message');
     this.node.appendChild(this._message);
+    // runs the tracking store has not got (it was unreachable during a build): say so, loudly
+    this._unsynced = el('div', 'nbgov-panel-unsynced');
+    this._unsynced.hidden = true;
+    this.node.appendChild(this._unsynced);
     this._hints = el('ul', 'nbgov-panel-hints');
     this.node.appendChild(this._hints);
     this._graph = el('div', 'nbgov-panel-graph');
@@ -89,6 +107,7 @@ export class PipelinePanel extends Widget {
       if (info.pipeline === null) {
         this._pipeline = null;
         this._showMessage('No pipeline.yaml in this project: there is no DAG to draw.');
+        this._showUnsynced(0);
         this._graph.replaceChildren();
         this._list.replaceChildren();
         return;
@@ -103,6 +122,7 @@ export class PipelinePanel extends Widget {
       this._hints.replaceChildren(
         ...(pipeline.hints ?? []).map(hint => el('li', 'nbgov-panel-hint', hint))
       );
+      this._showUnsynced(pipeline.unsynced);
       this.draw();
     } catch (error) {
       if (ticket !== this._ticket) {
@@ -112,6 +132,7 @@ export class PipelinePanel extends Widget {
       this._graph.replaceChildren();
       this._list.replaceChildren();
       this._hints.replaceChildren();
+      this._showUnsynced(0);
       const text = error instanceof NbgovAPIError ? error.describe() : String(error);
       this._showMessage(text, true, error instanceof NbgovAPIError && error.missingServer);
     } finally {
@@ -172,6 +193,12 @@ export class PipelinePanel extends Widget {
     }
     head.appendChild(el('span', `nbgov-chip ${buildClass(task.state)}`, buildLabel(task.state)));
     head.appendChild(el('span', `nbgov-chip ${reviewClass(status)}`, reviewLabel(status)));
+    if (isUnsynced(task.last_run)) {
+      const chip = el('span', 'nbgov-chip nbgov-unsynced', 'not synced');
+      chip.title = UNSYNCED_RUN_TITLE;
+      head.appendChild(chip);
+      row.dataset.synced = 'false';
+    }
     row.appendChild(head);
     const source = el('div', 'nbgov-task-source');
     source.appendChild(el('span', 'nbgov-task-path', task.source));
@@ -195,6 +222,17 @@ export class PipelinePanel extends Widget {
     return row;
   }
 
+  /** Show or hide the banner about runs kept locally (`count` as the server sent it). */
+  private _showUnsynced(count: unknown): void {
+    const text = unsyncedBanner(count);
+    this._unsynced.replaceChildren(...withCode(text));
+    this._unsynced.hidden = text === '';
+    this._unsynced.title = text
+      ? 'A build could not reach the tracking store, so these runs are kept in .nbgov/journal ' +
+        'of the project; `nbgov sync` (or the next `nbgov build`) sends them.'
+      : '';
+  }
+
   private _showMessage(text: string, isError = false, missing = false): void {
     this._message.textContent = text;
     this._message.classList.toggle('nbgov-error', isError);
@@ -204,6 +242,7 @@ export class PipelinePanel extends Widget {
   private _graph: HTMLDivElement;
   private _list: HTMLUListElement;
   private _message: HTMLDivElement;
+  private _unsynced: HTMLDivElement;
   private _hints: HTMLUListElement;
   private _pipeline: IPipeline | null = null;
   private _lineage = false;

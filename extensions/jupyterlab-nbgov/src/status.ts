@@ -158,3 +158,26 @@ export function formatDuration(seconds: number | null | undefined): string {
   const minutes = Math.floor(seconds / 60);
   return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
 }
+
+/** True when a task's last run is kept locally only (the server says `synced: false`). */
+export function isUnsynced(run: ILastRun | null | undefined): boolean {
+  return !!run && run.synced === false;
+}
+
+/** What the "not synced" chip of a task says when hovered. */
+export const UNSYNCED_RUN_TITLE =
+  'This run is kept in the local journal (.nbgov/journal), not yet in the tracking store: ' +
+  'run `nbgov sync` in the project to send it';
+
+/**
+ * The panel's banner about runs the tracking store has not got yet: "2 runs kept locally, not
+ * yet in the tracking store — run `nbgov sync`"; '' when there are none (or an older server
+ * does not count them).
+ */
+export function unsyncedBanner(count: unknown): string {
+  if (typeof count !== 'number' || !Number.isFinite(count) || count <= 0) {
+    return '';
+  }
+  const runs = count === 1 ? '1 run' : `${count} runs`;
+  return `${runs} kept locally, not yet in the tracking store — run \`nbgov sync\``;
+}

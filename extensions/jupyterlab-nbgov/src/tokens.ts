@@ -49,12 +49,18 @@ export interface IReviewState {
 
 /** The last run of a task, as tracked. */
 export interface ILastRun {
-  run_id: string;
+  /** Null while the run is only in the local journal (the store was unreachable). */
+  run_id: string | null;
   outcome: string;
   metrics: { [key: string]: number | string | null };
   started: string | null;
   ended: string | null;
   duration_s: number | null;
+  /**
+   * False: the run is kept in the project's local journal (`.nbgov/journal/`), not yet in the
+   * tracking store; `nbgov sync` sends it. Absent from servers older than the journal.
+   */
+  synced?: boolean;
 }
 
 /** One task of `GET nbgov/api/pipeline`. */
@@ -86,6 +92,8 @@ export interface IPipeline {
   plan?: 'current' | 'stale' | 'missing' | 'loaded';
   /** What the user should know or do (e.g. record products built by `ploomber build`). */
   hints?: string[];
+  /** Finished task runs kept in the local journal, not yet in the tracking store. */
+  unsynced?: number;
 }
 
 /** `GET nbgov/api/diff?path=P&outputs=0|1` */

@@ -5,12 +5,17 @@ git repository whose commits are by "Ada Author", while decisions taken in the b
 recorded for "Rita Reviewer" ($NBGOV_REVIEWER): the four-eyes rule holds as in real use.
 With NBGOV_UI_BUILD=1 the project is built first (`nbgov build`), so that the pipeline panel
 shows build states, run metrics and lineage: `make test-browser` runs the specs once without and
-once with it, so both branches of the specs run in CI.
+once with it, so both branches of the specs run in CI. With NBGOV_UI_BUILD=offline it is built
+while its tracking server is down (a closed port on 127.0.0.1): every run stays in the local
+journal, for tests/unsynced.spec.ts (which then runs `nbgov sync` into the project's own store).
+The project is made in $NBGOV_UI_TMP when set (playwright.config.js sets it, so that the specs
+know where the project is).
 Never use this configuration outside tests: galata's helper turns security off.
 """
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -26,7 +31,7 @@ PORT = int(os.environ.get("NBGOV_UI_PORT", "18888"))
 
 def make_project() -> Path:
     """Copy the fixture project into a new git repository and commit it as Ada Author."""
-    root = Path(tempfile.mkdtemp(prefix="nbgov-ui-")) / "project"
+    root = Path(tempfile.mkdtemp(prefix="nbgov-ui-", dir=os.environ.get("NBGOV_UI_TMP"))) / "project"
     shutil.copytree(FIXTURE, root)
     (root / "gitignore").rename(root / ".gitignore")
     git = ["git", "-C", str(root)]
@@ -49,9 +54,21 @@ os.environ["PLOOMBER_STATS_ENABLED"] = "false"
 os.environ["PLOOMBER_VERSION_CHECK_DISABLED"] = "true"
 
 ROOT = make_project()
-if os.environ.get("NBGOV_UI_BUILD"):
+if os.environ.get("NBGOV_UI_BUILD") == "offline":
+    # a tracking server that is down: nothing listens on a port just freed (the third pass)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{closed}"}
+    subprocess.run(["nbgov", "build", "--quiet", "--project", str(ROOT)], check=True, env=env)
+    if not list((ROOT / ".nbgov" / "journal").glob("*.jsonl")):
+        raise SystemExit("nbgov build against a closed port journaled no run: nothing to test")
+elif os.environ.get("NBGOV_UI_BUILD"):
     # real build states, metrics and lineage records (the second pass of make test-browser)
     subprocess.run(["nbgov", "build", "--quiet", "--project", str(ROOT)], check=True)
+if os.environ.get("NBGOV_UI_TMP"):
+    # where the specs find the project (e.g. to run `nbgov sync` in it)
+    (Path(os.environ["NBGOV_UI_TMP"]) / "project-root").write_text(str(ROOT))
 
 c.ServerApp.root_dir = str(ROOT)
 c.ServerApp.ip = "127.0.0.1"

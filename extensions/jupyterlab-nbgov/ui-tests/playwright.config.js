@@ -2,12 +2,26 @@
  * Galata (Playwright) configuration: the system's Chromium (no browser download), headless,
  * one worker, against a JupyterLab started from jupyter_server_test_config.py.
  */
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
 const port = process.env.NBGOV_UI_PORT || '18888';
 
+// the folder the server makes its project in (jupyter_server_test_config.py): set once here,
+// inherited by the server and by the workers, so that a spec can find the project
+if (!process.env.NBGOV_UI_TMP) {
+  process.env.NBGOV_UI_TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'nbgov-ui-'));
+}
+
+// NBGOV_UI_BUILD=offline (the project built while its tracking server was down) has its own
+// spec; the other passes (fresh, built) run the review round
+const offline = process.env.NBGOV_UI_BUILD === 'offline';
+
 module.exports = {
   ...baseConfig,
+  testMatch: offline ? /unsynced\.spec\.ts$/ : /nbgov\.spec\.ts$/,
   workers: 1,
   retries: 0,
   // per test: a kernel start plus a run on a loaded 2-core machine took over 90 s once

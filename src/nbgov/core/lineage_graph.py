@@ -83,7 +83,9 @@ def build_graph(starts: list[tuple[dict[str, Any], str]], fetch: Fetch) -> dict[
     """Walk upstream from ``starts`` (records with their origin), breadth first.
 
     Each upstream ``{"task", "run_id"}`` of a record is fetched once; a run id that ``fetch``
-    cannot resolve, or an upstream recorded without a run id, becomes a ``missing`` node.
+    cannot resolve, or an upstream recorded without a run id, becomes a ``missing`` node. An
+    upstream run kept in the local journal (not yet synced) has no run id yet: it is fetched by
+    its ``run_key``, which ``fetch`` resolves from the local records only.
     """
     nodes: dict[str, dict[str, Any]] = {}
     queue: list[dict[str, Any]] = []
@@ -104,7 +106,8 @@ def build_graph(starts: list[tuple[dict[str, Any], str]], fetch: Fetch) -> dict[
                 node["upstream"].append(key)
             if key in nodes:
                 continue
-            found, origin = fetch(run_id) if run_id else (None, "")
+            ref = run_id or up.get("run_key")
+            found, origin = fetch(ref) if ref else (None, "")
             if found is None:
                 nodes[key] = missing_node(task, run_id)
                 continue

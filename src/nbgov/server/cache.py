@@ -8,7 +8,8 @@ project, each with a *stamp*: ``(mtime_ns, size)`` of exactly the files it depen
 - ``dag``: the ``pipeline_state`` payload (build states, last runs), computed from the build
   plan and the lineage records, never by loading Ploomber. Depends on the config, spec,
   env.yaml, the plan, each task's source, each product and each product's folder (whose mtime
-  moves when a run writes a product or a lineage record by rename).
+  moves when a run writes a product or a lineage record by rename), and the build journal's
+  files (runs not yet synced).
 - ``tasks``: which notebook is which task. Depends on the config, spec and cached plan only, so
   saving a notebook in JupyterLab does not recompute the pipeline just to name its task.
 - ``reviews``: each task's review status. Depends on the ledger and the task sources, and is
@@ -64,9 +65,23 @@ def sources(config: Config, dag: dict[str, Any]) -> list[Path]:
     return [config.root / t["source"] for t in dag.get("tasks", []) if t.get("source")]
 
 
+def journal_inputs(config: Config) -> list[Path]:
+    """The build journal's folder and files: the payload's ``unsynced`` count moves when a
+    build journals a run the store did not take, and when ``nbgov sync`` confirms (appends to a
+    ``.sent`` file, which leaves the folder's mtime alone) or retires a journal."""
+    from nbgov.core.journal import journal_folder
+
+    folder = journal_folder(config.root)
+    try:
+        names = sorted(p for p in folder.iterdir() if p.suffix in (".jsonl", ".sent"))
+    except OSError:
+        names = []
+    return [folder, *names]
+
+
 def dag_inputs(config: Config, dag: dict[str, Any]) -> list[Path]:
     """The files a ``pipeline_state`` payload depends on, besides the review ledger."""
-    paths = [*spec_inputs(config), *sources(config, dag)]
+    paths = [*spec_inputs(config), *sources(config, dag), *journal_inputs(config)]
     for task in dag.get("tasks", []):
         for product in (task.get("products") or {}).values():
             if isinstance(product, str):

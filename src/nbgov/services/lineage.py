@@ -39,6 +39,8 @@ class _Records:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.by_run: dict[str, dict[str, Any]] = {}
+        # runs kept in the local journal have no run id until `nbgov sync`: found by their key
+        self.by_key: dict[str, dict[str, Any]] = {}
         self.by_task: dict[str, dict[str, Any]] = {}
         self.kinds: dict[str, tuple[str, str | None]] = {}
         self.tasks = _spec_tasks(config, self.kinds)
@@ -57,6 +59,8 @@ class _Records:
                     self.by_task.setdefault(record.get("task"), record)
                     if record.get("run_id"):
                         self.by_run[record["run_id"]] = record
+                    if record.get("run_key"):
+                        self.by_key[record["run_key"]] = record
         self._store: LineageStore | None = None
 
     @property
@@ -66,9 +70,14 @@ class _Records:
         return self._store
 
     def fetch(self, run_id: str) -> tuple[dict[str, Any] | None, str]:
-        """A run's record and where it came from (``local`` | ``mlflow``)."""
+        """A run's record and where it came from (``local`` | ``mlflow``); ``run_id`` may be a
+        run key (``<build>/<task>``) of a run not yet synced, which only local records hold."""
         if run_id in self.by_run:
             return self.by_run[run_id], "local"
+        if run_id in self.by_key:
+            return self.by_key[run_id], "local"
+        if "/" in run_id:  # a run key, never an MLflow run id: the store cannot know it yet
+            return None, ""
         return self.store.record(run_id), "mlflow"
 
 

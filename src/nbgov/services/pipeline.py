@@ -159,8 +159,12 @@ def _payload(config: Config, infos: list[TaskInfo], decided: dict[str, Any],
     if plan_status == "stale":
         hints.append("the pipeline changed since its plan was written: states are from the last "
                      "plan; run `nbgov status` to refresh it")
+    from nbgov.services.recording.sync import pending_runs
+
+    # runs journaled while the store was unreachable (`nbgov sync` sends them): the CLI's status
+    # line and the JupyterLab panel's banner both read this count
     return {"pipeline": _rel(config, config.pipeline_path), "tasks": tasks, "plan": plan_status,
-            "hints": hints}
+            "hints": hints, "unsynced": pending_runs(config)}
 
 
 def _all_fresh(config: Config) -> list[TaskInfo] | None:

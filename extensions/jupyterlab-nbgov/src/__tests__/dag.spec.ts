@@ -138,6 +138,25 @@ describe('renderDag', () => {
     expect((window as any).pwned).toBeUndefined();
   });
 
+  it('marks a task whose last run is not synced, and only that one', () => {
+    const run = tasks[1].last_run!;
+    const root = renderDag([
+      tasks[0],
+      { ...tasks[1], last_run: { ...run, run_id: null, synced: false } },
+      { ...tasks[2], last_run: { ...run, synced: true } }
+    ]);
+    const train = root.querySelector('[data-task="train"]')!;
+    expect(train.getAttribute('data-synced')).toBe('false');
+    expect(train.classList.contains('nbgov-unsynced')).toBe(true);
+    expect(train.querySelector('title')!.textContent).toContain(
+      'last run not synced: kept locally, `nbgov sync` sends it'
+    );
+    expect(root.querySelectorAll('.nbgov-unsynced')).toHaveLength(1);
+    const synced = root.querySelector('[data-task^="<img"]')!;
+    expect(synced.hasAttribute('data-synced')).toBe(false);
+    expect(synced.querySelector('title')!.textContent).not.toContain('not synced');
+  });
+
   it('calls onOpen with the clicked task', () => {
     const opened: string[] = [];
     const root = renderDag(tasks, { onOpen: t => opened.push(t.source) });

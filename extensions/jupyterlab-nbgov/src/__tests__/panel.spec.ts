@@ -1,7 +1,7 @@
 import { Widget } from '@lumino/widgets';
 
 import { NbgovHub, serverPath } from '../hub';
-import { PipelinePanel } from '../panel';
+import { PipelinePanel, withCode } from '../panel';
 import { NbgovClient } from '../request';
 import { INSTALL_HINT } from '../tokens';
 import { fakeSettings, INFO } from './fakeserver';
@@ -139,6 +139,92 @@ describe('PipelinePanel', () => {
     expect(hints[0].querySelector('i')).toBeNull();
   });
 
+  it('shows no banner and no "not synced" chip when every run is in the store', async () => {
+    const { panel } = makePanel({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET pipeline': () => ({
+        status: 200,
+        body: {
+          ...PIPELINE,
+          unsynced: 0,
+          tasks: [
+            { ...PIPELINE.tasks[0], last_run: { ...PIPELINE.tasks[0].last_run, synced: true } },
+            PIPELINE.tasks[1]
+          ]
+        }
+      })
+    });
+    await panel.refresh();
+    const banner = panel.node.querySelector<HTMLElement>('.nbgov-panel-unsynced')!;
+    expect(banner.hidden).toBe(true);
+    expect(banner.textContent).toBe('');
+    expect(panel.node.querySelectorAll('.nbgov-unsynced')).toHaveLength(0);
+    expect(panel.node.querySelector('[data-synced]')).toBeNull();
+  });
+
+  it('says how many runs are kept locally and marks each task whose last run is', async () => {
+    let body: any = {
+      ...PIPELINE,
+      unsynced: 2,
+      tasks: [
+        {
+          ...PIPELINE.tasks[0],
+          last_run: { ...PIPELINE.tasks[0].last_run, run_id: null, synced: false }
+        },
+        {
+          ...PIPELINE.tasks[1],
+          name: 'train<img src=x onerror="window.pwned=1">',
+          state: 'up-to-date',
+          last_run: { ...PIPELINE.tasks[0].last_run, run_id: null, synced: false }
+        },
+        {
+          ...PIPELINE.tasks[1],
+          name: 'evaluate',
+          last_run: { ...PIPELINE.tasks[0].last_run, synced: true }
+        }
+      ]
+    };
+    const { panel, hub } = makePanel({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET pipeline': () => ({ status: 200, body })
+    });
+    await panel.refresh();
+    const banner = panel.node.querySelector<HTMLElement>('.nbgov-panel-unsynced')!;
+    expect(banner.hidden).toBe(false);
+    expect(banner.textContent).toBe(
+      '2 runs kept locally, not yet in the tracking store — run nbgov sync'
+    );
+    expect(banner.querySelector('code')!.textContent).toBe('nbgov sync');
+    expect(banner.title).toContain('.nbgov/journal');
+    const rows = panel.node.querySelectorAll<HTMLElement>('.nbgov-task');
+    const chips = Array.from(rows).map(row => row.querySelector('.nbgov-chip.nbgov-unsynced'));
+    expect(chips.map(chip => chip?.textContent ?? null)).toEqual(['not synced', 'not synced', null]);
+    expect(chips[0]!.getAttribute('title')).toContain('nbgov sync');
+    expect(rows[0].dataset.synced).toBe('false');
+    expect(rows[2].dataset.synced).toBeUndefined();
+    // the run line is unchanged; the task name from the server stays text
+    expect(rows[0].querySelector('.nbgov-task-run')!.textContent).toBe(
+      'last run: success, 2 s — rows=150'
+    );
+    expect(panel.node.querySelector('img')).toBeNull();
+    expect((window as any).pwned).toBeUndefined();
+    expect(panel.node.querySelectorAll('svg [data-synced="false"]')).toHaveLength(2);
+
+    // after `nbgov sync` the next refresh drops the banner and the chips
+    body = {
+      ...body,
+      unsynced: 0,
+      tasks: body.tasks.map((t: any) => ({
+        ...t,
+        last_run: { ...t.last_run, run_id: 'r', synced: true }
+      }))
+    };
+    hub.notify(null);
+    await new Promise(resolve => setTimeout(resolve, 50));
+    expect(banner.hidden).toBe(true);
+    expect(panel.node.querySelectorAll('.nbgov-unsynced')).toHaveLength(0);
+  });
+
   it('says how to install the server extension when it is missing', async () => {
     const { panel } = makePanel({});
     await panel.refresh();
@@ -183,6 +269,20 @@ describe('PipelinePanel', () => {
     panel.show();
     await new Promise(resolve => setTimeout(resolve, 50));
     expect(calls).toBe(3);
+  });
+});
+
+describe('withCode', () => {
+  it('makes the parts between backticks code, and everything text', () => {
+    const box = document.createElement('div');
+    box.append(...withCode('run `nbgov sync` or `<b>x</b>` now'));
+    expect(box.textContent).toBe('run nbgov sync or <b>x</b> now');
+    expect(Array.from(box.querySelectorAll('code')).map(c => c.textContent)).toEqual([
+      'nbgov sync',
+      '<b>x</b>'
+    ]);
+    expect(box.querySelector('b')).toBeNull();
+    expect(withCode('')).toEqual([]);
   });
 });
 

@@ -2,11 +2,13 @@ import {
   buildClass,
   formatDuration,
   formatMetric,
+  isUnsynced,
   metricsSummary,
   reviewClass,
   reviewLabel,
   reviewTooltip,
-  shortVersion
+  shortVersion,
+  unsyncedBanner
 } from '../status';
 import { IReviewState } from '../tokens';
 
@@ -79,5 +81,34 @@ describe('reviewTooltip', () => {
   it('says when there is no decision yet', () => {
     const text = reviewTooltip({ ...base, status: 'unreviewed', approved_version: null, last: null, task: null });
     expect(text).toBe('nbgov review: unreviewed\nversion: nbv1:ffffffffffff\nlast decision: none yet');
+  });
+});
+
+describe('runs not yet synced', () => {
+  it('words the banner by count, and says nothing for none or a non-count', () => {
+    expect(unsyncedBanner(3)).toBe(
+      '3 runs kept locally, not yet in the tracking store — run `nbgov sync`'
+    );
+    expect(unsyncedBanner(1)).toBe(
+      '1 run kept locally, not yet in the tracking store — run `nbgov sync`'
+    );
+    for (const none of [0, -1, undefined, null, '2', NaN, Infinity]) {
+      expect(unsyncedBanner(none)).toBe('');
+    }
+  });
+
+  it('calls a run unsynced only when the server says synced: false', () => {
+    const run = {
+      run_id: null,
+      outcome: 'succeeded',
+      metrics: {},
+      started: null,
+      ended: null,
+      duration_s: 1
+    };
+    expect(isUnsynced({ ...run, synced: false })).toBe(true);
+    expect(isUnsynced({ ...run, run_id: 'r1', synced: true })).toBe(false);
+    expect(isUnsynced({ ...run, run_id: 'r1' })).toBe(false); // an older server: no claim
+    expect(isUnsynced(null)).toBe(false);
   });
 });

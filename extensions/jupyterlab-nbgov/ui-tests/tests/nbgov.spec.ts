@@ -7,31 +7,15 @@
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
-import * as path from 'path';
+
+import { gotoLab, shot } from './helpers';
 
 test.use({ autoGoto: false, serverFiles: 'off', viewport: { width: 1280, height: 1000 } });
 test.describe.configure({ mode: 'serial' });
 
 test.beforeEach(async ({ page }) => {
-  // galata gives JupyterLab a fixed 15 s to start (its waitForCondition default), which a first
-  // load on a busy 2-core CI machine can exceed: waits without their own timeout get 2 minutes
-  const lab = page as any;
-  const waitForCondition = lab.waitForCondition.bind(lab);
-  lab.waitForCondition = (condition: () => Promise<boolean> | boolean, timeout?: number) =>
-    waitForCondition(condition, timeout ?? 120000);
-  await page.goto();
+  await gotoLab(page);
 });
-
-/**
- * The documentation's pictures of the extension are taken here, on every run, so that a change
- * of the UI shows in them: into ui-tests/screenshots/ (ignored by git), or into
- * $NBGOV_SCREENSHOT_DIR (`make screenshots` points it at docs/assets/screenshots/).
- */
-const SHOTS = process.env.NBGOV_SCREENSHOT_DIR || path.resolve(__dirname, '..', 'screenshots');
-
-async function shot(target: Locator, name: string): Promise<void> {
-  await target.screenshot({ path: path.join(SHOTS, `${name}.png`), animations: 'disabled' });
-}
 
 async function openNotebook(page: IJupyterLabPageFixture, file: string): Promise<Locator> {
   expect(await page.notebook.openByPath(`notebooks/${file}`)).toBe(true);
