@@ -73,6 +73,9 @@ def prestart_engine(base: type) -> type:
             try:
                 run_sync(run_hook)(client.on_notebook_start, notebook=client.nb)
                 return client.execute()
+            except BaseException:
+                _cancel_pending()
+                raise
             finally:
                 # nbclient leaves a kernel it did not start running: this task's kernel ends here
                 if client.kc is not None:
@@ -81,3 +84,22 @@ def prestart_engine(base: type) -> type:
                 pool.retire(km, graceful)
 
     return PrestartEngine
+
+
+def _cancel_pending() -> None:
+    """A Ctrl-C left nbclient's cell coroutine pending in this thread's event loop: cancel it now.
+    Else the next use of the loop (ending the kernel) wakes it on a dead kernel, and asyncio
+    prints its DeadKernelError traceback ("Task exception was never retrieved") at exit."""
+    import asyncio
+
+    from jupyter_core.utils import ensure_event_loop
+
+    loop = ensure_event_loop()
+    if loop.is_running():
+        return
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))

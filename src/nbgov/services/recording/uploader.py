@@ -22,6 +22,7 @@ import contextlib
 import itertools
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -55,6 +56,8 @@ class Uploader:
         self._reader: threading.Thread | None = None
         self._stderr = None
         self._closing = False
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
 
     @property
     def started(self) -> bool:
@@ -80,29 +83,26 @@ class Uploader:
         self._reader = threading.Thread(target=self._read, args=(reply_r,), name="nbgov-upload-replies",
                                         daemon=True)
         self._reader.start()
+        self._writer = threading.Thread(target=self._write, name="nbgov-upload-events", daemon=True)
+        self._writer.start()
 
     def put(self, event: dict[str, Any], known_new: bool = False) -> threading.Event:
         """Hand one journaled event over; the flag is set once the store took it (or will not)."""
         flag = threading.Event()
         with self._lock:
             self._flags[event["seq"]] = flag
-        process = self._process
-        if process is None or process.stdin is None or self._closing:
+        if self._process is None or self._closing:
             flag.set()
             return flag
-        try:
-            process.stdin.write((json.dumps({"event": event, "known_new": known_new}) + "\n").encode())
-            process.stdin.flush()
-        except (OSError, ValueError):  # the process is gone: the journal keeps the event
-            self._gone()
+        # through a queue: a slow store fills the pipe, and the build must not wait for it
+        self._outbox.put((json.dumps({"event": event, "known_new": known_new}) + "\n").encode())
         return flag
 
     def abandon(self) -> None:
         """The build ends before it was opened: the process has nothing to do."""
         self._closing = True
         if self._process is not None:
-            with contextlib.suppress(OSError, ValueError):
-                self._process.stdin.close()
+            self._outbox.put(None)
             with contextlib.suppress(OSError):
                 self._process.kill()
             self._process.wait()
@@ -115,8 +115,7 @@ class Uploader:
         process = self._process
         if process is None:
             return
-        with contextlib.suppress(OSError, ValueError):
-            process.stdin.close()
+        self._outbox.put(None)  # the writer closes the process's input after the last event
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -124,11 +123,25 @@ class Uploader:
             process.wait()
             self.offline_reason = (self.offline_reason
                                    or f"the tracking store did not take everything within {timeout:.0f} s")
-        if self._reader is not None:
-            self._reader.join(10)
+        for thread in (self._writer, self._reader):
+            if thread is not None:
+                thread.join(10)
         self._gone()
 
-    # -- replies ---------------------------------------------------------------------
+    # -- events out, replies in ------------------------------------------------------
+    def _write(self) -> None:
+        process = self._process
+        while True:
+            line = self._outbox.get()
+            try:
+                if line is None:
+                    process.stdin.close()
+                    return
+                process.stdin.write(line)
+                process.stdin.flush()
+            except (OSError, ValueError):  # the process is gone: the journal keeps the events
+                return
+
     def _read(self, fd: int) -> None:
         with os.fdopen(fd, "rb") as replies:
             for line in replies:
