@@ -23,6 +23,8 @@ from nbgov.core.errors import LineageError, ParameterError, TrackingError
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_\-]+))$")
 #: MLflow's lineage artifact of every nbgov task run (see services/tracking.py).
 LINEAGE_ARTIFACT = "nbgov/lineage.json"
+#: MLflow 3's source of a version registered from a logged model: ``models:/m-<id>``
+_LOGGED_MODEL = re.compile(r"^models:/(?P<id>m-[0-9a-f]+)/?$")
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,33 @@ class Registry:
             except Exception:  # no such run / artifact: the caller reports the gap
                 return None
 
+    def model_files_uri(self, model: ModelVersion) -> str:
+        """Where the files of a model version are, resolved in this registry's store.
+
+        MLflow 3.17 resolves a ``models:/`` URI (and a version's ``models:/m-ID`` source)
+        through the process-wide registry and tracking URIs, not the ones it is given: a
+        stray ``MLFLOW_REGISTRY_URI`` sent it to another store ("Model Version ... not
+        found"). Asking this store's client for the download location avoids that.
+
+        Raises:
+            LineageError: the version or its logged model does not exist.
+            TrackingError: the store is unreachable.
+        """
+        uri = self._call(
+            f"no model version {model.uri}",
+            self.client.get_model_version_download_uri,
+            model.name,
+            model.version,
+        )
+        logged = _LOGGED_MODEL.match(uri or "")
+        if logged:
+            uri = self._call(
+                f"no logged model {logged['id']} behind {model.uri}",
+                self.client.get_logged_model,
+                logged["id"],
+            ).artifact_location
+        return str(uri).rstrip("/")
+
     def input_columns(self, model: ModelVersion) -> list[str] | None:
         """The input column names of the model's signature, or None when it has no signature.
 
@@ -221,15 +250,19 @@ class Registry:
         from mlflow.artifacts import download_artifacts
         from mlflow.models import Model
 
+        location = self.model_files_uri(model)
         with tempfile.TemporaryDirectory(prefix="nbgov-model-") as tmp:
             try:
                 path = download_artifacts(
-                    artifact_uri=f"{model.uri}/MLmodel", dst_path=tmp, tracking_uri=self.uri
+                    artifact_uri=f"{location}/MLmodel",
+                    dst_path=tmp,
+                    tracking_uri=self.uri,
+                    registry_uri=self.uri,
                 )
                 signature = Model.load(path).signature
             except Exception as exc:
                 raise TrackingError(
-                    f"cannot read the MLmodel of {model.uri}: {_short(exc)}"
+                    f"cannot read the MLmodel of {model.uri} ({location}): {_short(exc)}"
                 ) from None
         if signature is None or signature.inputs is None:
             return None

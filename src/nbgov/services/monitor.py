@@ -154,16 +154,20 @@ def check_columns(columns: list[str], expected: list[str], batch: Path, against:
 
 @contextlib.contextmanager
 def _tracking_env(uri: str) -> Iterator[None]:
-    # the task's kernel loads the model from the registry: it inherits this process's env
-    old = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
+    # the task's kernel loads the model from the registry: it inherits this process's env. The
+    # registry URI too: MLflow resolves models:/ through MLFLOW_REGISTRY_URI first, and a stray
+    # one (another project's store) would send the kernel there
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    old = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, uri))
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = old
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def status_path(notebook_product: Path) -> Path:
