@@ -175,3 +175,61 @@ def test_store_down_build_succeeds_then_sync_sends_once(tiny: Path, tmp_path: Pa
         _invariants(tiny, uri)
     finally:
         stop(server)
+
+
+#: Runs ``nbgov build`` and SIGKILLs it at one exact point of recording task ``a``'s end:
+#: ``record`` = after its end was journaled, before its lineage record was written;
+#: ``journal`` = after Ploomber wrote its metadata, before its end was journaled.
+_KILL_AT = """
+import os, runpy, signal, sys
+point = sys.argv.pop(1)
+if point == "record":
+    import nbgov.core.lineage as lineage
+    write = lineage.write_record
+    def write_record(record, path):
+        if str(path).endswith("a.lineage.json"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        write(record, path)
+    lineage.write_record = write_record
+else:
+    from nbgov.core.journal import Journal
+    append = Journal.append
+    def journal_append(self, event, **data):
+        if event == "task_finished" and data.get("task") == "a":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return append(self, event, **data)
+    Journal.append = journal_append
+sys.argv = ["nbgov", *sys.argv[1:]]
+runpy.run_module("nbgov", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("point", ["record", "journal"])
+def test_killed_before_the_lineage_record_is_written_the_task_is_not_up_to_date(tiny: Path, point: str):
+    """A task whose run ended (products and Ploomber's metadata written) but whose lineage
+    record was never written is never called up to date: its products are unrecorded. When the
+    journal has its end, the next sync writes the record from it; otherwise it runs again."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    proc = subprocess.run([sys.executable, "-c", _KILL_AT, point, "build", "-q"], cwd=tiny, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert (tiny / "products/a.txt").read_text() == "10"  # a's products are there...
+    assert not (tiny / "products/a.lineage.json").exists()  # ...and no record of them
+    status = json.loads(run_cli(tiny, "status", "--json").stdout)
+    states = {t["name"]: t["state"] for t in status["tasks"]}
+    assert states["a"] != "up-to-date", status["tasks"]
+    again = run_cli(tiny, "build", "--json")
+    assert again.returncode == 0, again.stderr[-2000:]
+    outcomes = {t["task"]: t["outcome"] for t in json.loads(again.stdout)["tasks"]}
+    # the journal had a's end (kill before the record): sync wrote the record, a is skipped;
+    # it had no end (kill before the journal): the run was ended KILLED and a runs again
+    assert outcomes["a"] == ("skipped" if point == "record" else "ran"), outcomes
+    runs = _task_runs(_store(tiny))
+    expected = ["FINISHED"] if point == "record" else ["FINISHED", "KILLED"]
+    assert sorted(r.info.status for r in runs["a"]) == expected
+    record = json.loads((tiny / "products/a.lineage.json").read_text())
+    assert record["run_id"] in {r.info.run_id for r in runs["a"] if r.info.status == "FINISHED"}
+    status = json.loads(run_cli(tiny, "status", "--json").stdout)
+    assert {t["state"] for t in status["tasks"]} == {"up-to-date"}, status["tasks"]
+    assert all(t["last_run"] and t["last_run"]["run_id"] for t in status["tasks"]), status["tasks"]
+    _invariants(tiny, _store(tiny))

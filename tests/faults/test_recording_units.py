@@ -169,3 +169,87 @@ def test_a_build_id_with_dots_is_kept_whole(tmp_path: Path):
     journal's own suffix is split off at the last dot only, or one engine run made two parents."""
     journal = Journal(tmp_path, "manual__2026-11-29T08:49:24.635550+00:00.ab12cd34")
     assert journal.append("build_opened", key="k")["build_id"] == "manual__2026-11-29T08:49:24.635550+00:00"
+
+
+def test_a_server_that_accepts_and_never_answers_fails_within_seconds():
+    """A hung tracking server (it accepts connections, never replies) is found by the store
+    check in about its answer timeout, not after MLflow's request timeout twice over; a 5xx
+    (a proxy in front of a dead server) is not usable; any other answer is alive."""
+    import http.server
+    import socket
+    import threading
+    import time
+
+    import pytest
+
+    from nbgov.adapters.mlflow import reachable
+    from nbgov.core.errors import TrackingError
+
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(8)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(TrackingError, match="did not answer within 1 s"):
+            reachable(f"http://127.0.0.1:{hole.getsockname()[1]}", answer_timeout=1.0)
+        assert time.monotonic() - t0 < 5
+    finally:
+        hole.close()
+
+    answers = {"code": 503}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            answers["path"] = self.path
+            self.send_response(answers["code"])
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.server_address[1]}/mlflow/"
+    try:
+        with pytest.raises(TrackingError, match="answered HTTP 503"):
+            reachable(uri)
+        assert answers["path"] == "/mlflow/health"
+        answers["code"] = 404  # a proxy or auth layer that answers: the server is there
+        reachable(uri)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_sync_writes_a_record_the_killed_build_journaled_but_never_wrote(tmp_path: Path):
+    """A build killed between journaling a task's end and writing its lineage record: sync
+    writes the record from the journal, only while the products still hold its digests, and
+    never over an existing record."""
+    from types import SimpleNamespace
+
+    from nbgov.core.digest import file_digest
+    from nbgov.core.lineage import read_record
+    from nbgov.services.recording.sync import restore_records
+
+    (tmp_path / "products").mkdir()
+    data = tmp_path / "products/a.txt"
+    data.write_text("10")
+    record = {"schema": "nbgov.lineage-record/1", "task": "a", "notebook": {}, "params": {"x": 1},
+              "upstream": [], "inputs": [], "git": {}, "environment": {}, "started": None, "ended": None,
+              "duration_s": 1.0, "outcome": "succeeded", "run_key": "b1/a",
+              "products": {"data": {"path": "products/a.txt", "digest": file_digest(data)}}}
+    journal = Journal(tmp_path / ".nbgov/journal", "b1.x")
+    journal.append("task_finished", key="b1/a", task="a", outcome="ran", record=record,
+                   record_path="products/a.lineage.json")
+    config = SimpleNamespace(root=tmp_path)
+    target = tmp_path / "products/a.lineage.json"
+    data.write_text("changed since")  # the products are not that run's any more: no record
+    assert restore_records(config, [journal]) == [] and not target.exists()
+    data.write_text("10")
+    assert restore_records(config, [journal]) == ["products/a.lineage.json"]
+    assert read_record(target).run_key == "b1/a"
+    target.write_text('{"newer": true}')  # a record is there: never overwritten
+    assert restore_records(config, [journal]) == [] and target.read_text() == '{"newer": true}'
+    journal.confirm(1)  # the store has it: its record was written before it was sent
+    target.unlink()
+    assert restore_records(config, [journal]) == []

@@ -32,13 +32,20 @@ def test_same_content_is_fresh_whatever_the_key_order():
 
 
 def test_each_change_is_named():
-    assert verdict(None) == Freshness(None, "no lineage record")
+    # no record: products nbgov cannot vouch for (a run killed before its record was written,
+    # or a run outside nbgov) are never up to date on Ploomber's word
+    assert verdict(None) == Freshness(False, "no lineage record")
     assert verdict(last_run(outcome="failed")) == Freshness(False, "its last run failed")
     assert verdict(last_run(outcome=None)) == Freshness(False, "its last run did not finish")
     assert verdict(last_run(outcome="killed")) == Freshness(False, "its last run was killed")
     # a product whose bytes differ from what its run wrote (a half-written file, an unrecorded run)
     assert verdict(last_run(products={"p": {"path": "a.csv", "digest": "sha256:1"}}),
                    products={"a.csv": "sha256:2"}) == Freshness(False, "product a.csv changed since its recorded run")
+    # a product its run did not leave (digest None) that exists now was made by something else
+    assert verdict(last_run(products={"p": {"path": "a.csv", "digest": None}}),
+                   products={"a.csv": "sha256:2"}) == Freshness(False, "product a.csv changed since its recorded run")
+    assert verdict(last_run(products={"p": {"path": "a.csv", "digest": "sha256:2"}}),
+                   products={"a.csv": "sha256:2"}).fresh is True
     assert verdict(last_run(), notebook_version="nbv1:" + "b" * 64) == Freshness(False, "notebook version changed")
     assert verdict(last_run(notebook=None)) == Freshness(False, "notebook version changed")
     assert verdict(last_run(), params={"a": 2, "b": {"x": [1, 2]}}) == Freshness(False, "parameters changed")

@@ -136,7 +136,7 @@ def now(record, **over):
 
 def test_freshness_by_content():
     assert now(FEATURES).fresh is True
-    assert decide(None, "nbv1:x", {}, {}, {}).fresh is None
+    assert decide(None, "nbv1:x", {}, {}, {}).fresh is False  # unrecorded: never up to date
     assert now(FEATURES, notebook_version="nbv1:" + "2" * 64).reason == "notebook version changed"
     assert now(FEATURES, params={"seed": 2}).reason == "parameters changed"
     changed = now(FEATURES, inputs={"products/raw.csv": D["feat"]})

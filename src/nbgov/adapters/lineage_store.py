@@ -8,7 +8,6 @@ SQLite file must say so, not create an empty store). Services get plain dicts.
 from __future__ import annotations
 
 import json
-import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,8 @@ def check_reachable(uri: str, timeout: float = 3.0) -> None:
     """Fail fast when a tracking store cannot be reached, instead of MLflow's minute of retries.
 
     Raises:
-        TrackingError: a missing SQLite/file store, or a server that refuses connections.
+        TrackingError: a missing SQLite/file store, or a server that refuses connections or
+            does not answer.
     """
     hint = "set MLFLOW_TRACKING_URI (or tracking_uri in nbgov.toml) to the store the build used"
     parts = urlsplit(uri)
@@ -40,14 +40,9 @@ def check_reachable(uri: str, timeout: float = 3.0) -> None:
             raise TrackingError(f"tracking store {uri} does not exist", hint=hint)
         check_sqlite(path)
     elif parts.scheme in ("http", "https"):
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            with socket.create_connection((parts.hostname or "localhost", port), timeout=timeout):
-                pass
-        except OSError as exc:
-            raise TrackingError(
-                f"tracking store {uri} is not reachable: {exc.strerror or exc}", hint=hint
-            ) from None
+        from nbgov.adapters.mlflow import reachable
+
+        reachable(uri, timeout, hint=hint)  # refused, not answering, or a 5xx: within seconds
     elif parts.scheme in ("", "file"):
         path = Path(parts.path if parts.scheme == "file" else uri)
         if not path.exists():

@@ -299,20 +299,38 @@ def _retry_duplicate(call, attempts: int = 5, pause_s: float = 0.05) -> None:
             time.sleep(pause_s * (attempt + 1) * (1 + random.random()))
 
 
-def reachable(uri: str, timeout: float = 3.0) -> None:
-    """Raise TrackingError within ``timeout`` seconds when a tracking server does not accept
-    connections (MLflow itself would retry for minutes)."""
+def reachable(uri: str, timeout: float = 3.0, answer_timeout: float = 5.0,
+              hint: str = "start it, or check MLFLOW_TRACKING_URI / tracking_uri in nbgov.toml") -> None:
+    """Raise TrackingError within seconds when a tracking server is not usable: it refuses
+    connections (within ``timeout``), or accepts them and does not answer a ``GET .../health``
+    within ``answer_timeout`` (a hung or overloaded server; MLflow's own client would wait its
+    request timeout twice over), or answers it with a 5xx (a proxy in front of a dead server).
+    Any other answer (200, or 401/404 from a proxy or an auth layer) counts as alive."""
+    import http.client
     import socket
     from urllib.parse import urlsplit
 
     parts = urlsplit(uri)
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or "localhost"
     try:
-        with socket.create_connection((parts.hostname or "localhost", port), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout):
             pass
     except OSError as exc:
-        raise TrackingError(f"tracking server {uri} is not reachable: {exc.strerror or exc}",
-                            hint="start it, or check MLFLOW_TRACKING_URI / tracking_uri in nbgov.toml") from None
+        raise TrackingError(f"tracking server {uri} is not reachable: {exc.strerror or exc}", hint=hint) from None
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(host, port, timeout=answer_timeout)
+    try:
+        conn.request("GET", parts.path.rstrip("/") + "/health", headers={"Connection": "close"})
+        status = conn.getresponse().status
+    except (OSError, http.client.HTTPException) as exc:
+        why = "did not answer within" if isinstance(exc, TimeoutError) else "failed"
+        detail = f"{answer_timeout:g} s" if why == "did not answer within" else f"{exc.__class__.__name__}: {exc}"
+        raise TrackingError(f"tracking server {uri} {why} {detail}"[:300], hint=hint) from None
+    finally:
+        conn.close()
+    if status >= 500:
+        raise TrackingError(f"tracking server {uri} answered HTTP {status}", hint=hint)
 
 
 def relocate_embedded_store(db: Path, root: Path) -> str | None:

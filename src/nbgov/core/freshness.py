@@ -22,8 +22,9 @@ class Freshness:
     """A verdict on one task.
 
     Attributes:
-        fresh: True (skip: same content as its last run), False (run: something changed), None
-            (no usable record: let the runner's own rules decide).
+        fresh: True (skip: same content as its last run), False (run: something changed, or
+            nothing recorded it), None (a record this reader cannot judge: let the runner's own
+            rules decide).
         reason: one line saying why.
     """
 
@@ -45,14 +46,18 @@ def decide(
     """Compare a task's last lineage record with the current state.
 
     Args:
-        record: the task's last lineage record (dict), or None.
+        record: the task's last lineage record (dict), or None (the task has none: never
+            recorded, or its run ended before its record was written).
         notebook_version: the notebook's version now (``nbv1:...``).
         params: the task's parameters now.
         inputs: upstream data the task would read now: path -> content digest (None: missing).
         products: the task's products now: path -> content digest (None: missing).
     """
     if record is None:
-        return Freshness(None, "no lineage record")
+        # products without a record were made by a run nbgov cannot vouch for: one killed
+        # between writing them (and Ploomber's metadata) and writing its record, or a run
+        # outside nbgov. Never up to date on Ploomber's word: the task runs again, recorded
+        return Freshness(False, "no lineage record")
     if record.get("outcome") != "succeeded":
         said = {"failed": "failed", "killed": "was killed", "stopped": "stopped early (DAGBuildEarlyStop)"}
         return Freshness(False, f"its last run {said.get(record.get('outcome'), 'did not finish')}")
@@ -74,6 +79,7 @@ def decide(
     for path in sorted(products):
         if products[path] is None:
             return Freshness(False, f"product {path} is missing")
-        if recorded_products.get(path) and recorded_products[path] != products[path]:
+        # (a product its run did not leave, digest None, that exists now was made since)
+        if path in recorded_products and recorded_products[path] != products[path]:
             return Freshness(False, f"product {path} changed since its recorded run")
     return Freshness(True, "same notebook version, parameters and input contents")

@@ -304,6 +304,7 @@ def content_check(config: Config, infos: list[TaskInfo]):
     from nbgov.core.digest import file_digest
     from nbgov.core.freshness import decide
     from nbgov.core.lineage import read_record
+    from nbgov.services.fastpath import NEVER_RUN_KINDS
     from nbgov.services.recording.rundata import source_version
 
     tasks = {t.name: t for t in infos}
@@ -319,9 +320,13 @@ def content_check(config: Config, infos: list[TaskInfo]):
 
     def check(name: str, ran: set[str]) -> bool | None:
         task = tasks[name]
-        record = read_record(task.record) if task.record else None
+        if task.record is None or task.kind in NEVER_RUN_KINDS:
+            return None  # nothing nbgov records: Ploomber's rules
+        record = read_record(task.record)
         if record is None:
-            return None
+            # no record (never recorded, or killed before its record was written): outdated,
+            # whatever Ploomber's metadata says (core.freshness)
+            return decide(None, None, task.params, {}, {}).fresh
         # the same inputs the recorder lists: every existing non-notebook product of each upstream
         inputs = digests(p for up in task.upstream if up in tasks for p in tasks[up].products.values()
                          if p != tasks[up].notebook_product and p.exists())

@@ -8,7 +8,7 @@ lineage records hold what each task's last run read and wrote. nbgov's content r
 (:func:`nbgov.core.freshness.decide`, the rules a serial ``nbgov build`` applies to every task)
 then decide each task from the two. When every task is fresh the build is a no-op and its
 summary is returned at once; in every other case (no plan or a stale one, anything stale, a
-task without a record or whose source version this reader cannot compute) :func:`noop_summary`
+task without a record, or whose source version this reader cannot compute) :func:`noop_summary`
 answers None and the caller takes the normal path, which decides everything again (and writes
 a new plan).
 """
@@ -57,9 +57,14 @@ def verdicts(config: Config, infos: list, versions: dict[str, str]) -> dict[str,
             out[task.name] = Freshness(there, "made outside the pipeline" if there else
                                        "its product is missing")
             continue
-        record = read_record(task.record) if task.record else None
+        if task.record is None:
+            out[task.name] = Freshness(None, "no lineage record location")
+            continue
+        record = read_record(task.record)
         if record is None:
-            out[task.name] = Freshness(None, "no lineage record")
+            # products without a record are unrecorded (a run killed before its record was
+            # written, or one outside nbgov): outdated, as a build decides (core.freshness)
+            out[task.name] = decide(None, None, task.params, {}, {})
             continue
         try:
             data = record.to_dict()

@@ -29,6 +29,7 @@ class SyncReport:
     interrupted: list[str] = field(default_factory=list)  # "task (build id)" ended KILLED
     pending: int = 0  # task runs still not in the store
     error: str | None = None  # why the store did not take the rest
+    restored: list[str] = field(default_factory=list)  # lineage records written from the journal
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -64,6 +65,13 @@ def _alive(opened: dict | None) -> bool:
     return True
 
 
+def _running(journal: Journal, events: list[dict] | None = None) -> bool:
+    """Whether the build writing ``journal`` still runs (not closed, its process alive)."""
+    events = journal.events() if events is None else events
+    return not any(e["event"] == "build_closed" for e in events) and _alive(
+        next((e for e in events if e["event"] == "build_opened"), None))
+
+
 def _close_interrupted(journal: Journal, events: list[dict]) -> list[str]:
     """Journal the end of a build whose process died: its running tasks and itself KILLED
     (also a task started but never finished in a closed journal: its writer was interrupted
@@ -91,6 +99,43 @@ def _close_interrupted(journal: Journal, events: list[dict]) -> list[str]:
     return ended
 
 
+def restore_records(config: Config, journals: list[Journal]) -> list[str]:
+    """Write the lineage records a killed build journaled but never wrote (it died between
+    journaling a task's end and writing its record): only a task run that succeeded, whose
+    record file is missing and whose products still hold the digests it recorded. Needs no
+    store. Returns the records written (paths relative to the root).
+
+    Without this the task is only outdated (no record) and runs again; with it, the products
+    its run made are known again as that run's, and the run is sent as usual.
+    """
+    from nbgov.core.digest import file_digest
+    from nbgov.core.lineage import LineageRecord, write_record
+
+    latest: dict[str, dict] = {}  # record path -> the last such run (journals oldest first)
+    for journal in journals:
+        confirmed = journal.confirmations()
+        for e in journal.events():
+            if (e["event"] == "task_finished" and e["seq"] not in confirmed and e.get("outcome") == "ran"
+                    and e.get("record") and e.get("record_path")):
+                latest[e["record_path"]] = e["record"]
+    written = []
+    for rel, record in latest.items():
+        path = config.root / rel
+        if path.exists():
+            continue
+        products = [p for p in (record.get("products") or {}).values() if isinstance(p, dict)]
+        try:
+            same = bool(products) and all(
+                p.get("digest") and (config.root / p["path"]).exists()
+                and file_digest(config.root / p["path"]) == p["digest"] for p in products)
+            if same:
+                write_record(LineageRecord.from_dict(record), path)
+                written.append(rel)
+        except (OSError, ValueError, TypeError, KeyError):
+            continue  # a record that cannot be written or read back: the task runs again
+    return written
+
+
 def sync_journals(config: Config, tracker: Tracker | None = None, skip: str | None = None) -> SyncReport:
     """Send every open journal of the project (the caller holds the build lock).
 
@@ -102,12 +147,13 @@ def sync_journals(config: Config, tracker: Tracker | None = None, skip: str | No
     journals = [j for j in open_journals(config.root) if j.build_id != skip]
     if not journals:
         return report
+    # before any store call (the store may be down): records a killed build never wrote
+    report.restored = restore_records(config, [j for j in journals if not _running(j)])
     tracker = tracker or Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
     sender = Sender(tracker, config.root, config.secrets_policy)
     for journal in journals:
         events = journal.events()
-        if not any(e["event"] == "build_closed" for e in events) and _alive(
-                next((e for e in events if e["event"] == "build_opened"), None)):
+        if _running(journal, events):
             continue  # a build still running (another engine worker): it sends its own runs
         report.builds += 1
         report.interrupted += _close_interrupted(journal, events)
