@@ -67,12 +67,17 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``nbgov`` script: runs the CLI and maps NbgovError to exit codes."""
+    from nbgov.core import interrupts
+
+    interrupts.install()
     try:
         cli.main(args=argv, prog_name="nbgov", standalone_mode=False)
     except NbgovError as exc:
+        _ignore_interrupts()
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
+        _ignore_interrupts()
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
@@ -85,6 +90,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("interrupted", err=True)
         sys.exit(130)
     _ignore_interrupts()
+    if interrupts.seen():  # a Ctrl-C some library swallowed: the command did not run as asked
+        click.echo("interrupted", err=True)
+        sys.exit(130)
     sys.exit(0)
 
 

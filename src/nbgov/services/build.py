@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbgov.adapters.ploomber import Pipeline, TaskInfo
+from nbgov.core import interrupts
 from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, Location, ParameterError, PipelineError
 from nbgov.core.params import parse_assignment
@@ -255,6 +256,7 @@ def _locked_build(config: Config, options: BuildOptions, env_settings: dict, sta
         recorder.close()
         raise
     recorder.use_tasks(infos)
+    interrupts.check()  # a Ctrl-C during start-up that a library swallowed: stop before any task
     capture_evidence(infos)
     jobs = options.jobs if options.jobs is not None else pipeline.default_jobs()
     status = "FAILED"

@@ -28,6 +28,7 @@ from nbgov.adapters.ploomber.pipeline import (
     _quiet,
     task_error,
 )
+from nbgov.core import interrupts
 
 #: Outcomes a task can have in a build.
 OUTCOMES = ("ran", "skipped", "failed", "not-run", "stopped", "killed")
@@ -172,6 +173,7 @@ class GovernedExecutor(_executor_base()):
                         continue
                     if len(running) >= self.jobs:
                         break
+                    interrupts.check()  # a Ctrl-C swallowed on its way stops the build here
                     task.exec_status = TaskStatus.WaitingExecution
                     bar.label(name)
                     if self.observer:
