@@ -97,12 +97,7 @@ def _close(dag, status: str) -> None:
     if report.pending:
         print(f"warning: {report.pending} run(s) kept locally in .nbgov/journal "
               f"({report.offline_reason or 'tracking store unreachable'}); `nbgov sync` sends them", file=sys.stderr)
-    ran = [rec.run_id for rec in report.tasks.values() if rec.run_id and rec.outcome == "ran"]
-    if ran and not report.pending:
-        from nbgov.services.lineage import link_registered_models
-
-        # as nbgov build does: a model version registered by a task gets its lineage tags
-        link_registered_models(recorder.config, ran)
+    # (a model version a task registered got its lineage tags from the upload process)
 
 
 def on_finish(dag) -> None:

@@ -271,12 +271,7 @@ def _locked_build(config: Config, options: BuildOptions, env_settings: dict, sta
         raise
     finally:
         record = recorder.close(status)
-    if record.tasks and record.offline_reason is None:
-        from nbgov.services.lineage import link_registered_models
-
-        # a task that registered a model version: tag the version with the lineage just recorded
-        link_registered_models(config, [t.run_id for t in record.tasks.values()
-                                        if t.run_id and t.outcome == "ran"])
+    # (a model version a task registered got its lineage tags from the upload process)
     summaries = []
     for outcome in result.outcomes:
         rec = record.tasks.get(outcome.name)

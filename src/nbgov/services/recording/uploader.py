@@ -10,7 +10,8 @@ Protocol: the build writes one JSON line per event to the process's stdin
 (``{"event": {...}, "known_new": bool}``) and closes it at the end; the process answers on a
 pipe of its own (its stdout is MLflow's to print on, and goes nowhere): ``{"prepared": true}``
 or ``{"offline": reason}`` once, then ``{"seq", "key", "run_id"}`` per event, in order. After
-the first store failure nothing more is sent (the journal keeps it for ``nbgov sync``).
+the first store failure nothing more is sent (the journal keeps it for ``nbgov sync``). Once the
+input closes, model versions registered by the build's tasks get their lineage tags.
 
 The process ignores Ctrl-C (the build ends its runs and closes the pipe: the queue is drained)
 and dies with the build (``PR_SET_PDEATHSIG``): after a ``kill -9`` the journal has it all.
@@ -230,12 +231,15 @@ def main(argv: list[str]) -> int:
     sender = Sender(tracker, root, settings.get("secrets", "redact"))
     state = SendState(Journal(Path(settings["journal_folder"]), settings["journal"]),
                       parent_key=settings.get("parent_key"))
+    ran: list[str] = []  # run keys of the tasks that ran: their model versions get lineage tags
     for line in itertools.chain([first], lines):
         try:
             item = json.loads(line)
         except ValueError:
             continue
         event = item["event"]
+        if event.get("event") == "task_finished" and event.get("outcome") == "ran" and event.get("key"):
+            ran.append(event["key"])
         run_id = None
         if offline is None:
             try:
@@ -247,7 +251,21 @@ def main(argv: list[str]) -> int:
                 offline = f"{type(exc).__name__}: {exc}"[:300]
                 say({"offline": offline})
         say({"seq": event["seq"], "key": event.get("key"), "run_id": run_id})
+    if offline is None and ran:
+        _link_models(root, settings["uri"], [state.ids[k] for k in ran if k in state.ids])
     return 0
+
+
+def _link_models(root: Path, uri: str, run_ids: list[str]) -> None:
+    """Tag each model version a task of this build registered with its lineage (here, off the
+    build's path: the store is open and MLflow imported already)."""
+    import dataclasses
+
+    from nbgov.core.config import load_config
+    from nbgov.services.lineage import link_registered_models
+
+    with contextlib.suppress(Exception):  # the tags are a convenience: the records have the lineage
+        link_registered_models(dataclasses.replace(load_config(root), tracking_uri=uri), run_ids)
 
 
 if __name__ == "__main__":
