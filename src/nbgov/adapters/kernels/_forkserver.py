@@ -34,6 +34,7 @@ import socket
 import struct
 import sys
 import threading
+import warnings
 
 #: Top-level packages never imported before fork: CUDA / accelerator runtimes (a CUDA context
 #: or a GPU driver handle does not survive fork) and frameworks that start worker threads or
@@ -137,7 +138,10 @@ def preload(modules: list[str], refused: dict[str, str], root: str | None, loade
             continue
         before_modules, before_threads = set(sys.modules), _os_threads()
         try:
-            importlib.import_module(name)
+            # an import-time warning would land on the build's terminal (our stderr is its)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                importlib.import_module(name)
         except BaseException:  # noqa: BLE001 - a broken module is the task's to report, not ours
             refused[name] = "import failed"
             continue

@@ -36,9 +36,9 @@ _active: KernelPool | None = None
 class KernelPool:
     """Kernels for the tasks this process runs, each handed over connected and answering.
 
-    ``ahead`` (serial builds): at most one spare, already-launched kernel, keyed by (kernel name,
-    working directory), booted while the task before runs. Without it (the workers of ``-j N``),
-    each task's kernel is launched when the task asks. Either way the kernel comes with a client
+    ``ahead``: at most one spare, already-launched kernel, keyed by (kernel name, working
+    directory), booted while the task before runs (serial builds, and each ``-j N`` worker).
+    Without it, each task's kernel is launched when the task asks. Either way the kernel comes with a client
     whose channels already answered (see :func:`_connect`), so nbclient skips its own handshake.
 
     Kernel managers are jupyter_client's ``AsyncKernelManager``, the class nbclient itself uses,
@@ -262,7 +262,8 @@ def kernel_pool(ahead: bool = True) -> Iterator[KernelPool]:
     start normally), handed to papermill connected and answering. ``ahead`` (serial builds:
     tasks run in this process) also boots each task's kernel while the task before it runs; pass
     ``ahead=False`` for parallel builds, whose tasks run in forked workers (a spare kernel cannot
-    be shared with them: each worker gets a pool of its own, see :func:`active_pool`).
+    be shared with them: each worker gets a pool of its own that boots ahead, see
+    :func:`active_pool`).
     """
     global _active
     with warm_kernels():
@@ -283,12 +284,13 @@ def kernel_pool(ahead: bool = True) -> Iterator[KernelPool]:
 
 def active_pool() -> KernelPool | None:
     """The pool of the innermost :func:`kernel_pool` block: in a worker process forked inside the
-    block, a pool of the worker's own that launches each kernel when asked."""
+    block (``-j N``), a pool of the worker's own, booting its next kernel while a task runs (its
+    spare ends with the worker: the template kills a kernel whose requester is gone)."""
     global _active
     pool = _active
     if pool is None:
         return None
     if pool.owner != os.getpid():
         # the parent's spare and pending kernels are the parent's: never touch them here
-        _active = pool = KernelPool(ahead=False)
+        _active = pool = KernelPool(ahead=True)
     return pool
