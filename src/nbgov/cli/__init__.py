@@ -6,7 +6,9 @@ Sub-commands live in their own modules and are imported only when invoked, so th
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import sys
 
 import click
@@ -77,23 +79,34 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        _ignore_interrupts()
-        click.echo("aborted", err=True)
-        sys.exit(130)
+        _exit_interrupted("aborted")
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        _ignore_interrupts()
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        _exit_interrupted("interrupted")
     _ignore_interrupts()
     if interrupts.seen():  # a Ctrl-C some library swallowed: the command did not run as asked
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        _exit_interrupted("interrupted")
     sys.exit(0)
+
+
+def _exit_interrupted(message: str) -> None:
+    """Exit 130 after a Ctrl-C, the command's own clean-up done (runs ended, lock released).
+
+    Not through ``sys.exit``: when the KeyboardInterrupt once crossed code that a C extension ran
+    with ``PyRun_*`` (some do at import), CPython remembers it as unhandled and, after a normal
+    exit, kills the process with SIGINT instead (exit -2; seen by the fault campaign for a Ctrl-C
+    1-2 s into a build). Interpreter finalisation has nothing left to do for a build by then.
+    """
+    _ignore_interrupts()
+    click.echo(message, err=True)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(130)
 
 
 def _ignore_interrupts() -> None:
