@@ -55,6 +55,38 @@ def _no_tracking_uri_leaks(monkeypatch):
 EXAMPLE_FILES = ("notebooks", "data", "pipeline.yaml", "env.yaml", "nbgov.toml", "environment.yml", ".gitignore")
 
 
+def copy_example_files(dest: Path) -> None:
+    """The repository's example project files (:data:`EXAMPLE_FILES`) copied into ``dest``."""
+    for name in EXAMPLE_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        elif src.exists():
+            shutil.copy(src, dest / name)
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120, log: Path | None = None) -> None:
+    """Wait until ``url`` answers 200, failing early (with the log's tail) when the server died."""
+    import time
+    import urllib.request
+
+    def tail() -> str:
+        return log.read_text()[-3000:] if log is not None and log.exists() else ""
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[:3]} exited {proc.returncode}:\n{tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer in {timeout} s:\n{tail()}")
+
+
 @dataclass(frozen=True)
 class BuiltExample:
     """The example project after one ``nbgov build --json`` in a git repo of its own."""
@@ -93,12 +125,7 @@ def built_example(tmp_path_factory) -> BuiltExample:
     that moves a file for a moment puts it back in a ``finally``."""
     root = tmp_path_factory.mktemp("example") / "example"
     root.mkdir()
-    for name in EXAMPLE_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, root / name)
-        elif src.exists():
-            shutil.copy(src, root / name)
+    copy_example_files(root)
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
     subprocess.run(["git", "-C", str(root), "config", "user.name", "Ada Author"], check=True)
     subprocess.run(["git", "-C", str(root), "config", "user.email", "ada@example.com"], check=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -112,14 +111,9 @@ def mlflow_runs(uri: str, experiment: str) -> list:
 def copy_example(dest: Path) -> Path:
     """The repository's example project (notebooks, pipeline, config) in ``dest``, a git repo,
     committed, not built (for tests that build it their own way)."""
-    from tests.conftest import EXAMPLE_FILES
+    from tests.conftest import copy_example_files
 
-    for name in EXAMPLE_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name)
-        elif src.exists():
-            shutil.copy(src, dest / name)
+    copy_example_files(dest)
     subprocess.run(["git", "-C", str(dest), "add", "-A"], check=True)
     subprocess.run(["git", "-C", str(dest), "commit", "-qm", "example"], check=True)
     return dest

@@ -9,11 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from tests.conftest import wait_http
 
 from .conftest import MODEL, REVIEWER, run_cli, server_port, store
 
@@ -183,20 +183,6 @@ def test_monitor_refuses_batch_not_matching_signature(walkthrough, example, tmp_
     assert "missing mean_radius, mean_area" in proc.stderr and "unexpected area" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert (root / "products/monitor.lineage.json").read_text() == before  # nothing ran
-
-
-def wait_http(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer in {timeout} s")
 
 
 def test_promote_through_a_tracking_server(walkthrough, example):
