@@ -13,7 +13,6 @@ of the build, keeps copies of the runs' files in the journal, and the build stil
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -85,7 +84,7 @@ class Recorder:
         self.review_status = dict(review_status or {})
         self.report = RecordingReport(self.build_id, None)
         self._parent_key = f"build:{self.build_id}"
-        self._started: dict[str, tuple[int, float, threading.Event | None]] = {}
+        self._started: dict[str, tuple[int, float]] = {}  # task -> (start ms, perf counter)
         self._state = SendState(self.journal, parent_key=self._parent_key)
         self._uploader = Uploader({
             "root": str(config.root), "uri": self.tracker.uri, "experiment": self.tracker.experiment,
@@ -139,17 +138,17 @@ class Recorder:
         start_ms = int(time.time() * 1000)
         # known as started before it is journaled: an interrupt landing right after the fsync
         # must still end this task's run (close() ends every started task as killed)
-        self._started[name] = (start_ms, time.perf_counter(), None)
+        self._started[name] = (start_ms, time.perf_counter())
         event = self._append("task_started", key=key, task=name, name=name, parent_key=self._parent_key,
                              start_ms=start_ms, tags={"nbgov.kind": "task", "nbgov.task": name,
                                                       "nbgov.build_id": self.build_id})
-        flag = self._uploader.put(event, known_new=True)
-        self._started[name] = (start_ms, time.perf_counter(), flag)
+        self._uploader.put(event, known_new=True)
+        self._started[name] = (start_ms, time.perf_counter())
 
     def task_finished(self, name: str, outcome: str, error: str | None = None) -> None:
         """A task ended (``ran``, ``failed``, ``stopped`` or ``killed``): journal everything it
         produced, write its lineage record, and send it."""
-        start_ms, t0, _flag = self._started.pop(name, (int(time.time() * 1000), time.perf_counter(), None))
+        start_ms, t0 = self._started.pop(name, (int(time.time() * 1000), time.perf_counter()))
         # the run id when the store already gave it; else the sender fills it into the lineage
         # record once it has it (nothing waits for the store)
         key = f"{self.journal.build_id}/{name}"
