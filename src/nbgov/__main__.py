@@ -1,4 +1,4 @@
-from nbgov.cli import main
+from nbgov.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()
