@@ -5,6 +5,7 @@ up to date that is not. (The long seeded campaign is tests/faults/test_faults_ca
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -174,6 +175,42 @@ def test_store_down_build_succeeds_then_sync_sends_once(tiny: Path, tmp_path: Pa
         assert Path(path).read_text() == "10"  # the kept copy, not the file changed later
         _invariants(tiny, uri)
     finally:
+        stop(server)
+
+
+def test_server_frozen_mid_build_holds_the_build_seconds_not_a_minute(tiny: Path, tmp_path: Path):
+    """A tracking server SIGSTOPped mid-build: the build ends (exit 0, runs kept for `nbgov sync`)
+    within seconds of its last task, not after MLflow's request timeout twice over (~40 s)."""
+    from tests.conftest import free_port
+
+    write_nb(tiny / "notebooks/b.ipynb", notebook(*(c.replace("time.sleep(30)", "time.sleep(3)") for c in SLOW_B)))
+    subprocess.run(["git", "-C", str(tiny), "commit", "-qam", "b sleeps 3 s"], check=True)
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    server = start_mlflow_server(tmp_path, port)
+    try:
+        proc = _popen_build(tiny, "--force", env={"MLFLOW_TRACKING_URI": uri})
+        _wait_started(tiny, "b")
+        time.sleep(1.0)  # a's run sent, b's started
+        os.killpg(server.pid, signal.SIGSTOP)
+        frozen = time.monotonic()
+        out, err = proc.communicate(timeout=180)
+        took = time.monotonic() - frozen
+        assert proc.returncode == 0, err[-2000:]
+        assert "kept locally" in err and "nothing taken for" in err and "nbgov sync" in err, err[-2000:]
+        assert "Traceback" not in err
+        print(f"\nfrozen server: build ended {took:.1f} s after the freeze", flush=True)
+        assert took < 25, f"the build ended {took:.1f} s after its server froze"
+        os.killpg(server.pid, signal.SIGCONT)
+        synced = run_cli(tiny, "sync", env={"MLFLOW_TRACKING_URI": uri})
+        assert synced.returncode == 0, synced.stderr[-2000:]
+        runs = _task_runs(uri)
+        assert {n: [r.info.status for r in rs] for n, rs in runs.items()} == {
+            "a": ["FINISHED"], "b": ["FINISHED"], "c": ["FINISHED"]}
+        _invariants(tiny, uri)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGCONT)
         stop(server)
 
 

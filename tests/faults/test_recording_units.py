@@ -253,3 +253,56 @@ def test_sync_writes_a_record_the_killed_build_journaled_but_never_wrote(tmp_pat
     journal.confirm(1)  # the store has it: its record was written before it was sent
     target.unlink()
     assert restore_records(config, [journal]) == []
+
+
+def _health_server(status: int):
+    """A real HTTP server on 127.0.0.1 answering GET /health with ``status`` (a thread)."""
+    import http.server
+    import threading
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("store", ["answers", "frozen"])
+def test_the_build_end_waits_for_a_slow_store_not_for_a_frozen_one(tmp_path: Path, monkeypatch, store: str):
+    """At the build's end the upload process has taken nothing for a while: a server that still
+    answers /health is only slow (waited for), one that does not is frozen (the process is
+    killed, the journal keeps the rest)."""
+    import socket
+    import time
+
+    from nbgov.services.recording import uploader as up
+
+    monkeypatch.setattr(up, "STALL_S", 0.5)
+    if store == "answers":
+        server = _health_server(200)
+        uri = f"http://127.0.0.1:{server.server_address[1]}"
+    else:
+        hole = socket.socket()  # accepts connections, never answers: a SIGSTOPped server
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(8)
+        uri = f"http://127.0.0.1:{hole.getsockname()[1]}"
+    u = up.Uploader({"root": str(tmp_path), "uri": uri}, {})
+    u._process = subprocess.Popen(["sleep", "8"])  # an upload process busy with one request
+    u._progress = time.monotonic() - 60
+    t0 = time.monotonic()
+    u.close(timeout=60)
+    took = time.monotonic() - t0
+    if store == "answers":
+        server.shutdown()
+        assert took >= 7.5 and u.offline_reason is None  # waited until it was done
+        assert u._process.returncode == 0
+    else:
+        hole.close()
+        assert took < 7 and u._process.returncode == -9  # health timeout 5 s, then killed
+        assert "did not answer within 5 s" in u.offline_reason and "nothing taken for" in u.offline_reason

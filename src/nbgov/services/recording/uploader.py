@@ -29,12 +29,17 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from nbgov.core.journal import Journal
 
 _PR_SET_PDEATHSIG = 1
+#: At the build's end, a tracking server that has taken nothing for this long is asked whether
+#: it still answers (``GET /health``): a frozen one would otherwise hold the build for MLflow's
+#: request timeout twice over (~40 s); a slow one (a big artifact upload) is waited for.
+STALL_S = 8.0
 
 
 class Uploader:
@@ -59,6 +64,7 @@ class Uploader:
         self._closing = False
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self._progress = time.monotonic()  # last reply, or the put that ended an idle spell
 
     @property
     def started(self) -> bool:
@@ -91,6 +97,8 @@ class Uploader:
         """Hand one journaled event over; the flag is set once the store took it (or will not)."""
         flag = threading.Event()
         with self._lock:
+            if not self._flags:  # nothing was outstanding: the store has not been slow so far
+                self._progress = time.monotonic()
             self._flags[event["seq"]] = flag
         if self._process is None or self._closing:
             flag.set()
@@ -117,17 +125,44 @@ class Uploader:
         if process is None:
             return
         self._outbox.put(None)  # the writer closes the process's input after the last event
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()  # a slow store does not hold the build: the journal keeps the rest
-            process.wait()
-            self.offline_reason = (self.offline_reason
-                                   or f"the tracking store did not take everything within {timeout:.0f} s")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                process.wait(max(0.0, min(1.0, deadline - time.monotonic())))
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            reason = None
+            if time.monotonic() >= deadline:
+                reason = f"the tracking store did not take everything within {timeout:.0f} s"
+            elif time.monotonic() - self._progress >= STALL_S:
+                reason = self._store_stalled()
+            if reason is not None:
+                process.kill()  # a slow store does not hold the build: the journal keeps the rest
+                process.wait()
+                self.offline_reason = self.offline_reason or reason
+                break
         for thread in (self._writer, self._reader):
             if thread is not None:
                 thread.join(10)
         self._gone()
+
+    def _store_stalled(self) -> str | None:
+        """Why the store will not take the rest (it does not answer ``GET /health``), or None
+        when it answers (then it is only slow: wait on). Local stores are always waited for."""
+        uri = self.settings["uri"]
+        if not uri.startswith(("http://", "https://")):
+            self._progress = time.monotonic()
+            return None
+        from nbgov.adapters.mlflow import reachable
+        from nbgov.core.errors import TrackingError
+
+        try:
+            reachable(uri)
+        except TrackingError as exc:
+            return f"{exc.message} (nothing taken for {STALL_S:g} s)"
+        self._progress = time.monotonic()
+        return None
 
     # -- events out, replies in ------------------------------------------------------
     def _write(self) -> None:
@@ -150,6 +185,7 @@ class Uploader:
                     reply = json.loads(line)
                 except ValueError:
                     continue
+                self._progress = time.monotonic()
                 if "prepared" in reply:
                     self.prepared.set()
                 elif "offline" in reply:
