@@ -273,10 +273,26 @@ def _task_for(handler: NbgovHandler, config: Config, path: Path) -> str | None:
     return task_of(task_map, config, path)
 
 
+def _last_run_synced(handler: NbgovHandler, config: Config, task: str | None) -> bool | None:
+    """False while ``task``'s last run is kept in the local journal only (the tracking store
+    was unreachable; ``nbgov sync`` sends it), True once it is in the store, None without a
+    task or a run. From the cached pipeline payload, which follows the journal's files."""
+    if task is None:
+        return None
+    try:
+        dag = handler.cache.dag(config, _service("pipeline").served_state)
+    except NbgovError:
+        return None
+    run = next((t.get("last_run") for t in dag.get("tasks", []) if t.get("name") == task), None)
+    return None if not run else run.get("synced", True)
+
+
 def _review_payload(handler: NbgovHandler, config: Config, path: Path,
                     state: Any) -> dict[str, Any]:
     payload = state.to_dict() if hasattr(state, "to_dict") else dict(state)
     payload["task"] = _task_for(handler, config, path)
+    # the notebook toolbar's badge says "not synced" from this
+    payload["last_run_synced"] = _last_run_synced(handler, config, payload["task"])
     return payload
 
 

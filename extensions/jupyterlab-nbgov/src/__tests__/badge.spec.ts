@@ -137,3 +137,57 @@ describe('ReviewBadge signatures', () => {
     expect(badge.node.dataset.signed).toBeUndefined();
   });
 });
+
+describe('ReviewBadge runs not yet synced', () => {
+  function withRun(synced: boolean | null | undefined) {
+    const body: any = state('unreviewed');
+    if (synced !== undefined) {
+      body.last_run_synced = synced;
+    }
+    return body;
+  }
+
+  it('says "not synced" while the task\'s last run is kept locally, and how to send it', async () => {
+    const { badge } = makeBadge({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET review': () => ({ status: 200, body: withRun(false) })
+    });
+    await settle();
+    expect(badge.node.textContent).toBe('unreviewed · not synced');
+    expect(badge.node.querySelector('.nbgov-badge-sync')!.textContent).toBe(' · not synced');
+    expect(badge.node.dataset.synced).toBe('false');
+    expect(badge.node.title).toContain('last run: This run is kept in the local journal (.nbgov/journal)');
+    expect(badge.node.title).toContain('`nbgov sync`');
+    expect(badge.node.children).toHaveLength(3); // label, signature, sync: spans of text only
+  });
+
+  it.each([
+    ['synced', true],
+    ['without a run', null],
+    ['from an older server', undefined]
+  ])('says nothing about syncing %s', async (_, synced) => {
+    const { badge } = makeBadge({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET review': () => ({ status: 200, body: withRun(synced) })
+    });
+    await settle();
+    expect(badge.node.textContent).toBe('unreviewed');
+    expect(badge.node.dataset.synced).toBeUndefined();
+    expect(badge.node.title).not.toContain('not yet in the tracking store');
+  });
+
+  it('drops "not synced" once a refresh finds the run in the store', async () => {
+    let synced = false;
+    const { badge, hub } = makeBadge({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET review': () => ({ status: 200, body: withRun(synced) })
+    });
+    await settle();
+    expect(badge.node.textContent).toBe('unreviewed · not synced');
+    synced = true;
+    hub.notify(null); // what the Pipeline panel's Refresh does
+    await settle();
+    expect(badge.node.textContent).toBe('unreviewed');
+    expect(badge.node.dataset.synced).toBeUndefined();
+  });
+});
