@@ -276,15 +276,13 @@ def _task_for(handler: NbgovHandler, config: Config, path: Path) -> str | None:
 def _last_run_synced(handler: NbgovHandler, config: Config, task: str | None) -> bool | None:
     """False while ``task``'s last run is kept in the local journal only (the tracking store
     was unreachable; ``nbgov sync`` sends it), True once it is in the store, None without a
-    task or a run. From the cached pipeline payload, which follows the journal's files."""
+    task or a run (see :meth:`PipelineCache.synced`: a save does not reload the DAG)."""
     if task is None:
         return None
     try:
-        dag = handler.cache.dag(config, _service("pipeline").served_state)
+        return handler.cache.synced(config, _service("pipeline").served_state).get(task)
     except NbgovError:
         return None
-    run = next((t.get("last_run") for t in dag.get("tasks", []) if t.get("name") == task), None)
-    return None if not run else run.get("synced", True)
 
 
 def _review_payload(handler: NbgovHandler, config: Config, path: Path,
