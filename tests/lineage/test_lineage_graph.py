@@ -205,3 +205,25 @@ def test_an_upstream_not_yet_synced_is_fetched_by_its_run_key():
     # without a key either, the upstream stays missing (nothing to fetch by)
     features["upstream"] = [{"task": "ingest", "run_id": None}]
     assert build_graph([(features, "local")], fetch)["nodes"]["task:ingest"]["kind"] == "missing"
+
+
+def test_runs_kept_in_the_journal_say_not_synced_in_every_rendering():
+    # a diamond of runs written while the store was down: no run id yet, a run key each
+    journaled = {}
+    for record in (INGEST, FEATURES, TRAIN, EVALUATE):
+        key = f"b1/{record['task']}"
+        journaled[key] = {**record, "run_id": None, "run_key": key, "upstream": [
+            {"task": u["task"], "run_id": None, "run_key": f"b1/{u['task']}"}
+            for u in record["upstream"]]}
+    graph = build_graph([(journaled["b1/evaluate"], "local")],
+                        lambda key: (journaled.get(key), "local"))
+    assert all(not n["synced"] and n["run_key"] for n in graph["nodes"].values())
+    text = render_text(graph)
+    assert "None" not in text and "run -" not in text, text
+    assert text.count("run (not synced yet: kept in .nbgov/journal; run `nbgov sync`)") == 4, text
+    assert "features (run not synced, see above)" in text, text
+    assert render_dot(graph).count("run not synced") == 4
+    assert render_mermaid(graph).count("run not synced") == 4
+    # a synced run says its id, and an old record without a run key makes no claim
+    synced = build_graph([(INGEST, "local")], fetch)
+    assert synced["nodes"]["r1"]["synced"] is True and "run r1" in render_text(synced)

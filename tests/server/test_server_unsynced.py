@@ -1,6 +1,7 @@
 """``GET nbgov/api/pipeline`` reports the runs kept in the local journal: a real ``nbgov build``
 against a tracking server that is down (a closed port on 127.0.0.1) journals its runs, the
-server counts them (``unsynced``), marks each task's last run not synced and draws their
+server counts them (``unsynced``), marks each task's last run not synced (in the pipeline and
+in a notebook's review answer, for the toolbar badge) and draws their
 lineage from the local records; after a real
 ``mlflow server`` comes up on that port and ``nbgov sync`` sends them, the same server says so."""
 
@@ -43,6 +44,11 @@ async def test_pipeline_counts_runs_not_yet_synced_until_nbgov_sync(api, jp_root
         assert run is not None and run["outcome"] == "succeeded", (name, run)
         assert run["synced"] is False and not run["run_id"], (name, run)
 
+    # the notebook's review answer says it too (the toolbar badge shows "not synced")
+    status, review = await api("review", params={"path": "notebooks/train.ipynb"})
+    assert status == 200 and review["task"] == "train", review
+    assert review["last_run_synced"] is False, review
+
     # the lineage of train finds load's run by its key (it has no run id before the sync),
     # from the local records only: the store is down and is not asked
     status, lineage = await api("lineage", params={"target": "train"})
@@ -72,6 +78,8 @@ async def test_pipeline_counts_runs_not_yet_synced_until_nbgov_sync(api, jp_root
     assert body["unsynced"] == 0
     for task in body["tasks"]:
         assert task["last_run"]["synced"] is True and task["last_run"]["run_id"], task
+    _, review = await api("review", params={"path": "notebooks/train.ipynb"})
+    assert review["last_run_synced"] is True, review
     _, lineage = await api("lineage", params={"target": "train"})
     assert lineage["missing"] == [] and all(n["run_id"] for n in lineage["nodes"].values()), lineage
     cli = run_nbgov(jp_root_dir, "status")

@@ -1,6 +1,7 @@
 /**
- * The review badge in each notebook's toolbar: status with colour, details on hover,
- * refreshed on save and whenever a decision is recorded.
+ * The review badge in each notebook's toolbar: status with colour, details on hover, "not
+ * synced" while the task's last run is kept in the local journal only; refreshed on save and
+ * whenever a decision is recorded (or the Pipeline panel refreshes).
  */
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { INotebookModel, NotebookPanel } from '@jupyterlab/notebook';
@@ -8,7 +9,7 @@ import { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 
 import { NbgovHub, serverPath } from './hub';
-import { reviewClass, reviewLabel, reviewTooltip, signatureLabel } from './status';
+import { reviewClass, reviewLabel, reviewTooltip, signatureLabel, UNSYNCED_RUN_TITLE } from './status';
 import { IReviewState, NbgovAPIError } from './tokens';
 
 const STATUS_CLASSES = /^nbgov-review-/;
@@ -27,6 +28,9 @@ export class ReviewBadge extends Widget {
     this._signature = document.createElement('span');
     this._signature.className = 'nbgov-badge-signature';
     this.node.appendChild(this._signature);
+    this._sync = document.createElement('span');
+    this._sync.className = 'nbgov-badge-sync';
+    this.node.appendChild(this._sync);
     this.node.setAttribute('role', 'status');
     this.show_('nbgov: …', 'nbgov-review-loading', 'loading the review status');
 
@@ -82,6 +86,12 @@ export class ReviewBadge extends Widget {
     if (signature) {
       this.node.dataset.signed = String(state.last?.signature === 'valid');
     }
+    // only an explicit false: an older server, or a task never run, makes no claim
+    if (state.last_run_synced === false) {
+      this._sync.textContent = ' · not synced';
+      this.node.dataset.synced = 'false';
+      this.node.title += `\nlast run: ${UNSYNCED_RUN_TITLE}`;
+    }
   }
 
   dispose(): void {
@@ -101,7 +111,9 @@ export class ReviewBadge extends Widget {
     this.node.classList.add(statusClass);
     delete this.node.dataset.status;
     delete this.node.dataset.signed;
+    delete this.node.dataset.synced;
     this._signature.textContent = '';
+    this._sync.textContent = '';
     this._label.textContent = text; // user-controlled text goes in as text, never as HTML
     this.node.title = tooltip;
   }
@@ -129,6 +141,7 @@ export class ReviewBadge extends Widget {
 
   private _label: HTMLSpanElement;
   private _signature: HTMLSpanElement;
+  private _sync: HTMLSpanElement;
   private _state: IReviewState | null = null;
   private _ticket = 0;
 }

@@ -45,6 +45,12 @@ export interface IReviewState {
   approved_version: string | null;
   last: IReviewRecord | null;
   task: string | null;
+  /**
+   * False: the task's last run is kept in the local journal, not yet in the tracking store
+   * (`nbgov sync` sends it); true once it is there; null without a task or a run. Absent from
+   * servers older than the journal.
+   */
+  last_run_synced?: boolean | null;
 }
 
 /** The last run of a task, as tracked. */

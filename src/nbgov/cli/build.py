@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from nbgov.cli.output import render_table
+from nbgov.cli.output import render_table, run_text
 
 
 @click.command()
@@ -171,7 +171,7 @@ def status(project, as_json):
         reasons = f": {'; '.join(last['reasons'])}" if last.get("reasons") else ""
         batch = last["batch"].rsplit("/", 1)[-1]
         click.echo(f"monitor: {last['status']} on {batch} at {last.get('at')} "
-                   f"(model {last.get('model') or 'pipeline'}, run {last.get('run_id')}){reasons}")
+                   f"(model {last.get('model') or 'pipeline'}, {run_text(last.get('run_id'))}){reasons}")
 
 
 @click.command("open-build")

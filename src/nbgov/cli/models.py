@@ -74,6 +74,7 @@ def _interrupt(signum, frame):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def monitor(batch, model_uri, project, as_json):
     """Run the monitor task on one production batch; exit 1 when the verdict is alert."""
+    from nbgov.cli.output import run_text
     from nbgov.core.config import load_config
     from nbgov.services.monitor import ALERT
     from nbgov.services.monitor import monitor as run
@@ -83,7 +84,7 @@ def monitor(batch, model_uri, project, as_json):
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         click.echo(
-            f"{result.status}: {batch} (run {result.run_id}, model {result.model or 'pipeline'})"
+            f"{result.status}: {batch} ({run_text(result.run_id)}, model {result.model or 'pipeline'})"
         )
         for v in result.verdicts:
             click.echo(

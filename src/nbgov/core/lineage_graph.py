@@ -10,6 +10,8 @@ Graph form (the JSON payload of ``nbgov lineage --json`` and of the server API):
      "nodes": {key: node, ...}}                # key = MLflow run id, "task:NAME" or "model:..."
 
     node = {"key", "kind": "task" | "model" | "missing", "task", "run_id", "outcome",
+            "synced": False for a run kept in the local journal (run_id null until
+            `nbgov sync`; "run_key" names it meanwhile),
             "notebook": {"path", "version", "review_status"}, "params", "inputs", "products",
             "git", "environment", "started", "ended", "metrics", "origin", "upstream": [key, ...]}
 """
@@ -24,6 +26,8 @@ Fetch = Callable[[str], "tuple[dict[str, Any] | None, str]"]  # run id -> (recor
 
 #: Products that are the executed notebook itself: not data, left out of data listings.
 NOTEBOOK_KEY = "nb"
+#: What a run kept in the local journal is, instead of its (not yet existing) MLflow run id.
+UNSYNCED_RUN = "not synced yet: kept in .nbgov/journal; run `nbgov sync`"
 
 
 def task_node(record: dict[str, Any], origin: str) -> dict[str, Any]:
@@ -35,6 +39,10 @@ def task_node(record: dict[str, Any], origin: str) -> dict[str, Any]:
         "kind": "task",
         "task": record.get("task"),
         "run_id": run_id,
+        # written while the store was unreachable: the run is in the journal, its id comes
+        # with `nbgov sync`; the run key names it meanwhile
+        "synced": bool(run_id) or not record.get("run_key"),
+        "run_key": record.get("run_key"),
         "outcome": record.get("outcome"),
         "notebook": dict(record.get("notebook") or {}),
         "params": dict(record.get("params") or {}),
@@ -137,6 +145,14 @@ def short(value: str | None, n: int = 8) -> str:
     return f"{prefix}:{rest[:n]}" if prefix else rest[:n]
 
 
+def run_label(node: dict[str, Any], n: int = 8, *, explain: bool = False) -> str:
+    """``run <id cut to n>``; for a run not yet synced ``run not synced``, or with ``explain``
+    where the run is and what sends it (never ``run None``)."""
+    if node.get("synced") is False:
+        return f"run ({UNSYNCED_RUN})" if explain else "run not synced"
+    return f"run {short(node.get('run_id'), n)}"
+
+
 def _params(params: dict[str, Any], limit: int = 6) -> str:
     items = [f"{k}={v}" for k, v in list(params.items())[:limit]]
     if len(params) > limit:
@@ -163,7 +179,7 @@ def headline(node: dict[str, Any]) -> str:
         aliases = f" @{', @'.join(m['aliases'])}" if m.get("aliases") else ""
         return f"model {m['uri']}{aliases}"
     if node["kind"] == "missing":
-        return f"{node['task']}  run {short(node['run_id'], 32)}  (no lineage record found)"
+        return f"{node['task']}  {run_label(node, 32)}  (no lineage record found)"
     nb = node.get("notebook") or {}
     git = node.get("git") or {}
     dirty = "+dirty" if git.get("dirty") else ""
@@ -172,7 +188,7 @@ def headline(node: dict[str, Any]) -> str:
     return (
         f"{node['task']}  {source} {short(nb.get('version'))}"
         f" [{nb.get('review_status', '?')}]"
-        f"  run {node['run_id']}  {node.get('outcome')}  git {short(git.get('commit'))}{dirty}"
+        f"  {run_label(node, 32, explain=True)}  {node.get('outcome')}  git {short(git.get('commit'))}{dirty}"
     )
 
 
@@ -186,7 +202,7 @@ def render_text(graph: dict[str, Any]) -> str:
         branch = "" if top else ("└── " if last else "├── ")
         child_prefix = prefix + ("" if top else ("    " if last else "│   "))
         if key in printed:
-            out.append(f"{prefix}{branch}{node['task']} (run {short(node['run_id'])}, see above)")
+            out.append(f"{prefix}{branch}{node['task']} ({run_label(node)}, see above)")
             return
         printed.add(key)
         out.append(f"{prefix}{branch}{headline(node)}")
@@ -207,14 +223,14 @@ def render_text(graph: dict[str, Any]) -> str:
 
 def _label_lines(node: dict[str, Any]) -> list[str]:
     if node["kind"] == "model":
-        return [node["model"]["uri"], f"run {short(node['run_id'])}"]
+        return [node["model"]["uri"], run_label(node)]
     if node["kind"] == "missing":
-        return [str(node["task"]), "no lineage record", f"run {short(node['run_id'])}"]
+        return [str(node["task"]), "no lineage record", run_label(node)]
     nb = node.get("notebook") or {}
     return [
         str(node["task"]),
         f"{short(nb.get('version'))} {nb.get('review_status', '?')}",
-        f"run {short(node['run_id'])}",
+        run_label(node),
     ]
 
 

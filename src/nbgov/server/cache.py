@@ -104,8 +104,8 @@ class _Entry:
 
 
 class PipelineCache:
-    """Per project: the DAG payload, its task map and its review statuses, each reused while
-    its stamp holds.
+    """Per project: the DAG payload, its task map, its review statuses and whether each task's
+    last run is synced, each reused while its stamp holds.
 
     Thread-safe: the handlers call it from worker threads. Computations run one at a time
     (:meth:`exclusive`): loading a Ploomber DAG swaps process-wide state (``sys.stdout``,
@@ -170,6 +170,20 @@ class PipelineCache:
                                   if t.get("source")}}
 
         return self._get(("tasks", config.root), lambda _: spec_inputs(config), task_map)
+
+    def synced(self, config: Config, compute: Compute) -> dict[str, Any]:
+        """``{task name: False while its last run is kept in the local journal only, True once
+        it is in the tracking store, None without a run}``, reused while the journal and the
+        spec are unchanged: a notebook edit does not reload the DAG; a build and ``nbgov sync``
+        (both write the journal) do."""
+
+        def runs() -> dict[str, Any]:
+            dag = self.dag(config, compute)
+            return {t["name"]: (t["last_run"].get("synced", True) if t.get("last_run") else None)
+                    for t in dag.get("tasks", [])}
+
+        return self._get(("synced", config.root),
+                         lambda _: [*spec_inputs(config), *journal_inputs(config)], runs)
 
     def reviews(self, config: Config, dag: dict[str, Any],
                 states: Callable[[Config, list[Path]], list[Any]]) -> dict[str, Any]:

@@ -273,10 +273,24 @@ def _task_for(handler: NbgovHandler, config: Config, path: Path) -> str | None:
     return task_of(task_map, config, path)
 
 
+def _last_run_synced(handler: NbgovHandler, config: Config, task: str | None) -> bool | None:
+    """False while ``task``'s last run is kept in the local journal only (the tracking store
+    was unreachable; ``nbgov sync`` sends it), True once it is in the store, None without a
+    task or a run (see :meth:`PipelineCache.synced`: a save does not reload the DAG)."""
+    if task is None:
+        return None
+    try:
+        return handler.cache.synced(config, _service("pipeline").served_state).get(task)
+    except NbgovError:
+        return None
+
+
 def _review_payload(handler: NbgovHandler, config: Config, path: Path,
                     state: Any) -> dict[str, Any]:
     payload = state.to_dict() if hasattr(state, "to_dict") else dict(state)
     payload["task"] = _task_for(handler, config, path)
+    # the notebook toolbar's badge says "not synced" from this
+    payload["last_run_synced"] = _last_run_synced(handler, config, payload["task"])
     return payload
 
 

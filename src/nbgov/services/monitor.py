@@ -313,6 +313,7 @@ def models_status(config: Config, state: dict[str, Any] | None = None) -> dict[s
 
     settings = MonitorSettings.from_config(config)
     product = None
+    task = None
     if state is not None:
         task = next((t for t in state.get("tasks", []) if t["name"] == settings.task), None)
         nbs = [p for p in (task or {}).get("products", {}).values() if p.endswith(".ipynb")]
@@ -328,4 +329,8 @@ def models_status(config: Config, state: dict[str, Any] | None = None) -> dict[s
             last = json.loads(status_path(Path(product)).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             last = None
+    run = (task or {}).get("last_run") or {}
+    if last is not None and not last.get("run_id") and run.get("ended") == last.get("at"):
+        # a verdict given while the store was down: its run has an id since `nbgov sync`
+        last["run_id"] = run.get("run_id")
     return {"aliases": champions(config), "monitor": last}

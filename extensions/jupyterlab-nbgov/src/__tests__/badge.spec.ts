@@ -137,3 +137,51 @@ describe('ReviewBadge signatures', () => {
     expect(badge.node.dataset.signed).toBeUndefined();
   });
 });
+
+describe('ReviewBadge runs not yet synced', () => {
+  // undefined: the field is absent, as from a server older than the journal
+  const withRun = (synced: boolean | null | undefined) =>
+    synced === undefined ? state('unreviewed') : { ...state('unreviewed'), last_run_synced: synced };
+
+  /** A painted badge whose server answers each `GET review` with `synced()`'s state. */
+  async function badgeFor(synced: () => boolean | null | undefined) {
+    const made = makeBadge({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET review': () => ({ status: 200, body: withRun(synced()) })
+    });
+    await settle();
+    return made;
+  }
+
+  it('says "not synced" while the task\'s last run is kept locally, and how to send it', async () => {
+    const { badge } = await badgeFor(() => false);
+    expect(badge.node.textContent).toBe('unreviewed · not synced');
+    expect(badge.node.querySelector('.nbgov-badge-sync')!.textContent).toBe(' · not synced');
+    expect(badge.node.dataset.synced).toBe('false');
+    expect(badge.node.title).toContain('last run: This run is kept in the local journal (.nbgov/journal)');
+    expect(badge.node.title).toContain('`nbgov sync`');
+    expect(badge.node.children).toHaveLength(3); // label, signature, sync: spans of text only
+  });
+
+  it.each([
+    ['synced', true],
+    ['without a run', null],
+    ['from an older server', undefined]
+  ])('says nothing about syncing %s', async (_, synced) => {
+    const { badge } = await badgeFor(() => synced);
+    expect(badge.node.textContent).toBe('unreviewed');
+    expect(badge.node.dataset.synced).toBeUndefined();
+    expect(badge.node.title).not.toContain('not yet in the tracking store');
+  });
+
+  it('drops "not synced" once a refresh finds the run in the store', async () => {
+    let synced = false;
+    const { badge, hub } = await badgeFor(() => synced);
+    expect(badge.node.textContent).toBe('unreviewed · not synced');
+    synced = true;
+    hub.notify(null); // what the Pipeline panel's Refresh does
+    await settle();
+    expect(badge.node.textContent).toBe('unreviewed');
+    expect(badge.node.dataset.synced).toBeUndefined();
+  });
+});

@@ -1,8 +1,8 @@
 /**
- * What the specs share: JupyterLab's start with a longer patience, and the screenshots the
- * documentation uses.
+ * What the specs share: JupyterLab's start with a longer patience, opening a notebook, and the
+ * screenshots the documentation uses.
  */
-import { IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
 import * as path from 'path';
 
@@ -29,4 +29,12 @@ const SHOTS = process.env.NBGOV_SCREENSHOT_DIR || path.resolve(__dirname, '..', 
 /** Save a picture of `target` as `<name>.png` (see SHOTS). */
 export async function shot(target: Locator, name: string): Promise<void> {
   await target.screenshot({ path: path.join(SHOTS, `${name}.png`), animations: 'disabled' });
+}
+
+/** Open `notebooks/<file>` of the project and return its toolbar's nbgov badge. */
+export async function openNotebook(page: IJupyterLabPageFixture, file: string): Promise<Locator> {
+  expect(await page.notebook.openByPath(`notebooks/${file}`)).toBe(true);
+  await page.notebook.activate(file);
+  const panel = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  return panel.locator('.jp-NotebookPanel-toolbar .nbgov-badge');
 }

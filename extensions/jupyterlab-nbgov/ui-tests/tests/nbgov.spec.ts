@@ -6,9 +6,8 @@
  * The tests share one server (state carries over), so they run in order.
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
-import { Locator } from '@playwright/test';
 
-import { gotoLab, shot } from './helpers';
+import { gotoLab, openNotebook, shot } from './helpers';
 
 test.use({ autoGoto: false, serverFiles: 'off', viewport: { width: 1280, height: 1000 } });
 test.describe.configure({ mode: 'serial' });
@@ -16,13 +15,6 @@ test.describe.configure({ mode: 'serial' });
 test.beforeEach(async ({ page }) => {
   await gotoLab(page);
 });
-
-async function openNotebook(page: IJupyterLabPageFixture, file: string): Promise<Locator> {
-  expect(await page.notebook.openByPath(`notebooks/${file}`)).toBe(true);
-  await page.notebook.activate(file);
-  const panel = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
-  return panel.locator('.jp-NotebookPanel-toolbar .nbgov-badge');
-}
 
 /** Right-click the notebook, pick a menu entry, fill the dialog's note and press its button. */
 async function decideFromMenu(

@@ -2,15 +2,15 @@
  * Runs kept locally, in the browser: the fixture project is built while its tracking server is
  * down (NBGOV_UI_BUILD=offline, see jupyter_server_test_config.py), so every run is in the
  * project's journal only. The Pipeline panel must say so (a banner with the count, a
- * "not synced" chip per task) until `nbgov sync` has sent them, and not after; the lineage of
- * a task is drawn from the local records meanwhile.
+ * "not synced" chip per task), and so must an open notebook's toolbar badge, until `nbgov sync`
+ * has sent them, and not after; the lineage of a task is drawn from the local records meanwhile.
  */
 import { expect, test } from '@jupyterlab/galata';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { gotoLab, shot } from './helpers';
+import { gotoLab, openNotebook, shot } from './helpers';
 
 test.use({ autoGoto: false, serverFiles: 'off', viewport: { width: 1280, height: 1000 } });
 
@@ -23,8 +23,15 @@ function projectRoot(): string {
   return fs.readFileSync(path.join(tmp!, 'project-root'), 'utf-8').trim();
 }
 
-test('the Pipeline panel shows runs not yet synced until nbgov sync', async ({ page }) => {
+test('the Pipeline panel and the notebook badge show runs not yet synced until nbgov sync', async ({ page }) => {
   await gotoLab(page);
+  // the open notebook's badge: its review status, and that its task's last run is local only
+  const badge = await openNotebook(page, 'train.ipynb');
+  await expect(badge).toHaveText('unreviewed · not synced');
+  await expect(badge).toHaveAttribute('data-synced', 'false');
+  await expect(badge).toHaveAttribute('title', /last run: This run is kept in the local journal.*nbgov sync/);
+  await shot(page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar'), 'badge-unsynced');
+
   await page.sidebar.openTab('nbgov-pipeline');
   const panel = page.locator('#nbgov-pipeline');
   await expect(panel.locator('svg .nbgov-dag-node')).toHaveCount(4);
@@ -62,8 +69,13 @@ test('the Pipeline panel shows runs not yet synced until nbgov sync', async ({ p
   });
   expect(JSON.parse(out).runs_sent).toBe(4);
 
+  // the panel's Refresh asks every view again: the badge too
   await panel.locator('.nbgov-panel-refresh').click();
   await expect(banner).toBeHidden();
+  // (the notebook is behind the lineage view now: bring it to the front to look at it)
+  await page.notebook.activate('train.ipynb');
+  await expect(badge).toHaveText('unreviewed');
+  await expect(badge).not.toHaveAttribute('data-synced');
   await expect(panel.locator('.nbgov-unsynced')).toHaveCount(0);
   await expect(panel.locator('svg [data-synced]')).toHaveCount(0);
   await expect(panel.locator('.nbgov-task[data-task="evaluate"] .nbgov-task-run')).toHaveText(
