@@ -120,6 +120,11 @@ def test_fault_campaign(git_repo: Path, tmp_path: Path):
     uri = f"http://127.0.0.1:{port}"
     server = start_mlflow_server(tmp_path, port)
     rng = random.Random(SEED)
+    # faults land inside a build only if their delays span one: measure how long a forced build
+    # takes here (builds got faster than the fixed 0.5-12 s the campaign used to draw from)
+    t0 = time.monotonic()
+    assert run_cli(root, "build", "-q", "--force", env={"MLFLOW_TRACKING_URI": uri}).returncode == 0
+    span = time.monotonic() - t0
     done, kills = Counter(), Counter()
     checked: set[str] = set()  # every finished task run checked in the store, by key
     after_kill: dict[str, list[float]] = {}
@@ -127,7 +132,7 @@ def test_fault_campaign(git_repo: Path, tmp_path: Path):
     try:
         for trial in range(TRIALS):
             fault = FAULTS[trial % len(FAULTS)] if trial < len(FAULTS) else rng.choice(FAULTS)
-            delay = rng.uniform(0.5, 12.0)
+            delay = rng.uniform(0.3, max(2.0, 1.2 * span))
             if fault == "kill_sync":
                 stop(server, kill=True)  # a build with the store down leaves runs to sync
                 kills["server SIGKILL"] += 1
@@ -190,7 +195,7 @@ def test_fault_campaign(git_repo: Path, tmp_path: Path):
             f"a build whose server was {'SIGKILLed' if f == 'kill_server' else 'SIGSTOPped'} mid-build "
             f"ended {sorted(w)[len(w) // 2]:.1f} s (median) / {max(w):.1f} s (max) after it"
             for f, w in sorted(after_kill.items())) or "no server fault landed mid-build"
-        print(f"\nfault campaign: seed {SEED}, {sum(done.values())} trials {dict(done)}; kills landed "
+        print(f"\nfault campaign: seed {SEED}, a forced build {span:.1f} s, {sum(done.values())} trials {dict(done)}; kills landed "
               f"{dict(kills)}; {len(checked)} distinct finished task runs checked in the store "
               f"({counts['runs']} runs in the store at the end); "
               f"0 runs lost, 0 RUNNING left, 0 wrongly fresh tasks; {len(exits)} wrong exit code(s) "
