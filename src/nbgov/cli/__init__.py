@@ -6,9 +6,7 @@ Sub-commands live in their own modules and are imported only when invoked, so th
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import os
 import sys
 
 import click
@@ -112,8 +110,9 @@ def run() -> None:
 
 
 def _quick_exit(code: int | str | None) -> None:
-    import atexit
     import threading
+
+    from nbgov.core.exiting import exit_now
 
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     if any(t.is_alive() for t in others):
@@ -121,11 +120,7 @@ def _quick_exit(code: int | str | None) -> None:
     if code is not None and not isinstance(code, int):
         click.echo(str(code), err=True)  # what sys.exit prints for a message
         code = 1
-    atexit._run_exitfuncs()  # logging's flush and the handlers libraries registered
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code or 0)
+    exit_now(code or 0)
 
 
 def _exit_interrupted(message: str) -> None:
@@ -136,12 +131,11 @@ def _exit_interrupted(message: str) -> None:
     exit, kills the process with SIGINT instead (exit -2; seen by the fault campaign for a Ctrl-C
     1-2 s into a build). Interpreter finalisation has nothing left to do for a build by then.
     """
+    from nbgov.core.exiting import exit_now
+
     _ignore_interrupts()
     click.echo(message, err=True)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(130)
+    exit_now(130, run_atexit=False)
 
 
 def _ignore_interrupts() -> None:

@@ -305,12 +305,8 @@ def _link_models(root: Path, uri: str, run_ids: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    _code = main(sys.argv[1:])
-    # everything is sent (each store call committed) and every reply written: skip the teardown
-    # of MLflow, SQLAlchemy and their ~2,000 modules at interpreter exit (0.7-0.9 s here, which
-    # the build waits for); the handlers libraries registered with atexit still run
-    import atexit
+    from nbgov.core.exiting import exit_now
 
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    os._exit(_code)
+    # everything is sent (each store call committed) and every reply written: skip the teardown
+    # of MLflow, SQLAlchemy and their modules (0.7-0.9 s here, which the build waits for)
+    exit_now(main(sys.argv[1:]))
