@@ -9,6 +9,7 @@ log says which version answers. The server runs in the local Python environment
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -79,7 +80,27 @@ class ModelServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        # the server's workers share its group and may still hold the port after it exited:
+        # stopped means the whole group is gone
+        # (bounded: an exited worker nobody reaps yet still counts as a member)
+        deadline, killed = time.monotonic() + timeout, False
+        while _group_alive(self.process.pid) and time.monotonic() < deadline + (timeout if killed else 0):
+            if not killed and time.monotonic() >= deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                killed = True
+            time.sleep(0.05)
         return self.process.returncode
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _check_port(host: str, port: int) -> None:
