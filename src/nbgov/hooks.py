@@ -40,7 +40,7 @@ def on_render(dag) -> None:
     try:
         tasks, root = describe_dag(dag)
         config = load_config(os.environ.get("NBGOV_PROJECT_ROOT") or root)
-        from nbgov.services.review import gate_required, require_approved
+        from nbgov.services.review.state import gate_required, require_approved
 
         if gate_required(config):
             require_approved(config, [t.source_file for t in tasks if t.outdated and t.source_file])
@@ -61,7 +61,7 @@ def on_render(dag) -> None:
                 print(f"nbgov: sent {report.runs_sent} run(s) of earlier builds"
                       + (f"; ended as KILLED: {', '.join(report.interrupted)}" if report.interrupted else ""),
                       file=sys.stderr)
-            from nbgov.services.plan import write_plan
+            from nbgov.services.pipeline.plan import write_plan
 
             write_plan(config, tasks)  # status, the no-op build and the server read it
             recorder = Recorder(config, tasks, runner="ploomber build")
@@ -69,7 +69,7 @@ def on_render(dag) -> None:
         except BaseException:
             lock.release()
             raise
-        from nbgov.services.build import capture_evidence
+        from nbgov.services.build.run import capture_evidence
 
         capture_evidence(tasks)
         dag.executor = GovernedExecutor(jobs=executor_jobs(dag), observer=recorder)

@@ -158,7 +158,7 @@ def test_build_run_target_lists_the_tasks_of_that_build(example: Path):
 
 def test_missing_product_shows_its_last_producer_with_a_warning(example: Path, tmp_path: Path):
     from nbgov.core.config import load_config
-    from nbgov.services.lineage import lineage
+    from nbgov.services.lineage.query import lineage
 
     metrics = example / "products" / "metrics.json"
     shutil.move(metrics, tmp_path / "metrics.json")

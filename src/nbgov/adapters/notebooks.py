@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nbgov.core.errors import Location, NotebookError
+from nbgov.core.errors import Location, NbgovError, NotebookError
 
 NOTEBOOK_SUFFIXES = (".ipynb", ".py")
 
@@ -99,3 +99,15 @@ def content_version(content: dict[str, Any] | str) -> str:
 def source_version(path: str | Path) -> str:
     """The version of a task's source file (see :mod:`nbgov.core.tasks`)."""
     return content_version(read_source(path))
+
+
+def task_source_version(path: str | Path | None) -> str | None:
+    """The version recorded for a task's source file (what lineage records and the build plan
+    hold): None when the task has no source file, or it cannot be read (the run still counts;
+    review reports the file)."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        return source_version(path)
+    except NbgovError:
+        return None

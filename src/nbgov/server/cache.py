@@ -91,7 +91,7 @@ def dag_inputs(config: Config, dag: dict[str, Any]) -> list[Path]:
 
 def review_inputs(config: Config, dag: dict[str, Any]) -> list[Path]:
     """The files the tasks' review statuses depend on: the ledger and the sources."""
-    from nbgov.services.review_store import ReviewSettings
+    from nbgov.services.review.store import ReviewSettings
 
     return [ReviewSettings.from_config(config).ledger, *sources(config, dag)]
 

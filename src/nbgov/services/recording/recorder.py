@@ -25,10 +25,10 @@ from nbgov.adapters.mlflow import Tracker
 from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import Config
 from nbgov.core.journal import Journal, journal_folder
+from nbgov.core.redact import safe_uri
 from nbgov.services.recording.rundata import task_run_event
 from nbgov.services.recording.sender import SendState, stage_artifacts
 from nbgov.services.recording.uploader import Uploader
-from nbgov.services.tracking import safe_uri
 
 #: How long the build waits, at its end, for the store to take what is still queued (the
 #: journal keeps the rest: a slow store must not hold the build forever).
@@ -226,7 +226,7 @@ class Recorder:
         rel = self._rel(source)
         if rel not in self.review_status:
             try:
-                from nbgov.services.review import review_states
+                from nbgov.services.review.state import review_states
 
                 for s in review_states(self.config, [source]):
                     self.review_status[rel] = s.status

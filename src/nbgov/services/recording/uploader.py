@@ -154,7 +154,7 @@ class Uploader:
         if not uri.startswith(("http://", "https://")):
             self._progress = time.monotonic()
             return None
-        from nbgov.adapters.mlflow import reachable
+        from nbgov.adapters.stores import reachable
         from nbgov.core.errors import TrackingError
 
         try:
@@ -298,7 +298,7 @@ def _link_models(root: Path, uri: str, run_ids: list[str]) -> None:
     import dataclasses
 
     from nbgov.core.config import load_config
-    from nbgov.services.lineage import link_registered_models
+    from nbgov.services.lineage.query import link_registered_models
 
     with contextlib.suppress(Exception):  # the tags are a convenience: the records have the lineage
         link_registered_models(dataclasses.replace(load_config(root), tracking_uri=uri), run_ids)

@@ -6,7 +6,7 @@ artifact of the run that logged it, then of every upstream run), so it works aft
 moved or were deleted. Each notebook in it must be approved *at the version that ran* (checked
 against the review ledger now, so approving after the build is enough; editing the notebook
 since is not a problem for this model). A refusal lists every reason; an accepted promotion is
-appended to the promotion ledger (:mod:`nbgov.services.promotions`).
+appended to the promotion ledger (:mod:`nbgov.services.models.promotions`).
 
 ``[promote]`` keys::
 
@@ -31,9 +31,9 @@ from nbgov.core.errors import ConfigError, GateError, Location, ParameterError
 from nbgov.core.identity import short_version
 from nbgov.core.ledger import APPROVED, by_notebook, status_of
 from nbgov.core.thresholds import Rule, Verdict, evaluate, parse_rules
-from nbgov.services import promotions
-from nbgov.services.review_store import ReviewSettings
-from nbgov.services.review_trust import counted_records
+from nbgov.services.models import promotions
+from nbgov.services.review.store import ReviewSettings
+from nbgov.services.review.trust import counted_records
 
 _KEYS = {
     "thresholds": list,
@@ -316,8 +316,8 @@ def promote(
         )
     if dry_run:
         return plan
-    from nbgov.services.review import resolve_reviewer
-    from nbgov.services.tracking import safe_uri
+    from nbgov.core.redact import safe_uri
+    from nbgov.services.review.state import resolve_reviewer
 
     who = resolve_reviewer(config, by)
     settings = PromoteSettings.from_config(config)

@@ -30,7 +30,7 @@ from nbgov.core.checks.registry import RuleRegistry, load_registry
 from nbgov.core.checks.settings import CheckSettings, matches_any, parse_settings
 from nbgov.core.config import Config, find_root, load_config
 from nbgov.core.errors import Location, NbgovError, NbgovWarning, NotebookError
-from nbgov.services.check_sources import (
+from nbgov.services.check.sources import (
     SCRIPT_SKIP,
     TEXT_RULES,
     TaskFiles,
@@ -242,7 +242,7 @@ def _review_status(
     config: Config, notebooks: list[Path], root: Path, notes: list[str]
 ) -> dict[str, str] | None:
     try:
-        from nbgov.services.review import review_states
+        from nbgov.services.review.state import review_states
     except ImportError as exc:
         notes.append(
             f"{REVIEW_RULE} not-approved skipped: the review service is not available ({exc})"

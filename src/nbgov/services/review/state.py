@@ -35,9 +35,8 @@ from nbgov.core.ledger import (
     parse_ledger,
     status_of,
 )
-from nbgov.services import review_store as store
-from nbgov.services import review_trust as trust
-from nbgov.services.review_store import ReviewSettings
+from nbgov.services.review import store, trust
+from nbgov.services.review.store import ReviewSettings
 
 #: Environment variable that overrides the reviewer identity (after ``--reviewer``).
 REVIEWER_ENV = "NBGOV_REVIEWER"
@@ -383,22 +382,6 @@ def merge_ledger(base: str | Path, ours: str | Path, theirs: str | Path) -> int:
         LedgerError: a copy does not verify or they do not share ``base`` (``ours`` untouched).
     """
     return store.merge_files(Path(base), Path(ours), Path(theirs))
-
-
-def diff_against_approved(
-    config: Config, notebook: str | Path, include_outputs: bool = False
-) -> dict[str, Any]:
-    """What changed since the latest approval: ``review_diff.notebook_diff`` without a revision.
-
-    Returns:
-        ``{"path", "approved_version", "current_version", "base", "current", "diff", ...}``.
-
-    Raises:
-        ReviewError: never approved, or its snapshot is missing.
-    """
-    from nbgov.services.review_diff import notebook_diff
-
-    return notebook_diff(config, notebook, None, include_outputs)
 
 
 # --- which notebooks ---------------------------------------------------------------------------

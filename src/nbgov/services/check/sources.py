@@ -77,7 +77,7 @@ def task_files(config: Config) -> TaskFiles | None:
         return None
     root = config.root
     out = TaskFiles()
-    from nbgov.services.plan import plan_tasks, stale_reason
+    from nbgov.services.pipeline.plan import plan_tasks, stale_reason
 
     found = plan_tasks(config, stale_ok=True)
     for info in found[0] if found is not None else []:

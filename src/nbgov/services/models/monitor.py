@@ -56,7 +56,7 @@ class MonitorSettings:
     @classmethod
     def from_config(cls, config: Config) -> MonitorSettings:
         """Read ``[monitor]``. Raises ConfigError naming the bad key or rule."""
-        from nbgov.services.promote import checked_section
+        from nbgov.services.models.promote import checked_section
 
         table = checked_section(config, "monitor", _KEYS)
         return cls(
@@ -309,7 +309,7 @@ def models_status(config: Config, state: dict[str, Any] | None = None) -> dict[s
         ``{"aliases": [{"model", "alias", "version", "previous", "by", "at"}],
         "monitor": <last verdict> | None}``.
     """
-    from nbgov.services.promote import champions
+    from nbgov.services.models.promote import champions
 
     settings = MonitorSettings.from_config(config)
     product = None

@@ -1,4 +1,4 @@
-"""Renderings of a lineage payload (:func:`nbgov.services.lineage.lineage`): text, Mermaid, dot,
+"""Renderings of a lineage payload (:func:`nbgov.services.lineage.query.lineage`): text, Mermaid, dot,
 and pictures (SVG drawn by nbgov, PNG through Graphviz)."""
 
 from __future__ import annotations

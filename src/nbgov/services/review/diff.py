@@ -18,9 +18,9 @@ from nbgov.core.errors import Location, NotebookError, ReviewError
 from nbgov.core.identity import short_version
 from nbgov.core.ledger import ReviewRecord, status_of
 from nbgov.core.tasks import normalise_text
-from nbgov.services import review_store as store
-from nbgov.services.review import read_current
-from nbgov.services.review_store import ReviewSettings
+from nbgov.services.review import store
+from nbgov.services.review.state import read_current
+from nbgov.services.review.store import ReviewSettings
 
 
 def _at_rev(config: Config, path: Path, rel: str, rev: str) -> dict[str, Any] | str:
@@ -90,6 +90,20 @@ def notebook_diff(
         "current": current,
         "diff": nbdime.diff(base, current),
     }
+
+
+def diff_against_approved(
+    config: Config, notebook: str | Path, include_outputs: bool = False
+) -> dict[str, Any]:
+    """What changed since the latest approval: :func:`notebook_diff` without a revision.
+
+    Returns:
+        ``{"path", "approved_version", "current_version", "base", "current", "diff", ...}``.
+
+    Raises:
+        ReviewError: never approved, or its snapshot is missing.
+    """
+    return notebook_diff(config, notebook, None, include_outputs)
 
 
 def _as_text(content: dict[str, Any] | str) -> str:

@@ -49,7 +49,7 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
     """Every task with its build state, review status and last run (the ``GET pipeline`` payload).
 
     Answered from the cached build plan and the lineage records when the plan's key holds and
-    every task has a content verdict (:mod:`nbgov.services.fastpath`): no Ploomber. Otherwise
+    every task has a content verdict (:mod:`nbgov.services.build.fastpath`): no Ploomber. Otherwise
     the pipeline is loaded through Ploomber (and the plan written again), unless ``load`` is
     False (the JupyterLab server: it never runs project code on a GET): then any plan on disk
     answers, marked ``"plan": "stale"``, or the spec as written (``"plan": "missing"``).
@@ -59,8 +59,8 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
         pipeline: a loaded pipeline to describe (skips the plan).
         load: whether Ploomber may be loaded when the plan cannot answer.
     """
-    from nbgov.services.fastpath import verdicts
-    from nbgov.services.plan import plan_tasks, write_plan
+    from nbgov.services.build.fastpath import verdicts
+    from nbgov.services.pipeline.plan import plan_tasks, write_plan
 
     plan_status = "loaded"
     infos: list[TaskInfo] | None = None
@@ -80,7 +80,7 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
         elif not load:
             found = plan_tasks(config, stale_ok=True)
             if found is None:
-                from nbgov.services.plan import spec_tasks
+                from nbgov.services.pipeline.plan import spec_tasks
 
                 infos, plan_status = spec_tasks(config), "missing"
             else:
@@ -116,8 +116,8 @@ def _has_products(task: TaskInfo) -> bool:
 
 def _payload(config: Config, infos: list[TaskInfo], decided: dict[str, Any],
              plan_status: str, versions: dict[str, str]) -> dict[str, Any]:
-    from nbgov.services.fastpath import NEVER_RUN_KINDS
-    from nbgov.services.review import review_states
+    from nbgov.services.build.fastpath import NEVER_RUN_KINDS
+    from nbgov.services.review.state import review_states
 
     outdated: set[str] = set()
     sources = [t.source_file for t in infos if t.source_file is not None]
@@ -169,8 +169,8 @@ def _payload(config: Config, infos: list[TaskInfo], decided: dict[str, Any],
 
 def _all_fresh(config: Config) -> list[TaskInfo] | None:
     """The tasks without loading Ploomber, when the plan holds and every task is fresh by
-    content (see :mod:`nbgov.services.fastpath`); None sends the caller to Ploomber."""
-    from nbgov.services.fastpath import fresh_records
+    content (see :mod:`nbgov.services.build.fastpath`); None sends the caller to Ploomber."""
+    from nbgov.services.build.fastpath import fresh_records
 
     found = fresh_records(config)
     return None if found is None else found[0]
@@ -189,7 +189,7 @@ def task_for_notebook(config: Config, notebook: str | Path, pipeline: Pipeline |
     if pipeline is not None:
         infos = pipeline.tasks()
     else:
-        from nbgov.services.plan import plan_tasks
+        from nbgov.services.pipeline.plan import plan_tasks
 
         found = plan_tasks(config, stale_ok=True)
         infos = found[0] if found is not None else None

@@ -92,7 +92,7 @@ def _spec_tasks(config: Config, kinds: dict[str, tuple[str, str | None]] | None 
     """
     from nbgov.adapters.specfile import read_spec
     from nbgov.core.plan import relative
-    from nbgov.services.plan import plan_tasks
+    from nbgov.services.pipeline.plan import plan_tasks
 
     out: dict[str, tuple[str | None, dict[str, str]]] = {}
     found = plan_tasks(config, stale_ok=True)
@@ -118,7 +118,7 @@ def _spec_tasks(config: Config, kinds: dict[str, tuple[str, str | None]] | None 
 def _unrecorded(records: _Records, tasks: list[str]) -> LineageError | None:
     """A LineageError saying what to do when ``tasks`` have products on disk but nbgov has no
     record of them and no tracking store to look in (a project built by ``ploomber build``)."""
-    from nbgov.adapters.lineage_store import check_reachable
+    from nbgov.adapters.stores import check_reachable
     from nbgov.core.errors import TrackingError
 
     built = [t for t in tasks if any(
@@ -194,7 +194,7 @@ def lineage(config: Config, target: str) -> dict[str, Any]:
         graph["nodes"][node["key"]] = node
         graph["roots"] = [node["key"]]
     missing = [k for k in walk(graph) if graph["nodes"][k]["kind"] == "missing"]
-    from nbgov.services.tracking import safe_uri
+    from nbgov.core.redact import safe_uri
 
     return {
         "schema": PAYLOAD_SCHEMA,

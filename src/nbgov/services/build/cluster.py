@@ -14,8 +14,10 @@ import uuid
 
 from nbgov.core.config import Config
 from nbgov.core.errors import NbgovError
-from nbgov.services.build import LOCAL, BuildOptions, BuildSummary, TaskSummary, gate, load_pipeline
-from nbgov.services.tracking import close_build, open_build
+from nbgov.services.build.gate import gate
+from nbgov.services.build.load import load_pipeline
+from nbgov.services.build.options import LOCAL, BuildOptions, BuildSummary, TaskSummary
+from nbgov.services.recording.tracking import close_build, open_build
 
 
 def _task_argv(name: str, build_id: str, options: BuildOptions) -> list[str]:

@@ -60,8 +60,8 @@ class TaskView:
 
 
 def _plan_tasks(config: Config) -> list[TaskView] | None:
-    """The tasks of the build plan (:mod:`nbgov.services.plan`) when its key still holds."""
-    from nbgov.services.plan import plan_tasks
+    """The tasks of the build plan (:mod:`nbgov.services.pipeline.plan`) when its key still holds."""
+    from nbgov.services.pipeline.plan import plan_tasks
 
     try:
         found = plan_tasks(config)
@@ -105,7 +105,7 @@ def _fill(value: Any, env: dict[str, Any]) -> Any:
 
 def notebook_upstream(source: Path) -> list[str]:
     """The ``upstream`` a task's parameters cell declares (read, never run)."""
-    from nbgov.services.plan import declared_upstream
+    from nbgov.services.pipeline.plan import declared_upstream
 
     return declared_upstream(source)
 
