@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from nbgov.core.errors import GateError, Location
+
 #: What a masked secret is replaced with (the same string in params, records and notebooks).
 REDACTED = "***redacted***"
 
@@ -373,7 +375,6 @@ def guard_notebook(nb: dict[str, Any], policy: str, where: str = "") -> tuple[di
     Raises:
         GateError: ``refuse`` and at least one secret was found (exit 1).
     """
-    from nbgov.core.errors import GateError, Location
 
     masked, count = mask_notebook(nb)
     if policy == "allow":

@@ -17,6 +17,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters._deferred import deferred_imports
+from nbgov.adapters.notebooks import read_notebook
+from nbgov.adapters.ploomber import sources
 from nbgov.adapters.ploomber.describe import TaskInfo, describe_dag
 from nbgov.adapters.ploomber.outcomes import EXCEPTION_LINE, BuildResult, ContentCheck
 from nbgov.adapters.ploomber.outcomes import quiet as _quiet
@@ -40,7 +43,6 @@ NBGOV_HOOK_PREFIX = "nbgov.hooks."
 
 def _import_ploomber():
     # Ploomber logs and warns generously at import; keep the user's terminal clean.
-    from nbgov.adapters._deferred import deferred_imports
 
     with warnings.catch_warnings(), deferred_imports():
         warnings.simplefilter("ignore")
@@ -51,7 +53,6 @@ def _import_ploomber():
 
 def parameters_cell_names(source: Path) -> set[str] | None:
     """Names assigned at top level in the notebook's ``parameters`` cell (None: no such cell)."""
-    from nbgov.adapters.notebooks import read_notebook
 
     nb = read_notebook(source)
     for index, cell in enumerate(nb["cells"]):
@@ -113,7 +114,6 @@ class Pipeline:
     def _load(self, env_overrides, param_overrides, executor_params):
         from ploomber.spec import DAGSpec
 
-        from nbgov.adapters.ploomber import sources
 
         raw = sources._yaml_file(self.spec_path)
         if not isinstance(raw, dict) or not isinstance(raw.get("tasks", []), list):

@@ -20,8 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.core.config import Config
+from nbgov.core.digest import file_digest
+from nbgov.core.errors import NbgovError
+from nbgov.core.freshness import Freshness, decide
 from nbgov.core.journal import open_journals
+from nbgov.core.lineage import read_record
+from nbgov.core.plan import relative
 from nbgov.services.build.options import BuildOptions, BuildSummary, TaskSummary
+from nbgov.services.pipeline.plan import plan_tasks, source_version
 from nbgov.services.recording.sync import pending_runs
 
 #: Task kinds that never run (their product is made outside the pipeline): no record, ever.
@@ -37,12 +43,6 @@ def verdicts(config: Config, infos: list, versions: dict[str, str]) -> dict[str,
         versions: source file (relative to the root) -> its version, from the plan (valid
             while the plan's key holds); a source not in it is read now.
     """
-    from nbgov.core.digest import file_digest
-    from nbgov.core.errors import NbgovError
-    from nbgov.core.freshness import Freshness, decide
-    from nbgov.core.lineage import read_record
-    from nbgov.core.plan import relative
-    from nbgov.services.pipeline.plan import source_version
 
     by_name = {t.name: t for t in infos}
 
@@ -104,8 +104,6 @@ def fresh_records(config: Config) -> tuple[list, dict[str, Any]] | None:
     key holds and every task is fresh by content (its last run succeeded with this source
     version, these params and these input digests, and its products are there); None
     otherwise."""
-    from nbgov.core.lineage import read_record
-    from nbgov.services.pipeline.plan import plan_tasks
 
     found = plan_tasks(config)
     if found is None:

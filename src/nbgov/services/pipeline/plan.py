@@ -24,9 +24,11 @@ from typing import Any
 from nbgov import __version__
 from nbgov.adapters.notebooks import task_source_version
 from nbgov.adapters.ploomber.pipeline import TaskInfo
+from nbgov.adapters.specfile import read_spec
 from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
+from nbgov.core.errors import NbgovError
 from nbgov.core.plan import (
     PLAN_PATH,
     Plan,
@@ -154,7 +156,6 @@ def source_version(info: TaskInfo) -> str | None:
 
 def make_plan(config: Config, infos: list[TaskInfo]) -> tuple[Plan | None, str | None]:
     """The plan of a pipeline just rendered into ``infos``, or ``(None, why not cacheable)``."""
-    from nbgov.core.errors import NbgovError
 
     root = config.root
     spec_files, why = _spec_files(config.pipeline_path)
@@ -280,7 +281,6 @@ def spec_tasks(config: Config) -> list[TaskInfo]:
     Raises:
         PipelineError: the spec does not parse.
     """
-    from nbgov.adapters.specfile import read_spec
 
     spec = read_spec(config.pipeline_path)
     infos = []

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters import git
+from nbgov.adapters import git, nbdime
 from nbgov.adapters.notebooks import content_version, read_source
 from nbgov.core.config import Config
 from nbgov.core.errors import Location, NotebookError, ReviewError
@@ -70,7 +70,6 @@ def notebook_diff(
         "current", "diff"}``: ``base`` and ``current`` are the compared notebooks (cells without
         outputs unless ``include_outputs``), ``diff`` is nbdime's diff JSON (``[]``: no change).
     """
-    from nbgov.adapters import nbdime
 
     path, rel, nb, version = read_current(config, notebook)
     settings = ReviewSettings.from_config(config)
@@ -137,7 +136,6 @@ def _text_diff(rel: str, approved_version: str | None, version: str, base: dict[
 def render_diff(result: dict[str, Any], color: bool = False) -> str:
     """The text form of a :func:`notebook_diff` result (nbdime's pretty printer; a unified
     diff for text sources)."""
-    from nbgov.adapters import nbdime
 
     if not result["diff"]:
         return f"{result['path']}: no changes since {result['against']}\n"
@@ -188,7 +186,6 @@ def web_diff(
     browser: str | None = None,
 ) -> WebDiff:
     """Start nbdime's web diff of a notebook against its approval (or ``rev``) on 127.0.0.1."""
-    from nbgov.adapters import nbdime
 
     result = notebook_diff(config, notebook, rev, include_outputs)
     if result.get("format") == "text":

@@ -16,6 +16,7 @@ from typing import Any
 from nbgov.adapters import git
 from nbgov.adapters.nbdime import review_view
 from nbgov.adapters.notebooks import content_version, read_source, source_version
+from nbgov.adapters.ploomber.sources import source_files
 from nbgov.core.config import Config
 from nbgov.core.errors import (
     ConfigError,
@@ -425,7 +426,6 @@ def _notebooks_under(folder: Path) -> list[Path]:
 
 def _task_sources(config: Config) -> list[Path]:
     """The pipeline's task source files inside the project (no Ploomber import)."""
-    from nbgov.adapters.ploomber.sources import source_files
 
     root = config.root.resolve()
     return [f for f in source_files(config.pipeline_path) if f.is_relative_to(root)]
