@@ -226,7 +226,7 @@ def activate_warm_kernels() -> None:
     :func:`deactivate_warm_kernels` undoes it."""
     from jupyter_client.provisioning.factory import KernelProvisionerFactory
 
-    from nbgov.adapters.kernels.provisioner import NAME
+    from nbgov.adapters.kernels.provisioner import NAME  # (imports jupyter_client's provisioners)
 
     factory = KernelProvisionerFactory.instance()
     if NAME not in factory.provisioners:

@@ -268,6 +268,7 @@ class Pipeline:
         """Run the pipeline (or the ``select``-ed tasks) and report each task's outcome; the
         observer hears of each task as it starts and ends (see
         :func:`nbgov.adapters.ploomber.executor.build_dag`)."""
+        # the executor subclasses Ploomber's at import (~1 s): only builds pay for it
         from nbgov.adapters.ploomber.executor import build_dag
 
         return build_dag(self._dag, force=force, select=select, jobs=jobs, progress=progress,
@@ -276,7 +277,7 @@ class Pipeline:
     def default_jobs(self) -> int:
         """Tasks at once when the user gives no ``-j``: ``executor: parallel`` in the spec means
         one per core, as in Ploomber."""
-        from nbgov.adapters.ploomber.executor import executor_jobs
+        from nbgov.adapters.ploomber.executor import executor_jobs  # (imports Ploomber: see build)
 
         return executor_jobs(self._dag)
 
