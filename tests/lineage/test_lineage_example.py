@@ -215,7 +215,7 @@ def test_every_record_matches_the_schema(example: Path, store: str):
             example / "environment.yml"
         )
         assert isinstance(rec["git"]["dirty"], bool)
-    from nbgov.adapters.lineage_store import LineageStore
+    from nbgov.adapters.mlflow.lineage_store import LineageStore
 
     logged = LineageStore(store).record(record(example, "register")["run_id"])
     jsonschema.validate(logged, schema)

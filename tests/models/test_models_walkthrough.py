@@ -115,7 +115,7 @@ def test_serve_champion_answers_invocations(walkthrough, example):
     proc = subprocess.Popen([sys.executable, "-m", "nbgov", "serve", f"models:/{MODEL}@champion",
                              "--port", str(port)], cwd=root, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    from nbgov.adapters.registry import ModelVersion
+    from nbgov.adapters.mlflow.registry import ModelVersion
     from nbgov.services.models.serve import ModelServer
 
     server = ModelServer(ModelVersion(MODEL, example["version"], None, ""),

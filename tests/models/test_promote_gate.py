@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nbgov.adapters.registry import ModelVersion, parse_model_uri
+from nbgov.adapters.mlflow.registry import ModelVersion, parse_model_uri
 from nbgov.core.config import load_config
 from nbgov.core.errors import ConfigError, GateError, LineageError, ParameterError
 from nbgov.core.ledger import new_record
@@ -37,7 +37,7 @@ def lineage_record(task: str, upstream: list[str], metrics: dict | None = None,
 
 
 class FakeRegistry:
-    """The slice of nbgov.adapters.registry.Registry the gate uses, over plain dicts."""
+    """The slice of nbgov.adapters.mlflow.registry.Registry the gate uses, over plain dicts."""
 
     models: dict[str, ModelVersion] = {}
     records: dict[str, dict] = {}

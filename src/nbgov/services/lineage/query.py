@@ -14,9 +14,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.lineage_store import VERSION_RUN_TAG, LineageStore
+from nbgov.adapters.mlflow.lineage_store import VERSION_RUN_TAG, LineageStore
+from nbgov.adapters.mlflow.stores import check_reachable
 from nbgov.adapters.specfile import read_spec
-from nbgov.adapters.stores import check_reachable
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import LineageError, TrackingError

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.registry import Registry, parse_model_uri
+from nbgov.adapters.mlflow.registry import Registry, parse_model_uri
 from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config
 from nbgov.core.errors import (

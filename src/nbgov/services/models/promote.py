@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.lineage_store import LineageStore
-from nbgov.adapters.registry import ModelVersion, Registry, parse_model_uri
+from nbgov.adapters.mlflow.lineage_store import LineageStore
+from nbgov.adapters.mlflow.registry import ModelVersion, Registry, parse_model_uri
 from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, GateError, Location, ParameterError
 from nbgov.core.identity import short_version

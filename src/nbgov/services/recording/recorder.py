@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.adapters.environment import environment_fingerprint, git_state
-from nbgov.adapters.mlflow import Tracker
+from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import Config
 from nbgov.core.journal import Journal, journal_folder, retire

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.mlflow import RUN_KEY_TAG, RunData, Tracker
+from nbgov.adapters.mlflow.tracker import RUN_KEY_TAG, RunData, Tracker
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import TrackingError
 from nbgov.core.journal import Journal

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from nbgov.adapters.mlflow import Tracker
+from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import TrackingError

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbgov.adapters.environment import git_state
-from nbgov.adapters.mlflow import Tracker
+from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.core.config import Config
 from nbgov.core.redact import redact_params as redact
 

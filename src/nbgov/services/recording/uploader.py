@@ -33,8 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.mlflow import Tracker, warm_imports
-from nbgov.adapters.stores import reachable
+from nbgov.adapters.mlflow.stores import reachable
+from nbgov.adapters.mlflow.tracker import Tracker, warm_imports
 from nbgov.core.config import load_config
 from nbgov.core.errors import TrackingError
 from nbgov.core.exiting import exit_now

@@ -1,7 +1,7 @@
 """MLflow's model registry behind one door: resolve ``models:/`` URIs, aliases, signatures,
 the lineage artifacts of runs, and the ``mlflow models serve`` command line.
 
-Only this module (and :mod:`nbgov.adapters.mlflow`) touches MLflow's API; services get plain
+Only this module (and :mod:`nbgov.adapters.mlflow.tracker`) touches MLflow's API; services get plain
 data (:class:`ModelVersion`, dicts, lists of column names).
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.stores import check_reachable, quiet_mlflow, short_error
+from nbgov.adapters.mlflow.stores import check_reachable, quiet_mlflow, short_error
 from nbgov.core.errors import LineageError, ParameterError, TrackingError
 
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_\-]+))$")

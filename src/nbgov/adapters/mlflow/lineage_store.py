@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.registry import LINEAGE_ARTIFACT, Registry
-from nbgov.adapters.stores import check_reachable, short_error
+from nbgov.adapters.mlflow.registry import LINEAGE_ARTIFACT, Registry
+from nbgov.adapters.mlflow.stores import check_reachable, short_error
 from nbgov.core.errors import TrackingError
 
 #: The string scrap a registering notebook glues (``sb.glue("registered_model", "models:/N/V")``);

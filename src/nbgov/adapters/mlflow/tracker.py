@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.stores import check_sqlite, quiet_mlflow, reachable, relocate_embedded_store, short_error
+from nbgov.adapters.mlflow.stores import check_sqlite, quiet_mlflow, reachable, relocate_embedded_store, short_error
 from nbgov.core.errors import TrackingError
 
 #: MLflow limits: param values are cut at 6000 characters, tag values at 8000.
