@@ -4,6 +4,8 @@ refusal text."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from nbgov.core.config import load_config
@@ -18,7 +20,9 @@ def chain(*notes: str, start=None) -> list:
     records, previous = [], start
     for note in notes:
         previous = new_record(previous, notebook=NB, version="nbv1:" + "a" * 64, decision="comment",
-                              reviewer="Rita <r@x.org>", note=note, at="2026-01-01T00:00:00Z")
+                              reviewer="Rita <r@x.org>", note=note, at="2026-01-01T00:00:00Z",
+                              # one note, one decision: the same record on both sides of a merge
+                              nonce=hashlib.md5(note.encode()).hexdigest())
         records.append(previous)
     return records
 
