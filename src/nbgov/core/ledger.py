@@ -386,16 +386,15 @@ def status_of(
 ) -> tuple[str, str | None, ReviewRecord | None]:
     """The review status of one notebook now, from its records (in ledger order).
 
-    Repeated records count once (:func:`unique_records`). Then, in ledger order (comments
-    never count):
+    Repeated records count once (:func:`unique_records`). Then (comments never count):
 
-    - a changes request is pending until an approval *after it* clears it: later in the
-      ledger and made at or after its time (so an older approval copied in, or merged from
-      a branch, never clears a newer request); an approval that does not clear it is
-      ignored;
-    - no decision: ``unreviewed``; a pending request: ``changes-requested``;
-    - else ``approved`` if the current version was approved since the last request (so
-      reverting to an approved version is approved again), ``stale`` if not.
+    - an approval counts only if it was made at or after the time of every changes request
+      that precedes it in the ledger: an older approval, copied in or merged from another
+      branch, never clears a newer request;
+    - a changes request stands until an approval that counts follows it in the ledger;
+    - no decision: ``unreviewed``; a standing request: ``changes-requested``;
+    - else ``approved`` if the current version has an approval that counts since the last
+      request (so reverting to an approved version is approved again), ``stale`` if not.
 
     Returns:
         (status, version of the latest approval that counted or None, latest record of any
@@ -403,21 +402,23 @@ def status_of(
     """
     records = unique_records(records)
     last = records[-1] if records else None
-    pending: ReviewRecord | None = None
+    newest_request: tuple[str, str] | None = None  # time of the newest request so far
     approved_since: set[str] = set()
     approved_version: str | None = None
-    decided = False
+    requested = decided = False
     for rec in records:
         if rec.decision == "changes_requested":
-            pending, approved_since, decided = rec, set(), True
+            when = instant(rec.at)
+            newest_request = max(newest_request, when) if newest_request else when
+            approved_since, requested, decided = set(), True, True
         elif rec.decision == "approved":
-            if pending is not None and instant(rec.at) < instant(pending.at):
-                continue  # made before the request it would clear: a replay or a stale copy
-            pending, decided, approved_version = None, True, rec.version
+            if newest_request is not None and instant(rec.at) < newest_request:
+                continue  # made before a request it would clear: a replay or a stale copy
             approved_since.add(rec.version)
+            approved_version, decided = rec.version, True
     if not decided:
         return UNREVIEWED, approved_version, last
-    if pending is not None:
+    if requested and not approved_since:
         return CHANGES_REQUESTED, approved_version, last
     return (APPROVED if current_version in approved_since else STALE), approved_version, last
 
