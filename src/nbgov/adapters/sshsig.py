@@ -89,11 +89,15 @@ def sign(payload: bytes, key: Path) -> str:
 _CACHE: dict[str, Verdict] = {}
 
 
-def verify(payload: bytes, signature: str | None, allowed_signers: Path | None) -> Verdict:
-    """The state of ``signature`` over ``payload`` against the allowed-signers file."""
+def verify(payload: bytes, signature: str | None, allowed_signers: Path | bytes | None) -> Verdict:
+    """The state of ``signature`` over ``payload`` against the allowed signers: a file, or its
+    content (e.g. read from git at the trust base)."""
     if not signature:
         return Verdict(UNSIGNED)
-    allowed = allowed_signers.read_bytes() if allowed_signers and allowed_signers.is_file() else b""
+    if isinstance(allowed_signers, bytes):
+        allowed = allowed_signers
+    else:
+        allowed = allowed_signers.read_bytes() if allowed_signers and allowed_signers.is_file() else b""
     key = hashlib.sha256(b"\0".join([payload, signature.encode(), allowed])).hexdigest()
     if key not in _CACHE:
         _CACHE[key] = _verify(payload, signature, allowed)

@@ -62,6 +62,12 @@ def _matches(principal: str, identity: str) -> bool:
     return False
 
 
+def same_person(one: str, other: str) -> bool:
+    """Whether two identities (``Name <email>``, ``<email>``, a bare e-mail or name) are the
+    same person by the rules above (symmetric)."""
+    return _matches(one, other) or _matches(other, one)
+
+
 def shared_identity(principals: Iterable[str], identities: Iterable[str]) -> tuple[str, str] | None:
     """The first (principal, identity) pair naming the same person, or None when the signer
     is none of the people who changed the target (then the approval passes four-eyes)."""
