@@ -85,7 +85,8 @@ def _signers(root: Path, keys, lines: list[str]) -> None:
     path = root / ".nbgov" / "allowed_signers"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
-    (root / "nbgov.toml").write_text('experiment = "security"\n[review]\npaths = ["notebooks"]\nrequire_signed = true\n')
+    (root / "nbgov.toml").write_text('experiment = "security"\n[review]\npaths = ["notebooks"]\n'
+                                     'require_signed = true\n')
 
 
 def _pub(keys, name: str) -> str:
