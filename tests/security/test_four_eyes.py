@@ -134,13 +134,15 @@ def test_a_signer_whose_key_is_on_two_lines_is_known_by_both(reviewed: Path, key
 
 def test_signer_versus_author_ignores_case(reviewed: Path, keys) -> None:
     """The signer's principal in lower case, the git author in mixed case."""
-    _signers(reviewed, keys, [f'bob@example.com {_pub(keys, "bob")}', f'ada@example.com {_pub(keys, "ada")}'])
+    _signers(reviewed, keys, [f'bob@example.com {_pub(keys, "bob")}', f'mal@example.com {_pub(keys, "mallory")}'])
     commit_as(reviewed, "Ada Author", "ada@example.com", "trust")
     edit(reviewed, "x = 1")
     commit_as(reviewed, "Bob", "Bob@EXAMPLE.com", "bob's change")
     refused = nbgov(reviewed, "review", "approve", NB, "--reviewer", "Bob <bob@example.com>",
                     "--sign-key", str(keys["bob"]))
     assert refused.returncode == 2 and "refusing self-approval" in refused.stderr, refused.stdout + refused.stderr
-    ok = nbgov(reviewed, "review", "approve", NB, "--reviewer", "Ada <ada@example.com>", "--sign-key", str(keys["ada"]))
+    # Ada wrote the notebook, Bob changed it: a third signer approves
+    ok = nbgov(reviewed, "review", "approve", NB, "--reviewer", "Mal <mal@example.com>",
+               "--sign-key", str(keys["mallory"]))
     assert ok.returncode == 0, ok.stderr
     assert nbgov(reviewed, "review", "gate").returncode == 0

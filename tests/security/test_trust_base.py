@@ -65,7 +65,7 @@ def test_a_pr_that_adds_its_authors_key_gains_nothing(pr: Path, keys) -> None:
     _edit(pr, "open('PWNED', 'w')")
     with (pr / SIGNERS).open("a") as f:
         f.write(f"notmallory@example.com {_pub(keys, 'mallory')}\n")
-    approve = nbgov(pr, "review", "approve", NB, SIGNERS, "nbgov.toml", "--reviewer", "Not Mallory <notmallory@example.com>",
+    approve = nbgov(pr, "review", "approve", NB, SIGNERS, "--reviewer", "Not Mallory <notmallory@example.com>",
                     "--sign-key", str(keys["mallory"]))
     assert approve.returncode == 0, approve.stderr  # the branch's own rules let it through...
     _commit(pr)
@@ -103,7 +103,8 @@ def test_a_pr_that_narrows_review_paths_gains_nothing(pr: Path) -> None:
 def test_a_pr_that_moves_the_ledger_gains_nothing(pr: Path) -> None:
     """A fresh ledger elsewhere would not have to extend main's: the base says where it is."""
     _edit(pr, "x = 1")
-    (pr / "nbgov.toml").write_text(TOML.replace("require_signed = true", 'require_signed = false\nledger = "fresh.jsonl"'))
+    moved = TOML.replace("require_signed = true", 'require_signed = false\nledger = "fresh.jsonl"')
+    (pr / "nbgov.toml").write_text(moved)
     assert nbgov(pr, "review", "approve", NB, "nbgov.toml", "--reviewer", BOB).returncode == 0
     _commit(pr)
     gate = _gate(pr, "--base", "main")

@@ -25,6 +25,7 @@ This module does no I/O; the service layer reads and writes the file under a loc
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -159,6 +160,9 @@ class ReviewRecord:
             "note": self.note,
             "version": self.version,
         }
+
+
+_SIGNED_NAMES = tuple(f.name for f in dataclasses.fields(ReviewRecord) if f.name not in _UNSIGNED_FIELDS)
 
 
 def record_hash(fields: Mapping[str, Any]) -> str:
@@ -371,10 +375,12 @@ def unique_records(records: Iterable[ReviewRecord]) -> list[ReviewRecord]:
     """``records`` without repeats: a record whose signed payload (:func:`signed_payload`:
     everything but its chain position, hash and signature) equals an earlier one's is a
     replay, and only the first counts."""
-    seen: set[bytes] = set()
+    seen: set[tuple[Any, ...]] = set()
     out = []
     for rec in records:
-        key = signed_payload(rec.to_dict())
+        # the signed fields' values: equal exactly when the signed payloads are (and cheaper
+        # than serialising each record: statuses are computed per request)
+        key = tuple(getattr(rec, name) for name in _SIGNED_NAMES)
         if key not in seen:
             seen.add(key)
             out.append(rec)
