@@ -153,11 +153,10 @@ def test_a_replayed_signed_approval_does_not_override_a_later_changes_request(pr
                       "--sign-key", str(keys["ada"]), "-m", "leaks the test set")
     assert requested.returncode == 0, requested.stderr
     _replay(pr, 1)
-    verify = nbgov(pr, "ledger", "verify")
-    assert verify.returncode == 0, verify.stderr
-    assert "#3  approved" in verify.stdout and "valid by bob@example.com" in verify.stdout
-    assert "repeats #1" in verify.stdout
     gate = _gate(pr)
-    assert gate.returncode == 1 and f"{NB}: changes-requested" in gate.stderr
+    assert gate.returncode == 1 and f"{NB}: changes-requested" in gate.stderr, gate.stdout + gate.stderr
     status = json.loads(nbgov(pr, "review", "status", "--json").stdout)
     assert status[0]["status"] == "changes-requested"
+    verify = nbgov(pr, "ledger", "verify")
+    assert verify.returncode == 0, verify.stderr
+    assert "#3  approved" in verify.stdout and "valid by bob@example.com (repeats #1: counts once)" in verify.stdout
