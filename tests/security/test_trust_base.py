@@ -160,3 +160,21 @@ def test_a_replayed_signed_approval_does_not_override_a_later_changes_request(pr
     verify = nbgov(pr, "ledger", "verify")
     assert verify.returncode == 0, verify.stderr
     assert "#3  approved" in verify.stdout and "valid by bob@example.com (repeats #1: counts once)" in verify.stdout
+
+
+def test_an_approval_a_slow_clock_would_date_before_the_request_is_refused(reviewed: Path) -> None:
+    """I4 from the honest side: a reviewer whose clock is behind the newest changes request
+    is told so, instead of recording an approval that silently does not count."""
+    from nbgov.adapters.notebooks import read_notebook
+    from nbgov.core.identity import notebook_version
+    from nbgov.core.ledger import new_record
+
+    version = notebook_version(read_notebook(reviewed / NB))
+    ahead = new_record(None, notebook=NB, version=version, decision="changes_requested",
+                       reviewer="Cy <cy@example.com>", at="2099-01-01T00:00:00Z")
+    (reviewed / LEDGER).parent.mkdir(exist_ok=True)
+    (reviewed / LEDGER).write_text(ahead.to_line())
+    refused = nbgov(reviewed, "review", "approve", NB, "--reviewer", BOB)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "clock" in refused.stderr and "2099-01-01T00:00:00Z" in refused.stderr and "Traceback" not in refused.stderr
+    assert len((reviewed / LEDGER).read_text().splitlines()) == 1  # nothing appended

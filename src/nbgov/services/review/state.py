@@ -30,8 +30,10 @@ from nbgov.core.ledger import (
     DECISIONS,
     ReviewRecord,
     by_notebook,
+    instant,
     new_record,
     status_of,
+    utc_now,
 )
 from nbgov.services.review import store, trust
 from nbgov.services.review.base import TrustBase
@@ -227,6 +229,17 @@ def _four_eyes(config: Config, settings: ReviewSettings, path: Path, rel: str, r
     return str(author), changed
 
 
+def _check_clock(rel: str, records: list[ReviewRecord], now: str) -> None:
+    """An approval made "before" a changes request never clears it (invariant I4): refuse one
+    that a clock running behind would date before the newest request, rather than record an
+    approval that silently does not count."""
+    newest = max((r.at for r in records if r.decision == "changes_requested"), key=instant, default=None)
+    if newest is not None and instant(now) < instant(newest):
+        raise ReviewError(f"this machine's clock ({now}) is behind the changes request on {rel} ({newest}): "
+                          "an approval dated before it would not count", Location(rel),
+                          hint="set the clock right (NTP), then approve again")
+
+
 def record_decision(
     config: Config, notebook: str | Path, decision: str, note: str = "", reviewer: str | None = None,
     sign_key: str | Path | None = None,
@@ -273,6 +286,7 @@ def record_decisions(
     commit, _ = git.head(repo) if repo else (None, False)
     makers, views, keys = [], {}, []
     grouped = by_notebook(trust.counted_records(config, settings))
+    now = utc_now()
     for notebook in notebooks:
         path, rel, nb, version = read_current(config, notebook)
         authors = None
@@ -280,6 +294,7 @@ def record_decisions(
             # since the last approval that counts: its commit bounds "who changed it"
             since = next((r.commit for r in reversed(grouped.get(rel, [])) if r.decision == "approved"), None)
             author, authors = _four_eyes(config, settings, path, rel, who, since)
+            _check_clock(rel, grouped.get(rel, []), now)
             # a text source's snapshot is its text; a notebook's is its cells without outputs
             views[version] = review_view(nb) if isinstance(nb, dict) else nb
         else:
@@ -295,6 +310,7 @@ def record_decisions(
             dirty=git.is_modified(repo, path) if repo else None,
             author=author,
             authors=authors,
+            at=now,
         )
         makers.append(lambda previous, fields=fields: trust.signed_record(
             settings, key, new_record(previous, **fields, sign=trust.signer(key))))
