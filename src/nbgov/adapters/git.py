@@ -83,6 +83,11 @@ def head(root: str | Path) -> tuple[str | None, bool]:
     return sha or None, bool(status)
 
 
+def rev_parse(root: str | Path, rev: str) -> str | None:
+    """The commit ``rev`` names, or None (no such revision, not a repository)."""
+    return _out(root, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}") or None
+
+
 def is_modified(root: str | Path, path: str | Path) -> bool:
     """Whether ``path`` differs from HEAD (modified, staged, or not committed at all)."""
     status = _out(root, "status", "--porcelain", "--untracked-files=all", "--", str(path))

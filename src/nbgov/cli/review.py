@@ -127,9 +127,13 @@ def gate(paths: tuple[str, ...], base: str | None) -> None:
     # with --base, [review] paths come from the base too: a branch cannot narrow its own scope
     notebooks = discover_notebooks(trusted.config if trusted else config, _abs(paths) or None)
     require_approved(config, notebooks, trusted)
-    extra = len(trusted.changed) if trusted else 0
-    rules = f" (trust settings of {base}, {extra} changed setting file(s) approved)" if trusted else ""
-    click.echo(f"{len(notebooks) + extra} notebook(s) approved at their current version{rules}")
+    if trusted is None:
+        click.echo(f"{len(notebooks)} notebook(s) approved at their current version")
+        return
+    targets = dict.fromkeys([*notebooks, *trusted.changed])
+    changed = f"; changed and approved: {', '.join(trusted.changed)}" if trusted.changed else ""
+    click.echo(f"{len(targets)} notebook(s) approved at their current version (trust settings read at "
+               f"{base}{changed})")
 
 
 @review.command()

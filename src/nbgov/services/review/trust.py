@@ -92,13 +92,15 @@ def verdict(record: ReviewRecord, settings: ReviewSettings) -> sshsig.Verdict:
 _CHANGED: dict[tuple[str, str, str, str | None], tuple[str, ...]] = {}
 
 
-def changed_by(config: Config, rel: str, since: str | None) -> tuple[str, ...]:
+def changed_by(config: Config, rel: str, since: str | None, head: str | None = None) -> tuple[str, ...]:
     """Every author and committer (``Name <email>``) of the commits that changed ``rel`` after
-    commit ``since`` (its whole history when None), from git; ``()`` outside git."""
+    commit ``since`` (its whole history when None), from git; ``()`` outside git. ``head``:
+    the HEAD commit when the caller knows it (spares asking git per record)."""
     repo = git.repo_root(config.root)
     if repo is None:
         return ()
-    head, _ = git.head(repo)
+    if head is None:
+        head = git.rev_parse(repo, "HEAD")
     path = (config.root / rel).resolve()
     key = (str(repo), head or "", str(path), since)
     if key not in _CHANGED:
@@ -132,12 +134,14 @@ def counted_records(config: Config, settings: ReviewSettings | None = None) -> l
         return records
     counted = []
     anchors: dict[str, str | None] = {}  # target -> commit of its last approval that counted
+    repo = git.repo_root(config.root)
+    head = git.rev_parse(repo, "HEAD") if repo else None
     for record in records:
         found = verdict(record, settings)
         if found.state != sshsig.VALID:
             continue
         if record.decision == "approved" and not settings.allow_self_approval:
-            changed = changed_by(config, record.notebook, anchors.get(record.notebook))
+            changed = changed_by(config, record.notebook, anchors.get(record.notebook), head)
             if self_signed(record, found.principals, changed):
                 continue
             anchors[record.notebook] = record.commit
