@@ -179,3 +179,30 @@ def test_an_approval_a_slow_clock_would_date_before_the_request_is_refused(revie
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "clock" in refused.stderr and "2099-01-01T00:00:00Z" in refused.stderr and "Traceback" not in refused.stderr
     assert len((reviewed / LEDGER).read_text().splitlines()) == 1  # nothing appended
+
+
+def test_a_config_first_added_by_the_pr_is_a_target_under_the_bases_defaults(git_repo: Path) -> None:
+    """No nbgov.toml at the base: its defaults rule, and the new file must be approved."""
+    import shutil
+
+    from tests.security.conftest import REVIEW_NB
+
+    (git_repo / "notebooks").mkdir()
+    shutil.copy(REVIEW_NB, git_repo / NB)
+    _commit(git_repo, "notebook, no configuration")
+    git(git_repo, "checkout", "-qb", "pr")
+    (git_repo / "nbgov.toml").write_text('[review]\npaths = ["notebooks"]\nallow_self_approval = true\n')
+    _commit(git_repo, "configuration")
+    gate = _gate(git_repo, "--base", "main")
+    assert gate.returncode == 1 and "nbgov.toml: unreviewed (trust settings changed since main)" in gate.stderr
+    # the PR's allow_self_approval does not apply: the base's default (false) does
+    refused = nbgov(git_repo, "review", "approve", "nbgov.toml")
+    assert refused.returncode == 0  # recorded by the branch's own rules (self-approval allowed there)...
+    _commit(git_repo, "self-approval")
+    gate = _gate(git_repo, "--base", "main")
+    # ...but it does not count at the base: its own record says Ada approved Ada's change
+    assert gate.returncode == 1 and "nbgov.toml: unreviewed (trust settings changed since" in gate.stderr, gate.stderr
+    assert nbgov(git_repo, "review", "approve", NB, "nbgov.toml", "--reviewer", BOB).returncode == 0
+    _commit(git_repo, "bob approves")
+    gate = _gate(git_repo, "--base", "main")
+    assert gate.returncode == 0, gate.stdout + gate.stderr

@@ -337,10 +337,10 @@ def require_approved(config: Config, notebooks: list[str | Path], base: TrustBas
     """
     reasons = []
     named = {relative_path(config, n)[1] for n in notebooks}
-    trust_files = [f for f in (base.changed if base else ()) if f not in named]
+    trust_files = list(base.changed if base else ())
     present = [f for f in trust_files if (config.root / f).is_file()]
     settings = base.settings if base else None
-    for state in review_states(config, [*notebooks, *present], settings=settings):
+    for state in review_states(config, [*notebooks, *(f for f in present if f not in named)], settings=settings):
         if state.status != APPROVED:
             why = f" (trust settings changed since {base.rev})" if state.path in trust_files else ""
             reasons.append(f"{state.path}: {state.status}{why}")

@@ -117,6 +117,11 @@ def self_signed(record: ReviewRecord, principals: tuple[str, ...], changed: tupl
     return shared_identity(principals, [*record.identities(), *changed])
 
 
+def _self_named(record: ReviewRecord) -> bool:
+    me = git.Person.parse(record.reviewer)
+    return any(git.Person.parse(i).same_as(me) for i in record.identities())
+
+
 def counted_records(config: Config, settings: ReviewSettings | None = None) -> list[ReviewRecord]:
     """The working ledger's records that count for statuses and gates (see the module doc).
 
@@ -131,7 +136,12 @@ def counted_records(config: Config, settings: ReviewSettings | None = None) -> l
     records = store.read_records(settings.ledger)
     check_committed(config, settings, records)
     if not settings.require_signed:
-        return records
+        if settings.allow_self_approval:
+            return records
+        # names are claims here, but an approval whose own record names its reviewer among
+        # the people who changed the target is a self-approval by its own account (e.g. made
+        # under a branch's allow_self_approval, judged by a base without it)
+        return [r for r in records if not (r.decision == "approved" and _self_named(r))]
     counted = []
     anchors: dict[str, str | None] = {}  # target -> commit of its last approval that counted
     repo = git.repo_root(config.root)
