@@ -104,6 +104,8 @@ def changed_by(config: Config, rel: str, since: str | None, head: str | None = N
     path = (config.root / rel).resolve()
     key = (str(repo), head or "", str(path), since)
     if key not in _CHANGED:
+        if len(_CHANGED) > 10_000:  # a long-running server sees many HEADs: start afresh
+            _CHANGED.clear()
         found = git.change_identities(repo, path, since) or []
         _CHANGED[key] = tuple(str(p) for p in found)
     return _CHANGED[key]
