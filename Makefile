@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PLOOMBER_STATS_ENABLED := false
 export PLOOMBER_VERSION_CHECK_DISABLED := true
 
-.PHONY: setup example test test-py test-js test-browser browser galata screenshots labextension \
+.PHONY: properties setup example test test-py test-js test-browser browser galata screenshots labextension \
 	docs docs-serve lint bench faults mutate clean
 
 # The JupyterLab extension: jlpm and jupyter-builder come from the venv, the browser is Debian's
@@ -132,6 +132,10 @@ bench: setup  ## all benchmarks; prints a table, writes benchmarks/results/lates
 faults: setup  ## the long fault campaign: seeded kills of build, server and sync (NBGOV_FAULT_TRIALS=100)
 	NBGOV_FAULT_TRIALS=$${NBGOV_FAULT_TRIALS:-100} $(BIN)/python -m pytest -p no:cacheprovider -s -q \
 		tests/faults/test_faults_campaign.py
+
+properties: setup  ## the ledger and trust invariants under hypothesis, long (NBGOV_HYPOTHESIS_EXAMPLES=2000)
+	NBGOV_HYPOTHESIS_EXAMPLES=$${NBGOV_HYPOTHESIS_EXAMPLES:-2000} $(BIN)/python -m pytest -p no:cacheprovider -q \
+		tests/review/test_ledger_invariants.py tests/security/test_trust_properties.py
 
 clean:
 	rm -rf products mlflow.db mlruns site

@@ -40,6 +40,7 @@ def chain(*decisions: tuple[str, str, str]) -> list[ReviewRecord]:
                 dirty=False,
                 author="Ada <ada@example.com>",
                 at="2026-11-26T08:00:00Z",
+                nonce=format(len(out) + 1, "032x"),  # deterministic: equal chains compare equal
             )
         )
     return out

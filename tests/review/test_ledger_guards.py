@@ -4,6 +4,8 @@ refusal text."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from nbgov.core.config import load_config
@@ -18,7 +20,9 @@ def chain(*notes: str, start=None) -> list:
     records, previous = [], start
     for note in notes:
         previous = new_record(previous, notebook=NB, version="nbv1:" + "a" * 64, decision="comment",
-                              reviewer="Rita <r@x.org>", note=note, at="2026-01-01T00:00:00Z")
+                              reviewer="Rita <r@x.org>", note=note, at="2026-01-01T00:00:00Z",
+                              # one note, one decision: the same record on both sides of a merge
+                              nonce=hashlib.md5(note.encode()).hexdigest())
         records.append(previous)
     return records
 
@@ -134,13 +138,13 @@ def test_an_approved_snapshot_is_read_only_when_it_hashes_to_its_version(tmp_pat
 
 
 def test_verify_ledger_against_the_committed_copy(project, bob, git):
-    from nbgov.services.review.state import verify_ledger
+    from nbgov.services.review.verify import verify_ledger
 
     config = load_config(project)
     empty = verify_ledger(config)
     assert empty == {"path": str(project / ".nbgov/reviews.jsonl"), "records": 0, "notebooks": 0,
                      "head": None, "checked_against_git": None, "missing_snapshots": [],
-                     "require_signed": False, "signatures": []}
+                     "require_signed": False, "signatures": [], "trust_base": None}
     record_decision(config, NB, "approved", "one", bob)
     record_decision(config, NB, "comment", "two", bob)
     git("add", "-A")
@@ -173,7 +177,7 @@ def test_verify_ledger_against_the_committed_copy(project, bob, git):
 
 
 def test_the_git_merge_driver_writes_ours_and_counts_theirs(tmp_path):
-    from nbgov.services.review.state import merge_ledger
+    from nbgov.services.review.verify import merge_ledger
 
     base = chain("base")
     ours_records = base + chain("ours", start=base[-1])

@@ -3,6 +3,7 @@ driver: nothing lost, the chain still verifies."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -66,6 +67,7 @@ def _chain(prev, *notes):
                 reviewer="bob",
                 note=note,
                 at="2026-11-26T08:00:00Z",
+                nonce=hashlib.md5(note.encode()).hexdigest(),  # one note: the same record
             )
         )
     return out

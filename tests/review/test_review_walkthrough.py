@@ -81,7 +81,10 @@ def test_self_approval_of_a_commit_names_its_author(project, nbgov):
 def test_uncommitted_changes_are_authored_by_the_current_user(
     project, nbgov, git_as_bob, fixture_nb, bob
 ):
-    # Bob committed the notebook, but Ada's working copy changes it: Ada is the author now
+    # Bob approves Ada's notebook, then changes it and commits; Ada's working copy changes it
+    # again: Ada is the author now. (Without Bob's approval first, Ada could not approve Bob's
+    # commit either: she changed the notebook since its last approval, i.e. ever.)
+    assert nbgov("review", "approve", NB, "--reviewer", bob).code == 0
     shutil.copy(fixture_nb("train--edited.ipynb"), project / NB)
     git_as_bob(
         "commit",

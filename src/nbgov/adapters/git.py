@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nbgov.core.errors import Location, NbgovError
+from nbgov.core.four_eyes import same_person
 
 
 @dataclass(frozen=True)
@@ -37,25 +38,12 @@ class Person:
 
     def same_as(self, other: Person) -> bool:
         """Whether two identities are the same person (case-blind): same e-mail, same name, or
-        a bare user name equal to the other's e-mail local part.
+        a bare user name equal to the other's e-mail local part (:mod:`nbgov.core.four_eyes`).
 
         Any match counts, so one person with two addresses or a login name instead of a full
         name is still caught by the four-eyes rule (it errs towards refusing).
         """
-
-        def norm(s: str) -> str:
-            return " ".join(s.split()).casefold()
-
-        if self.email and other.email and norm(self.email) == norm(other.email):
-            return True
-        if self.name and other.name and norm(self.name) == norm(other.name):
-            return True
-        # a bare user name (e.g. a Jupyter server login) against an address: its local part
-        for bare, full in ((self, other), (other, self)):
-            if bare.name and not bare.email and full.email:
-                if norm(bare.name) == norm(full.email.split("@")[0]):
-                    return True
-        return False
+        return same_person(str(self), str(other))
 
 
 def _git(root: str | Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
@@ -95,6 +83,11 @@ def head(root: str | Path) -> tuple[str | None, bool]:
     return sha or None, bool(status)
 
 
+def rev_parse(root: str | Path, rev: str) -> str | None:
+    """The commit ``rev`` names, or None (no such revision, not a repository)."""
+    return _out(root, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}") or None
+
+
 def is_modified(root: str | Path, path: str | Path) -> bool:
     """Whether ``path`` differs from HEAD (modified, staged, or not committed at all)."""
     status = _out(root, "status", "--porcelain", "--untracked-files=all", "--", str(path))
@@ -113,6 +106,25 @@ def last_author(root: str | Path, path: str | Path) -> tuple[Person, str] | None
         return None
     name, email, sha = out.split("\x00")
     return Person(name, email), sha
+
+
+def change_identities(root: str | Path, path: str | Path, since: str | None = None) -> list[Person] | None:
+    """Every author and committer of the commits that changed ``path`` after commit ``since``
+    (all its commits when ``since`` is None or not an ancestor of HEAD), newest first, each
+    once; None when git cannot tell (not a repository)."""
+    rng = ["HEAD"]
+    if since and _out(root, "merge-base", "--is-ancestor", since, "HEAD") is not None:
+        rng = [f"{since}..HEAD"]
+    out = _out(root, "log", "--format=%an%x00%ae%x00%cn%x00%ce", *rng, "--", str(path))
+    if out is None:
+        return None
+    found: dict[Person, None] = {}
+    for line in out.splitlines():
+        an, ae, cn, ce = (line.split("\x00") + ["", "", "", ""])[:4]
+        for person in (Person(an, ae), Person(cn, ce)):
+            if person.name or person.email:
+                found[person] = None
+    return list(found)
 
 
 def show_file(root: str | Path, rev: str, path: str | Path) -> bytes:

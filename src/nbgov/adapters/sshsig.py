@@ -7,12 +7,18 @@
   not verify: altered content, or a signature for another namespace), ``unknown key`` (a good
   signature by a key that is not allowed), ``unsigned``.
 
+A valid verdict names *every* principal the signer goes by: each principal (a line may list
+several, comma-separated) of every allowed-signers line holding the signature's key, not only
+the one ``ssh-keygen -Y find-principals`` prints first, so the four-eyes rule compares them all.
+
 Results are cached per (signature, payload, allowed-signers content): ``ssh-keygen`` costs a
 few milliseconds per call.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import shutil
 import subprocess
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nbgov.core.errors import ConfigError, Location, ReviewError
+from nbgov.core.four_eyes import principal_names
 
 #: The namespace review signatures are made in (a commit signature cannot pass as one).
 NAMESPACE = "nbgov-review"
@@ -82,11 +89,15 @@ def sign(payload: bytes, key: Path) -> str:
 _CACHE: dict[str, Verdict] = {}
 
 
-def verify(payload: bytes, signature: str | None, allowed_signers: Path | None) -> Verdict:
-    """The state of ``signature`` over ``payload`` against the allowed-signers file."""
+def verify(payload: bytes, signature: str | None, allowed_signers: Path | bytes | None) -> Verdict:
+    """The state of ``signature`` over ``payload`` against the allowed signers: a file, or its
+    content (e.g. read from git at the trust base)."""
     if not signature:
         return Verdict(UNSIGNED)
-    allowed = allowed_signers.read_bytes() if allowed_signers and allowed_signers.is_file() else b""
+    if isinstance(allowed_signers, bytes):
+        allowed = allowed_signers
+    else:
+        allowed = allowed_signers.read_bytes() if allowed_signers and allowed_signers.is_file() else b""
     key = hashlib.sha256(b"\0".join([payload, signature.encode(), allowed])).hexdigest()
     if key not in _CACHE:
         _CACHE[key] = _verify(payload, signature, allowed)
@@ -103,13 +114,46 @@ def _verify(payload: bytes, signature: str, allowed: bytes) -> Verdict:
             found = _run(["-Y", "find-principals", "-s", str(sig_file), "-f", str(allowed_file)], b"")
             if found.returncode == 0:
                 principals = [p for p in found.stdout.decode(errors="replace").split() if p]
+        principals = [name for field in principals for name in principal_names(field)]
         for principal in principals:
             checked = _run(["-Y", "verify", "-f", str(allowed_file), "-I", principal, "-n", NAMESPACE,
                             "-s", str(sig_file)], payload)
             if checked.returncode == 0:
-                return Verdict(VALID, tuple(principals))
+                every = dict.fromkeys([*principals, *key_principals(allowed, signature)])
+                return Verdict(VALID, tuple(every))
         if principals:
             return Verdict(INVALID)
         # no allowed signer holds the key: a good signature by a stranger, or no good signature
         alone = _run(["-Y", "check-novalidate", "-n", NAMESPACE, "-s", str(sig_file)], payload)
         return Verdict(UNKNOWN_KEY if alone.returncode == 0 else INVALID)
+
+
+def signature_key(signature: str) -> str | None:
+    """The signer's public key in an armoured SSH signature, base64 as in an allowed-signers
+    line (None when the armour does not parse). The format (OpenSSH PROTOCOL.sshsig):
+    ``"SSHSIG"``, uint32 version, then the public key as an SSH string."""
+    body = "".join(line.strip() for line in signature.strip().splitlines()
+                   if line.strip() and not line.startswith("-----"))
+    try:
+        blob = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if blob[:6] != b"SSHSIG" or len(blob) < 14:
+        return None
+    size = int.from_bytes(blob[10:14], "big")
+    key = blob[14 : 14 + size]
+    return base64.b64encode(key).decode("ascii") if len(key) == size else None
+
+
+def key_principals(allowed: bytes, signature: str) -> list[str]:
+    """Every principal of every allowed-signers line that holds the signature's key."""
+    key = signature_key(signature)
+    if key is None:
+        return []
+    out: list[str] = []
+    for line in allowed.decode("utf-8", errors="replace").splitlines():
+        fields = line.split()
+        if not fields or fields[0].startswith("#") or key not in fields[1:]:
+            continue
+        out += principal_names(fields[0])
+    return out

@@ -114,14 +114,26 @@ def status(paths: tuple[str, ...], as_json: bool) -> None:
 
 @review.command()
 @click.argument("paths", nargs=-1)
-def gate(paths: tuple[str, ...]) -> None:
+@click.option("--base", metavar="REF",
+              help="Read the trust settings ([review], [environments.*], allowed signers) from git REF "
+              "(in CI: the PR's base, e.g. origin/main); changed ones must be approved too.")
+def gate(paths: tuple[str, ...], base: str | None) -> None:
     """Exit 1 unless every notebook under PATHS is approved at its current version."""
+    from nbgov.services.review.base import trust_base
     from nbgov.services.review.state import discover_notebooks, require_approved
 
     config = load_config()
-    notebooks = discover_notebooks(config, _abs(paths) or None)
-    require_approved(config, notebooks)
-    click.echo(f"{len(notebooks)} notebook(s) approved at their current version")
+    trusted = trust_base(config, base) if base else None
+    # with --base, [review] paths come from the base too: a branch cannot narrow its own scope
+    notebooks = discover_notebooks(trusted.config if trusted else config, _abs(paths) or None)
+    require_approved(config, notebooks, trusted)
+    if trusted is None:
+        click.echo(f"{len(notebooks)} notebook(s) approved at their current version")
+        return
+    targets = dict.fromkeys([*notebooks, *trusted.changed])
+    changed = f"; changed and approved: {', '.join(trusted.changed)}" if trusted.changed else ""
+    click.echo(f"{len(targets)} notebook(s) approved at their current version (trust settings read at "
+               f"{base}{changed})")
 
 
 @review.command()
@@ -154,15 +166,17 @@ def ledger() -> None:
 @ledger.command()
 @click.option(
     "--against",
-    default="HEAD",
-    show_default=True,
-    help="A git revision whose ledger this one must extend (in CI: origin/main).",
+    default=None,
+    metavar="REF",
+    help="A git revision whose ledger this one must extend, and whose trust settings (where the "
+    "ledger is, the allowed signers) judge the signatures (in CI: origin/main). Default: HEAD's "
+    "ledger, the working tree's settings.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def verify(against: str, as_json: bool) -> None:
+def verify(against: str | None, as_json: bool) -> None:
     """Check every record's hash and the chain; fail naming the first bad record. Lists each
     record's signature state (valid / invalid / unknown key / unsigned)."""
-    from nbgov.services.review.state import verify_ledger
+    from nbgov.services.review.verify import verify_ledger
 
     result = verify_ledger(load_config(), against)
     if as_json:
@@ -170,10 +184,13 @@ def verify(against: str, as_json: bool) -> None:
         return
     rev = result["checked_against_git"]
     extends = f", extends the ledger at git {rev}" if rev else ""
-    click.echo(f"ok: {result['records']} record(s) on {result['notebooks']} notebook(s){extends}")
+    trusted = f", signers trusted at {result['trust_base']}" if result["trust_base"] else ""
+    click.echo(f"ok: {result['records']} record(s) on {result['notebooks']} notebook(s){extends}{trusted}")
     for sig in result["signatures"]:
         signer = f" by {sig['signer']}" if sig["signer"] else ""
-        click.echo(f"#{sig['seq']}  {sig['decision']:<17}  {sig['notebook']}  signature: {sig['signature']}{signer}")
+        repeat = f" (repeats #{sig['repeats']}: counts once)" if sig["repeats"] else ""
+        click.echo(f"#{sig['seq']}  {sig['decision']:<17}  {sig['notebook']}  signature: {sig['signature']}{signer}"
+                   f"{repeat}")
     # a signature that does not verify is tampering; unknown keys and unsigned records are
     # reported (with require_signed they do not count towards any status)
     bad = [s for s in result["signatures"] if s["signature"] == "invalid"]
@@ -197,7 +214,7 @@ def merge(base: str, ours: str, theirs: str) -> None:
     `git config merge.nbgov-ledger.driver "nbgov ledger merge %O %A %B"` and the line
     `.nbgov/reviews.jsonl merge=nbgov-ledger` in .gitattributes.
     """
-    from nbgov.services.review.state import merge_ledger
+    from nbgov.services.review.verify import merge_ledger
 
     added = merge_ledger(base, ours, theirs)
     click.echo(f"ledger merged: {added} record(s) from the other side appended", err=True)

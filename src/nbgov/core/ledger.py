@@ -14,14 +14,22 @@ So editing a record breaks its ``hash``, removing or reordering records breaks `
 names the first bad record in every case. Removing records from the *end* is only visible
 against an older copy (e.g. the ledger at git HEAD): :func:`check_prefix`.
 
+Replays: a chain proves order, not uniqueness; anyone can append a copy of an earlier signed
+record with a new ``seq``/``prev``/``hash``. So a record carries a random ``nonce`` (signed
+with its time), a record whose signed payload repeats an earlier one counts once
+(:func:`unique_records`), and a "changes requested" is cleared only by an approval that comes
+after it in the ledger *and* was made at or after its time (:func:`status_of`).
+
 This module does no I/O; the service layer reads and writes the file under a lock.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -66,9 +74,11 @@ _PATTERNS = {
     "at": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z"),
 }
 _OPTIONAL = {"commit": (str, type(None)), "dirty": (bool, type(None)), "author": (str, type(None)),
-             "signature": (str,)}
+             "signature": (str,), "nonce": (str,), "authors": (list,)}
+_NONCE = re.compile(r"[0-9a-f]{32}")
 #: Fields a signature does not cover: the chain position, which a merge of two branches'
-#: ledgers rewrites (:func:`merge_ledgers`), and the signature itself.
+#: ledgers rewrites (:func:`merge_ledgers`), and the signature itself. What makes a record
+#: unique is signed instead: its ``nonce`` and its time ``at``.
 _UNSIGNED_FIELDS = ("seq", "prev", "hash", "signature")
 
 
@@ -92,6 +102,11 @@ class ReviewRecord:
         schema: the record format, :data:`SCHEMA`.
         signature: an armoured SSH signature (``ssh-keygen -Y sign -n nbgov-review``) of
             :func:`signed_payload`, or None (the key is then absent from the stored line).
+        nonce: 128 random bits (hex) that make the record unique; None in records written
+            before nbgov had it (their signatures use payload format 1, see
+            :func:`signed_payload`).
+        authors: every author and committer identity of the commits that changed the target
+            since its previous approval (four-eyes evidence), or None in older records.
     """
 
     seq: int
@@ -108,13 +123,29 @@ class ReviewRecord:
     hash: str = ""
     schema: str = SCHEMA
     signature: str | None = None
+    nonce: str | None = None
+    authors: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        # a list from JSON becomes a tuple, so records stay hashable and compare equal
+        if isinstance(self.authors, list):
+            object.__setattr__(self, "authors", tuple(self.authors))
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as it is stored (JSON-ready); unsigned records have no ``signature`` key."""
+        """The record as it is stored (JSON-ready); absent optional keys (``signature``,
+        ``nonce``, ``authors``) stay absent, so older records keep their hash."""
         out = asdict(self)
-        if out["signature"] is None:
-            del out["signature"]
+        for key in ("signature", "nonce", "authors"):
+            if out[key] is None:
+                del out[key]
+        if "authors" in out:
+            out["authors"] = list(out["authors"])
         return out
+
+    def identities(self) -> tuple[str, ...]:
+        """Every identity recorded as having changed what this record decides on."""
+        found = [*(self.authors or ()), *([self.author] if self.author else [])]
+        return tuple(dict.fromkeys(found))
 
     def to_line(self) -> str:
         """One ledger line, newline included."""
@@ -131,6 +162,9 @@ class ReviewRecord:
         }
 
 
+_SIGNED_NAMES = tuple(f.name for f in dataclasses.fields(ReviewRecord) if f.name not in _UNSIGNED_FIELDS)
+
+
 def record_hash(fields: Mapping[str, Any]) -> str:
     """The chain hash of a record given as a dict (its ``hash`` key, if any, is left out)."""
     body = {k: v for k, v in fields.items() if k != "hash"}
@@ -140,7 +174,13 @@ def record_hash(fields: Mapping[str, Any]) -> str:
 
 def signed_payload(fields: Mapping[str, Any]) -> bytes:
     """The bytes a review signature covers: the record without its chain position, hash and
-    signature, as canonical JSON (sorted keys, no spaces, UTF-8)."""
+    signature, as canonical JSON (sorted keys, no spaces, UTF-8; null fields left out).
+
+    The payload is versioned by the record itself: format 2 (records with a ``nonce``) covers
+    the nonce and the time, so no two records share a payload; format 1 (older records,
+    no ``nonce``) is the same JSON without it and still verifies. Neither can pass as the
+    other: adding or removing the nonce changes the bytes signed.
+    """
     body = {k: v for k, v in fields.items() if k not in _UNSIGNED_FIELDS and v is not None}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -148,6 +188,21 @@ def signed_payload(fields: Mapping[str, Any]) -> bytes:
 def utc_now() -> str:
     """Now as ISO 8601 UTC, second precision, ``Z`` suffix (the ledger's time format)."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_nonce() -> str:
+    """128 random bits as 32 hex digits: what makes a record unique (see :func:`signed_payload`)."""
+    return secrets.token_hex(16)
+
+
+def instant(at: str) -> tuple[str, str]:
+    """A sortable key of a ledger time (``at``): whole seconds, then the fraction's digits.
+
+    Times of different precision compare right (``...:00Z`` before ``...:00.5Z``), which a
+    plain string comparison gets wrong (``Z`` sorts after ``.``).
+    """
+    whole, _, fraction = at.rstrip("Z").partition(".")
+    return whole, fraction.rstrip("0")
 
 
 def new_record(
@@ -162,10 +217,13 @@ def new_record(
     commit: str | None = None,
     dirty: bool | None = None,
     author: str | None = None,
+    authors: Iterable[str] | None = None,
     sign: Callable[[bytes], str] | None = None,
+    nonce: str | None = None,
 ) -> ReviewRecord:
     """Build the record that follows ``previous`` (None for the first), chained and hashed;
     signed with ``sign(payload) -> armoured signature`` when given (see :func:`signed_payload`).
+    ``nonce`` defaults to a fresh random one (:func:`new_nonce`).
 
     Raises:
         LedgerError: the decision is unknown or a field is empty.
@@ -189,7 +247,9 @@ def new_record(
         commit=commit,
         dirty=dirty,
         author=author,
+        authors=tuple(dict.fromkeys(authors)) if authors is not None else None,
         prev=previous.hash if previous else GENESIS,
+        nonce=nonce or new_nonce(),
     ).to_dict()
     if sign is not None:
         fields["signature"] = sign(signed_payload(fields))
@@ -224,6 +284,10 @@ def _check_fields(raw: Any, where: Location, n: int) -> None:
     for key, pattern in _PATTERNS.items():
         if not pattern.fullmatch(raw[key]):
             raise LedgerError(f"record {n}: field {key!r} is malformed: {raw[key]!r}", where)
+    if "nonce" in raw and not _NONCE.fullmatch(raw["nonce"]):
+        raise LedgerError(f"record {n}: field 'nonce' is malformed: {raw['nonce']!r}", where)
+    if "authors" in raw and not all(isinstance(a, str) for a in raw["authors"]):
+        raise LedgerError(f"record {n}: field 'authors' must be a list of identities", where)
 
 
 def parse_ledger(text: str, source: str | Path | None = None) -> list[ReviewRecord]:
@@ -307,36 +371,62 @@ def by_notebook(records: Iterable[ReviewRecord]) -> dict[str, list[ReviewRecord]
     return out
 
 
+def unique_records(records: Iterable[ReviewRecord]) -> list[ReviewRecord]:
+    """``records`` without repeats: a record whose signed payload (:func:`signed_payload`:
+    everything but its chain position, hash and signature) equals an earlier one's is a
+    replay, and only the first counts."""
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for rec in records:
+        # the signed fields' values: equal exactly when the signed payloads are (and cheaper
+        # than serialising each record: statuses are computed per request)
+        key = tuple(getattr(rec, name) for name in _SIGNED_NAMES)
+        if key not in seen:
+            seen.add(key)
+            out.append(rec)
+    return out
+
+
 def status_of(
     records: list[ReviewRecord], current_version: str
 ) -> tuple[str, str | None, ReviewRecord | None]:
     """The review status of one notebook now, from its records (in ledger order).
 
-    The latest *decisive* record (approved / changes_requested; comments do not count) rules:
+    Repeated records count once (:func:`unique_records`). Then (comments never count):
 
-    - none: ``unreviewed``;
-    - changes_requested: ``changes-requested`` until someone approves again;
-    - approved: ``approved`` if the current version was approved since the last change request
-      (so reverting to an approved version is approved again), else ``stale``.
+    - an approval counts only if it was made at or after the time of every changes request
+      that precedes it in the ledger: an older approval, copied in or merged from another
+      branch, never clears a newer request;
+    - a changes request stands until an approval that counts follows it in the ledger;
+    - no decision: ``unreviewed``; a standing request: ``changes-requested``;
+    - else ``approved`` if the current version has an approval that counts since the last
+      request (so reverting to an approved version is approved again), ``stale`` if not.
 
     Returns:
-        (status, version of the latest approval or None, latest record of any kind or None).
+        (status, version of the latest approval that counted or None, latest record of any
+        kind or None).
     """
+    records = unique_records(records)
     last = records[-1] if records else None
-    approved_version = next(
-        (r.version for r in reversed(records) if r.decision == "approved"), None
-    )
-    decisive = [r for r in records if r.decision != "comment"]
-    if not decisive:
-        return UNREVIEWED, approved_version, last
-    if decisive[-1].decision == "changes_requested":
-        return CHANGES_REQUESTED, approved_version, last
-    since_request: set[str] = set()
-    for rec in reversed(decisive):
+    newest_request: tuple[str, str] | None = None  # time of the newest request so far
+    approved_since: set[str] = set()
+    approved_version: str | None = None
+    requested = decided = False
+    for rec in records:
         if rec.decision == "changes_requested":
-            break
-        since_request.add(rec.version)
-    return (APPROVED if current_version in since_request else STALE), approved_version, last
+            when = instant(rec.at)
+            newest_request = max(newest_request, when) if newest_request else when
+            approved_since, requested, decided = set(), True, True
+        elif rec.decision == "approved":
+            if newest_request is not None and instant(rec.at) < newest_request:
+                continue  # made before a request it would clear: a replay or a stale copy
+            approved_since.add(rec.version)
+            approved_version, decided = rec.version, True
+    if not decided:
+        return UNREVIEWED, approved_version, last
+    if requested and not approved_since:
+        return CHANGES_REQUESTED, approved_version, last
+    return (APPROVED if current_version in approved_since else STALE), approved_version, last
 
 
 def merge_ledgers(

@@ -21,7 +21,6 @@ from nbgov.core.config import Config
 from nbgov.core.errors import (
     ConfigError,
     GateError,
-    LedgerError,
     Location,
     NotebookError,
     ReviewError,
@@ -31,12 +30,13 @@ from nbgov.core.ledger import (
     DECISIONS,
     ReviewRecord,
     by_notebook,
-    check_prefix,
+    instant,
     new_record,
-    parse_ledger,
     status_of,
+    utc_now,
 )
 from nbgov.services.review import store, trust
+from nbgov.services.review.base import TrustBase
 from nbgov.services.review.store import ReviewSettings
 
 #: Environment variable that overrides the reviewer identity (after ``--reviewer``).
@@ -118,12 +118,14 @@ def review_state(config: Config, notebook: str | Path) -> ReviewState:
 
 
 def review_states(config: Config, notebooks: list[str | Path],
-                  versions: dict[str, str] | None = None) -> list[ReviewState]:
+                  versions: dict[str, str] | None = None,
+                  settings: ReviewSettings | None = None) -> list[ReviewState]:
     """The review status of several notebooks, reading the ledger once. Same errors as above.
 
     ``versions`` (project-relative path -> current version, e.g. from the build plan, valid
-    while the files are unchanged) spares reading those notebooks again."""
-    settings = ReviewSettings.from_config(config)
+    while the files are unchanged) spares reading those notebooks again; ``settings`` (e.g.
+    read at a trust base, :mod:`.base`) replace the working tree's ``[review]``."""
+    settings = settings or ReviewSettings.from_config(config)
     grouped = by_notebook(trust.counted_records(config, settings))
     states = []
     for notebook in notebooks:
@@ -193,12 +195,17 @@ def change_author(config: Config, path: Path) -> tuple[git.Person | None, str]:
     return found[0], f"commit {found[1][:10]}"
 
 
-def _four_eyes(
-    config: Config, settings: ReviewSettings, path: Path, rel: str, reviewer: str
-) -> str | None:
+def _four_eyes(config: Config, settings: ReviewSettings, path: Path, rel: str, reviewer: str,
+               since: str | None) -> tuple[str | None, list[str]]:
+    """(latest author, every identity that changed the target since commit ``since``, its
+    last approval); refused when the reviewer is any of them (invariant I6)."""
     author, how = change_author(config, path)
+    changed = list(trust.changed_by(config, rel, since))
+    if author is not None and how.startswith("uncommitted"):
+        changed.insert(0, str(author))  # the one editing the working copy
+    changed = list(dict.fromkeys(changed))
     if settings.allow_self_approval:
-        return str(author) if author else None
+        return (str(author) if author else None), changed
     hint = "ask another reviewer, or set allow_self_approval = true under [review] in nbgov.toml"
     if author is None:
         raise ReviewError(
@@ -207,14 +214,30 @@ def _four_eyes(
             Location(rel),
             hint,
         )
-    if author.same_as(git.Person.parse(reviewer)):
+    me = git.Person.parse(reviewer)
+    if author.same_as(me):
         raise ReviewError(
             "refusing self-approval: the latest change to the notebook was authored by "
             f"{author} ({how}), and the reviewer is {reviewer}",
             Location(rel),
             hint,
         )
-    return str(author)
+    for identity in changed:
+        if git.Person.parse(identity).same_as(me):
+            raise ReviewError(f"refusing self-approval: {identity} changed {rel} since its last approval, "
+                              f"and the reviewer is {reviewer}", Location(rel), hint)
+    return str(author), changed
+
+
+def _check_clock(rel: str, records: list[ReviewRecord], now: str) -> None:
+    """An approval made "before" a changes request never clears it (invariant I4): refuse one
+    that a clock running behind would date before the newest request, rather than record an
+    approval that silently does not count."""
+    newest = max((r.at for r in records if r.decision == "changes_requested"), key=instant, default=None)
+    if newest is not None and instant(now) < instant(newest):
+        raise ReviewError(f"this machine's clock ({now}) is behind the changes request on {rel} ({newest}): "
+                          "an approval dated before it would not count", Location(rel),
+                          hint="set the clock right (NTP), then approve again")
 
 
 def record_decision(
@@ -262,10 +285,16 @@ def record_decisions(
     repo = git.repo_root(config.root)
     commit, _ = git.head(repo) if repo else (None, False)
     makers, views, keys = [], {}, []
+    grouped = by_notebook(trust.counted_records(config, settings))
+    now = utc_now()
     for notebook in notebooks:
         path, rel, nb, version = read_current(config, notebook)
+        authors = None
         if decision == "approved":
-            author = _four_eyes(config, settings, path, rel, who)
+            # since the last approval that counts: its commit bounds "who changed it"
+            since = next((r.commit for r in reversed(grouped.get(rel, [])) if r.decision == "approved"), None)
+            author, authors = _four_eyes(config, settings, path, rel, who, since)
+            _check_clock(rel, grouped.get(rel, []), now)
             # a text source's snapshot is its text; a notebook's is its cells without outputs
             views[version] = review_view(nb) if isinstance(nb, dict) else nb
         else:
@@ -280,6 +309,8 @@ def record_decisions(
             commit=commit,
             dirty=git.is_modified(repo, path) if repo else None,
             author=author,
+            authors=authors,
+            at=now,
         )
         makers.append(lambda previous, fields=fields: trust.signed_record(
             settings, key, new_record(previous, **fields, sign=trust.signer(key))))
@@ -294,19 +325,31 @@ def record_decisions(
     return [_state(rel, version, grouped.get(rel, []), settings) for rel, version in keys]
 
 
-def require_approved(config: Config, notebooks: list[str | Path]) -> None:
+def require_approved(config: Config, notebooks: list[str | Path], base: TrustBase | None = None) -> None:
     """The approval gate: pass only if every notebook is approved at its current version.
+
+    With ``base`` (:func:`.base.trust_base`), the records count by the base's rules and the
+    trust files the branch changed must be approved too (invariant I7).
 
     Raises:
         GateError: listing every notebook that is not, as ``"<path>: <status>"``.
         NotebookError, LedgerError: a notebook or the ledger cannot be read.
     """
-    bad = [s for s in review_states(config, notebooks) if s.status != APPROVED]
-    if bad:
+    reasons = []
+    named = {relative_path(config, n)[1] for n in notebooks}
+    trust_files = list(base.changed if base else ())
+    present = [f for f in trust_files if (config.root / f).is_file()]
+    settings = base.settings if base else None
+    for state in review_states(config, [*notebooks, *(f for f in present if f not in named)], settings=settings):
+        if state.status != APPROVED:
+            why = f" (trust settings changed since {base.rev})" if state.path in trust_files else ""
+            reasons.append(f"{state.path}: {state.status}{why}")
+    reasons += [f"{f}: deleted (trust settings changed since {base.rev})" for f in trust_files if f not in present]
+    if reasons:
         raise GateError(
-            f"{len(bad)} notebook(s) not approved at their current version",
+            f"{len(reasons)} notebook(s) not approved at their current version",
             hint="see what changed: nbgov diff NOTEBOOK; then: nbgov review approve NOTEBOOK",
-            reasons=[f"{s.path}: {s.status}" for s in bad],
+            reasons=reasons,
         )
 
 
@@ -323,66 +366,6 @@ def gate_required(config: Config, env: str | None = None) -> bool:
             Location(config.source),
         )
     return value
-
-
-def verify_ledger(config: Config, against: str = "HEAD") -> dict[str, Any]:
-    """Verify the ledger's chain, and that it extends the ledger committed at git ``against``.
-
-    Args:
-        config: the project.
-        against: a git revision whose ledger must be a prefix of this one (``HEAD`` by default;
-            in CI, e.g. ``origin/main`` catches a branch that rewrote reviews). No check when
-            the ledger is not in git at that revision.
-
-    Returns:
-        ``{"path", "records", "notebooks", "head", "checked_against_git", "missing_snapshots"}``
-        (``checked_against_git`` is the revision checked, or None).
-
-    Raises:
-        LedgerError: naming the first bad record.
-    """
-    settings = ReviewSettings.from_config(config)
-    records = store.read_records(settings.ledger)
-    checked = None
-    repo = git.repo_root(config.root)
-    if repo is not None:
-        rel = Path(os.path.relpath(settings.ledger, repo)).as_posix()
-        if git.is_tracked(repo, rel, against):
-            committed = git.show_file(repo, against, rel).decode("utf-8", errors="replace")
-            label = f"the ledger committed at {against}"
-            check_prefix(
-                parse_ledger(committed, f"{against}:{rel}"), records, settings.ledger, label
-            )
-            checked = against
-        elif against != "HEAD" and not git.rev_exists(repo, against):
-            raise LedgerError(
-                f"unknown git revision {against!r}", hint="e.g. --against origin/main"
-            )
-    approved = {r.version for r in records if r.decision == "approved"}
-    missing = sorted(v for v in approved if not store.snapshot_path(settings.snapshots, v).exists())
-    signatures = trust.signature_report(config, settings)
-    return {
-        "signatures": signatures,
-        "require_signed": settings.require_signed,
-        "path": str(settings.ledger),
-        "records": len(records),
-        "notebooks": len({r.notebook for r in records}),
-        "head": records[-1].hash if records else None,
-        "checked_against_git": checked,
-        "missing_snapshots": missing,
-    }
-
-
-def merge_ledger(base: str | Path, ours: str | Path, theirs: str | Path) -> int:
-    """Merge two branches' ledgers into ``ours``; the git merge driver (``%O %A %B``).
-
-    Returns:
-        How many records were taken from ``theirs``.
-
-    Raises:
-        LedgerError: a copy does not verify or they do not share ``base`` (``ours`` untouched).
-    """
-    return store.merge_files(Path(base), Path(ours), Path(theirs))
 
 
 # --- which notebooks ---------------------------------------------------------------------------

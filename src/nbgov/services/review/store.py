@@ -56,6 +56,9 @@ class ReviewSettings:
             default ``.nbgov/allowed_signers``).
         signing_key: key that signs this user's decisions (``signing_key``; a ``.pub`` means
             ssh-agent holds the private half), or None.
+        allowed_content: the allowed signers' content when read from elsewhere than
+            ``allowed_signers`` (the trust base, see :mod:`.base`), else None.
+        base: the git revision these settings were read from (the trust base), or None.
     """
 
     ledger: Path
@@ -66,6 +69,8 @@ class ReviewSettings:
     require_signed: bool = False
     allowed_signers: Path | None = None
     signing_key: Path | None = None
+    allowed_content: bytes | None = None
+    base: str | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> ReviewSettings:

@@ -8,8 +8,9 @@ status, gate and promotion reads its records through :func:`counted_records`:
   changed committed record, e.g. a "changes requested", is a :class:`LedgerError`, never a
   silently easier gate);
 - with ``[review] require_signed = true``, only records whose SSH signature verifies against
-  the committed allowed-signers file count, and an approval counts only when its signer is
-  not the author of the change it approves (principals compared, not display names).
+  the allowed-signers file (the trust base's, with ``--base``) count, and an approval counts
+  only when no principal of its signer is one of the people who changed what it approves
+  (principals compared with e-mails and names, not display names).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from nbgov.adapters import git, sshsig
 from nbgov.core.config import Config
 from nbgov.core.errors import LedgerError, Location, ReviewError
+from nbgov.core.four_eyes import shared_identity
 from nbgov.core.ledger import ReviewRecord, check_prefix, parse_ledger, signed_payload
 from nbgov.services.review import store
 from nbgov.services.review.store import ReviewSettings
@@ -78,27 +80,56 @@ def _rel(config: Config, path: Path) -> str:
 
 
 def verdict(record: ReviewRecord, settings: ReviewSettings) -> sshsig.Verdict:
-    """The signature state of one record against the allowed signers."""
+    """The signature state of one record against the allowed signers (the trust base's
+    content when the settings were read there)."""
     if not record.signature:
         return sshsig.Verdict(sshsig.UNSIGNED)
-    return sshsig.verify(signed_payload(record.to_dict()), record.signature, settings.allowed_signers)
+    allowed = settings.allowed_content if settings.allowed_content is not None else settings.allowed_signers
+    return sshsig.verify(signed_payload(record.to_dict()), record.signature, allowed)
 
 
-def _email(identity: str | None) -> set[str]:
-    """The names a person goes by in a ``Name <email>`` identity, lower-cased."""
-    if not identity:
-        return set()
-    person = git.Person.parse(identity)
-    return {v.strip().lower() for v in (person.name, person.email) if v and v.strip()}
+# (repo, HEAD, path, since) -> identities that changed path after since
+_CHANGED: dict[tuple[str, str, str, str | None], tuple[str, ...]] = {}
 
 
-def self_signed(record: ReviewRecord, principal: str | None) -> bool:
-    """Whether the signer of an approval is the author of the change it approves."""
-    return bool(principal) and principal.strip().lower() in _email(record.author)
+def changed_by(config: Config, rel: str, since: str | None, head: str | None = None) -> tuple[str, ...]:
+    """Every author and committer (``Name <email>``) of the commits that changed ``rel`` after
+    commit ``since`` (its whole history when None), from git; ``()`` outside git. ``head``:
+    the HEAD commit when the caller knows it (spares asking git per record)."""
+    repo = git.repo_root(config.root)
+    if repo is None:
+        return ()
+    if head is None:
+        head = git.rev_parse(repo, "HEAD")
+    path = (config.root / rel).resolve()
+    key = (str(repo), head or "", str(path), since)
+    if key not in _CHANGED:
+        if len(_CHANGED) > 10_000:  # a long-running server sees many HEADs: start afresh
+            _CHANGED.clear()
+        found = git.change_identities(repo, path, since) or []
+        _CHANGED[key] = tuple(str(p) for p in found)
+    return _CHANGED[key]
+
+
+def self_signed(record: ReviewRecord, principals: tuple[str, ...], changed: tuple[str, ...] = ()
+                ) -> tuple[str, str] | None:
+    """The (principal, identity) pair that makes an approval a self-approval: any principal
+    of its signer against any identity that changed what it approves (the record's own
+    ``author``/``authors`` and ``changed``, from git), or None."""
+    return shared_identity(principals, [*record.identities(), *changed])
+
+
+def _self_named(record: ReviewRecord) -> bool:
+    me = git.Person.parse(record.reviewer)
+    return any(git.Person.parse(i).same_as(me) for i in record.identities())
 
 
 def counted_records(config: Config, settings: ReviewSettings | None = None) -> list[ReviewRecord]:
     """The working ledger's records that count for statuses and gates (see the module doc).
+
+    With ``require_signed``, an approval's four-eyes evidence is not only what the record
+    claims (its signer wrote it) but git's: every identity that changed the target since the
+    previous approval that counted (invariant I6).
 
     Raises:
         LedgerError: the ledger does not verify, or lost committed records.
@@ -107,28 +138,44 @@ def counted_records(config: Config, settings: ReviewSettings | None = None) -> l
     records = store.read_records(settings.ledger)
     check_committed(config, settings, records)
     if not settings.require_signed:
-        return records
+        if settings.allow_self_approval:
+            return records
+        # names are claims here, but an approval whose own record names its reviewer among
+        # the people who changed the target is a self-approval by its own account (e.g. made
+        # under a branch's allow_self_approval, judged by a base without it)
+        return [r for r in records if not (r.decision == "approved" and _self_named(r))]
     counted = []
+    anchors: dict[str, str | None] = {}  # target -> commit of its last approval that counted
+    repo = git.repo_root(config.root)
+    head = git.rev_parse(repo, "HEAD") if repo else None
     for record in records:
         found = verdict(record, settings)
         if found.state != sshsig.VALID:
             continue
-        if record.decision == "approved" and not settings.allow_self_approval and self_signed(
-                record, found.principal):
-            continue
+        if record.decision == "approved" and not settings.allow_self_approval:
+            changed = changed_by(config, record.notebook, anchors.get(record.notebook), head)
+            if self_signed(record, found.principals, changed):
+                continue
+            anchors[record.notebook] = record.commit
         counted.append(record)
     return counted
 
 
 def signature_report(config: Config, settings: ReviewSettings | None = None) -> list[dict[str, Any]]:
-    """Per record: ``{"seq", "notebook", "decision", "reviewer", "signature", "signer"}`` where
-    ``signature`` is valid / invalid / unknown key / unsigned and ``signer`` the principal."""
+    """Per record: ``{"seq", "notebook", "decision", "reviewer", "signature", "signer",
+    "repeats"}`` where ``signature`` is valid / invalid / unknown key / unsigned, ``signer``
+    the principal, and ``repeats`` the seq of the earlier record it repeats (it then counts
+    once, invariant I3), or None."""
     settings = settings or ReviewSettings.from_config(config)
     out = []
+    first: dict[bytes, int] = {}
     for record in store.read_records(settings.ledger):
         found = verdict(record, settings)
+        payload = signed_payload(record.to_dict())
         out.append({"seq": record.seq, "notebook": record.notebook, "decision": record.decision,
-                    "reviewer": record.reviewer, "signature": found.state, "signer": found.principal})
+                    "reviewer": record.reviewer, "signature": found.state, "signer": found.principal,
+                    "repeats": first.get(payload)})
+        first.setdefault(payload, record.seq)
     return out
 
 
@@ -175,10 +222,10 @@ def signed_record(settings: ReviewSettings, key: Path | None, record: ReviewReco
                           f"{_rel_any(settings.allowed_signers)}: the decision would not count",
                           Location(key), hint="add your public key to the allowed signers (in a "
                           "reviewed commit), or sign with a key listed there")
-    if record.decision == "approved" and not settings.allow_self_approval and self_signed(
-            record, found.principal):
-        raise ReviewError(f"refusing self-approval: the signer {found.principal} authored the latest "
-                          f"change ({record.author})", Location(record.notebook),
+    pair = self_signed(record, found.principals)
+    if record.decision == "approved" and not settings.allow_self_approval and pair:
+        raise ReviewError(f"refusing self-approval: the signer {pair[0]} changed {record.notebook} "
+                          f"since its last approval (as {pair[1]})", Location(record.notebook),
                           hint="ask another reviewer to approve")
     return record
 
