@@ -70,8 +70,9 @@ def project(tmp_path: Path) -> Path:
 
 def test_a_committed_injected_cell_in_a_script_is_reported_at_its_line(project: Path):
     report = run_check(root=project, plugins=False)
-    # only the path: a .py carries no kernelspec, and its cells parse as a notebook's
-    assert _where(report, "scripts/load.py") == [("NBG401", 7)]
+    # the committed cell itself (a build refuses it: NBG104) and its path; a .py carries no
+    # kernelspec, and its cells parse as a notebook's
+    assert _where(report, "scripts/load.py") == [("NBG104", 6), ("NBG401", 7)]
 
 
 def test_a_function_module_is_checked_as_code(project: Path):
