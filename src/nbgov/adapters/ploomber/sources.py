@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from nbgov.adapters.notebooks import read_notebook
 from nbgov.core.errors import Location, PipelineError
 from nbgov.core.params import check_task_param_names
 
@@ -194,7 +195,6 @@ def check_sources(tasks: list[RawTask], root: Path, extract_product: bool = Fals
         if path.is_file() and path.suffix in (".ipynb", ".py") and (cls is None or cls in NOTEBOOK_CLASSES):
             # a damaged notebook is named with what is wrong (Ploomber's own message blames
             # pipeline.yaml and gives no reason)
-            from nbgov.adapters.notebooks import read_notebook
 
             refuse_injected_cells(read_notebook(path), path, task)
 
