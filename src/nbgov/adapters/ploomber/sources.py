@@ -20,6 +20,7 @@ from typing import Any
 
 from nbgov.adapters.notebooks import read_notebook
 from nbgov.core.errors import Location, PipelineError
+from nbgov.core.identity import injected_cells
 from nbgov.core.params import check_task_param_names
 
 #: Ploomber 0.23's ``suffix2taskclass``: a source with one of these suffixes is a file.
@@ -209,8 +210,6 @@ def refuse_injected_cells(nb: dict[str, Any], path: Path, task: RawTask) -> None
     Raises:
         PipelineError: naming the file and the cell (0-based, as every Location).
     """
-    from nbgov.core.identity import injected_cells
-
     cells = injected_cells(nb)
     if cells:
         more = f" (and {len(cells) - 1} more)" if len(cells) > 1 else ""
