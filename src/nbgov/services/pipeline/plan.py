@@ -29,7 +29,6 @@ from nbgov.core.atomic import PRIVATE_FILE, atomic_write, private_dir
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import NbgovError
-from nbgov.core.redact import redact_params
 from nbgov.core.plan import (
     PLAN_PATH,
     Plan,
@@ -40,6 +39,7 @@ from nbgov.core.plan import (
     task_record,
     task_values,
 )
+from nbgov.core.redact import redact_params
 
 #: Environment variables that change which env file Ploomber reads.
 _ENV_VARS = ("PLOOMBER_ENV_FILENAME",)
