@@ -146,3 +146,20 @@ def test_a_parameter_name_that_is_not_an_identifier_is_refused(git_repo: Path, s
     if not cli:
         check = run_cli(git_repo, "check")
         assert check.returncode == 1 and ("identifier" in check.stdout or "keyword" in check.stdout), check.stdout
+
+
+def test_ploomber_build_with_nbgov_hooks_refuses_hidden_cells_too(gated: Path, tmp_path: Path):
+    import os
+    import sys
+
+    marker = tmp_path / "PWNED"
+    write_nb(gated / "notebooks/a.ipynb", with_hidden_cells(CLEAN, marker))
+    (gated / "pipeline.yaml").write_text("on_render: nbgov.hooks.on_render\non_finish: nbgov.hooks.on_finish\n"
+                                         "on_failure: nbgov.hooks.on_failure\n" + SPEC)
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PLOOMBER_STATS_ENABLED"] = "false"
+    proc = subprocess.run([str(Path(sys.executable).parent / "ploomber"), "build"], cwd=gated,
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode != 0
+    assert "injected-parameters" in proc.stderr, proc.stderr[-2000:]
+    assert not marker.exists() and not (gated / "products/a.txt").exists()
