@@ -34,6 +34,7 @@ from nbgov.services.pipeline.plan import write_plan
 from nbgov.services.recording.recorder import Recorder
 from nbgov.services.recording.sync import sync_journals
 from nbgov.services.review.state import gate_required, require_approved
+from nbgov.services.review.targets import review_targets
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,9 @@ def on_render(dag) -> None:
 
         refuse_unreviewable_code(config, tasks)
         if gate_required(config):
-            require_approved(config, [t.source_file for t in tasks if t.outdated and t.source_file])
+            sources = [t.source_file for t in tasks if t.outdated and t.source_file]
+            if sources:  # the review closure of what would run (services.review.targets)
+                require_approved(config, [t.path for t in review_targets(config, sources)] or sources)
         _close(dag, "KILLED")  # a DAG rendered again before its last build closed
 
         lock = build_lock(config.root)

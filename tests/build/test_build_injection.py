@@ -63,7 +63,7 @@ def gated(git_repo: Path) -> Path:
                                          "[environments.prod]\nrequire_approved = true\n")
     (git_repo / ".gitignore").write_text("products/\nmlflow.db\nmlruns/\n.nbgov/journal/\n.nbgov/cache/\n")
     commit(git_repo, "project")
-    approved = run_cli(git_repo, "review", "approve", "notebooks/a.ipynb", "--reviewer", BOB)
+    approved = run_cli(git_repo, "review", "approve", "notebooks/a.ipynb", "pipeline.yaml", "--reviewer", BOB)
     assert approved.returncode == 0, approved.stderr
     commit(git_repo, "approve a")
     return git_repo

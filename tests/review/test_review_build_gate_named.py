@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 @pytest.mark.parametrize("selection", [("b", "--force"), ("a+",), ("a", "b")],
                          ids=["named", "with-downstream", "two-named"])
 def test_a_named_unapproved_task_is_refused_in_prod(pipeline_project, nbgov, bob, selection):  # noqa: F811
-    assert nbgov("review", "approve", "notebooks/a.ipynb", "--reviewer", bob).code == 0
+    assert nbgov("review", "approve", "notebooks/a.ipynb", "pipeline.yaml", "--reviewer", bob).code == 0
     spec = pipeline_project / "pipeline.yaml"
     if "a+" in selection:  # b downstream of a: `a+` selects b too
         text = spec.read_text().replace("product: {nb: products/b.ipynb", "upstream: [a]\n"

@@ -67,6 +67,11 @@ class RawTask:
         return p if p.is_absolute() else (self.origin.parent / p).resolve()
 
 
+def read_yaml(path: Path) -> Any:
+    """A YAML file as data; PipelineError naming the file (and line) when it is not YAML."""
+    return _yaml_file(path)
+
+
 def _yaml_file(path: Path) -> Any:
     import yaml
 
