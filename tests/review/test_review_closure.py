@@ -72,9 +72,13 @@ CHANGES = {"transitive-module": ("helpers/deep.py", "BASE = 10\nimport os; os.sy
 @pytest.mark.parametrize("change", [CHANGES["transitive-module"], CHANGES["hook-module"]],
                          ids=["transitive-module", "hook-module"])
 def test_a_change_to_any_target_needs_an_approval(closure: Path, change):
-    approved = run_cli(closure, "review", "approve", *TARGETS, "--reviewer", BOB)
+    # one command approves every target not approved yet
+    approved = run_cli(closure, "review", "approve", "--all-changed", "--reviewer", BOB)
     assert approved.returncode == 0, approved.stderr
+    assert sorted(line.split(":")[0] for line in approved.stdout.splitlines()) == TARGETS
     commit(closure, "approvals")
+    nothing = run_cli(closure, "review", "approve", "--all-changed", "--reviewer", BOB)
+    assert nothing.returncode == 0 and "nothing to approve" in nothing.stdout, nothing.stdout + nothing.stderr
     gate = run_cli(closure, "review", "gate")
     assert gate.returncode == 0, gate.stdout + gate.stderr
     built = run_cli(closure, "build", "-e", "prod", "-q")

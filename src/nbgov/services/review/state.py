@@ -475,3 +475,10 @@ def survey(
             continue
         states.append(_state(rel, version, grouped.get(rel, []), settings))
     return states, errors
+
+
+def changed_targets(config: Config) -> list[str]:
+    """The review targets (and notebooks) not approved at their current version, for
+    ``nbgov review approve --all-changed``; unreadable ones are left to ``review status``."""
+    states, _ = survey(config)
+    return [s.path for s in states if s.status != APPROVED]
