@@ -32,6 +32,9 @@ from nbgov.core.errors import PipelineError
 SPEC_DOTTED = ("on_render", "on_finish", "on_failure", "executor", "serializer", "unserializer")
 TASK_DOTTED = ("on_render", "on_finish", "on_failure", "client", "product_client", "serializer",
                "unserializer")
+#: Packages that govern the build rather than belong to it (nbgov's own hooks in a spec, even
+#: when nbgov is installed from a folder inside the project, as in its own repository).
+TOOL_PACKAGES = frozenset({"nbgov"})
 #: Folders never searched for the project's modules (virtualenvs, tool caches).
 _OUTSIDE = {".venv", "venv", "site-packages", "dist-packages", "node_modules", "__pycache__", ".git"}
 
@@ -63,11 +66,27 @@ def _dotted(value: Any) -> str | None:
     return None
 
 
-def _module_path(dotted: str, folders: list[Path]) -> Path | None:
+class _Finder:
+    """``module_file`` once per (module, folder) in one look at the project: an import is found
+    by searching ``sys.path``, and the same names recur in every notebook (not kept longer: a
+    module created later must be found). Tool packages are never targets."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[str, Path], Path | None] = {}
+
+    def __call__(self, name: str, folder: Path) -> Path | None:
+        key = (name, folder)
+        if key not in self.cache:
+            tool = name.split(".")[0] in TOOL_PACKAGES
+            self.cache[key] = None if tool else module_file(name, folder)
+        return self.cache[key]
+
+
+def _module_path(dotted: str, folders: list[Path], _find: _Finder) -> Path | None:
     """The file of ``dotted`` as a module, else of its parent module (``pkg.mod.func``)."""
     for name in (dotted, dotted.rsplit(".", 1)[0]):
         for folder in folders:
-            found = module_file(name, folder)
+            found = _find(name, folder)
             if found is not None:
                 return found
     return None
@@ -133,7 +152,7 @@ def _imported(path: Path, root: Path) -> set[str]:
     return names
 
 
-def _close(start: dict[Path, str], root: Path, spec_folder: Path) -> dict[Path, str]:
+def _close(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder) -> dict[Path, str]:
     """``start`` and every project module they import, transitively (path -> why)."""
     found = dict(start)
     queue = [p for p in start if p.suffix in (".py", ".ipynb")]
@@ -143,7 +162,7 @@ def _close(start: dict[Path, str], root: Path, spec_folder: Path) -> dict[Path, 
             # the kernel's working folder (the notebook's), then the spec's: the first copy
             # inside the project is the one that can run (installed packages are not targets)
             module = next((m for f in dict.fromkeys([current.parent, spec_folder, root])
-                           if _inside(m := module_file(name, f), root)), None)
+                           if _inside(m := _find(name, f), root)), None)
             if module is None:
                 continue
             for path in [*_packages(module, root), module]:
@@ -176,6 +195,7 @@ def review_targets(config: Config, sources: list[Path] | None = None) -> list[Ta
     spec_path = config.pipeline_path.resolve()
     if not spec_path.is_file():
         return []
+    _find = _Finder()
     start: dict[Path, str] = {spec_path: "the pipeline spec"}
     env = _env_file(spec_path)
     if env.is_file():
@@ -199,15 +219,15 @@ def review_targets(config: Config, sources: list[Path] | None = None) -> list[Ta
         spec = task.spec if isinstance(task.spec, dict) else {}
         label = spec.get("name") or task.source
         named += [(d, f"`{k}` of task {label}") for k in TASK_DOTTED if (d := _dotted(spec.get(k)))]
-        path = module_file(task.source.rsplit(".", 1)[0], spec_path.parent) if task.is_function else task.path
+        path = _find(task.source.rsplit(".", 1)[0], spec_path.parent) if task.is_function else task.path
         if path is None or not _inside(path, root):
             continue
         if wanted is None or path.resolve() in wanted:
             start.setdefault(path.resolve(), f"source of task {label}")
     for dotted, why in named:
-        module = _module_path(dotted, folders)
+        module = _module_path(dotted, folders, _find)
         if _inside(module, root):
             start.setdefault(module.resolve(), why)  # type: ignore[union-attr]
-    closure = _close(start, root, spec_path.parent)
+    closure = _close(start, root, spec_path.parent, _find)
     targets = [Target(p.relative_to(root).as_posix(), why) for p, why in closure.items()]
     return sorted(targets, key=lambda t: t.path)
