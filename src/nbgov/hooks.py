@@ -21,16 +21,20 @@ import os
 import sys
 
 from nbgov.adapters.kernels.template import start_for_project, stop_template
+from nbgov.adapters.notebooks import read_notebook
 from nbgov.adapters.ploomber import describe_dag, rendering_for_build
 from nbgov.adapters.ploomber.executor import GovernedExecutor, executor_jobs
 from nbgov.core.config import load_config
-from nbgov.core.errors import NbgovError
+from nbgov.core.errors import Location, NbgovError, PipelineError
+from nbgov.core.identity import injected_cells
 from nbgov.core.lock import build_lock
+from nbgov.core.params import check_task_param_names
 from nbgov.services.build.run import capture_evidence
 from nbgov.services.pipeline.plan import write_plan
 from nbgov.services.recording.recorder import Recorder
 from nbgov.services.recording.sync import sync_journals
 from nbgov.services.review.state import gate_required, require_approved
+from nbgov.services.review.targets import review_targets
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +51,11 @@ def on_render(dag) -> None:
         tasks, root = describe_dag(dag)
         config = load_config(os.environ.get("NBGOV_PROJECT_ROOT") or root)
 
+        refuse_unreviewable_code(config, tasks)
         if gate_required(config):
-            require_approved(config, [t.source_file for t in tasks if t.outdated and t.source_file])
+            sources = [t.source_file for t in tasks if t.outdated and t.source_file]
+            if sources:  # the review closure of what would run (services.review.targets)
+                require_approved(config, [t.path for t in review_targets(config, sources)] or sources)
         _close(dag, "KILLED")  # a DAG rendered again before its last build closed
 
         lock = build_lock(config.root)
@@ -77,6 +84,21 @@ def on_render(dag) -> None:
         # a hook must not hide the cause in a Ploomber traceback: say it plainly, then fail
         print(f"nbgov: {exc}", file=sys.stderr)
         raise
+
+
+def refuse_unreviewable_code(config, tasks) -> None:
+    """What ``nbgov build`` refuses before anything runs, for ``ploomber build`` too: a parameter
+    name that is not an identifier (papermill writes it as code) and a source notebook holding
+    a cell tagged ``injected-parameters`` (papermill replaces only the first; others run)."""
+    for task in tasks:
+        check_task_param_names(task.name, task.params, where=Location(config.pipeline_path))
+        if task.kind in ("notebook", "script") and task.source_file and task.source_file.is_file():
+            cells = injected_cells(read_notebook(task.source_file))
+            if cells:
+                raise PipelineError(f"task {task.name!r}: source notebook holds a cell tagged "
+                                    "'injected-parameters': its code would run unreviewed",
+                                    Location(task.source_file, cell=cells[0]),
+                                    hint="delete the cell (or `ploomber nb --remove`)")
 
 
 def _close(dag, status: str) -> None:

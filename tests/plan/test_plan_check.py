@@ -70,8 +70,9 @@ def project(tmp_path: Path) -> Path:
 
 def test_a_committed_injected_cell_in_a_script_is_reported_at_its_line(project: Path):
     report = run_check(root=project, plugins=False)
-    # only the path: a .py carries no kernelspec, and its cells parse as a notebook's
-    assert _where(report, "scripts/load.py") == [("NBG401", 7)]
+    # the committed cell itself (a build refuses it: NBG104) and its path; a .py carries no
+    # kernelspec, and its cells parse as a notebook's
+    assert _where(report, "scripts/load.py") == [("NBG104", 6), ("NBG401", 7)]
 
 
 def test_a_function_module_is_checked_as_code(project: Path):
@@ -82,9 +83,11 @@ def test_a_function_module_is_checked_as_code(project: Path):
 def test_products_are_never_sources(project: Path):
     report = run_check(root=project, plugins=False)
     assert not [f for f in report.findings if f.path.startswith("output/")]
+    # named on the command line, an executed product is checked (issue 23: it said "all clean: 0
+    # files checked"), with the product rules only: outputs and absolute paths are what it is
     named = run_check([project / "output/load.ipynb"], root=project, plugins=False)
-    assert named.files == 0 and named.notes == [
-        f"{project / 'output/load.ipynb'}: skipped, a product of the pipeline"]
+    assert named.files == 1 and named.notes == []
+    assert {f.rule for f in named.findings} <= {"NBG001", "NBG104", "NBG501", "NBG502"}
 
 
 def test_a_notebook_that_is_not_a_task_gets_hygiene_rules(project: Path):

@@ -66,7 +66,7 @@ def test_build_gate_refuses_then_passes_and_tags_the_run(pipeline_project, nbgov
     assert "notebooks/b.ipynb: unreviewed" in refused.err
     assert not (pipeline_project / "products").exists(), "nothing may run before the gate"
 
-    assert nbgov("review", "approve", "notebooks/a.ipynb", "--reviewer", bob).code == 0
+    assert nbgov("review", "approve", "notebooks/a.ipynb", "pipeline.yaml", "--reviewer", bob).code == 0
     by_env = nbgov("build", "-q", env={"NBGOV_ENV": "prod"})  # the environment switch
     assert by_env.code == 1 and "notebooks/b.ipynb: unreviewed" in by_env.err
     assert "notebooks/a.ipynb" not in by_env.err

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.core.errors import missing_extra
-from nbgov.core.identity import cell_tags, is_runtime_cell
+from nbgov.core.identity import cell_tags, runtime_cells
 
 #: The only interface ``nbgov diff --web`` serves on.
 LOOPBACK = "127.0.0.1"
@@ -28,7 +28,8 @@ def review_view(nb: dict[str, Any], include_outputs: bool = False) -> dict[str, 
     """The part of a notebook a reviewer looks at: cell types, sources, tags, language.
 
     Cell ids, cell metadata other than tags, notebook metadata other than the kernel and
-    papermill's injected cells are dropped; outputs and execution counts too unless
+    the cells papermill adds (the ones the version leaves out, :func:`runtime_cells`: a second
+    ``injected-parameters`` cell runs, so it is shown) are dropped; outputs and execution counts too unless
     ``include_outputs``. The result is a valid nbformat 4 notebook dict.
     """
     meta = nb.get("metadata") or {}
@@ -36,8 +37,9 @@ def review_view(nb: dict[str, Any], include_outputs: bool = False) -> dict[str, 
     if "language_info" in keep_meta:
         keep_meta["language_info"] = {"name": keep_meta["language_info"].get("name", "python")}
     cells = []
-    for cell in nb.get("cells") or []:
-        if is_runtime_cell(cell):
+    skip = runtime_cells(nb)
+    for index, cell in enumerate(nb.get("cells") or []):
+        if index in skip:
             continue
         tags = cell_tags(cell)
         src = cell.get("source", "")

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from nbgov.core.errors import Location, PipelineError
+from nbgov.core.params import check_task_param_names
 
 
 @dataclass
@@ -173,6 +174,7 @@ def _task(path: Path, raw: Any, index: int) -> SpecTask:
     params = raw.get("params") or {}
     if not isinstance(params, dict):
         raise PipelineError(f"task {name!r}: `params` must be a mapping", Location(path, line=line))
+    check_task_param_names(str(name), params, raw.get("grid"), Location(path, line=line))
     upstream = raw.get("upstream")
     if isinstance(upstream, str):
         upstream = [upstream]

@@ -66,19 +66,34 @@ _note_opt = click.option(
 )
 
 
-def _decision_command(name: str, decision: str, doc: str) -> None:
-    @review.command(name, help=doc)
-    @click.argument("notebooks", nargs=-1, required=True)
-    @_note_opt
-    @_reviewer_opt
-    @_sign_opt
+def _decision_command(name: str, decision: str, doc: str, all_changed: bool = False) -> None:
     def command(notebooks: tuple[str, ...], message: str, reviewer: str | None,
-                sign_key: str | None) -> None:
+                sign_key: str | None, all_changed: bool = False) -> None:
+        if all_changed:
+            from nbgov.services.review.state import changed_targets
+
+            if notebooks:
+                raise click.UsageError("give NOTEBOOKS or --all-changed, not both")
+            notebooks = tuple(changed_targets(load_config()))
+            if not notebooks:
+                click.echo("nothing to approve: every review target is approved at its current version")
+                return
+        elif not notebooks:
+            raise click.UsageError("missing NOTEBOOKS" + (" (or --all-changed)" if name == "approve" else ""))
         _decide(decision, notebooks, message, reviewer, sign_key)
+
+    if all_changed:
+        command = click.option(
+            "--all-changed", is_flag=True,
+            help="Every review target not approved at its current version (see `review status`): "
+            "notebooks, task sources, the spec, env file and the modules they import.")(command)
+    command = click.argument("notebooks", nargs=-1)(_note_opt(_reviewer_opt(_sign_opt(command))))
+    review.command(name, help=doc)(command)
 
 
 _decision_command(
-    "approve", "approved", "Approve NOTEBOOKS at their current version (four-eyes rule)."
+    "approve", "approved", "Approve NOTEBOOKS (any review target) at their current version "
+    "(four-eyes rule).", all_changed=True,
 )
 _decision_command("request-changes", "changes_requested", "Request changes to NOTEBOOKS.")
 _decision_command("comment", "comment", "Comment on NOTEBOOKS (does not change their status).")

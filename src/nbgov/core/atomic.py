@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of either."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of either; and
+private folders for nbgov's own state (journal, cache: 0700, their files 0600)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,21 @@ def atomic_write(path: str | Path, data: str | bytes, *, mode: int | None = None
         except FileNotFoundError:
             pass
         raise
+
+
+#: Modes of nbgov's own state (``.nbgov/journal/``, ``.nbgov/cache/``): parameters, errors and
+#: run data live there before redaction could be complete, so only the owner reads them.
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+
+
+def private_dir(path: str | Path) -> Path:
+    """Create ``path`` (parents as usual) and make the folder itself owner-only (0700),
+    tightening one an older nbgov created world-readable. Returns the path."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    try:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, PRIVATE_DIR)
+    except OSError:
+        pass  # not ours (a shared folder): its owner decides
+    return path

@@ -8,6 +8,7 @@ typed attributes here. Paths in the file are relative to the project root.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ DEFAULT_PIPELINE = "pipeline.yaml"
 #: Keys of an ``[environments.<name>]`` table. A misspelt key is an error: silently ignoring
 #: ``require_aproved = true`` would switch the approval gate off.
 ENVIRONMENT_KEYS = {"require_approved"}
+#: What an environment's name may be: it reaches command lines and exported workflow files.
+ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 #: Keys of the ``[execution]`` table: papermill settings of every notebook task (in seconds), and
 #: ``preload``: modules the warm-kernel template imports once (a list), or false to switch it off;
@@ -101,6 +104,10 @@ class Config:
         env = env or self.environment
         if not env:
             return {}
+        if not ENVIRONMENT_NAME.fullmatch(env):
+            # the name reaches shell commands and workflow files (nbgov export): a plain word only
+            raise ConfigError(f"environment name {env[:64]!r} is not a simple name", Location(self.source),
+                              hint="use letters, digits, '-', '_' or '.', starting with a letter or digit (e.g. prod)")
         envs = self.section("environments")
         if env not in envs:
             known = ", ".join(sorted(envs)) or "none declared"

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from nbgov.core.identity import runtime_cells
+
 SCRAP_MIME = "application/scrapbook.scrap.json+json"
 
 
@@ -55,10 +57,10 @@ def read_execution(nb: dict[str, Any]) -> Execution:
     out.start, out.end = _parse_time(pm.get("start_time")), _parse_time(pm.get("end_time"))
     if isinstance(pm.get("duration"), (int, float)):
         out.duration_s = float(pm["duration"])
-    index = -1  # the cell's index in the *source* notebook: injected cells do not count
-    for cell in nb.get("cells") or []:
-        tags = (cell.get("metadata") or {}).get("tags") or []
-        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
+    index = -1  # the cell's index in the *source* notebook: the cells papermill added do not count
+    added = runtime_cells(nb)
+    for position, cell in enumerate(nb.get("cells") or []):
+        if position in added:
             continue
         index += 1
         if cell.get("cell_type") != "code":

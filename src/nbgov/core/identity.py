@@ -2,9 +2,11 @@
 
 Algorithm ``nbv1`` (documented in docs/concepts/notebook-version.md so other tools can compute it):
 
-1. Take the cells in order. Drop cells tagged ``injected-parameters`` or
-   ``papermill-error-cell-tag`` (papermill adds them to executed copies; they are run-time
-   values and error banners, not the notebook's code).
+1. Take the cells in order. Drop what papermill adds to an executed copy (see
+   :func:`runtime_cells`): the *first* cell tagged ``injected-parameters`` (papermill's
+   run-time values: it replaces the first such cell, or inserts one) and the markdown cells
+   tagged ``papermill-error-cell-tag`` (error banners). Any further ``injected-parameters``
+   cell, and a code cell tagged ``papermill-error-cell-tag``, runs: it counts like any cell.
 2. For each cell keep ``type`` (code / markdown / raw), ``source`` (joined if stored as a
    list; CRLF and CR turned into LF; trailing whitespace-only lines removed) and the sorted
    subset of its tags that change execution (:data:`BEHAVIOUR_TAGS`).
@@ -58,8 +60,36 @@ def cell_tags(cell: Mapping[str, Any]) -> list[str]:
 
 
 def is_runtime_cell(cell: Mapping[str, Any]) -> bool:
-    """Whether papermill added this cell at run time (it is then not part of the notebook)."""
+    """Whether this cell carries a tag papermill gives the cells it adds (injected parameters,
+    error banners). Carrying the tag proves nothing: :func:`runtime_cells` says which cells of
+    a notebook are left out of its version."""
     return not RUNTIME_TAGS.isdisjoint(cell_tags(cell))
+
+
+def injected_cells(nb: Mapping[str, Any]) -> list[int]:
+    """0-based indexes of every cell tagged ``injected-parameters``. A source notebook should
+    hold none: nbgov's builds and ``nbgov check`` refuse one that does (NBG104)."""
+    return [i for i, cell in enumerate(nb.get("cells") or []) if INJECTED_TAG in cell_tags(cell)]
+
+
+def runtime_cells(nb: Mapping[str, Any]) -> set[int]:
+    """0-based indexes of the cells papermill adds to an executed copy, left out of the version.
+
+    Papermill replaces the first cell tagged ``injected-parameters`` (or inserts one): only that
+    one is a run-time value. A second one is not replaced at run time, its code runs, so it
+    counts, or one approval would cover any code hidden under the tag. Error banners are
+    markdown; a *code* cell with the error tag runs, so it counts too.
+    """
+    out: set[int] = set()
+    injected_seen = False
+    for index, cell in enumerate(nb.get("cells") or []):
+        tags = cell_tags(cell)
+        if INJECTED_TAG in tags and not injected_seen:
+            injected_seen = True
+            out.add(index)
+        elif "papermill-error-cell-tag" in tags and cell.get("cell_type") == "markdown":
+            out.add(index)
+    return out
 
 
 def notebook_language(nb: Mapping[str, Any]) -> str:
@@ -73,9 +103,10 @@ def notebook_language(nb: Mapping[str, Any]) -> str:
 def canonical_cells(nb: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The meaning-bearing part of each cell, in order (step 1-2 of ``nbv1``)."""
     out = []
-    for cell in nb.get("cells") or []:
+    skip = runtime_cells(nb)
+    for index, cell in enumerate(nb.get("cells") or []):
         tags = cell_tags(cell)
-        if is_runtime_cell(cell):
+        if index in skip:
             continue
         out.append(
             {

@@ -6,7 +6,8 @@ is down only delays the sending (``nbgov sync``). Anchors: W&B's offline files (
 records, ``wandb sync`` replays them), MLflow's async logging queue (in memory: lost on
 SIGKILL); nbgov is stricter than both: one fsync per event, before any tracker call.
 
-Layout, in ``.nbgov/journal/`` (ignored by git)::
+Layout, in ``.nbgov/journal/`` (ignored by git; the folder 0700, its files 0600, every event
+passed through :func:`nbgov.core.redact.redact_record` before it is written)::
 
     <build_id>.jsonl   events of one build, one line each: "<crc32> <json>"; one writer (the
                        build's process)
@@ -28,6 +29,9 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from nbgov.core.atomic import PRIVATE_FILE, private_dir
+from nbgov.core.redact import redact_record
 
 JOURNAL_DIR = Path(".nbgov") / "journal"
 EVENTS = ("build_opened", "task_started", "task_finished", "build_closed")
@@ -72,9 +76,11 @@ class AppendLog:
     def append(self, payload: dict[str, Any]) -> None:
         """Write one line durably (O_APPEND, fsync)."""
         new = not self.path.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
         try:
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, PRIVATE_FILE)  # a journal an older nbgov left world-readable
             size = os.fstat(fd).st_size
             # a writer killed mid-line left a torn tail: end it, or this line would join it
             prefix = b"\n" if size and os.pread(fd, 1, size - 1) != b"\n" else b""
@@ -147,6 +153,9 @@ class Journal:
         if event not in EVENTS:
             raise ValueError(f"unknown journal event {event!r}")
         self._seq += 1
+        # the one rule set of core.redact, whatever the caller already masked: params by name
+        # and value, secrets in any other string (an error message, a URI) never reach the disk
+        data = redact_record(data)
         payload = {"build_id": self.build_id.rsplit(".", 1)[0], **data, "seq": self._seq,
                    "t": int(time.time() * 1000), "event": event}
         self.log.append(payload)
@@ -183,8 +192,7 @@ def retire(journal: Journal, keep: int = 20) -> None:
     """Move a fully sent journal to ``done/`` (keeping the last ``keep``) and drop its copies."""
     import shutil
 
-    done = journal.folder / "done"
-    done.mkdir(parents=True, exist_ok=True)
+    done = private_dir(journal.folder / "done")
     for path in (journal.path, journal.folder / f"{journal.build_id}.sent"):
         if path.exists():
             os.replace(path, done / path.name)

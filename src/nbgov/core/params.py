@@ -8,11 +8,52 @@ from __future__ import annotations
 
 import ast
 import json
+import keyword
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nbgov.core.errors import ParameterError
+from nbgov.core.errors import Location, ParameterError, PipelineError
 
 _PLAIN = (str, int, float, bool, type(None))
+
+
+def is_parameter_name(name: Any) -> bool:
+    """Whether ``name`` can be a parameter: a Python identifier that is not a keyword.
+
+    Papermill writes each parameter as ``name = value`` into the injected cell: a name that is
+    not an identifier would be code run under the notebook's approval (``x = 1\nimport os``).
+    """
+    return isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _grid_names(grid: Any) -> Iterable[Any]:
+    """The parameter names a Ploomber ``grid`` declares (a mapping, or a list of mappings)."""
+    for part in grid if isinstance(grid, list) else [grid]:
+        if isinstance(part, Mapping):
+            yield from part.keys()
+
+
+def check_task_param_names(task: str, params: Any, grid: Any = None,
+                           where: Location | None = None) -> None:
+    """Refuse a task whose ``params`` or ``grid`` name a parameter that is not an identifier.
+
+    Args:
+        task: the task's name (or its source, when it has none), for the message.
+        params: the task's ``params`` mapping as the spec writes it.
+        grid: the task's ``grid`` (a mapping, or a list of mappings), if any.
+        where: the spec file (and line) that declares the task.
+
+    Raises:
+        PipelineError: one line naming the spec file, the task and the name (exit 2).
+    """
+    names = [*(params.keys() if isinstance(params, Mapping) else ()), *_grid_names(grid)]
+    for name in names:
+        if not is_parameter_name(name):
+            shown = repr(name) if isinstance(name, str) else f"{name!r} ({type(name).__name__})"
+            what = "is a Python keyword" if keyword.iskeyword(str(name)) else "is not a Python identifier"
+            raise PipelineError(
+                f"task {task!r}: parameter name {shown[:80]} {what}",
+                where, hint="name parameters like variables (letters, digits, _), e.g. learning_rate")
 
 
 def parse_value(text: str) -> Any:
@@ -53,8 +94,9 @@ def parse_assignment(text: str, *, dotted: bool) -> tuple[str | None, str, Any]:
         task, key = key.rsplit(".", 1)
         if not task:
             raise ParameterError(f"{text!r}: empty task name")
-    if not key.isidentifier():
-        raise ParameterError(f"{text!r}: {key!r} is not a valid parameter name (must be an identifier)")
+    if not is_parameter_name(key):
+        raise ParameterError(f"{text!r}: {key!r} is not a valid parameter name (must be an identifier, "
+                             "not a Python keyword)")
     if raw == "":
         # `-p a.x=` is almost always a shell variable that expanded to nothing
         raise ParameterError(f"{text!r}: empty value", hint=f"to pass the empty string write {text}''")

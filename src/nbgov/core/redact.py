@@ -13,8 +13,12 @@ Two kinds of rules:
   by :data:`REDACTED`, whatever the value is. Counters and pointers to secrets
   (``max_tokens``, ``token_count``, ``secret_name``, ``private_key_path``) are not secrets.
 - **values**: text matching a secret shape (provider key prefixes, private-key blocks, AWS
-  secret keys after their name, ``password=...`` assignments quoted or not, credentials and
-  tokens in URLs, JWTs) has the secret part replaced by :data:`REDACTED`, wherever the text is.
+  secret keys after their name or quoted on their own, ``password=...`` assignments quoted or
+  not, credentials and tokens in URLs and their query, ``Bearer``/``Basic``/``Authorization``
+  headers, keys in connection strings such as ``AccountKey=...;``, JWTs) has the secret part
+  replaced by :data:`REDACTED`, wherever the text is, also in the *keys* of plain data.
+- **notebooks**: sources, outputs (and their metadata), cell metadata and notebook metadata
+  (saved widget state: a password widget's value is masked whatever it is).
 """
 
 from __future__ import annotations
@@ -47,8 +51,11 @@ RULES: list[tuple[str, str]] = [
                     r"(?:[\s\S]{0,20000}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)?"),
     ("AWS access key id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
     ("AWS secret access key",
-     r"(?i:(?:aws_?)?secret_?access_?key|aws_?secret(?:_?key)?)[\"']?\s*[:=]\s*[\"']?"
+     r"(?i:(?:aws_?)?secret_?access_?key|aws_?secret(?:_?key)?)[\"'\]]*\s*[:=,]\s*[\"']?"
      r"(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
+    # the same 40 characters quoted on their own (a tuple of credentials, a keyword argument of
+    # another name): accepted only when they look random (mixed case, a digit, high entropy)
+    ("AWS secret access key (shape)", r"(?<=[\"'])(?P<v>[A-Za-z0-9/+]{40})(?=[\"'])"),
     ("GitHub token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
     ("GitLab token", r"\bglpat-[A-Za-z0-9_-]{20,}"),
     ("Slack token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
@@ -59,7 +66,16 @@ RULES: list[tuple[str, str]] = [
     ("Hugging Face token", r"\bhf_[A-Za-z0-9]{30,}"),
     ("JSON web token", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
     ("password in URL",
-     r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@'\"<>]{1,64}:(?P<v>[^\s@/'\"<>]{3,128})@[\w.-]+"),
+     r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@'\"<>]{0,64}:(?P<v>[^\s@/'\"<>]{3,128})@[\w.-]+"),
+    ("password in URL query", r"[?&;](?i:password|passwd|pwd|pass)=(?P<v>[^\s&#;'\"<>]{3,})"),
+    ("bearer token", r"(?i:\bbearer\s+)(?P<v>[A-Za-z0-9\-._~+/]{12,}=*)"),
+    ("basic auth", r"(?i:\bbasic\s+)(?P<v>[A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])"),
+    ("authorization header",
+     r"(?i:\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?!bearer\s|basic\s)(?:[a-z-]+\s+)?)"
+     r"(?P<v>[^\s\"',;]{8,})"),
+    ("key in connection string",
+     r"(?i:\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|AccessKey|ClientSecret|ApiKey)\s*=\s*)"
+     r"(?P<v>[^;\s\"'&]{8,})"),
     ("token in URL",
      r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://(?:[^\s#'\"<>]*?[?&](?i:access_token|token|api_?key|apikey|"
      r"key|sig|signature|password|passwd|secret|auth|client_secret)=(?P<v>[^\s&#'\"<>]{8,})"
@@ -77,14 +93,19 @@ _SCAN = re.compile("|".join(f"(?P<g{i}>{re.sub(r'[(][?]P<(v|u|kw)>', '(', p)})" 
 HINTS = (
     "-----begin", "akia", "asia", "abia", "acca", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
     "github_pat_", "glpat-", "xox", "hooks.slack", "k_live_", "aiza", "sk-", "hf_", "eyj", "://",
-    "passw", "passphrase", "pwd", "secret", "token", "key", "credential",
+    "passw", "passphrase", "pwd", "secret", "token", "key", "credential", "bearer", "basic",
+    "authoriz", "pass=", "aws",
 )  # fmt: skip
 _PLACEHOLDER = re.compile(
     r"(?i)^(?:\*+|x+|\.+|<.*>|\{.*\}|\$.*|%.*|none|null|true|false|.*(?:changeme|change_me|example|"
     r"placeholder|your[_-]|dummy|redacted|xxxx|\*\*\*|getenv|environ).*)$"
 )
-# a Python name, attribute or call: in code, ``password = get_password()`` is not a secret
-_EXPRESSION = re.compile(r"[A-Za-z_][\w.]*(?:\(.*|\[.*)?")
+# in code, ``password = get_password()``, ``AccountKey=account_key``, ``pwd = DB_PASSWORD`` or
+# ``token = cfg.token`` name a value, they do not hold one; a bare name with digits or mixed case
+# (``A0000000``, ``hUnTeR``) reads as a credential
+_CODE_CALL = re.compile(r"[A-Za-z_][\w.]*(?:\(.*|\[.*)")
+_CODE_ATTRIBUTE = re.compile(r"[A-Za-z_]+(?:\.[A-Za-z_]+)+")
+_CODE_NAME = re.compile(r"[a-z_]+|[A-Z_]+")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 #: kinds whose first characters are a public marker (AKIA, ghp_...), safe to show in reports
@@ -115,6 +136,33 @@ def entropy(value: str) -> float:
     return -sum(c / len(value) * math.log2(c / len(value)) for c in counts.values())
 
 
+def _is_code_name(value: str) -> bool:
+    """Whether a value after ``=`` in code is a call, an attribute or a plain name."""
+    return bool(_CODE_CALL.fullmatch(value) or _CODE_ATTRIBUTE.fullmatch(value) or _CODE_NAME.fullmatch(value))
+
+
+def _looks_random(value: str, long: int, bits: float = 3.5, mixed: bool = False) -> bool:
+    """A token rather than a word: letters and digits mixed, or long and high in entropy
+    (``Bearer authentication`` is prose; ``Bearer 4f9a...`` is a credential)."""
+    letters, digits = any(c.isalpha() for c in value), any(c.isdigit() for c in value)
+    if mixed:
+        cased = any(c.isupper() for c in value) and any(c.islower() for c in value)
+        return cased and digits and entropy(value) >= bits
+    return (letters and digits) or (len(value) >= long and entropy(value) >= bits)
+
+
+def _is_basic_credentials(value: str) -> bool:
+    """Whether ``value`` is base64 of ``user:password`` (what HTTP basic auth sends)."""
+    import base64
+    import binascii
+
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    return ":" in decoded and decoded.isprintable()
+
+
 def may_hold_secrets(text: str) -> bool:
     """False when no value rule can match anywhere in ``text`` (cheap)."""
     low = text.lower()
@@ -136,11 +184,20 @@ def _accept(kind: str, m: re.Match, text: str, code: bool) -> Finding | None:
             return None
     if kind == "token in URL" and group == "u" and entropy(value) < 3.5:
         return None
+    if kind in ("password in URL query", "authorization header", "key in connection string") and (
+            _PLACEHOLDER.match(value) or (code and _line_is_code(text, m.start()) and _is_code_name(value))):
+        return None
+    if kind == "bearer token" and not _looks_random(value, 20):
+        return None
+    if kind == "basic auth" and not _is_basic_credentials(value):
+        return None
+    if kind == "AWS secret access key (shape)" and not _looks_random(value, 40, 4.0, mixed=True):
+        return None
     if kind == "secret assigned in code":
         is_password = m.group("kw").lower().startswith("pass")
         if not is_password and (len(value) < 12 or entropy(value) < 3.0):
             return None
-    if kind == "password assigned" and code and _line_is_code(text, m.start()) and _EXPRESSION.fullmatch(value):
+    if kind == "password assigned" and code and _line_is_code(text, m.start()) and _is_code_name(value):
         return None
     return Finding(start, end, kind, value)
 
@@ -219,17 +276,44 @@ def is_secret_name(name: str) -> bool:
 
 
 # -- plain data ----------------------------------------------------------------------------------
+#: ipywidgets models whose ``value`` is a secret whatever it looks like (saved widget state).
+_SECRET_WIDGETS = ("PasswordModel",)
+
+
+#: What a secret inside a mapping *key* becomes: a name every store accepts (MLflow refuses
+#: ``*`` in a parameter name, and a refused run would stay in the journal).
+REDACTED_NAME = "redacted"
+
+
+def _mask_key(key: Any, taken: dict) -> tuple[Any, int]:
+    """A mapping key with secrets masked (a token used as a name is still a token); a masked
+    key that collides with another gets a number."""
+    if not isinstance(key, str):
+        return key, 0
+    masked, n = mask_text(key)
+    if n:
+        masked = masked.replace(REDACTED, REDACTED_NAME)
+        base, i = masked, 2
+        while masked in taken:
+            masked, i = f"{base}_{i}", i + 1
+    return masked, n
+
+
 def _mask_value(value: Any, names: bool) -> tuple[Any, int]:
     if isinstance(value, str):
         return mask_text(value)
     if isinstance(value, dict):
-        out, total = {}, 0
+        out: dict[Any, Any] = {}
+        total = 0
+        password_widget = value.get("_model_name") in _SECRET_WIDGETS
         for key, item in value.items():
-            if names and is_secret_name(str(key)) and item not in (None, "", REDACTED):
-                out[key], n = REDACTED, 1
+            new_key, n_key = _mask_key(key, out)
+            if (names and is_secret_name(str(key)) or password_widget and key == "value") and \
+                    item not in (None, "", REDACTED):
+                out[new_key], n = REDACTED, 1
             else:
-                out[key], n = _mask_value(item, names)
-            total += n
+                out[new_key], n = _mask_value(item, names)
+            total += n + n_key
         return out, total
     if isinstance(value, (list, tuple)):
         items = [_mask_value(v, names) for v in value]
@@ -314,6 +398,9 @@ def _mask_output(output: dict) -> int:
             masked_lines.append(text)
             count += n
         output["traceback"] = masked_lines
+    if isinstance(output.get("metadata"), dict):
+        output["metadata"], n = _mask_value(output["metadata"], names=True)
+        count += n
     for mime, data in list((output.get("data") or {}).items()):
         if mime.startswith("image/") or not (mime in _TEXT_MIME or mime.endswith(("+json", "+xml"))):
             continue  # base64 payloads: never decoded
@@ -328,11 +415,17 @@ def mask_notebook(nb: dict[str, Any]) -> tuple[dict[str, Any], int]:
     values were masked. The input is not modified."""
     out = copy.deepcopy(nb)
     count = 0
-    papermill = (out.get("metadata") or {}).get("papermill") or {}
-    if isinstance(papermill.get("parameters"), dict):
-        count += count_params(papermill["parameters"])
-        papermill["parameters"] = redact_params(papermill["parameters"])
+    if isinstance(out.get("metadata"), dict):
+        # papermill's parameters, saved widget state (a password widget's value), custom keys
+        # (``api_key``): by name and by value, at any depth
+        out["metadata"], n = _mask_value(out["metadata"], names=True)
+        count += n
     for cell in out.get("cells") or []:
+        if not isinstance(cell, dict):
+            continue
+        if isinstance(cell.get("metadata"), dict):
+            cell["metadata"], n = _mask_value(cell["metadata"], names=True)
+            count += n
         source = _source(cell)
         tags = (cell.get("metadata") or {}).get("tags") or []
         n_injected = 0

@@ -24,6 +24,7 @@ from nbgov.adapters.ploomber.describe import TaskInfo, describe_dag
 from nbgov.adapters.ploomber.outcomes import EXCEPTION_LINE, BuildResult, ContentCheck
 from nbgov.adapters.ploomber.outcomes import quiet as _quiet
 from nbgov.core.errors import Location, NotebookError, ParameterError, PipelineError
+from nbgov.core.params import check_task_param_names
 
 __all__ = ["TaskInfo", "describe_dag"]  # re-exported: they used to live here
 
@@ -144,6 +145,10 @@ class Pipeline:
             names[task_name]["params"] = {**(names[task_name].get("params") or {}), **overrides}
         self.groups: dict[str, str] = {}
         for task in spec["tasks"]:
+            # again after rendering and -p: whatever reached the spec, papermill writes each
+            # name as code (`name = value`), so a name is an identifier or nothing runs
+            check_task_param_names(self._task_name(task), task.get("params"), task.get("grid"),
+                                   Location(self.spec_path))
             self._check_params(task)
             if "grid" in task:
                 _record_group(task, self.groups)

@@ -15,11 +15,13 @@ import inspect
 import sys
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from nbgov.adapters.notebooks import read_notebook
 from nbgov.core.errors import Location, PipelineError
+from nbgov.core.identity import injected_cells
+from nbgov.core.params import check_task_param_names
 
 #: Ploomber 0.23's ``suffix2taskclass``: a source with one of these suffixes is a file.
 FILE_SUFFIXES = (".py", ".R", ".Rmd", ".r", ".ipynb", ".sql", ".sh")
@@ -63,6 +65,11 @@ class RawTask:
             return None
         p = Path(self.source)
         return p if p.is_absolute() else (self.origin.parent / p).resolve()
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file as data; PipelineError naming the file (and line) when it is not YAML."""
+    return _yaml_file(path)
 
 
 def _yaml_file(path: Path) -> Any:
@@ -176,6 +183,9 @@ def check_sources(tasks: list[RawTask], root: Path, extract_product: bool = Fals
         if "product" not in task.spec and not extract_product:
             raise PipelineError(f"task {task.source!r} declares no product", where,
                                 hint="add `product: {nb: products/NAME.ipynb}` (notebooks) or `product: PATH`")
+        # papermill writes each parameter as `name = value` code: a name must be an identifier
+        check_task_param_names(str(task.spec.get("name") or PurePosixPath(task.source).stem), task.spec.get("params"),
+                               task.spec.get("grid"), where)
         if "{{" in task.source:
             continue  # a placeholder: Ploomber renders it, and reports what is missing
         if task.is_function:
@@ -192,7 +202,26 @@ def check_sources(tasks: list[RawTask], root: Path, extract_product: bool = Fals
             # a damaged notebook is named with what is wrong (Ploomber's own message blames
             # pipeline.yaml and gives no reason)
 
-            read_notebook(path)
+            refuse_injected_cells(read_notebook(path), path, task)
+
+
+def refuse_injected_cells(nb: dict[str, Any], path: Path, task: RawTask) -> None:
+    """Refuse a task's source notebook holding a cell tagged ``injected-parameters``.
+
+    Papermill replaces only the first such cell with the run's values; any other one runs as
+    it is. The notebook version leaves out the first one, so code there would run under an
+    approval nobody gave for it: the build stops before any task runs.
+
+    Raises:
+        PipelineError: naming the file and the cell (0-based, as every Location).
+    """
+    cells = injected_cells(nb)
+    if cells:
+        more = f" (and {len(cells) - 1} more)" if len(cells) > 1 else ""
+        raise PipelineError(
+            f"task #{task.index}: source notebook holds a cell tagged 'injected-parameters'{more}: "
+            "its code would run unreviewed", Location(path, cell=cells[0]),
+            hint="delete the cell (or `ploomber nb --remove`); the build injects parameters itself")
 
 
 def check_function(task: RawTask, root: Path) -> None:

@@ -16,6 +16,7 @@ from nbgov.services.build.load import select_tasks
 from nbgov.services.build.options import BuildOptions
 from nbgov.services.pipeline.plan import source_version, write_plan
 from nbgov.services.review.state import require_approved
+from nbgov.services.review.targets import review_targets
 
 
 def require_built_upstream(config: Config, infos: list[TaskInfo], selection: list[str]) -> None:
@@ -67,7 +68,10 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
     if require is None:
         require = bool(env_settings.get("require_approved", False))
     if require and would_run:
-        require_approved(config, [t.source_file for t in would_run if t.source_file])
+        # the review closure of what would run: its sources, the spec, env file, hooks, clients,
+        # executor and every project module they import (services.review.targets)
+        sources = [t.source_file for t in would_run if t.source_file]
+        require_approved(config, [t.path for t in review_targets(config, sources)] or sources)
     return selection, infos, check, would_run
 
 

@@ -35,6 +35,7 @@ from nbgov.core.checks.settings import CheckSettings, matches_any, parse_setting
 from nbgov.core.config import Config, find_root, load_config
 from nbgov.core.errors import Location, NbgovError, NbgovWarning, NotebookError
 from nbgov.services.check.sources import (
+    PRODUCT_RULES,
     SCRIPT_SKIP,
     TEXT_RULES,
     TaskFiles,
@@ -135,7 +136,7 @@ def discover(
 ) -> list[Path]:
     """The files to check: the ``.ipynb`` notebooks and the pipeline's task sources of every
     kind (scripts, function modules, SQL...) named or under the folders named; never a
-    task's product.
+    task's product found under a folder (a product *named* is checked, with the product rules).
 
     Files under folders are skipped when excluded (``[check] exclude`` and the default
     excludes). A file named explicitly is always checked against the default excludes (``nbgov
@@ -145,17 +146,23 @@ def discover(
     pipeline-wide rules in.
 
     Raises:
-        NbgovError: a path does not exist (exit code 2).
+        NbgovError: a path does not exist, or every file named was skipped for what it is
+            (not a notebook, a product that is no notebook): exit code 2.
     """
     sources = tasks.sources if tasks is not None else {}
     products = tasks.products if tasks is not None else set()
 
-    def wanted(path: Path) -> bool:
+    def wanted(path: Path, named: bool = False) -> bool:
         rel = _relpath(path, root)
-        return rel not in products and (path.suffix == NOTEBOOK_SUFFIX or rel in sources)
+        if rel in products:
+            # a product named on the command line is checked (an executed notebook before it
+            # is shared, with the product rules); under a folder it is never a source
+            return named and path.suffix == NOTEBOOK_SUFFIX
+        return path.suffix == NOTEBOOK_SUFFIX or rel in sources
 
     found: list[Path] = []
     named: set[Path] = set()
+    unchecked: list[str] = []
     for given in paths or [root]:
         path = Path(given)
         path = path if path.is_absolute() else Path(os.getcwd()) / path
@@ -165,15 +172,21 @@ def discover(
             for folder, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
                 found.extend(p for p in (Path(folder) / f for f in sorted(files)) if wanted(p))
-        elif wanted(path):
+        elif wanted(path, named=True):
             found.append(path)
             named.add(path.resolve() if path.is_symlink() else path)
         elif notes is not None and (spec is None or path.resolve() != spec):
-            what = "a product of the pipeline" if _relpath(path, root) in products else (
+            what = "a product of the pipeline (not a notebook)" if _relpath(path, root) in products else (
                 "not a .ipynb notebook")
             notes.append(f"{given}: skipped, {what}")
+            unchecked.append(f"{given} ({what})")
     unique = dict.fromkeys(p.resolve() if p.is_symlink() else p for p in found)
-    return [p for p in unique if not _skipped(p, p in named, root, settings, notes)]
+    kept = [p for p in unique if not _skipped(p, p in named, root, settings, notes)]
+    if unchecked and not kept:
+        # "all clean: 0 files checked" for a file the user named would read as a pass
+        raise NbgovError(f"nothing checked: {'; '.join(unchecked)}", hint="name notebooks (.ipynb), task "
+                         "sources or folders; products are checked only when named one by one")
+    return kept
 
 
 def _skipped(path: Path, named: bool, root: Path, settings: CheckSettings, notes: list[str] | None) -> bool:
@@ -203,12 +216,16 @@ class RuleScope:
         self.script = [r for r in rules if r.id not in SCRIPT_SKIP]
         text = registry.resolve(TEXT_RULES)
         self.text = [r for r in rules if r.id in text]
+        product = registry.resolve(PRODUCT_RULES)
+        self.product = [r for r in rules if r.id in product]
 
     def for_path(self, rel: str) -> tuple[str, list[Rule]]:
         """``(mode, rules)`` for a file: mode ``notebook``, ``script`` or ``text``."""
         if self.tasks is None:
             return "notebook", self.rules
         mode = self.tasks.sources.get(rel)
+        if mode is None and rel in self.tasks.products:
+            return "notebook", self.product  # only named products get this far (discover)
         if mode is None:
             return "notebook", self.non_task
         return mode, {"notebook": self.rules, "script": self.script, "text": self.text}[mode]

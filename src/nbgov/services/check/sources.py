@@ -26,6 +26,10 @@ from nbgov.services.pipeline.plan import plan_tasks, stale_reason
 SCRIPT_SKIP = frozenset({"NBG301"})
 #: The only rules for a source that is not a notebook (a module, SQL, shell): code hygiene.
 TEXT_RULES = ("NBG401", "NBG5")
+#: The rules for a product named on the command line (an executed notebook, before it is
+#: shared): readable, no secret in sources or outputs, no code hidden under papermill's tag.
+#: Outputs and absolute paths are what an executed copy is made of: not findings there.
+PRODUCT_RULES = ("NBG001", "NBG104", "NBG5")
 
 _PERCENT = re.compile(r"^# %%(?P<rest>.*)$")
 _LIGHT = re.compile(r"^# \+(?P<rest>.*)$")

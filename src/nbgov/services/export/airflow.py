@@ -7,7 +7,7 @@ failed). The file imports only Airflow: nbgov runs as a command on the worker.
 
 from __future__ import annotations
 
-from nbgov.services.export.plan import ExportPlan, command_line
+from nbgov.services.export.plan import ExportPlan, command_line, jinja_literal
 
 SUFFIX = ".py"
 
@@ -51,14 +51,17 @@ with DAG(
 
 def render(plan: ExportPlan) -> str:
     """The DAG file's text."""
+    # bash_command and cwd are templated fields: the user's text (task names, the environment,
+    # the folder) is escaped so Airflow's Jinja renders it back as written; only the run id is
+    # a template
     lines = [_HEADER.format(
-        name=plan.name, workdir=plan.workdir or plan.project_root, retry_delay=plan.retry_delay_s,
-        open_cmd=command_line(plan.open_command(), BUILD_ID),
-        close_cmd=command_line(plan.close_command(), BUILD_ID),
+        name=plan.name, workdir=jinja_literal(plan.workdir or plan.project_root), retry_delay=plan.retry_delay_s,
+        open_cmd=command_line(plan.open_command(), BUILD_ID, jinja_literal),
+        close_cmd=command_line(plan.close_command(), BUILD_ID, jinja_literal),
     )]
     lines.append("    tasks = {}")
     for task in plan.tasks:
-        command = command_line(plan.build_command(task.name), BUILD_ID)
+        command = command_line(plan.build_command(task.name), BUILD_ID, jinja_literal)
         lines.append(f"    tasks[{task.name!r}] = BashOperator(\n"
                      f"        task_id={task.name!r}, bash_command={command!r}, cwd=PROJECT, retries={task.retries},\n"
                      "    )")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nbgov.services.export.plan import BUILD_ID, ExportPlan, command_line, dns_name
+from nbgov.services.export.plan import BUILD_ID, ExportPlan, command_line, dns_name, refuse_templates
 
 SUFFIX = ".argo.yaml"
 
@@ -33,6 +33,7 @@ def _container(plan: ExportPlan, argv: list[str], cpu: str | None = None, memory
 
 def workflow(plan: ExportPlan) -> dict[str, Any]:
     """The Workflow as plain data (what :func:`render` writes as YAML)."""
+    refuse_templates(plan, "Argo")
     names = {t.name: dns_name(t.name) for t in plan.tasks}
     dag_tasks: list[dict[str, Any]] = [{"name": OPEN, "template": OPEN}]
     templates: list[dict[str, Any]] = []

@@ -5,7 +5,7 @@ ends the build's parent run, after an open-build task. Compile the file with the
 (``pip install 'nbgov[kubeflow]'``; ``python FILE`` writes the IR YAML next to it).
 """
 
-from nbgov.services.export.plan import BUILD_ID, ExportPlan
+from nbgov.services.export.plan import BUILD_ID, ExportPlan, refuse_templates
 
 SUFFIX = "_kfp.py"
 
@@ -77,6 +77,7 @@ def _argv(argv: list[str], task_var: str | None = None) -> str:
 
 def render(plan: ExportPlan) -> str:
     """The pipeline module's text."""
+    refuse_templates(plan, "Kubeflow")
     build_argv = _argv(plan.build_command("TASK"), task_var="task")
     text = _HEADER.format(name=plan.name, image=plan.image, workdir=plan.workdir or "/project",
                           open_argv=_argv(plan.open_command()), close_argv=_argv(plan.close_command()),

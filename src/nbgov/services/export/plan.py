@@ -82,10 +82,38 @@ class ExportPlan:
         return [(up, t.name) for t in self.tasks for up in t.upstream]
 
 
-def command_line(argv: list[str], build_id: str) -> str:
+def command_line(argv: list[str], build_id: str, escape=None) -> str:
     """An argv as one shell command line, the build id placeholder replaced by ``build_id``
-    (already quoted for the shell by the caller)."""
-    return shlex.join(argv).replace(BUILD_ID, build_id)
+    (already quoted for the shell by the caller); ``escape`` (e.g. :func:`jinja_literal`) is
+    applied to the user's text before the engine's own template goes in."""
+    text = shlex.join(argv)
+    return (escape(text) if escape else text).replace(BUILD_ID, build_id)
+
+
+_JINJA_OPEN = re.compile(r"\{[{%#]")
+
+
+def jinja_literal(text: str) -> str:
+    """``text`` as Jinja renders it back unchanged: every ``{{``, ``{%`` and ``{#`` becomes an
+    expression printing it (Airflow renders templated fields: ``{{ ... }}`` there is code)."""
+    return _JINJA_OPEN.sub(lambda m: "{{ '" + m.group(0) + "' }}", text)
+
+
+def refuse_templates(plan: ExportPlan, engine: str, markers: tuple[str, ...] = ("{{",)) -> None:
+    """Refuse an export whose user text holds an engine's template syntax: Argo substitutes (and
+    evaluates ``{{=...}}``) and Kubeflow fills ``{{$...}}`` placeholders in the fields it renders,
+    with no escape that both honour; a task, image or folder named so is refused, not rendered.
+
+    Raises:
+        ConfigError: naming the field and the engine (exit 2).
+    """
+    fields = [("the pipeline name", plan.name), ("the image", plan.image), ("workdir", plan.workdir or ""),
+              ("the environment", plan.environment or ""),
+              *((f"task {t.name!r}", t.name) for t in plan.tasks)]
+    for what, value in fields:
+        if any(m in value for m in markers):
+            raise ConfigError(f"{what} holds {engine}'s template syntax ({' '.join(markers)}): {value[:80]!r}",
+                              hint=f"rename it without {' '.join(markers)}: {engine} would substitute it")
 
 
 def dns_name(text: str) -> str:

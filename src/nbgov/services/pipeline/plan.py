@@ -25,7 +25,7 @@ from nbgov import __version__
 from nbgov.adapters.notebooks import task_source_version
 from nbgov.adapters.ploomber.pipeline import TaskInfo
 from nbgov.adapters.specfile import read_spec
-from nbgov.core.atomic import atomic_write
+from nbgov.core.atomic import PRIVATE_FILE, atomic_write, private_dir
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import NbgovError
@@ -39,6 +39,7 @@ from nbgov.core.plan import (
     task_record,
     task_values,
 )
+from nbgov.core.redact import redact_params
 
 #: Environment variables that change which env file Ploomber reads.
 _ENV_VARS = ("PLOOMBER_ENV_FILENAME",)
@@ -216,11 +217,16 @@ def write_plan(config: Config, infos: list[TaskInfo]) -> Path | None:
         if plan is None:
             path.unlink(missing_ok=True)
             return None
-        atomic_write(path, json.dumps(plan.to_dict(), indent=1, sort_keys=True, default=str) + "\n")
+        # the cache is nbgov's own state: owner-only, and its params masked by the one rule set
+        # (freshness compares params redacted on both sides, so a masked secret still compares)
+        data = plan.to_dict()
+        data["tasks"] = [{**t, "params": redact_params(t.get("params") or {})} for t in data["tasks"]]
+        private_dir(path.parent)
+        atomic_write(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n", mode=PRIVATE_FILE)
         ignore = path.parent / ".gitignore"
         if not ignore.exists():
             # a cache: never committed, and never what makes a checkout dirty (as pytest's)
-            atomic_write(ignore, "# written by nbgov: this folder is a cache\n*\n")
+            atomic_write(ignore, "# written by nbgov: this folder is a cache\n*\n", mode=PRIVATE_FILE)
         return path
     except OSError:
         return None

@@ -16,7 +16,6 @@ from typing import Any
 from nbgov.adapters import git
 from nbgov.adapters.nbdime import review_view
 from nbgov.adapters.notebooks import content_version, read_source, source_version
-from nbgov.adapters.ploomber.sources import source_files
 from nbgov.core.config import Config
 from nbgov.core.errors import (
     ConfigError,
@@ -38,6 +37,7 @@ from nbgov.core.ledger import (
 from nbgov.services.review import store, trust
 from nbgov.services.review.base import TrustBase
 from nbgov.services.review.store import ReviewSettings
+from nbgov.services.review.targets import review_targets
 
 #: Environment variable that overrides the reviewer identity (after ``--reviewer``).
 REVIEWER_ENV = "NBGOV_REVIEWER"
@@ -407,13 +407,6 @@ def _notebooks_under(folder: Path) -> list[Path]:
     ]
 
 
-def _task_sources(config: Config) -> list[Path]:
-    """The pipeline's task source files inside the project (no Ploomber import)."""
-
-    root = config.root.resolve()
-    return [f for f in source_files(config.pipeline_path) if f.is_relative_to(root)]
-
-
 def discover_notebooks(config: Config, paths: list[str | Path] | None = None) -> list[str]:
     """Notebook paths (relative to the root, posix) for ``review status`` and ``review gate``.
 
@@ -436,8 +429,9 @@ def discover_notebooks(config: Config, paths: list[str | Path] | None = None) ->
         else:
             raise NotebookError("notebook not found", Location(p), hint="check the path")
     if default and not settings.paths:
-        # every task's source file, of any kind (light scripts, function modules, .sql, .sh)
-        out += [relative_path(config, f)[1] for f in _task_sources(config)]
+        # the review closure: every task's source of any kind, the spec and env file, the
+        # modules of hooks/clients/executor and the project modules all of these import
+        out += [t.path for t in review_targets(config)]
         records = store.read_records(settings.ledger)
         out += [r.notebook for r in records if (config.root / r.notebook).is_file()]
     return sorted(dict.fromkeys(out))
@@ -464,3 +458,10 @@ def survey(
             continue
         states.append(_state(rel, version, grouped.get(rel, []), settings))
     return states, errors
+
+
+def changed_targets(config: Config) -> list[str]:
+    """The review targets (and notebooks) not approved at their current version, for
+    ``nbgov review approve --all-changed``; unreadable ones are left to ``review status``."""
+    states, _ = survey(config)
+    return [s.path for s in states if s.status != APPROVED]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from nbgov.core.checks.builtin.notebook import (
     ABSOLUTE_PATHS,
     EXECUTION_ORDER,
+    INJECTED_IN_SOURCE,
     INVALID,
     KERNELSPEC,
     LITERAL_PARAMETERS,
@@ -27,6 +28,7 @@ BUILTIN_RULES = [
     MISSING_PARAMETERS,
     MULTIPLE_PARAMETERS,
     LITERAL_PARAMETERS,
+    INJECTED_IN_SOURCE,
     OUTPUTS,
     EXECUTION_ORDER,
     VOLATILE_METADATA,

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from nbgov.core.checks.model import Finding, NotebookContext, Rule
 from nbgov.core.checks.settings import ALLOW, FORBID
-from nbgov.core.identity import cell_tags
+from nbgov.core.identity import cell_tags, injected_cells, runtime_cells
 
 Hit = tuple  # (cell index, line, message) - turned into a Finding by the engine
 
@@ -109,6 +109,19 @@ def _check_literal_parameters(ctx: NotebookContext) -> Iterator[Hit]:
             yield index, line, message
 
 
+def _check_injected_cells(ctx: NotebookContext) -> Iterator[Hit]:
+    # In a source notebook a cell tagged injected-parameters is code: papermill replaces only
+    # the first such cell at run time and runs any other. Only an executed copy (papermill's
+    # metadata, not a task source) may hold one: the one papermill added.
+    cells = injected_cells(ctx.nb)
+    executed = "papermill" in (ctx.nb.get("metadata") or {}) and ctx.is_task() is not True
+    if executed:
+        cells = [i for i in cells if i not in runtime_cells(ctx.nb)]
+    for index in cells:
+        yield index, None, ("cell tagged 'injected-parameters' in a source notebook: "
+                            "nbgov builds refuse it (papermill would replace the first such cell only)")
+
+
 MISSING_PARAMETERS = Rule(
     "NBG101",
     "missing-parameters-cell",
@@ -129,6 +142,14 @@ LITERAL_PARAMETERS = Rule(
     "the parameters cell holds more than literal assignments",
     "keep only `name = literal` lines there; compute derived values in the next cell",
     _check_literal_parameters,
+)
+
+INJECTED_IN_SOURCE = Rule(
+    "NBG104",
+    "injected-parameters-in-source",
+    "a source notebook holds a cell tagged 'injected-parameters'",
+    "delete the cell (or `ploomber nb --remove`): the build injects the values at run time",
+    _check_injected_cells,
 )
 
 # --- NBG201-203: outputs, execution counts, volatile metadata

@@ -1,0 +1,233 @@
+"""Review targets: every file whose content can change what a production build executes.
+
+The closure, found statically (no Ploomber import, no project code run):
+
+- the pipeline spec, the partial it imports tasks from (``meta.import_tasks_from``) and the env
+  file Ploomber renders it with (``env.NAME.yaml`` for ``pipeline.NAME.yaml``, else ``env.yaml``);
+- every task's source of every kind (notebook, script, SQL, shell, the module of a function);
+- the modules of the hooks, clients, executor and (un)serializers the spec names by dotted path,
+  at its top level or in a task;
+- the project's own Python modules that any of these import (``ast``, transitively, relative
+  imports resolved, packages' ``__init__.py`` included), searched from the importing file's
+  folder then the spec's folder, kept only inside the project (never a virtualenv).
+
+Each target has a version of its meaning (:func:`nbgov.adapters.notebooks.content_version`):
+``nbv1`` for notebooks and Python files, ``srcv1`` (normalised text) for the rest. The review
+status, ``review gate`` and the build's approval gate cover all of them.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nbgov.adapters.ploomber.sources import module_file, partial_path, raw_tasks, read_yaml
+from nbgov.core.config import Config
+from nbgov.core.errors import PipelineError
+
+#: Spec keys naming Python objects by dotted path (top level, and in a task).
+SPEC_DOTTED = ("on_render", "on_finish", "on_failure", "executor", "serializer", "unserializer")
+TASK_DOTTED = ("on_render", "on_finish", "on_failure", "client", "product_client", "serializer",
+               "unserializer")
+#: Packages that govern the build rather than belong to it (nbgov's own hooks in a spec, even
+#: when nbgov is installed from a folder inside the project, as in its own repository).
+TOOL_PACKAGES = frozenset({"nbgov"})
+#: Folders never searched for the project's modules (virtualenvs, tool caches).
+_OUTSIDE = {".venv", "venv", "site-packages", "dist-packages", "node_modules", "__pycache__", ".git"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One review target: a project-relative POSIX path and why it is one."""
+
+    path: str
+    why: str
+
+
+def _inside(path: Path | None, root: Path) -> bool:
+    if path is None or not path.is_file():
+        return False
+    try:
+        parts = path.resolve().relative_to(root).parts
+    except ValueError:
+        return False
+    return not any(p in _OUTSIDE for p in parts[:-1])
+
+
+def _dotted(value: Any) -> str | None:
+    """A dotted path as a spec writes it: a string, or ``{dotted_path: ...}``."""
+    if isinstance(value, dict):
+        value = value.get("dotted_path")
+    if isinstance(value, str) and "." in value and "/" not in value and "{{" not in value:
+        return value
+    return None
+
+
+class _Finder:
+    """``module_file`` once per (module, folder) in one look at the project: an import is found
+    by searching ``sys.path``, and the same names recur in every notebook (not kept longer: a
+    module created later must be found). Tool packages are never targets."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[str, Path], Path | None] = {}
+
+    def __call__(self, name: str, folder: Path) -> Path | None:
+        key = (name, folder)
+        if key not in self.cache:
+            tool = name.split(".")[0] in TOOL_PACKAGES
+            self.cache[key] = None if tool else module_file(name, folder)
+        return self.cache[key]
+
+
+def _module_path(dotted: str, folders: list[Path], _find: _Finder) -> Path | None:
+    """The file of ``dotted`` as a module, else of its parent module (``pkg.mod.func``)."""
+    for name in (dotted, dotted.rsplit(".", 1)[0]):
+        for folder in folders:
+            found = _find(name, folder)
+            if found is not None:
+                return found
+    return None
+
+
+def _packages(path: Path, root: Path) -> list[Path]:
+    """The ``__init__.py`` files Python runs before ``path`` (its packages inside the project)."""
+    out, folder = [], path.parent
+    while folder != root and folder.is_relative_to(root) and (folder / "__init__.py").is_file():
+        out.append(folder / "__init__.py")
+        folder = folder.parent
+    return out
+
+
+def _python_sources(path: Path) -> list[str]:
+    """The Python code of a module, a script or a notebook's code cells (magics left out)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    if path.suffix != ".ipynb":
+        return [text]
+    try:
+        cells = json.loads(text).get("cells") or []
+    except (ValueError, AttributeError):
+        return []
+    out = []
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", "")
+        src = "".join(src) if isinstance(src, list) else str(src)
+        if src.lstrip().startswith("%%"):
+            continue  # a cell magic: not Python
+        out.append("\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in src.split("\n")))
+    return out
+
+
+def _imported(path: Path, root: Path) -> set[str]:
+    """Absolute module names a Python file or notebook imports (relative ones resolved)."""
+    inits = _packages(path, root)  # innermost first: the file's package, its parents
+    package = ".".join(p.parent.name for p in reversed(inits))
+    names: set[str] = set()
+    for source in _python_sources(path):
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".") if package else []
+                    if node.level - 1 > len(parts):
+                        continue  # beyond the top package: Python refuses it too
+                    parts = parts[: len(parts) - (node.level - 1)]
+                    base = ".".join([*parts, *([base] if base else [])])
+                if base:
+                    names.add(base)
+                    names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return names
+
+
+def _close(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder) -> dict[Path, str]:
+    """``start`` and every project module they import, transitively (path -> why)."""
+    found = dict(start)
+    queue = [p for p in start if p.suffix in (".py", ".ipynb")]
+    while queue:
+        current = queue.pop()
+        for name in sorted(_imported(current, root)):
+            # the kernel's working folder (the notebook's), then the spec's: the first copy
+            # inside the project is the one that can run (installed packages are not targets)
+            module = next((m for f in dict.fromkeys([current.parent, spec_folder, root])
+                           if _inside(m := _find(name, f), root)), None)
+            if module is None:
+                continue
+            for path in [*_packages(module, root), module]:
+                path = path.resolve()
+                if path not in found:
+                    found[path] = f"imported by {current.relative_to(root).as_posix()}"
+                    queue.append(path)
+    return found
+
+
+def _env_file(spec_path: Path) -> Path:
+    stem = spec_path.stem  # Ploomber's rule: env.{name}.yaml for pipeline.{name}.yaml
+    if stem.startswith("pipeline.") and (spec_path.parent / f"env.{stem[9:]}.yaml").is_file():
+        return spec_path.parent / f"env.{stem[9:]}.yaml"
+    return spec_path.parent / "env.yaml"
+
+
+def review_targets(config: Config, sources: list[Path] | None = None) -> list[Target]:
+    """The review closure of the project's pipeline, in path order.
+
+    Args:
+        config: the project.
+        sources: only these task sources (the tasks a build would run) besides what every task
+            depends on (the spec, env file, hooks, clients, executor); None: every task's.
+
+    Returns:
+        One :class:`Target` per file inside the project (none when there is no pipeline spec).
+    """
+    root = config.root.resolve()
+    spec_path = config.pipeline_path.resolve()
+    if not spec_path.is_file():
+        return []
+    _find = _Finder()
+    start: dict[Path, str] = {spec_path: "the pipeline spec"}
+    env = _env_file(spec_path)
+    if env.is_file():
+        start[env.resolve()] = "the env file the spec is rendered with"
+    try:
+        raw = read_yaml(spec_path)
+        tasks = raw_tasks(raw, spec_path) if isinstance(raw, dict) else []
+        partial = partial_path(raw, spec_path) if isinstance(raw, dict) else None
+    except PipelineError:
+        raw, tasks, partial = None, [], None
+    if partial is not None and partial.is_file():
+        start[partial.resolve()] = "the partial the spec imports tasks from"
+    folders = [spec_path.parent, root]
+    named: list[tuple[str, str]] = []  # (dotted, why)
+    if isinstance(raw, dict):
+        named += [(d, f"`{k}` in the spec") for k in SPEC_DOTTED if (d := _dotted(raw.get(k)))]
+        clients = raw.get("clients") if isinstance(raw.get("clients"), dict) else {}
+        named += [(d, f"client of {k}") for k, v in clients.items() if (d := _dotted(v))]
+    wanted = None if sources is None else {Path(s).resolve() for s in sources}
+    for task in tasks:
+        spec = task.spec if isinstance(task.spec, dict) else {}
+        label = spec.get("name") or task.source
+        named += [(d, f"`{k}` of task {label}") for k in TASK_DOTTED if (d := _dotted(spec.get(k)))]
+        path = _find(task.source.rsplit(".", 1)[0], spec_path.parent) if task.is_function else task.path
+        if path is None or not _inside(path, root):
+            continue
+        if wanted is None or path.resolve() in wanted:
+            start.setdefault(path.resolve(), f"source of task {label}")
+    for dotted, why in named:
+        module = _module_path(dotted, folders, _find)
+        if _inside(module, root):
+            start.setdefault(module.resolve(), why)  # type: ignore[union-attr]
+    closure = _close(start, root, spec_path.parent, _find)
+    targets = [Target(p.relative_to(root).as_posix(), why) for p, why in closure.items()]
+    return sorted(targets, key=lambda t: t.path)

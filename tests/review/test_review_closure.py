@@ -1,0 +1,118 @@
+"""Review closure (issue 23, item 7), with real git, real builds and a real kernel: the pipeline
+spec, its env file, a hook module named by dotted path and the project modules a notebook
+imports (transitively) are review targets. Changing any of them after the approvals makes
+``review status`` say so, ``review gate`` fail and ``build -e prod`` refuse before any task
+runs; approving them (one command, several paths) lets the build through."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from tests.build.conftest import notebook, run_cli, write_nb
+
+from nbgov.core.config import load_config
+from nbgov.services.review.targets import review_targets
+
+pytestmark = pytest.mark.integration
+BOB = "Bob Reviewer <bob@example.com>"
+
+SPEC = """on_finish: project_hooks.finished
+tasks:
+  - source: notebooks/a.ipynb
+    product: {nb: products/a.ipynb, data: products/a.txt}
+    params: {factor: "{{factor}}"}
+"""
+TARGETS = ["env.yaml", "helpers/__init__.py", "helpers/deep.py", "helpers/scale.py", "notebooks/a.ipynb",
+           "pipeline.yaml", "project_hooks.py"]
+
+
+def commit(root: Path, message: str) -> None:
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(root), "commit", "-qm", message], check=True)
+
+
+@pytest.fixture
+def closure(git_repo: Path) -> Path:
+    root = git_repo
+    write_nb(root / "notebooks/a.ipynb", notebook(
+        "upstream = None\nproduct = None\nfactor = 1",
+        "import sys, os\nsys.path.insert(0, os.path.dirname(os.getcwd()))\nfrom helpers.scale import scale",
+        "from pathlib import Path\nPath(product['data']).parent.mkdir(exist_ok=True)\n"
+        "Path(product['data']).write_text(str(scale(factor)))"))
+    (root / "helpers").mkdir()
+    (root / "helpers/__init__.py").write_text("")
+    (root / "helpers/scale.py").write_text("from .deep import BASE\n\n\ndef scale(x):\n    return x * BASE\n")
+    (root / "helpers/deep.py").write_text("BASE = 10\n")
+    (root / "project_hooks.py").write_text("def finished(dag):\n    pass\n")
+    (root / "pipeline.yaml").write_text(SPEC)
+    (root / "env.yaml").write_text("factor: 2\n")
+    (root / "nbgov.toml").write_text('experiment = "closure"\n[execution]\ncell_timeout = 30\n'
+                                     "[environments.prod]\nrequire_approved = true\n")
+    (root / ".gitignore").write_text("products/\nmlflow.db\nmlruns/\n.nbgov/journal/\n.nbgov/cache/\n")
+    commit(root, "project")
+    return root
+
+
+def test_the_closure_is_found_statically(closure: Path):
+    targets = {t.path: t.why for t in review_targets(load_config(closure))}
+    assert sorted(targets) == TARGETS
+    assert targets["helpers/deep.py"] == "imported by helpers/scale.py"
+    assert targets["project_hooks.py"] == "`on_finish` in the spec"
+
+
+CHANGES = {"transitive-module": ("helpers/deep.py", "BASE = 10\nimport os; os.system('touch PWNED')\n"),
+           "env-file": ("env.yaml", "factor: 3\n"),
+           "hook-module": ("project_hooks.py", "def finished(dag):\n    open('PWNED', 'w')\n"),
+           "spec": ("pipeline.yaml", SPEC.replace("{{factor}}", "5"))}
+
+
+@pytest.mark.parametrize("change", [CHANGES["transitive-module"], CHANGES["hook-module"]],
+                         ids=["transitive-module", "hook-module"])
+def test_a_change_to_any_target_needs_an_approval(closure: Path, change):
+    # one command approves every target not approved yet
+    approved = run_cli(closure, "review", "approve", "--all-changed", "--reviewer", BOB)
+    assert approved.returncode == 0, approved.stderr
+    assert sorted(line.split(":")[0] for line in approved.stdout.splitlines()) == TARGETS
+    commit(closure, "approvals")
+    nothing = run_cli(closure, "review", "approve", "--all-changed", "--reviewer", BOB)
+    assert nothing.returncode == 0 and "nothing to approve" in nothing.stdout, nothing.stdout + nothing.stderr
+    gate = run_cli(closure, "review", "gate")
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+    built = run_cli(closure, "build", "-e", "prod", "-q")
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert (closure / "products/a.txt").read_text() == "20"
+
+    path, text = change
+    (closure / path).write_text(text)
+    commit(closure, f"change {path}")
+    status = {s["path"]: s["status"] for s in json.loads(run_cli(closure, "review", "status", "--json").stdout)}
+    assert status[path] == "stale", status
+    gate = run_cli(closure, "review", "gate")
+    assert gate.returncode == 1 and f"{path}: stale" in gate.stderr, gate.stdout + gate.stderr
+    refused = run_cli(closure, "build", "-e", "prod", "-q", "--force")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"{path}: stale" in refused.stderr and "Traceback" not in refused.stderr
+    assert (closure / "products/a.txt").read_text() == "20", "nothing may run before the gate"
+    assert not (closure / "PWNED").exists()
+
+    again = run_cli(closure, "review", "approve", path, "--reviewer", BOB)
+    assert again.returncode == 0, again.stderr
+    assert run_cli(closure, "build", "-e", "prod", "-q", "--force").returncode == 0
+
+
+def test_the_gate_covers_spec_and_env_file_never_approved(closure: Path):
+    # approving the code alone is not enough: the spec and env file say what runs, with what
+    code = [t for t in TARGETS if t not in ("env.yaml", "pipeline.yaml")]
+    assert run_cli(closure, "review", "approve", *code, "--reviewer", BOB).returncode == 0
+    commit(closure, "approvals")
+    gate = run_cli(closure, "review", "gate")
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+    assert "env.yaml: unreviewed" in gate.stderr and "pipeline.yaml: unreviewed" in gate.stderr, gate.stderr
+    for path, text in (CHANGES["env-file"], CHANGES["spec"]):
+        (closure / path).write_text(text)
+    commit(closure, "change env and spec")
+    assert run_cli(closure, "review", "approve", "env.yaml", "pipeline.yaml", "--reviewer", BOB).returncode == 0
+    assert run_cli(closure, "review", "gate").returncode == 0
