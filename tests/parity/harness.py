@@ -182,6 +182,9 @@ class Pair:
     #: lineage records as the first nbgov build left them (a task Ploomber runs again on the
     #: second build rewrites its record)
     nbgov_records: dict[str, dict] = field(default_factory=dict)
+    #: ``nbgov check`` on the nbgov copy after both builds (products, sidecars and partial
+    #: outputs are there: none of them may be linted)
+    check: Run | None = None
 
     @property
     def nbgov_summary(self) -> dict | None:
@@ -225,8 +228,9 @@ def build_pair(name: str, workdir: Path) -> Pair:
                    if rel.endswith(".lineage.json") and not rel.startswith("mlruns/")}
         ploomber, p_files, ploomber_again = p_future.result()
     nbgov_again = _run(nbgov_cmd("build", "--json"), n_root)
+    check = _run(nbgov_cmd("check"), n_root)
     return Pair(expect, p_root, n_root, ploomber, ploomber_again, nbgov, nbgov_again, p_files, n_files, before,
-                records)
+                records, check)
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -433,6 +437,19 @@ def check_noop(pair: Pair) -> Check:
     return Check(True, f"{again.seconds:.2f} s")
 
 
+def check_lint(pair: Pair) -> Check:
+    """``nbgov check`` is clean on the built project: it lints the sources the project's
+    author wrote, never what the builds wrote, and no rule fires on a task kind it is not
+    about (a valid spec of any form Ploomber accepts is no NBG601/602/603)."""
+    run = pair.check
+    if run is None:
+        return Check(False, "nbgov check did not run")
+    if run.rc != 0:
+        lines = [ln for ln in (run.stdout + run.stderr).splitlines() if ln.strip()]
+        return Check(False, f"exit {run.rc}: " + " | ".join(lines[:6])[:600])
+    return Check(True, run.stdout.strip().splitlines()[-1] if run.stdout.strip() else "")
+
+
 CHECKS = {
     "ploomber build": check_ploomber,
     "nbgov build": check_exit,
@@ -440,4 +457,5 @@ CHECKS = {
     "runs tracked": check_runs,
     "lineage": check_lineage,
     "no-op rebuild": check_noop,
+    "check clean": check_lint,
 }

@@ -113,29 +113,38 @@ class Pipeline:
 
     def _load(self, env_overrides, param_overrides, executor_params):
         from ploomber.spec import DAGSpec
-
+        from ploomber.util.util import add_to_sys_path
 
         raw = sources._yaml_file(self.spec_path)
         if not isinstance(raw, dict) or not isinstance(raw.get("tasks", []), list):
             raise PipelineError("the spec must be a mapping with a 'tasks' list",
                                 Location(self.spec_path), hint="see the example pipeline.yaml")
-        if "location" in raw:
-            raise PipelineError("specs that build the DAG in Python (`location:`) are not supported",
-                                Location(self.spec_path), hint="declare the tasks in a `tasks:` list")
+        location = raw.get("location")
         meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else {}
-        tasks = sources.raw_tasks(raw, self.spec_path)
-        if not tasks:
-            raise PipelineError("the spec declares no tasks", Location(self.spec_path),
-                                hint="add tasks under `tasks:` (or meta.import_tasks_from)")
-        sources.check_sources(tasks, self.root, extract_product=bool(meta.get("extract_product")))
+        if location is not None:
+            # a DAG built in Python: the factory must exist (named, one line) before Ploomber calls it
+            sources.check_location(location, self.spec_path)
+        else:
+            tasks = sources.raw_tasks(raw, self.spec_path)
+            if not tasks:
+                raise PipelineError("the spec declares no tasks", Location(self.spec_path),
+                                    hint="add tasks under `tasks:` (or meta.import_tasks_from)")
+            sources.check_sources(tasks, self.root, extract_product=bool(meta.get("extract_product")))
         env = self._env(env_overrides)
         try:
             # from the spec's folder: Ploomber would take env.yaml defaults from the working dir
-            with _quiet(), contextlib.chdir(self.root):
+            # and with that folder importable, as under `ploomber build`: meta.source_loader
+            # locates its `module` when the spec is read
+            with _quiet(), contextlib.chdir(self.root), add_to_sys_path(self.root, chdir=False):
                 spec = DAGSpec(str(self.spec_path), env=env)
         except Exception as exc:  # Ploomber raises many kinds for a bad spec
             raise PipelineError(_first_line(exc), Location(self.spec_path)) from None
-        names = {self._task_name(t): t for t in spec["tasks"]}
+        if location is not None:
+            if param_overrides:
+                raise ParameterError("-p overrides need the tasks declared in the spec: this one builds "
+                                     f"its DAG in Python ({location})",
+                                     hint="give the factory function parameters through env.yaml instead")
+        names = {self._task_name(t): t for t in spec.get("tasks") or []}
         for task_name, overrides in param_overrides.items():
             if task_name not in names:
                 raise ParameterError(f"unknown task {task_name!r} in a -p override",
@@ -143,7 +152,7 @@ class Pipeline:
             self._check_overrides(names[task_name], task_name, overrides)
             names[task_name]["params"] = {**(names[task_name].get("params") or {}), **overrides}
         self.groups: dict[str, str] = {}
-        for task in spec["tasks"]:
+        for task in spec.get("tasks") or []:
             self._check_params(task)
             if "grid" in task:
                 _record_group(task, self.groups)
@@ -171,7 +180,11 @@ class Pipeline:
         if task.get("name"):
             return str(task["name"])
         source = task["source"]
-        return str(getattr(source, "__name__", None) or Path(str(source)).stem)
+        if getattr(source, "__name__", None):
+            return str(source.__name__)
+        # a source_loader gives a Placeholder (not printable before rendering): its file's stem
+        path = getattr(source, "path", None) if not isinstance(source, str | Path) else source
+        return Path(str(path)).stem
 
     def _notebook_source(self, task: Any) -> Path | None:
         """The source file of a task Ploomber runs as a notebook (NotebookRunner), else None."""

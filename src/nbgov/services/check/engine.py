@@ -41,6 +41,7 @@ from nbgov.services.check.sources import (
     script_notebook,
     task_files,
     text_notebook,
+    written_by_pipeline,
 )
 from nbgov.services.review.state import review_states
 
@@ -152,7 +153,7 @@ def discover(
 
     def wanted(path: Path) -> bool:
         rel = _relpath(path, root)
-        return rel not in products and (path.suffix == NOTEBOOK_SUFFIX or rel in sources)
+        return not written_by_pipeline(rel, products) and (path.suffix == NOTEBOOK_SUFFIX or rel in sources)
 
     found: list[Path] = []
     named: set[Path] = set()
@@ -169,7 +170,7 @@ def discover(
             found.append(path)
             named.add(path.resolve() if path.is_symlink() else path)
         elif notes is not None and (spec is None or path.resolve() != spec):
-            what = "a product of the pipeline" if _relpath(path, root) in products else (
+            what = "written by the pipeline" if written_by_pipeline(_relpath(path, root), products) else (
                 "not a .ipynb notebook")
             notes.append(f"{given}: skipped, {what}")
     unique = dict.fromkeys(p.resolve() if p.is_symlink() else p for p in found)
@@ -234,6 +235,9 @@ def _spec_info(config: Config, root: Path) -> SpecInfo | None:
                 "product": task.product,
                 "line": task.line,
                 "source_path": _relpath(source, root) if source else None,
+                "class": task.cls,
+                # meta.extract_product: the product is declared in the source, not the spec
+                "product_in_source": bool(spec.meta.get("extract_product")),
             }
         )
     return SpecInfo(rel, tasks)

@@ -36,6 +36,7 @@ from nbgov.core.ledger import (
     parse_ledger,
     status_of,
 )
+from nbgov.services.pipeline.plan import plan_tasks
 from nbgov.services.review import store, trust
 from nbgov.services.review.store import ReviewSettings
 
@@ -428,7 +429,11 @@ def _task_sources(config: Config) -> list[Path]:
     """The pipeline's task source files inside the project (no Ploomber import)."""
 
     root = config.root.resolve()
-    return [f for f in source_files(config.pipeline_path) if f.is_relative_to(root)]
+    found = list(source_files(config.pipeline_path))
+    planned = plan_tasks(config, stale_ok=True)
+    # the rendered tasks (a DAG built in Python, grids, placeholders) when a build left a plan
+    found += [Path(t.source_file) for t in (planned[0] if planned else []) if t.source_file is not None]
+    return [f for f in dict.fromkeys(p.resolve() for p in found) if f.is_file() and f.is_relative_to(root)]
 
 
 def discover_notebooks(config: Config, paths: list[str | Path] | None = None) -> list[str]:
