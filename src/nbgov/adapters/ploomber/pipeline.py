@@ -165,7 +165,10 @@ class Pipeline:
                 for attr in ("on_render", "on_finish", "on_failure"):
                     if _is_nbgov_hook(getattr(dag, attr)):
                         setattr(dag, attr, None)
-                dag.render(show_progress=False)
+                # the project's own on_render hooks run when the build renders, once, with
+                # their output shown (as under `ploomber build`), not in this silent render
+                with _render_hooks_detached(dag):
+                    dag.render(show_progress=False)
         except Exception as exc:
             raise PipelineError(render_failure(str(exc)) or _first_line(exc), Location(self.spec_path)) from None
         #: Ploomber's render warnings, one line per task (e.g. params the code does not use).
@@ -302,6 +305,21 @@ def dag_outcomes(dag: Any) -> dict[str, str]:
     mapping = {TaskStatus.Executed: "ran", TaskStatus.Skipped: "skipped", TaskStatus.Errored: "failed"}
     return {name: mapping.get(dag[name].exec_status, "not-run") for name in dag}
 
+
+
+@contextlib.contextmanager
+def _render_hooks_detached(dag: Any):
+    """Within the block, the DAG's and its tasks' ``on_render`` hooks are off; put back after
+    (the private attributes: the public setters re-check signatures)."""
+    owners = [dag, *(dag[name] for name in dag)]
+    hooks = [(owner, getattr(owner, "_on_render", None)) for owner in owners]
+    for owner, _ in hooks:
+        owner._on_render = None
+    try:
+        yield
+    finally:
+        for owner, hook in hooks:
+            owner._on_render = hook
 
 
 def _is_nbgov_hook(hook: Any) -> bool:
