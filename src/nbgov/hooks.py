@@ -25,6 +25,7 @@ from nbgov.adapters.ploomber import describe_dag, rendering_for_build
 from nbgov.adapters.ploomber.executor import GovernedExecutor, executor_jobs
 from nbgov.core.config import load_config
 from nbgov.core.errors import NbgovError
+from nbgov.core.localfiles import ignore_in_project
 from nbgov.core.lock import build_lock
 from nbgov.services.build.run import capture_evidence
 from nbgov.services.pipeline.plan import write_plan
@@ -53,6 +54,7 @@ def on_render(dag) -> None:
 
         lock = build_lock(config.root)
         lock.acquire(wait=False, command="ploomber build")
+        ignore_in_project(config.root)  # the journal, lineage and cache stay out of commits
         try:
 
             # warm kernels for ploomber build too (the executor forks them from the template)

@@ -6,6 +6,7 @@ hook) plus a ``parity.yaml`` saying what Ploomber does with it:
 
     pattern: one line for the parity table
     ploomber_args: [--entry-point, pipeline.train.yaml]   # extra `ploomber build` arguments
+    nbgov_args: [-e, pipeline.serve.yaml]                 # extra `nbgov build` arguments
     exit: 0                    # ploomber build's exit code (default 0)
     report: true               # false when Ploomber prints no build report (early stop)
     tasks:                     # every task Ploomber runs on the first build
@@ -60,6 +61,7 @@ class Expectation:
     pattern: str
     tasks: dict[str, dict[str, Any]]
     ploomber_args: list[str] = field(default_factory=list)
+    nbgov_args: list[str] = field(default_factory=list)
     exit: int = 0
     report: bool = True
     second_build_ran: list[str] = field(default_factory=list)
@@ -222,12 +224,12 @@ def build_pair(name: str, workdir: Path) -> Pair:
     # no-op nbgov build runs alone afterwards so that its time is not inflated
     with ThreadPoolExecutor(max_workers=2) as pool:
         p_future = pool.submit(ploomber_side)
-        nbgov = _run(nbgov_cmd("build", "--json"), n_root)
+        nbgov = _run(nbgov_cmd("build", "--json", *expect.nbgov_args), n_root)
         n_files = files(n_root)
         records = {rel: _json((n_root / rel).read_text()) for rel in n_files
                    if rel.endswith(".lineage.json") and not rel.startswith("mlruns/")}
         ploomber, p_files, ploomber_again = p_future.result()
-    nbgov_again = _run(nbgov_cmd("build", "--json"), n_root)
+    nbgov_again = _run(nbgov_cmd("build", "--json", *expect.nbgov_args), n_root)
     check = _run(nbgov_cmd("check"), n_root)
     return Pair(expect, p_root, n_root, ploomber, ploomber_again, nbgov, nbgov_again, p_files, n_files, before,
                 records, check)

@@ -116,12 +116,12 @@ def status(paths: tuple[str, ...], as_json: bool) -> None:
 @click.argument("paths", nargs=-1)
 def gate(paths: tuple[str, ...]) -> None:
     """Exit 1 unless every notebook under PATHS is approved at its current version."""
-    from nbgov.services.review.state import discover_notebooks, require_approved
+    from nbgov.services.review.state import describe_targets, discover_notebooks, require_approved
 
     config = load_config()
     notebooks = discover_notebooks(config, _abs(paths) or None)
     require_approved(config, notebooks)
-    click.echo(f"{len(notebooks)} notebook(s) approved at their current version")
+    click.echo(f"{describe_targets(config, notebooks)} approved at their current version")
 
 
 @review.command()

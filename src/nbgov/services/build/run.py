@@ -16,6 +16,7 @@ from nbgov.adapters.ploomber import TaskInfo, evidence, set_build_wrapper
 from nbgov.core import interrupts
 from nbgov.core.config import Config
 from nbgov.core.lineage import read_record
+from nbgov.core.localfiles import ignore_in_project
 from nbgov.core.lock import ProjectLock, build_lock
 from nbgov.services.build.gate import gate
 from nbgov.services.build.load import load_pipeline
@@ -91,6 +92,7 @@ def project_locked(config: Config, options: BuildOptions):
         name = "-".join(sorted(options.tasks or ["all"]))[:80].replace("/", "_")
         lock = ProjectLock(config.root / ".nbgov" / f"build-{options.build_id[:40]}-{name}.lock", "build")
     lock.acquire(wait=options.wait, command="nbgov build")
+    ignore_in_project(config.root)  # the journal, lineage and cache this build writes stay local
     try:
         yield
     finally:

@@ -17,6 +17,7 @@ from nbgov.adapters import git
 from nbgov.adapters.nbdime import review_view
 from nbgov.adapters.notebooks import content_version, read_source, source_version
 from nbgov.adapters.ploomber.sources import source_files
+from nbgov.core import targets
 from nbgov.core.config import Config
 from nbgov.core.errors import (
     ConfigError,
@@ -304,11 +305,23 @@ def require_approved(config: Config, notebooks: list[str | Path]) -> None:
     """
     bad = [s for s in review_states(config, notebooks) if s.status != APPROVED]
     if bad:
+        what = targets.count([target_kind(config, s.path) for s in bad])
         raise GateError(
-            f"{len(bad)} notebook(s) not approved at their current version",
+            f"{what} not approved at their current version",
             hint="see what changed: nbgov diff NOTEBOOK; then: nbgov review approve NOTEBOOK",
             reasons=[f"{s.path}: {s.status}" for s in bad],
         )
+
+
+def target_kind(config: Config, path: str | Path) -> str:
+    """What a review target is, for messages: notebook, script, module, SQL file..."""
+    full = config.root / path
+    return targets.kind_of(full, full.suffix == ".py" and _is_text_notebook(full))
+
+
+def describe_targets(config: Config, paths: list[str]) -> str:
+    """``2 notebooks and 1 module``: the review targets ``paths`` by kind."""
+    return targets.count([target_kind(config, p) for p in paths])
 
 
 def gate_required(config: Config, env: str | None = None) -> bool:
@@ -440,21 +453,29 @@ def discover_notebooks(config: Config, paths: list[str | Path] | None = None) ->
     """Notebook paths (relative to the root, posix) for ``review status`` and ``review gate``.
 
     Files are taken as given; folders are searched (:func:`_notebooks_under`). With no paths:
-    ``[review] paths`` if set, else the whole project, plus the notebooks in the ledger that
-    still exist.
+    ``[review] paths`` if set, else the pipeline's task sources of every kind (the whole
+    project when it has no pipeline), plus the notebooks in the ledger that still exist.
 
     Raises:
         NotebookError: a path given does not exist or is outside the project.
     """
     settings = ReviewSettings.from_config(config)
     default = not paths
+    configured = default and bool(settings.paths)
+    # with a pipeline, the default is its task sources (a README.ipynb that is no task is not
+    # a review target); a project without one is reviewed whole
+    whole = [] if config.pipeline_path.is_file() else [config.root]
     out: list[str] = []
-    for p in paths or list(settings.paths) or [config.root]:
+    for p in paths or list(settings.paths) or whole:
         path, rel = relative_path(config, p)
         if path.is_dir():
             out += [relative_path(config, f)[1] for f in _notebooks_under(path)]
         elif path.exists():
             out.append(rel)
+        elif configured:
+            raise ConfigError(f"[review] paths: {p} does not exist", Location(config.source),
+                              hint="fix or remove `paths` under [review] (without it, review covers "
+                                   "the pipeline's task sources)")
         else:
             raise NotebookError("notebook not found", Location(p), hint="check the path")
     if default and not settings.paths:
