@@ -90,6 +90,13 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
             click.echo(f"note: {', '.join(unrecorded)}: up to date but never recorded by nbgov "
                        "(built by `ploomber build`?): record them with `nbgov build --force`",
                        err=True)
+        unchanged = [t.task for t in summary.tasks if t.outcome == "skipped" and t.reason]
+        if unchanged:
+            # the freshness rule: Ploomber would have run them (an upstream was rebuilt or its
+            # file touched, a comment edited), but what they read has the same digests
+            click.echo(f"skipped: inputs unchanged: {', '.join(unchanged)} (Ploomber would run "
+                       "them: an upstream was rebuilt or edited, but what they read is byte for byte "
+                       "the same; `nbgov build --force TASK` runs them anyway)", err=True)
         for t in summary.tasks:
             if t.outcome == "failed":
                 click.echo(f"error: task {t.task} failed: {t.error}", err=True)

@@ -67,7 +67,8 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
         run_id, seconds, error = (rec.run_id, rec.duration_s, rec.error) if rec else (None, None, outcome.error)
         if rec is None and outcome.outcome == "skipped":
             run_id = _producing_run(infos, outcome.name)
-        summaries.append(TaskSummary(outcome.name, outcome.outcome, seconds, run_id, error))
+        summaries.append(TaskSummary(outcome.name, outcome.outcome, seconds, run_id, error,
+                                     outcome.reason))
     return BuildSummary(summaries, record.parent_run_id, result.failed, time.perf_counter() - started,
                         recorder.tracker.uri, pending=record.pending, offline_reason=record.offline_reason,
                         synced=synced.runs_sent if synced else 0,
