@@ -68,3 +68,47 @@ def test_entry_point_errors_and_the_old_environment_spelling(two_specs):
     assert (two_specs / "products" / "train.txt").read_text() == "train"
     new = run_cli(two_specs, "build", "--environment", "prod", "-q")
     assert new.returncode == 0 and "deprecated" not in new.stderr
+
+
+FACTORY = '''\
+from ploomber import DAG
+from ploomber.products import File
+from ploomber.tasks import PythonCallable
+
+from nbgov import hooks
+from pkg import tasks
+
+
+def make_dag():
+    dag = DAG()
+    PythonCallable(tasks.write, File("products/a.txt"), dag, name="a", params={"text": "a"})
+    # Ploomber allows no key next to `location:`: the hooks are set here
+    dag.on_render, dag.on_finish, dag.on_failure = hooks.on_render, hooks.on_finish, hooks.on_failure
+    return dag
+'''
+
+
+def test_location_spec_under_ploomber_build_with_the_hooks(git_repo: Path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = git_repo
+    (root / "pkg").mkdir()
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "tasks.py").write_text(TASKS)
+    (root / "pkg" / "dag.py").write_text(FACTORY)
+    (root / "pipeline.yaml").write_text("location: pkg.dag.make_dag\n")
+    (root / "nbgov.toml").write_text('experiment = "factory"\n')
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env.update(PLOOMBER_STATS_ENABLED="false", PLOOMBER_VERSION_CHECK_DISABLED="true")
+    ploomber = subprocess.run([str(Path(sys.executable).parent / "ploomber"), "build"], cwd=root,
+                              capture_output=True, text=True, env=env, timeout=600)
+    assert ploomber.returncode == 0, ploomber.stderr[-2000:]
+    status = run_cli(root, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    (task,) = json.loads(status.stdout)["tasks"]
+    assert task["name"] == "a" and task["state"] == "up-to-date" and task["last_run"]["run_id"]
+    check = run_cli(root, "check")
+    assert check.returncode == 0, check.stdout + check.stderr  # no NBG601 for a `location:` spec

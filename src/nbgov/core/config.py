@@ -257,7 +257,7 @@ def resolve_entry_point(config: Config, value: str, cwd: Path | None = None) -> 
     hint = ("-e/--entry-point names a pipeline spec file, as in `ploomber build -e pipeline.serve.yaml`; "
             "for an environment of nbgov.toml use --environment NAME")
     if "." in value and not value.endswith(_SPEC_SUFFIXES) and "/" not in value:
-        hint = (f"nbgov builds spec files: write a spec with `location: {value}` and pass it "
+        hint = (f"a factory is built from a spec file: write one with `location: {value}` and pass it "
                 "(or set `pipeline` in nbgov.toml)")
     raise ConfigError(f"entry point {value}: no such spec file", Location(Path(value)), hint=hint)
 
