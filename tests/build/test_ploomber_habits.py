@@ -4,6 +4,10 @@ a declared environment, with a note); a task's `on_render` hook runs once, its p
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,11 +93,6 @@ def make_dag():
 
 
 def test_location_spec_under_ploomber_build_with_the_hooks(git_repo: Path):
-    import json
-    import os
-    import subprocess
-    import sys
-
     root = git_repo
     (root / "pkg").mkdir()
     (root / "pkg" / "__init__.py").write_text("")

@@ -170,8 +170,13 @@ def discover(
             found.append(path)
             named.add(path.resolve() if path.is_symlink() else path)
         elif notes is not None and (spec is None or path.resolve() != spec):
-            what = "written by the pipeline" if written_by_pipeline(_relpath(path, root), products) else (
-                "not a .ipynb notebook")
+            rel = _relpath(path, root)
+            if rel in products:
+                what = "a product of the pipeline"
+            elif written_by_pipeline(rel, products):
+                what = "written by the pipeline"
+            else:
+                what = "not a .ipynb notebook"
             notes.append(f"{given}: skipped, {what}")
     unique = dict.fromkeys(p.resolve() if p.is_symlink() else p for p in found)
     return [p for p in unique if not _skipped(p, p in named, root, settings, notes)]
