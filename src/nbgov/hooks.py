@@ -27,6 +27,7 @@ from nbgov.adapters.ploomber.executor import GovernedExecutor, executor_jobs
 from nbgov.core.config import load_config
 from nbgov.core.errors import Location, NbgovError, PipelineError
 from nbgov.core.identity import injected_cells
+from nbgov.core.localfiles import ignore_in_project
 from nbgov.core.lock import build_lock
 from nbgov.core.params import check_task_param_names
 from nbgov.services.build.run import capture_evidence
@@ -60,6 +61,7 @@ def on_render(dag) -> None:
 
         lock = build_lock(config.root)
         lock.acquire(wait=False, command="ploomber build")
+        ignore_in_project(config.root)  # the journal, lineage and cache stay out of commits
         try:
 
             # warm kernels for ploomber build too (the executor forks them from the template)

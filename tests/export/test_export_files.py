@@ -64,7 +64,7 @@ def test_argo_workflow_validates_and_names_every_task_and_edge(shared: Path):
     assert all("nbgov-open-build" in (dag[t].dependencies or []) for t in TASKS)
     train = templates["task-train"].container
     assert train.image == "registry.example.com/team/example:1"
-    assert train.args == ["build", "train", "--build-id", "{{workflow.uid}}", "-q", "-e", "prod"]
+    assert train.args == ["build", "train", "--build-id", "{{workflow.uid}}", "-q", "--environment", "prod"]
     assert train.resources.limits["cpu"].root == "2" and train.resources.limits["memory"].root == "4Gi"
     assert templates["task-train"].retry_strategy is None  # [export.tasks.train] retries = 0
     ingest = templates["task-ingest"]

@@ -6,6 +6,7 @@ hook) plus a ``parity.yaml`` saying what Ploomber does with it:
 
     pattern: one line for the parity table
     ploomber_args: [--entry-point, pipeline.train.yaml]   # extra `ploomber build` arguments
+    nbgov_args: [-e, pipeline.serve.yaml]                 # extra `nbgov build` arguments
     exit: 0                    # ploomber build's exit code (default 0)
     report: true               # false when Ploomber prints no build report (early stop)
     tasks:                     # every task Ploomber runs on the first build
@@ -60,6 +61,7 @@ class Expectation:
     pattern: str
     tasks: dict[str, dict[str, Any]]
     ploomber_args: list[str] = field(default_factory=list)
+    nbgov_args: list[str] = field(default_factory=list)
     exit: int = 0
     report: bool = True
     second_build_ran: list[str] = field(default_factory=list)
@@ -182,6 +184,9 @@ class Pair:
     #: lineage records as the first nbgov build left them (a task Ploomber runs again on the
     #: second build rewrites its record)
     nbgov_records: dict[str, dict] = field(default_factory=dict)
+    #: ``nbgov check`` on the nbgov copy after both builds (products, sidecars and partial
+    #: outputs are there: none of them may be linted)
+    check: Run | None = None
 
     @property
     def nbgov_summary(self) -> dict | None:
@@ -219,14 +224,15 @@ def build_pair(name: str, workdir: Path) -> Pair:
     # no-op nbgov build runs alone afterwards so that its time is not inflated
     with ThreadPoolExecutor(max_workers=2) as pool:
         p_future = pool.submit(ploomber_side)
-        nbgov = _run(nbgov_cmd("build", "--json"), n_root)
+        nbgov = _run(nbgov_cmd("build", "--json", *expect.nbgov_args), n_root)
         n_files = files(n_root)
         records = {rel: _json((n_root / rel).read_text()) for rel in n_files
                    if rel.endswith(".lineage.json") and not rel.startswith("mlruns/")}
         ploomber, p_files, ploomber_again = p_future.result()
-    nbgov_again = _run(nbgov_cmd("build", "--json"), n_root)
+    nbgov_again = _run(nbgov_cmd("build", "--json", *expect.nbgov_args), n_root)
+    check = _run(nbgov_cmd("check"), n_root)
     return Pair(expect, p_root, n_root, ploomber, ploomber_again, nbgov, nbgov_again, p_files, n_files, before,
-                records)
+                records, check)
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -433,6 +439,19 @@ def check_noop(pair: Pair) -> Check:
     return Check(True, f"{again.seconds:.2f} s")
 
 
+def check_lint(pair: Pair) -> Check:
+    """``nbgov check`` is clean on the built project: it lints the sources the project's
+    author wrote, never what the builds wrote, and no rule fires on a task kind it is not
+    about (a valid spec of any form Ploomber accepts is no NBG601/602/603)."""
+    run = pair.check
+    if run is None:
+        return Check(False, "nbgov check did not run")
+    if run.rc != 0:
+        lines = [ln for ln in (run.stdout + run.stderr).splitlines() if ln.strip()]
+        return Check(False, f"exit {run.rc}: " + " | ".join(lines[:6])[:600])
+    return Check(True, run.stdout.strip().splitlines()[-1] if run.stdout.strip() else "")
+
+
 CHECKS = {
     "ploomber build": check_ploomber,
     "nbgov build": check_exit,
@@ -440,4 +459,5 @@ CHECKS = {
     "runs tracked": check_runs,
     "lineage": check_lineage,
     "no-op rebuild": check_noop,
+    "check clean": check_lint,
 }

@@ -11,6 +11,7 @@ import pytest
 from .harness import (
     check_exit,
     check_lineage,
+    check_lint,
     check_noop,
     check_ploomber,
     check_products,
@@ -50,3 +51,8 @@ def test_lineage_record_per_task(pair):
 def test_noop_rebuild(pair):
     check = check_noop(pair)
     assert check.ok, f"{pair.expect.name}: {check.detail}"
+
+
+def test_check_clean(pair):
+    check = check_lint(pair)
+    assert check.ok, f"{pair.expect.name}: nbgov check after the builds: {check.detail}"

@@ -84,7 +84,7 @@ def test_the_gate_lists_each_notebook_that_is_not_approved(project, bob):
     config = load_config(project)
     with pytest.raises(GateError) as err:
         require_approved(config, [NB, "notebooks/other.ipynb"])
-    assert err.value.message == "2 notebook(s) not approved at their current version"
+    assert err.value.message == "2 notebooks not approved at their current version"
     assert err.value.reasons == [f"{NB}: unreviewed", "notebooks/other.ipynb: unreviewed"]
     assert err.value.hint == "see what changed: nbgov diff NOTEBOOK; then: nbgov review approve NOTEBOOK"
     assert err.value.exit_code == 1

@@ -72,7 +72,7 @@ def test_build_gate_refuses_then_passes_and_tags_the_run(pipeline_project, nbgov
     assert "notebooks/a.ipynb" not in by_env.err
 
     # only the notebooks that would run are gated: building just `a` passes
-    built = nbgov("build", "-e", "prod", "-q", "a")
+    built = nbgov("build", "--environment", "prod", "-q", "a")
     assert built.code == 0, built.err
     assert (pipeline_project / "products" / "a.txt").read_text() == "a"
     assert not (pipeline_project / "products" / "b.txt").exists()
@@ -97,7 +97,7 @@ def test_build_gate_refuses_then_passes_and_tags_the_run(pipeline_project, nbgov
 def test_a_misspelt_or_mistyped_gate_switch_is_refused(pipeline_project, nbgov, table, needle):
     # a typo must not switch the gate off (nor a string "false" switch it on): exit 2, nothing run
     (pipeline_project / "nbgov.toml").write_text(f"[environments.prod]\n{table}\n")
-    refused = nbgov("build", "-e", "prod", "-q")
+    refused = nbgov("build", "--environment", "prod", "-q")
     assert refused.code == 2, refused.out + refused.err
     assert needle in refused.err and "Traceback" not in refused.err, refused.err
     assert not (pipeline_project / "products").exists(), "nothing may run"

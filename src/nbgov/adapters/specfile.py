@@ -15,6 +15,8 @@ Example::
 
 from __future__ import annotations
 
+import importlib.machinery
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -43,6 +45,10 @@ class SpecTask:
     params: dict[str, Any] = field(default_factory=dict)
     upstream: list[str] | None = None
     line: int | None = None
+    #: the task's ``class`` as written (None: Ploomber picks it from the source's suffix)
+    cls: str | None = None
+    #: the folder its relative paths are relative to (a partial's own folder), None: the spec's
+    folder: Path | None = None
 
     @property
     def is_file(self) -> bool:
@@ -70,6 +76,9 @@ class SpecFile:
     path: Path
     tasks: list[SpecTask]
     meta: dict[str, Any] = field(default_factory=dict)
+    #: ``location:`` (a DAG built in Python by this dotted factory): ``tasks`` is then empty,
+    #: the tasks are known only once Ploomber has called the factory (the build plan has them)
+    location: str | None = None
 
     @property
     def folder(self) -> Path:
@@ -80,11 +89,12 @@ class SpecFile:
         """Absolute path of a task's source file, None for a dotted-path (function) source."""
         if not task.is_file:
             return None
-        return (
-            (self.folder / task.source).resolve()
-            if not Path(task.source).is_absolute()
-            else Path(task.source)
-        )
+        if Path(task.source).is_absolute():
+            return Path(task.source)
+        # with meta.source_loader, Ploomber reads every relative file source from its folder(s)
+        return loader_path(task.source, loader_folders(self.meta, self.folder)) or (
+            (task.folder or self.folder) / task.source
+        ).resolve()
 
     def task(self, name: str) -> SpecTask:
         """The task called ``name``; PipelineError listing the known names otherwise."""
@@ -93,6 +103,54 @@ class SpecFile:
                 return task
         known = ", ".join(t.name for t in self.tasks) or "none"
         raise PipelineError(f"unknown task {name!r} (tasks: {known})", Location(self.path))
+
+
+def module_folder(module: str, root: Path) -> Path | None:
+    """The folder of a package or module, searched in ``root`` then on ``sys.path``, without
+    importing it (a dotted name such as ``my_project.sql``)."""
+    parts = module.split(".")
+    search: list[str] | None = [str(root), *sys.path]
+    spec = None
+    for depth in range(len(parts)):
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: depth + 1]), search)
+        except (ImportError, ValueError):
+            return None
+        if spec is None:
+            return None
+        search = list(spec.submodule_search_locations or [])
+    if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
+        return None
+    return Path(spec.origin).resolve().parent
+
+
+def loader_folders(meta: dict[str, Any], root: Path) -> list[Path] | None:
+    """The folders ``meta.source_loader`` reads relative sources from (Ploomber's
+    ``SourceLoader(path, module)``: ``path`` under the ``module``'s folder when both are given,
+    ``path`` relative to the spec's folder otherwise); None without a source loader."""
+    loader = meta.get("source_loader") if isinstance(meta, dict) else None
+    if not isinstance(loader, dict):
+        return None
+    paths = loader.get("path")
+    paths = [paths] if isinstance(paths, str) else [str(p) for p in paths or []] or [""]
+    base = root
+    if isinstance(loader.get("module"), str):
+        found = module_folder(loader["module"], root)
+        if found is None:
+            return []
+        base = found
+    return [(base / p).resolve() for p in paths]
+
+
+def loader_path(source: str, folders: list[Path] | None) -> Path | None:
+    """Where a source loader finds ``source``: the first folder holding it (else the first
+    folder, so that a missing file is named where it was looked for); None without a loader."""
+    if folders is None:
+        return None
+    for folder in folders:
+        if (folder / source).exists():
+            return folder / source
+    return folders[0] / source if folders else None
 
 
 def _loader() -> type:
@@ -151,6 +209,10 @@ def read_spec(path: str | Path) -> SpecFile:
         raise PipelineError(f"not valid YAML: {problem}", Location(path, line=line)) from None
     if isinstance(data, list):
         data = {"tasks": data}  # Ploomber accepts a bare list of tasks
+    if isinstance(data, dict) and isinstance(data.get("location"), str) and "tasks" not in data:
+        meta = _strip_lines(data.get("meta") or {})
+        return SpecFile(path=path, tasks=[], meta=meta if isinstance(meta, dict) else {},
+                        location=data["location"])
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
         raise PipelineError(
             "no `tasks:` list in the pipeline spec",
@@ -159,7 +221,32 @@ def read_spec(path: str | Path) -> SpecFile:
         )
     tasks = [_task(path, raw, index) for index, raw in enumerate(data["tasks"])]
     meta = _strip_lines(data.get("meta") or {})
+    tasks += _partial_tasks(path, meta if isinstance(meta, dict) else {}, len(tasks))
     return SpecFile(path=path, tasks=tasks, meta=meta if isinstance(meta, dict) else {})
+
+
+def _partial_tasks(path: Path, meta: dict[str, Any], start: int) -> list[SpecTask]:
+    """The tasks of ``meta.import_tasks_from`` (a partial), whose relative sources are relative
+    to the partial's folder (as Ploomber reads them); none when it is missing or templated
+    (loading the pipeline names that problem)."""
+    import yaml
+
+    value = meta.get("import_tasks_from")
+    if not isinstance(value, str) or "{{" in value:
+        return []
+    partial = Path(value) if Path(value).is_absolute() else path.parent / value
+    try:
+        data = yaml.load(partial.read_text(encoding="utf-8"), Loader=_loader())  # noqa: S506
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    if not isinstance(data, list):
+        return []
+    out = []
+    for index, raw in enumerate(data):
+        task = _task(partial, raw, start + index)
+        task.folder = partial.parent
+        out.append(task)
+    return out
 
 
 def _task(path: Path, raw: Any, index: int) -> SpecTask:
@@ -191,6 +278,8 @@ def _task(path: Path, raw: Any, index: int) -> SpecTask:
             f"task {name!r}: `product` must be a path, a mapping or a SQL relation list",
             Location(path, line=line),
         )
+    cls = raw.get("class")
     return SpecTask(
-        name=str(name), source=source, product=product, params=params, upstream=upstream, line=line
+        name=str(name), source=source, product=product, params=params, upstream=upstream, line=line,
+        cls=cls if isinstance(cls, str) else None,
     )

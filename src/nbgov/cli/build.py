@@ -23,7 +23,11 @@ from nbgov.cli.output import render_table, run_text
               help="Override one task parameter (plain data: number, string, true/false, JSON).")
 @click.option("--require-approved/--no-require-approved", default=None,
               help="Refuse to run notebooks not approved at their current version.")
-@click.option("-e", "--environment", default=None, help="A named environment of nbgov.toml (e.g. prod).")
+@click.option("-e", "--entry-point", "entry_point", default=None, metavar="SPEC",
+              help="The pipeline spec to build, as in `ploomber build -e pipeline.serve.yaml` "
+                   "(default: `pipeline` in nbgov.toml, else pipeline.yaml).")
+@click.option("--environment", default=None, metavar="NAME",
+              help="A named environment of nbgov.toml, [environments.NAME] (e.g. prod).")
 @click.option("--project", type=click.Path(file_okay=False), default=None,
               help="Project folder (default: found from cwd).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -37,8 +41,8 @@ from nbgov.cli.output import render_table, run_text
               help="Run the tasks on a Dask cluster: a scheduler address (tcp://HOST:PORT) or local:N "
                    "(N local worker processes); each task runs `nbgov build TASK --build-id ID` on a worker. "
                    "Default: [execution] cluster in nbgov.toml; `none` runs here.")
-def build(tasks, force, downstream, jobs, parallel, env, params, require_approved, environment, project,
-          as_json, quiet, wait, build_id, cluster):
+def build(tasks, force, downstream, jobs, parallel, env, params, require_approved, entry_point, environment,
+          project, as_json, quiet, wait, build_id, cluster):
     """Run the pipeline incrementally, recording every task run as it ends (journal first,
     then MLflow; `nbgov sync` sends what an unreachable store could not take).
 
@@ -55,6 +59,7 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
 
     signal.signal(signal.SIGTERM, _terminate)
     config = load_config(project)
+    config, environment = _entry_point(config, entry_point, environment)
     options = BuildOptions(force=force, tasks=list(tasks) or None, downstream=downstream,
                            jobs=jobs if jobs is not None else (2 if parallel else None),
                            env=list(env), params=list(params),
@@ -85,12 +90,32 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
             click.echo(f"note: {', '.join(unrecorded)}: up to date but never recorded by nbgov "
                        "(built by `ploomber build`?): record them with `nbgov build --force`",
                        err=True)
+        unchanged = [t.task for t in summary.tasks if t.outcome == "skipped" and t.reason]
+        if unchanged:
+            # the freshness rule: Ploomber would have run them (an upstream was rebuilt or its
+            # file touched, a comment edited), but what they read has the same digests
+            click.echo(f"skipped: inputs unchanged: {', '.join(unchanged)} (Ploomber would run "
+                       "them: an upstream was rebuilt or edited, but what they read is byte for byte "
+                       "the same; `nbgov build --force TASK` runs them anyway)", err=True)
         for t in summary.tasks:
             if t.outcome == "failed":
                 click.echo(f"error: task {t.task} failed: {t.error}", err=True)
     _report_recording(summary)
     if summary.failed:
         sys.exit(1)
+
+
+def _entry_point(config, entry_point, environment):
+    """The config for ``-e/--entry-point`` (a spec file, as in Ploomber), and the environment
+    (``--environment``, or the deprecated ``-e NAME`` of an nbgov environment)."""
+    if not entry_point:
+        return config, environment
+    from nbgov.core.config import resolve_entry_point
+
+    config, old_spelling, note = resolve_entry_point(config, entry_point)
+    if note:
+        click.echo(f"note: {note}", err=True)
+    return config, environment or old_spelling
 
 
 def _report_recording(summary) -> None:
@@ -136,13 +161,15 @@ def sync(project, as_json, wait):
 
 @click.command()
 @click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
+@click.option("-e", "--entry-point", "entry_point", default=None, metavar="SPEC",
+              help="The pipeline spec, as in `ploomber status -e pipeline.serve.yaml`.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def status(project, as_json):
+def status(project, entry_point, as_json):
     """Show each task's state (up-to-date / outdated / failed / never-run) and its last run."""
     from nbgov.core.config import load_config
     from nbgov.services.build.status import pipeline_state
 
-    config = load_config(project)
+    config, _ = _entry_point(load_config(project), entry_point, None)
     state = pipeline_state(config)
     from nbgov.services.models.monitor import models_status
 

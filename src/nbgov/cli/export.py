@@ -10,7 +10,8 @@ import click
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="File to write (default: NAME.py / NAME.argo.yaml / NAME_kfp.py; '-' prints it).")
 @click.option("-e", "--environment", default=None,
-              help="A named environment of nbgov.toml: every task runs `nbgov build -e ENV` (its gate applies).")
+              help="A named environment of nbgov.toml: every task runs `nbgov build --environment ENV` "
+                   "(its gate applies).")
 @click.option("--image", default=None, help="Container image of the steps (Argo, Kubeflow; default [export] image).")
 @click.option("--allow-local-products", is_flag=True,
               help="Export although products are not on shared storage (every task runs beside the project folder).")

@@ -103,24 +103,27 @@ _decision_command("comment", "comment", "Comment on NOTEBOOKS (does not change t
 @click.argument("paths", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(paths: tuple[str, ...], as_json: bool) -> None:
-    """Review status of notebooks under PATHS (default: every notebook of the project)."""
+    """Review status of the review targets under PATHS (default: [review] paths, else the
+    pipeline's task sources of every kind, else every notebook of the project)."""
     from nbgov.core.identity import short_version
-    from nbgov.services.review.state import survey
+    from nbgov.services.review.state import survey, target_kind
 
-    states, errors = survey(load_config(), _abs(paths) or None)
+    config = load_config()
+    states, errors = survey(config, _abs(paths) or None)
     if as_json:
         _emit_json([s.to_dict() for s in states])
     else:
         rows = [
             [
                 s.path,
+                target_kind(config, s.path),
                 s.status,
                 short_version(s.version),
                 *([s.last["decision"], s.last["reviewer"], s.last["at"]] if s.last else ["-"] * 3),
             ]
             for s in states
         ]
-        click.echo(_table(rows, ["NOTEBOOK", "STATUS", "VERSION", "LAST DECISION", "BY", "WHEN"]))
+        click.echo(_table(rows, ["PATH", "KIND", "STATUS", "VERSION", "LAST DECISION", "BY", "WHEN"]))
     for error in errors:
         click.echo(f"error: {error}", err=True)
     if errors:
@@ -133,9 +136,10 @@ def status(paths: tuple[str, ...], as_json: bool) -> None:
               help="Read the trust settings ([review], [environments.*], allowed signers) from git REF "
               "(in CI: the PR's base, e.g. origin/main); changed ones must be approved too.")
 def gate(paths: tuple[str, ...], base: str | None) -> None:
-    """Exit 1 unless every notebook under PATHS is approved at its current version."""
+    """Exit 1 unless every review target under PATHS (notebooks, scripts, modules, SQL...) is
+    approved at its current version."""
     from nbgov.services.review.base import trust_base
-    from nbgov.services.review.state import discover_notebooks, require_approved
+    from nbgov.services.review.state import describe_targets, discover_notebooks, require_approved
 
     config = load_config()
     trusted = trust_base(config, base) if base else None
@@ -143,11 +147,11 @@ def gate(paths: tuple[str, ...], base: str | None) -> None:
     notebooks = discover_notebooks(trusted.config if trusted else config, _abs(paths) or None)
     require_approved(config, notebooks, trusted)
     if trusted is None:
-        click.echo(f"{len(notebooks)} notebook(s) approved at their current version")
+        click.echo(f"{describe_targets(config, notebooks)} approved at their current version")
         return
-    targets = dict.fromkeys([*notebooks, *trusted.changed])
+    targets = list(dict.fromkeys([*notebooks, *trusted.changed]))
     changed = f"; changed and approved: {', '.join(trusted.changed)}" if trusted.changed else ""
-    click.echo(f"{len(targets)} notebook(s) approved at their current version (trust settings read at "
+    click.echo(f"{describe_targets(config, targets)} approved at their current version (trust settings read at "
                f"{base}{changed})")
 
 

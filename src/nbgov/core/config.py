@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +226,48 @@ def _check_tracking(table: Any, source: Path | None) -> None:
         # a typo must not turn redaction off
         raise ConfigError(f"[tracking] secrets must be one of {', '.join(SECRETS_POLICIES)}, got {policy!r}",
                           Location(source), hint='secrets = "redact"')
+
+
+#: Ploomber's entry points that are spec files
+_SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def resolve_entry_point(config: Config, value: str, cwd: Path | None = None) -> tuple[Config, str | None, str | None]:
+    """``-e/--entry-point VALUE`` as Ploomber reads it: a pipeline spec file (relative to the
+    working folder, else to the project root), which replaces ``pipeline`` for this command.
+
+    For projects written before nbgov followed Ploomber here, ``-e NAME`` naming an environment
+    declared under ``[environments.NAME]`` (and no file) still selects that environment, with a
+    deprecation note (``--environment NAME`` is its spelling now).
+
+    Returns:
+        ``(config, environment, note)``: the config to use, the environment the old spelling
+        selected (None otherwise) and the deprecation note to print (None otherwise).
+
+    Raises:
+        ConfigError: VALUE is neither a spec file nor a declared environment.
+    """
+    candidates = [Path(value)] if Path(value).is_absolute() else [(cwd or Path.cwd()) / value, config.root / value]
+    for path in candidates:
+        if path.is_file():
+            try:
+                rel = path.resolve().relative_to(config.root.resolve()).as_posix()
+            except ValueError:
+                raise ConfigError(f"entry point {value} is outside the project", Location(path),
+                                  hint=f"the spec must be inside {config.root}") from None
+            return _replace_pipeline(config, rel), None, None
+    envs = config.raw.get("environments")
+    if isinstance(envs, dict) and value in envs and not value.endswith(_SPEC_SUFFIXES):
+        note = (f"`-e {value}` for an nbgov environment is deprecated: write `--environment {value}` "
+                "(-e/--entry-point names a pipeline spec, as in `ploomber build`)")
+        return config, value, note
+    hint = ("-e/--entry-point names a pipeline spec file, as in `ploomber build -e pipeline.serve.yaml`; "
+            "for an environment of nbgov.toml use --environment NAME")
+    if "." in value and not value.endswith(_SPEC_SUFFIXES) and "/" not in value:
+        hint = (f"a factory is built from a spec file: write one with `location: {value}` and pass it "
+                "(or set `pipeline` in nbgov.toml)")
+    raise ConfigError(f"entry point {value}: no such spec file", Location(Path(value)), hint=hint)
+
+
+def _replace_pipeline(config: Config, pipeline: str) -> Config:
+    return replace(config, pipeline=pipeline)

@@ -45,15 +45,27 @@ class SandboxedTemplate(jinja2.Template):
     environment_class = SandboxedEnvironment
 
 
+class SandboxedLoaderEnvironment(SandboxedEnvironment):
+    """The environment of a source loader (``meta.source_loader``): sandboxed, and its
+    templates are :class:`SandboxedTemplate`, the class Ploomber's Placeholder then expects."""
+
+    template_class = SandboxedTemplate
+
+
 def install_sandbox() -> None:
     """Make Ploomber render env values, spec placeholders and placeholder strings (product
-    paths, inline sources) with :class:`SandboxedTemplate`. Idempotent; nbgov's process only."""
+    paths, inline sources) with :class:`SandboxedTemplate`, and load ``meta.source_loader``
+    files in a sandboxed environment. Idempotent; nbgov's process only."""
     import ploomber.env.envdict as envdict
     import ploomber.env.expand as expand
     import ploomber.placeholders.placeholder as placeholder
+    import ploomber.placeholders.sourceloader as sourceloader
 
     for module in (envdict, expand, placeholder):
         module.Template = SandboxedTemplate  # type: ignore[attr-defined]
+    # a loaded template must be a SandboxedTemplate, or Placeholder refuses it ("must be
+    # initialized with a Template ... got Template")
+    sourceloader.Environment = SandboxedLoaderEnvironment  # type: ignore[attr-defined]
 
 
 def _is_template(value: Any) -> bool:

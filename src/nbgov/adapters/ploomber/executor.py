@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from nbgov.adapters.kernels.pool import kernel_pool
 from nbgov.adapters.ploomber.outcomes import (
+    INPUTS_UNCHANGED,
     BuildResult,
     ContentCheck,
     TaskOutcome,
@@ -107,6 +108,8 @@ class GovernedExecutor(_executor_base()):
         self.observer = observer
         self.outcomes: dict[str, str] = {}
         self.errors: dict[str, str | None] = {}
+        #: why a task was skipped although Ploomber called it outdated (INPUTS_UNCHANGED)
+        self.reasons: dict[str, str] = {}
         self.reports: list = []
 
     def __getstate__(self) -> dict:
@@ -221,6 +224,10 @@ class GovernedExecutor(_executor_base()):
         if fresh is None and status == TaskStatus.Skipped and ran & set(task.upstream):
             fresh = False
         if fresh is True or (fresh is None and status == TaskStatus.Skipped):
+            if fresh is True and (status != TaskStatus.Skipped or ran & set(task.upstream)):
+                # Ploomber would run it (now, or on its next build: an upstream is newer): say
+                # why it did not, a surprise to a Ploomber user
+                self.reasons[task.name] = INPUTS_UNCHANGED
             if status != TaskStatus.Skipped:
                 _mark_up_to_date(task)
                 task.exec_status = TaskStatus.Skipped
@@ -323,7 +330,9 @@ def build_dag(dag: Any, *, force: bool = False, select: list[str] | None = None,
     except DAGBuildEarlyStop:
         pass
     names = [n for n in dag if select is None or n in select]
-    outcomes = [TaskOutcome(n, executor.outcomes.get(n, "not-run"), executor.errors.get(n)) for n in names]
+    outcomes = [TaskOutcome(n, executor.outcomes.get(n, "not-run"), executor.errors.get(n),
+                            executor.reasons.get(n) if executor.outcomes.get(n) == "skipped" else None)
+                for n in names]
     failed = failed or any(o.outcome == "failed" for o in outcomes)
     return BuildResult(outcomes, failed)
 

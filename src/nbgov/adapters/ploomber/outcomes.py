@@ -21,6 +21,13 @@ class TaskOutcome:
     name: str
     outcome: str  # "ran" | "skipped" | "failed" | "not-run"
     error: str | None = None
+    #: why a task was skipped when Ploomber would have run it (:data:`INPUTS_UNCHANGED`)
+    reason: str | None = None
+
+
+#: A task Ploomber calls outdated (an upstream rebuilt or touched, a source edit that changes
+#: nothing it runs) whose source version, params and input digests are those of its last run.
+INPUTS_UNCHANGED = "inputs unchanged"
 
 
 @dataclass

@@ -114,29 +114,38 @@ class Pipeline:
 
     def _load(self, env_overrides, param_overrides, executor_params):
         from ploomber.spec import DAGSpec
-
+        from ploomber.util.util import add_to_sys_path
 
         raw = sources._yaml_file(self.spec_path)
         if not isinstance(raw, dict) or not isinstance(raw.get("tasks", []), list):
             raise PipelineError("the spec must be a mapping with a 'tasks' list",
                                 Location(self.spec_path), hint="see the example pipeline.yaml")
-        if "location" in raw:
-            raise PipelineError("specs that build the DAG in Python (`location:`) are not supported",
-                                Location(self.spec_path), hint="declare the tasks in a `tasks:` list")
+        location = raw.get("location")
         meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else {}
-        tasks = sources.raw_tasks(raw, self.spec_path)
-        if not tasks:
-            raise PipelineError("the spec declares no tasks", Location(self.spec_path),
-                                hint="add tasks under `tasks:` (or meta.import_tasks_from)")
-        sources.check_sources(tasks, self.root, extract_product=bool(meta.get("extract_product")))
+        if location is not None:
+            # a DAG built in Python: the factory must exist (named, one line) before Ploomber calls it
+            sources.check_location(location, self.spec_path)
+        else:
+            tasks = sources.raw_tasks(raw, self.spec_path)
+            if not tasks:
+                raise PipelineError("the spec declares no tasks", Location(self.spec_path),
+                                    hint="add tasks under `tasks:` (or meta.import_tasks_from)")
+            sources.check_sources(tasks, self.root, extract_product=bool(meta.get("extract_product")))
         env = self._env(env_overrides)
         try:
             # from the spec's folder: Ploomber would take env.yaml defaults from the working dir
-            with _quiet(), contextlib.chdir(self.root):
+            # and with that folder importable, as under `ploomber build`: meta.source_loader
+            # locates its `module` when the spec is read
+            with _quiet(), contextlib.chdir(self.root), add_to_sys_path(self.root, chdir=False):
                 spec = DAGSpec(str(self.spec_path), env=env)
         except Exception as exc:  # Ploomber raises many kinds for a bad spec
             raise PipelineError(_first_line(exc), Location(self.spec_path)) from None
-        names = {self._task_name(t): t for t in spec["tasks"]}
+        if location is not None:
+            if param_overrides:
+                raise ParameterError("-p overrides need the tasks declared in the spec: this one builds "
+                                     f"its DAG in Python ({location})",
+                                     hint="give the factory function parameters through env.yaml instead")
+        names = {self._task_name(t): t for t in spec.get("tasks") or []}
         for task_name, overrides in param_overrides.items():
             if task_name not in names:
                 raise ParameterError(f"unknown task {task_name!r} in a -p override",
@@ -144,7 +153,7 @@ class Pipeline:
             self._check_overrides(names[task_name], task_name, overrides)
             names[task_name]["params"] = {**(names[task_name].get("params") or {}), **overrides}
         self.groups: dict[str, str] = {}
-        for task in spec["tasks"]:
+        for task in spec.get("tasks") or []:
             # again after rendering and -p: whatever reached the spec, papermill writes each
             # name as code (`name = value`), so a name is an identifier or nothing runs
             check_task_param_names(self._task_name(task), task.get("params"), task.get("grid"),
@@ -161,7 +170,10 @@ class Pipeline:
                 for attr in ("on_render", "on_finish", "on_failure"):
                     if _is_nbgov_hook(getattr(dag, attr)):
                         setattr(dag, attr, None)
-                dag.render(show_progress=False)
+                # the project's own on_render hooks run when the build renders, once, with
+                # their output shown (as under `ploomber build`), not in this silent render
+                with _render_hooks_detached(dag):
+                    dag.render(show_progress=False)
         except Exception as exc:
             raise PipelineError(render_failure(str(exc)) or _first_line(exc), Location(self.spec_path)) from None
         #: Ploomber's render warnings, one line per task (e.g. params the code does not use).
@@ -176,7 +188,11 @@ class Pipeline:
         if task.get("name"):
             return str(task["name"])
         source = task["source"]
-        return str(getattr(source, "__name__", None) or Path(str(source)).stem)
+        if getattr(source, "__name__", None):
+            return str(source.__name__)
+        # a source_loader gives a Placeholder (not printable before rendering): its file's stem
+        path = getattr(source, "path", None) if not isinstance(source, str | Path) else source
+        return Path(str(path)).stem
 
     def _notebook_source(self, task: Any) -> Path | None:
         """The source file of a task Ploomber runs as a notebook (NotebookRunner), else None."""
@@ -294,6 +310,21 @@ def dag_outcomes(dag: Any) -> dict[str, str]:
     mapping = {TaskStatus.Executed: "ran", TaskStatus.Skipped: "skipped", TaskStatus.Errored: "failed"}
     return {name: mapping.get(dag[name].exec_status, "not-run") for name in dag}
 
+
+
+@contextlib.contextmanager
+def _render_hooks_detached(dag: Any):
+    """Within the block, the DAG's and its tasks' ``on_render`` hooks are off; put back after
+    (the private attributes: the public setters re-check signatures)."""
+    owners = [dag, *(dag[name] for name in dag)]
+    hooks = [(owner, getattr(owner, "_on_render", None)) for owner in owners]
+    for owner, _ in hooks:
+        owner._on_render = None
+    try:
+        yield
+    finally:
+        for owner, hook in hooks:
+            owner._on_render = hook
 
 
 def _is_nbgov_hook(hook: Any) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from nbgov.adapters.notebooks import read_notebook
+from nbgov.adapters.specfile import loader_folders, loader_path
 from nbgov.core.errors import Location, PipelineError
 from nbgov.core.identity import injected_cells
 from nbgov.core.params import check_task_param_names
@@ -43,6 +44,8 @@ class RawTask:
     spec: dict[str, Any]
     index: int
     origin: Path
+    #: the folders of ``meta.source_loader`` (None without one): relative file sources live there
+    loader: list[Path] | None = None
 
     @property
     def source(self) -> str:
@@ -64,7 +67,9 @@ class RawTask:
         if self.is_function or "{{" in self.source or not self.source:
             return None
         p = Path(self.source)
-        return p if p.is_absolute() else (self.origin.parent / p).resolve()
+        if p.is_absolute():
+            return p
+        return loader_path(self.source, self.loader) or (self.origin.parent / p).resolve()
 
 
 def read_yaml(path: Path) -> Any:
@@ -101,9 +106,10 @@ def raw_tasks(raw: dict[str, Any], spec_path: Path) -> list[RawTask]:
     Raises:
         PipelineError: the partial is missing, not YAML, or not a list of tasks.
     """
+    loader = loader_folders(raw.get("meta") or {}, spec_path.parent)
     own = raw.get("tasks") or []
-    tasks = [RawTask(t if isinstance(t, dict) else {"source": t} if isinstance(t, str) else t, i + 1, spec_path)
-             for i, t in enumerate(own if isinstance(own, list) else [])]
+    tasks = [RawTask(t if isinstance(t, dict) else {"source": t} if isinstance(t, str) else t, i + 1, spec_path,
+                     loader) for i, t in enumerate(own if isinstance(own, list) else [])]
     partial = partial_path(raw, spec_path)
     if partial is not None:
         if not partial.is_file():
@@ -115,7 +121,7 @@ def raw_tasks(raw: dict[str, Any], spec_path: Path) -> list[RawTask]:
                                 Location(partial))
         start = len(tasks)
         tasks += [RawTask(t if isinstance(t, dict) else {"source": t} if isinstance(t, str) else t,
-                          start + i + 1, partial.resolve()) for i, t in enumerate(imported)]
+                          start + i + 1, partial.resolve(), loader) for i, t in enumerate(imported)]
     return tasks
 
 
@@ -149,6 +155,11 @@ def source_files(spec_path: str | Path) -> list[Path]:
     except PipelineError:
         return []
     out: list[Path] = []
+    if isinstance(raw, dict) and isinstance(raw.get("location"), str):
+        # a DAG built in Python: the factory's module is the source nbgov can see without
+        # calling it (the build plan adds the tasks' own sources)
+        found = module_file(raw["location"].rsplit(".", 1)[0], spec_path.parent)
+        return [found] if found is not None and found.is_file() else []
     for task in tasks:
         if not isinstance(task.spec, dict) or "{{" in task.source:
             continue
@@ -159,6 +170,19 @@ def source_files(spec_path: str | Path) -> list[Path]:
         if found is not None and found.is_file():
             out.append(found)
     return list(dict.fromkeys(out))
+
+
+def check_location(location: Any, spec_path: Path) -> None:
+    """A ``location:`` spec names a factory function that exists (imported from the spec's
+    folder, as Ploomber does).
+
+    Raises:
+        PipelineError: not a dotted path, or its module or function is missing or broken.
+    """
+    if not isinstance(location, str) or "." not in location:
+        raise PipelineError(f"location: {location!r} is not a dotted path to a function",
+                            Location(spec_path), hint="write `location: package.module.make_dag`")
+    check_function(RawTask({"source": location}, 1, spec_path), spec_path.parent, what="location")
 
 
 def check_sources(tasks: list[RawTask], root: Path, extract_product: bool = False) -> None:
@@ -195,8 +219,9 @@ def check_sources(tasks: list[RawTask], root: Path, extract_product: bool = Fals
         if path is None:
             continue
         if not path.exists() and path.resolve() not in produced:
-            raise PipelineError(f"task #{task.index}: source {task.source!r} does not exist", where,
-                                hint=f"fix the path in {task.origin.name} (relative to its folder)")
+            hint = (f"fix the path in {task.origin.name} (relative to its folder)" if task.loader is None
+                    else f"fix the path in {task.origin.name} (relative to meta.source_loader: {path.parent})")
+            raise PipelineError(f"task #{task.index}: source {task.source!r} does not exist", where, hint=hint)
         cls = task.spec.get("class")
         if path.is_file() and path.suffix in (".ipynb", ".py") and (cls is None or cls in NOTEBOOK_CLASSES):
             # a damaged notebook is named with what is wrong (Ploomber's own message blames
@@ -224,7 +249,7 @@ def refuse_injected_cells(nb: dict[str, Any], path: Path, task: RawTask) -> None
             hint="delete the cell (or `ploomber nb --remove`); the build injects parameters itself")
 
 
-def check_function(task: RawTask, root: Path) -> None:
+def check_function(task: RawTask, root: Path, what: str = "") -> None:
     """Import a function task's module (from the spec's folder, as Ploomber does) and check the
     function is there.
 
@@ -233,14 +258,15 @@ def check_function(task: RawTask, root: Path) -> None:
     """
     dotted = task.source
     where = Location(task.origin)
+    label = what or f"task #{task.index}"
     module_name, _, attr = dotted.rpartition(".")
     if not module_name or not attr:
-        raise PipelineError(f"task #{task.index}: source {dotted!r} is neither a file nor module.function",
+        raise PipelineError(f"{label}: {dotted!r} is neither a file nor module.function",
                             where, hint="a function task's source is a dotted path such as tasks.raw.get")
     found = module_file(module_name, root)
     if found is None:
         expected = Path(*module_name.split(".")).with_suffix(".py")
-        raise PipelineError(f"task #{task.index}: function {dotted!r}: no module named {module_name!r}",
+        raise PipelineError(f"{label}: function {dotted!r}: no module named {module_name!r}",
                             where, hint=f"create {expected} next to {task.origin.name}, or fix the dotted path "
                             "(module.function, relative to the spec's folder or an installed package)")
     # Ploomber imports it when it loads the spec: importing it first names what is wrong
@@ -253,7 +279,7 @@ def check_function(task: RawTask, root: Path) -> None:
     except Exception as exc:
         frame = next((f for f in reversed(traceback.extract_tb(exc.__traceback__))
                       if Path(f.filename).resolve() == found), None)
-        raise PipelineError(f"task #{task.index}: importing {module_name} failed: {type(exc).__name__}: {exc}",
+        raise PipelineError(f"{label}: importing {module_name} failed: {type(exc).__name__}: {exc}",
                             Location(found, line=frame.lineno if frame else None),
                             hint="fix the module so that `import " + module_name + "` works") from None
     finally:
@@ -263,7 +289,7 @@ def check_function(task: RawTask, root: Path) -> None:
         functions = sorted(n for n, v in vars(module).items() if inspect.isfunction(v) and not n.startswith("_")
                            and v.__module__ == module.__name__)
         hint = f"{found.name} defines: {', '.join(functions)}" if functions else f"define {attr}() in {found.name}"
-        raise PipelineError(f"task #{task.index}: function {dotted!r} not found: {module_name} has no "
+        raise PipelineError(f"{label}: function {dotted!r} not found: {module_name} has no "
                             f"function {attr!r}", Location(found), hint=hint)
 
 

@@ -13,7 +13,7 @@ import time
 import uuid
 
 from nbgov.adapters.engines.dask import PYTHON, RemoteTask, dask_cluster, run_on_cluster
-from nbgov.core.config import Config
+from nbgov.core.config import Config, load_config
 from nbgov.core.errors import NbgovError
 from nbgov.services.build.gate import gate
 from nbgov.services.build.load import load_pipeline
@@ -21,17 +21,26 @@ from nbgov.services.build.options import LOCAL, BuildOptions, BuildSummary, Task
 from nbgov.services.recording.tracking import close_build, open_build
 
 
-def _task_argv(name: str, build_id: str, options: BuildOptions) -> list[str]:
+def _task_argv(name: str, build_id: str, options: BuildOptions, spec: str | None = None) -> list[str]:
 
     # --cluster none: the worker runs its task itself, whatever [execution] cluster says
     argv = [PYTHON, "-m", "nbgov", "build", name, "--build-id", build_id, "--cluster", LOCAL, "--json", "-q"]
     argv += ["-f"] if options.force else []
     argv += [a for e in options.env for a in ("--env", e)]
     argv += [a for p in options.params for a in ("-p", p)]
-    argv += ["-e", options.environment] if options.environment else []
+    argv += ["--environment", options.environment] if options.environment else []
+    # the spec the driver built (-e/--entry-point), when it is not the project's default
+    argv += ["--entry-point", spec] if spec else []
     if options.require_approved is not None:
         argv.append("--require-approved" if options.require_approved else "--no-require-approved")
     return argv
+
+
+def _spec_arg(config: Config) -> str | None:
+    """The spec to name on a worker's command line: the one this build uses, unless it is the
+    one the project's nbgov.toml names anyway."""
+    configured = load_config(config.root).pipeline
+    return None if configured == config.pipeline else config.pipeline
 
 
 def cluster_build(config: Config, options: BuildOptions) -> BuildSummary:
@@ -45,7 +54,8 @@ def cluster_build(config: Config, options: BuildOptions) -> BuildSummary:
     names = selection or [t.name for t in infos]
 
     build_id = options.build_id or uuid.uuid4().hex
-    tasks = [RemoteTask(t.name, [u for u in t.upstream if u in names], _task_argv(t.name, build_id, options))
+    tasks = [RemoteTask(t.name, [u for u in t.upstream if u in names], _task_argv(t.name, build_id, options,
+                                                                                   _spec_arg(config)))
              for t in infos if t.name in names]
     with dask_cluster(options.cluster) as client:
         # opened here, before the workers record: no two workers race to create it

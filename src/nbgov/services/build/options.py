@@ -39,6 +39,8 @@ class TaskSummary:
     seconds: float | None
     run_id: str | None
     error: str | None = None
+    #: why it was skipped when Ploomber would have run it ("inputs unchanged"), else None
+    reason: str | None = None
 
 
 @dataclass

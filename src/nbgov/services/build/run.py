@@ -16,6 +16,7 @@ from nbgov.adapters.ploomber import TaskInfo, evidence, set_build_wrapper
 from nbgov.core import interrupts
 from nbgov.core.config import Config
 from nbgov.core.lineage import read_record
+from nbgov.core.localfiles import ignore_in_project
 from nbgov.core.lock import ProjectLock, build_lock
 from nbgov.services.build.gate import gate
 from nbgov.services.build.load import load_pipeline
@@ -66,7 +67,8 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
         run_id, seconds, error = (rec.run_id, rec.duration_s, rec.error) if rec else (None, None, outcome.error)
         if rec is None and outcome.outcome == "skipped":
             run_id = _producing_run(infos, outcome.name)
-        summaries.append(TaskSummary(outcome.name, outcome.outcome, seconds, run_id, error))
+        summaries.append(TaskSummary(outcome.name, outcome.outcome, seconds, run_id, error,
+                                     outcome.reason))
     return BuildSummary(summaries, record.parent_run_id, result.failed, time.perf_counter() - started,
                         recorder.tracker.uri, pending=record.pending, offline_reason=record.offline_reason,
                         synced=synced.runs_sent if synced else 0,
@@ -91,6 +93,7 @@ def project_locked(config: Config, options: BuildOptions):
         name = "-".join(sorted(options.tasks or ["all"]))[:80].replace("/", "_")
         lock = ProjectLock(config.root / ".nbgov" / f"build-{options.build_id[:40]}-{name}.lock", "build")
     lock.acquire(wait=options.wait, command="nbgov build")
+    ignore_in_project(config.root)  # the journal, lineage and cache this build writes stay local
     try:
         yield
     finally:

@@ -42,6 +42,7 @@ from nbgov.services.check.sources import (
     script_notebook,
     task_files,
     text_notebook,
+    written_by_pipeline,
 )
 from nbgov.services.review.state import review_states
 
@@ -158,6 +159,8 @@ def discover(
             # a product named on the command line is checked (an executed notebook before it
             # is shared, with the product rules); under a folder it is never a source
             return named and path.suffix == NOTEBOOK_SUFFIX
+        if written_by_pipeline(rel, products):
+            return False  # nbgov's sidecars, partial outputs of a failed task, client backups
         return path.suffix == NOTEBOOK_SUFFIX or rel in sources
 
     found: list[Path] = []
@@ -176,8 +179,13 @@ def discover(
             found.append(path)
             named.add(path.resolve() if path.is_symlink() else path)
         elif notes is not None and (spec is None or path.resolve() != spec):
-            what = "a product of the pipeline (not a notebook)" if _relpath(path, root) in products else (
-                "not a .ipynb notebook")
+            rel = _relpath(path, root)
+            if rel in products:
+                what = "a product of the pipeline (not a notebook)"
+            elif written_by_pipeline(rel, products):
+                what = "written by the pipeline"
+            else:
+                what = "not a .ipynb notebook"
             notes.append(f"{given}: skipped, {what}")
             unchecked.append(f"{given} ({what})")
     unique = dict.fromkeys(p.resolve() if p.is_symlink() else p for p in found)
@@ -251,6 +259,9 @@ def _spec_info(config: Config, root: Path) -> SpecInfo | None:
                 "product": task.product,
                 "line": task.line,
                 "source_path": _relpath(source, root) if source else None,
+                "class": task.cls,
+                # meta.extract_product: the product is declared in the source, not the spec
+                "product_in_source": bool(spec.meta.get("extract_product")),
             }
         )
     return SpecInfo(rel, tasks)

@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from nbgov.adapters.specfile import read_spec
 from nbgov.core.config import Config
 from nbgov.core.errors import NbgovError
+from nbgov.core.tasks import EVIDENCE_SUFFIX
 from nbgov.services.pipeline.plan import plan_tasks, stale_reason
 
 #: Rules that make no sense on a script: it carries no kernelspec (Ploomber picks the kernel).
@@ -48,6 +49,20 @@ class TaskFiles:
 
     sources: dict[str, str] = field(default_factory=dict)
     products: set[str] = field(default_factory=set)
+
+
+def written_by_pipeline(rel: str, products: set[str]) -> bool:
+    """Whether a file (relative to the root, POSIX) is one a build writes, never a source to lint:
+    a product; nbgov's ``*.executed.ipynb`` copy; the ``.ipynb`` Ploomber leaves next to an
+    html/pdf product of a failed task (it executes to ``product.ipynb`` first); a copy of a
+    product in a File client's local backup folder (``backup/products/x.ipynb``)."""
+    if rel in products or rel.endswith(EVIDENCE_SUFFIX):
+        return True
+    for product in products:
+        partial = PurePosixPath(product).with_suffix(".ipynb").as_posix()
+        if rel == partial or rel.endswith(("/" + product, "/" + partial)):
+            return True
+    return False
 
 
 def _rel(path: Path, root: Path) -> str | None:

@@ -65,8 +65,8 @@ class ExportPlan:
 
     def build_command(self, task: str) -> list[str]:
         """The argv of one engine task; :data:`BUILD_ID` stands for the engine's run id. The
-        environment's gate (``-e``) applies on the worker, before the task runs."""
-        env = ["-e", self.environment] if self.environment else []
+        environment's gate (``--environment``) applies on the worker, before the task runs."""
+        env = ["--environment", self.environment] if self.environment else []
         return ["nbgov", "build", task, "--build-id", BUILD_ID, "-q", *env]
 
     def open_command(self) -> list[str]:

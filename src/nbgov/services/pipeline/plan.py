@@ -24,6 +24,7 @@ from typing import Any
 from nbgov import __version__
 from nbgov.adapters.notebooks import task_source_version
 from nbgov.adapters.ploomber.pipeline import TaskInfo
+from nbgov.adapters.ploomber.sources import module_file
 from nbgov.adapters.specfile import read_spec
 from nbgov.core.atomic import PRIVATE_FILE, atomic_write, private_dir
 from nbgov.core.config import Config
@@ -83,8 +84,22 @@ def _spec_files(spec_path: Path) -> tuple[list[Path], str | None]:
         path = Path(partial)
         files.append(path if path.is_absolute() else spec_path.parent / path)
     if isinstance(raw, dict) and "location" in raw:
-        return files, "the spec is a `location` (a DAG built by Python code)"
+        return _location_files(files, raw["location"], spec_path)
     return files, None
+
+
+def _location_files(files: list[Path], location: Any, spec_path: Path) -> tuple[list[Path], str | None]:
+    """A ``location`` spec's DAG is whatever its factory builds: the plan holds while every
+    module of the factory's package (inside the project) is unchanged."""
+    if not isinstance(location, str) or "." not in location:
+        return files, "the spec's `location` is not a dotted path"
+    found = module_file(location.rsplit(".", 1)[0], spec_path.parent)
+    root = spec_path.parent.resolve()
+    if found is None or not found.is_relative_to(root):
+        return files, "the spec is a `location` whose factory is outside the project"
+    top = root / location.split(".")[0]
+    modules = sorted(top.rglob("*.py")) if top.is_dir() else [found]
+    return [*files, *modules], None
 
 
 def _env_files(spec_path: Path) -> list[Path]:

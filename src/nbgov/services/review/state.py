@@ -16,6 +16,8 @@ from typing import Any
 from nbgov.adapters import git
 from nbgov.adapters.nbdime import review_view
 from nbgov.adapters.notebooks import content_version, read_source, source_version
+from nbgov.adapters.ploomber.sources import source_files
+from nbgov.core import targets
 from nbgov.core.config import Config
 from nbgov.core.errors import (
     ConfigError,
@@ -34,6 +36,7 @@ from nbgov.core.ledger import (
     status_of,
     utc_now,
 )
+from nbgov.services.pipeline.plan import plan_tasks
 from nbgov.services.review import store, trust
 from nbgov.services.review.base import TrustBase
 from nbgov.services.review.store import ReviewSettings
@@ -335,7 +338,7 @@ def require_approved(config: Config, notebooks: list[str | Path], base: TrustBas
         GateError: listing every notebook that is not, as ``"<path>: <status>"``.
         NotebookError, LedgerError: a notebook or the ledger cannot be read.
     """
-    reasons = []
+    reasons, kinds = [], []
     named = {relative_path(config, n)[1] for n in notebooks}
     trust_files = list(base.changed if base else ())
     present = [f for f in trust_files if (config.root / f).is_file()]
@@ -344,13 +347,27 @@ def require_approved(config: Config, notebooks: list[str | Path], base: TrustBas
         if state.status != APPROVED:
             why = f" (trust settings changed since {base.rev})" if state.path in trust_files else ""
             reasons.append(f"{state.path}: {state.status}{why}")
-    reasons += [f"{f}: deleted (trust settings changed since {base.rev})" for f in trust_files if f not in present]
+            kinds.append(target_kind(config, state.path))
+    deleted = [f for f in trust_files if f not in present]
+    reasons += [f"{f}: deleted (trust settings changed since {base.rev})" for f in deleted]
+    kinds += [target_kind(config, f) for f in deleted]
     if reasons:
         raise GateError(
-            f"{len(reasons)} notebook(s) not approved at their current version",
+            f"{targets.count(kinds)} not approved at their current version",
             hint="see what changed: nbgov diff NOTEBOOK; then: nbgov review approve NOTEBOOK",
             reasons=reasons,
         )
+
+
+def target_kind(config: Config, path: str | Path) -> str:
+    """What a review target is, for messages: notebook, script, module, SQL file..."""
+    full = config.root / path
+    return targets.kind_of(full, full.suffix == ".py" and _is_text_notebook(full))
+
+
+def describe_targets(config: Config, paths: list[str]) -> str:
+    """``2 notebooks and 1 module``: the review targets ``paths`` by kind."""
+    return targets.count([target_kind(config, p) for p in paths])
 
 
 def gate_required(config: Config, env: str | None = None) -> bool:
@@ -407,31 +424,52 @@ def _notebooks_under(folder: Path) -> list[Path]:
     ]
 
 
+def _task_sources(config: Config) -> list[Path]:
+    """The pipeline's task source files inside the project (no Ploomber import)."""
+
+    root = config.root.resolve()
+    found = list(source_files(config.pipeline_path))
+    planned = plan_tasks(config, stale_ok=True)
+    # the rendered tasks (a DAG built in Python, grids, placeholders) when a build left a plan
+    found += [Path(t.source_file) for t in (planned[0] if planned else []) if t.source_file is not None]
+    return [f for f in dict.fromkeys(p.resolve() for p in found) if f.is_file() and f.is_relative_to(root)]
+
+
 def discover_notebooks(config: Config, paths: list[str | Path] | None = None) -> list[str]:
     """Notebook paths (relative to the root, posix) for ``review status`` and ``review gate``.
 
     Files are taken as given; folders are searched (:func:`_notebooks_under`). With no paths:
-    ``[review] paths`` if set, else the whole project, plus the notebooks in the ledger that
-    still exist.
+    ``[review] paths`` if set, else the pipeline's task sources of every kind (the whole
+    project when it has no pipeline), plus the notebooks in the ledger that still exist.
 
     Raises:
         NotebookError: a path given does not exist or is outside the project.
     """
     settings = ReviewSettings.from_config(config)
     default = not paths
+    configured = default and bool(settings.paths)
+    # with a pipeline, the default is its task sources (a README.ipynb that is no task is not
+    # a review target); a project without one is reviewed whole
+    whole = [] if config.pipeline_path.is_file() else [config.root]
     out: list[str] = []
-    for p in paths or list(settings.paths) or [config.root]:
+    for p in paths or list(settings.paths) or whole:
         path, rel = relative_path(config, p)
         if path.is_dir():
             out += [relative_path(config, f)[1] for f in _notebooks_under(path)]
         elif path.exists():
             out.append(rel)
+        elif configured:
+            raise ConfigError(f"[review] paths: {p} does not exist", Location(config.source),
+                              hint="fix or remove `paths` under [review] (without it, review covers "
+                                   "the pipeline's task sources)")
         else:
             raise NotebookError("notebook not found", Location(p), hint="check the path")
     if default and not settings.paths:
         # the review closure: every task's source of any kind, the spec and env file, the
         # modules of hooks/clients/executor and the project modules all of these import
         out += [t.path for t in review_targets(config)]
+        # and the tasks of the last rendering (a DAG built in Python, grids, placeholders)
+        out += [relative_path(config, f)[1] for f in _task_sources(config)]
         records = store.read_records(settings.ledger)
         out += [r.notebook for r in records if (config.root / r.notebook).is_file()]
     return sorted(dict.fromkeys(out))

@@ -22,6 +22,7 @@ from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, LedgerError, Location
 from nbgov.core.identity import notebook_version
 from nbgov.core.ledger import ReviewRecord, merge_ledgers, parse_ledger
+from nbgov.core.localfiles import ignore_machine_local
 from nbgov.core.tasks import TEXT_ALGORITHM, normalise_text, text_version
 
 DEFAULT_LEDGER = ".nbgov/reviews.jsonl"
@@ -172,12 +173,9 @@ def locked(ledger: Path) -> Iterator[None]:
 
 
 def _ignore_lock_files(folder: Path) -> None:
-    # the lock file and torn temp files are machine-local; keep them out of commits
-    ignore = folder / ".gitignore"
-    # only in a folder of nbgov's own (like .nbgov/), never a repository's top-level one
-    if not ignore.exists() and not (folder / ".git").exists():
-        with contextlib.suppress(OSError):
-            atomic_write(ignore, "*.lock\n.*.tmp\n")
+    # the lock file, torn temp files (and the build journal, cache... next to the ledger) are
+    # machine-local; keep them out of commits (only in a folder of nbgov's own, like .nbgov/)
+    ignore_machine_local(folder)
 
 
 def append(

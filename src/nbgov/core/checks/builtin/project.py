@@ -38,12 +38,22 @@ def _check_task_sources(project: Project) -> Iterator[tuple]:
             yield spec_path, task.get("line"), message
 
 
+#: Task classes that save an executed notebook (the ``nb`` product); ScriptRunner runs a
+#: script with plain python and saves none.
+_NOTEBOOK_CLASSES = (None, "NotebookRunner")
+
+
 def _check_products(project: Project) -> Iterator[tuple]:
     for spec_path, task in _tasks(project):
         product, name = task.get("product"), task["name"]
         if not product:
-            yield spec_path, task.get("line"), f"task {name!r} declares no product"
-        elif str(task.get("source", "")).endswith((".ipynb", ".py")) and isinstance(product, dict):
+            if not task.get("product_in_source"):
+                yield spec_path, task.get("line"), f"task {name!r} declares no product"
+        elif (
+            str(task.get("source", "")).endswith((".ipynb", ".py"))
+            and task.get("class") in _NOTEBOOK_CLASSES
+            and isinstance(product, dict)
+        ):
             if "nb" not in product:
                 message = f"notebook task {name!r}: product has no 'nb' key (the executed notebook)"
                 yield spec_path, task.get("line"), message

@@ -1,0 +1,47 @@
+"""What in ``.nbgov/`` is machine-local: ``.nbgov/.gitignore`` keeps it out of commits, so that
+``git add .nbgov`` (or ``git add -A``) commits only what a team shares: the review ledger, the
+approved snapshots, allowed signers and the promotions ledger.
+
+Machine-local: the build journal (host names, pids, runs not yet sent), lineage records of
+tasks without a product folder, the cached build plan, lock files and torn temp files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from nbgov.core.atomic import atomic_write
+
+NBGOV_DIR = ".nbgov"
+
+#: Lines of ``.nbgov/.gitignore``: everything nbgov writes there that is not to be shared.
+MACHINE_LOCAL = ("journal/", "lineage/", "cache/", "*.lock", ".*.tmp")
+
+_HEADER = ("# written by nbgov: machine-local files (commit the ledger, snapshots/, allowed_signers,"
+           " promotions)")
+
+
+def ignore_machine_local(folder: Path) -> None:
+    """Make ``folder/.gitignore`` (``folder`` is nbgov's own, e.g. ``.nbgov``) list every line of
+    :data:`MACHINE_LOCAL`, keeping what is there (a user's own lines, an older nbgov's). Never
+    in a repository's top folder; never raises (a read-only checkout builds all the same)."""
+    if (folder / ".git").exists():
+        return
+    ignore = folder / ".gitignore"
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        text = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
+        present = {line.strip() for line in text.splitlines()}
+        missing = [line for line in MACHINE_LOCAL if line not in present]
+        if not missing:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        head = text if text else _HEADER + "\n"
+        if head and not head.endswith("\n"):
+            head += "\n"
+        atomic_write(ignore, head + "".join(line + "\n" for line in missing))
+
+
+def ignore_in_project(root: Path) -> None:
+    """:func:`ignore_machine_local` for the project's ``.nbgov`` folder."""
+    ignore_machine_local(Path(root) / NBGOV_DIR)

@@ -1,0 +1,77 @@
+"""Adopting nbgov by the guide leaves no traps (issue 29): what review covers by default, a
+`[review] paths` naming a missing folder, messages that name the kind of target, and a
+`.nbgov/` whose `git add` commits only what a team shares."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from nbgov.core.config import load_config
+from nbgov.core.localfiles import MACHINE_LOCAL, ignore_in_project
+from nbgov.services.review.state import discover_notebooks
+
+PIPELINE = """\
+tasks:
+  - source: notebooks/train.ipynb
+    product: {nb: products/train.ipynb}
+  - source: tasks/raw.py
+    class: PythonCallable
+    product: products/raw.csv
+"""
+
+
+def _with_pipeline(project, fixture_nb):
+    (project / "pipeline.yaml").write_text(PIPELINE.replace("tasks/raw.py", "tasks.raw.get"))
+    (project / "tasks").mkdir()
+    (project / "tasks" / "__init__.py").write_text("")
+    (project / "tasks" / "raw.py").write_text("def get(product):\n    pass\n")
+    shutil.copy(fixture_nb("train.ipynb"), project / "README.ipynb")
+    return project
+
+
+def test_default_review_scope_is_the_pipelines_task_sources(project, fixture_nb):
+    root = _with_pipeline(project, fixture_nb)
+    # README.ipynb is no task: not a review target
+    assert discover_notebooks(load_config(root)) == ["notebooks/train.ipynb", "tasks/raw.py"]
+
+
+def test_missing_review_paths_folder_points_to_the_config(project, nbgov):
+    (project / "nbgov.toml").write_text('[review]\npaths = ["notebooks", "analysis"]\n')
+    result = nbgov("review", "status")
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "nbgov.toml" in result.err and "[review] paths: analysis does not exist" in result.err
+
+
+def test_gate_names_the_kind_of_target(project, nbgov, fixture_nb):
+    _with_pipeline(project, fixture_nb)
+    gate = nbgov("review", "gate")
+    assert gate.code == 1
+    assert "1 notebook and 1 module not approved" in gate.err or "1 module and 1 notebook not approved" in gate.err
+    assert "notebook(s)" not in gate.err
+
+
+def test_nbgov_folder_ignores_what_is_machine_local(project, git, nbgov):
+    # the first review writes .nbgov/ (ledger, lock, .gitignore)
+    assert nbgov("review", "comment", "notebooks/train.ipynb", "-m", "first look").code == 0
+    nbgov_dir = project / ".nbgov"
+    for rel in ("journal/b.jsonl", "lineage/t.lineage.json", "cache/plan.json", "build.lock",
+                "reviews.jsonl", "snapshots/abc.ipynb", "allowed_signers"):
+        (nbgov_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (nbgov_dir / rel).write_text("x\n")
+    git("add", ".nbgov")
+    staged = subprocess.run(["git", "-C", str(project), "diff", "--cached", "--name-only"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(staged) == [".nbgov/.gitignore", ".nbgov/allowed_signers", ".nbgov/reviews.jsonl",
+                              ".nbgov/snapshots/abc.ipynb"]
+
+
+def test_an_older_gitignore_gets_the_missing_lines(project):
+    nbgov_dir = project / ".nbgov"
+    nbgov_dir.mkdir()
+    (nbgov_dir / ".gitignore").write_text("*.lock\n.*.tmp\n")  # what an older nbgov wrote
+    ignore_in_project(project)
+    lines = (nbgov_dir / ".gitignore").read_text().splitlines()
+    assert lines[:2] == ["*.lock", ".*.tmp"] and set(MACHINE_LOCAL) <= set(lines)
+    ignore_in_project(project)
+    assert (nbgov_dir / ".gitignore").read_text().splitlines() == lines
