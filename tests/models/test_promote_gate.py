@@ -61,6 +61,8 @@ class FakeRegistry:
     #: run id -> {"experiment_id", "name", "tags"}
     runs: dict[str, dict] = {}
     experiments: dict[str, str] = {}
+    #: (name, version) -> the run of the MLflow 3 logged model its source names
+    logged_runs: dict[tuple[str, str], str] = {}
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
@@ -95,13 +97,21 @@ class FakeRegistry:
                 and run["tags"].get("scrap.registered_model") == uri]
 
     def logged_model_run(self, model: ModelVersion) -> str | None:
-        return None
+        return self.logged_runs.get((model.name, model.version))
 
 
 @pytest.fixture
 def registry(monkeypatch) -> type[FakeRegistry]:
     """Version 1 of model m, registered by the register task (ingest -> train -> register), with
     f1 0.95 glued by train; a monitor run tags the version too (not part of its lineage)."""
+    reset_fake()
+    monkeypatch.setattr(gate, "Registry", FakeRegistry)
+    return FakeRegistry
+
+
+def reset_fake() -> None:
+    """The store of the ``registry`` fixture, afresh: version 1 of m logged in MODEL_RUN (a run
+    of the register notebook's own) and named by the register task run's lineage record."""
     FakeRegistry.records = {
         RUN["ingest"]: lineage_record("ingest", []),
         RUN["train"]: lineage_record("train", ["ingest"], {"f1": 0.95, "latency_ms": 20.0}),
@@ -112,14 +122,13 @@ def registry(monkeypatch) -> type[FakeRegistry]:
         "m", "1", MODEL_RUN, f"runs:/{MODEL_RUN}/model",
         tags={"nbgov.run_id": RUN["register"], "nbgov.monitor.run_id": RUN["monitor"]})}
     FakeRegistry.aliases = {}
+    FakeRegistry.logged_runs = {}
     FakeRegistry.experiments = {EXPERIMENT: "1", "other": "2"}
     FakeRegistry.runs = {run_id: {"experiment_id": "1", "tags": {"nbgov.kind": "task",
                                                                  "nbgov.task": task}}
                          for task, run_id in RUN.items()}
     FakeRegistry.runs[RUN["register"]]["tags"]["scrap.registered_model"] = "models:/m/1"
     FakeRegistry.runs[MODEL_RUN] = {"experiment_id": "1", "tags": {"nbgov.kind": "model"}}
-    monkeypatch.setattr(gate, "Registry", FakeRegistry)
-    return FakeRegistry
 
 
 def project(root: Path, promote_table: str = "", approved: tuple[str, ...] = ()) -> Path:
