@@ -36,12 +36,33 @@ def lineage_record(task: str, upstream: list[str], metrics: dict | None = None,
             "upstream": [{"task": u, "run_id": RUN[u]} for u in upstream]}
 
 
+MODEL_RUN = "e" * 32  # the run the register notebook logged the model in (not a task run)
+PRODUCT_DIGEST = "sha256:" + "5" * 64
+EXPERIMENT = "nbgov"  # the default experiment of a project without one
+
+
+def register_record() -> dict:
+    """The register task's record: it names version 1 of m, logged in MODEL_RUN."""
+    record = lineage_record("register", ["train", "ingest"])
+    record["products"] = {"registered_model": {"path": "products/registered_model.json",
+                                               "digest": PRODUCT_DIGEST}}
+    record["registered_models"] = [{"uri": "models:/m/1", "name": "m", "version": "1",
+                                    "run_id": MODEL_RUN, "product": "registered_model",
+                                    "digest": PRODUCT_DIGEST}]
+    return record
+
+
 class FakeRegistry:
     """The slice of nbgov.adapters.mlflow.registry.Registry the gate uses, over plain dicts."""
 
     models: dict[str, ModelVersion] = {}
     records: dict[str, dict] = {}
     aliases: dict[tuple[str, str], str] = {}
+    #: run id -> {"experiment_id", "name", "tags"}
+    runs: dict[str, dict] = {}
+    experiments: dict[str, str] = {}
+    #: (name, version) -> the run of the MLflow 3 logged model its source names
+    logged_runs: dict[tuple[str, str], str] = {}
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
@@ -62,23 +83,52 @@ class FakeRegistry:
     def lineage_record(self, run_id: str) -> dict | None:
         return self.records.get(run_id)
 
+    def run_info(self, run_id: str) -> dict | None:
+        run = self.runs.get(run_id)
+        return None if run is None else {"run_id": run_id, "name": run_id[:4], **run}
+
+    def experiment_id(self, name: str) -> str | None:
+        return self.experiments.get(name)
+
+    def search_runs(self, experiment_id: str, filter_string: str, max_results: int = 20) -> list[str]:
+        uri = filter_string.rsplit("= '", 1)[1].rstrip("'")
+        return [r for r, run in self.runs.items() if run["experiment_id"] == experiment_id
+                and run["tags"].get("nbgov.kind") == "task"
+                and run["tags"].get("scrap.registered_model") == uri]
+
+    def logged_model_run(self, model: ModelVersion) -> str | None:
+        return self.logged_runs.get((model.name, model.version))
+
 
 @pytest.fixture
 def registry(monkeypatch) -> type[FakeRegistry]:
     """Version 1 of model m, registered by the register task (ingest -> train -> register), with
     f1 0.95 glued by train; a monitor run tags the version too (not part of its lineage)."""
+    reset_fake()
+    monkeypatch.setattr(gate, "Registry", FakeRegistry)
+    return FakeRegistry
+
+
+def reset_fake() -> None:
+    """The store of the ``registry`` fixture, afresh: version 1 of m logged in MODEL_RUN (a run
+    of the register notebook's own) and named by the register task run's lineage record."""
     FakeRegistry.records = {
         RUN["ingest"]: lineage_record("ingest", []),
         RUN["train"]: lineage_record("train", ["ingest"], {"f1": 0.95, "latency_ms": 20.0}),
-        RUN["register"]: lineage_record("register", ["train", "ingest"]),
+        RUN["register"]: register_record(),
         RUN["monitor"]: lineage_record("monitor", ["register"]),
     }
     FakeRegistry.models = {("m", "1"): ModelVersion(
-        "m", "1", RUN["register"], "runs:/x/model",
+        "m", "1", MODEL_RUN, f"runs:/{MODEL_RUN}/model",
         tags={"nbgov.run_id": RUN["register"], "nbgov.monitor.run_id": RUN["monitor"]})}
     FakeRegistry.aliases = {}
-    monkeypatch.setattr(gate, "Registry", FakeRegistry)
-    return FakeRegistry
+    FakeRegistry.logged_runs = {}
+    FakeRegistry.experiments = {EXPERIMENT: "1", "other": "2"}
+    FakeRegistry.runs = {run_id: {"experiment_id": "1", "tags": {"nbgov.kind": "task",
+                                                                 "nbgov.task": task}}
+                         for task, run_id in RUN.items()}
+    FakeRegistry.runs[RUN["register"]]["tags"]["scrap.registered_model"] = "models:/m/1"
+    FakeRegistry.runs[MODEL_RUN] = {"experiment_id": "1", "tags": {"nbgov.kind": "model"}}
 
 
 def project(root: Path, promote_table: str = "", approved: tuple[str, ...] = ()) -> Path:
@@ -108,6 +158,8 @@ def test_accepted_when_approved_and_thresholds_hold_then_recorded(tmp_path, regi
     assert plan.explain().splitlines()[0] == ("would set alias 'champion' to models:/m/1 "
                                               "(alias not set before)")
     assert plan.checks == [
+        f"models:/m/1 was registered by task register (run {RUN['register']}, model run "
+        f"{MODEL_RUN}) of this project",
         "notebooks/register.ipynb (task register) at version cccccccccccc: approved",
         "notebooks/train.ipynb (task train) at version bbbbbbbbbbbb: approved",
         "notebooks/ingest.ipynb (task ingest) at version aaaaaaaaaaaa: approved",
@@ -158,7 +210,8 @@ def test_a_failed_run_in_the_lineage_refuses_even_when_approved(tmp_path, regist
 def test_require_approved_false_skips_only_the_approvals(tmp_path, registry):
     config = load_config(project(tmp_path, 'require_approved = false\nthresholds = ["f1 >= 0.9"]'))
     plan, _, _ = plan_promotion(config, "models:/m/1", "champion")
-    assert plan.accepted and [c.split(",")[0] for c in plan.checks] == ["f1 = 0.95"]
+    # the origin is checked whatever require_approved says: thresholds judge its lineage
+    assert plan.accepted and [c.split(",")[0] for c in plan.checks[1:]] == ["f1 = 0.95"]
     config = load_config(project(tmp_path, 'require_approved = false\nthresholds = ["f1 >= 0.99"]'))
     assert not plan_promotion(config, "models:/m/1", "champion")[0].accepted
 
@@ -189,9 +242,12 @@ def test_no_lineage_or_a_missing_record_refuses(tmp_path, registry):
     assert plan.reasons == [f"lineage record of run {RUN['ingest']} is missing"]
     registry.records.clear()
     plan, _, _ = plan_promotion(config, "models:/m/1", "champion")
-    assert plan.reasons[0] == (f"models:/m/1 has no nbgov lineage (run {RUN['register']} has no "
-                               "nbgov/lineage.json): it was not registered by an nbgov build")
-    assert not plan.accepted
+    assert plan.reasons == [
+        f"models:/m/1 is not bound to an nbgov task run of experiment 'nbgov': no nbgov task "
+        f"run's lineage record names it with its source run {MODEL_RUN} (eeee); checked: task "
+        f"run {RUN['register']} has no lineage record of its own; tags such as nbgov.run_id are "
+        "descriptive, never proof"]
+    assert not plan.accepted and plan.checks == [] and plan.origin is None
 
 
 def test_a_record_without_a_notebook_version_is_a_reason(tmp_path, registry):
@@ -200,17 +256,12 @@ def test_a_record_without_a_notebook_version_is_a_reason(tmp_path, registry):
     assert plan.reasons == ["task ingest: its lineage record names no notebook version"]
 
 
-def test_lineage_starts_at_the_version_tags_and_walks_upstream_once(registry):
-    model = ModelVersion("m", "1", "f" * 32, "", tags={
-        "nbgov.lineage.runs": f"{RUN['train']},{RUN['ingest']}", "nbgov.run_id": RUN["register"],
-        "nbgov.monitor.run_id": RUN["monitor"], "other": RUN["monitor"]})
-    found = model_lineage(FakeRegistry("memory"), model)
-    # register first, then what its tags name, each run once; never the monitor run
-    assert [r["task"] for r in found.records] == ["train", "ingest", "register"]
+def test_lineage_starts_at_the_registering_task_run_and_walks_upstream_once(registry):
+    found = model_lineage(FakeRegistry("memory"), RUN["register"])
+    # register first, then its upstream, each run once; never the monitor run the tags name
+    assert [r["task"] for r in found.records] == ["register", "train", "ingest"]
     assert found.missing == [] and found.metrics()["train"] == {"f1": 0.95, "latency_ms": 20.0}
     assert found.metrics()["ingest"] == {}
-    assert gate._start_runs(model) == [RUN["train"], RUN["ingest"], RUN["register"]]
-    assert gate._start_runs(ModelVersion("m", "1", None, "", tags={"nbgov.run_id": "not-a-run"})) == []
     assert ModelLineage().metrics() == {}
 
 

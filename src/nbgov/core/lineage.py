@@ -17,6 +17,9 @@ from nbgov.core.atomic import atomic_write
 SCHEMA = "nbgov.lineage-record/1"
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "lineage-record.v1.json"
 RECORD_SUFFIX = ".lineage.json"
+#: The product key of a task that registers a model version: a JSON file
+#: ``{"name", "version", "model_run_id"?}`` (see notebooks/register.ipynb).
+REGISTERED_MODEL_PRODUCT = "registered_model"
 
 
 @dataclass
@@ -44,6 +47,10 @@ class LineageRecord:
     tracking_uri: str | None = None
     experiment: str | None = None
     runner: str = "nbgov build"  # or "ploomber build"
+    # the model versions this run registered: [{"uri", "name", "version", "run_id" (the
+    # version's source run; None: this task run), "product", "digest"}]; what binds a version
+    # to this run for `nbgov promote` (its tags are descriptive, never proof)
+    registered_models: list[dict[str, Any]] = field(default_factory=list)
     schema: str = SCHEMA
     extra: dict[str, Any] = field(default_factory=dict)
 

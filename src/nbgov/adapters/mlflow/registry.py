@@ -25,6 +25,8 @@ _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[A-
 LINEAGE_ARTIFACT = "nbgov/lineage.json"
 #: MLflow 3's source of a version registered from a logged model: ``models:/m-<id>``
 _LOGGED_MODEL = re.compile(r"^models:/(?P<id>m-[0-9a-f]+)/?$")
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
 
 
 @dataclass(frozen=True)
@@ -115,11 +117,7 @@ class Registry:
         except Exception as exc:  # MlflowException, requests and sqlalchemy errors
             from mlflow.exceptions import MlflowException
 
-            if isinstance(exc, MlflowException) and exc.error_code in (
-                "RESOURCE_DOES_NOT_EXIST",
-                "INVALID_PARAMETER_VALUE",
-                "NOT_FOUND",
-            ):
+            if isinstance(exc, MlflowException) and exc.error_code in _NOT_FOUND:
                 raise LineageError(
                     f"{what}: {short_error(exc)}",
                     hint="list registered models in the MLflow UI, or run "
@@ -202,6 +200,67 @@ class Registry:
             run_id,
             tags=[RunTag(k, str(v)) for k, v in tags.items()],
         )
+
+    def run_info(self, run_id: str) -> dict[str, Any] | None:
+        """A run's ``run_id``, ``experiment_id``, ``name`` and ``tags``; None when there is no
+        such run.
+
+        Raises:
+            TrackingError: the store is unreachable or failed.
+        """
+        if not _RUN_ID.match(run_id or ""):
+            return None  # MLflow's own error for a malformed id reads like a store failure
+        try:
+            run = self.client.get_run(run_id)
+        except Exception as exc:
+            if getattr(exc, "error_code", None) in _NOT_FOUND:
+                return None
+            raise TrackingError(
+                f"cannot read run {run_id}: tracking store {self.uri} failed: {short_error(exc)}",
+                hint="check MLFLOW_TRACKING_URI / tracking_uri in nbgov.toml",
+            ) from None
+        return {
+            "run_id": run.info.run_id,
+            "experiment_id": str(run.info.experiment_id),
+            "name": run.info.run_name,
+            "tags": dict(run.data.tags),
+        }
+
+    def experiment_id(self, name: str) -> str | None:
+        """The id of the experiment called ``name``; None when the store has none."""
+        exp = self._call(
+            f"cannot look up experiment {name!r}", self.client.get_experiment_by_name, name
+        )
+        return str(exp.experiment_id) if exp is not None else None
+
+    def search_runs(self, experiment_id: str, filter_string: str, max_results: int = 20) -> list[str]:
+        """Ids of the runs of one experiment matching an MLflow filter, newest first."""
+        runs = self._call(
+            "cannot search runs",
+            self.client.search_runs,
+            [experiment_id],
+            filter_string,
+            max_results=max_results,
+            order_by=["attributes.start_time DESC"],
+        )
+        return [r.info.run_id for r in runs]
+
+    def logged_model_run(self, model: ModelVersion) -> str | None:
+        """The run that logged the MLflow 3 logged model a version's source names
+        (``models:/m-ID``); None when the source is not a logged model or it has no run.
+
+        Raises:
+            LineageError: the source names a logged model the store does not have.
+        """
+        logged = _LOGGED_MODEL.match(model.source or "")
+        if not logged:
+            return None
+        found = self._call(
+            f"no logged model {logged['id']} behind {model.uri}",
+            self.client.get_logged_model,
+            logged["id"],
+        )
+        return getattr(found, "source_run_id", None) or None
 
     def lineage_record(self, run_id: str) -> dict[str, Any] | None:
         """The ``nbgov/lineage.json`` artifact of a run, or None when the run has none."""

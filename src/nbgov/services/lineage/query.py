@@ -20,7 +20,7 @@ from nbgov.adapters.specfile import read_spec
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import LineageError, TrackingError
-from nbgov.core.lineage import RECORD_SUFFIX, SCHEMA
+from nbgov.core.lineage import RECORD_SUFFIX, REGISTERED_MODEL_PRODUCT, SCHEMA
 from nbgov.core.lineage_graph import build_graph, model_node, walk
 from nbgov.core.plan import relative
 from nbgov.core.redact import safe_uri
@@ -29,7 +29,7 @@ from nbgov.services.pipeline.plan import plan_tasks
 PAYLOAD_SCHEMA = "nbgov.lineage/1"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 #: The product key of a task that registers a model version: a JSON file ``{"name", "version"}``.
-REGISTERED_MODEL_KEY = "registered_model"
+REGISTERED_MODEL_KEY = REGISTERED_MODEL_PRODUCT
 TARGET_HINT = (
     "give a product path (products/model.pkl), a task name, an MLflow run id, "
     "or models:/NAME/VERSION | models:/NAME@ALIAS"

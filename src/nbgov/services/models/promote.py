@@ -1,9 +1,11 @@
 """Promotion gate: move a model alias (e.g. ``champion``) only when the model's lineage is fully
 approved and its evaluation meets the thresholds of ``[promote]`` in nbgov.toml.
 
-The gate reads the model version's lineage from MLflow alone (the ``nbgov/lineage.json``
-artifact of the run that logged it, then of every upstream run), so it works after the products
-moved or were deleted. Each notebook in it must be approved *at the version that ran* (checked
+The gate first binds the version to its origin (:mod:`nbgov.services.models.origin`): the
+nbgov task run of this project whose lineage record names exactly this version and its own
+source run; a version's tags are never proof. It then reads the lineage from MLflow alone (the
+``nbgov/lineage.json`` artifact of that task run, then of every upstream run), so it works
+after the products moved or were deleted. Each notebook in it must be approved *at the version that ran* (checked
 against the review ledger now, so approving after the build is enough; editing the notebook
 since is not a problem for this model). A refusal lists every reason; an accepted promotion is
 appended to the promotion ledger (:mod:`nbgov.services.models.promotions`).
@@ -25,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.mlflow.lineage_store import LineageStore
 from nbgov.adapters.mlflow.registry import ModelVersion, Registry, parse_model_uri
 from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, GateError, Location, ParameterError
@@ -34,6 +35,7 @@ from nbgov.core.ledger import APPROVED, by_notebook, status_of
 from nbgov.core.redact import safe_uri
 from nbgov.core.thresholds import Rule, Verdict, evaluate, parse_rules
 from nbgov.services.models import promotions
+from nbgov.services.models.origin import UNBOUND_HINT, bound_origin
 from nbgov.services.review.state import resolve_reviewer
 from nbgov.services.review.store import ReviewSettings
 from nbgov.services.review.trust import counted_records
@@ -45,7 +47,6 @@ _KEYS = {
     "ledger": str,
     "alias": dict,
 }
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
 
@@ -110,28 +111,12 @@ class ModelLineage:
         return {r["task"]: dict(r.get("metrics") or {}) for r in self.records}
 
 
-def _start_runs(model: ModelVersion) -> list[str]:
-    # the task runs the build tagged the version with (``nbgov.run_id``: the registering task
-    # run; ``nbgov.lineage*``: its lineage), else the run that logged the model. Other tags
-    # (e.g. ``nbgov.monitor.run_id``) name runs that are not the model's lineage.
-    found = []
-    for key in sorted(model.tags):
-        if key == "nbgov.run_id" or key.startswith("nbgov.lineage"):
-            found += [v for v in re.split(r"[,\s\"'\[\]{}:]+", model.tags[key]) if _RUN_ID.match(v)]
-    return list(dict.fromkeys(found))
-
-
-def model_lineage(registry: Registry, model: ModelVersion) -> ModelLineage:
-    """Walk the lineage records from the model's runs up to the raw data (breadth first)."""
+def model_lineage(registry: Registry, run_id: str) -> ModelLineage:
+    """Walk the lineage records from the task run that registered a model version (see
+    :func:`nbgov.services.models.origin.bound_origin`) up to the raw data (breadth first)."""
     out = ModelLineage()
     seen: set[str] = set()
-    queue = _start_runs(model)
-    if not queue:
-        # an untagged version (e.g. registered under `ploomber build`): the task runs that
-        # glued registered_model = its URI, else the run that logged it
-
-        queue = LineageStore(registry.uri).registering_runs(model.uri)[:1]
-        queue = queue or ([model.run_id] if model.run_id else [])
+    queue = [run_id]
     while queue:
         run_id = queue.pop(0)
         if run_id in seen:
@@ -188,6 +173,7 @@ class PromotionPlan:
     dry_run: bool
     done: bool = False
     record: dict[str, Any] | None = None
+    origin: str | None = None  # the task run that registered the version (None: unbound)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``nbgov promote --json``)."""
@@ -196,6 +182,7 @@ class PromotionPlan:
             "version": self.version,
             "alias": self.alias,
             "previous": self.previous,
+            "origin": self.origin,
             "accepted": self.accepted,
             "dry_run": self.dry_run,
             "done": self.done,
@@ -252,22 +239,25 @@ def plan_promotion(
     registry = Registry(config.resolved_tracking_uri())
     model = registry.resolve(ref)
     previous = registry.alias_target(model.name, alias)
-    lineage = model_lineage(registry, model)
+    # the lineage starts at the task run that provably registered this version, never at a
+    # run its tags name: an unbound version has no lineage to judge (I11 in docs/security.md)
+    origin = bound_origin(registry, model, config.experiment)
     reasons: list[str] = []
     checks: list[str] = []
-    if not lineage.records:
-        reasons.append(
-            f"{model.uri} has no nbgov lineage (run {model.run_id} has no "
-            "nbgov/lineage.json): it was not registered by an nbgov build"
-        )
-    reasons += [f"lineage record of run {r} is missing" for r in lineage.missing]
-    if settings.require_approved and lineage.records:
-        bad, good = approval_reasons(config, lineage)
-        reasons += bad
-        checks += good
-    verdicts = evaluate(rules, lineage.metrics())
-    reasons += [v.explain() for v in verdicts if not v.ok]
-    checks += [v.explain() for v in verdicts if v.ok]
+    verdicts: list[Verdict] = []
+    if not origin.bound:
+        reasons.append(str(origin.reason))
+    else:
+        checks.append(origin.explain(model))
+        lineage = model_lineage(registry, str(origin.task_run))
+        reasons += [f"lineage record of run {r} is missing" for r in lineage.missing]
+        if settings.require_approved and lineage.records:
+            bad, good = approval_reasons(config, lineage)
+            reasons += bad
+            checks += good
+        verdicts = evaluate(rules, lineage.metrics())
+        reasons += [v.explain() for v in verdicts if not v.ok]
+        checks += [v.explain() for v in verdicts if v.ok]
     plan = PromotionPlan(
         model.name,
         model.version,
@@ -278,6 +268,7 @@ def plan_promotion(
         checks,
         verdicts,
         dry_run=True,
+        origin=origin.task_run,
     )
     return plan, registry, model
 
@@ -310,9 +301,12 @@ def promote(
     plan, registry, model = plan_promotion(config, target, alias)
     plan.dry_run = dry_run
     if not plan.accepted and not dry_run:
+        unbound = plan.origin is None
         raise GateError(
             f"promotion of {model.uri} to {alias!r} refused ({len(plan.reasons)} reason(s))",
-            hint="approve the notebooks (nbgov review approve NOTEBOOK) or improve the "
+            hint=UNBOUND_HINT
+            if unbound
+            else "approve the notebooks (nbgov review approve NOTEBOOK) or improve the "
             "model; see the thresholds under [promote] in nbgov.toml",
             reasons=plan.reasons,
         )

@@ -7,6 +7,7 @@ is one journal event (JSON) from which any process can send the run later.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +19,7 @@ from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import NbgovError
 from nbgov.core.executed import Execution, read_execution, split_scraps
-from nbgov.core.lineage import LineageRecord
+from nbgov.core.lineage import REGISTERED_MODEL_PRODUCT, LineageRecord
 from nbgov.core.redact import mask_text, redact_params, redact_record
 from nbgov.services.recording.tracking import redact_params as mlflow_params
 
@@ -48,6 +49,30 @@ def _rel(config: Config, path: Path) -> str:
 
 def _iso_ms(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat() if ms else None
+
+
+def registered_models(task: TaskInfo, products: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The model version a task registered, read from its ``registered_model`` product
+    (``{"name", "version", "model_run_id"?}``), with that file's digest: ``[]`` when the task has
+    no such product or it does not say which version.
+
+    ``run_id`` is the version's source run as the task wrote it (the run its notebook logged the
+    model in); None means the task run itself. ``nbgov promote`` accepts a version only when
+    the lineage record of the task run that registered it names it here.
+    """
+    path = task.products.get(REGISTERED_MODEL_PRODUCT)
+    if path is None or not Path(path).is_file():
+        return []
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        name, version = str(data["name"]), str(int(str(data["version"])))
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # not a registration: promotion then finds no task run naming a version
+    run_id = data.get("model_run_id")
+    return [{"uri": f"models:/{name}/{version}", "name": name, "version": version,
+             "run_id": run_id if isinstance(run_id, str) and run_id else None,
+             "product": REGISTERED_MODEL_PRODUCT,
+             "digest": products[REGISTERED_MODEL_PRODUCT]["digest"]}]
 
 
 def task_run_event(config: Config, tasks: dict[str, TaskInfo], task: TaskInfo, *, outcome: str,
@@ -132,6 +157,7 @@ def task_run_event(config: Config, tasks: dict[str, TaskInfo], task: TaskInfo, *
         duration_s=round(duration_s, 3), outcome=lineage_outcome, error=error, metrics=clean_metrics,
         run_id=run_id, run_key=run_key, parent_run_id=parent_run_id, build_id=build_id,
         tracking_uri=tracking_uri, experiment=experiment, runner=runner,
+        registered_models=registered_models(task, products) if lineage_outcome == "succeeded" else [],
     )
     json_artifacts: dict[str, Any] = {}
     if scrap_other or renamed:
