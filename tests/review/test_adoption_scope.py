@@ -32,8 +32,8 @@ def _with_pipeline(project, fixture_nb):
 
 def test_default_review_scope_is_the_pipelines_task_sources(project, fixture_nb):
     root = _with_pipeline(project, fixture_nb)
-    # README.ipynb is no task: not a review target
-    assert discover_notebooks(load_config(root)) == ["notebooks/train.ipynb", "tasks/raw.py"]
+    # README.ipynb is no task: not a review target (the spec is: the review closure)
+    assert discover_notebooks(load_config(root)) == ["notebooks/train.ipynb", "pipeline.yaml", "tasks/raw.py"]
 
 
 def test_missing_review_paths_folder_points_to_the_config(project, nbgov):
@@ -47,7 +47,7 @@ def test_gate_names_the_kind_of_target(project, nbgov, fixture_nb):
     _with_pipeline(project, fixture_nb)
     gate = nbgov("review", "gate")
     assert gate.code == 1
-    assert "1 notebook and 1 module not approved" in gate.err or "1 module and 1 notebook not approved" in gate.err
+    assert "1 notebook, 1 spec file and 1 module not approved" in gate.err
     assert "notebook(s)" not in gate.err
 
 

@@ -115,7 +115,9 @@ def change_identities(root: str | Path, path: str | Path, since: str | None = No
     rng = ["HEAD"]
     if since and _out(root, "merge-base", "--is-ancestor", since, "HEAD") is not None:
         rng = [f"{since}..HEAD"]
-    out = _out(root, "log", "--format=%an%x00%ae%x00%cn%x00%ce", *rng, "--", str(path))
+    # --full-history: a merge that brings back a version from the other side is a change too
+    # (git's default simplification would skip it when it matches one of its parents)
+    out = _out(root, "log", "--full-history", "--format=%an%x00%ae%x00%cn%x00%ce", *rng, "--", str(path))
     if out is None:
         return None
     found: dict[Person, None] = {}

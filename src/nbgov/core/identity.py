@@ -52,11 +52,21 @@ def _source(cell: Mapping[str, Any]) -> str:
 
 
 def cell_tags(cell: Mapping[str, Any]) -> list[str]:
-    """The tags of a cell (``metadata.tags``), tolerating malformed metadata."""
+    """The tags of a cell (``metadata.tags``) as the tools that run it see them.
+
+    A list holds the tags (its strings). A hand-edited file may hold a string or a dict
+    instead: nbclient and papermill test ``tag in tags``, which a string answers by substring
+    and a dict by key, so such a value carries every known tag that test finds (a string
+    ``"skip-execution"`` skips the cell): the version counts them, and an approval of the cell
+    without them does not carry over.
+    """
     meta = cell.get("metadata")
     tags = meta.get("tags") if isinstance(meta, Mapping) else None
-    # a hand-edited file may hold a string or a dict here; only a list of strings is tags
-    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+    if isinstance(tags, list):
+        return [t for t in tags if isinstance(t, str)]
+    if not isinstance(tags, (str, Mapping)):
+        return []
+    return [t for t in sorted(BEHAVIOUR_TAGS | RUNTIME_TAGS) if t in tags]
 
 
 def is_runtime_cell(cell: Mapping[str, Any]) -> bool:

@@ -42,12 +42,15 @@ class TrustBase:
         settings: ``[review]`` at ``rev``, with the allowed signers' content at ``rev``.
         changed: trust files (paths relative to the project root) that differ between
             ``rev`` and the working tree: review targets of their own.
+        base_records: how many records the ledger holds at ``rev``; a changed trust file
+            needs an approval among the records after them (made on the branch).
     """
 
     rev: str
     config: Config
     settings: ReviewSettings
     changed: tuple[str, ...]
+    base_records: int = 0
 
 
 def _repo(config: Config, rev: str) -> Path:
@@ -122,8 +125,9 @@ def trust_base(config: Config, rev: str) -> TrustBase:
         if now != _at(repo, rev, path):
             changed.append(_rel(config, path))
     committed = _at(repo, rev, settings.ledger)
+    older = []
     if committed is not None:
         label = f"the ledger committed at {rev}"
         older = parse_ledger(committed.decode("utf-8", errors="replace"), f"{rev}:{_rel(config, settings.ledger)}")
         check_prefix(older, store.read_records(settings.ledger), settings.ledger, label)
-    return TrustBase(rev, at_base, settings, tuple(dict.fromkeys(changed)))
+    return TrustBase(rev, at_base, settings, tuple(dict.fromkeys(changed)), len(older))

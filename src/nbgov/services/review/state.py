@@ -339,11 +339,16 @@ def require_approved(config: Config, notebooks: list[str | Path], base: TrustBas
         NotebookError, LedgerError: a notebook or the ledger cannot be read.
     """
     reasons, kinds = [], []
-    named = {relative_path(config, n)[1] for n in notebooks}
     trust_files = list(base.changed if base else ())
     present = [f for f in trust_files if (config.root / f).is_file()]
     settings = base.settings if base else None
-    for state in review_states(config, [*notebooks, *(f for f in present if f not in named)], settings=settings):
+    plain = [n for n in notebooks if relative_path(config, n)[1] not in present]
+    states = review_states(config, plain, settings=settings)
+    if base is not None:
+        # a changed trust file needs an approval made on the branch: an older approval of the
+        # same content would let a revert undo a revocation (a leaked key put back)
+        states += _states_after(config, present, settings, base.base_records)
+    for state in states:
         if state.status != APPROVED:
             why = f" (trust settings changed since {base.rev})" if state.path in trust_files else ""
             reasons.append(f"{state.path}: {state.status}{why}")
@@ -357,6 +362,18 @@ def require_approved(config: Config, notebooks: list[str | Path], base: TrustBas
             hint="see what changed: nbgov diff NOTEBOOK; then: nbgov review approve NOTEBOOK",
             reasons=reasons,
         )
+
+
+def _states_after(config: Config, paths: list[str], settings: ReviewSettings | None,
+                  after: int) -> list[ReviewState]:
+    """The states of ``paths`` counting only the ledger's records after the first ``after``."""
+    settings = settings or ReviewSettings.from_config(config)
+    grouped = by_notebook([r for r in trust.counted_records(config, settings) if r.seq > after])
+    states = []
+    for path in paths:
+        _, rel, _, version = read_current(config, path)
+        states.append(_state(rel, version, grouped.get(rel, []), settings))
+    return states
 
 
 def target_kind(config: Config, path: str | Path) -> str:
@@ -439,8 +456,10 @@ def discover_notebooks(config: Config, paths: list[str | Path] | None = None) ->
     """Notebook paths (relative to the root, posix) for ``review status`` and ``review gate``.
 
     Files are taken as given; folders are searched (:func:`_notebooks_under`). With no paths:
-    ``[review] paths`` if set, else the pipeline's task sources of every kind (the whole
-    project when it has no pipeline), plus the notebooks in the ledger that still exist.
+    the pipeline's review closure (:mod:`.targets`: every task source of every kind, the spec,
+    env file, hooks and the project modules they import) always, plus ``[review] paths`` if
+    set, else the whole project when it has no pipeline and the notebooks in the ledger that
+    still exist. ``[review] paths`` add notebooks; they never take away what a build runs.
 
     Raises:
         NotebookError: a path given does not exist or is outside the project.
@@ -464,12 +483,14 @@ def discover_notebooks(config: Config, paths: list[str | Path] | None = None) ->
                                    "the pipeline's task sources)")
         else:
             raise NotebookError("notebook not found", Location(p), hint="check the path")
-    if default and not settings.paths:
-        # the review closure: every task's source of any kind, the spec and env file, the
+    if default:
+        # the review closure, whatever [review] paths says (they add notebooks, never take
+        # away what a build runs): every task's source of any kind, the spec and env file, the
         # modules of hooks/clients/executor and the project modules all of these import
         out += [t.path for t in review_targets(config)]
         # and the tasks of the last rendering (a DAG built in Python, grids, placeholders)
         out += [relative_path(config, f)[1] for f in _task_sources(config)]
+    if default and not settings.paths:
         records = store.read_records(settings.ledger)
         out += [r.notebook for r in records if (config.root / r.notebook).is_file()]
     return sorted(dict.fromkeys(out))

@@ -111,6 +111,17 @@ def _inside(config: Config, key: str, value: str) -> Path:
     if not path.is_relative_to(config.root.resolve()):
         raise ConfigError(f"[review] {key} must stay inside the project folder (got {value!r})",
                           Location(config.source), hint=f"use a relative path such as {DEFAULT_LEDGER!r}")
+    # a symbolic link on the way would have git (which commits the link) and nbgov (which reads
+    # its target) look at two different files: the base's copy would no longer be compared
+    lexical = Path(os.path.normpath(config.root / value))
+    for part in [lexical, *lexical.parents]:
+        if part == config.root or not part.is_relative_to(config.root):
+            break
+        if part.is_symlink():
+            raise ConfigError(f"[review] {key}: {part.relative_to(config.root).as_posix()} is a symbolic link",
+                              Location(config.source),
+                              hint="review files must be regular files and folders of the project: replace the "
+                                   "link with what it points to")
     return path
 
 
