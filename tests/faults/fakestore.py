@@ -66,6 +66,10 @@ class FakeStore:
             raise TrackingError("could not record in fake://store: Connection reset by peer (reply lost)")
 
     # -- the Tracker surface ----------------------------------------------------------------
+    def alive(self) -> bool:
+        """Whether the store answers at all (a health check: no fault of its own)."""
+        return not self.down
+
     def prepare(self) -> str:
         self._call()
         return "0"

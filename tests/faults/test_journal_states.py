@@ -33,7 +33,7 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from tests.faults.fakestore import FakeStore
 
 from nbgov.core import journal as journal_module
@@ -59,8 +59,11 @@ class Writer:
         return f"{self.journal.build_id}/{task}"
 
 
+def _live(machine) -> bool:
+    return bool(machine.live)
+
+
 class JournalMachine(RuleBasedStateMachine):
-    writers = Bundle("writers")
 
     def __init__(self) -> None:
         super().__init__()
@@ -83,7 +86,7 @@ class JournalMachine(RuleBasedStateMachine):
         shutil.rmtree(self.root, ignore_errors=True)
 
     # -- builds ---------------------------------------------------------------------------
-    @rule(target=writers)
+    @rule()
     def start_build(self):
         self.count += 1
         writer = Writer(self.folder, self.count)
@@ -91,11 +94,13 @@ class JournalMachine(RuleBasedStateMachine):
                               host=socket.gethostname(), name=f"build {writer.build}", start_ms=1,
                               tags={"nbgov.kind": "build"})
         self.live.append(writer)
-        return writer
 
-    @rule(writer=writers, task=st.sampled_from(TASKS))
-    def start_task(self, writer, task):
-        if writer not in self.live or task in writer.started:
+    @precondition(_live)
+    @rule(w=st.integers(0, 3))
+    def start_task(self, w):
+        writer = self.live[w % len(self.live)]
+        task = next((t for t in TASKS if t not in writer.started), None)
+        if task is None:
             return
         key = writer.key(task)
         writer.journal.append("task_started", key=key, task=task, name=task, parent_key=writer.parent_key,
@@ -109,9 +114,17 @@ class JournalMachine(RuleBasedStateMachine):
                     tags={"nbgov.outcome": "failed" if failed else "ran"}, artifacts=[], json_artifacts={},
                     datasets=[], error=None, record=None)
 
-    @rule(writer=writers, task=st.sampled_from(TASKS), failed=st.booleans(), value=st.integers(0, 99))
-    def finish_task(self, writer, task, failed, value):
-        if writer not in self.live or task not in writer.started or task in writer.finished:
+    @staticmethod
+    def _running(writer: Writer, pick: int) -> str | None:
+        running = [t for t in writer.started if t not in writer.finished]
+        return running[pick % len(running)] if running else None
+
+    @precondition(_live)
+    @rule(w=st.integers(0, 3), pick=st.integers(0, 2), failed=st.booleans(), value=st.integers(0, 99))
+    def finish_task(self, w, pick, failed, value):
+        writer = self.live[w % len(self.live)]
+        task = self._running(writer, pick)
+        if task is None:
             return
         payload = self._finish_payload(writer, task, failed, value)
         writer.journal.append("task_finished", **payload)  # returned: reported written
@@ -119,12 +132,14 @@ class JournalMachine(RuleBasedStateMachine):
         self.finished[payload["key"]] = (payload["status"], payload["params"], payload["metrics"],
                                          writer.journal.build_id)
 
-    @rule(writer=writers, task=st.sampled_from(TASKS), value=st.integers(0, 99),
-          cut=st.floats(0, 1, exclude_max=True), written=st.integers(0, 4096))
-    def disk_full(self, writer, task, value, cut, written):
+    @precondition(_live)
+    @rule(w=st.integers(0, 3), pick=st.integers(0, 2), value=st.integers(0, 99), written=st.integers(0, 4096))
+    def disk_full(self, w, pick, value, written):
         """A record meets a full disk: some bytes go out (a short write), then ENOSPC. The
         append fails with one clear error and leaves the journal as it was."""
-        if writer not in self.live or task not in writer.started or task in writer.finished:
+        writer = self.live[w % len(self.live)]
+        task = self._running(writer, pick)
+        if task is None:
             return
         before = writer.journal.path.read_bytes()
         calls = {"n": 0}
@@ -140,21 +155,21 @@ class JournalMachine(RuleBasedStateMachine):
         assert "disk is full" in info.value.message and str(writer.journal.path) in str(info.value)
         assert writer.journal.path.read_bytes() == before  # whole or not at all
 
-    @rule(writer=consumes(writers))
-    def close_build(self, writer):
-        if writer not in self.live:
-            return
+    @precondition(_live)
+    @rule(w=st.integers(0, 3))
+    def close_build(self, w):
+        writer = self.live[w % len(self.live)]
         writer.journal.append("build_closed", key=writer.parent_key, status="FINISHED", joined=False)
         writer.journal.release()  # the build process ends
         self.live.remove(writer)
 
-    @rule(writer=consumes(writers), task=st.sampled_from(TASKS), cut=st.floats(0, 1, exclude_max=True),
+    @precondition(_live)
+    @rule(w=st.integers(0, 3), task=st.sampled_from(TASKS), cut=st.floats(0, 1, exclude_max=True),
           value=st.integers(0, 99))
-    def crash_at_a_byte(self, writer, task, cut, value):
+    def crash_at_a_byte(self, w, task, cut, value):
         """The writer is killed in the middle of writing a record (any byte of it): the part
         written stays, the record was never reported written, and the kernel drops its lock."""
-        if writer not in self.live:
-            return
+        writer = self.live[w % len(self.live)]
         if task in writer.started and task not in writer.finished:
             data = _line({**self._finish_payload(writer, task, False, value), "seq": 99, "t": 3,
                           "event": "task_finished", "build_id": writer.build})
@@ -167,14 +182,19 @@ class JournalMachine(RuleBasedStateMachine):
         self.live.remove(writer)
 
     # -- the disk ---------------------------------------------------------------------------
-    @rule(which=st.integers(0, 50), where=st.floats(0, 1, exclude_max=True), byte=st.integers(0, 255))
-    def damage_a_byte(self, which, where, byte):
+    @rule(which=st.integers(0, 50), line=st.integers(0, 50), where=st.floats(0, 1, exclude_max=True),
+          byte=st.integers(0, 255))
+    def damage_a_byte(self, which, line, where, byte):
+        """Any byte of any line of a journal or confirmations file (its newline included)."""
         files = sorted(p for p in self.folder.glob("*") if p.suffix in (".jsonl", ".sent") and p.stat().st_size)
         if not files:
             return
         path = files[which % len(files)]
         raw = bytearray(path.read_bytes())
-        at = int(where * len(raw))
+        starts = [0] + [i + 1 for i, b in enumerate(raw) if b == 10 and i + 1 < len(raw)]
+        first = starts[line % len(starts)]
+        end = raw.index(b"\n", first) + 1 if b"\n" in raw[first:] else len(raw)
+        at = first + int(where * (end - first))
         if raw[at] == byte:
             return
         raw[at] = byte
@@ -203,10 +223,10 @@ class JournalMachine(RuleBasedStateMachine):
             self.patches.append(patch)
 
     # -- nbgov sync -------------------------------------------------------------------------
-    def _sync(self, resend: bool = False):
+    def _sync(self, resend: bool = False, sweep: bool = False):
         from nbgov.services.recording.sync import sync_journals
 
-        report = sync_journals(self.config, tracker=self.store, resend=resend)
+        report = sync_journals(self.config, tracker=self.store, resend=resend, sweep=sweep)
         self.named |= set(report.lost) | set(report.damaged) | set(report.quarantined)
         self.named |= {name for name, _ in report.failed}
         return report
@@ -227,7 +247,7 @@ class JournalMachine(RuleBasedStateMachine):
         self.live.clear()
         self.store.down = False
         self.store.lose_replies = 0
-        report = self._sync(resend=self.wiped)
+        report = self._sync(resend=self.wiped, sweep=True)
         self.wiped = False
         assert report.error is None, report.error
         assert report.failed == [], report.failed
@@ -246,12 +266,24 @@ class JournalMachine(RuleBasedStateMachine):
         for key, (status, params, metrics, journal) in self.finished.items():
             task = key.rsplit("/", 1)[1]
             label = f"{task} (build {journal.rsplit('.', 1)[0]})"
-            if label in self.named or journal in self.named:
-                continue  # reported by name, with what to do
+            if label in self.named:
+                continue  # reported by name (lost), with what to do
+            if journal in self.named and not self._readable(journal, key):
+                continue  # every record of it damaged: its journal is named, with the damage
             runs = by_key.get(key)
             assert runs, f"finished run {key} lost without a word"
             run = runs[0]
             assert (run.status, run.params, run.metrics) == (status, params, metrics), key
+
+    def _readable(self, journal: str, key: str) -> bool:
+        """Whether a record the writer wrote (not one a sync added) still names ``key``."""
+        from nbgov.core.journal import AppendLog
+
+        for folder in ("done", "quarantine", "."):
+            events = AppendLog(self.folder / folder / f"{journal}.jsonl").read()[0]
+            if any(e.get("key") == key and not e.get("synthetic") for e in events):
+                return True
+        return False
 
     @invariant()
     def journals_are_never_empty(self):

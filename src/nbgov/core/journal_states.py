@@ -38,6 +38,7 @@ class JournalView:
     damaged: int = 0
     damaged_after: list[int] = field(default_factory=list)
     torn: bool = False
+    recovered: int = 0
 
     @property
     def name(self) -> str:
@@ -69,7 +70,7 @@ def examine(journal: Journal) -> JournalView:
     if not journal.claim():
         return JournalView(journal, "live")
     scan = journal.scan()
-    view = JournalView(journal, "closed", scan.events, scan.damaged, scan.damaged_after, scan.torn)
+    view = JournalView(journal, "closed", scan.events, scan.damaged, scan.damaged_after, scan.torn, scan.recovered)
     if not scan.events:
         view.state = "empty" if scan.size == 0 else "unreadable"
     elif not any(e.get("event") == "build_closed" for e in scan.events):
@@ -77,23 +78,27 @@ def examine(journal: Journal) -> JournalView:
     return view
 
 
-def close_orphan(view: JournalView, rebuild: Any = None) -> tuple[list[str], list[str]]:
+def close_orphan(view: JournalView, rebuild: Any = None, already_sent: Any = ()) -> tuple[list[str], list[str]]:
     """Journal the end of what an orphaned (or closed but incomplete) journal left open: its
     unfinished task runs (killed or lost), a reconstructed parent when its own is unreadable,
     and its ``build_closed`` (KILLED). ``rebuild(started_event)`` is called for each lost
-    task (to set its lineage record aside). Returns (killed, lost) as "task (build id)".
+    task (to set its lineage record aside); a run in ``already_sent`` (the store confirmed its
+    finish, whose record was then damaged) is left as the store has it. Returns (killed,
+    lost) as "task (build id)".
     """
     journal, events = view.journal, view.events
     build = journal.build_id.rsplit(".", 1)[0]
     last_t = max((e.get("t", 0) for e in events), default=int(time.time() * 1000))
     first_t = min((e.get("t", last_t) for e in events), default=last_t)
     killed, lost = [], []
-    if events and not view.has_parent and any(e.get("event", "").startswith("task_") for e in events):
+    if events and not view.has_parent:
         parent_key = next((e.get("parent_key") for e in events if e.get("parent_key")), f"build:{build}")
         journal.append("build_opened", key=parent_key, joined=False, reconstructed=True,
                        name=f"build {build} (reconstructed)", start_ms=first_t,
                        tags={"nbgov.kind": "build", "nbgov.build_id": build, "nbgov.reconstructed": "true"})
     for e in view.unfinished():
+        if e.get("key") in already_sent:
+            continue
         is_lost = view.lost(e)
         common = dict(key=e["key"], task=e.get("task"), parent_key=e.get("parent_key"), start_ms=e.get("start_ms"),
                       end_ms=last_t, params={}, metrics={}, artifacts=[], json_artifacts={}, datasets=[],
