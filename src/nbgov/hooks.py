@@ -20,10 +20,17 @@ import logging
 import os
 import sys
 
-from nbgov.adapters.ploomber import describe_dag
+from nbgov.adapters.kernels.template import start_for_project, stop_template
+from nbgov.adapters.ploomber import describe_dag, rendering_for_build
+from nbgov.adapters.ploomber.executor import GovernedExecutor, executor_jobs
 from nbgov.core.config import load_config
 from nbgov.core.errors import NbgovError
+from nbgov.core.lock import build_lock
+from nbgov.services.build.run import capture_evidence
+from nbgov.services.pipeline.plan import write_plan
 from nbgov.services.recording.recorder import Recorder
+from nbgov.services.recording.sync import sync_journals
+from nbgov.services.review.state import gate_required, require_approved
 
 log = logging.getLogger(__name__)
 
@@ -33,26 +40,20 @@ _builds: dict[int, tuple[Recorder, object]] = {}
 
 def on_render(dag) -> None:
     """Gate, lock, sync, open the build and install nbgov's executor (only when building)."""
-    from nbgov.adapters.ploomber import rendering_for_build
 
     if not rendering_for_build():
         return
     try:
         tasks, root = describe_dag(dag)
         config = load_config(os.environ.get("NBGOV_PROJECT_ROOT") or root)
-        from nbgov.services.review import gate_required, require_approved
 
         if gate_required(config):
             require_approved(config, [t.source_file for t in tasks if t.outdated and t.source_file])
         _close(dag, "KILLED")  # a DAG rendered again before its last build closed
-        from nbgov.adapters.ploomber.executor import GovernedExecutor, executor_jobs
-        from nbgov.core.lock import build_lock
-        from nbgov.services.recording.sync import sync_journals
 
         lock = build_lock(config.root)
         lock.acquire(wait=False, command="ploomber build")
         try:
-            from nbgov.adapters.kernels.template import start_for_project
 
             # warm kernels for ploomber build too (the executor forks them from the template)
             start_for_project(config.root, config.pipeline_path, config.section("execution").get("preload", True))
@@ -61,7 +62,6 @@ def on_render(dag) -> None:
                 print(f"nbgov: sent {report.runs_sent} run(s) of earlier builds"
                       + (f"; ended as KILLED: {', '.join(report.interrupted)}" if report.interrupted else ""),
                       file=sys.stderr)
-            from nbgov.services.plan import write_plan
 
             write_plan(config, tasks)  # status, the no-op build and the server read it
             recorder = Recorder(config, tasks, runner="ploomber build")
@@ -69,7 +69,6 @@ def on_render(dag) -> None:
         except BaseException:
             lock.release()
             raise
-        from nbgov.services.build import capture_evidence
 
         capture_evidence(tasks)
         dag.executor = GovernedExecutor(jobs=executor_jobs(dag), observer=recorder)
@@ -85,7 +84,6 @@ def _close(dag, status: str) -> None:
     if entry is None:
         return
     recorder, lock = entry
-    from nbgov.adapters.kernels.template import stop_template
 
     try:
         report = recorder.close(status)

@@ -1,4 +1,4 @@
-"""The no-op build fast path (nbgov.services.fastpath) against the normal path, on a real
+"""The no-op build fast path (nbgov.services.build.fastpath) against the normal path, on a real
 project built once with the real CLI."""
 
 from __future__ import annotations
@@ -88,16 +88,16 @@ def project(built: Path, tmp_path: Path, monkeypatch) -> Path:
 
 def _noop(root: Path, **options):
     from nbgov.core.config import load_config
-    from nbgov.services.fastpath import noop_summary
+    from nbgov.services.build.fastpath import noop_summary
 
     opts = {"force": False, "tasks": None, "jobs": None, "env": [], "params": [], **options}
     return noop_summary(load_config(root), started=0.0, **opts)
 
 
 def test_noop_summary_matches_the_normal_path(project: Path, monkeypatch):
+    import nbgov.services.build as build_service
     from nbgov.core.config import load_config
-    from nbgov.services import build as build_service
-    from nbgov.services import fastpath
+    from nbgov.services.build import fastpath
 
     fast = _noop(project)
     assert fast is not None and not fast.failed and fast.parent_run_id is None
@@ -177,8 +177,8 @@ def test_any_change_takes_the_normal_path(project: Path, change):
 
 
 def test_placeholder_with_the_recorded_value_is_still_a_noop(project: Path):
+    import nbgov.services.build as build_service
     from nbgov.core.config import load_config
-    from nbgov.services import build as build_service
 
     (project / "env.yaml").write_text("n: 2\n")
     (project / "pipeline.yaml").write_text(SPEC.replace("x: 2", "x: '{{n}}'"))
@@ -206,7 +206,7 @@ def test_placeholders_that_change_with_time_or_git_are_never_cached():
 def test_status_without_ploomber_matches_the_normal_path(project: Path):
     from nbgov.adapters.ploomber import Pipeline
     from nbgov.core.config import load_config
-    from nbgov.services.pipeline import _all_fresh, pipeline_state
+    from nbgov.services.build.status import _all_fresh, pipeline_state
 
     def by_name(state: dict) -> dict:
         return {t["name"]: t for t in state["tasks"]}

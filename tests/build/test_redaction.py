@@ -1,11 +1,12 @@
 """What a build sends to MLflow as parameters: every value as a string, and the value of a
-secret-looking parameter name never (``nbgov.services.tracking.redact_params``)."""
+secret-looking parameter name never (``nbgov.services.recording.tracking.redact_params``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from nbgov.services.tracking import REDACTED, redact_params
+from nbgov.core.redact import REDACTED
+from nbgov.services.recording.tracking import redact_params
 
 
 @pytest.mark.parametrize("name", [

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from nbgov.core.checks.validate import parse_notebook
-from nbgov.services.check import run_check
+from nbgov.services.check.engine import run_check
 
 FIXTURES = Path(__file__).parent / "fixtures"
 INVALID = sorted(p.name for p in FIXTURES.glob("invalid--*.ipynb"))

@@ -163,7 +163,7 @@ def test_check_stays_light(make_project):
 def test_no_yaml_import_when_no_rule_needs_the_pipeline(make_project, task_spec):
     from nbgov.adapters.ploomber import TaskInfo
     from nbgov.core.config import load_config
-    from nbgov.services.plan import write_plan
+    from nbgov.services.pipeline.plan import write_plan
 
     root = make_project("clean--task.ipynb", pipeline=task_spec("clean--task.ipynb"))
     # which files are tasks comes from the build plan while it holds (else from the spec)
@@ -172,7 +172,7 @@ def test_no_yaml_import_when_no_rule_needs_the_pipeline(make_project, task_spec)
                                             {}, [], notebook_product=root / "products/x.ipynb")])
     code = (
         "import sys\n"
-        "from nbgov.services.check import run_check\n"
+        "from nbgov.services.check.engine import run_check\n"
         "run_check(root=sys.argv[1], plugins=False, select=['NBG5'])\n"
         "print('yaml' in sys.modules)\n"
     )

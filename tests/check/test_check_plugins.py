@@ -10,7 +10,7 @@ import pytest
 
 from nbgov.core.checks.registry import load_registry
 from nbgov.core.errors import NbgovWarning
-from nbgov.services.check import run_check
+from nbgov.services.check.engine import run_check
 
 PLUGIN = """
 from nbgov.core.checks import Rule

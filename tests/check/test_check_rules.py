@@ -10,8 +10,8 @@ import pytest
 
 from nbgov.core.config import load_config
 from nbgov.core.errors import ConfigError
-from nbgov.services.check import run_check
-from nbgov.services.review import record_decision
+from nbgov.services.check.engine import run_check
+from nbgov.services.review.state import record_decision
 
 
 def where(report, rule: str) -> list[tuple[str, int | None, int | None]]:

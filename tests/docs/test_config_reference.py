@@ -15,7 +15,8 @@ import tomllib
 
 from nbgov.core import config as core_config
 from nbgov.core.checks import settings as check_settings
-from nbgov.services import monitor, promote, review_store
+from nbgov.services.models import monitor, promote
+from nbgov.services.review import store as review_store
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = REPO / "docs" / "reference" / "configuration.md"

@@ -177,7 +177,8 @@ def docs_problems(text: str) -> list[str]:
 def _section_keys() -> dict[str, set[str]]:
     from nbgov.core import config as core_config
     from nbgov.core.checks import settings as check_settings
-    from nbgov.services import monitor, promote, review_store
+    from nbgov.services.models import monitor, promote
+    from nbgov.services.review import store as review_store
 
     return {
         "execution": set(core_config.EXECUTION_KEYS),

@@ -216,7 +216,7 @@ def test_dead_server_detection(git_repo: Path, capsys):
     SIGSTOPped mid-build)."""
     import socket
 
-    from nbgov.adapters.mlflow import Tracker
+    from nbgov.adapters.mlflow.tracker import Tracker
     from nbgov.core.errors import TrackingError
 
     root = make_tiny(git_repo)

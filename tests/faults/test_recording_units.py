@@ -92,7 +92,7 @@ def test_non_utf8_spec_or_env_is_named_not_a_traceback(tmp_path: Path):
 
 
 def test_damaged_sqlite_store_is_a_tracking_error(tmp_path: Path):
-    from nbgov.adapters.lineage_store import check_reachable
+    from nbgov.adapters.mlflow.stores import check_reachable
 
     db = tmp_path / "mlflow.db"
     db.write_bytes(os.urandom(4096))
@@ -102,7 +102,7 @@ def test_damaged_sqlite_store_is_a_tracking_error(tmp_path: Path):
 
 
 def test_header_only_batch_is_refused_before_running(tmp_path: Path):
-    from nbgov.services.monitor import batch_columns
+    from nbgov.services.models.monitor import batch_columns
 
     batch = tmp_path / "b.csv"
     batch.write_text("mean_radius,target\n\n")
@@ -122,7 +122,7 @@ def test_glue_names_mlflow_refuses_are_sanitized():
 
 
 def test_a_copied_project_points_its_store_at_its_own_mlruns(tmp_path: Path):
-    from nbgov.adapters.mlflow import relocate_embedded_store
+    from nbgov.adapters.mlflow.stores import relocate_embedded_store
 
     old, new = tmp_path / "old", tmp_path / "new"
     new.mkdir()
@@ -183,7 +183,7 @@ def test_a_server_that_accepts_and_never_answers_fails_within_seconds():
 
     import pytest
 
-    from nbgov.adapters.mlflow import reachable
+    from nbgov.adapters.mlflow.stores import reachable
     from nbgov.core.errors import TrackingError
 
     hole = socket.socket()

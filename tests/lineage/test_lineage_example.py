@@ -158,7 +158,7 @@ def test_build_run_target_lists_the_tasks_of_that_build(example: Path):
 
 def test_missing_product_shows_its_last_producer_with_a_warning(example: Path, tmp_path: Path):
     from nbgov.core.config import load_config
-    from nbgov.services.lineage import lineage
+    from nbgov.services.lineage.query import lineage
 
     metrics = example / "products" / "metrics.json"
     shutil.move(metrics, tmp_path / "metrics.json")
@@ -215,7 +215,7 @@ def test_every_record_matches_the_schema(example: Path, store: str):
             example / "environment.yml"
         )
         assert isinstance(rec["git"]["dirty"], bool)
-    from nbgov.adapters.lineage_store import LineageStore
+    from nbgov.adapters.mlflow.lineage_store import LineageStore
 
     logged = LineageStore(store).record(record(example, "register")["run_id"])
     jsonschema.validate(logged, schema)

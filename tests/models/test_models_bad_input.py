@@ -9,7 +9,7 @@ import pytest
 
 from nbgov.core.errors import ParameterError
 from nbgov.core.thresholds import FAIL, MISSING, PASS, parse_rules
-from nbgov.services.monitor import batch_columns, check_columns, judge
+from nbgov.services.models.monitor import batch_columns, check_columns, judge
 
 from .conftest import run_cli
 

@@ -115,8 +115,8 @@ def test_serve_champion_answers_invocations(walkthrough, example):
     proc = subprocess.Popen([sys.executable, "-m", "nbgov", "serve", f"models:/{MODEL}@champion",
                              "--port", str(port)], cwd=root, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    from nbgov.adapters.registry import ModelVersion
-    from nbgov.services.serve import ModelServer
+    from nbgov.adapters.mlflow.registry import ModelVersion
+    from nbgov.services.models.serve import ModelServer
 
     server = ModelServer(ModelVersion(MODEL, example["version"], None, ""),
                          f"http://127.0.0.1:{port}", proc)

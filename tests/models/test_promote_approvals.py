@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nbgov.core.config import load_config
 from nbgov.core.ledger import new_record
-from nbgov.services.promote import ModelLineage, approval_reasons
+from nbgov.services.models.promote import ModelLineage, approval_reasons
 
 #: notebook versions by letter: "nbv1:" + 64 hex digits, shown by their first 12
 V = {c: "nbv1:" + c * 64 for c in "abcfi"}

@@ -1,4 +1,4 @@
-"""The promotion gate in process (``nbgov.services.promote``): which reasons refuse, what an
+"""The promotion gate in process (``nbgov.services.models.promote``): which reasons refuse, what an
 accepted promotion changes and records. The model registry is an in-memory stand-in with the
 adapter's interface (the real MLflow store is exercised end to end in test_models_walkthrough);
 the review ledger, the promotion ledger and the configuration are real files."""
@@ -10,19 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from nbgov.adapters.registry import ModelVersion, parse_model_uri
+from nbgov.adapters.mlflow.registry import ModelVersion, parse_model_uri
 from nbgov.core.config import load_config
 from nbgov.core.errors import ConfigError, GateError, LineageError, ParameterError
 from nbgov.core.ledger import new_record
-from nbgov.services import promote as gate
-from nbgov.services.promote import (
+from nbgov.services.models import promote as gate
+from nbgov.services.models.promote import (
     ModelLineage,
     PromoteSettings,
     model_lineage,
     plan_promotion,
     promote,
 )
-from nbgov.services.promotions import read_promotions
+from nbgov.services.models.promotions import read_promotions
 
 RUN = {t: f"{i:032x}" for i, t in enumerate(["ingest", "train", "register", "monitor"], start=1)}
 VERSION = {t: "nbv1:" + c * 64 for t, c in zip(RUN, "abcd", strict=True)}
@@ -37,7 +37,7 @@ def lineage_record(task: str, upstream: list[str], metrics: dict | None = None,
 
 
 class FakeRegistry:
-    """The slice of nbgov.adapters.registry.Registry the gate uses, over plain dicts."""
+    """The slice of nbgov.adapters.mlflow.registry.Registry the gate uses, over plain dicts."""
 
     models: dict[str, ModelVersion] = {}
     records: dict[str, dict] = {}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nbgov.core.errors import LedgerError
-from nbgov.services.promotions import (
+from nbgov.services.models.promotions import (
     append_promotion,
     current_aliases,
     parse_promotions,

@@ -145,7 +145,7 @@ def scripts(built_scripts: Path, tmp_path: Path) -> Path:
     shutil.copytree(built_scripts, copy)
     # the plan names its root: a copy is another project until it renders again
     from nbgov.core.config import load_config
-    from nbgov.services.plan import plan_path
+    from nbgov.services.pipeline.plan import plan_path
 
     plan = plan_path(load_config(copy))
     if plan.is_file():

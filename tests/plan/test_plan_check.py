@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nbgov.services.check import run_check
+from nbgov.services.check.engine import run_check
 
 from .conftest import SCRIPT_LOAD, run
 

@@ -13,7 +13,7 @@ import pytest
 
 from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import load_config
-from nbgov.services.plan import plan_path, plan_tasks, read_plan, stale_reason, write_plan
+from nbgov.services.pipeline.plan import plan_path, plan_tasks, read_plan, stale_reason, write_plan
 
 from .conftest import SCRIPT_LOAD, git_init
 
@@ -153,7 +153,7 @@ def test_reading_a_plan_imports_no_ploomber(project: Path):
     code = (
         "import sys\n"
         "from nbgov.core.config import load_config\n"
-        "from nbgov.services.plan import plan_tasks\n"
+        "from nbgov.services.pipeline.plan import plan_tasks\n"
         f"infos, _ = plan_tasks(load_config({str(project)!r}))\n"
         "print(len(infos), 'ploomber' in sys.modules)\n"
     )

@@ -13,7 +13,7 @@ from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import load_config
 from nbgov.core.digest import file_digest
 from nbgov.core.lineage import LineageRecord, write_record
-from nbgov.services.plan import source_version, write_plan
+from nbgov.services.pipeline.plan import source_version, write_plan
 
 from .conftest import make_functions
 
@@ -53,8 +53,8 @@ def functions(tmp_path: Path, monkeypatch) -> tuple[Path, list[TaskInfo]]:
 
 
 def test_status_of_function_tasks_from_the_plan(functions):
-    from nbgov.services.fastpath import fresh_records
-    from nbgov.services.pipeline import pipeline_state
+    from nbgov.services.build.fastpath import fresh_records
+    from nbgov.services.build.status import pipeline_state
 
     root, _ = functions
     config = load_config(root)
@@ -74,7 +74,7 @@ def test_status_of_function_tasks_from_the_plan(functions):
 
 def test_lineage_names_the_function(functions):
     from nbgov.core.lineage_graph import headline
-    from nbgov.services.lineage import lineage
+    from nbgov.services.lineage.query import lineage
 
     root, _ = functions
     payload = lineage(load_config(root), "double")
@@ -86,15 +86,15 @@ def test_lineage_names_the_function(functions):
 
 
 def test_the_badge_names_the_task_of_a_module(functions):
-    from nbgov.services.pipeline import task_for_notebook
+    from nbgov.services.build.status import task_for_notebook
 
     root, _ = functions
     assert task_for_notebook(load_config(root), "tasks/raw.py") == "get"
 
 
 def test_an_input_task_never_runs_and_needs_no_record(functions):
-    from nbgov.services.fastpath import fresh_records
-    from nbgov.services.pipeline import pipeline_state
+    from nbgov.services.build.fastpath import fresh_records
+    from nbgov.services.build.status import pipeline_state
 
     root, infos = functions
     (root / "data").mkdir()

@@ -25,8 +25,8 @@ def _in_process(root: Path, call: str) -> dict:
     code = (
         "import json, sys\n"
         "from nbgov.core.config import load_config\n"
-        "from nbgov.services.pipeline import pipeline_state, served_state\n"
-        "from nbgov.services.fastpath import noop_summary\n"
+        "from nbgov.services.build.status import pipeline_state, served_state\n"
+        "from nbgov.services.build.fastpath import noop_summary\n"
         f"config = load_config({str(root)!r})\n"
         f"value = {call}\n"
         "print(json.dumps({'value': value, 'ploomber': 'ploomber' in sys.modules}, default=str))\n"

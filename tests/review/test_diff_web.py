@@ -16,7 +16,7 @@ from tests.conftest import free_port
 
 from nbgov.adapters.nbdime import web_command
 from nbgov.core.config import load_config
-from nbgov.services.review import record_decision
+from nbgov.services.review.state import record_decision
 
 pytestmark = pytest.mark.integration
 

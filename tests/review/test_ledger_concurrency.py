@@ -15,7 +15,7 @@ import pytest
 
 from nbgov.core.config import load_config
 from nbgov.core.ledger import parse_ledger
-from nbgov.services.review import record_decision, review_state
+from nbgov.services.review.state import record_decision, review_state
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,8 @@ def test_concurrent_writers_lose_nothing(project):
 CHILD = textwrap.dedent("""
     import os, sys, tempfile, time
     from nbgov.core.config import load_config
-    from nbgov.services import review_store, review
+    from nbgov.services.review import store as review_store
+    from nbgov.services.review import state as review
 
     def torn_write(path, data, **kw):
         # stand-in for a crash inside atomic_write: half the new ledger is in the temp file

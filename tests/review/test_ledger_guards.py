@@ -9,7 +9,7 @@ import pytest
 from nbgov.core.config import load_config
 from nbgov.core.errors import ConfigError, GateError, LedgerError
 from nbgov.core.ledger import GENESIS, check_prefix, merge_ledgers, new_record, parse_ledger, record_hash
-from nbgov.services.review import gate_required, record_decision, require_approved
+from nbgov.services.review.state import gate_required, record_decision, require_approved
 
 NB = "notebooks/train.ipynb"
 
@@ -103,7 +103,7 @@ def test_an_approved_snapshot_is_read_only_when_it_hashes_to_its_version(tmp_pat
     import json
 
     from nbgov.core.identity import notebook_version
-    from nbgov.services.review_store import read_snapshot, snapshot_path, write_snapshot
+    from nbgov.services.review.store import read_snapshot, snapshot_path, write_snapshot
 
     nb = json.loads(fixture_nb("train.ipynb").read_text())
     version = notebook_version(nb)
@@ -134,7 +134,7 @@ def test_an_approved_snapshot_is_read_only_when_it_hashes_to_its_version(tmp_pat
 
 
 def test_verify_ledger_against_the_committed_copy(project, bob, git):
-    from nbgov.services.review import verify_ledger
+    from nbgov.services.review.state import verify_ledger
 
     config = load_config(project)
     empty = verify_ledger(config)
@@ -173,7 +173,7 @@ def test_verify_ledger_against_the_committed_copy(project, bob, git):
 
 
 def test_the_git_merge_driver_writes_ours_and_counts_theirs(tmp_path):
-    from nbgov.services.review import merge_ledger
+    from nbgov.services.review.state import merge_ledger
 
     base = chain("base")
     ours_records = base + chain("ours", start=base[-1])

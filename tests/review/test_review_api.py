@@ -13,8 +13,8 @@ import pytest
 from nbgov.core.config import load_config
 from nbgov.core.errors import ConfigError, GateError, ReviewError
 from nbgov.core.ledger import new_record, parse_ledger
-from nbgov.services.review import (
-    diff_against_approved,
+from nbgov.services.review.diff import diff_against_approved
+from nbgov.services.review.state import (
     gate_required,
     record_decision,
     require_approved,
@@ -96,7 +96,7 @@ def test_environment_switch(project):
 PROBE = """
 import sys, time
 from nbgov.core.config import load_config
-from nbgov.services.review import review_state
+from nbgov.services.review.state import review_state
 config = load_config()
 t0 = time.perf_counter()
 review_state(config, "notebooks/train.ipynb")

@@ -7,7 +7,7 @@ import pytest
 
 from nbgov.core.config import load_config
 from nbgov.core.ledger import new_record, parse_ledger
-from nbgov.services.review import record_decision, review_state
+from nbgov.services.review.state import record_decision, review_state
 
 pytestmark = pytest.mark.integration
 

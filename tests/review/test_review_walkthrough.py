@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from nbgov.core.config import load_config
-from nbgov.services.review import require_approved
+from nbgov.services.review.state import require_approved
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from nbgov.core.redact import REDACTED, is_secret_name, mask_notebook, redact_params, redact_record
-from nbgov.services.check import run_check
+from nbgov.services.check.engine import run_check
 
 FIXTURE = Path(__file__).parent / "fixtures" / "secrets--leaky.ipynb"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ9xk3Lr2T"

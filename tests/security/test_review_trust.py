@@ -49,7 +49,7 @@ def test_gate_refuses_a_ledger_that_lost_a_committed_record(reviewed: Path) -> N
 def test_promote_gate_refuses_a_ledger_that_lost_a_committed_record(reviewed: Path) -> None:
     from nbgov.adapters.notebooks import read_notebook
     from nbgov.core.identity import notebook_version
-    from nbgov.services.promote import ModelLineage, approval_reasons
+    from nbgov.services.models.promote import ModelLineage, approval_reasons
 
     _committed_then_dropped(reviewed)
     version = notebook_version(read_notebook(reviewed / NB))

@@ -66,7 +66,7 @@ async def test_approval_is_recorded_by_the_server_user(as_rita, api, jp_root_dir
     assert body["approved_version"] == version_on_disk(jp_root_dir, LOAD)
 
     # one source of truth: the CLI's service reads what the server wrote
-    from nbgov.services.review import review_state
+    from nbgov.services.review.state import review_state
 
     assert review_state(load_config(jp_root_dir), LOAD).status == "approved"
     status, again = await api("review", params={"path": LOAD})

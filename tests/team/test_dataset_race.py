@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from nbgov.adapters.mlflow import RunData, Tracker
+from nbgov.adapters.mlflow.tracker import RunData, Tracker
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nbgov.adapters.registry import Registry
+from nbgov.adapters.mlflow.registry import Registry
 
 NAME = "registry-uri-model"
 

@@ -10,7 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nbgov.core.errors import Location, NotebookError
+from nbgov.core.atomic import atomic_write
+from nbgov.core.errors import Location, NbgovError, NotebookError, missing_extra
+from nbgov.core.identity import notebook_version
+from nbgov.core.tasks import is_notebook_source, text_version
 
 NOTEBOOK_SUFFIXES = (".ipynb", ".py")
 
@@ -46,7 +49,6 @@ def _read_jupytext(path: Path, text: str) -> dict[str, Any]:
     try:
         import jupytext
     except ImportError:  # pragma: no cover - jupytext is a dependency
-        from nbgov.core.errors import missing_extra
 
         raise missing_extra("jupytext", "all") from None
     try:
@@ -58,7 +60,6 @@ def _read_jupytext(path: Path, text: str) -> dict[str, Any]:
 
 def write_notebook(path: str | Path, nb: dict[str, Any]) -> None:
     """Write a notebook dict atomically, in Jupyter's own layout (indent 1, trailing newline)."""
-    from nbgov.core.atomic import atomic_write
 
     atomic_write(path, json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
 
@@ -83,15 +84,12 @@ def read_text_source(path: str | Path) -> str:
 def read_source(path: str | Path) -> dict[str, Any] | str:
     """A task's source file as nbgov versions it: a notebook dict for ``.ipynb`` and ``.py``
     (scripts and function modules, read through jupytext), else its text."""
-    from nbgov.core.tasks import is_notebook_source
 
     return read_notebook(path) if is_notebook_source(path) else read_text_source(path)
 
 
 def content_version(content: dict[str, Any] | str) -> str:
     """The version of what :func:`read_source` returned: ``nbv1:...`` or ``srcv1:...``."""
-    from nbgov.core.identity import notebook_version
-    from nbgov.core.tasks import text_version
 
     return text_version(content) if isinstance(content, str) else notebook_version(content)
 
@@ -99,3 +97,15 @@ def content_version(content: dict[str, Any] | str) -> str:
 def source_version(path: str | Path) -> str:
     """The version of a task's source file (see :mod:`nbgov.core.tasks`)."""
     return content_version(read_source(path))
+
+
+def task_source_version(path: str | Path | None) -> str | None:
+    """The version recorded for a task's source file (what lineage records and the build plan
+    hold): None when the task has no source file, or it cannot be read (the run still counts;
+    review reports the file)."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        return source_version(path)
+    except NbgovError:
+        return None

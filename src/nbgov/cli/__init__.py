@@ -1,7 +1,10 @@
 """The ``nbgov`` command line. Thin: options in, one service call, exit code from the error.
 
 Sub-commands live in their own modules and are imported only when invoked, so that
-``nbgov check`` does not pay for importing MLflow or Ploomber.
+``nbgov check`` does not pay for importing MLflow or Ploomber. Inside a command module, each
+command imports the service it calls in its own body: ``nbgov --help`` imports every command
+module to list them, and pays for no service (the one exception to "imports at the top", kept
+by tests/test_architecture.py).
 """
 
 from __future__ import annotations

@@ -73,8 +73,8 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
                    f"{sum(t.outcome == 'failed' for t in summary.tasks)} failed in {summary.wall_s:.1f} s"
                    + (f"; build run {summary.parent_run_id} in {summary.tracking_uri}"
                       if summary.parent_run_id else ""))
-        from nbgov.services.fastpath import NEVER_RUN_KINDS
-        from nbgov.services.plan import plan_tasks
+        from nbgov.services.build.fastpath import NEVER_RUN_KINDS
+        from nbgov.services.pipeline.plan import plan_tasks
 
         found = plan_tasks(config, stale_ok=True)
         external = {t.name for t in found[0] if t.kind in NEVER_RUN_KINDS} if found else set()
@@ -140,11 +140,11 @@ def sync(project, as_json, wait):
 def status(project, as_json):
     """Show each task's state (up-to-date / outdated / failed / never-run) and its last run."""
     from nbgov.core.config import load_config
-    from nbgov.services.pipeline import pipeline_state
+    from nbgov.services.build.status import pipeline_state
 
     config = load_config(project)
     state = pipeline_state(config)
-    from nbgov.services.monitor import models_status
+    from nbgov.services.models.monitor import models_status
 
     state["models"] = models_status(config, state)
     if as_json:
@@ -180,7 +180,7 @@ def status(project, as_json):
 def open_build(build_id, project):
     """Open the parent run of build ID (find or create it; idempotent): an engine's setup task."""
     from nbgov.core.config import load_config
-    from nbgov.services.tracking import open_build as open_parent
+    from nbgov.services.recording.tracking import open_build as open_parent
 
     click.echo(open_parent(load_config(project), build_id))
 
@@ -193,7 +193,7 @@ def open_build(build_id, project):
 def close_build(build_id, status, project):
     """End the parent run of build ID (the runs of `nbgov build --build-id ID`): an engine's teardown task."""
     from nbgov.core.config import load_config
-    from nbgov.services.tracking import close_build as close_parent
+    from nbgov.services.recording.tracking import close_build as close_parent
 
     closed = close_parent(load_config(project), build_id, status.upper() if status else None)
     if closed is None:

@@ -71,8 +71,8 @@ def check(
     `path:cell:line RULE [name] message` (cells count from 1). Exit code: 0 clean,
     1 findings, 2 usage or internal error.
     """
-    from nbgov.services.check import list_rules as list_all
-    from nbgov.services.check import render, run_check
+    from nbgov.services.check.engine import list_rules as list_all
+    from nbgov.services.check.engine import render, run_check
 
     with warnings.catch_warnings(record=True) as caught:
         # plug-in warnings are printed once, plainly, as notes (the report carries them)

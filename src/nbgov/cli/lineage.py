@@ -35,8 +35,8 @@ def lineage(target, as_json, fmt, output, project):
     registered model (models:/NAME/VERSION or models:/NAME@ALIAS).
     """
     from nbgov.core.config import load_config
-    from nbgov.services.lineage import lineage as run_lineage
-    from nbgov.services.lineage_render import PICTURE_SUFFIXES, render, write_picture
+    from nbgov.services.lineage.query import lineage as run_lineage
+    from nbgov.services.lineage.render import PICTURE_SUFFIXES, render, write_picture
 
     payload = run_lineage(load_config(project), target)
     picture = bool(output) and Path(output).suffix.lower() in PICTURE_SUFFIXES

@@ -26,7 +26,7 @@ def promote(model_uri, alias, dry_run, note, by, project, as_json):
     [promote] thresholds. Exit 1 when refused (also with --dry-run)."""
     from nbgov.core.config import load_config
     from nbgov.core.errors import GateError
-    from nbgov.services.promote import promote as run
+    from nbgov.services.models.promote import promote as run
 
     try:
         plan = run(load_config(project), model_uri, alias, dry_run=dry_run, note=note, by=by)
@@ -47,7 +47,7 @@ def promote(model_uri, alias, dry_run, note, by, project, as_json):
 def serve(model_uri, port, host, project):
     """Serve a registered model with MLflow's scoring server (POST /invocations)."""
     from nbgov.core.config import load_config
-    from nbgov.services.serve import start_server
+    from nbgov.services.models.serve import start_server
 
     server = start_server(load_config(project), model_uri, port=port, host=host)
     # SIGTERM (e.g. from a scheduler) stops the server like Ctrl-C does. The handler only raises:
@@ -76,8 +76,8 @@ def monitor(batch, model_uri, project, as_json):
     """Run the monitor task on one production batch; exit 1 when the verdict is alert."""
     from nbgov.cli.output import run_text
     from nbgov.core.config import load_config
-    from nbgov.services.monitor import ALERT
-    from nbgov.services.monitor import monitor as run
+    from nbgov.services.models.monitor import ALERT
+    from nbgov.services.models.monitor import monitor as run
 
     result = run(load_config(project), batch, model_uri)
     if as_json:

@@ -1,5 +1,5 @@
 """``nbgov review``, ``nbgov ledger``, ``nbgov diff`` and ``nbgov version``: thin wrappers
-over :mod:`nbgov.services.review`."""
+over :mod:`nbgov.services.review.state`."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def review() -> None:
 def _decide(decision: str, notebooks: tuple[str, ...], message: str, reviewer: str | None,
             sign_key: str | None) -> None:
     from nbgov.core.identity import short_version
-    from nbgov.services.review import record_decisions
+    from nbgov.services.review.state import record_decisions
 
     states = record_decisions(load_config(), _abs(notebooks), decision, message, reviewer, sign_key)
     for state in states:
@@ -90,7 +90,7 @@ _decision_command("comment", "comment", "Comment on NOTEBOOKS (does not change t
 def status(paths: tuple[str, ...], as_json: bool) -> None:
     """Review status of notebooks under PATHS (default: every notebook of the project)."""
     from nbgov.core.identity import short_version
-    from nbgov.services.review import survey
+    from nbgov.services.review.state import survey
 
     states, errors = survey(load_config(), _abs(paths) or None)
     if as_json:
@@ -116,7 +116,7 @@ def status(paths: tuple[str, ...], as_json: bool) -> None:
 @click.argument("paths", nargs=-1)
 def gate(paths: tuple[str, ...]) -> None:
     """Exit 1 unless every notebook under PATHS is approved at its current version."""
-    from nbgov.services.review import discover_notebooks, require_approved
+    from nbgov.services.review.state import discover_notebooks, require_approved
 
     config = load_config()
     notebooks = discover_notebooks(config, _abs(paths) or None)
@@ -130,7 +130,7 @@ def gate(paths: tuple[str, ...]) -> None:
 def log(notebook: str, as_json: bool) -> None:
     """Every review record of NOTEBOOK, oldest first."""
     from nbgov.core.identity import short_version
-    from nbgov.services.review import notebook_log
+    from nbgov.services.review.state import notebook_log
 
     records = notebook_log(load_config(), _abs((notebook,))[0])
     if as_json:
@@ -162,7 +162,7 @@ def ledger() -> None:
 def verify(against: str, as_json: bool) -> None:
     """Check every record's hash and the chain; fail naming the first bad record. Lists each
     record's signature state (valid / invalid / unknown key / unsigned)."""
-    from nbgov.services.review import verify_ledger
+    from nbgov.services.review.state import verify_ledger
 
     result = verify_ledger(load_config(), against)
     if as_json:
@@ -197,7 +197,7 @@ def merge(base: str, ours: str, theirs: str) -> None:
     `git config merge.nbgov-ledger.driver "nbgov ledger merge %O %A %B"` and the line
     `.nbgov/reviews.jsonl merge=nbgov-ledger` in .gitattributes.
     """
-    from nbgov.services.review import merge_ledger
+    from nbgov.services.review.state import merge_ledger
 
     added = merge_ledger(base, ours, theirs)
     click.echo(f"ledger merged: {added} record(s) from the other side appended", err=True)
@@ -225,7 +225,7 @@ def diff(
     browser: str | None,
 ) -> None:
     """Show what changed in NOTEBOOK since its last approval (or since --rev)."""
-    from nbgov.services import review_diff as svc
+    from nbgov.services.review import diff as svc
 
     config = load_config()
     path = _abs((notebook,))[0]
@@ -249,7 +249,7 @@ def diff(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def version(notebooks: tuple[str, ...], as_json: bool) -> None:
     """Print the nbv1 version (content hash of cells and language) of NOTEBOOKS."""
-    from nbgov.services.review import notebook_versions
+    from nbgov.services.review.state import notebook_versions
 
     out = notebook_versions(list(notebooks))
     if as_json:

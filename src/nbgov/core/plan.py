@@ -10,7 +10,7 @@ never imports Ploomber nor runs project code: it re-digests the listed files and
 
 This module is the model and the key rules (plain data, the standard library only); reading
 and writing the file, and turning tasks into ``TaskInfo`` objects, is
-:mod:`nbgov.services.plan`.
+:mod:`nbgov.services.pipeline.plan`.
 """
 
 from __future__ import annotations

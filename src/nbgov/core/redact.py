@@ -27,6 +27,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from nbgov.core.errors import GateError, Location
 
 #: What a masked secret is replaced with (the same string in params, records and notebooks).
 REDACTED = "***redacted***"
@@ -372,7 +375,6 @@ def guard_notebook(nb: dict[str, Any], policy: str, where: str = "") -> tuple[di
     Raises:
         GateError: ``refuse`` and at least one secret was found (exit 1).
     """
-    from nbgov.core.errors import GateError, Location
 
     masked, count = mask_notebook(nb)
     if policy == "allow":
@@ -382,3 +384,14 @@ def guard_notebook(nb: dict[str, Any], policy: str, where: str = "") -> tuple[di
                         Location(where or None),
                         hint='remove them from the outputs, or set [tracking] secrets = "redact"')
     return masked, count
+
+
+def safe_uri(uri: str) -> str:
+    """A tracking URI without user:password, fit for a tag or a log line."""
+    parts = urlsplit(uri)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return uri

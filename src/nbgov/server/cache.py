@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.core.config import Config
+from nbgov.core.journal import journal_folder
+from nbgov.core.plan import PLAN_PATH
+from nbgov.services.review.store import ReviewSettings
 
 #: A payload older than this is recomputed even when no stamped file changed.
 MAX_AGE_S = 30.0
@@ -54,7 +57,6 @@ def stamp(paths: Iterable[Path]) -> Stamp:
 def spec_inputs(config: Config) -> list[Path]:
     """The files that decide a project's tasks: config, spec, env.yaml and the build plan the
     server reads them from (written by ``nbgov build`` / ``nbgov status``)."""
-    from nbgov.core.plan import PLAN_PATH
 
     return [config.root / "nbgov.toml", config.root / "pyproject.toml", config.pipeline_path,
             config.pipeline_path.parent / "env.yaml", config.root / PLAN_PATH]
@@ -69,7 +71,6 @@ def journal_inputs(config: Config) -> list[Path]:
     """The build journal's folder and files: the payload's ``unsynced`` count moves when a
     build journals a run the store did not take, and when ``nbgov sync`` confirms (appends to a
     ``.sent`` file, which leaves the folder's mtime alone) or retires a journal."""
-    from nbgov.core.journal import journal_folder
 
     folder = journal_folder(config.root)
     try:
@@ -91,7 +92,6 @@ def dag_inputs(config: Config, dag: dict[str, Any]) -> list[Path]:
 
 def review_inputs(config: Config, dag: dict[str, Any]) -> list[Path]:
     """The files the tasks' review statuses depend on: the ledger and the sources."""
-    from nbgov.services.review_store import ReviewSettings
 
     return [ReviewSettings.from_config(config).ledger, *sources(config, dag)]
 

@@ -213,8 +213,8 @@ class NbgovHandler(APIHandler):
 
         Data only: the build plan, lineage records and the ledger; a GET never loads the
         Ploomber DAG, which would render env.yaml, import task modules and run ``on_render``."""
-        dag = self.cache.dag(config, _service("pipeline").served_state)
-        reviews = self.cache.reviews(config, dag, _service("review").review_states)
+        dag = self.cache.dag(config, _service("build.status").served_state)
+        reviews = self.cache.reviews(config, dag, _service("review.state").review_states)
         tasks = [{**t, "review": reviews.get(t.get("source"), t.get("review"))}
                  for t in dag.get("tasks", [])]
         return {**dag, "tasks": tasks}
@@ -242,7 +242,7 @@ class NbgovHandler(APIHandler):
     def signing_as(self, config: Config) -> str | None:
         """The name a decision by this user would be recorded under (None: none resolves)."""
         try:
-            return _service("review").resolve_reviewer(config, self.reviewer())
+            return _service("review.state").resolve_reviewer(config, self.reviewer())
         except NbgovError:
             return None
 
@@ -257,16 +257,16 @@ class InfoHandler(NbgovHandler):
         pipeline = self.rebase(config, config.pipeline) if self.has_pipeline(config) else None
         reviewer = await self.call(self.signing_as, config)
         self.reply({"version": __version__, "root": ".", "pipeline": pipeline,
-                    "lineage": service_available("lineage"), "reviewer": reviewer})
+                    "lineage": service_available("lineage.query"), "reviewer": reviewer})
 
 
 def _task_for(handler: NbgovHandler, config: Config, path: Path) -> str | None:
     """The pipeline task whose source is ``path``; None without a pipeline, or when the
     pipeline does not load (``GET pipeline`` reports that error; the review still shows)."""
-    if not handler.has_pipeline(config) or not service_available("pipeline"):
+    if not handler.has_pipeline(config) or not service_available("build.status"):
         return None
     try:
-        task_map = handler.cache.tasks(config, _service("pipeline").served_state)
+        task_map = handler.cache.tasks(config, _service("build.status").served_state)
     except NbgovError as exc:
         handler.log.warning("[nbgov] no task for %s: %s", path, exc.message)
         return None
@@ -280,7 +280,7 @@ def _last_run_synced(handler: NbgovHandler, config: Config, task: str | None) ->
     if task is None:
         return None
     try:
-        return handler.cache.synced(config, _service("pipeline").served_state).get(task)
+        return handler.cache.synced(config, _service("build.status").served_state).get(task)
     except NbgovError:
         return None
 
@@ -301,7 +301,7 @@ class ReviewHandler(NbgovHandler):
     @authorized
     async def get(self) -> None:
         path, config = self.notebook()
-        review = _service("review")
+        review = _service("review.state")
 
         def work() -> dict[str, Any]:
             return _review_payload(self, config, path, review.review_state(config, path))
@@ -323,7 +323,7 @@ class ReviewHandler(NbgovHandler):
             raise tornado.web.HTTPError(400, "note must be a string")
         path = self.resolve(body.get("path"))
         config = self.project_for(path)
-        review = _service("review")
+        review = _service("review.state")
         reviewer = self.reviewer()
 
         def work() -> dict[str, Any]:
@@ -365,7 +365,7 @@ class DiffHandler(NbgovHandler):
         if outputs not in ("0", "1"):
             raise tornado.web.HTTPError(400, "outputs must be 0 or 1")
         path, config = self.notebook()
-        payload = await self.call(_service("review").diff_against_approved, config, path,
+        payload = await self.call(_service("review.diff").diff_against_approved, config, path,
                                   include_outputs=outputs == "1")
         payload["path"] = self.rel(path)
         self.reply(payload)
@@ -379,7 +379,7 @@ class TaskContextHandler(NbgovHandler):
     async def get(self) -> None:
         path, config = self.notebook()
         self.has_pipeline(config, required=True)
-        payload = await self.call(self.cache.exclusive, _service("pipeline_data").task_context_data,
+        payload = await self.call(self.cache.exclusive, _service("pipeline.data").task_context_data,
                                   config, path)
         if payload is None:
             raise NotebookNotFoundError(f"{self.rel(path)} is not a task of {config.pipeline}")
@@ -402,7 +402,7 @@ class LineageHandler(NbgovHandler):
             resolved = self.resolve(target, kind="any", must_exist=False)
             if resolved.exists() or "/" in target or target.startswith((".", "~")):
                 target = str(resolved)
-        payload = await self.call(_service("lineage").lineage, config, target)
+        payload = await self.call(_service("lineage.query").lineage, config, target)
         self.reply(payload)
 
 
@@ -436,7 +436,7 @@ ROUTES: dict[str, type[NbgovHandler]] = {
 
 def _table() -> dict[str, type[NbgovHandler]]:
     table = dict(ROUTES)
-    if service_available("lineage"):
+    if service_available("lineage.query"):
         table["lineage"] = LineageHandler
     return table
 

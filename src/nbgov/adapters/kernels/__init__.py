@@ -19,11 +19,11 @@ __all__ = ["kernel_pool", "start_template", "stop_template"]
 
 def __getattr__(name: str) -> Any:
     if name == "kernel_pool":
-        from nbgov.adapters.kernels.pool import kernel_pool
+        from nbgov.adapters.kernels.pool import kernel_pool  # (a submodule: the package stays light)
 
         return kernel_pool
     if name in ("start_template", "stop_template"):
-        from nbgov.adapters.kernels import template
+        from nbgov.adapters.kernels import template  # (a submodule: the package stays light)
 
         return getattr(template, name)
     raise AttributeError(name)

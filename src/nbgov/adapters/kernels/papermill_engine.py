@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
+from typing import Any
 
-from nbgov.adapters.kernels.pool import active_pool
 
-
-def prestart_engine(base: type) -> type:
-    """A papermill engine class: ``base`` (papermill's nbclient engine), on a booted kernel."""
+def prestart_engine(base: type, active_pool: Callable[[], Any]) -> type:
+    """A papermill engine class: ``base`` (papermill's nbclient engine), on a booted kernel
+    taken from ``active_pool()`` (the pool of the block running now, or None)."""
     from papermill.utils import merge_kwargs, remove_args
 
     class PrestartEngine(base):

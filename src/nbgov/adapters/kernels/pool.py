@@ -27,6 +27,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from nbgov.adapters.kernels.papermill_engine import prestart_engine
+
 #: nbclient starts IPython kernels with an in-memory history (no SQLite file per task).
 _IPYKERNEL_ARGS = ["--HistoryManager.hist_file=:memory:"]
 
@@ -224,7 +226,7 @@ def activate_warm_kernels() -> None:
     :func:`deactivate_warm_kernels` undoes it."""
     from jupyter_client.provisioning.factory import KernelProvisionerFactory
 
-    from nbgov.adapters.kernels.provisioner import NAME
+    from nbgov.adapters.kernels.provisioner import NAME  # (imports jupyter_client's provisioners)
 
     factory = KernelProvisionerFactory.instance()
     if NAME not in factory.provisioners:
@@ -269,11 +271,9 @@ def kernel_pool(ahead: bool = True) -> Iterator[KernelPool]:
     with warm_kernels():
         from papermill.engines import papermill_engines
 
-        from nbgov.adapters.kernels.papermill_engine import prestart_engine
-
         default = papermill_engines.get_engine(None)
         previous, _active = _active, KernelPool(ahead=ahead)
-        papermill_engines.register(None, prestart_engine(default))
+        papermill_engines.register(None, prestart_engine(default, active_pool))
         try:
             yield _active
         finally:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.adapters.kernels._forkserver import recv_message, send_message
+from nbgov.core.imports import pipeline_imports
 
 #: Environment variables read when the interpreter starts or when a preloaded module is imported:
 #: a forked kernel keeps the template's values of these, so a request with other values is refused.
@@ -251,7 +252,6 @@ def _exists(pid: int) -> bool:
 def preload_modules(sources: Iterable[Path], preload: Any = True) -> list[str] | None:
     """The modules to preload: the imports of the task ``sources`` plus ``preload`` when it is a
     list (``[execution] preload``); None when ``preload`` is false (warm kernels off)."""
-    from nbgov.core.imports import pipeline_imports
 
     if preload is False:
         return None

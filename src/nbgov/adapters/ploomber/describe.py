@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters.ploomber import kinds
+from nbgov.core.config import find_root
 from nbgov.core.tasks import BUILTIN_KINDS, evidence_file, load_kinds, record_file
 
 BUILTIN = {k.name: k for k in BUILTIN_KINDS}
@@ -85,7 +87,6 @@ def describe_dag(dag: Any, root: Path | None = None,
     """
     from ploomber.constants import TaskStatus
 
-    from nbgov.adapters.ploomber import kinds
 
     groups = groups or {}
     described = []
@@ -94,7 +95,6 @@ def describe_dag(dag: Any, root: Path | None = None,
         kind = kinds.task_kind(task)
         described.append((task, kind, kinds.source_file(task, kind)))
     if root is None:
-        from nbgov.core.config import find_root
 
         first = next((f for _, _, f in described if f is not None), None)
         root = find_root(first.parent) if first is not None else Path.cwd()

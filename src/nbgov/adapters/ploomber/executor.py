@@ -17,17 +17,18 @@ The loading side (spec, tasks as plain data) lives in :mod:`nbgov.adapters.ploom
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from nbgov.adapters.kernels.pool import kernel_pool
-from nbgov.adapters.ploomber.pipeline import (
+from nbgov.adapters.ploomber.outcomes import (
     BuildResult,
     ContentCheck,
     TaskOutcome,
-    _quiet,
+    build_wrapper,
     task_error,
 )
+from nbgov.adapters.ploomber.outcomes import quiet as _quiet
 from nbgov.core import interrupts
 
 #: Outcomes a task can have in a build.
@@ -45,18 +46,6 @@ class TaskObserver(Protocol):
         """The task ended: ``ran``, ``failed``, ``stopped`` (DAGBuildEarlyStop) or ``killed``."""
 
 
-#: Wraps a task's build in the process that runs it (e.g. to keep the executed notebook of a
-#: task whose product is HTML): ``wrapper(task) -> context manager``. Set before any worker is
-#: forked, so workers inherit it.
-_build_wrapper: Callable[[Any], Any] | None = None
-
-
-def set_build_wrapper(wrapper: Callable[[Any], Any] | None) -> None:
-    """Install the context-manager factory every task build runs inside (None: none)."""
-    global _build_wrapper
-    _build_wrapper = wrapper
-
-
 class _TaskRun:
     """A picklable call that builds one task wherever it runs and never raises: it returns
     ``("ok", (report, meta))``, ``("failed", traceback text)`` or ``("stopped", traceback text)``."""
@@ -68,7 +57,7 @@ class _TaskRun:
         from ploomber.exceptions import DAGBuildEarlyStop
         from ploomber.executors import _format
 
-        wrapper = _build_wrapper(self.task) if _build_wrapper else contextlib.nullcontext()
+        wrapper = build_wrapper(self.task)
         try:
             with wrapper, _quiet():
                 report, meta = self.task._build(catch_exceptions=True)

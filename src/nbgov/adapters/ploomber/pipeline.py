@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import io
 import logging
 import os
 import re
 import sys
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters._deferred import deferred_imports
+from nbgov.adapters.notebooks import read_notebook
+from nbgov.adapters.ploomber import sources
 from nbgov.adapters.ploomber.describe import TaskInfo, describe_dag
+from nbgov.adapters.ploomber.outcomes import EXCEPTION_LINE, BuildResult, ContentCheck
+from nbgov.adapters.ploomber.outcomes import quiet as _quiet
 from nbgov.core.errors import Location, NotebookError, ParameterError, PipelineError
 
 __all__ = ["TaskInfo", "describe_dag"]  # re-exported: they used to live here
@@ -39,29 +41,8 @@ DEFAULT_EXECUTOR_PARAMS = {"shutdown_kernel": "immediate", "progress_bar": False
 NBGOV_HOOK_PREFIX = "nbgov.hooks."
 
 
-@dataclass
-class TaskOutcome:
-    """What happened to one task in a build."""
-
-    name: str
-    outcome: str  # "ran" | "skipped" | "failed" | "not-run"
-    error: str | None = None
-
-
-@dataclass
-class BuildResult:
-    """Outcomes of every task, in pipeline order, and whether the build failed."""
-
-    outcomes: list[TaskOutcome] = field(default_factory=list)
-    failed: bool = False
-
-    def by_name(self) -> dict[str, TaskOutcome]:
-        return {o.name: o for o in self.outcomes}
-
-
 def _import_ploomber():
     # Ploomber logs and warns generously at import; keep the user's terminal clean.
-    from nbgov.adapters._deferred import deferred_imports
 
     with warnings.catch_warnings(), deferred_imports():
         warnings.simplefilter("ignore")
@@ -72,7 +53,6 @@ def _import_ploomber():
 
 def parameters_cell_names(source: Path) -> set[str] | None:
     """Names assigned at top level in the notebook's ``parameters`` cell (None: no such cell)."""
-    from nbgov.adapters.notebooks import read_notebook
 
     nb = read_notebook(source)
     for index, cell in enumerate(nb["cells"]):
@@ -134,7 +114,6 @@ class Pipeline:
     def _load(self, env_overrides, param_overrides, executor_params):
         from ploomber.spec import DAGSpec
 
-        from nbgov.adapters.ploomber import sources
 
         raw = sources._yaml_file(self.spec_path)
         if not isinstance(raw, dict) or not isinstance(raw.get("tasks", []), list):
@@ -289,6 +268,7 @@ class Pipeline:
         """Run the pipeline (or the ``select``-ed tasks) and report each task's outcome; the
         observer hears of each task as it starts and ends (see
         :func:`nbgov.adapters.ploomber.executor.build_dag`)."""
+        # the executor subclasses Ploomber's at import (~1 s): only builds pay for it
         from nbgov.adapters.ploomber.executor import build_dag
 
         return build_dag(self._dag, force=force, select=select, jobs=jobs, progress=progress,
@@ -297,7 +277,7 @@ class Pipeline:
     def default_jobs(self) -> int:
         """Tasks at once when the user gives no ``-j``: ``executor: parallel`` in the spec means
         one per core, as in Ploomber."""
-        from nbgov.adapters.ploomber.executor import executor_jobs
+        from nbgov.adapters.ploomber.executor import executor_jobs  # (imports Ploomber: see build)
 
         return executor_jobs(self._dag)
 
@@ -309,22 +289,6 @@ def dag_outcomes(dag: Any) -> dict[str, str]:
     mapping = {TaskStatus.Executed: "ran", TaskStatus.Skipped: "skipped", TaskStatus.Errored: "failed"}
     return {name: mapping.get(dag[name].exec_status, "not-run") for name in dag}
 
-
-_EXC_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*([A-Za-z_]\w*(?:Error|Exception|Interrupt|Exit)): (.*)$")
-
-
-def task_error(message: str, name: str) -> str | None:
-    """The root cause of task ``name``'s failure in a Ploomber DAGBuildError message, as
-    ``ExceptionName: first line`` (Ploomber's own wrapper exceptions are skipped)."""
-    end = message.find(f'Error building task "{name}"')
-    chunk = message[:end] if end >= 0 else message
-    start = chunk.rfind("Error building task \"")
-    chunk = chunk[start:] if start >= 0 else chunk
-    causes = [m for m in map(_EXC_LINE.match, chunk.splitlines()) if m and m.group(1) != "TaskBuildError"]
-    if not causes:
-        return None
-    ename, text = causes[-1].groups()
-    return f"{ename}: {text.strip()}"[:500]
 
 
 def _is_nbgov_hook(hook: Any) -> bool:
@@ -365,23 +329,6 @@ def _first_line(exc: BaseException) -> str:
         current = current.__cause__ or context
     last = len(parts) - 1
     return ": ".join(part if i == last else part.rstrip(".") for i, part in enumerate(parts))
-
-
-@contextlib.contextmanager
-def _quiet(keep_progress: bool = False):
-    """Silence Ploomber's warnings and stdout chatter (its tracebacks are not user messages)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if keep_progress:
-            yield
-        else:
-            with contextlib.redirect_stdout(io.StringIO()):
-                yield
-
-
-#: ``check(task name, tasks executed so far in this build)`` -> True: its content is unchanged,
-#: skip it; False: its content changed, run it; None: no opinion, Ploomber's rules decide.
-ContentCheck = Callable[[str, "set[str]"], "bool | None"]
 
 
 def rendering_for_build() -> bool:
@@ -483,7 +430,7 @@ def render_failure(text: str) -> str | None:
         return None
     causes = []
     for task, lines in _task_blocks(text):
-        found = [m for m in map(_EXC_LINE.match, lines) if m]
+        found = [m for m in map(EXCEPTION_LINE.match, lines) if m]
         if found:
             causes.append(f"task {task}: {found[-1].group(1)}: {found[-1].group(2)}")
     return "; ".join(causes)[:1000] or None

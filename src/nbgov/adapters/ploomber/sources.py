@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters.notebooks import read_notebook
 from nbgov.core.errors import Location, PipelineError
 
 #: Ploomber 0.23's ``suffix2taskclass``: a source with one of these suffixes is a file.
@@ -190,7 +191,6 @@ def check_sources(tasks: list[RawTask], root: Path, extract_product: bool = Fals
         if path.is_file() and path.suffix in (".ipynb", ".py") and (cls is None or cls in NOTEBOOK_CLASSES):
             # a damaged notebook is named with what is wrong (Ploomber's own message blames
             # pipeline.yaml and gives no reason)
-            from nbgov.adapters.notebooks import read_notebook
 
             read_notebook(path)
 

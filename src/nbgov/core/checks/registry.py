@@ -103,7 +103,7 @@ def load_registry(plugins: bool = True) -> RuleRegistry:
     Args:
         plugins: False to skip the entry-point scan (tests, or ``--no-plugins``).
     """
-    from nbgov.core.checks.builtin import BUILTIN_RULES
+    from nbgov.core.checks.builtin import BUILTIN_RULES  # (the built-in rules register through this module)
 
     registry = RuleRegistry(BUILTIN_RULES)
     if not plugins:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, Location, PipelineError
+from nbgov.services.build import load_pipeline
 
 #: Keys of ``[export]`` and of ``[export.tasks.NAME]``.
 EXPORT_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -106,7 +107,6 @@ def _resources(table: dict, where: str, source) -> dict:
 def build_plan(config: Config, environment: str | None = None, image: str | None = None,
                allow_local_products: bool = False) -> ExportPlan:
     """The export plan of the project's pipeline (validated ``[export]`` settings applied)."""
-    from nbgov.services.build import load_pipeline
 
     settings = config.checked_section("export", EXPORT_KEYS)
     if environment:

@@ -21,14 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.adapters.environment import environment_fingerprint, git_state
-from nbgov.adapters.mlflow import Tracker
+from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import Config
-from nbgov.core.journal import Journal, journal_folder
+from nbgov.core.journal import Journal, journal_folder, retire
+from nbgov.core.lineage import read_record, write_record
+from nbgov.core.redact import safe_uri
 from nbgov.services.recording.rundata import task_run_event
 from nbgov.services.recording.sender import SendState, stage_artifacts
 from nbgov.services.recording.uploader import Uploader
-from nbgov.services.tracking import safe_uri
+from nbgov.services.review.state import review_states
 
 #: How long the build waits, at its end, for the store to take what is still queued (the
 #: journal keeps the rest: a slow store must not hold the build forever).
@@ -165,7 +167,6 @@ class Recorder:
             upstream_ids=self._upstream_ids(name))
         event = self._append("task_finished", key=key, task=name, parent_key=self._parent_key, **payload)
         if record is not None and self.tasks[name].record is not None:
-            from nbgov.core.lineage import write_record
 
             try:
                 write_record(record, self.tasks[name].record)
@@ -209,7 +210,6 @@ class Recorder:
             rec.run_id = rec.run_id or self._state.ids.get(f"{self.journal.build_id}/{name}")
         self.report.parent_run_id = self.report.parent_run_id or self._state.ids.get(self._parent_key)
         if not unsent:
-            from nbgov.core.journal import retire
 
             retire(self.journal)
         return self.report
@@ -226,7 +226,6 @@ class Recorder:
         rel = self._rel(source)
         if rel not in self.review_status:
             try:
-                from nbgov.services.review import review_states
 
                 for s in review_states(self.config, [source]):
                     self.review_status[rel] = s.status
@@ -237,7 +236,6 @@ class Recorder:
     def _upstream_ids(self, name: str) -> dict[str, tuple[str | None, str | None]]:
         """upstream task -> (run id, run key) of the run whose products this task read: this
         build's run when the upstream ran in it, else the upstream's last lineage record."""
-        from nbgov.core.lineage import read_record
 
         out = {}
         for up in self.tasks[name].upstream:

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.notebooks import read_notebook
+from nbgov.adapters.notebooks import read_notebook, task_source_version
 from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
@@ -20,7 +20,7 @@ from nbgov.core.errors import NbgovError
 from nbgov.core.executed import Execution, read_execution, split_scraps
 from nbgov.core.lineage import LineageRecord
 from nbgov.core.redact import mask_text, redact_params, redact_record
-from nbgov.services.tracking import redact_params as mlflow_params
+from nbgov.services.recording.tracking import redact_params as mlflow_params
 
 #: Characters MLflow accepts in metric, param and tag names.
 _NAME_OK = re.compile(r"[^0-9A-Za-z_\-. /]")
@@ -36,15 +36,7 @@ def mlflow_name(name: str) -> str:
 def source_version(task: TaskInfo) -> str | None:
     """The version of the task's source file (``nbv1`` for notebooks, scripts and function
     modules, ``srcv1`` for other text sources; see :mod:`nbgov.core.tasks`); None without one."""
-    from nbgov.adapters.notebooks import source_version as version_of
-
-    path = task.source_file
-    if path is None or not Path(path).is_file():
-        return None
-    try:
-        return version_of(path)
-    except NbgovError:
-        return None  # an unreadable source: the run still counts; review reports the file
+    return task_source_version(task.source_file)
 
 
 def _rel(config: Config, path: Path) -> str:

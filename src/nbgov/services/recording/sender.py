@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.mlflow import RUN_KEY_TAG, RunData, Tracker
+from nbgov.adapters.mlflow.tracker import RUN_KEY_TAG, RunData, Tracker
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import TrackingError
 from nbgov.core.journal import Journal
-from nbgov.core.lineage import LineageRecord, write_record
+from nbgov.core.lineage import LineageRecord, read_record, write_record
+from nbgov.core.redact import mask_notebook, mask_text
 
 LINEAGE_ARTIFACT = "nbgov/lineage.json"
 
@@ -159,7 +160,6 @@ class Sender:
         (refuse) or as they are (allow); the count of secrets found goes to a run tag."""
         import json
 
-        from nbgov.core.redact import mask_notebook, mask_text
 
         out, found = [], 0
         for path, folder_name in artifacts:
@@ -267,7 +267,6 @@ def stage_artifacts(journal: Journal, event: dict[str, Any], root: Path) -> int:
 def _patch_local_record(path: Path, record: dict[str, Any]) -> None:
     """Give the local lineage record the run ids it was written without, if it is still the
     record of that run (same key)."""
-    from nbgov.core.lineage import read_record
 
     current = read_record(path)
     if current is None or current.run_key != record.get("run_key"):

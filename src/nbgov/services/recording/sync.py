@@ -13,10 +13,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from nbgov.adapters.mlflow import Tracker
+from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.core.config import Config
+from nbgov.core.digest import file_digest
 from nbgov.core.errors import TrackingError
 from nbgov.core.journal import Journal, open_journals, retire
+from nbgov.core.lineage import LineageRecord, write_record
+from nbgov.core.lock import build_lock
 from nbgov.services.recording.sender import Sender, SendState, stage_artifacts
 
 
@@ -108,8 +111,6 @@ def restore_records(config: Config, journals: list[Journal]) -> list[str]:
     Without this the task is only outdated (no record) and runs again; with it, the products
     its run made are known again as that run's, and the run is sent as usual.
     """
-    from nbgov.core.digest import file_digest
-    from nbgov.core.lineage import LineageRecord, write_record
 
     latest: dict[str, dict] = {}  # record path -> the last such run (journals oldest first)
     for journal in journals:
@@ -194,7 +195,6 @@ def sync_journals(config: Config, tracker: Tracker | None = None, skip: str | No
 
 def sync(config: Config, wait: float | bool = 60) -> SyncReport:
     """``nbgov sync``: take the build lock (waiting up to ``wait`` seconds), then send."""
-    from nbgov.core.lock import build_lock
 
     lock = build_lock(config.root)
     lock.acquire(wait=wait, command="nbgov sync")

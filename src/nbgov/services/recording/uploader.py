@@ -33,7 +33,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters.mlflow.stores import reachable
+from nbgov.adapters.mlflow.tracker import Tracker, warm_imports
+from nbgov.core.config import load_config
+from nbgov.core.errors import TrackingError
+from nbgov.core.exiting import exit_now
 from nbgov.core.journal import Journal
+from nbgov.services.lineage.query import link_registered_models
+from nbgov.services.recording.sender import Sender, SendState
 
 _PR_SET_PDEATHSIG = 1
 #: At the build's end, a tracking server that has taken nothing for this long is asked whether
@@ -154,9 +161,6 @@ class Uploader:
         if not uri.startswith(("http://", "https://")):
             self._progress = time.monotonic()
             return None
-        from nbgov.adapters.mlflow import reachable
-        from nbgov.core.errors import TrackingError
-
         try:
             reachable(uri)
         except TrackingError as exc:
@@ -243,10 +247,6 @@ def main(argv: list[str]) -> int:
         with contextlib.suppress(OSError, ValueError):
             out.write(json.dumps(payload) + "\n")
 
-    from nbgov.adapters.mlflow import Tracker, warm_imports
-    from nbgov.core.errors import TrackingError
-    from nbgov.services.recording.sender import Sender, SendState
-
     warm_imports(settings["uri"])  # while the build loads its pipeline; the store is not touched yet
     lines = iter(sys.stdin.buffer)
     first = next(lines, None)
@@ -297,16 +297,11 @@ def _link_models(root: Path, uri: str, run_ids: list[str]) -> None:
     build's path: the store is open and MLflow imported already)."""
     import dataclasses
 
-    from nbgov.core.config import load_config
-    from nbgov.services.lineage import link_registered_models
-
     with contextlib.suppress(Exception):  # the tags are a convenience: the records have the lineage
         link_registered_models(dataclasses.replace(load_config(root), tracking_uri=uri), run_ids)
 
 
 if __name__ == "__main__":
-    from nbgov.core.exiting import exit_now
-
     # everything is sent (each store call committed) and every reply written: skip the teardown
     # of MLflow, SQLAlchemy and their modules (0.7-0.9 s here, which the build waits for)
     exit_now(main(sys.argv[1:]))

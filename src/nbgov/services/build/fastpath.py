@@ -2,7 +2,7 @@
 cached build plan and the lineage records.
 
 Loading a pipeline through Ploomber costs 2-4 s (its import alone 2.4 s) before anything can be
-decided. The plan (:mod:`nbgov.services.plan`) keeps what the last rendering produced, for every
+decided. The plan (:mod:`nbgov.services.pipeline.plan`) keeps what the last rendering produced, for every
 task kind (notebooks, scripts, functions, grids, placeholders), valid while its key holds; the
 lineage records hold what each task's last run read and wrote. nbgov's content rules
 (:func:`nbgov.core.freshness.decide`, the rules a serial ``nbgov build`` applies to every task)
@@ -20,6 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.core.config import Config
+from nbgov.core.digest import file_digest
+from nbgov.core.errors import NbgovError
+from nbgov.core.freshness import Freshness, decide
+from nbgov.core.journal import open_journals
+from nbgov.core.lineage import read_record
+from nbgov.core.plan import relative
+from nbgov.services.build.options import BuildOptions, BuildSummary, TaskSummary
+from nbgov.services.pipeline.plan import plan_tasks, source_version
+from nbgov.services.recording.sync import pending_runs
 
 #: Task kinds that never run (their product is made outside the pipeline): no record, ever.
 NEVER_RUN_KINDS = ("link", "input")
@@ -34,12 +43,6 @@ def verdicts(config: Config, infos: list, versions: dict[str, str]) -> dict[str,
         versions: source file (relative to the root) -> its version, from the plan (valid
             while the plan's key holds); a source not in it is read now.
     """
-    from nbgov.core.digest import file_digest
-    from nbgov.core.errors import NbgovError
-    from nbgov.core.freshness import Freshness, decide
-    from nbgov.core.lineage import read_record
-    from nbgov.core.plan import relative
-    from nbgov.services.plan import source_version
 
     by_name = {t.name: t for t in infos}
 
@@ -101,8 +104,6 @@ def fresh_records(config: Config) -> tuple[list, dict[str, Any]] | None:
     key holds and every task is fresh by content (its last run succeeded with this source
     version, these params and these input digests, and its products are there); None
     otherwise."""
-    from nbgov.core.lineage import read_record
-    from nbgov.services.plan import plan_tasks
 
     found = plan_tasks(config)
     if found is None:
@@ -140,10 +141,17 @@ def noop_summary(
     if found is None:
         return None
     infos, records = found
-    from nbgov.services.build import BuildSummary, TaskSummary
-
     summaries = [TaskSummary(t.name, "skipped", None, getattr(records[t.name], "run_id", None))
                  for t in infos]
     return BuildSummary(
         summaries, None, False, time.perf_counter() - started, config.resolved_tracking_uri()
     )
+
+
+def noop_build(config: Config, options: BuildOptions, started: float) -> BuildSummary | None:
+    """The summary of a build with nothing to do, decided from the lineage records without
+    loading Ploomber (nothing is written: no lock needed), or None: take the normal path. A
+    build that joins a shared build, or finds runs waiting in the journal, always takes it."""
+    if options.build_id is not None or pending_runs(config) or open_journals(config.root):
+        return None
+    return noop_summary(config, options.force, options.tasks, options.jobs, options.env, options.params, started)

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters import git
+from nbgov.adapters import git, nbdime
 from nbgov.adapters.notebooks import content_version, read_source
 from nbgov.core.config import Config
 from nbgov.core.errors import Location, NotebookError, ReviewError
 from nbgov.core.identity import short_version
 from nbgov.core.ledger import ReviewRecord, status_of
 from nbgov.core.tasks import normalise_text
-from nbgov.services import review_store as store
-from nbgov.services.review import read_current
-from nbgov.services.review_store import ReviewSettings
+from nbgov.services.review import store
+from nbgov.services.review.state import read_current
+from nbgov.services.review.store import ReviewSettings
 
 
 def _at_rev(config: Config, path: Path, rel: str, rev: str) -> dict[str, Any] | str:
@@ -70,7 +70,6 @@ def notebook_diff(
         "current", "diff"}``: ``base`` and ``current`` are the compared notebooks (cells without
         outputs unless ``include_outputs``), ``diff`` is nbdime's diff JSON (``[]``: no change).
     """
-    from nbgov.adapters import nbdime
 
     path, rel, nb, version = read_current(config, notebook)
     settings = ReviewSettings.from_config(config)
@@ -90,6 +89,20 @@ def notebook_diff(
         "current": current,
         "diff": nbdime.diff(base, current),
     }
+
+
+def diff_against_approved(
+    config: Config, notebook: str | Path, include_outputs: bool = False
+) -> dict[str, Any]:
+    """What changed since the latest approval: :func:`notebook_diff` without a revision.
+
+    Returns:
+        ``{"path", "approved_version", "current_version", "base", "current", "diff", ...}``.
+
+    Raises:
+        ReviewError: never approved, or its snapshot is missing.
+    """
+    return notebook_diff(config, notebook, None, include_outputs)
 
 
 def _as_text(content: dict[str, Any] | str) -> str:
@@ -123,7 +136,6 @@ def _text_diff(rel: str, approved_version: str | None, version: str, base: dict[
 def render_diff(result: dict[str, Any], color: bool = False) -> str:
     """The text form of a :func:`notebook_diff` result (nbdime's pretty printer; a unified
     diff for text sources)."""
-    from nbgov.adapters import nbdime
 
     if not result["diff"]:
         return f"{result['path']}: no changes since {result['against']}\n"
@@ -174,7 +186,6 @@ def web_diff(
     browser: str | None = None,
 ) -> WebDiff:
     """Start nbdime's web diff of a notebook against its approval (or ``rev``) on 127.0.0.1."""
-    from nbgov.adapters import nbdime
 
     result = notebook_diff(config, notebook, rev, include_outputs)
     if result.get("format") == "text":

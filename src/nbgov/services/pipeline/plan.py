@@ -7,7 +7,7 @@ the files the plan lists and, only when the spec uses them, asking git for ``{{g
 
 Who writes it: every caller that renders the whole pipeline without ``--env`` / ``-p``
 overrides (``nbgov build``, ``nbgov status`` on its slow path). Who reads it: the no-op build
-and ``nbgov status`` (:mod:`nbgov.services.fastpath`), ``nbgov lineage`` (task names and
+and ``nbgov status`` (:mod:`nbgov.services.build.fastpath`), ``nbgov lineage`` (task names and
 product paths of grids and placeholders) and the JupyterLab server, which never writes it.
 """
 
@@ -22,10 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from nbgov import __version__
+from nbgov.adapters.notebooks import task_source_version
 from nbgov.adapters.ploomber.pipeline import TaskInfo
+from nbgov.adapters.specfile import read_spec
 from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
+from nbgov.core.errors import NbgovError
 from nbgov.core.plan import (
     PLAN_PATH,
     Plan,
@@ -146,35 +149,13 @@ def _json_stable(value: Any) -> bool:
 
 
 def source_version(info: TaskInfo) -> str | None:
-    """The source version nbgov records for ``info``'s source file (None: it has none, or this
-    reader does not know how; the fast path then leaves the decision to the normal path)."""
-    source = info.source_file
-    if source is None or not Path(source).is_file():
-        return None
-    # exactly the version the recorder writes into lineage records, wherever it lives in this
-    # nbgov (the recorder's own function, else the task-kinds reader); before both existed,
-    # only notebooks and scripts had a version
-    try:
-        from nbgov.services.recording.rundata import source_version as recorded
-    except ImportError:
-        recorded = None
-    if recorded is not None:
-        return recorded(info)
-    from nbgov.adapters import notebooks
-
-    by_kind = getattr(notebooks, "source_version", None)
-    if by_kind is not None:
-        return by_kind(source)
-    if Path(source).suffix in (".ipynb", ".py"):  # notebooks, scripts, function modules: nbv1
-        from nbgov.core.identity import notebook_version
-
-        return notebook_version(notebooks.read_notebook(source))
-    return None
+    """The source version nbgov records for ``info``'s source file (None: it has none, or it
+    cannot be read; the fast path then leaves the decision to the normal path)."""
+    return task_source_version(info.source_file)
 
 
 def make_plan(config: Config, infos: list[TaskInfo]) -> tuple[Plan | None, str | None]:
     """The plan of a pipeline just rendered into ``infos``, or ``(None, why not cacheable)``."""
-    from nbgov.core.errors import NbgovError
 
     root = config.root
     spec_files, why = _spec_files(config.pipeline_path)
@@ -300,7 +281,6 @@ def spec_tasks(config: Config) -> list[TaskInfo]:
     Raises:
         PipelineError: the spec does not parse.
     """
-    from nbgov.adapters.specfile import read_spec
 
     spec = read_spec(config.pipeline_path)
     infos = []

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters.specfile import read_spec
 from nbgov.core.config import Config
 from nbgov.core.errors import NbgovError
+from nbgov.services.pipeline.plan import plan_tasks, stale_reason
 
 #: Rules that make no sense on a script: it carries no kernelspec (Ploomber picks the kernel).
 SCRIPT_SKIP = frozenset({"NBG301"})
@@ -77,7 +79,6 @@ def task_files(config: Config) -> TaskFiles | None:
         return None
     root = config.root
     out = TaskFiles()
-    from nbgov.services.plan import plan_tasks, stale_reason
 
     found = plan_tasks(config, stale_ok=True)
     for info in found[0] if found is not None else []:
@@ -88,7 +89,6 @@ def task_files(config: Config) -> TaskFiles | None:
                 out.products.add(rel)
     if found is not None and stale_reason(config, found[1]) is None:
         return out  # the plan holds: the spec says nothing more (and PyYAML stays unloaded)
-    from nbgov.adapters.specfile import read_spec
 
     try:
         spec = read_spec(config.pipeline_path)

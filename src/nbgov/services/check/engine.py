@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbgov import __version__
+from nbgov.adapters.specfile import read_spec
 from nbgov.core.atomic import atomic_write
+from nbgov.core.checks import report as formats
 from nbgov.core.checks.engine import (
     FileResult,
     Suppressions,
@@ -27,10 +30,11 @@ from nbgov.core.checks.engine import (
 )
 from nbgov.core.checks.model import NOTEBOOK, PROJECT, Finding, Project, Rule, SpecInfo
 from nbgov.core.checks.registry import RuleRegistry, load_registry
+from nbgov.core.checks.report import file_line
 from nbgov.core.checks.settings import CheckSettings, matches_any, parse_settings
 from nbgov.core.config import Config, find_root, load_config
 from nbgov.core.errors import Location, NbgovError, NbgovWarning, NotebookError
-from nbgov.services.check_sources import (
+from nbgov.services.check.sources import (
     SCRIPT_SKIP,
     TEXT_RULES,
     TaskFiles,
@@ -38,6 +42,7 @@ from nbgov.services.check_sources import (
     task_files,
     text_notebook,
 )
+from nbgov.services.review.state import review_states
 
 NOTEBOOK_SUFFIX = ".ipynb"
 REVIEW_RULE = "NBG701"
@@ -104,8 +109,6 @@ class CheckReport:
 
     def file_line(self, finding: Finding) -> int:
         """The line in the raw file a finding points at (for SARIF and GitHub annotations)."""
-        from nbgov.core.checks.report import file_line
-
         if finding.cell is None or not finding.path.endswith(NOTEBOOK_SUFFIX):
             return finding.line or 1
         try:
@@ -215,8 +218,6 @@ def _spec_info(config: Config, root: Path) -> SpecInfo | None:
     spec_path = config.pipeline_path
     if not spec_path.is_file():
         return None
-    from nbgov.adapters.specfile import read_spec
-
     rel = _relpath(spec_path, root)
     try:
         spec = read_spec(spec_path)
@@ -241,13 +242,6 @@ def _spec_info(config: Config, root: Path) -> SpecInfo | None:
 def _review_status(
     config: Config, notebooks: list[Path], root: Path, notes: list[str]
 ) -> dict[str, str] | None:
-    try:
-        from nbgov.services.review import review_states
-    except ImportError as exc:
-        notes.append(
-            f"{REVIEW_RULE} not-approved skipped: the review service is not available ({exc})"
-        )
-        return None
     try:
         states = review_states(config, list(notebooks))
     except NbgovError:
@@ -467,8 +461,6 @@ def _check_source(path: Path, root: Path, project: Project, rules: list[Rule],
 
 def render(report: CheckReport, fmt: str = "text") -> str:
     """The report in one of :data:`~nbgov.core.checks.report.FORMATS`."""
-    from nbgov import __version__
-    from nbgov.core.checks import report as formats
 
     if fmt == "json":
         return formats.render_json(report.findings, report.summary())

@@ -9,8 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.adapters.ploomber import Pipeline, TaskInfo
+from nbgov.adapters.specfile import read_spec
 from nbgov.core.config import Config
+from nbgov.core.errors import LineageError
 from nbgov.core.lineage import LineageRecord, read_record
+from nbgov.services.build.fastpath import NEVER_RUN_KINDS, fresh_records, verdicts
+from nbgov.services.pipeline.plan import plan_tasks, spec_tasks, write_plan
+from nbgov.services.recording.sync import pending_runs
+from nbgov.services.review.state import review_states
 
 STATES = ("up-to-date", "outdated", "failed", "never-run")
 
@@ -49,7 +55,7 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
     """Every task with its build state, review status and last run (the ``GET pipeline`` payload).
 
     Answered from the cached build plan and the lineage records when the plan's key holds and
-    every task has a content verdict (:mod:`nbgov.services.fastpath`): no Ploomber. Otherwise
+    every task has a content verdict (:mod:`nbgov.services.build.fastpath`): no Ploomber. Otherwise
     the pipeline is loaded through Ploomber (and the plan written again), unless ``load`` is
     False (the JupyterLab server: it never runs project code on a GET): then any plan on disk
     answers, marked ``"plan": "stale"``, or the spec as written (``"plan": "missing"``).
@@ -59,8 +65,6 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
         pipeline: a loaded pipeline to describe (skips the plan).
         load: whether Ploomber may be loaded when the plan cannot answer.
     """
-    from nbgov.services.fastpath import verdicts
-    from nbgov.services.plan import plan_tasks, write_plan
 
     plan_status = "loaded"
     infos: list[TaskInfo] | None = None
@@ -80,7 +84,6 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
         elif not load:
             found = plan_tasks(config, stale_ok=True)
             if found is None:
-                from nbgov.services.plan import spec_tasks
 
                 infos, plan_status = spec_tasks(config), "missing"
             else:
@@ -116,8 +119,6 @@ def _has_products(task: TaskInfo) -> bool:
 
 def _payload(config: Config, infos: list[TaskInfo], decided: dict[str, Any],
              plan_status: str, versions: dict[str, str]) -> dict[str, Any]:
-    from nbgov.services.fastpath import NEVER_RUN_KINDS
-    from nbgov.services.review import review_states
 
     outdated: set[str] = set()
     sources = [t.source_file for t in infos if t.source_file is not None]
@@ -159,7 +160,6 @@ def _payload(config: Config, infos: list[TaskInfo], decided: dict[str, Any],
     if plan_status == "stale":
         hints.append("the pipeline changed since its plan was written: states are from the last "
                      "plan; run `nbgov status` to refresh it")
-    from nbgov.services.recording.sync import pending_runs
 
     # runs journaled while the store was unreachable (`nbgov sync` sends them): the CLI's status
     # line and the JupyterLab panel's banner both read this count
@@ -169,8 +169,7 @@ def _payload(config: Config, infos: list[TaskInfo], decided: dict[str, Any],
 
 def _all_fresh(config: Config) -> list[TaskInfo] | None:
     """The tasks without loading Ploomber, when the plan holds and every task is fresh by
-    content (see :mod:`nbgov.services.fastpath`); None sends the caller to Ploomber."""
-    from nbgov.services.fastpath import fresh_records
+    content (see :mod:`nbgov.services.build.fastpath`); None sends the caller to Ploomber."""
 
     found = fresh_records(config)
     return None if found is None else found[0]
@@ -189,7 +188,6 @@ def task_for_notebook(config: Config, notebook: str | Path, pipeline: Pipeline |
     if pipeline is not None:
         infos = pipeline.tasks()
     else:
-        from nbgov.services.plan import plan_tasks
 
         found = plan_tasks(config, stale_ok=True)
         infos = found[0] if found is not None else None
@@ -201,7 +199,6 @@ def task_for_notebook(config: Config, notebook: str | Path, pipeline: Pipeline |
         if len(matches) > 1 and len(groups) == 1 and None not in groups:
             return next(iter(groups))
         return matches[0].name
-    from nbgov.adapters.specfile import read_spec
 
     spec = read_spec(config.pipeline_path)
     for task in spec.tasks:
@@ -214,7 +211,6 @@ def task_for_notebook(config: Config, notebook: str | Path, pipeline: Pipeline |
 def task_context(config: Config, notebook: str | Path) -> dict[str, Any]:
     """The values Ploomber would inject into a task notebook: its params, upstream products and
     products (absolute paths), for running it interactively."""
-    from nbgov.core.errors import LineageError
 
     pipeline = Pipeline(config.pipeline_path)
     infos = {t.name: t for t in pipeline.tasks()}

@@ -4,7 +4,7 @@ A sibling of the review ledger (``.nbgov/promotions.jsonl`` by default, committe
 code), chained exactly like it with :func:`nbgov.core.ledger.record_hash`: each line carries
 ``seq``, ``prev`` (the previous line's hash, ``GENESIS`` for the first) and its own ``hash``, so
 an edited, removed or reordered record is detected. Appends hold the same OS lock as review
-appends (:func:`nbgov.services.review_store.locked`) and replace the file atomically.
+appends (:func:`nbgov.services.review.store.locked`) and replace the file atomically.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from nbgov.core.atomic import atomic_write
 from nbgov.core.errors import LedgerError, Location
 from nbgov.core.ledger import GENESIS, record_hash, utc_now
-from nbgov.services.review_store import locked
+from nbgov.services.review.store import locked
 
 SCHEMA = "nbgov.promotion-record/1"
 DEFAULT_PROMOTIONS = ".nbgov/promotions.jsonl"

@@ -16,6 +16,7 @@ from typing import Any
 from nbgov.adapters import git
 from nbgov.adapters.nbdime import review_view
 from nbgov.adapters.notebooks import content_version, read_source, source_version
+from nbgov.adapters.ploomber.sources import source_files
 from nbgov.core.config import Config
 from nbgov.core.errors import (
     ConfigError,
@@ -35,9 +36,8 @@ from nbgov.core.ledger import (
     parse_ledger,
     status_of,
 )
-from nbgov.services import review_store as store
-from nbgov.services import review_trust as trust
-from nbgov.services.review_store import ReviewSettings
+from nbgov.services.review import store, trust
+from nbgov.services.review.store import ReviewSettings
 
 #: Environment variable that overrides the reviewer identity (after ``--reviewer``).
 REVIEWER_ENV = "NBGOV_REVIEWER"
@@ -385,22 +385,6 @@ def merge_ledger(base: str | Path, ours: str | Path, theirs: str | Path) -> int:
     return store.merge_files(Path(base), Path(ours), Path(theirs))
 
 
-def diff_against_approved(
-    config: Config, notebook: str | Path, include_outputs: bool = False
-) -> dict[str, Any]:
-    """What changed since the latest approval: ``review_diff.notebook_diff`` without a revision.
-
-    Returns:
-        ``{"path", "approved_version", "current_version", "base", "current", "diff", ...}``.
-
-    Raises:
-        ReviewError: never approved, or its snapshot is missing.
-    """
-    from nbgov.services.review_diff import notebook_diff
-
-    return notebook_diff(config, notebook, None, include_outputs)
-
-
 # --- which notebooks ---------------------------------------------------------------------------
 
 _SKIP_DIRS = {"node_modules", "__pycache__", "venv", "site-packages"}
@@ -442,7 +426,6 @@ def _notebooks_under(folder: Path) -> list[Path]:
 
 def _task_sources(config: Config) -> list[Path]:
     """The pipeline's task source files inside the project (no Ploomber import)."""
-    from nbgov.adapters.ploomber.sources import source_files
 
     root = config.root.resolve()
     return [f for f in source_files(config.pipeline_path) if f.is_relative_to(root)]

@@ -1,7 +1,7 @@
 """MLflow's model registry behind one door: resolve ``models:/`` URIs, aliases, signatures,
 the lineage artifacts of runs, and the ``mlflow models serve`` command line.
 
-Only this module (and :mod:`nbgov.adapters.mlflow`) touches MLflow's API; services get plain
+Only this module (and :mod:`nbgov.adapters.mlflow.tracker`) touches MLflow's API; services get plain
 data (:class:`ModelVersion`, dicts, lists of column names).
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.mlflow import _quiet_mlflow, _short
+from nbgov.adapters.mlflow.stores import check_reachable, quiet_mlflow, short_error
 from nbgov.core.errors import LineageError, ParameterError, TrackingError
 
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_\-]+))$")
@@ -98,16 +98,14 @@ class Registry:
     @property
     def client(self):
         if self._client is None:
-            from nbgov.adapters.lineage_store import check_reachable
-
             # fail fast instead of MLflow's minute of retries, and never create an empty store
             check_reachable(self.uri)
             # progress bars on stderr would garble the CLI's output
             os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-            _quiet_mlflow()
+            quiet_mlflow()
             from mlflow.tracking import MlflowClient
 
-            _quiet_mlflow()
+            quiet_mlflow()
             self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
         return self._client
 
@@ -123,12 +121,12 @@ class Registry:
                 "NOT_FOUND",
             ):
                 raise LineageError(
-                    f"{what}: {_short(exc)}",
+                    f"{what}: {short_error(exc)}",
                     hint="list registered models in the MLflow UI, or run "
                     "nbgov build to register one",
                 ) from None
             raise TrackingError(
-                f"{what}: tracking store {self.uri} failed: {_short(exc)}",
+                f"{what}: tracking store {self.uri} failed: {short_error(exc)}",
                 hint="check MLFLOW_TRACKING_URI / tracking_uri in nbgov.toml",
             ) from None
 
@@ -262,7 +260,7 @@ class Registry:
                 signature = Model.load(path).signature
             except Exception as exc:
                 raise TrackingError(
-                    f"cannot read the MLmodel of {model.uri} ({location}): {_short(exc)}"
+                    f"cannot read the MLmodel of {model.uri} ({location}): {short_error(exc)}"
                 ) from None
         if signature is None or signature.inputs is None:
             return None

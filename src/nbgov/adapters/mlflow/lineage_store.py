@@ -11,10 +11,9 @@ import json
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from nbgov.adapters.mlflow import _short
-from nbgov.adapters.registry import LINEAGE_ARTIFACT, Registry
+from nbgov.adapters.mlflow.registry import LINEAGE_ARTIFACT, Registry
+from nbgov.adapters.mlflow.stores import check_reachable, short_error
 from nbgov.core.errors import TrackingError
 
 #: The string scrap a registering notebook glues (``sb.glue("registered_model", "models:/N/V")``);
@@ -23,47 +22,6 @@ REGISTERED_SCRAP_TAG = "scrap.registered_model"
 #: Model version tag naming the task run that registered the version.
 VERSION_RUN_TAG = "nbgov.run_id"
 _NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
-
-
-def check_reachable(uri: str, timeout: float = 3.0) -> None:
-    """Fail fast when a tracking store cannot be reached, instead of MLflow's minute of retries.
-
-    Raises:
-        TrackingError: a missing SQLite/file store, or a server that refuses connections or
-            does not answer.
-    """
-    hint = "set MLFLOW_TRACKING_URI (or tracking_uri in nbgov.toml) to the store the build used"
-    parts = urlsplit(uri)
-    if parts.scheme == "sqlite":
-        path = Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
-        if path is None or not path.is_file():
-            raise TrackingError(f"tracking store {uri} does not exist", hint=hint)
-        check_sqlite(path)
-    elif parts.scheme in ("http", "https"):
-        from nbgov.adapters.mlflow import reachable
-
-        reachable(uri, timeout, hint=hint)  # refused, not answering, or a 5xx: within seconds
-    elif parts.scheme in ("", "file"):
-        path = Path(parts.path if parts.scheme == "file" else uri)
-        if not path.exists():
-            raise TrackingError(f"tracking store {uri} does not exist", hint=hint)
-
-
-def check_sqlite(path: Path) -> None:
-    """Raise TrackingError naming a damaged SQLite store (MLflow would dump a SQLAlchemy
-    traceback from deep inside its migrations)."""
-    import sqlite3
-
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-        try:
-            con.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as exc:
-        raise TrackingError(f"tracking store {path} is damaged: {exc}",
-                            hint="restore it from a backup, or move it away and record again with "
-                                 "nbgov build --force") from None
 
 
 class LineageStore:
@@ -89,7 +47,7 @@ class LineageStore:
 
     def _fail(self, what: str, exc: Exception) -> TrackingError:
         return TrackingError(
-            f"{what}: tracking store {self.uri} failed: {_short(exc)}",
+            f"{what}: tracking store {self.uri} failed: {short_error(exc)}",
             hint="check MLFLOW_TRACKING_URI / tracking_uri in nbgov.toml",
         )
 

@@ -14,12 +14,17 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.lineage_store import VERSION_RUN_TAG, LineageStore
+from nbgov.adapters.mlflow.lineage_store import VERSION_RUN_TAG, LineageStore
+from nbgov.adapters.mlflow.stores import check_reachable
+from nbgov.adapters.specfile import read_spec
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
-from nbgov.core.errors import LineageError
+from nbgov.core.errors import LineageError, TrackingError
 from nbgov.core.lineage import RECORD_SUFFIX, SCHEMA
 from nbgov.core.lineage_graph import build_graph, model_node, walk
+from nbgov.core.plan import relative
+from nbgov.core.redact import safe_uri
+from nbgov.services.pipeline.plan import plan_tasks
 
 PAYLOAD_SCHEMA = "nbgov.lineage/1"
 #: The JSON Schema of what :func:`lineage` returns.
@@ -90,9 +95,6 @@ def _spec_tasks(config: Config, kinds: dict[str, tuple[str, str | None]] | None 
     ``fit-0``, ``{{placeholders}}`` in product paths filled); then any task of the spec as
     written that the plan does not name (a plan older than the spec, or none yet).
     """
-    from nbgov.adapters.specfile import read_spec
-    from nbgov.core.plan import relative
-    from nbgov.services.plan import plan_tasks
 
     out: dict[str, tuple[str | None, dict[str, str]]] = {}
     found = plan_tasks(config, stale_ok=True)
@@ -118,8 +120,6 @@ def _spec_tasks(config: Config, kinds: dict[str, tuple[str, str | None]] | None 
 def _unrecorded(records: _Records, tasks: list[str]) -> LineageError | None:
     """A LineageError saying what to do when ``tasks`` have products on disk but nbgov has no
     record of them and no tracking store to look in (a project built by ``ploomber build``)."""
-    from nbgov.adapters.lineage_store import check_reachable
-    from nbgov.core.errors import TrackingError
 
     built = [t for t in tasks if any(
         p and (records.config.root / p).exists() for p in records.tasks.get(t, (None, {}))[1].values())]
@@ -194,7 +194,6 @@ def lineage(config: Config, target: str) -> dict[str, Any]:
         graph["nodes"][node["key"]] = node
         graph["roots"] = [node["key"]]
     missing = [k for k in walk(graph) if graph["nodes"][k]["kind"] == "missing"]
-    from nbgov.services.tracking import safe_uri
 
     return {
         "schema": PAYLOAD_SCHEMA,

@@ -25,8 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters.specfile import read_spec
 from nbgov.core.config import Config
 from nbgov.core.errors import LineageError, NbgovError
+from nbgov.core.lineage import record_path
+from nbgov.services.pipeline.plan import declared_upstream, plan_tasks
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 
@@ -44,7 +47,6 @@ class TaskView:
 
     def record_file(self) -> Path | None:
         """The task's lineage record file: the plan's, else next to the executed notebook."""
-        from nbgov.core.lineage import record_path
 
         if self.record is not None:
             return self.record
@@ -60,8 +62,7 @@ class TaskView:
 
 
 def _plan_tasks(config: Config) -> list[TaskView] | None:
-    """The tasks of the build plan (:mod:`nbgov.services.plan`) when its key still holds."""
-    from nbgov.services.plan import plan_tasks
+    """The tasks of the build plan (:mod:`nbgov.services.pipeline.plan`) when its key still holds."""
 
     try:
         found = plan_tasks(config)
@@ -105,13 +106,11 @@ def _fill(value: Any, env: dict[str, Any]) -> Any:
 
 def notebook_upstream(source: Path) -> list[str]:
     """The ``upstream`` a task's parameters cell declares (read, never run)."""
-    from nbgov.services.plan import declared_upstream
 
     return declared_upstream(source)
 
 
 def _spec_tasks(config: Config) -> list[TaskView]:
-    from nbgov.adapters.specfile import read_spec
 
     spec = read_spec(config.pipeline_path)
     env = _env_values(config)

@@ -20,10 +20,10 @@ from typing import Any
 
 from nbgov.adapters import git, sshsig
 from nbgov.core.config import Config
-from nbgov.core.errors import LedgerError, Location
+from nbgov.core.errors import LedgerError, Location, ReviewError
 from nbgov.core.ledger import ReviewRecord, check_prefix, parse_ledger, signed_payload
-from nbgov.services import review_store as store
-from nbgov.services.review_store import ReviewSettings
+from nbgov.services.review import store
+from nbgov.services.review.store import ReviewSettings
 
 # (repo, blob id, ledger path) -> the records of that committed content
 _COMMITTED: dict[tuple[str, str, str], list[ReviewRecord]] = {}
@@ -168,7 +168,6 @@ def signed_record(settings: ReviewSettings, key: Path | None, record: ReviewReco
     """
     if key is None or not settings.require_signed:
         return record
-    from nbgov.core.errors import ReviewError
 
     found = verdict(record, settings)
     if found.state != sshsig.VALID:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters.mlflow.registry import Registry, parse_model_uri
 from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config
 from nbgov.core.errors import (
@@ -38,6 +39,8 @@ from nbgov.core.errors import (
 )
 from nbgov.core.lineage import read_record
 from nbgov.core.thresholds import MISSING, Rule, Verdict, evaluate, parse_rules
+from nbgov.services.build import BuildOptions, build, load_pipeline
+from nbgov.services.models.promote import champions, checked_section
 
 OK, ALERT = "ok", "alert"
 _KEYS = {"thresholds": list, "task": str, "model": str}
@@ -56,7 +59,6 @@ class MonitorSettings:
     @classmethod
     def from_config(cls, config: Config) -> MonitorSettings:
         """Read ``[monitor]``. Raises ConfigError naming the bad key or rule."""
-        from nbgov.services.promote import checked_section
 
         table = checked_section(config, "monitor", _KEYS)
         return cls(
@@ -202,7 +204,6 @@ def monitor(config: Config, batch: str | Path, model: str | None = None) -> Moni
         PipelineError: the pipeline has no monitor task, or its upstream is not built.
         TaskFailedError: the monitor notebook failed.
     """
-    from nbgov.services.build import BuildOptions, build, load_pipeline
 
     settings = MonitorSettings.from_config(config)
     batch_path = Path(batch)
@@ -212,7 +213,6 @@ def monitor(config: Config, batch: str | Path, model: str | None = None) -> Moni
     version = None
     uri = config.resolved_tracking_uri()
     if model:
-        from nbgov.adapters.registry import Registry, parse_model_uri
 
         registry = Registry(uri)
         version = registry.resolve(parse_model_uri(model))
@@ -274,7 +274,6 @@ def monitor(config: Config, batch: str | Path, model: str | None = None) -> Moni
 
 def _link(uri: str, result: MonitorResult, version) -> None:
     # run -> model version and model version -> last monitor run, both ways in MLflow
-    from nbgov.adapters.registry import Registry
 
     registry = Registry(uri)
     tags = {"nbgov.monitor.status": result.status, "nbgov.monitor.batch": Path(result.batch).name}
@@ -309,7 +308,6 @@ def models_status(config: Config, state: dict[str, Any] | None = None) -> dict[s
         ``{"aliases": [{"model", "alias", "version", "previous", "by", "at"}],
         "monitor": <last verdict> | None}``.
     """
-    from nbgov.services.promote import champions
 
     settings = MonitorSettings.from_config(config)
     product = None
@@ -319,7 +317,6 @@ def models_status(config: Config, state: dict[str, Any] | None = None) -> dict[s
         nbs = [p for p in (task or {}).get("products", {}).values() if p.endswith(".ipynb")]
         product = config.root / nbs[0] if nbs else None
     else:
-        from nbgov.services.build import load_pipeline
 
         infos = {t.name: t for t in load_pipeline(config).tasks()}
         product = getattr(infos.get(settings.task), "notebook_product", None)

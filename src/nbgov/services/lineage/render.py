@@ -1,4 +1,4 @@
-"""Renderings of a lineage payload (:func:`nbgov.services.lineage.lineage`): text, Mermaid, dot,
+"""Renderings of a lineage payload (:func:`nbgov.services.lineage.query.lineage`): text, Mermaid, dot,
 and pictures (SVG drawn by nbgov, PNG through Graphviz)."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters.graphviz import dot_to_png
 from nbgov.core.atomic import atomic_write
 from nbgov.core.errors import ParameterError
 from nbgov.core.lineage_graph import render_dot, render_mermaid, render_svg, render_text
@@ -40,7 +41,6 @@ def write_picture(payload: dict[str, Any], output: str | Path) -> None:
     if suffix == ".svg":
         atomic_write(output, render_svg(payload))
     elif suffix == ".png":
-        from nbgov.adapters.graphviz import dot_to_png
 
         atomic_write(output, dot_to_png(render_dot(payload)))
     else:

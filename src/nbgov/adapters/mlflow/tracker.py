@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import re
 import time
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters.mlflow.stores import check_sqlite, quiet_mlflow, reachable, relocate_embedded_store, short_error
 from nbgov.core.errors import TrackingError
 
 #: MLflow limits: param values are cut at 6000 characters, tag values at 8000.
@@ -43,24 +43,10 @@ class RunData:
 RUN_KEY_TAG = "nbgov.run_key"
 
 
-def _quiet_mlflow() -> None:
-    # fail fast: MLflow's defaults (7 retries, backoff factor 2, 120 s timeout) spend ~4 minutes
-    # on a dead server before saying anything; the journal keeps what could not be sent
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
-    os.environ.setdefault("MLFLOW_ENABLE_TRACING", "false")
-    # MLflow 3 prints "View run ... at URL" to stdout after each run on a tracking server (which
-    # breaks `--json` output) and makes an extra get_run call to do it
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    for name in ("mlflow", "alembic", "alembic.runtime.migration"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 def warm_imports(uri: str) -> None:
     """Import the MLflow modules a store at ``uri`` needs, touching no store (1-2 s of import:
     the upload process does it while the build loads its pipeline)."""
-    _quiet_mlflow()
+    quiet_mlflow()
     import importlib
 
     modules = ["mlflow.tracking"]
@@ -95,10 +81,10 @@ class Tracker:
     @property
     def client(self):
         if self._client is None:
-            _quiet_mlflow()
+            quiet_mlflow()
             from mlflow.tracking import MlflowClient
 
-            _quiet_mlflow()  # mlflow configures its loggers at import; quiet them again
+            quiet_mlflow()  # mlflow configures its loggers at import; quiet them again
             self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
         return self._client
 
@@ -115,8 +101,6 @@ class Tracker:
             db = Path(self.uri[len("sqlite:///"):])
             db.parent.mkdir(parents=True, exist_ok=True)
             if db.is_file():
-                from nbgov.adapters.lineage_store import check_sqlite
-
                 check_sqlite(db)
                 if self.artifact_root and self.artifact_root.startswith("file:"):
                     from urllib.parse import unquote, urlsplit
@@ -140,7 +124,7 @@ class Tracker:
             else:
                 self.experiment_id = exp.experiment_id
         except Exception as exc:  # MlflowException, requests errors, sqlalchemy errors
-            raise TrackingError(f"tracking store {self.uri} is not usable: {_short(exc)}",
+            raise TrackingError(f"tracking store {self.uri} is not usable: {short_error(exc)}",
                                 hint="check MLFLOW_TRACKING_URI / tracking_uri in nbgov.toml, "
                                      "or that the tracking server is running") from None
         return self.experiment_id
@@ -154,7 +138,7 @@ class Tracker:
         try:
             self.client.set_terminated(run_id, status=status, end_time=end_ms)
         except Exception as exc:
-            raise TrackingError(f"could not end run {run_id} in {self.uri}: {_short(exc)}") from None
+            raise TrackingError(f"could not end run {run_id} in {self.uri}: {short_error(exc)}") from None
 
     def create_run(self, name: str, start_ms: int | None, parent_run_id: str | None = None,
                    tags: dict[str, str] | None = None) -> str:
@@ -167,7 +151,7 @@ class Tracker:
         except TrackingError:
             raise
         except Exception as exc:
-            raise TrackingError(f"could not create run {name!r} in {self.uri}: {_short(exc)}") from None
+            raise TrackingError(f"could not create run {name!r} in {self.uri}: {short_error(exc)}") from None
 
     def find_run(self, key: str) -> Any | None:
         """The run tagged with stable key ``key`` (see :data:`RUN_KEY_TAG`), if the store has one."""
@@ -177,7 +161,7 @@ class Tracker:
         except TrackingError:
             raise
         except Exception as exc:
-            raise TrackingError(f"could not search runs in {self.uri}: {_short(exc)}") from None
+            raise TrackingError(f"could not search runs in {self.uri}: {short_error(exc)}") from None
         return runs[0] if runs else None
 
     def run_status(self, run_id: str) -> str | None:
@@ -210,7 +194,7 @@ class Tracker:
                     self.client.log_artifact(run_id, str(path), artifact_dir)
             self.client.set_terminated(run_id, status=data.status, end_time=data.end_ms)
         except Exception as exc:
-            raise TrackingError(f"could not record run {data.name!r} in {self.uri}: {_short(exc)}") from None
+            raise TrackingError(f"could not record run {data.name!r} in {self.uri}: {short_error(exc)}") from None
 
     def _log_datasets(self, run_id: str, datasets: list[dict[str, str]]) -> None:
         # MLflow's dataset inputs make the data show up in the MLflow UI, with their digests.
@@ -234,7 +218,7 @@ class Tracker:
         try:
             exp = self.client.get_experiment_by_name(self.experiment)
         except Exception as exc:
-            raise TrackingError(f"tracking store {self.uri} is not reachable: {_short(exc)}") from None
+            raise TrackingError(f"tracking store {self.uri} is not reachable: {short_error(exc)}") from None
         if exp is None:
             return []
         return self.client.search_runs([exp.experiment_id], filter_string, max_results=max_results,
@@ -294,85 +278,8 @@ def _retry_duplicate(call, attempts: int = 5, pause_s: float = 0.05) -> None:
             if not _DUPLICATE.search(str(exc)):
                 raise
             if attempt == attempts - 1:
-                logging.getLogger(__name__).debug("treated as already done: %s", _short(exc))
+                logging.getLogger(__name__).debug("treated as already done: %s", short_error(exc))
                 return
             time.sleep(pause_s * (attempt + 1) * (1 + random.random()))
 
 
-def reachable(uri: str, timeout: float = 3.0, answer_timeout: float = 5.0,
-              hint: str = "start it, or check MLFLOW_TRACKING_URI / tracking_uri in nbgov.toml") -> None:
-    """Raise TrackingError within seconds when a tracking server is not usable: it refuses
-    connections (within ``timeout``), or accepts them and does not answer a ``GET .../health``
-    within ``answer_timeout`` (a hung or overloaded server; MLflow's own client would wait its
-    request timeout twice over), or answers it with a 5xx (a proxy in front of a dead server).
-    Any other answer (200, or 401/404 from a proxy or an auth layer) counts as alive."""
-    import http.client
-    import socket
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(uri)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    host = parts.hostname or "localhost"
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except OSError as exc:
-        raise TrackingError(f"tracking server {uri} is not reachable: {exc.strerror or exc}", hint=hint) from None
-    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = kind(host, port, timeout=answer_timeout)
-    try:
-        conn.request("GET", parts.path.rstrip("/") + "/health", headers={"Connection": "close"})
-        status = conn.getresponse().status
-    except (OSError, http.client.HTTPException) as exc:
-        why = "did not answer within" if isinstance(exc, TimeoutError) else "failed"
-        detail = f"{answer_timeout:g} s" if why == "did not answer within" else f"{exc.__class__.__name__}: {exc}"
-        raise TrackingError(f"tracking server {uri} {why} {detail}"[:300], hint=hint) from None
-    finally:
-        conn.close()
-    if status >= 500:
-        raise TrackingError(f"tracking server {uri} answered HTTP {status}", hint=hint)
-
-
-def relocate_embedded_store(db: Path, root: Path) -> str | None:
-    """Point an embedded SQLite store that moved with its project (copied or renamed folder) at
-    the project's own ``mlruns/``: MLflow stores absolute artifact locations, so a copied
-    project would go on writing into the old folder. Returns the old root when it relocated.
-
-    Only ``file:`` locations under ``<old root>/mlruns`` are rewritten, in one transaction.
-    """
-    import sqlite3
-
-    if not db.is_file():
-        return None
-    new = (root / "mlruns").as_uri()
-    try:
-        con = sqlite3.connect(str(db), timeout=30)
-    except sqlite3.Error:
-        return None
-    try:
-        rows = con.execute("SELECT artifact_location FROM experiments").fetchall()
-        olds = {loc[: -len("/mlruns")] for (loc,) in rows
-                if isinstance(loc, str) and loc.startswith("file://") and loc.rstrip("/").endswith("/mlruns")
-                and not loc.rstrip("/") == new}
-        olds = {o for o in olds if o != root.as_uri()}
-        if not olds:
-            return None
-        with con:
-            for old in olds:
-                for table, column in (("experiments", "artifact_location"), ("runs", "artifact_uri"),
-                                      ("model_versions", "source"), ("model_versions", "storage_location")):
-                    try:
-                        con.execute(f"UPDATE {table} SET {column} = ? || substr({column}, ?) "  # noqa: S608
-                                    f"WHERE {column} LIKE ?", (new, len(old + "/mlruns") + 1, old + "/mlruns%"))
-                    except sqlite3.OperationalError:
-                        continue  # an older schema without that column
-        return sorted(olds)[0]
-    except sqlite3.Error:
-        return None
-    finally:
-        con.close()
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]

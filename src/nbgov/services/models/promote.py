@@ -6,7 +6,7 @@ artifact of the run that logged it, then of every upstream run), so it works aft
 moved or were deleted. Each notebook in it must be approved *at the version that ran* (checked
 against the review ledger now, so approving after the build is enough; editing the notebook
 since is not a problem for this model). A refusal lists every reason; an accepted promotion is
-appended to the promotion ledger (:mod:`nbgov.services.promotions`).
+appended to the promotion ledger (:mod:`nbgov.services.models.promotions`).
 
 ``[promote]`` keys::
 
@@ -25,15 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.registry import ModelVersion, Registry, parse_model_uri
+from nbgov.adapters.mlflow.lineage_store import LineageStore
+from nbgov.adapters.mlflow.registry import ModelVersion, Registry, parse_model_uri
 from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, GateError, Location, ParameterError
 from nbgov.core.identity import short_version
 from nbgov.core.ledger import APPROVED, by_notebook, status_of
+from nbgov.core.redact import safe_uri
 from nbgov.core.thresholds import Rule, Verdict, evaluate, parse_rules
-from nbgov.services import promotions
-from nbgov.services.review_store import ReviewSettings
-from nbgov.services.review_trust import counted_records
+from nbgov.services.models import promotions
+from nbgov.services.review.state import resolve_reviewer
+from nbgov.services.review.store import ReviewSettings
+from nbgov.services.review.trust import counted_records
 
 _KEYS = {
     "thresholds": list,
@@ -126,7 +129,6 @@ def model_lineage(registry: Registry, model: ModelVersion) -> ModelLineage:
     if not queue:
         # an untagged version (e.g. registered under `ploomber build`): the task runs that
         # glued registered_model = its URI, else the run that logged it
-        from nbgov.adapters.lineage_store import LineageStore
 
         queue = LineageStore(registry.uri).registering_runs(model.uri)[:1]
         queue = queue or ([model.run_id] if model.run_id else [])
@@ -316,8 +318,6 @@ def promote(
         )
     if dry_run:
         return plan
-    from nbgov.services.review import resolve_reviewer
-    from nbgov.services.tracking import safe_uri
 
     who = resolve_reviewer(config, by)
     settings = PromoteSettings.from_config(config)

@@ -21,7 +21,7 @@ from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, LedgerError, Location
 from nbgov.core.identity import notebook_version
-from nbgov.core.ledger import ReviewRecord, parse_ledger
+from nbgov.core.ledger import ReviewRecord, merge_ledgers, parse_ledger
 from nbgov.core.tasks import TEXT_ALGORITHM, normalise_text, text_version
 
 DEFAULT_LEDGER = ".nbgov/reviews.jsonl"
@@ -278,7 +278,6 @@ def merge_files(base: Path, ours: Path, theirs: Path) -> int:
         LedgerError: a copy does not verify or the sides do not share ``base``; ``ours`` is
             then left as it was, and git reports a conflict.
     """
-    from nbgov.core.ledger import merge_ledgers
 
     def load(path: Path) -> list[ReviewRecord]:
         return parse_ledger(_read_text(path), path) if path.exists() else []

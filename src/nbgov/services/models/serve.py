@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbgov.adapters.registry import ModelVersion, Registry, parse_model_uri, serve_command
+from nbgov.adapters.mlflow.registry import ModelVersion, Registry, parse_model_uri, serve_command
 from nbgov.core.config import Config
 from nbgov.core.errors import ParameterError, TaskFailedError
 

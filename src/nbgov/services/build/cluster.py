@@ -12,14 +12,16 @@ from __future__ import annotations
 import time
 import uuid
 
+from nbgov.adapters.engines.dask import PYTHON, RemoteTask, dask_cluster, run_on_cluster
 from nbgov.core.config import Config
 from nbgov.core.errors import NbgovError
-from nbgov.services.build import LOCAL, BuildOptions, BuildSummary, TaskSummary, gate, load_pipeline
-from nbgov.services.tracking import close_build, open_build
+from nbgov.services.build.gate import gate
+from nbgov.services.build.load import load_pipeline
+from nbgov.services.build.options import LOCAL, BuildOptions, BuildSummary, TaskSummary
+from nbgov.services.recording.tracking import close_build, open_build
 
 
 def _task_argv(name: str, build_id: str, options: BuildOptions) -> list[str]:
-    from nbgov.adapters.engines.dask import PYTHON
 
     # --cluster none: the worker runs its task itself, whatever [execution] cluster says
     argv = [PYTHON, "-m", "nbgov", "build", name, "--build-id", build_id, "--cluster", LOCAL, "--json", "-q"]
@@ -35,7 +37,6 @@ def _task_argv(name: str, build_id: str, options: BuildOptions) -> list[str]:
 def cluster_build(config: Config, options: BuildOptions) -> BuildSummary:
     """Run a build on the Dask cluster ``options.cluster``; refuses (NbgovError) before running
     anything, as a local build does."""
-    from nbgov.adapters.engines.dask import RemoteTask, dask_cluster, run_on_cluster
 
     started = time.perf_counter()
     pipeline = load_pipeline(config, options.env, options.params)

@@ -1,0 +1,65 @@
+"""What a build is asked to do (:class:`BuildOptions`) and what it answers (:class:`BuildSummary`).
+
+Shared by every way a build runs (here, on a cluster, the no-op fast path) and by its callers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: ``--cluster none``: run here, whatever ``[execution] cluster`` says (a Dask worker's own build).
+LOCAL = "none"
+
+
+@dataclass
+class BuildOptions:
+    """What the user asked for (``nbgov build`` options)."""
+
+    force: bool = False
+    tasks: list[str] | None = None  # a selection; None = the whole pipeline
+    downstream: bool = False  # with tasks: also everything downstream of them
+    jobs: int | None = None
+    env: list[str] = field(default_factory=list)  # NAME=VALUE
+    params: list[str] = field(default_factory=list)  # TASK.NAME=VALUE
+    require_approved: bool | None = None
+    environment: str | None = None  # a named environment from nbgov.toml, e.g. prod
+    progress: bool = True
+    wait: bool = False  # wait for another build of the project to end instead of refusing
+    build_id: str | None = None  # join a build shared by several processes (engine tasks)
+    cluster: str | None = None  # a Dask scheduler address, local:N (services.cluster), or LOCAL
+
+
+@dataclass
+class TaskSummary:
+    """One line of the build summary."""
+
+    task: str
+    outcome: str  # ran | skipped | failed | not-run
+    seconds: float | None
+    run_id: str | None
+    error: str | None = None
+
+
+@dataclass
+class BuildSummary:
+    """The result of a build."""
+
+    tasks: list[TaskSummary]
+    parent_run_id: str | None
+    failed: bool
+    wall_s: float
+    tracking_uri: str
+    pending: int = 0  # runs kept in the journal for `nbgov sync` (store unreachable)
+    offline_reason: str | None = None
+    synced: int = 0  # runs of earlier builds sent first
+    interrupted: list[str] = field(default_factory=list)  # runs of killed builds ended KILLED
+    build_id: str | None = None
+    warnings: list[str] = field(default_factory=list)  # Ploomber's render warnings, per task
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"failed": self.failed, "wall_s": round(self.wall_s, 3), "parent_run_id": self.parent_run_id,
+                "tracking_uri": self.tracking_uri, "build_id": self.build_id,
+                "pending": self.pending, "offline_reason": self.offline_reason, "synced": self.synced,
+                "interrupted": self.interrupted, "warnings": self.warnings,
+                "tasks": [t.__dict__ for t in self.tasks]}

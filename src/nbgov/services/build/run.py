@@ -1,0 +1,114 @@
+"""Run a gated build here, with Ploomber and nbgov's executor, recording as it goes.
+
+The recorder's upload process starts first (it imports MLflow while Ploomber loads here); the
+pipeline is loaded and gated; every task runs through nbgov's executor, which tells the
+:class:`Recorder` when each task starts and ends (journal first, store second); the build is
+closed, saying how many runs wait for ``nbgov sync``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from nbgov.adapters.kernels.template import start_for_project, stop_template
+from nbgov.adapters.ploomber import TaskInfo, evidence, set_build_wrapper
+from nbgov.core import interrupts
+from nbgov.core.config import Config
+from nbgov.core.lineage import read_record
+from nbgov.core.lock import ProjectLock, build_lock
+from nbgov.services.build.gate import gate
+from nbgov.services.build.load import load_pipeline
+from nbgov.services.build.options import BuildOptions, BuildSummary, TaskSummary
+from nbgov.services.recording.recorder import Recorder
+from nbgov.services.recording.sync import sync_journals
+
+
+def capture_evidence(infos: list[TaskInfo]) -> None:
+    """Every task builds inside ``evidence.capturing`` (in whichever process runs it): the
+    executed notebook of an html/md/pdf notebook product is kept for the recorder."""
+    by_name = {t.name: t for t in infos}
+    evidence.install()
+    set_build_wrapper(lambda task: evidence.capturing(by_name[task.name]) if task.name in by_name
+                      else contextlib.nullcontext())
+
+
+def run_locally(config: Config, options: BuildOptions, env_settings: dict, started: float, synced) -> BuildSummary:
+    """Load, gate and run the pipeline in this process, recording every task run; the summary."""
+    recorder = Recorder(config, [], runner="nbgov build", build_id=options.build_id)
+    recorder.start_uploader()  # MLflow is imported in the upload process while Ploomber loads here
+    try:
+        pipeline = load_pipeline(config, options.env, options.params)
+        selection, infos, check, would_run = gate(config, options, pipeline, env_settings)
+    except BaseException:
+        recorder.close()
+        raise
+    recorder.use_tasks(infos)
+    interrupts.check()  # a Ctrl-C during start-up that a library swallowed: stop before any task
+    capture_evidence(infos)
+    jobs = options.jobs if options.jobs is not None else pipeline.default_jobs()
+    status = "FAILED"
+    try:
+        if would_run:
+            recorder.open()  # journal + parent run (fails over to the journal within seconds)
+        result = pipeline.build(force=options.force, select=selection, jobs=jobs,
+                                progress=options.progress, content_check=check, observer=recorder)
+        status = "FAILED" if result.failed else "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        record = recorder.close(status)
+    # (a model version a task registered got its lineage tags from the upload process)
+    summaries = []
+    for outcome in result.outcomes:
+        rec = record.tasks.get(outcome.name)
+        run_id, seconds, error = (rec.run_id, rec.duration_s, rec.error) if rec else (None, None, outcome.error)
+        if rec is None and outcome.outcome == "skipped":
+            run_id = _producing_run(infos, outcome.name)
+        summaries.append(TaskSummary(outcome.name, outcome.outcome, seconds, run_id, error))
+    return BuildSummary(summaries, record.parent_run_id, result.failed, time.perf_counter() - started,
+                        recorder.tracker.uri, pending=record.pending, offline_reason=record.offline_reason,
+                        synced=synced.runs_sent if synced else 0,
+                        interrupted=synced.interrupted if synced else [], build_id=recorder.build_id,
+                        warnings=list(getattr(pipeline, "warnings", []) or []))
+
+
+def _producing_run(infos, name: str) -> str | None:
+    """The run that produced a skipped task's products (from its lineage record)."""
+    info = next(t for t in infos if t.name == name)
+    record = read_record(info.record) if info.record else None
+    return record.run_id if record else None
+
+
+@contextlib.contextmanager
+def project_locked(config: Config, options: BuildOptions):
+    """Hold the project's build lock for the block (or, for an engine task of a shared build,
+    the lock of its task set: those run side by side on different tasks)."""
+    if options.build_id is None:
+        lock = build_lock(config.root)
+    else:
+        name = "-".join(sorted(options.tasks or ["all"]))[:80].replace("/", "_")
+        lock = ProjectLock(config.root / ".nbgov" / f"build-{options.build_id[:40]}-{name}.lock", "build")
+    lock.acquire(wait=options.wait, command="nbgov build")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
+def warm_kernels(config: Config):
+    """A kernel template for the block: it imports the tasks' modules while this process loads
+    Ploomber and MLflow (:mod:`nbgov.adapters.kernels`); stopped with its kernels at the end."""
+    try:
+        start_for_project(config.root, config.pipeline_path, config.section("execution").get("preload", True))
+        yield
+    finally:
+        stop_template()
+
+
+def send_earlier_runs(config: Config, options: BuildOptions):
+    """What earlier builds left in the journal, sent now (None for an engine task of a shared
+    build: its driver syncs)."""
+    return sync_journals(config) if options.build_id is None else None
