@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -54,6 +55,12 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    # the terminal closed (SIGHUP): the same, unless the build was started to survive it (nohup)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _terminate)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and sys.stderr.isatty():
+        click.echo(f"nbgov: Ctrl-C cannot reach this build (SIGINT is ignored: started with nohup or in the "
+                   f"background); stop it with `kill {os.getpid()}`", err=True)
     config = load_config(project)
     options = BuildOptions(force=force, tasks=list(tasks) or None, downstream=downstream,
                            jobs=jobs if jobs is not None else (2 if parallel else None),
@@ -113,7 +120,10 @@ def _report_recording(summary) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print what was sent as JSON.")
 @click.option("--wait", "wait", type=float, default=60.0, show_default=True,
               help="Seconds to wait for a running build of the project to end.")
-def sync(project, as_json, wait):
+@click.option("--resend", is_flag=True,
+              help="Send again every kept journal (done/ too): for a tracking store restarted empty. "
+                   "Runs the store still has are found by their key, not duplicated.")
+def sync(project, as_json, wait, resend):
     """Send the runs that earlier builds kept locally (tracking store unreachable, build
     killed) to the tracking store, once each, with their original times; end runs that a
     killed build left RUNNING as KILLED. Safe to re-run or interrupt."""
@@ -121,16 +131,28 @@ def sync(project, as_json, wait):
     from nbgov.services.recording.sync import sync as run_sync
 
     config = load_config(project)
-    report = run_sync(config, wait=wait)
+    report = run_sync(config, wait=wait, resend=resend, say=lambda text: click.echo(text, err=True))
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         click.echo(f"sent {report.runs_sent} run(s) from {report.builds} build journal(s)"
+                   + (f" ({report.resent} kept journal(s) sent again)" if report.resent else "")
                    + (f"; {report.pending} still waiting" if report.pending else ""))
         if report.interrupted:
             click.echo(f"ended as KILLED (build killed while they ran): {', '.join(report.interrupted)}")
+        if report.repaired:
+            click.echo(f"deleted {report.repaired} duplicate RUNNING run(s) left by a retried create")
+        if report.waiting:
+            click.echo(f"left {len(report.waiting)} journal(s) to the builds still writing them: "
+                       f"{', '.join(report.waiting)}")
+    for line in report.problems():
+        click.echo(f"warning: {line}", err=True)
     if report.error:
         click.echo(f"error: the tracking store did not take the rest: {report.error}", err=True)
+        click.echo("  hint: start the tracking server (or check MLFLOW_TRACKING_URI), then run `nbgov sync` again",
+                   err=True)
+        sys.exit(2)
+    if report.failed:
         sys.exit(2)
 
 

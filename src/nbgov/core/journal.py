@@ -27,6 +27,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import time
 import uuid
 import zlib
@@ -35,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.core.errors import Location, NbgovError
+from nbgov.core.lock import try_lock
+from nbgov.core.oserrors import storage_error
 
 JOURNAL_DIR = Path(".nbgov") / "journal"
 EVENTS = ("build_opened", "task_started", "task_finished", "build_closed")
@@ -79,8 +82,6 @@ def write_whole(fd: int, data: bytes, path: Path, start: int) -> None:
     """Write every byte of ``data`` at the end of ``fd`` and fsync, or nothing: a short write
     is continued; on an error the file is cut back to ``start`` (its size before) and a
     one-line :class:`~nbgov.core.oserrors.StorageError` names ``path``."""
-    from nbgov.core.oserrors import storage_error
-
     view = memoryview(data)
     done = 0
     try:
@@ -128,8 +129,6 @@ class AppendLog:
         Raises:
             StorageError: the OS refused (disk full, read-only, permission); nothing was written.
         """
-        from nbgov.core.oserrors import storage_error
-
         data = _line(payload)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -255,9 +254,6 @@ class Journal:
             JournalBusyError: another live process writes it.
             StorageError: the lock file cannot be created (disk full, read-only, permission).
         """
-        from nbgov.core.lock import try_lock
-        from nbgov.core.oserrors import storage_error
-
         if self._lock_fd is not None:
             return
         try:
@@ -275,8 +271,6 @@ class Journal:
         its writer still holds it (the journal is live) or it was retired meanwhile."""
         if self._lock_fd is not None:
             return True
-        from nbgov.core.lock import try_lock
-
         if not self.path.exists():
             return False
         try:
@@ -297,8 +291,6 @@ class Journal:
         """Whether a live process writes this journal (it holds its lock); no side effect."""
         if self._lock_fd is not None:
             return False
-        from nbgov.core.lock import try_lock
-
         fd = try_lock(self.lock_path, create=False)
         if fd is None:
             return self.lock_path.exists()
@@ -385,8 +377,6 @@ def retire(journal: Journal, keep: int = KEEP_DONE) -> None:
     """Move a fully sent journal to ``done/`` (keeping the last ``keep``), drop its copies and
     its lock file (the lock is given up last: a reader never finds it free with the journal
     still in place and unsent)."""
-    import shutil
-
     done = journal.folder / "done"
     done.mkdir(parents=True, exist_ok=True)
     for path in (journal.path, journal.folder / f"{journal.build_id}.sent"):

@@ -16,6 +16,7 @@ ends what an orphaned journal left open, in the journal (no store needed):
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -132,8 +133,6 @@ def send_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def set_record_aside(root: Path, record_path: str | None, key: str) -> str | None:
     """Move the lineage record at ``record_path`` aside (``.lost``) when it names run ``key``:
     its task is then outdated and runs again. Returns the path set aside."""
-    import json
-
     if not record_path:
         return None
     path = root / record_path

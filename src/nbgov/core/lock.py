@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.core.errors import Location, NbgovError
+from nbgov.core.oserrors import storage_error
 
 
 class LockHeldError(NbgovError):
@@ -61,8 +62,6 @@ class ProjectLock:
         Raises:
             LockHeldError: another live process holds it (exit 2), naming its pid and start.
         """
-        from nbgov.core.oserrors import storage_error
-
         deadline = None if wait is True else time.monotonic() + (float(wait) if wait else 0.0)
         told = False
         try:

@@ -9,6 +9,7 @@ closed, saying how many runs wait for ``nbgov sync``.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 
 from nbgov.adapters.kernels.template import start_for_project, stop_template
@@ -71,7 +72,19 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
                         recorder.tracker.uri, pending=record.pending, offline_reason=record.offline_reason,
                         synced=synced.runs_sent if synced else 0,
                         interrupted=synced.interrupted if synced else [], build_id=recorder.build_id,
-                        warnings=list(getattr(pipeline, "warnings", []) or []))
+                        warnings=[*(getattr(pipeline, "warnings", []) or []), *_recording_warnings(record, synced)])
+
+
+def _recording_warnings(record, synced) -> list[str]:
+    """What the journal could not do, one line each with what to do (never silent)."""
+    out = list(synced.problems()) if synced is not None else []
+    if synced is not None and synced.waiting:
+        out.append(f"{len(synced.waiting)} journal(s) of builds still running were left to them: "
+                   f"{', '.join(synced.waiting)}")
+    if record.journal_error:
+        out.append(f"the end of {', '.join(record.unjournaled) or 'the build'} could not be journaled: "
+                   f"{record.journal_error}; `nbgov sync` ends those runs once there is room")
+    return out
 
 
 def _producing_run(infos, name: str) -> str | None:
@@ -90,11 +103,16 @@ def project_locked(config: Config, options: BuildOptions):
     else:
         name = "-".join(sorted(options.tasks or ["all"]))[:80].replace("/", "_")
         lock = ProjectLock(config.root / ".nbgov" / f"build-{options.build_id[:40]}-{name}.lock", "build")
-    lock.acquire(wait=options.wait, command="nbgov build")
+    lock.acquire(wait=options.wait, command="nbgov build", waiting=_say_waiting if options.wait else None)
     try:
         yield
     finally:
         lock.release()
+
+
+def _say_waiting(holder: str) -> None:
+    """A wait says what it waits for (stderr: stdout may be --json)."""
+    print(f"nbgov: waiting for {holder} to end", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
