@@ -114,6 +114,16 @@ class JournalMachine(RuleBasedStateMachine):
                     tags={"nbgov.outcome": "failed" if failed else "ran"}, artifacts=[], json_artifacts={},
                     datasets=[], error=None, record=None)
 
+    @rule(tasks=st.integers(1, 3), finish=st.integers(0, 3), failed=st.booleans(), value=st.integers(0, 99))
+    def build_with_tasks(self, tasks, finish, failed, value):
+        """A build that starts some tasks and finishes some of them (several steps in one: the
+        interesting faults need finished runs to land on)."""
+        self.start_build()
+        for _ in range(tasks):
+            self.start_task(len(self.live) - 1)
+        for n in range(finish):
+            self.finish_task(len(self.live) - 1, 0, failed and n == 0, value + n)
+
     @staticmethod
     def _running(writer: Writer, pick: int) -> str | None:
         running = [t for t in writer.started if t not in writer.finished]

@@ -182,6 +182,7 @@ def status(project, as_json):
     click.echo(render_table(["task", "state", "review", "last run (UTC)", "mlflow run", "metrics"], rows))
     if state.get("unsynced"):
         click.echo(f"{state['unsynced']} run(s) kept locally, not yet in the tracking store: `nbgov sync` sends them")
+    _journal_and_store_notes(config, state)
     for hint in state.get("hints") or []:
         click.echo(f"note: {hint}", err=True)
     for a in state["models"]["aliases"]:
@@ -194,6 +195,23 @@ def status(project, as_json):
         batch = last["batch"].rsplit("/", 1)[-1]
         click.echo(f"monitor: {last['status']} on {batch} at {last.get('at')} "
                    f"(model {last.get('model') or 'pipeline'}, {run_text(last.get('run_id'))}){reasons}")
+
+
+def _journal_and_store_notes(config, state) -> None:
+    """What the journal and the store say that the lineage records cannot: damaged journal
+    records, and recorded runs the store no longer has (checked, not trusted)."""
+    from nbgov.services.recording.sync import journal_health, runs_gone
+
+    for name, count in journal_health(config).items():
+        click.echo(f"warning: journal {name}: {count} damaged record(s); `nbgov sync` sends what can be read "
+                   "and names the task runs it lost (they run again)", err=True)
+    recorded = {t["name"]: (t["last_run"] or {}).get("run_id") for t in state["tasks"]}
+    gone = runs_gone(config, [r for r in recorded.values() if r]) or []
+    if gone:
+        names = [name for name, run_id in recorded.items() if run_id in gone]
+        click.echo(f"warning: {len(gone)} recorded run(s) are no longer in the tracking store ({', '.join(names)}): "
+                   "was it restarted empty? `nbgov sync --resend` sends them again from the kept journals",
+                   err=True)
 
 
 @click.command("open-build")

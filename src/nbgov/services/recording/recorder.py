@@ -219,7 +219,7 @@ class Recorder:
             rec.run_id = rec.run_id or self._state.ids.get(f"{self.journal.build_id}/{name}")
         self.report.parent_run_id = self.report.parent_run_id or self._state.ids.get(self._parent_key)
         if not unsent:
-            retire(self.journal)
+            retire(self.journal, keep=int(self.config.section("tracking").get("keep_journals", 20)))
         else:
             self.journal.release()  # written for good: `nbgov sync` may take it over
         return self.report

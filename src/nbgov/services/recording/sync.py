@@ -19,6 +19,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from nbgov.adapters.mlflow.stores import missing_runs
 from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
@@ -92,6 +93,12 @@ def journal_health(config: Config) -> dict[str, int]:
         if scan.damaged or scan.recovered:
             out[journal.build_id] = scan.damaged + scan.recovered
     return out
+
+
+def runs_gone(config: Config, run_ids: list[str]) -> list[str] | None:
+    """Which of ``run_ids`` (recorded by earlier builds) the tracking store no longer has; None
+    when that cannot be told. The store is checked, not trusted: one restarted empty is noticed."""
+    return missing_runs(config.resolved_tracking_uri(), run_ids)
 
 
 def restore_records(config: Config, journals: list[Journal]) -> list[str]:
