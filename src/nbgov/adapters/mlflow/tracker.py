@@ -159,8 +159,9 @@ class Tracker:
             raise
         except Exception as exc:
             found = self._find_quietly(key) if key else None
-            if found is not None:
-                return found.info.run_id  # created; only the reply was lost
+            if found is not None:  # created (maybe twice, by the HTTP retry); only the reply was lost
+                self._drop_copies(key, found.info.run_id)
+                return found.info.run_id
             raise TrackingError(f"could not create run {name!r} in {self.uri}: {short_error(exc)}") from None
         if key and self.uri.startswith(("http://", "https://")):
             self._drop_copies(key, run_id)
