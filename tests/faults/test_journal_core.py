@@ -195,3 +195,15 @@ def test_pipe_closed_tells_a_dead_parent_from_a_live_one():
         assert pipe_closed(r)
     finally:
         os.close(r)
+
+
+def test_a_dead_kernel_says_what_usually_kills_one():
+    """Issue 24 case 9: the task of a killed template process failed with "Kernel died" and no
+    hint why."""
+    from nbgov.adapters.ploomber.outcomes import task_error
+
+    message = ('Traceback (most recent call last):\nnbclient.exceptions.DeadKernelError: Kernel died\n'
+               'ploomber.exceptions.TaskBuildError: Error building task "b"\nError building task "b"')
+    error = task_error(message, "b")
+    assert error.startswith("DeadKernelError: Kernel died") and "out of memory" in error
+    assert "NBGOV_WARM_KERNELS=0" in error

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tests.build.conftest import make_tiny, run_cli
 from tests.conftest import free_port
 from tests.faults.conftest import start_mlflow_server, stop

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.build.conftest import make_tiny, mlflow_runs, run_cli
 
 from nbgov.core.journal import _line
-from tests.build.conftest import make_tiny, mlflow_runs, run_cli
 
 pytestmark = pytest.mark.integration
 
