@@ -45,7 +45,8 @@ SEED = int(os.environ.get("NBGOV_FAULT_SEED", "20261129"))
 FAULTS = ("kill_build", "sigint_build", "kill_server", "kill_sync", "hang_server", "lose_replies")
 #: Where a trial's build runs (issue 24): as is; as PID 1 of a pid namespace (a container's
 #: entrypoint: `unshare --pid --fork --mount-proc`); on another hostname (`unshare --uts`). The
-#: repairs (`nbgov sync`, `nbgov build`) run as is, on the real hostname, in the first namespace.
+#: repairs (`nbgov sync`, `nbgov build`) run as is, on the real hostname, in the first namespace
+#: (in kill_sync trials, the killed sync runs in the trial's namespace).
 #: NBGOV_FAULT_NAMESPACES=0 turns the namespaces off.
 WRAPS = ("", "pid1", "uts")
 
@@ -183,9 +184,11 @@ def test_fault_campaign(git_repo: Path, tmp_path: Path):
                 kills["server SIGKILL"] += 1
                 assert run_cli(root, "build", "-q", "--force", env={"MLFLOW_TRACKING_URI": uri}).returncode == 0
                 server = start_mlflow_server(tmp_path, port)
-                proc = _popen(root, uri, "sync")
+                proc = _popen(root, uri, "sync", wrap=wrap)
                 time.sleep(rng.uniform(0.0, 3.0))
                 kills["sync SIGKILL"] += proc.poll() is None
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(_nbgov_pid(proc, wrap), signal.SIGKILL)
                 proc.kill()
                 proc.communicate()
             elif fault == "lose_replies":
