@@ -159,6 +159,13 @@ def test_a_store_restarted_empty_is_noticed_and_resend_puts_the_runs_back(projec
     shutil.rmtree(project / "mlruns", ignore_errors=True)
     status = run_cli(project, "status")
     assert "no longer in the tracking store" in status.stderr and "--resend" in status.stderr, status.stderr
+    from tests.build.conftest import notebook, write_nb
+
+    write_nb(project / "notebooks/c.ipynb", notebook(  # c runs again; a and b are up to date
+        "upstream = None\nproduct = None", "from pathlib import Path\nPath(product['data']).write_text('c2')"))
+    rebuilt = run_cli(project, "build", "-q")
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    assert "no longer in the tracking store (a, b)" in rebuilt.stderr, rebuilt.stderr[-2000:]
     resent = run_cli(project, "sync", "--resend")
     assert resent.returncode == 0, resent.stderr[-2000:]
     after = _store(project)
@@ -264,3 +271,20 @@ def test_a_task_whose_outputs_cannot_be_read_on_a_full_disk_is_failed_with_the_r
     assert [(e["status"], e["outcome"]) for e in ends] == [("FAILED", "failed")]
     assert "the disk is full" in ends[0]["error"] and "a.ipynb" in ends[0]["error"]
     assert report.tasks["a"].outcome == "ran" or report.tasks["a"].error
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root (unshare --pid)")
+def test_a_build_as_pid_1_uploads_live_and_keeps_its_warm_kernels(project: Path):
+    """Issue 24 case 1: as a container's entrypoint (PID 1), with a healthy embedded store, the
+    build warned "tracking store unreachable", uploaded nothing live and ran without warm
+    kernels: its children took `getppid() == 1` for their parent's death."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env.update({"PLOOMBER_STATS_ENABLED": "false", "NBGOV_WARM_KERNELS": "1"})
+    done = subprocess.run(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", sys.executable, "-m", "nbgov",
+                           "build", "--force", "--json"], cwd=project, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert summary["pending"] == 0 and summary["offline_reason"] is None, (summary, done.stderr[-2000:])
+    assert "kept locally" not in done.stderr and "template process ended" not in done.stderr, done.stderr[-2000:]
+    assert all(t["run_id"] for t in summary["tasks"]), summary["tasks"]

@@ -22,7 +22,7 @@ from nbgov.services.build.gate import gate
 from nbgov.services.build.load import load_pipeline
 from nbgov.services.build.options import BuildOptions, BuildSummary, TaskSummary
 from nbgov.services.recording.recorder import Recorder
-from nbgov.services.recording.sync import sync_journals
+from nbgov.services.recording.sync import runs_gone, sync_journals
 
 
 def capture_evidence(infos: list[TaskInfo]) -> None:
@@ -72,7 +72,20 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
                         recorder.tracker.uri, pending=record.pending, offline_reason=record.offline_reason,
                         synced=synced.runs_sent if synced else 0,
                         interrupted=synced.interrupted if synced else [], build_id=recorder.build_id,
-                        warnings=[*(getattr(pipeline, "warnings", []) or []), *_recording_warnings(record, synced)])
+                        warnings=[*(getattr(pipeline, "warnings", []) or []), *_recording_warnings(record, synced),
+                                  *_gone_warnings(config, summaries)])
+
+
+def _gone_warnings(config: Config, summaries: list[TaskSummary]) -> list[str]:
+    """The store is checked, not trusted: runs that produced skipped tasks' products and that
+    the store no longer has (restarted empty) are named."""
+    skipped = {s.task: s.run_id for s in summaries if s.outcome == "skipped" and s.run_id}
+    gone = runs_gone(config, list(skipped.values())) or []
+    if not gone:
+        return []
+    names = [task for task, run_id in skipped.items() if run_id in gone]
+    return [f"{len(gone)} run(s) that made up-to-date products are no longer in the tracking store "
+            f"({', '.join(names)}): was it restarted empty? `nbgov sync --resend` sends them again"]
 
 
 def _recording_warnings(record, synced) -> list[str]:
