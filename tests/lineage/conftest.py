@@ -32,7 +32,7 @@ def lineage_json(root: Path, target: str, env: dict | None = None) -> dict:
     """``nbgov lineage TARGET --json``, asserted to succeed and to match the payload schema."""
     import jsonschema
 
-    from nbgov.services.lineage.query import PAYLOAD_SCHEMA_FILE
+    from nbgov.core.lineage_graph import PAYLOAD_SCHEMA_FILE
 
     proc = nbgov(root, "lineage", target, "--json", env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]

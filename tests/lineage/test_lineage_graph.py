@@ -161,7 +161,8 @@ def test_graph_payload_matches_its_schema():
 
     import jsonschema
 
-    from nbgov.services.lineage.query import PAYLOAD_SCHEMA, PAYLOAD_SCHEMA_FILE
+    from nbgov.core.lineage_graph import PAYLOAD_SCHEMA_FILE
+    from nbgov.services.lineage.query import PAYLOAD_SCHEMA
 
     schema = json.loads(PAYLOAD_SCHEMA_FILE.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)

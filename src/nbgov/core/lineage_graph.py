@@ -19,6 +19,7 @@ Graph form (the JSON payload of ``nbgov lineage --json`` and of the server API):
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -28,6 +29,10 @@ Fetch = Callable[[str], "tuple[dict[str, Any] | None, str]"]  # run id -> (recor
 NOTEBOOK_KEY = "nb"
 #: What a run kept in the local journal is, instead of its (not yet existing) MLflow run id.
 UNSYNCED_RUN = "not synced yet: kept in .nbgov/journal; run `nbgov sync`"
+
+
+#: The JSON Schema of a lineage graph payload (what ``nbgov lineage --json`` prints).
+PAYLOAD_SCHEMA_FILE = Path(__file__).parent / "schemas" / "lineage-graph.v1.json"
 
 
 def task_node(record: dict[str, Any], origin: str) -> dict[str, Any]:

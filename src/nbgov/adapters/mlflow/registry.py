@@ -21,7 +21,7 @@ from nbgov.adapters.mlflow.stores import check_reachable, quiet_mlflow, short_er
 from nbgov.core.errors import LineageError, ParameterError, TrackingError
 
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_\-]+))$")
-#: MLflow's lineage artifact of every nbgov task run (see services/tracking.py).
+#: MLflow's lineage artifact of every nbgov task run (see services/recording/rundata.py).
 LINEAGE_ARTIFACT = "nbgov/lineage.json"
 #: MLflow 3's source of a version registered from a logged model: ``models:/m-<id>``
 _LOGGED_MODEL = re.compile(r"^models:/(?P<id>m-[0-9a-f]+)/?$")

@@ -27,7 +27,7 @@ class BuildOptions:
     progress: bool = True
     wait: bool = False  # wait for another build of the project to end instead of refusing
     build_id: str | None = None  # join a build shared by several processes (engine tasks)
-    cluster: str | None = None  # a Dask scheduler address, local:N (services.cluster), or LOCAL
+    cluster: str | None = None  # a Dask scheduler address, local:N (services.build.cluster), or LOCAL
 
 
 @dataclass

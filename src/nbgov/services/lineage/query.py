@@ -27,8 +27,6 @@ from nbgov.core.redact import safe_uri
 from nbgov.services.pipeline.plan import plan_tasks
 
 PAYLOAD_SCHEMA = "nbgov.lineage/1"
-#: The JSON Schema of what :func:`lineage` returns.
-PAYLOAD_SCHEMA_FILE = Path(__file__).parents[1] / "core" / "schemas" / "lineage-graph.v1.json"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 #: The product key of a task that registers a model version: a JSON file ``{"name", "version"}``.
 REGISTERED_MODEL_KEY = "registered_model"
