@@ -207,3 +207,14 @@ def test_a_dead_kernel_says_what_usually_kills_one():
     error = task_error(message, "b")
     assert error.startswith("DeadKernelError: Kernel died") and "out of memory" in error
     assert "NBGOV_WARM_KERNELS=0" in error
+
+
+def test_a_deleted_journal_lock_is_taken_again_by_its_writer(tmp_path: Path):
+    """The stale-lock reflex on a journal's lock file: the writer takes a new one at its next
+    record, so a sync finds the journal live again (and never takes over a live journal
+    after that)."""
+    journal = Journal(tmp_path, "b.1")
+    journal.append("build_opened", key="build:b")
+    journal.lock_path.unlink()
+    journal.append("task_started", key="b.1/a", task="a")
+    assert journal.lock_path.exists() and Journal(tmp_path, "b.1").live()

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.core.errors import Location, NbgovError
-from nbgov.core.lock import try_lock
+from nbgov.core.lock import same_file, try_lock
 from nbgov.core.oserrors import storage_error
 
 JOURNAL_DIR = Path(".nbgov") / "journal"
@@ -321,6 +321,10 @@ class Journal:
         """
         if event not in EVENTS:
             raise ValueError(f"unknown journal event {event!r}")
+        if self._lock_fd is not None and not same_file(self._lock_fd, self.lock_path):
+            # its lock file was deleted (a "stale lock" reflex): take a new one, or stop if
+            # someone took the journal over meanwhile
+            self.release()
         self.hold()
         payload = {"build_id": self.build_id.rsplit(".", 1)[0], **data, "seq": self._seq + 1,
                    "t": int(time.time() * 1000), "event": event}

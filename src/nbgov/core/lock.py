@@ -84,7 +84,7 @@ class ProjectLock:
                     waiting(self._holder_text())
                 time.sleep(0.1)
                 continue
-            if self.anchor is None and not _same_file(fd, self.path):
+            if self.anchor is None and not same_file(fd, self.path):
                 os.close(fd)  # deleted or replaced after we opened it: lock what is there now
                 continue
             break
@@ -151,7 +151,8 @@ def build_lock(root: Path) -> ProjectLock:
     return ProjectLock(root / ".nbgov" / "build.lock", "build", anchor=root / ".nbgov")
 
 
-def _same_file(fd: int, path: Path) -> bool:
+def same_file(fd: int, path: Path) -> bool:
+    """Whether open descriptor ``fd`` is the file now at ``path`` (not deleted or replaced)."""
     try:
         mine, there = os.fstat(fd), os.stat(path)
     except OSError:
@@ -173,7 +174,7 @@ def try_lock(path: Path, create: bool = False) -> int | None:
         except BlockingIOError:
             os.close(fd)
             return None
-        if _same_file(fd, path):
+        if same_file(fd, path):
             return fd
         os.close(fd)
         if not create:
