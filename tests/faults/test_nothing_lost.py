@@ -288,3 +288,24 @@ def test_a_build_as_pid_1_uploads_live_and_keeps_its_warm_kernels(project: Path)
     assert summary["pending"] == 0 and summary["offline_reason"] is None, (summary, done.stderr[-2000:])
     assert "kept locally" not in done.stderr and "template process ended" not in done.stderr, done.stderr[-2000:]
     assert all(t["run_id"] for t in summary["tasks"]), summary["tasks"]
+
+
+def test_a_build_stopped_by_a_full_disk_ends_its_running_task_failed_with_the_reason(project: Path):
+    """Issue 24 case 5: the disk filling up in the build process itself (writing the executed
+    notebook) stopped the build, and the running task's run was recorded as KILLED."""
+    from nbgov.adapters.ploomber import TaskInfo
+    from nbgov.core.config import load_config
+    from nbgov.services.recording.recorder import Recorder
+
+    config = load_config(project)
+    info = TaskInfo("a", project / "notebooks/a.ipynb", {"data": project / "products/a.txt"}, {}, [],
+                    notebook_product=project / "products/a.ipynb")
+    rec = Recorder(config, [info])
+    rec.task_started("a")
+    rec.close("FAILED", "the disk is full (products/a.ipynb)")
+    from nbgov.core.journal import AppendLog
+
+    paths = [rec.journal.path, project / ".nbgov/journal/done" / f"{rec.journal.build_id}.jsonl"]
+    ends = [e for p in paths for e in AppendLog(p).read()[0] if e["event"] == "task_finished"]
+    assert [(e["status"], e["outcome"]) for e in ends] == [("FAILED", "failed")]
+    assert ends[0]["error"].startswith("the disk is full (products/a.ipynb)")

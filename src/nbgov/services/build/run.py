@@ -18,6 +18,7 @@ from nbgov.core import interrupts
 from nbgov.core.config import Config
 from nbgov.core.lineage import read_record
 from nbgov.core.lock import ProjectLock, build_lock
+from nbgov.core.oserrors import describe
 from nbgov.services.build.gate import gate
 from nbgov.services.build.load import load_pipeline
 from nbgov.services.build.options import BuildOptions, BuildSummary, TaskSummary
@@ -49,6 +50,7 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
     capture_evidence(infos)
     jobs = options.jobs if options.jobs is not None else pipeline.default_jobs()
     status = "FAILED"
+    crash: str | None = None  # why the build stopped, when it was not a task failing (disk full...)
     try:
         if would_run:
             recorder.open()  # journal + parent run (fails over to the journal within seconds)
@@ -58,8 +60,11 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
     except KeyboardInterrupt:
         status = "KILLED"
         raise
+    except Exception as exc:
+        crash = _why(exc)
+        raise
     finally:
-        record = recorder.close(status)
+        record = recorder.close(status, crash)
     # (a model version a task registered got its lineage tags from the upload process)
     summaries = []
     for outcome in result.outcomes:
@@ -86,6 +91,14 @@ def _gone_warnings(config: Config, summaries: list[TaskSummary]) -> list[str]:
     names = [task for task, run_id in skipped.items() if run_id in gone]
     return [f"{len(gone)} run(s) that made up-to-date products are no longer in the tracking store "
             f"({', '.join(names)}): was it restarted empty? `nbgov sync --resend` sends them again"]
+
+
+def _why(exc: Exception) -> str:
+    """One line for what stopped the build (an OS error in the user's words)."""
+    if isinstance(exc, OSError):
+        return f"{describe(exc)}" + (f" ({exc.filename})" if exc.filename else "")
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
 
 
 def _recording_warnings(record, synced) -> list[str]:

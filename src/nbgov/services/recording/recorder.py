@@ -173,7 +173,7 @@ class Recorder:
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - its outputs cannot be read (disk full, a file half-written)
-            payload, record, duration = self._unrecordable(outcome, exc, start_ms, time.perf_counter() - t0)
+            payload, record, duration = self._unrecordable(outcome, exc, start_ms, time.perf_counter() - t0, error)
         event = self._append("task_finished", key=key, task=name, parent_key=self._parent_key, **payload)
         if record is not None and self.tasks[name].record is not None:
 
@@ -186,8 +186,14 @@ class Recorder:
         self._uploader.put(event)
         self.report.tasks[name] = TaskRecord(name, outcome, run_id, duration, payload.get("error"))
 
-    def close(self, status: str = "FINISHED") -> RecordingReport:
-        """Journal the end of the build, wait (bounded) for the store, and say what is pending."""
+    def close(self, status: str = "FINISHED", error: str | None = None) -> RecordingReport:
+        """Journal the end of the build, wait (bounded) for the store, and say what is pending.
+
+        Args:
+            error: why the build stopped when no task failed it (e.g. the disk is full): the
+                tasks still running end FAILED with it; without it they were interrupted
+                (Ctrl-C, SIGTERM) and end KILLED.
+        """
         if not self._opened:
             self._uploader.abandon()
             return self.report
@@ -198,7 +204,10 @@ class Recorder:
         for name in dict.fromkeys(e.get("task") for e in events if e["event"] == "task_started"):
             if name not in finished and name in self.tasks:
                 try:
-                    self.task_finished(name, "killed", "interrupted")
+                    if error and status != "KILLED":
+                        self.task_finished(name, "failed", error)
+                    else:
+                        self.task_finished(name, "killed", "interrupted")
                 except StorageError as exc:  # the journal cannot be written (disk full): say so
                     self.report.unjournaled.append(name)
                     self.report.journal_error = self.report.journal_error or str(exc).splitlines()[0]
@@ -224,13 +233,17 @@ class Recorder:
             self.journal.release()  # written for good: `nbgov sync` may take it over
         return self.report
 
-    def _unrecordable(self, outcome: str, exc: Exception, start_ms: int,
-                      duration: float) -> tuple[dict[str, Any], None, float]:
+    def _unrecordable(self, outcome: str, exc: Exception, start_ms: int, duration: float,
+                      error: str | None = None) -> tuple[dict[str, Any], None, float]:
         """The finish of a task whose outputs could not be gathered: FAILED (KILLED if it was
-        killed), with the reason; no lineage record (the task runs again)."""
+        killed), with the reason (and the task's own error, if it failed); no lineage record
+        (the task runs again)."""
         why = describe(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
         where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
-        reason = f"could not record the task's outputs: {why}{where}"[:500]
+        reason = f"could not record the task's outputs: {why}{where}"
+        if error and outcome == "failed":
+            reason = f"{error}; {reason}"
+        reason = reason[:500]
         killed = outcome == "killed"
         payload = {"status": "KILLED" if killed else "FAILED", "outcome": "killed" if killed else "failed",
                    "start_ms": start_ms, "end_ms": int(time.time() * 1000), "params": {}, "metrics": {},
