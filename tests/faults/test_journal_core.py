@@ -4,6 +4,7 @@ template process that works when the build is PID 1."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -218,3 +219,29 @@ def test_a_deleted_journal_lock_is_taken_again_by_its_writer(tmp_path: Path):
     journal.lock_path.unlink()
     journal.append("task_started", key="b.1/a", task="a")
     assert journal.lock_path.exists() and Journal(tmp_path, "b.1").live()
+
+
+def test_nbgov_says_when_ctrl_c_cannot_reach_a_build(tmp_path: Path):
+    """Issue 24 case 9: a build started with SIGINT ignored (nohup, a background job) cannot be
+    stopped with Ctrl-C: it says so on the terminal, and how to stop it."""
+    import pty
+    import signal
+
+    master, slave = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "nbgov", "build", "--project", str(tmp_path / "none")],
+                              stderr=slave, stdout=subprocess.DEVNULL, timeout=120,
+                              env={**os.environ, "PYTHONPATH": SRC},
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        os.close(slave)
+        slave = -1
+        said = b""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(master, 4096):
+                said += chunk
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    text = said.decode("utf-8", "replace")
+    assert done.returncode != 0 and "Ctrl-C cannot reach this build" in text and "kill " in text, text
