@@ -205,7 +205,8 @@ def test_fault_campaign(git_repo: Path, tmp_path: Path):
                 time.sleep(delay)
                 if fault == "kill_build":
                     kills["build SIGKILL"] += proc.poll() is None
-                    os.kill(_nbgov_pid(proc, wrap), signal.SIGKILL)
+                    with contextlib.suppress(ProcessLookupError):  # the build may have ended already
+                        os.kill(_nbgov_pid(proc, wrap), signal.SIGKILL)
                 elif fault == "sigint_build":
                     kills["build SIGINT"] += proc.poll() is None
                     with contextlib.suppress(ProcessLookupError):
