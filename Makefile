@@ -129,9 +129,11 @@ mutate: setup  ## mutation testing (mutmut) of ledger, identity, freshness, revi
 bench: setup  ## all benchmarks; prints a table, writes benchmarks/results/latest.json
 	$(BIN)/python -m benchmarks
 
-faults: setup  ## the long fault campaign: seeded kills of build, server and sync (NBGOV_FAULT_TRIALS=100)
-	NBGOV_FAULT_TRIALS=$${NBGOV_FAULT_TRIALS:-100} $(BIN)/python -m pytest -p no:cacheprovider -s -q \
-		tests/faults/test_faults_campaign.py
+faults: setup  ## the long fault campaign (kills, lost replies, PID 1, other hostname, full disk) and the journal's stateful test, many examples
+	NBGOV_FAULT_TRIALS=$${NBGOV_FAULT_TRIALS:-100} NBGOV_FULL_DISK_TRIALS=$${NBGOV_FULL_DISK_TRIALS:-20} \
+	NBGOV_STATEFUL_EXAMPLES=$${NBGOV_STATEFUL_EXAMPLES:-1000} NBGOV_STATEFUL_STEPS=$${NBGOV_STATEFUL_STEPS:-30} \
+		$(BIN)/python -m pytest -p no:cacheprovider -s -q \
+		tests/faults/test_faults_campaign.py tests/faults/test_journal_states.py
 
 properties: setup  ## the ledger and trust invariants under hypothesis, long (NBGOV_HYPOTHESIS_EXAMPLES=2000)
 	NBGOV_HYPOTHESIS_EXAMPLES=$${NBGOV_HYPOTHESIS_EXAMPLES:-2000} $(BIN)/python -m pytest -p no:cacheprovider -q \

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -14,6 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# A suite started with SIGINT ignored (`nohup make test`, a CI runner that backgrounds its jobs)
+# would pass that on to every process it starts, and the tests that send a child SIGINT (a
+# Ctrl-C) would test nothing: give SIGINT its default disposition here, and so to the children
+# (a handled signal is reset to the default across exec; an ignored one stays ignored).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -24,6 +24,7 @@ def test_journal_appends_durably_and_drops_only_a_torn_last_line(tmp_path: Path)
     with open(journal.path, "ab") as fh:  # a writer killed mid-line
         fh.write(b'1234abcd {"seq": 3, "event": "task_fin')
     assert [e["seq"] for e in journal.events()] == [1, 2]
+    journal.release()  # its writer ends: another may take the journal over (one writer at a time)
     assert Journal(tmp_path, "b1.abc").append("build_closed", key="build:b1")["seq"] == 3
     # a damaged line in the middle is skipped and counted, the rest still read
     lines = journal.path.read_bytes().split(b"\n")
@@ -151,17 +152,18 @@ def test_a_copied_project_points_its_store_at_its_own_mlruns(tmp_path: Path):
 def test_a_started_task_without_an_end_in_a_closed_journal_is_ended_killed(tmp_path: Path):
     """Found by the fault campaign: a SIGINT landing right after the task_started fsync left a
     closed journal whose task never finished, and its run RUNNING forever."""
-    from nbgov.services.recording.sync import _close_interrupted
+    from nbgov.core.journal_states import close_orphan, examine
 
     journal = Journal(tmp_path, "b3.abc")
     journal.append("build_opened", key="build:b3", pid=2 ** 22 + 12345, host="elsewhere-never")
     journal.append("task_started", key="b3.abc/a", task="a", parent_key="build:b3", start_ms=1)
     journal.append("build_closed", key="build:b3", status="KILLED")
-    assert _close_interrupted(journal, journal.events()) == ["a (build b3)"]
+    journal.release()  # its writer ended
+    assert close_orphan(examine(journal)) == (["a (build b3)"], [])
     ends = [e for e in journal.events() if e["event"] == "task_finished"]
     assert [(e["key"], e["status"]) for e in ends] == [("b3.abc/a", "KILLED")]
     assert sum(e["event"] == "build_closed" for e in journal.events()) == 1  # not closed twice
-    assert _close_interrupted(journal, journal.events()) == []  # idempotent
+    assert close_orphan(examine(journal)) == ([], [])  # idempotent
 
 
 def test_a_build_id_with_dots_is_kept_whole(tmp_path: Path):

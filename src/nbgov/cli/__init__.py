@@ -16,6 +16,7 @@ import click
 
 from nbgov import __version__
 from nbgov.core.errors import NbgovError
+from nbgov.core.oserrors import is_disk_full, storage_error
 
 #: command name -> "module:attribute". One line per command; modules are imported lazily.
 COMMANDS: dict[str, str] = {
@@ -88,6 +89,19 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         _exit_interrupted("interrupted")
+    except OSError as exc:
+        # disk full, read-only, permission: the user's to fix, one line naming the path
+        _ignore_interrupts()
+        click.echo(f"error: {storage_error(exc)}", err=True)
+        sys.exit(2)
+    except Exception as exc:
+        if not is_disk_full(exc):  # a bug: its traceback is wanted
+            raise
+        # a full disk met inside a library that wrapped the OSError (SQLite, Ploomber)
+        _ignore_interrupts()
+        click.echo(f"error: the disk is full: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}\n"
+                   "  hint: free some space on that file system, then run the command again", err=True)
+        sys.exit(2)
     _ignore_interrupts()
     if interrupts.seen():  # a Ctrl-C some library swallowed: the command did not run as asked
         _exit_interrupted("interrupted")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -58,6 +59,12 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    # the terminal closed (SIGHUP): the same, unless the build was started to survive it (nohup)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _terminate)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and sys.stderr.isatty():
+        click.echo(f"nbgov: Ctrl-C cannot reach this build (SIGINT is ignored: started with nohup or in the "
+                   f"background); stop it with `kill {os.getpid()}`", err=True)
     config = load_config(project)
     config, environment = _entry_point(config, entry_point, environment)
     options = BuildOptions(force=force, tasks=list(tasks) or None, downstream=downstream,
@@ -138,7 +145,10 @@ def _report_recording(summary) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print what was sent as JSON.")
 @click.option("--wait", "wait", type=float, default=60.0, show_default=True,
               help="Seconds to wait for a running build of the project to end.")
-def sync(project, as_json, wait):
+@click.option("--resend", is_flag=True,
+              help="Send again every kept journal (done/ too): for a tracking store restarted empty. "
+                   "Runs the store still has are found by their key, not duplicated.")
+def sync(project, as_json, wait, resend):
     """Send the runs that earlier builds kept locally (tracking store unreachable, build
     killed) to the tracking store, once each, with their original times; end runs that a
     killed build left RUNNING as KILLED. Safe to re-run or interrupt."""
@@ -146,16 +156,28 @@ def sync(project, as_json, wait):
     from nbgov.services.recording.sync import sync as run_sync
 
     config = load_config(project)
-    report = run_sync(config, wait=wait)
+    report = run_sync(config, wait=wait, resend=resend, say=lambda text: click.echo(text, err=True))
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         click.echo(f"sent {report.runs_sent} run(s) from {report.builds} build journal(s)"
+                   + (f" ({report.resent} kept journal(s) sent again)" if report.resent else "")
                    + (f"; {report.pending} still waiting" if report.pending else ""))
         if report.interrupted:
             click.echo(f"ended as KILLED (build killed while they ran): {', '.join(report.interrupted)}")
+        if report.repaired:
+            click.echo(f"deleted {report.repaired} duplicate RUNNING run(s) left by a retried create")
+        if report.waiting:
+            click.echo(f"left {len(report.waiting)} journal(s) to the builds still writing them: "
+                       f"{', '.join(report.waiting)}")
+    for line in report.problems():
+        click.echo(f"warning: {line}", err=True)
     if report.error:
         click.echo(f"error: the tracking store did not take the rest: {report.error}", err=True)
+        click.echo("  hint: start the tracking server (or check MLFLOW_TRACKING_URI), then run `nbgov sync` again",
+                   err=True)
+        sys.exit(2)
+    if report.failed:
         sys.exit(2)
 
 
@@ -187,6 +209,7 @@ def status(project, entry_point, as_json):
     click.echo(render_table(["task", "state", "review", "last run (UTC)", "mlflow run", "metrics"], rows))
     if state.get("unsynced"):
         click.echo(f"{state['unsynced']} run(s) kept locally, not yet in the tracking store: `nbgov sync` sends them")
+    _journal_and_store_notes(config, state)
     for hint in state.get("hints") or []:
         click.echo(f"note: {hint}", err=True)
     for a in state["models"]["aliases"]:
@@ -199,6 +222,23 @@ def status(project, entry_point, as_json):
         batch = last["batch"].rsplit("/", 1)[-1]
         click.echo(f"monitor: {last['status']} on {batch} at {last.get('at')} "
                    f"(model {last.get('model') or 'pipeline'}, {run_text(last.get('run_id'))}){reasons}")
+
+
+def _journal_and_store_notes(config, state) -> None:
+    """What the journal and the store say that the lineage records cannot: damaged journal
+    records, and recorded runs the store no longer has (checked, not trusted)."""
+    from nbgov.services.recording.sync import journal_health, runs_gone
+
+    for name, count in journal_health(config).items():
+        click.echo(f"warning: journal {name}: {count} damaged record(s); `nbgov sync` sends what can be read "
+                   "and names the task runs it lost (they run again)", err=True)
+    recorded = {t["name"]: (t["last_run"] or {}).get("run_id") for t in state["tasks"]}
+    gone = runs_gone(config, [r for r in recorded.values() if r]) or []
+    if gone:
+        names = [name for name, run_id in recorded.items() if run_id in gone]
+        click.echo(f"warning: {len(gone)} recorded run(s) are no longer in the tracking store ({', '.join(names)}): "
+                   "was it restarted empty? `nbgov sync --resend` sends them again from the kept journals",
+                   err=True)
 
 
 @click.command("open-build")

@@ -34,8 +34,9 @@ EXECUTION_KEYS = {"cell_timeout", "startup_timeout", "preload", "cluster"}
 
 #: Keys of the ``[tracking]`` table. ``secrets``: what happens to secrets found in what a run
 #: uploads (params, lineage record, scraps, executed notebook): ``redact`` (default), ``refuse``
-#: the upload, or ``allow`` (upload as is).
-TRACKING_KEYS = {"secrets"}
+#: the upload, or ``allow`` (upload as is). ``keep_journals``: how many sent journals
+#: ``.nbgov/journal/done`` keeps for ``nbgov sync --resend`` (default 20).
+TRACKING_KEYS = {"secrets", "keep_journals"}
 
 _KNOWN_TOP = {
     "pipeline", "tracking_uri", "experiment", "products", "environment",
@@ -221,6 +222,10 @@ def _check_tracking(table: Any, source: Path | None) -> None:
     if unknown:
         raise ConfigError(f"unknown key(s) in [tracking]: {', '.join(unknown)}", Location(source),
                           hint=f"known keys: {', '.join(sorted(TRACKING_KEYS))}")
+    keep = table.get("keep_journals", 20)
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+        raise ConfigError(f"[tracking] keep_journals must be a whole number of journals (0 or more), got {keep!r}",
+                          Location(source), hint="keep_journals = 20")
     policy = table.get("secrets", SECRETS_POLICIES[0])
     if policy not in SECRETS_POLICIES:
         # a typo must not turn redaction off

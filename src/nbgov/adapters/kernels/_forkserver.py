@@ -77,6 +77,19 @@ def die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def pipe_closed(fd: int) -> bool:
+    """Whether the writing end of pipe ``fd`` is closed (its holder, our parent, is gone):
+    readable at once with nothing to read. Works whatever our parent's pid (PID 1 in a
+    container), unlike ``os.getppid() == 1``."""
+    import select
+
+    try:
+        readable, _, _ = select.select([fd], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
 def send_message(sock: socket.socket, payload: dict, fds: list[int] | None = None) -> None:
     """One length-prefixed JSON message (with file descriptors attached, if any)."""
     data = json.dumps(payload).encode()
@@ -412,8 +425,8 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the build's; we go when it goes
     listener = socket.socket(fileno=int(args["--listen"]))
     alive = int(args["--alive"])
-    if os.getppid() == 1:
-        return  # the build is already gone
+    if pipe_closed(alive):
+        return  # the build is already gone (not `getppid() == 1`: the build may be PID 1)
     # as ipykernel_launcher does: the template's own folder is not an import location
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]

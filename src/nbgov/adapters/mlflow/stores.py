@@ -142,3 +142,51 @@ def short_error(exc: BaseException) -> str:
     """The first line of an error's text (at most 300 characters), for a one-line message."""
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:300]
+
+
+def missing_runs(uri: str, run_ids: list[str], timeout: float = 3.0) -> list[str] | None:
+    """The run ids of ``run_ids`` that the store at ``uri`` does not have (deleted or never
+    there: a store restarted empty), without importing MLflow; None when that cannot be told
+    (the store is unreachable, or of a kind not checked here)."""
+    ids = [r for r in dict.fromkeys(run_ids) if r]
+    if not ids:
+        return []
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///"):])
+        if not db.is_file():
+            return ids
+        try:
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+            try:
+                marks = ",".join("?" * len(ids))
+                found = {row[0] for row in con.execute(
+                    f"SELECT run_uuid FROM runs WHERE run_uuid IN ({marks}) "  # noqa: S608 - placeholders only
+                    "AND lifecycle_stage != 'deleted'", ids)}
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return None
+        return [r for r in ids if r not in found]
+    if uri.startswith(("http://", "https://")):
+        parts = urlsplit(uri)
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        gone = []
+        for run_id in ids[:50]:
+            conn = kind(parts.hostname or "localhost", parts.port or (443 if parts.scheme == "https" else 80),
+                        timeout=timeout)
+            try:
+                conn.request("GET", f"{parts.path.rstrip('/')}/api/2.0/mlflow/runs/get?run_id={run_id}")
+                response = conn.getresponse()
+                body = response.read(4096).decode("utf-8", "replace")
+            except (OSError, http.client.HTTPException):
+                return None
+            finally:
+                conn.close()
+            if response.status == 404 or "RESOURCE_DOES_NOT_EXIST" in body:
+                gone.append(run_id)
+            elif response.status != 200:
+                return None
+            elif '"lifecycle_stage": "deleted"' in body or '"lifecycle_stage":"deleted"' in body:
+                gone.append(run_id)
+        return gone
+    return None

@@ -142,27 +142,94 @@ class Tracker:
 
     def create_run(self, name: str, start_ms: int | None, parent_run_id: str | None = None,
                    tags: dict[str, str] | None = None) -> str:
-        """Create a (child) run and return its id; fill it with :meth:`complete_run`."""
+        """Create a (child) run and return its id; fill it with :meth:`complete_run`.
+
+        Idempotent for a run with a key (:data:`RUN_KEY_TAG`): when the call fails (the store
+        may have created the run and the reply was lost), the run is looked up by its key
+        before the error is raised, so no later retry creates it twice; on a tracking server,
+        copies that MLflow's own HTTP retry made of a create whose reply was lost are deleted.
+        """
         tags = {**(tags or {}), "mlflow.runName": name}
+        key = tags.get(RUN_KEY_TAG)
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
         try:
-            return self.client.create_run(self.prepare(), start_time=start_ms, tags=tags, run_name=name).info.run_id
+            run_id = self.client.create_run(self.prepare(), start_time=start_ms, tags=tags, run_name=name).info.run_id
         except TrackingError:
             raise
         except Exception as exc:
+            found = self._find_quietly(key) if key else None
+            if found is not None:  # created (maybe twice, by the HTTP retry); only the reply was lost
+                self._drop_copies(key, found.info.run_id)
+                return found.info.run_id
             raise TrackingError(f"could not create run {name!r} in {self.uri}: {short_error(exc)}") from None
+        if key and self.uri.startswith(("http://", "https://")):
+            self._drop_copies(key, run_id)
+        return run_id
 
-    def find_run(self, key: str) -> Any | None:
-        """The run tagged with stable key ``key`` (see :data:`RUN_KEY_TAG`), if the store has one."""
+    def _find_quietly(self, key: str) -> Any | None:
         try:
-            runs = self.client.search_runs([self.prepare()], f"tags.`{RUN_KEY_TAG}` = '{key}'",
-                                           max_results=2)
+            return self.find_run(key)
+        except TrackingError:
+            return None
+
+    def _drop_copies(self, key: str, keep: str) -> None:
+        """Delete RUNNING runs with key ``key`` other than ``keep`` (an HTTP retry of a create
+        whose reply was lost made them); `nbgov sync` repairs any this misses."""
+        try:
+            for run in self.find_runs(key):
+                if run.info.run_id != keep and run.info.status == "RUNNING":
+                    self.client.delete_run(run.info.run_id)
+        except Exception:  # noqa: BLE001, S110 - a repair: the run we keep is there
+            pass
+
+    def find_runs(self, key: str) -> list:
+        """Every (not deleted) run tagged with stable key ``key``."""
+        quoted = key.replace("'", "")
+        try:
+            return self.client.search_runs([self.prepare()], f"tags.`{RUN_KEY_TAG}` = '{quoted}'", max_results=50)
         except TrackingError:
             raise
         except Exception as exc:
             raise TrackingError(f"could not search runs in {self.uri}: {short_error(exc)}") from None
+
+    def find_run(self, key: str) -> Any | None:
+        """The run tagged with stable key ``key`` (see :data:`RUN_KEY_TAG`), if the store has one
+        (of duplicates an older nbgov left, the closed one, else the oldest)."""
+        runs = self.find_runs(key)
+        runs.sort(key=lambda r: (r.info.status == "RUNNING", r.info.start_time or 0, r.info.run_id))
         return runs[0] if runs else None
+
+    def running_keyed_runs(self) -> list:
+        """RUNNING runs of the experiment that carry a run key (for `nbgov sync`'s sweep)."""
+        try:
+            runs = self.client.search_runs([self.prepare()], "attributes.status = 'RUNNING'", max_results=1000)
+        except TrackingError:
+            raise
+        except Exception as exc:
+            raise TrackingError(f"could not search runs in {self.uri}: {short_error(exc)}") from None
+        return [r for r in runs if r.data.tags.get(RUN_KEY_TAG)]
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run (a duplicate)."""
+        try:
+            self.client.delete_run(run_id)
+        except Exception as exc:
+            raise TrackingError(f"could not delete run {run_id} in {self.uri}: {short_error(exc)}") from None
+
+    def alive(self) -> bool:
+        """Whether the store answers now (after an error: was it the store, or what we sent?)."""
+        if self.uri.startswith(("http://", "https://")):
+            try:
+                reachable(self.uri)
+            except TrackingError:
+                return False
+            return True
+        try:
+            self.client.search_experiments(max_results=1)
+        except Exception:  # noqa: BLE001 - a broken local store does not answer
+            return False
+        return True
 
     def run_status(self, run_id: str) -> str | None:
         """A run's status (RUNNING, FINISHED, ...), None when the store does not have it."""

@@ -61,7 +61,12 @@ def task_error(message: str, name: str) -> str | None:
     if not causes:
         return None
     ename, text = causes[-1].groups()
-    return f"{ename}: {text.strip()}"[:500]
+    found = f"{ename}: {text.strip()}"
+    if ename == "DeadKernelError" or "Kernel died" in text:
+        # nothing in papermill's words says why; the usual causes do
+        found += (" (the kernel process was killed: out of memory (dmesg), a kill, or its warm-kernel "
+                  "template ended; run again, or set NBGOV_WARM_KERNELS=0 to start kernels normally)")
+    return found[:500]
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ closed, saying how many runs wait for ``nbgov sync``.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 
 from nbgov.adapters.kernels.template import start_for_project, stop_template
@@ -18,11 +19,12 @@ from nbgov.core.config import Config
 from nbgov.core.lineage import read_record
 from nbgov.core.localfiles import ignore_in_project
 from nbgov.core.lock import ProjectLock, build_lock
+from nbgov.core.oserrors import describe
 from nbgov.services.build.gate import gate
 from nbgov.services.build.load import load_pipeline
 from nbgov.services.build.options import BuildOptions, BuildSummary, TaskSummary
 from nbgov.services.recording.recorder import Recorder
-from nbgov.services.recording.sync import sync_journals
+from nbgov.services.recording.sync import runs_gone, sync_journals
 
 
 def capture_evidence(infos: list[TaskInfo]) -> None:
@@ -49,6 +51,7 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
     capture_evidence(infos)
     jobs = options.jobs if options.jobs is not None else pipeline.default_jobs()
     status = "FAILED"
+    crash: str | None = None  # why the build stopped, when it was not a task failing (disk full...)
     try:
         if would_run:
             recorder.open()  # journal + parent run (fails over to the journal within seconds)
@@ -58,8 +61,11 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
     except KeyboardInterrupt:
         status = "KILLED"
         raise
+    except Exception as exc:
+        crash = _why(exc)
+        raise
     finally:
-        record = recorder.close(status)
+        record = recorder.close(status, crash)
     # (a model version a task registered got its lineage tags from the upload process)
     summaries = []
     for outcome in result.outcomes:
@@ -73,7 +79,40 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
                         recorder.tracker.uri, pending=record.pending, offline_reason=record.offline_reason,
                         synced=synced.runs_sent if synced else 0,
                         interrupted=synced.interrupted if synced else [], build_id=recorder.build_id,
-                        warnings=list(getattr(pipeline, "warnings", []) or []))
+                        warnings=[*(getattr(pipeline, "warnings", []) or []), *_recording_warnings(record, synced),
+                                  *_gone_warnings(config, summaries)])
+
+
+def _gone_warnings(config: Config, summaries: list[TaskSummary]) -> list[str]:
+    """The store is checked, not trusted: runs that produced skipped tasks' products and that
+    the store no longer has (restarted empty) are named."""
+    skipped = {s.task: s.run_id for s in summaries if s.outcome == "skipped" and s.run_id}
+    gone = runs_gone(config, list(skipped.values())) or []
+    if not gone:
+        return []
+    names = [task for task, run_id in skipped.items() if run_id in gone]
+    return [f"{len(gone)} run(s) that made up-to-date products are no longer in the tracking store "
+            f"({', '.join(names)}): was it restarted empty? `nbgov sync --resend` sends them again"]
+
+
+def _why(exc: Exception) -> str:
+    """One line for what stopped the build (an OS error in the user's words)."""
+    if isinstance(exc, OSError):
+        return f"{describe(exc)}" + (f" ({exc.filename})" if exc.filename else "")
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
+
+
+def _recording_warnings(record, synced) -> list[str]:
+    """What the journal could not do, one line each with what to do (never silent)."""
+    out = list(synced.problems()) if synced is not None else []
+    if synced is not None and synced.waiting:
+        out.append(f"{len(synced.waiting)} journal(s) of builds still running were left to them: "
+                   f"{', '.join(synced.waiting)}")
+    if record.journal_error:
+        out.append(f"the end of {', '.join(record.unjournaled) or 'the build'} could not be journaled: "
+                   f"{record.journal_error}; `nbgov sync` ends those runs once there is room")
+    return out
 
 
 def _producing_run(infos, name: str) -> str | None:
@@ -92,12 +131,17 @@ def project_locked(config: Config, options: BuildOptions):
     else:
         name = "-".join(sorted(options.tasks or ["all"]))[:80].replace("/", "_")
         lock = ProjectLock(config.root / ".nbgov" / f"build-{options.build_id[:40]}-{name}.lock", "build")
-    lock.acquire(wait=options.wait, command="nbgov build")
+    lock.acquire(wait=options.wait, command="nbgov build", waiting=_say_waiting if options.wait else None)
     ignore_in_project(config.root)  # the journal, lineage and cache this build writes stay local
     try:
         yield
     finally:
         lock.release()
+
+
+def _say_waiting(holder: str) -> None:
+    """A wait says what it waits for (stderr: stdout may be --json)."""
+    print(f"nbgov: waiting for {holder} to end", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,8 @@ of the build, keeps copies of the runs' files in the journal, and the build stil
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import Config
 from nbgov.core.journal import Journal, journal_folder, retire
 from nbgov.core.lineage import read_record, write_record
+from nbgov.core.oserrors import StorageError, describe
 from nbgov.core.redact import safe_uri
 from nbgov.services.recording.rundata import task_run_event
 from nbgov.services.recording.sender import SendState, stage_artifacts
@@ -59,6 +62,8 @@ class RecordingReport:
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     pending: int = 0  # runs kept locally, not yet in the store
     offline_reason: str | None = None
+    unjournaled: list[str] = field(default_factory=list)  # tasks whose end could not be journaled
+    journal_error: str | None = None  # why (disk full, read-only)
 
 
 class Recorder:
@@ -92,7 +97,7 @@ class Recorder:
             "root": str(config.root), "uri": self.tracker.uri, "experiment": self.tracker.experiment,
             "artifact_root": self.tracker.artifact_root, "secrets": config.secrets_policy,
             "journal_folder": str(self.journal.folder), "journal": self.journal.build_id,
-            "parent_key": self._parent_key}, self._state.ids)
+            "parent_key": self._parent_key, "parent_pid": os.getpid()}, self._state.ids)
         self._git: dict | None = None
         self._opened = False
 
@@ -107,9 +112,6 @@ class Recorder:
         tags = {"nbgov.kind": "build", "nbgov.build_id": self.build_id, "nbgov.runner": self.runner,
                 "nbgov.pipeline": self.config.pipeline, "nbgov.git_commit": str(git["commit"]),
                 "nbgov.git_dirty": str(git["dirty"])}
-        import os
-        import socket
-
         event = self._append("build_opened", key=self._parent_key, joined=self.joined, pid=os.getpid(),
                              host=socket.gethostname(),
                              name=f"build {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
@@ -141,8 +143,10 @@ class Recorder:
         # known as started before it is journaled: an interrupt landing right after the fsync
         # must still end this task's run (close() ends every started task as killed)
         self._started[name] = (start_ms, time.perf_counter())
+        record_path = self.tasks[name].record if name in self.tasks else None
         event = self._append("task_started", key=key, task=name, name=name, parent_key=self._parent_key,
-                             start_ms=start_ms, tags={"nbgov.kind": "task", "nbgov.task": name,
+                             start_ms=start_ms, record_path=self._rel(record_path) if record_path else None,
+                             tags={"nbgov.kind": "task", "nbgov.task": name,
                                                       "nbgov.build_id": self.build_id})
         self._uploader.put(event, known_new=True)
         self._started[name] = (start_ms, time.perf_counter())
@@ -155,16 +159,21 @@ class Recorder:
         # record once it has it (nothing waits for the store)
         key = f"{self.journal.build_id}/{name}"
         run_id = self._state.ids.get(key)
-        status = self._review_status(name)
-        payload, record, duration = task_run_event(
-            self.config, self.tasks, self.tasks[name], outcome=outcome, runner_error=error,
-            status=RUN_STATUS.get(outcome, "FAILED"), review_status=status, git=self._git or {},
-            env=environment_fingerprint(str(self.config.root)), start_ms=start_ms,
-            duration_s=time.perf_counter() - t0, run_id=run_id, run_key=key,
-            parent_run_id=self.report.parent_run_id or self._state.ids.get(self._parent_key),
-            build_id=self.build_id, runner=self.runner,
-            tracking_uri=safe_uri(self.tracker.uri), experiment=self.tracker.experiment,
-            upstream_ids=self._upstream_ids(name))
+        try:
+            status = self._review_status(name)
+            payload, record, duration = task_run_event(
+                self.config, self.tasks, self.tasks[name], outcome=outcome, runner_error=error,
+                status=RUN_STATUS.get(outcome, "FAILED"), review_status=status, git=self._git or {},
+                env=environment_fingerprint(str(self.config.root)), start_ms=start_ms,
+                duration_s=time.perf_counter() - t0, run_id=run_id, run_key=key,
+                parent_run_id=self.report.parent_run_id or self._state.ids.get(self._parent_key),
+                build_id=self.build_id, runner=self.runner,
+                tracking_uri=safe_uri(self.tracker.uri), experiment=self.tracker.experiment,
+                upstream_ids=self._upstream_ids(name))
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # noqa: BLE001 - its outputs cannot be read (disk full, a file half-written)
+            payload, record, duration = self._unrecordable(outcome, exc, start_ms, time.perf_counter() - t0, error)
         event = self._append("task_finished", key=key, task=name, parent_key=self._parent_key, **payload)
         if record is not None and self.tasks[name].record is not None:
 
@@ -177,8 +186,14 @@ class Recorder:
         self._uploader.put(event)
         self.report.tasks[name] = TaskRecord(name, outcome, run_id, duration, payload.get("error"))
 
-    def close(self, status: str = "FINISHED") -> RecordingReport:
-        """Journal the end of the build, wait (bounded) for the store, and say what is pending."""
+    def close(self, status: str = "FINISHED", error: str | None = None) -> RecordingReport:
+        """Journal the end of the build, wait (bounded) for the store, and say what is pending.
+
+        Args:
+            error: why the build stopped when no task failed it (e.g. the disk is full): the
+                tasks still running end FAILED with it; without it they were interrupted
+                (Ctrl-C, SIGTERM) and end KILLED.
+        """
         if not self._opened:
             self._uploader.abandon()
             return self.report
@@ -189,15 +204,18 @@ class Recorder:
         for name in dict.fromkeys(e.get("task") for e in events if e["event"] == "task_started"):
             if name not in finished and name in self.tasks:
                 try:
-                    self.task_finished(name, "killed", "interrupted")
-                except Exception:  # its files are unreadable mid-write: end the run all the same
-                    self._uploader.put(self._append("task_finished", key=f"{self.journal.build_id}/{name}", task=name,
-                                 parent_key=self._parent_key, status="KILLED", outcome="killed",
-                                 end_ms=int(time.time() * 1000), params={}, metrics={},
-                                 tags={"nbgov.outcome": "killed"}, artifacts=[], json_artifacts={},
-                                 datasets=[], error="interrupted", record=None))
-        event = self._append("build_closed", key=self._parent_key, status=status, joined=self.joined)
-        self._uploader.put(event)
+                    if error and status != "KILLED":
+                        self.task_finished(name, "failed", error)
+                    else:
+                        self.task_finished(name, "killed", "interrupted")
+                except StorageError as exc:  # the journal cannot be written (disk full): say so
+                    self.report.unjournaled.append(name)
+                    self.report.journal_error = self.report.journal_error or str(exc).splitlines()[0]
+        try:
+            event = self._append("build_closed", key=self._parent_key, status=status, joined=self.joined)
+            self._uploader.put(event)
+        except StorageError as exc:
+            self.report.journal_error = self.report.journal_error or str(exc).splitlines()[0]
         self._uploader.close(DRAIN_TIMEOUT_S)
         confirmed = self.journal.confirmations()
         unsent = [e for e in self.journal.events() if e["seq"] not in confirmed]
@@ -210,9 +228,28 @@ class Recorder:
             rec.run_id = rec.run_id or self._state.ids.get(f"{self.journal.build_id}/{name}")
         self.report.parent_run_id = self.report.parent_run_id or self._state.ids.get(self._parent_key)
         if not unsent:
-
-            retire(self.journal)
+            retire(self.journal, keep=int(self.config.section("tracking").get("keep_journals", 20)))
+        else:
+            self.journal.release()  # written for good: `nbgov sync` may take it over
         return self.report
+
+    def _unrecordable(self, outcome: str, exc: Exception, start_ms: int, duration: float,
+                      error: str | None = None) -> tuple[dict[str, Any], None, float]:
+        """The finish of a task whose outputs could not be gathered: FAILED (KILLED if it was
+        killed), with the reason (and the task's own error, if it failed); no lineage record
+        (the task runs again)."""
+        why = describe(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+        where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+        reason = f"could not record the task's outputs: {why}{where}"
+        if error and outcome == "failed":
+            reason = f"{error}; {reason}"
+        reason = reason[:500]
+        killed = outcome == "killed"
+        payload = {"status": "KILLED" if killed else "FAILED", "outcome": "killed" if killed else "failed",
+                   "start_ms": start_ms, "end_ms": int(time.time() * 1000), "params": {}, "metrics": {},
+                   "tags": {"nbgov.outcome": "killed" if killed else "failed", "nbgov.error": reason},
+                   "artifacts": [], "json_artifacts": {}, "datasets": [], "error": reason, "record": None}
+        return payload, None, duration
 
     # -- helpers ---------------------------------------------------------------------
     def _append(self, event: str, **data: Any) -> dict[str, Any]:

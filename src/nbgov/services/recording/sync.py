@@ -1,26 +1,36 @@
 """``nbgov sync``: send to the tracking store what earlier builds journaled but could not send.
 
 Runs under the project's build lock (a running build sends its own runs; two syncs at once
-queue). For each open journal, oldest first, every unconfirmed event is sent in order
-(:class:`Sender`: find-by-key before create, original timestamps). A build that never closed
-its journal was killed (the lock proves its process is gone): its started-but-unfinished task
-runs and its parent are ended KILLED, and the sync says so. A journal whose every event the
-store confirmed is retired to ``done/``. Interrupted half way, a sync resumes where it stopped.
+queue). Each journal is taken on its own (docs/concepts/recording.md, "The journal's state
+machine"): one whose writer still holds its lock waits for it; an empty one is removed; one
+with no readable record is quarantined with its reason; an orphaned one (its writer gone
+before closing it) is closed in the journal (started runs ``killed``, or ``lost`` when a
+damaged line may hold their finish; a reconstructed parent when its own is unreadable); then
+every unconfirmed event is sent in order, the parent first (:class:`Sender`: find-by-key
+before create, original timestamps). A store that refuses one journal does not stop the
+others; a store that is down stops them all (their files are kept). A journal whose every
+event the store confirmed is retired to ``done/``. Interrupted half way, a sync resumes where
+it stopped.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
+from nbgov.adapters.mlflow.stores import missing_runs
 from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import TrackingError
-from nbgov.core.journal import Journal, open_journals, retire
+from nbgov.core.journal import KEEP_DONE, Journal, journal_folder, open_journals, quarantine, retire
+from nbgov.core.journal_states import JournalView, close_orphan, examine, send_order, set_record_aside
 from nbgov.core.lineage import LineageRecord, write_record
 from nbgov.core.lock import build_lock
 from nbgov.services.recording.sender import Sender, SendState, stage_artifacts
+
+RESEND_HINT = "the tracking store no longer has runs it confirmed (restarted empty?): run `nbgov sync --resend`"
 
 
 @dataclass
@@ -30,12 +40,40 @@ class SyncReport:
     runs_sent: int = 0  # task runs completed in the store
     builds: int = 0  # journals looked at
     interrupted: list[str] = field(default_factory=list)  # "task (build id)" ended KILLED
+    lost: list[str] = field(default_factory=list)  # "task (build id)": finish record damaged, rebuilt
+    damaged: dict[str, int] = field(default_factory=dict)  # journal -> damaged records
+    quarantined: dict[str, str] = field(default_factory=dict)  # journal -> why
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (journal, what the store said)
+    waiting: list[str] = field(default_factory=list)  # journals whose writer still runs
+    removed_empty: int = 0  # empty journals (nothing was ever recorded) removed
+    repaired: int = 0  # duplicate RUNNING runs left by older versions, deleted
     pending: int = 0  # task runs still not in the store
-    error: str | None = None  # why the store did not take the rest
+    error: str | None = None  # why the store did not take the rest (it is down)
     restored: list[str] = field(default_factory=list)  # lineage records written from the journal
+    resent: int = 0  # journals sent again (--resend)
+    ended: list[str] = field(default_factory=list)  # RUNNING runs of set-aside journals, ended FAILED
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def problems(self) -> list[str]:
+        """One line per journal or run that needs the user, each saying what to do."""
+        lines = []
+        if self.lost:
+            lines.append(f"{len(self.lost)} task run(s) lost their finish record (journal damaged): "
+                         f"{', '.join(self.lost)}; they run again at the next `nbgov build`")
+        for name, count in self.damaged.items():
+            lines.append(f"journal {name}: {count} damaged record(s) skipped; what could be read was sent "
+                         "(check the disk: dmesg)")
+        for name, why in self.quarantined.items():
+            lines.append(f"journal {name} set aside in .nbgov/journal/quarantine: {why}; "
+                         "the tasks it recorded run again at the next `nbgov build` if their records are missing")
+        if self.ended:
+            lines.append(f"ended as FAILED {len(self.ended)} run(s) whose journal was set aside: "
+                         f"{', '.join(self.ended)}")
+        for name, why in self.failed:
+            lines.append(f"journal {name} not sent: {why}; it is kept, `nbgov sync` tries again")
+        return lines
 
 
 def pending_runs(config: Config) -> int:
@@ -47,59 +85,20 @@ def pending_runs(config: Config) -> int:
     return count
 
 
-def _alive(opened: dict | None) -> bool:
-    """Whether the process that wrote a journal still runs (same host only; a journal of
-    another host is left to that host)."""
-    import os
-    import socket
-
-    if not opened or not opened.get("pid"):
-        return False
-    if opened.get("host") and opened["host"] != socket.gethostname():
-        return True
-    if opened["pid"] == os.getpid():
-        return True
-    try:
-        os.kill(int(opened["pid"]), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError, ValueError):
-        return True
-    return True
+def journal_health(config: Config) -> dict[str, int]:
+    """Damaged records per open journal (no store call; for ``nbgov status``)."""
+    out = {}
+    for journal in open_journals(config.root):
+        scan = journal.scan()
+        if scan.damaged or scan.recovered:
+            out[journal.build_id] = scan.damaged + scan.recovered
+    return out
 
 
-def _running(journal: Journal, events: list[dict] | None = None) -> bool:
-    """Whether the build writing ``journal`` still runs (not closed, its process alive)."""
-    events = journal.events() if events is None else events
-    return not any(e["event"] == "build_closed" for e in events) and _alive(
-        next((e for e in events if e["event"] == "build_opened"), None))
-
-
-def _close_interrupted(journal: Journal, events: list[dict]) -> list[str]:
-    """Journal the end of a build whose process died: its running tasks and itself KILLED
-    (also a task started but never finished in a closed journal: its writer was interrupted
-    between the two)."""
-    opened = next((e for e in events if e["event"] == "build_opened"), None)
-    closed = any(e["event"] == "build_closed" for e in events)
-    if _alive(opened) and not closed:
-        return []
-    finished = {e.get("key") for e in events if e["event"] == "task_finished"}
-    last_t = max((e["t"] for e in events), default=int(time.time() * 1000))
-    ended = []
-    for e in events:
-        if e["event"] == "task_started" and e.get("key") not in finished:
-            journal.append("task_finished", key=e["key"], task=e["task"], parent_key=e.get("parent_key"),
-                           status="KILLED", outcome="killed", start_ms=e.get("start_ms"), end_ms=last_t,
-                           params={}, metrics={}, tags={"nbgov.outcome": "killed",
-                                                        "nbgov.error": "the build was killed while this task ran"},
-                           artifacts=[], json_artifacts={}, datasets=[], error="killed", record=None,
-                           synthetic=True)
-            ended.append(f"{e['task']} (build {journal.build_id.rsplit('.', 1)[0]})")
-    if not closed:
-        key = opened.get("key") if opened else f"build:{journal.build_id.rsplit('.', 1)[0]}"
-        journal.append("build_closed", key=key, status="KILLED", joined=bool(opened and opened.get("joined")),
-                       synthetic=True)
-    return ended
+def runs_gone(config: Config, run_ids: list[str]) -> list[str] | None:
+    """Which of ``run_ids`` (recorded by earlier builds) the tracking store no longer has; None
+    when that cannot be told. The store is checked, not trusted: one restarted empty is noticed."""
+    return missing_runs(config.resolved_tracking_uri(), run_ids)
 
 
 def restore_records(config: Config, journals: list[Journal]) -> list[str]:
@@ -111,7 +110,6 @@ def restore_records(config: Config, journals: list[Journal]) -> list[str]:
     Without this the task is only outdated (no record) and runs again; with it, the products
     its run made are known again as that run's, and the run is sent as usual.
     """
-
     latest: dict[str, dict] = {}  # record path -> the last such run (journals oldest first)
     for journal in journals:
         confirmed = journal.confirmations()
@@ -137,68 +135,199 @@ def restore_records(config: Config, journals: list[Journal]) -> list[str]:
     return written
 
 
-def sync_journals(config: Config, tracker: Tracker | None = None, skip: str | None = None) -> SyncReport:
+def _store_answers(tracker) -> bool:
+    """Whether the store still answers (then an error was about one journal's content)."""
+    alive = getattr(tracker, "alive", None)
+    if alive is None:
+        return False
+    try:
+        return bool(alive())
+    except Exception:  # noqa: BLE001 - whatever the store library raises: it does not answer
+        return False
+
+
+def _lost_confirmed(tracker, state: SendState) -> bool:
+    """Whether a run the store confirmed is gone from it (the store was restarted empty)."""
+    for run_id in list(state.ids.values())[:3]:
+        try:
+            if tracker.run_status(run_id) is None:
+                return True
+        except Exception:  # noqa: BLE001
+            return False
+    return False
+
+
+def _open_views(config: Config, skip: str | None, report: SyncReport) -> list[JournalView]:
+    """Each open journal's state; the ones that need no store are dealt with here."""
+    views = []
+    for journal in open_journals(config.root):
+        if journal.build_id == skip:
+            continue
+        view = examine(journal)
+        if view.state == "live":
+            report.waiting.append(journal.build_id)
+            continue
+        if view.state == "empty":  # an older nbgov's build that never wrote a record
+            for path in (journal.path, journal.folder / f"{journal.build_id}.sent"):
+                path.unlink(missing_ok=True)
+            journal.release(remove=True)
+            report.removed_empty += 1
+            continue
+        if view.state == "unreadable":
+            why = f"no readable record in its {journal.scan().size} bytes"
+            quarantine(journal, why)
+            report.quarantined[journal.build_id] = why
+            continue
+        views.append(view)
+    return views
+
+
+def _close(config: Config, view: JournalView, report: SyncReport) -> None:
+    """Close what the journal left open (no store call)."""
+    journal = view.journal
+    if view.damaged or view.recovered:
+        report.damaged[journal.build_id] = view.damaged + view.recovered
+    confirmed = journal.confirmations()
+    started_seq = {e["key"]: e["seq"] for e in view.events if e.get("event") == "task_started"}
+    sent_keys = {c.get("key") for seq, c in confirmed.items() if c.get("key") and started_seq.get(c.get("key")) != seq}
+
+    def rebuild(started: dict) -> None:
+        set_record_aside(config.root, started.get("record_path"), started["key"])
+
+    killed, lost = close_orphan(view, rebuild, already_sent=sent_keys)
+    report.interrupted += killed
+    report.lost += lost
+
+
+def sync_journals(config: Config, tracker: Tracker | None = None, skip: str | None = None,
+                  resend: bool = False, sweep: bool = False) -> SyncReport:
     """Send every open journal of the project (the caller holds the build lock).
 
     Args:
         tracker: the store (default: the project's).
         skip: a journal id not to touch (the calling build's own).
+        resend: send again what the store confirmed, and the kept journals of ``done/`` (a
+            store restarted empty); every run is looked up by its key first.
+        sweep: also look for RUNNING runs of this project's dead builds (``nbgov sync``); done
+            anyway when a journal was set aside.
     """
     report = SyncReport()
-    journals = [j for j in open_journals(config.root) if j.build_id != skip]
-    if not journals:
+    if resend:
+        report.resent = reopen_done(config)
+    views = _open_views(config, skip, report)
+    for view in views:
+        _close(config, view, report)
+    if not views and not report.quarantined and not sweep:
         return report
     # before any store call (the store may be down): records a killed build never wrote
-    report.restored = restore_records(config, [j for j in journals if not _running(j)])
+    report.restored = restore_records(config, [v.journal for v in views])
     tracker = tracker or Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
     sender = Sender(tracker, config.root, config.secrets_policy)
-    for journal in journals:
-        events = journal.events()
-        if _running(journal, events):
-            continue  # a build still running (another engine worker): it sends its own runs
+    for view in views:
+        journal = view.journal
         report.builds += 1
-        report.interrupted += _close_interrupted(journal, events)
-        events = journal.events()
+        events = view.events
         state = SendState.load(journal)
-        try:
-            for event in events:
-                if event["seq"] in state.confirmed:
-                    if event["event"] == "build_opened":
-                        state.parent_key = event.get("key")
-                    continue
-                sender.send(state, event)
-                if event["event"] == "task_finished":
-                    report.runs_sent += 1
-        except TrackingError as exc:
-            report.error = exc.message
-        except Exception as exc:  # whatever the store library raises: the journal keeps it
-            report.error = f"{type(exc).__name__}: {exc}"[:300]
+        if report.error is None:
+            try:
+                for event in send_order(events):
+                    if event["seq"] in state.confirmed:
+                        if event["event"] == "build_opened":
+                            state.parent_key = event.get("key")
+                        continue
+                    sender.send(state, event)
+                    if event["event"] == "task_finished":
+                        report.runs_sent += 1
+            except Exception as exc:  # noqa: BLE001 - TrackingError, or whatever the store library raises
+                message = exc.message if isinstance(exc, TrackingError) else f"{type(exc).__name__}: {exc}"[:300]
+                if _store_answers(tracker):
+                    # the store is up and refused this journal: the others go on
+                    if _lost_confirmed(tracker, state):
+                        message = f"{message} ({RESEND_HINT})"
+                    report.failed.append((journal.build_id, message))
+                else:
+                    report.error = message
         unsent = [e for e in events if e["seq"] not in state.confirmed]
         if not unsent:
-            retire(journal)
+            retire(journal, keep=keep_done(config))
             continue
         for e in unsent:
             if e["event"] == "task_finished":
-                stage_artifacts(journal, e, config.root)  # products may change before next sync
+                stage_artifacts(journal, e, config.root)  # products may change before the next sync
         report.pending += sum(1 for e in unsent if e["event"] == "task_finished")
-        if report.error:
-            # the store is down: the later journals wait too (and keep their files)
-            for later in journals[journals.index(journal) + 1:]:
-                confirmed = later.confirmations()
-                for e in later.events():
-                    if e["event"] == "task_finished" and e["seq"] not in confirmed:
-                        stage_artifacts(later, e, config.root)
-                        report.pending += 1
-            break
+        journal.release()
+    if report.error is None and (sweep or report.quarantined):
+        try:
+            sweep_running(config, tracker, report.waiting + ([skip] if skip else []), report)
+        except Exception as exc:  # noqa: BLE001 - the sweep is a repair: its failure loses nothing
+            report.failed.append(("(sweep)", f"{type(exc).__name__}: {exc}"[:300]))
     return report
 
 
-def sync(config: Config, wait: float | bool = 60) -> SyncReport:
-    """``nbgov sync``: take the build lock (waiting up to ``wait`` seconds), then send."""
-
-    lock = build_lock(config.root)
-    lock.acquire(wait=wait, command="nbgov sync")
+def keep_done(config: Config) -> int:
+    """How many sent journals ``done/`` keeps (``[tracking] keep_journals``, default 20)."""
     try:
-        return sync_journals(config)
+        value = int(config.section("tracking").get("keep_journals", KEEP_DONE))
+    except (AttributeError, TypeError, ValueError):
+        return KEEP_DONE
+    return max(0, value)
+
+
+def reopen_done(config: Config) -> int:
+    """Put the journals kept in ``done/`` back to be sent, and forget every confirmation (the
+    store lost what it confirmed). Returns how many journals were reopened."""
+    folder = journal_folder(config.root)
+    done = folder / "done"
+    count = 0
+    for path in sorted(done.glob("*.jsonl")) if done.is_dir() else []:
+        if not (folder / path.name).exists():
+            os.replace(path, folder / path.name)
+            count += 1
+        path.with_suffix(".sent").unlink(missing_ok=True)
+    for sent in folder.glob("*.sent"):
+        sent.unlink()
+    return count
+
+
+def _journal_of(key: str) -> tuple[str, bool]:
+    """The journal (or build, for a parent run) a run key belongs to: (name, is_build)."""
+    if key.startswith("build:"):
+        return key[len("build:"):], True
+    return key.rsplit("/", 1)[0], False
+
+
+def sweep_running(config: Config, tracker, live: list[str], report: SyncReport) -> None:
+    """No run left RUNNING: a RUNNING run of this project's builds whose journal is not live
+    is either a duplicate (a create retried after its reply was lost, by an older nbgov:
+    deleted, the closed copy stays) or a run whose journal was set aside (ended FAILED, named)."""
+    folder = journal_folder(config.root)
+    known = {p.stem for sub in (".", "done", "quarantine") for p in (folder / sub).glob("*.jsonl")} \
+        if folder.is_dir() else set()
+    builds = {name.rsplit(".", 1)[0] for name in known}
+    live_builds = {name.rsplit(".", 1)[0] for name in live}
+    for run in tracker.running_keyed_runs():
+        key = run.data.tags.get("nbgov.run_key") or ""
+        others = [r for r in tracker.find_runs(key) if r.info.run_id != run.info.run_id]
+        if any(r.info.status != "RUNNING" for r in others):
+            tracker.delete_run(run.info.run_id)
+            report.repaired += 1
+            continue
+        name, is_build = _journal_of(key)
+        if (is_build and (name not in builds or name in live_builds)) or (not is_build and (
+                name not in known or name in live)):
+            continue  # another project's run, or one of a build that still runs
+        tracker.end_run(run.info.run_id, "FAILED", int(time.time() * 1000))
+        report.ended.append(run.data.tags.get("mlflow.runName") or key)
+
+
+def sync(config: Config, wait: float | bool = 60, resend: bool = False, say=None) -> SyncReport:
+    """``nbgov sync``: take the build lock (waiting up to ``wait`` seconds, saying what for),
+    then send; then repair duplicate runs left by older versions."""
+    lock = build_lock(config.root)
+    lock.acquire(wait=wait, command="nbgov sync",
+                 waiting=(lambda who: say(f"nbgov: waiting for {who} to end (up to {wait:g} s)")) if say else None)
+    try:
+        tracker = Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
+        return sync_journals(config, tracker, resend=resend, sweep=True)
     finally:
         lock.release()

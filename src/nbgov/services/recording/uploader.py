@@ -240,8 +240,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the build's: it closes our stdin
     out = os.fdopen(int(argv[0]), "w", buffering=1)
     settings = json.loads(argv[1])
-    if os.getppid() == 1:
-        return 0  # the build is already gone
+    if os.getppid() != settings.get("parent_pid", os.getppid()):
+        return 0  # the build is already gone (its pid, not 1: the build may be PID 1 in a container)
 
     def say(payload: dict[str, Any]) -> None:
         with contextlib.suppress(OSError, ValueError):
