@@ -25,7 +25,7 @@ from nbgov.adapters.notebooks import read_notebook
 from nbgov.adapters.ploomber import describe_dag, rendering_for_build
 from nbgov.adapters.ploomber.executor import GovernedExecutor, executor_jobs
 from nbgov.core.config import load_config
-from nbgov.core.errors import Location, NbgovError, PipelineError
+from nbgov.core.errors import Location, NbgovError, PipelineError, without_credentials
 from nbgov.core.identity import injected_cells
 from nbgov.core.localfiles import ignore_in_project
 from nbgov.core.lock import build_lock
@@ -117,8 +117,9 @@ def _close(dag, status: str) -> None:
     for name, rec in report.tasks.items():
         print(f"nbgov: recorded {name} ({rec.outcome}) as MLflow run {rec.run_id or '(pending)'}", file=sys.stderr)
     if report.pending:
-        print(f"warning: {report.pending} run(s) kept locally in .nbgov/journal "
-              f"({report.offline_reason or 'tracking store unreachable'}); `nbgov sync` sends them", file=sys.stderr)
+        why = without_credentials(report.offline_reason or "tracking store unreachable")
+        print(f"warning: {report.pending} run(s) kept locally in .nbgov/journal ({why}); `nbgov sync` sends them",
+              file=sys.stderr)
     # (a model version a task registered got its lineage tags from the upload process)
 
 

@@ -9,7 +9,7 @@ import subprocess
 
 from nbgov.core.config import load_config
 from nbgov.core.localfiles import MACHINE_LOCAL, ignore_in_project
-from nbgov.services.review.state import discover_notebooks
+from nbgov.services.review.discovery import discover_notebooks
 
 PIPELINE = """\
 tasks:

@@ -7,7 +7,8 @@ import pytest
 
 from nbgov.core.config import load_config
 from nbgov.core.errors import NotebookError
-from nbgov.services.review.state import discover_notebooks, record_decision
+from nbgov.services.review.discovery import discover_notebooks
+from nbgov.services.review.state import record_decision
 
 PERCENT = "# %%\nx = 1\n"
 

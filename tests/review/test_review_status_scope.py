@@ -11,7 +11,7 @@ import pytest
 
 from nbgov.core import ledger as core_ledger
 from nbgov.core.config import load_config
-from nbgov.services.review.state import discover_notebooks
+from nbgov.services.review.discovery import discover_notebooks
 
 pytestmark = pytest.mark.integration
 

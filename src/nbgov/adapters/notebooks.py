@@ -109,3 +109,14 @@ def task_source_version(path: str | Path | None) -> str | None:
         return source_version(path)
     except NbgovError:
         return None
+
+
+def is_text_notebook(path: Path) -> bool:
+    """Whether a ``.py`` file is a notebook: jupytext wrote it (its header) or it has percent
+    cell markers."""
+    # a .py file is a notebook when jupytext wrote it (header) or it has percent cell markers
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:20000]
+    except OSError:
+        return False
+    return "jupytext:" in head[:2000] or head.startswith("# %%") or "\n# %%" in head

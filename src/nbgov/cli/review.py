@@ -70,7 +70,7 @@ def _decision_command(name: str, decision: str, doc: str, all_changed: bool = Fa
     def command(notebooks: tuple[str, ...], message: str, reviewer: str | None,
                 sign_key: str | None, all_changed: bool = False) -> None:
         if all_changed:
-            from nbgov.services.review.state import changed_targets
+            from nbgov.services.review.discovery import changed_targets
 
             if notebooks:
                 raise click.UsageError("give NOTEBOOKS or --all-changed, not both")
@@ -106,7 +106,8 @@ def status(paths: tuple[str, ...], as_json: bool) -> None:
     """Review status of the review targets under PATHS (default: [review] paths, else the
     pipeline's task sources of every kind, else every notebook of the project)."""
     from nbgov.core.identity import short_version
-    from nbgov.services.review.state import survey, target_kind
+    from nbgov.services.review.discovery import survey
+    from nbgov.services.review.state import target_kind
 
     config = load_config()
     states, errors = survey(config, _abs(paths) or None)
@@ -139,7 +140,8 @@ def gate(paths: tuple[str, ...], base: str | None) -> None:
     """Exit 1 unless every review target under PATHS (notebooks, scripts, modules, SQL...) is
     approved at its current version."""
     from nbgov.services.review.base import trust_base
-    from nbgov.services.review.state import describe_targets, discover_notebooks, require_approved
+    from nbgov.services.review.discovery import discover_notebooks
+    from nbgov.services.review.state import describe_targets, require_approved
 
     config = load_config()
     trusted = trust_base(config, base) if base else None

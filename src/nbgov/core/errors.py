@@ -7,6 +7,7 @@ server, hooks) turn these into messages; they never show a traceback for them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,15 @@ class Location:
         return ":".join(parts) if parts else ""
 
 
+#: ``scheme://user:password@`` in a URL: what no message may print.
+_URL_CREDENTIALS = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@:]*:[^/\s@]*@")
+
+
+def without_credentials(text: str) -> str:
+    """``text`` with every URL's ``user:password@`` left out."""
+    return _URL_CREDENTIALS.sub(r"\1", text)
+
+
 @dataclass
 class NbgovError(Exception):
     """Base class of every error nbgov raises on purpose.
@@ -45,6 +55,10 @@ class NbgovError(Exception):
     exit_code: int = field(default=2)
 
     def __post_init__(self) -> None:
+        # an error names URIs (the tracking store's): never with the user:password they may hold
+        self.message = without_credentials(self.message)
+        if self.hint:
+            self.hint = without_credentials(self.hint)
         super().__init__(self.message)
 
     def __str__(self) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbgov.core.errors import without_credentials
+
 #: ``--cluster none``: run here, whatever ``[execution] cluster`` says (a Dask worker's own build).
 LOCAL = "none"
 
@@ -58,6 +60,12 @@ class BuildSummary:
     interrupted: list[str] = field(default_factory=list)  # runs of killed builds ended KILLED
     build_id: str | None = None
     warnings: list[str] = field(default_factory=list)  # Ploomber's render warnings, per task
+
+    def __post_init__(self) -> None:
+        # the summary is printed and written as JSON: a tracking URI's password stays out
+        self.tracking_uri = without_credentials(self.tracking_uri)
+        if self.offline_reason:
+            self.offline_reason = without_credentials(self.offline_reason)
 
     def to_dict(self) -> dict[str, Any]:
         return {"failed": self.failed, "wall_s": round(self.wall_s, 3), "parent_run_id": self.parent_run_id,

@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nbgov import __version__
-from nbgov.adapters.specfile import read_spec
 from nbgov.core.atomic import atomic_write
-from nbgov.core.checks import report as formats
 from nbgov.core.checks.engine import (
     FileResult,
     Suppressions,
@@ -30,7 +28,6 @@ from nbgov.core.checks.engine import (
 )
 from nbgov.core.checks.model import NOTEBOOK, PROJECT, Finding, Project, Rule, SpecInfo
 from nbgov.core.checks.registry import RuleRegistry, load_registry
-from nbgov.core.checks.report import file_line
 from nbgov.core.checks.settings import CheckSettings, matches_any, parse_settings
 from nbgov.core.config import Config, find_root, load_config
 from nbgov.core.errors import Location, NbgovError, NbgovWarning, NotebookError
@@ -44,7 +41,6 @@ from nbgov.services.check.sources import (
     text_notebook,
     written_by_pipeline,
 )
-from nbgov.services.review.state import review_states
 
 NOTEBOOK_SUFFIX = ".ipynb"
 REVIEW_RULE = "NBG701"
@@ -117,6 +113,8 @@ class CheckReport:
             text = (self.root / finding.path).read_text(encoding="utf-8", errors="replace")
         except OSError:
             return 1
+        from nbgov.core.checks.report import file_line  # (the report formats: only when printing)
+
         return file_line(text, finding.cell, finding.line)
 
 
@@ -245,6 +243,8 @@ def _spec_info(config: Config, root: Path) -> SpecInfo | None:
         return None
     rel = _relpath(spec_path, root)
     try:
+        from nbgov.adapters.specfile import read_spec  # (PyYAML: only for a project with a spec)
+
         spec = read_spec(spec_path)
     except NbgovError as exc:
         line = exc.where.line if exc.where else None
@@ -270,6 +270,10 @@ def _spec_info(config: Config, root: Path) -> SpecInfo | None:
 def _review_status(
     config: Config, notebooks: list[Path], root: Path, notes: list[str]
 ) -> dict[str, str] | None:
+    # the review service (ledger, git, the review closure) only when its rule is on: nbgov check
+    # runs in pre-commit on every commit
+    from nbgov.services.review.state import review_states
+
     try:
         states = review_states(config, list(notebooks))
     except NbgovError:
@@ -489,6 +493,8 @@ def _check_source(path: Path, root: Path, project: Project, rules: list[Rule],
 
 def render(report: CheckReport, fmt: str = "text") -> str:
     """The report in one of :data:`~nbgov.core.checks.report.FORMATS`."""
+    from nbgov.core.checks import report as formats  # (only when printing: see file_line)
+
 
     if fmt == "json":
         return formats.render_json(report.findings, report.summary())

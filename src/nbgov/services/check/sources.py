@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from nbgov.adapters.specfile import read_spec
 from nbgov.core.config import Config
 from nbgov.core.errors import NbgovError
 from nbgov.core.tasks import EVIDENCE_SUFFIX
-from nbgov.services.pipeline.plan import plan_tasks, stale_reason
 
 #: Rules that make no sense on a script: it carries no kernelspec (Ploomber picks the kernel).
 SCRIPT_SKIP = frozenset({"NBG301"})
@@ -98,6 +96,11 @@ def task_files(config: Config) -> TaskFiles | None:
         return None
     root = config.root
     out = TaskFiles()
+
+    # the plan and the spec reader (PyYAML, the Ploomber adapter's light half) only for a project
+    # with a pipeline: nbgov check runs in pre-commit on every commit
+    from nbgov.adapters.specfile import read_spec
+    from nbgov.services.pipeline.plan import plan_tasks, stale_reason  # (see above)
 
     found = plan_tasks(config, stale_ok=True)
     for info in found[0] if found is not None else []:

@@ -49,6 +49,12 @@ _PR_SET_PDEATHSIG = 1
 STALL_S = 8.0
 
 
+#: The environment variable that hands the upload process its settings.
+SETTINGS_VAR = "NBGOV_UPLOAD_SETTINGS"
+#: Python's -P (3.11+): no script folder or working directory first on the import path.
+_NO_CWD_PATH = ["-P"] if sys.version_info >= (3, 11) else []
+
+
 class Uploader:
     """In the build process: the upload process's handle.
 
@@ -82,11 +88,15 @@ class Uploader:
         reply_r, reply_w = os.pipe()
         self._stderr = tempfile.TemporaryFile()
         try:
+            # -P: the project's folder is not put on the upload process's import path (a
+            # `cloudpickle.py` there would run unreviewed); the settings (the tracking URI may
+            # hold a password) go through the environment, which only this user can read,
+            # never the command line, which every user can
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "nbgov.services.recording.uploader", str(reply_w),
-                 json.dumps(self.settings)],
+                [sys.executable, *_NO_CWD_PATH, "-m", "nbgov.services.recording.uploader", str(reply_w)],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr,
-                pass_fds=(reply_w,), start_new_session=True, cwd=self.settings["root"])
+                pass_fds=(reply_w,), start_new_session=True, cwd=self.settings["root"],
+                env={**os.environ, SETTINGS_VAR: json.dumps(self.settings)})
         except OSError as exc:
             os.close(reply_r)
             self.offline_reason = f"could not start the upload process: {exc}"
@@ -235,11 +245,12 @@ def _die_with_parent() -> None:
 
 
 def main(argv: list[str]) -> int:
-    """The upload process: ``python -m nbgov.services.recording.uploader REPLY_FD SETTINGS``."""
+    """The upload process: ``python -P -m nbgov.services.recording.uploader REPLY_FD``, its
+    settings in ``$NBGOV_UPLOAD_SETTINGS``."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the build's: it closes our stdin
     out = os.fdopen(int(argv[0]), "w", buffering=1)
-    settings = json.loads(argv[1])
+    settings = json.loads(os.environ.pop(SETTINGS_VAR, "{}"))
     if os.getppid() != settings.get("parent_pid", os.getppid()):
         return 0  # the build is already gone (its pid, not 1: the build may be PID 1 in a container)
 
