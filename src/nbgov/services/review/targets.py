@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from nbgov.core.config import Config
 from nbgov.core.errors import PipelineError
 
 #: Spec keys naming Python objects by dotted path (top level, and in a task).
-SPEC_DOTTED = ("on_render", "on_finish", "on_failure", "executor", "serializer", "unserializer")
+SPEC_DOTTED = ("location", "on_render", "on_finish", "on_failure", "executor", "serializer", "unserializer")
 TASK_DOTTED = ("on_render", "on_finish", "on_failure", "client", "product_client", "serializer",
                "unserializer")
 #: Packages that govern the build rather than belong to it (nbgov's own hooks in a spec, even
@@ -121,8 +122,28 @@ def _python_sources(path: Path) -> list[str]:
         src = "".join(src) if isinstance(src, list) else str(src)
         if src.lstrip().startswith("%%"):
             continue  # a cell magic: not Python
-        out.append("\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in src.split("\n")))
+        out.append("\n".join(_magic_as_import(line) for line in src.split("\n")))
     return out
+
+
+#: Line magics that load a module (by name) or run a file (by path) into the kernel.
+_LOADING_MAGIC = re.compile(r"^\s*%(load_ext|reload_ext|aimport|run)\s+(?:-\w+\s+)*([\w./-]+)")
+
+
+def _magic_as_import(line: str) -> str:
+    """A notebook line as the Python the import scan reads: ``%load_ext m``, ``%aimport m`` and
+    ``%run path/m.py`` load project code, so they read as ``import m`` (``import path.m``);
+    other magics and shell lines are no Python."""
+    if not line.lstrip().startswith(("%", "!")):
+        return line
+    indent = line[: len(line) - len(line.lstrip())]  # inside a block, the block stays valid
+    found = _LOADING_MAGIC.match(line)
+    target = found.group(2) if found else ""
+    if found and found.group(1) == "run":
+        target = target[:-3].strip("./").replace("/", ".") if target.endswith(".py") else ""
+    if target and all(p.isidentifier() for p in target.split(".")):
+        return f"{indent}import {target}"
+    return f"{indent}pass"
 
 
 def _imported(path: Path, root: Path) -> set[str]:
@@ -215,6 +236,11 @@ def review_targets(config: Config, sources: list[Path] | None = None) -> list[Ta
         clients = raw.get("clients") if isinstance(raw.get("clients"), dict) else {}
         named += [(d, f"client of {k}") for k, v in clients.items() if (d := _dotted(v))]
     wanted = None if sources is None else {Path(s).resolve() for s in sources}
+    # the sources of the tasks that would run, whatever the spec says of them (a DAG built in
+    # Python names its tasks only in its factory module)
+    for source in wanted or ():
+        if _inside(source, root) and source.is_file():
+            start.setdefault(source, "source of a task that would run")
     for task in tasks:
         spec = task.spec if isinstance(task.spec, dict) else {}
         label = spec.get("name") or task.source
