@@ -42,7 +42,7 @@ def add_runs() -> None:
 
 
 def version(number: str, run_id: str | None, tags: dict[str, str] | None = None) -> str:
-    FakeRegistry.models[("m", number)] = ModelVersion("m", number, run_id, "runs:/x/model",
+    FakeRegistry.models[("m", number)] = ModelVersion("m", number, run_id, f"runs:/{run_id}/model",
                                                       tags=dict(tags or {}))
     return f"models:/m/{number}"
 
@@ -164,3 +164,14 @@ def test_tags_never_decide(tmp_path, fake, number, source, tags, forged):
         assert len(found) == 1 and found[0].startswith(NOT_BOUND.format(v=number)), found
     elif findable:
         assert found == []
+
+
+def test_a_version_whose_files_are_not_its_runs_artifacts_is_refused(tmp_path, fake):
+    # a registry writer (no write to any run) re-creates version 1 with the approved model run as
+    # its run and any model files behind it (the attack round's repro F)
+    genuine = fake.models[("m", "1")]
+    fake.models[("m", "1")] = ModelVersion("m", "1", genuine.run_id, "file:///tmp/evil", tags=dict(genuine.tags))
+    (reason,) = reasons(tmp_path, "models:/m/1")
+    assert reason.startswith(NOT_BOUND.format(v=1) + "its model files file:///tmp/evil are not artifacts")
+    fake.models[("m", "1")] = genuine
+    assert reasons(tmp_path, "models:/m/1") == []

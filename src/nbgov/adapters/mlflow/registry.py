@@ -202,8 +202,8 @@ class Registry:
         )
 
     def run_info(self, run_id: str) -> dict[str, Any] | None:
-        """A run's ``run_id``, ``experiment_id``, ``name`` and ``tags``; None when there is no
-        such run.
+        """A run's ``run_id``, ``experiment_id``, ``name``, ``tags`` and ``artifact_uri``; None
+        when there is no such run.
 
         Raises:
             TrackingError: the store is unreachable or failed.
@@ -224,6 +224,7 @@ class Registry:
             "experiment_id": str(run.info.experiment_id),
             "name": run.info.run_name,
             "tags": dict(run.data.tags),
+            "artifact_uri": run.info.artifact_uri,
         }
 
     def experiment_id(self, name: str) -> str | None:

@@ -76,6 +76,14 @@ def _source_run(registry: Registry, model: ModelVersion) -> tuple[str | None, st
     source = model.run_id or logged
     if not source:
         return None, "it has no source run (registered from files, not from a run)"
+    if logged is None:
+        # a version registered from a path names its run as it likes: the files must be that
+        # run's own artifacts (a registry writer could otherwise put any model behind it)
+        info = registry.run_info(source)
+        root = ((info or {}).get("artifact_uri") or "").rstrip("/")
+        src = (model.source or "").rstrip("/")
+        if not (src.startswith(f"runs:/{source}/") or (root and (src == root or src.startswith(root + "/")))):
+            return None, f"its model files {model.source} are not artifacts of its source run {source}"
     return source, None
 
 
