@@ -23,6 +23,7 @@ Two kinds of rules:
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import math
@@ -81,8 +82,8 @@ RULES: list[tuple[str, str]] = [
      r"key|sig|signature|password|passwd|secret|auth|client_secret)=(?P<v>[^\s&#'\"<>]{8,})"
      r"|(?P<u>[A-Za-z0-9_-]{24,})@[\w.-]+)"),
     ("secret assigned in code",
-     r"(?i:\b[a-z0-9_]*(?P<kw>" + _PW_NAMES + r"|secret|token|api_?key|apikey|access_?key|"
-     r"private_?key|auth_?key|credentials?)[\"']?\s*[:=]\s*[rbu]?[\"'](?P<v>[^\"'\s]{6,})[\"'])"),
+     r"(?i:\b[a-z0-9_-]*(?P<kw>" + _PW_NAMES + r"|secret|token|api[_-]?key|apikey|access[_-]?key|"
+     r"private[_-]?key|auth[_-]?key|credentials?)[\"']?\s*[:=]\s*[rbu]?[\"'](?P<v>[^\"'\s]{6,})[\"'])"),
     ("password assigned",
      r"(?i:(?<![\w-])[a-z0-9_-]*(?:" + _PW_NAMES + r")[\"']?\s*[:=]\s*)(?![\"'\s])(?P<v>[^\s\"',;)}\]]{4,})"),
 ]  # fmt: skip
@@ -366,7 +367,15 @@ def _mask_injected(source: str) -> tuple[str, int]:
         if is_secret_name(m.group("name")) and m.group("value").strip() not in ("None", '""', "''"):
             count += 1
             return f"{m.group('name')} = {REDACTED!r}"
-        return m.group(0)
+        try:  # a dict or list parameter: its secret-named keys, at any depth, as in the params
+            value = ast.literal_eval(m.group("value"))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return m.group(0)
+        masked, n = _mask_value(value, names=True)
+        if not n:
+            return m.group(0)
+        count += n
+        return f"{m.group('name')} = {masked!r}"
 
     return _ASSIGN.sub(one, source), count
 
@@ -391,11 +400,10 @@ def _mask_output(output: dict) -> int:
         lines = output.get("traceback") or []
         masked_lines = []
         for line in lines:
-            text, n = mask_text(line)
-            if not n:  # a secret split by colour codes: mask the plain line instead
-                plain, n = mask_text(_ANSI.sub("", line))
-                text = plain if n else line
-            masked_lines.append(text)
+            # IPython colours tracebacks: a colour code next to a secret would be taken for the
+            # value (or split it), so a line is masked without its colours
+            plain, n = mask_text(_ANSI.sub("", line))
+            masked_lines.append(plain if n else line)
             count += n
         output["traceback"] = masked_lines
     if isinstance(output.get("metadata"), dict):
@@ -407,6 +415,25 @@ def _mask_output(output: dict) -> int:
         output["data"][mime], n = _mask_text_or_lines(data)
         count += n
     return count
+
+
+def _joined_streams(outputs: list) -> list:
+    """Consecutive outputs of one stream as one (as Jupyter shows them): a secret printed in
+    two flushes (``print("password=", end="")``, then the value) is masked whole."""
+    joined: list = []
+    for output in outputs:
+        last = joined[-1] if joined else None
+        if (isinstance(output, dict) and output.get("output_type") == "stream" and isinstance(last, dict)
+                and last.get("output_type") == "stream" and last.get("name") == output.get("name")):
+            text = output.get("text", "")
+            last["text"] = _as_text(last.get("text", "")) + _as_text(text)
+            continue
+        joined.append(output)
+    return joined
+
+
+def _as_text(value: Any) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
 
 
 def mask_notebook(nb: dict[str, Any]) -> tuple[dict[str, Any], int]:
@@ -435,6 +462,8 @@ def mask_notebook(nb: dict[str, Any]) -> tuple[dict[str, Any], int]:
         if n or n_injected:
             cell["source"] = masked
         count += n + n_injected
+        if isinstance(cell.get("outputs"), list):
+            cell["outputs"] = _joined_streams(cell["outputs"])
         for output in cell.get("outputs") or []:
             if isinstance(output, dict):
                 count += _mask_output(output)
