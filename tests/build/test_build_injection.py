@@ -104,7 +104,7 @@ def test_prod_build_refuses_a_source_with_injected_cells_before_anything_runs(ga
     marker = tmp_path / "PWNED"
     write_nb(gated / "notebooks/a.ipynb", with_hidden_cells(CLEAN, marker))
     commit(gated, "sneak a cell in")
-    for args in (("build", "-e", "prod", "-q"), ("build", "-q", "a"), ("build", "-q", "--force")):
+    for args in (("build", "--environment", "prod", "-q"), ("build", "-q", "a"), ("build", "-q", "--force")):
         refused = run_cli(gated, *args)
         assert refused.returncode == 2, (args, refused.stdout, refused.stderr)
         assert "notebooks/a.ipynb" in refused.stderr and "injected-parameters" in refused.stderr, refused.stderr

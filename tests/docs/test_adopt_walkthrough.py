@@ -142,7 +142,7 @@ def test_adopt_page_end_to_end(git_repo: Path):
                or p.startswith(".nbgov/snapshots/") for p in committed), committed
     assert any(p.startswith(".nbgov/snapshots/") for p in committed)
     gate = _run(root, "nbgov review gate")
-    assert gate.returncode == 0 and "1 notebook approved" in gate.stdout
+    assert gate.returncode == 0 and "1 notebook and 1 spec file approved" in gate.stdout
     verify = _run(root, "nbgov ledger verify")
     assert verify.returncode == 0 and "signature: unsigned" in verify.stdout  # what the page explains
     # the page's "who approves": Ada cannot approve her own change, a second person can

@@ -45,7 +45,7 @@ def test_airflow_renders_user_text_back_as_written(nasty):
     rendered = {k: env.from_string(v).render(run_id="RUN") for k, v in fields.items()}
     assert rendered["cwd"] == workdir
     commands = [v for k, v in rendered.items() if k.startswith("bash_command")]
-    assert shlex.join(["nbgov", "build", task, "--build-id", "RUN", "-q", "-e", "prod"]).replace(
+    assert shlex.join(["nbgov", "build", task, "--build-id", "RUN", "-q", "--environment", "prod"]).replace(
         "RUN", "'RUN'") in commands, commands
     assert not any("49" in c for c in rendered.values())
 

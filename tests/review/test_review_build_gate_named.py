@@ -19,7 +19,7 @@ def test_a_named_unapproved_task_is_refused_in_prod(pipeline_project, nbgov, bob
         text = spec.read_text().replace("product: {nb: products/b.ipynb", "upstream: [a]\n"
                                         "    product: {nb: products/b.ipynb")
         spec.write_text("meta:\n  extract_upstream: false\n" + text)
-    refused = nbgov("build", "-e", "prod", "-q", *selection)
+    refused = nbgov("build", "--environment", "prod", "-q", *selection)
     assert refused.code == 1, refused.out + refused.err
     assert "notebooks/b.ipynb: unreviewed" in refused.err, refused.err
     assert not (pipeline_project / "products").exists(), "nothing may run before the gate"

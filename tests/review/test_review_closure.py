@@ -81,7 +81,7 @@ def test_a_change_to_any_target_needs_an_approval(closure: Path, change):
     assert nothing.returncode == 0 and "nothing to approve" in nothing.stdout, nothing.stdout + nothing.stderr
     gate = run_cli(closure, "review", "gate")
     assert gate.returncode == 0, gate.stdout + gate.stderr
-    built = run_cli(closure, "build", "-e", "prod", "-q")
+    built = run_cli(closure, "build", "--environment", "prod", "-q")
     assert built.returncode == 0, built.stdout + built.stderr
     assert (closure / "products/a.txt").read_text() == "20"
 
@@ -92,7 +92,7 @@ def test_a_change_to_any_target_needs_an_approval(closure: Path, change):
     assert status[path] == "stale", status
     gate = run_cli(closure, "review", "gate")
     assert gate.returncode == 1 and f"{path}: stale" in gate.stderr, gate.stdout + gate.stderr
-    refused = run_cli(closure, "build", "-e", "prod", "-q", "--force")
+    refused = run_cli(closure, "build", "--environment", "prod", "-q", "--force")
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert f"{path}: stale" in refused.stderr and "Traceback" not in refused.stderr
     assert (closure / "products/a.txt").read_text() == "20", "nothing may run before the gate"
@@ -100,7 +100,7 @@ def test_a_change_to_any_target_needs_an_approval(closure: Path, change):
 
     again = run_cli(closure, "review", "approve", path, "--reviewer", BOB)
     assert again.returncode == 0, again.stderr
-    assert run_cli(closure, "build", "-e", "prod", "-q", "--force").returncode == 0
+    assert run_cli(closure, "build", "--environment", "prod", "-q", "--force").returncode == 0
 
 
 def test_the_gate_covers_spec_and_env_file_never_approved(closure: Path):
