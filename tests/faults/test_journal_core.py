@@ -117,6 +117,23 @@ def test_liveness_is_the_writers_lock_never_its_pid_or_host(tmp_path: Path, writ
     journal.release()
 
 
+def test_a_live_journal_whose_lock_file_was_deleted_stays_live(tmp_path: Path):
+    """The fault hunt's break: `rm .nbgov/journal/*.lock` under a live build (an engine task,
+    which holds no project lock) let `nbgov sync` close its journal and end its running task
+    KILLED. The writer's lock on the journal file itself still says it is alive."""
+    proc = _writer(tmp_path, "b.1")
+    try:
+        (tmp_path / "b.1.lock").unlink()
+        journal = Journal(tmp_path, "b.1")
+        assert journal.live() and not journal.claim()
+        assert not journal.held
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not journal.live() and journal.claim()
+    journal.release()
+
+
 def test_a_retired_journal_leaves_no_lock_file(tmp_path: Path):
     journal = Journal(tmp_path, "b.1")
     journal.append("build_opened", key="build:b")

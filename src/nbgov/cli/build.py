@@ -164,7 +164,8 @@ def sync(project, as_json, wait, resend):
                    + (f" ({report.resent} kept journal(s) sent again)" if report.resent else "")
                    + (f"; {report.pending} still waiting" if report.pending else ""))
         if report.interrupted:
-            click.echo(f"ended as KILLED (build killed while they ran): {', '.join(report.interrupted)}")
+            click.echo("ended as KILLED (their build ended without recording them: killed, or its journal "
+                       f"could not be written): {', '.join(report.interrupted)}")
         if report.repaired:
             click.echo(f"deleted {report.repaired} duplicate RUNNING run(s) left by a retried create")
         if report.waiting:

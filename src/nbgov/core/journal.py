@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import shutil
@@ -209,9 +210,11 @@ class AppendLog:
 class Journal:
     """The events of one build process (one writer: the process that holds its lock).
 
-    The writer takes ``<id>.lock`` before its first record and holds it for its life: a
-    journal whose lock nobody holds is finished or dead, on any host and in any pid
-    namespace (:meth:`claim`). Liveness never comes from a pid or a hostname.
+    The writer takes ``<id>.lock`` before its first record and holds it for its life, and once
+    the journal file exists it also holds a shared lock on the file itself: a journal whose
+    locks nobody holds is finished or dead, on any host and in any pid namespace
+    (:meth:`claim`). Liveness never comes from a pid or a hostname, and deleting the lock file
+    (a "stale lock" reflex) does not make a live journal look dead.
 
     Attributes:
         folder: the project's journal folder.
@@ -222,6 +225,7 @@ class Journal:
     build_id: str
     _seq: int = field(default=0, repr=False)
     _lock_fd: int | None = field(default=None, repr=False)
+    _file_fd: int | None = field(default=None, repr=False)  # the writer's shared lock on the file
 
     def __post_init__(self) -> None:
         events, _ = self.log.read()
@@ -287,15 +291,50 @@ class Journal:
             return False
         if fd >= 0:
             self._lock_fd = fd
-        if not self.path.exists():  # retired by its writer between our look and our lock
+        if not self.path.exists() or self._file_in_use():
+            # retired by its writer between our look and our lock, or its writer is alive and
+            # only its lock file was deleted
             self.release()
             return False
         return True
+
+    def _file_in_use(self) -> bool:
+        """Whether a writer holds its shared lock on the journal file (probe, released at once)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+
+    def _hold_file(self) -> None:
+        """Hold the shared lock on the journal file (once it exists) for the writer's life."""
+        if self._file_fd is not None:
+            return
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return
+        self._file_fd = fd
 
     def live(self) -> bool:
         """Whether a live process writes this journal (it holds its lock); no side effect."""
         if self._lock_fd is not None:
             return False
+        if self._file_in_use():
+            return True
         fd = try_lock(self.lock_path, create=False)
         if fd is None:
             return self.lock_path.exists()
@@ -304,6 +343,10 @@ class Journal:
 
     def release(self, remove: bool = False) -> None:
         """Give the lock up (``remove``: delete the lock file first, the journal is retired)."""
+        if self._file_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._file_fd)
+            self._file_fd = None
         if self._lock_fd is None:
             return
         if remove:
@@ -337,6 +380,7 @@ class Journal:
         payload = {"build_id": self.build_id.rsplit(".", 1)[0], **data, "seq": self._seq + 1,
                    "t": int(time.time() * 1000), "event": event}
         self.log.append(payload)
+        self._hold_file()
         self._seq += 1  # only once it is written: a failed write does not leave a gap
         return payload
 
