@@ -137,7 +137,8 @@ faults: setup  ## the long fault campaign (kills, lost replies, PID 1, other hos
 
 properties: setup  ## the ledger and trust invariants under hypothesis, long (NBGOV_HYPOTHESIS_EXAMPLES=2000)
 	NBGOV_HYPOTHESIS_EXAMPLES=$${NBGOV_HYPOTHESIS_EXAMPLES:-2000} $(BIN)/python -m pytest -p no:cacheprovider -q \
-		tests/review/test_ledger_invariants.py tests/security/test_trust_properties.py
+		tests/review/test_ledger_invariants.py tests/security/test_trust_properties.py \
+		tests/models/test_promote_origin_rules.py tests/core/test_redact_properties.py
 
 clean:
 	rm -rf products mlflow.db mlruns site
