@@ -44,7 +44,7 @@ def test_gate_lists_every_unapproved_notebook(three):
         "notebooks/eval.ipynb: changes-requested",
         "notebooks/ingest.ipynb: unreviewed",
     ]
-    assert info.value.exit_code == 1 and "2 notebook(s)" in info.value.message
+    assert info.value.exit_code == 1 and "2 notebooks" in info.value.message
     require_approved(three, [NB, three.root / NB])  # absolute paths work too
 
 
