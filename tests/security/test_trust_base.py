@@ -126,8 +126,8 @@ def test_trust_changes_approved_by_a_signer_trusted_at_the_base_pass(pr: Path, k
     _commit(pr, "approval of the settings")
     gate = _gate(pr, "--base", "main")
     assert gate.returncode == 0, gate.stdout + gate.stderr
-    assert gate.stdout.strip() == ("1 notebook and 1 file approved at their current version (trust settings read at main; "
-                                   "changed and approved: nbgov.toml)")
+    assert gate.stdout.strip() == ("1 notebook and 1 file approved at their current version "
+                                   "(trust settings read at main; changed and approved: nbgov.toml)")
 
 
 def test_gate_base_must_be_a_revision(pr: Path) -> None:

@@ -105,9 +105,8 @@ class SpecFile:
         raise PipelineError(f"unknown task {name!r} (tasks: {known})", Location(self.path))
 
 
-def module_folder(module: str, root: Path) -> Path | None:
-    """The folder of a package or module, searched in ``root`` then on ``sys.path``, without
-    importing it (a dotted name such as ``my_project.sql``)."""
+def module_file(module: str, root: Path) -> Path | None:
+    """The file of a module, searched in ``root`` then on ``sys.path``, without importing it."""
     parts = module.split(".")
     search: list[str] | None = [str(root), *sys.path]
     spec = None
@@ -121,7 +120,14 @@ def module_folder(module: str, root: Path) -> Path | None:
         search = list(spec.submodule_search_locations or [])
     if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
         return None
-    return Path(spec.origin).resolve().parent
+    return Path(spec.origin).resolve()
+
+
+def module_folder(module: str, root: Path) -> Path | None:
+    """The folder of a package or module, searched in ``root`` then on ``sys.path``, without
+    importing it (a dotted name such as ``my_project.sql``)."""
+    found = module_file(module, root)
+    return found.parent if found else None
 
 
 def loader_folders(meta: dict[str, Any], root: Path) -> list[Path] | None:

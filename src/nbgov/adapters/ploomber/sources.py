@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from nbgov.adapters.notebooks import read_notebook
-from nbgov.adapters.specfile import loader_folders, loader_path
+from nbgov.adapters.specfile import loader_folders, loader_path, module_file
 from nbgov.core.errors import Location, PipelineError
 from nbgov.core.identity import injected_cells
 from nbgov.core.params import check_task_param_names
@@ -123,25 +123,6 @@ def raw_tasks(raw: dict[str, Any], spec_path: Path) -> list[RawTask]:
         tasks += [RawTask(t if isinstance(t, dict) else {"source": t} if isinstance(t, str) else t,
                           start + i + 1, partial.resolve(), loader) for i, t in enumerate(imported)]
     return tasks
-
-
-def module_file(module: str, root: Path) -> Path | None:
-    """The file of a module, searched in ``root`` then on ``sys.path``, without importing it."""
-    parts = module.split(".")
-    search: list[str] | None = [str(root), *sys.path]
-    spec = None
-    for depth in range(len(parts)):
-        name = ".".join(parts[: depth + 1])
-        try:
-            spec = importlib.machinery.PathFinder.find_spec(name, search)
-        except (ImportError, ValueError):
-            return None
-        if spec is None:
-            return None
-        search = list(spec.submodule_search_locations or [])
-    if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
-        return None
-    return Path(spec.origin).resolve()
 
 
 def source_files(spec_path: str | Path) -> list[Path]:

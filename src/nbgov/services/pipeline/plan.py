@@ -24,8 +24,7 @@ from typing import Any
 from nbgov import __version__
 from nbgov.adapters.notebooks import task_source_version
 from nbgov.adapters.ploomber.pipeline import TaskInfo
-from nbgov.adapters.ploomber.sources import module_file
-from nbgov.adapters.specfile import read_spec
+from nbgov.adapters.specfile import module_file, read_spec
 from nbgov.core.atomic import PRIVATE_FILE, atomic_write, private_dir
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.ploomber.sources import module_file, partial_path, raw_tasks, read_yaml
+from nbgov.adapters.ploomber.sources import partial_path, raw_tasks, read_yaml
+from nbgov.adapters.specfile import module_file
 from nbgov.core.config import Config
 from nbgov.core.errors import PipelineError
 
