@@ -32,7 +32,7 @@ example: setup  ## run the example ML pipeline end to end (embedded MLflow in ./
 test: setup test-py test-js test-browser  ## the whole test suite
 
 test-py:
-	$(BIN)/python -m pytest -p no:cacheprovider
+	$(BIN)/python -m pytest -p no:cacheprovider --durations=30
 
 $(EXT)/node_modules/.nbgov-installed: $(EXT)/package.json $(EXT)/yarn.lock
 	cd $(EXT) && $(JLPM) install

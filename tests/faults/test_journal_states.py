@@ -286,12 +286,15 @@ class JournalMachine(RuleBasedStateMachine):
             assert (run.status, run.params, run.metrics) == (status, params, metrics), key
 
     def _readable(self, journal: str, key: str) -> bool:
-        """Whether a record the writer wrote (not one a sync added) still names ``key``."""
+        """Whether the ``task_finished`` record the writer wrote for ``key`` (not one a sync
+        added) can still be read: a damaged one leaves the run to its other records (KILLED)
+        and the journal named as damaged, with what to do."""
         from nbgov.core.journal import AppendLog
 
         for folder in ("done", "quarantine", "."):
             events = AppendLog(self.folder / folder / f"{journal}.jsonl").read()[0]
-            if any(e.get("key") == key and not e.get("synthetic") for e in events):
+            if any(e.get("key") == key and e.get("event") == "task_finished" and not e.get("synthetic")
+                   for e in events):
                 return True
         return False
 
@@ -305,3 +308,22 @@ JournalMachine.TestCase.settings = settings(
     max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 test_journal_state_machine = JournalMachine.TestCase
+
+
+def test_a_damaged_finish_record_leaves_the_run_killed_and_its_journal_named():
+    """Found by CI: a finished run whose ``task_finished`` record is damaged, in a journal
+    whose writer was killed mid-record, is sent KILLED from its other records, and the sync
+    names the journal as damaged (the invariant's "or named" branch)."""
+    state = JournalMachine()
+    try:
+        state.build_with_tasks(failed=False, finish=1, tasks=1, value=0)
+        journal = state.live[0].journal.build_id
+        state.crash_at_a_byte(cut=0.9921875, task="a", value=0, w=0)
+        state.damage_a_byte(byte=0, line=1, where=0.0, which=0)
+        state.damage_a_byte(byte=0, line=2, where=0.0, which=0)
+        state.settle_and_check()
+        assert journal in state.named
+        (run,) = [r for r in state.store.active() if r.key == f"{journal}/a"]
+        assert run.status == "KILLED"
+    finally:
+        state.teardown()
