@@ -14,14 +14,8 @@ import os
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from nbgov.core.redact import (
-    is_secret_name,
-    mask_json_text,
-    mask_notebook,
-    mask_text,
-    redact_params,
-    redact_record,
-)
+from nbgov.core.redact import is_secret_name, mask_text, redact_params, redact_record
+from nbgov.core.redact_notebook import mask_json_text, mask_notebook
 
 EXAMPLES = int(os.environ.get("NBGOV_HYPOTHESIS_EXAMPLES", "40"))
 PROFILE = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

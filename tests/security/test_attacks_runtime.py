@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nbgov.core.config import load_config
 from nbgov.core.errors import TrackingError
-from nbgov.core.redact import mask_notebook
+from nbgov.core.redact_notebook import mask_notebook
 from nbgov.services.review.targets import review_targets
 
 HERE = Path(__file__).parent / "attacks"

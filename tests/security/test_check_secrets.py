@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nbgov.core.redact import REDACTED, is_secret_name, mask_notebook, redact_params, redact_record
+from nbgov.core.redact import REDACTED, is_secret_name, redact_params, redact_record
+from nbgov.core.redact_notebook import mask_notebook
 from nbgov.services.check.engine import run_check
 
 FIXTURE = Path(__file__).parent / "fixtures" / "secrets--leaky.ipynb"
@@ -126,7 +127,7 @@ def test_guard_notebook_applies_each_policy() -> None:
     import pytest
 
     from nbgov.core.errors import GateError
-    from nbgov.core.redact import guard_notebook
+    from nbgov.core.redact_notebook import guard_notebook
 
     nb = json.loads(FIXTURE.read_text())
     masked, count = guard_notebook(nb, "redact")

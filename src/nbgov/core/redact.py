@@ -2,9 +2,9 @@
 
 Used by ``nbgov check`` (NBG501/NBG502 report what :func:`scan` finds) and by the recorder
 (parameters, lineage records, scraps and executed notebooks are passed through
-:func:`redact_params`, :func:`redact_record` and :func:`mask_notebook` before they reach the
-tracking store). Pure functions: text and plain data in, text and copies out; no I/O, no
-third-party imports.
+:func:`redact_params`, :func:`redact_record` and
+:func:`nbgov.core.redact_notebook.mask_notebook` before they reach the tracking store). Pure
+functions: text and plain data in, text and copies out; no I/O, no third-party imports.
 
 Two kinds of rules:
 
@@ -17,15 +17,12 @@ Two kinds of rules:
   not, credentials and tokens in URLs and their query, ``Bearer``/``Basic``/``Authorization``
   headers, keys in connection strings such as ``AccountKey=...;``, JWTs) has the secret part
   replaced by :data:`REDACTED`, wherever the text is, also in the *keys* of plain data.
-- **notebooks**: sources, outputs (and their metadata), cell metadata and notebook metadata
-  (saved widget state: a password widget's value is masked whatever it is).
+- **notebooks** (:mod:`nbgov.core.redact_notebook`): sources, outputs (and their metadata),
+  cell metadata and notebook metadata, with these rules.
 """
 
 from __future__ import annotations
 
-import ast
-import copy
-import json
 import math
 import re
 from collections import Counter
@@ -33,8 +30,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-
-from nbgov.core.errors import GateError, Location
 
 #: What a masked secret is replaced with (the same string in params, records and notebooks).
 REDACTED = "***redacted***"
@@ -107,7 +102,7 @@ _PLACEHOLDER = re.compile(
 _CODE_CALL = re.compile(r"[A-Za-z_][\w.]*(?:\(.*|\[.*)")
 _CODE_ATTRIBUTE = re.compile(r"[A-Za-z_]+(?:\.[A-Za-z_]+)+")
 _CODE_NAME = re.compile(r"[a-z_]+|[A-Z_]+")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 #: kinds whose first characters are a public marker (AKIA, ghp_...), safe to show in reports
 PREFIXED = {"AWS access key id", "GitHub token", "GitLab token", "Slack token", "Stripe key",
@@ -300,7 +295,9 @@ def _mask_key(key: Any, taken: dict) -> tuple[Any, int]:
     return masked, n
 
 
-def _mask_value(value: Any, names: bool) -> tuple[Any, int]:
+def mask_value(value: Any, names: bool) -> tuple[Any, int]:
+    """A copy of plain data with secret values masked (and, with ``names``, every value under a
+    secret-looking key), and how many were."""
     if isinstance(value, str):
         return mask_text(value)
     if isinstance(value, dict):
@@ -313,11 +310,11 @@ def _mask_value(value: Any, names: bool) -> tuple[Any, int]:
                     item not in (None, "", REDACTED):
                 out[new_key], n = REDACTED, 1
             else:
-                out[new_key], n = _mask_value(item, names)
+                out[new_key], n = mask_value(item, names)
             total += n + n_key
         return out, total
     if isinstance(value, (list, tuple)):
-        items = [_mask_value(v, names) for v in value]
+        items = [mask_value(v, names) for v in value]
         return type(value)(v for v, _ in items), sum(n for _, n in items)
     return value, 0
 
@@ -326,12 +323,12 @@ def redact_params(params: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``params`` (also scraps: name -> value) where the value of every secret-named
     key, at any depth, is :data:`REDACTED`, and secrets in other string values are masked.
     Types of other values are kept."""
-    return _mask_value(dict(params), names=True)[0]
+    return mask_value(dict(params), names=True)[0]
 
 
 def count_params(params: dict[str, Any]) -> int:
     """How many values :func:`redact_params` would mask."""
-    return _mask_value(dict(params), names=True)[1]
+    return mask_value(dict(params), names=True)[1]
 
 
 def redact_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -343,169 +340,8 @@ def redact_record(record: dict[str, Any]) -> dict[str, Any]:
         if key in ("params", "scraps") and isinstance(value, dict):
             out[key] = redact_params(value)
         else:
-            out[key] = _mask_value(value, names=False)[0]
+            out[key] = mask_value(value, names=False)[0]
     return out
-
-
-# -- notebooks -----------------------------------------------------------------------------------
-_TEXT_MIME = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json",
-              "application/javascript")  # fmt: skip
-_ASSIGN = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<value>.+)$", re.M)
-
-
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
-
-
-def _mask_injected(source: str) -> tuple[str, int]:
-    """Papermill's injected-parameters cell: ``name = value`` lines with a secret name."""
-    count = 0
-
-    def one(m: re.Match) -> str:
-        nonlocal count
-        if is_secret_name(m.group("name")) and m.group("value").strip() not in ("None", '""', "''"):
-            count += 1
-            return f"{m.group('name')} = {REDACTED!r}"
-        try:  # a dict or list parameter: its secret-named keys, at any depth, as in the params
-            value = ast.literal_eval(m.group("value"))
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            return m.group(0)
-        masked, n = _mask_value(value, names=True)
-        if not n:
-            return m.group(0)
-        count += n
-        return f"{m.group('name')} = {masked!r}"
-
-    return _ASSIGN.sub(one, source), count
-
-
-def _mask_text_or_lines(value: Any) -> tuple[Any, int]:
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        masked, n = mask_text("".join(value))
-        return (masked.splitlines(keepends=True) if n else value), n
-    if isinstance(value, str):
-        return mask_text(value)
-    return _mask_value(value, names=True)
-
-
-def _mask_output(output: dict) -> int:
-    otype, count = output.get("output_type"), 0
-    if otype == "stream":
-        output["text"], count = _mask_text_or_lines(output.get("text", ""))
-    elif otype == "error":
-        if isinstance(output.get("evalue"), str):
-            output["evalue"], n = mask_text(output["evalue"])
-            count += n
-        lines = output.get("traceback") or []
-        masked_lines = []
-        for line in lines:
-            # IPython colours tracebacks: a colour code next to a secret would be taken for the
-            # value (or split it), so a line is masked without its colours
-            plain, n = mask_text(_ANSI.sub("", line))
-            masked_lines.append(plain if n else line)
-            count += n
-        output["traceback"] = masked_lines
-    if isinstance(output.get("metadata"), dict):
-        output["metadata"], n = _mask_value(output["metadata"], names=True)
-        count += n
-    for mime, data in list((output.get("data") or {}).items()):
-        if mime.startswith("image/") or not (mime in _TEXT_MIME or mime.endswith(("+json", "+xml"))):
-            continue  # base64 payloads: never decoded
-        output["data"][mime], n = _mask_text_or_lines(data)
-        count += n
-    return count
-
-
-def _joined_streams(outputs: list) -> list:
-    """Consecutive outputs of one stream as one (as Jupyter shows them): a secret printed in
-    two flushes (``print("password=", end="")``, then the value) is masked whole."""
-    joined: list = []
-    for output in outputs:
-        last = joined[-1] if joined else None
-        if (isinstance(output, dict) and output.get("output_type") == "stream" and isinstance(last, dict)
-                and last.get("output_type") == "stream" and last.get("name") == output.get("name")):
-            text = output.get("text", "")
-            last["text"] = _as_text(last.get("text", "")) + _as_text(text)
-            continue
-        joined.append(output)
-    return joined
-
-
-def _as_text(value: Any) -> str:
-    return "".join(value) if isinstance(value, list) else str(value)
-
-
-def mask_notebook(nb: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """A copy of an executed notebook with secrets masked in cell sources, outputs (streams,
-    text and JSON data, scraps), tracebacks and papermill's recorded parameters; and how many
-    values were masked. The input is not modified."""
-    out = copy.deepcopy(nb)
-    count = 0
-    if isinstance(out.get("metadata"), dict):
-        # papermill's parameters, saved widget state (a password widget's value), custom keys
-        # (``api_key``): by name and by value, at any depth
-        out["metadata"], n = _mask_value(out["metadata"], names=True)
-        count += n
-    for cell in out.get("cells") or []:
-        if not isinstance(cell, dict):
-            continue
-        if isinstance(cell.get("metadata"), dict):
-            cell["metadata"], n = _mask_value(cell["metadata"], names=True)
-            count += n
-        source = _source(cell)
-        tags = (cell.get("metadata") or {}).get("tags") or []
-        n_injected = 0
-        if "injected-parameters" in tags:
-            source, n_injected = _mask_injected(source)
-        masked, n = mask_text(source, code=cell.get("cell_type") == "code")
-        if n or n_injected:
-            cell["source"] = masked
-        count += n + n_injected
-        if isinstance(cell.get("outputs"), list):
-            cell["outputs"] = _joined_streams(cell["outputs"])
-        for output in cell.get("outputs") or []:
-            if isinstance(output, dict):
-                count += _mask_output(output)
-    return out, count
-
-
-def mask_json_text(text: str) -> tuple[str, int]:
-    """A JSON document's text (e.g. an .ipynb file) with secrets masked: notebooks through
-    :func:`mask_notebook`, other JSON through the value rules. Not JSON: as text."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return mask_text(text)
-    if isinstance(data, dict) and "cells" in data:
-        masked, n = mask_notebook(data)
-    else:
-        masked, n = _mask_value(data, names=True)
-    return (json.dumps(masked, indent=1, ensure_ascii=False) + "\n", n) if n else (text, 0)
-
-
-def guard_notebook(nb: dict[str, Any], policy: str, where: str = "") -> tuple[dict[str, Any], int]:
-    """An executed notebook as ``[tracking] secrets`` says to upload it, and how many secrets
-    were found in it (for the run tag ``nbgov.secrets_masked``).
-
-    Args:
-        nb: the executed notebook (not modified).
-        policy: ``redact`` (a masked copy), ``refuse`` (raise when anything is found) or
-            ``allow`` (the notebook as is).
-        where: the notebook's path, for the error.
-
-    Raises:
-        GateError: ``refuse`` and at least one secret was found (exit 1).
-    """
-
-    masked, count = mask_notebook(nb)
-    if policy == "allow":
-        return nb, count
-    if policy == "refuse" and count:
-        raise GateError(f"refusing to upload the executed notebook: {count} secret(s) in it",
-                        Location(where or None),
-                        hint='remove them from the outputs, or set [tracking] secrets = "redact"')
-    return masked, count
 
 
 def safe_uri(uri: str) -> str:

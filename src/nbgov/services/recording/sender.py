@@ -24,7 +24,8 @@ from nbgov.core.digest import file_digest
 from nbgov.core.errors import TrackingError
 from nbgov.core.journal import Journal
 from nbgov.core.lineage import LineageRecord, read_record, write_record
-from nbgov.core.redact import mask_notebook, mask_text
+from nbgov.core.redact import mask_text
+from nbgov.core.redact_notebook import mask_notebook
 
 LINEAGE_ARTIFACT = "nbgov/lineage.json"
 
