@@ -295,3 +295,44 @@ def version(notebooks: tuple[str, ...], as_json: bool) -> None:
         return
     for nb, v in out.items():
         click.echo(f"{v}  {nb}")
+
+
+@review.command("pr")
+@click.option("--base", required=True, metavar="REF",
+              help="The PR's base (e.g. origin/main): what changed since it, and whose trust settings count.")
+@click.option("--head", metavar="REF", help="The PR's head commit (default: the working tree).")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html", "json"]), default="markdown",
+              show_default=True, help="Markdown for a PR comment, one self-contained HTML file, or JSON.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
+@click.option("--link", metavar="URL", help="Where the full report is (e.g. the CI artifact), named in the "
+              "Markdown when details do not fit one comment.")
+@click.option("--no-results", is_flag=True,
+              help="Leave out the metrics of the affected tasks (no tracking store read).")
+@click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
+def pr(base: str, head: str | None, fmt: str, output: str | None, link: str | None, no_results: bool,
+       project: str | None) -> None:
+    """The review of a pull request: every review target changed between --base and --head,
+    its diff, its review state at the head, open threads, trust-setting changes first, and what
+    the change did to the results. Exit 0 when written (the gate's verdict is in the report;
+    `nbgov review gate --base` enforces it)."""
+    from nbgov.core.atomic import atomic_write
+    from nbgov.services.review import pr_render
+    from nbgov.services.review.pr import pr_report
+
+    config = load_config(project)
+    report = pr_report(config, base, head)
+    if not no_results:
+        from nbgov.services.models.impact import results  # reads the tracking store: only when asked
+
+        report["results"] = results(config, report)
+    if fmt == "json":
+        text = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    elif fmt == "html":
+        text = pr_render.render_html(report)
+    else:
+        text = pr_render.render_markdown(report, link)
+    if output:
+        atomic_write(Path(output), text)
+        click.echo(f"{output}: {fmt} report of {report['summary']['targets']} changed target(s)", err=True)
+    else:
+        click.echo(text, nl=False)
