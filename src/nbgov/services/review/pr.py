@@ -228,7 +228,8 @@ def _report(config: Config, base: str, head: str | None, base_sha: str, head_sha
             "head_version": version,
             "diff": diff,
             "review": _review(config, trusted, rel, version, records, gate_reasons.get(rel)),
-            "threads": thread_store.thread_view(open_threads.get(rel, []),
+            "threads": thread_store.thread_view(open_threads.get(rel, []) + (open_threads.get(old, []) if old != rel
+                                                                             and old else []),
                                                 after if isinstance(after, dict) else None),
         }
         targets.append(target)
