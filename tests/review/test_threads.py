@@ -132,3 +132,10 @@ def test_moved_or_replayed_records_change_no_thread(ops, pick, how) -> None:
     copy = new_record(records[-1], **{k: fields[k] for k in ("notebook", "version", "decision", "reviewer", "note",
                                                              "at", "cell", "thread", "nonce")})
     assert _view([*records, copy]) == before
+
+
+def test_diff_shows_the_threads(project: Path, nbgov, bob: str) -> None:
+    assert nbgov("review", "comment", "notebooks/train.ipynb", "--cell", "a4", "-m", "hm", "--reviewer", bob).code == 0
+    run = nbgov("diff", "notebooks/train.ipynb", "--rev", "HEAD")
+    assert run.code == 0, run.err
+    assert "on notebooks/train.ipynb cell a4 (open, 1 comment(s))" in run.out

@@ -369,6 +369,8 @@ def diff(
         _emit_json(result)
         return
     click.echo(svc.render_diff(result, color=sys.stdout.isatty()), nl=False)
+    for th in _threads().list_threads(config, path):  # the cell comment threads beside the diff
+        _thread_out(th, False)
 
 
 @click.command()
