@@ -63,6 +63,13 @@ def _cell_counts(diff: dict[str, Any]) -> str:
     return ", ".join(parts) or "content unchanged"
 
 
+def _what(cell: dict[str, Any]) -> str:
+    """What happened to a cell, in words (``changed and moved``, ``outputs changed``)."""
+    if cell["change"] == "unchanged":
+        return "outputs changed" if cell["outputs_changed"] else "unchanged"
+    return cell["change"] + (" and moved" if cell["moved"] and cell["change"] != "moved" else "")
+
+
 def _outputs_summary(outs: list[dict[str, Any]]) -> str:
     if not outs:
         return "none"
@@ -95,7 +102,7 @@ def _md_target_details(t: dict[str, Any]) -> str:
         more = len(diff["lines"]) - len(shown)
         lines.append(md_block(shown + ([f"... {more} more line(s) in the full report"] if more else []), "diff"))
     for cell in diff["cells"]:
-        what = cell["change"] + (" and moved" if cell["moved"] and cell["change"] != "moved" else "")
+        what = _what(cell)
         lines.append(f"- cell {md_code(cell['id'])} ({md_text(cell['cell_type'])}): **{md_text(what)}**")
         if cell["source_diff"]:
             shown = cell["source_diff"][:MD_CELL_LINES]
@@ -116,7 +123,7 @@ def _md_thread(th: dict[str, Any]) -> str:
     anchor = f"cell {md_code(th['cell'])}" + (" (outdated: the cell was deleted)" if th["outdated"] else "")
     first = th["comments"][0] if th["comments"] else {"author": "?", "text": ""}
     more = len(th["comments"]) - 1
-    return (f"- 💬 thread {md_code(th['id'])} on {anchor}, {state}: {md_text(first['author'])}: "
+    return (f"- 💬 thread {md_code(th['id'][:8])} on {anchor}, {state}: {md_text(first['author'])}: "
             f"{md_text(first['text'])}" + (f" (+{more} repl{'y' if more == 1 else 'ies'})" if more > 0 else ""))
 
 
@@ -172,8 +179,10 @@ def render_markdown(report: dict[str, Any], link: str | None = None, limit: int 
     if gate["passes"]:
         lines.append("**Gate: ✅ every review target is approved at its current version.**")
     else:
+        changed = {t["path"] for t in report["targets"]}
+        others = sum(1 for r in gate["reasons"] if r.partition(": ")[0] not in changed)
         lines.append(f"**Gate: ❌ would refuse: {len(gate['reasons'])} target(s) not approved at their current "
-                     "version.**")
+                     "version**" + (f" ({others} of them not changed here)." if others else "."))
     lines += ["", f"{summary['targets']} changed target(s): {summary['approved']} approved, "
                   f"{summary['not_approved']} not approved, {summary['deleted']} deleted; "
                   f"{summary['open_threads']} open thread(s).", ""]
@@ -210,7 +219,7 @@ def render_markdown(report: dict[str, Any], link: str | None = None, limit: int 
         names = ", ".join(md_code(p) for p in left_out[:50]) + (" ..." if len(left_out) > 50 else "")
         body.append(f"_Details of {len(left_out)} target(s) do not fit in one comment ({names}): see {pointer}._\n")
     text = "\n".join([head_text, "### Changes", "", *body, tail,
-                      f"<sub>nbgov {md_text(report['schema'])}; {pointer}</sub>", ""])
+                      f"<sub>nbgov review pr ({md_text(report['schema'])}); {pointer}</sub>", ""])
     if len(text) > min(limit, MARKDOWN_LIMIT):  # a huge table of targets: cut it, say so
         cut = min(limit, MARKDOWN_LIMIT) - 400
         text = text[:cut].rsplit("\n", 1)[0] + f"\n\n_The report is cut here to fit one comment: see {pointer}._\n"
@@ -279,7 +288,7 @@ def _h_target(t: dict[str, Any]) -> str:
     if diff["format"] == "text":
         out.append(_h_diff(diff["lines"]))
     for cell in diff["cells"]:
-        what = cell["change"] + (" and moved" if cell["moved"] and cell["change"] != "moved" else "")
+        what = _what(cell)
         out.append(f'<div class="cell"><div><b>cell {e(cell["id"])}</b> ({e(cell["cell_type"])}): {e(what)}</div>')
         if cell["source_diff"]:
             out.append(_h_diff(cell["source_diff"]))
