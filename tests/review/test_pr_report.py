@@ -58,6 +58,9 @@ def pr_repo(tmp_path_factory) -> Path:
     run_git(root, "add", "-A")
     run_git(root, "commit", "-qm", "base")
     assert _nbgov(root, "review", "approve", "notebooks/features.ipynb", "--reviewer", BOB).returncode == 0
+    first = json.loads((root / "notebooks" / "monitor.ipynb").read_text())["cells"][0]["id"]
+    assert _nbgov(root, "review", "comment", "notebooks/monitor.ipynb", "--cell", first, "-m", "drift?",
+                  "--reviewer", BOB).returncode == 0
     run_git(root, "add", "-A")
     run_git(root, "commit", "-qm", "approve features")
     run_git(root, "checkout", "-qb", "pr")
@@ -79,6 +82,8 @@ def pr_repo(tmp_path_factory) -> Path:
     run_git(root, "add", "-A")
     run_git(root, "commit", "-qm", "the change")
     assert _nbgov(root, "review", "approve", "notebooks/train.ipynb", "--reviewer", BOB).returncode == 0
+    assert _nbgov(root, "review", "comment", "notebooks/train.ipynb", "--cell", "c02", "-m", f"moved? {SCRIPT}",
+                  "--reviewer", BOB).returncode == 0
     run_git(root, "add", "-A")
     run_git(root, "commit", "-qm", "approve train")
     return root
@@ -116,6 +121,8 @@ def test_json_report_field_by_field(report: dict, pr_repo: Path) -> None:
 
     deleted = _target(report, "notebooks/monitor.ipynb")
     assert (deleted["change"], deleted["head_version"], deleted["review"]["status"]) == ("deleted", None, "deleted")
+    assert [(t["outdated"], t["resolved"], t["comments"][0]["text"]) for t in deleted["threads"]] == [
+        (True, False, "drift?")]
     assert deleted["diff"]["counts"]["removed"] > 0
 
     stale = _target(report, "notebooks/features.ipynb")
@@ -136,9 +143,12 @@ def test_json_report_field_by_field(report: dict, pr_repo: Path) -> None:
     assert [(o["type"], o["mime"], o["data"]) for o in image["base_outputs"]] == [("image", "image/png", RED)]
     assert [(o["type"], o["mime"], o["data"]) for o in image["head_outputs"]] == [("image", "image/png", BLUE)]
 
+    [thread] = train["threads"]
+    assert (thread["cell"], thread["outdated"], thread["author"]) == ("c02", False, BOB)
+
     spec = _target(report, "pipeline.yaml")
     assert spec["diff"]["format"] == "text" and "+  - source: notebooks/profiling.ipynb" in spec["diff"]["lines"]
-    assert report["summary"] == {"targets": 6, "approved": 1, "not_approved": 4, "deleted": 1, "open_threads": 0}
+    assert report["summary"] == {"targets": 6, "approved": 1, "not_approved": 4, "deleted": 1, "open_threads": 2}
 
 
 def test_head_ref_gives_the_same_report(pr_repo: Path, report: dict) -> None:
