@@ -80,7 +80,8 @@ def test_only_the_opener_resolves_and_the_gate_waits_for_it(project: Path, nbgov
     [th] = _threads(nbgov)
     assert th["resolved"] and th["resolved_by"] == bob
     # thread records never change a status
-    assert json.loads(nbgov("review", "status", "--json").out)[0]["status"] == "approved"
+    [state] = json.loads(nbgov("review", "status", "--json").out)
+    assert state["status"] == "approved" and state["last"]["decision"] == "approved"  # not "resolve"
 
 
 # -- R9 as a property: records moved to another notebook/cell, or replayed, count for no thread --

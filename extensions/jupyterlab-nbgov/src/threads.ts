@@ -210,10 +210,12 @@ export function registerThreads(app: JupyterFrontEnd, tracker: INotebookTracker,
   app.docRegistry.addWidgetExtension('Notebook', extension);
   app.commands.addCommand(COMMENT_CELL, {
     label: 'nbgov: Comment on This Cell',
-    isEnabled: () => tracker.activeCell !== null,
+    isEnabled: () => tracker.currentWidget !== null,
     execute: async () => {
       const panel = tracker.currentWidget;
-      const cell = tracker.activeCell;
+      // the cell right-clicked (the menu's target), else the active one
+      const hit = app.contextMenuHitTest(node => node.classList.contains('jp-Cell'));
+      const cell = panel?.content.widgets.find(w => w.node === hit) ?? tracker.activeCell;
       if (!panel || !cell) {
         return;
       }

@@ -420,7 +420,8 @@ def status_of(
         (status, version of the latest approval that counted or None, latest record of any
         kind or None).
     """
-    records = unique_records(records)
+    # thread records (comments on cells) are no decisions: they are not the "last decision" either
+    records = [r for r in unique_records(records) if r.decision in DECISIONS]
     last = records[-1] if records else None
     newest_request: tuple[str, str] | None = None  # time of the newest request so far
     approved_since: set[str] = set()

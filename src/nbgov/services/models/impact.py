@@ -81,6 +81,27 @@ def _last_runs(tracker: Tracker, commit: str | None) -> dict[str, Any]:
     return out
 
 
+def _built_at(tracker: Tracker, commit: str | None) -> bool:
+    """Whether a build (its parent run) was recorded at git ``commit``."""
+    if not commit:
+        return False
+    quoted = commit.replace("'", "")
+    return bool(tracker.search_runs(f"tags.`nbgov.kind` = 'build' and tags.`nbgov.git_commit` = '{quoted}'",
+                                    max_results=1))
+
+
+def _old_names(config: Config, report: dict[str, Any]) -> dict[str, str]:
+    """Task name at the head -> its name at the base, for tasks whose notebook was moved (a
+    task is named after its source file unless the spec names it)."""
+    moved = {t["path"]: t["old_path"] for t in report["targets"] if t["old_path"]}
+    out = {}
+    for task in _tasks(config):
+        source = _rel(config, task.source_file or task.source)
+        if source in moved and task.name == Path(source).stem:
+            out[task.name] = Path(moved[source]).stem
+    return out
+
+
 def _rules(config: Config) -> list[Rule]:
     settings = PromoteSettings.from_config(config)
     rules = list(settings.thresholds)
@@ -127,15 +148,18 @@ def results(config: Config, report: dict[str, Any]) -> dict[str, Any]:
     try:
         base_runs = _last_runs(tracker, report["base"]["commit"])
         head_runs = _last_runs(tracker, report["head"]["commit"])
+        built_at_head = _built_at(tracker, report["head"]["commit"])
         rules = _rules(config)
     except NbgovError as exc:
         return {"tasks": [{"task": t, "why": w, "base_run": None, "head_run": None, "metrics": [],
                            "note": "tracking store not read"} for t, w in why.items()],
                 "models": [], "notes": [f"the tracking store could not be read: {exc.message}"]}
     tasks_by_name = {t.name: t for t in _tasks(config)}
+    renamed = _old_names(config, report)
     out, models = [], []
     for name, reason in why.items():
-        base, head = base_runs.get(name), head_runs.get(name)
+        base = base_runs.get(name) or base_runs.get(renamed.get(name, name))
+        head = head_runs.get(name)
         metrics = []
         base_m = dict(base.data.metrics) if base else {}
         head_m = dict(head.data.metrics) if head else {}
@@ -148,7 +172,10 @@ def results(config: Config, report: dict[str, Any]) -> dict[str, Any]:
         missing = []
         if base is None:
             missing.append("no run at base: run `nbgov build` on the base commit")
-        if head is None:
+        if head is None and built_at_head:
+            # a build at the head skipped it (its inputs did not change): it did not re-run
+            missing.append("not re-run at head: a build on the branch found its inputs unchanged")
+        elif head is None:
             missing.append("no run at head: run `nbgov build` on the branch")
         elif report["head"]["commit"] and head.data.tags.get("nbgov.git_dirty") == "True":
             missing.append("the head run was made with uncommitted changes")

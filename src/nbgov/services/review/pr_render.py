@@ -132,11 +132,15 @@ def _md_results(results: dict[str, Any] | None) -> list[str]:
         return []
     lines = ["### What the change did to the results", ""]
     for note in results.get("notes", []):
-        lines.append(f"> {md_text(note)}")
+        lines += [f"> {md_text(note)}", ""]
     rows = []
     for task in results["tasks"]:
-        if not task["metrics"]:
-            rows.append(f"| {md_code(task['task'])} | {md_text(task['why'])} | | | | | {md_text(task['note'] or '')} |")
+        if not task["metrics"] or task["base_run"] is None or task["head_run"] is None:
+            # one side has no run: one line for the task, not one per metric
+            names = ", ".join(m["name"] for m in task["metrics"])
+            rows.append(f"| {md_code(task['task'])} | {md_text(task['why'])} | {md_text(names)} | | | | "
+                        f"{md_text(task['note'] or '')} |")
+            continue
         for m in task["metrics"]:
             fails = "⚠️ " + ", ".join(md_text(f) for f in m["fails"]) if m["fails"] else ""
             values = " | ".join(md_text(_num(v, signed=k == "delta")) for k, v in
