@@ -221,3 +221,10 @@ def remove_worktree(root: str | Path, dest: str | Path) -> None:
 def current_branch(root: str | Path) -> str | None:
     """The checked-out branch's short name, None when detached or not in git."""
     return _out(root, "symbolic-ref", "--short", "-q", "HEAD") or None
+
+
+def rev_list(root: str | Path, rev: str, exclude: str | None = None, limit: int = 50) -> list[str]:
+    """Commits reachable from ``rev`` (not from ``exclude``), newest first, at most ``limit``;
+    ``[]`` when git cannot tell."""
+    out = _out(root, "rev-list", f"--max-count={limit}", rev, *([f"^{exclude}"] if exclude else []), "--")
+    return out.split() if out else []

@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters import git
 from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.core.config import Config
 from nbgov.core.errors import NbgovError
@@ -23,6 +24,8 @@ from nbgov.services.models.promote import PromoteSettings
 from nbgov.services.pipeline.plan import plan_tasks, spec_tasks
 
 REGISTERED_MODEL = "registered_model"
+#: How many commits back a task's last run is looked for (on the base's line; on the branch).
+_LOOKBACK = 20
 #: Targets every task depends on: a change to them reaches every task.
 _WHOLE_PIPELINE_KINDS = ("spec file",)
 
@@ -68,17 +71,29 @@ def affected_tasks(config: Config, report: dict[str, Any]) -> dict[str, str]:
     return {name: why[name] for name in order if name in why}
 
 
-def _last_runs(tracker: Tracker, commit: str | None) -> dict[str, Any]:
-    """Task name -> its newest task run recorded at git ``commit``."""
-    if not commit:
-        return {}
-    quoted = commit.replace("'", "")
-    runs = tracker.search_runs(f"tags.`nbgov.kind` = 'task' and tags.`nbgov.git_commit` = '{quoted}'",
-                               max_results=1000)
+def _last_runs(tracker: Tracker, commits: list[str]) -> dict[str, Any]:
+    """Task name -> its newest task run recorded at the first of ``commits`` (newest first)
+    that has one: a build skips a task whose inputs did not change, so a task's result at a
+    commit is its run at that commit or, failing that, at an earlier one of the same line."""
     out: dict[str, Any] = {}
-    for run in runs:  # newest first
-        out.setdefault(run.data.tags.get("nbgov.task", ""), run)
+    for commit in commits:
+        quoted = commit.replace("'", "")
+        runs = tracker.search_runs(f"tags.`nbgov.kind` = 'task' and tags.`nbgov.git_commit` = '{quoted}'",
+                                   max_results=1000)
+        for run in runs:  # newest first
+            out.setdefault(run.data.tags.get("nbgov.task", ""), run)
     return out
+
+
+def _lines(config: Config, report: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(the base commit and its ancestors, the head commit and the branch's commits before it),
+    newest first, a bounded number of each."""
+    base, head = report["base"]["commit"], report["head"]["commit"]
+    repo = git.repo_root(config.root)
+    if repo is None:
+        return [base], [head] if head else []
+    branch = git.rev_list(repo, head, exclude=base, limit=_LOOKBACK) if head else []
+    return git.rev_list(repo, base, limit=_LOOKBACK) or [base], branch
 
 
 def _built_at(tracker: Tracker, commit: str | None) -> bool:
@@ -121,6 +136,7 @@ def _run_view(run: Any | None) -> dict[str, Any] | None:
         return None
     tags = run.data.tags
     return {"run_id": run.info.run_id, "status": run.info.status, "outcome": tags.get("nbgov.outcome"),
+            "commit": tags.get("nbgov.git_commit"),
             "dirty": tags.get("nbgov.git_dirty") == "True", "build_id": tags.get("nbgov.build_id")}
 
 
@@ -146,8 +162,9 @@ def results(config: Config, report: dict[str, Any]) -> dict[str, Any]:
         return {"tasks": [], "models": [], "notes": ["no pipeline task is affected by this change"]}
     tracker = Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
     try:
-        base_runs = _last_runs(tracker, report["base"]["commit"])
-        head_runs = _last_runs(tracker, report["head"]["commit"])
+        base_line, branch = _lines(config, report)
+        base_runs = _last_runs(tracker, base_line)
+        head_runs = _last_runs(tracker, branch)
         built_at_head = _built_at(tracker, report["head"]["commit"])
         rules = _rules(config)
     except NbgovError as exc:
@@ -174,7 +191,7 @@ def results(config: Config, report: dict[str, Any]) -> dict[str, Any]:
             missing.append("no run at base: run `nbgov build` on the base commit")
         if head is None and built_at_head:
             # a build at the head skipped it (its inputs did not change): it did not re-run
-            missing.append("not re-run at head: a build on the branch found its inputs unchanged")
+            missing.append("not re-run on the branch: its inputs did not change")
         elif head is None:
             missing.append("no run at head: run `nbgov build` on the branch")
         elif report["head"]["commit"] and head.data.tags.get("nbgov.git_dirty") == "True":
