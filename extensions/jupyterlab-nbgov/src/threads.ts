@@ -62,6 +62,11 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: s
   return node;
 }
 
+/** The marker's label: `1 open / 2 threads`. */
+export function markerText(open: number, all: number): string {
+  return `${open} open / ${all} thread${all === 1 ? '' : 's'}`;
+}
+
 function describe(error: unknown): string {
   return error instanceof NbgovAPIError ? error.describe() : String(error);
 }
@@ -113,7 +118,7 @@ export class CellThreads implements IDisposable {
         continue;
       }
       const open = mine.filter(t => !t.resolved).length;
-      const marker = el('button', 'nbgov-thread-marker', `💬 ${open}/${mine.length}`);
+      const marker = el('button', 'nbgov-thread-marker', markerText(open, mine.length));
       marker.title = `${open} open of ${mine.length} comment thread(s) on this cell: click to show`;
       marker.dataset.cell = cell.model.id;
       marker.dataset.open = String(open);
@@ -121,7 +126,7 @@ export class CellThreads implements IDisposable {
         this._shown.has(cell.model.id) ? this._shown.delete(cell.model.id) : this._shown.add(cell.model.id);
         this.paint();
       };
-      cell.node.insertBefore(marker, cell.node.firstChild);
+      cell.node.appendChild(marker); // below the cell, clear of its toolbar
       if (this._shown.has(cell.model.id)) {
         cell.node.appendChild(this._view(mine));
       }

@@ -296,7 +296,7 @@ def _h_target(t: dict[str, Any]) -> str:
         out.append(f'<div class="cell"><div><b>cell {e(cell["id"])}</b> ({e(cell["cell_type"])}): {e(what)}</div>')
         if cell["source_diff"]:
             out.append(_h_diff(cell["source_diff"]))
-        if cell["outputs_changed"] or cell["change"] in ("added", "removed"):
+        if cell["outputs_changed"] or (cell["change"] in ("added", "removed") and cell["cell_type"] == "code"):
             out.append('<div class="side"><div><div class="muted">base outputs</div>'
                        f"{_h_outputs(cell['base_outputs'])}</div><div><div class=\"muted\">head outputs</div>"
                        f"{_h_outputs(cell['head_outputs'])}</div></div>")
