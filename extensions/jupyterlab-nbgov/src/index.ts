@@ -17,6 +17,7 @@ import { ReviewBadgeExtension } from './badge';
 import { registerCommands } from './commands';
 import { NbgovHub, serverPath } from './hub';
 import { PipelinePanel } from './panel';
+import { registerThreads } from './threads';
 import { CommandIDs } from './tokens';
 
 const PANEL_ID = 'nbgov-pipeline';
@@ -48,6 +49,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const hub = new NbgovHub();
     app.docRegistry.addWidgetExtension('Notebook', new ReviewBadgeExtension(hub));
+    registerThreads(app, tracker, hub); // cell comment threads (threads.ts)
 
     const panel = new PipelinePanel({
       hub,

@@ -21,7 +21,12 @@ const offline = process.env.NBGOV_UI_BUILD === 'offline';
 
 module.exports = {
   ...baseConfig,
-  testMatch: offline ? /unsynced\.spec\.ts$/ : /nbgov\.spec\.ts$/,
+  // the cell threads' spec runs once, in the built pass (the one `make screenshots` runs)
+  testMatch: offline
+    ? /unsynced\.spec\.ts$/
+    : process.env.NBGOV_UI_BUILD
+      ? /(nbgov|threads)\.spec\.ts$/
+      : /nbgov\.spec\.ts$/,
   workers: 1,
   retries: 0,
   // per test: a kernel start plus a run on a loaded 2-core machine took over 90 s once

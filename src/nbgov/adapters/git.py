@@ -169,3 +169,62 @@ def blob_id(root: str | Path, rev: str, path: str | Path) -> str | None:
     """The object id of ``path`` at ``rev`` (None when it is not there): one call that both
     says whether a file is committed and names its content (a cache key)."""
     return _out(root, "rev-parse", "--verify", "-q", f"{rev}:{Path(path).as_posix()}") or None
+
+
+def changed_files(root: str | Path, base: str, head: str | None = None
+                  ) -> list[tuple[str, str | None, str | None]] | None:
+    """The files that differ between commit ``base`` and ``head`` (None: the work tree, with
+    untracked files that are not ignored), as ``(status, old path, new path)`` relative to the
+    repository root: ``A`` (old None), ``D`` (new None), ``M``, ``R`` (a rename, content maybe
+    edited too). None when git cannot tell."""
+    proc = _git(root, "diff", "--name-status", "-z", "-M", "--no-ext-diff", base, *([head] if head else []), "--")
+    if proc is None or proc.returncode != 0:
+        return None
+    fields = proc.stdout.decode("utf-8", errors="replace").split("\x00")
+    out: list[tuple[str, str | None, str | None]] = []
+    i = 0
+    while i < len(fields) and fields[i]:
+        status = fields[i][0]
+        if status in "RC":
+            old, new = fields[i + 1], fields[i + 2]
+            out.append(("R" if status == "R" else "A", old if status == "R" else None, new))
+            i += 3
+            continue
+        path = fields[i + 1]
+        out.append((status, None if status == "A" else path, None if status == "D" else path))
+        i += 2
+    if head is None:
+        extra = _out(root, "ls-files", "--others", "--exclude-standard", "-z")
+        out += [("A", None, p) for p in (extra or "").split("\x00") if p]
+    return out
+
+
+def add_worktree(root: str | Path, rev: str, dest: str | Path) -> None:
+    """Check ``rev`` out, detached, into the new folder ``dest`` (a linked work tree).
+
+    Raises:
+        NbgovError: git refused (e.g. an unknown revision).
+    """
+    proc = _git(root, "worktree", "add", "--detach", "--quiet", str(dest), rev)
+    if proc is None or proc.returncode != 0:
+        detail = proc.stderr.decode("utf-8", errors="replace").strip().splitlines() if proc else []
+        raise NbgovError(f"cannot check out {rev!r}: {detail[-1] if detail else 'git failed'}",
+                         hint="name a commit, branch or tag that exists (fetch it first)")
+
+
+def remove_worktree(root: str | Path, dest: str | Path) -> None:
+    """Remove a linked work tree made by :func:`add_worktree` (its folder too)."""
+    _git(root, "worktree", "remove", "--force", str(dest))
+    _git(root, "worktree", "prune")
+
+
+def current_branch(root: str | Path) -> str | None:
+    """The checked-out branch's short name, None when detached or not in git."""
+    return _out(root, "symbolic-ref", "--short", "-q", "HEAD") or None
+
+
+def rev_list(root: str | Path, rev: str, exclude: str | None = None, limit: int = 50) -> list[str]:
+    """Commits reachable from ``rev`` (not from ``exclude``), newest first, at most ``limit``;
+    ``[]`` when git cannot tell."""
+    out = _out(root, "rev-list", f"--max-count={limit}", rev, *([f"^{exclude}"] if exclude else []), "--")
+    return out.split() if out else []

@@ -96,7 +96,89 @@ _decision_command(
     "(four-eyes rule).", all_changed=True,
 )
 _decision_command("request-changes", "changes_requested", "Request changes to NOTEBOOKS.")
-_decision_command("comment", "comment", "Comment on NOTEBOOKS (does not change their status).")
+
+
+@review.command("comment")
+@click.argument("notebooks", nargs=-1)
+@click.option("--cell", metavar="ID", help="Open a comment thread on this cell (its nbformat cell id).")
+@click.option("--reply", "reply_to", metavar="THREAD", help="Reply to this thread instead (see `review threads`).")
+@click.option("--json", "as_json", is_flag=True, help="Print the thread as JSON.")
+@_note_opt
+@_reviewer_opt
+@_sign_opt
+def comment(notebooks: tuple[str, ...], cell: str | None, reply_to: str | None, as_json: bool, message: str,
+            reviewer: str | None, sign_key: str | None) -> None:
+    """Comment on NOTEBOOKS (does not change their status); with --cell, open a thread on one
+    cell of one notebook; with --reply, answer a thread."""
+    if reply_to:
+        if notebooks or cell:
+            raise click.UsageError("--reply takes a THREAD only, no NOTEBOOK or --cell")
+        _thread_out(_threads().reply(load_config(), reply_to, message, reviewer, sign_key), as_json)
+        return
+    if cell is not None:
+        if len(notebooks) != 1:
+            raise click.UsageError("--cell needs exactly one NOTEBOOK")
+        _thread_out(_threads().comment(load_config(), _abs(notebooks)[0], cell, message, reviewer, sign_key), as_json)
+        return
+    if not notebooks:
+        raise click.UsageError("missing NOTEBOOKS")
+    _decide("comment", notebooks, message, reviewer, sign_key)
+
+
+def _threads():
+    from nbgov.services.review import threads as svc  # the command's service, imported when it runs
+
+    return svc
+
+
+def _thread_out(thread: dict, as_json: bool) -> None:
+    if as_json:
+        _emit_json(thread)
+        return
+    state = "resolved" if thread["resolved"] else "open"
+    outdated = ", outdated: its cell is gone" if thread["outdated"] else ""
+    click.echo(f"thread {thread['id'][:8]} on {thread['notebook']} cell {thread['cell']} ({state}{outdated}, "
+               f"{len(thread['comments'])} comment(s))")
+
+
+@review.command("reply")
+@click.argument("thread")
+@_note_opt
+@_reviewer_opt
+@_sign_opt
+def reply(thread: str, message: str, reviewer: str | None, sign_key: str | None) -> None:
+    """Reply to comment THREAD (its id, or the first 6+ characters of it)."""
+    _thread_out(_threads().reply(load_config(), thread, message, reviewer, sign_key), False)
+
+
+@review.command("resolve")
+@click.argument("thread")
+@_note_opt
+@_reviewer_opt
+@_sign_opt
+def resolve(thread: str, message: str, reviewer: str | None, sign_key: str | None) -> None:
+    """Resolve comment THREAD (only the person who opened it may)."""
+    _thread_out(_threads().resolve(load_config(), thread, message, reviewer, sign_key), False)
+
+
+@review.command("threads")
+@click.argument("notebook", required=False)
+@click.option("--open", "only_open", is_flag=True, help="Open threads only.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def threads(notebook: str | None, only_open: bool, as_json: bool) -> None:
+    """The comment threads of NOTEBOOK (default: every notebook), outdated ones marked."""
+    found = _threads().list_threads(load_config(), _abs((notebook,))[0] if notebook else None)
+    if only_open:
+        found = [t for t in found if not t["resolved"]]
+    if as_json:
+        _emit_json(found)
+        return
+    if not found:
+        click.echo("no comment threads")
+    for th in found:
+        _thread_out(th, False)
+        for c in th["comments"]:
+            click.echo(f"    {c['at']}  {c['author']}: {c['text']}")
 
 
 @review.command()
@@ -136,18 +218,25 @@ def status(paths: tuple[str, ...], as_json: bool) -> None:
 @click.option("--base", metavar="REF",
               help="Read the trust settings ([review], [environments.*], allowed signers) from git REF "
               "(in CI: the PR's base, e.g. origin/main); changed ones must be approved too.")
-def gate(paths: tuple[str, ...], base: str | None) -> None:
+@click.option("--require-resolved-threads", "resolved", is_flag=True,
+              help="Also refuse while a comment thread on a gated target is open "
+              "(default: [review] require_resolved_threads).")
+def gate(paths: tuple[str, ...], base: str | None, resolved: bool) -> None:
     """Exit 1 unless every review target under PATHS (notebooks, scripts, modules, SQL...) is
     approved at its current version."""
     from nbgov.services.review.base import trust_base
     from nbgov.services.review.discovery import discover_notebooks
     from nbgov.services.review.state import describe_targets, require_approved
+    from nbgov.services.review.store import ReviewSettings
 
     config = load_config()
     trusted = trust_base(config, base) if base else None
     # with --base, [review] paths come from the base too: a branch cannot narrow its own scope
     notebooks = discover_notebooks(trusted.config if trusted else config, _abs(paths) or None)
     require_approved(config, notebooks, trusted)
+    rules = trusted.settings if trusted else ReviewSettings.from_config(config)
+    if resolved or rules.require_resolved_threads:
+        _threads().require_resolved(config, notebooks)
     if trusted is None:
         click.echo(f"{describe_targets(config, notebooks)} approved at their current version")
         return
@@ -280,6 +369,8 @@ def diff(
         _emit_json(result)
         return
     click.echo(svc.render_diff(result, color=sys.stdout.isatty()), nl=False)
+    for th in _threads().list_threads(config, path):  # the cell comment threads beside the diff
+        _thread_out(th, False)
 
 
 @click.command()
@@ -295,3 +386,44 @@ def version(notebooks: tuple[str, ...], as_json: bool) -> None:
         return
     for nb, v in out.items():
         click.echo(f"{v}  {nb}")
+
+
+@review.command("pr")
+@click.option("--base", required=True, metavar="REF",
+              help="The PR's base (e.g. origin/main): what changed since it, and whose trust settings count.")
+@click.option("--head", metavar="REF", help="The PR's head commit (default: the working tree).")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html", "json"]), default="markdown",
+              show_default=True, help="Markdown for a PR comment, one self-contained HTML file, or JSON.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
+@click.option("--link", metavar="URL", help="Where the full report is (e.g. the CI artifact), named in the "
+              "Markdown when details do not fit one comment.")
+@click.option("--no-results", is_flag=True,
+              help="Leave out the metrics of the affected tasks (no tracking store read).")
+@click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
+def pr(base: str, head: str | None, fmt: str, output: str | None, link: str | None, no_results: bool,
+       project: str | None) -> None:
+    """The review of a pull request: every review target changed between --base and --head,
+    its diff, its review state at the head, open threads, trust-setting changes first, and what
+    the change did to the results. Exit 0 when written (the gate's verdict is in the report;
+    `nbgov review gate --base` enforces it)."""
+    from nbgov.core.atomic import atomic_write
+    from nbgov.services.review import pr_render
+    from nbgov.services.review.pr import pr_report
+
+    config = load_config(project)
+    report = pr_report(config, base, head)
+    if not no_results:
+        from nbgov.services.models.impact import results  # reads the tracking store: only when asked
+
+        report["results"] = results(config, report)
+    if fmt == "json":
+        text = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    elif fmt == "html":
+        text = pr_render.render_html(report)
+    else:
+        text = pr_render.render_markdown(report, link)
+    if output:
+        atomic_write(Path(output), text)
+        click.echo(f"{output}: {fmt} report of {report['summary']['targets']} changed target(s)", err=True)
+    else:
+        click.echo(text, nl=False)

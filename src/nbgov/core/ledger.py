@@ -43,6 +43,9 @@ GENESIS = "sha256:" + "0" * 64
 
 #: Decisions a record can carry. ``comment`` never changes a notebook's status.
 DECISIONS = ("approved", "changes_requested", "comment")
+#: Comment-thread records (docs/security.md, R9): open a thread on a cell, reply, resolve.
+#: They never change a status either.
+THREAD_KINDS = ("thread", "reply", "resolve")
 
 #: Review statuses of a notebook now.
 APPROVED, STALE, CHANGES_REQUESTED, UNREVIEWED = (
@@ -74,7 +77,7 @@ _PATTERNS = {
     "at": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z"),
 }
 _OPTIONAL = {"commit": (str, type(None)), "dirty": (bool, type(None)), "author": (str, type(None)),
-             "signature": (str,), "nonce": (str,), "authors": (list,)}
+             "signature": (str,), "nonce": (str,), "authors": (list,), "cell": (str,), "thread": (str,)}
 _NONCE = re.compile(r"[0-9a-f]{32}")
 #: Fields a signature does not cover: the chain position, which a merge of two branches'
 #: ledgers rewrites (:func:`merge_ledgers`), and the signature itself. What makes a record
@@ -125,6 +128,8 @@ class ReviewRecord:
     signature: str | None = None
     nonce: str | None = None
     authors: tuple[str, ...] | None = None
+    cell: str | None = None
+    thread: str | None = None
 
     def __post_init__(self) -> None:
         # a list from JSON becomes a tuple, so records stay hashable and compare equal
@@ -135,7 +140,7 @@ class ReviewRecord:
         """The record as it is stored (JSON-ready); absent optional keys (``signature``,
         ``nonce``, ``authors``) stay absent, so older records keep their hash."""
         out = asdict(self)
-        for key in ("signature", "nonce", "authors"):
+        for key in ("signature", "nonce", "authors", "cell", "thread"):
             if out[key] is None:
                 del out[key]
         if "authors" in out:
@@ -220,6 +225,8 @@ def new_record(
     authors: Iterable[str] | None = None,
     sign: Callable[[bytes], str] | None = None,
     nonce: str | None = None,
+    cell: str | None = None,
+    thread: str | None = None,
 ) -> ReviewRecord:
     """Build the record that follows ``previous`` (None for the first), chained and hashed;
     signed with ``sign(payload) -> armoured signature`` when given (see :func:`signed_payload`).
@@ -228,8 +235,11 @@ def new_record(
     Raises:
         LedgerError: the decision is unknown or a field is empty.
     """
-    if decision not in DECISIONS:
+    if decision not in DECISIONS + THREAD_KINDS:
         raise LedgerError(f"unknown decision {decision!r}", hint=f"one of: {', '.join(DECISIONS)}")
+    if (decision in THREAD_KINDS) != bool(cell) or (decision in ("reply", "resolve")) != bool(thread):
+        raise LedgerError(f"a {decision!r} record: thread records need a cell id, replies and resolutions "
+                          "a thread id too, decisions neither")
     if not reviewer.strip():
         raise LedgerError(
             "empty reviewer name", hint="set git config user.name or [review] reviewer"
@@ -250,6 +260,8 @@ def new_record(
         authors=tuple(dict.fromkeys(authors)) if authors is not None else None,
         prev=previous.hash if previous else GENESIS,
         nonce=nonce or new_nonce(),
+        cell=cell,
+        thread=thread,
     ).to_dict()
     if sign is not None:
         fields["signature"] = sign(signed_payload(fields))
@@ -279,11 +291,13 @@ def _check_fields(raw: Any, where: Location, n: int) -> None:
             not isinstance(value, kind) or (key == "seq" and isinstance(value, bool))
         ):
             raise LedgerError(f"record {n}: field {key!r} has the wrong type", where)
-    if raw["decision"] not in DECISIONS:
+    if raw["decision"] not in DECISIONS + THREAD_KINDS:
         raise LedgerError(f"record {n}: unknown decision {raw['decision']!r}", where)
     for key, pattern in _PATTERNS.items():
         if not pattern.fullmatch(raw[key]):
             raise LedgerError(f"record {n}: field {key!r} is malformed: {raw[key]!r}", where)
+    if "thread" in raw and not _NONCE.fullmatch(raw["thread"]):
+        raise LedgerError(f"record {n}: field 'thread' is malformed: {raw['thread']!r}", where)
     if "nonce" in raw and not _NONCE.fullmatch(raw["nonce"]):
         raise LedgerError(f"record {n}: field 'nonce' is malformed: {raw['nonce']!r}", where)
     if "authors" in raw and not all(isinstance(a, str) for a in raw["authors"]):
@@ -406,7 +420,8 @@ def status_of(
         (status, version of the latest approval that counted or None, latest record of any
         kind or None).
     """
-    records = unique_records(records)
+    # thread records (comments on cells) are no decisions: they are not the "last decision" either
+    records = [r for r in unique_records(records) if r.decision in DECISIONS]
     last = records[-1] if records else None
     newest_request: tuple[str, str] | None = None  # time of the newest request so far
     approved_since: set[str] = set()

@@ -49,6 +49,7 @@ from nbgov.server.paths import (
     resolve_in_root,
     scrub_paths,
 )
+from nbgov.server.threads import ThreadsHandler
 
 #: The authorization resource every nbgov route checks (``Authorizer.is_authorized``).
 AUTH_RESOURCE = "nbgov"
@@ -431,6 +432,7 @@ ROUTES: dict[str, type[NbgovHandler]] = {
     "pipeline": PipelineHandler,
     "diff": DiffHandler,
     "task-context": TaskContextHandler,
+    "threads": ThreadsHandler,  # type: ignore[dict-item]  # an APIHandler of its own (see its module)
 }
 
 

@@ -37,6 +37,7 @@ _KEYS = {
     "require_signed": bool,
     "allowed_signers": str,
     "signing_key": str,
+    "require_resolved_threads": bool,
 }
 DEFAULT_ALLOWED_SIGNERS = ".nbgov/allowed_signers"
 
@@ -60,6 +61,8 @@ class ReviewSettings:
         allowed_content: the allowed signers' content when read from elsewhere than
             ``allowed_signers`` (the trust base, see :mod:`.base`), else None.
         base: the git revision these settings were read from (the trust base), or None.
+        require_resolved_threads: the gate refuses while a comment thread on a gated target
+            is open (``require_resolved_threads``, default false; docs/security.md R9).
     """
 
     ledger: Path
@@ -72,6 +75,7 @@ class ReviewSettings:
     signing_key: Path | None = None
     allowed_content: bytes | None = None
     base: str | None = None
+    require_resolved_threads: bool = False
 
     @classmethod
     def from_config(cls, config: Config) -> ReviewSettings:
@@ -101,6 +105,7 @@ class ReviewSettings:
             allowed_signers=_inside(config, "allowed_signers",
                                     table.get("allowed_signers", DEFAULT_ALLOWED_SIGNERS)),
             signing_key=Path(signing_key).expanduser() if signing_key else None,
+            require_resolved_threads=table.get("require_resolved_threads", False),
         )
 
 

@@ -1,0 +1,209 @@
+"""Cell comment threads: review comments anchored to one cell of a notebook by its cell id,
+with replies and a resolved state, stored in the review ledger (docs/security.md, R9).
+
+A thread is opened by a ``thread`` record (its id: that record's nonce), answered by ``reply``
+records and closed by ``resolve`` records, appended like decisions (signed where signing is
+on; the ledger's chain, replay and committed-prefix rules apply). The anchor is the cell id,
+so a cell that is edited or moved keeps its thread; a thread whose cell is gone is *outdated*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbgov.adapters import git
+from nbgov.core.config import Config
+from nbgov.core.errors import GateError, Location, NotebookError, ReviewError
+from nbgov.core.four_eyes import same_person
+from nbgov.core.ledger import ReviewRecord, instant, new_record, unique_records, utc_now
+from nbgov.services.review import store, trust
+from nbgov.services.review.state import read_current, resolve_reviewer
+from nbgov.services.review.store import ReviewSettings
+
+#: Shortest thread id prefix accepted on the command line.
+MIN_ID = 6
+
+
+@dataclass
+class Thread:
+    """One thread, as its counted records make it (R9)."""
+
+    id: str
+    notebook: str
+    cell: str
+    author: str
+    at: str
+    comments: list[dict[str, str]] = field(default_factory=list)
+    resolved_by: str | None = None
+    resolved_at: str | None = None
+
+    def to_dict(self, cell_ids: set[str] | None = None) -> dict[str, Any]:
+        """JSON form; ``outdated`` when ``cell_ids`` (the notebook's now) lack the anchor."""
+        return {"id": self.id, "notebook": self.notebook, "cell": self.cell, "author": self.author, "at": self.at,
+                "resolved": self.resolved_by is not None, "resolved_by": self.resolved_by,
+                "resolved_at": self.resolved_at, "comments": list(self.comments),
+                "outdated": cell_ids is not None and self.cell not in cell_ids}
+
+
+def fold(records: list[ReviewRecord]) -> list[Thread]:
+    """The threads ``records`` make, by the rules of R9 (records in ledger order)."""
+    threads: dict[str, Thread] = {}
+    for rec in unique_records(records):
+        if rec.decision == "thread" and rec.cell and rec.nonce and rec.nonce not in threads:
+            threads[rec.nonce] = Thread(rec.nonce, rec.notebook, rec.cell, rec.reviewer, rec.at,
+                                        [{"author": rec.reviewer, "at": rec.at, "text": rec.note}])
+            continue
+        if rec.decision not in ("reply", "resolve") or rec.thread not in threads:
+            continue
+        th = threads[rec.thread]
+        # a record moved to another notebook or cell, or dated before the thread, belongs to none
+        if rec.notebook != th.notebook or rec.cell != th.cell or instant(rec.at) < instant(th.at):
+            continue
+        if rec.decision == "reply":
+            th.comments.append({"author": rec.reviewer, "at": rec.at, "text": rec.note})
+        elif same_person(rec.reviewer, th.author) and th.resolved_by is None:
+            th.resolved_by, th.resolved_at = rec.reviewer, rec.at
+            if rec.note:
+                th.comments.append({"author": rec.reviewer, "at": rec.at, "text": rec.note})
+    return list(threads.values())
+
+
+def _all(config: Config) -> list[Thread]:
+    settings = ReviewSettings.from_config(config)
+    return fold(trust.counted_records(config, settings))
+
+
+def cell_ids(nb: dict[str, Any] | None) -> set[str] | None:
+    """The cell ids of a notebook (None: not a notebook)."""
+    if not isinstance(nb, dict):
+        return None
+    return {str(c.get("id")) for c in nb.get("cells") or [] if isinstance(c, dict) and c.get("id")}
+
+
+def threads_by_notebook(config: Config) -> dict[str, list[Thread]]:
+    """Every thread of the project by notebook path."""
+    out: dict[str, list[Thread]] = {}
+    for th in _all(config):
+        out.setdefault(th.notebook, []).append(th)
+    return out
+
+
+def thread_view(threads: list[Thread], nb: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Threads of one notebook as JSON, outdated where ``nb`` (None: deleted) lacks the cell."""
+    ids = cell_ids(nb) if nb is not None else set()
+    return [th.to_dict(ids) for th in threads]
+
+
+def list_threads(config: Config, notebook: str | Path | None = None) -> list[dict[str, Any]]:
+    """The threads of one notebook (or of the project), outdated ones marked."""
+    out = []
+    wanted = read_current(config, notebook)[1] if notebook is not None else None
+    for path, threads in sorted(threads_by_notebook(config).items()):
+        if wanted is not None and path != wanted:
+            continue
+        try:
+            nb = read_current(config, path)[2]
+        except NotebookError:
+            nb = None  # the notebook is gone: every thread on it is outdated
+        out += thread_view(threads, nb if isinstance(nb, dict) else None)
+    return out
+
+
+def _find(config: Config, thread_id: str) -> Thread:
+    tid = thread_id.strip().lower()
+    found = [th for th in _all(config) if th.id.startswith(tid)] if len(tid) >= MIN_ID else []
+    if len(found) != 1:
+        why = "no thread" if not found else f"{len(found)} threads"
+        raise ReviewError(f"{why} with id {thread_id!r}", hint="list them: nbgov review threads "
+                          f"(give at least {MIN_ID} characters of the id)")
+    return found[0]
+
+
+def _append(config: Config, rel: str, version: str, kind: str, text: str, reviewer: str | None,
+            sign_key: str | Path | None, cell: str, thread: str | None = None) -> ReviewRecord:
+    settings = ReviewSettings.from_config(config)
+    who = resolve_reviewer(config, reviewer)
+    key = trust.signing_key(settings, sign_key)
+    trust.require_signing_key(settings, key)
+    trust.check_committed(config, settings, store.read_records(settings.ledger))
+    repo = git.repo_root(config.root)
+    commit = git.head(repo)[0] if repo else None
+    fields = dict(notebook=rel, version=version, decision=kind, reviewer=who, note=text, commit=commit,
+                  at=utc_now(), cell=cell, thread=thread)
+    _, new = store.append(settings.ledger, [lambda prev: trust.signed_record(
+        settings, key, new_record(prev, **fields, sign=trust.signer(key)))])
+    return new[0]
+
+
+def comment(config: Config, notebook: str | Path, cell: str, text: str, reviewer: str | None = None,
+            sign_key: str | Path | None = None) -> dict[str, Any]:
+    """Open a thread on ``cell`` of ``notebook``.
+
+    Raises:
+        NotebookError: no such notebook, or no cell with that id in it (exit 2).
+        ReviewError: the text is empty.
+    """
+    _, rel, nb, version = read_current(config, notebook)
+    if not text.strip():
+        raise ReviewError("empty comment", hint='give the text: -m "..."')
+    ids = cell_ids(nb)
+    if ids is None or cell not in ids:
+        known = ", ".join(sorted(ids or [])[:12]) or "none (not a notebook with cell ids)"
+        raise NotebookError(f"no cell with id {cell!r}", Location(rel), hint=f"cell ids: {known}")
+    rec = _append(config, rel, version, "thread", text, reviewer, sign_key, cell)
+    return fold([rec])[0].to_dict(ids)
+
+
+def reply(config: Config, thread_id: str, text: str, reviewer: str | None = None,
+          sign_key: str | Path | None = None) -> dict[str, Any]:
+    """Reply to a thread (its id or a prefix of at least :data:`MIN_ID` characters)."""
+    if not text.strip():
+        raise ReviewError("empty reply", hint='give the text: -m "..."')
+    th = _find(config, thread_id)
+    _append(config, th.notebook, _version(config, th.notebook), "reply", text, reviewer, sign_key, th.cell, th.id)
+    return _find(config, th.id).to_dict()
+
+
+def resolve(config: Config, thread_id: str, text: str = "", reviewer: str | None = None,
+            sign_key: str | Path | None = None) -> dict[str, Any]:
+    """Resolve a thread: only its author may (R9).
+
+    Raises:
+        ReviewError: someone else tries, or the thread is resolved already (exit 1).
+    """
+    th = _find(config, thread_id)
+    who = resolve_reviewer(config, reviewer)
+    if th.resolved_by is not None:
+        raise ReviewError(f"thread {th.id[:8]} is resolved already (by {th.resolved_by})", exit_code=1)
+    if not same_person(who, th.author):
+        raise ReviewError(f"only the thread's author ({th.author}) may resolve thread {th.id[:8]}; you are {who}",
+                          Location(th.notebook), hint="reply instead: nbgov review reply THREAD -m ...", exit_code=1)
+    _append(config, th.notebook, _version(config, th.notebook), "resolve", text, who, sign_key, th.cell, th.id)
+    return _find(config, th.id).to_dict()
+
+
+def _version(config: Config, rel: str) -> str:
+    try:
+        return read_current(config, rel)[3]
+    except NotebookError:
+        # the notebook is gone; the thread still takes replies: the version it was opened at
+        opened = next(r for r in store.read_records(ReviewSettings.from_config(config).ledger)
+                      if r.notebook == rel)
+        return opened.version
+
+
+def require_resolved(config: Config, notebooks: list[str]) -> None:
+    """The thread gate: refuse while a thread on one of ``notebooks`` is open.
+
+    Raises:
+        GateError: listing each open thread as ``"<path>: thread <id> on cell <cell> open"``.
+    """
+    wanted = set(notebooks)
+    open_ = [th for th in _all(config) if th.notebook in wanted and th.resolved_by is None]
+    if open_:
+        raise GateError(f"{len(open_)} comment thread(s) open on the reviewed targets",
+                        hint="resolve them: nbgov review threads; nbgov review resolve THREAD",
+                        reasons=[f"{th.notebook}: thread {th.id[:8]} on cell {th.cell} open ({th.author})"
+                                 for th in open_])

@@ -1,0 +1,67 @@
+"""``nbgov review pr``: what the change did to the results, from a real tracking store.
+
+The session's built example (a real ``nbgov build`` at the base commit) is copied; a branch
+edits evaluate.ipynb, and task runs for evaluate at the head commit are written into the
+same SQLite store (as a build on the branch would tag them: ``nbgov.task``,
+``nbgov.git_commit``) with an f1 below the ``[promote]`` threshold. register, downstream of
+evaluate, has no run at the head.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from tests.conftest import BuiltExample, copy_built_example, run_nbgov
+
+
+@pytest.fixture(scope="module")
+def branch(built_example: BuiltExample, tmp_path_factory) -> Path:
+    root = copy_built_example(built_example, tmp_path_factory.mktemp("results") / "example")
+    git = ["git", "-C", str(root), "-c", "user.name=Ada Author", "-c", "user.email=ada@example.com"]
+    subprocess.run([*git, "checkout", "-qb", "pr"], check=True)
+    path = root / "notebooks" / "evaluate.ipynb"
+    nb = json.loads(path.read_text())
+    nb["cells"].append({"cell_type": "code", "id": "tweak", "metadata": {}, "outputs": [], "execution_count": None,
+                        "source": ["# a tweak"]})
+    path.write_text(json.dumps(nb, indent=1))
+    subprocess.run([*git, "commit", "-qam", "tweak evaluate"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(built_example.store.replace(str(built_example.root), str(root)))
+    exp = client.get_experiment_by_name("nbgov-example")
+    run = client.create_run(exp.experiment_id, tags={"nbgov.kind": "task", "nbgov.task": "evaluate",
+                                                     "nbgov.git_commit": head, "nbgov.git_dirty": "False"})
+    client.log_metric(run.info.run_id, "f1", 0.5)
+    client.set_terminated(run.info.run_id)
+    return root
+
+
+def test_results_compare_base_and_head_runs(branch: Path) -> None:
+    proc = run_nbgov(branch, "review", "pr", "--base", "main", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    results = report["results"]
+    tasks = {t["task"]: t for t in results["tasks"]}
+    assert list(tasks) == ["evaluate", "register"]
+    assert tasks["evaluate"]["why"] == "notebooks/evaluate.ipynb changed"
+    assert tasks["register"]["why"] == "downstream of evaluate"
+    f1 = next(m for m in tasks["evaluate"]["metrics"] if m["name"] == "f1")
+    assert f1["head"] == 0.5 and f1["base"] > 0.9
+    assert f1["delta"] == pytest.approx(0.5 - f1["base"])
+    assert f1["fails"] == ["f1 >= 0.9"] and f1["failed_at_base"] is False
+    assert tasks["evaluate"]["note"] is None
+    assert tasks["register"]["head_run"] is None and tasks["register"]["base_run"] is not None
+    assert tasks["register"]["note"] == "no run at head: run `nbgov build` on the branch"
+    assert [m["via"] for m in results["models"]] == ["register"]
+    assert results["models"][0]["name"] == "nbgov-example-classifier"
+
+    from nbgov.services.review.pr_render import render_markdown
+
+    md = render_markdown(report)  # the same JSON as the CLI's Markdown (a second run costs MLflow's import)
+    assert "### What the change did to the results" in md
+    assert "⚠️ f1 &gt;= 0.9" in md or "⚠️ f1 >= 0.9" in md
+    assert "no run at head: run \\`nbgov build\\` on the branch" in md

@@ -1,0 +1,142 @@
+"""Cell comment threads (docs/security.md, R9): anchored to cell ids through edits, moves and
+deletes; only the opener resolves; the thread gate; records moved or replayed count for no thread."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nbgov.core.ledger import new_record
+from nbgov.services.review.threads import fold
+
+ADA = "Ada Author <ada@example.com>"
+
+
+def _nb(project: Path) -> Path:
+    return project / "notebooks" / "train.ipynb"
+
+
+def _cells(project: Path, change) -> None:
+    path = _nb(project)
+    nb = json.loads(path.read_text())
+    change(nb["cells"])
+    path.write_text(json.dumps(nb, indent=1))
+
+
+def _threads(nbgov) -> list[dict]:
+    run = nbgov("review", "threads", "--json")
+    assert run.code == 0, run.err
+    return json.loads(run.out)
+
+
+def test_thread_follows_its_cell_through_edit_move_and_delete(project: Path, nbgov, bob: str) -> None:
+    run = nbgov("review", "comment", "notebooks/train.ipynb", "--cell", "a3", "-m", "why <b>this</b>?",
+                "--reviewer", bob, "--json")
+    assert run.code == 0, run.err
+    tid = json.loads(run.out)["id"]
+    assert nbgov("review", "comment", "--reply", tid[:8], "-m", "see a4", "--reviewer", ADA).code == 0
+
+    def edit_and_move(cells):
+        cell = next(c for c in cells if c["id"] == "a3")
+        cell["source"] = "x = 1  # edited\n"
+        cells.remove(cell)
+        cells.append(cell)
+    _cells(project, edit_and_move)
+    [th] = _threads(nbgov)
+    assert (th["id"], th["cell"], th["outdated"], th["resolved"]) == (tid, "a3", False, False)
+    assert [c["text"] for c in th["comments"]] == ["why <b>this</b>?", "see a4"]
+
+    _cells(project, lambda cells: cells.remove(next(c for c in cells if c["id"] == "a3")))
+    [th] = _threads(nbgov)
+    assert th["outdated"] is True
+    assert "outdated" in nbgov("review", "threads").out
+
+    bad = nbgov("review", "comment", "notebooks/train.ipynb", "--cell", "nope", "-m", "x", "--reviewer", bob)
+    assert bad.code == 2 and "no cell with id 'nope'" in bad.err and "Traceback" not in bad.err
+
+
+def test_only_the_opener_resolves_and_the_gate_waits_for_it(project: Path, nbgov, bob: str, git) -> None:
+    tid = json.loads(nbgov("review", "comment", "notebooks/train.ipynb", "--cell", "a2", "-m", "check",
+                           "--reviewer", bob, "--json").out)["id"]
+    assert nbgov("review", "approve", "notebooks/train.ipynb", "--reviewer", bob).code == 0
+    assert nbgov("review", "gate").code == 0  # threads do not gate unless asked
+    refused = nbgov("review", "gate", "--require-resolved-threads")
+    assert refused.code == 1 and f"thread {tid[:8]} on cell a2 open" in refused.err
+
+    by_author = nbgov("review", "resolve", tid[:8], "--reviewer", ADA)
+    assert by_author.code == 1 and "only the thread's author" in by_author.err
+    assert nbgov("review", "gate", "--require-resolved-threads").code == 1
+
+    # the setting, as a team would commit it
+    config = project / "nbgov.toml"
+    config.write_text(config.read_text() + "\n[review]\nrequire_resolved_threads = true\n")
+    assert nbgov("review", "gate").code == 1
+    assert nbgov("review", "resolve", tid[:8], "--reviewer", bob).code == 0
+    ok = nbgov("review", "gate")
+    assert ok.code == 0, ok.err
+    [th] = _threads(nbgov)
+    assert th["resolved"] and th["resolved_by"] == bob
+    # thread records never change a status
+    [state] = json.loads(nbgov("review", "status", "--json").out)
+    assert state["status"] == "approved" and state["last"]["decision"] == "approved"  # not "resolve"
+
+
+# -- R9 as a property: records moved to another notebook/cell, or replayed, count for no thread --
+
+_V = "nbv1:" + "0" * 64
+_PEOPLE = ["Ann <ann@x.org>", "Bob <bob@x.org>", "ann@x.org"]
+_op = st.tuples(st.sampled_from(["thread", "reply", "resolve"]), st.sampled_from(["a.ipynb", "b.ipynb"]),
+                st.sampled_from(["c1", "c2"]), st.sampled_from(_PEOPLE), st.integers(0, 5))
+
+
+def _build(ops) -> list:
+    records, opened = [], []
+    for kind, nb, cell, who, pick in ops:
+        prev = records[-1] if records else None
+        if kind == "thread":
+            rec = new_record(prev, notebook=nb, version=_V, decision="thread", reviewer=who, note="n", cell=cell,
+                             at="2026-01-01T00:00:00Z")
+            opened.append(rec)
+        elif opened:
+            th = opened[pick % len(opened)]
+            rec = new_record(prev, notebook=th.notebook, version=_V, decision=kind, reviewer=who, note="r",
+                             cell=th.cell, thread=th.nonce, at="2026-01-01T00:00:01Z")
+        else:
+            continue
+        records.append(rec)
+    return records
+
+
+def _view(records) -> list:
+    return [(t.id, t.notebook, t.cell, t.resolved_by, tuple(c["text"] for c in t.comments)) for t in fold(records)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_op, max_size=12), st.integers(0, 20), st.sampled_from(["notebook", "cell", "replay"]))
+def test_moved_or_replayed_records_change_no_thread(ops, pick, how) -> None:
+    records = _build(ops)
+    before = _view(records)
+    for th in fold(records):  # only the opener resolves
+        assert th.resolved_by is None or th.resolved_by.split("<")[-1].strip(">") in th.author
+    answers = [r for r in records if r.decision in ("reply", "resolve")]
+    if not answers:
+        return
+    victim = answers[pick % len(answers)]
+    fields = victim.to_dict()
+    if how == "notebook":
+        fields["notebook"] = "b.ipynb" if victim.notebook == "a.ipynb" else "a.ipynb"
+    elif how == "cell":
+        fields["cell"] = "c2" if victim.cell == "c1" else "c1"
+    copy = new_record(records[-1], **{k: fields[k] for k in ("notebook", "version", "decision", "reviewer", "note",
+                                                             "at", "cell", "thread", "nonce")})
+    assert _view([*records, copy]) == before
+
+
+def test_diff_shows_the_threads(project: Path, nbgov, bob: str) -> None:
+    assert nbgov("review", "comment", "notebooks/train.ipynb", "--cell", "a4", "-m", "hm", "--reviewer", bob).code == 0
+    run = nbgov("diff", "notebooks/train.ipynb", "--rev", "HEAD")
+    assert run.code == 0, run.err
+    assert "on notebooks/train.ipynb cell a4 (open, 1 comment(s))" in run.out
