@@ -9,6 +9,7 @@ import { Panel } from '@lumino/widgets';
 import { NotebookDiffModel } from 'nbdime/lib/diff/model';
 import { NotebookDiffWidget } from 'nbdime/lib/diff/widget';
 
+import { hideMissingCellIds } from './cellids';
 import { shortVersion } from './status';
 import { IDiffPayload } from './tokens';
 
@@ -29,6 +30,7 @@ export async function createDiffWidget(
   options: IDiffOptions
 ): Promise<MainAreaWidget<Panel>> {
   const model = new NotebookDiffModel(payload.base, payload.diff);
+  hideMissingCellIds(model.cells);
   const diff = new NotebookDiffWidget({
     model,
     rendermime: options.rendermime,

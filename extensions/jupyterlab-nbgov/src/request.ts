@@ -12,6 +12,7 @@ import {
   IInfo,
   INSTALL_HINT,
   IPipeline,
+  IPlanReply,
   IReviewState,
   ITaskContext,
   NbgovAPIError
@@ -132,6 +133,18 @@ export class NbgovClient {
   /** The pipeline's tasks with build state, review status and last run. */
   pipeline(): Promise<IPipeline> {
     return requestAPI<IPipeline>('pipeline', {}, this.settings);
+  }
+
+  /**
+   * Re-plan the pipeline on the server (it runs the real `nbgov status`, which renders the
+   * DAG): what a terminal was needed for when pipeline.yaml changed. A POST: XSRF applies.
+   */
+  replan(path?: string): Promise<IPlanReply> {
+    return requestAPI<IPlanReply>(
+      'plan',
+      { method: 'POST', body: JSON.stringify(path ? { path } : {}) },
+      this.settings
+    );
   }
 
   /** nbdime diff of the approved snapshot against the current notebook. */

@@ -51,6 +51,17 @@ export interface IReviewState {
    * servers older than the journal.
    */
   last_run_synced?: boolean | null;
+  /**
+   * Whether the project signs decisions (a signing key, `require_signed` or allowed signers):
+   * "unsigned" is news only then. Absent from older servers (then shown as before).
+   */
+  signing?: boolean;
+}
+
+/** `POST nbgov/api/plan`: the pipeline re-planned by the real `nbgov status`. */
+export interface IPlanReply {
+  plan: 'current';
+  pipeline: string;
 }
 
 /** The last run of a task, as tracked. */

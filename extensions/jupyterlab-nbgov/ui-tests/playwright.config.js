@@ -21,7 +21,13 @@ const offline = process.env.NBGOV_UI_BUILD === 'offline';
 
 module.exports = {
   ...baseConfig,
-  testMatch: offline ? /unsynced\.spec\.ts$/ : /nbgov\.spec\.ts$/,
+  // the workbench spec (themes, re-plan) needs a built project: the built pass only, which
+  // keeps its CI time to one pass
+  testMatch: offline
+    ? /unsynced\.spec\.ts$/
+    : process.env.NBGOV_UI_BUILD === '1'
+      ? /(nbgov|workbench)\.spec\.ts$/
+      : /nbgov\.spec\.ts$/,
   workers: 1,
   retries: 0,
   // per test: a kernel start plus a run on a loaded 2-core machine took over 90 s once

@@ -1,0 +1,167 @@
+/**
+ * The Pipeline panel as a workbench, in the light and the dark theme: the open notebook's task
+ * readable in both (measured contrast), state lines that fit their boxes, no "unsigned" where
+ * the project does not sign, the DAG in the main area, and Refresh re-planning on the server
+ * (no "run `nbgov status`" left after it).
+ *
+ * Runs in the built pass only (NBGOV_UI_BUILD=1, after nbgov.spec.ts on the same server).
+ */
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { Locator } from '@playwright/test';
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { gotoLab, openNotebook, shot } from './helpers';
+
+test.use({ autoGoto: false, serverFiles: 'off', viewport: { width: 1280, height: 1000 } });
+test.describe.configure({ mode: 'serial' });
+
+const STALE = 'run `nbgov status`';
+
+/** The project the server serves (jupyter_server_test_config.py writes where). */
+function projectRoot(): string {
+  const tmp = process.env.NBGOV_UI_TMP;
+  if (!tmp) {
+    throw new Error('NBGOV_UI_TMP is not set: run through playwright.config.js');
+  }
+  return fs.readFileSync(path.join(tmp, 'project-root'), 'utf-8').trim();
+}
+
+/** sRGB channels (0..1) of a computed CSS colour: rgb()/rgba() or color(srgb ...). */
+function channels(css: string): number[] {
+  const rgb = /rgba?\(([^)]+)\)/.exec(css);
+  if (rgb) {
+    return rgb[1]
+      .split(/[\s,/]+/)
+      .slice(0, 3)
+      .map(v => Number(v) / 255);
+  }
+  const srgb = /color\(srgb ([^)]+)\)/.exec(css);
+  if (srgb) {
+    return srgb[1].split(/[\s/]+/).slice(0, 3).map(Number);
+  }
+  throw new Error(`cannot read the colour ${css}`);
+}
+
+/** WCAG contrast ratio of two computed colours. */
+function contrast(a: string, b: string): number {
+  const luminance = (css: string) => {
+    const [r, g, bl] = channels(css).map(c =>
+      c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4)
+    );
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+async function style(target: Locator, property: string): Promise<string> {
+  return target.evaluate((el, prop) => getComputedStyle(el).getPropertyValue(prop), property);
+}
+
+async function setTheme(page: IJupyterLabPageFixture, theme: string): Promise<void> {
+  if (theme === 'dark') {
+    await page.theme.setDarkTheme();
+  } else {
+    await page.theme.setLightTheme();
+  }
+}
+
+async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
+  await page.sidebar.openTab('nbgov-pipeline');
+  const panel = page.locator('#nbgov-pipeline');
+  await expect(panel.locator('svg .nbgov-dag-node')).toHaveCount(4);
+  return panel;
+}
+
+for (const theme of ['light', 'dark']) {
+  test(`the open notebook's task is readable and fits, ${theme} theme`, async ({ page }) => {
+    await gotoLab(page);
+    await setTheme(page, theme);
+    const badge = await openNotebook(page, 'train.ipynb');
+    await expect(badge).not.toHaveText('nbgov: …');
+    // the fixture project does not sign decisions: no badge says "unsigned"
+    await expect(badge).not.toContainText('unsigned');
+    const panel = await openPanel(page);
+
+    const row = panel.locator('.nbgov-task.nbgov-current');
+    await expect(row).toHaveAttribute('data-task', 'train');
+    const rowText = row.locator('.nbgov-task-run');
+    const rowRatio = contrast(await style(rowText, 'color'), await style(row, 'background-color'));
+    expect(rowRatio, `task row text on its highlight, ${theme}`).toBeGreaterThanOrEqual(4.5);
+
+    const node = panel.locator('svg .nbgov-dag-node.nbgov-current');
+    const box = node.locator('.nbgov-dag-box');
+    const nodeRatio = contrast(
+      await style(node.locator('.nbgov-dag-name'), 'fill'),
+      await style(box, 'fill')
+    );
+    expect(nodeRatio, `node name on its highlight, ${theme}`).toBeGreaterThanOrEqual(4.5);
+    const subRatio = contrast(
+      await style(node.locator('.nbgov-dag-review'), 'fill'),
+      await style(box, 'fill')
+    );
+    expect(subRatio, `node state lines on its highlight, ${theme}`).toBeGreaterThanOrEqual(4.5);
+
+    // every text of every node inside its box, at a readable size (not shrunk to the sidebar)
+    const overflow = await panel.locator('svg.nbgov-dag').evaluate(svg => {
+      const out: string[] = [];
+      svg.querySelectorAll('.nbgov-dag-node').forEach(g => {
+        const width = Number(g.querySelector('rect')!.getAttribute('width'));
+        g.querySelectorAll('text').forEach(t => {
+          const b = (t as SVGTextElement).getBBox();
+          if (b.x + b.width > width - 2) {
+            out.push(`${t.textContent} (${Math.round(b.x + b.width)} > ${width})`);
+          }
+        });
+      });
+      return out;
+    });
+    expect(overflow).toEqual([]);
+    const sizes = await panel.locator('svg .nbgov-dag-sub').evaluateAll(texts =>
+      texts.map(t => t.getBoundingClientRect().height)
+    );
+    expect(Math.min(...sizes)).toBeGreaterThanOrEqual(11);
+    await shot(panel, `pipeline-panel-${theme}`);
+
+    // the same graph in the main area
+    await panel.locator('.nbgov-panel-open-dag').click();
+    const main = page.locator('.nbgov-dag-main');
+    await expect(main.locator('.nbgov-dag-node')).toHaveCount(4);
+    await expect(main.locator('.nbgov-dag-node.nbgov-current')).toHaveAttribute('data-task', 'train');
+    await shot(main, `pipeline-main-${theme}`);
+    // keyboard: a node takes the focus and Enter opens its notebook
+    await main.locator('[data-task="evaluate"]').focus();
+    await page.keyboard.press('Enter');
+    await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current')).toHaveText(
+      /evaluate\.ipynb/
+    );
+    await setTheme(page, 'light');
+  });
+}
+
+test('Refresh re-plans on the server: no "run nbgov status" left', async ({ page }) => {
+  const spec = path.join(projectRoot(), 'pipeline.yaml');
+  const plan = path.join(projectRoot(), '.nbgov', 'cache', 'plan.json');
+  const original = fs.readFileSync(spec, 'utf-8');
+  await gotoLab(page);
+  const panel = await openPanel(page);
+  try {
+    // pipeline.yaml changed behind the plan's back: a GET cannot re-plan (it runs no code)
+    fs.writeFileSync(spec, original.replace('seed: 3', 'seed: 4'));
+    const before = fs.statSync(plan).mtimeMs;
+    await panel.locator('.nbgov-panel-refresh').click();
+    await expect(panel).not.toHaveAttribute('data-replanning', 'true', { timeout: 120000 });
+    await expect(panel).not.toHaveAttribute('data-loading', 'true');
+    expect(fs.statSync(plan).mtimeMs).toBeGreaterThan(before);
+    await expect(panel.locator('.nbgov-panel-hints')).not.toContainText(STALE);
+    await expect(panel.locator('.nbgov-panel-replan-error')).toBeHidden();
+    // the new seed makes load (and what it feeds) outdated: the re-planned state shows it
+    await expect(panel.locator('svg [data-task="load"]')).toHaveAttribute('data-state', 'outdated');
+  } finally {
+    fs.writeFileSync(spec, original);
+    await panel.locator('.nbgov-panel-refresh').click();
+    await expect(panel).not.toHaveAttribute('data-replanning', 'true', { timeout: 120000 });
+  }
+  await expect(panel.locator('svg [data-task="load"]')).toHaveAttribute('data-state', 'up-to-date');
+});
