@@ -7,10 +7,13 @@ from typing import Any
 
 from nbgov.server import handlers
 from nbgov.server.plan import PlanHandler
+from nbgov.server.runs import CompareHandler, RunsHandler
 
 #: route (under ``nbgov/api/``) -> handler, beside :data:`nbgov.server.handlers.ROUTES`.
 WORKBENCH: dict[str, type[handlers.NbgovHandler]] = {
     "plan": PlanHandler,
+    "runs": RunsHandler,
+    "compare": CompareHandler,
 }
 
 
