@@ -20,6 +20,20 @@ export interface IDiffOptions {
 }
 
 /**
+ * nbdime's notebook diff widget for `base` and its `diff` (call `init()` before showing it);
+ * the cell-id rows of notebooks without ids are left out.
+ */
+export function makeNotebookDiff(base: any, diff: any[], options: IDiffOptions): NotebookDiffWidget {
+  const model = new NotebookDiffModel(base, diff);
+  hideMissingCellIds(model.cells);
+  return new NotebookDiffWidget({
+    model,
+    rendermime: options.rendermime,
+    editorFactory: options.editorFactory
+  });
+}
+
+/**
  * Build a main-area widget showing a diff payload.
  *
  * Outputs and HTML in the notebooks are rendered through the page's rendermime registry, which
@@ -29,13 +43,7 @@ export async function createDiffWidget(
   payload: IDiffPayload,
   options: IDiffOptions
 ): Promise<MainAreaWidget<Panel>> {
-  const model = new NotebookDiffModel(payload.base, payload.diff);
-  hideMissingCellIds(model.cells);
-  const diff = new NotebookDiffWidget({
-    model,
-    rendermime: options.rendermime,
-    editorFactory: options.editorFactory
-  });
+  const diff = makeNotebookDiff(payload.base, payload.diff, options);
   const content = new Panel();
   content.addClass('nbgov-diff');
   content.addClass('jp-Notebook-diff');

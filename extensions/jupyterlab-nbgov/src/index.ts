@@ -75,6 +75,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       currentPath: () =>
         tracker.currentWidget ? serverPath(tracker.currentWidget.context.path) : null,
       showLineage: target => void app.commands.execute(CommandIDs.lineage, { target }),
+      showRuns: task => void app.commands.execute(CommandIDs.runs, { task }),
       openDag: () => openDagInMain(app, panel)
     });
     panel.title.icon = pipelineIcon;

@@ -29,6 +29,8 @@ export interface IPipelinePanelOptions {
   currentPath: () => string | null;
   /** Show the lineage of a task (offered when the server serves lineage). */
   showLineage?: (task: string) => void;
+  /** Show a task's runs (and compare two) in the main area. */
+  showRuns?: (task: string) => void;
   /** Open the DAG in the main area (wider than the sidebar). */
   openDag?: () => void;
 }
@@ -271,6 +273,13 @@ export class PipelinePanel extends Widget {
       const button = el('button', 'nbgov-task-lineage', 'lineage');
       button.title = `which data and which reviewed code made ${task.name}`;
       button.addEventListener('click', () => showLineage(task.name));
+      source.appendChild(button);
+    }
+    const showRuns = this.options.showRuns;
+    if (showRuns) {
+      const button = el('button', 'nbgov-task-lineage nbgov-task-runs', 'runs');
+      button.title = `${task.name}'s runs; compare two of them`;
+      button.addEventListener('click', () => showRuns(task.name));
       source.appendChild(button);
     }
     row.appendChild(source);

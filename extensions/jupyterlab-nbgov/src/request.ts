@@ -11,8 +11,10 @@ import {
   IErrorBody,
   IInfo,
   INSTALL_HINT,
+  IComparePayload,
   IPipeline,
   IPlanReply,
+  IRunsPayload,
   IReviewState,
   ITaskContext,
   NbgovAPIError
@@ -145,6 +147,16 @@ export class NbgovClient {
       { method: 'POST', body: JSON.stringify(path ? { path } : {}) },
       this.settings
     );
+  }
+
+  /** A task's runs, newest first (tracking store and local journal). */
+  runs(task: string): Promise<IRunsPayload> {
+    return requestAPI<IRunsPayload>(`runs?${query({ task })}`, {}, this.settings);
+  }
+
+  /** Two runs of a task side by side. */
+  compare(task: string, a: string, b: string): Promise<IComparePayload> {
+    return requestAPI<IComparePayload>(`compare?${query({ task, a, b })}`, {}, this.settings);
   }
 
   /** nbdime diff of the approved snapshot against the current notebook. */

@@ -414,6 +414,9 @@ class LineageHandler(NbgovHandler):
             if resolved.exists() or "/" in target or target.startswith((".", "~")):
                 target = str(resolved)
         payload = await self.call(_service("lineage.query").lineage, config, target)
+        if service_available("recording.history"):
+            # where the graph's nodes link their runs in the MLflow UI
+            payload["ui"] = _service("recording.history").mlflow_ui(config)
         self.reply(payload)
 
 

@@ -8,6 +8,7 @@
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -164,4 +165,54 @@ test('Refresh re-plans on the server: no "run nbgov status" left', async ({ page
     await expect(panel).not.toHaveAttribute('data-replanning', 'true', { timeout: 120000 });
   }
   await expect(panel.locator('svg [data-task="load"]')).toHaveAttribute('data-state', 'up-to-date');
+});
+
+test('two runs of a task compared: params, metrics and the executed notebooks', async ({
+  page
+}) => {
+  // a second run of load with another seed (the real CLI, as a user would have built it)
+  execFileSync(
+    'nbgov',
+    ['build', '-q', '--force', 'load', '-p', 'load.seed=4', '--project', projectRoot()],
+    { stdio: 'pipe', timeout: 300000 }
+  );
+  await gotoLab(page);
+  const panel = await openPanel(page);
+  await panel.locator('.nbgov-task[data-task="load"] .nbgov-task-runs').click();
+  const runs = page.locator('.nbgov-runs[data-task="load"]');
+  const rows = runs.locator('tr.nbgov-run');
+  await expect(rows).toHaveCount(2);
+  // the embedded store: each run links to the MLflow UI the shown command serves
+  await expect(runs.locator('.nbgov-runs-command')).toHaveText(
+    /^mlflow ui --backend-store-uri sqlite:\/\/\/mlflow\.db --host 127\.0\.0\.1 --port 5000$/
+  );
+  await expect(rows.first().locator('a.nbgov-run-link')).toHaveAttribute(
+    'href',
+    /^http:\/\/127\.0\.0\.1:5000\/#\/experiments\/\d+\/runs\/[0-9a-f]+$/
+  );
+  await rows.nth(0).locator('.nbgov-run-pick').check();
+  await rows.nth(1).locator('.nbgov-run-pick').check();
+  await shot(runs, 'runs-light');
+  await runs.locator('.nbgov-runs-compare').click();
+
+  const compare = page.locator('.nbgov-compare');
+  const seed = compare.locator('table[data-kind="parameters"] tr[data-key="seed"]');
+  await expect(seed).toHaveAttribute('data-changed', 'true');
+  await expect(seed.locator('.nbgov-compare-a')).toHaveText('3');
+  await expect(seed.locator('.nbgov-compare-b')).toHaveText('4');
+  await expect(seed.locator('.nbgov-compare-delta')).toHaveText('+1');
+  // the executed notebooks in nbdime's diff: the injected seed changed, no "undefined" ids
+  const diff = compare.locator('.jp-Notebook-diff');
+  await expect(diff).toBeVisible();
+  await expect(diff).toContainText('seed = 4');
+  await expect(diff).not.toContainText('Cell ID: undefined');
+  await shot(compare, 'compare-light');
+  await page.theme.setDarkTheme();
+  const ratio = contrast(
+    await style(seed.locator('.nbgov-compare-b'), 'color'),
+    await style(seed, 'background-color')
+  );
+  expect(ratio, 'a changed row in the dark theme').toBeGreaterThanOrEqual(4.5);
+  await shot(compare, 'compare-dark');
+  await page.theme.setLightTheme();
 });
