@@ -277,7 +277,7 @@ export class PipelinePanel extends Widget {
     }
     const showRuns = this.options.showRuns;
     if (showRuns) {
-      const button = el('button', 'nbgov-task-lineage nbgov-task-runs', 'runs');
+      const button = el('button', 'nbgov-task-runs', 'runs');
       button.title = `${task.name}'s runs; compare two of them`;
       button.addEventListener('click', () => showRuns(task.name));
       source.appendChild(button);

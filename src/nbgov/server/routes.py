@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from nbgov.server import handlers
+from nbgov.server.builds import BuildCancelHandler, BuildHandler
 from nbgov.server.plan import PlanHandler
 from nbgov.server.runs import CompareHandler, RunsHandler
 
@@ -14,6 +15,8 @@ WORKBENCH: dict[str, type[handlers.NbgovHandler]] = {
     "plan": PlanHandler,
     "runs": RunsHandler,
     "compare": CompareHandler,
+    "build": BuildHandler,
+    "build/cancel": BuildCancelHandler,
 }
 
 

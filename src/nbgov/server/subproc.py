@@ -27,12 +27,14 @@ def nbgov_command(*args: str) -> list[str]:
     return [PYTHON, "-m", "nbgov", *args]
 
 
-async def start(argv: list[str], cwd: Path) -> asyncio.subprocess.Process:
-    """Start ``argv`` in ``cwd`` in its own process group, stdout and stderr merged."""
+async def start(argv: list[str], cwd: Path, merge: bool = True) -> asyncio.subprocess.Process:
+    """Start ``argv`` in ``cwd`` in its own process group; stderr merged into stdout unless
+    ``merge`` is False (then both are pipes)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
     return await asyncio.create_subprocess_exec(
         *argv, cwd=str(cwd), env=env, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT if merge else asyncio.subprocess.PIPE,
         start_new_session=True)
 
 

@@ -60,14 +60,6 @@ async function style(target: Locator, property: string): Promise<string> {
   return target.evaluate((el, prop) => getComputedStyle(el).getPropertyValue(prop), property);
 }
 
-async function setTheme(page: IJupyterLabPageFixture, theme: string): Promise<void> {
-  if (theme === 'dark') {
-    await page.theme.setDarkTheme();
-  } else {
-    await page.theme.setLightTheme();
-  }
-}
-
 async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
   await page.sidebar.openTab('nbgov-pipeline');
   const panel = page.locator('#nbgov-pipeline');
@@ -75,78 +67,81 @@ async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
   return panel;
 }
 
-for (const theme of ['light', 'dark']) {
-  test(`the open notebook's task is readable and fits, ${theme} theme`, async ({ page }) => {
-    await gotoLab(page);
-    await setTheme(page, theme);
-    const badge = await openNotebook(page, 'train.ipynb');
-    await expect(badge).not.toHaveText('nbgov: …');
-    // the fixture project does not sign decisions: no badge says "unsigned"
-    await expect(badge).not.toContainText('unsigned');
-    const panel = await openPanel(page);
+/** The open notebook's task readable (contrast) and every node's text inside its box. */
+async function checkReadable(panel: Locator, theme: string): Promise<void> {
+  const row = panel.locator('.nbgov-task.nbgov-current');
+  await expect(row).toHaveAttribute('data-task', 'train');
+  const rowText = row.locator('.nbgov-task-run');
+  const rowRatio = contrast(await style(rowText, 'color'), await style(row, 'background-color'));
+  expect(rowRatio, `task row text on its highlight, ${theme}`).toBeGreaterThanOrEqual(4.5);
 
-    const row = panel.locator('.nbgov-task.nbgov-current');
-    await expect(row).toHaveAttribute('data-task', 'train');
-    const rowText = row.locator('.nbgov-task-run');
-    const rowRatio = contrast(await style(rowText, 'color'), await style(row, 'background-color'));
-    expect(rowRatio, `task row text on its highlight, ${theme}`).toBeGreaterThanOrEqual(4.5);
+  const node = panel.locator('svg .nbgov-dag-node.nbgov-current');
+  const box = node.locator('.nbgov-dag-box');
+  const nodeRatio = contrast(
+    await style(node.locator('.nbgov-dag-name'), 'fill'),
+    await style(box, 'fill')
+  );
+  expect(nodeRatio, `node name on its highlight, ${theme}`).toBeGreaterThanOrEqual(4.5);
+  const subRatio = contrast(
+    await style(node.locator('.nbgov-dag-review'), 'fill'),
+    await style(box, 'fill')
+  );
+  expect(subRatio, `node state lines on its highlight, ${theme}`).toBeGreaterThanOrEqual(4.5);
 
-    const node = panel.locator('svg .nbgov-dag-node.nbgov-current');
-    const box = node.locator('.nbgov-dag-box');
-    const nodeRatio = contrast(
-      await style(node.locator('.nbgov-dag-name'), 'fill'),
-      await style(box, 'fill')
-    );
-    expect(nodeRatio, `node name on its highlight, ${theme}`).toBeGreaterThanOrEqual(4.5);
-    const subRatio = contrast(
-      await style(node.locator('.nbgov-dag-review'), 'fill'),
-      await style(box, 'fill')
-    );
-    expect(subRatio, `node state lines on its highlight, ${theme}`).toBeGreaterThanOrEqual(4.5);
-
-    // every text of every node inside its box, at a readable size (not shrunk to the sidebar)
-    const overflow = await panel.locator('svg.nbgov-dag').evaluate(svg => {
-      const out: string[] = [];
-      svg.querySelectorAll('.nbgov-dag-node').forEach(g => {
-        const width = Number(g.querySelector('rect')!.getAttribute('width'));
-        g.querySelectorAll('text').forEach(t => {
-          const b = (t as SVGTextElement).getBBox();
-          if (b.x + b.width > width - 2) {
-            out.push(`${t.textContent} (${Math.round(b.x + b.width)} > ${width})`);
-          }
-        });
+  // every text of every node inside its box, at a readable size (not shrunk to the sidebar)
+  const overflow = await panel.locator('svg.nbgov-dag').evaluate(svg => {
+    const out: string[] = [];
+    svg.querySelectorAll('.nbgov-dag-node').forEach(g => {
+      const width = Number(g.querySelector('rect')!.getAttribute('width'));
+      g.querySelectorAll('text').forEach(t => {
+        const b = (t as SVGTextElement).getBBox();
+        if (b.x + b.width > width - 2) {
+          out.push(`${t.textContent} (${Math.round(b.x + b.width)} > ${width})`);
+        }
       });
-      return out;
     });
-    expect(overflow).toEqual([]);
-    const sizes = await panel.locator('svg .nbgov-dag-sub').evaluateAll(texts =>
-      texts.map(t => t.getBoundingClientRect().height)
-    );
-    expect(Math.min(...sizes)).toBeGreaterThanOrEqual(11);
-    await shot(panel, `pipeline-panel-${theme}`);
-
-    // the same graph in the main area
-    await panel.locator('.nbgov-panel-open-dag').click();
-    const main = page.locator('.nbgov-dag-main');
-    await expect(main.locator('.nbgov-dag-node')).toHaveCount(4);
-    await expect(main.locator('.nbgov-dag-node.nbgov-current')).toHaveAttribute('data-task', 'train');
-    await shot(main, `pipeline-main-${theme}`);
-    // keyboard: a node takes the focus and Enter opens its notebook
-    await main.locator('[data-task="evaluate"]').focus();
-    await page.keyboard.press('Enter');
-    await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current')).toHaveText(
-      /evaluate\.ipynb/
-    );
-    await setTheme(page, 'light');
+    return out;
   });
+  expect(overflow).toEqual([]);
+  const sizes = await panel
+    .locator('svg .nbgov-dag-sub')
+    .evaluateAll(texts => texts.map(t => t.getBoundingClientRect().height));
+  expect(Math.min(...sizes)).toBeGreaterThanOrEqual(11);
+  await shot(panel, `pipeline-panel-${theme}`);
 }
 
-test('Refresh re-plans on the server: no "run nbgov status" left', async ({ page }) => {
+test("the open notebook's task is readable and fits in light and dark; Refresh re-plans", async ({
+  page
+}) => {
+  await gotoLab(page);
+  const badge = await openNotebook(page, 'train.ipynb');
+  await expect(badge).not.toHaveText('nbgov: …');
+  // the fixture project does not sign decisions: no badge says "unsigned"
+  await expect(badge).not.toContainText('unsigned');
+  const panel = await openPanel(page);
+  await checkReadable(panel, 'light');
+  await page.theme.setDarkTheme();
+  await checkReadable(panel, 'dark');
+
+  // the same graph in the main area
+  await panel.locator('.nbgov-panel-open-dag').click();
+  const main = page.locator('.nbgov-dag-main');
+  await expect(main.locator('.nbgov-dag-node')).toHaveCount(4);
+  await expect(main.locator('.nbgov-dag-node.nbgov-current')).toHaveAttribute('data-task', 'train');
+  await shot(main, 'pipeline-main-dark');
+  await page.theme.setLightTheme();
+  await shot(main, 'pipeline-main-light');
+  // keyboard: a node takes the focus and Enter opens its notebook
+  await main.locator('[data-task="evaluate"]').focus();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current')).toHaveText(
+    /evaluate\.ipynb/
+  );
+
+  // Refresh re-plans on the server: no "run `nbgov status`" left after it
   const spec = path.join(projectRoot(), 'pipeline.yaml');
   const plan = path.join(projectRoot(), '.nbgov', 'cache', 'plan.json');
   const original = fs.readFileSync(spec, 'utf-8');
-  await gotoLab(page);
-  const panel = await openPanel(page);
   try {
     // pipeline.yaml changed behind the plan's back: a GET cannot re-plan (it runs no code)
     fs.writeFileSync(spec, original.replace('seed: 3', 'seed: 4'));
@@ -167,6 +162,38 @@ test('Refresh re-plans on the server: no "run nbgov status" left', async ({ page
   await expect(panel.locator('svg [data-task="load"]')).toHaveAttribute('data-state', 'up-to-date');
 });
 
+test("the model's lineage as a graph: every upstream task, a click shows the metrics", async ({
+  page
+}) => {
+  await gotoLab(page);
+  // the model the example's train task writes (a product): which runs made it
+  await page.evaluate(() =>
+    (window as any).jupyterapp.commands.execute('nbgov:lineage', { target: 'products/model.txt' })
+  );
+  const lineage = page.locator('.nbgov-lineage[data-ready="true"]');
+  await expect(lineage.locator('.nbgov-lineage-header')).toHaveText('Lineage of products/model.txt');
+  for (const task of ['load', 'features', 'train']) {
+    await expect(lineage.locator(`svg .nbgov-lin-node[data-task="${task}"]`)).toHaveCount(1);
+  }
+  await expect(lineage.locator('svg .nbgov-dag-edge')).toHaveCount(2);
+  // the data each run read is on its edge: features read load's raw data (by digest)
+  await expect(lineage.locator('svg .nbgov-lin-edge-label').first()).toHaveText(/^data [0-9a-f]{8}$/);
+  await lineage.locator('svg .nbgov-lin-node[data-task="train"]').click();
+  const details = lineage.locator('.nbgov-lin-details');
+  await expect(details.locator('.nbgov-runs-header')).toHaveText('train');
+  await expect(details.locator('table[data-kind="metrics"] tr[data-key="share_above"]')).toContainText(
+    '0.55'
+  );
+  await shot(lineage, 'lineage-graph-light');
+  await page.theme.setDarkTheme();
+  // keyboard: another node by Enter
+  await lineage.locator('svg .nbgov-lin-node[data-task="load"]').focus();
+  await page.keyboard.press('Enter');
+  await expect(details.locator('.nbgov-runs-header')).toHaveText('load');
+  await shot(lineage, 'lineage-graph-dark');
+  await page.theme.setLightTheme();
+});
+
 test('two runs of a task compared: params, metrics and the executed notebooks', async ({
   page
 }) => {
@@ -179,7 +206,8 @@ test('two runs of a task compared: params, metrics and the executed notebooks', 
   await gotoLab(page);
   const panel = await openPanel(page);
   await panel.locator('.nbgov-task[data-task="load"] .nbgov-task-runs').click();
-  const runs = page.locator('.nbgov-runs[data-task="load"]');
+  const runs = page.locator('.nbgov-runs').last();
+  await expect(runs.locator('.nbgov-runs-header')).toHaveText('Runs of load');
   const rows = runs.locator('tr.nbgov-run');
   await expect(rows).toHaveCount(2);
   // the embedded store: each run links to the MLflow UI the shown command serves
