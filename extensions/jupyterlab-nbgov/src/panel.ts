@@ -4,6 +4,7 @@
  */
 import { Widget } from '@lumino/widgets';
 
+import { BuildBar } from './buildbar';
 import { renderDag } from './dag';
 import { NbgovHub, serverPath } from './hub';
 import {
@@ -91,6 +92,10 @@ export class PipelinePanel extends Widget {
     header.appendChild(buttons);
     this.node.appendChild(header);
 
+    // builds from the panel: the server runs the real `nbgov build`
+    this._builds = new BuildBar(options.hub.client, () => this.options.hub.notify(null));
+    this.node.appendChild(this._builds.node);
+
     this._message = el('div', 'nbgov-panel-message');
     this._message.setAttribute('role', 'status');
     this.node.appendChild(this._message);
@@ -114,6 +119,11 @@ export class PipelinePanel extends Widget {
       () => this.isVisible && !this._notifying && void this.refresh(),
       this
     );
+  }
+
+  /** The build controls (start, progress, cancel). */
+  get builds(): BuildBar {
+    return this._builds;
   }
 
   /** The pipeline last drawn, if any. */
@@ -275,6 +285,13 @@ export class PipelinePanel extends Widget {
       button.addEventListener('click', () => showLineage(task.name));
       source.appendChild(button);
     }
+    const build = el('button', 'nbgov-task-build', 'build');
+    build.title = `build ${task.name} (nbgov build ${task.name})`;
+    build.addEventListener('click', () => void this._builds.start([task.name], false));
+    const downstream = el('button', 'nbgov-task-build-down', 'build+');
+    downstream.title = `build ${task.name} and everything downstream of it`;
+    downstream.addEventListener('click', () => void this._builds.start([task.name], true));
+    source.append(build, downstream);
     const showRuns = this.options.showRuns;
     if (showRuns) {
       const button = el('button', 'nbgov-task-runs', 'runs');
@@ -311,6 +328,7 @@ export class PipelinePanel extends Widget {
 
   private _graph: HTMLDivElement;
   private _refreshButton: HTMLButtonElement;
+  private _builds: BuildBar;
   private _replanError: HTMLDivElement;
   private _list: HTMLUListElement;
   private _message: HTMLDivElement;

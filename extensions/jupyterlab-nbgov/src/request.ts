@@ -11,6 +11,7 @@ import {
   IErrorBody,
   IInfo,
   INSTALL_HINT,
+  IBuildJob,
   IComparePayload,
   IPipeline,
   IPlanReply,
@@ -157,6 +158,25 @@ export class NbgovClient {
   /** Two runs of a task side by side. */
   compare(task: string, a: string, b: string): Promise<IComparePayload> {
     return requestAPI<IComparePayload>(`compare?${query({ task, a, b })}`, {}, this.settings);
+  }
+
+  /** Start `nbgov build` on the server: the pipeline (no tasks), tasks, or tasks and downstream. */
+  build(tasks: string[] = [], downstream = false): Promise<IBuildJob> {
+    return requestAPI<IBuildJob>(
+      'build',
+      { method: 'POST', body: JSON.stringify({ tasks, downstream }) },
+      this.settings
+    );
+  }
+
+  /** The last build started from JupyterLab in this project. */
+  buildStatus(): Promise<IBuildJob> {
+    return requestAPI<IBuildJob>('build', {}, this.settings);
+  }
+
+  /** Stop the running build (SIGINT, then SIGTERM, to its process group). */
+  cancelBuild(): Promise<IBuildJob> {
+    return requestAPI<IBuildJob>('build/cancel', { method: 'POST', body: '{}' }, this.settings);
   }
 
   /** nbdime diff of the approved snapshot against the current notebook. */

@@ -158,6 +158,24 @@ export interface IComparePayload {
   ui: IMlflowUI;
 }
 
+/** A build started from JupyterLab (`POST/GET nbgov/api/build`). */
+export interface IBuildJob {
+  id: string;
+  tasks: string[];
+  downstream: boolean;
+  /** running | succeeded | failed | cancelled | refused (the build lock: another build runs) */
+  state: string;
+  started: number;
+  ended: number | null;
+  returncode: number | null;
+  /** The command's last error line (e.g. the build lock's refusal). */
+  message: string | null;
+  log: string;
+  /** task -> "running" or its outcome, from the build's journal. */
+  progress: { [task: string]: string };
+  failures: { task: string; error: string | null }[];
+}
+
 /** `GET nbgov/api/diff?path=P&outputs=0|1` */
 export interface IDiffPayload {
   path: string;

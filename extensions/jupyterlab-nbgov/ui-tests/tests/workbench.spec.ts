@@ -244,3 +244,36 @@ test('two runs of a task compared: params, metrics and the executed notebooks', 
   await shot(compare, 'compare-dark');
   await page.theme.setLightTheme();
 });
+
+test('a build started and cancelled from the panel', async ({ page }) => {
+  // evaluate gets a slow cell, so that its build is still running when Cancel is clicked
+  const notebook = path.join(projectRoot(), 'notebooks', 'evaluate.ipynb');
+  const original = fs.readFileSync(notebook, 'utf-8');
+  const nb = JSON.parse(original);
+  nb.cells.push({
+    cell_type: 'code',
+    execution_count: null,
+    metadata: {},
+    outputs: [],
+    source: 'import time\ntime.sleep(120)'
+  });
+  fs.writeFileSync(notebook, JSON.stringify(nb, null, 1));
+  try {
+    await gotoLab(page);
+    const panel = await openPanel(page);
+    await panel.locator('.nbgov-task[data-task="evaluate"] .nbgov-task-build').click();
+    const bar = panel.locator('.nbgov-build');
+    await expect(bar).toHaveAttribute('data-state', 'running');
+    // live progress, from the build's journal
+    await expect(bar.locator('.nbgov-build-status')).toContainText('evaluate running', {
+      timeout: 120000
+    });
+    await shot(panel, 'build-running');
+    await bar.locator('.nbgov-build-cancel').click();
+    await expect(bar).toHaveAttribute('data-state', 'cancelled', { timeout: 60000 });
+    await expect(bar.locator('.nbgov-build-status')).toContainText('Build cancelled: evaluate');
+    await expect(bar.locator('.nbgov-build-cancel')).toBeHidden();
+  } finally {
+    fs.writeFileSync(notebook, original);
+  }
+});
