@@ -107,7 +107,24 @@ async function checkReadable(panel: Locator, theme: string): Promise<void> {
     .locator('svg .nbgov-dag-sub')
     .evaluateAll(texts => texts.map(t => t.getBoundingClientRect().height));
   expect(Math.min(...sizes)).toBeGreaterThanOrEqual(11);
-  await shot(panel, `pipeline-panel-${theme}`);
+  // paths wrap between folders only: each "folder/" piece sits on one line
+  const broken = await panel.locator('.nbgov-task-path').evaluateAll(paths => {
+    const out: string[] = [];
+    for (const p of paths) {
+      p.childNodes.forEach(child => {
+        if (child.nodeType === Node.TEXT_NODE) {
+          const range = document.createRange();
+          range.selectNodeContents(child);
+          if (range.getClientRects().length > 1) {
+            out.push(child.textContent ?? '');
+          }
+        }
+      });
+    }
+    return out;
+  });
+  expect(broken, 'path pieces broken across lines').toEqual([]);
+  await shot(panel, theme === 'dark' ? 'pipeline-panel-dark' : 'pipeline-panel-light');
 }
 
 test("the open notebook's task is readable and fits in light and dark; Refresh re-plans", async ({
