@@ -223,8 +223,9 @@ test('two runs of a task compared: params, metrics and the executed notebooks', 
   await gotoLab(page);
   const panel = await openPanel(page);
   await panel.locator('.nbgov-task[data-task="load"] .nbgov-task-runs').click();
-  const runs = page.locator('.nbgov-runs').last();
-  await expect(runs.locator('.nbgov-runs-header')).toHaveText('Runs of load');
+  // the server's first tracking-store query imports MLflow: slow on a loaded machine
+  const runs = page.locator('.nbgov-runs[data-task="load"]');
+  await expect(runs.locator('.nbgov-runs-header')).toHaveText('Runs of load', { timeout: 120000 });
   const rows = runs.locator('tr.nbgov-run');
   await expect(rows).toHaveCount(2);
   // the embedded store: each run links to the MLflow UI the shown command serves
@@ -242,7 +243,7 @@ test('two runs of a task compared: params, metrics and the executed notebooks', 
 
   const compare = page.locator('.nbgov-compare');
   const seed = compare.locator('table[data-kind="parameters"] tr[data-key="seed"]');
-  await expect(seed).toHaveAttribute('data-changed', 'true');
+  await expect(seed).toHaveAttribute('data-changed', 'true', { timeout: 60000 });
   await expect(seed.locator('.nbgov-compare-a')).toHaveText('3');
   await expect(seed.locator('.nbgov-compare-b')).toHaveText('4');
   await expect(seed.locator('.nbgov-compare-delta')).toHaveText('+1');
