@@ -193,10 +193,25 @@ def denying_config(jp_server_config):
     return jp_server_config
 
 
-@pytest.mark.parametrize("route,method", [(r, "GET") for r in ROUTES] + [("review", "POST")])
+#: the workbench's routes (nbgov.server.routes): each method they serve
+WORKBENCH = [("plan", "POST"), ("runs", "GET"), ("compare", "GET"), ("build", "GET"),
+             ("build", "POST"), ("build/cancel", "POST")]
+
+
+@pytest.mark.parametrize("route,method", WORKBENCH)
+async def test_workbench_routes_refuse_requests_without_a_token(route, method, raw_fetch, jp_root_dir):
+    response = await raw_fetch(f"nbgov/api/{route}?task=load&a=x&b=y", method=method,
+                               body="{}" if method == "POST" else None)
+    assert response.code == 403
+    assert set(json.loads(response.body)) == ERROR_KEYS
+    assert not (jp_root_dir / ".nbgov").exists() and not (jp_root_dir / "products").exists()
+
+
+@pytest.mark.parametrize("route,method", [(r, "GET") for r in ROUTES] + [("review", "POST")] + WORKBENCH)
 async def test_denying_authorizer_is_403(denying_config, api, jp_fetch, route, method,
                                          jp_root_dir):
-    status, body = await api(route, method=method, params={"path": "notebooks/load.ipynb"},
+    status, body = await api(route, method=method,
+                             params={"path": "notebooks/load.ipynb", "task": "load", "a": "x", "b": "y"},
                              body={"path": "notebooks/load.ipynb", "decision": "approved"})
     assert status == 403
     assert "nbgov" in body["message"]

@@ -80,7 +80,7 @@ export class ReviewBadge extends Widget {
     this._state = state;
     this.show_(reviewLabel(state.status), reviewClass(state.status), reviewTooltip(state));
     this.node.dataset.status = state.status;
-    const signature = signatureLabel(state.last);
+    const signature = signatureLabel(state.last, state.signing);
     // text only: the label comes from a fixed table, the state from the server
     this._signature.textContent = signature ? ` · ${signature}` : '';
     if (signature) {

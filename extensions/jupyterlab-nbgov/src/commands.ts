@@ -3,13 +3,15 @@
  * approved, Refresh, Load task parameters, Show pipeline.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { ICommandPalette, InputDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { ICommandPalette, InputDialog, MainAreaWidget, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
+import { createCompareWidget } from './compare';
 import { createDiffWidget, IDiffOptions } from './diff';
 import { NbgovHub, serverPath } from './hub';
 import { injectParameters } from './inject';
 import { createLineageWidget } from './lineage';
+import { RunsView } from './runs';
 import { CommandIDs, Decision, NbgovAPIError } from './tokens';
 
 const CATEGORY = 'nbgov';
@@ -172,11 +174,44 @@ export function registerCommands(deps: ICommandDeps): void {
           }
           target = state.task;
         }
-        const widget = createLineageWidget(target, await hub.client.lineage(target));
+        const widget = createLineageWidget(target, await hub.client.lineage(target), {
+          showRuns: task => void app.commands.execute(CommandIDs.runs, { task })
+        });
         app.shell.add(widget, 'main');
         app.shell.activateById(widget.id);
       } catch (error) {
         await report(`nbgov: no lineage for ${target ?? 'this notebook'}`, error);
+      }
+    }
+  });
+
+  app.commands.addCommand(CommandIDs.runs, {
+    label: args => (args.task ? `Runs of ${String(args.task)} (nbgov)` : 'Runs of a task (nbgov)'),
+    caption: "A task's runs (tracking store and local journal); compare two of them",
+    isEnabled: args => Boolean(args.task),
+    execute: async args => {
+      const task = String(args.task);
+      try {
+        const payload = await hub.client.runs(task);
+        const view = new RunsView(payload, {
+          onCompare: async (a, b) => {
+            try {
+              const widget = await createCompareWidget(await hub.client.compare(task, a, b), diffOptions);
+              app.shell.add(widget, 'main');
+              app.shell.activateById(widget.id);
+            } catch (error) {
+              await report(`nbgov: cannot compare runs of ${task}`, error);
+            }
+          }
+        });
+        const widget = new MainAreaWidget({ content: view });
+        widget.id = `nbgov-runs-${Date.now()}`;
+        widget.title.label = `Runs: ${task}`;
+        widget.title.closable = true;
+        app.shell.add(widget, 'main');
+        app.shell.activateById(widget.id);
+      } catch (error) {
+        await report(`nbgov: no runs of ${task}`, error);
       }
     }
   });

@@ -16,8 +16,8 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** Geometry of the drawing, in SVG user units. */
 export const GEOMETRY = {
-  nodeWidth: 150,
-  nodeHeight: 46,
+  nodeWidth: 176,
+  nodeHeight: 60,
   gapX: 24,
   gapY: 40,
   margin: 12
@@ -252,6 +252,10 @@ function svg<K extends keyof SVGElementTagNameMap>(
   return el;
 }
 
+/** Characters of a task name (13px, bold) and of a state line (12px) that fit a node box. */
+export const NAME_CHARS = 19;
+export const SUB_CHARS = 25;
+
 /** Shorten a label to fit a node box; the full text goes in the node's <title>. */
 export function ellipsize(text: string, max = 20): string {
   return text.length <= max ? text : text.slice(0, max - 1) + '…';
@@ -268,14 +272,15 @@ export function ellipsize(text: string, max = 20): string {
 export function renderDag(tasks: ITask[], options: IRenderOptions = {}): SVGSVGElement {
   const layout = layoutDag(tasks);
   const { nodeWidth, nodeHeight } = GEOMETRY;
+  // drawn at its own size (text at the theme's size): a narrow sidebar scrolls it, or opens
+  // it in the main area, rather than shrinking the text until it cannot be read
   const root = svg('svg', {
     class: 'nbgov-dag',
     viewBox: `0 0 ${layout.width} ${layout.height}`,
     width: layout.width,
+    height: layout.height,
     role: 'img'
   });
-  root.style.maxWidth = '100%';
-  root.style.height = 'auto';
   const label = svg('title');
   label.textContent = `pipeline DAG, ${tasks.length} tasks`;
   root.appendChild(label);
@@ -341,13 +346,18 @@ export function renderDag(tasks: ITask[], options: IRenderOptions = {}): SVGSVGE
     ].join('\n');
     g.appendChild(title);
     g.appendChild(svg('rect', { class: 'nbgov-dag-box', width: nodeWidth, height: nodeHeight, rx: 6 }));
-    g.appendChild(svg('circle', { class: 'nbgov-dag-dot', cx: 12, cy: 15, r: 5 }));
-    const name = svg('text', { class: 'nbgov-dag-name', x: 22, y: 19 });
-    name.textContent = ellipsize(task.name);
+    g.appendChild(svg('circle', { class: 'nbgov-dag-dot', cx: 12, cy: 16, r: 5 }));
+    const name = svg('text', { class: 'nbgov-dag-name', x: 22, y: 20 });
+    name.textContent = ellipsize(task.name, NAME_CHARS);
     g.appendChild(name);
-    const sub = svg('text', { class: 'nbgov-dag-sub', x: 10, y: 37 });
-    sub.textContent = `${buildLabel(task.state)} · ${reviewLabel(status)}`;
-    g.appendChild(sub);
+    // build state and review on lines of their own: "outdated · changes requested" on one
+    // line overflowed the box
+    const build = svg('text', { class: 'nbgov-dag-sub nbgov-dag-build', x: 10, y: 38 });
+    build.textContent = ellipsize(`build: ${buildLabel(task.state)}`, SUB_CHARS);
+    g.appendChild(build);
+    const review = svg('text', { class: 'nbgov-dag-sub nbgov-dag-review', x: 10, y: 53 });
+    review.textContent = ellipsize(`review: ${reviewLabel(status)}`, SUB_CHARS);
+    g.appendChild(review);
     if (options.onOpen) {
       const open = options.onOpen;
       g.addEventListener('click', () => open(task));

@@ -9,6 +9,7 @@ import { Panel } from '@lumino/widgets';
 import { NotebookDiffModel } from 'nbdime/lib/diff/model';
 import { NotebookDiffWidget } from 'nbdime/lib/diff/widget';
 
+import { hideMissingCellIds } from './cellids';
 import { shortVersion } from './status';
 import { IDiffPayload } from './tokens';
 
@@ -16,6 +17,20 @@ import { IDiffPayload } from './tokens';
 export interface IDiffOptions {
   rendermime: IRenderMimeRegistry;
   editorFactory?: CodeEditor.Factory;
+}
+
+/**
+ * nbdime's notebook diff widget for `base` and its `diff` (call `init()` before showing it);
+ * the cell-id rows of notebooks without ids are left out.
+ */
+export function makeNotebookDiff(base: any, diff: any[], options: IDiffOptions): NotebookDiffWidget {
+  const model = new NotebookDiffModel(base, diff);
+  hideMissingCellIds(model.cells);
+  return new NotebookDiffWidget({
+    model,
+    rendermime: options.rendermime,
+    editorFactory: options.editorFactory
+  });
 }
 
 /**
@@ -28,12 +43,7 @@ export async function createDiffWidget(
   payload: IDiffPayload,
   options: IDiffOptions
 ): Promise<MainAreaWidget<Panel>> {
-  const model = new NotebookDiffModel(payload.base, payload.diff);
-  const diff = new NotebookDiffWidget({
-    model,
-    rendermime: options.rendermime,
-    editorFactory: options.editorFactory
-  });
+  const diff = makeNotebookDiff(payload.base, payload.diff, options);
   const content = new Panel();
   content.addClass('nbgov-diff');
   content.addClass('jp-Notebook-diff');

@@ -16,6 +16,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { ReviewBadgeExtension } from './badge';
 import { registerCommands } from './commands';
 import { NbgovHub, serverPath } from './hub';
+import { createDagWidget } from './dagview';
 import { PipelinePanel } from './panel';
 import { registerThreads } from './threads';
 import { CommandIDs } from './tokens';
@@ -31,6 +32,25 @@ const pipelineIcon = new LabIcon({
     '<rect x="15" y="17" width="6" height="5" rx="1"/>' +
     '<path d="M11.3 7h1.4v4H18a1 1 0 0 1 1 1v5h-1.4v-4.6H6.4V17H5v-5a1 1 0 0 1 1-1h5.3z"/></g></svg>'
 });
+
+/** The panel's DAG in a main-area tab (one at a time: opening again redraws it). */
+function openDagInMain(app: JupyterFrontEnd, panel: PipelinePanel): void {
+  const pipeline = panel.pipeline;
+  if (!pipeline) {
+    return;
+  }
+  const widget = createDagWidget(pipeline, {
+    current: panel.currentTask(),
+    onOpen: task => void app.commands.execute('docmanager:open', { path: serverPath(task.source) })
+  });
+  for (const open of app.shell.widgets('main')) {
+    if (open.id === widget.id) {
+      open.dispose();
+    }
+  }
+  app.shell.add(widget, 'main');
+  app.shell.activateById(widget.id);
+}
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-nbgov:plugin',
@@ -56,7 +76,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       open: path => void app.commands.execute('docmanager:open', { path }),
       currentPath: () =>
         tracker.currentWidget ? serverPath(tracker.currentWidget.context.path) : null,
-      showLineage: target => void app.commands.execute(CommandIDs.lineage, { target })
+      showLineage: target => void app.commands.execute(CommandIDs.lineage, { target }),
+      showRuns: task => void app.commands.execute(CommandIDs.runs, { task }),
+      openDag: () => openDagInMain(app, panel)
     });
     panel.title.icon = pipelineIcon;
     app.shell.add(panel, 'left', { rank: 850 });

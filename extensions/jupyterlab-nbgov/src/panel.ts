@@ -4,6 +4,7 @@
  */
 import { Widget } from '@lumino/widgets';
 
+import { BuildBar } from './buildbar';
 import { renderDag } from './dag';
 import { NbgovHub, serverPath } from './hub';
 import {
@@ -12,6 +13,7 @@ import {
   formatDuration,
   isUnsynced,
   metricsSummary,
+  pathNodes,
   reviewClass,
   reviewLabel,
   UNSYNCED_RUN_TITLE,
@@ -28,6 +30,10 @@ export interface IPipelinePanelOptions {
   currentPath: () => string | null;
   /** Show the lineage of a task (offered when the server serves lineage). */
   showLineage?: (task: string) => void;
+  /** Show a task's runs (and compare two) in the main area. */
+  showRuns?: (task: string) => void;
+  /** Open the DAG in the main area (wider than the sidebar). */
+  openDag?: () => void;
 }
 
 /** Normalise a task source for comparison with a document path. */
@@ -70,14 +76,33 @@ export class PipelinePanel extends Widget {
 
     const header = el('div', 'nbgov-panel-header');
     header.appendChild(el('span', 'nbgov-panel-title', 'Pipeline'));
-    const refresh = el('button', 'jp-Button nbgov-panel-refresh', 'Refresh');
-    refresh.title = 'Fetch the pipeline state again';
-    refresh.addEventListener('click', () => options.hub.notify(null));
-    header.appendChild(refresh);
+    const buttons = el('div', 'nbgov-panel-buttons');
+    if (options.openDag) {
+      const openDag = options.openDag;
+      const wide = el('button', 'jp-Button nbgov-panel-open-dag', 'Open');
+      wide.title = 'Open the pipeline graph in the main area';
+      wide.addEventListener('click', () => openDag());
+      buttons.appendChild(wide);
+    }
+    this._refreshButton = el('button', 'jp-Button nbgov-panel-refresh', 'Refresh');
+    this._refreshButton.title =
+      'Re-plan the pipeline on the server (it runs `nbgov status`) and fetch its state again';
+    this._refreshButton.addEventListener('click', () => void this.replan());
+    buttons.appendChild(this._refreshButton);
+    header.appendChild(buttons);
     this.node.appendChild(header);
 
+    // builds from the panel: the server runs the real `nbgov build`
+    this._builds = new BuildBar(options.hub.client, () => this.options.hub.notify(null));
+    this.node.appendChild(this._builds.node);
+
     this._message = el('div', 'nbgov-panel-message');
+    this._message.setAttribute('role', 'status');
     this.node.appendChild(this._message);
+    // why the last re-plan failed (the pipeline does not load): kept until one succeeds
+    this._replanError = el('div', 'nbgov-panel-message nbgov-error nbgov-panel-replan-error');
+    this._replanError.hidden = true;
+    this.node.appendChild(this._replanError);
     // runs the tracking store has not got (it was unreachable during a build): say so, loudly
     this._unsynced = el('div', 'nbgov-panel-unsynced');
     this._unsynced.hidden = true;
@@ -90,12 +115,58 @@ export class PipelinePanel extends Widget {
     this.node.appendChild(this._list);
 
     // a hidden panel fetches nothing; showing it fetches (onAfterShow)
-    options.hub.changed.connect(() => this.isVisible && void this.refresh(), this);
+    options.hub.changed.connect(
+      () => this.isVisible && !this._notifying && void this.refresh(),
+      this
+    );
+  }
+
+  /** The build controls (start, progress, cancel). */
+  get builds(): BuildBar {
+    return this._builds;
   }
 
   /** The pipeline last drawn, if any. */
   get pipeline(): IPipeline | null {
     return this._pipeline;
+  }
+
+  /**
+   * What Refresh does: the server re-plans the pipeline (the real `nbgov status`, which
+   * renders the DAG: a GET never does), then the panel and the badges fetch their state again.
+   */
+  async replan(): Promise<void> {
+    if (this._refreshButton.disabled) {
+      return;
+    }
+    this._refreshButton.disabled = true;
+    this.node.dataset.replanning = 'true';
+    this._showMessage('Re-planning the pipeline on the server…');
+    try {
+      const info = await this.options.hub.client.info();
+      if (info.pipeline !== null) {
+        await this.options.hub.client.replan();
+      }
+      this._replanError.hidden = true;
+      this._replanError.textContent = '';
+    } catch (error) {
+      this._replanError.textContent =
+        error instanceof NbgovAPIError ? error.describe() : String(error);
+      this._replanError.hidden = false;
+    } finally {
+      this._refreshButton.disabled = false;
+      delete this.node.dataset.replanning;
+    }
+    // the badges refresh on the hub's signal; this panel refreshes here, once, awaited
+    this._notifying = true;
+    try {
+      this.options.hub.notify(null);
+    } finally {
+      this._notifying = false;
+    }
+    if (this.isVisible) {
+      await this.refresh();
+    }
   }
 
   /** Fetch the pipeline again and redraw. */
@@ -201,7 +272,9 @@ export class PipelinePanel extends Widget {
     }
     row.appendChild(head);
     const source = el('div', 'nbgov-task-source');
-    source.appendChild(el('span', 'nbgov-task-path', task.source));
+    const path = el('span', 'nbgov-task-path');
+    path.append(...pathNodes(task.source)); // wraps between folders, not inside a name
+    source.appendChild(path);
     if (task.function) {
       source.appendChild(el('span', 'nbgov-task-function', task.function));
     }
@@ -210,6 +283,20 @@ export class PipelinePanel extends Widget {
       const button = el('button', 'nbgov-task-lineage', 'lineage');
       button.title = `which data and which reviewed code made ${task.name}`;
       button.addEventListener('click', () => showLineage(task.name));
+      source.appendChild(button);
+    }
+    const build = el('button', 'nbgov-task-build', 'build');
+    build.title = `build ${task.name} (nbgov build ${task.name})`;
+    build.addEventListener('click', () => void this._builds.start([task.name], false));
+    const downstream = el('button', 'nbgov-task-build-down', 'build+');
+    downstream.title = `build ${task.name} and everything downstream of it`;
+    downstream.addEventListener('click', () => void this._builds.start([task.name], true));
+    source.append(build, downstream);
+    const showRuns = this.options.showRuns;
+    if (showRuns) {
+      const button = el('button', 'nbgov-task-runs', 'runs');
+      button.title = `${task.name}'s runs; compare two of them`;
+      button.addEventListener('click', () => showRuns(task.name));
       source.appendChild(button);
     }
     row.appendChild(source);
@@ -240,6 +327,9 @@ export class PipelinePanel extends Widget {
   }
 
   private _graph: HTMLDivElement;
+  private _refreshButton: HTMLButtonElement;
+  private _builds: BuildBar;
+  private _replanError: HTMLDivElement;
   private _list: HTMLUListElement;
   private _message: HTMLDivElement;
   private _unsynced: HTMLDivElement;
@@ -247,4 +337,5 @@ export class PipelinePanel extends Widget {
   private _pipeline: IPipeline | null = null;
   private _lineage = false;
   private _ticket = 0;
+  private _notifying = false;
 }

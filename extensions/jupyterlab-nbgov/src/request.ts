@@ -11,7 +11,11 @@ import {
   IErrorBody,
   IInfo,
   INSTALL_HINT,
+  IBuildJob,
+  IComparePayload,
   IPipeline,
+  IPlanReply,
+  IRunsPayload,
   IReviewState,
   ITaskContext,
   NbgovAPIError
@@ -132,6 +136,47 @@ export class NbgovClient {
   /** The pipeline's tasks with build state, review status and last run. */
   pipeline(): Promise<IPipeline> {
     return requestAPI<IPipeline>('pipeline', {}, this.settings);
+  }
+
+  /**
+   * Re-plan the pipeline on the server (it runs the real `nbgov status`, which renders the
+   * DAG): what a terminal was needed for when pipeline.yaml changed. A POST: XSRF applies.
+   */
+  replan(path?: string): Promise<IPlanReply> {
+    return requestAPI<IPlanReply>(
+      'plan',
+      { method: 'POST', body: JSON.stringify(path ? { path } : {}) },
+      this.settings
+    );
+  }
+
+  /** A task's runs, newest first (tracking store and local journal). */
+  runs(task: string): Promise<IRunsPayload> {
+    return requestAPI<IRunsPayload>(`runs?${query({ task })}`, {}, this.settings);
+  }
+
+  /** Two runs of a task side by side. */
+  compare(task: string, a: string, b: string): Promise<IComparePayload> {
+    return requestAPI<IComparePayload>(`compare?${query({ task, a, b })}`, {}, this.settings);
+  }
+
+  /** Start `nbgov build` on the server: the pipeline (no tasks), tasks, or tasks and downstream. */
+  build(tasks: string[] = [], downstream = false): Promise<IBuildJob> {
+    return requestAPI<IBuildJob>(
+      'build',
+      { method: 'POST', body: JSON.stringify({ tasks, downstream }) },
+      this.settings
+    );
+  }
+
+  /** The last build started from JupyterLab in this project. */
+  buildStatus(): Promise<IBuildJob> {
+    return requestAPI<IBuildJob>('build', {}, this.settings);
+  }
+
+  /** Stop the running build (SIGINT, then SIGTERM, to its process group). */
+  cancelBuild(): Promise<IBuildJob> {
+    return requestAPI<IBuildJob>('build/cancel', { method: 'POST', body: '{}' }, this.settings);
   }
 
   /** nbdime diff of the approved snapshot against the current notebook. */

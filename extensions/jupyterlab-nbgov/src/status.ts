@@ -72,13 +72,37 @@ const SIGNATURE_LABELS: { [key: string]: string } = {
 
 /**
  * What the badge says about the last record's signature: "signed", "unsigned", "bad
- * signature", "unknown signer"; '' when the server does not report signatures.
+ * signature", "unknown signer"; '' when the server does not report signatures, and
+ * "unsigned" is left unsaid where the project does not sign (`signing` false: every record
+ * is unsigned there, and saying so on each badge is noise).
  */
-export function signatureLabel(record: IReviewRecord | null | undefined): string {
+export function signatureLabel(
+  record: IReviewRecord | null | undefined,
+  signing?: boolean
+): string {
   if (!record || typeof record.signature !== 'string') {
     return '';
   }
-  return lookup(SIGNATURE_LABELS, record.signature) ?? 'unsigned';
+  const label = lookup(SIGNATURE_LABELS, record.signature) ?? 'unsigned';
+  return label === 'unsigned' && signing === false ? '' : label;
+}
+
+/**
+ * A path as text nodes with a line-break opportunity (<wbr>) after each '/', so that a long
+ * path wraps between its folders, never inside a name. Text only, whatever it holds.
+ */
+export function pathNodes(path: string): Node[] {
+  const nodes: Node[] = [];
+  path.split('/').forEach((part, i, parts) => {
+    const text = i < parts.length - 1 ? `${part}/` : part;
+    if (text) {
+      nodes.push(document.createTextNode(text));
+    }
+    if (i < parts.length - 1) {
+      nodes.push(document.createElement('wbr'));
+    }
+  });
+  return nodes;
 }
 
 /** "approved by ada at 2026-11-26 07:30" for a review record. */

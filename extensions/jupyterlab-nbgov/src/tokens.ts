@@ -51,6 +51,17 @@ export interface IReviewState {
    * servers older than the journal.
    */
   last_run_synced?: boolean | null;
+  /**
+   * Whether the project signs decisions (a signing key, `require_signed` or allowed signers):
+   * "unsigned" is news only then. Absent from older servers (then shown as before).
+   */
+  signing?: boolean;
+}
+
+/** `POST nbgov/api/plan`: the pipeline re-planned by the real `nbgov status`. */
+export interface IPlanReply {
+  plan: 'current';
+  pipeline: string;
 }
 
 /** The last run of a task, as tracked. */
@@ -100,6 +111,69 @@ export interface IPipeline {
   hints?: string[];
   /** Finished task runs kept in the local journal, not yet in the tracking store. */
   unsynced?: number;
+}
+
+/** One run of a task (`GET nbgov/api/runs`): in the tracking store, or only in the journal. */
+export interface IRun {
+  /** The run id, or `local:KEY` while the run is only in the local journal. */
+  id: string;
+  run_id: string | null;
+  synced: boolean;
+  outcome: string | null;
+  started: string | null;
+  ended: string | null;
+  duration_s: number | null;
+  params: { [key: string]: unknown };
+  metrics: { [key: string]: unknown };
+  notebook_version: string | null;
+  review_status: string | null;
+  build_id: string | null;
+  /** The run's page in the MLflow UI (null for a run not in the store yet). */
+  url: string | null;
+}
+
+/** Where the MLflow UI is, or the command that serves it (embedded store). */
+export interface IMlflowUI {
+  url: string | null;
+  command: string | null;
+}
+
+/** `GET nbgov/api/runs?task=T` */
+export interface IRunsPayload {
+  task: string;
+  runs: IRun[];
+  ui: IMlflowUI;
+  /** Why the store's runs are missing (unreachable), or null. */
+  store_error: string | null;
+}
+
+/** `GET nbgov/api/compare?task=T&a=A&b=B` */
+export interface IComparePayload {
+  task: string;
+  a: IRun;
+  b: IRun;
+  /** The two executed notebooks as nbdime's base + diff, when both are in the store. */
+  notebooks: { base: any; diff: any[] } | null;
+  notebooks_note: string | null;
+  ui: IMlflowUI;
+}
+
+/** A build started from JupyterLab (`POST/GET nbgov/api/build`). */
+export interface IBuildJob {
+  id: string;
+  tasks: string[];
+  downstream: boolean;
+  /** running | succeeded | failed | cancelled | refused (the build lock: another build runs) */
+  state: string;
+  started: number;
+  ended: number | null;
+  returncode: number | null;
+  /** The command's last error line (e.g. the build lock's refusal). */
+  message: string | null;
+  log: string;
+  /** task -> "running" or its outcome, from the build's journal. */
+  progress: { [task: string]: string };
+  failures: { task: string; error: string | null }[];
 }
 
 /** `GET nbgov/api/diff?path=P&outputs=0|1` */
@@ -162,4 +236,5 @@ export namespace CommandIDs {
   export const injectParameters = 'nbgov:inject-parameters';
   export const openPanel = 'nbgov:open-pipeline';
   export const lineage = 'nbgov:lineage';
+  export const runs = 'nbgov:runs';
 }

@@ -21,11 +21,12 @@ const offline = process.env.NBGOV_UI_BUILD === 'offline';
 
 module.exports = {
   ...baseConfig,
-  // the cell threads' spec runs once, in the built pass (the one `make screenshots` runs)
+  // the workbench spec (themes, re-plan) and the cell threads' spec need a built project: the
+  // built pass only (the one `make screenshots` runs), which keeps their CI time to one pass
   testMatch: offline
     ? /unsynced\.spec\.ts$/
-    : process.env.NBGOV_UI_BUILD
-      ? /(nbgov|threads)\.spec\.ts$/
+    : process.env.NBGOV_UI_BUILD === '1'
+      ? /(nbgov|workbench|threads)\.spec\.ts$/
       : /nbgov\.spec\.ts$/,
   workers: 1,
   retries: 0,

@@ -36,7 +36,9 @@ EXECUTION_KEYS = {"cell_timeout", "startup_timeout", "preload", "cluster"}
 #: uploads (params, lineage record, scraps, executed notebook): ``redact`` (default), ``refuse``
 #: the upload, or ``allow`` (upload as is). ``keep_journals``: how many sent journals
 #: ``.nbgov/journal/done`` keeps for ``nbgov sync --resend`` (default 20).
-TRACKING_KEYS = {"secrets", "keep_journals"}
+#: ``ui_url``: where people open the MLflow UI of the tracking store (links from JupyterLab;
+#: default: the tracking URI itself when it is an http(s) server).
+TRACKING_KEYS = {"secrets", "keep_journals", "ui_url"}
 
 _KNOWN_TOP = {
     "pipeline", "tracking_uri", "experiment", "products", "environment",
@@ -222,6 +224,10 @@ def _check_tracking(table: Any, source: Path | None) -> None:
     if unknown:
         raise ConfigError(f"unknown key(s) in [tracking]: {', '.join(unknown)}", Location(source),
                           hint=f"known keys: {', '.join(sorted(TRACKING_KEYS))}")
+    ui_url = table.get("ui_url")
+    if ui_url is not None and not (isinstance(ui_url, str) and ui_url.startswith(("http://", "https://"))):
+        raise ConfigError("[tracking] ui_url must be an http:// or https:// address", Location(source),
+                          hint='e.g. ui_url = "http://127.0.0.1:5000"')
     keep = table.get("keep_journals", 20)
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
         raise ConfigError(f"[tracking] keep_journals must be a whole number of journals (0 or more), got {keep!r}",

@@ -47,7 +47,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     """
     # the handlers import tornado and jupyter_server: only a running server pays for them
     from nbgov.server.cache import PipelineCache
-    from nbgov.server.handlers import routes  # (see above)
+    from nbgov.server.routes import routes  # (see above)
 
     web_app = serverapp.web_app
     web_app.settings["nbgov_write_lock"] = asyncio.Lock()

@@ -292,7 +292,18 @@ def _review_payload(handler: NbgovHandler, config: Config, path: Path,
     payload["task"] = _task_for(handler, config, path)
     # the notebook toolbar's badge says "not synced" from this
     payload["last_run_synced"] = _last_run_synced(handler, config, payload["task"])
+    payload["signing"] = _signing_in_use(config)
     return payload
+
+
+def _signing_in_use(config: Config) -> bool:
+    """Whether the project signs decisions (a signing key, or signatures required): the badge
+    says "unsigned" only then (or when the project has allowed signers); where signing is off
+    every record is unsigned, and saying so on each badge is noise."""
+    settings = _service("review.store").ReviewSettings.from_config(config)
+    signers = settings.allowed_signers
+    return bool(settings.require_signed or settings.signing_key is not None
+                or (signers is not None and signers.is_file()))
 
 
 class ReviewHandler(NbgovHandler):
@@ -404,14 +415,21 @@ class LineageHandler(NbgovHandler):
             if resolved.exists() or "/" in target or target.startswith((".", "~")):
                 target = str(resolved)
         payload = await self.call(_service("lineage.query").lineage, config, target)
+        if service_available("recording.history"):
+            # where the graph's nodes link their runs in the MLflow UI
+            payload["ui"] = _service("recording.history").mlflow_ui(config)
         self.reply(payload)
 
 
 class UnknownRouteHandler(NbgovHandler):
     """Any other ``nbgov/api/...`` path: a JSON 404 naming the routes this server serves."""
 
+    def initialize(self, served: tuple[str, ...] = ()) -> None:
+        """``served``: the route names of this server, for the 404's message."""
+        self.served = served
+
     def _unknown(self) -> None:
-        served = ", ".join(name for name, _ in _table().items())
+        served = ", ".join(self.served or tuple(_table()))
         raise tornado.web.HTTPError(404, f"no such nbgov API route (served: {served})")
 
     @tornado.web.authenticated
@@ -436,16 +454,19 @@ ROUTES: dict[str, type[NbgovHandler]] = {
 }
 
 
-def _table() -> dict[str, type[NbgovHandler]]:
-    table = dict(ROUTES)
+def _table(extra: dict[str, type[NbgovHandler]] | None = None) -> dict[str, type[NbgovHandler]]:
+    table = {**ROUTES, **(extra or {})}
     if service_available("lineage.query"):
         table["lineage"] = LineageHandler
     return table
 
 
-def routes(base_url: str) -> list[tuple[str, type[NbgovHandler]]]:
-    """Tornado URL specs of the API under ``base_url`` (unknown routes last: JSON 404)."""
+def routes(base_url: str, extra: dict[str, type[NbgovHandler]] | None = None) -> list[Any]:
+    """Tornado URL specs of the API under ``base_url`` (unknown routes last: JSON 404).
+
+    ``extra``: routes of other modules (:mod:`nbgov.server.routes` passes the workbench's:
+    they subclass :class:`NbgovHandler`, so this module cannot import them)."""
     api = url_path_join(base_url, "nbgov", "api")
-    specs: list[tuple[str, type[NbgovHandler]]] = [
-        (url_path_join(api, name), handler) for name, handler in _table().items()]
-    return [*specs, (url_path_join(api, "(.*)"), UnknownRouteHandler)]
+    table = _table(extra)
+    specs: list[Any] = [(url_path_join(api, name), handler) for name, handler in table.items()]
+    return [*specs, (url_path_join(api, "(.*)"), UnknownRouteHandler, {"served": tuple(table)})]

@@ -127,6 +127,20 @@ describe('ReviewBadge signatures', () => {
     expect(badge.node.title).toContain(`signature: ${signature}`);
   });
 
+  it.each([
+    [false, 'unsigned', 'approved'],
+    [false, 'valid', 'approved · signed'],
+    [false, 'invalid', 'approved · bad signature'],
+    [true, 'unsigned', 'approved · unsigned']
+  ])('where signing is %s, shows a %s record as %s', async (signing, signature, text) => {
+    const { badge } = makeBadge({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET review': () => ({ status: 200, body: { ...signed(signature), signing } })
+    });
+    await settle();
+    expect(badge.node.textContent).toBe(text);
+  });
+
   it('says nothing about signatures to a server that does not report them', async () => {
     const { badge } = makeBadge({
       'GET info': () => ({ status: 200, body: INFO }),

@@ -1,4 +1,5 @@
-import { ellipsize, layoutDag, renderDag } from '../dag';
+import { ellipsize, GEOMETRY, layoutDag, NAME_CHARS, renderDag, SUB_CHARS } from '../dag';
+import { buildLabel, reviewLabel } from '../status';
 import { ITask } from '../tokens';
 
 function task(name: string, upstream: string[] = [], extra: Partial<ITask> = {}): ITask {
@@ -45,11 +46,11 @@ describe('layoutDag', () => {
     // c hangs under a (order 0), b under z (order 1): barycentre puts c first
     expect(layout.nodes.get('c')!.order).toBe(0);
     expect(layout.nodes.get('b')!.order).toBe(1);
-    expect(Math.abs(row1[0].x - row1[1].x)).toBeGreaterThanOrEqual(150);
+    expect(Math.abs(row1[0].x - row1[1].x)).toBeGreaterThanOrEqual(GEOMETRY.nodeWidth);
     for (const pos of layout.nodes.values()) {
       expect(pos.x).toBeGreaterThanOrEqual(0);
-      expect(pos.x + 150).toBeLessThanOrEqual(layout.width);
-      expect(pos.y + 46).toBeLessThanOrEqual(layout.height);
+      expect(pos.x + GEOMETRY.nodeWidth).toBeLessThanOrEqual(layout.width);
+      expect(pos.y + GEOMETRY.nodeHeight).toBeLessThanOrEqual(layout.height);
     }
   });
 
@@ -66,7 +67,7 @@ describe('layoutDag', () => {
     expect(short.detour).toBe(false);
     const xs = long.d.match(/-?\d+(\.\d+)?/g)!.map(Number).filter((_, i) => i % 2 === 0);
     const train = layout.nodes.get('train')!;
-    expect(Math.max(...xs)).toBeGreaterThan(train.x + 150);
+    expect(Math.max(...xs)).toBeGreaterThan(train.x + GEOMETRY.nodeWidth);
     expect(Math.max(...xs)).toBeLessThanOrEqual(layout.width);
   });
 
@@ -125,16 +126,45 @@ describe('renderDag', () => {
     expect(train.getAttribute('class')).toContain('nbgov-review-stale');
     expect(train.getAttribute('class')).toContain('nbgov-build-outdated');
     expect(train.classList.contains('nbgov-current')).toBe(true);
-    expect(train.querySelector('.nbgov-dag-sub')!.textContent).toBe('outdated · stale');
+    expect(train.querySelector('.nbgov-dag-build')!.textContent).toBe('build: outdated');
+    expect(train.querySelector('.nbgov-dag-review')!.textContent).toBe('review: stale');
     expect(train.querySelector('title')!.textContent).toContain('last run: accuracy=0.96');
     expect(root.querySelectorAll('.nbgov-dag-edge')).toHaveLength(2);
+  });
+
+  it('fits every build state and review status in a node without cutting it', () => {
+    const states = ['up-to-date', 'outdated', 'failed', 'never-run'];
+    const reviews = ['approved', 'stale', 'changes-requested', 'unreviewed'];
+    const root = renderDag(
+      states.map((state, i) => ({
+        ...task(`t${i}`),
+        state: state as any,
+        review: { status: reviews[i] as any, version: 'v' }
+      }))
+    );
+    const lines = Array.from(root.querySelectorAll('.nbgov-dag-sub')).map(n => n.textContent);
+    expect(lines).toContain('review: changes requested');
+    expect(lines).toContain(`build: ${buildLabel('never-run')}`);
+    for (const line of lines) {
+      expect(line!.endsWith('…')).toBe(false);
+      expect(line!.length).toBeLessThanOrEqual(SUB_CHARS);
+    }
+    // ~6.5 px a character at 12 px: the longest line stays inside the box
+    expect(SUB_CHARS * 6.5 + 10).toBeLessThanOrEqual(GEOMETRY.nodeWidth);
+    expect(reviewLabel('changes-requested')).toBe('changes requested');
+  });
+
+  it('is drawn at its own size, never shrunk to the sidebar', () => {
+    const root = renderDag([task('a'), task('b'), task('c')]);
+    expect(Number(root.getAttribute('width'))).toBeGreaterThanOrEqual(3 * GEOMETRY.nodeWidth);
+    expect(root.style.maxWidth).toBe('');
   });
 
   it('renders task names as text, never as markup', () => {
     const root = renderDag(tasks);
     expect(root.querySelector('img')).toBeNull();
     const names = Array.from(root.querySelectorAll('.nbgov-dag-name')).map(n => n.textContent);
-    expect(names).toContain(ellipsize('<img src=x onerror="window.pwned=1">'));
+    expect(names).toContain(ellipsize('<img src=x onerror="window.pwned=1">', NAME_CHARS));
     expect((window as any).pwned).toBeUndefined();
   });
 

@@ -292,4 +292,85 @@ describe('serverPath', () => {
     expect(serverPath('/notebooks/a.ipynb')).toBe('notebooks/a.ipynb');
     expect(serverPath('notebooks/a:b.ipynb')).toBe('notebooks/a:b.ipynb');
   });
+
+  it('Refresh re-plans on the server, then fetches the pipeline: the stale hint goes', async () => {
+    const STALE = 'the pipeline changed since its plan was written: run `nbgov status` to refresh it';
+    let planned = false;
+    const calls: any[] = [];
+    const hub = new NbgovHub(
+      new NbgovClient(
+        fakeSettings(
+          {
+            'GET info': () => ({ status: 200, body: INFO }),
+            'POST plan': () => {
+              planned = true;
+              return { status: 200, body: { plan: 'current', pipeline: 'pipeline.yaml' } };
+            },
+            'GET pipeline': () => ({
+              status: 200,
+              body: planned
+                ? { ...PIPELINE, plan: 'current', hints: [] }
+                : { ...PIPELINE, plan: 'stale', hints: [STALE] }
+            })
+          },
+          calls
+        )
+      )
+    );
+    const panel = new PipelinePanel({ hub, open: () => undefined, currentPath: () => null });
+    Widget.attach(panel, document.body);
+    await panel.refresh();
+    expect(panel.node.querySelector('.nbgov-panel-hints')!.textContent).toContain('nbgov status');
+    const button = panel.node.querySelector('.nbgov-panel-refresh') as HTMLButtonElement;
+    expect(button.title).toContain('nbgov status');
+    await panel.replan();
+    expect(calls.filter(c => c.method === 'POST').map(c => c.url.pathname)).toEqual([
+      '/lab-base/nbgov/api/plan'
+    ]);
+    expect(panel.node.querySelector('.nbgov-panel-hints')!.textContent).toBe('');
+    expect(panel.pipeline!.plan).toBe('current');
+    // one GET pipeline after the POST, not two (the hub's signal does not refetch the panel)
+    const after = calls.slice(calls.findIndex(c => c.method === 'POST'));
+    expect(after.filter(c => c.url.pathname.endsWith('/pipeline'))).toHaveLength(1);
+  });
+
+  it('shows why a re-plan failed, as text, until one succeeds', async () => {
+    let fail = true;
+    const { panel } = makePanel({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'POST plan': () =>
+        fail
+          ? {
+              status: 400,
+              body: {
+                error: 'PipelineError',
+                message: '`nbgov status` failed: <b>nope.ipynb</b> not found',
+                where: null,
+                hint: null
+              }
+            }
+          : { status: 200, body: { plan: 'current', pipeline: 'pipeline.yaml' } },
+      'GET pipeline': () => ({ status: 200, body: PIPELINE })
+    });
+    await panel.replan();
+    const error = panel.node.querySelector('.nbgov-panel-replan-error') as HTMLElement;
+    expect(error.hidden).toBe(false);
+    expect(error.textContent).toContain('<b>nope.ipynb</b> not found');
+    expect(error.querySelector('b')).toBeNull();
+    expect(panel.node.querySelectorAll('.nbgov-task')).toHaveLength(2); // the last plan still shows
+    fail = false;
+    await panel.replan();
+    expect(error.hidden).toBe(true);
+  });
+
+  it('wraps a task path between folders, not inside names', async () => {
+    const { panel } = makePanel({
+      'GET info': () => ({ status: 200, body: INFO }),
+      'GET pipeline': () => ({ status: 200, body: PIPELINE })
+    });
+    await panel.refresh();
+    const path = panel.node.querySelector('.nbgov-task-path')!;
+    expect(path.textContent).toBe('notebooks/features.ipynb');
+    expect(path.querySelectorAll('wbr')).toHaveLength(1);
+  });
 });

@@ -4,6 +4,7 @@ import {
   formatMetric,
   isUnsynced,
   metricsSummary,
+  pathNodes,
   reviewClass,
   reviewLabel,
   reviewTooltip,
@@ -110,5 +111,26 @@ describe('runs not yet synced', () => {
     expect(isUnsynced({ ...run, run_id: 'r1', synced: true })).toBe(false);
     expect(isUnsynced({ ...run, run_id: 'r1' })).toBe(false); // an older server: no claim
     expect(isUnsynced(null)).toBe(false);
+  });
+});
+
+describe('pathNodes', () => {
+  const render = (path: string) => {
+    const div = document.createElement('div');
+    div.append(...pathNodes(path));
+    return div;
+  };
+
+  it('lets a path wrap after each folder, never inside a name', () => {
+    const div = render('notebooks/very_long_folder/train_model.ipynb');
+    expect(div.textContent).toBe('notebooks/very_long_folder/train_model.ipynb');
+    expect(div.querySelectorAll('wbr')).toHaveLength(2);
+    expect(div.innerHTML).toBe('notebooks/<wbr>very_long_folder/<wbr>train_model.ipynb');
+  });
+
+  it('keeps markup in a name as text', () => {
+    const div = render('a/<img src=x onerror=alert(1)>.ipynb');
+    expect(div.querySelector('img')).toBeNull();
+    expect(div.textContent).toBe('a/<img src=x onerror=alert(1)>.ipynb');
   });
 });

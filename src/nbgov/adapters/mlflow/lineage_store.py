@@ -117,6 +117,42 @@ class LineageStore:
             max_results,
         )
 
+    def task_run_rows(self, task: str, experiment: str | None = None,
+                      max_results: int = 50) -> list[dict[str, Any]]:
+        """Recorded runs of one pipeline task with their data, newest first: ``run_id``,
+        ``experiment_id``, ``status``, ``start_ms``, ``end_ms``, ``params``, ``metrics``,
+        ``tags``."""
+        ids = self._experiment_ids(experiment)
+        if not ids:
+            return []
+        filter_string = f"tags.`nbgov.kind` = 'task' and tags.`nbgov.task` = '{_quote(task)}'"
+        try:
+            runs = self.client.search_runs(ids, filter_string, max_results=max_results,
+                                           order_by=["attributes.start_time DESC"])
+        except Exception as exc:
+            raise self._fail("cannot search runs", exc) from None
+        return [{"run_id": r.info.run_id, "experiment_id": r.info.experiment_id,
+                 "status": r.info.status, "start_ms": r.info.start_time,
+                 "end_ms": r.info.end_time, "params": dict(r.data.params),
+                 "metrics": dict(r.data.metrics), "tags": dict(r.data.tags)} for r in runs]
+
+    def executed_notebook(self, run_id: str) -> dict[str, Any] | None:
+        """The executed notebook a task run uploaded (its ``notebook/`` artifact), parsed;
+        None when the run has none."""
+        client = self.client
+        with tempfile.TemporaryDirectory(prefix="nbgov-run-nb-") as tmp:
+            try:
+                folder = Path(client.download_artifacts(run_id, "notebook", tmp))
+            except Exception:  # no such run or artifact: the caller says so
+                return None
+            found = sorted(folder.rglob("*.ipynb")) if folder.is_dir() else [folder]
+            for path in found:
+                try:
+                    return json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue
+        return None
+
     def registering_runs(self, model_uri: str) -> list[str]:
         """Task runs that glued ``registered_model = model_uri`` (newest first)."""
         return self.search(f"tags.`{REGISTERED_SCRAP_TAG}` = '{_quote(model_uri)}'")

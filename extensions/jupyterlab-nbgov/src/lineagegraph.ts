@@ -1,0 +1,217 @@
+/**
+ * The lineage of a task, product or model version drawn as a graph: each run a node (task,
+ * notebook version, review status when it ran, when), the data it read from an upstream run
+ * on the edge between them (product key and digest), the model version at the root. Laid out
+ * by ELK (elkjs, layered); drawn as SVG with DOM APIs, every text through textContent.
+ */
+import ELK from 'elkjs/lib/elk.bundled.js';
+import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
+
+import { formatTime, reviewClass, reviewLabel, shortVersion } from './status';
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** A node of the server's lineage payload (see nbgov.core.lineage_graph). */
+export interface ILineageNode {
+  key: string;
+  kind: 'task' | 'model' | 'missing' | string;
+  task?: string | null;
+  run_id?: string | null;
+  synced?: boolean;
+  outcome?: string | null;
+  notebook?: { path?: string; version?: string | null; review_status?: string | null };
+  params?: { [key: string]: unknown };
+  metrics?: { [key: string]: unknown };
+  inputs?: { task?: string; key?: string; path?: string; digest?: string | null }[];
+  started?: string | null;
+  model?: { name?: string; version?: string; uri?: string; aliases?: string[] };
+  upstream: string[];
+}
+
+/** `GET nbgov/api/lineage?target=T` */
+export interface ILineagePayload {
+  target: { text: string; kind: string };
+  roots: string[];
+  nodes: { [key: string]: ILineageNode };
+  missing?: string[];
+  warnings?: string[];
+  ui?: { url: string | null; command: string | null };
+}
+
+/** Node size, in SVG units: four lines of text. */
+export const NODE = { width: 210, height: 78 };
+
+/** The text lines of a node, first line the title. */
+export function nodeLines(node: ILineageNode): string[] {
+  if (node.kind === 'model') {
+    const model = node.model ?? {};
+    const aliases = (model.aliases ?? []).length ? ` @${(model.aliases ?? []).join(', @')}` : '';
+    return [`model ${model.name ?? ''} v${model.version ?? ''}`, `${model.uri ?? ''}${aliases}`];
+  }
+  if (node.kind === 'missing') {
+    return [node.task ?? 'unknown task', 'no lineage record'];
+  }
+  const review = node.notebook?.review_status;
+  return [
+    node.task ?? node.key,
+    `notebook ${shortVersion(node.notebook?.version)}`,
+    `review: ${review ? reviewLabel(review) : '—'}${node.synced === false ? ' · not synced' : ''}`,
+    `${node.outcome ?? '—'} · ${formatTime(node.started)}`
+  ];
+}
+
+/** What an edge from `up` into `node` carries: the products `node` read from that run. */
+export function edgeLabel(node: ILineageNode, up: ILineageNode): string {
+  const read = (node.inputs ?? []).filter(i => i.task && i.task === up.task);
+  return read
+    .map(i => `${i.key ?? i.path ?? '?'} ${i.digest ? i.digest.replace(/^[a-z0-9]+:/, '').slice(0, 8) : ''}`.trim())
+    .join(', ');
+}
+
+/**
+ * The ELK graph of a lineage payload: one child per node, one edge per upstream link
+ * (upstream -> the run that read it), labelled with what was read. Direction UP: the model
+ * (or the target run) at the top, what it came from below.
+ */
+export function lineageGraphInput(payload: ILineagePayload): ElkNode {
+  const keys = Object.keys(payload.nodes);
+  const present = new Set(keys);
+  const edges: ElkExtendedEdge[] = [];
+  for (const key of keys) {
+    const node = payload.nodes[key];
+    for (const up of node.upstream ?? []) {
+      if (!present.has(up)) {
+        continue;
+      }
+      const text = edgeLabel(node, payload.nodes[up]);
+      edges.push({
+        id: `e${edges.length}`,
+        sources: [up],
+        targets: [key],
+        labels: text ? [{ id: `l${edges.length}`, text, width: 7 * text.length, height: 14 }] : []
+      });
+    }
+  }
+  return {
+    id: 'lineage',
+    layoutOptions: {
+      'elk.algorithm': 'layered',
+      'elk.direction': 'UP',
+      'elk.spacing.nodeNode': '30',
+      'elk.layered.spacing.nodeNodeBetweenLayers': '50',
+      'elk.edgeLabels.inline': 'false',
+      'elk.padding': '[top=12,left=12,bottom=12,right=12]'
+    },
+    children: keys.map(key => ({ id: key, width: NODE.width, height: NODE.height })),
+    edges
+  };
+}
+
+/** ELK's layout of the payload (positions of nodes, edge routes, label positions). */
+export async function layoutLineage(payload: ILineagePayload): Promise<ElkNode> {
+  const elk = new ELK();
+  return elk.layout(lineageGraphInput(payload));
+}
+
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: { [key: string]: string | number } = {}
+): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    el.setAttribute(key, String(value));
+  }
+  return el;
+}
+
+/** Cut a line to what fits the node box (the full text is in the node's title). */
+export function fit(text: string, max = 28): string {
+  return text.length <= max ? text : text.slice(0, max - 1) + '…';
+}
+
+/**
+ * Draw a laid-out lineage graph. Each node is a focusable `<g class="nbgov-lin-node">` with
+ * `data-key`, `data-task` and `data-kind`; Enter or a click calls `onSelect`.
+ */
+export function renderLineage(
+  layout: ElkNode,
+  payload: ILineagePayload,
+  onSelect: (node: ILineageNode) => void
+): SVGSVGElement {
+  const width = Math.ceil(layout.width ?? 0);
+  const height = Math.ceil(layout.height ?? 0);
+  const root = svg('svg', { class: 'nbgov-lin', width, height, viewBox: `0 0 ${width} ${height}`, role: 'group' });
+  const title = svg('title');
+  title.textContent = `lineage of ${payload.target.text}`;
+  root.appendChild(title);
+  const defs = svg('defs');
+  const marker = svg('marker', {
+    id: 'nbgov-lin-arrow',
+    viewBox: '0 0 10 10',
+    refX: 9,
+    refY: 5,
+    markerWidth: 7,
+    markerHeight: 7,
+    orient: 'auto-start-reverse'
+  });
+  marker.appendChild(svg('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'nbgov-dag-arrow' }));
+  defs.appendChild(marker);
+  root.appendChild(defs);
+
+  for (const edge of (layout.edges ?? []) as ElkExtendedEdge[]) {
+    for (const section of edge.sections ?? []) {
+      const points = [section.startPoint, ...(section.bendPoints ?? []), section.endPoint];
+      const path = svg('path', {
+        class: 'nbgov-dag-edge',
+        d: points.map((p, i) => `${i ? 'L' : 'M'} ${p.x} ${p.y}`).join(' '),
+        'marker-end': 'url(#nbgov-lin-arrow)'
+      });
+      path.dataset.from = edge.sources[0];
+      path.dataset.to = edge.targets[0];
+      root.appendChild(path);
+    }
+    for (const label of edge.labels ?? []) {
+      const text = svg('text', { class: 'nbgov-lin-edge-label', x: label.x ?? 0, y: (label.y ?? 0) + 11 });
+      text.textContent = label.text ?? '';
+      root.appendChild(text);
+    }
+  }
+
+  for (const child of layout.children ?? []) {
+    const node = payload.nodes[child.id];
+    if (!node) {
+      continue;
+    }
+    const review = node.notebook?.review_status ?? 'unreviewed';
+    const g = svg('g', {
+      class: `nbgov-lin-node nbgov-lin-${node.kind === 'model' || node.kind === 'missing' ? node.kind : 'task'} ${reviewClass(review)}`,
+      transform: `translate(${child.x ?? 0}, ${child.y ?? 0})`,
+      tabindex: 0,
+      role: 'button'
+    });
+    g.dataset.key = node.key;
+    g.dataset.kind = node.kind;
+    if (node.task) {
+      g.dataset.task = node.task;
+    }
+    const lines = nodeLines(node);
+    const tip = svg('title');
+    tip.textContent = lines.join('\n');
+    g.appendChild(tip);
+    g.appendChild(svg('rect', { class: 'nbgov-dag-box', width: NODE.width, height: NODE.height, rx: 6 }));
+    lines.forEach((line, i) => {
+      const text = svg('text', { class: i ? 'nbgov-dag-sub' : 'nbgov-dag-name', x: 10, y: 19 + i * 17 });
+      text.textContent = fit(line, i ? 30 : 24);
+      g.appendChild(text);
+    });
+    g.addEventListener('click', () => onSelect(node));
+    g.addEventListener('keydown', event => {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        onSelect(node);
+      }
+    });
+    root.appendChild(g);
+  }
+  return root;
+}
