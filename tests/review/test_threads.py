@@ -140,3 +140,41 @@ def test_diff_shows_the_threads(project: Path, nbgov, bob: str) -> None:
     run = nbgov("diff", "notebooks/train.ipynb", "--rev", "HEAD")
     assert run.code == 0, run.err
     assert "on notebooks/train.ipynb cell a4 (open, 1 comment(s))" in run.out
+
+
+def test_a_renamed_or_deleted_notebook_keeps_its_open_thread(project: Path, nbgov, bob: str, git) -> None:
+    """Threads follow a rename (git's rename detection); on a deleted notebook they block as outdated;
+    `nbgov review pr` gives the gate's verdict, threads included."""
+    config = project / "nbgov.toml"
+    config.write_text(config.read_text() + "\n[review]\nrequire_resolved_threads = true\n")
+    git("add", "-A")
+    git("commit", "-qm", "threads gate")
+    git("checkout", "-qb", "pr")
+    tid = json.loads(nbgov("review", "comment", "notebooks/train.ipynb", "--cell", "a2", "-m", "check",
+                           "--reviewer", bob, "--json").out)["id"]
+    git("add", "-A")
+    git("commit", "-qm", "a thread")
+    git("mv", "notebooks/train.ipynb", "notebooks/trained.ipynb")
+    git("commit", "-qm", "rename")
+    assert nbgov("review", "approve", "notebooks/trained.ipynb", "--reviewer", bob).code == 0
+    refused = nbgov("review", "gate", "--base", "main")
+    assert refused.code == 1, refused.err
+    assert f"notebooks/trained.ipynb: thread {tid[:8]} on cell a2 open" in refused.err
+    [th] = json.loads(nbgov("review", "threads", "notebooks/trained.ipynb", "--json").out)
+    assert (th["id"], th["path"], th["moved_from"], th["outdated"]) == (tid, "notebooks/trained.ipynb",
+                                                                       "notebooks/train.ipynb", False)
+    # B: the report's verdict is the gate's, threads included
+    report = json.loads(nbgov("review", "pr", "--base", "main", "--format", "json", "--no-results").out)
+    assert report["gate"]["passes"] is False
+    assert any(f"thread {tid[:8]}" in r for r in report["gate"]["reasons"])
+    [target] = [t for t in report["targets"] if t["path"] == "notebooks/trained.ipynb"]
+    assert [t["id"] for t in target["threads"]] == [tid]
+    md = nbgov("review", "pr", "--base", "main", "--no-results").out
+    assert "Gate: ✅" not in md and "1 comment thread(s) open" in md
+
+    git("rm", "-q", "notebooks/trained.ipynb")
+    gone = nbgov("review", "gate", "--base", "main")
+    assert gone.code == 1 and f"thread {tid[:8]} on cell a2 open" in gone.err and "notebook is gone" in gone.err
+    assert nbgov("review", "resolve", tid[:8], "--reviewer", bob).code == 0
+    ok = nbgov("review", "gate", "--base", "main")
+    assert "thread" not in ok.err, ok.err

@@ -226,17 +226,14 @@ def gate(paths: tuple[str, ...], base: str | None, resolved: bool) -> None:
     approved at its current version."""
     from nbgov.services.review.base import trust_base
     from nbgov.services.review.discovery import discover_notebooks
-    from nbgov.services.review.state import describe_targets, require_approved
-    from nbgov.services.review.store import ReviewSettings
+    from nbgov.services.review.gating import require_gate
+    from nbgov.services.review.state import describe_targets
 
     config = load_config()
     trusted = trust_base(config, base) if base else None
     # with --base, [review] paths come from the base too: a branch cannot narrow its own scope
     notebooks = discover_notebooks(trusted.config if trusted else config, _abs(paths) or None)
-    require_approved(config, notebooks, trusted)
-    rules = trusted.settings if trusted else ReviewSettings.from_config(config)
-    if resolved or rules.require_resolved_threads:
-        _threads().require_resolved(config, notebooks)
+    require_gate(config, notebooks, trusted, resolved)
     if trusted is None:
         click.echo(f"{describe_targets(config, notebooks)} approved at their current version")
         return
@@ -399,9 +396,12 @@ def version(notebooks: tuple[str, ...], as_json: bool) -> None:
               "Markdown when details do not fit one comment.")
 @click.option("--no-results", is_flag=True,
               help="Leave out the metrics of the affected tasks (no tracking store read).")
+@click.option("--require-resolved-threads", "resolved", is_flag=True,
+              help="The verdict as `nbgov review gate --require-resolved-threads` gives it "
+              "(default: [review] require_resolved_threads at the base).")
 @click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
 def pr(base: str, head: str | None, fmt: str, output: str | None, link: str | None, no_results: bool,
-       project: str | None) -> None:
+       resolved: bool, project: str | None) -> None:
     """The review of a pull request: every review target changed between --base and --head,
     its diff, its review state at the head, open threads, trust-setting changes first, and what
     the change did to the results. Exit 0 when written (the gate's verdict is in the report;
@@ -411,7 +411,7 @@ def pr(base: str, head: str | None, fmt: str, output: str | None, link: str | No
     from nbgov.services.review.pr import pr_report
 
     config = load_config(project)
-    report = pr_report(config, base, head)
+    report = pr_report(config, base, head, resolved)
     if not no_results:
         from nbgov.services.models.impact import results  # reads the tracking store: only when asked
 

@@ -115,9 +115,11 @@ class GateError(NbgovError):
     """A gate refused to go on (unapproved notebooks, metrics under threshold)."""
 
     def __init__(self, message: str, where: Location | None = None, hint: str | None = None,
-                 exit_code: int = 1, reasons: list[str] | None = None) -> None:
+                 exit_code: int = 1, reasons: list[str] | None = None, paths: list[str] | None = None) -> None:
         super().__init__(message, where, hint, exit_code)
         self.reasons = list(reasons or [])
+        #: the path each reason is about (same order): a path may hold ": " itself
+        self.paths = list(paths) if paths is not None else [r.partition(": ")[0] for r in self.reasons]
 
     def __str__(self) -> str:
         text = super().__str__()

@@ -35,7 +35,8 @@ from nbgov.services.review import threads as thread_store
 from nbgov.services.review import trust
 from nbgov.services.review.base import TrustBase, trust_base
 from nbgov.services.review.discovery import discover_notebooks
-from nbgov.services.review.state import require_approved, target_kind
+from nbgov.services.review.gating import require_gate
+from nbgov.services.review.state import target_kind
 
 SCHEMA = "nbgov.pr-report/1"
 #: How a file changed, by git's letter.
@@ -145,8 +146,9 @@ def _project_rel(prefix: str, path: str | None) -> str | None:
     return path[len(prefix) + 1:] if path.startswith(prefix + "/") else None
 
 
-def pr_report(config: Config, base: str, head: str | None = None) -> dict[str, Any]:
-    """The review of the change from git ``base`` to ``head`` (None: the working tree).
+def pr_report(config: Config, base: str, head: str | None = None, resolved: bool = False) -> dict[str, Any]:
+    """The review of the change from git ``base`` to ``head`` (None: the working tree);
+    ``resolved``: the gate's ``--require-resolved-threads``.
 
     Returns:
         The report (see the module doc and docs/reference/pr-report.md).
@@ -169,11 +171,11 @@ def pr_report(config: Config, base: str, head: str | None = None) -> dict[str, A
         if head is not None:
             # the head's own files, settings and ledger: a checkout of it, read as the working tree
             head_config = load_config(stack.enter_context(_checkout(repo, head_sha)) / prefix)
-        return _report(head_config, base, head, base_sha, head_sha, base_tree / prefix)
+        return _report(head_config, base, head, base_sha, head_sha, base_tree / prefix, resolved)
 
 
 def _report(config: Config, base: str, head: str | None, base_sha: str, head_sha: str | None,
-            base_root: Path) -> dict[str, Any]:
+            base_root: Path, resolved: bool = False) -> dict[str, Any]:
     repo = git.repo_root(config.root)
     assert repo is not None  # pr_report checked it
     prefix = Path(os.path.relpath(config.root.resolve(), repo)).as_posix().strip(".")
@@ -188,17 +190,19 @@ def _report(config: Config, base: str, head: str | None, base_sha: str, head_sha
         raise ReviewError(f"git cannot compare {base} with the head", hint="check: git diff --stat " + base)
     gate_reasons: dict[str, str] = {}
     try:
-        require_approved(config, sorted(head_targets), trusted)
-        gate = {"passes": True, "reasons": []}
+        # the gate's own function: the report's verdict is `nbgov review gate --base`'s exactly
+        require_gate(config, sorted(head_targets), trusted, resolved)
+        gate = {"passes": True, "reasons": [], "paths": []}
     except GateError as exc:
-        gate = {"passes": False, "reasons": list(exc.reasons)}
-        for reason in exc.reasons:
-            path, _, why = reason.partition(": ")
-            gate_reasons[path] = why.split(" (")[0]
+        gate = {"passes": False, "reasons": list(exc.reasons), "paths": list(exc.paths)}
+        for path, reason in zip(exc.paths, exc.reasons, strict=False):
+            why = reason[len(path) + 2:] if reason.startswith(path + ": ") else reason
+            if not why.startswith("thread "):
+                gate_reasons.setdefault(path, why.split(" (")[0])
     counted = trust.counted_records(config, trusted.settings)
     grouped = by_notebook(counted)
     trust_files = set(trusted.changed)
-    open_threads = thread_store.threads_by_notebook(config)
+    open_threads = thread_store.threads_by_notebook(config, base_sha)
     targets: list[dict[str, Any]] = []
     for status, old_abs, new_abs in changes:
         old, new = _project_rel(prefix, old_abs), _project_rel(prefix, new_abs)

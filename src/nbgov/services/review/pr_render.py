@@ -184,9 +184,18 @@ def render_markdown(report: dict[str, Any], link: str | None = None, limit: int 
         lines.append("**Gate: ✅ every review target is approved at its current version.**")
     else:
         changed = {t["path"] for t in report["targets"]}
-        others = sum(1 for r in gate["reasons"] if r.partition(": ")[0] not in changed)
-        lines.append(f"**Gate: ❌ would refuse: {len(gate['reasons'])} target(s) not approved at their current "
-                     "version**" + (f" ({others} of them not changed here)." if others else "."))
+        paths = gate.get("paths") or [r.partition(": ")[0] for r in gate["reasons"]]
+        pairs = list(zip(gate["reasons"], paths, strict=False))
+        threads_n = sum(1 for r, p in pairs if r[len(p) + 2:].startswith("thread "))
+        unapproved = [p for r, p in pairs if not r[len(p) + 2:].startswith("thread ")]
+        others = sum(1 for p in unapproved if p not in changed)
+        why = []
+        if unapproved:
+            why.append(f"{len(unapproved)} target(s) not approved at their current version"
+                       + (f" ({others} of them not changed here)" if others else ""))
+        if threads_n:
+            why.append(f"{threads_n} comment thread(s) open")
+        lines.append(f"**Gate: ❌ would refuse: {'; '.join(why) or 'see the reasons'}.**")
     lines += ["", f"{summary['targets']} changed target(s): {summary['approved']} approved, "
                   f"{summary['not_approved']} not approved, {summary['deleted']} deleted; "
                   f"{summary['open_threads']} open thread(s).", ""]

@@ -335,7 +335,7 @@ def require_approved(config: Config, notebooks: list[str | Path], base: TrustBas
         GateError: listing every notebook that is not, as ``"<path>: <status>"``.
         NotebookError, LedgerError: a notebook or the ledger cannot be read.
     """
-    reasons, kinds = [], []
+    reasons, kinds, paths = [], [], []
     trust_files = list(base.changed if base else ())
     present = [f for f in trust_files if (config.root / f).is_file()]
     settings = base.settings if base else None
@@ -350,14 +350,16 @@ def require_approved(config: Config, notebooks: list[str | Path], base: TrustBas
             why = f" (trust settings changed since {base.rev})" if state.path in trust_files else ""
             reasons.append(f"{state.path}: {state.status}{why}")
             kinds.append(target_kind(config, state.path))
+            paths.append(state.path)
     deleted = [f for f in trust_files if f not in present]
     reasons += [f"{f}: deleted (trust settings changed since {base.rev})" for f in deleted]
     kinds += [target_kind(config, f) for f in deleted]
+    paths += deleted
     if reasons:
         raise GateError(
             f"{targets.count(kinds)} not approved at their current version",
             hint="see what changed: nbgov diff NOTEBOOK; then: nbgov review approve NOTEBOOK",
-            reasons=reasons,
+            reasons=reasons, paths=paths,
         )
 
 

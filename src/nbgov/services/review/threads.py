@@ -9,6 +9,7 @@ so a cell that is edited or moved keeps its thread; a thread whose cell is gone 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from nbgov.core.errors import GateError, Location, NotebookError, ReviewError
 from nbgov.core.four_eyes import same_person
 from nbgov.core.ledger import ReviewRecord, instant, new_record, unique_records, utc_now
 from nbgov.services.review import store, trust
-from nbgov.services.review.state import read_current, resolve_reviewer
+from nbgov.services.review.state import read_current, relative_path, resolve_reviewer
 from nbgov.services.review.store import ReviewSettings
 
 #: Shortest thread id prefix accepted on the command line.
@@ -38,13 +39,19 @@ class Thread:
     comments: list[dict[str, str]] = field(default_factory=list)
     resolved_by: str | None = None
     resolved_at: str | None = None
+    #: the commit the thread was opened at (where rename detection starts)
+    commit: str | None = None
+    #: where the notebook is now (:func:`follow`): ``notebook``, its new path after a rename,
+    #: or None when it is gone; ``notebook`` stays the path the records name
+    path: str | None = None
 
     def to_dict(self, cell_ids: set[str] | None = None) -> dict[str, Any]:
         """JSON form; ``outdated`` when ``cell_ids`` (the notebook's now) lack the anchor."""
         return {"id": self.id, "notebook": self.notebook, "cell": self.cell, "author": self.author, "at": self.at,
                 "resolved": self.resolved_by is not None, "resolved_by": self.resolved_by,
                 "resolved_at": self.resolved_at, "comments": list(self.comments),
-                "outdated": cell_ids is not None and self.cell not in cell_ids}
+                "path": self.path, "moved_from": self.notebook if self.path and self.path != self.notebook else None,
+                "outdated": (cell_ids is not None and self.cell not in cell_ids) or self.path is None}
 
 
 def fold(records: list[ReviewRecord]) -> list[Thread]:
@@ -53,7 +60,8 @@ def fold(records: list[ReviewRecord]) -> list[Thread]:
     for rec in unique_records(records):
         if rec.decision == "thread" and rec.cell and rec.nonce and rec.nonce not in threads:
             threads[rec.nonce] = Thread(rec.nonce, rec.notebook, rec.cell, rec.reviewer, rec.at,
-                                        [{"author": rec.reviewer, "at": rec.at, "text": rec.note}])
+                                        [{"author": rec.reviewer, "at": rec.at, "text": rec.note}],
+                                        commit=rec.commit, path=rec.notebook)
             continue
         if rec.decision not in ("reply", "resolve") or rec.thread not in threads:
             continue
@@ -70,9 +78,39 @@ def fold(records: list[ReviewRecord]) -> list[Thread]:
     return list(threads.values())
 
 
-def _all(config: Config) -> list[Thread]:
+def _all(config: Config, base: str | None = None) -> list[Thread]:
     settings = ReviewSettings.from_config(config)
-    return fold(trust.counted_records(config, settings))
+    threads = fold(trust.counted_records(config, settings))
+    follow(config, threads, base)
+    return threads
+
+
+def follow(config: Config, threads: list[Thread], base: str | None = None) -> None:
+    """Set each thread's :attr:`Thread.path` to where its notebook is now: a notebook renamed
+    (or moved) since the thread's commit, or since ``base``, is found by git's rename detection;
+    one that is gone gets None (its open threads still block the thread gate, as outdated)."""
+    gone = [th for th in threads if not (config.root / th.notebook).is_file()]
+    if not gone:
+        return
+    repo = git.repo_root(config.root)
+    prefix = Path(os.path.relpath(config.root.resolve(), repo)).as_posix().strip(".") if repo else ""
+    moves: dict[str, dict[str, str]] = {}
+
+    def renamed(rev: str | None, rel: str) -> str | None:
+        if repo is None or not rev:
+            return None
+        if rev not in moves:
+            changes = git.changed_files(repo, rev, None) or []
+            moves[rev] = {old: new for status, old, new in changes if status == "R" and old and new}
+        new = moves[rev].get(f"{prefix}/{rel}" if prefix else rel)
+        if new is None or (prefix and not new.startswith(prefix + "/")):
+            return None
+        return new[len(prefix) + 1:] if prefix else new
+
+    for th in gone:
+        th.path = renamed(th.commit, th.notebook) or renamed(base, th.notebook)
+        if th.path is not None and not (config.root / th.path).is_file():
+            th.path = None
 
 
 def cell_ids(nb: dict[str, Any] | None) -> set[str] | None:
@@ -82,11 +120,12 @@ def cell_ids(nb: dict[str, Any] | None) -> set[str] | None:
     return {str(c.get("id")) for c in nb.get("cells") or [] if isinstance(c, dict) and c.get("id")}
 
 
-def threads_by_notebook(config: Config) -> dict[str, list[Thread]]:
-    """Every thread of the project by notebook path."""
+def threads_by_notebook(config: Config, base: str | None = None) -> dict[str, list[Thread]]:
+    """Every thread of the project by the path its notebook has now (a renamed notebook's
+    threads under its new path; a deleted one's under its old path)."""
     out: dict[str, list[Thread]] = {}
-    for th in _all(config):
-        out.setdefault(th.notebook, []).append(th)
+    for th in _all(config, base):
+        out.setdefault(th.path or th.notebook, []).append(th)
     return out
 
 
@@ -99,7 +138,7 @@ def thread_view(threads: list[Thread], nb: dict[str, Any] | None) -> list[dict[s
 def list_threads(config: Config, notebook: str | Path | None = None) -> list[dict[str, Any]]:
     """The threads of one notebook (or of the project), outdated ones marked."""
     out = []
-    wanted = read_current(config, notebook)[1] if notebook is not None else None
+    wanted = relative_path(config, notebook)[1] if notebook is not None else None
     for path, threads in sorted(threads_by_notebook(config).items()):
         if wanted is not None and path != wanted:
             continue
@@ -194,16 +233,23 @@ def _version(config: Config, rel: str) -> str:
         return opened.version
 
 
-def require_resolved(config: Config, notebooks: list[str]) -> None:
-    """The thread gate: refuse while a thread on one of ``notebooks`` is open.
+def require_resolved(config: Config, notebooks: list[str | Path], base: str | None = None) -> None:
+    """The thread gate: refuse while a thread on one of ``notebooks`` is open, following
+    renames (:func:`follow`); an open thread whose notebook is gone blocks too (outdated).
 
     Raises:
         GateError: listing each open thread as ``"<path>: thread <id> on cell <cell> open"``.
     """
-    wanted = set(notebooks)
-    open_ = [th for th in _all(config) if th.notebook in wanted and th.resolved_by is None]
+    wanted = {relative_path(config, n)[1] for n in notebooks}
+    open_ = [th for th in _all(config, base) if th.resolved_by is None and (th.path is None or th.path in wanted)]
     if open_:
+        reasons, paths = [], []
+        for th in open_:
+            where = ("outdated: the notebook is gone" if th.path is None
+                     else f"opened on {th.notebook}" if th.path != th.notebook else "")
+            reasons.append(f"{th.path or th.notebook}: thread {th.id[:8]} on cell {th.cell} open "
+                           f"({th.author}{'; ' + where if where else ''})")
+            paths.append(th.path or th.notebook)
         raise GateError(f"{len(open_)} comment thread(s) open on the reviewed targets",
                         hint="resolve them: nbgov review threads; nbgov review resolve THREAD",
-                        reasons=[f"{th.notebook}: thread {th.id[:8]} on cell {th.cell} open ({th.author})"
-                                 for th in open_])
+                        reasons=reasons, paths=paths)
