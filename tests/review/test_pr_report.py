@@ -251,3 +251,56 @@ def test_markdown_escapes_user_text_outside_code() -> None:
     out = cmarkgfm.github_flavored_markdown_to_html(render_markdown(report), options=Options.CMARK_OPT_UNSAFE)
     assert "<img" not in out and "<strong>bold" not in out and ">link</a>" not in out
     assert out.count("<tr>") == 2  # the | in user text did not split the table's cells
+
+
+_EVIL_PATH = "n/a\n\n# Fake heading\n\n[link](http://evil.example) ![i](http://evil.example/x.png)\n\n`b`|c.ipynb"
+_LIVE = "ping @alice and @org/team, see https://evil.example/x or www.evil.example or a@evil.example"
+
+
+def _evil_report() -> dict:
+    cell = {"id": "c`1\n\n# cell", "cell_type": "code", "change": "changed", "moved": False, "source_changed": True,
+            "outputs_changed": False, "base_index": 0, "head_index": 0, "base_outputs": [], "head_outputs": [],
+            "source_diff": ["+x = 1\u2028# not a heading", "+y = '@bob www.x.example'", "+z\x1c\n# split"]}
+    review = {"status": "unreviewed", "approved_by": [], "approved_version": None, "changes_requested_by": [],
+              "last": None, "changed_by": [], "may_approve": _LIVE, "eligible": None}
+    thread = {"id": "abcdef123456", "notebook": _EVIL_PATH, "cell": "c`1\n\n# cell", "author": "Bob @bob",
+              "at": "", "resolved": False, "resolved_by": None, "resolved_at": None, "outdated": False,
+              "path": _EVIL_PATH, "moved_from": None,
+              "comments": [{"author": "Bob", "at": "", "text": _LIVE + "\n\n# Heading in a comment"}]}
+    target = {"path": _EVIL_PATH, "old_path": _EVIL_PATH + "\r\n\r\n## old", "change": "moved", "kind": "notebook",
+              "trust": False, "in_gate": True, "base_version": None, "head_version": None, "threads": [thread],
+              "diff": {"format": "cells", "cells": [cell], "lines": [],
+                       "counts": {"added": 0, "removed": 0, "changed": 1, "moved": 0, "outputs_changed": 0}},
+              "review": review}
+    results = {"notes": [_LIVE], "models": [], "tasks": [
+        {"task": "t\n\n# task", "why": "changed", "note": None, "base_run": "r1", "head_run": "r2",
+         "metrics": [{"name": _LIVE + "\n\n# metric", "base": 1.0, "head": 2.0, "delta": 1.0, "fails": []}]}]}
+    reasons = [f"{_EVIL_PATH}: unreviewed", "odd: path: with colons.ipynb: stale"]
+    return {"schema": "nbgov.pr-report/1", "base": {"ref": "main\n\n# base", "commit": "a" * 40},
+            "head": {"ref": "pr", "commit": "b" * 40}, "trust_changes": [],
+            "gate": {"passes": False, "reasons": reasons, "paths": [_EVIL_PATH, "odd: path: with colons.ipynb"]},
+            "summary": {"targets": 1, "approved": 0, "not_approved": 1, "deleted": 0, "open_threads": 1},
+            "targets": [target], "results": results}
+
+
+def test_markdown_user_strings_cannot_leave_their_context() -> None:
+    """C, D: newlines/controls in paths, cell ids, comments, metric names end no HTML block, table
+    row or code span (rendered as GitHub does); mentions and autolinks are inert, code blocks kept."""
+    cmarkgfm = pytest.importorskip("cmarkgfm")
+    from cmarkgfm.cmark import Options
+
+    from nbgov.services.review.pr_render import render_markdown
+
+    md = render_markdown(_evil_report())
+    out = cmarkgfm.github_flavored_markdown_to_html(md, options=Options.CMARK_OPT_UNSAFE)
+    headings = re.findall(r"<h\d>(.*?)</h\d>", out)
+    assert len(headings) == 3 and all("nbgov review" in h or h in ("Changes", "What the change did to the results")
+                                      for h in headings), headings
+    assert "<a " not in out and "<img" not in out
+    assert out.count("<table>") == 2 and out.count("<tr>") == 4  # the targets' and the results' tables
+    assert "@alice" not in out and "@org/team" not in out and "@\u200dalice" in out  # no ping
+    assert "<details>" in out and out.count("</details>") == 1
+    # gate reasons counted by their path, not by splitting on ": "
+    assert "2 target(s) not approved at their current version (1 of them not changed here)" in out
+    # code blocks are verbatim (no joiner inserted), control characters shown as escapes
+    assert "+y = '@bob www.x.example'" in out and "\\u2028# not a heading" in out

@@ -28,17 +28,49 @@ _ICON = {"approved": "✅", "stale": "🟡", "changes-requested": "❌", "unrevi
 
 # ---------------------------------------------------------------- Markdown
 
+#: Characters that would end or break a Markdown/HTML context: C0/C1 controls, DEL, and the
+#: Unicode line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ZWJ = "\u200d"
+#: What GitHub turns into a ping or a link in text: @user, @org/team, user@host (after the @),
+#: scheme://, www., mailto: / xmpp:.
+_LIVE = re.compile(r"(?<=@)(?=[A-Za-z0-9_-])|(?<=:)(?=//)|(?i:(?<=\bwww)(?=\.))|(?i:(?<=\bmailto:)|(?<=\bxmpp:))")
+
+
+def _show(m: re.Match[str]) -> str:
+    return m.group().encode("unicode_escape").decode("ascii")
+
+
+def visible(text: Any) -> str:
+    """``text`` on one line, every control character (newline, tab, NUL, U+2028...) shown as its
+    escape (``\\n``, ``\\x1b``): the first step of every escaper here, so no user string can end
+    an HTML block, a table row or a code span."""
+    return _CONTROL.sub(_show, str(text))
+
+
+def inert(text: str) -> str:
+    """``text`` with mentions and autolinks broken by a zero-width joiner (GitHub neither pings
+    ``@name`` / ``@org/team`` nor links ``https://...``, ``www.``, ``a@b.org``); the text reads the same."""
+    return _LIVE.sub(_ZWJ, text)
+
+
+def md_html(text: Any) -> str:
+    """User text inside raw HTML that GitHub's Markdown keeps (``<summary>``): one line, escaped."""
+    return inert(html.escape(visible(text), quote=True))
+
+
 def md_text(text: Any) -> str:
-    """Text safe in Markdown prose and table cells: HTML escaped, Markdown punctuation and
-    line breaks neutralised."""
-    out = html.escape(str(text), quote=False)
+    """Text safe in Markdown prose and table cells: one line (controls shown as escapes), HTML
+    escaped, Markdown punctuation neutralised, mentions and autolinks inert."""
+    out = html.escape(visible(text), quote=False)
     out = re.sub(r"([\\`*_\[\]#|~!])", r"\\\1", out)
-    return " ".join(out.split())
+    return inert(" ".join(out.split()))
 
 
 def md_code(text: Any) -> str:
-    """An inline code span that holds any text (fenced by more backticks than it contains)."""
-    text = " ".join(str(text).split()).replace("|", "\\|")
+    """An inline code span that holds any text (fenced by more backticks than it contains);
+    controls shown as escapes, ``|`` escaped for table cells (GitHub reads ``\\|`` there as ``|``)."""
+    text = " ".join(visible(text).split()).replace("|", "\\|")
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
@@ -46,8 +78,9 @@ def md_code(text: Any) -> str:
 
 
 def md_block(lines: list[str], lang: str = "") -> str:
-    """A fenced code block holding ``lines`` verbatim."""
-    body = "\n".join(lines)
+    """A fenced code block holding ``lines`` verbatim but for control characters other than
+    tab (shown as escapes: a line separator inside a line would end the block in a list)."""
+    body = "\n".join(_CONTROL.sub(lambda m: m.group() if m.group() == "\t" else _show(m), x) for x in lines)
     longest = max((len(m) for m in re.findall(r"`{3,}", body)), default=2)
     fence = "`" * (longest + 1)
     return f"{fence}{lang}\n{body}\n{fence}"
@@ -93,8 +126,8 @@ def _md_review(review: dict[str, Any]) -> str:
 def _md_target_details(t: dict[str, Any]) -> str:
     diff = t["diff"]
     moved = f" (moved from {md_code(t['old_path'])})" if t["old_path"] else ""
-    lines = [f"<details><summary><code>{html.escape(t['path'])}</code>: {md_text(t['change'])}, "
-             f"{md_text(_cell_counts(diff))}</summary>", "", f"**{md_text(t['kind'])}**{moved}; review: "
+    lines = [f"<details><summary><code>{md_html(t['path'])}</code>: {md_html(t['change'])}, "
+             f"{md_html(_cell_counts(diff))}</summary>", "", f"**{md_text(t['kind'])}**{moved}; review: "
              f"{_md_review(t['review'])}"
              + (f"; may approve: {md_text(t['review']['may_approve'])}" if t["review"]["may_approve"] else ""), ""]
     if diff["format"] == "text":
@@ -108,7 +141,7 @@ def _md_target_details(t: dict[str, Any]) -> str:
             shown = cell["source_diff"][:MD_CELL_LINES]
             more = len(cell["source_diff"]) - len(shown)
             block = md_block(shown + ([f"... {more} more line(s) in the full report"] if more else []), "diff")
-            lines.append("\n".join("  " + x for x in block.splitlines()))
+            lines.append("\n".join("  " + x for x in block.split("\n")))
         if cell["outputs_changed"]:
             lines.append(f"  - outputs: before {md_text(_outputs_summary(cell['base_outputs']))}; "
                          f"after {md_text(_outputs_summary(cell['head_outputs']))} (side by side in the HTML report)")
@@ -216,8 +249,10 @@ def render_markdown(report: dict[str, Any], link: str | None = None, limit: int 
         lines += ["No review target changed.", ""]
     head_text = "\n".join(lines)
     tail = "\n".join(_md_results(report.get("results")))
-    pointer = ("the full report: " + md_text(link)) if link else (
-        f"the full report: `nbgov review pr --base {md_text(base['ref'])} --format html -o report.html`")
+    # --link is the CI's own (not the branch's): a live link when it is a plain http(s) URL
+    live = link and re.fullmatch(r"https?://[^\s<>`\x00-\x1f\x7f]+", link)
+    pointer = ("the full report: " + (f"<{link}>" if live else md_text(link))) if link else (
+        "the full report: " + md_code(f"nbgov review pr --base {base['ref']} --format html -o report.html"))
     body: list[str] = []
     used = len(head_text) + len(tail) + 200
     left_out = []
