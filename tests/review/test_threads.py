@@ -178,3 +178,23 @@ def test_a_renamed_or_deleted_notebook_keeps_its_open_thread(project: Path, nbgo
     assert nbgov("review", "resolve", tid[:8], "--reviewer", bob).code == 0
     ok = nbgov("review", "gate", "--base", "main")
     assert "thread" not in ok.err, ok.err
+
+
+def test_odd_file_names_are_gated_listed_and_reported(project: Path, nbgov, bob: str, git) -> None:
+    """E: git lists paths with -z: a notebook named with non-ASCII, a tab or a newline is a target."""
+    names = ["notebooks/café.ipynb", "notebooks/tab\there.ipynb", "notebooks/new\nline.ipynb", "notebooks/a[1].ipynb"]
+    assert nbgov("review", "approve", "notebooks/train.ipynb", "--reviewer", bob).code == 0
+    git("add", "-A")
+    git("commit", "-qm", "approved")
+    git("checkout", "-qb", "odd")
+    for name in names:
+        (project / name).write_bytes(_nb(project).read_bytes())
+    listed = {s["path"] for s in json.loads(nbgov("review", "status", "--json").out)}
+    assert set(names) <= listed, listed
+    refused = nbgov("review", "gate")
+    assert refused.code == 1 and all(f"{n}: unreviewed" in refused.err for n in names), refused.err
+    git("add", "-A")
+    git("commit", "-qm", "odd names")
+    report = json.loads(nbgov("review", "pr", "--base", "main", "--format", "json", "--no-results").out)
+    assert set(names) <= {t["path"] for t in report["targets"]}
+    assert not report["gate"]["passes"] and set(names) <= set(report["gate"]["paths"])

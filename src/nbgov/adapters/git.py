@@ -62,6 +62,15 @@ def _out(root: str | Path, *args: str) -> str | None:
     return proc.stdout.decode("utf-8", errors="replace").strip()
 
 
+def _paths(root: str | Path, *args: str) -> list[str] | None:
+    """The NUL-separated paths a ``-z`` command prints (None: git failed): no quoting of
+    non-ASCII, tab or newline in a name, no stripping of its spaces."""
+    proc = _git(root, *args)
+    if proc is None or proc.returncode != 0:
+        return None
+    return [p for p in proc.stdout.decode("utf-8", errors="replace").split("\x00") if p]
+
+
 def repo_root(path: str | Path) -> Path | None:
     """The top folder of the git work tree holding ``path``, or None."""
     path = Path(path)
@@ -90,18 +99,19 @@ def rev_parse(root: str | Path, rev: str) -> str | None:
 
 def is_modified(root: str | Path, path: str | Path) -> bool:
     """Whether ``path`` differs from HEAD (modified, staged, or not committed at all)."""
-    status = _out(root, "status", "--porcelain", "--untracked-files=all", "--", str(path))
+    # --literal-pathspecs: a name holding * ? [ is that one file, not a pattern
+    status = _out(root, "--literal-pathspecs", "status", "--porcelain", "--untracked-files=all", "--", str(path))
     if status is None:
         return False
     if status:
         return True
     # clean and absent from git status: either committed unchanged, or ignored
-    return _out(root, "ls-files", "--error-unmatch", "--", str(path)) is None
+    return _out(root, "--literal-pathspecs", "ls-files", "--error-unmatch", "--", str(path)) is None
 
 
 def last_author(root: str | Path, path: str | Path) -> tuple[Person, str] | None:
     """(author, commit sha) of the latest commit that touched ``path``, or None if none did."""
-    out = _out(root, "log", "-1", "--format=%an%x00%ae%x00%H", "--", str(path))
+    out = _out(root, "--literal-pathspecs", "log", "-1", "--format=%an%x00%ae%x00%H", "--", str(path))
     if not out:
         return None
     name, email, sha = out.split("\x00")
@@ -117,7 +127,8 @@ def change_identities(root: str | Path, path: str | Path, since: str | None = No
         rng = [f"{since}..HEAD"]
     # --full-history: a merge that brings back a version from the other side is a change too
     # (git's default simplification would skip it when it matches one of its parents)
-    out = _out(root, "log", "--full-history", "--format=%an%x00%ae%x00%cn%x00%ce", *rng, "--", str(path))
+    out = _out(root, "--literal-pathspecs", "log", "--full-history", "--format=%an%x00%ae%x00%cn%x00%ce", *rng,
+               "--", str(path))
     if out is None:
         return None
     found: dict[Person, None] = {}
@@ -161,8 +172,9 @@ def is_tracked(root: str | Path, path: str | Path, rev: str = "HEAD") -> bool:
 
 def ls_files(root: str | Path, *patterns: str) -> list[str]:
     """Tracked and untracked-but-not-ignored files matching the patterns, posix, relative."""
-    out = _out(root, "ls-files", "--cached", "--others", "--exclude-standard", "--", *patterns)
-    return sorted(set(out.splitlines())) if out else []
+    # -z: without it git quotes a name with non-ASCII, a tab or a newline ("caf\\303\\251.ipynb")
+    out = _paths(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *patterns)
+    return sorted(set(out or []))
 
 
 def blob_id(root: str | Path, rev: str, path: str | Path) -> str | None:
@@ -194,8 +206,8 @@ def changed_files(root: str | Path, base: str, head: str | None = None
         out.append((status, None if status == "A" else path, None if status == "D" else path))
         i += 2
     if head is None:
-        extra = _out(root, "ls-files", "--others", "--exclude-standard", "-z")
-        out += [("A", None, p) for p in (extra or "").split("\x00") if p]
+        extra = _paths(root, "ls-files", "--others", "--exclude-standard", "-z")
+        out += [("A", None, p) for p in extra or []]
     return out
 
 
