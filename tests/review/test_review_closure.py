@@ -116,3 +116,27 @@ def test_the_gate_covers_spec_and_env_file_never_approved(closure: Path):
     commit(closure, "change env and spec")
     assert run_cli(closure, "review", "approve", "env.yaml", "pipeline.yaml", "--reviewer", BOB).returncode == 0
     assert run_cli(closure, "review", "gate").returncode == 0
+
+
+def test_sys_path_folders_extend_the_closure(tmp_path: Path):
+    """F: folders a notebook or module adds to sys.path with literal strings are searched (inside
+    the project only); a computed sys.path change makes every project module a target."""
+    root = tmp_path
+    (root / "pipeline.yaml").write_text("tasks:\n  - source: nb/a.ipynb\n    product: out/a.ipynb\n")
+    write_nb(root / "nb/a.ipynb", notebook("upstream = None\nproduct = None",
+                                           "import sys\nsys.path.append('sub')\nimport first"))
+    (root / "sub").mkdir()
+    (root / "sub/first.py").write_text("import sys\nsys.path.insert(0, 'deep')\nimport second\n")
+    (root / "deep").mkdir()
+    (root / "deep/second.py").write_text("import third\n")
+    (root / "deep/third.py").write_text("import sys\nsys.path += ['../outside']\n")
+    (root / "other").mkdir()
+    (root / "other/unrelated.py").write_text("X = 1\n")
+    (root / "nbgov.toml").write_text('experiment = "syspath"\n')
+    found = {t.path for t in review_targets(load_config(root))}
+    assert {"sub/first.py", "deep/second.py", "deep/third.py"} <= found
+    assert "other/unrelated.py" not in found
+
+    (root / "deep/third.py").write_text("import os, sys\nsys.path.append(os.environ['EXTRA'])\n")
+    found = {t.path: t.why for t in review_targets(load_config(root))}
+    assert "other/unrelated.py" in found and "deep/third.py changes sys.path" in found["other/unrelated.py"]

@@ -9,7 +9,11 @@ The closure, found statically (no Ploomber import, no project code run):
   at its top level or in a task;
 - the project's own Python modules that any of these import (``ast``, transitively, relative
   imports resolved, packages' ``__init__.py`` included), searched from the importing file's
-  folder then the spec's folder, kept only inside the project (never a virtualenv).
+  folder, the folders any file of the closure adds to ``sys.path`` with literal strings
+  (:mod:`.syspath`; inside the project), then the spec's folder, kept only inside the project
+  (never a virtualenv);
+- every Python module of the project when a file of the closure changes ``sys.path`` with a
+  computed value (the closure cannot follow it: docs/security.md, R4).
 
 Each target has a version of its meaning (:func:`nbgov.adapters.notebooks.content_version`):
 ``nbv1`` for notebooks and Python files, ``srcv1`` (normalised text) for the rest. The review
@@ -29,6 +33,7 @@ from nbgov.adapters.ploomber.sources import partial_path, raw_tasks, read_yaml
 from nbgov.adapters.specfile import module_file
 from nbgov.core.config import Config
 from nbgov.core.errors import PipelineError
+from nbgov.services.review import syspath
 
 #: Spec keys naming Python objects by dotted path (top level, and in a task).
 SPEC_DOTTED = ("location", "on_render", "on_finish", "on_failure", "executor", "serializer", "unserializer")
@@ -147,8 +152,9 @@ def _magic_as_import(line: str) -> str:
     return f"{indent}pass"
 
 
-def _imported(path: Path, root: Path) -> set[str]:
-    """Absolute module names a Python file or notebook imports (relative ones resolved)."""
+def _imported(path: Path, root: Path, changes: syspath.PathChanges | None = None) -> set[str]:
+    """Absolute module names a Python file or notebook imports (relative ones resolved); what
+    it does to ``sys.path`` goes into ``changes``."""
     inits = _packages(path, root)  # innermost first: the file's package, its parents
     package = ".".join(p.parent.name for p in reversed(inits))
     names: set[str] = set()
@@ -157,6 +163,8 @@ def _imported(path: Path, root: Path) -> set[str]:
             tree = ast.parse(source)
         except (SyntaxError, ValueError):
             continue
+        if changes is not None:
+            syspath.scan(tree, changes)
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names.update(alias.name for alias in node.names)
@@ -174,25 +182,73 @@ def _imported(path: Path, root: Path) -> set[str]:
     return names
 
 
+def _added_folders(current: Path, written: list[str], root: Path) -> list[Path]:
+    """The project folders a literal ``sys.path`` entry names: relative to the file's folder
+    (a notebook's kernel starts there) or to the project root; never outside the project."""
+    out = []
+    for entry in written:
+        for base in (current.parent, root):
+            folder = (base / entry).resolve()
+            if folder.is_dir() and folder.is_relative_to(root) and not set(folder.relative_to(root).parts) & _OUTSIDE:
+                out.append(folder)
+    return out
+
+
 def _close(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder) -> dict[Path, str]:
-    """``start`` and every project module they import, transitively (path -> why)."""
+    """``start`` and every project module they import, transitively (path -> why), searching
+    also the folders the closure adds to ``sys.path`` (again from the start while that list
+    grows: sys.path is the kernel's, whichever file changed it)."""
+    added: dict[Path, str] = {}
+    while True:
+        found, more, computed = _close_once(start, root, spec_folder, _find, list(added))
+        if computed is not None:
+            why = f"any project module: {computed} changes sys.path with a computed value"
+            for module in sorted(p.resolve() for p in _all_modules(root)):
+                found.setdefault(module, why)
+            return found
+        if set(more) <= set(added):
+            return found
+        added.update(more)
+
+
+def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder, extra: list[Path]
+                ) -> tuple[dict[Path, str], dict[Path, str], str | None]:
     found = dict(start)
     queue = [p for p in start if p.suffix in (".py", ".ipynb")]
+    added: dict[Path, str] = {}
+    computed = None
     while queue:
         current = queue.pop()
-        for name in sorted(_imported(current, root)):
-            # the kernel's working folder (the notebook's), then the spec's: the first copy
-            # inside the project is the one that can run (installed packages are not targets)
-            module = next((m for f in dict.fromkeys([current.parent, spec_folder, root])
+        changes = syspath.PathChanges()
+        names = _imported(current, root, changes)
+        rel = current.relative_to(root).as_posix()
+        if changes.computed and computed is None:
+            computed = rel
+        for folder in _added_folders(current, changes.folders, root):
+            added.setdefault(folder, rel)
+        for name in sorted(names):
+            # the kernel's working folder (the notebook's), the folders added to sys.path, then
+            # the spec's: the first copy inside the project is the one that can run
+            module = next((m for f in dict.fromkeys([current.parent, *extra, spec_folder, root])
                            if _inside(m := _find(name, f), root)), None)
             if module is None:
                 continue
             for path in [*_packages(module, root), module]:
                 path = path.resolve()
                 if path not in found:
-                    found[path] = f"imported by {current.relative_to(root).as_posix()}"
+                    found[path] = f"imported by {rel}"
                     queue.append(path)
-    return found
+    return found, added, computed
+
+
+def _all_modules(root: Path) -> list[Path]:
+    """Every ``.py`` file of the project outside virtualenvs, caches and hidden folders."""
+    out = []
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root).parts[:-1]
+        if not any(p in _OUTSIDE or p.startswith(".") for p in parts):
+            out.append(path)
+    return out
 
 
 def _env_file(spec_path: Path) -> Path:
