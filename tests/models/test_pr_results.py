@@ -31,12 +31,24 @@ def branch(built_example: BuiltExample, tmp_path_factory) -> Path:
     head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     from mlflow.tracking import MlflowClient
 
+    from nbgov.adapters.notebooks import task_source_version
+
     client = MlflowClient(built_example.store.replace(str(built_example.root), str(root)))
     exp = client.get_experiment_by_name("nbgov-example")
+    version = task_source_version(path)
     run = client.create_run(exp.experiment_id, tags={"nbgov.kind": "task", "nbgov.task": "evaluate",
-                                                     "nbgov.git_commit": head, "nbgov.git_dirty": "False"})
+                                                     "nbgov.git_commit": head, "nbgov.git_dirty": "False",
+                                                     "nbgov.notebook_version": version})
     client.log_metric(run.info.run_id, "f1", 0.5)
     client.set_terminated(run.info.run_id)
+    # G: newer runs tagged with the head commit but of another source version (an older run's
+    # version, or code merged in from elsewhere) are not the head's result
+    for task, f1 in (("evaluate", 0.99), ("register", 0.42)):
+        other = client.create_run(exp.experiment_id, tags={
+            "nbgov.kind": "task", "nbgov.task": task, "nbgov.git_commit": head, "nbgov.git_dirty": "False",
+            "nbgov.notebook_version": "nbv1:" + "0" * 64})
+        client.log_metric(other.info.run_id, "f1", f1)
+        client.set_terminated(other.info.run_id)
     return root
 
 
@@ -55,7 +67,8 @@ def test_results_compare_base_and_head_runs(branch: Path) -> None:
     assert f1["fails"] == ["f1 >= 0.9"] and f1["failed_at_base"] is False
     assert tasks["evaluate"]["note"] is None
     assert tasks["register"]["head_run"] is None and tasks["register"]["base_run"] is not None
-    assert tasks["register"]["note"] == "no run at head: run `nbgov build` on the branch"
+    assert tasks["register"]["note"] == "no run at head for this version: run `nbgov build` on the branch"
+    assert tasks["evaluate"]["head_run"]["commit"] == report["head"]["commit"]
     assert [m["via"] for m in results["models"]] == ["register"]
     assert results["models"][0]["name"] == "nbgov-example-classifier"
 
@@ -64,4 +77,5 @@ def test_results_compare_base_and_head_runs(branch: Path) -> None:
     md = render_markdown(report)  # the same JSON as the CLI's Markdown (a second run costs MLflow's import)
     assert "### What the change did to the results" in md
     assert "⚠️ f1 &gt;= 0.9" in md or "⚠️ f1 >= 0.9" in md
-    assert "no run at head: run \\`nbgov build\\` on the branch" in md
+    assert "no run at head for this version: run \\`nbgov build\\` on the branch" in md
+    assert f"head `{report['head']['commit'][:10]}`" in md  # the commit of each run is named

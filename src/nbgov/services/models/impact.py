@@ -3,8 +3,10 @@ and every task downstream of it, the metrics of its last recorded run at the bas
 against its last run at the head commit, with the difference, and the promotion thresholds
 (``[promote]``) a head value would now fail; the models whose lineage the change reaches.
 
-Runs are found in the tracking store by their tags: every task run carries ``nbgov.task`` and
-the git commit the build ran at (``nbgov.git_commit``, see :mod:`nbgov.services.recording`).
+Runs are found in the tracking store by their tags: every task run carries ``nbgov.task``,
+the git commit the build ran at (``nbgov.git_commit``, see :mod:`nbgov.services.recording`)
+and the version of the task's source it ran (``nbgov.notebook_version``): a run counts for a
+side only when that version is the source's version at the side's commit.
 A side without a run is said plainly, with the command that makes one.
 """
 
@@ -12,11 +14,13 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from nbgov.adapters import git
 from nbgov.adapters.mlflow.tracker import Tracker
+from nbgov.adapters.notebooks import task_source_version
 from nbgov.core.config import Config
 from nbgov.core.errors import NbgovError
 from nbgov.core.thresholds import Rule
@@ -71,18 +75,41 @@ def affected_tasks(config: Config, report: dict[str, Any]) -> dict[str, str]:
     return {name: why[name] for name in order if name in why}
 
 
-def _last_runs(tracker: Tracker, commits: list[str]) -> dict[str, Any]:
+def _last_runs(tracker: Tracker, commits: list[str], versions: dict[str, str]) -> dict[str, Any]:
     """Task name -> its newest task run recorded at the first of ``commits`` (newest first)
-    that has one: a build skips a task whose inputs did not change, so a task's result at a
-    commit is its run at that commit or, failing that, at an earlier one of the same line."""
+    that has one *of the task's source version at that side* (``versions``; the run's
+    ``nbgov.notebook_version`` tag): a build skips a task whose inputs did not change, so a
+    task's result at a commit is its run at that commit or at an earlier one of the same line,
+    but only while its source is the same (a run of an older version, or one merged in from
+    another branch with other code, is not this side's result)."""
     out: dict[str, Any] = {}
     for commit in commits:
         quoted = commit.replace("'", "")
         runs = tracker.search_runs(f"tags.`nbgov.kind` = 'task' and tags.`nbgov.git_commit` = '{quoted}'",
                                    max_results=1000)
         for run in runs:  # newest first
-            out.setdefault(run.data.tags.get("nbgov.task", ""), run)
+            task = run.data.tags.get("nbgov.task", "")
+            if task in versions and run.data.tags.get("nbgov.notebook_version", "") == versions[task]:
+                out.setdefault(task, run)
     return out
+
+
+def _version_at(repo: Path | None, config: Config, rev: str | None, source: str | None) -> str:
+    """The version of a task's source (project-relative) at commit ``rev`` (None: the working
+    tree), as a build records it (``nbgov.notebook_version``); "" when there is none."""
+    if source is None:
+        return ""
+    if rev is None or repo is None:
+        return task_source_version(config.root / source) or ""
+    rel = (config.root.resolve() / source).relative_to(repo.resolve()).as_posix()
+    try:
+        data = git.show_file(repo, rev, rel)
+    except NbgovError:
+        return ""
+    with tempfile.TemporaryDirectory(prefix="nbgov-version-") as tmp:
+        copy = Path(tmp) / Path(source).name  # the same name: a .py file's kind is read from it
+        copy.write_bytes(data)
+        return task_source_version(copy) or ""
 
 
 def _lines(config: Config, report: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -163,19 +190,29 @@ def results(config: Config, report: dict[str, Any]) -> dict[str, Any]:
     tracker = Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
     try:
         base_line, branch = _lines(config, report)
-        base_runs = _last_runs(tracker, base_line)
-        head_runs = _last_runs(tracker, branch)
+        repo = git.repo_root(config.root)
+        tasks_now = {t.name: t for t in _tasks(config)}
+        renamed = _old_names(config, report)
+        moved_from = {t["path"]: t["old_path"] for t in report["targets"] if t["old_path"]}
+        head_versions, base_versions = {}, {}
+        for name in why:
+            task = tasks_now.get(name)
+            source = _rel(config, (task.source_file or task.source) if task is not None else None)
+            head_versions[name] = _version_at(repo, config, report["head"]["commit"], source)
+            base_versions[renamed.get(name, name)] = _version_at(repo, config, report["base"]["commit"],
+                                                                 moved_from.get(source, source) if source else None)
+        base_runs = _last_runs(tracker, base_line, base_versions)
+        head_runs = _last_runs(tracker, branch, head_versions)
         built_at_head = _built_at(tracker, report["head"]["commit"])
         rules = _rules(config)
     except NbgovError as exc:
         return {"tasks": [{"task": t, "why": w, "base_run": None, "head_run": None, "metrics": [],
                            "note": "tracking store not read"} for t, w in why.items()],
                 "models": [], "notes": [f"the tracking store could not be read: {exc.message}"]}
-    tasks_by_name = {t.name: t for t in _tasks(config)}
-    renamed = _old_names(config, report)
+    tasks_by_name = tasks_now
     out, models = [], []
     for name, reason in why.items():
-        base = base_runs.get(name) or base_runs.get(renamed.get(name, name))
+        base = base_runs.get(renamed.get(name, name))
         head = head_runs.get(name)
         metrics = []
         base_m = dict(base.data.metrics) if base else {}
@@ -188,12 +225,12 @@ def results(config: Config, report: dict[str, Any]) -> dict[str, Any]:
                             "failed_at_base": bool(_fails(rules, name, metric, b))})
         missing = []
         if base is None:
-            missing.append("no run at base: run `nbgov build` on the base commit")
+            missing.append("no run at base for this version: run `nbgov build` on the base commit")
         if head is None and built_at_head:
             # a build at the head skipped it (its inputs did not change): it did not re-run
             missing.append("not re-run on the branch: its inputs did not change")
         elif head is None:
-            missing.append("no run at head: run `nbgov build` on the branch")
+            missing.append("no run at head for this version: run `nbgov build` on the branch")
         elif report["head"]["commit"] and head.data.tags.get("nbgov.git_dirty") == "True":
             missing.append("the head run was made with uncommitted changes")
         out.append({"task": name, "why": reason, "base_run": _run_view(base), "head_run": _run_view(head),

@@ -168,26 +168,35 @@ def _md_results(results: dict[str, Any] | None) -> list[str]:
         lines += [f"> {md_text(note)}", ""]
     rows = []
     for task in results["tasks"]:
+        runs = _md_runs(task)
         if not task["metrics"] or task["base_run"] is None or task["head_run"] is None:
             # one side has no run: one line for the task, not one per metric
             names = ", ".join(m["name"] for m in task["metrics"])
-            rows.append(f"| {md_code(task['task'])} | {md_text(task['why'])} | {md_text(names)} | | | | "
+            rows.append(f"| {md_code(task['task'])} | {md_text(task['why'])} | {runs} | {md_text(names)} | | | | "
                         f"{md_text(task['note'] or '')} |")
             continue
         for m in task["metrics"]:
             fails = "⚠️ " + ", ".join(md_text(f) for f in m["fails"]) if m["fails"] else ""
             values = " | ".join(md_text(_num(v, signed=k == "delta")) for k, v in
                                 (("base", m["base"]), ("head", m["head"]), ("delta", m["delta"])))
-            rows.append(f"| {md_code(task['task'])} | {md_text(task['why'])} | {md_text(m['name'])} | {values} | "
-                        f"{fails or md_text(task['note'] or '')} |")
+            rows.append(f"| {md_code(task['task'])} | {md_text(task['why'])} | {runs} | {md_text(m['name'])} | "
+                        f"{values} | {fails or md_text(task['note'] or '')} |")
     if rows:
-        lines += ["| task | why | metric | base | head | Δ | |", "|---|---|---|---:|---:|---:|---|", *rows, ""]
+        lines += ["| task | why | runs (commit) | metric | base | head | Δ | |",
+                  "|---|---|---|---|---:|---:|---:|---|", *rows, ""]
     models = results.get("models") or []
     if models:
         lines.append("Models whose lineage the change reaches: " + ", ".join(
             md_code(f"{m['name']}" + (f" v{m['version']}" if m.get("version") else "")) for m in models))
         lines.append("")
     return lines
+
+
+def _md_runs(task: dict[str, Any]) -> str:
+    """The commit each side's run was made at (``base abc1234 → head def5678``)."""
+    def at(run: dict[str, Any] | None) -> str:
+        return md_code(str(run.get("commit") or "?")[:10]) if run else "–"
+    return f"base {at(task['base_run'])} → head {at(task['head_run'])}"
 
 
 def _num(value: Any, signed: bool = False) -> str:
