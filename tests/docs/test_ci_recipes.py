@@ -30,3 +30,17 @@ def test_gitlab_job_is_valid_yaml_running_the_gate() -> None:
     assert 'nbgov review gate --base "$BASE"' in script and "<!-- nbgov-pr-report -->" in script
     assert "nbgov-report.html" in job["artifacts"]["paths"]
     assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+
+
+def test_recipes_pin_nbgov_pick_their_own_comment_and_set_the_store() -> None:
+    """I, H: the pinned version is the current one; the comment to update is found by marker AND
+    author (GitLab: every page of notes); the tracking store is set by CI, not by the branch."""
+    from nbgov import __version__
+
+    github = (CI / "github-pr-review.yml").read_text()
+    gitlab = (CI / "gitlab-pr-review.yml").read_text()
+    for text in (github, gitlab):
+        assert f'pip install "nbgov=={__version__}"' in text
+        assert "MLFLOW_TRACKING_URI" in text and "--no-results" in text
+    assert ".user.login == env.BOT" in github
+    assert 'n["author"]["id"] == me' in gitlab and "X-Next-Page" in gitlab

@@ -79,3 +79,49 @@ def test_results_compare_base_and_head_runs(branch: Path) -> None:
     assert "⚠️ f1 &gt;= 0.9" in md or "⚠️ f1 >= 0.9" in md
     assert "no run at head for this version: run \\`nbgov build\\` on the branch" in md
     assert f"head `{report['head']['commit'][:10]}`" in md  # the commit of each run is named
+
+
+def test_a_store_the_branch_wrote_is_not_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """H: a tracking store committed in the repository and changed by the branch, or a
+    tracking_uri the branch changed, gives no result and is named as a trust change."""
+    from nbgov.core.config import load_config
+    from nbgov.services.models import impact
+
+    root = tmp_path
+    git = ["git", "-C", str(root), "-c", "user.name=Ada", "-c", "user.email=ada@example.com", "-c",
+           "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-qb", "main"], check=True)
+    (root / "nbgov.toml").write_text('experiment = "e"\n')
+    (root / "mlflow.db").write_bytes(b"base runs")
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+
+    def sha() -> str:
+        return subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    base = sha()
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setattr(impact, "affected_tasks", lambda config, report: {"train": "notebooks/train.ipynb changed"})
+
+    def section(report_head: str) -> tuple[dict, dict]:
+        report = {"base": {"commit": base}, "head": {"commit": report_head}, "targets": [], "trust_changes": []}
+        return impact.results(load_config(root), report), report
+
+    (root / "mlflow.db").write_bytes(b"forged runs: f1 = 1.0")
+    subprocess.run([*git, "commit", "-qam", "forge"], check=True)
+    res, report = section(sha())
+    assert res["tasks"] == [] and "cannot be trusted" in res["notes"][0] and "mlflow.db" in res["untrusted"]
+    assert report["trust_changes"] == ["mlflow.db"]
+
+    subprocess.run([*git, "reset", "-q", "--hard", base], check=True)
+    (root / "nbgov.toml").write_text('experiment = "e"\ntracking_uri = "sqlite:///branch.db"\n')
+    subprocess.run([*git, "commit", "-qam", "own store"], check=True)
+    res, report = section(sha())
+    assert res["tasks"] == [] and report["trust_changes"] == ["nbgov.toml"]
+
+    from nbgov.services.models.store_trust import untrusted_store
+
+    subprocess.run([*git, "reset", "-q", "--hard", base], check=True)
+    (root / "other.txt").write_text("x")
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "unrelated"], check=True)
+    assert untrusted_store(load_config(root), {"base": {"commit": base}, "head": {"commit": sha()}}) is None

@@ -25,6 +25,7 @@ from nbgov.core.config import Config
 from nbgov.core.errors import NbgovError
 from nbgov.core.thresholds import Rule
 from nbgov.services.models.promote import PromoteSettings
+from nbgov.services.models.store_trust import untrusted_store
 from nbgov.services.pipeline.plan import plan_tasks, spec_tasks
 
 REGISTERED_MODEL = "registered_model"
@@ -181,12 +182,23 @@ def _model(config: Config, task: Any) -> dict[str, Any] | None:
 def results(config: Config, report: dict[str, Any]) -> dict[str, Any]:
     """The ``results`` section of a PR report (see docs/reference/pr-report.md).
 
-    Never raises for a missing store or run: the section then says what is missing.
+    Never raises for a missing store or run: the section then says what is missing. When the
+    store cannot be trusted (:func:`.store_trust.untrusted_store`) it shows no result, says
+    why, and adds the file the branch changed to ``report["trust_changes"]``.
     """
     why = affected_tasks(config, report)
     notes: list[str] = []
     if not why:
         return {"tasks": [], "models": [], "notes": ["no pipeline task is affected by this change"]}
+    distrust = untrusted_store(config, report)
+    if distrust is not None:
+        # a store the branch wrote (or chose) could say anything: show no number from it
+        reason, path = distrust
+        if path not in report["trust_changes"]:
+            report["trust_changes"].append(path)  # named with the trust settings
+        return {"tasks": [], "models": [], "untrusted": reason,
+                "notes": [f"the results cannot be trusted: {reason}. Set MLFLOW_TRACKING_URI to a store "
+                          "the branch cannot write (docs/how-to/pr-review.md)"]}
     tracker = Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
     try:
         base_line, branch = _lines(config, report)
