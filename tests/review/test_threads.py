@@ -198,3 +198,21 @@ def test_odd_file_names_are_gated_listed_and_reported(project: Path, nbgov, bob:
     report = json.loads(nbgov("review", "pr", "--base", "main", "--format", "json", "--no-results").out)
     assert set(names) <= {t["path"] for t in report["targets"]}
     assert not report["gate"]["passes"] and set(names) <= set(report["gate"]["paths"])
+
+
+def test_ci_files_are_trust_changes_called_out_first(project: Path, nbgov, git) -> None:
+    """I: a changed CI definition is a trust change of the report, listed before all others."""
+    git("checkout", "-qb", "ci")
+    (project / ".github" / "workflows").mkdir(parents=True)
+    (project / ".github" / "workflows" / "ci.yml").write_text("on: push\njobs: {}\n")
+    (project / ".gitlab-ci.yml").write_text("job:\n  script: [true]\n")
+    config = project / "nbgov.toml"
+    config.write_text(config.read_text() + "\n[review]\nallow_self_approval = true\n")
+    git("add", "-A")
+    git("commit", "-qm", "ci")
+    report = json.loads(nbgov("review", "pr", "--base", "main", "--format", "json", "--no-results").out)
+    assert report["trust_changes"][:2] == [".github/workflows/ci.yml", ".gitlab-ci.yml"]
+    assert "nbgov.toml" in report["trust_changes"]
+    assert [t["path"] for t in report["targets"]][:2] == report["trust_changes"][:2]
+    md = nbgov("review", "pr", "--base", "main", "--no-results").out
+    assert md.index("CI files changed") < md.index("Trust settings changed")

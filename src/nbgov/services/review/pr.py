@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -204,7 +205,11 @@ def _report(config: Config, base: str, head: str | None, base_sha: str, head_sha
     trust_files = set(trusted.changed)
     open_threads = thread_store.threads_by_notebook(config, base_sha)
     targets: list[dict[str, Any]] = []
+    base_top = base_root.parents[len(Path(prefix).parts) - 1] if prefix else base_root
     for status, old_abs, new_abs in changes:
+        if is_ci_file(old_abs) or is_ci_file(new_abs):
+            targets.append(_ci_target(status, old_abs, new_abs, base_top, repo))
+            continue
         old, new = _project_rel(prefix, old_abs), _project_rel(prefix, new_abs)
         if old is None and new is None:
             continue  # outside the project
@@ -227,6 +232,7 @@ def _report(config: Config, base: str, head: str | None, base_sha: str, head_sha
             "change": _CHANGE.get(status, "modified"),
             "kind": target_kind(config, rel) if new else kind_of(rel),
             "trust": rel in trust_files,
+            "ci": False,
             "in_gate": rel in head_targets or rel in trust_files,
             "base_version": content_version(before) if before is not None else None,
             "head_version": version,
@@ -237,8 +243,9 @@ def _report(config: Config, base: str, head: str | None, base_sha: str, head_sha
                                                 after if isinstance(after, dict) else None),
         }
         targets.append(target)
-    # trust settings first: a change to who may approve is read before anything it approves
-    targets.sort(key=lambda t: (not t["trust"], t["path"]))
+    # trust settings first (CI files first of all: they decide what the checks run): a change
+    # to who may approve is read before anything it approves
+    targets.sort(key=lambda t: (not t.get("ci"), not t["trust"], t["path"]))
     return {
         "schema": SCHEMA,
         "base": {"ref": base, "commit": base_sha},
@@ -251,6 +258,28 @@ def _report(config: Config, base: str, head: str | None, base_sha: str, head_sha
     }
 
 
+#: Files that decide what CI runs (and so which checks a pull request passes), repo-relative.
+_CI_FILES = re.compile(r"\.github/workflows/[^/]+\.ya?ml|\.gitlab-ci\.yml|\.gitlab/ci/.+\.ya?ml")
+
+
+def is_ci_file(path: str | None) -> bool:
+    """Whether a repository-relative path is a CI definition (a trust setting of the report)."""
+    return path is not None and _CI_FILES.fullmatch(path) is not None
+
+
+def _ci_target(status: str, old: str | None, new: str | None, base_top: Path, head_top: Path) -> dict[str, Any]:
+    """A changed CI file as a target of the report: a trust change, shown first, not gated
+    (nbgov cannot approve what runs nbgov: the people who merge must read it)."""
+    raw_before = _raw_text(base_top / old) if old else ""
+    raw_after = _raw_text(head_top / new) if new else ""
+    review = {"status": "not gated: a CI file, review it here", "approved_by": [], "approved_version": None,
+              "changes_requested_by": [], "last": None, "changed_by": [], "may_approve": None, "eligible": None}
+    return {"path": new or old, "old_path": old if status == "R" else None, "change": _CHANGE.get(status, "modified"),
+            "kind": "CI file", "trust": True, "ci": True, "in_gate": False, "base_version": None,
+            "head_version": None, "diff": _diff(new or old or "", None, None, raw_before, raw_after),
+            "review": review, "threads": []}
+
+
 def _branch(repo: Path) -> str:
     name = git.current_branch(repo)
     return f"{name} (working tree)" if name else "working tree"
@@ -261,7 +290,8 @@ def _summary(targets: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "targets": len(targets),
         "approved": states.count("approved"),
-        "not_approved": sum(1 for t in targets if t["review"]["status"] not in ("approved", "deleted")),
+        "not_approved": sum(1 for t in targets if t["review"]["status"] not in ("approved", "deleted")
+                            and not t.get("ci")),
         "deleted": states.count("deleted"),
         "open_threads": sum(1 for t in targets for th in t["threads"] if not th["resolved"]),
     }

@@ -241,6 +241,11 @@ def render_markdown(report: dict[str, Any], link: str | None = None, limit: int 
     lines += ["", f"{summary['targets']} changed target(s): {summary['approved']} approved, "
                   f"{summary['not_approved']} not approved, {summary['deleted']} deleted; "
                   f"{summary['open_threads']} open thread(s).", ""]
+    ci = [t["path"] for t in report["targets"] if t.get("ci")]
+    if ci:
+        lines += ["> [!CAUTION]", "> **CI files changed**: " + ", ".join(md_code(p) for p in ci)
+                  + ". They decide what the checks (and this report) run: read them before trusting a green check.",
+                  ""]
     if report["trust_changes"]:
         lines += ["> [!WARNING]", "> **Trust settings changed** (who may approve, what must be approved): "
                   + ", ".join(md_code(p) for p in report["trust_changes"])
