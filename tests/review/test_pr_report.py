@@ -273,7 +273,8 @@ def _evil_report() -> dict:
                        "counts": {"added": 0, "removed": 0, "changed": 1, "moved": 0, "outputs_changed": 0}},
               "review": review}
     results = {"notes": [_LIVE], "models": [], "tasks": [
-        {"task": "t\n\n# task", "why": "changed", "note": None, "base_run": {"commit": "c" * 40}, "head_run": {"commit": "d\n\n# x"},
+        {"task": "t\n\n# task", "why": "changed", "note": None, "base_run": {"commit": "c" * 40},
+         "head_run": {"commit": "d\n\n# x"},
          "metrics": [{"name": _LIVE + "\n\n# metric", "base": 1.0, "head": 2.0, "delta": 1.0, "fails": []}]}]}
     reasons = [f"{_EVIL_PATH}: unreviewed", "odd: path: with colons.ipynb: stale"]
     return {"schema": "nbgov.pr-report/1", "base": {"ref": "main\n\n# base", "commit": "a" * 40},

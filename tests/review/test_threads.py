@@ -216,3 +216,60 @@ def test_ci_files_are_trust_changes_called_out_first(project: Path, nbgov, git) 
     assert [t["path"] for t in report["targets"]][:2] == report["trust_changes"][:2]
     md = nbgov("review", "pr", "--base", "main", "--no-results").out
     assert md.index("CI files changed") < md.index("Trust settings changed")
+
+
+def test_a_damaged_notebook_is_named_not_a_crash(project: Path, nbgov, bob: str, git) -> None:
+    """J: an output that is not an object is reported as damaged (no traceback, the other
+    targets still reported, the gate refuses it); the author stays out of "may approve" after an
+    approval on the branch; --project naming no folder says so."""
+    git("checkout", "-qb", "pr")
+    good = project / "notebooks" / "good.ipynb"
+    good.write_bytes(_nb(project).read_bytes())
+    _cells(project, lambda cells: next(c for c in cells if c["cell_type"] == "code").update(outputs=["oops", 3]))
+    git("add", "-A")
+    git("commit", "-qm", "a damaged notebook")
+    assert nbgov("review", "approve", "notebooks/good.ipynb", "--reviewer", bob).code == 0
+    git("add", "-A")
+    git("commit", "-qm", "approve good")
+    run = nbgov("review", "pr", "--base", "main", "--format", "json", "--no-results")
+    assert run.code == 0 and "Traceback" not in run.err, run.err
+    report = json.loads(run.out)
+    targets = {t["path"]: t for t in report["targets"]}
+    assert "not an object" in targets["notebooks/train.ipynb"]["damaged"]
+    assert targets["notebooks/good.ipynb"]["damaged"] is None
+    assert "notebooks/train.ipynb" in report["gate"]["paths"] and "notebooks/good.ipynb" not in report["gate"]["paths"]
+    assert targets["notebooks/good.ipynb"]["review"]["status"] == "approved"
+    assert "Ada Author" in targets["notebooks/good.ipynb"]["review"]["may_approve"]  # the author, since the base
+    md = nbgov("review", "pr", "--base", "main", "--no-results").out
+    assert "damaged notebook at head" in md
+    missing = nbgov("review", "pr", "--base", "main", "--project", "/nonexistent/folder")
+    assert missing.code == 2 and "does not exist" in missing.err and "Traceback" not in missing.err
+
+
+def test_checkouts_are_removed_on_sigterm_and_stale_ones_pruned(project: Path, git) -> None:
+    """J: SIGTERM during the report removes its temporary work tree; one left by a run that died
+    (its pid gone) is removed by the next run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    import pytest
+
+    from nbgov.core.config import load_config
+    from nbgov.services.review import pr
+
+    seen = []
+    with pytest.raises(SystemExit), pr._terminate_as_exit(), pr._checkout(project, "HEAD") as tree:
+        seen.append(tree)
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert seen and not seen[0].parent.exists() and "nbgov-pr-" not in git("worktree", "list")
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = Path(tempfile.mkdtemp(prefix="nbgov-pr-"))
+    (stale / "pid").write_text(str(dead.pid))
+    git("worktree", "add", "--detach", "-q", str(stale / "tree"), "HEAD")
+    pr.pr_report(load_config(project), "HEAD")
+    assert not stale.exists() and "nbgov-pr-" not in git("worktree", "list")

@@ -230,6 +230,13 @@ def remove_worktree(root: str | Path, dest: str | Path) -> None:
     _git(root, "worktree", "prune")
 
 
+def worktrees(root: str | Path) -> list[Path]:
+    """The linked work trees of the repository (their folders; the main one left out)."""
+    out = _paths(root, "worktree", "list", "--porcelain", "-z") or []
+    paths = [Path(f[len("worktree "):]) for f in out if f.startswith("worktree ")]
+    return paths[1:]
+
+
 def current_branch(root: str | Path) -> str | None:
     """The checked-out branch's short name, None when detached or not in git."""
     return _out(root, "symbolic-ref", "--short", "-q", "HEAD") or None

@@ -399,7 +399,7 @@ def version(notebooks: tuple[str, ...], as_json: bool) -> None:
 @click.option("--require-resolved-threads", "resolved", is_flag=True,
               help="The verdict as `nbgov review gate --require-resolved-threads` gives it "
               "(default: [review] require_resolved_threads at the base).")
-@click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
+@click.option("--project", type=click.Path(file_okay=False, exists=True), default=None, help="Project folder.")
 def pr(base: str, head: str | None, fmt: str, output: str | None, link: str | None, no_results: bool,
        resolved: bool, project: str | None) -> None:
     """The review of a pull request: every review target changed between --base and --head,

@@ -36,13 +36,15 @@ def summarize_output(output: Mapping[str, Any]) -> dict[str, Any]:
     """One output as the report shows it: ``{"type": stream|image|text|error, "text", "mime",
     "data"}`` (``data``: an image's base64, only for :data:`IMAGE_TYPES`). HTML and JavaScript
     outputs are reduced to their text form: the report shows user content as text only."""
+    if not isinstance(output, Mapping):  # a damaged notebook: shown, never a crash
+        return {"type": "text", "text": f"[not an output: {type(output).__name__}]", "mime": None, "data": None}
     kind = output.get("output_type")
     if kind == "stream":
         return {"type": "stream", "text": _text(output.get("text", "")), "mime": None, "data": None}
     if kind == "error":
         text = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
         return {"type": "error", "text": _text(text), "mime": None, "data": None}
-    data = output.get("data") or {}
+    data = output.get("data") if isinstance(output.get("data"), Mapping) else {}
     for mime in IMAGE_TYPES:
         if mime in data:
             raw = data[mime]
@@ -55,10 +57,34 @@ def summarize_output(output: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "text", "text": f"[{', '.join(sorted(data)) or kind}]", "mime": None, "data": None}
 
 
+def outputs_of(cell: Mapping[str, Any] | None) -> list[Any]:
+    """A cell's outputs as a list (``[]`` when the field is missing or not a list)."""
+    outs = (cell or {}).get("outputs")
+    return list(outs) if isinstance(outs, list) else []
+
+
+def damage(nb: Mapping[str, Any]) -> str | None:
+    """What is wrong with a notebook's structure that the report must say (None: nothing):
+    cells or outputs that are not objects, outputs that are not a list."""
+    cells = nb.get("cells")
+    if not isinstance(cells, list):
+        return "its cells are not a list"
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, Mapping):
+            return f"cell {i + 1} is not an object"
+        outs = cell.get("outputs")
+        if outs is not None and not isinstance(outs, list):
+            return f"the outputs of cell {i + 1} are not a list"
+        if any(not isinstance(o, Mapping) for o in outs or []):
+            return f"cell {i + 1} has an output that is not an object"
+    return None
+
+
 def _outputs_key(cell: Mapping[str, Any]) -> str:
     outs = []
-    for out in cell.get("outputs") or []:
-        clean = {k: v for k, v in out.items() if k not in ("execution_count", "metadata")}
+    for out in outputs_of(cell):
+        clean = ({k: v for k, v in out.items() if k not in ("execution_count", "metadata")}
+                 if isinstance(out, Mapping) else out)
         outs.append(clean)
     return json.dumps(outs, sort_keys=True, default=str)
 
@@ -128,7 +154,7 @@ def compare_cells(base_nb: Mapping[str, Any] | None, head_nb: Mapping[str, Any] 
         cell = h if h is not None else b
         same_src = b is not None and h is not None and (src_b, b.get("cell_type"), cell_tags(b)) == (
             src_h, h.get("cell_type"), cell_tags(h))
-        outs_changed = (b is None or h is None) and bool((b or h or {}).get("outputs")) or (
+        outs_changed = (b is None or h is None) and bool(outputs_of(b or h)) or (
             b is not None and h is not None and _outputs_key(b) != _outputs_key(h))
         moved = i is not None and j is not None and (i, j) not in kept
         if b is None:
@@ -153,8 +179,8 @@ def compare_cells(base_nb: Mapping[str, Any] | None, head_nb: Mapping[str, Any] 
             "base_index": i,
             "head_index": j,
             "source_diff": diff[2:],  # without the ---/+++ header
-            "base_outputs": [summarize_output(o) for o in (b or {}).get("outputs") or []],
-            "head_outputs": [summarize_output(o) for o in (h or {}).get("outputs") or []],
+            "base_outputs": [summarize_output(o) for o in outputs_of(b)],
+            "head_outputs": [summarize_output(o) for o in outputs_of(h)],
         }
 
     pending = sorted(removed)

@@ -19,7 +19,9 @@ import difflib
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,10 +46,16 @@ SCHEMA = "nbgov.pr-report/1"
 _CHANGE = {"A": "added", "D": "deleted", "M": "modified", "R": "moved", "T": "modified"}
 
 
+_PREFIX = "nbgov-pr-"
+
+
 @contextlib.contextmanager
 def _checkout(repo: Path, rev: str) -> Iterator[Path]:
-    """``rev`` checked out into a temporary linked work tree, removed afterwards."""
-    parent = Path(tempfile.mkdtemp(prefix="nbgov-pr-"))
+    """``rev`` checked out into a temporary linked work tree, removed afterwards (also on
+    SIGTERM: :func:`_terminate_as_exit`); the folder holds the owner's pid so that a run killed
+    harder is cleaned up by the next (:func:`_prune_stale`)."""
+    parent = Path(tempfile.mkdtemp(prefix=_PREFIX))
+    (parent / "pid").write_text(str(os.getpid()))
     dest = parent / "tree"
     try:
         git.add_worktree(repo, rev, dest)
@@ -55,6 +63,49 @@ def _checkout(repo: Path, rev: str) -> Iterator[Path]:
     finally:
         git.remove_worktree(repo, dest)
         shutil.rmtree(parent, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _prune_stale(repo: Path) -> None:
+    """Remove the temporary work trees of earlier runs that died (their pid is gone)."""
+    tmp = Path(tempfile.gettempdir()).resolve()
+    for tree in git.worktrees(repo):
+        parent = tree.parent
+        if parent.parent.resolve() != tmp or not parent.name.startswith(_PREFIX) or tree.name != "tree":
+            continue
+        try:
+            pid = int((parent / "pid").read_text())
+        except (OSError, ValueError):
+            pid = 0
+        if not pid or not _alive(pid):
+            git.remove_worktree(repo, tree)
+            shutil.rmtree(parent, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled) raises SystemExit here, so the checkouts are removed; only
+    in the main thread (where Python runs signal handlers), the old handler put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _check_rev(repo: Path, rev: str, option: str) -> str:
@@ -82,10 +133,14 @@ def _raw_text(path: Path) -> str:
         return ""
 
 
-def _four_eyes(config: Config, base: TrustBase, rel: str, records: list[ReviewRecord]) -> dict[str, Any]:
-    """Who changed the target since its last approval that counts, and who may approve it."""
+def _four_eyes(config: Config, base: TrustBase, rel: str, records: list[ReviewRecord],
+               base_sha: str | None = None) -> dict[str, Any]:
+    """Who changed the target since its last approval that counts, and who may approve it:
+    nobody who changed it since its last approval or on this branch (since ``base_sha``): an
+    approval on the branch does not make its author eligible for the next one."""
     since = next((r.commit for r in reversed(records) if r.decision == "approved"), None)
     changed = list(trust.changed_by(config, rel, since))
+    authors = list(dict.fromkeys([*changed, *(trust.changed_by(config, rel, base_sha) if base_sha else ())]))
     settings = base.settings
     if settings.allow_self_approval:
         return {"changed_by": changed, "may_approve": "anyone ([review] allow_self_approval = true)",
@@ -95,15 +150,15 @@ def _four_eyes(config: Config, base: TrustBase, rel: str, records: list[ReviewRe
         lines = (settings.allowed_content or b"").decode("utf-8", errors="replace").splitlines()
         principals = [p for line in lines if line.strip() and not line.lstrip().startswith("#")
                       for p in principal_names(line.split()[0])]
-        eligible = [p for p in dict.fromkeys(principals) if not shared_identity([p], changed)]
+        eligible = [p for p in dict.fromkeys(principals) if not shared_identity([p], authors)]
         may = ("an allowed signer: " + ", ".join(eligible)) if eligible else "no allowed signer (all changed it)"
     else:
-        may = "anyone but " + ", ".join(changed) if changed else "anyone"
+        may = "anyone but " + ", ".join(authors) if authors else "anyone"
     return {"changed_by": changed, "may_approve": may, "eligible": eligible}
 
 
 def _review(config: Config, base: TrustBase, rel: str, version: str | None, records: list[ReviewRecord],
-            gate_reason: str | None) -> dict[str, Any]:
+            gate_reason: str | None, base_sha: str | None = None) -> dict[str, Any]:
     """The review state of one target at the head, as the gate sees it."""
     records = unique_records(records)
     if version is None:
@@ -121,7 +176,7 @@ def _review(config: Config, base: TrustBase, rel: str, version: str | None, reco
         "changes_requested_by": list(dict.fromkeys(r.reviewer for r in records[last_approval + 1:]
                                                    if r.decision == "changes_requested")),
         "last": last.summary() if last else None,
-        **_four_eyes(config, base, rel, records),
+        **_four_eyes(config, base, rel, records, base_sha),
     }
 
 
@@ -137,6 +192,24 @@ def _diff(kind_path: str, before: dict[str, Any] | str | None, after: dict[str, 
     removed = sum(1 for x in lines if x.startswith("-"))
     return {"format": "text", "cells": [], "counts": {"lines_added": added, "lines_removed": removed},
             "lines": lines}
+
+
+def _damaged(before: Any, after: Any) -> str | None:
+    """What is wrong with a damaged notebook on either side (None: both are sound)."""
+    for side, nb in (("head", after), ("base", before)):
+        why = celldiff.damage(nb) if isinstance(nb, dict) else None
+        if why:
+            return f"damaged notebook at {side}: {why}"
+    return None
+
+
+def _safe_version(content: Any) -> str | None:
+    if content is None:
+        return None
+    try:
+        return content_version(content)
+    except (AttributeError, TypeError, KeyError, ValueError):
+        return "unreadable"
 
 
 def _project_rel(prefix: str, path: str | None) -> str | None:
@@ -166,7 +239,8 @@ def pr_report(config: Config, base: str, head: str | None = None, resolved: bool
     base_sha = _check_rev(repo, base, "--base")
     head_sha = _check_rev(repo, head, "--head") if head else git.head(repo)[0]
     prefix = Path(os.path.relpath(config.root.resolve(), repo)).as_posix().strip(".")
-    with contextlib.ExitStack() as stack:
+    _prune_stale(repo)
+    with _terminate_as_exit(), contextlib.ExitStack() as stack:
         base_tree = stack.enter_context(_checkout(repo, base_sha))
         head_config = config
         if head is not None:
@@ -220,9 +294,19 @@ def _report(config: Config, base: str, head: str | None, base_sha: str, head_sha
         assert rel is not None
         before = _read(base_root / old) if old else None
         after = _read(config.root / new) if new else None
-        diff = _diff(rel, before, after, _raw_text(base_root / old) if old else "",
-                     _raw_text(config.root / new) if new else "")
-        version = content_version(after) if after is not None else None
+        damaged = _damaged(before, after)
+        try:
+            diff = _diff(rel, before, after, _raw_text(base_root / old) if old else "",
+                         _raw_text(config.root / new) if new else "")
+            version = content_version(after) if after is not None else None
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:
+            # one broken notebook does not stop the report: it is named as damaged (the gate,
+            # which reads it on its own, still refuses it unless approved at its version)
+            damaged = damaged or f"cannot be compared ({type(exc).__name__})"
+            diff = _diff(rel, None, None, _raw_text(base_root / old) if old else "",
+                         _raw_text(config.root / new) if new else "")
+            diff["format"] = "text"
+            version = _safe_version(after)
         records = grouped.get(rel, [])
         if rel in trust_files:
             records = [r for r in records if r.seq > trusted.base_records]
@@ -237,7 +321,8 @@ def _report(config: Config, base: str, head: str | None, base_sha: str, head_sha
             "base_version": content_version(before) if before is not None else None,
             "head_version": version,
             "diff": diff,
-            "review": _review(config, trusted, rel, version, records, gate_reasons.get(rel)),
+            "damaged": damaged,
+            "review": _review(config, trusted, rel, version, records, gate_reasons.get(rel), base_sha),
             "threads": thread_store.thread_view(open_threads.get(rel, []) + (open_threads.get(old, []) if old != rel
                                                                              and old else []),
                                                 after if isinstance(after, dict) else None),
@@ -275,7 +360,7 @@ def _ci_target(status: str, old: str | None, new: str | None, base_top: Path, he
     review = {"status": "not gated: a CI file, review it here", "approved_by": [], "approved_version": None,
               "changes_requested_by": [], "last": None, "changed_by": [], "may_approve": None, "eligible": None}
     return {"path": new or old, "old_path": old if status == "R" else None, "change": _CHANGE.get(status, "modified"),
-            "kind": "CI file", "trust": True, "ci": True, "in_gate": False, "base_version": None,
+            "kind": "CI file", "trust": True, "ci": True, "in_gate": False, "damaged": None, "base_version": None,
             "head_version": None, "diff": _diff(new or old or "", None, None, raw_before, raw_after),
             "review": review, "threads": []}
 

@@ -130,6 +130,8 @@ def _md_target_details(t: dict[str, Any]) -> str:
              f"{md_html(_cell_counts(diff))}</summary>", "", f"**{md_text(t['kind'])}**{moved}; review: "
              f"{_md_review(t['review'])}"
              + (f"; may approve: {md_text(t['review']['may_approve'])}" if t["review"]["may_approve"] else ""), ""]
+    if t.get("damaged"):
+        lines += [f"> ⚠️ {md_text(t['damaged'])}: fix the notebook", ""]
     if diff["format"] == "text":
         shown = diff["lines"][:MD_CELL_LINES * 3]
         more = len(diff["lines"]) - len(shown)
@@ -255,6 +257,7 @@ def render_markdown(report: dict[str, Any], link: str | None = None, limit: int 
         for t in report["targets"]:
             flag = "⚠️ trust: " if t["trust"] else ""
             open_n = sum(1 for th in t["threads"] if not th["resolved"])
+            flag += "⚠️ damaged: " if t.get("damaged") else ""
             lines.append(f"| {flag}{md_code(t['path'])} | {md_text(t['change'])} ({md_text(_cell_counts(t['diff']))}) "
                          f"| {_md_review(t['review'])} | {md_text(t['review']['may_approve'] or '–')} | "
                          f"{open_n} open / {len(t['threads'])} |")
@@ -341,6 +344,7 @@ def _h_target(t: dict[str, Any]) -> str:
     moved = f" (moved from <code>{e(t['old_path'])}</code>)" if t["old_path"] else ""
     out = [f'<h2 id="{e(t["path"])}">{"⚠️ trust settings: " if t["trust"] else ""}<code>{e(t["path"])}</code></h2>',
            f"<p>{e(t['kind'])}, {e(t['change'])}{moved}: {e(_cell_counts(t['diff']))}</p>",
+           *([f'<p class="warn">{e(t["damaged"])}</p>'] if t.get("damaged") else []),
            f"<p>Review at head: <b>{e(r['status'])}</b>"
            + (f", approved at this version by {e(', '.join(r['approved_by']))}" if r["approved_by"] else "")
            + (f"; changes requested by {e(', '.join(r['changes_requested_by']))}" if r["changes_requested_by"] else "")
