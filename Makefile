@@ -21,7 +21,7 @@ export CHROMIUM_PATH := $(CHROMIUM)
 $(BIN)/nbgov: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,example]"
 	touch $(BIN)/nbgov
 
 setup: $(BIN)/nbgov  ## create .venv and install nbgov with its dev tools
