@@ -44,6 +44,12 @@ GENESIS = "sha256:" + "0" * 64
 #: Decisions a record can carry. ``comment`` never changes a notebook's status.
 DECISIONS = ("approved", "changes_requested", "comment")
 
+
+def decision_name(value: object) -> object:
+    """A decision as given on input: ``changes-requested`` (the status's spelling, the one
+    users see) is accepted for ``changes_requested`` (the record's)."""
+    return "changes_requested" if value == "changes-requested" else value
+
 #: Review statuses of a notebook now.
 APPROVED, STALE, CHANGES_REQUESTED, UNREVIEWED = (
     "approved",
