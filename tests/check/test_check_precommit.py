@@ -30,7 +30,7 @@ def test_hook_blocks_a_commit_then_fix_lets_it_through(git_repo, tmp_path):
     hooks = yaml.safe_load(MANIFEST.read_text())
     # run the manifest's hooks as `language: system` (installing nbgov into pre-commit's own
     # virtualenv would download the world); entry, types and options are the manifest's own
-    # (the measured environment itself: docs/development/packaging.md)
+    # (the environment itself, measured: docs/how-to/ci.md, "pre-commit")
     local = [{**{k: v for k, v in h.items() if k != "additional_dependencies"}, "language": "system"}
              for h in hooks]
     config = {"repos": [{"repo": "local", "hooks": local}]}
