@@ -199,3 +199,25 @@ def test_sync_wait_is_a_flag_and_timeout_the_seconds(tmp_path, monkeypatch, caps
         assert code == 2 and "stop here" in err
     assert waits == [60.0, 60.0, 5.0, 0.0, 7.0]
     assert "warning: --wait SECONDS is deprecated: use --timeout SECONDS" in err
+
+
+def test_progress_only_into_a_terminal(monkeypatch):
+    from nbgov.cli.conventions import show_progress
+
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    assert show_progress() is False  # a redirected stderr gets no progress bar
+    monkeypatch.setattr("sys.stderr", _Tty())
+    assert show_progress() is True
+
+
+def test_did_you_mean_a_task():
+    from types import SimpleNamespace
+
+    from nbgov.core.errors import PipelineError
+    from nbgov.services.build.load import select_tasks
+
+    pipeline = SimpleNamespace(task_names=["ingest", "features", "train"], spec_path="pipeline.yaml",
+                               downstream_of=lambda name: [name])
+    with pytest.raises(PipelineError) as info:
+        select_tasks(pipeline, ["trian"], downstream=False)
+    assert info.value.hint.startswith("did you mean 'train'?")

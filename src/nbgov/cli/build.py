@@ -121,8 +121,8 @@ def _entry_point(config, entry_point, environment):
     from nbgov.core.config import resolve_entry_point
 
     config, old_spelling, note = resolve_entry_point(config, entry_point)
-    if note:
-        click.echo(f"note: {note}", err=True)
+    if note:  # a deprecated spelling: a warning, as every other (docs/reference/cli.md)
+        click.echo(f"warning: {note}", err=True)
     return config, environment or old_spelling
 
 
