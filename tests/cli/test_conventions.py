@@ -202,12 +202,12 @@ def test_sync_wait_is_a_flag_and_timeout_the_seconds(tmp_path, monkeypatch, caps
 
 
 def test_progress_only_into_a_terminal(monkeypatch):
-    from nbgov.cli.conventions import show_progress
+    from nbgov.adapters.ploomber.executor import _Bar
 
     monkeypatch.setattr("sys.stderr", io.StringIO())
-    assert show_progress() is False  # a redirected stderr gets no progress bar
+    assert _Bar(True, 3).show is False  # a redirected stderr gets no progress bar
     monkeypatch.setattr("sys.stderr", _Tty())
-    assert show_progress() is True
+    assert _Bar(True, 3).show is True and _Bar(False, 3).show is False
 
 
 def test_did_you_mean_a_task():

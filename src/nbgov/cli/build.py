@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from nbgov.cli.conventions import deprecated, show_progress
+from nbgov.cli.conventions import deprecated
 from nbgov.cli.output import render_table, run_text
 
 
@@ -72,7 +72,7 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
                            jobs=jobs if jobs is not None else (2 if parallel else None),
                            env=list(env), params=list(params),
                            require_approved=require_approved, environment=environment,
-                           progress=not quiet and not as_json and show_progress(), wait=wait, build_id=build_id or None,
+                           progress=not quiet and not as_json, wait=wait, build_id=build_id or None,
                            cluster=cluster or None)
     summary = run_build(config, options)
     if as_json:

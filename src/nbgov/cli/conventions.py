@@ -5,7 +5,8 @@
 - every command that reads a project takes ``--project DIR`` (added here to the commands that
   do not declare it, so that no command, present or future, can lack it), and refuses to run
   where there is no project (rather than report on nothing: "0 targets approved");
-- colour only on a terminal, never with ``NO_COLOR``; progress only on a terminal;
+- colour only on a terminal, never with ``NO_COLOR``; progress bars only on a terminal (the
+  build's bar: nbgov.adapters.ploomber.executor);
 - a deprecated spelling keeps working with a ``warning:`` naming the new one.
 
 tests/cli/test_conventions.py walks the click group and checks every command against them.
@@ -36,11 +37,6 @@ def use_color(stream=None) -> bool:
         return False
     stream = stream or sys.stdout
     return bool(getattr(stream, "isatty", lambda: False)())
-
-
-def show_progress() -> bool:
-    """Progress bars redraw a line: only into a terminal, never into a log file or a pipe."""
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
 def deprecated(old: str, new: str) -> None:
