@@ -46,7 +46,7 @@ def test_self_approval_is_refused_whatever_the_reviewer_string(reviewed: Path, r
     edit(reviewed, "x = 1")
     commit_as(reviewed, "Bob Builder", "bob@example.com", "bob's change")
     refused = nbgov(reviewed, "review", "approve", NB, "--reviewer", reviewer)
-    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.returncode == 1, refused.stdout + refused.stderr  # a refusal, not bad input
     assert "refusing self-approval" in refused.stderr and "Traceback" not in refused.stderr
     assert not (reviewed / LEDGER).exists()
 
@@ -62,7 +62,7 @@ def test_every_author_since_the_last_approval_counts_not_only_the_latest(reviewe
     edit(reviewed, "y = 2")
     commit_as(reviewed, "Ada Author", "ada@example.com", "ada's change")
     refused = nbgov(reviewed, "review", "approve", NB, "--reviewer", "Bob <BOB@example.com>")
-    assert refused.returncode == 2 and "refusing self-approval" in refused.stderr, refused.stderr
+    assert refused.returncode == 1 and "refusing self-approval" in refused.stderr, refused.stderr
     assert "Bob Builder <bob@example.com>" in refused.stderr
     ok = nbgov(reviewed, "review", "approve", NB, "--reviewer", "Cy <cy@example.com>")
     assert ok.returncode == 0, ok.stderr
@@ -76,7 +76,7 @@ def test_the_committer_counts_as_well_as_the_author(reviewed: Path) -> None:
     commit_as(reviewed, "Ada Author", "ada@example.com", "ada's change, committed by bob",
               committer=("Bob Builder", "bob@example.com"))
     refused = nbgov(reviewed, "review", "approve", NB, "--reviewer", "Bob <bob@example.com>")
-    assert refused.returncode == 2 and "refusing self-approval" in refused.stderr, refused.stderr
+    assert refused.returncode == 1 and "refusing self-approval" in refused.stderr, refused.stderr
 
 
 # -- with signatures: every principal of the signer's line -----------------------------------------
@@ -103,7 +103,7 @@ def test_a_signer_cannot_approve_a_change_made_under_their_second_email(reviewed
     commit_as(reviewed, "Robert B", "robert@CORP.example", "bob's change under his other address")
     refused = nbgov(reviewed, "review", "approve", NB, "--reviewer", "Someone <someone@else.org>",
                     "--sign-key", str(keys["bob"]))
-    assert refused.returncode == 2 and "refusing self-approval" in refused.stderr, refused.stdout + refused.stderr
+    assert refused.returncode == 1 and "refusing self-approval" in refused.stderr, refused.stdout + refused.stderr
 
     from nbgov.adapters import sshsig
     from nbgov.adapters.notebooks import read_notebook
@@ -129,7 +129,7 @@ def test_a_signer_whose_key_is_on_two_lines_is_known_by_both(reviewed: Path, key
     commit_as(reviewed, "B", "BOB.ALT@example.com", "bob's change")
     refused = nbgov(reviewed, "review", "approve", NB, "--reviewer", "Bob <bob@example.com>",
                     "--sign-key", str(keys["bob"]))
-    assert refused.returncode == 2 and "refusing self-approval" in refused.stderr, refused.stdout + refused.stderr
+    assert refused.returncode == 1 and "refusing self-approval" in refused.stderr, refused.stdout + refused.stderr
 
 
 def test_signer_versus_author_ignores_case(reviewed: Path, keys) -> None:
@@ -141,7 +141,7 @@ def test_signer_versus_author_ignores_case(reviewed: Path, keys) -> None:
     # the reviewer string names someone else: only the signer's principal can refuse this
     refused = nbgov(reviewed, "review", "approve", NB, "--reviewer", "R <r@else.org>",
                     "--sign-key", str(keys["bob"]))
-    assert refused.returncode == 2 and "the signer bob@example.com changed" in refused.stderr, refused.stderr
+    assert refused.returncode == 1 and "the signer bob@example.com changed" in refused.stderr, refused.stderr
     # Ada wrote the notebook, Bob changed it: a third signer approves
     ok = nbgov(reviewed, "review", "approve", NB, "--reviewer", "Mal <mal@example.com>",
                "--sign-key", str(keys["mallory"]))

@@ -32,7 +32,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,12 @@ DECISIONS = ("approved", "changes_requested", "comment")
 #: Comment-thread records (docs/security.md, R9): open a thread on a cell, reply, resolve.
 #: They never change a status either.
 THREAD_KINDS = ("thread", "reply", "resolve")
+
+
+def decision_name(value: object) -> object:
+    """A decision as given on input: ``changes-requested`` (the status's spelling, the one
+    users see) is accepted for ``changes_requested`` (the record's)."""
+    return "changes_requested" if value == "changes-requested" else value
 
 #: Review statuses of a notebook now.
 APPROVED, STALE, CHANGES_REQUESTED, UNREVIEWED = (
@@ -192,7 +198,7 @@ def signed_payload(fields: Mapping[str, Any]) -> bytes:
 
 def utc_now() -> str:
     """Now as ISO 8601 UTC, second precision, ``Z`` suffix (the ledger's time format)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_nonce() -> str:

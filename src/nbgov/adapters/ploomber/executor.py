@@ -17,6 +17,7 @@ The loading side (spec, tasks as plain data) lives in :mod:`nbgov.adapters.ploom
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -285,6 +286,9 @@ class _Bar:
     """A task progress bar, created only when a task runs (a no-op build prints nothing)."""
 
     def __init__(self, show: bool, total: int) -> None:
+        # a bar redraws its line: only into a terminal, never into a log file or a pipe
+        # (docs/reference/cli.md, Conventions; the build's other output is kept)
+        show = show and bool(getattr(sys.stderr, "isatty", lambda: False)())
         self.show, self.total, self._bar = show, total, None
         self._done = 0
 

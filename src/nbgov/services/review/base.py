@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from nbgov.adapters import git
 from nbgov.core.config import CONFIG_FILE, DEFAULT_PIPELINE, Config

@@ -226,7 +226,7 @@ def signed_record(settings: ReviewSettings, key: Path | None, record: ReviewReco
     if record.decision == "approved" and not settings.allow_self_approval and pair:
         raise ReviewError(f"refusing self-approval: the signer {pair[0]} changed {record.notebook} "
                           f"since its last approval (as {pair[1]})", Location(record.notebook),
-                          hint="ask another reviewer to approve")
+                          hint="ask another reviewer to approve", exit_code=1)
     return record
 
 
