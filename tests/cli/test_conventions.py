@@ -103,7 +103,9 @@ def test_refuses_outside_a_project(path, tmp_path, monkeypatch, capsys):
     # the arguments a command needs to get past parsing; none of them exists
     needs = {"lineage": ["train"], "promote": ["models:/m/1", "--alias", "a"], "serve": ["models:/m@a"],
              "monitor": ["--batch", "b.csv"], "export": ["airflow"], "diff": ["nb.ipynb"],
-             "review log": ["nb.ipynb"], "open-build": ["b1"], "close-build": ["b1"]}
+             "review log": ["nb.ipynb"], "open-build": ["b1"], "close-build": ["b1"],
+             "review pr": ["--base", "main"], "review reply": ["t1", "-m", "x"],
+             "review resolve": ["t1"]}
     code, out, err = _run([*path.split(), *needs.get(path, [])], capsys)
     assert code == 2, err
     assert err.startswith(f"error: no nbgov project at or above {tmp_path}"), err

@@ -156,9 +156,10 @@ def _thread_out(thread: dict, as_json: bool) -> None:
 @_note_opt
 @_reviewer_opt
 @_sign_opt
-def reply(thread: str, message: str, reviewer: str | None, sign_key: str | None) -> None:
+@_json_opt
+def reply(thread: str, message: str, reviewer: str | None, sign_key: str | None, as_json: bool) -> None:
     """Reply to comment THREAD (its id, or the first 6+ characters of it)."""
-    _thread_out(_threads().reply(load_config(), thread, message, reviewer, sign_key), False)
+    _thread_out(_threads().reply(load_config(), thread, message, reviewer, sign_key), as_json)
 
 
 @review.command("resolve")
@@ -166,9 +167,10 @@ def reply(thread: str, message: str, reviewer: str | None, sign_key: str | None)
 @_note_opt
 @_reviewer_opt
 @_sign_opt
-def resolve(thread: str, message: str, reviewer: str | None, sign_key: str | None) -> None:
+@_json_opt
+def resolve(thread: str, message: str, reviewer: str | None, sign_key: str | None, as_json: bool) -> None:
     """Resolve comment THREAD (only the person who opened it may)."""
-    _thread_out(_threads().resolve(load_config(), thread, message, reviewer, sign_key), False)
+    _thread_out(_threads().resolve(load_config(), thread, message, reviewer, sign_key), as_json)
 
 
 @review.command("threads")
@@ -423,8 +425,9 @@ def version(notebooks: tuple[str, ...], as_json: bool) -> None:
 @click.option("--no-results", is_flag=True,
               help="Leave out the metrics of the affected tasks (no tracking store read).")
 @click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the same as --format json).")
 def pr(base: str, head: str | None, fmt: str, output: str | None, link: str | None, no_results: bool,
-       project: str | None) -> None:
+       project: str | None, as_json: bool) -> None:
     """The review of a pull request: every review target changed between --base and --head,
     its diff, its review state at the head, open threads, trust-setting changes first, and what
     the change did to the results. Exit 0 when written (the gate's verdict is in the report;
@@ -433,6 +436,7 @@ def pr(base: str, head: str | None, fmt: str, output: str | None, link: str | No
     from nbgov.services.review import pr_render
     from nbgov.services.review.pr import pr_report
 
+    fmt = "json" if as_json else fmt
     config = load_config(project)
     report = pr_report(config, base, head)
     if not no_results:
