@@ -285,15 +285,15 @@ class Pipeline:
     # -- building ----------------------------------------------------------------
     def build(self, *, force: bool = False, select: list[str] | None = None, jobs: int | None = None,
               progress: bool = True, content_check: ContentCheck | None = None,
-              observer: Any = None) -> BuildResult:
+              observer: Any = None, engine: Any = None) -> BuildResult:
         """Run the pipeline (or the ``select``-ed tasks) and report each task's outcome; the
-        observer hears of each task as it starts and ends (see
-        :func:`nbgov.adapters.ploomber.executor.build_dag`)."""
+        observer hears of each task as it starts and ends; ``engine``: where tasks run when
+        not here (see :func:`nbgov.adapters.ploomber.executor.build_dag`)."""
         # the executor subclasses Ploomber's at import (~1 s): only builds pay for it
         from nbgov.adapters.ploomber.executor import build_dag
 
         return build_dag(self._dag, force=force, select=select, jobs=jobs, progress=progress,
-                         content_check=content_check, observer=observer)
+                         content_check=content_check, observer=observer, engine=engine)
 
     def default_jobs(self) -> int:
         """Tasks at once when the user gives no ``-j``: ``executor: parallel`` in the spec means

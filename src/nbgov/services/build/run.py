@@ -16,6 +16,7 @@ from nbgov.adapters.kernels.template import start_for_project, stop_template
 from nbgov.adapters.ploomber import TaskInfo, evidence, set_build_wrapper
 from nbgov.core import interrupts
 from nbgov.core.config import Config
+from nbgov.core.digest import file_digest
 from nbgov.core.lineage import read_record
 from nbgov.core.localfiles import ignore_in_project
 from nbgov.core.lock import ProjectLock, build_lock
@@ -36,9 +37,14 @@ def capture_evidence(infos: list[TaskInfo]) -> None:
                       else contextlib.nullcontext())
 
 
-def run_locally(config: Config, options: BuildOptions, env_settings: dict, started: float, synced) -> BuildSummary:
-    """Load, gate and run the pipeline in this process, recording every task run; the summary."""
-    recorder = Recorder(config, [], runner="nbgov build", build_id=options.build_id)
+def run_locally(config: Config, options: BuildOptions, env_settings: dict, started: float, synced,
+                engine=None, runner: str = "nbgov build") -> BuildSummary:
+    """Load, gate and run the pipeline from this process, recording every task run; the summary.
+
+    ``engine``: where tasks run when not here (a warm Dask cluster,
+    :class:`nbgov.adapters.engines.warm.DaskEngine`); the loop, the gate and the recording stay
+    in this process either way."""
+    recorder = Recorder(config, [], runner=runner, build_id=options.build_id)
     recorder.start_uploader()  # MLflow is imported in the upload process while Ploomber loads here
     try:
         pipeline = load_pipeline(config, options.env, options.params)
@@ -47,6 +53,10 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
         recorder.close()
         raise
     recorder.use_tasks(infos)
+    if engine is not None:
+        # what the gate approved, byte for byte: a worker refuses a source that differs
+        engine.approve({t.name: (str(t.source_file), file_digest(t.source_file)) for t in infos
+                        if t.source_file is not None and t.source_file.is_file()}, {t.name: t for t in infos})
     interrupts.check()  # a Ctrl-C during start-up that a library swallowed: stop before any task
     capture_evidence(infos)
     jobs = options.jobs if options.jobs is not None else pipeline.default_jobs()
@@ -56,7 +66,7 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
         if would_run:
             recorder.open()  # journal + parent run (fails over to the journal within seconds)
         result = pipeline.build(force=options.force, select=selection, jobs=jobs,
-                                progress=options.progress, content_check=check, observer=recorder)
+                                progress=options.progress, content_check=check, observer=recorder, engine=engine)
         status = "FAILED" if result.failed else "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
