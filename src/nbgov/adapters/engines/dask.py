@@ -55,6 +55,8 @@ def run_task(task: RemoteTask, cwd: str, env: dict[str, str], *upstream: RemoteO
     if blocked:
         return RemoteOutcome(task.name, "not-run", error=f"upstream failed: {', '.join(blocked)}")
     argv = [sys.executable if a == PYTHON else a for a in task.argv]
+    # a worker with its own checkout of the project names it (engines.warm.WORKER_ROOT_VAR)
+    cwd = os.environ.get("NBGOV_WORKER_ROOT") or cwd
     proc = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
