@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nbgov.adapters.engines.warm import compare, environment_facts
+from nbgov.adapters.engines.warm import compare, environment_facts, shares_folder
 
 
 def _facts(root: Path) -> dict:
@@ -25,12 +25,18 @@ def test_another_commit_or_no_project_is_refused(tmp_path: Path):
     assert refuse and "has no project folder" in refuse
 
 
-def test_other_packages_or_another_folder_run_cold_and_say_why(tmp_path: Path):
+def test_other_packages_run_cold_and_say_why(tmp_path: Path):
     driver = _facts(tmp_path)
     older = {**driver, "packages": {**driver["packages"], "ploomber": "0.1"}}
     assert compare(driver, older) == (None, f"ploomber 0.1 (driver {driver['packages']['ploomber']})")
     assert "Python 3.0.0" in compare(driver, {**driver, "python": "3.0.0"})[1]
-    assert "the project is at /elsewhere" in compare(driver, {**driver, "root": "/elsewhere"})[1]
+
+
+def test_a_checkout_in_another_folder_runs_warm_from_it(tmp_path: Path):
+    driver = _facts(tmp_path)
+    elsewhere = {**driver, "root": "/elsewhere"}
+    assert compare(driver, elsewhere) == (None, None)
+    assert shares_folder(driver, driver) and not shares_folder(driver, elsewhere)
 
 
 def test_a_worker_names_its_own_checkout(tmp_path: Path, monkeypatch):

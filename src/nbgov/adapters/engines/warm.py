@@ -89,9 +89,13 @@ def compare(driver: dict[str, Any], worker: dict[str, Any]) -> tuple[str | None,
     for name, version in driver["packages"].items():
         if worker["packages"].get(name) != version:
             return None, f"{name} {worker['packages'].get(name)} (driver {version})"
-    if worker["root"] != driver["root"]:
-        return None, f"the project is at {worker['root']} (driver {driver['root']})"
     return None, None
+
+
+def shares_folder(driver: dict[str, Any], worker: dict[str, Any]) -> bool:
+    """Whether the worker uses the driver's project folder (else: its own checkout, products
+    through storage)."""
+    return worker["root"] == driver["root"]
 
 
 class WarmWorker(WorkerPlugin):
@@ -112,7 +116,7 @@ class WarmWorker(WorkerPlugin):
 
     def __getstate__(self) -> dict:
         # sent to the workers: what it knows, not this process's pool or event
-        return {**self.__dict__, "_pool": None, "_ready": None}
+        return {**self.__dict__, "_pool": None, "_ready": None, "_pipeline": None}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _ready=threading.Event())
@@ -163,6 +167,18 @@ class WarmWorker(WorkerPlugin):
         self._pool = None
         stop_template()
 
+    def worker_root(self) -> Path:
+        """The project folder on this worker (its own checkout, or the driver's path)."""
+        return Path(os.environ.get(WORKER_ROOT_VAR) or self.root)
+
+    def pipeline(self, key: str, loader: Any) -> Any:
+        """The pipeline loaded from this worker's checkout by ``loader(root)``, once per build
+        (``key``): a rebuild renders again, as a local build does."""
+        cached = getattr(self, "_pipeline", None)
+        if cached is None or cached[0] != key:
+            self._pipeline = (key, loader(self.worker_root()))
+        return self._pipeline[1]
+
     def enter(self) -> None:
         """In the thread that runs tasks, the first time: wait for the imports, open the pool
         (kernels forked from the template, the next one booted while a task runs)."""
@@ -174,17 +190,25 @@ class WarmWorker(WorkerPlugin):
             self._pool.__enter__()
 
 
-def run_warm(name: str, call: Any, guard: tuple[str, str] | None, plugin_name: str) -> tuple:
-    """On a worker: check the source against the approved digest, then ``call()`` (a task's
-    ``_build``, see :class:`nbgov.adapters.ploomber.executor._TaskRun`) in this process.
+def run_warm(name: str, call: Any, guard: tuple[str, str, str] | None, plugin_name: str,
+             named: tuple[str, Any] | None = None) -> tuple:
+    """On a worker: check the source against the approved digest, then run the task in this
+    process: ``call()`` (the driver's rendered task's ``_build``, see
+    :class:`nbgov.adapters.ploomber.executor._TaskRun`), or, with ``named`` = (build key,
+    loader), task ``name`` of the pipeline ``loader`` loads from this worker's own checkout
+    (upstream products fetched from storage, its products uploaded there).
 
     Returns ``(kind, payload, facts)``: the executor's result and where/when it ran."""
     started = time.time()
     worker = get_worker()
     plugin = worker.plugins.get(plugin_name)
     facts = {"worker": worker.address, "pid": os.getpid(), "started": started, "warm": plugin is not None}
+    if named is not None and plugin is None:
+        return ("failed", f"worker {worker.address} has not loaded {plugin_name} (restarted?): it cannot "
+                          "build from its own checkout", facts)
     if guard is not None:
-        path, approved = guard
+        absolute, rel, approved = guard
+        path = str(plugin.worker_root() / rel) if named is not None else absolute
         actual = file_digest(path) if Path(path).is_file() else None
         if actual != approved:
             why = "is missing" if actual is None else f"has digest {actual[:12]}"
@@ -192,6 +216,8 @@ def run_warm(name: str, call: Any, guard: tuple[str, str] | None, plugin_name: s
                               f"approved {approved[:12]}; a worker runs only the reviewed content", facts)
     if plugin is not None:
         plugin.enter()
+    if named is not None:
+        call = plugin.pipeline(named[0], named[1]).task_run(name)
     facts["entered"] = time.time()
     kind, payload = call()
     return kind, payload, facts
@@ -203,8 +229,13 @@ class DaskEngine:
     the cluster (no retries: the executor records a worker lost mid-task as a failed run)."""
 
     def __init__(self, client: Any, jobs: int, plugin_name: str, infos: dict[str, Any] | None = None,
-                 guards: dict[str, tuple[str, str]] | None = None) -> None:
+                 guards: dict[str, tuple[str, str, str]] | None = None, loader: Any = None,
+                 fetch: Any = None) -> None:
         self.client = client
+        #: workers with checkouts of their own: each loads the pipeline with ``loader(root)``
+        #: and the driver replaces its copy of a task's products with the stored ones (``fetch``)
+        self.loader = loader
+        self.fetch = fetch
         self.jobs = max(1, jobs)
         self.plugin_name = plugin_name
         self.infos = infos
@@ -213,18 +244,21 @@ class DaskEngine:
         self._token = uuid.uuid4().hex[:8]
         self._futures: list[Any] = []
 
-    def approve(self, guards: dict[str, tuple[str, str]], infos: dict[str, Any]) -> None:
+    def approve(self, guards: dict[str, tuple[str, str, str]], infos: dict[str, Any]) -> None:
         """After the gate: each task's source file and the digest the gate approved (checked
         on the worker before it runs), and each task's ``TaskInfo`` (evidence capture)."""
         self.guards = dict(guards)
-        self.infos = dict(infos)
+        # evidence capture writes to the driver's paths: not on a worker of its own
+        self.infos = dict(infos) if self.loader is None else None
 
     def submit(self, name: str, call: Any) -> concurrent.futures.Future:
         """Submit one task; a concurrent.futures Future of the executor's ``(kind, payload)``."""
         out: concurrent.futures.Future = concurrent.futures.Future()
         submitted = time.time()
-        future = self.client.submit(run_warm, name, call, self.guards.get(name), self.plugin_name,
-                                    key=f"nbgov-{name}-{self._token}", pure=False, retries=0)
+        named = (self._token, self.loader) if self.loader is not None else None
+        future = self.client.submit(run_warm, name, None if named else call, self.guards.get(name),
+                                    self.plugin_name, named, key=f"nbgov-{name}-{self._token}", pure=False,
+                                    retries=0)
         self._futures.append(future)
 
         def done(f: Any) -> None:
@@ -235,6 +269,11 @@ class DaskEngine:
                     out.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
                 return
             self.facts[name] = {**facts, "submitted": submitted, "ended": time.time()}
+            if self.fetch is not None and kind == "ok":
+                try:  # the lineage digests are the stored objects' (downloaded here)
+                    self.fetch(name)
+                except Exception as exc:  # noqa: BLE001 - storage unreachable: the task's products are not here
+                    kind, payload = "failed", f"its products could not be fetched from storage: {exc}"[:500]
             if not out.done():
                 out.set_result((kind, payload))
 
@@ -258,14 +297,16 @@ def worker_threads(client: Any) -> int:
     return sum(int(w.get("nthreads", 1)) for w in workers.values()) or 1
 
 
-def check_workers(client: Any, root: str) -> tuple[list[str], list[str]]:
-    """(refusals, reasons to run cold), one line per worker that has one."""
+def check_workers(client: Any, root: str) -> tuple[list[str], list[str], list[str]]:
+    """(refusals, reasons to run cold, workers with a checkout of their own), one line each."""
     driver = environment_facts(root)
-    refusals, cold = [], []
+    refusals, cold, own = [], [], []
     for address, facts in sorted(client.run(environment_facts, root).items()):
         refuse, why = compare(driver, facts)
         if refuse:
             refusals.append(f"worker {address} {refuse}")
         elif why:
             cold.append(f"worker {address}: {why}")
-    return refusals, cold
+        elif not shares_folder(driver, facts):
+            own.append(f"worker {address}: its checkout is {facts['root']}")
+    return refusals, cold, own

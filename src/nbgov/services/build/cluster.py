@@ -20,6 +20,8 @@ Workers without the project's file system get upstream products from the ``File`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import importlib
 import json
 import sys
@@ -71,13 +73,28 @@ def cluster_build(config: Config, options: BuildOptions) -> BuildSummary:
         # the rest of a local build's machinery (recorder, executor, kernels): loaded here only
         from nbgov.services.build.run import project_locked, run_locally, send_earlier_runs
 
-        engine = warm.DaskEngine(client, warm.worker_threads(client), plugin)
+        own = _own_checkouts.pop(id(client), [])
+        # workers with checkouts of their own load the pipeline there (same commit: checked)
+        loader = functools.partial(worker_pipeline, pipeline=config.pipeline, env=list(options.env),
+                                   params=list(options.params)) if own else None
+        engine = warm.DaskEngine(client, warm.worker_threads(client), plugin, loader=loader)
         with project_locked(config, options):
             synced = send_earlier_runs(config, options)
             summary = run_locally(config, options, config.env_settings(options.environment), started, synced,
                                   engine=engine, runner="nbgov build --cluster")
         _write_timings(config, engine.facts)
         return summary
+
+
+#: client -> the workers of this build that have checkouts of their own
+_own_checkouts: dict[int, list[str]] = {}
+
+
+def worker_pipeline(root, pipeline: str, env: list[str], params: list[str]):
+    """On a worker with its own checkout: the build's pipeline loaded from ``root`` (the spec
+    the driver used, its ``--env`` and ``-p``)."""
+    config = dataclasses.replace(load_config(root), pipeline=pipeline)
+    return load_pipeline(config, env, params)
 
 
 @contextlib.contextmanager
@@ -91,8 +108,9 @@ def _connected(config: Config, options: BuildOptions, warm):
             stack = contextlib.ExitStack()
             result["stack"] = stack
             client = stack.enter_context(dask_cluster(options.cluster))
-            refusals, cold = warm.check_workers(client, str(config.root))
+            refusals, cold, own = warm.check_workers(client, str(config.root))
             result.update(client=client, refusals=refusals, cold=cold)
+            _own_checkouts[id(client)] = own
             if not refusals and not cold:
                 commit = warm.project_commit(config.root) or "no-git"
                 plugin = warm.WarmWorker(str(config.root), str(config.pipeline_path),

@@ -17,6 +17,7 @@ from nbgov.adapters.ploomber import TaskInfo, evidence, set_build_wrapper
 from nbgov.core import interrupts
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
+from nbgov.core.errors import Location, NbgovError
 from nbgov.core.lineage import read_record
 from nbgov.core.localfiles import ignore_in_project
 from nbgov.core.lock import ProjectLock, build_lock
@@ -49,14 +50,12 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
     try:
         pipeline = load_pipeline(config, options.env, options.params)
         selection, infos, check, would_run = gate(config, options, pipeline, env_settings)
+        if engine is not None:
+            _hand_to_engine(config, engine, pipeline, infos)
     except BaseException:
         recorder.close()
         raise
     recorder.use_tasks(infos)
-    if engine is not None:
-        # what the gate approved, byte for byte: a worker refuses a source that differs
-        engine.approve({t.name: (str(t.source_file), file_digest(t.source_file)) for t in infos
-                        if t.source_file is not None and t.source_file.is_file()}, {t.name: t for t in infos})
     interrupts.check()  # a Ctrl-C during start-up that a library swallowed: stop before any task
     capture_evidence(infos)
     jobs = options.jobs if options.jobs is not None else pipeline.default_jobs()
@@ -91,6 +90,25 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
                         interrupted=synced.interrupted if synced else [], build_id=recorder.build_id,
                         warnings=[*(getattr(pipeline, "warnings", []) or []), *_recording_warnings(record, synced),
                                   *_gone_warnings(config, summaries)])
+
+
+def _hand_to_engine(config: Config, engine, pipeline, infos: list[TaskInfo]) -> None:
+    """Tell a cluster engine what the gate approved, byte for byte (each task's source file:
+    path, path relative to the root, SHA-256): a worker refuses a source that differs. Workers
+    with checkouts of their own need the products in storage (a ``File`` client): the driver
+    replaces its copy of each task's products with the stored ones."""
+    def rel(path) -> str:
+        resolved = path.resolve()
+        return resolved.relative_to(config.root).as_posix() if resolved.is_relative_to(config.root) else str(resolved)
+
+    engine.approve({t.name: (str(t.source_file), rel(t.source_file), file_digest(t.source_file)) for t in infos
+                    if t.source_file is not None and t.source_file.is_file()}, {t.name: t for t in infos})
+    if engine.loader is not None:
+        if not pipeline.has_file_client:
+            raise NbgovError("workers with checkouts of their own need the products in storage: the pipeline "
+                             "has no File client", Location(config.pipeline_path),
+                             hint="declare `clients: File: ...` in pipeline.yaml (docs/how-to/clusters.md)")
+        engine.fetch = pipeline.download_products
 
 
 def _gone_warnings(config: Config, summaries: list[TaskSummary]) -> list[str]:
