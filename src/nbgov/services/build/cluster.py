@@ -65,25 +65,39 @@ def cluster_build(config: Config, options: BuildOptions) -> BuildSummary:
     """Run a build on the Dask cluster ``options.cluster``; refuses (NbgovError) before running
     anything, as a local build does."""
     from nbgov.adapters.engines import warm  # (imports distributed: cluster builds only)
+    from nbgov.services.recording.recorder import Recorder  # (the recording machinery: builds only)
 
     started = time.perf_counter()
-    with _connected(config, options, warm) as (client, plugin):
-        if plugin is None:
-            return _cold_build(config, options, client, started)
-        # the rest of a local build's machinery (recorder, executor, kernels): loaded here only
-        from nbgov.services.build.run import project_locked, run_locally, send_earlier_runs
+    # the upload process first: it imports MLflow while this process imports Ploomber and the
+    # cluster starts (tasks end sooner than locally: the build would wait for it at its end;
+    # local:N workers forked later close their copy of its input, see recording.uploader)
+    recorder = Recorder(config, [], runner="nbgov build --cluster", build_id=options.build_id)
+    recorder.start_uploader()
+    handed = False  # once run_locally has it, it closes it
+    try:
+        with _connected(config, options, warm) as (client, plugin):
+            if plugin is None:
+                recorder.close()  # nothing opened: the upload process (if started) just ends
+                handed = True
+                return _cold_build(config, options, client, started)
+            own = _own_checkouts.pop(id(client), [])
+            # workers with checkouts of their own load the pipeline there (same commit: checked)
+            loader = functools.partial(worker_pipeline, pipeline=config.pipeline, env=list(options.env),
+                                       params=list(options.params)) if own else None
+            engine = warm.DaskEngine(client, warm.worker_threads(client), plugin, loader=loader)
+            from nbgov.services.build.run import project_locked, run_locally, send_earlier_runs  # (see above)
 
-        own = _own_checkouts.pop(id(client), [])
-        # workers with checkouts of their own load the pipeline there (same commit: checked)
-        loader = functools.partial(worker_pipeline, pipeline=config.pipeline, env=list(options.env),
-                                   params=list(options.params)) if own else None
-        engine = warm.DaskEngine(client, warm.worker_threads(client), plugin, loader=loader)
-        with project_locked(config, options):
-            synced = send_earlier_runs(config, options)
-            summary = run_locally(config, options, config.env_settings(options.environment), started, synced,
-                                  engine=engine, runner="nbgov build --cluster")
-        _write_timings(config, engine.facts)
-        return summary
+            with project_locked(config, options):
+                synced = send_earlier_runs(config, options)
+                handed = True
+                summary = run_locally(config, options, config.env_settings(options.environment), started, synced,
+                                      engine=engine, recorder=recorder)
+            _write_timings(config, engine.facts)
+            return summary
+    except BaseException:
+        if not handed:
+            recorder.close()
+        raise
 
 
 #: client -> the workers of this build that have checkouts of their own

@@ -39,13 +39,13 @@ def capture_evidence(infos: list[TaskInfo]) -> None:
 
 
 def run_locally(config: Config, options: BuildOptions, env_settings: dict, started: float, synced,
-                engine=None, runner: str = "nbgov build") -> BuildSummary:
+                engine=None, recorder: Recorder | None = None) -> BuildSummary:
     """Load, gate and run the pipeline from this process, recording every task run; the summary.
 
     ``engine``: where tasks run when not here (a warm Dask cluster,
     :class:`nbgov.adapters.engines.warm.DaskEngine`); the loop, the gate and the recording stay
-    in this process either way."""
-    recorder = Recorder(config, [], runner=runner, build_id=options.build_id)
+    in this process either way. ``recorder``: one the caller made (and started) earlier."""
+    recorder = recorder or Recorder(config, [], runner="nbgov build", build_id=options.build_id)
     recorder.start_uploader()  # MLflow is imported in the upload process while Ploomber loads here
     try:
         pipeline = load_pipeline(config, options.env, options.params)
