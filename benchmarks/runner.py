@@ -33,6 +33,7 @@ BENCHMARKS = {
     "tracking": "benchmarks.bench_tracking",
     "build": "benchmarks.bench_build",
     "example": "benchmarks.bench_example",
+    "cluster": "benchmarks.bench_cluster",
 }
 
 
