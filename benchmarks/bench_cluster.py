@@ -24,7 +24,7 @@ import os
 import shutil
 import statistics
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.bench_example import example_project
@@ -52,7 +52,7 @@ def _ready_times(root: Path) -> tuple[list[float], list[float]]:
         if not start:
             continue
         at = datetime.fromisoformat(start)
-        at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
         if first[f["worker"]] != name and f.get("warm"):
             ready.append(at.timestamp() - f["started"])
         if f["started"] - f["submitted"] < 0.5:  # it did not wait for a busy worker
