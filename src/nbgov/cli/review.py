@@ -236,7 +236,7 @@ def gate(paths: tuple[str, ...], base: str | None, resolved: bool) -> None:
     require_approved(config, notebooks, trusted)
     rules = trusted.settings if trusted else ReviewSettings.from_config(config)
     if resolved or rules.require_resolved_threads:
-        _threads().require_resolved(config, notebooks)
+        _threads().require_resolved(config, notebooks, rules)
     if trusted is None:
         click.echo(f"{describe_targets(config, notebooks)} approved at their current version")
         return
@@ -304,9 +304,13 @@ def verify(against: str | None, as_json: bool) -> None:
     # a signature that does not verify is tampering; unknown keys and unsigned records are
     # reported (with require_signed they do not count towards any status)
     bad = [s for s in result["signatures"] if s["signature"] == "invalid"]
+    for sig in bad:
+        if sig.get("reason"):
+            click.echo(f"error: {sig['reason']}", err=True)
     if bad:
         click.echo(f"error: {len(bad)} record(s) carry a signature that does not verify "
-                   f"(#{', #'.join(str(s['seq']) for s in bad)}): edited after signing", err=True)
+                   f"(#{', #'.join(str(s['seq']) for s in bad)}): edited after signing, or signed as "
+                   "someone else", err=True)
         sys.exit(1)
     for version in result["missing_snapshots"]:
         click.echo(f"warning: no approved snapshot for {version}", err=True)
