@@ -225,3 +225,20 @@ def test_an_edited_record_is_found_and_appends_and_merges_pass(repo: Path, scene
     run = nbgov(repo, "ledger", "verify", "--against", "main")
     assert run.returncode == 2 and f"commit {commit[:10]} ('edit') removed or changed record 4" in run.stderr, \
         run.stderr
+
+
+def test_a_merge_that_drops_the_other_sides_review_is_found(repo: Path, scene) -> None:
+    # Bob reviews on a side branch; Mallory merges it with "-s ours", which keeps her ledger:
+    # every commit's ledger verifies and HEAD's extends main's, but Bob's request is gone
+    _, keys, _ = scene
+    git(repo, "checkout", "-qb", "side")
+    _ok(nbgov(repo, "review", "request-changes", NB, "-m", "still leaks", "--reviewer", BOB,
+              "--sign-key", str(keys["bob"])))
+    _commit(repo, "bob on the side")
+    git(repo, "checkout", "-q", "pr")
+    git(repo, "merge", "-q", "--no-edit", "-s", "ours", "side")
+    merge = git(repo, "rev-parse", "HEAD").strip()
+    run = nbgov(repo, "ledger", "verify", "--against", "main")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"commit {merge[:10]}" in run.stderr and "removed or changed record 5" in run.stderr, run.stderr
+    assert f"a changes_requested on {NB} recorded by {BOB}" in run.stderr

@@ -202,7 +202,9 @@ def status(paths: tuple[str, ...], as_json: bool) -> None:
                 target_kind(config, s.path),
                 s.status,
                 short_version(s.version),
-                *([s.last["decision"], s.last["reviewer"], s.last["at"]] if s.last else ["-"] * 3),
+                # a signed decision is shown by its verified signer (I12), an unsigned one by its claim
+                *([s.last["decision"], s.last.get("signer") or s.last["reviewer"], s.last["at"]]
+                  if s.last else ["-"] * 3),
             ]
             for s in states
         ]
