@@ -88,3 +88,31 @@ def test_history_fails_exactly_when_a_commit_lost_a_record(base_size: int, ops) 
         else:
             with pytest.raises(LedgerError, match=f"commit {first_bad[:10]} .* removed or changed record"):
                 check_history(root, ledger_settings, "main")
+
+
+def test_a_conflicted_ledger_committed_then_fixed_passes(tmp_path: Path) -> None:
+    """git's conflict markers committed by mistake and resolved in the next commit keep every
+    record: no false alarm; resolving by dropping one side's record is one."""
+    root = tmp_path
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "config", "user.name", "T")
+    _git(root, "config", "user.email", "t@example.com")
+    _git(root, "config", "commit.gpgsign", "false")
+    (root / ".nbgov").mkdir()
+    one = new_record(None, notebook="a.ipynb", version=_V, decision="comment", reviewer="a", note="1")
+    _write(root, [one])
+    _commit(root, "base")
+    _git(root, "checkout", "-qb", "pr")
+    two = new_record(None, notebook="a.ipynb", version=_V, decision="comment", reviewer="b", note="2")
+    _write(root, [one, two])
+    lines = (root / LEDGER).read_text().splitlines()
+    (root / LEDGER).write_text("\n".join([lines[0], "<<<<<<< HEAD", lines[1], "=======", ">>>>>>> side"]) + "\n")
+    _commit(root, "conflict committed")
+    _write(root, [one, two])
+    _commit(root, "conflict fixed")
+    ledger_settings = ReviewSettings(ledger=root / LEDGER, snapshots=root / ".nbgov" / "snapshots")
+    assert check_history(root, ledger_settings, "main") == 2
+    _write(root, [one])
+    bad = _commit(root, "drop b")
+    with pytest.raises(LedgerError, match=f"commit {bad[:10]} .* record 2 .* recorded by b "):
+        check_history(root, ledger_settings, "main")

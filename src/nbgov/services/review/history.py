@@ -29,16 +29,17 @@ _HINT = ("reviews are append-only: restore the removed record (git show COMMIT^:
 _PARSED: dict[str, list[tuple[str, int, str]]] = {}
 
 
-def _content(line: str, n: int) -> tuple[str, int, str]:
+def _content(line: str, n: int) -> tuple[str, int, str] | None:
     """A record's content key (every field but its chain position and hash), its number and
-    what it was, for the message. Lenient: a commit in the middle may hold a broken ledger,
-    whose lines still have to reappear."""
+    what it was, for the message; None for a line that is no record. Lenient: a commit in the
+    middle may hold a broken ledger (e.g. git's conflict markers, fixed in the next commit).
+    Ignoring such lines loses nothing: a record that became one was lost in that commit."""
     try:
         raw = json.loads(line)
     except json.JSONDecodeError:
-        return line.strip(), n, "an unreadable line"
+        return None
     if not isinstance(raw, dict):
-        return line.strip(), n, "an unreadable line"
+        return None
     body = {k: v for k, v in raw.items() if k not in ("seq", "prev", "hash")}
     what = (f"a {raw.get('decision', '?')} on {raw.get('notebook', '?')} recorded by "
             f"{raw.get('reviewer', '?')} at {raw.get('at', '?')}")
@@ -51,7 +52,7 @@ def _records(repo: Path, blob: str) -> list[tuple[str, int, str]]:
         if data is None:
             raise LedgerError(f"cannot read the ledger blob {blob[:10]} from git", Location(repo))
         lines = [ln for ln in data.decode("utf-8", errors="replace").split("\n") if ln.strip()]
-        _PARSED[blob] = [_content(line, n) for n, line in enumerate(lines, start=1)]
+        _PARSED[blob] = [rec for n, line in enumerate(lines, start=1) if (rec := _content(line, n))]
     return _PARSED[blob]
 
 
