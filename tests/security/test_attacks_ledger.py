@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.security.conftest import BOB, git, nbgov
 
 from nbgov.core.ledger import GENESIS, new_record, parse_ledger, record_hash
@@ -242,3 +244,22 @@ def test_a_merge_that_drops_the_other_sides_review_is_found(repo: Path, scene) -
     assert run.returncode == 2, run.stdout + run.stderr
     assert f"commit {merge[:10]}" in run.stderr and "removed or changed record 5" in run.stderr, run.stderr
     assert f"a changes_requested on {NB} recorded by {BOB}" in run.stderr
+
+
+_LOCAL = st.text("abcdefghijklmnopqrstuvwxyz0123456789._-", min_size=1, max_size=8)
+_NAME = st.text(st.characters(codec="utf-8", exclude_characters="<>\n\r,"), max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(mine=_LOCAL, theirs=_LOCAL, display=_NAME, upper=st.booleans(), bare=st.booleans())
+def test_a_reviewer_binds_only_to_a_principal_with_its_email(mine, theirs, display, upper, bare) -> None:
+    """Whatever the display name (another person's, a principal's), a reviewer naming an e-mail
+    binds only to a principal with that e-mail (case-blind), and a login only to its own."""
+    from nbgov.core.four_eyes import bound_principal
+
+    email = f"{theirs}@example.com"
+    shown = email.upper() if upper else email
+    reviewer = shown if bare or not display.strip() else f"{display} <{shown}>"
+    signer = [f"{mine}@example.com,{mine}@corp.example"]
+    assert (bound_principal(reviewer, signer) is not None) == (mine == theirs)
+    assert (bound_principal(theirs, signer) is not None) == (mine == theirs)  # a login: local part
