@@ -214,7 +214,9 @@ def status(paths: tuple[str, ...], as_json: bool) -> None:
                 target_kind(config, s.path),
                 _spelled(s.status),
                 short_version(s.version),
-                *([_spelled(s.last["decision"]), s.last["reviewer"], s.last["at"]] if s.last else ["-"] * 3),
+                # a signed decision is shown by its verified signer (I12), an unsigned one by its claim
+                *([_spelled(s.last["decision"]), s.last.get("signer") or s.last["reviewer"], s.last["at"]]
+                  if s.last else ["-"] * 3),
             ]
             for s in states
         ]
@@ -251,7 +253,7 @@ def gate(paths: tuple[str, ...], base: str | None, resolved: bool, as_json: bool
     try:
         require_approved(config, notebooks, trusted)
         if resolved or rules.require_resolved_threads:
-            _threads().require_resolved(config, notebooks)
+            _threads().require_resolved(config, notebooks, rules)
     except GateError as exc:
         if as_json:
             _emit_json({"approved": False, "reasons": exc.reasons or [exc.message]})
@@ -327,9 +329,13 @@ def verify(against: str | None, as_json: bool) -> None:
     # a signature that does not verify is tampering; unknown keys and unsigned records are
     # reported (with require_signed they do not count towards any status)
     bad = [s for s in result["signatures"] if s["signature"] == "invalid"]
+    for sig in bad:
+        if sig.get("reason"):
+            click.echo(f"error: {sig['reason']}", err=True)
     if bad:
         click.echo(f"error: {len(bad)} record(s) carry a signature that does not verify "
-                   f"(#{', #'.join(str(s['seq']) for s in bad)}): edited after signing", err=True)
+                   f"(#{', #'.join(str(s['seq']) for s in bad)}): edited after signing, or signed as "
+                   "someone else", err=True)
         sys.exit(1)
     for version in result["missing_snapshots"]:
         click.echo(f"warning: no approved snapshot for {version}", err=True)

@@ -52,8 +52,9 @@ def fold(records: list[ReviewRecord]) -> list[Thread]:
     threads: dict[str, Thread] = {}
     for rec in unique_records(records):
         if rec.decision == "thread" and rec.cell and rec.nonce and rec.nonce not in threads:
-            threads[rec.nonce] = Thread(rec.nonce, rec.notebook, rec.cell, rec.reviewer, rec.at,
-                                        [{"author": rec.reviewer, "at": rec.at, "text": rec.note}])
+            # rec.person: the verified signer's principal where signatures count (I12), else a claim
+            threads[rec.nonce] = Thread(rec.nonce, rec.notebook, rec.cell, rec.person, rec.at,
+                                        [{"author": rec.person, "at": rec.at, "text": rec.note}])
             continue
         if rec.decision not in ("reply", "resolve") or rec.thread not in threads:
             continue
@@ -62,16 +63,16 @@ def fold(records: list[ReviewRecord]) -> list[Thread]:
         if rec.notebook != th.notebook or rec.cell != th.cell or instant(rec.at) < instant(th.at):
             continue
         if rec.decision == "reply":
-            th.comments.append({"author": rec.reviewer, "at": rec.at, "text": rec.note})
-        elif same_person(rec.reviewer, th.author) and th.resolved_by is None:
-            th.resolved_by, th.resolved_at = rec.reviewer, rec.at
+            th.comments.append({"author": rec.person, "at": rec.at, "text": rec.note})
+        elif same_person(rec.person, th.author) and th.resolved_by is None:
+            th.resolved_by, th.resolved_at = rec.person, rec.at
             if rec.note:
-                th.comments.append({"author": rec.reviewer, "at": rec.at, "text": rec.note})
+                th.comments.append({"author": rec.person, "at": rec.at, "text": rec.note})
     return list(threads.values())
 
 
-def _all(config: Config) -> list[Thread]:
-    settings = ReviewSettings.from_config(config)
+def _all(config: Config, settings: ReviewSettings | None = None) -> list[Thread]:
+    settings = settings or ReviewSettings.from_config(config)
     return fold(trust.counted_records(config, settings))
 
 
@@ -194,14 +195,15 @@ def _version(config: Config, rel: str) -> str:
         return opened.version
 
 
-def require_resolved(config: Config, notebooks: list[str]) -> None:
-    """The thread gate: refuse while a thread on one of ``notebooks`` is open.
+def require_resolved(config: Config, notebooks: list[str], settings: ReviewSettings | None = None) -> None:
+    """The thread gate: refuse while a thread on one of ``notebooks`` is open. ``settings``:
+    the rules records count by (the trust base's with ``--base``), else the working tree's.
 
     Raises:
         GateError: listing each open thread as ``"<path>: thread <id> on cell <cell> open"``.
     """
     wanted = set(notebooks)
-    open_ = [th for th in _all(config) if th.notebook in wanted and th.resolved_by is None]
+    open_ = [th for th in _all(config, settings) if th.notebook in wanted and th.resolved_by is None]
     if open_:
         raise GateError(f"{len(open_)} comment thread(s) open on the reviewed targets",
                         hint="resolve them: nbgov review threads; nbgov review resolve THREAD",
