@@ -6,7 +6,7 @@ export PLOOMBER_STATS_ENABLED := false
 export PLOOMBER_VERSION_CHECK_DISABLED := true
 
 .PHONY: properties setup example test test-py test-js test-browser browser galata screenshots labextension \
-	docs docs-serve lint bench faults mutate clean
+	docs docs-serve lint bench faults mutate clean test-start-wheel
 
 # The JupyterLab extension: jlpm and jupyter-builder come from the venv, the browser is Debian's
 # chromium (`make browser` installs it), never a Playwright download (its host is unreachable).
@@ -21,7 +21,7 @@ export CHROMIUM_PATH := $(CHROMIUM)
 $(BIN)/nbgov: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,example]"
 	touch $(BIN)/nbgov
 
 setup: $(BIN)/nbgov  ## create .venv and install nbgov with its dev tools
@@ -142,3 +142,12 @@ properties: setup  ## the ledger and trust invariants under hypothesis, long (NB
 
 clean:
 	rm -rf products mlflow.db mlruns site
+
+# docs/start.md run against a fresh venv holding only the built wheel (as a `pip install nbgov`
+# user has it); the normal suite runs the same test on the development venv. Slow (a full install).
+START_VENV ?= /tmp/nbgov-start-venv
+test-start-wheel: setup  ## docs/start.md as a test, against a fresh venv with only the wheel
+	rm -rf dist/start && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip wheel --no-deps -w dist/start .
+	rm -rf $(START_VENV) && $(PY) -m venv $(START_VENV)
+	$(START_VENV)/bin/python -m pip install --quiet dist/start/nbgov-*.whl
+	NBGOV_START_BIN=$(abspath $(START_VENV))/bin $(BIN)/python -m pytest -p no:cacheprovider -q tests/docs/test_start_page.py

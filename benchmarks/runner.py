@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -33,6 +33,7 @@ BENCHMARKS = {
     "tracking": "benchmarks.bench_tracking",
     "build": "benchmarks.bench_build",
     "example": "benchmarks.bench_example",
+    "cluster": "benchmarks.bench_cluster",
 }
 
 
@@ -221,7 +222,7 @@ def run_all(names: list[str], quick: bool, log=print) -> dict:
     """Run the named benchmarks; a benchmark that crashes is reported, the others still run."""
     started = time.perf_counter()
     result = {
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": quick,
         "machine": machine(),
         "rows": [],

@@ -13,10 +13,9 @@ import argparse
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections import Counter
 from pathlib import Path
-
-import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / ".mutmut"

@@ -107,3 +107,9 @@ def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ARG001
         return _GENERATORS[name]()
 
     return _MARKER.sub(replace, markdown)
+
+
+def on_page_content(html: str, page, config, files) -> str:  # noqa: ARG001 (MkDocs' signature)
+    """mkdocs-click prints an option without a default as click's ``Sentinel.UNSET`` (click 8.3+):
+    show what mkdocs-click shows for ``None``."""
+    return html.replace("<code>Sentinel.UNSET</code>", "None")

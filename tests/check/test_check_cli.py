@@ -147,7 +147,7 @@ def test_check_stays_light(make_project):
         "import sys\n"
         "from nbgov.cli import main\n"
         "try:\n"
-        "    main(['check', '--root', sys.argv[1]])\n"
+        "    main(['check', '--project', sys.argv[1]])\n"
         "except SystemExit:\n"
         "    pass\n"
         "heavy = ['nbformat', 'jsonschema', 'mlflow', 'ploomber', 'papermill', 'nbdime',\n"

@@ -30,7 +30,9 @@ def test_hook_blocks_a_commit_then_fix_lets_it_through(git_repo, tmp_path):
     hooks = yaml.safe_load(MANIFEST.read_text())
     # run the manifest's hooks as `language: system` (installing nbgov into pre-commit's own
     # virtualenv would download the world); entry, types and options are the manifest's own
-    local = [{**h, "language": "system"} for h in hooks]
+    # (the environment itself, measured: docs/how-to/ci.md, "pre-commit")
+    local = [{**{k: v for k, v in h.items() if k != "additional_dependencies"}, "language": "system"}
+             for h in hooks]
     config = {"repos": [{"repo": "local", "hooks": local}]}
     (git_repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
     (git_repo / "nbgov.toml").write_text("")
@@ -62,3 +64,41 @@ def test_hook_blocks_a_commit_then_fix_lets_it_through(git_repo, tmp_path):
     assert "files were modified by this hook" in fixed.stdout
     subprocess.run(["git", "-C", str(git_repo), "add", "."], check=True)
     assert pre_commit("nbgov-check").returncode == 0
+
+
+# what `nbgov check` may import besides nbgov and the standard library: exactly the hook's
+# additional_dependencies (by import name), so that the hook's environment can be that small
+HOOK_IMPORTS = {"click": "click", "yaml": "pyyaml"}
+
+_IMPORTED = r"""
+import sys
+before = set(sys.modules)
+from nbgov.cli import main
+try:
+    main(["check", "--extend-select", "ALL", "--fix", "--no-plugins"])
+except SystemExit:
+    pass
+# modules loaded from a file (not nbgov's deferred stand-ins, not cython_runtime)
+new = {m.split(".")[0] for m in set(sys.modules) - before if getattr(sys.modules[m], "__file__", None)}
+sys.stderr.write("IMPORTED " + " ".join(sorted(m for m in new if m not in sys.stdlib_module_names
+                                               and not m.startswith("_"))) + "\n")
+"""
+
+
+def test_hook_environment_holds_what_check_imports(tmp_path):
+    hooks = yaml.safe_load(MANIFEST.read_text())
+    for hook in hooks:
+        deps = hook["additional_dependencies"]
+        assert deps[0] == "--no-deps", hook["id"]  # nbgov itself without its 1.2 GB runtime
+        assert sorted(d.split(">")[0].split("=")[0] for d in deps[1:]) == sorted(HOOK_IMPORTS.values())
+    # a pipeline project with notebooks, every rule selected, --fix: the widest check there is
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "notebooks", project / "notebooks")
+    for name in ("pipeline.yaml", "env.yaml", "nbgov.toml"):
+        shutil.copy(REPO / name, project / name)
+    out = subprocess.run([sys.executable, "-c", _IMPORTED], cwd=project, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "NBG701" in out.stdout  # the review rule ran (it reads the ledger)
+    imported = set(out.stderr.split("IMPORTED ")[-1].split()) - {"nbgov"}
+    assert imported <= set(HOOK_IMPORTS), f"nbgov check imports {sorted(imported - set(HOOK_IMPORTS))}"

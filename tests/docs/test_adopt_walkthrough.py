@@ -100,15 +100,21 @@ def test_adopt_page_end_to_end(git_repo: Path):
     _git(root, "commit", "-qm", "the team's Ploomber project", who=BOB)
 
     bash = _blocks("bash")
-    install, check, build, review = bash[0], bash[1], bash[2], bash[3]
+    install, init, check, build, review = bash[0], bash[1], bash[2], bash[3], bash[4]
     assert _commands(install)[0].startswith("pip install nbgov")  # step 1: installed already
 
-    # step 2: nbgov.toml and the ignore lines, as the page writes them
-    toml = _blocks("toml")[0]
-    assert "[review]" not in toml  # the default review scope needs no folder that may not exist
-    (root / "nbgov.toml").write_text(toml)
-    with (root / ".gitignore").open("a") as ignore:
-        ignore.write(_blocks("gitignore")[0])
+    # step 2: nbgov init (a dry run first, which writes nothing), committed
+    for command in _commands(init):
+        if command.startswith("git add"):
+            changed = sorted(_git(root, "status", "--porcelain").split()[1::2])
+            assert changed == [".gitattributes", ".github/", ".gitignore", ".pre-commit-config.yaml",
+                               "nbgov.toml", "pipeline.yaml"], changed
+        proc = _run(root, command)
+        assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
+        if command == "nbgov init --dry-run":
+            assert _git(root, "status", "--porcelain") == ""
+    assert "nbgov.hooks.on_finish" in (root / "pipeline.yaml").read_text()
+    assert "[review]" not in (root / "nbgov.toml").read_text()  # the default review scope
 
     # step 3: the checks; the notebooks are clean, --fix changes nothing
     for command in _commands(check):
@@ -125,10 +131,10 @@ def test_adopt_page_end_to_end(git_repo: Path):
     assert list((root / "output").glob("*.lineage.json"))
     again = _run(root, "nbgov build")
     assert again.returncode == 0 and "0 ran, 1 skipped" in again.stdout
-    # what builds wrote is ignored: new to git are nbgov.toml, .gitignore and, of .nbgov/, only
-    # its own .gitignore (the journal, cache and locks stay local)
+    # what builds wrote is ignored: new to git is, of .nbgov/, only its own .gitignore (the
+    # journal, cache and locks stay local)
     new = sorted(_git(root, "status", "--porcelain", "-uall").split()[1::2])
-    assert new == [".gitignore", ".nbgov/.gitignore", "nbgov.toml"], new
+    assert new == [".nbgov/.gitignore"], new
 
     # step 5: review; the README notebook is no task, so no review target
     results = [(command, _run(root, command)) for command in _commands(review)]
@@ -137,8 +143,8 @@ def test_adopt_page_end_to_end(git_repo: Path):
     status = next(proc for command, proc in results if command == "nbgov review status")
     assert "notebooks/train.ipynb" in status.stdout and "README.ipynb" not in status.stdout
     committed = _git(root, "show", "--name-only", "--format=", "HEAD").split()
-    assert set(committed) >= {".gitattributes", ".nbgov/reviews.jsonl", ".nbgov/.gitignore"}
-    assert all(p in (".gitattributes", ".nbgov/reviews.jsonl", ".nbgov/.gitignore")
+    assert set(committed) >= {".nbgov/reviews.jsonl", ".nbgov/.gitignore"}
+    assert all(p in (".nbgov/reviews.jsonl", ".nbgov/.gitignore")
                or p.startswith(".nbgov/snapshots/") for p in committed), committed
     assert any(p.startswith(".nbgov/snapshots/") for p in committed)
     gate = _run(root, "nbgov review gate")

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 from nbgov.core import config as core_config
 from nbgov.core.checks import settings as check_settings

@@ -77,6 +77,7 @@ def test_cli_reference_shows_options(site):
     text = (site / "reference" / "cli.html").read_text(encoding="utf-8")
     for option in ("--require-approved", "--extend-select", "--against", "--dry-run", "--batch"):
         assert option in text
+    assert "UNSET" not in text  # click's sentinel for "no default"
 
 
 def test_check_reference_lists_every_builtin_rule(site):

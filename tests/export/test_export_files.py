@@ -51,7 +51,7 @@ def shared(example: Path) -> Path:
 def test_argo_workflow_validates_and_names_every_task_and_edge(shared: Path):
     from hera.workflows.models import Workflow
 
-    proc = run_cli(shared, "export", "argo", "-e", "prod", "-o", "wf.yaml")
+    proc = run_cli(shared, "export", "argo", "--environment", "prod", "-o", "wf.yaml")
     assert proc.returncode == 0, proc.stderr
     data = yaml.safe_load((shared / "wf.yaml").read_text())
     workflow = Workflow.model_validate(data)  # raises on anything Argo's schema refuses
@@ -106,7 +106,7 @@ def test_exports_refuse_local_products_and_bad_settings(example: Path):
     refused = run_cli(example, "export", "argo", "-o", "wf.yaml")
     assert refused.returncode == 2 and "not on shared storage" in refused.stderr
     assert "--allow-local-products" in refused.stderr and not (example / "wf.yaml").exists()
-    unknown_env = run_cli(example, "export", "argo", "--allow-local-products", "-e", "staging", "-o", "-")
+    unknown_env = run_cli(example, "export", "argo", "--allow-local-products", "--environment", "staging", "-o", "-")
     assert unknown_env.returncode == 2 and "unknown environment 'staging'" in unknown_env.stderr
     with (example / "nbgov.toml").open("a") as fh:
         fh.write('\n[export]\nretries = 1\nmemroy = "1Gi"\n')

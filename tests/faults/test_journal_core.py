@@ -244,9 +244,10 @@ def test_nbgov_says_when_ctrl_c_cannot_reach_a_build(tmp_path: Path):
     import pty
     import signal
 
+    (tmp_path / "nbgov.toml").write_text('experiment = "x"\n')  # a project (its spec is missing)
     master, slave = pty.openpty()
     try:
-        done = subprocess.run([sys.executable, "-m", "nbgov", "build", "--project", str(tmp_path / "none")],
+        done = subprocess.run([sys.executable, "-m", "nbgov", "build", "--project", str(tmp_path)],
                               stderr=slave, stdout=subprocess.DEVNULL, timeout=120,
                               env={**os.environ, "PYTHONPATH": SRC},
                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))

@@ -182,7 +182,7 @@ def test_a_wait_for_the_build_lock_says_what_it_waits_for(project: Path):
     lock = build_lock(project)
     lock.acquire(command="nbgov build")
     try:
-        synced = run_cli(project, "sync", "--wait", "1")
+        synced = run_cli(project, "sync", "--timeout", "1")
     finally:
         lock.release()
     assert synced.returncode == 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -35,7 +35,7 @@ EXAMPLES = int(os.environ.get("NBGOV_HYPOTHESIS_EXAMPLES", "50"))
 BOUNDED = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 VERSIONS = ["nbv1:" + c * 64 for c in "123"]
-T0 = datetime(2026, 11, 26, 8, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 26, 8, 0, 0, tzinfo=UTC)
 NB = "notebooks/a.ipynb"
 
 # one step of a history: (decision, version index, seconds after T0 (may go back: merges,

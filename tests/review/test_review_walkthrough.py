@@ -72,7 +72,7 @@ def test_edit_stale_diff_approve_gate(project, nbgov, fixture_nb, bob):
 
 def test_self_approval_of_a_commit_names_its_author(project, nbgov):
     refused = nbgov("review", "approve", NB)
-    assert refused.code == 2
+    assert refused.code == 1  # a refusal (the four-eyes rule), not bad input
     assert "authored by Ada Author <ada@example.com> (commit " in refused.err
     assert "allow_self_approval" in refused.err
     assert not (project / ".nbgov" / "reviews.jsonl").exists()
@@ -92,11 +92,11 @@ def test_uncommitted_changes_are_authored_by_the_current_user(
         "-am",
         "Bob edits",
     )
-    assert nbgov("review", "approve", NB, "--reviewer", bob).code == 2
+    assert nbgov("review", "approve", NB, "--reviewer", bob).code == 1
     assert nbgov("review", "approve", NB).code == 0  # Ada approves Bob's commit
     (project / NB).write_text((project / NB).read_text().replace("seed = 0", "seed = 1"))
     refused = nbgov("review", "approve", NB)
-    assert refused.code == 2 and "uncommitted changes" in refused.err
+    assert refused.code == 1 and "uncommitted changes" in refused.err
     assert nbgov("review", "approve", NB, "--reviewer", bob).code == 0
 
 
@@ -164,7 +164,7 @@ def test_several_notebooks_are_decided_all_or_none(project, nbgov, git, git_as_b
     )
     # Ada may approve Bob's notebook but not her own: the pair is refused as a whole
     refused = nbgov("review", "approve", "notebooks/other.ipynb", NB)
-    assert refused.code == 2 and "notebooks/train.ipynb" in refused.err
+    assert refused.code == 1 and "notebooks/train.ipynb" in refused.err
     assert not (project / ".nbgov" / "reviews.jsonl").exists()
     both = nbgov("review", "comment", "notebooks/other.ipynb", NB, "-m", "read both")
     assert both.code == 0 and both.out.count("comment by Ada Author") == 2

@@ -106,7 +106,7 @@ def test_forged_unsigned_approval_does_not_count(reviewed: Path, keys) -> None:
     gate = nbgov(reviewed, "review", "gate")
     assert gate.returncode == 1 and "changes-requested" in gate.stderr  # ...but it does not count
     verify = nbgov(reviewed, "ledger", "verify")
-    assert "#1  changes_requested" in verify.stdout and "signature: valid by bob@example.com" in verify.stdout
+    assert "#1  changes-requested" in verify.stdout and "signature: valid by bob@example.com" in verify.stdout
     assert "#2  approved" in verify.stdout and "signature: unsigned" in verify.stdout
 
 
@@ -147,15 +147,19 @@ def test_valid_signature_on_altered_content_is_invalid(reviewed: Path, keys) -> 
 def test_self_approval_with_a_valid_signature_does_not_count(reviewed: Path, keys) -> None:
     allowed_signers(reviewed, keys, "bob", "ada")
     _require_signed(reviewed)
-    # Ada authored the notebook; she claims to be Bob, and signs with her own key
+    # Ada authored the notebook; she claims to be Bob, and signs with her own key: her key
+    # cannot sign as Bob (I12)
     refused = nbgov(reviewed, "review", "approve", NB, "--reviewer", BOB, "--sign-key", str(keys["ada"]))
-    assert refused.returncode == 2 and "self-approval" in refused.stderr, refused.stderr
+    assert refused.returncode == 2 and "is not the signer" in refused.stderr, refused.stderr
+    # under her own name, the four-eyes rule refuses
+    refused = nbgov(reviewed, "review", "approve", NB, "--reviewer", "ada@example.com", "--sign-key", str(keys["ada"]))
+    assert refused.returncode == 1 and "self-approval" in refused.stderr, refused.stderr
     # appended by hand with her valid signature: the signer is the author, so it does not count
     from nbgov.adapters import sshsig
     from nbgov.core.ledger import new_record
 
-    rec = new_record(None, notebook=NB, version=_version(reviewed), decision="approved", reviewer=BOB,
-                     author="Ada Author <ada@example.com>", sign=lambda p: sshsig.sign(p, keys["ada"]))
+    rec = new_record(None, notebook=NB, version=_version(reviewed), decision="approved", reviewer="ada@example.com",
+                     author="Bob Reviewer <bob@example.com>", sign=lambda p: sshsig.sign(p, keys["ada"]))
     (reviewed / LEDGER).parent.mkdir(exist_ok=True)
     (reviewed / LEDGER).write_text(rec.to_line())
     assert "signature: valid by ada@example.com" in nbgov(reviewed, "ledger", "verify").stdout

@@ -42,6 +42,10 @@ async def test_server_signs_with_the_configured_key_or_refuses_unsigned(api, jp_
     status, body = await api("review", method="POST", body={"path": LOAD, "decision": "comment"})
     assert status == 409 and "require_signed" in body["message"], body
     (jp_root_dir / "nbgov.toml").write_text(base + f'signing_key = "{rita}"\n')
+    # the server's user (the token's owner: git's Ada) cannot sign with Rita's key (I12)
+    status, body = await api("review", method="POST", body={"path": LOAD, "decision": "comment"})
+    assert status == 409 and "is not the signer" in body["message"] and "rita@example.com" in body["message"], body
+    signers.write_text(f"ada@example.com {rita.with_suffix('.pub').read_text().strip()}\n")  # the key is Ada's
     status, body = await api("review", method="POST", body={"path": LOAD, "decision": "comment"})
     assert status == 201, body
     assert body["last"]["signature"] == "valid"

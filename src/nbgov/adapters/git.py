@@ -247,3 +247,47 @@ def rev_list(root: str | Path, rev: str, exclude: str | None = None, limit: int 
     ``[]`` when git cannot tell."""
     out = _out(root, "rev-list", f"--max-count={limit}", rev, *([f"^{exclude}"] if exclude else []), "--")
     return out.split() if out else []
+
+
+def commits_between(root: str | Path, base: str, head: str = "HEAD") -> list[tuple[str, list[str]]] | None:
+    """Every commit reachable from ``head`` and not from ``base`` (merges and every side of
+    them: no history simplification), oldest first, each with its parents; None when git
+    cannot tell."""
+    out = _out(root, "rev-list", "--parents", "--topo-order", "--reverse", head, f"^{base}", "--")
+    if out is None:
+        return None
+    return [(line.split()[0], line.split()[1:]) for line in out.splitlines() if line.strip()]
+
+
+def is_shallow(root: str | Path) -> bool:
+    """Whether the clone lacks part of its history (``git clone --depth``)."""
+    return _out(root, "rev-parse", "--is-shallow-repository") == "true"
+
+
+def blob_ids(root: str | Path, revs: list[str], path: str | Path) -> dict[str, str | None] | None:
+    """``{rev: object id of path at rev, None when it is not there}`` in one git call; None
+    when git cannot tell."""
+    if not revs:
+        return {}
+    spec = Path(path).as_posix()
+    try:
+        proc = subprocess.run(["git", "-C", str(root), "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+                              input="".join(f"{rev}:{spec}\n" for rev in revs).encode(), capture_output=True,
+                              check=False, timeout=60)
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return None
+    lines = proc.stdout.decode("utf-8", errors="replace").splitlines()
+    if proc.returncode != 0 or len(lines) != len(revs):
+        return None
+    return {rev: (line.split()[0] if line.endswith(" blob") else None) for rev, line in zip(revs, lines, strict=True)}
+
+
+def read_blob(root: str | Path, blob: str) -> bytes | None:
+    """The content of the blob ``blob``, None when git cannot read it."""
+    proc = _git(root, "cat-file", "blob", blob)
+    return proc.stdout if proc is not None and proc.returncode == 0 else None
+
+
+def subject(root: str | Path, commit: str) -> str:
+    """The first line of ``commit``'s message (``""`` when git cannot tell)."""
+    return _out(root, "log", "-1", "--format=%s", commit) or ""

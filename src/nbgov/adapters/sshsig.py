@@ -44,6 +44,8 @@ class Verdict:
 
     state: str
     principals: tuple[str, ...] = ()
+    #: why an ``invalid`` verdict is invalid, when the caller knows better than "altered"
+    reason: str = ""
 
     @property
     def principal(self) -> str | None:

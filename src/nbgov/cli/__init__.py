@@ -15,11 +15,13 @@ import sys
 import click
 
 from nbgov import __version__
+from nbgov.cli.conventions import add_conventions, usage_error_lines
 from nbgov.core.errors import NbgovError
 from nbgov.core.oserrors import is_disk_full, storage_error
 
 #: command name -> "module:attribute". One line per command; modules are imported lazily.
 COMMANDS: dict[str, str] = {
+    "init": "nbgov.cli.init:init",
     "build": "nbgov.cli.build:build",
     "status": "nbgov.cli.build:status",
     "sync": "nbgov.cli.build:sync",
@@ -60,7 +62,8 @@ class LazyGroup(click.Group):
             if quiet or exc.name == module_name:
                 return None
             raise
-        return getattr(module, attr, None)
+        command = getattr(module, attr, None)
+        return add_conventions(command, name) if command is not None else None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,6 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     from nbgov.core import interrupts
 
     interrupts.install()
+    from nbgov.core.config import set_default_root
+
+    set_default_root(None)  # `--project` of an earlier call in this process (tests) does not stick
     try:
         cli.main(args=argv, prog_name="nbgov", standalone_mode=False)
     except NbgovError as exc:
@@ -83,8 +89,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         _exit_interrupted("aborted")
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        # click's own errors in nbgov's format (one `error:` line, hints), and bad input is 2
+        for line in usage_error_lines(exc):
+            click.echo(line, err=True)
+        sys.exit(2)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from nbgov.cli.conventions import deprecated
 from nbgov.cli.output import render_table, run_text
 
 
@@ -120,8 +121,8 @@ def _entry_point(config, entry_point, environment):
     from nbgov.core.config import resolve_entry_point
 
     config, old_spelling, note = resolve_entry_point(config, entry_point)
-    if note:
-        click.echo(f"note: {note}", err=True)
+    if note:  # a deprecated spelling: a warning, as every other (docs/reference/cli.md)
+        click.echo(f"warning: {note}", err=True)
     return config, environment or old_spelling
 
 
@@ -143,12 +144,16 @@ def _report_recording(summary) -> None:
 @click.command()
 @click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was sent as JSON.")
-@click.option("--wait", "wait", type=float, default=60.0, show_default=True,
-              help="Seconds to wait for a running build of the project to end.")
+# --wait is a flag, as in `nbgov build --wait`; `--wait SECONDS` (the old spelling) still works
+@click.option("--wait", "wait", type=float, is_flag=False, flag_value=-1.0, default=None, metavar="",
+              help="If a build of the project is running, wait for it to end (the default).")
+@click.option("--no-wait", is_flag=True, help="Do not wait for a running build: leave its journal to it.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True, metavar="SECONDS",
+              help="How long to wait for a running build.")
 @click.option("--resend", is_flag=True,
               help="Send again every kept journal (done/ too): for a tracking store restarted empty. "
                    "Runs the store still has are found by their key, not duplicated.")
-def sync(project, as_json, wait, resend):
+def sync(project, as_json, wait, no_wait, timeout, resend):
     """Send the runs that earlier builds kept locally (tracking store unreachable, build
     killed) to the tracking store, once each, with their original times; end runs that a
     killed build left RUNNING as KILLED. Safe to re-run or interrupt."""
@@ -156,7 +161,11 @@ def sync(project, as_json, wait, resend):
     from nbgov.services.recording.sync import sync as run_sync
 
     config = load_config(project)
-    report = run_sync(config, wait=wait, resend=resend, say=lambda text: click.echo(text, err=True))
+    if wait is not None and wait >= 0:
+        deprecated("--wait SECONDS", "--timeout SECONDS")
+        timeout = wait
+    report = run_sync(config, wait=0.0 if no_wait else timeout, resend=resend,
+                      say=lambda text: click.echo(text, err=True))
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -245,12 +254,14 @@ def _journal_and_store_notes(config, state) -> None:
 @click.command("open-build")
 @click.argument("build_id", metavar="ID")
 @click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
-def open_build(build_id, project):
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def open_build(build_id, project, as_json):
     """Open the parent run of build ID (find or create it; idempotent): an engine's setup task."""
     from nbgov.core.config import load_config
     from nbgov.services.recording.tracking import open_build as open_parent
 
-    click.echo(open_parent(load_config(project), build_id))
+    run_id = open_parent(load_config(project), build_id)
+    click.echo(json.dumps({"build_id": build_id, "run_id": run_id}, indent=2) if as_json else run_id)
 
 
 @click.command("close-build")
@@ -258,12 +269,17 @@ def open_build(build_id, project):
 @click.option("--status", type=click.Choice(["finished", "failed", "killed"]), default=None,
               help="How the build ended (default: failed when one of its task runs failed, else finished).")
 @click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
-def close_build(build_id, status, project):
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def close_build(build_id, status, project, as_json):
     """End the parent run of build ID (the runs of `nbgov build --build-id ID`): an engine's teardown task."""
     from nbgov.core.config import load_config
     from nbgov.services.recording.tracking import close_build as close_parent
 
     closed = close_parent(load_config(project), build_id, status.upper() if status else None)
+    if as_json:
+        click.echo(json.dumps({"build_id": build_id, "run_id": closed[0] if closed else None,
+                               "status": closed[1] if closed else None}, indent=2))
+        return
     if closed is None:
         click.echo(f"no build run has id {build_id!r}: nothing to close")
         return

@@ -7,6 +7,7 @@ import warnings
 
 import click
 
+from nbgov.cli.conventions import deprecated, require_project
 from nbgov.core.errors import NbgovWarning
 
 _FORMATS = ("text", "json", "sarif", "github")
@@ -48,11 +49,13 @@ def _split(values: tuple[str, ...]) -> list[str]:
     help="Processes to check with, for 64 notebooks or more (Linux).",
 )
 @click.option("--list-rules", is_flag=True, help="List the rules (built-in and plug-in) and exit.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the same as --format json).")
 @click.option(
-    "--root",
+    "--project",
     type=click.Path(file_okay=False),
     help="Project root (default: found upward from here).",
 )
+@click.option("--root", type=click.Path(file_okay=False), hidden=True, help="Deprecated: --project.")
 def check(
     paths: tuple[str, ...],
     fmt: str,
@@ -63,6 +66,8 @@ def check(
     no_plugins: bool,
     list_rules: bool,
     jobs: int,
+    as_json: bool,
+    project: str | None,
     root: str | None,
 ) -> None:
     """Check notebooks: validity, parameters cell, outputs, secrets, paths, kernel, pipeline.
@@ -73,6 +78,14 @@ def check(
     """
     from nbgov.services.check.engine import list_rules as list_all
     from nbgov.services.check.engine import render, run_check
+
+    if root:
+        deprecated("--root", "--project")
+    root = project or root
+    if as_json:
+        fmt = "json"
+    if not paths and not list_rules:
+        require_project(root)
 
     with warnings.catch_warnings(record=True) as caught:
         # plug-in warnings are printed once, plainly, as notes (the report carries them)
@@ -101,3 +114,4 @@ def check(
         click.echo(output)
     if report.exit_code:
         sys.exit(report.exit_code)
+

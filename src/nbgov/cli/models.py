@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from nbgov.cli.conventions import deprecated
+
 _PROJECT = click.option(
     "--project", type=click.Path(file_okay=False), default=None, help="Project folder."
 )
@@ -41,13 +43,19 @@ def promote(model_uri, alias, dry_run, note, by, project, as_json):
 
 @click.command()
 @click.argument("model_uri", metavar="models:/NAME@ALIAS")
-@click.option("-p", "--port", type=int, default=5001, show_default=True, help="TCP port.")
+@click.option("--port", type=int, default=5001, show_default=True, help="TCP port.")
+# -p is --param (nbgov build); as the port it still works, with a warning
+@click.option("-p", "old_port", type=int, default=None, hidden=True, help="Deprecated: --port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @_PROJECT
-def serve(model_uri, port, host, project):
+def serve(model_uri, port, old_port, host, project):
     """Serve a registered model with MLflow's scoring server (POST /invocations)."""
     from nbgov.core.config import load_config
     from nbgov.services.models.serve import start_server
+
+    if old_port is not None:
+        deprecated("-p PORT", "--port PORT")
+        port = old_port
 
     server = start_server(load_config(project), model_uri, port=port, host=host)
     # SIGTERM (e.g. from a scheduler) stops the server like Ctrl-C does. The handler only raises:

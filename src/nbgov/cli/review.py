@@ -22,12 +22,15 @@ def _emit_json(data: object) -> None:
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in [header, *rows]
-    ]
-    return "\n".join(lines)
+    from nbgov.cli.output import render_table
+
+    return render_table(header, rows)
+
+
+def _spelled(state: str) -> str:
+    """A review state as users read and type it: ``changes-requested`` (the ledger keeps
+    ``changes_requested``)."""
+    return state.replace("_", "-")
 
 
 @click.group()
@@ -36,16 +39,19 @@ def review() -> None:
 
 
 def _decide(decision: str, notebooks: tuple[str, ...], message: str, reviewer: str | None,
-            sign_key: str | None) -> None:
+            sign_key: str | None, as_json: bool = False) -> None:
     from nbgov.core.identity import short_version
     from nbgov.services.review.state import record_decisions
 
     states = record_decisions(load_config(), _abs(notebooks), decision, message, reviewer, sign_key)
+    if as_json:
+        _emit_json([s.to_dict() for s in states])
+        return
     for state in states:
         by = f" by {state.last['reviewer']}" if state.last else ""
         signed = f", signature {state.last['signature']}" if state.last and "signature" in state.last else ""
         click.echo(
-            f"{state.path}: {state.status} at {short_version(state.version)} "
+            f"{state.path}: {_spelled(state.status)} at {short_version(state.version)} "
             f"({decision.replace('_', ' ')}{by}{signed})"
         )
 
@@ -61,6 +67,7 @@ _sign_opt = click.option(
     help="SSH key that signs the record (ssh-keygen -Y sign); a .pub: the private key is in "
     "ssh-agent (default: [review] signing_key; none: unsigned).",
 )
+_json_opt = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 _note_opt = click.option(
     "-m", "--message", "message", default="", help="A note kept with the record."
 )
@@ -68,7 +75,7 @@ _note_opt = click.option(
 
 def _decision_command(name: str, decision: str, doc: str, all_changed: bool = False) -> None:
     def command(notebooks: tuple[str, ...], message: str, reviewer: str | None,
-                sign_key: str | None, all_changed: bool = False) -> None:
+                sign_key: str | None, as_json: bool, all_changed: bool = False) -> None:
         if all_changed:
             from nbgov.services.review.discovery import changed_targets
 
@@ -76,18 +83,21 @@ def _decision_command(name: str, decision: str, doc: str, all_changed: bool = Fa
                 raise click.UsageError("give NOTEBOOKS or --all-changed, not both")
             notebooks = tuple(changed_targets(load_config()))
             if not notebooks:
+                if as_json:
+                    _emit_json([])
+                    return
                 click.echo("nothing to approve: every review target is approved at its current version")
                 return
         elif not notebooks:
             raise click.UsageError("missing NOTEBOOKS" + (" (or --all-changed)" if name == "approve" else ""))
-        _decide(decision, notebooks, message, reviewer, sign_key)
+        _decide(decision, notebooks, message, reviewer, sign_key, as_json)
 
     if all_changed:
         command = click.option(
             "--all-changed", is_flag=True,
             help="Every review target not approved at its current version (see `review status`): "
             "notebooks, task sources, the spec, env file and the modules they import.")(command)
-    command = click.argument("notebooks", nargs=-1)(_note_opt(_reviewer_opt(_sign_opt(command))))
+    command = click.argument("notebooks", nargs=-1)(_note_opt(_reviewer_opt(_sign_opt(_json_opt(command)))))
     review.command(name, help=doc)(command)
 
 
@@ -146,9 +156,10 @@ def _thread_out(thread: dict, as_json: bool) -> None:
 @_note_opt
 @_reviewer_opt
 @_sign_opt
-def reply(thread: str, message: str, reviewer: str | None, sign_key: str | None) -> None:
+@_json_opt
+def reply(thread: str, message: str, reviewer: str | None, sign_key: str | None, as_json: bool) -> None:
     """Reply to comment THREAD (its id, or the first 6+ characters of it)."""
-    _thread_out(_threads().reply(load_config(), thread, message, reviewer, sign_key), False)
+    _thread_out(_threads().reply(load_config(), thread, message, reviewer, sign_key), as_json)
 
 
 @review.command("resolve")
@@ -156,9 +167,10 @@ def reply(thread: str, message: str, reviewer: str | None, sign_key: str | None)
 @_note_opt
 @_reviewer_opt
 @_sign_opt
-def resolve(thread: str, message: str, reviewer: str | None, sign_key: str | None) -> None:
+@_json_opt
+def resolve(thread: str, message: str, reviewer: str | None, sign_key: str | None, as_json: bool) -> None:
     """Resolve comment THREAD (only the person who opened it may)."""
-    _thread_out(_threads().resolve(load_config(), thread, message, reviewer, sign_key), False)
+    _thread_out(_threads().resolve(load_config(), thread, message, reviewer, sign_key), as_json)
 
 
 @review.command("threads")
@@ -200,9 +212,11 @@ def status(paths: tuple[str, ...], as_json: bool) -> None:
             [
                 s.path,
                 target_kind(config, s.path),
-                s.status,
+                _spelled(s.status),
                 short_version(s.version),
-                *([s.last["decision"], s.last["reviewer"], s.last["at"]] if s.last else ["-"] * 3),
+                # a signed decision is shown by its verified signer (I12), an unsigned one by its claim
+                *([_spelled(s.last["decision"]), s.last.get("signer") or s.last["reviewer"], s.last["at"]]
+                  if s.last else ["-"] * 3),
             ]
             for s in states
         ]
@@ -221,9 +235,11 @@ def status(paths: tuple[str, ...], as_json: bool) -> None:
 @click.option("--require-resolved-threads", "resolved", is_flag=True,
               help="Also refuse while a comment thread on a gated target is open "
               "(default: [review] require_resolved_threads).")
-def gate(paths: tuple[str, ...], base: str | None, resolved: bool) -> None:
+@_json_opt
+def gate(paths: tuple[str, ...], base: str | None, resolved: bool, as_json: bool) -> None:
     """Exit 1 unless every review target under PATHS (notebooks, scripts, modules, SQL...) is
     approved at its current version."""
+    from nbgov.core.errors import GateError
     from nbgov.services.review.base import trust_base
     from nbgov.services.review.discovery import discover_notebooks
     from nbgov.services.review.gating import require_gate
@@ -233,7 +249,16 @@ def gate(paths: tuple[str, ...], base: str | None, resolved: bool) -> None:
     trusted = trust_base(config, base) if base else None
     # with --base, [review] paths come from the base too: a branch cannot narrow its own scope
     notebooks = discover_notebooks(trusted.config if trusted else config, _abs(paths) or None)
-    require_gate(config, notebooks, trusted, resolved)
+    try:
+        require_gate(config, notebooks, trusted, resolved)
+    except GateError as exc:
+        if as_json:
+            _emit_json({"approved": False, "reasons": exc.reasons or [exc.message]})
+        raise
+    if as_json:
+        _emit_json({"approved": True, "targets": [str(n) for n in notebooks], "base": base,
+                    "changed": list(trusted.changed) if trusted else []})
+        return
     if trusted is None:
         click.echo(f"{describe_targets(config, notebooks)} approved at their current version")
         return
@@ -260,7 +285,7 @@ def log(notebook: str, as_json: bool) -> None:
     for r in records:
         note = f"  {r['note']}" if r["note"] else ""
         click.echo(
-            f"#{r['seq']}  {r['at']}  {r['decision']:<17}  {short_version(r['version'])}  "
+            f"#{r['seq']}  {r['at']}  {_spelled(r['decision']):<17}  {short_version(r['version'])}  "
             f"{r['reviewer']}{note}"
         )
 
@@ -296,14 +321,18 @@ def verify(against: str | None, as_json: bool) -> None:
     for sig in result["signatures"]:
         signer = f" by {sig['signer']}" if sig["signer"] else ""
         repeat = f" (repeats #{sig['repeats']}: counts once)" if sig["repeats"] else ""
-        click.echo(f"#{sig['seq']}  {sig['decision']:<17}  {sig['notebook']}  signature: {sig['signature']}{signer}"
-                   f"{repeat}")
+        click.echo(f"#{sig['seq']}  {_spelled(sig['decision']):<17}  {sig['notebook']}  "
+                   f"signature: {sig['signature']}{signer}{repeat}")
     # a signature that does not verify is tampering; unknown keys and unsigned records are
     # reported (with require_signed they do not count towards any status)
     bad = [s for s in result["signatures"] if s["signature"] == "invalid"]
+    for sig in bad:
+        if sig.get("reason"):
+            click.echo(f"error: {sig['reason']}", err=True)
     if bad:
         click.echo(f"error: {len(bad)} record(s) carry a signature that does not verify "
-                   f"(#{', #'.join(str(s['seq']) for s in bad)}): edited after signing", err=True)
+                   f"(#{', #'.join(str(s['seq']) for s in bad)}): edited after signing, or signed as "
+                   "someone else", err=True)
         sys.exit(1)
     for version in result["missing_snapshots"]:
         click.echo(f"warning: no approved snapshot for {version}", err=True)
@@ -365,7 +394,9 @@ def diff(
     if as_json:
         _emit_json(result)
         return
-    click.echo(svc.render_diff(result, color=sys.stdout.isatty()), nl=False)
+    from nbgov.cli.conventions import use_color
+
+    click.echo(svc.render_diff(result, color=use_color()), nl=False)
     for th in _threads().list_threads(config, path):  # the cell comment threads beside the diff
         _thread_out(th, False)
 
@@ -400,8 +431,9 @@ def version(notebooks: tuple[str, ...], as_json: bool) -> None:
               help="The verdict as `nbgov review gate --require-resolved-threads` gives it "
               "(default: [review] require_resolved_threads at the base).")
 @click.option("--project", type=click.Path(file_okay=False, exists=True), default=None, help="Project folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the same as --format json).")
 def pr(base: str, head: str | None, fmt: str, output: str | None, link: str | None, no_results: bool,
-       resolved: bool, project: str | None) -> None:
+       resolved: bool, project: str | None, as_json: bool) -> None:
     """The review of a pull request: every review target changed between --base and --head,
     its diff, its review state at the head, open threads, trust-setting changes first, and what
     the change did to the results. Exit 0 when written (the gate's verdict is in the report;
@@ -410,6 +442,7 @@ def pr(base: str, head: str | None, fmt: str, output: str | None, link: str | No
     from nbgov.services.review import pr_render
     from nbgov.services.review.pr import pr_report
 
+    fmt = "json" if as_json else fmt
     config = load_config(project)
     report = pr_report(config, base, head, resolved)
     if not no_results:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from nbgov.core.errors import ConfigError, Location
 from nbgov.core.redact import POLICIES as SECRETS_POLICIES
@@ -149,15 +148,30 @@ class Config:
         return (self.root / "mlruns").as_uri()
 
 
+#: Where to look for the project when a caller names none: the CLI's ``--project`` (else cwd).
+_default_start: Path | None = None
+
+
+def set_default_root(folder: str | Path | None) -> None:
+    """Look for the project from ``folder`` instead of the working directory (``--project``)."""
+    global _default_start
+    _default_start = Path(folder).resolve() if folder else None
+
+
+def is_project(folder: Path) -> bool:
+    """Whether ``folder`` is a project's root: nbgov.toml, pipeline.yaml or [tool.nbgov]."""
+    if (folder / CONFIG_FILE).is_file() or (folder / DEFAULT_PIPELINE).is_file():
+        return True
+    pyproject = folder / "pyproject.toml"
+    return pyproject.is_file() and "[tool.nbgov" in pyproject.read_text(errors="replace")
+
+
 def find_root(start: str | Path | None = None) -> Path:
     """The nearest folder at or above ``start`` holding nbgov.toml, pipeline.yaml or pyproject.toml
     with a [tool.nbgov] table; ``start`` itself when none does."""
-    start = Path(start or os.getcwd()).resolve()
+    start = Path(start or _default_start or os.getcwd()).resolve()
     for folder in [start, *start.parents]:
-        if (folder / CONFIG_FILE).is_file() or (folder / DEFAULT_PIPELINE).is_file():
-            return folder
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and "[tool.nbgov" in pyproject.read_text(errors="replace"):
+        if is_project(folder):
             return folder
     return start
 
@@ -168,7 +182,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         raise ConfigError(f"not valid TOML: {exc}", Location(path, line=line),
-                          hint="fix the syntax; see docs/reference/configuration.md") from None
+                          hint="fix the TOML syntax there; `nbgov check` reads the same file") from None
     except UnicodeDecodeError:
         raise ConfigError("not UTF-8 text", Location(path)) from None
 

@@ -78,3 +78,30 @@ def shared_identity(principals: Iterable[str], identities: Iterable[str]) -> tup
                 if _matches(name, identity):
                     return name, identity
     return None
+
+
+def bound_principal(reviewer: str, principals: Iterable[str]) -> str | None:
+    """The principal a signed record's ``reviewer`` names, or None when it names none of the
+    signer's ``principals`` (docs/security.md, I12): the record then claims someone else.
+
+    Stricter than :func:`same_person`, which errs towards "the same person" (right for
+    refusing a self-approval, wrong for admitting a name): a reviewer with an e-mail
+    (``Name <email>``, a bare e-mail) is bound by that e-mail alone, equal case-blind to a
+    principal or admitted by a principal pattern (``*@example.com``); the display name is not
+    evidence. A reviewer without an e-mail (a login, e.g. a JupyterHub user) must equal a
+    principal or the local part of a principal's e-mail.
+    """
+    name, email = parts(reviewer)
+    for principal in principals:
+        for candidate in principal_names(principal):
+            p_name, p_email = parts(candidate)
+            if any(c in candidate for c in "*?"):
+                if email and fnmatch.fnmatchcase(email, p_email or p_name):
+                    return email
+                continue
+            if email:
+                if p_email == email:
+                    return candidate
+            elif name and (p_name == name or (p_email and p_email.split("@")[0] == name)):
+                return candidate
+    return None

@@ -32,7 +32,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,12 @@ DECISIONS = ("approved", "changes_requested", "comment")
 #: Comment-thread records (docs/security.md, R9): open a thread on a cell, reply, resolve.
 #: They never change a status either.
 THREAD_KINDS = ("thread", "reply", "resolve")
+
+
+def decision_name(value: object) -> object:
+    """A decision as given on input: ``changes-requested`` (the status's spelling, the one
+    users see) is accepted for ``changes_requested`` (the record's)."""
+    return "changes_requested" if value == "changes-requested" else value
 
 #: Review statuses of a notebook now.
 APPROVED, STALE, CHANGES_REQUESTED, UNREVIEWED = (
@@ -130,6 +136,10 @@ class ReviewRecord:
     authors: tuple[str, ...] | None = None
     cell: str | None = None
     thread: str | None = None
+    #: Not stored: the allowed-signers principal the record's verified signature binds its
+    #: ``reviewer`` to (docs/security.md, I12), set by the service layer on records that count
+    #: under ``require_signed``; None for records read from the file.
+    signer: str | None = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         # a list from JSON becomes a tuple, so records stay hashable and compare equal
@@ -140,6 +150,7 @@ class ReviewRecord:
         """The record as it is stored (JSON-ready); absent optional keys (``signature``,
         ``nonce``, ``authors``) stay absent, so older records keep their hash."""
         out = asdict(self)
+        del out["signer"]  # a verification result, not part of the record
         for key in ("signature", "nonce", "authors", "cell", "thread"):
             if out[key] is None:
                 del out[key]
@@ -152,22 +163,33 @@ class ReviewRecord:
         found = [*(self.authors or ()), *([self.author] if self.author else [])]
         return tuple(dict.fromkeys(found))
 
+    @property
+    def person(self) -> str:
+        """Who made the record, for every rule that compares people (thread author and
+        resolver, approvals shown): the verified signer's principal when the record counted by
+        its signature, else the ``reviewer`` it claims (a claim: docs/security.md, I12)."""
+        return self.signer or self.reviewer
+
     def to_line(self) -> str:
         """One ledger line, newline included."""
         return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False) + "\n"
 
     def summary(self) -> dict[str, Any]:
         """The short form front ends show as "last decision"."""
-        return {
+        out = {
             "decision": self.decision,
             "reviewer": self.reviewer,
             "at": self.at,
             "note": self.note,
             "version": self.version,
         }
+        if self.signer:
+            out["signer"] = self.signer  # who the signature says it is (I12)
+        return out
 
 
-_SIGNED_NAMES = tuple(f.name for f in dataclasses.fields(ReviewRecord) if f.name not in _UNSIGNED_FIELDS)
+_SIGNED_NAMES = tuple(f.name for f in dataclasses.fields(ReviewRecord)
+                      if f.name not in (*_UNSIGNED_FIELDS, "signer"))
 
 
 def record_hash(fields: Mapping[str, Any]) -> str:
@@ -192,7 +214,7 @@ def signed_payload(fields: Mapping[str, Any]) -> bytes:
 
 def utc_now() -> str:
     """Now as ISO 8601 UTC, second precision, ``Z`` suffix (the ledger's time format)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_nonce() -> str:

@@ -17,7 +17,7 @@ import fcntl
 import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,7 @@ class ProjectLock:
                 os.close(fd)  # deleted or replaced after we opened it: lock what is there now
                 continue
             break
-        info = {"pid": os.getpid(), "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        info = {"pid": os.getpid(), "started": datetime.now(UTC).isoformat(timespec="seconds"),
                 "command": command, "what": self.what}
         self._fd = fd
         try:

@@ -38,7 +38,7 @@ from nbgov.core.errors import (
     ReviewError,
     TrackingError,
 )
-from nbgov.core.ledger import DECISIONS
+from nbgov.core.ledger import DECISIONS, decision_name
 from nbgov.server.cache import PipelineCache, task_of
 from nbgov.server.paths import (
     NotebookNotFoundError,
@@ -328,7 +328,7 @@ class ReviewHandler(NbgovHandler):
         body = self.get_json_body()
         if not isinstance(body, dict):
             raise tornado.web.HTTPError(400, "body must be a JSON object")
-        decision, note = body.get("decision"), body.get("note", "")
+        decision, note = decision_name(body.get("decision")), body.get("note", "")
         if decision not in DECISIONS:
             raise tornado.web.HTTPError(400, f"decision must be one of {', '.join(DECISIONS)}")
         if not isinstance(note, str):

@@ -58,7 +58,7 @@ async def stop(proc: asyncio.subprocess.Process, grace_s: float = GRACE_S) -> in
         _signal_group(proc, sig)
         try:
             await asyncio.wait_for(proc.wait(), timeout=grace_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue
     return proc.returncode
 
@@ -71,7 +71,7 @@ async def run(argv: list[str], cwd: Path, timeout_s: float,
     assert proc.stdout is not None
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=timeout_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         await stop(proc)
         return None, f"stopped after {timeout_s:g} s"
     text = out.decode("utf-8", errors="replace")

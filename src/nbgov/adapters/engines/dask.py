@@ -55,6 +55,8 @@ def run_task(task: RemoteTask, cwd: str, env: dict[str, str], *upstream: RemoteO
     if blocked:
         return RemoteOutcome(task.name, "not-run", error=f"upstream failed: {', '.join(blocked)}")
     argv = [sys.executable if a == PYTHON else a for a in task.argv]
+    # a worker with its own checkout of the project names it (engines.warm.WORKER_ROOT_VAR)
+    cwd = os.environ.get("NBGOV_WORKER_ROOT") or cwd
     proc = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
@@ -78,8 +80,14 @@ def _connect(address: str):
         count = address.split(":", 1)[1]
         if not count.isdigit() or int(count) < 1:
             raise ParameterError(f"--cluster {address!r}: write local:N with N workers, e.g. local:2")
-        cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None)
+        import dask
+
+        # forked from this process: the workers start with nbgov, Ploomber and papermill
+        # imported and the kernel template's address (as -j N workers do), in a fraction of
+        # the seconds a spawned interpreter needs to import them again
+        with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+            cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address=None)
         return Client(cluster), cluster
     try:
         return Client(address, timeout=30), None

@@ -17,6 +17,7 @@ The loading side (spec, tasks as plain data) lives in :mod:`nbgov.adapters.ploom
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -49,16 +50,26 @@ class TaskObserver(Protocol):
 
 class _TaskRun:
     """A picklable call that builds one task wherever it runs and never raises: it returns
-    ``("ok", (report, meta))``, ``("failed", traceback text)`` or ``("stopped", traceback text)``."""
+    ``("ok", (report, meta))``, ``("failed", traceback text)`` or ``("stopped", traceback text)``.
 
-    def __init__(self, task: Any) -> None:
+    ``evidence_info``: for a task run on another machine's process (an engine's worker), the
+    task's ``TaskInfo``: the evidence capture the build set up here is set up there too."""
+
+    def __init__(self, task: Any, evidence_info: Any = None) -> None:
         self.task = task
+        self.evidence_info = evidence_info
 
     def __call__(self) -> tuple[str, Any]:
         from ploomber.exceptions import DAGBuildEarlyStop
         from ploomber.executors import _format
 
-        wrapper = build_wrapper(self.task)
+        if self.evidence_info is not None:
+            from nbgov.adapters.ploomber import evidence  # (imports papermill's wrappers: workers only)
+
+            evidence.install()
+            wrapper = evidence.capturing(self.evidence_info)
+        else:
+            wrapper = build_wrapper(self.task)
         try:
             with wrapper, _quiet():
                 report, meta = self.task._build(catch_exceptions=True)
@@ -89,6 +100,43 @@ def _executor_base() -> type:
     return Executor
 
 
+class Engine(Protocol):
+    """Where tasks run when they do not run in this process (``-j N``: forked processes; a Dask
+    cluster: :class:`nbgov.adapters.engines.dask.DaskEngine`). The loop stays here."""
+
+    #: tasks the engine runs at once
+    jobs: int
+    #: task name -> its ``TaskInfo`` (evidence capture on the worker), or None
+    infos: dict[str, Any] | None
+
+    def submit(self, name: str, call: Any) -> Any:
+        """Run ``call()`` (a picklable :class:`_TaskRun`) somewhere; a concurrent.futures Future
+        of its result."""
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        """No more tasks (cancel those not started when ``cancel_futures``)."""
+
+
+class _ForkEngine:
+    """``-j N`` on this machine: a pool of processes forked from this one (they inherit the
+    loaded pipeline, the kernel template's address and the evidence capture)."""
+
+    infos = None
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self._pool = _fork_pool(jobs)
+
+    def submit(self, name: str, call: Any) -> Any:
+        return self._pool.submit(call)
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def kill(self) -> None:
+        _kill_pool(self._pool)
+
+
 class GovernedExecutor(_executor_base()):
     """nbgov's Ploomber executor (a Ploomber ``Executor``: ``dag.executor = GovernedExecutor()``).
 
@@ -98,11 +146,15 @@ class GovernedExecutor(_executor_base()):
             rules only.
         select: task names to consider; the others are left alone (None: all).
         observer: told when each task starts and ends (main process).
+        engine: where tasks run (an :class:`Engine`, e.g. a Dask cluster; its ``jobs`` replace
+            ``jobs``); None: here (``jobs`` 1) or forked processes (``jobs`` > 1).
     """
 
     def __init__(self, jobs: int = 1, content_check: ContentCheck | None = None,
-                 select: list[str] | None = None, observer: TaskObserver | None = None) -> None:
-        self.jobs = max(1, int(jobs or 1))
+                 select: list[str] | None = None, observer: TaskObserver | None = None,
+                 engine: Engine | None = None) -> None:
+        self.engine = engine
+        self.jobs = max(1, int(engine.jobs if engine is not None else (jobs or 1)))
         self.content_check = content_check
         self.select = set(select) if select is not None else None
         self.observer = observer
@@ -116,12 +168,14 @@ class GovernedExecutor(_executor_base()):
         # a DAG pickled into a worker carries its executor: the observer (threads, locks) and
         # the content check (a closure) stay in the main process
         state = self.__dict__.copy()
-        state.update(observer=None, content_check=None, reports=[])
+        state.update(observer=None, content_check=None, reports=[], engine=None)
         return state
 
     def __call__(self, dag: Any, show_progress: bool = False) -> list:
         # kernels fork from the warm template (forked -j workers too: they start inside the
         # block); in-process notebook tasks also boot each kernel while the task before runs
+        if self.engine is not None:  # the engine's workers keep warm kernels of their own
+            return self._run(dag, show_progress)
         with kernel_pool(ahead=self.jobs == 1):
             return self._run(dag, show_progress)
 
@@ -170,12 +224,13 @@ class GovernedExecutor(_executor_base()):
                     bar.label(name)
                     if self.observer:
                         self.observer.task_started(name)
-                    if self.jobs == 1:
+                    if self.jobs == 1 and self.engine is None:
                         result = _serial_run(task)
                         self._finish(task, result, decided, ran, failures, bar)
                         break  # statuses changed: look again from the top
-                    pool = pool or _fork_pool(self.jobs)
-                    running[pool.submit(_TaskRun(task))] = name
+                    pool = pool or self.engine or _ForkEngine(self.jobs)
+                    infos = getattr(pool, "infos", None) or {}
+                    running[pool.submit(name, _TaskRun(task, infos.get(name)))] = name
                 else:
                     if not running:
                         break
@@ -187,7 +242,7 @@ class GovernedExecutor(_executor_base()):
                         name = running.pop(future)
                         try:
                             result = future.result()
-                        except Exception as exc:  # a worker died (BrokenProcessPool)
+                        except Exception as exc:  # a worker died (BrokenProcessPool, KilledWorker)
                             result = ("failed", f"{type(exc).__name__}: worker process died: {exc}")
                         self._finish(dag[name], result, decided, ran, failures, bar)
                 elif all(n in decided for n in names):
@@ -198,8 +253,8 @@ class GovernedExecutor(_executor_base()):
                 decided[name] = "killed"
                 if self.observer:
                     self.observer.task_finished(name, "killed", "interrupted")
-            if pool is not None:
-                _kill_pool(pool)
+            if pool is not None and hasattr(pool, "kill"):
+                pool.kill()
             raise
         finally:
             bar.close()
@@ -285,6 +340,9 @@ class _Bar:
     """A task progress bar, created only when a task runs (a no-op build prints nothing)."""
 
     def __init__(self, show: bool, total: int) -> None:
+        # a bar redraws its line: only into a terminal, never into a log file or a pipe
+        # (docs/reference/cli.md, Conventions; the build's other output is kept)
+        show = show and bool(getattr(sys.stderr, "isatty", lambda: False)())
         self.show, self.total, self._bar = show, total, None
         self._done = 0
 
@@ -310,16 +368,17 @@ class _Bar:
 
 def build_dag(dag: Any, *, force: bool = False, select: list[str] | None = None, jobs: int | None = None,
               progress: bool = True, content_check: ContentCheck | None = None,
-              observer: TaskObserver | None = None) -> BuildResult:
+              observer: TaskObserver | None = None, engine: Engine | None = None) -> BuildResult:
     """Run the pipeline (or the ``select``-ed tasks) with :class:`GovernedExecutor` and report
     each task's outcome; the observer hears of every task as it starts and ends.
 
     ``content_check`` overrides Ploomber's timestamp rules per task, asked just before the
-    task's turn (serial and parallel builds alike); ``force`` runs everything selected.
+    task's turn (serial and parallel builds alike); ``force`` runs everything selected;
+    ``engine``: where the tasks run (see :class:`Engine`), when not here.
     """
     from ploomber.exceptions import DAGBuildEarlyStop, DAGBuildError
 
-    executor = GovernedExecutor(jobs or 1, None if force else content_check, select, observer)
+    executor = GovernedExecutor(jobs or 1, None if force else content_check, select, observer, engine)
     dag.executor = executor
     failed = False
     try:

@@ -282,18 +282,44 @@ class Pipeline:
                 fetched.append(name)
         return fetched
 
+    def download_products(self, name: str) -> None:
+        """Replace task ``name``'s local products with the stored ones (the ``File`` client):
+        a task built on a worker that shares no disk with this process."""
+        from ploomber.products import File
+
+        product = self._dag[name].product
+        with _quiet():
+            for f in (list(product) if hasattr(product, "products") else [product]):
+                if isinstance(f, File):
+                    f._path_to_file.parent.mkdir(parents=True, exist_ok=True)
+                    f.download()
+
+    def task_run(self, name: str) -> Any:
+        """A call building task ``name`` in this process (a worker with its own checkout): its
+        upstream products downloaded from the ``File`` client first; the products it makes are
+        uploaded by Ploomber when it ends. See :class:`nbgov.adapters.ploomber.executor._TaskRun`."""
+        from ploomber.constants import TaskStatus
+
+        from nbgov.adapters.ploomber.executor import _TaskRun  # (imports Ploomber's executors: builds only)
+
+        task = self._dag[name]
+        for up in task.upstream:  # always the stored copy: one left here by an earlier build may be stale
+            self.download_products(up)
+        task.exec_status = TaskStatus.WaitingExecution  # the driver decided it runs (-f, content)
+        return _TaskRun(task)
+
     # -- building ----------------------------------------------------------------
     def build(self, *, force: bool = False, select: list[str] | None = None, jobs: int | None = None,
               progress: bool = True, content_check: ContentCheck | None = None,
-              observer: Any = None) -> BuildResult:
+              observer: Any = None, engine: Any = None) -> BuildResult:
         """Run the pipeline (or the ``select``-ed tasks) and report each task's outcome; the
-        observer hears of each task as it starts and ends (see
-        :func:`nbgov.adapters.ploomber.executor.build_dag`)."""
+        observer hears of each task as it starts and ends; ``engine``: where tasks run when
+        not here (see :func:`nbgov.adapters.ploomber.executor.build_dag`)."""
         # the executor subclasses Ploomber's at import (~1 s): only builds pay for it
         from nbgov.adapters.ploomber.executor import build_dag
 
         return build_dag(self._dag, force=force, select=select, jobs=jobs, progress=progress,
-                         content_check=content_check, observer=observer)
+                         content_check=content_check, observer=observer, engine=engine)
 
     def default_jobs(self) -> int:
         """Tasks at once when the user gives no ``-j``: ``executor: parallel`` in the spec means

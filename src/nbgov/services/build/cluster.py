@@ -1,18 +1,36 @@
 """``nbgov build --cluster ADDRESS``: the build's tasks on a Dask cluster, one build run.
 
-The driver validates and gates as a local build does, opens the build's parent run, submits
-every selected task as ``nbgov build TASK --build-id ID`` (each task records itself on its
-worker), ends the parent run with the build's outcome and returns the same summary as a local
-build. Workers without the project's file system get upstream products from the ``File``
-client (see :meth:`nbgov.adapters.ploomber.Pipeline.fetch_from_storage`).
+The cluster is reached (``local:N``: started) in a thread while this process imports Ploomber;
+every worker's environment is compared with this one's
+(:func:`nbgov.adapters.engines.warm.check_workers`):
+
+- **warm** (same packages, same project folder and commit): the build runs as a local build
+  does (lock, load, gate, nbgov's executor loop, recording as it goes, journal first, all in
+  this process); only each task's ``_build`` runs on a worker, in the worker's process, with
+  the kernel template and pool :class:`~nbgov.adapters.engines.warm.WarmWorker` keeps there;
+- **cold** (a worker with other package versions, or the project in another folder): every
+  selected task is submitted as ``nbgov build TASK --build-id ID`` in a subprocess on a worker
+  (each task records itself there), as before; the reason is printed on stderr;
+- **refused** (a worker without the project, or at another commit): nothing runs.
+
+Workers without the project's file system get upstream products from the ``File`` client (see
+:meth:`nbgov.adapters.ploomber.Pipeline.fetch_from_storage`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import functools
+import importlib
+import json
+import sys
+import threading
 import time
 import uuid
 
 from nbgov.adapters.engines.dask import PYTHON, RemoteTask, dask_cluster, run_on_cluster
+from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config, load_config
 from nbgov.core.errors import NbgovError
 from nbgov.services.build.gate import gate
@@ -46,8 +64,115 @@ def _spec_arg(config: Config) -> str | None:
 def cluster_build(config: Config, options: BuildOptions) -> BuildSummary:
     """Run a build on the Dask cluster ``options.cluster``; refuses (NbgovError) before running
     anything, as a local build does."""
+    from nbgov.adapters.engines import warm  # (imports distributed: cluster builds only)
+    from nbgov.services.recording.recorder import Recorder  # (the recording machinery: builds only)
 
     started = time.perf_counter()
+    # the upload process first: it imports MLflow while this process imports Ploomber and the
+    # cluster starts (tasks end sooner than locally: the build would wait for it at its end;
+    # local:N workers forked later close their copy of its input, see recording.uploader)
+    recorder = Recorder(config, [], runner="nbgov build --cluster", build_id=options.build_id)
+    recorder.start_uploader()
+    handed = False  # once run_locally has it, it closes it
+    try:
+        with _connected(config, options, warm) as (client, plugin):
+            if plugin is None:
+                recorder.close()  # nothing opened: the upload process (if started) just ends
+                handed = True
+                return _cold_build(config, options, client, started)
+            own = _own_checkouts.pop(id(client), [])
+            # workers with checkouts of their own load the pipeline there (same commit: checked)
+            loader = functools.partial(worker_pipeline, pipeline=config.pipeline, env=list(options.env),
+                                       params=list(options.params)) if own else None
+            engine = warm.DaskEngine(client, warm.worker_threads(client), plugin, loader=loader)
+            from nbgov.services.build.run import project_locked, run_locally, send_earlier_runs  # (see above)
+
+            with project_locked(config, options):
+                synced = send_earlier_runs(config, options)
+                handed = True
+                summary = run_locally(config, options, config.env_settings(options.environment), started, synced,
+                                      engine=engine, recorder=recorder)
+            _write_timings(config, engine.facts)
+            return summary
+    except BaseException:
+        if not handed:
+            recorder.close()
+        raise
+
+
+#: client -> the workers of this build that have checkouts of their own
+_own_checkouts: dict[int, list[str]] = {}
+
+
+def worker_pipeline(root, pipeline: str, env: list[str], params: list[str]):
+    """On a worker with its own checkout: the build's pipeline loaded from ``root`` (the spec
+    the driver used, its ``--env`` and ``-p``)."""
+    config = dataclasses.replace(load_config(root), pipeline=pipeline)
+    return load_pipeline(config, env, params)
+
+
+@contextlib.contextmanager
+def _connected(config: Config, options: BuildOptions, warm):
+    """(client, warm plugin name or None for a cold build) of the cluster, reached in a thread
+    while this process imports Ploomber; refuses workers that cannot run the build."""
+    result: dict = {}
+
+    def connect() -> None:
+        try:
+            stack = contextlib.ExitStack()
+            result["stack"] = stack
+            client = stack.enter_context(dask_cluster(options.cluster))
+            refusals, cold, own = warm.check_workers(client, str(config.root))
+            result.update(client=client, refusals=refusals, cold=cold)
+            _own_checkouts[id(client)] = own
+            if not refusals and not cold:
+                commit = warm.project_commit(config.root) or "no-git"
+                plugin = warm.WarmWorker(str(config.root), str(config.pipeline_path),
+                                         config.section("execution").get("preload", True), commit[:16])
+                client.register_plugin(plugin, name=plugin.name)
+                result["plugin"] = plugin.name
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            result["error"] = exc
+
+    outer = contextlib.ExitStack()
+    if options.cluster.startswith("local:"):
+        # local workers are forked from this process (adapters.engines.dask): the template and
+        # the heavy imports first, then the fork (never while another thread imports)
+        from nbgov.services.build.run import warm_kernels
+
+        outer.enter_context(warm_kernels(config))
+        for module in warm.WARM_MODULES:
+            with contextlib.suppress(Exception):  # a task that needs it reports the error itself
+                importlib.import_module(module)
+        connect()
+    else:
+        thread = threading.Thread(target=connect, name="nbgov-cluster-connect", daemon=True)
+        thread.start()
+        with contextlib.suppress(Exception):  # the build's heaviest import, while the cluster answers
+            import nbgov.adapters.ploomber.executor  # noqa: F401 (imported for its side effect: warm)
+        thread.join()
+    stack = result.get("stack") or contextlib.ExitStack()
+    with outer, stack:
+        if "error" in result:
+            raise result["error"]
+        if result["refusals"]:
+            raise NbgovError(f"the cluster cannot run this build: {'; '.join(result['refusals'])}",
+                             hint="give every worker a checkout of the build's commit (or restart it in one)")
+        for line in result["cold"]:
+            print(f"nbgov: {line}: its tasks run as `nbgov build TASK` subprocesses (not warm)", file=sys.stderr,
+                  flush=True)
+        yield result["client"], result.get("plugin")
+
+
+def _write_timings(config: Config, facts: dict) -> None:
+    """Where and when each task ran on the cluster (``.nbgov/cluster-last.json``: benchmarks,
+    debugging): submitted, started on its worker, entered the warm pool, ended (epoch s)."""
+    with contextlib.suppress(OSError):
+        atomic_write(config.root / ".nbgov" / "cluster-last.json", json.dumps(facts, indent=1) + "\n")
+
+
+def _cold_build(config: Config, options: BuildOptions, client, started: float) -> BuildSummary:
+    """Each task as ``nbgov build TASK --build-id ID`` in a subprocess on a worker."""
     pipeline = load_pipeline(config, options.env, options.params)
     # refused here, before anything is submitted (each worker checks its task again)
     selection, infos, _, _ = gate(config, options, pipeline, config.env_settings(options.environment))
@@ -57,15 +182,14 @@ def cluster_build(config: Config, options: BuildOptions) -> BuildSummary:
     tasks = [RemoteTask(t.name, [u for u in t.upstream if u in names], _task_argv(t.name, build_id, options,
                                                                                    _spec_arg(config)))
              for t in infos if t.name in names]
-    with dask_cluster(options.cluster) as client:
-        # opened here, before the workers record: no two workers race to create it
-        parent = open_build(config, build_id, runner="nbgov build --cluster")
-        try:
-            outcomes = run_on_cluster(client, tasks, config.root)
-        except NbgovError:
-            if options.build_id is None:
-                close_build(config, build_id, "FAILED")
-            raise
+    # opened here, before the workers record: no two workers race to create it
+    parent = open_build(config, build_id, runner="nbgov build --cluster")
+    try:
+        outcomes = run_on_cluster(client, tasks, config.root)
+    except NbgovError:
+        if options.build_id is None:
+            close_build(config, build_id, "FAILED")
+        raise
     failed = any(o.outcome in ("failed", "not-run") for o in outcomes)
     if options.build_id is None:  # a build id given by the caller is closed by the caller
         close_build(config, build_id, "FAILED" if failed else "FINISHED")

@@ -3,6 +3,7 @@ overrides, and the task selection."""
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from nbgov.adapters.ploomber import Pipeline
@@ -47,7 +48,9 @@ def select_tasks(pipeline: Pipeline, tasks: list[str] | None, downstream: bool) 
     for raw in tasks:
         name, plus = (raw[:-1], True) if raw.endswith("+") else (raw, downstream)
         if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            maybe = f"did you mean {close[0]!r}? " if close else ""
             raise PipelineError(f"unknown task {name!r}", Location(pipeline.spec_path),
-                                hint=f"tasks: {', '.join(names)}")
+                                hint=f"{maybe}tasks: {', '.join(names)}")
         selected.update(pipeline.downstream_of(name) if plus else [name])
     return [n for n in names if n in selected]

@@ -16,6 +16,8 @@ from nbgov.adapters.kernels.template import start_for_project, stop_template
 from nbgov.adapters.ploomber import TaskInfo, evidence, set_build_wrapper
 from nbgov.core import interrupts
 from nbgov.core.config import Config
+from nbgov.core.digest import file_digest
+from nbgov.core.errors import Location, NbgovError
 from nbgov.core.lineage import read_record
 from nbgov.core.localfiles import ignore_in_project
 from nbgov.core.lock import ProjectLock, build_lock
@@ -36,13 +38,20 @@ def capture_evidence(infos: list[TaskInfo]) -> None:
                       else contextlib.nullcontext())
 
 
-def run_locally(config: Config, options: BuildOptions, env_settings: dict, started: float, synced) -> BuildSummary:
-    """Load, gate and run the pipeline in this process, recording every task run; the summary."""
-    recorder = Recorder(config, [], runner="nbgov build", build_id=options.build_id)
+def run_locally(config: Config, options: BuildOptions, env_settings: dict, started: float, synced,
+                engine=None, recorder: Recorder | None = None) -> BuildSummary:
+    """Load, gate and run the pipeline from this process, recording every task run; the summary.
+
+    ``engine``: where tasks run when not here (a warm Dask cluster,
+    :class:`nbgov.adapters.engines.warm.DaskEngine`); the loop, the gate and the recording stay
+    in this process either way. ``recorder``: one the caller made (and started) earlier."""
+    recorder = recorder or Recorder(config, [], runner="nbgov build", build_id=options.build_id)
     recorder.start_uploader()  # MLflow is imported in the upload process while Ploomber loads here
     try:
         pipeline = load_pipeline(config, options.env, options.params)
         selection, infos, check, would_run = gate(config, options, pipeline, env_settings)
+        if engine is not None:
+            _hand_to_engine(config, engine, pipeline, infos)
     except BaseException:
         recorder.close()
         raise
@@ -56,7 +65,7 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
         if would_run:
             recorder.open()  # journal + parent run (fails over to the journal within seconds)
         result = pipeline.build(force=options.force, select=selection, jobs=jobs,
-                                progress=options.progress, content_check=check, observer=recorder)
+                                progress=options.progress, content_check=check, observer=recorder, engine=engine)
         status = "FAILED" if result.failed else "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
@@ -81,6 +90,25 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
                         interrupted=synced.interrupted if synced else [], build_id=recorder.build_id,
                         warnings=[*(getattr(pipeline, "warnings", []) or []), *_recording_warnings(record, synced),
                                   *_gone_warnings(config, summaries)])
+
+
+def _hand_to_engine(config: Config, engine, pipeline, infos: list[TaskInfo]) -> None:
+    """Tell a cluster engine what the gate approved, byte for byte (each task's source file:
+    path, path relative to the root, SHA-256): a worker refuses a source that differs. Workers
+    with checkouts of their own need the products in storage (a ``File`` client): the driver
+    replaces its copy of each task's products with the stored ones."""
+    def rel(path) -> str:
+        resolved = path.resolve()
+        return resolved.relative_to(config.root).as_posix() if resolved.is_relative_to(config.root) else str(resolved)
+
+    engine.approve({t.name: (str(t.source_file), rel(t.source_file), file_digest(t.source_file)) for t in infos
+                    if t.source_file is not None and t.source_file.is_file()}, {t.name: t for t in infos})
+    if engine.loader is not None:
+        if not pipeline.has_file_client:
+            raise NbgovError("workers with checkouts of their own need the products in storage: the pipeline "
+                             "has no File client", Location(config.pipeline_path),
+                             hint="declare `clients: File: ...` in pipeline.yaml (docs/how-to/clusters.md)")
+        engine.fetch = pipeline.download_products
 
 
 def _gone_warnings(config: Config, summaries: list[TaskSummary]) -> list[str]:

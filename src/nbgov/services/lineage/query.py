@@ -9,6 +9,7 @@ calls :func:`lineage` and returns its dict as JSON.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from pathlib import Path
@@ -144,10 +145,11 @@ def classify(target: str, tasks: set[str], root: Path) -> str:
         return "run"
     if "/" in target or "." in target or (root / target).exists() or Path(target).exists():
         return "product"
+    close = difflib.get_close_matches(target, sorted(tasks), n=1)
     raise LineageError(
         f"unknown lineage target {target!r}: not a task of the pipeline "
         f"({', '.join(sorted(tasks)) or 'none'}), a run id, a model URI or a file",
-        hint=TARGET_HINT,
+        hint=f"did you mean `nbgov lineage {close[0]}`?" if close else TARGET_HINT,
     )
 
 

@@ -9,11 +9,10 @@ to a store outside the checkout (docs/how-to/pr-review.md).
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
-
-import tomllib
 
 from nbgov.adapters import git
 from nbgov.core.config import Config

@@ -8,7 +8,7 @@ Read only: nothing here writes the journal or the store.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ UI_HOST, UI_PORT = "127.0.0.1", 5000
 def _iso(ms: Any) -> str | None:
     if not isinstance(ms, (int, float)) or ms <= 0:
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _duration(start: Any, end: Any) -> float | None:

@@ -18,7 +18,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,7 @@ class Recorder:
                 "nbgov.git_dirty": str(git["dirty"])}
         event = self._append("build_opened", key=self._parent_key, joined=self.joined, pid=os.getpid(),
                              host=socket.gethostname(),
-                             name=f"build {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
+                             name=f"build {datetime.now(UTC):%Y-%m-%d %H:%M:%S}",
                              start_ms=int(time.time() * 1000), tags=tags)
         # the store is checked and written by the upload process, on the other core; the build
         # never waits for it (a fresh SQLite store excepted: its schema is created before any

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ def _rel(config: Config, path: Path) -> str:
 
 
 def _iso_ms(ms: int | None) -> str | None:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat() if ms else None
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat() if ms else None
 
 
 def registered_models(task: TaskInfo, products: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

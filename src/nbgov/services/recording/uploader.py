@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,7 @@ class Uploader:
             return
         finally:
             os.close(reply_w)
+        _close_input_in_forks(self._process)
         self._reader = threading.Thread(target=self._read, args=(reply_r,), name="nbgov-upload-replies",
                                         daemon=True)
         self._reader.start()
@@ -225,6 +227,22 @@ class Uploader:
             flags, self._flags = list(self._flags.values()), {}
         for flag in flags:
             flag.set()
+
+
+def _close_input_in_forks(process: subprocess.Popen) -> None:
+    """A process forked from the build (``-j N`` workers, ``--cluster local:N`` workers) closes
+    its copy of the upload process's input: else the upload process never sees the end of its
+    input while such a process lives, and the build waits for it at its end."""
+    ref = weakref.ref(process)
+    fd = process.stdin.fileno()
+
+    def close_in_child() -> None:
+        proc = ref()
+        if proc is not None and proc.stdin is not None and not proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    os.register_at_fork(after_in_child=close_in_child)
 
 
 def _last_line(stream) -> str:

@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from nbgov.adapters import git
 from nbgov.core.config import CONFIG_FILE, DEFAULT_PIPELINE, Config
 from nbgov.core.errors import ConfigError, LedgerError, Location
 from nbgov.core.ledger import check_prefix, parse_ledger
-from nbgov.services.review import store
+from nbgov.services.review import history, store
 from nbgov.services.review.store import ReviewSettings
 
 
@@ -103,10 +102,13 @@ def trust_base(config: Config, rev: str) -> TrustBase:
     """Read the trust settings at ``rev`` and find the trust files the working tree changed.
 
     The working ledger (at the base's ``[review] ledger``) must extend the one committed at
-    ``rev``: a branch cannot rewrite reviews already on the base, nor start a fresh ledger.
+    ``rev``: a branch cannot rewrite reviews already on the base, nor start a fresh ledger;
+    and no commit of ``rev..HEAD`` may have removed or changed a record (I13,
+    :func:`.history.check_history`).
 
     Raises:
-        LedgerError: ``rev`` is not a revision, or the ledger does not extend the base's.
+        LedgerError: ``rev`` is not a revision, the ledger does not extend the base's, or a
+            commit of the branch rewrote it.
         ConfigError: not in git, or the base's configuration is bad.
     """
     repo = _repo(config, rev)
@@ -130,4 +132,6 @@ def trust_base(config: Config, rev: str) -> TrustBase:
         label = f"the ledger committed at {rev}"
         older = parse_ledger(committed.decode("utf-8", errors="replace"), f"{rev}:{_rel(config, settings.ledger)}")
         check_prefix(older, store.read_records(settings.ledger), settings.ledger, label)
+    # and no commit on the way removed a record the ends do not show (I13)
+    history.check_history(repo, settings, rev)
     return TrustBase(rev, at_base, settings, tuple(dict.fromkeys(changed)), len(older))

@@ -33,7 +33,7 @@ def require_gate(config: Config, notebooks: list[str | Path], trusted: TrustBase
     rules = trusted.settings if trusted else ReviewSettings.from_config(config)
     if resolved or rules.require_resolved_threads:
         try:
-            threads.require_resolved(config, notebooks, trusted.rev if trusted else None)
+            threads.require_resolved(config, notebooks, rules, trusted.rev if trusted else None)
         except GateError as exc:
             failures.append(exc)
     if len(failures) == 1:

@@ -170,10 +170,10 @@ def _review(config: Config, base: TrustBase, rel: str, version: str | None, reco
     last_approval = max((i for i, r in enumerate(records) if r.decision == "approved"), default=-1)
     return {
         "status": status,
-        "approved_by": list(dict.fromkeys(r.reviewer for r in records
+        "approved_by": list(dict.fromkeys(r.person for r in records
                                           if r.decision == "approved" and r.version == version)),
         "approved_version": approved_version,
-        "changes_requested_by": list(dict.fromkeys(r.reviewer for r in records[last_approval + 1:]
+        "changes_requested_by": list(dict.fromkeys(r.person for r in records[last_approval + 1:]
                                                    if r.decision == "changes_requested")),
         "last": last.summary() if last else None,
         **_four_eyes(config, base, rel, records, base_sha),

@@ -30,6 +30,7 @@ from nbgov.core.ledger import (
     DECISIONS,
     ReviewRecord,
     by_notebook,
+    decision_name,
     instant,
     new_record,
     status_of,
@@ -213,6 +214,7 @@ def _four_eyes(config: Config, settings: ReviewSettings, path: Path, rel: str, r
             "four-eyes rule cannot be checked",
             Location(rel),
             hint,
+            exit_code=1,  # a refusal (the four-eyes rule), not bad input
         )
     me = git.Person.parse(reviewer)
     if author.same_as(me):
@@ -221,11 +223,12 @@ def _four_eyes(config: Config, settings: ReviewSettings, path: Path, rel: str, r
             f"{author} ({how}), and the reviewer is {reviewer}",
             Location(rel),
             hint,
+            exit_code=1,
         )
     for identity in changed:
         if git.Person.parse(identity).same_as(me):
             raise ReviewError(f"refusing self-approval: {identity} changed {rel} since its last approval, "
-                              f"and the reviewer is {reviewer}", Location(rel), hint)
+                              f"and the reviewer is {reviewer}", Location(rel), hint, exit_code=1)
     return str(author), changed
 
 
@@ -275,6 +278,7 @@ def record_decisions(
     All notebooks are read and (for approvals) checked against the four-eyes rule before the
     ledger is touched. Same arguments and errors as :func:`record_decision`.
     """
+    decision = decision_name(decision)
     if decision not in DECISIONS:
         raise ReviewError(f"unknown decision {decision!r}", hint=f"one of: {', '.join(DECISIONS)}")
     settings = ReviewSettings.from_config(config)

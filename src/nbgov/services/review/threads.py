@@ -59,8 +59,9 @@ def fold(records: list[ReviewRecord]) -> list[Thread]:
     threads: dict[str, Thread] = {}
     for rec in unique_records(records):
         if rec.decision == "thread" and rec.cell and rec.nonce and rec.nonce not in threads:
-            threads[rec.nonce] = Thread(rec.nonce, rec.notebook, rec.cell, rec.reviewer, rec.at,
-                                        [{"author": rec.reviewer, "at": rec.at, "text": rec.note}],
+            # rec.person: the verified signer's principal where signatures count (I12), else a claim
+            threads[rec.nonce] = Thread(rec.nonce, rec.notebook, rec.cell, rec.person, rec.at,
+                                        [{"author": rec.person, "at": rec.at, "text": rec.note}],
                                         commit=rec.commit, path=rec.notebook)
             continue
         if rec.decision not in ("reply", "resolve") or rec.thread not in threads:
@@ -70,16 +71,16 @@ def fold(records: list[ReviewRecord]) -> list[Thread]:
         if rec.notebook != th.notebook or rec.cell != th.cell or instant(rec.at) < instant(th.at):
             continue
         if rec.decision == "reply":
-            th.comments.append({"author": rec.reviewer, "at": rec.at, "text": rec.note})
-        elif same_person(rec.reviewer, th.author) and th.resolved_by is None:
-            th.resolved_by, th.resolved_at = rec.reviewer, rec.at
+            th.comments.append({"author": rec.person, "at": rec.at, "text": rec.note})
+        elif same_person(rec.person, th.author) and th.resolved_by is None:
+            th.resolved_by, th.resolved_at = rec.person, rec.at
             if rec.note:
-                th.comments.append({"author": rec.reviewer, "at": rec.at, "text": rec.note})
+                th.comments.append({"author": rec.person, "at": rec.at, "text": rec.note})
     return list(threads.values())
 
 
-def _all(config: Config, base: str | None = None) -> list[Thread]:
-    settings = ReviewSettings.from_config(config)
+def _all(config: Config, settings: ReviewSettings | None = None, base: str | None = None) -> list[Thread]:
+    settings = settings or ReviewSettings.from_config(config)
     threads = fold(trust.counted_records(config, settings))
     follow(config, threads, base)
     return threads
@@ -124,7 +125,7 @@ def threads_by_notebook(config: Config, base: str | None = None) -> dict[str, li
     """Every thread of the project by the path its notebook has now (a renamed notebook's
     threads under its new path; a deleted one's under its old path)."""
     out: dict[str, list[Thread]] = {}
-    for th in _all(config, base):
+    for th in _all(config, base=base):
         out.setdefault(th.path or th.notebook, []).append(th)
     return out
 
@@ -233,15 +234,19 @@ def _version(config: Config, rel: str) -> str:
         return opened.version
 
 
-def require_resolved(config: Config, notebooks: list[str | Path], base: str | None = None) -> None:
+def require_resolved(config: Config, notebooks: list[str | Path], settings: ReviewSettings | None = None,
+                     base: str | None = None) -> None:
     """The thread gate: refuse while a thread on one of ``notebooks`` is open, following
     renames (:func:`follow`); an open thread whose notebook is gone blocks too (outdated).
+    ``settings``: the rules records count by (the trust base's with ``--base``), else the
+    working tree's.
 
     Raises:
         GateError: listing each open thread as ``"<path>: thread <id> on cell <cell> open"``.
     """
     wanted = {relative_path(config, n)[1] for n in notebooks}
-    open_ = [th for th in _all(config, base) if th.resolved_by is None and (th.path is None or th.path in wanted)]
+    open_ = [th for th in _all(config, settings, base)
+             if th.resolved_by is None and (th.path is None or th.path in wanted)]
     if open_:
         reasons, paths = [], []
         for th in open_:

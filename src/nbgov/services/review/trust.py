@@ -15,6 +15,7 @@ status, gate and promotion reads its records through :func:`counted_records`:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from nbgov.adapters import git, sshsig
 from nbgov.core.config import Config
 from nbgov.core.errors import LedgerError, Location, ReviewError
-from nbgov.core.four_eyes import shared_identity
+from nbgov.core.four_eyes import bound_principal, shared_identity
 from nbgov.core.ledger import ReviewRecord, check_prefix, parse_ledger, signed_payload
 from nbgov.services.review import store
 from nbgov.services.review.store import ReviewSettings
@@ -81,11 +82,25 @@ def _rel(config: Config, path: Path) -> str:
 
 def verdict(record: ReviewRecord, settings: ReviewSettings) -> sshsig.Verdict:
     """The signature state of one record against the allowed signers (the trust base's
-    content when the settings were read there)."""
+    content when the settings were read there).
+
+    A good signature is ``valid`` only when the record's ``reviewer`` names one of the
+    signing key's principals (invariant I12); the principal it names comes first in the
+    verdict's principals. A record that claims someone else is ``invalid``, with a reason
+    naming the record, the reviewer and the signer.
+    """
     if not record.signature:
         return sshsig.Verdict(sshsig.UNSIGNED)
     allowed = settings.allowed_content if settings.allowed_content is not None else settings.allowed_signers
-    return sshsig.verify(signed_payload(record.to_dict()), record.signature, allowed)
+    found = sshsig.verify(signed_payload(record.to_dict()), record.signature, allowed)
+    if found.state != sshsig.VALID:
+        return found
+    bound = bound_principal(record.reviewer, found.principals)
+    if bound is None:
+        return sshsig.Verdict(sshsig.INVALID, found.principals, reason=(
+            f"record {record.seq} says its reviewer is {record.reviewer!r}, but it is signed by the key of "
+            f"{', '.join(found.principals)}: a signed record's reviewer must be one of its signer's principals"))
+    return sshsig.Verdict(sshsig.VALID, tuple(dict.fromkeys([bound, *found.principals])))
 
 
 # (repo, HEAD, path, since) -> identities that changed path after since
@@ -157,15 +172,17 @@ def counted_records(config: Config, settings: ReviewSettings | None = None) -> l
             if self_signed(record, found.principals, changed):
                 continue
             anchors[record.notebook] = record.commit
-        counted.append(record)
+        # every rule that compares people uses the verified principal, not the claimed name
+        counted.append(dataclasses.replace(record, signer=found.principal))
     return counted
 
 
 def signature_report(config: Config, settings: ReviewSettings | None = None) -> list[dict[str, Any]]:
     """Per record: ``{"seq", "notebook", "decision", "reviewer", "signature", "signer",
     "repeats"}`` where ``signature`` is valid / invalid / unknown key / unsigned, ``signer``
-    the principal, and ``repeats`` the seq of the earlier record it repeats (it then counts
-    once, invariant I3), or None."""
+    the principal, ``repeats`` the seq of the earlier record it repeats (it then counts
+    once, invariant I3), or None, and ``reason`` why an invalid signature is invalid when it
+    is more than altered content (a reviewer that is not the signer, I12), or None."""
     settings = settings or ReviewSettings.from_config(config)
     out = []
     first: dict[bytes, int] = {}
@@ -174,7 +191,7 @@ def signature_report(config: Config, settings: ReviewSettings | None = None) -> 
         payload = signed_payload(record.to_dict())
         out.append({"seq": record.seq, "notebook": record.notebook, "decision": record.decision,
                     "reviewer": record.reviewer, "signature": found.state, "signer": found.principal,
-                    "repeats": first.get(payload)})
+                    "repeats": first.get(payload), "reason": found.reason or None})
         first.setdefault(payload, record.seq)
     return out
 
@@ -213,10 +230,16 @@ def signed_record(settings: ReviewSettings, key: Path | None, record: ReviewReco
     Raises:
         ReviewError: the key is not an allowed signer, or the approval is a self-approval.
     """
-    if key is None or not settings.require_signed:
+    if key is None:
         return record
-
     found = verdict(record, settings)
+    if found.reason:  # signed as someone else: refused whether or not signatures are required (I12)
+        raise ReviewError(f"the reviewer {record.reviewer!r} is not the signer: the key {key.name} belongs to "
+                          f"{', '.join(found.principals)} in {_rel_any(settings.allowed_signers)}",
+                          Location(key), hint="record it under your own name (--reviewer, [review] reviewer) "
+                          "or sign with your own key")
+    if not settings.require_signed:
+        return record
     if found.state != sshsig.VALID:
         raise ReviewError(f"the signature by {key.name} is {found.state} against "
                           f"{_rel_any(settings.allowed_signers)}: the decision would not count",
@@ -226,7 +249,7 @@ def signed_record(settings: ReviewSettings, key: Path | None, record: ReviewReco
     if record.decision == "approved" and not settings.allow_self_approval and pair:
         raise ReviewError(f"refusing self-approval: the signer {pair[0]} changed {record.notebook} "
                           f"since its last approval (as {pair[1]})", Location(record.notebook),
-                          hint="ask another reviewer to approve")
+                          hint="ask another reviewer to approve", exit_code=1)
     return record
 
 

@@ -34,9 +34,12 @@ def verify_ledger(config: Config, against: str | None = None) -> dict[str, Any]:
     Raises:
         LedgerError: naming the first bad record.
     """
+    # with a revision, trust_base also checks every commit since it (I13)
     settings = trust_base(config, against).settings if against else ReviewSettings.from_config(config)
-    against = against or "HEAD"
     records = store.read_records(settings.ledger)
+    if against:
+        trust.check_committed(config, settings, records)  # and what is committed at HEAD (I8)
+    against = against or "HEAD"
     checked = None
     repo = git.repo_root(config.root)
     if repo is not None:

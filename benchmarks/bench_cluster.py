@@ -1,0 +1,122 @@
+"""Benchmark 9: ``nbgov build --cluster local:2`` against the local serial ``nbgov build``, side by side.
+
+Each case runs in one temporary folder per contender, from scratch (products removed before
+every run), the contenders alternating:
+
+- ``trivial``: 10 independent trivial notebooks: ``--cluster local:2`` against the local serial
+  build (target <= 0.7x), and against Ploomber's ``executor: parallel`` (for orientation);
+- ``example``: the repository's example (7 ML notebooks): ``--cluster local:2`` against the local
+  serial build (target <= 1.2x);
+- ``warm start``: per task of the trivial case on a warm worker (not the first task a worker
+  ran), from the task reaching its worker to its kernel being ready (the first cell's start in
+  the executed notebook), median (target <= 0.3 s); ``dispatch``: from the driver submitting a
+  task to a free worker starting it, median of the tasks that did not queue.
+
+Every command includes the cluster's start and end (``local:2`` starts a LocalCluster of two
+worker processes per build), as a user waits for it. ``NBGOV_BENCH_CLUSTER_ROUNDS`` sets the
+rounds (default 3).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks.bench_example import example_project
+from benchmarks.projects import git_init, pipeline_project
+from benchmarks.runner import BIN, alternate, row, timed_command
+
+TARGETS = {"trivial": 0.7, "example": 1.2, "start": 0.3}
+
+
+def _ready_times(root: Path) -> tuple[list[float], list[float]]:
+    """(worker start -> kernel ready, submitted -> worker start) per task of the last cluster
+    build in ``root`` (see ``.nbgov/cluster-last.json``)."""
+    try:
+        facts = json.loads((root / ".nbgov" / "cluster-last.json").read_text())
+    except (OSError, ValueError):  # an nbgov without warm workers writes none
+        return [], []
+    first = {}
+    for name, f in sorted(facts.items(), key=lambda kv: kv[1]["started"]):
+        first.setdefault(f["worker"], name)
+    ready, dispatch = [], []
+    for name, f in facts.items():
+        nb = json.loads((root / "products" / f"{name}.ipynb").read_text())
+        cells = [c for c in nb["cells"] if c.get("cell_type") == "code"]
+        start = cells[0].get("metadata", {}).get("papermill", {}).get("start_time") if cells else None
+        if not start:
+            continue
+        at = datetime.fromisoformat(start)
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        if first[f["worker"]] != name and f.get("warm"):
+            ready.append(at.timestamp() - f["started"])
+        if f["started"] - f["submitted"] < 0.5:  # it did not wait for a busy worker
+            dispatch.append(f["started"] - f["submitted"])
+    return ready, dispatch
+
+
+def _case(name: str, dirs: dict[str, Path], commands: dict[str, list[str]], rounds: int, warmup: int,
+          starts: list[list[float]] | None = None) -> dict[str, list[float]]:
+    def contender(key: str):
+        def once() -> float:
+            seconds = timed_command(commands[key], dirs[key])
+            if key == "cluster" and starts is not None:
+                starts.append(list(_ready_times(dirs[key])))
+            return seconds
+        return once
+
+    def before(key: str) -> None:
+        shutil.rmtree(dirs[key] / "products", ignore_errors=True)
+
+    return alternate({k: contender(k) for k in commands}, rounds, warmup=warmup, before=before)
+
+
+def run(quick: bool = False) -> list[dict]:
+    """Rows: trivial tasks and the example on ``--cluster local:2`` against a local serial build,
+    the warm start of a task (``quick``: 2 tasks, 1 round, no example)."""
+    n, rounds, warmup = (2, 1, 0) if quick else (10, int(os.environ.get("NBGOV_BENCH_CLUSTER_ROUNDS", "3")), 1)
+    base = Path(tempfile.mkdtemp(prefix="nbgov-bench-cluster-"))
+    nbgov = str(BIN / "nbgov")
+    rows = []
+    try:
+        dirs = {"cluster": pipeline_project(base / "cluster", n, linear=False),
+                "local": pipeline_project(base / "local", n, linear=False),
+                "ploomber": pipeline_project(base / "ploomber", n, linear=False, nbgov=False)}
+        spec = dirs["ploomber"] / "pipeline.yaml"
+        spec.write_text("executor: parallel\n" + spec.read_text())
+        for key in ("cluster", "local"):
+            git_init(dirs[key])
+        commands = {"cluster": [nbgov, "build", "-q", "--cluster", "local:2"], "local": [nbgov, "build", "-q"],
+                    "ploomber": [str(BIN / "ploomber"), "build"]}
+        starts: list[list[float]] = []
+        times = _case("trivial", dirs, commands, rounds, warmup, starts)
+        result = row("cluster", f"trivial: {n} independent tasks, local:2 vs local serial", times["cluster"],
+                     times["local"], "nbgov build, serial", target=f"<= {TARGETS['trivial']}x")
+        result["met"] = result["ratio"] <= TARGETS["trivial"]
+        rows.append(result)
+        rows.append(row("cluster", f"trivial: {n} independent tasks, local:2 vs ploomber parallel",
+                        times["cluster"], times["ploomber"], "ploomber build, executor: parallel"))
+        ready = [x for s in starts[-rounds:] for x in s[0]]
+        dispatch = [x for s in starts[-rounds:] for x in s[1]]
+        if ready:
+            rows.append(row("cluster", "warm start: on its worker -> kernel ready, median", ready, None, "",
+                            target=f"<= {TARGETS['start']} s", met=statistics.median(ready) <= TARGETS["start"],
+                            dispatch_s=round(statistics.median(dispatch), 3) if dispatch else None))
+        if not quick:
+            edirs = {"cluster": example_project(base / "ex-cluster", hooks=True),
+                     "local": example_project(base / "ex-local", hooks=True)}
+            for d in edirs.values():
+                git_init(d)
+            etimes = _case("example", edirs, {k: commands[k] for k in ("cluster", "local")}, rounds, 0)
+            result = row("cluster", "example: 7 ML notebooks, local:2 vs local serial", etimes["cluster"],
+                         etimes["local"], "nbgov build, serial", target=f"<= {TARGETS['example']}x")
+            result["met"] = result["ratio"] <= TARGETS["example"]
+            rows.append(result)
+        return rows
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

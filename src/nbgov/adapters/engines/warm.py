@@ -1,0 +1,312 @@
+"""Warm Dask workers: tasks run inside the worker process, with what a local build keeps warm.
+
+A fresh ``nbgov build TASK`` process per task pays 6-9 s before its notebook starts (Python,
+nbgov, Ploomber and MLflow imports, pipeline load, gate, a cold kernel). On a warm worker:
+
+- :class:`WarmWorker`, a Dask ``WorkerPlugin`` registered once per project version (its name
+  carries the version; ``idempotent``: registering it again is a no-op), imports Ploomber,
+  papermill and nbgov's executor once, starts the project's kernel template (the modules its
+  notebooks import, preloaded) and keeps a kernel pool that boots each task's kernel while the
+  task before it runs, exactly as a local serial build does;
+- the driver keeps the build: it loads and gates the pipeline, runs nbgov's one executor loop
+  and records every task (journal first) in its own process; only a task's ``_build`` travels
+  to a worker (:class:`DaskEngine`, the rendered task pickled, as ``-j N`` hands it to a forked
+  process), and its product metadata comes back to the driver;
+- before running, the worker checks the task's source file against the digest the driver's gate
+  approved (:func:`run_warm`): a worker never runs a source whose bytes differ from the
+  reviewed ones (docs/security.md).
+
+Where a worker's environment differs from the driver's (Python, nbgov, Ploomber, papermill,
+distributed versions, or another project folder) the driver falls back to one ``nbgov build
+TASK`` subprocess per task (:mod:`nbgov.adapters.engines.dask`) and says why.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import importlib
+import os
+import platform
+import subprocess
+import threading
+import time
+import uuid
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from distributed import WorkerPlugin, get_worker
+
+from nbgov.core.digest import file_digest
+
+#: what a warm worker imports once (a task's ``_build`` needs them; a fresh process pays ~2 s)
+WARM_MODULES = ("ploomber.tasks.notebook", "papermill", "nbgov.adapters.ploomber.executor",
+                "nbgov.adapters.ploomber.evidence", "nbgov.adapters.kernels.pool")
+#: distributions whose versions must match between driver and worker for a warm run
+PACKAGES = ("nbgov", "ploomber", "papermill", "distributed", "ipykernel")
+#: env var a worker may set: its own checkout of the project (another folder than the driver's)
+WORKER_ROOT_VAR = "NBGOV_WORKER_ROOT"
+PLUGIN_PREFIX = "nbgov-warm-"
+
+
+def project_commit(root: str | Path) -> str | None:
+    """The git commit checked out at ``root`` (None: not a git checkout)."""
+    try:
+        proc = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def environment_facts(root: str) -> dict[str, Any]:
+    """What decides whether a task can run warm in this process (driver or worker): package
+    versions, Python, the project folder this process uses and its commit."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    mine = os.environ.get(WORKER_ROOT_VAR) or root
+    return {"python": platform.python_version(), "packages": versions, "root": str(Path(mine).resolve()),
+            "exists": Path(mine).is_dir(), "commit": project_commit(mine) if Path(mine).is_dir() else None}
+
+
+def compare(driver: dict[str, Any], worker: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(why the worker cannot run the build's tasks at all, why it cannot run them warm).
+
+    A worker at another project commit refuses; one with other package versions, or the project
+    in another folder, runs each task as ``nbgov build TASK`` in a subprocess."""
+    if not worker["exists"]:
+        return f"has no project folder at {worker['root']}", None
+    if driver["commit"] and worker["commit"] != driver["commit"]:
+        return (f"has project version {str(worker['commit'])[:12]} at {worker['root']}, the build is "
+                f"{driver['commit'][:12]}"), None
+    if worker["python"] != driver["python"]:
+        return None, f"Python {worker['python']} (driver {driver['python']})"
+    for name, version in driver["packages"].items():
+        if worker["packages"].get(name) != version:
+            return None, f"{name} {worker['packages'].get(name)} (driver {version})"
+    return None, None
+
+
+def shares_folder(driver: dict[str, Any], worker: dict[str, Any]) -> bool:
+    """Whether the worker uses the driver's project folder (else: its own checkout, products
+    through storage)."""
+    return worker["root"] == driver["root"]
+
+
+class WarmWorker(WorkerPlugin):
+    """Loaded once per worker and project version: imports, the kernel template and a kernel
+    pool booting one kernel ahead (see the module docstring)."""
+
+    idempotent = True  # the same project version registered again (the next build): kept as is
+
+    def __init__(self, root: str, pipeline_path: str, preload: Any, version: str) -> None:
+        self.root = root
+        self.pipeline_path = pipeline_path
+        self.preload = preload
+        self.version = version
+        self.name = f"{PLUGIN_PREFIX}{version}"
+        self._pool: Any = None
+        self._ready = threading.Event()
+        self.setup_s: float | None = None
+
+    def __getstate__(self) -> dict:
+        # sent to the workers: what it knows, not this process's pool or event
+        return {**self.__dict__, "_pool": None, "_ready": None, "_pipeline": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _ready=threading.Event())
+
+    def setup(self, worker: Any = None) -> None:
+        """Start the kernel template (it imports the notebooks' modules in its own process;
+        a worker forked from the driver, ``local:N``, uses the driver's), then warm this
+        process's imports in a thread: the worker answers at once."""
+        from nbgov.adapters.kernels.template import (  # (stdlib only; not at import: workers load it)
+            IMPORT_TIME_ENV,
+            current_template,
+            start_for_project,
+        )
+
+        started = time.perf_counter()
+        # another version of the project may have left its template: this one's modules differ
+        for name, plugin in list(getattr(worker, "plugins", {}).items()):
+            if name.startswith(PLUGIN_PREFIX) and name != self.name and isinstance(plugin, WarmWorker):
+                plugin.teardown(worker)
+        inherited = current_template()
+        if inherited is None or not inherited.alive() or Path(inherited.root) != Path(self.root):
+            start_for_project(Path(self.root), Path(self.pipeline_path), self.preload)
+        else:
+            # forked from the driver: the nanny set PYTHONHASHSEED and *_NUM_THREADS for this
+            # process; the task kernels get the driver's values, as in a local build (and the
+            # template's, so that they can be forked from it)
+            for key in IMPORT_TIME_ENV:
+                if inherited.env.get(key) is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = inherited.env[key]
+
+        def warm() -> None:
+            for module in WARM_MODULES:
+                with contextlib.suppress(Exception):  # a task that needs it reports the error itself
+                    importlib.import_module(module)
+            self.setup_s = time.perf_counter() - started
+            self._ready.set()
+
+        threading.Thread(target=warm, name="nbgov-warm-imports", daemon=True).start()
+
+    def teardown(self, worker: Any = None) -> None:
+        """Stop the template this worker started (its kernels with it; the pool's spare kernel
+        ends with the worker: the template kills a kernel whose requester is gone). The pool
+        is not closed here: this runs on the worker's event loop, not in the task thread."""
+        from nbgov.adapters.kernels.template import stop_template  # (a worker's teardown only)
+
+        self._pool = None
+        stop_template()
+
+    def worker_root(self) -> Path:
+        """The project folder on this worker (its own checkout, or the driver's path)."""
+        return Path(os.environ.get(WORKER_ROOT_VAR) or self.root)
+
+    def pipeline(self, key: str, loader: Any) -> Any:
+        """The pipeline loaded from this worker's checkout by ``loader(root)``, once per build
+        (``key``): a rebuild renders again, as a local build does."""
+        cached = getattr(self, "_pipeline", None)
+        if cached is None or cached[0] != key:
+            self._pipeline = (key, loader(self.worker_root()))
+        return self._pipeline[1]
+
+    def enter(self) -> None:
+        """In the thread that runs tasks, the first time: wait for the imports, open the pool
+        (kernels forked from the template, the next one booted while a task runs)."""
+        self._ready.wait(300)
+        if self._pool is None:
+            from nbgov.adapters.kernels.pool import kernel_pool  # (jupyter_client: task threads only)
+
+            self._pool = kernel_pool(ahead=True)
+            self._pool.__enter__()
+
+
+def run_warm(name: str, call: Any, guard: tuple[str, str, str] | None, plugin_name: str,
+             named: tuple[str, Any] | None = None) -> tuple:
+    """On a worker: check the source against the approved digest, then run the task in this
+    process: ``call()`` (the driver's rendered task's ``_build``, see
+    :class:`nbgov.adapters.ploomber.executor._TaskRun`), or, with ``named`` = (build key,
+    loader), task ``name`` of the pipeline ``loader`` loads from this worker's own checkout
+    (upstream products fetched from storage, its products uploaded there).
+
+    Returns ``(kind, payload, facts)``: the executor's result and where/when it ran."""
+    started = time.time()
+    worker = get_worker()
+    plugin = worker.plugins.get(plugin_name)
+    facts = {"worker": worker.address, "pid": os.getpid(), "started": started, "warm": plugin is not None}
+    if named is not None and plugin is None:
+        return ("failed", f"worker {worker.address} has not loaded {plugin_name} (restarted?): it cannot "
+                          "build from its own checkout", facts)
+    if guard is not None:
+        absolute, rel, approved = guard
+        path = str(plugin.worker_root() / rel) if named is not None else absolute
+        actual = file_digest(path) if Path(path).is_file() else None
+        if actual != approved:
+            why = "is missing" if actual is None else f"has digest {actual[:12]}"
+            return ("failed", f"refused on worker {worker.address}: the source {path} {why}, the build's gate "
+                              f"approved {approved[:12]}; a worker runs only the reviewed content", facts)
+    if plugin is not None:
+        plugin.enter()
+    if named is not None:
+        call = plugin.pipeline(named[0], named[1]).task_run(name)
+    facts["entered"] = time.time()
+    kind, payload = call()
+    return kind, payload, facts
+
+
+class DaskEngine:
+    """The executor's engine on a Dask cluster (see
+    :class:`nbgov.adapters.ploomber.executor.Engine`): each task's ``_build`` is submitted to
+    the cluster (no retries: the executor records a worker lost mid-task as a failed run)."""
+
+    def __init__(self, client: Any, jobs: int, plugin_name: str, infos: dict[str, Any] | None = None,
+                 guards: dict[str, tuple[str, str, str]] | None = None, loader: Any = None,
+                 fetch: Any = None) -> None:
+        self.client = client
+        #: workers with checkouts of their own: each loads the pipeline with ``loader(root)``
+        #: and the driver replaces its copy of a task's products with the stored ones (``fetch``)
+        self.loader = loader
+        self.fetch = fetch
+        self.jobs = max(1, jobs)
+        self.plugin_name = plugin_name
+        self.infos = infos
+        self.guards = guards or {}
+        self.facts: dict[str, dict[str, Any]] = {}  # task -> where and when it ran
+        self._token = uuid.uuid4().hex[:8]
+        self._futures: list[Any] = []
+
+    def approve(self, guards: dict[str, tuple[str, str, str]], infos: dict[str, Any]) -> None:
+        """After the gate: each task's source file and the digest the gate approved (checked
+        on the worker before it runs), and each task's ``TaskInfo`` (evidence capture)."""
+        self.guards = dict(guards)
+        # evidence capture writes to the driver's paths: not on a worker of its own
+        self.infos = dict(infos) if self.loader is None else None
+
+    def submit(self, name: str, call: Any) -> concurrent.futures.Future:
+        """Submit one task; a concurrent.futures Future of the executor's ``(kind, payload)``."""
+        out: concurrent.futures.Future = concurrent.futures.Future()
+        submitted = time.time()
+        named = (self._token, self.loader) if self.loader is not None else None
+        future = self.client.submit(run_warm, name, None if named else call, self.guards.get(name),
+                                    self.plugin_name, named, key=f"nbgov-{name}-{self._token}", pure=False,
+                                    retries=0)
+        self._futures.append(future)
+
+        def done(f: Any) -> None:
+            try:
+                kind, payload, facts = f.result()
+            except BaseException as exc:  # noqa: BLE001 - lost worker, cancelled: the executor records it
+                if not out.done():
+                    out.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+                return
+            self.facts[name] = {**facts, "submitted": submitted, "ended": time.time()}
+            if self.fetch is not None and kind == "ok":
+                try:  # the lineage digests are the stored objects' (downloaded here)
+                    self.fetch(name)
+                except Exception as exc:  # noqa: BLE001 - storage unreachable: the task's products are not here
+                    kind, payload = "failed", f"its products could not be fetched from storage: {exc}"[:500]
+            if not out.done():
+                out.set_result((kind, payload))
+
+        future.add_done_callback(done)
+        return out
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        """Cancel what did not run (the client stays the caller's)."""
+        if cancel_futures:
+            with contextlib.suppress(Exception):
+                self.client.cancel([f for f in self._futures if not f.done()])
+
+    def kill(self) -> None:
+        """The build was interrupted: cancel what is left on the cluster."""
+        self.shutdown(cancel_futures=True)
+
+
+def worker_threads(client: Any) -> int:
+    """Tasks the cluster runs at once (the sum of its workers' threads)."""
+    workers = client.scheduler_info().get("workers", {})
+    return sum(int(w.get("nthreads", 1)) for w in workers.values()) or 1
+
+
+def check_workers(client: Any, root: str) -> tuple[list[str], list[str], list[str]]:
+    """(refusals, reasons to run cold, workers with a checkout of their own), one line each."""
+    driver = environment_facts(root)
+    refusals, cold, own = [], [], []
+    for address, facts in sorted(client.run(environment_facts, root).items()):
+        refuse, why = compare(driver, facts)
+        if refuse:
+            refusals.append(f"worker {address} {refuse}")
+        elif why:
+            cold.append(f"worker {address}: {why}")
+        elif not shares_folder(driver, facts):
+            own.append(f"worker {address}: its checkout is {facts['root']}")
+    return refusals, cold, own

@@ -1,0 +1,156 @@
+"""Workers that share no disk with the driver (`NBGOV_WORKER_ROOT`: each worker builds from a
+checkout of its own), products and their metadata in S3 (moto's server on 127.0.0.1, through
+Ploomber's `S3Client`): the products and lineage digests equal a local build's, a rebuild is a
+no-op, a source tampered with in a worker's checkout is refused there."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.build.conftest import make_tiny, mlflow_runs, run_cli
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+BIN = Path(sys.executable).parent
+STORAGE = '''import os
+
+from ploomber.clients import S3Client
+
+
+def get():
+    return S3Client(bucket_name="nbgov", parent="tiny", endpoint_url=os.environ["NBGOV_TEST_S3"])
+'''
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def s3_env():
+    """moto's S3 on 127.0.0.1 with a bucket; the environment that reaches it."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {"NBGOV_TEST_S3": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    boto3.client("s3", endpoint_url=env["NBGOV_TEST_S3"], aws_access_key_id="testing",
+                 aws_secret_access_key="testing", region_name="us-east-1").create_bucket(Bucket="nbgov")
+    try:
+        yield env
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, s3_env):
+    """(driver project, [worker checkouts], scheduler address): two `dask worker` processes,
+    each in its own folder with its own clone of the project."""
+    from distributed import Client
+
+    base = tmp_path_factory.mktemp("nothing")
+    root = base / "driver"
+    root.mkdir()
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "config", "user.name", "Ada Author")
+    _git(root, "config", "user.email", "ada@example.com")
+    _git(root, "config", "commit.gpgsign", "false")
+    (root / "storage.py").write_text(STORAGE)
+    make_tiny(root)
+    (root / "pipeline.yaml").write_text("clients:\n  File: storage.get\n" + (root / "pipeline.yaml").read_text())
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "products in S3")
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, **s3_env}
+    procs = [subprocess.Popen([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True, env=env)]
+    checkouts = []
+    for i in range(2):
+        folder = base / f"worker-{i}"
+        folder.mkdir()
+        subprocess.run(["git", "clone", "-q", str(root), str(folder / "project")], check=True)
+        checkouts.append(folder / "project")
+        procs.append(subprocess.Popen(
+            [BIN / "dask", "worker", address, "--nthreads", "1", "--nworkers", "1", "--host", "127.0.0.1",
+             "--no-dashboard", "--local-directory", str(folder)], cwd=folder, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+            env={**env, "NBGOV_WORKER_ROOT": str(folder / "project")}))
+    try:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        yield root, checkouts, address
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _digests(root: Path) -> dict:
+    out = {}
+    for task in ("a", "b", "c"):
+        record = json.loads((root / f"products/{task}.lineage.json").read_text())
+        out[task] = {k: v["digest"] for k, v in record["products"].items() if not v["path"].endswith(".ipynb")}
+    return out
+
+
+def test_workers_with_their_own_checkouts_build_through_storage(setup, s3_env, tmp_path: Path):
+    root, checkouts, address = setup
+    proc = run_cli(root, "build", "--cluster", address, "--json", env=s3_env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert {t["task"]: t["outcome"] for t in summary["tasks"]} == {"a": "ran", "b": "ran", "c": "ran"}
+    # built in the workers' own folders, fetched here from storage: b read a's product from S3
+    assert any((c / "products/a.txt").exists() for c in checkouts)
+    assert (root / "products/b.txt").read_text() == "11"
+    facts = json.loads((root / ".nbgov/cluster-last.json").read_text())
+    assert {f["worker"] for f in facts.values()} <= set(facts[n]["worker"] for n in facts)
+    runs = mlflow_runs(f"sqlite:///{root / 'mlflow.db'}", "tiny")
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == summary["parent_run_id"]]
+    assert sorted((c.data.tags["nbgov.task"], c.info.status) for c in children) == [
+        ("a", "FINISHED"), ("b", "FINISHED"), ("c", "FINISHED")]
+    record = json.loads((root / "products/b.lineage.json").read_text())
+    assert {u["task"]: u["run_id"] for u in record["upstream"]} == {
+        "a": next(t["run_id"] for t in summary["tasks"] if t["task"] == "a")}
+
+    again = run_cli(root, "build", "--cluster", address, "--json", env=s3_env, timeout=600)
+    assert {t["outcome"] for t in json.loads(again.stdout)["tasks"]} == {"skipped"}, again.stderr[-2000:]
+
+    # the same digests as a local build of the same commit
+    local = tmp_path / "local"
+    subprocess.run(["git", "clone", "-q", str(root), str(local)], check=True)
+    serial = run_cli(local, "build", "--json", "-q", env=s3_env, timeout=600)
+    assert serial.returncode == 0, serial.stderr[-3000:]
+    assert _digests(root) == _digests(local)
+
+
+def test_a_source_tampered_with_in_a_workers_checkout_is_refused(setup, s3_env):
+    root, checkouts, address = setup
+    for checkout in checkouts:
+        nb = json.loads((checkout / "notebooks/c.ipynb").read_text())
+        nb["cells"][-1]["source"] += "\nprint('tampered')"
+        (checkout / "notebooks/c.ipynb").write_text(json.dumps(nb))
+    try:
+        proc = run_cli(root, "build", "c", "-f", "--cluster", address, "--json", env=s3_env, timeout=600)
+        (task,) = json.loads(proc.stdout)["tasks"]
+        assert proc.returncode == 1 and task["outcome"] == "failed"
+        assert "refused on worker" in task["error"] and "approved" in task["error"]
+    finally:
+        for checkout in checkouts:
+            _git(checkout, "checkout", "--", "notebooks/c.ipynb")
