@@ -107,7 +107,7 @@ def _hand_to_engine(config: Config, engine, pipeline, infos: list[TaskInfo]) -> 
         if not pipeline.has_file_client:
             raise NbgovError("workers with checkouts of their own need the products in storage: the pipeline "
                              "has no File client", Location(config.pipeline_path),
-                             hint="declare `clients: File: ...` in pipeline.yaml (docs/how-to/clusters.md)")
+                             hint="declare a Ploomber File client (`clients: File: ...`, e.g. S3) in pipeline.yaml")
         engine.fetch = pipeline.download_products
 
 
