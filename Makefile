@@ -31,8 +31,11 @@ example: setup  ## run the example ML pipeline end to end (embedded MLflow in ./
 
 test: setup test-py test-js test-browser  ## the whole test suite
 
+# two processes: most tests wait on a kernel, a server or git, so two share the 2 cores well;
+# a module's tests stay on one process (their module-scoped servers and projects are built once)
+TEST_WORKERS ?= 2
 test-py:
-	$(BIN)/python -m pytest -p no:cacheprovider --durations=30
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 $(EXT)/node_modules/.nbgov-installed: $(EXT)/package.json $(EXT)/yarn.lock
 	cd $(EXT) && $(JLPM) install
