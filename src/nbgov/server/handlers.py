@@ -37,6 +37,7 @@ from nbgov.core.errors import (
     NotebookError,
     ReviewError,
     TrackingError,
+    without_credentials,
 )
 from nbgov.core.ledger import DECISIONS, decision_name
 from nbgov.server.cache import PipelineCache, task_of
@@ -57,6 +58,9 @@ AUTH_RESOURCE = "nbgov"
 # Service calls read files, git and the tracking store: keep them off the event loop. Two
 # workers: the machine class has 2 cores and the calls are mostly I/O.
 _EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbgov-api")
+# Routes that read the tracking store (runs, compare, lineage) wait on the network: a pool of
+# their own, so a slow store never stalls the review, pipeline and build routes.
+STORE_EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbgov-store")
 
 
 def status_for(exc: NbgovError) -> int:
@@ -187,21 +191,57 @@ class NbgovHandler(APIHandler):
             return False
         return True
 
-    def notebook(self) -> tuple[Path, Config]:
-        """The notebook named by the ``path`` query argument, and its project's config."""
-        path = self.resolve(self.get_query_argument("path", None))
-        return path, self.project_for(path)
+    async def notebook(self, raw: Any = None) -> tuple[Path, Config]:
+        """The notebook named by ``raw`` (default: the ``path`` query argument), and its
+        project's config (read in a worker: W2)."""
+        if raw is None:
+            raw = self.get_query_argument("path", None)
+        if raw is not None and not isinstance(raw, str):
+            raise tornado.web.HTTPError(400, "path must be a string")
+        path = self.resolve(raw)
+        return path, await self.call(self.project_for, path)
 
-    def optional_project(self) -> Config:
-        """The project named by the optional ``path`` query argument (a file or folder)."""
-        raw = self.get_query_argument("path", None)
+    async def project(self, raw: Any, *, pipeline: bool = False) -> Config:
+        """The project holding the file or folder ``raw`` (the server root's when None).
+
+        The configuration (nbgov.toml, pyproject.toml) is read in a worker, never on the event
+        loop (W2: a huge or slow file would stall every request). ``pipeline``: the project
+        must have a pipeline spec inside the server root."""
+        if raw is not None and not isinstance(raw, str):
+            raise tornado.web.HTTPError(400, "path must be a string")
         start = self.resolve(raw, kind="any") if raw else None
-        return self.project_for(start)
+
+        def load() -> Config:
+            config = self.project_for(start)
+            if pipeline:
+                self.has_pipeline(config, required=True)
+            return config
+
+        return await self.call(load)
+
+    async def optional_project(self) -> Config:
+        """The project named by the optional ``path`` query argument (a file or folder)."""
+        return await self.project(self.get_query_argument("path", None))
+
+    def json_object(self) -> dict[str, Any]:
+        """A POST's JSON body, which must be an object (an empty body is ``{}``): ``[]`` or
+        ``null`` is a 400, never read as "no options" (which would build everything)."""
+        if not (self.request.body or b"").strip():
+            return {}
+        body = self.get_json_body()
+        if not isinstance(body, dict):
+            raise tornado.web.HTTPError(400, "body must be a JSON object")
+        return body
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking service call in the worker pool."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(_EXECUTOR, partial(fn, *args, **kwargs))
+
+    async def call_store(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a call that reads the tracking store in the store's own pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(STORE_EXECUTOR, partial(fn, *args, **kwargs))
 
     @property
     def cache(self) -> PipelineCache:
@@ -225,6 +265,29 @@ class NbgovHandler(APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(payload, default=str))
+
+    def safe_reply(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` with the addresses a route returns made fit for a client (W7): no
+        ``user:password@`` in a URI, no absolute server path (root-relative instead) in the
+        UI link and command, the store's error, the tracking URI and the query's target."""
+
+        def clean(value: Any) -> Any:
+            if not isinstance(value, str):
+                return value
+            return scrub_paths(without_credentials(value), self.server_root)
+
+        out = dict(payload)
+        if isinstance(out.get("ui"), dict):
+            out["ui"] = {k: clean(v) for k, v in out["ui"].items()}
+        for key in ("store_error", "tracking_uri", "notebooks_note"):
+            if key in out:
+                out[key] = clean(out[key])
+        if isinstance(out.get("target"), dict) and isinstance(out["target"].get("text"), str):
+            text = out["target"]["text"]
+            if os.path.isabs(text):
+                text = self._client_path(text)
+            out["target"] = {**out["target"], "text": clean(text)}
+        return out
 
     def reviewer(self) -> str | None:
         """Who records a decision: the authenticated user, never a name sent by the client.
@@ -254,8 +317,9 @@ class InfoHandler(NbgovHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        config = self.project_for(None)
-        pipeline = self.rebase(config, config.pipeline) if self.has_pipeline(config) else None
+        config = await self.project(None)
+        pipeline = (self.rebase(config, config.pipeline)
+                    if await self.call(self.has_pipeline, config) else None)
         reviewer = await self.call(self.signing_as, config)
         self.reply({"version": __version__, "root": ".", "pipeline": pipeline,
                     "lineage": service_available("lineage.query"), "reviewer": reviewer})
@@ -312,7 +376,7 @@ class ReviewHandler(NbgovHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        path, config = self.notebook()
+        path, config = await self.notebook()
         review = _service("review.state")
 
         def work() -> dict[str, Any]:
@@ -325,16 +389,13 @@ class ReviewHandler(NbgovHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.get_json_body()
-        if not isinstance(body, dict):
-            raise tornado.web.HTTPError(400, "body must be a JSON object")
+        body = self.json_object()
         decision, note = decision_name(body.get("decision")), body.get("note", "")
         if decision not in DECISIONS:
             raise tornado.web.HTTPError(400, f"decision must be one of {', '.join(DECISIONS)}")
         if not isinstance(note, str):
             raise tornado.web.HTTPError(400, "note must be a string")
-        path = self.resolve(body.get("path"))
-        config = self.project_for(path)
+        path, config = await self.notebook(body.get("path") or "")
         review = _service("review.state")
         reviewer = self.reviewer()
 
@@ -355,8 +416,7 @@ class PipelineHandler(NbgovHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        config = self.optional_project()
-        self.has_pipeline(config, required=True)
+        config = await self.project(self.get_query_argument("path", None), pipeline=True)
         cached = await self.call(self.pipeline_payload, config)
         tasks = []
         for task in cached.get("tasks", []):
@@ -376,7 +436,7 @@ class DiffHandler(NbgovHandler):
         outputs = self.get_query_argument("outputs", "0")
         if outputs not in ("0", "1"):
             raise tornado.web.HTTPError(400, "outputs must be 0 or 1")
-        path, config = self.notebook()
+        path, config = await self.notebook()
         payload = await self.call(_service("review.diff").diff_against_approved, config, path,
                                   include_outputs=outputs == "1")
         payload["path"] = self.rel(path)
@@ -389,8 +449,8 @@ class TaskContextHandler(NbgovHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        path, config = self.notebook()
-        self.has_pipeline(config, required=True)
+        path, config = await self.notebook()
+        await self.call(self.has_pipeline, config, required=True)
         payload = await self.call(self.cache.exclusive, _service("pipeline.data").task_context_data,
                                   config, path)
         if payload is None:
@@ -407,18 +467,21 @@ class LineageHandler(NbgovHandler):
         target = self.get_query_argument("target", None)
         if not target or not target.strip():
             raise tornado.web.HTTPError(400, "target is required")
-        config = self.optional_project()
+        config = await self.optional_project()
         if not target.startswith("models:/"):
             # anything but a model URI may name a file: confined like every other path (a
-            # regular file inside the root); a task name or run id that names no file passes
+            # regular file or folder inside the root); a task name or run id that names no
+            # file passes, and the service looks relative paths up in the root only (never
+            # in the server's working folder)
             resolved = self.resolve(target, kind="any", must_exist=False)
             if resolved.exists() or "/" in target or target.startswith((".", "~")):
                 target = str(resolved)
-        payload = await self.call(_service("lineage.query").lineage, config, target)
+        lineage = _service("lineage.query").lineage
+        payload = await self.call_store(lineage, config, target, base=self.server_root)
         if service_available("recording.history"):
             # where the graph's nodes link their runs in the MLflow UI
             payload["ui"] = _service("recording.history").mlflow_ui(config)
-        self.reply(payload)
+        self.reply(self.safe_reply(payload))
 
 
 class UnknownRouteHandler(NbgovHandler):
