@@ -122,7 +122,7 @@ async def test_no_tracking_password_in_replies(api, jp_root_dir, monkeypatch):
 async def test_lineage_replies_carry_no_server_path_or_password(api, jp_root_dir, monkeypatch):
     from nbgov.services.lineage import query
 
-    def fake(config, target, base=None):
+    def fake(config, target, base=None, own_runs_only=False):
         return {"target": {"text": target, "kind": "product"}, "nodes": {},
                 "tracking_uri": f"sqlite:///{config.root}/mlflow.db"}
 
@@ -203,3 +203,59 @@ async def test_configuration_is_never_read_on_the_event_loop(api, jp_root_dir, c
     assert threads, "no configuration was read"
     on_loop = [t for t in threads if t == threading.main_thread().name]
     assert not on_loop, threads
+
+
+def test_a_cluster_worker_reads_its_task_as_a_name():
+    from nbgov.services.build.cluster import _task_argv
+    from nbgov.services.build.options import BuildOptions
+
+    argv = _task_argv("--no-require-approved", "b1", BuildOptions(require_approved=True))
+    assert argv[-2:] == ["--", "--no-require-approved"]
+    assert "--require-approved" in argv[:-2] and "--no-require-approved" not in argv[:-2]
+
+
+def test_the_lineage_of_another_experiments_run_is_not_served(tmp_path):
+    from types import SimpleNamespace
+
+    from nbgov.core.errors import LineageError
+    from nbgov.services.lineage import query
+
+    theirs, ours = "a" * 32, "b" * 32
+    record = {"run_id": theirs, "task": "secret-task"}
+
+    class Store:
+        uri = "http://127.0.0.1:1"
+
+        def run(self, run_id):
+            return {"run_id": run_id, "experiment_id": "7" if run_id == theirs else "1",
+                    "name": "x", "tags": {}}
+
+        def experiment_ids(self, experiment):
+            return ["1"] if experiment == "ours" else []
+
+        def record(self, run_id):
+            return {**record, "run_id": run_id}
+
+    records = SimpleNamespace(by_run={}, config=SimpleNamespace(experiment="ours"), store=Store(),
+                              fetch=lambda run_id: (Store().record(run_id), "mlflow"))
+    with pytest.raises(LineageError, match="project's experiment"):
+        query._run_starts(records, theirs, own_runs_only=True)
+    assert query._run_starts(records, ours, own_runs_only=True)[0][0]["run_id"] == ours
+    assert query._run_starts(records, theirs)[0][0]["run_id"] == theirs  # the CLI: any run
+
+
+async def test_products_outside_the_root_are_never_read(api, jp_root_dir):
+    outside = jp_root_dir.parent / "outside"
+    outside.mkdir()
+    (outside / "data.csv").write_text("a\n1\n")
+    (jp_root_dir / "pipeline.yaml").write_text(
+        PIPELINE + f"  - source: notebooks/train.ipynb\n    name: far\n    product:\n"
+                   f"      nb: ../outside/far.ipynb\n      data: {outside}/data.csv\n")
+    status, body = await api("pipeline")
+    assert status == 200, body
+    far = next(t for t in body["tasks"] if t["name"] == "far")
+    assert far["state"] == "outside the server root" and far["last_run"] is None, far
+    assert far["products"] == {"nb": "far.ipynb", "data": "data.csv"}, far
+    assert str(outside) not in json.dumps(body) and str(jp_root_dir) not in json.dumps(body)
+    load = next(t for t in body["tasks"] if t["name"] == "load")
+    assert load["state"] == "never-run" and load["products"]["data"] == "products/data.csv"

@@ -37,7 +37,6 @@ from nbgov.core.errors import (
     NotebookError,
     ReviewError,
     TrackingError,
-    without_credentials,
 )
 from nbgov.core.ledger import DECISIONS, decision_name
 from nbgov.server.cache import PipelineCache, task_of
@@ -48,6 +47,7 @@ from nbgov.server.paths import (
     project_config,
     relative_to_root,
     resolve_in_root,
+    safe_addresses,
     scrub_paths,
 )
 from nbgov.server.threads import ThreadsHandler
@@ -248,13 +248,18 @@ class NbgovHandler(APIHandler):
         """The server's pipeline cache (see :mod:`nbgov.server.cache`)."""
         return self.settings["nbgov_pipeline_cache"]
 
+    def served_state(self, config: Config) -> dict[str, Any]:
+        """The pipeline's state as the server serves it: no file outside the server root read
+        (a product or record path of pipeline.yaml leading out is "outside the server root")."""
+        return _service("build.status").served_state(config, confine=self.server_root)
+
     def pipeline_payload(self, config: Config) -> dict[str, Any]:
         """``served_state(config)`` with current review statuses, from the cache (a new
         dict; the tasks in it are shared: do not mutate). Blocking: call it in a worker.
 
         Data only: the build plan, lineage records and the ledger; a GET never loads the
         Ploomber DAG, which would render env.yaml, import task modules and run ``on_render``."""
-        dag = self.cache.dag(config, _service("build.status").served_state)
+        dag = self.cache.dag(config, self.served_state)
         reviews = self.cache.reviews(config, dag, _service("review.state").review_states)
         tasks = [{**t, "review": reviews.get(t.get("source"), t.get("review"))}
                  for t in dag.get("tasks", [])]
@@ -267,27 +272,8 @@ class NbgovHandler(APIHandler):
         self.finish(json.dumps(payload, default=str))
 
     def safe_reply(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """``payload`` with the addresses a route returns made fit for a client (W7): no
-        ``user:password@`` in a URI, no absolute server path (root-relative instead) in the
-        UI link and command, the store's error, the tracking URI and the query's target."""
-
-        def clean(value: Any) -> Any:
-            if not isinstance(value, str):
-                return value
-            return scrub_paths(without_credentials(value), self.server_root)
-
-        out = dict(payload)
-        if isinstance(out.get("ui"), dict):
-            out["ui"] = {k: clean(v) for k, v in out["ui"].items()}
-        for key in ("store_error", "tracking_uri", "notebooks_note"):
-            if key in out:
-                out[key] = clean(out[key])
-        if isinstance(out.get("target"), dict) and isinstance(out["target"].get("text"), str):
-            text = out["target"]["text"]
-            if os.path.isabs(text):
-                text = self._client_path(text)
-            out["target"] = {**out["target"], "text": clean(text)}
-        return out
+        """``payload`` with its addresses fit for a client (see :func:`safe_addresses`)."""
+        return safe_addresses(payload, self.server_root)
 
     def reviewer(self) -> str | None:
         """Who records a decision: the authenticated user, never a name sent by the client.
@@ -331,7 +317,7 @@ def _task_for(handler: NbgovHandler, config: Config, path: Path) -> str | None:
     if not handler.has_pipeline(config) or not service_available("build.status"):
         return None
     try:
-        task_map = handler.cache.tasks(config, _service("build.status").served_state)
+        task_map = handler.cache.tasks(config, handler.served_state)
     except NbgovError as exc:
         handler.log.warning("[nbgov] no task for %s: %s", path, exc.message)
         return None
@@ -345,7 +331,7 @@ def _last_run_synced(handler: NbgovHandler, config: Config, task: str | None) ->
     if task is None:
         return None
     try:
-        return handler.cache.synced(config, _service("build.status").served_state).get(task)
+        return handler.cache.synced(config, handler.served_state).get(task)
     except NbgovError:
         return None
 
@@ -458,32 +444,6 @@ class TaskContextHandler(NbgovHandler):
         self.reply(payload)
 
 
-class LineageHandler(NbgovHandler):
-    """``GET nbgov/api/lineage``: the lineage tree of a target (task, product, model)."""
-
-    @tornado.web.authenticated
-    @authorized
-    async def get(self) -> None:
-        target = self.get_query_argument("target", None)
-        if not target or not target.strip():
-            raise tornado.web.HTTPError(400, "target is required")
-        config = await self.optional_project()
-        if not target.startswith("models:/"):
-            # anything but a model URI may name a file: confined like every other path (a
-            # regular file or folder inside the root); a task name or run id that names no
-            # file passes, and the service looks relative paths up in the root only (never
-            # in the server's working folder)
-            resolved = self.resolve(target, kind="any", must_exist=False)
-            if resolved.exists() or "/" in target or target.startswith((".", "~")):
-                target = str(resolved)
-        lineage = _service("lineage.query").lineage
-        payload = await self.call_store(lineage, config, target, base=self.server_root)
-        if service_available("recording.history"):
-            # where the graph's nodes link their runs in the MLflow UI
-            payload["ui"] = _service("recording.history").mlflow_ui(config)
-        self.reply(self.safe_reply(payload))
-
-
 class UnknownRouteHandler(NbgovHandler):
     """Any other ``nbgov/api/...`` path: a JSON 404 naming the routes this server serves."""
 
@@ -506,7 +466,7 @@ class UnknownRouteHandler(NbgovHandler):
         self._unknown()
 
 
-#: route (under ``nbgov/api/``) -> handler; lineage is added only when its service exists.
+#: route (under ``nbgov/api/``) -> handler (:mod:`nbgov.server.routes` adds the others).
 ROUTES: dict[str, type[NbgovHandler]] = {
     "info": InfoHandler,
     "review": ReviewHandler,
@@ -518,10 +478,7 @@ ROUTES: dict[str, type[NbgovHandler]] = {
 
 
 def _table(extra: dict[str, type[NbgovHandler]] | None = None) -> dict[str, type[NbgovHandler]]:
-    table = {**ROUTES, **(extra or {})}
-    if service_available("lineage.query"):
-        table["lineage"] = LineageHandler
-    return table
+    return {**ROUTES, **(extra or {})}
 
 
 def routes(base_url: str, extra: dict[str, type[NbgovHandler]] | None = None) -> list[Any]:

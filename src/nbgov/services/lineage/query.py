@@ -155,7 +155,8 @@ def classify(target: str, tasks: set[str], root: Path, base: Path | None = None)
     )
 
 
-def lineage(config: Config, target: str, base: Path | None = None) -> dict[str, Any]:
+def lineage(config: Config, target: str, base: Path | None = None,
+            own_runs_only: bool = False) -> dict[str, Any]:
     """The upstream graph of ``target`` as a JSON-ready dict (schema ``nbgov.lineage/1``).
 
     Args:
@@ -167,6 +168,8 @@ def lineage(config: Config, target: str, base: Path | None = None) -> dict[str, 
             folder, unconfined (the CLI). The server passes its root: it never consults its
             own working folder, and never reads a file outside the root or one that is not
             regular (a FIFO would block).
+        own_runs_only: a run id must name a run of the project's experiment (the server: a
+            reply never describes another project's runs).
 
     Returns:
         ``{"schema", "target": {"text", "kind", ...}, "model", "roots", "nodes", "missing",
@@ -190,7 +193,7 @@ def lineage(config: Config, target: str, base: Path | None = None) -> dict[str, 
     elif kind == "task":
         starts = [_task_start(records, target)]
     elif kind == "run":
-        starts = _run_starts(records, target)
+        starts = _run_starts(records, target, own_runs_only)
     else:
         start, info["path"], info["digest"] = _product_start(records, target, warnings, base)
         starts = [start]
@@ -247,11 +250,21 @@ def _task_start(records: _Records, task: str) -> tuple[dict[str, Any], str]:
     )
 
 
-def _run_starts(records: _Records, run_id: str) -> list[tuple[dict[str, Any], str]]:
+def _run_starts(records: _Records, run_id: str,
+                own_runs_only: bool = False) -> list[tuple[dict[str, Any], str]]:
+    if run_id in records.by_run:  # the project's own record, next to its products
+        return [(records.by_run[run_id], "local")]
+    run = records.store.run(run_id) if own_runs_only else None
+    if own_runs_only and (run is None or run["experiment_id"]
+                          not in records.store.experiment_ids(records.config.experiment)):
+        raise LineageError(
+            f"no run {run_id} in the project's experiment {records.config.experiment!r}",
+            hint=TARGET_HINT,
+        )
     record, origin = records.fetch(run_id)
     if record is not None:
         return [(record, origin)]
-    run = records.store.run(run_id)
+    run = run or records.store.run(run_id)
     if run is None:
         raise LineageError(
             f"no run {run_id} in tracking store {records.store.uri}", hint=TARGET_HINT
