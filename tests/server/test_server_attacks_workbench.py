@@ -26,7 +26,7 @@ class _FakeChild:
     def __init__(self) -> None:
         self.stdout, self.stderr = asyncio.StreamReader(), asyncio.StreamReader()
         self.returncode: int | None = None
-        self.pid = -1
+        self.pid = None  # stop() is replaced too: nothing is ever signalled
         self._end = asyncio.Event()
 
     async def wait(self) -> int:
@@ -34,7 +34,9 @@ class _FakeChild:
         return self.returncode or 0
 
     def end(self) -> None:
-        self.returncode = 0
+        if self._end.is_set():
+            return
+        self.returncode = self.returncode if self.returncode is not None else 0
         for stream in (self.stdout, self.stderr):
             stream.feed_eof()
         self._end.set()
@@ -51,7 +53,13 @@ def children(monkeypatch):
         started.append((list(argv), child))
         return child
 
+    async def stop(child, grace_s=0.0):
+        child.returncode = -2  # never a signal: the fake has no process group
+        child.end()
+        return child.returncode
+
     monkeypatch.setattr(builds.subproc, "start", start)
+    monkeypatch.setattr(builds.subproc, "stop", stop)
     builds._JOBS.clear()
     yield started
     for _, child in started:
@@ -88,6 +96,16 @@ async def test_two_builds_at_once_start_one(api, jp_root_dir, children):
     assert status == 200 and job["state"] == "running", job
     started = next(reply for status, reply in replies if status == 202)
     assert job["id"] == started["id"]
+
+
+async def test_a_cancel_while_the_build_starts_is_409_then_cancels(api, jp_root_dir, children):
+    started, cancel = await asyncio.gather(
+        api("build", method="POST", body={"tasks": ["load"]}),
+        api("build/cancel", method="POST", body={}))
+    assert started[0] == 202, started
+    assert cancel[0] == 409, cancel  # never a 500 on the reserved, not yet started job
+    status, job = await api("build/cancel", method="POST", body={})
+    assert status == 200 and job["state"] == "cancelled", job
 
 
 async def test_a_refused_request_gives_the_slot_back(api, jp_root_dir, children):

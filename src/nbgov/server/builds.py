@@ -208,6 +208,8 @@ class BuildCancelHandler(NbgovHandler):
         job = _JOBS.get(config.root)
         if job is None or job.state != "running":
             raise tornado.web.HTTPError(409, "no build started from JupyterLab is running")
+        if job.proc is None:  # the slot is reserved, the child not started yet
+            raise tornado.web.HTTPError(409, "the build is starting: cancel it again in a moment")
         job.cancelled = True
         await subproc.stop(job.proc)
         await job.done.wait()

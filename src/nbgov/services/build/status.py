@@ -80,7 +80,7 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
         found = plan_tasks(config)
         if found is not None:
             infos, plan = found
-            infos, outside = _confine(infos, confine)
+            infos, outside = _confine(config, infos, confine)
             versions = plan.versions
             decided = verdicts(config, infos, versions)
             plan_status = "current"
@@ -95,7 +95,7 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
                 infos, plan_status = spec_tasks(config), "missing"
             else:
                 infos, plan_status = found[0], "stale"
-            infos, outside = _confine(infos, confine)  # the spec's or the plan's paths
+            infos, outside = _confine(config, infos, confine)  # the spec's or the plan's paths
             decided = verdicts(config, infos, {})
     if infos is None:
         if pipeline is None:
@@ -124,7 +124,8 @@ def _within(path: Path, folder: Path) -> bool:
     return real == folder or folder in real.parents
 
 
-def _confine(infos: list[TaskInfo], folder: Path | None) -> tuple[list[TaskInfo], dict[str, dict]]:
+def _confine(config: Config, infos: list[TaskInfo],
+             folder: Path | None) -> tuple[list[TaskInfo], dict[str, dict]]:
     """``infos`` with every task that has a file outside ``folder`` emptied of its files (so
     nothing reads them), and those tasks' products by name: {task: {key: name}}."""
     if folder is None:
@@ -133,14 +134,15 @@ def _confine(infos: list[TaskInfo], folder: Path | None) -> tuple[list[TaskInfo]
     out, outside = [], {}
     for task in infos:
         files = [*task.products.values(), task.record, task.evidence, task.notebook_product]
-        if all(_within(Path(f), folder) for f in files if f is not None):
+        # a relative path is the project's (never the server's working folder)
+        if all(_within(config.root / f, folder) for f in files if f is not None):
             out.append(task)
             continue
         outside[task.name] = {k: Path(p).name for k, p in task.products.items()}
         blank = dataclasses.replace(task, products={}, record=None, evidence=None,
                                     notebook_product=None)
         blank.record = blank.evidence = None
-        if task.source_file is not None and not _within(task.source_file, folder):
+        if task.source_file is not None and not _within(config.root / task.source_file, folder):
             blank.source_file = None
         out.append(blank)
     return out, outside
