@@ -75,3 +75,9 @@ def test_environment_names_are_simple_names(tmp_path, name):
 def test_an_ordinary_environment_name_passes(tmp_path):
     (tmp_path / "nbgov.toml").write_text('[environments."prod-2.eu_west"]\nrequire_approved = true\n')
     assert load_config(tmp_path).env_settings("prod-2.eu_west") == {"require_approved": True}
+
+
+def test_a_task_named_like_an_option_is_not_exported():
+    # every engine runs `nbgov build NAME ...`: --no-require-approved would turn the gate off
+    with pytest.raises(ConfigError, match="starts with '-'"):
+        plan("/project", "--no-require-approved")

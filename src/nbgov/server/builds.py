@@ -131,13 +131,10 @@ async def _watch(job: BuildJob) -> None:
     job.done.set()
 
 
-def _project(handler: NbgovHandler, raw: Any) -> Config:
-    """The project named by a request's ``path`` (confined), which must have a pipeline."""
-    if raw is not None and not isinstance(raw, str):
-        raise tornado.web.HTTPError(400, "path must be a string")
-    config = handler.project_for(handler.resolve(raw, kind="any") if raw else None)
-    handler.has_pipeline(config, required=True)
-    return config
+async def _project(handler: NbgovHandler, raw: Any) -> Config:
+    """The project named by a request's ``path`` (confined), which must have a pipeline (the
+    configuration is read in a worker: a huge nbgov.toml never blocks the event loop, W2)."""
+    return await handler.project(raw, pipeline=True)
 
 
 class BuildHandler(NbgovHandler):
@@ -147,7 +144,7 @@ class BuildHandler(NbgovHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        config = _project(self, self.get_query_argument("path", None))
+        config = await _project(self, self.get_query_argument("path", None))
         job = _JOBS.get(config.root)
         if job is None:
             raise tornado.web.HTTPError(404, "no build was started from JupyterLab in this project")
@@ -157,30 +154,45 @@ class BuildHandler(NbgovHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.get_json_body() or {}
-        if not isinstance(body, dict):
-            raise tornado.web.HTTPError(400, "body must be a JSON object")
+        body = self.json_object()
         tasks, downstream = body.get("tasks") or [], body.get("downstream", False)
         if not isinstance(tasks, list) or not all(isinstance(t, str) for t in tasks):
             raise tornado.web.HTTPError(400, "tasks must be a list of task names")
         if not isinstance(downstream, bool) or (downstream and not tasks):
             raise tornado.web.HTTPError(400, "downstream must be true or false, and needs tasks")
-        config = _project(self, body.get("path"))
-        known = {t["name"] for t in (await self.call(self.pipeline_payload, config))["tasks"]}
-        unknown = [t for t in tasks if t not in known]
-        if unknown:
-            # names only from the pipeline: nothing else reaches the command line
-            raise tornado.web.HTTPError(400, f"no task {', '.join(unknown[:5])} in the pipeline")
+        dashed = [t for t in tasks if t.startswith("-")]
+        if dashed:
+            # a pipeline.yaml of the branch may name a task "--no-require-approved": never an option
+            raise tornado.web.HTTPError(
+                400, f"task name {dashed[0][:80]!r} starts with '-': the panel does not build "
+                "tasks whose names read as options (rename the task in pipeline.yaml)")
+        config = await _project(self, body.get("path"))
+        # reserve the project's slot before any await: two requests at once start one build
         running = _JOBS.get(config.root)
         if running is not None and running.state == "running":
             raise GateError("a build started from JupyterLab is running in this project",
                             hint="wait for it, or cancel it")
-        argv = subproc.nbgov_command("build", "--json", "--project", str(config.root), *tasks,
-                                     *(["--downstream"] if downstream else []))
         job = BuildJob(id=uuid.uuid4().hex[:12], root=config.root, tasks=list(tasks),
                        downstream=downstream, started=time.time())
-        job.proc = await subproc.start(argv, config.root, merge=False)
         _JOBS[config.root] = job
+        try:
+            known = {t["name"] for t in (await self.call(self.pipeline_payload, config))["tasks"]}
+            unknown = [t for t in tasks if t not in known]
+            if unknown:
+                # names only from the pipeline: nothing else reaches the command line
+                raise tornado.web.HTTPError(400, f"no task {', '.join(unknown[:5])} in the pipeline")
+            # `--`: whatever a task is named, it is a task name to `nbgov build`, never an option
+            argv = subproc.nbgov_command("build", "--json", "--project", str(config.root),
+                                         *(["--downstream"] if downstream else []), "--", *tasks)
+            job.proc = await subproc.start(argv, config.root, merge=False)
+        except BaseException:
+            job.state, job.ended = "refused", time.time()
+            job.done.set()
+            if _JOBS.get(config.root) is job:
+                _JOBS[config.root] = running  # give the slot back: the last real job stays
+                if running is None:
+                    del _JOBS[config.root]
+            raise
         asyncio.ensure_future(_watch(job))
         self.reply(job.to_dict({}, self.server_root), status=202)
 
@@ -192,13 +204,12 @@ class BuildCancelHandler(NbgovHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.get_json_body() or {}
-        if not isinstance(body, dict):
-            raise tornado.web.HTTPError(400, "body must be a JSON object")
-        config = _project(self, body.get("path"))
+        config = await _project(self, self.json_object().get("path"))
         job = _JOBS.get(config.root)
         if job is None or job.state != "running":
             raise tornado.web.HTTPError(409, "no build started from JupyterLab is running")
+        if job.proc is None:  # the slot is reserved, the child not started yet
+            raise tornado.web.HTTPError(409, "the build is starting: cancel it again in a moment")
         job.cancelled = True
         await subproc.stop(job.proc)
         await job.done.wait()

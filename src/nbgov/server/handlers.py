@@ -47,6 +47,7 @@ from nbgov.server.paths import (
     project_config,
     relative_to_root,
     resolve_in_root,
+    safe_addresses,
     scrub_paths,
 )
 from nbgov.server.threads import ThreadsHandler
@@ -57,6 +58,9 @@ AUTH_RESOURCE = "nbgov"
 # Service calls read files, git and the tracking store: keep them off the event loop. Two
 # workers: the machine class has 2 cores and the calls are mostly I/O.
 _EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbgov-api")
+# Routes that read the tracking store (runs, compare, lineage) wait on the network: a pool of
+# their own, so a slow store never stalls the review, pipeline and build routes.
+STORE_EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbgov-store")
 
 
 def status_for(exc: NbgovError) -> int:
@@ -187,26 +191,67 @@ class NbgovHandler(APIHandler):
             return False
         return True
 
-    def notebook(self) -> tuple[Path, Config]:
-        """The notebook named by the ``path`` query argument, and its project's config."""
-        path = self.resolve(self.get_query_argument("path", None))
-        return path, self.project_for(path)
+    async def notebook(self, raw: Any = None) -> tuple[Path, Config]:
+        """The notebook named by ``raw`` (default: the ``path`` query argument), and its
+        project's config (read in a worker: W2)."""
+        if raw is None:
+            raw = self.get_query_argument("path", None)
+        if raw is not None and not isinstance(raw, str):
+            raise tornado.web.HTTPError(400, "path must be a string")
+        path = self.resolve(raw)
+        return path, await self.call(self.project_for, path)
 
-    def optional_project(self) -> Config:
-        """The project named by the optional ``path`` query argument (a file or folder)."""
-        raw = self.get_query_argument("path", None)
+    async def project(self, raw: Any, *, pipeline: bool = False) -> Config:
+        """The project holding the file or folder ``raw`` (the server root's when None).
+
+        The configuration (nbgov.toml, pyproject.toml) is read in a worker, never on the event
+        loop (W2: a huge or slow file would stall every request). ``pipeline``: the project
+        must have a pipeline spec inside the server root."""
+        if raw is not None and not isinstance(raw, str):
+            raise tornado.web.HTTPError(400, "path must be a string")
         start = self.resolve(raw, kind="any") if raw else None
-        return self.project_for(start)
+
+        def load() -> Config:
+            config = self.project_for(start)
+            if pipeline:
+                self.has_pipeline(config, required=True)
+            return config
+
+        return await self.call(load)
+
+    async def optional_project(self) -> Config:
+        """The project named by the optional ``path`` query argument (a file or folder)."""
+        return await self.project(self.get_query_argument("path", None))
+
+    def json_object(self) -> dict[str, Any]:
+        """A POST's JSON body, which must be an object (an empty body is ``{}``): ``[]`` or
+        ``null`` is a 400, never read as "no options" (which would build everything)."""
+        if not (self.request.body or b"").strip():
+            return {}
+        body = self.get_json_body()
+        if not isinstance(body, dict):
+            raise tornado.web.HTTPError(400, "body must be a JSON object")
+        return body
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking service call in the worker pool."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(_EXECUTOR, partial(fn, *args, **kwargs))
 
+    async def call_store(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a call that reads the tracking store in the store's own pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(STORE_EXECUTOR, partial(fn, *args, **kwargs))
+
     @property
     def cache(self) -> PipelineCache:
         """The server's pipeline cache (see :mod:`nbgov.server.cache`)."""
         return self.settings["nbgov_pipeline_cache"]
+
+    def served_state(self, config: Config) -> dict[str, Any]:
+        """The pipeline's state as the server serves it: no file outside the server root read
+        (a product or record path of pipeline.yaml leading out is "outside the server root")."""
+        return _service("build.status").served_state(config, confine=self.server_root)
 
     def pipeline_payload(self, config: Config) -> dict[str, Any]:
         """``served_state(config)`` with current review statuses, from the cache (a new
@@ -214,7 +259,7 @@ class NbgovHandler(APIHandler):
 
         Data only: the build plan, lineage records and the ledger; a GET never loads the
         Ploomber DAG, which would render env.yaml, import task modules and run ``on_render``."""
-        dag = self.cache.dag(config, _service("build.status").served_state)
+        dag = self.cache.dag(config, self.served_state)
         reviews = self.cache.reviews(config, dag, _service("review.state").review_states)
         tasks = [{**t, "review": reviews.get(t.get("source"), t.get("review"))}
                  for t in dag.get("tasks", [])]
@@ -225,6 +270,10 @@ class NbgovHandler(APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(payload, default=str))
+
+    def safe_reply(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` with its addresses fit for a client (see :func:`safe_addresses`)."""
+        return safe_addresses(payload, self.server_root)
 
     def reviewer(self) -> str | None:
         """Who records a decision: the authenticated user, never a name sent by the client.
@@ -254,8 +303,9 @@ class InfoHandler(NbgovHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        config = self.project_for(None)
-        pipeline = self.rebase(config, config.pipeline) if self.has_pipeline(config) else None
+        config = await self.project(None)
+        pipeline = (self.rebase(config, config.pipeline)
+                    if await self.call(self.has_pipeline, config) else None)
         reviewer = await self.call(self.signing_as, config)
         self.reply({"version": __version__, "root": ".", "pipeline": pipeline,
                     "lineage": service_available("lineage.query"), "reviewer": reviewer})
@@ -267,7 +317,7 @@ def _task_for(handler: NbgovHandler, config: Config, path: Path) -> str | None:
     if not handler.has_pipeline(config) or not service_available("build.status"):
         return None
     try:
-        task_map = handler.cache.tasks(config, _service("build.status").served_state)
+        task_map = handler.cache.tasks(config, handler.served_state)
     except NbgovError as exc:
         handler.log.warning("[nbgov] no task for %s: %s", path, exc.message)
         return None
@@ -281,7 +331,7 @@ def _last_run_synced(handler: NbgovHandler, config: Config, task: str | None) ->
     if task is None:
         return None
     try:
-        return handler.cache.synced(config, _service("build.status").served_state).get(task)
+        return handler.cache.synced(config, handler.served_state).get(task)
     except NbgovError:
         return None
 
@@ -312,7 +362,7 @@ class ReviewHandler(NbgovHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        path, config = self.notebook()
+        path, config = await self.notebook()
         review = _service("review.state")
 
         def work() -> dict[str, Any]:
@@ -325,16 +375,13 @@ class ReviewHandler(NbgovHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.get_json_body()
-        if not isinstance(body, dict):
-            raise tornado.web.HTTPError(400, "body must be a JSON object")
+        body = self.json_object()
         decision, note = decision_name(body.get("decision")), body.get("note", "")
         if decision not in DECISIONS:
             raise tornado.web.HTTPError(400, f"decision must be one of {', '.join(DECISIONS)}")
         if not isinstance(note, str):
             raise tornado.web.HTTPError(400, "note must be a string")
-        path = self.resolve(body.get("path"))
-        config = self.project_for(path)
+        path, config = await self.notebook(body.get("path") or "")
         review = _service("review.state")
         reviewer = self.reviewer()
 
@@ -355,8 +402,7 @@ class PipelineHandler(NbgovHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        config = self.optional_project()
-        self.has_pipeline(config, required=True)
+        config = await self.project(self.get_query_argument("path", None), pipeline=True)
         cached = await self.call(self.pipeline_payload, config)
         tasks = []
         for task in cached.get("tasks", []):
@@ -376,7 +422,7 @@ class DiffHandler(NbgovHandler):
         outputs = self.get_query_argument("outputs", "0")
         if outputs not in ("0", "1"):
             raise tornado.web.HTTPError(400, "outputs must be 0 or 1")
-        path, config = self.notebook()
+        path, config = await self.notebook()
         payload = await self.call(_service("review.diff").diff_against_approved, config, path,
                                   include_outputs=outputs == "1")
         payload["path"] = self.rel(path)
@@ -389,35 +435,12 @@ class TaskContextHandler(NbgovHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        path, config = self.notebook()
-        self.has_pipeline(config, required=True)
+        path, config = await self.notebook()
+        await self.call(self.has_pipeline, config, required=True)
         payload = await self.call(self.cache.exclusive, _service("pipeline.data").task_context_data,
                                   config, path)
         if payload is None:
             raise NotebookNotFoundError(f"{self.rel(path)} is not a task of {config.pipeline}")
-        self.reply(payload)
-
-
-class LineageHandler(NbgovHandler):
-    """``GET nbgov/api/lineage``: the lineage tree of a target (task, product, model)."""
-
-    @tornado.web.authenticated
-    @authorized
-    async def get(self) -> None:
-        target = self.get_query_argument("target", None)
-        if not target or not target.strip():
-            raise tornado.web.HTTPError(400, "target is required")
-        config = self.optional_project()
-        if not target.startswith("models:/"):
-            # anything but a model URI may name a file: confined like every other path (a
-            # regular file inside the root); a task name or run id that names no file passes
-            resolved = self.resolve(target, kind="any", must_exist=False)
-            if resolved.exists() or "/" in target or target.startswith((".", "~")):
-                target = str(resolved)
-        payload = await self.call(_service("lineage.query").lineage, config, target)
-        if service_available("recording.history"):
-            # where the graph's nodes link their runs in the MLflow UI
-            payload["ui"] = _service("recording.history").mlflow_ui(config)
         self.reply(payload)
 
 
@@ -443,7 +466,7 @@ class UnknownRouteHandler(NbgovHandler):
         self._unknown()
 
 
-#: route (under ``nbgov/api/``) -> handler; lineage is added only when its service exists.
+#: route (under ``nbgov/api/``) -> handler (:mod:`nbgov.server.routes` adds the others).
 ROUTES: dict[str, type[NbgovHandler]] = {
     "info": InfoHandler,
     "review": ReviewHandler,
@@ -455,10 +478,7 @@ ROUTES: dict[str, type[NbgovHandler]] = {
 
 
 def _table(extra: dict[str, type[NbgovHandler]] | None = None) -> dict[str, type[NbgovHandler]]:
-    table = {**ROUTES, **(extra or {})}
-    if service_available("lineage.query"):
-        table["lineage"] = LineageHandler
-    return table
+    return {**ROUTES, **(extra or {})}
 
 
 def routes(base_url: str, extra: dict[str, type[NbgovHandler]] | None = None) -> list[Any]:

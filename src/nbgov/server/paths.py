@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from nbgov.core.config import CONFIG_FILE, DEFAULT_PIPELINE, Config, find_root, load_config
-from nbgov.core.errors import Location, NotebookError
+from nbgov.core.errors import Location, NotebookError, without_credentials
 
 #: Longest request path accepted (Linux's PATH_MAX); longer is a 400, never an OSError.
 MAX_PATH_BYTES = 4096
@@ -133,7 +134,8 @@ def project_relative(config: Config, path: Path) -> str:
 _ABS_PATH = re.compile(r"(?<![\w:/.~-])/(?:[^\s'\"(),;:/]+/)*[^\s'\"(),;:/]*")
 
 
-_LOCAL_URI = re.compile(r"\b((?:sqlite|file):/{2,3})(/[^\s'\"]*)")
+# sqlite:////abs and file:///abs (a relative sqlite:///name is left as it is)
+_LOCAL_URI = re.compile(r"\b(sqlite:///|file://)(/[^\s'\"]*)")
 
 
 def scrub_paths(text: str, root: Path) -> str:
@@ -152,3 +154,24 @@ def scrub_paths(text: str, root: Path) -> str:
     # local stores named by URI (sqlite:////srv/x/mlflow.db, file:///srv/x/mlruns) too
     text = _LOCAL_URI.sub(lambda m: m.group(1) + _ABS_PATH.sub(one, m.group(2)), text)
     return _ABS_PATH.sub(one, text)
+
+
+def safe_addresses(payload: dict[str, Any], root: Path) -> dict[str, Any]:
+    """``payload`` (a runs, compare or lineage reply) with the addresses it returns fit for a
+    client (W7): no ``user:password@`` in a URI and no absolute server path (root-relative, or
+    the name only outside the root) in the UI link and command, the store's error, the
+    tracking URI and the query's target."""
+
+    def clean(value: Any) -> Any:
+        return scrub_paths(without_credentials(value), root) if isinstance(value, str) else value
+
+    out = dict(payload)
+    if isinstance(out.get("ui"), dict):
+        out["ui"] = {k: clean(v) for k, v in out["ui"].items()}
+    for key in ("store_error", "tracking_uri", "notebooks_note"):
+        if key in out:
+            out[key] = clean(out[key])
+    target = out.get("target")
+    if isinstance(target, dict) and isinstance(target.get("text"), str):
+        out["target"] = {**target, "text": clean(target["text"])}
+    return out

@@ -43,15 +43,10 @@ class PlanHandler(NbgovHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.get_json_body() or {}
-        if not isinstance(body, dict):
-            raise tornado.web.HTTPError(400, "body must be a JSON object")
-        raw = body.get("path")
-        if raw is not None and not isinstance(raw, str):
-            raise tornado.web.HTTPError(400, "path must be a string")
-        config = self.project_for(self.resolve(raw, kind="any") if raw else None)
-        self.has_pipeline(config, required=True)
-        argv = subproc.nbgov_command("status", "--project", str(config.root))
+        config = await self.project(self.json_object().get("path"), pipeline=True)
+        # `--project=ROOT` in one word: no value read from a request or the project is ever
+        # a separate word the command line could take as an option
+        argv = subproc.nbgov_command("status", f"--project={config.root}")
         async with _lock(config.root):
             code, output = await subproc.run(argv, config.root, PLAN_TIMEOUT_S)
         if code != 0:

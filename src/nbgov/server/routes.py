@@ -7,6 +7,7 @@ from typing import Any
 
 from nbgov.server import handlers
 from nbgov.server.builds import BuildCancelHandler, BuildHandler
+from nbgov.server.lineage import LineageHandler
 from nbgov.server.plan import PlanHandler
 from nbgov.server.runs import CompareHandler, RunsHandler
 
@@ -21,5 +22,9 @@ WORKBENCH: dict[str, type[handlers.NbgovHandler]] = {
 
 
 def routes(base_url: str) -> list[Any]:
-    """Tornado URL specs of every nbgov route under ``base_url``."""
-    return handlers.routes(base_url, extra=WORKBENCH)
+    """Tornado URL specs of every nbgov route under ``base_url`` (lineage only when its
+    service is installed)."""
+    extra = {**WORKBENCH}
+    if handlers.service_available("lineage.query"):
+        extra["lineage"] = LineageHandler
+    return handlers.routes(base_url, extra=extra)

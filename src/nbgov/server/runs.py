@@ -30,9 +30,9 @@ class RunsHandler(NbgovHandler):
     @authorized
     async def get(self) -> None:
         task = _argument(self, "task")
-        config = self.optional_project()
-        payload = await self.call(_service("recording.history").task_history, config, task)
-        self.reply(payload)
+        config = await self.optional_project()
+        payload = await self.call_store(_service("recording.history").task_history, config, task)
+        self.reply(self.safe_reply(payload))
 
 
 class CompareHandler(NbgovHandler):
@@ -42,6 +42,6 @@ class CompareHandler(NbgovHandler):
     @authorized
     async def get(self) -> None:
         task, a, b = (_argument(self, name) for name in ("task", "a", "b"))
-        config = self.optional_project()
-        payload = await self.call(_service("recording.history").compare_runs, config, task, a, b)
-        self.reply(payload)
+        config = await self.optional_project()
+        payload = await self.call_store(_service("recording.history").compare_runs, config, task, a, b)
+        self.reply(self.safe_reply(payload))

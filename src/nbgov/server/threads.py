@@ -85,12 +85,13 @@ class ThreadsHandler(APIHandler):
             return
         super().log_exception(typ, value, tb)
 
-    def _notebook(self, raw: Any) -> tuple[Path, Config]:
+    async def _notebook(self, raw: Any) -> tuple[Path, Config]:
         if not isinstance(raw, str):
             raise tornado.web.HTTPError(400, "path is required")
         path = resolve_in_root(self.server_root, raw, allow_hidden=bool(getattr(self.contents_manager,
                                                                                   "allow_hidden", False)))
-        return path, project_config(self.server_root, path)
+        # the configuration is read in a worker, never on the event loop (W2)
+        return path, await self._call(project_config, self.server_root, path)
 
     def _reviewer(self) -> str | None:
         # jupyter_server's own providers (one token for the server): the owner, resolved as the
@@ -110,7 +111,7 @@ class ThreadsHandler(APIHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        path, config = self._notebook(self.get_query_argument("path", None))
+        path, config = await self._notebook(self.get_query_argument("path", None))
         found = await self._call(service.list_threads, config, path)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"path": relative_to_root(self.server_root, path),
@@ -127,7 +128,7 @@ class ThreadsHandler(APIHandler):
             raise tornado.web.HTTPError(400, "action must be one of comment, reply, resolve")
         if not isinstance(text, str) or len(text) > MAX_TEXT:
             raise tornado.web.HTTPError(400, f"text must be a string of at most {MAX_TEXT} characters")
-        path, config = self._notebook(body.get("path"))
+        path, config = await self._notebook(body.get("path"))
         reviewer = self._reviewer()
         if action == "comment":
             cell = body.get("cell")

@@ -81,6 +81,10 @@ class LineageStore:
                     self._records[run_id] = None
         return self._records[run_id]
 
+    def experiment_ids(self, experiment: str | None) -> list[str]:
+        """The ids of experiment ``experiment`` (none when it does not exist; None: all)."""
+        return self._experiment_ids(experiment)
+
     def _experiment_ids(self, experiment: str | None) -> list[str]:
         try:
             if experiment:

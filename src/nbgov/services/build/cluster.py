@@ -42,7 +42,7 @@ from nbgov.services.recording.tracking import close_build, open_build
 def _task_argv(name: str, build_id: str, options: BuildOptions, spec: str | None = None) -> list[str]:
 
     # --cluster none: the worker runs its task itself, whatever [execution] cluster says
-    argv = [PYTHON, "-m", "nbgov", "build", name, "--build-id", build_id, "--cluster", LOCAL, "--json", "-q"]
+    argv = [PYTHON, "-m", "nbgov", "build", "--build-id", build_id, "--cluster", LOCAL, "--json", "-q"]
     argv += ["-f"] if options.force else []
     argv += [a for e in options.env for a in ("--env", e)]
     argv += [a for p in options.params for a in ("-p", p)]
@@ -51,7 +51,8 @@ def _task_argv(name: str, build_id: str, options: BuildOptions, spec: str | None
     argv += ["--entry-point", spec] if spec else []
     if options.require_approved is not None:
         argv.append("--require-approved" if options.require_approved else "--no-require-approved")
-    return argv
+    # the task last, after `--`: a task named like an option (--no-require-approved) stays a name
+    return [*argv, "--", name]
 
 
 def _spec_arg(config: Config) -> str | None:

@@ -5,6 +5,8 @@ Used by ``nbgov status`` and by the JupyterLab server extension (``GET nbgov/api
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ from nbgov.services.recording.sync import pending_runs
 from nbgov.services.review.state import review_states
 
 STATES = ("up-to-date", "outdated", "failed", "never-run")
+#: The state the server gives a task whose products or record lie outside its root (never read).
+OUTSIDE = "outside the server root"
 
 
 def _rel(config: Config, path: Path) -> str:
@@ -51,7 +55,7 @@ def last_run(record: LineageRecord | None) -> dict[str, Any] | None:
 
 
 def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
-                   load: bool = True) -> dict[str, Any]:
+                   load: bool = True, confine: Path | None = None) -> dict[str, Any]:
     """Every task with its build state, review status and last run (the ``GET pipeline`` payload).
 
     Answered from the cached build plan and the lineage records when the plan's key holds and
@@ -64,16 +68,19 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
         config: the project.
         pipeline: a loaded pipeline to describe (skips the plan).
         load: whether Ploomber may be loaded when the plan cannot answer.
+        confine: read no file outside this folder (see :func:`served_state`).
     """
 
     plan_status = "loaded"
     infos: list[TaskInfo] | None = None
     decided: dict[str, Any] = {}
     versions: dict[str, str] = {}
+    outside: dict[str, dict] = {}
     if pipeline is None:
         found = plan_tasks(config)
         if found is not None:
             infos, plan = found
+            infos, outside = _confine(config, infos, confine)
             versions = plan.versions
             decided = verdicts(config, infos, versions)
             plan_status = "current"
@@ -88,6 +95,7 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
                 infos, plan_status = spec_tasks(config), "missing"
             else:
                 infos, plan_status = found[0], "stale"
+            infos, outside = _confine(config, infos, confine)  # the spec's or the plan's paths
             decided = verdicts(config, infos, {})
     if infos is None:
         if pipeline is None:
@@ -98,13 +106,46 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
             infos = pipeline.tasks()
         decided = verdicts(config, infos, {})
         plan_status, versions = "loaded", {}
-    return _payload(config, infos, decided, plan_status, versions)
+    return _payload(config, infos, decided, plan_status, versions, outside)
 
 
-def served_state(config: Config) -> dict[str, Any]:
+def served_state(config: Config, confine: Path | None = None) -> dict[str, Any]:
     """:func:`pipeline_state` as the JupyterLab server answers it: from the build plan and the
-    lineage records only, never loading Ploomber (which would run project code on a GET)."""
-    return pipeline_state(config, load=False)
+    lineage records only, never loading Ploomber (which would run project code on a GET).
+
+    ``confine`` (the server root; default: the project root): a task whose products, record or
+    executed notebook resolve outside it (absolute or ``..`` paths in pipeline.yaml) is
+    reported as :data:`OUTSIDE`, its products by name only, and none of its files is read."""
+    return pipeline_state(config, load=False, confine=confine or config.root)
+
+
+def _within(path: Path, folder: Path) -> bool:
+    real = Path(os.path.realpath(path))
+    return real == folder or folder in real.parents
+
+
+def _confine(config: Config, infos: list[TaskInfo],
+             folder: Path | None) -> tuple[list[TaskInfo], dict[str, dict]]:
+    """``infos`` with every task that has a file outside ``folder`` emptied of its files (so
+    nothing reads them), and those tasks' products by name: {task: {key: name}}."""
+    if folder is None:
+        return infos, {}
+    folder = Path(os.path.realpath(folder))
+    out, outside = [], {}
+    for task in infos:
+        files = [*task.products.values(), task.record, task.evidence, task.notebook_product]
+        # a relative path is the project's (never the server's working folder)
+        if all(_within(config.root / f, folder) for f in files if f is not None):
+            out.append(task)
+            continue
+        outside[task.name] = {k: Path(p).name for k, p in task.products.items()}
+        blank = dataclasses.replace(task, products={}, record=None, evidence=None,
+                                    notebook_product=None)
+        blank.record = blank.evidence = None
+        if task.source_file is not None and not _within(config.root / task.source_file, folder):
+            blank.source_file = None
+        out.append(blank)
+    return out, outside
 
 
 _NO_PLAN_HINT = ("no build plan yet: tasks are shown as pipeline.yaml writes them; run `nbgov "
@@ -118,7 +159,9 @@ def _has_products(task: TaskInfo) -> bool:
 
 
 def _payload(config: Config, infos: list[TaskInfo], decided: dict[str, Any],
-             plan_status: str, versions: dict[str, str]) -> dict[str, Any]:
+             plan_status: str, versions: dict[str, str],
+             outside: dict[str, dict] | None = None) -> dict[str, Any]:
+    outside = outside or {}
 
     outdated: set[str] = set()
     sources = [t.source_file for t in infos if t.source_file is not None]
@@ -127,6 +170,8 @@ def _payload(config: Config, infos: list[TaskInfo], decided: dict[str, Any],
     for task in infos:
         record = read_record(task.record) if task.record else None
         source = _rel(config, task.source_file or task.source)
+        if task.name in outside and os.path.isabs(source):
+            source = Path(source).name  # a server path a reply must not show
         review = reviews.get(source)
         verdict = decided.get(task.name)
         fresh = verdict.fresh if verdict is not None else None
@@ -134,7 +179,7 @@ def _payload(config: Config, infos: list[TaskInfo], decided: dict[str, Any],
             fresh = False  # no record and no Ploomber verdict: not known to be up to date
         if outdated & set(task.upstream):
             fresh = False
-        state = task_state(task, record, fresh)
+        state = task_state(task, record, fresh) if task.name not in outside else OUTSIDE
         if state != "up-to-date":
             outdated.add(task.name)
         if record is None and _has_products(task) and task.kind not in NEVER_RUN_KINDS:
@@ -145,7 +190,7 @@ def _payload(config: Config, infos: list[TaskInfo], decided: dict[str, Any],
             "source": source,
             "function": task.function,
             "group": task.group,
-            "products": {k: _rel(config, p) for k, p in task.products.items()},
+            "products": outside.get(task.name) or {k: _rel(config, p) for k, p in task.products.items()},
             "upstream": task.upstream,
             "state": state,
             "review": {"status": review.status, "version": review.version} if review else None,

@@ -63,6 +63,14 @@ class ExportPlan:
     shared_storage: bool = False
     notes: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        for task in self.tasks:
+            if task.name.startswith("-"):
+                # each engine task runs `nbgov build NAME ...`: a name like --no-require-approved
+                # would be read there as an option (the gate switched off on the workers)
+                raise ConfigError(f"task {task.name[:80]!r} starts with '-': an engine's command line would "
+                                  "read it as an option of `nbgov build`", hint="rename the task in the pipeline spec")
+
     def build_command(self, task: str) -> list[str]:
         """The argv of one engine task; :data:`BUILD_ID` stands for the engine's run id. The
         environment's gate (``--environment``) applies on the worker, before the task runs."""

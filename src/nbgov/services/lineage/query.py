@@ -135,15 +135,17 @@ def _unrecorded(records: _Records, tasks: list[str]) -> LineageError | None:
     return None
 
 
-def classify(target: str, tasks: set[str], root: Path) -> str:
-    """``model`` | ``task`` | ``run`` | ``product`` for a query target (see TARGET_HINT)."""
+def classify(target: str, tasks: set[str], root: Path, base: Path | None = None) -> str:
+    """``model`` | ``task`` | ``run`` | ``product`` for a query target (see TARGET_HINT);
+    a relative path is looked up in ``base`` (default: the working folder) and ``root``."""
     if target.startswith("models:/"):
         return "model"
     if target in tasks:
         return "task"
     if _RUN_ID.match(target):
         return "run"
-    if "/" in target or "." in target or (root / target).exists() or Path(target).exists():
+    if "/" in target or "." in target or (root / target).exists() \
+            or ((base if base is not None else Path.cwd()) / target).exists():
         return "product"
     close = difflib.get_close_matches(target, sorted(tasks), n=1)
     raise LineageError(
@@ -153,13 +155,21 @@ def classify(target: str, tasks: set[str], root: Path) -> str:
     )
 
 
-def lineage(config: Config, target: str) -> dict[str, Any]:
+def lineage(config: Config, target: str, base: Path | None = None,
+            own_runs_only: bool = False) -> dict[str, Any]:
     """The upstream graph of ``target`` as a JSON-ready dict (schema ``nbgov.lineage/1``).
 
     Args:
         config: the project configuration (tracking URI, pipeline).
         target: a product path, a task name, an MLflow run id, ``models:/NAME/VERSION`` or
             ``models:/NAME@ALIAS``.
+        base: where a relative product path is looked up before the project root, and the
+            folder every product path must stay in (symlinks followed); None: the working
+            folder, unconfined (the CLI). The server passes its root: it never consults its
+            own working folder, and never reads a file outside the root or one that is not
+            regular (a FIFO would block).
+        own_runs_only: a run id must name a run of the project's experiment (the server: a
+            reply never describes another project's runs).
 
     Returns:
         ``{"schema", "target": {"text", "kind", ...}, "model", "roots", "nodes", "missing",
@@ -173,7 +183,7 @@ def lineage(config: Config, target: str) -> dict[str, Any]:
     if not target:
         raise LineageError("no lineage target given", hint=TARGET_HINT)
     records = _Records(config)
-    kind = classify(target, set(records.tasks), config.root)
+    kind = classify(target, set(records.tasks), config.root, base)
     warnings: list[str] = []
     model = None
     info: dict[str, Any] = {"text": target, "kind": kind}
@@ -183,9 +193,9 @@ def lineage(config: Config, target: str) -> dict[str, Any]:
     elif kind == "task":
         starts = [_task_start(records, target)]
     elif kind == "run":
-        starts = _run_starts(records, target)
+        starts = _run_starts(records, target, own_runs_only)
     else:
-        start, info["path"], info["digest"] = _product_start(records, target, warnings)
+        start, info["path"], info["digest"] = _product_start(records, target, warnings, base)
         starts = [start]
     graph = build_graph(starts, records.fetch)
     _name_kinds(graph, records.kinds)
@@ -240,11 +250,21 @@ def _task_start(records: _Records, task: str) -> tuple[dict[str, Any], str]:
     )
 
 
-def _run_starts(records: _Records, run_id: str) -> list[tuple[dict[str, Any], str]]:
+def _run_starts(records: _Records, run_id: str,
+                own_runs_only: bool = False) -> list[tuple[dict[str, Any], str]]:
+    if run_id in records.by_run:  # the project's own record, next to its products
+        return [(records.by_run[run_id], "local")]
+    run = records.store.run(run_id) if own_runs_only else None
+    if own_runs_only and (run is None or run["experiment_id"]
+                          not in records.store.experiment_ids(records.config.experiment)):
+        raise LineageError(
+            f"no run {run_id} in the project's experiment {records.config.experiment!r}",
+            hint=TARGET_HINT,
+        )
     record, origin = records.fetch(run_id)
     if record is not None:
         return [(record, origin)]
-    run = records.store.run(run_id)
+    run = run or records.store.run(run_id)
     if run is None:
         raise LineageError(
             f"no run {run_id} in tracking store {records.store.uri}", hint=TARGET_HINT
@@ -288,18 +308,56 @@ def _model_starts(
     )
 
 
+#: The most files a folder target may hold when the query is confined (a server GET).
+MAX_FOLDER_FILES = 10_000
+
+
+def _confined_digest(path: Path, base: Path | None) -> str | None:
+    """The digest of ``path`` (None: nothing there). With ``base``: only a regular file or a
+    folder inside ``base`` whose files are regular, inside ``base`` and at most
+    :data:`MAX_FOLDER_FILES` (a symlink leading out, a FIFO or a device is refused)."""
+    if not path.exists():
+        return None
+    if base is None:
+        return file_digest(path)
+    real, base = path.resolve(), base.resolve()
+
+    def inside(p: Path) -> bool:
+        return p == base or base in p.parents
+
+    if not inside(real):
+        raise LineageError(f"{path.name}: outside the server root", hint=TARGET_HINT)
+    if real.is_dir():
+        count = 0
+        for sub in real.rglob("*"):
+            count += 1
+            if count > MAX_FOLDER_FILES:
+                raise LineageError(f"{path.name}: more than {MAX_FOLDER_FILES} files to digest",
+                                   hint="name one product file")
+            if sub.is_symlink() and not inside(sub.resolve()):
+                raise LineageError(f"{sub.relative_to(real).as_posix()} in {path.name}: a symbolic "
+                                   "link leading outside the server root", hint=TARGET_HINT)
+            if sub.exists() and not (sub.is_file() or sub.is_dir()):
+                raise LineageError(f"{sub.relative_to(real).as_posix()} in {path.name}: not a "
+                                   "regular file", hint=TARGET_HINT)
+    elif not real.is_file():
+        raise LineageError(f"{path.name}: not a regular file", hint=TARGET_HINT)
+    return file_digest(real)
+
+
 def _product_start(
-    records: _Records, target: str, warnings: list[str]
+    records: _Records, target: str, warnings: list[str], base: Path | None = None
 ) -> tuple[tuple[dict[str, Any], str], str, str | None]:
     root = records.config.root
     path = Path(target)
     if not path.is_absolute():
-        path = Path.cwd() / path if (Path.cwd() / path).exists() else root / path
+        first = base if base is not None else Path.cwd()
+        path = first / path if (first / path).exists() else root / path
     try:
         rel = path.resolve().relative_to(root).as_posix()
     except ValueError:
         rel = path.as_posix()
-    digest = file_digest(path) if path.exists() else None
+    digest = _confined_digest(path, base)
     producers = [
         r
         for r in records.by_task.values()

@@ -17,6 +17,7 @@ from nbgov.adapters.mlflow.lineage_store import LineageStore
 from nbgov.core.config import Config
 from nbgov.core.errors import LineageError, TrackingError
 from nbgov.core.journal import open_journals
+from nbgov.core.redact import safe_uri
 
 #: Runs listed per task (newest first).
 HISTORY_LIMIT = 50
@@ -43,13 +44,15 @@ def mlflow_ui(config: Config) -> dict[str, str | None]:
 
     ``url``: ``[tracking] ui_url``, else the tracking server itself (an http(s) store), else,
     for a SQLite store, where the ``command`` (run in the project folder) serves it:
-    ``mlflow ui`` bound to 127.0.0.1 only. No absolute path of the server in either.
+    ``mlflow ui`` bound to 127.0.0.1 only. No absolute path of the server in either, and no
+    ``user:password@`` of the tracking URI (a reply carries the address, never a credential).
     """
     uri = config.resolved_tracking_uri()
     ui = config.section("tracking").get("ui_url")
+    ui = safe_uri(ui) if isinstance(ui, str) else None
     command = None
     if not ui and uri.startswith(("http://", "https://")):
-        ui = uri
+        ui = safe_uri(uri)
     if uri.startswith("sqlite:///"):
         db = Path(uri[len("sqlite:///"):])
         try:
