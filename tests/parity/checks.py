@@ -2,7 +2,10 @@
 plain `ploomber build` (same exit, same products), and nbgov tracks each task run (one FINISHED
 child run with params and glued metrics, a lineage record) and rebuilds nothing on a second run.
 
-`test_ploomber_side` checks the project itself: plain Ploomber does what its parity.yaml says."""
+`test_ploomber_side` checks the project itself: plain Ploomber does what its parity.yaml says.
+
+The checks live here; test_parity_1.py .. test_parity_3.py each run them over a third of the
+projects, so that the suite's processes (pytest-xdist, a file per process) share the builds."""
 
 from __future__ import annotations
 
@@ -19,8 +22,13 @@ from .harness import (
     project_names,
 )
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.parametrize("pair", project_names(), indirect=True)]
+SHARDS = 3
+
+
+def shard(n: int) -> list:
+    """The marks of shard ``n`` (of :data:`SHARDS`): every third project, from the ``n``-th."""
+    return [pytest.mark.integration,
+            pytest.mark.parametrize("pair", project_names()[n::SHARDS], indirect=True)]
 
 
 def test_ploomber_side(pair):
