@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nbgov.adapters.engines.warm import compare, environment_facts, shares_folder
+from nbgov.adapters.engines.warm import (
+    checkout_problem,
+    compare,
+    environment_facts,
+    own_checkout_refusal,
+    project_commit,
+    shares_folder,
+)
 
 
 def _facts(root: Path) -> dict:
@@ -45,3 +52,104 @@ def test_a_worker_names_its_own_checkout(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("NBGOV_WORKER_ROOT", str(other))
     facts = _facts(tmp_path / "driver")
     assert facts["root"] == str(other.resolve()) and facts["exists"] and facts["commit"] is None
+
+
+def _repo(root: Path) -> str:
+    import subprocess
+
+    root.mkdir(parents=True, exist_ok=True)
+    for args in (["init", "-q"], ["config", "user.name", "A"], ["config", "user.email", "a@example.com"],
+                 ["config", "commit.gpgsign", "false"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+    (root / "pipeline.yaml").write_text("tasks: []\n")
+    (root / "env.yaml").write_text("x: 1\n")
+    (root / ".gitignore").write_text("ignored/\n")
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True, capture_output=True)
+    subprocess.run(["git", "-C", str(root), "commit", "-qm", "c"], check=True, capture_output=True)
+    return project_commit(root)
+
+
+def test_a_workers_checkout_must_be_exactly_the_builds_commit(tmp_path: Path):
+    """R10: an uncommitted spec/env/module change or an untracked file on a worker is refused;
+    products, ignored files and caches are not changes."""
+    commit = _repo(tmp_path)
+    assert checkout_problem(tmp_path, commit) is None
+    for name in ("ignored/x", "__pycache__/m.cpython-311.pyc", "products/a.txt", "products/.a.txt.metadata"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    assert checkout_problem(tmp_path, commit, ("products/a.txt", "products/.a.txt.metadata")) is None
+    (tmp_path / "env.yaml").write_text("x: 2\n")
+    assert "differs from commit" in checkout_problem(tmp_path, commit) and "env.yaml" in checkout_problem(
+        tmp_path, commit)
+    (tmp_path / "env.yaml").write_text("x: 1\n")
+    (tmp_path / "evil.py").write_text("")
+    assert "evil.py" in checkout_problem(tmp_path, commit)
+    assert "is at" in checkout_problem(tmp_path, "f" * 40)
+    assert "not a git commit" in checkout_problem(tmp_path, None)
+
+
+class _Pipeline:
+    spec_path = Path("pipeline.yaml")
+
+    def __init__(self, spec: str, loaded: str) -> None:
+        self.spec_digest, self._loaded = spec, loaded
+
+    def loaded_digest(self, name: str) -> str:
+        return self._loaded
+
+
+class _Plugin:
+    def __init__(self, root: Path, *pipelines: _Pipeline) -> None:
+        self.root, self.pipelines, self.loads = root, list(pipelines), 0
+
+    def worker_root(self) -> Path:
+        return self.root
+
+    def pipeline(self, key, loader, reload=False):
+        if reload or not self.loads:
+            self.loads += 1
+        return self.pipelines[self.loads - 1]
+
+
+def test_the_worker_compares_what_it_loaded_not_the_file_now(tmp_path: Path):
+    """R10 (check then use): the notebook content Ploomber read at the load is compared with
+    the driver's; a spec/env digest that differs from the driver's loads again, then refuses."""
+    commit = _repo(tmp_path)
+    expect = {"commit": commit, "spec": "S", "loaded": {"b": "B"}}
+    good = _Plugin(tmp_path, _Pipeline("S", "B"))
+    assert own_checkout_refusal(good, "b", ("k", None), expect) == (None, good.pipelines[0])
+    # loaded while b.ipynb held other content (restored since): refused
+    why, _ = own_checkout_refusal(_Plugin(tmp_path, _Pipeline("S", "EVIL")), "b", ("k", None), expect)
+    assert "as loaded here" in why
+    # rendered from another spec/env earlier: loaded again; still different: refused
+    plugin = _Plugin(tmp_path, _Pipeline("OLD", "B"), _Pipeline("S", "B"))
+    assert own_checkout_refusal(plugin, "b", ("k", None), expect)[0] is None and plugin.loads == 2
+    why, _ = own_checkout_refusal(_Plugin(tmp_path, _Pipeline("X", "B"), _Pipeline("X", "B")), "b", ("k", None),
+                                  expect)
+    assert "differ from the ones the driver rendered" in why
+
+
+def test_a_worker_whose_setup_failed_fails_tasks_at_once(tmp_path: Path, monkeypatch):
+    """A worker without the driver's path (its own checkout elsewhere, or none): the template
+    starts in the worker's root; a failing setup is reported by each task, never a 300 s wait."""
+    import time
+
+    from nbgov.adapters.engines import warm
+    from nbgov.adapters.kernels import template
+
+    started = []
+
+    def start(root, spec, preload):
+        started.append((root, spec))
+        raise FileNotFoundError(f"no such folder: {root}")
+
+    monkeypatch.setattr(template, "start_for_project", start)
+    monkeypatch.setattr(template, "current_template", lambda: None)
+    monkeypatch.setenv("NBGOV_WORKER_ROOT", str(tmp_path / "mine"))
+    plugin = warm.WarmWorker("/driver/only/project", "/driver/only/project/pipeline.yaml", True, "v")
+    plugin.setup(None)
+    assert started == [(tmp_path / "mine", tmp_path / "mine" / "pipeline.yaml")]
+    assert "FileNotFoundError" in plugin.setup_error
+    t0 = time.perf_counter()
+    plugin.enter()  # does not wait
+    assert time.perf_counter() - t0 < 5

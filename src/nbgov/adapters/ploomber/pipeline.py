@@ -23,6 +23,7 @@ from nbgov.adapters.ploomber import sources
 from nbgov.adapters.ploomber.describe import TaskInfo, describe_dag
 from nbgov.adapters.ploomber.outcomes import EXCEPTION_LINE, BuildResult, ContentCheck
 from nbgov.adapters.ploomber.outcomes import quiet as _quiet
+from nbgov.core.digest import file_digest, text_digest
 from nbgov.core.errors import Location, NotebookError, ParameterError, PipelineError
 from nbgov.core.params import check_task_param_names
 
@@ -102,6 +103,9 @@ class Pipeline:
         for text_file in (self.spec_path, self.root / "env.yaml"):
             _require_utf8(text_file)
         _import_ploomber()
+        #: the spec and env file this pipeline was rendered from, as read just before the load
+        #: (a cluster worker with a checkout of its own must have rendered the driver's)
+        self.spec_digest = _spec_digest(self.spec_path)
         self._dag = self._load(env or {}, params or {}, executor_params or {})
 
     # -- loading -----------------------------------------------------------------
@@ -294,6 +298,15 @@ class Pipeline:
                     f._path_to_file.parent.mkdir(parents=True, exist_ok=True)
                     f.download()
 
+    def loaded_digest(self, name: str) -> str | None:
+        """SHA-256 of task ``name``'s notebook as Ploomber read it at load (what the task will
+        execute, whatever the file holds now); None for tasks without a notebook source."""
+        from ploomber.sources.notebooksource import NotebookSource
+
+        source = self._dag[name].source
+        primitive = getattr(source, "_primitive", None)
+        return text_digest(primitive) if isinstance(source, NotebookSource) and isinstance(primitive, str) else None
+
     def task_run(self, name: str) -> Any:
         """A call building task ``name`` in this process (a worker with its own checkout): its
         upstream products downloaded from the ``File`` client first; the products it makes are
@@ -404,6 +417,13 @@ def rendering_for_build() -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def _spec_digest(spec_path: Path) -> str:
+    """One digest of the spec and the env file Ploomber renders it with (bytes on disk)."""
+    env = _env_file(spec_path) or spec_path.parent / "env.yaml"
+    parts = [file_digest(f) if f.is_file() else "-" for f in (spec_path, env)]
+    return text_digest("\n".join([spec_path.name, *parts]))
 
 
 def _env_file(spec_path: Path) -> Path | None:

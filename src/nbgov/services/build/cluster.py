@@ -84,7 +84,8 @@ def cluster_build(config: Config, options: BuildOptions) -> BuildSummary:
             # workers with checkouts of their own load the pipeline there (same commit: checked)
             loader = functools.partial(worker_pipeline, pipeline=config.pipeline, env=list(options.env),
                                        params=list(options.params)) if own else None
-            engine = warm.DaskEngine(client, warm.worker_threads(client), plugin, loader=loader)
+            engine = warm.DaskEngine(client, warm.worker_threads(client), plugin, loader=loader,
+                                       commit=warm.project_commit(config.root))
             from nbgov.services.build.run import project_locked, run_locally, send_earlier_runs  # (see above)
 
             with project_locked(config, options):
