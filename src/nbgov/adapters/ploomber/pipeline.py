@@ -19,7 +19,7 @@ from typing import Any
 
 from nbgov.adapters._deferred import deferred_imports
 from nbgov.adapters.notebooks import read_notebook
-from nbgov.adapters.ploomber import sources
+from nbgov.adapters.ploomber import sources, storage
 from nbgov.adapters.ploomber.describe import TaskInfo, describe_dag
 from nbgov.adapters.ploomber.outcomes import EXCEPTION_LINE, BuildResult, ContentCheck
 from nbgov.adapters.ploomber.outcomes import quiet as _quiet
@@ -266,37 +266,19 @@ class Pipeline:
 
     def fetch_from_storage(self, names: list[str]) -> list[str]:
         """Download the products of tasks ``names`` that are missing here but stored by the
-        ``File`` client (a worker without the shared file system); returns the tasks fetched."""
-        from ploomber.products import File
-
-        client = self._dag.clients.get(File)
-        if client is None:
-            return []
-        fetched = []
-        for name in names:
-            product = self._dag[name].product
-            files = list(product) if hasattr(product, "products") else [product]
-            missing = [f for f in files if isinstance(f, File) and not f.exists()]
-            # a task's products are uploaded together: fetch only when every missing one is stored
-            if missing and all(f._remote.exists() for f in missing):
-                with _quiet():
-                    for f in missing:
-                        f._path_to_file.parent.mkdir(parents=True, exist_ok=True)
-                        f.download()
-                fetched.append(name)
-        return fetched
+        ``File`` client (a worker without the shared file system); returns the tasks fetched.
+        Every stored key is checked to land in its product (:mod:`.storage`)."""
+        return storage.fetch_from_storage(self._dag, names, _quiet)
 
     def download_products(self, name: str) -> None:
         """Replace task ``name``'s local products with the stored ones (the ``File`` client):
         a task built on a worker that shares no disk with this process."""
         from ploomber.products import File
 
-        product = self._dag[name].product
         with _quiet():
-            for f in (list(product) if hasattr(product, "products") else [product]):
+            for f in storage.product_files(self._dag[name].product):
                 if isinstance(f, File):
-                    f._path_to_file.parent.mkdir(parents=True, exist_ok=True)
-                    f.download()
+                    storage.download_file(f)
 
     def loaded_digest(self, name: str) -> str | None:
         """SHA-256 of task ``name``'s notebook as Ploomber read it at load (what the task will
