@@ -405,6 +405,8 @@ def check_workers(client: Any, root: str) -> tuple[list[str], list[str], list[st
             refusals.append(f"worker {address} {refuse}")
         elif why:
             cold.append(f"worker {address}: {why}")
+            if not shares_folder(driver, facts):  # (its runs: see services.build.cluster)
+                own.append(f"worker {address}: its checkout is {facts['root']}")
         elif not shares_folder(driver, facts) and not driver["commit"]:
             refusals.append(f"worker {address} has a checkout of its own ({facts['root']}) and the build's "
                             "project is not a git commit: nothing says the two hold the same files")
