@@ -153,3 +153,15 @@ def test_a_worker_whose_setup_failed_fails_tasks_at_once(tmp_path: Path, monkeyp
     t0 = time.perf_counter()
     plugin.enter()  # does not wait
     assert time.perf_counter() - t0 < 5
+
+
+def test_an_engine_error_says_what_happened():
+    from concurrent.futures import CancelledError
+    from concurrent.futures.process import BrokenProcessPool
+
+    from nbgov.adapters.ploomber.executor import engine_error
+
+    assert "worker process died" in engine_error(BrokenProcessPool("gone"))
+    assert "cancelled on the cluster" in engine_error(CancelledError())
+    said = engine_error(FileNotFoundError("no such file: /driver/path"))
+    assert "worker process died" not in said and said.startswith("FileNotFoundError: no such file")
