@@ -165,3 +165,65 @@ def test_an_engine_error_says_what_happened():
     assert "cancelled on the cluster" in engine_error(CancelledError())
     said = engine_error(FileNotFoundError("no such file: /driver/path"))
     assert "worker process died" not in said and said.startswith("FileNotFoundError: no such file")
+
+
+class _Future:
+    def __init__(self, result) -> None:
+        self._result = result
+
+    def result(self):
+        return self._result
+
+    def done(self) -> bool:
+        return True
+
+    def add_done_callback(self, fn) -> None:
+        fn(self)
+
+
+class _Client:
+    def __init__(self, result) -> None:
+        self.result, self.submitted = result, []
+
+    def submit(self, fn, *args, **kwargs):
+        self.submitted.append(args)
+        return _Future(self.result)
+
+
+def test_a_product_overwritten_in_storage_after_its_upload_fails_the_task():
+    """R10 / fencing: the driver compares what it downloaded with what the worker made; the
+    worker gets the driver's upstream digests (a late overwrite is seen at the next read)."""
+    from nbgov.adapters.engines.warm import DaskEngine
+
+    made = ("ok", None, {"worker": "w", "products": {"products/a.txt": "sha256:made"}})
+    stored = {"a": {"products/a.txt": "sha256:orphan"}}
+    engine = DaskEngine(_Client(made), 1, "p", loader=object(), fetch=lambda name: None)
+    engine.approve({}, {}, {"spec": "S"})
+    engine.digests, engine.upstream = stored.get, {"b": ["a"]}
+    kind, payload = engine.submit("a", None).result()
+    assert kind == "failed" and "products/a.txt in storage differ" in payload
+    stored["a"] = {"products/a.txt": "sha256:made"}
+    assert engine.submit("a", None).result() == ("ok", None)
+    engine.submit("b", None)
+    assert engine.client.submitted[-1][-1]["upstream"] == {"products/a.txt": "sha256:made"}
+
+
+def test_the_worker_sees_a_downloaded_upstream_that_differs(tmp_path: Path):
+    from nbgov.adapters.engines.warm import _differing
+    from nbgov.core.digest import file_digest
+
+    (tmp_path / "a.txt").write_text("1")
+    good = file_digest(tmp_path / "a.txt")
+    assert _differing(None, tmp_path, {"a.txt": good}) == ""
+    assert _differing(None, tmp_path, {"a.txt": "sha256:other", "gone.txt": good}) == "a.txt, gone.txt"
+
+
+def test_a_worker_with_its_own_checkout_is_refused_when_the_driver_has_no_commit(tmp_path: Path):
+    from nbgov.adapters.engines.warm import check_workers
+
+    class Client:
+        def run(self, fn, root):
+            return {"tcp://w:1": {**fn(root), "root": "/elsewhere"}}
+
+    refusals, cold, own = check_workers(Client(), str(tmp_path))  # tmp_path: no git commit
+    assert len(refusals) == 1 and "not a git commit" in refusals[0] and not own

@@ -282,10 +282,24 @@ def run_warm(name: str, call: Any, guard: tuple[str, str, str] | None, plugin_na
         if plugin.setup_error:
             return ("failed", f"worker {worker.address} could not start: {plugin.setup_error}", facts)
     if pipeline is not None:
-        call = pipeline.task_run(name)
+        call = pipeline.task_run(name)  # downloads the upstream products from storage
+        stale = _differing(pipeline, plugin.worker_root(), (expect or {}).get("upstream") or {})
+        if stale:
+            return ("failed", f"refused on worker {worker.address}: the stored upstream product(s) {stale} differ "
+                              "from the ones the build's driver holds and recorded (overwritten by another writer, "
+                              "an orphaned task of an earlier build?)", facts)
     facts["entered"] = time.time()
     kind, payload = call()
+    if pipeline is not None and kind == "ok":
+        facts["products"] = pipeline.product_digests(name)  # what it uploaded: the driver compares
     return kind, payload, facts
+
+
+def _differing(pipeline: Any, root: Path, expected: dict[str, str]) -> str:
+    """The files (relative to ``root``) whose digest here is not ``expected``'s, comma-joined."""
+    bad = [rel for rel, digest in expected.items()
+           if digest is not None and (file_digest(root / rel) if (root / rel).is_file() else None) != digest]
+    return ", ".join(sorted(bad))
 
 
 def own_checkout_refusal(plugin: WarmWorker, name: str, named: tuple[str, Any],
@@ -334,6 +348,9 @@ class DaskEngine:
         self.infos = infos
         self.guards = guards or {}
         self.expect: dict[str, Any] = {}
+        #: own checkouts: a task's File products here (path -> digest) and each task's upstream
+        self.digests: Any = None
+        self.upstream: dict[str, list[str]] = {}
         self.facts: dict[str, dict[str, Any]] = {}  # task -> where and when it ran
         self._token = uuid.uuid4().hex[:8]
         self._futures: list[Any] = []
@@ -354,8 +371,14 @@ class DaskEngine:
         out: concurrent.futures.Future = concurrent.futures.Future()
         submitted = time.time()
         named = (self._token, self.loader) if self.loader is not None else None
+        expect = None
+        if named is not None:
+            # the upstream products as this driver holds them (downloaded when they ended, the
+            # lineage's digests): the worker compares what it downloads (a late overwrite)
+            ups = self.upstream.get(name, []) if self.digests else []
+            expect = {**self.expect, "upstream": {rel: d for up in ups for rel, d in self.digests(up).items()}}
         future = self.client.submit(run_warm, name, None if named else call, self.guards.get(name),
-                                    self.plugin_name, named, self.expect if named else None,
+                                    self.plugin_name, named, expect,
                                     key=f"nbgov-{name}-{self._token}", pure=False, retries=0)
         self._futures.append(future)
 
@@ -370,6 +393,13 @@ class DaskEngine:
             if self.fetch is not None and kind == "ok":
                 try:  # the lineage digests are the stored objects' (downloaded here)
                     self.fetch(name)
+                    made = facts.get("products") or {}
+                    here = self.digests(name) if self.digests else made
+                    changed = sorted(rel for rel, digest in made.items() if here.get(rel) != digest)
+                    if changed:  # overwritten between its upload and this download
+                        kind, payload = "failed", (f"its product(s) {', '.join(changed)} in storage differ from the "
+                                                   "ones its worker made and uploaded (overwritten by another "
+                                                   "writer, an orphaned task of an earlier build?)")
                 except Exception as exc:  # noqa: BLE001 - storage unreachable: the task's products are not here
                     kind, payload = "failed", f"its products could not be fetched from storage: {exc}"[:500]
             if not out.done():

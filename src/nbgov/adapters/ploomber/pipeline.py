@@ -273,12 +273,11 @@ class Pipeline:
     def download_products(self, name: str) -> None:
         """Replace task ``name``'s local products with the stored ones (the ``File`` client):
         a task built on a worker that shares no disk with this process."""
-        from ploomber.products import File
+        storage.download_products(self._dag, name, _quiet)
 
-        with _quiet():
-            for f in storage.product_files(self._dag[name].product):
-                if isinstance(f, File):
-                    storage.download_file(f)
+    def product_digests(self, name: str) -> dict[str, str]:
+        """Task ``name``'s ``File`` products here: path relative to the root -> digest."""
+        return storage.product_digests(self._dag, self.root, name)
 
     def loaded_digest(self, name: str) -> str | None:
         """SHA-256 of task ``name``'s notebook as Ploomber read it at load (what the task will

@@ -10,10 +10,12 @@ when one of them would leave the destination.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from nbgov.core.digest import file_digest
 from nbgov.core.errors import NbgovError
 
 
@@ -90,6 +92,31 @@ def fetch_from_storage(dag: Any, names: list[str], quiet: Any) -> list[str]:
                     download_file(f)
             fetched.append(name)
     return fetched
+
+
+def download_products(dag: Any, name: str, quiet: Any) -> None:
+    """Replace task ``name``'s local ``File`` products with the stored ones."""
+    from ploomber.products import File
+
+    with quiet():
+        for f in product_files(dag[name].product):
+            if isinstance(f, File):
+                download_file(f)
+
+
+def product_digests(dag: Any, root: Path, name: str) -> dict[str, str]:
+    """Task ``name``'s existing ``File`` products: path relative to ``root`` -> digest (what a
+    worker made, what the driver downloaded: compared, see engines.warm)."""
+    from ploomber.products import File
+
+    out = {}
+    for f in product_files(dag[name].product):
+        path = Path(str(f._path_to_file)) if isinstance(f, File) else None
+        if path is not None and path.exists():
+            absolute = path if path.is_absolute() else root / path
+            with contextlib.suppress(ValueError):
+                out[absolute.resolve().relative_to(root.resolve()).as_posix()] = file_digest(absolute)
+    return out
 
 
 def download_file(product: Any) -> None:

@@ -116,6 +116,8 @@ def _hand_to_engine(config: Config, engine, pipeline, infos: list[TaskInfo]) -> 
                              "has no File client", Location(config.pipeline_path),
                              hint="declare `clients: File: ...` in pipeline.yaml (docs/how-to/clusters.md)")
         engine.fetch = pipeline.download_products
+        engine.digests = pipeline.product_digests  # a product overwritten in storage is seen
+        engine.upstream = {t.name: list(t.upstream) for t in infos}
 
 
 def _product_files(path: str) -> list[str]:
