@@ -121,6 +121,9 @@ def test_the_worker_compares_what_it_loaded_not_the_file_now(tmp_path: Path):
     # loaded while b.ipynb held other content (restored since): refused
     why, _ = own_checkout_refusal(_Plugin(tmp_path, _Pipeline("S", "EVIL")), "b", ("k", None), expect)
     assert "as loaded here" in why
+    why, _ = own_checkout_refusal(_Plugin(tmp_path, _Pipeline("S", "hot-reload:B")), "b", ("k", None),
+                                  {**expect, "loaded": {"b": "hot-reload:B"}})
+    assert "hot_reload" in why
     # rendered from another spec/env earlier: loaded again; still different: refused
     plugin = _Plugin(tmp_path, _Pipeline("OLD", "B"), _Pipeline("S", "B"))
     assert own_checkout_refusal(plugin, "b", ("k", None), expect)[0] is None and plugin.loads == 2

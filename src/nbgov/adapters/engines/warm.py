@@ -322,6 +322,8 @@ def own_checkout_refusal(plugin: WarmWorker, name: str, named: tuple[str, Any],
             return (f"its pipeline spec / env file ({pipeline.spec_path.name}) differ from the ones the driver "
                     "rendered (uncommitted changes on the driver?)"), None
     loaded, approved = pipeline.loaded_digest(name), (expect.get("loaded") or {}).get(name)
+    if str(loaded).startswith("hot-reload:"):
+        return f"task {name}'s notebook is read again when it runs (Ploomber's hot_reload): turn it off", None
     if loaded != approved:
         return (f"task {name}'s notebook as loaded here has digest {str(loaded)[:19]}, the driver's "
                 f"{str(approved)[:19]} (changed in its checkout?)"), None

@@ -103,8 +103,7 @@ class Pipeline:
         for text_file in (self.spec_path, self.root / "env.yaml"):
             _require_utf8(text_file)
         _import_ploomber()
-        #: the spec and env file this pipeline was rendered from, as read just before the load
-        #: (a cluster worker with a checkout of its own must have rendered the driver's)
+        #: the spec and env file read just before the load (a cluster worker must render the driver's)
         self.spec_digest = _spec_digest(self.spec_path)
         self._dag = self._load(env or {}, params or {}, executor_params or {})
 
@@ -265,9 +264,8 @@ class Pipeline:
         return self._dag.clients.get(File) is not None
 
     def fetch_from_storage(self, names: list[str]) -> list[str]:
-        """Download the products of tasks ``names`` that are missing here but stored by the
-        ``File`` client (a worker without the shared file system); returns the tasks fetched.
-        Every stored key is checked to land in its product (:mod:`.storage`)."""
+        """Download the products of tasks ``names`` that are missing here but stored by the ``File``
+        client (a worker without the shared file system), keys checked; the tasks fetched."""
         return storage.fetch_from_storage(self._dag, names, _quiet)
 
     def download_products(self, name: str) -> None:
@@ -286,7 +284,10 @@ class Pipeline:
 
         source = self._dag[name].source
         primitive = getattr(source, "_primitive", None)
-        return text_digest(primitive) if isinstance(source, NotebookSource) and isinstance(primitive, str) else None
+        if not isinstance(source, NotebookSource) or not isinstance(primitive, str):
+            return None
+        # hot_reload: Ploomber reads the file again when it runs (what was loaded is not what runs)
+        return ("hot-reload:" if getattr(source, "_hot_reload", False) else "") + text_digest(primitive)
 
     def task_run(self, name: str) -> Any:
         """A call building task ``name`` in this process (a worker with its own checkout): its
