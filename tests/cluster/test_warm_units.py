@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from nbgov.adapters.engines.warm import (
     checkout_problem,
     compare,
@@ -230,3 +232,26 @@ def test_a_worker_with_its_own_checkout_is_refused_when_the_driver_has_no_commit
 
     refusals, cold, own = check_workers(Client(), str(tmp_path))  # tmp_path: no git commit
     assert len(refusals) == 1 and "not a git commit" in refusals[0] and not own
+
+
+def test_an_orphaned_task_does_not_upload(monkeypatch):
+    """Fencing: a task whose build is gone (Dask cancelled its key on the worker) refuses to
+    upload its products; a live one uploads."""
+    from types import SimpleNamespace
+
+    from distributed.worker import thread_state
+
+    from nbgov.adapters.engines.warm import _fence
+    from nbgov.adapters.ploomber.storage import fence_upload
+
+    uploads = []
+    product = SimpleNamespace(upload=lambda: uploads.append(1))
+    worker = SimpleNamespace(state=SimpleNamespace(tasks={"nbgov-a-1": SimpleNamespace(state="executing")}))
+    fence_upload(product, lambda: _fence(worker))
+    monkeypatch.setattr(thread_state, "key", "nbgov-a-1", raising=False)
+    product.upload()
+    assert uploads == [1]
+    worker.state.tasks["nbgov-a-1"].state = "cancelled"
+    with pytest.raises(RuntimeError, match="cancelled.*not uploaded"):
+        product.upload()
+    assert uploads == [1]

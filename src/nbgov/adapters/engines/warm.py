@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import importlib
 import os
 import platform
@@ -282,7 +283,7 @@ def run_warm(name: str, call: Any, guard: tuple[str, str, str] | None, plugin_na
         if plugin.setup_error:
             return ("failed", f"worker {worker.address} could not start: {plugin.setup_error}", facts)
     if pipeline is not None:
-        call = pipeline.task_run(name)  # downloads the upstream products from storage
+        call = pipeline.task_run(name, functools.partial(_fence, worker))  # downloads the upstream
         stale = _differing(pipeline, plugin.worker_root(), (expect or {}).get("upstream") or {})
         if stale:
             return ("failed", f"refused on worker {worker.address}: the stored upstream product(s) {stale} differ "
@@ -293,6 +294,19 @@ def run_warm(name: str, call: Any, guard: tuple[str, str, str] | None, plugin_na
     if pipeline is not None and kind == "ok":
         facts["products"] = pipeline.product_digests(name)  # what it uploaded: the driver compares
     return kind, payload, facts
+
+
+def _fence(worker: Any) -> None:
+    """Before a task uploads its products (in the task's thread): refuse when the build that
+    submitted it is gone; Dask releases a disconnected client's tasks, a running one turns
+    ``cancelled`` on its worker (an orphaned task must not overwrite a newer build's products)."""
+    from distributed.worker import thread_state  # (distributed: imported by this module already)
+
+    key = getattr(thread_state, "key", None)
+    state = worker.state.tasks.get(key) if key is not None else None
+    if key is not None and (state is None or state.state in ("cancelled", "released", "forgotten")):
+        raise RuntimeError(f"task {key} was cancelled (the build that submitted it is gone): its products are "
+                           "not uploaded")
 
 
 def _differing(pipeline: Any, root: Path, expected: dict[str, str]) -> str:

@@ -289,10 +289,9 @@ class Pipeline:
         # hot_reload: Ploomber reads the file again when it runs (what was loaded is not what runs)
         return ("hot-reload:" if getattr(source, "_hot_reload", False) else "") + text_digest(primitive)
 
-    def task_run(self, name: str) -> Any:
-        """A call building task ``name`` in this process (a worker with its own checkout): its
-        upstream products downloaded from the ``File`` client first; the products it makes are
-        uploaded by Ploomber when it ends. See :class:`nbgov.adapters.ploomber.executor._TaskRun`."""
+    def task_run(self, name: str, fence: Any = None) -> Any:
+        """A call building task ``name`` here (a worker with its own checkout, upstream downloaded
+        first; Ploomber uploads its products at its end, after ``fence()``: storage.fence_upload)."""
         from ploomber.constants import TaskStatus
 
         from nbgov.adapters.ploomber.executor import _TaskRun  # (imports Ploomber's executors: builds only)
@@ -301,6 +300,7 @@ class Pipeline:
         for up in task.upstream:  # always the stored copy: one left here by an earlier build may be stale
             self.download_products(up)
         task.exec_status = TaskStatus.WaitingExecution  # the driver decided it runs (-f, content)
+        storage.fence_upload(task.product, fence)
         return _TaskRun(task)
 
     # -- building ----------------------------------------------------------------

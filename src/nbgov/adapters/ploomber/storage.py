@@ -119,6 +119,22 @@ def product_digests(dag: Any, root: Path, name: str) -> dict[str, str]:
     return out
 
 
+def fence_upload(product: Any, fence: Any) -> None:
+    """Make ``product``'s upload (Ploomber's, when its task ends) call ``fence()`` first: it
+    raises when the build that submitted the task is gone (an orphaned task must not overwrite
+    a newer build's products). The product object is this load's: the next task reloads it."""
+    if fence is None or getattr(product, "_nbgov_fenced", False):
+        return
+    upload = product.upload
+
+    def fenced() -> None:
+        fence()
+        upload()
+
+    product.upload = fenced
+    product._nbgov_fenced = True
+
+
 def download_file(product: Any) -> None:
     """One ``File`` product and its metadata, checked (Ploomber's ``File.download``, safe)."""
     product._path_to_file.parent.mkdir(parents=True, exist_ok=True)
