@@ -114,7 +114,7 @@ def _hand_to_engine(config: Config, engine, pipeline, infos: list[TaskInfo]) -> 
         if not pipeline.has_file_client:
             raise NbgovError("workers with checkouts of their own need the products in storage: the pipeline "
                              "has no File client", Location(config.pipeline_path),
-                             hint="declare `clients: File: ...` in pipeline.yaml (e.g. a function returning Ploomber's S3Client)")
+                             hint="declare `clients: File: ...` in pipeline.yaml (e.g. returning Ploomber's S3Client)")
         engine.fetch = pipeline.download_products
         engine.digests = pipeline.product_digests  # a product overwritten in storage is seen
         engine.upstream = {t.name: list(t.upstream) for t in infos}
