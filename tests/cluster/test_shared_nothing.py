@@ -150,7 +150,31 @@ def test_a_source_tampered_with_in_a_workers_checkout_is_refused(setup, s3_env):
         proc = run_cli(root, "build", "c", "-f", "--cluster", address, "--json", env=s3_env, timeout=600)
         (task,) = json.loads(proc.stdout)["tasks"]
         assert proc.returncode == 1 and task["outcome"] == "failed"
-        assert "refused on worker" in task["error"] and "approved" in task["error"]
+        # the checkout is no longer the build's commit (checked before the source's digest)
+        assert "refused on worker" in task["error"] and "notebooks/c.ipynb" in task["error"]
     finally:
         for checkout in checkouts:
             _git(checkout, "checkout", "--", "notebooks/c.ipynb")
+
+
+def test_a_spec_edited_only_in_a_workers_checkout_is_refused(setup, s3_env):
+    """R10: the source file the gate approved is untouched, but the worker's own pipeline.yaml
+    points the task at another notebook: the worker's checkout is not the build's commit."""
+    root, checkouts, address = setup
+    for checkout in checkouts:
+        nb = json.loads((checkout / "notebooks/c.ipynb").read_text())
+        nb["cells"][-1]["source"] += "\nprint('evil')"
+        (checkout / "notebooks/evil.ipynb").write_text(json.dumps(nb))
+        spec = checkout / "pipeline.yaml"
+        spec.write_text(spec.read_text().replace("- source: notebooks/c.ipynb",
+                                                 "- source: notebooks/evil.ipynb\n    name: c"))
+    try:
+        proc = run_cli(root, "build", "c", "-f", "--cluster", address, "--json", env=s3_env, timeout=600)
+        (task,) = json.loads(proc.stdout)["tasks"]
+        assert proc.returncode == 1 and task["outcome"] == "failed", proc.stderr[-2000:]
+        assert "refused on worker" in task["error"] and "differs from commit" in task["error"]
+        assert "pipeline.yaml" in task["error"]
+    finally:
+        for checkout in checkouts:
+            _git(checkout, "checkout", "--", "pipeline.yaml")
+            (checkout / "notebooks/evil.ipynb").unlink()

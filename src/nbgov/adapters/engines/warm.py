@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import importlib
 import os
 import platform
@@ -58,6 +59,46 @@ def project_commit(root: str | Path) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+#: what a worker's checkout may hold beyond its commit: caches Python and Jupyter write
+_SCRATCH = ("__pycache__/", ".ipynb_checkpoints/")
+
+
+def checkout_problem(root: str | Path, commit: str | None, products: tuple[str, ...] = ()) -> str | None:
+    """Why the checkout at ``root`` is not exactly the build's ``commit`` (None: it is): HEAD
+    elsewhere, or a tracked file changed or an untracked file present (``git status``; ignored
+    files, the build's ``products`` and Python/Jupyter caches excepted). A worker with a
+    checkout of its own runs what the checkout holds (the spec, env file, modules a notebook
+    imports): only the commit the driver built was reviewed."""
+    if not commit:
+        return ("the build's project is not a git commit: a worker with a checkout of its own cannot be checked "
+                "against it (commit the project)")
+    head = project_commit(root)
+    if head != commit:
+        return f"its checkout {root} is at {str(head)[:12]}, the build is {commit[:12]}"
+    try:
+        proc = subprocess.run(["git", "-C", str(root), "status", "--porcelain=v1", "-z", "--untracked-files=all"],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"git status failed in its checkout {root}: {exc}"
+    if proc.returncode != 0:
+        return f"git status failed in its checkout {root}: {proc.stderr.strip()[:200]}"
+    dirty, entries = [], iter(proc.stdout.split("\0"))
+    for entry in entries:
+        if not entry:
+            continue
+        path = entry[3:]
+        if entry[0] in "RC":
+            next(entries, None)  # the rename's source path
+        if (any(part in f"/{path}" for part in (f"/{s}" for s in _SCRATCH)) or path.endswith(".pyc")
+                or any(path == p or path.startswith(p.rstrip("/") + "/") for p in products)):
+            continue
+        dirty.append(path)
+    if dirty:
+        more = f" and {len(dirty) - 3} more" if len(dirty) > 3 else ""
+        return f"its checkout {root} differs from commit {commit[:12]}: {', '.join(dirty[:3])}{more}"
+    return None
 
 
 def environment_facts(root: str) -> dict[str, Any]:
@@ -113,6 +154,8 @@ class WarmWorker(WorkerPlugin):
         self._pool: Any = None
         self._ready = threading.Event()
         self.setup_s: float | None = None
+        #: why setup failed (tasks fail at once with it, instead of waiting for imports)
+        self.setup_error: str | None = None
 
     def __getstate__(self) -> dict:
         # sent to the workers: what it knows, not this process's pool or event
@@ -137,8 +180,18 @@ class WarmWorker(WorkerPlugin):
             if name.startswith(PLUGIN_PREFIX) and name != self.name and isinstance(plugin, WarmWorker):
                 plugin.teardown(worker)
         inherited = current_template()
-        if inherited is None or not inherited.alive() or Path(inherited.root) != Path(self.root):
-            start_for_project(Path(self.root), Path(self.pipeline_path), self.preload)
+        root = self.worker_root()
+        if inherited is None or not inherited.alive() or Path(inherited.root) != root:
+            # this worker's own checkout (NBGOV_WORKER_ROOT), not the driver's path
+            spec = Path(self.pipeline_path)
+            with contextlib.suppress(ValueError):
+                spec = root / spec.relative_to(self.root)
+            try:
+                start_for_project(root, spec, self.preload)
+            except Exception as exc:  # noqa: BLE001 - reported by each task at once (never a silent wait)
+                self.setup_error = f"{type(exc).__name__}: {exc}"[:500]
+                self._ready.set()
+                return
         else:
             # forked from the driver: the nanny set PYTHONHASHSEED and *_NUM_THREADS for this
             # process; the task kernels get the driver's values, as in a local build (and the
@@ -171,11 +224,11 @@ class WarmWorker(WorkerPlugin):
         """The project folder on this worker (its own checkout, or the driver's path)."""
         return Path(os.environ.get(WORKER_ROOT_VAR) or self.root)
 
-    def pipeline(self, key: str, loader: Any) -> Any:
+    def pipeline(self, key: str, loader: Any, reload: bool = False) -> Any:
         """The pipeline loaded from this worker's checkout by ``loader(root)``, once per build
-        (``key``): a rebuild renders again, as a local build does."""
+        (``key``): a rebuild renders again, as a local build does (``reload``: now)."""
         cached = getattr(self, "_pipeline", None)
-        if cached is None or cached[0] != key:
+        if reload or cached is None or cached[0] != key:
             self._pipeline = (key, loader(self.worker_root()))
         return self._pipeline[1]
 
@@ -183,7 +236,7 @@ class WarmWorker(WorkerPlugin):
         """In the thread that runs tasks, the first time: wait for the imports, open the pool
         (kernels forked from the template, the next one booted while a task runs)."""
         self._ready.wait(300)
-        if self._pool is None:
+        if self._pool is None and self.setup_error is None:
             from nbgov.adapters.kernels.pool import kernel_pool  # (jupyter_client: task threads only)
 
             self._pool = kernel_pool(ahead=True)
@@ -191,12 +244,15 @@ class WarmWorker(WorkerPlugin):
 
 
 def run_warm(name: str, call: Any, guard: tuple[str, str, str] | None, plugin_name: str,
-             named: tuple[str, Any] | None = None) -> tuple:
+             named: tuple[str, Any] | None = None, expect: dict[str, Any] | None = None) -> tuple:
     """On a worker: check the source against the approved digest, then run the task in this
     process: ``call()`` (the driver's rendered task's ``_build``, see
     :class:`nbgov.adapters.ploomber.executor._TaskRun`), or, with ``named`` = (build key,
     loader), task ``name`` of the pipeline ``loader`` loads from this worker's own checkout
-    (upstream products fetched from storage, its products uploaded there).
+    (upstream products fetched from storage, its products uploaded there). ``expect`` (own
+    checkouts): the build's commit, the digest of the spec and env file the driver rendered,
+    each task's notebook as the driver loaded it, and the product paths (see
+    :func:`own_checkout_refusal`).
 
     Returns ``(kind, payload, facts)``: the executor's result and where/when it ran."""
     started = time.time()
@@ -206,6 +262,14 @@ def run_warm(name: str, call: Any, guard: tuple[str, str, str] | None, plugin_na
     if named is not None and plugin is None:
         return ("failed", f"worker {worker.address} has not loaded {plugin_name} (restarted?): it cannot "
                           "build from its own checkout", facts)
+    if plugin is not None and plugin.setup_error:
+        return ("failed", f"worker {worker.address} could not start: {plugin.setup_error}", facts)
+    pipeline = None
+    if named is not None:
+        refusal, pipeline = own_checkout_refusal(plugin, name, named, expect or {})
+        if refusal:
+            return ("failed", f"refused on worker {worker.address}: {refusal}; a worker runs only the reviewed "
+                              "content", facts)
     if guard is not None:
         absolute, rel, approved = guard
         path = str(plugin.worker_root() / rel) if named is not None else absolute
@@ -216,11 +280,69 @@ def run_warm(name: str, call: Any, guard: tuple[str, str, str] | None, plugin_na
                               f"approved {approved[:12]}; a worker runs only the reviewed content", facts)
     if plugin is not None:
         plugin.enter()
-    if named is not None:
-        call = plugin.pipeline(named[0], named[1]).task_run(name)
+        if plugin.setup_error:
+            return ("failed", f"worker {worker.address} could not start: {plugin.setup_error}", facts)
+    if pipeline is not None:
+        call = pipeline.task_run(name, functools.partial(_fence, worker))  # downloads the upstream
+        stale = _differing(pipeline, plugin.worker_root(), (expect or {}).get("upstream") or {})
+        if stale:
+            return ("failed", f"refused on worker {worker.address}: the stored upstream product(s) {stale} differ "
+                              "from the ones the build's driver holds and recorded (overwritten by another writer, "
+                              "an orphaned task of an earlier build?)", facts)
     facts["entered"] = time.time()
     kind, payload = call()
+    if pipeline is not None and kind == "ok":
+        facts["products"] = pipeline.product_digests(name)  # what it uploaded: the driver compares
     return kind, payload, facts
+
+
+def _fence(worker: Any) -> None:
+    """Before a task uploads its products (in the task's thread): refuse when the build that
+    submitted it is gone; Dask releases a disconnected client's tasks, a running one turns
+    ``cancelled`` on its worker (an orphaned task must not overwrite a newer build's products)."""
+    from distributed.worker import thread_state  # (distributed: imported by this module already)
+
+    key = getattr(thread_state, "key", None)
+    state = worker.state.tasks.get(key) if key is not None else None
+    if key is not None and (state is None or state.state in ("cancelled", "released", "forgotten")):
+        raise RuntimeError(f"task {key} was cancelled (the build that submitted it is gone): its products are "
+                           "not uploaded")
+
+
+def _differing(pipeline: Any, root: Path, expected: dict[str, str]) -> str:
+    """The files (relative to ``root``) whose digest here is not ``expected``'s, comma-joined."""
+    bad = [rel for rel, digest in expected.items()
+           if digest is not None and (file_digest(root / rel) if (root / rel).is_file() else None) != digest]
+    return ", ".join(sorted(bad))
+
+
+def own_checkout_refusal(plugin: WarmWorker, name: str, named: tuple[str, Any],
+                         expect: dict[str, Any]) -> tuple[str | None, Any]:
+    """(why task ``name`` must not run from this worker's own checkout, the pipeline loaded
+    there). Checked before every task (``git status``: cheap) and after the load: the checkout
+    is the build's commit with nothing changed; the pipeline was rendered from the spec and env
+    file the driver rendered (else loaded again: a change after an earlier load); the notebook
+    Ploomber read for this task (the content it will execute, not the file as it is now) is the
+    one the driver read."""
+    root = plugin.worker_root()
+    products = tuple(expect.get("products", ()))
+    problem = checkout_problem(root, expect.get("commit"), products)
+    if problem:
+        return problem, None
+    pipeline = plugin.pipeline(named[0], named[1])
+    if pipeline.spec_digest != expect.get("spec"):
+        pipeline = plugin.pipeline(named[0], named[1], reload=True)
+        if pipeline.spec_digest != expect.get("spec"):
+            return (f"its pipeline spec / env file ({pipeline.spec_path.name}) differ from the ones the driver "
+                    "rendered (uncommitted changes on the driver?)"), None
+    loaded, approved = pipeline.loaded_digest(name), (expect.get("loaded") or {}).get(name)
+    if str(loaded).startswith("hot-reload:"):
+        return f"task {name}'s notebook is read again when it runs (Ploomber's hot_reload): turn it off", None
+    if loaded != approved:
+        return (f"task {name}'s notebook as loaded here has digest {str(loaded)[:19]}, the driver's "
+                f"{str(approved)[:19]} (changed in its checkout?)"), None
+    problem = checkout_problem(root, expect.get("commit"), products)  # changed while it loaded
+    return problem, (None if problem else pipeline)
 
 
 class DaskEngine:
@@ -230,8 +352,9 @@ class DaskEngine:
 
     def __init__(self, client: Any, jobs: int, plugin_name: str, infos: dict[str, Any] | None = None,
                  guards: dict[str, tuple[str, str, str]] | None = None, loader: Any = None,
-                 fetch: Any = None) -> None:
+                 fetch: Any = None, commit: str | None = None) -> None:
         self.client = client
+        self.commit = commit  # the build's git commit (workers with checkouts of their own must be at it)
         #: workers with checkouts of their own: each loads the pipeline with ``loader(root)``
         #: and the driver replaces its copy of a task's products with the stored ones (``fetch``)
         self.loader = loader
@@ -240,14 +363,22 @@ class DaskEngine:
         self.plugin_name = plugin_name
         self.infos = infos
         self.guards = guards or {}
+        self.expect: dict[str, Any] = {}
+        #: own checkouts: a task's File products here (path -> digest) and each task's upstream
+        self.digests: Any = None
+        self.upstream: dict[str, list[str]] = {}
         self.facts: dict[str, dict[str, Any]] = {}  # task -> where and when it ran
         self._token = uuid.uuid4().hex[:8]
         self._futures: list[Any] = []
 
-    def approve(self, guards: dict[str, tuple[str, str, str]], infos: dict[str, Any]) -> None:
+    def approve(self, guards: dict[str, tuple[str, str, str]], infos: dict[str, Any],
+                expect: dict[str, Any] | None = None) -> None:
         """After the gate: each task's source file and the digest the gate approved (checked
-        on the worker before it runs), and each task's ``TaskInfo`` (evidence capture)."""
+        on the worker before it runs), each task's ``TaskInfo`` (evidence capture) and, for
+        workers with checkouts of their own, what they must have loaded (``expect``, see
+        :func:`own_checkout_refusal`)."""
         self.guards = dict(guards)
+        self.expect = {**(expect or {}), "commit": self.commit}
         # evidence capture writes to the driver's paths: not on a worker of its own
         self.infos = dict(infos) if self.loader is None else None
 
@@ -256,9 +387,15 @@ class DaskEngine:
         out: concurrent.futures.Future = concurrent.futures.Future()
         submitted = time.time()
         named = (self._token, self.loader) if self.loader is not None else None
+        expect = None
+        if named is not None:
+            # the upstream products as this driver holds them (downloaded when they ended, the
+            # lineage's digests): the worker compares what it downloads (a late overwrite)
+            ups = self.upstream.get(name, []) if self.digests else []
+            expect = {**self.expect, "upstream": {rel: d for up in ups for rel, d in self.digests(up).items()}}
         future = self.client.submit(run_warm, name, None if named else call, self.guards.get(name),
-                                    self.plugin_name, named, key=f"nbgov-{name}-{self._token}", pure=False,
-                                    retries=0)
+                                    self.plugin_name, named, expect,
+                                    key=f"nbgov-{name}-{self._token}", pure=False, retries=0)
         self._futures.append(future)
 
         def done(f: Any) -> None:
@@ -272,6 +409,13 @@ class DaskEngine:
             if self.fetch is not None and kind == "ok":
                 try:  # the lineage digests are the stored objects' (downloaded here)
                     self.fetch(name)
+                    made = facts.get("products") or {}
+                    here = self.digests(name) if self.digests else made
+                    changed = sorted(rel for rel, digest in made.items() if here.get(rel) != digest)
+                    if changed:  # overwritten between its upload and this download
+                        kind, payload = "failed", (f"its product(s) {', '.join(changed)} in storage differ from the "
+                                                   "ones its worker made and uploaded (overwritten by another "
+                                                   "writer, an orphaned task of an earlier build?)")
                 except Exception as exc:  # noqa: BLE001 - storage unreachable: the task's products are not here
                     kind, payload = "failed", f"its products could not be fetched from storage: {exc}"[:500]
             if not out.done():
@@ -307,6 +451,11 @@ def check_workers(client: Any, root: str) -> tuple[list[str], list[str], list[st
             refusals.append(f"worker {address} {refuse}")
         elif why:
             cold.append(f"worker {address}: {why}")
+            if not shares_folder(driver, facts):  # (its runs: see services.build.cluster)
+                own.append(f"worker {address}: its checkout is {facts['root']}")
+        elif not shares_folder(driver, facts) and not driver["commit"]:
+            refusals.append(f"worker {address} has a checkout of its own ({facts['root']}) and the build's "
+                            "project is not a git commit: nothing says the two hold the same files")
         elif not shares_folder(driver, facts):
             own.append(f"worker {address}: its checkout is {facts['root']}")
     return refusals, cold, own

@@ -242,8 +242,8 @@ class GovernedExecutor(_executor_base()):
                         name = running.pop(future)
                         try:
                             result = future.result()
-                        except Exception as exc:  # a worker died (BrokenProcessPool, KilledWorker)
-                            result = ("failed", f"{type(exc).__name__}: worker process died: {exc}")
+                        except Exception as exc:  # a worker died (BrokenProcessPool, KilledWorker), or other
+                            result = ("failed", engine_error(exc))
                         self._finish(dag[name], result, decided, ran, failures, bar)
                 elif all(n in decided for n in names):
                     break
@@ -423,3 +423,19 @@ def _mark_up_to_date(task: Any) -> None:
     (its product metadata gets the current source, params and time)."""
     task.product.metadata.update(source_code=str(task.source),
                                  params=task.params.to_json_serializable(params_only=True))
+
+
+#: exceptions that mean the process running the task is gone (process pool, Dask)
+_DIED = ("BrokenProcessPool", "KilledWorker")
+
+
+def engine_error(exc: BaseException) -> str:
+    """What happened to a task whose engine raised instead of returning its outcome, in words
+    that fit: its worker process died, it was cancelled, or the error it raised there."""
+    name = type(exc).__name__
+    if name in _DIED:
+        return f"{name}: worker process died: {exc}"
+    if name in ("CancelledError", "FutureCancelledError"):
+        return f"{name}: the task was cancelled on the cluster before it ended (its client or scheduler went away?)"
+    return f"{name}: {exc} (raised while running the task on its worker)"
+

@@ -19,10 +19,11 @@ from typing import Any
 
 from nbgov.adapters._deferred import deferred_imports
 from nbgov.adapters.notebooks import read_notebook
-from nbgov.adapters.ploomber import sources
+from nbgov.adapters.ploomber import sources, storage
 from nbgov.adapters.ploomber.describe import TaskInfo, describe_dag
 from nbgov.adapters.ploomber.outcomes import EXCEPTION_LINE, BuildResult, ContentCheck
 from nbgov.adapters.ploomber.outcomes import quiet as _quiet
+from nbgov.core.digest import file_digest, text_digest
 from nbgov.core.errors import Location, NotebookError, ParameterError, PipelineError
 from nbgov.core.params import check_task_param_names
 
@@ -102,6 +103,8 @@ class Pipeline:
         for text_file in (self.spec_path, self.root / "env.yaml"):
             _require_utf8(text_file)
         _import_ploomber()
+        #: the spec and env file read just before the load (a cluster worker must render the driver's)
+        self.spec_digest = _spec_digest(self.spec_path)
         self._dag = self._load(env or {}, params or {}, executor_params or {})
 
     # -- loading -----------------------------------------------------------------
@@ -261,43 +264,34 @@ class Pipeline:
         return self._dag.clients.get(File) is not None
 
     def fetch_from_storage(self, names: list[str]) -> list[str]:
-        """Download the products of tasks ``names`` that are missing here but stored by the
-        ``File`` client (a worker without the shared file system); returns the tasks fetched."""
-        from ploomber.products import File
-
-        client = self._dag.clients.get(File)
-        if client is None:
-            return []
-        fetched = []
-        for name in names:
-            product = self._dag[name].product
-            files = list(product) if hasattr(product, "products") else [product]
-            missing = [f for f in files if isinstance(f, File) and not f.exists()]
-            # a task's products are uploaded together: fetch only when every missing one is stored
-            if missing and all(f._remote.exists() for f in missing):
-                with _quiet():
-                    for f in missing:
-                        f._path_to_file.parent.mkdir(parents=True, exist_ok=True)
-                        f.download()
-                fetched.append(name)
-        return fetched
+        """Download the products of tasks ``names`` that are missing here but stored by the ``File``
+        client (a worker without the shared file system), keys checked; the tasks fetched."""
+        return storage.fetch_from_storage(self._dag, names, _quiet)
 
     def download_products(self, name: str) -> None:
         """Replace task ``name``'s local products with the stored ones (the ``File`` client):
         a task built on a worker that shares no disk with this process."""
-        from ploomber.products import File
+        storage.download_products(self._dag, name, _quiet)
 
-        product = self._dag[name].product
-        with _quiet():
-            for f in (list(product) if hasattr(product, "products") else [product]):
-                if isinstance(f, File):
-                    f._path_to_file.parent.mkdir(parents=True, exist_ok=True)
-                    f.download()
+    def product_digests(self, name: str) -> dict[str, str]:
+        """Task ``name``'s ``File`` products here: path relative to the root -> digest."""
+        return storage.product_digests(self._dag, self.root, name)
 
-    def task_run(self, name: str) -> Any:
-        """A call building task ``name`` in this process (a worker with its own checkout): its
-        upstream products downloaded from the ``File`` client first; the products it makes are
-        uploaded by Ploomber when it ends. See :class:`nbgov.adapters.ploomber.executor._TaskRun`."""
+    def loaded_digest(self, name: str) -> str | None:
+        """SHA-256 of task ``name``'s notebook as Ploomber read it at load (what the task will
+        execute, whatever the file holds now); None for tasks without a notebook source."""
+        from ploomber.sources.notebooksource import NotebookSource
+
+        source = self._dag[name].source
+        primitive = getattr(source, "_primitive", None)
+        if not isinstance(source, NotebookSource) or not isinstance(primitive, str):
+            return None
+        # hot_reload: Ploomber reads the file again when it runs (what was loaded is not what runs)
+        return ("hot-reload:" if getattr(source, "_hot_reload", False) else "") + text_digest(primitive)
+
+    def task_run(self, name: str, fence: Any = None) -> Any:
+        """A call building task ``name`` here (a worker with its own checkout, upstream downloaded
+        first; Ploomber uploads its products at its end, after ``fence()``: storage.fence_upload)."""
         from ploomber.constants import TaskStatus
 
         from nbgov.adapters.ploomber.executor import _TaskRun  # (imports Ploomber's executors: builds only)
@@ -306,6 +300,7 @@ class Pipeline:
         for up in task.upstream:  # always the stored copy: one left here by an earlier build may be stale
             self.download_products(up)
         task.exec_status = TaskStatus.WaitingExecution  # the driver decided it runs (-f, content)
+        storage.fence_upload(task.product, fence)
         return _TaskRun(task)
 
     # -- building ----------------------------------------------------------------
@@ -404,6 +399,13 @@ def rendering_for_build() -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def _spec_digest(spec_path: Path) -> str:
+    """One digest of the spec and the env file Ploomber renders it with (bytes on disk)."""
+    env = _env_file(spec_path) or spec_path.parent / "env.yaml"
+    parts = [file_digest(f) if f.is_file() else "-" for f in (spec_path, env)]
+    return text_digest("\n".join([spec_path.name, *parts]))
 
 
 def _env_file(spec_path: Path) -> Path | None:

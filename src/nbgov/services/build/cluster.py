@@ -33,7 +33,7 @@ from nbgov.adapters.engines.dask import PYTHON, RemoteTask, dask_cluster, run_on
 from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config, load_config
 from nbgov.core.errors import NbgovError
-from nbgov.services.build.gate import gate
+from nbgov.services.build.gate import EXPECT_VAR, driver_expectation, gate
 from nbgov.services.build.load import load_pipeline
 from nbgov.services.build.options import LOCAL, BuildOptions, BuildSummary, TaskSummary
 from nbgov.services.recording.tracking import close_build, open_build
@@ -77,15 +77,16 @@ def cluster_build(config: Config, options: BuildOptions) -> BuildSummary:
     handed = False  # once run_locally has it, it closes it
     try:
         with _connected(config, options, warm) as (client, plugin):
+            own = _own_checkouts.pop(id(client), [])
             if plugin is None:
                 recorder.close()  # nothing opened: the upload process (if started) just ends
                 handed = True
-                return _cold_build(config, options, client, started)
-            own = _own_checkouts.pop(id(client), [])
+                return _cold_build(config, options, client, started, own)
             # workers with checkouts of their own load the pipeline there (same commit: checked)
             loader = functools.partial(worker_pipeline, pipeline=config.pipeline, env=list(options.env),
                                        params=list(options.params)) if own else None
-            engine = warm.DaskEngine(client, warm.worker_threads(client), plugin, loader=loader)
+            engine = warm.DaskEngine(client, warm.worker_threads(client), plugin, loader=loader,
+                                       commit=warm.project_commit(config.root))
             from nbgov.services.build.run import project_locked, run_locally, send_earlier_runs  # (see above)
 
             with project_locked(config, options):
@@ -172,8 +173,16 @@ def _write_timings(config: Config, facts: dict) -> None:
         atomic_write(config.root / ".nbgov" / "cluster-last.json", json.dumps(facts, indent=1) + "\n")
 
 
-def _cold_build(config: Config, options: BuildOptions, client, started: float) -> BuildSummary:
+def _cold_build(config: Config, options: BuildOptions, client, started: float,
+                own: list[str] | None = None) -> BuildSummary:
     """Each task as ``nbgov build TASK --build-id ID`` in a subprocess on a worker."""
+    uri = config.resolved_tracking_uri()
+    if own and (uri.startswith(("sqlite:", "file:")) or "://" not in uri):
+        # each subprocess records where ITS project says: another machine's mlflow.db
+        raise NbgovError(f"the build's tasks would run as subprocesses in workers' own checkouts and record their "
+                         f"runs in each worker's own tracking store, not {uri} ({'; '.join(own)})",
+                         hint="use a tracking server (tracking_uri = http://... in nbgov.toml), or give the "
+                              "workers the driver's environment so that they run warm")
     pipeline = load_pipeline(config, options.env, options.params)
     # refused here, before anything is submitted (each worker checks its task again)
     selection, infos, _, _ = gate(config, options, pipeline, config.env_settings(options.environment))
@@ -186,7 +195,8 @@ def _cold_build(config: Config, options: BuildOptions, client, started: float) -
     # opened here, before the workers record: no two workers race to create it
     parent = open_build(config, build_id, runner="nbgov build --cluster")
     try:
-        outcomes = run_on_cluster(client, tasks, config.root)
+        # each task's subprocess checks that it renders what this gate approved (gate.EXPECT_VAR)
+        outcomes = run_on_cluster(client, tasks, config.root, {EXPECT_VAR: driver_expectation(pipeline, infos)})
     except NbgovError:
         if options.build_id is None:
             close_build(config, build_id, "FAILED")

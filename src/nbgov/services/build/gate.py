@@ -3,6 +3,8 @@ check (which tasks really changed), the tasks that would run, and the approval g
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 from nbgov.adapters.ploomber import Pipeline, TaskInfo
@@ -40,6 +42,44 @@ def require_built_upstream(config: Config, infos: list[TaskInfo], selection: lis
             hint=f"build them first (nbgov build {' '.join(ups)}), or run the whole pipeline: nbgov build")
 
 
+#: env var a cluster driver sets for a task it runs as ``nbgov build TASK`` on a worker (the
+#: cold fallback): what its gate approved, checked here as a warm worker checks it (R10)
+EXPECT_VAR = "NBGOV_CLUSTER_EXPECT"
+
+
+def driver_expectation(pipeline: Pipeline, infos: list[TaskInfo]) -> str:
+    """What a worker's ``nbgov build TASK`` must find (JSON for :data:`EXPECT_VAR`): the spec and
+    env file's digest, each task's source file digest and its notebook as loaded here."""
+    return json.dumps({"spec": pipeline.spec_digest,
+                       "sources": {t.name: file_digest(t.source_file) for t in infos
+                                   if t.source_file is not None and t.source_file.is_file()},
+                       "loaded": {t.name: pipeline.loaded_digest(t.name) for t in infos}})
+
+
+def check_driver_approved(pipeline: Pipeline, infos: list[TaskInfo], selection: list[str] | None) -> None:
+    """In a task a cluster driver runs as a subprocess on a worker (:data:`EXPECT_VAR` set):
+    refuse unless this process rendered what the driver's gate approved (spec and env file,
+    each selected task's source file and its notebook as Ploomber loaded it)."""
+    raw = os.environ.get(EXPECT_VAR)
+    if not raw:
+        return
+    expect = json.loads(raw)
+    where = f"refused on this worker ({pipeline.root})"
+    if pipeline.spec_digest != expect.get("spec"):
+        raise PipelineError(f"{where}: its pipeline spec / env file differ from the ones the build's driver "
+                            "rendered; a worker runs only the reviewed content", Location(pipeline.spec_path),
+                            hint="give the worker a clean checkout of the build's commit")
+    for t in infos:
+        if selection is not None and t.name not in selection:
+            continue
+        actual = file_digest(t.source_file) if t.source_file is not None and t.source_file.is_file() else None
+        if actual != expect.get("sources", {}).get(t.name) or \
+                pipeline.loaded_digest(t.name) != expect.get("loaded", {}).get(t.name):
+            raise PipelineError(f"{where}: task {t.name}'s source differs from the one the build's gate approved; "
+                                "a worker runs only the reviewed content", Location(t.source_file or pipeline.root),
+                                hint="give the worker a clean checkout of the build's commit")
+
+
 def _rel(config: Config, path) -> str:
     try:
         return path.resolve().relative_to(config.root).as_posix()
@@ -53,6 +93,7 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
     and the approval gate on them. Returns (selection, infos, check, would_run)."""
     selection = select_tasks(pipeline, options.tasks, options.downstream)
     infos = pipeline.tasks()
+    check_driver_approved(pipeline, infos, selection)
     if not options.env and not options.params:
         write_plan(config, infos)  # the next no-op build and status answer from it
     if selection is not None:

@@ -101,14 +101,30 @@ def _hand_to_engine(config: Config, engine, pipeline, infos: list[TaskInfo]) -> 
         resolved = path.resolve()
         return resolved.relative_to(config.root).as_posix() if resolved.is_relative_to(config.root) else str(resolved)
 
+    expect = None
+    if engine.loader is not None:
+        # a worker's own checkout must be exactly the build's commit and have rendered what this
+        # process rendered (engines.warm.own_checkout_refusal); products may differ from the commit
+        products = sorted({m for t in infos for p in t.products.values() for m in _product_files(rel(p))})
+        expect = {"spec": pipeline.spec_digest, "products": products,
+                  "loaded": {t.name: pipeline.loaded_digest(t.name) for t in infos}}
     engine.approve({t.name: (str(t.source_file), rel(t.source_file), file_digest(t.source_file)) for t in infos
-                    if t.source_file is not None and t.source_file.is_file()}, {t.name: t for t in infos})
+                    if t.source_file is not None and t.source_file.is_file()}, {t.name: t for t in infos}, expect)
     if engine.loader is not None:
         if not pipeline.has_file_client:
             raise NbgovError("workers with checkouts of their own need the products in storage: the pipeline "
                              "has no File client", Location(config.pipeline_path),
-                             hint="declare a Ploomber File client (`clients: File: ...`, e.g. S3) in pipeline.yaml")
+                             hint="declare `clients: File: ...` in pipeline.yaml (e.g. returning Ploomber's S3Client)")
         engine.fetch = pipeline.download_products
+        engine.digests = pipeline.product_digests  # a product overwritten in storage is seen
+        engine.upstream = {t.name: list(t.upstream) for t in infos}
+
+
+def _product_files(path: str) -> list[str]:
+    """A product's path and its Ploomber metadata files (``.NAME.metadata``, ``NAME.metadata``)."""
+    parent, _, leaf = path.rpartition("/")
+    prefix = f"{parent}/" if parent else ""
+    return [path, f"{path}.metadata", f"{prefix}.{leaf}.metadata"]
 
 
 def _gone_warnings(config: Config, summaries: list[TaskSummary]) -> list[str]:
