@@ -25,6 +25,11 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The CLI's output goes to pipes here, where a table keeps each row on one line; an exported
+# COLUMNS (pytest-xdist's workers have one) would fit it to that width instead
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 # nbgov and the tests must not phone home
 os.environ["PLOOMBER_STATS_ENABLED"] = "false"
 os.environ["PLOOMBER_VERSION_CHECK_DISABLED"] = "true"
