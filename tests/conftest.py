@@ -55,6 +55,18 @@ def git_repo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _ctrl_c_as_python_starts():
+    """Each test starts with Ctrl-C's default handler, which the processes it starts inherit: a
+    test (or a library) that ignored or replaced it must not decide a later test's result in the
+    same process (pytest-xdist runs the files in no fixed order)."""
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: nothing to reset there
+        pass
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _no_tracking_uri_leaks(monkeypatch):
     """Each test starts without MLFLOW_TRACKING_URI, and whatever a test (or mlflow's
     set_tracking_uri, which exports it) leaves in os.environ is undone afterwards."""
