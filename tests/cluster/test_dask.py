@@ -5,16 +5,13 @@ per task, like a local build; a failing task stops its downstream and fails the 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from tests.build.conftest import copy_example, make_tiny, mlflow_runs, run_cli
-from tests.conftest import free_port
+from tests.cluster.daskprocs import product_digests, start_scheduler, start_worker, stop, wait_for_workers
 
 pytestmark = pytest.mark.integration
 
@@ -27,42 +24,16 @@ def _build_tree(root: Path, experiment: str, parent_id: str) -> tuple[object, li
     return parent, [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent_id]
 
 
-def _digests(root: Path, tasks: list[str]) -> dict:
-    out = {}
-    for task in tasks:
-        record = json.loads((root / f"products/{task}.lineage.json").read_text())
-        out[task] = {k: v["digest"] for k, v in record["products"].items() if not v["path"].endswith(".ipynb")}
-    return out
-
-
 @pytest.fixture
 def scheduler():
     """A `dask scheduler` and two `dask worker` processes on 127.0.0.1; killed afterwards."""
-    port = free_port()
-    bin_dir = Path(sys.executable).parent
-    procs = [subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)]
-    address = f"tcp://127.0.0.1:{port}"
-    for _ in range(2):
-        procs.append(subprocess.Popen([bin_dir / "dask", "worker", address, "--nthreads", "1", "--nworkers", "1",
-                                       "--host", "127.0.0.1", "--no-dashboard"], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, start_new_session=True))
+    address, scheduler = start_scheduler()
+    procs = [scheduler] + [start_worker(address) for _ in range(2)]
     try:
-        from distributed import Client
-
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=120)
+        wait_for_workers(address, 2)
         yield address
     finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop(procs)
 
 
 def test_example_on_a_local_cluster_records_like_a_local_build(git_repo: Path, tmp_path: Path):
@@ -99,7 +70,7 @@ def test_example_on_a_local_cluster_records_like_a_local_build(git_repo: Path, t
                             sorted(lchildren, key=lambda r: r.data.tags["nbgov.task"]), strict=True):
         assert set(mine.data.params) == set(theirs.data.params)
         assert set(mine.data.metrics) == set(theirs.data.metrics), mine.data.tags["nbgov.task"]
-    assert _digests(root, ["ingest", "features"]) == _digests(local, ["ingest", "features"])
+    assert product_digests(root, ["ingest", "features"]) == product_digests(local, ["ingest", "features"])
     print(f"example: local:2 cluster {wall:.0f} s, local serial {local_wall:.0f} s")
 
     again = run_cli(root, "build", "--cluster", "local:2", "--json", timeout=900)

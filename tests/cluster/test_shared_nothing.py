@@ -6,19 +6,16 @@ no-op, a source tampered with in a worker's checkout is refused there."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tests.build.conftest import make_tiny, mlflow_runs, run_cli
+from tests.cluster.daskprocs import product_digests, start_scheduler, start_worker, stop, wait_for_workers
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
-BIN = Path(sys.executable).parent
 STORAGE = '''import os
 
 from ploomber.clients import S3Client
@@ -56,7 +53,6 @@ def s3_env():
 def setup(tmp_path_factory, s3_env):
     """(driver project, [worker checkouts], scheduler address): two `dask worker` processes,
     each in its own folder with its own clone of the project."""
-    from distributed import Client
 
     base = tmp_path_factory.mktemp("nothing")
     root = base / "driver"
@@ -70,44 +66,20 @@ def setup(tmp_path_factory, s3_env):
     (root / "pipeline.yaml").write_text("clients:\n  File: storage.get\n" + (root / "pipeline.yaml").read_text())
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "products in S3")
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, **s3_env}
-    procs = [subprocess.Popen([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True, env=env)]
+    address, scheduler = start_scheduler(cwd=base, env=s3_env)
+    procs = [scheduler]
     checkouts = []
     for i in range(2):
         folder = base / f"worker-{i}"
         folder.mkdir()
         subprocess.run(["git", "clone", "-q", str(root), str(folder / "project")], check=True)
         checkouts.append(folder / "project")
-        procs.append(subprocess.Popen(
-            [BIN / "dask", "worker", address, "--nthreads", "1", "--nworkers", "1", "--host", "127.0.0.1",
-             "--no-dashboard", "--local-directory", str(folder)], cwd=folder, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True,
-            env={**env, "NBGOV_WORKER_ROOT": str(folder / "project")}))
+        procs.append(start_worker(address, folder, {**s3_env, "NBGOV_WORKER_ROOT": str(folder / "project")}))
     try:
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=120)
+        wait_for_workers(address, 2)
         yield root, checkouts, address
     finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _digests(root: Path) -> dict:
-    out = {}
-    for task in ("a", "b", "c"):
-        record = json.loads((root / f"products/{task}.lineage.json").read_text())
-        out[task] = {k: v["digest"] for k, v in record["products"].items() if not v["path"].endswith(".ipynb")}
-    return out
+        stop(procs)
 
 
 def test_workers_with_their_own_checkouts_build_through_storage(setup, s3_env, tmp_path: Path):
@@ -137,7 +109,7 @@ def test_workers_with_their_own_checkouts_build_through_storage(setup, s3_env, t
     subprocess.run(["git", "clone", "-q", str(root), str(local)], check=True)
     serial = run_cli(local, "build", "--json", "-q", env=s3_env, timeout=600)
     assert serial.returncode == 0, serial.stderr[-3000:]
-    assert _digests(root) == _digests(local)
+    assert product_digests(root, ["a", "b", "c"]) == product_digests(local, ["a", "b", "c"])
 
 
 def test_a_source_tampered_with_in_a_workers_checkout_is_refused(setup, s3_env):

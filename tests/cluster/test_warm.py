@@ -17,34 +17,15 @@ from pathlib import Path
 
 import pytest
 from tests.build.conftest import make_tiny, mlflow_runs, run_cli, write_nb
-from tests.conftest import free_port
+from tests.cluster.daskprocs import product_digests, start_scheduler, start_worker, stop
 
 pytestmark = pytest.mark.integration
 
-BIN = Path(sys.executable).parent
+TASKS = ["a", "b", "c"]
 
 
 def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
-
-
-def _worker(address: str, folder: Path, env: dict | None = None) -> subprocess.Popen:
-    folder.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([BIN / "dask", "worker", address, "--nthreads", "1", "--nworkers", "1", "--host",
-                             "127.0.0.1", "--no-dashboard", "--local-directory", str(folder)], cwd=folder,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                            env={**os.environ, **(env or {})})
-
-
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for proc in reversed(procs):
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -53,18 +34,14 @@ def cluster(tmp_path_factory):
     from distributed import Client
 
     base = tmp_path_factory.mktemp("cluster")
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    procs = [subprocess.Popen([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)]
-    procs += [_worker(address, base / f"worker-{i}") for i in range(2)]
+    address, scheduler = start_scheduler(cwd=base)
+    procs = [scheduler] + [start_worker(address, base / f"worker-{i}") for i in range(2)]
     try:
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
             yield address, client
     finally:
-        _stop(procs)
+        stop(procs)
 
 
 @pytest.fixture(scope="module")
@@ -82,14 +59,6 @@ def project(tmp_path_factory) -> Path:
 def _summary(proc: subprocess.CompletedProcess) -> dict:
     assert proc.stdout.strip(), proc.stderr[-3000:]
     return json.loads(proc.stdout)
-
-
-def _product_digests(root: Path) -> dict:
-    out = {}
-    for task in ("a", "b", "c"):
-        record = json.loads((root / f"products/{task}.lineage.json").read_text())
-        out[task] = {k: v["digest"] for k, v in record["products"].items() if not v["path"].endswith(".ipynb")}
-    return out
 
 
 def test_tasks_run_warm_with_a_local_builds_products_and_lineage(cluster, project: Path, tmp_path: Path):
@@ -115,7 +84,7 @@ def test_tasks_run_warm_with_a_local_builds_products_and_lineage(cluster, projec
     subprocess.run(["git", "clone", "-q", str(project), str(local)], check=True)
     serial = run_cli(local, "build", "--json", "-q", timeout=600)
     assert serial.returncode == 0, serial.stderr[-3000:]
-    assert _product_digests(project) == _product_digests(local)
+    assert product_digests(project, TASKS) == product_digests(local, TASKS)
 
     again = run_cli(project, "build", "--cluster", address, "--json", timeout=600)
     assert {t["outcome"] for t in _summary(again)["tasks"]} == {"skipped"}
@@ -196,14 +165,14 @@ def test_a_worker_at_another_commit_is_refused(cluster, project: Path, tmp_path:
     _git(other, "add", "README.md")
     _git(other, "-c", "user.name=B", "-c", "user.email=b@example.com", "commit", "-qm", "newer")
     before = set(client.scheduler_info()["workers"])
-    worker = _worker(address, tmp_path / "worker-3", {"NBGOV_WORKER_ROOT": str(other)})
+    worker = start_worker(address, tmp_path / "worker-3", {"NBGOV_WORKER_ROOT": str(other)})
     try:
         client.wait_for_workers(3, timeout=120)
         proc = run_cli(project, "build", "--cluster", address, "-f", timeout=600)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert "has project version" in proc.stderr and "the build is" in proc.stderr
     finally:
-        _stop([worker])
+        stop([worker])
     deadline = time.monotonic() + 60
     while set(client.scheduler_info()["workers"]) - before and time.monotonic() < deadline:
         time.sleep(0.2)
