@@ -5,6 +5,7 @@
  */
 import { NbgovClient } from './request';
 import { IBuildJob, NbgovAPIError } from './tokens';
+import { el } from './dom';
 
 const STATE_LABELS: { [state: string]: string } = {
   running: 'Building',
@@ -21,15 +22,6 @@ export function describeJob(job: IBuildJob): string {
   const steps = Object.entries(job.progress ?? {}).map(([task, state]) => `${task} ${state}`);
   const tail = job.message && job.state !== 'running' && job.state !== 'succeeded' ? ` — ${job.message}` : '';
   return `${label}: ${what}${steps.length ? ` (${steps.join(', ')})` : ''}${tail}`;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 /** The build controls and status of the panel. */

@@ -6,7 +6,8 @@ import { MainAreaWidget } from '@jupyterlab/apputils';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { IDiffOptions, makeNotebookDiff } from './diff';
-import { compareRows, el, ICompareRow, runLink } from './runs';
+import { el } from './dom';
+import { compareRows, ICompareRow, runLink } from './runs';
 import { formatMetric, formatTime } from './status';
 import { IComparePayload, IRun } from './tokens';
 

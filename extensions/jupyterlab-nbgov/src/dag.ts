@@ -11,8 +11,8 @@ import {
   reviewLabel
 } from './status';
 import { ITask } from './tokens';
+import { arrowDefs, svg } from './dom';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** Geometry of the drawing, in SVG user units. */
 export const GEOMETRY = {
@@ -241,17 +241,6 @@ export interface IRenderOptions {
   onOpen?: (task: ITask) => void;
 }
 
-function svg<K extends keyof SVGElementTagNameMap>(
-  tag: K,
-  attrs: { [key: string]: string | number } = {}
-): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    el.setAttribute(key, String(value));
-  }
-  return el;
-}
-
 /** Characters of a task name (13px, bold) and of a state line (12px) that fit a node box. */
 export const NAME_CHARS = 19;
 export const SUB_CHARS = 25;
@@ -285,19 +274,7 @@ export function renderDag(tasks: ITask[], options: IRenderOptions = {}): SVGSVGE
   label.textContent = `pipeline DAG, ${tasks.length} tasks`;
   root.appendChild(label);
 
-  const defs = svg('defs');
-  const marker = svg('marker', {
-    id: 'nbgov-arrow',
-    viewBox: '0 0 10 10',
-    refX: 9,
-    refY: 5,
-    markerWidth: 7,
-    markerHeight: 7,
-    orient: 'auto-start-reverse'
-  });
-  marker.appendChild(svg('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'nbgov-dag-arrow' }));
-  defs.appendChild(marker);
-  root.appendChild(defs);
+  root.appendChild(arrowDefs('nbgov-arrow'));
 
   const edgeGroup = svg('g', { class: 'nbgov-dag-edges' });
   for (const edge of layout.edges) {

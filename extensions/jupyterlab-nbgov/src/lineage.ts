@@ -8,7 +8,8 @@ import { MainAreaWidget } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { ILineageNode, ILineagePayload, layoutLineage, renderLineage } from './lineagegraph';
-import { compareRows, el } from './runs';
+import { el } from './dom';
+import { compareRows } from './runs';
 import { formatTime, reviewLabel, shortVersion } from './status';
 import { renderTree } from './tree';
 

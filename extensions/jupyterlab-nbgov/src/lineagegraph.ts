@@ -8,8 +8,8 @@ import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
 
 import { formatTime, reviewClass, reviewLabel, shortVersion } from './status';
+import { arrowDefs, svg } from './dom';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** A node of the server's lineage payload (see nbgov.core.lineage_graph). */
 export interface ILineageNode {
@@ -113,17 +113,6 @@ export async function layoutLineage(payload: ILineagePayload): Promise<ElkNode> 
   return elk.layout(lineageGraphInput(payload));
 }
 
-function svg<K extends keyof SVGElementTagNameMap>(
-  tag: K,
-  attrs: { [key: string]: string | number } = {}
-): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    el.setAttribute(key, String(value));
-  }
-  return el;
-}
-
 /** Cut a line to what fits the node box (the full text is in the node's title). */
 export function fit(text: string, max = 28): string {
   return text.length <= max ? text : text.slice(0, max - 1) + '…';
@@ -144,19 +133,7 @@ export function renderLineage(
   const title = svg('title');
   title.textContent = `lineage of ${payload.target.text}`;
   root.appendChild(title);
-  const defs = svg('defs');
-  const marker = svg('marker', {
-    id: 'nbgov-lin-arrow',
-    viewBox: '0 0 10 10',
-    refX: 9,
-    refY: 5,
-    markerWidth: 7,
-    markerHeight: 7,
-    orient: 'auto-start-reverse'
-  });
-  marker.appendChild(svg('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'nbgov-dag-arrow' }));
-  defs.appendChild(marker);
-  root.appendChild(defs);
+  root.appendChild(arrowDefs('nbgov-lin-arrow'));
 
   for (const edge of (layout.edges ?? []) as ElkExtendedEdge[]) {
     for (const section of edge.sections ?? []) {

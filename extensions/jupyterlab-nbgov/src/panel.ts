@@ -20,6 +20,7 @@ import {
   unsyncedBanner
 } from './status';
 import { IPipeline, ITask, NbgovAPIError } from './tokens';
+import { el } from './dom';
 
 /** Options of the panel. */
 export interface IPipelinePanelOptions {
@@ -39,20 +40,6 @@ export interface IPipelinePanelOptions {
 /** Normalise a task source for comparison with a document path. */
 function sourceKey(source: string): string {
   return serverPath(source).replace(/^\.\//, '');
-}
-
-/** Create an element with a class and text content (never HTML). */
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 /**

@@ -8,6 +8,7 @@ import { Widget } from '@lumino/widgets';
 
 import { formatMetric, formatTime, metricsSummary, reviewLabel, shortVersion } from './status';
 import { IMlflowUI, IRun, IRunsPayload } from './tokens';
+import { el } from './dom';
 
 /** One line of a side-by-side table. */
 export interface ICompareRow {
@@ -86,20 +87,6 @@ export function orderPair(runs: IRun[], ids: string[]): [string, string] | null 
     return null;
   }
   return (x.started ?? '') <= (y.started ?? '') ? [x.id, y.id] : [y.id, x.id];
-}
-
-/** Create an element with a class and text (never HTML). */
-export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 /** A link to a run in the MLflow UI (opens a new tab), or '' text for a run not in the store. */

@@ -15,6 +15,7 @@ import { IDisposable } from '@lumino/disposable';
 import { NbgovHub, serverPath } from './hub';
 import { requestAPI } from './request';
 import { NbgovAPIError } from './tokens';
+import { el } from './dom';
 
 /** One comment of a thread, as the server sends it. */
 export interface IThreadComment {
@@ -51,15 +52,6 @@ export function postThread(body: {
   text?: string;
 }): Promise<IThread> {
   return requestAPI('threads', { method: 'POST', body: JSON.stringify(body) });
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: string): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = cls;
-  if (text !== undefined) {
-    node.textContent = text; // user text as text
-  }
-  return node;
 }
 
 /** The marker's label: `1 open / 2 threads`. */
