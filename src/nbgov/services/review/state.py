@@ -179,6 +179,20 @@ def resolve_reviewer(config: Config, reviewer: str | None = None) -> str:
     return str(person)
 
 
+def writer(config: Config, reviewer: str | None, sign_key: str | Path | None) -> tuple:
+    """What every record written to the ledger needs, checked before anything is read or
+    written: ``(settings, reviewer, signing key, git repository or None, HEAD commit)``. Refuses a missing signing key
+    where signing is required, and a ledger whose committed records were changed."""
+    settings = ReviewSettings.from_config(config)
+    who = resolve_reviewer(config, reviewer)
+    key = trust.signing_key(settings, sign_key)
+    trust.require_signing_key(settings, key)
+    trust.check_committed(config, settings, store.read_records(settings.ledger))
+    repo = git.repo_root(config.root)
+    commit = git.head(repo)[0] if repo else None
+    return settings, who, key, repo, commit
+
+
 def change_author(config: Config, path: Path) -> tuple[git.Person | None, str]:
     """Who authored the latest change to a notebook, and how that is known.
 
@@ -281,13 +295,7 @@ def record_decisions(
     decision = decision_name(decision)
     if decision not in DECISIONS:
         raise ReviewError(f"unknown decision {decision!r}", hint=f"one of: {', '.join(DECISIONS)}")
-    settings = ReviewSettings.from_config(config)
-    who = resolve_reviewer(config, reviewer)
-    key = trust.signing_key(settings, sign_key)
-    trust.require_signing_key(settings, key)
-    trust.check_committed(config, settings, store.read_records(settings.ledger))
-    repo = git.repo_root(config.root)
-    commit, _ = git.head(repo) if repo else (None, False)
+    settings, who, key, repo, commit = writer(config, reviewer, sign_key)
     makers, views, keys = [], {}, []
     grouped = by_notebook(trust.counted_records(config, settings))
     now = utc_now()

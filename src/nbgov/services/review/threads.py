@@ -20,7 +20,7 @@ from nbgov.core.errors import GateError, Location, NotebookError, ReviewError
 from nbgov.core.four_eyes import same_person
 from nbgov.core.ledger import ReviewRecord, instant, new_record, unique_records, utc_now
 from nbgov.services.review import store, trust
-from nbgov.services.review.state import read_current, relative_path, resolve_reviewer
+from nbgov.services.review.state import read_current, relative_path, resolve_reviewer, writer
 from nbgov.services.review.store import ReviewSettings
 
 #: Shortest thread id prefix accepted on the command line.
@@ -163,13 +163,7 @@ def _find(config: Config, thread_id: str) -> Thread:
 
 def _append(config: Config, rel: str, version: str, kind: str, text: str, reviewer: str | None,
             sign_key: str | Path | None, cell: str, thread: str | None = None) -> ReviewRecord:
-    settings = ReviewSettings.from_config(config)
-    who = resolve_reviewer(config, reviewer)
-    key = trust.signing_key(settings, sign_key)
-    trust.require_signing_key(settings, key)
-    trust.check_committed(config, settings, store.read_records(settings.ledger))
-    repo = git.repo_root(config.root)
-    commit = git.head(repo)[0] if repo else None
+    settings, who, key, _, commit = writer(config, reviewer, sign_key)
     fields = dict(notebook=rel, version=version, decision=kind, reviewer=who, note=text, commit=commit,
                   at=utc_now(), cell=cell, thread=thread)
     _, new = store.append(settings.ledger, [lambda prev: trust.signed_record(
