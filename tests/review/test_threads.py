@@ -9,7 +9,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nbgov.core.ledger import new_record
+import pytest
+
+from nbgov.core.errors import LedgerError
+from nbgov.core.ledger import new_record, parse_ledger
 from nbgov.services.review.threads import fold
 
 ADA = "Ada Author <ada@example.com>"
@@ -133,6 +136,31 @@ def test_moved_or_replayed_records_change_no_thread(ops, pick, how) -> None:
     copy = new_record(records[-1], **{k: fields[k] for k in ("notebook", "version", "decision", "reviewer", "note",
                                                              "at", "cell", "thread", "nonce")})
     assert _view([*records, copy]) == before
+
+
+def test_a_thread_id_cannot_be_taken_over_by_a_record_reusing_its_nonce() -> None:
+    """Final review, item 1: Ada inserts, before Bob's thread record, a thread record of her own with
+    Bob's nonce on another notebook (or on Bob's cell) and resolves it: Bob's thread stays open,
+    and the re-chained ledger does not parse (naming both records)."""
+    bob = new_record(None, notebook="a.ipynb", version=_V, decision="thread", reviewer="Bob <bob@x.org>",
+                     note="why?", cell="c1", at="2026-01-01T00:00:00Z")
+    for where in [("b.ipynb", "c2"), ("a.ipynb", "c1")]:
+        chain: list = []
+        for fields in [dict(decision="thread", note="nit", nonce=bob.nonce),
+                       dict(decision="resolve", note="done", thread=bob.nonce)]:
+            chain.append(new_record(chain[-1] if chain else None, notebook=where[0], version=_V,
+                                    reviewer="Ada <ada@x.org>", cell=where[1], at=bob.at, **fields))
+        bobs = new_record(chain[-1], **{k: getattr(bob, k) for k in (
+            "notebook", "version", "decision", "reviewer", "note", "cell", "at", "nonce")})
+        records = [*chain, bobs]
+        [open_] = [th for th in fold(records) if th.author == "Bob <bob@x.org>"]
+        assert open_.resolved_by is None and open_.id == bob.nonce
+        with pytest.raises(LedgerError, match="record 3 reuses the nonce of record 1"):
+            parse_ledger("".join(r.to_line() for r in records))
+    # a replay (the same record again) stays a repeat that counts once (I3), not an error
+    again = new_record(bob, **{k: getattr(bob, k) for k in (
+        "notebook", "version", "decision", "reviewer", "note", "cell", "at", "nonce")})
+    assert len(parse_ledger(bob.to_line() + again.to_line())) == 2
 
 
 def test_diff_shows_the_threads(project: Path, nbgov, bob: str) -> None:

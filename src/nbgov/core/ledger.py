@@ -337,6 +337,10 @@ def parse_ledger(text: str, source: str | Path | None = None) -> list[ReviewReco
     records: list[ReviewRecord] = []
     prev_hash = GENESIS
     hint = "restore the ledger from git (git checkout -- <ledger>); records are append-only"
+    # nonce -> (first record's number, its signed fields): a nonce names one record (and a
+    # thread's id is its opening record's nonce), so two different records sharing one is a
+    # forgery (a thread id taken over, docs/security.md R9); an exact repeat is a replay (I3)
+    nonces: dict[str, tuple[int, tuple[Any, ...]]] = {}
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -369,7 +373,18 @@ def parse_ledger(text: str, source: str | Path | None = None) -> list[ReviewReco
                 hint,
             )
         prev_hash = raw["hash"]
-        records.append(ReviewRecord(**raw))
+        rec = ReviewRecord(**raw)
+        if rec.nonce:
+            signed = tuple(getattr(rec, name) for name in _SIGNED_NAMES)
+            first = nonces.setdefault(rec.nonce, (n, signed))
+            if first[1] != signed:
+                raise LedgerError(
+                    f"record {n} reuses the nonce of record {first[0]} with other content "
+                    "(a record's nonce, and so a thread's id, is unique: a forged record?)",
+                    where,
+                    hint,
+                )
+        records.append(rec)
     return records
 
 

@@ -56,27 +56,29 @@ class Thread:
 
 def fold(records: list[ReviewRecord]) -> list[Thread]:
     """The threads ``records`` make, by the rules of R9 (records in ledger order)."""
-    threads: dict[str, Thread] = {}
+    # keyed by (id, notebook, cell), each thread record opening its own: a record reusing
+    # another's nonce (parse_ledger refuses that anyway) cannot take the other thread over
+    threads: dict[tuple[str, str, str], list[Thread]] = {}
     for rec in unique_records(records):
-        if rec.decision == "thread" and rec.cell and rec.nonce and rec.nonce not in threads:
+        if rec.decision == "thread" and rec.cell and rec.nonce:
             # rec.person: the verified signer's principal where signatures count (I12), else a claim
-            threads[rec.nonce] = Thread(rec.nonce, rec.notebook, rec.cell, rec.person, rec.at,
-                                        [{"author": rec.person, "at": rec.at, "text": rec.note}],
-                                        commit=rec.commit, path=rec.notebook)
+            threads.setdefault((rec.nonce, rec.notebook, rec.cell), []).append(Thread(
+                rec.nonce, rec.notebook, rec.cell, rec.person, rec.at,
+                [{"author": rec.person, "at": rec.at, "text": rec.note}], commit=rec.commit, path=rec.notebook))
             continue
-        if rec.decision not in ("reply", "resolve") or rec.thread not in threads:
+        if rec.decision not in ("reply", "resolve"):
             continue
-        th = threads[rec.thread]
-        # a record moved to another notebook or cell, or dated before the thread, belongs to none
-        if rec.notebook != th.notebook or rec.cell != th.cell or instant(rec.at) < instant(th.at):
-            continue
-        if rec.decision == "reply":
-            th.comments.append({"author": rec.person, "at": rec.at, "text": rec.note})
-        elif same_person(rec.person, th.author) and th.resolved_by is None:
-            th.resolved_by, th.resolved_at = rec.person, rec.at
-            if rec.note:
+        # a record moved to another notebook or cell belongs to no thread, nor one dated before it
+        for th in threads.get((rec.thread or "", rec.notebook, rec.cell or ""), []):
+            if instant(rec.at) < instant(th.at):
+                continue
+            if rec.decision == "reply":
                 th.comments.append({"author": rec.person, "at": rec.at, "text": rec.note})
-    return list(threads.values())
+            elif same_person(rec.person, th.author) and th.resolved_by is None:
+                th.resolved_by, th.resolved_at = rec.person, rec.at
+                if rec.note:
+                    th.comments.append({"author": rec.person, "at": rec.at, "text": rec.note})
+    return [th for same in threads.values() for th in same]
 
 
 def _all(config: Config, settings: ReviewSettings | None = None, base: str | None = None) -> list[Thread]:
