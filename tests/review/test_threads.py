@@ -208,6 +208,30 @@ def test_a_renamed_or_deleted_notebook_keeps_its_open_thread(project: Path, nbgo
     assert "thread" not in ok.err, ok.err
 
 
+def test_a_rename_with_a_symlink_left_at_the_old_path_keeps_the_thread_blocking(project: Path, nbgov, bob: str,
+                                                                                git) -> None:
+    """Final review, item 2: `git mv train train2; ln -s train2 train`: the symlink is not the
+    notebook (the gate leaves symlinks out), so the thread is not left on it: the gate refuses."""
+    config = project / "nbgov.toml"
+    config.write_text(config.read_text() + "\n[review]\nrequire_resolved_threads = true\n")
+    git("add", "-A")
+    git("commit", "-qm", "threads gate")
+    git("checkout", "-qb", "pr")
+    tid = json.loads(nbgov("review", "comment", "notebooks/train.ipynb", "--cell", "a2", "-m", "check",
+                           "--reviewer", bob, "--json").out)["id"]
+    git("add", "-A")
+    git("commit", "-qm", "a thread")
+    git("mv", "notebooks/train.ipynb", "notebooks/train2.ipynb")
+    (project / "notebooks" / "train.ipynb").symlink_to("train2.ipynb")
+    git("add", "-A")
+    git("commit", "-qm", "rename, symlink at the old path")
+    assert nbgov("review", "approve", "notebooks/train2.ipynb", "--reviewer", bob).code == 0
+    refused = nbgov("review", "gate", "--base", "main")
+    assert refused.code == 1 and f"thread {tid[:8]} on cell a2 open" in refused.err, refused.err
+    [th] = [t for t in _threads(nbgov) if t["id"] == tid]
+    assert th["path"] != "notebooks/train.ipynb" and not th["resolved"]
+
+
 def test_odd_file_names_are_gated_listed_and_reported(project: Path, nbgov, bob: str, git) -> None:
     """E: git lists paths with -z: a notebook named with non-ASCII, a tab or a newline is a target."""
     names = ["notebooks/café.ipynb", "notebooks/tab\there.ipynb", "notebooks/new\nline.ipynb", "notebooks/a[1].ipynb"]

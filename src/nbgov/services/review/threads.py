@@ -92,7 +92,7 @@ def follow(config: Config, threads: list[Thread], base: str | None = None) -> No
     """Set each thread's :attr:`Thread.path` to where its notebook is now: a notebook renamed
     (or moved) since the thread's commit, or since ``base``, is found by git's rename detection;
     one that is gone gets None (its open threads still block the thread gate, as outdated)."""
-    gone = [th for th in threads if not (config.root / th.notebook).is_file()]
+    gone = [th for th in threads if not _notebook_at(config, th.notebook)]
     if not gone:
         return
     repo = git.repo_root(config.root)
@@ -112,8 +112,19 @@ def follow(config: Config, threads: list[Thread], base: str | None = None) -> No
 
     for th in gone:
         th.path = renamed(th.commit, th.notebook) or renamed(base, th.notebook)
-        if th.path is not None and not (config.root / th.path).is_file():
+        if th.path is not None and not _notebook_at(config, th.path):
             th.path = None
+
+
+def _notebook_at(config: Config, rel: str) -> bool:
+    """Whether ``rel`` is a regular file of the project itself: a symlink there (or in a folder
+    above it) is not the notebook the thread was opened on, and the gate leaves symlinks out,
+    so a thread left on one would block nothing (a rename plus a symlink at the old path)."""
+    path = config.root / rel
+    try:
+        return path.is_file() and not path.is_symlink() and path.resolve() == config.root.resolve() / rel
+    except OSError:
+        return False
 
 
 def cell_ids(nb: dict[str, Any] | None) -> set[str] | None:
@@ -233,7 +244,8 @@ def _version(config: Config, rel: str) -> str:
 def require_resolved(config: Config, notebooks: list[str | Path], settings: ReviewSettings | None = None,
                      base: str | None = None) -> None:
     """The thread gate: refuse while a thread on one of ``notebooks`` is open, following
-    renames (:func:`follow`); an open thread whose notebook is gone blocks too (outdated).
+    renames (:func:`follow`); an open thread whose notebook is gone, a symlink now, or renamed
+    (to any path) blocks too.
     ``settings``: the rules records count by (the trust base's with ``--base``), else the
     working tree's.
 
@@ -241,12 +253,14 @@ def require_resolved(config: Config, notebooks: list[str | Path], settings: Revi
         GateError: listing each open thread as ``"<path>: thread <id> on cell <cell> open"``.
     """
     wanted = {relative_path(config, n)[1] for n in notebooks}
+    # a thread blocks when its notebook is gated, gone (or only a symlink now), or renamed, even
+    # to a path the gate does not list: a rename must not be a way to leave a thread behind
     open_ = [th for th in _all(config, settings, base)
-             if th.resolved_by is None and (th.path is None or th.path in wanted)]
+             if th.resolved_by is None and (th.path is None or th.path in wanted or th.path != th.notebook)]
     if open_:
         reasons, paths = [], []
         for th in open_:
-            where = ("outdated: the notebook is gone" if th.path is None
+            where = ("outdated: the notebook is gone (or a symlink now)" if th.path is None
                      else f"opened on {th.notebook}" if th.path != th.notebook else "")
             reasons.append(f"{th.path or th.notebook}: thread {th.id[:8]} on cell {th.cell} open "
                            f"({th.author}{'; ' + where if where else ''})")
