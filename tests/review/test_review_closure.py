@@ -140,3 +140,32 @@ def test_sys_path_folders_extend_the_closure(tmp_path: Path):
     (root / "deep/third.py").write_text("import os, sys\nsys.path.append(os.environ['EXTRA'])\n")
     found = {t.path: t.why for t in review_targets(load_config(root))}
     assert "other/unrelated.py" in found and "deep/third.py changes sys.path" in found["other/unrelated.py"]
+
+
+def test_imports_inside_python_magics_and_run_forms_are_targets(tmp_path: Path):
+    """Final review, items 3 and 4: the bodies of %%capture/%%time/%%timeit/%%prun cells and the
+    statements of %time/%timeit/%prun lines are Python; %run names its file with a hyphen, in
+    quotes, after options, or a module with -m. Other cell magics (%%bash, %%writefile) are not Python."""
+    root = tmp_path
+    (root / "pipeline.yaml").write_text("tasks:\n  - source: nb/a.ipynb\n    product: out/a.ipynb\n")
+    write_nb(root / "nb/a.ipynb", notebook(
+        "upstream = None\nproduct = None",
+        "%%capture out\nimport m_capture", "%%time\nimport m_celltime", "%%timeit -n1 import m_setup\nimport m_body",
+        "%%prun -s cumtime\nimport m_prun", "%time import m_time", "if True:\n    %timeit -n 2 -q import m_timeit",
+        "%prun -l 4 import m_lprun", "%run scripts/prep-data.py", '%run "scripts/quoted name.py" arg',
+        "%run -i -t scripts/opts.py", "%run -m m_runmod", "%%bash\nimport m_bash", "%%writefile w.py\nimport m_write"))
+    for name in ("capture", "celltime", "setup", "body", "prun", "time", "timeit", "lprun", "runmod", "bash",
+                 "write"):
+        (root / f"nb/m_{name}.py").write_text("X = 1\n")
+    (root / "scripts").mkdir()
+    for name in ("prep-data.py", "quoted name.py", "opts.py"):
+        (root / "scripts" / name).write_text("import m_from_script\n" if name == "opts.py" else "Y = 2\n")
+    (root / "scripts/m_from_script.py").write_text("Z = 3\n")
+    (root / "nbgov.toml").write_text('experiment = "magics"\n')
+    found = {t.path: t.why for t in review_targets(load_config(root))}
+    for name in ("capture", "celltime", "setup", "body", "prun", "time", "timeit", "lprun", "runmod"):
+        assert f"nb/m_{name}.py" in found, name
+    for name in ("prep-data.py", "quoted name.py", "opts.py"):
+        assert found.get(f"scripts/{name}") == "run by nb/a.ipynb", name
+    assert "scripts/m_from_script.py" in found  # what a %run file imports, transitively
+    assert "nb/m_bash.py" not in found and "nb/m_write.py" not in found
