@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import pytest
 
 from nbgov.core.errors import LedgerError
 from nbgov.core.ledger import new_record, parse_ledger
