@@ -82,3 +82,21 @@ def test_errors_never_print_a_urls_password():
     err = TrackingError("tracking server http://bob:pw-S3CRET@127.0.0.1:5000/ is not reachable",
                         hint="check https://u:S3CRET2@host/x")
     assert "S3CRET" not in str(err) and "http://127.0.0.1:5000/" in str(err)
+
+
+def test_a_token_in_the_tracking_uris_query_is_masked_everywhere_a_url_is_stripped(tmp_path):
+    """Final review, item 5: ``?access_token=...`` is masked by the one stripping rule (errors,
+    ``safe_uri``, the server's addresses) and so in ``nbgov lineage``'s error."""
+    from nbgov.core.redact import safe_uri
+
+    uri = "http://127.0.0.1:1/?access_token=T0kenS3CRET99&x=1"
+    err = TrackingError(f"tracking server {uri} is not reachable", hint=f"check {uri}")
+    assert "T0kenS3CRET99" not in str(err) and "http://127.0.0.1:1/?access_token=" in str(err)
+    assert safe_uri(uri) == "http://127.0.0.1:1/?access_token=***redacted***&x=1"
+    (tmp_path / "pipeline.yaml").write_text("tasks:\n  - source: a.py\n    product: out/a.txt\n")
+    (tmp_path / "a.py").write_text("# %% tags=['parameters']\nproduct = None\n")
+    (tmp_path / "nbgov.toml").write_text(f'experiment = "tok"\ntracking_uri = "{uri}"\n')
+    run = subprocess.run([sys.executable, "-m", "nbgov", "lineage", "a"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    assert "127.0.0.1:1" in run.stdout + run.stderr, (run.stdout, run.stderr)  # the error names the store
+    assert "T0kenS3CRET99" not in run.stdout + run.stderr, run.stderr

@@ -128,13 +128,24 @@ async def test_a_body_that_is_not_an_object_is_400(jp_fetch, jp_root_dir, childr
     assert children == []
 
 
-async def test_no_tracking_password_in_replies(api, jp_root_dir, monkeypatch):
-    uri = f"http://alice:S3cretPW@127.0.0.1:{free_port()}"
+@pytest.mark.parametrize("secret", ["alice:S3cretPW@", "?access_token=S3cretPWtoken1"])
+async def test_no_tracking_password_in_replies(api, jp_root_dir, monkeypatch, caplog, secret):
+    """W7, and the final review's item 5: a token in the URI's query is masked like a password
+    (runs' UI link and store error, compare and lineage errors, the server log)."""
+    port = free_port()
+    uri = (f"http://{secret}127.0.0.1:{port}" if secret.endswith("@") else f"http://127.0.0.1:{port}/{secret}")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     status, body = await api("runs", params={"task": "load"})
     assert status == 200, body
     assert "S3cretPW" not in json.dumps(body) and "alice" not in json.dumps(body), body
     assert body["ui"]["url"].startswith("http://127.0.0.1:"), body["ui"]
+    replies = [body]
+    for route, params in [("compare", {"task": "load", "a": "a" * 32, "b": "b" * 32}),
+                          ("lineage", {"target": "load"})]:
+        replies.append((await api(route, params=params))[1])
+    text = json.dumps(replies) + caplog.text
+    assert "S3cretPW" not in text, text
+    assert "[nbgov] GET" in caplog.text, caplog.text
 
 
 async def test_lineage_replies_carry_no_server_path_or_password(api, jp_root_dir, monkeypatch):

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nbgov.core.redact import without_url_secrets
+
 
 @dataclass
 class Location:
@@ -34,8 +36,9 @@ _URL_CREDENTIALS = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@:]*:[^/\s@]*
 
 
 def without_credentials(text: str) -> str:
-    """``text`` with every URL's ``user:password@`` left out."""
-    return _URL_CREDENTIALS.sub(r"\1", text)
+    """``text`` with every URL's ``user:password@`` left out and its secret query values
+    (``?access_token=...``) masked (:func:`nbgov.core.redact.without_url_secrets`)."""
+    return without_url_secrets(_URL_CREDENTIALS.sub(r"\1", text))
 
 
 @dataclass

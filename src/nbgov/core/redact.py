@@ -345,11 +345,26 @@ def redact_record(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def safe_uri(uri: str) -> str:
-    """A tracking URI without user:password, fit for a tag or a log line."""
+    """A tracking URI without user:password and with its secret query values masked
+    (``?access_token=...``), fit for a tag, a reply or a log line."""
     parts = urlsplit(uri)
     if parts.username or parts.password:
         host = parts.hostname or ""
         if parts.port:
             host += f":{parts.port}"
-        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return uri
+        uri = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return without_url_secrets(uri)
+
+
+#: A URL in free text, and the ``scheme://user:password@`` part no message may print.
+_URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_URL_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@:]*:[^/\s@]*@")
+
+
+def without_url_secrets(text: str) -> str:
+    """``text`` with every URL's ``user:password@`` left out and the secrets in its query
+    (``?access_token=...``, ``&sig=...``: the value rules, :func:`mask_text`) masked: the one
+    rule every error, reply and log line that names a URL goes through."""
+    if "://" not in text:
+        return text
+    return _URL_IN_TEXT.sub(lambda m: mask_text(_URL_USERINFO.sub(r"\1", m.group(0)))[0], text)
