@@ -3,6 +3,7 @@ deletes; only the opener resolves; the thread gate; records moved or replayed co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -160,6 +161,19 @@ def test_a_thread_id_cannot_be_taken_over_by_a_record_reusing_its_nonce() -> Non
     again = new_record(bob, **{k: getattr(bob, k) for k in (
         "notebook", "version", "decision", "reviewer", "note", "cell", "at", "nonce")})
     assert len(parse_ledger(bob.to_line() + again.to_line())) == 2
+
+
+def test_with_signatures_only_the_openers_exact_principal_resolves() -> None:
+    """Final review, item 6: a login principal ``bob`` is not ``bob@contractor.example``."""
+    opened = dataclasses.replace(new_record(None, notebook="a.ipynb", version=_V, decision="thread",
+                                            reviewer="bob@contractor.example", note="why?", cell="c1",
+                                            at="2026-01-01T00:00:00Z"), signer="bob@contractor.example")
+    for who, closes in [("bob", False), ("BOB@contractor.example", True)]:
+        res = dataclasses.replace(new_record(opened, notebook="a.ipynb", version=_V, decision="resolve",
+                                             reviewer=who, note="", cell="c1", thread=opened.nonce,
+                                             at="2026-01-01T00:00:01Z"), signer=who)
+        [th] = fold([opened, res])
+        assert (th.resolved_by is not None) == closes, who
 
 
 def test_diff_shows_the_threads(project: Path, nbgov, bob: str) -> None:

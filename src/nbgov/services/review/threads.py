@@ -44,6 +44,8 @@ class Thread:
     #: where the notebook is now (:func:`follow`): ``notebook``, its new path after a rename,
     #: or None when it is gone; ``notebook`` stays the path the records name
     path: str | None = None
+    #: the author is the verified signer's principal (the opening record counted by its signature)
+    signed: bool = False
 
     def to_dict(self, cell_ids: set[str] | None = None) -> dict[str, Any]:
         """JSON form; ``outdated`` when ``cell_ids`` (the notebook's now) lack the anchor."""
@@ -64,7 +66,8 @@ def fold(records: list[ReviewRecord]) -> list[Thread]:
             # rec.person: the verified signer's principal where signatures count (I12), else a claim
             threads.setdefault((rec.nonce, rec.notebook, rec.cell), []).append(Thread(
                 rec.nonce, rec.notebook, rec.cell, rec.person, rec.at,
-                [{"author": rec.person, "at": rec.at, "text": rec.note}], commit=rec.commit, path=rec.notebook))
+                [{"author": rec.person, "at": rec.at, "text": rec.note}], commit=rec.commit, path=rec.notebook,
+                signed=rec.signer is not None))
             continue
         if rec.decision not in ("reply", "resolve"):
             continue
@@ -74,11 +77,20 @@ def fold(records: list[ReviewRecord]) -> list[Thread]:
                 continue
             if rec.decision == "reply":
                 th.comments.append({"author": rec.person, "at": rec.at, "text": rec.note})
-            elif same_person(rec.person, th.author) and th.resolved_by is None:
+            elif _opener(rec, th) and th.resolved_by is None:
                 th.resolved_by, th.resolved_at = rec.person, rec.at
                 if rec.note:
                     th.comments.append({"author": rec.person, "at": rec.at, "text": rec.note})
     return [th for same in threads.values() for th in same]
+
+
+def _opener(rec: ReviewRecord, th: Thread) -> bool:
+    """Whether ``rec`` is by the person who opened ``th``: with both counted by their signatures,
+    the verified principals must be equal (a login ``bob`` is not ``bob@contractor.example``);
+    else the claims compare as four-eyes does (:func:`same_person`)."""
+    if th.signed and rec.signer is not None:
+        return rec.signer.casefold() == th.author.casefold()
+    return same_person(rec.person, th.author)
 
 
 def _all(config: Config, settings: ReviewSettings | None = None, base: str | None = None) -> list[Thread]:
