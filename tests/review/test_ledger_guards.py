@@ -10,7 +10,8 @@ import pytest
 
 from nbgov.core.config import load_config
 from nbgov.core.errors import ConfigError, GateError, LedgerError
-from nbgov.core.ledger import GENESIS, check_prefix, merge_ledgers, new_record, parse_ledger, record_hash
+from nbgov.core.ledger import GENESIS, check_prefix, new_record, parse_ledger, record_hash
+from nbgov.core.ledger_merge import merge_ledgers
 from nbgov.services.review.state import gate_required, record_decision, require_approved
 
 NB = "notebooks/train.ipynb"

@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from nbgov.core.errors import LedgerError
-from nbgov.core.ledger import merge_ledgers, new_record, parse_ledger
+from nbgov.core.ledger import new_record, parse_ledger
+from nbgov.core.ledger_merge import merge_ledgers
 
 pytestmark = pytest.mark.integration
 

@@ -86,7 +86,7 @@ _OPTIONAL = {"commit": (str, type(None)), "dirty": (bool, type(None)), "author":
              "signature": (str,), "nonce": (str,), "authors": (list,), "cell": (str,), "thread": (str,)}
 _NONCE = re.compile(r"[0-9a-f]{32}")
 #: Fields a signature does not cover: the chain position, which a merge of two branches'
-#: ledgers rewrites (:func:`merge_ledgers`), and the signature itself. What makes a record
+#: ledgers rewrites (:func:`nbgov.core.ledger_merge.merge_ledgers`), and the signature itself. What makes a record
 #: unique is signed instead: its ``nonce`` and its time ``at``.
 _UNSIGNED_FIELDS = ("seq", "prev", "hash", "signature")
 
@@ -479,39 +479,3 @@ def status_of(
     if requested and not approved_since:
         return CHANGES_REQUESTED, approved_version, last
     return (APPROVED if current_version in approved_since else STALE), approved_version, last
-
-
-def merge_ledgers(
-    base: list[ReviewRecord], ours: list[ReviewRecord], theirs: list[ReviewRecord]
-) -> list[ReviewRecord]:
-    """Merge two ledgers that grew apart from a common ``base`` (e.g. two git branches).
-
-    Both sides must extend ``base``. The result is ``ours`` followed by the records only
-    ``theirs`` has, in their order, re-chained (new ``seq``, ``prev`` and ``hash``; every other
-    field kept). ``ours`` stays a prefix, so it still verifies against the copy committed on
-    this branch.
-
-    Raises:
-        LedgerError: a side does not extend ``base``.
-    """
-    check_prefix(base, ours, label="the common ancestor (ours)")
-    check_prefix(base, theirs, label="the common ancestor (theirs)")
-
-    def content(rec: ReviewRecord) -> dict[str, Any]:
-        return {k: v for k, v in rec.to_dict().items() if k not in ("seq", "prev", "hash")}
-
-    # the same decision can reach both sides (e.g. a cherry-picked commit): keep it once
-    mine = [content(r) for r in ours[len(base) :]]
-    merged = list(ours)
-    for rec in theirs[len(base) :]:
-        fields = content(rec)
-        if fields in mine:
-            continue
-        previous = merged[-1] if merged else None
-        body = {
-            **fields,
-            "seq": previous.seq + 1 if previous else 1,
-            "prev": previous.hash if previous else GENESIS,
-        }
-        merged.append(ReviewRecord(**{**body, "hash": record_hash(body)}))
-    return merged

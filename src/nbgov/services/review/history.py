@@ -2,7 +2,7 @@
 (docs/security.md, invariant I13).
 
 Signatures do not cover a record's chain position (``seq``, ``prev``): the ledger merge driver
-renumbers the other branch's records (:func:`nbgov.core.ledger.merge_ledgers`). So a PR author
+renumbers the other branch's records (:func:`nbgov.core.ledger_merge.merge_ledgers`). So a PR author
 without any key can drop a reviewer's record committed on the branch, re-chain the rest (every
 signature stays valid) and commit that: comparing the base's ledger with the ledger at ``HEAD``
 sees nothing, since the dropped record was on neither. :func:`check_history` compares every

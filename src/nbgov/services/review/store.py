@@ -21,7 +21,8 @@ from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, LedgerError, Location
 from nbgov.core.identity import notebook_version
-from nbgov.core.ledger import ReviewRecord, merge_ledgers, parse_ledger
+from nbgov.core.ledger import ReviewRecord, parse_ledger
+from nbgov.core.ledger_merge import merge_ledgers
 from nbgov.core.localfiles import ignore_machine_local
 from nbgov.core.tasks import TEXT_ALGORITHM, normalise_text, text_version
 
