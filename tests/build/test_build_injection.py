@@ -163,3 +163,31 @@ def test_ploomber_build_with_nbgov_hooks_refuses_hidden_cells_too(gated: Path, t
     assert proc.returncode != 0
     assert "injected-parameters" in proc.stderr, proc.stderr[-2000:]
     assert not marker.exists() and not (gated / "products/a.txt").exists()
+
+
+@pytest.mark.parametrize("where", ["spec", "task", "function"])
+def test_prod_build_runs_no_unapproved_render_time_code(gated: Path, tmp_path: Path, where: str):
+    """Code that runs while the DAG is rendered (a spec or task ``on_render`` hook, a function
+    task's module, imported at load) is gated before the render: refused, it never ran."""
+    marker = tmp_path / "PWNED"
+    (gated / "hooks.py").write_text(f"open({str(marker)!r}, 'w').write('1')\n\n\ndef hook():\n    pass\n\n\n"
+                                    "def fn(product):\n    open(str(product), 'w').write('f')\n")
+    if where == "spec":
+        spec = "on_render: hooks.hook\n" + SPEC
+    elif where == "task":
+        spec = SPEC + "    on_render: hooks.hook\n"
+    else:
+        spec = SPEC + "  - source: hooks.fn\n    product: products/f.txt\n"
+    (gated / "pipeline.yaml").write_text(spec)
+    commit(gated, "a hook")
+    refused = run_cli(gated, "build", "--environment", "prod")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "hooks.py" in refused.stderr and "pipeline.yaml" in refused.stderr, refused.stderr
+    assert not marker.exists(), "unapproved render-time code ran before the gate"
+    assert "Traceback" not in refused.stderr
+    # approved, the same build renders and runs (the gate is not simply closed)
+    ok = run_cli(gated, "review", "approve", "hooks.py", "pipeline.yaml", "--reviewer", BOB)
+    assert ok.returncode == 0, ok.stderr
+    built = run_cli(gated, "build", "--environment", "prod")
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert marker.exists()

@@ -33,7 +33,7 @@ from nbgov.adapters.engines.dask import PYTHON, RemoteTask, dask_cluster, run_on
 from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config, load_config
 from nbgov.core.errors import NbgovError
-from nbgov.services.build.gate import EXPECT_VAR, driver_expectation, gate
+from nbgov.services.build.gate import EXPECT_VAR, driver_expectation, gate, gate_render
 from nbgov.services.build.load import load_pipeline
 from nbgov.services.build.options import LOCAL, BuildOptions, BuildSummary, TaskSummary
 from nbgov.services.recording.tracking import close_build, open_build
@@ -183,9 +183,11 @@ def _cold_build(config: Config, options: BuildOptions, client, started: float,
                          f"runs in each worker's own tracking store, not {uri} ({'; '.join(own)})",
                          hint="use a tracking server (tracking_uri = http://... in nbgov.toml), or give the "
                               "workers the driver's environment so that they run warm")
+    env_settings = config.env_settings(options.environment)
+    gate_render(config, options, env_settings)  # loading runs hooks and task modules: gate them first
     pipeline = load_pipeline(config, options.env, options.params)
     # refused here, before anything is submitted (each worker checks its task again)
-    selection, infos, _, _ = gate(config, options, pipeline, config.env_settings(options.environment))
+    selection, infos, _, _ = gate(config, options, pipeline, env_settings)
     names = selection or [t.name for t in infos]
 
     build_id = options.build_id or uuid.uuid4().hex

@@ -18,7 +18,7 @@ from nbgov.services.build.load import select_tasks
 from nbgov.services.build.options import BuildOptions
 from nbgov.services.pipeline.plan import source_version, write_plan
 from nbgov.services.review.state import require_approved
-from nbgov.services.review.targets import review_targets
+from nbgov.services.review.targets import render_targets, review_targets
 
 
 def require_built_upstream(config: Config, infos: list[TaskInfo], selection: list[str]) -> None:
@@ -87,6 +87,20 @@ def _rel(config: Config, path) -> str:
         return str(path)
 
 
+def _required(options: BuildOptions, env_settings: dict[str, Any]) -> bool:
+    if options.require_approved is not None:
+        return options.require_approved
+    return bool(env_settings.get("require_approved", False))
+
+
+def gate_render(config: Config, options: BuildOptions, env_settings: dict[str, Any]) -> None:
+    """The approval gate on what runs while the pipeline loads (:func:`render_targets`: the spec,
+    hooks, clients, function tasks' modules...), before it loads: Ploomber imports them and runs
+    ``on_render`` hooks while rendering, which comes before :func:`gate` can see the tasks."""
+    if _required(options, env_settings):
+        require_approved(config, [t.path for t in render_targets(config)])
+
+
 def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings: dict[str, Any]):
     """Everything a build decides before running: the selection, its upstream (fetched from the
     File client when missing here, else refused), the content check, the tasks that would run,
@@ -105,10 +119,7 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
     # a task whose input content changed runs although Ploomber calls it up to date: gate it too
     would_run = [t for t in infos if (selection is None or t.name in selection)
                  and (options.force or t.outdated or check(t.name, set()) is False)]
-    require = options.require_approved
-    if require is None:
-        require = bool(env_settings.get("require_approved", False))
-    if require and would_run:
+    if _required(options, env_settings) and would_run:
         # the review closure of what would run: its sources, the spec, env file, hooks, clients,
         # executor and every project module they import (services.review.targets)
         sources = [t.source_file for t in would_run if t.source_file]

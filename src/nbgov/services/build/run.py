@@ -22,7 +22,7 @@ from nbgov.core.lineage import read_record
 from nbgov.core.localfiles import ignore_in_project
 from nbgov.core.lock import ProjectLock, build_lock
 from nbgov.core.oserrors import describe
-from nbgov.services.build.gate import gate
+from nbgov.services.build.gate import gate, gate_render
 from nbgov.services.build.load import load_pipeline
 from nbgov.services.build.options import BuildOptions, BuildSummary, TaskSummary
 from nbgov.services.recording.recorder import Recorder
@@ -48,6 +48,7 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
     recorder = recorder or Recorder(config, [], runner="nbgov build", build_id=options.build_id)
     recorder.start_uploader()  # MLflow is imported in the upload process while Ploomber loads here
     try:
+        gate_render(config, options, env_settings)  # loading runs hooks and task modules: gate them first
         pipeline = load_pipeline(config, options.env, options.params)
         selection, infos, check, would_run = gate(config, options, pipeline, env_settings)
         if engine is not None:

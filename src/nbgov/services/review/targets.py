@@ -352,13 +352,22 @@ def _env_file(spec_path: Path) -> Path:
     return spec_path.parent / "env.yaml"
 
 
-def review_targets(config: Config, sources: list[Path] | None = None) -> list[Target]:
+def render_targets(config: Config) -> list[Target]:
+    """The review closure of what runs while the pipeline is loaded, before any task: the spec,
+    its env file and partial, the hooks, clients, executor and factory named by dotted path,
+    the modules of function tasks (imported at load) and what they import. A governed build
+    gates these before it loads the pipeline (docs/security.md R4)."""
+    return review_targets(config, sources=[], functions=True)
+
+
+def review_targets(config: Config, sources: list[Path] | None = None, functions: bool = False) -> list[Target]:
     """The review closure of the project's pipeline, in path order.
 
     Args:
         config: the project.
         sources: only these task sources (the tasks a build would run) besides what every task
             depends on (the spec, env file, hooks, clients, executor); None: every task's.
+        functions: also every function task's module, whatever ``sources`` says.
 
     Returns:
         One :class:`Target` per file inside the project (none when there is no pipeline spec).
@@ -399,7 +408,7 @@ def review_targets(config: Config, sources: list[Path] | None = None) -> list[Ta
         path = _find(task.source.rsplit(".", 1)[0], spec_path.parent) if task.is_function else task.path
         if path is None or not _inside(path, root):
             continue
-        if wanted is None or path.resolve() in wanted:
+        if wanted is None or path.resolve() in wanted or (functions and task.is_function):
             start.setdefault(path.resolve(), f"source of task {label}")
     for dotted, why in named:
         module = _module_path(dotted, folders, _find)
