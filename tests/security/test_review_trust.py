@@ -14,7 +14,7 @@ from tests.security.conftest import BOB, allowed_signers, git, nbgov
 
 from nbgov.core.config import load_config
 from nbgov.core.errors import LedgerError
-from nbgov.core.ledger import parse_ledger, record_hash
+from nbgov.core.ledger import new_nonce, parse_ledger, record_hash
 
 LEDGER = ".nbgov/reviews.jsonl"
 NB = "notebooks/train.ipynb"
@@ -76,11 +76,12 @@ def test_build_require_approved_refuses_a_ledger_that_lost_a_committed_record(gi
 
 
 def _forge_approval(root: Path, reviewer: str, signature: str | None = None) -> None:
-    """Append an approval of the current version with recomputed seq, prev and hash."""
+    """Append an approval of the current version with recomputed seq, prev and hash and a fresh
+    nonce (a record reusing another's nonce makes the whole ledger invalid)."""
     records = parse_ledger((root / LEDGER).read_text())
     last = records[-1]
     fields = {**last.to_dict(), "seq": last.seq + 1, "prev": last.hash, "decision": "approved",
-              "reviewer": reviewer, "note": "lgtm"}
+              "reviewer": reviewer, "note": "lgtm", "nonce": new_nonce()}
     fields.pop("signature", None)
     if signature:
         fields["signature"] = signature

@@ -10,7 +10,7 @@ from typing import Any
 from nbgov.adapters.ploomber import Pipeline, TaskInfo
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
-from nbgov.core.errors import Location, PipelineError
+from nbgov.core.errors import GateError, Location, PipelineError
 from nbgov.core.freshness import decide
 from nbgov.core.lineage import read_record
 from nbgov.services.build.fastpath import NEVER_RUN_KINDS
@@ -97,8 +97,16 @@ def gate_render(config: Config, options: BuildOptions, env_settings: dict[str, A
     """The approval gate on what runs while the pipeline loads (:func:`render_targets`: the spec,
     hooks, clients, function tasks' modules...), before it loads: Ploomber imports them and runs
     ``on_render`` hooks while rendering, which comes before :func:`gate` can see the tasks."""
-    if _required(options, env_settings):
+    if not _required(options, env_settings):
+        return
+    try:
         require_approved(config, [t.path for t in render_targets(config)])
+    except GateError:
+        if options.tasks:
+            raise  # (which sources named tasks have is only known once loaded)
+        # refused anyway: name all a pipeline build needs approved, not only what loading runs
+        require_approved(config, [t.path for t in review_targets(config)])
+        raise
 
 
 def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings: dict[str, Any]):
