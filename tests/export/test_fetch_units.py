@@ -63,3 +63,33 @@ def test_what_cannot_be_fetched_safely_is_refused(tmp_path: Path, repository, co
     with pytest.raises(NbgovError, match=message):
         checkout.fetch_checkout(repo, commit, tmp_path / "cache")
     assert not (tmp_path / "cache").exists()
+
+
+def test_the_tasks_folder_is_removed_unless_its_journal_waits(tmp_path: Path, monkeypatch, capsys):
+    import os
+
+    from nbgov.services.build import sources
+
+    folder = tmp_path / "checkout"
+    folder.mkdir()
+    (folder / "nbgov.toml").write_text('experiment = "x"\ntracking_uri = "http://127.0.0.1:9"\n')
+    dropped = []
+    monkeypatch.setattr(sources, "fetch_checkout", lambda repository, commit: folder)
+    monkeypatch.setattr(sources, "drop_checkout", dropped.append)
+    here = os.getcwd()
+    with sources.fetched_project("REPO", "a" * 40, needs_files=False) as root:
+        assert root == folder and Path.cwd() == folder  # Ploomber's clients find the root from here
+    assert dropped == [folder] and os.getcwd() == here
+
+    with sources.fetched_project("REPO", "a" * 40, needs_files=False):
+        journal = folder / ".nbgov/journal"
+        journal.mkdir(parents=True)
+        (journal / "b-1.1234.jsonl").write_text("")  # runs the tracking server has not got
+    assert dropped == [folder] and f"kept the task's checkout {folder}" in capsys.readouterr().err
+
+    (folder / "nbgov.toml").write_text('experiment = "x"\n')  # the embedded store: in the folder
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(NbgovError, match="a store on this worker"):
+        with sources.fetched_project("REPO", "a" * 40, needs_files=False):
+            pass
+    assert os.getcwd() == here
