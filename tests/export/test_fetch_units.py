@@ -66,8 +66,6 @@ def test_what_cannot_be_fetched_safely_is_refused(tmp_path: Path, repository, co
 
 
 def test_the_tasks_folder_is_removed_unless_its_journal_waits(tmp_path: Path, monkeypatch, capsys):
-    import os
-
     from nbgov.services.build import sources
 
     folder = tmp_path / "checkout"
@@ -76,10 +74,9 @@ def test_the_tasks_folder_is_removed_unless_its_journal_waits(tmp_path: Path, mo
     dropped = []
     monkeypatch.setattr(sources, "fetch_checkout", lambda repository, commit: folder)
     monkeypatch.setattr(sources, "drop_checkout", dropped.append)
-    here = os.getcwd()
     with sources.fetched_project("REPO", "a" * 40, needs_files=False) as root:
-        assert root == folder and Path.cwd() == folder  # Ploomber's clients find the root from here
-    assert dropped == [folder] and os.getcwd() == here
+        assert root == folder
+    assert dropped == [folder]
 
     with sources.fetched_project("REPO", "a" * 40, needs_files=False):
         journal = folder / ".nbgov/journal"
@@ -92,4 +89,13 @@ def test_the_tasks_folder_is_removed_unless_its_journal_waits(tmp_path: Path, mo
     with pytest.raises(NbgovError, match="a store on this worker"):
         with sources.fetched_project("REPO", "a" * 40, needs_files=False):
             pass
-    assert os.getcwd() == here
+
+    # a build's products must travel through storage: the spec is read as data, nothing of it runs
+    (folder / "nbgov.toml").write_text('experiment = "x"\ntracking_uri = "http://127.0.0.1:9"\n')
+    (folder / "pipeline.yaml").write_text("clients:\n  SQLScript: db.get\ntasks: []\n")
+    with pytest.raises(NbgovError, match="keeps its products in the task's checkout"):
+        with sources.fetched_project("REPO", "a" * 40):
+            pass
+    (folder / "pipeline.yaml").write_text("clients:\n  File: storage.get\ntasks: []\n")
+    with sources.fetched_project("REPO", "a" * 40):
+        pass

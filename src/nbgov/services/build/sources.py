@@ -12,15 +12,30 @@ uploaded there (as any ``nbgov build TASK`` does), so no two tasks share a folde
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+import yaml
 
 from nbgov.adapters.engines.checkout import drop_checkout, fetch_checkout
 from nbgov.core.config import load_config
 from nbgov.core.errors import Location, NbgovError
 from nbgov.core.journal import open_journals
+
+
+def _declares_file_client(spec: Path) -> bool | None:
+    """Whether the spec names a ``File`` client (None: not a YAML mapping nbgov can read; the
+    build says what is wrong with it). Read as data: loading the pipeline would run its hooks
+    and clients before the build's gate (services.build.gate.gate_render)."""
+    try:
+        data = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    clients = data.get("clients")
+    return isinstance(clients, dict) and "File" in clients
 
 
 def _local_store(uri: str) -> bool:
@@ -41,11 +56,8 @@ def fetched_project(repository: str, commit: str, needs_files: bool = True) -> I
             products in the checkout (exit 2).
     """
     root = fetch_checkout(repository, commit)
-    keep, before = False, os.getcwd()
+    keep = False
     try:
-        # in the checkout, as when run in a project folder: Ploomber's clients find the project
-        # root from the working folder (the keys of stored products are relative to it)
-        os.chdir(root)
         config = load_config(root)
         uri = config.resolved_tracking_uri()
         if _local_store(uri):
@@ -54,17 +66,13 @@ def fetched_project(repository: str, commit: str, needs_files: bool = True) -> I
                              Location(config.source) if config.source else None,
                              hint="set MLFLOW_TRACKING_URI on the workers (or tracking_uri in nbgov.toml) to the "
                                   "team's tracking server")
-        if needs_files:
-            from nbgov.services.build.load import load_pipeline  # (Ploomber: a build's task only)
-
-            if not load_pipeline(config).has_file_client:
-                raise NbgovError(f"the pipeline at commit {commit[:12]} keeps its products in the task's checkout, "
-                                 "which is thrown away: a task on another worker would not find them",
-                                 Location(config.pipeline_path),
-                                 hint="declare a File client in pipeline.yaml (clients: {File: module.get_client})")
+        if needs_files and _declares_file_client(config.pipeline_path) is False:
+            raise NbgovError(f"the pipeline at commit {commit[:12]} keeps its products in the task's checkout, "
+                             "which is thrown away: a task on another worker would not find them",
+                             Location(config.pipeline_path),
+                             hint="declare a File client in pipeline.yaml (clients: {File: module.get_client})")
         yield root
     finally:
-        os.chdir(before)
         with contextlib.suppress(Exception):  # (a damaged journal folder: kept, said below)
             keep = True
             keep = bool(open_journals(root))
