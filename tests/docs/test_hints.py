@@ -157,6 +157,7 @@ def docs_problems(text: str) -> list[str]:
 def _section_keys() -> dict[str, set[str]]:
     from nbgov.core import config as core_config
     from nbgov.core.checks import settings as check_settings
+    from nbgov.services.export import plan as export_plan
     from nbgov.services.models import monitor, promote
     from nbgov.services.review import store as review_store
 
@@ -167,6 +168,7 @@ def _section_keys() -> dict[str, set[str]]:
         "check": set(check_settings._KEYS),
         "promote": set(promote._KEYS),
         "monitor": set(monitor._KEYS),
+        "export": set(export_plan.EXPORT_KEYS),
     }
 
 

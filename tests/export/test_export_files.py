@@ -5,6 +5,7 @@ and edge; [export] settings apply; exports refuse products that are not on share
 from __future__ import annotations
 
 import ast
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -37,15 +38,27 @@ def get_client():
 '''
 
 
+ORIGIN = "https://git.example.com/team/example.git"
+
+
 @pytest.fixture
 def shared(example: Path) -> Path:
-    """The example with its products on shared storage (a File client) and [export] settings."""
+    """The example with its products on shared storage (a File client) and [export] settings,
+    committed, with a remote the exported tasks fetch that commit from."""
     spec = (example / "pipeline.yaml").read_text()
     (example / "pipeline.yaml").write_text("clients:\n  File: storage_client.get_client\n" + spec)
     (example / "storage_client.py").write_text(CLIENT)
     with (example / "nbgov.toml").open("a") as fh:
         fh.write(EXPORT_CONFIG)
+    subprocess.run(["git", "-C", str(example), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(example), "commit", "-qm", "products on shared storage"], check=True)
+    subprocess.run(["git", "-C", str(example), "remote", "add", "origin", ORIGIN], check=True)
     return example
+
+
+def _commit(root: Path) -> str:
+    return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 def test_argo_workflow_validates_and_names_every_task_and_edge(shared: Path):
@@ -64,7 +77,10 @@ def test_argo_workflow_validates_and_names_every_task_and_edge(shared: Path):
     assert all("nbgov-open-build" in (dag[t].dependencies or []) for t in TASKS)
     train = templates["task-train"].container
     assert train.image == "registry.example.com/team/example:1"
-    assert train.args == ["build", "train", "--build-id", "{{workflow.uid}}", "-q", "--environment", "prod"]
+    # the step fetches the exported commit (no shared project folder)
+    assert train.args == ["build", "train", "--build-id", "{{workflow.uid}}", "-q", "--environment", "prod",
+                          "--commit", _commit(shared), "--repository", ORIGIN]
+    assert train.working_dir is None
     assert train.resources.limits["cpu"].root == "2" and train.resources.limits["memory"].root == "4Gi"
     assert templates["task-train"].retry_strategy is None  # [export.tasks.train] retries = 0
     ingest = templates["task-ingest"]
@@ -98,6 +114,11 @@ def test_kubeflow_pipeline_compiles_with_every_task_and_edge(shared: Path, tmp_p
     assert "{{$.pipeline_job_uuid}}" in str(train["inputs"]["parameters"]["build_id"]) or \
         "pipeline_job" in str(train["inputs"]["parameters"]["build_id"])
     assert inner[key["ingest"]]["retryPolicy"]["maxRetryCount"] == 2
+    # the step fetches the exported commit (no shared project folder, no `cd`)
+    command = next(e["container"] for e in spec["deploymentSpec"]["executors"].values()
+                   if "build" in e["container"].get("args", []))
+    assert command["command"] == ["nbgov"] and command["args"][-4:] == ["--commit", _commit(shared), "--repository",
+                                                                         ORIGIN]
     executors = spec["deploymentSpec"]["executors"]
     assert any(e["container"]["image"] == "registry.example.com/team/example:1" for e in executors.values())
 

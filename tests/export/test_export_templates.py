@@ -81,3 +81,20 @@ def test_a_task_named_like_an_option_is_not_exported():
     # every engine runs `nbgov build NAME ...`: --no-require-approved would turn the gate off
     with pytest.raises(ConfigError, match="starts with '-'"):
         plan("/project", "--no-require-approved")
+
+
+@pytest.mark.parametrize("nasty", NASTY)
+def test_a_repository_address_is_user_text_too(nasty):
+    # by commit (issue 28): the repository the tasks fetch from is in every command
+    repository = f"https://git.example.com/{nasty}.git"
+    by_commit = ExportPlan(name="demo", tasks=[ExportTask("ingest", [])], project_root="/unused",
+                           commit="a" * 40, repository=repository)
+    tree = ast.parse(airflow.render(by_commit))
+    commands = [jinja2.Environment().from_string(n.value.value).render(run_id="RUN") for n in ast.walk(tree)
+                if isinstance(n, ast.keyword) and n.arg == "bash_command"]
+    assert len(commands) == 3 and all(shlex.split(c)[-4:] == ["--commit", "a" * 40, "--repository", repository]
+                                      for c in commands), commands
+    if "{{" in nasty:
+        for engine in (argo.workflow, kubeflow.render):
+            with pytest.raises(ConfigError, match="the repository holds"):
+                engine(by_commit)

@@ -291,3 +291,15 @@ def read_blob(root: str | Path, blob: str) -> bytes | None:
 def subject(root: str | Path, commit: str) -> str:
     """The first line of ``commit``'s message (``""`` when git cannot tell)."""
     return _out(root, "log", "-1", "--format=%s", commit) or ""
+
+
+def remote_url(root: str | Path, name: str = "origin") -> str | None:
+    """The fetch address of remote ``name`` (None: no such remote, or not in git)."""
+    return _out(root, "remote", "get-url", name) or None
+
+
+def on_remote_branch(root: str | Path, commit: str) -> bool | None:
+    """Whether ``commit`` is on a remote-tracking branch here (as last fetched: pushed, as far
+    as this clone knows); None when git cannot tell."""
+    out = _out(root, "branch", "-r", "--contains", commit)
+    return None if out is None else bool(out.strip())

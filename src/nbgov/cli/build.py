@@ -12,6 +12,35 @@ from nbgov.cli.conventions import deprecated
 from nbgov.cli.output import render_table, run_text
 
 
+def fetched_sources(command):
+    """``--commit SHA --repository URL``: run ``command`` in a fresh checkout of the commit,
+    fetched into this machine's cache (an exported task's start-up, services.build.sources)."""
+    command = click.option("--repository", default=None, metavar="URL",
+                           help="With --commit: the git repository to fetch the project from.")(command)
+    return click.option("--commit", default=None, metavar="SHA",
+                        help="Fetch the project at this git commit (from --repository) into this machine's cache "
+                             "(NBGOV_CACHE_DIR) and run there: an exported task on a worker without the project "
+                             "folder; products travel through the pipeline's File client.")(command)
+
+
+def _sources(commit, repository, project, needs_files=True):
+    """The context in which the command runs: the fetched commit's checkout (its path), or
+    the project folder as given."""
+    import contextlib
+
+    if not commit and not repository:
+        return contextlib.nullcontext(project)
+    from nbgov.core.errors import ParameterError
+
+    if not commit or not repository:
+        raise ParameterError("--commit and --repository go together: the commit to build and where to fetch it")
+    if project:
+        raise ParameterError("--commit fetches the project: --project names another one; give one of them")
+    from nbgov.services.build.sources import fetched_project
+
+    return fetched_project(repository, commit, needs_files=needs_files)
+
+
 @click.command()
 @click.argument("tasks", nargs=-1)
 @click.option("-f", "--force", is_flag=True, help="Run every selected task, even if up to date.")
@@ -43,8 +72,9 @@ from nbgov.cli.output import render_table, run_text
               help="Run the tasks on a Dask cluster: a scheduler address (tcp://HOST:PORT) or local:N "
                    "(N local worker processes); each task runs `nbgov build TASK --build-id ID` on a worker. "
                    "Default: [execution] cluster in nbgov.toml; `none` runs here.")
+@fetched_sources
 def build(tasks, force, downstream, jobs, parallel, env, params, require_approved, entry_point, environment,
-          project, as_json, quiet, wait, build_id, cluster):
+          project, as_json, quiet, wait, build_id, cluster, commit, repository):
     """Run the pipeline incrementally, recording every task run as it ends (journal first,
     then MLflow; `nbgov sync` sends what an unreachable store could not take).
 
@@ -53,8 +83,6 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
     import signal
 
     from nbgov.core.config import load_config
-    from nbgov.services.build import BuildOptions
-    from nbgov.services.build import build as run_build
 
     def _terminate(signum, frame):  # SIGTERM ends a build like Ctrl-C: runs closed as KILLED
         raise KeyboardInterrupt
@@ -66,7 +94,16 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and sys.stderr.isatty():
         click.echo(f"nbgov: Ctrl-C cannot reach this build (SIGINT is ignored: started with nohup or in the "
                    f"background); stop it with `kill {os.getpid()}`", err=True)
-    config = load_config(project)
+    with _sources(commit, repository, project) as root:
+        _build(load_config(root), tasks, force, downstream, jobs, parallel, env, params, require_approved,
+               entry_point, environment, as_json, quiet, wait, build_id, cluster)
+
+
+def _build(config, tasks, force, downstream, jobs, parallel, env, params, require_approved, entry_point,
+           environment, as_json, quiet, wait, build_id, cluster):
+    from nbgov.services.build import BuildOptions
+    from nbgov.services.build import build as run_build
+
     config, environment = _entry_point(config, entry_point, environment)
     options = BuildOptions(force=force, tasks=list(tasks) or None, downstream=downstream,
                            jobs=jobs if jobs is not None else (2 if parallel else None),
@@ -255,12 +292,14 @@ def _journal_and_store_notes(config, state) -> None:
 @click.argument("build_id", metavar="ID")
 @click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def open_build(build_id, project, as_json):
+@fetched_sources
+def open_build(build_id, project, as_json, commit, repository):
     """Open the parent run of build ID (find or create it; idempotent): an engine's setup task."""
     from nbgov.core.config import load_config
     from nbgov.services.recording.tracking import open_build as open_parent
 
-    run_id = open_parent(load_config(project), build_id)
+    with _sources(commit, repository, project, needs_files=False) as root:
+        run_id = open_parent(load_config(root), build_id)
     click.echo(json.dumps({"build_id": build_id, "run_id": run_id}, indent=2) if as_json else run_id)
 
 
@@ -270,12 +309,14 @@ def open_build(build_id, project, as_json):
               help="How the build ended (default: failed when one of its task runs failed, else finished).")
 @click.option("--project", type=click.Path(file_okay=False), default=None, help="Project folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def close_build(build_id, status, project, as_json):
+@fetched_sources
+def close_build(build_id, status, project, as_json, commit, repository):
     """End the parent run of build ID (the runs of `nbgov build --build-id ID`): an engine's teardown task."""
     from nbgov.core.config import load_config
     from nbgov.services.recording.tracking import close_build as close_parent
 
-    closed = close_parent(load_config(project), build_id, status.upper() if status else None)
+    with _sources(commit, repository, project, needs_files=False) as root:
+        closed = close_parent(load_config(root), build_id, status.upper() if status else None)
     if as_json:
         click.echo(json.dumps({"build_id": build_id, "run_id": closed[0] if closed else None,
                                "status": closed[1] if closed else None}, indent=2))

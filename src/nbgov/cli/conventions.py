@@ -109,7 +109,9 @@ def add_conventions(command: click.Command, path: str = "") -> click.Command:
 def _in_project(callback):
     @functools.wraps(callback)
     def run(*args, **kwargs):
-        require_project(kwargs.get("project"))
+        # `--commit SHA` (an exported task on a worker): the command fetches its project itself
+        if not kwargs.get("commit"):
+            require_project(kwargs.get("project"))
         return callback(*args, **kwargs)
 
     return run

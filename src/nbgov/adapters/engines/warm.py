@@ -29,7 +29,6 @@ import functools
 import importlib
 import os
 import platform
-import subprocess
 import threading
 import time
 import uuid
@@ -39,6 +38,8 @@ from typing import Any
 
 from distributed import WorkerPlugin, get_worker
 
+# the build's commit, checked the same way here and in an exported task (adapters.engines.checkout)
+from nbgov.adapters.engines.checkout import checkout_problem, project_commit
 from nbgov.core.digest import file_digest
 
 #: what a warm worker imports once (a task's ``_build`` needs them; a fresh process pays ~2 s)
@@ -49,56 +50,6 @@ PACKAGES = ("nbgov", "ploomber", "papermill", "distributed", "ipykernel")
 #: env var a worker may set: its own checkout of the project (another folder than the driver's)
 WORKER_ROOT_VAR = "NBGOV_WORKER_ROOT"
 PLUGIN_PREFIX = "nbgov-warm-"
-
-
-def project_commit(root: str | Path) -> str | None:
-    """The git commit checked out at ``root`` (None: not a git checkout)."""
-    try:
-        proc = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
-
-#: what a worker's checkout may hold beyond its commit: caches Python and Jupyter write
-_SCRATCH = ("__pycache__/", ".ipynb_checkpoints/")
-
-
-def checkout_problem(root: str | Path, commit: str | None, products: tuple[str, ...] = ()) -> str | None:
-    """Why the checkout at ``root`` is not exactly the build's ``commit`` (None: it is): HEAD
-    elsewhere, or a tracked file changed or an untracked file present (``git status``; ignored
-    files, the build's ``products`` and Python/Jupyter caches excepted). A worker with a
-    checkout of its own runs what the checkout holds (the spec, env file, modules a notebook
-    imports): only the commit the driver built was reviewed."""
-    if not commit:
-        return ("the build's project is not a git commit: a worker with a checkout of its own cannot be checked "
-                "against it (commit the project)")
-    head = project_commit(root)
-    if head != commit:
-        return f"its checkout {root} is at {str(head)[:12]}, the build is {commit[:12]}"
-    try:
-        proc = subprocess.run(["git", "-C", str(root), "status", "--porcelain=v1", "-z", "--untracked-files=all"],
-                              capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"git status failed in its checkout {root}: {exc}"
-    if proc.returncode != 0:
-        return f"git status failed in its checkout {root}: {proc.stderr.strip()[:200]}"
-    dirty, entries = [], iter(proc.stdout.split("\0"))
-    for entry in entries:
-        if not entry:
-            continue
-        path = entry[3:]
-        if entry[0] in "RC":
-            next(entries, None)  # the rename's source path
-        if (any(part in f"/{path}" for part in (f"/{s}" for s in _SCRATCH)) or path.endswith(".pyc")
-                or any(path == p or path.startswith(p.rstrip("/") + "/") for p in products)):
-            continue
-        dirty.append(path)
-    if dirty:
-        more = f" and {len(dirty) - 3} more" if len(dirty) > 3 else ""
-        return f"its checkout {root} differs from commit {commit[:12]}: {', '.join(dirty[:3])}{more}"
-    return None
 
 
 def environment_facts(root: str) -> dict[str, Any]:

@@ -106,7 +106,7 @@ def _hand_to_engine(config: Config, engine, pipeline, infos: list[TaskInfo]) -> 
     if engine.loader is not None:
         # a worker's own checkout must be exactly the build's commit and have rendered what this
         # process rendered (engines.warm.own_checkout_refusal); products may differ from the commit
-        products = sorted({m for t in infos for p in t.products.values() for m in _product_files(rel(p))})
+        products = sorted({m for t in infos for p in t.products.values() for m in product_and_metadata(rel(p))})
         expect = {"spec": pipeline.spec_digest, "products": products,
                   "loaded": {t.name: pipeline.loaded_digest(t.name) for t in infos}}
     engine.approve({t.name: (str(t.source_file), rel(t.source_file), file_digest(t.source_file)) for t in infos
@@ -121,7 +121,7 @@ def _hand_to_engine(config: Config, engine, pipeline, infos: list[TaskInfo]) -> 
         engine.upstream = {t.name: list(t.upstream) for t in infos}
 
 
-def _product_files(path: str) -> list[str]:
+def product_and_metadata(path: str) -> list[str]:
     """A product's path and its Ploomber metadata files (``.NAME.metadata``, ``NAME.metadata``)."""
     parent, _, leaf = path.rpartition("/")
     prefix = f"{parent}/" if parent else ""

@@ -19,7 +19,7 @@ _HEADER = '''"""nbgov pipeline {name!r} as an Apache Airflow 3 DAG, written by `
 Re-export after changing pipeline.yaml. One DAG run is one nbgov build: each task runs
 `nbgov build TASK --build-id <run id>`, so MLflow shows one parent run (opened by the setup task,
 ended by the teardown task) with one child run per pipeline task. `nbgov` must be on the
-workers' PATH, with MLFLOW_TRACKING_URI pointing at the team's tracking server.
+workers' PATH, with MLFLOW_TRACKING_URI pointing at the team's tracking server.{sources}
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ import datetime
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG
 
-#: the project folder on the workers (where pipeline.yaml and nbgov.toml are)
-PROJECT = {workdir!r}
+{project}
 
 with DAG(
     dag_id={name!r},
@@ -54,8 +53,18 @@ def render(plan: ExportPlan) -> str:
     # bash_command and cwd are templated fields: the user's text (task names, the environment,
     # the folder) is escaped so Airflow's Jinja renders it back as written; only the run id is
     # a template
+    if plan.commit:
+        # no shared folder: each task fetches the commit into a folder of its own (cwd: a temp dir)
+        project = ("#: None: each task fetches the project by commit (--commit) into a folder of its own\n"
+                   "PROJECT = None")
+        sources = ("\nEach task fetches the project at the exported commit (git, read access to the repository)\n"
+                   "and reads and writes products through the pipeline's File client: no shared volume.")
+    else:
+        project = ("#: the project folder on the workers (where pipeline.yaml and nbgov.toml are)\n"
+                   f"PROJECT = {jinja_literal(plan.workdir or plan.project_root)!r}")
+        sources = ""
     lines = [_HEADER.format(
-        name=plan.name, workdir=jinja_literal(plan.workdir or plan.project_root), retry_delay=plan.retry_delay_s,
+        name=plan.name, project=project, sources=sources, retry_delay=plan.retry_delay_s,
         open_cmd=command_line(plan.open_command(), BUILD_ID, jinja_literal),
         close_cmd=command_line(plan.close_command(), BUILD_ID, jinja_literal),
     )]

@@ -2,7 +2,9 @@
 
 The workflow's uid is the build id; an ``nbgov-open-build`` step precedes the tasks and the
 workflow's ``onExit`` handler ends the build's parent run with the workflow's status. Steps run
-the project's image (``--image`` / ``[export] image``) in its project folder.
+the project's image (``--image`` / ``[export] image``): each fetches the project by the exported
+commit (``--commit``) and moves products through the pipeline's ``File`` client, or, exported
+with ``--allow-local-products``, runs in the project folder of the image.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ def _argv(argv: list[str]) -> list[str]:
 
 
 def _container(plan: ExportPlan, argv: list[str], cpu: str | None = None, memory: str | None = None) -> dict:
-    container: dict[str, Any] = {"image": plan.image, "command": argv[:1], "args": argv[1:],
-                                 "workingDir": plan.workdir or "/project"}
+    container: dict[str, Any] = {"image": plan.image, "command": argv[:1], "args": argv[1:]}
+    if plan.workdir or not plan.commit:  # by commit, a step fetches the project into a folder of its own
+        container["workingDir"] = plan.workdir or "/project"
     requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
     if requests:
         container["resources"] = {"requests": requests, "limits": dict(requests)}
@@ -50,7 +53,7 @@ def workflow(plan: ExportPlan) -> dict[str, Any]:
                                          "backoff": {"duration": f"{plan.retry_delay_s}s"}}
         templates.append(template)
     # onExit sees the workflow's status: Succeeded, Failed or Error
-    close = command_line(plan.close_command("STATUS"), RUN_ID).replace("STATUS", '"$status"')
+    close = command_line(plan.close_command("@@STATUS@@"), RUN_ID).replace("@@STATUS@@", '"$status"')
     exit_script = (f'case "{{{{workflow.status}}}}" in Succeeded) status=finished ;; *) status=failed ;; esac\n'
                    f"exec {close}\n")
     return {

@@ -16,6 +16,7 @@ _HEADER = '''"""nbgov pipeline {name!r} as a Kubeflow Pipelines v2 pipeline, wri
 
 One pipeline run is one nbgov build (build id = the KFP job id): one MLflow parent run, one child
 run per task. `python THIS_FILE` compiles it to {name}.kfp.yaml (needs `pip install kfp`).
+Steps fetch the project by the exported commit unless exported with --allow-local-products.
 """
 
 import sys
@@ -28,7 +29,7 @@ WORKDIR = {workdir!r}
 
 def _step(argv: list) -> dsl.ContainerSpec:
     # the build id reaches the container as the job id placeholder KFP fills in at run time
-    return dsl.ContainerSpec(image=IMAGE, command=["sh", "-c", 'cd "$0" && exec "$@"', WORKDIR], args=argv)
+{step}
 
 
 @dsl.container_component
@@ -79,7 +80,12 @@ def render(plan: ExportPlan) -> str:
     """The pipeline module's text."""
     refuse_templates(plan, "Kubeflow")
     build_argv = _argv(plan.build_command("TASK"), task_var="task")
-    text = _HEADER.format(name=plan.name, image=plan.image, workdir=plan.workdir or "/project",
+    if plan.commit:  # each step fetches the project by commit into a folder of its own
+        step = "    return dsl.ContainerSpec(image=IMAGE, command=argv[:1], args=argv[1:])"
+    else:
+        step = ("    return dsl.ContainerSpec(image=IMAGE, command=[\"sh\", \"-c\", 'cd \"$0\" && exec \"$@\"',"
+                " WORKDIR], args=argv)")
+    text = _HEADER.format(name=plan.name, image=plan.image, workdir=plan.workdir or "/project", step=step,
                           open_argv=_argv(plan.open_command()), close_argv=_argv(plan.close_command()),
                           build_argv=build_argv)
     lines = []

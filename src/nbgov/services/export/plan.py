@@ -5,7 +5,10 @@
     [export]
     name = "nbgov-example"      # DAG id / workflow name (default: the experiment name)
     image = "registry/project:1" # container image of Argo / Kubeflow steps
-    workdir = "/project"        # the project folder on the worker (Airflow default: this folder)
+    repository = "https://git.example.com/team/project.git"  # where tasks fetch the commit
+                                # (default: the git remote "origin")
+    workdir = "/project"        # --allow-local-products: the project folder on the worker
+                                # (Airflow default: this folder)
     retries = 1                 # per task, where the engine retries
     retry_delay_s = 60
     cpu = "1"                   # requests/limits where the engine has them
@@ -20,14 +23,18 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from nbgov.adapters.engines.checkout import checkout_problem, project_commit
+from nbgov.adapters.git import on_remote_branch, remote_url
 from nbgov.core.config import Config
-from nbgov.core.errors import ConfigError, Location, PipelineError
+from nbgov.core.errors import ConfigError, Location, PipelineError, without_credentials
 from nbgov.services.build import load_pipeline
+from nbgov.services.build.run import product_and_metadata
 
 #: Keys of ``[export]`` and of ``[export.tasks.NAME]``.
 EXPORT_KEYS: dict[str, type | tuple[type, ...]] = {
-    "name": str, "image": str, "workdir": str, "retries": int, "retry_delay_s": int,
+    "name": str, "image": str, "repository": str, "workdir": str, "retries": int, "retry_delay_s": int,
     "cpu": (str, int, float), "memory": str, "tasks": dict,
 }
 TASK_KEYS: dict[str, type | tuple[type, ...]] = {"retries": int, "cpu": (str, int, float), "memory": str}
@@ -62,6 +69,10 @@ class ExportPlan:
     project_root: str = ""
     shared_storage: bool = False
     notes: list[str] = field(default_factory=list)
+    #: the build's commit and where tasks fetch it (None: every task runs in the project folder,
+    #: ``--allow-local-products``)
+    commit: str | None = None
+    repository: str | None = None
 
     def __post_init__(self) -> None:
         for task in self.tasks:
@@ -75,15 +86,20 @@ class ExportPlan:
         """The argv of one engine task; :data:`BUILD_ID` stands for the engine's run id. The
         environment's gate (``--environment``) applies on the worker, before the task runs."""
         env = ["--environment", self.environment] if self.environment else []
-        return ["nbgov", "build", task, "--build-id", BUILD_ID, "-q", *env]
+        return ["nbgov", "build", task, "--build-id", BUILD_ID, "-q", *env, *self.source_args()]
 
     def open_command(self) -> list[str]:
         """The setup task: find or create the build's parent run."""
-        return ["nbgov", "open-build", BUILD_ID]
+        return ["nbgov", "open-build", BUILD_ID, *self.source_args()]
 
     def close_command(self, status: str | None = None) -> list[str]:
         """The teardown task: end the build's parent run."""
-        return ["nbgov", "close-build", BUILD_ID, *(["--status", status] if status else [])]
+        return ["nbgov", "close-build", BUILD_ID, *(["--status", status] if status else []), *self.source_args()]
+
+    def source_args(self) -> list[str]:
+        """How a task finds the project: by commit (fetched into the worker's cache and checked,
+        services.build.sources), or nothing (it runs in the project folder)."""
+        return ["--commit", self.commit, "--repository", self.repository or ""] if self.commit else []
 
     def edges(self) -> list[tuple[str, str]]:
         """(upstream, downstream) pairs, in pipeline order."""
@@ -116,6 +132,7 @@ def refuse_templates(plan: ExportPlan, engine: str, markers: tuple[str, ...] = (
         ConfigError: naming the field and the engine (exit 2).
     """
     fields = [("the pipeline name", plan.name), ("the image", plan.image), ("workdir", plan.workdir or ""),
+              ("the repository", plan.repository or ""),
               ("the environment", plan.environment or ""),
               *((f"task {t.name!r}", t.name) for t in plan.tasks)]
     for what, value in fields:
@@ -141,8 +158,14 @@ def _resources(table: dict, where: str, source) -> dict:
 
 
 def build_plan(config: Config, environment: str | None = None, image: str | None = None,
-               allow_local_products: bool = False) -> ExportPlan:
-    """The export plan of the project's pipeline (validated ``[export]`` settings applied)."""
+               allow_local_products: bool = False, repository: str | None = None,
+               written: str | None = None) -> ExportPlan:
+    """The export plan of the project's pipeline (validated ``[export]`` settings applied).
+
+    With products on shared storage (a ``File`` client) and without ``allow_local_products``,
+    every task fetches the project by the commit checked out here from ``repository`` (else
+    ``[export] repository``, else the remote ``origin``); the project must be exactly that
+    commit (``written``: the file the export writes, which may lie in it)."""
 
     settings = config.checked_section("export", EXPORT_KEYS)
     if environment:
@@ -173,6 +196,10 @@ def build_plan(config: Config, environment: str | None = None, image: str | None
             "find its upstream products", Location(config.pipeline_path),
             hint="declare a File client in pipeline.yaml (clients: {File: module.get_client}), or pass "
                  "--allow-local-products when every task runs where the project folder is")
+    commit = source = None
+    notes: list[str] = []
+    if shared and not allow_local_products:
+        commit, source = _source(config, repository or settings.get("repository"), infos, written, notes)
     tasks = []
     for info in infos:
         table = {**{k: settings[k] for k in ("retries", "cpu", "memory") if k in settings},
@@ -180,8 +207,53 @@ def build_plan(config: Config, environment: str | None = None, image: str | None
         tasks.append(ExportTask(info.name, list(info.upstream), retries=int(table.get("retries", 0)),
                                 cpu=str(table["cpu"]) if "cpu" in table else None, memory=table.get("memory")))
     return ExportPlan(
-        name=dns_name(settings.get("name") or config.experiment), tasks=tasks, environment=environment,
+        name=export_name(config), tasks=tasks, environment=environment,
         image=image or settings.get("image") or DEFAULT_IMAGE, workdir=settings.get("workdir"),
         retry_delay_s=int(settings.get("retry_delay_s", 60)), project_root=str(config.root),
-        shared_storage=shared,
+        shared_storage=shared, commit=commit, repository=source, notes=notes,
     )
+
+
+def export_name(config: Config) -> str:
+    """The DAG id / workflow name: ``[export] name``, else the experiment, as a DNS label."""
+    name = config.section("export").get("name")
+    return dns_name(name if isinstance(name, str) and name else config.experiment)
+
+
+def _source(config: Config, repository: str | None, infos, written: str | None, notes: list[str]) -> tuple[str, str]:
+    """(the commit the exported tasks build, the repository they fetch it from), refused when
+    the project is not exactly a commit or names no repository (the workers fetch it)."""
+    root = config.root
+    commit = project_commit(root)
+    hint_local = "or pass --allow-local-products when every task runs where the project folder is"
+    if not commit:
+        raise PipelineError("the project is not a git commit: the exported tasks fetch the project's sources by "
+                            "commit (workers share no folder with this one)", Location(root),
+                            hint=f"commit the project (git init, git add, git commit), {hint_local}")
+
+    def rel(path) -> str:
+        resolved = Path(path).resolve()
+        return resolved.relative_to(root.resolve()).as_posix() if resolved.is_relative_to(root.resolve()) else ""
+
+    skip = {m for t in infos for p in t.products.values() for m in product_and_metadata(rel(p)) if rel(p)}
+    if written and rel(written):
+        skip.add(rel(written))
+    problem = checkout_problem(root, commit, tuple(sorted(skip)))
+    if problem:
+        raise PipelineError(f"the exported tasks would build commit {commit[:12]}, but {problem}", Location(root),
+                            hint=f"commit (and push) the changes, then export again; {hint_local}")
+    source = repository or remote_url(root)
+    if not source:
+        raise PipelineError("the exported tasks fetch the project by commit, and nothing says from where: the "
+                            "project has no git remote 'origin'", Location(root),
+                            hint='add the remote (git remote add origin URL) or set [export] repository = "URL"; '
+                                 + hint_local)
+    if without_credentials(source) != source:
+        raise PipelineError(f"the repository address {without_credentials(source)!r} holds credentials: they would "
+                            "be written into the workflow file", Location(root),
+                            hint="give the address without them ([export] repository) and the workers a git "
+                                 "credential helper")
+    if on_remote_branch(root, commit) is False:
+        notes.append(f"commit {commit[:12]} is on no remote branch here: push it to {source} before the workflow "
+                     "runs (its tasks fetch it from there)")
+    return commit, source

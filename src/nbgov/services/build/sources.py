@@ -1,0 +1,83 @@
+"""An exported task's start-up: the project's sources by the build's commit, products through storage.
+
+``nbgov build TASK --commit SHA --repository URL`` (and ``open-build`` / ``close-build`` with
+the same two options) is what an Airflow, Argo or Kubeflow task runs on a worker that has no
+project folder: the commit is fetched into this machine's cache and checked to be exactly that
+commit, with the code a warm Dask worker checks its own checkout with
+(:func:`nbgov.adapters.engines.checkout.checkout_problem`); the command then runs in that fresh
+checkout, its upstream products downloaded from the pipeline's ``File`` client and its own
+uploaded there (as any ``nbgov build TASK`` does), so no two tasks share a folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from nbgov.adapters.engines.checkout import drop_checkout, fetch_checkout
+from nbgov.core.config import load_config
+from nbgov.core.errors import Location, NbgovError
+from nbgov.core.journal import open_journals
+
+
+def _declares_file_client(spec: Path) -> bool | None:
+    """Whether the spec names a ``File`` client (None: not a YAML mapping nbgov can read; the
+    build says what is wrong with it). Read as data: loading the pipeline would run its hooks
+    and clients before the build's gate (services.build.gate.gate_render)."""
+    try:
+        data = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    clients = data.get("clients")
+    return isinstance(clients, dict) and "File" in clients
+
+
+def _local_store(uri: str) -> bool:
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
+@contextlib.contextmanager
+def fetched_project(repository: str, commit: str, needs_files: bool = True) -> Iterator[Path]:
+    """The project at ``commit`` of ``repository``, fetched and checked, for the block; removed
+    afterwards unless its journal still holds runs the tracking store has not got (kept then,
+    and said: ``nbgov sync --project PATH`` sends them).
+
+    ``needs_files``: a build (its products must travel through storage: a ``File`` client).
+
+    Raises:
+        NbgovError: the sources cannot be fetched or are not the commit; the tracking store is
+            a file of the throwaway checkout (or of this machine); the pipeline keeps its
+            products in the checkout (exit 2).
+    """
+    root = fetch_checkout(repository, commit)
+    keep = False
+    try:
+        config = load_config(root)
+        uri = config.resolved_tracking_uri()
+        if _local_store(uri):
+            raise NbgovError(f"this task would record its runs in {uri}, a store on this worker (its checkout is "
+                             "thrown away after the task): an exported build records in one tracking server",
+                             Location(config.source) if config.source else None,
+                             hint="set MLFLOW_TRACKING_URI on the workers (or tracking_uri in nbgov.toml) to the "
+                                  "team's tracking server")
+        if needs_files and _declares_file_client(config.pipeline_path) is False:
+            raise NbgovError(f"the pipeline at commit {commit[:12]} keeps its products in the task's checkout, "
+                             "which is thrown away: a task on another worker would not find them",
+                             Location(config.pipeline_path),
+                             hint="declare a File client in pipeline.yaml (clients: {File: module.get_client})")
+        yield root
+    finally:
+        with contextlib.suppress(Exception):  # (a damaged journal folder: kept, said below)
+            keep = True
+            keep = bool(open_journals(root))
+        if keep:
+            print(f"nbgov: kept the task's checkout {root}: its journal holds runs the tracking store has not got "
+                  f"(`nbgov sync --project {root}` sends them)", file=sys.stderr, flush=True)
+        else:
+            drop_checkout(root)

@@ -1,0 +1,101 @@
+"""An exported task's sources by commit (adapters/engines/checkout.py), without nbgov's CLI: a
+fresh checkout per task from a cache of git objects, checked with the warm worker's
+``checkout_problem`` (one function for both), removed afterwards."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nbgov.adapters.engines import checkout, warm
+from nbgov.core.errors import NbgovError
+
+
+def _repo(root: Path) -> str:
+    root.mkdir()
+    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "a@example.com"],
+                 ["config", "user.name", "A"], ["config", "commit.gpgsign", "false"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True)
+    (root / "pipeline.yaml").write_text("tasks: []\n")
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(root), "commit", "-qm", "one"], check=True)
+    return checkout.project_commit(root)
+
+
+def test_a_fresh_checkout_per_task_from_one_cache(tmp_path: Path):
+    commit = _repo(tmp_path / "repo")
+    assert warm.checkout_problem is checkout.checkout_problem  # the warm worker's check, not a copy
+    first = checkout.fetch_checkout(str(tmp_path / "repo"), commit, tmp_path / "cache")
+    second = checkout.fetch_checkout(str(tmp_path / "repo"), commit, tmp_path / "cache")
+    assert first != second and first.parent == second.parent
+    assert (first / "pipeline.yaml").read_text() == "tasks: []\n"
+    assert checkout.project_commit(second) == commit
+    checkout.drop_checkout(first)
+    checkout.drop_checkout(second)
+    assert not first.exists() and not second.exists() and not any(first.parent.iterdir())
+
+
+def test_a_checkout_that_is_not_the_commit_is_refused_and_removed(tmp_path: Path, monkeypatch):
+    commit = _repo(tmp_path / "repo")
+    made = []
+
+    def tampered(repo, rev, dest):  # someone else's file lands in the checkout before the check
+        subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "-q", str(dest), rev], check=True)
+        (Path(dest) / "evil.py").write_text("import os\n")
+        made.append(Path(dest))
+
+    monkeypatch.setattr(checkout, "add_worktree", tampered)
+    with pytest.raises(NbgovError, match=r"not commit .*differs from commit .*evil\.py"):
+        checkout.fetch_checkout(str(tmp_path / "repo"), commit, tmp_path / "cache")
+    assert made and not made[0].exists()
+
+
+@pytest.mark.parametrize("repository,commit,message", [
+    ("REPO", "main", "not a full git commit id"),
+    ("REPO", "abc123", "not a full git commit id"),
+    ("--upload-pack=touch /tmp/x", "a" * 40, "not a repository address"),
+    ("", "a" * 40, "not a repository address"),
+])
+def test_what_cannot_be_fetched_safely_is_refused(tmp_path: Path, repository, commit, message):
+    repo = str(tmp_path / "repo") if repository == "REPO" else repository
+    with pytest.raises(NbgovError, match=message):
+        checkout.fetch_checkout(repo, commit, tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_the_tasks_folder_is_removed_unless_its_journal_waits(tmp_path: Path, monkeypatch, capsys):
+    from nbgov.services.build import sources
+
+    folder = tmp_path / "checkout"
+    folder.mkdir()
+    (folder / "nbgov.toml").write_text('experiment = "x"\ntracking_uri = "http://127.0.0.1:9"\n')
+    dropped = []
+    monkeypatch.setattr(sources, "fetch_checkout", lambda repository, commit: folder)
+    monkeypatch.setattr(sources, "drop_checkout", dropped.append)
+    with sources.fetched_project("REPO", "a" * 40, needs_files=False) as root:
+        assert root == folder
+    assert dropped == [folder]
+
+    with sources.fetched_project("REPO", "a" * 40, needs_files=False):
+        journal = folder / ".nbgov/journal"
+        journal.mkdir(parents=True)
+        (journal / "b-1.1234.jsonl").write_text("")  # runs the tracking server has not got
+    assert dropped == [folder] and f"kept the task's checkout {folder}" in capsys.readouterr().err
+
+    (folder / "nbgov.toml").write_text('experiment = "x"\n')  # the embedded store: in the folder
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(NbgovError, match="a store on this worker"):
+        with sources.fetched_project("REPO", "a" * 40, needs_files=False):
+            pass
+
+    # a build's products must travel through storage: the spec is read as data, nothing of it runs
+    (folder / "nbgov.toml").write_text('experiment = "x"\ntracking_uri = "http://127.0.0.1:9"\n')
+    (folder / "pipeline.yaml").write_text("clients:\n  SQLScript: db.get\ntasks: []\n")
+    with pytest.raises(NbgovError, match="keeps its products in the task's checkout"):
+        with sources.fetched_project("REPO", "a" * 40):
+            pass
+    (folder / "pipeline.yaml").write_text("clients:\n  File: storage.get\ntasks: []\n")
+    with sources.fetched_project("REPO", "a" * 40):
+        pass
