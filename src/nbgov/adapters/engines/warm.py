@@ -29,7 +29,6 @@ import functools
 import importlib
 import os
 import platform
-import subprocess
 import threading
 import time
 import uuid
@@ -39,6 +38,7 @@ from typing import Any
 
 from distributed import WorkerPlugin, get_worker
 
+from nbgov.adapters.engines.checkout import checkout_problem, head_commit, private_bytecode
 from nbgov.core.digest import file_digest
 
 #: what a warm worker imports once (a task's ``_build`` needs them; a fresh process pays ~2 s)
@@ -53,52 +53,7 @@ PLUGIN_PREFIX = "nbgov-warm-"
 
 def project_commit(root: str | Path) -> str | None:
     """The git commit checked out at ``root`` (None: not a git checkout)."""
-    try:
-        proc = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
-
-#: what a worker's checkout may hold beyond its commit: caches Python and Jupyter write
-_SCRATCH = ("__pycache__/", ".ipynb_checkpoints/")
-
-
-def checkout_problem(root: str | Path, commit: str | None, products: tuple[str, ...] = ()) -> str | None:
-    """Why the checkout at ``root`` is not exactly the build's ``commit`` (None: it is): HEAD
-    elsewhere, or a tracked file changed or an untracked file present (``git status``; ignored
-    files, the build's ``products`` and Python/Jupyter caches excepted). A worker with a
-    checkout of its own runs what the checkout holds (the spec, env file, modules a notebook
-    imports): only the commit the driver built was reviewed."""
-    if not commit:
-        return ("the build's project is not a git commit: a worker with a checkout of its own cannot be checked "
-                "against it (commit the project)")
-    head = project_commit(root)
-    if head != commit:
-        return f"its checkout {root} is at {str(head)[:12]}, the build is {commit[:12]}"
-    try:
-        proc = subprocess.run(["git", "-C", str(root), "status", "--porcelain=v1", "-z", "--untracked-files=all"],
-                              capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"git status failed in its checkout {root}: {exc}"
-    if proc.returncode != 0:
-        return f"git status failed in its checkout {root}: {proc.stderr.strip()[:200]}"
-    dirty, entries = [], iter(proc.stdout.split("\0"))
-    for entry in entries:
-        if not entry:
-            continue
-        path = entry[3:]
-        if entry[0] in "RC":
-            next(entries, None)  # the rename's source path
-        if (any(part in f"/{path}" for part in (f"/{s}" for s in _SCRATCH)) or path.endswith(".pyc")
-                or any(path == p or path.startswith(p.rstrip("/") + "/") for p in products)):
-            continue
-        dirty.append(path)
-    if dirty:
-        more = f" and {len(dirty) - 3} more" if len(dirty) > 3 else ""
-        return f"its checkout {root} differs from commit {commit[:12]}: {', '.join(dirty[:3])}{more}"
-    return None
+    return head_commit(root)
 
 
 def environment_facts(root: str) -> dict[str, Any]:
@@ -156,6 +111,8 @@ class WarmWorker(WorkerPlugin):
         self.setup_s: float | None = None
         #: why setup failed (tasks fail at once with it, instead of waiting for imports)
         self.setup_error: str | None = None
+        #: an own checkout: the kernel template starts after the first task's check (enter)
+        self._deferred = False
 
     def __getstate__(self) -> dict:
         # sent to the workers: what it knows, not this process's pool or event
@@ -171,7 +128,6 @@ class WarmWorker(WorkerPlugin):
         from nbgov.adapters.kernels.template import (  # (stdlib only; not at import: workers load it)
             IMPORT_TIME_ENV,
             current_template,
-            start_for_project,
         )
 
         started = time.perf_counter()
@@ -181,15 +137,14 @@ class WarmWorker(WorkerPlugin):
                 plugin.teardown(worker)
         inherited = current_template()
         root = self.worker_root()
-        if inherited is None or not inherited.alive() or Path(inherited.root) != root:
-            # this worker's own checkout (NBGOV_WORKER_ROOT), not the driver's path
-            spec = Path(self.pipeline_path)
-            with contextlib.suppress(ValueError):
-                spec = root / spec.relative_to(self.root)
-            try:
-                start_for_project(root, spec, self.preload)
-            except Exception as exc:  # noqa: BLE001 - reported by each task at once (never a silent wait)
-                self.setup_error = f"{type(exc).__name__}: {exc}"[:500]
+        if self.own_checkout():
+            # R10: nothing of the checkout is imported before a task's check passed (the
+            # template preloads the notebooks' modules: started by enter()), and no bytecode
+            # is read from it (a forged __pycache__ file), here or in the kernels
+            private_bytecode(root)
+            self._deferred = True
+        elif inherited is None or not inherited.alive() or Path(inherited.root) != root:
+            if not self._start_template():
                 self._ready.set()
                 return
         else:
@@ -210,6 +165,26 @@ class WarmWorker(WorkerPlugin):
             self._ready.set()
 
         threading.Thread(target=warm, name="nbgov-warm-imports", daemon=True).start()
+
+    def own_checkout(self) -> bool:
+        """Whether this worker builds from a checkout of its own (``NBGOV_WORKER_ROOT``)."""
+        return self.worker_root().resolve() != Path(self.root).resolve()
+
+    def _start_template(self) -> bool:
+        """Start the kernel template in this worker's project folder (False: failed, the
+        reason in :attr:`setup_error`)."""
+        from nbgov.adapters.kernels.template import start_for_project  # (see setup)
+
+        root = self.worker_root()
+        spec = Path(self.pipeline_path)
+        with contextlib.suppress(ValueError):
+            spec = root / spec.relative_to(self.root)  # this worker's own checkout, not the driver's path
+        try:
+            start_for_project(root, spec, self.preload)
+        except Exception as exc:  # noqa: BLE001 - reported by each task at once (never a silent wait)
+            self.setup_error = f"{type(exc).__name__}: {exc}"[:500]
+            return False
+        return True
 
     def teardown(self, worker: Any = None) -> None:
         """Stop the template this worker started (its kernels with it; the pool's spare kernel
@@ -236,6 +211,9 @@ class WarmWorker(WorkerPlugin):
         """In the thread that runs tasks, the first time: wait for the imports, open the pool
         (kernels forked from the template, the next one booted while a task runs)."""
         self._ready.wait(300)
+        if getattr(self, "_deferred", False) and self.setup_error is None:
+            self._deferred = False  # an own checkout: checked by the caller before this
+            self._start_template()
         if self._pool is None and self.setup_error is None:
             from nbgov.adapters.kernels.pool import kernel_pool  # (jupyter_client: task threads only)
 
