@@ -106,11 +106,15 @@ def test_a_forged_pycache_file_is_never_loaded_on_a_worker(repo, monkeypatch, tm
     assert _import_x(root) == "EVIL"  # what any Python in the checkout does
     assert checkout_problem(root, commit) is None  # an inert cache: not a change
     monkeypatch.setattr(sys, "pycache_prefix", None)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     prefix = warm.private_bytecode(root)
     assert os.environ["PYTHONPYCACHEPREFIX"] == str(prefix) == sys.pycache_prefix
     assert prefix == (tmp_path / "cache" / "nbgov" / "pycache").resolve()
     assert _import_x(root) == "GOOD"  # a kernel started from this worker's environment
+    # compiled into the prefix (PYTHONDONTWRITEBYTECODE lifted: else every kernel compiles all)
+    assert "PYTHONDONTWRITEBYTECODE" not in os.environ and not sys.dont_write_bytecode
     # the next project version compiles the checkout's modules again (not the earlier one's)
     compiled = Path(sys.pycache_prefix, *root.resolve().parts[1:], f"mod.{sys.implementation.cache_tag}.pyc")
     assert compiled.is_file()
@@ -304,3 +308,31 @@ def test_the_check_is_fast_on_the_example_project(tmp_path: Path):
     took = (time.perf_counter() - started) / 5
     print(f"checkout_problem on the example project: {took * 1000:.1f} ms")
     assert took < 0.2
+
+
+def test_a_cold_task_checks_the_workers_own_checkout_first(repo, tmp_path, monkeypatch):
+    """The cold fallback (``nbgov build TASK`` subprocesses) in a worker's own checkout: the
+    same check before the subprocess starts, which keeps its bytecode outside the checkout."""
+    import json
+
+    from nbgov.adapters.engines.dask import CHECKOUT_VAR, PYTHON, RemoteTask, run_task
+
+    root, commit = repo
+    marker = tmp_path / "ran"
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+    monkeypatch.setattr(sys, "dont_write_bytecode", sys.dont_write_bytecode)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("PYTHONPYCACHEPREFIX", raising=False)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("NBGOV_WORKER_ROOT", str(root))
+    task = RemoteTask("t", [], [PYTHON, "-c", f"import os; open({str(marker)!r}, 'w').write("
+                                              "os.getcwd() + ' ' + os.environ.get('PYTHONPYCACHEPREFIX', ''))"])
+    env = {CHECKOUT_VAR: json.dumps({"commit": commit, "products": []})}
+    (root / "ignored").mkdir()
+    (root / "ignored" / "evil.py").write_text("")
+    outcome = run_task(task, "/driver/project", env)
+    assert outcome.outcome == "failed" and "refused on worker" in outcome.error and "ignored/evil.py" in outcome.error
+    assert not marker.exists()
+    (root / "ignored" / "evil.py").unlink()
+    run_task(task, "/driver/project", env)
+    assert marker.read_text() == f"{root} {(tmp_path / 'cache' / 'nbgov' / 'pycache').resolve()}"

@@ -315,9 +315,10 @@ def private_bytecode(root: str | Path) -> Path:
     bytecode in a folder outside the checkout at ``root`` (``sys.pycache_prefix``,
     ``PYTHONPYCACHEPREFIX``; :func:`_bytecode_folder`): a ``__pycache__`` file forged in the
     checkout (its header says the source's mtime and size) is never loaded, and nothing is
-    written there. The checkout's compiled files in that folder are dropped first (compiled
-    again from the sources of this project version: one compiled from another version whose
-    source had the same mtime and size is never loaded). Returns the folder."""
+    written there (``PYTHONDONTWRITEBYTECODE`` is lifted: bytecode goes to that folder only).
+    The checkout's compiled files in that folder are dropped first (compiled again from the
+    sources of this project version: one compiled from another version whose source had the
+    same mtime and size is never loaded). Returns the folder."""
     root = Path(root).resolve()
     prefix = Path(sys.pycache_prefix).resolve() if sys.pycache_prefix else None
     if prefix is None or prefix.is_relative_to(root):
@@ -325,4 +326,8 @@ def private_bytecode(root: str | Path) -> Path:
     shutil.rmtree(prefix / root.relative_to(root.anchor), ignore_errors=True)
     sys.pycache_prefix = str(prefix)
     os.environ["PYTHONPYCACHEPREFIX"] = str(prefix)
+    # written there (only there): else every kernel would compile every module it imports
+    # from source, the installed packages' own __pycache__ being out of reach of the prefix
+    sys.dont_write_bytecode = False
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     return prefix

@@ -207,6 +207,11 @@ class WarmWorker(WorkerPlugin):
             self._pipeline = (key, loader(self.worker_root()))
         return self._pipeline[1]
 
+    def wait_ready(self) -> None:
+        """Wait for the warm-up imports of :meth:`setup` (at most 300 s)."""
+        if self._ready is not None:
+            self._ready.wait(300)
+
     def enter(self) -> None:
         """In the thread that runs tasks, the first time: wait for the imports, open the pool
         (kernels forked from the template, the next one booted while a task runs)."""
@@ -244,6 +249,9 @@ def run_warm(name: str, call: Any, guard: tuple[str, str, str] | None, plugin_na
         return ("failed", f"worker {worker.address} could not start: {plugin.setup_error}", facts)
     pipeline = None
     if named is not None:
+        # the pipeline load imports Ploomber: not while the warm-up thread imports it (a
+        # circular import seen half-initialized from this thread)
+        plugin.wait_ready()
         refusal, pipeline = own_checkout_refusal(plugin, name, named, expect or {})
         if refusal:
             return ("failed", f"refused on worker {worker.address}: {refusal}; a worker runs only the reviewed "
