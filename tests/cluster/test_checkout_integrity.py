@@ -240,6 +240,9 @@ def test_products_state_caches_and_data_are_not_changes(repo):
     assert checkout_problem(root, commit, ("products/a.ipynb", "products/.a.ipynb.metadata", "products/out")) is None
     why = checkout_problem(root, commit)  # not this build's products: a .ipynb, a .py
     assert why and "products/" in why
+    (root / "evil.py").write_text("")
+    for product in (".", "./", "../w", "", str(root)):  # a "product" that would excuse everything
+        assert "evil.py" in checkout_problem(root, commit, (product,))
 
 
 def test_a_deleted_or_replaced_tracked_file_is_refused(repo, tmp_path):
@@ -272,6 +275,9 @@ def test_a_project_in_a_subfolder_of_its_repository(tmp_path: Path):
     assert checkout_problem(root / "proj", commit) is None
     (root / "proj" / "mod.py").write_text("X = 'EVIL'\n")
     assert "mod.py" in checkout_problem(root / "proj", commit)
+    (root / "data").mkdir()
+    (root / "data" / "x.csv").write_text("1\n")  # a folder the commit does not have
+    assert "has no folder data" in checkout_problem(root / "data", commit)
 
 
 def test_an_lfs_file_matches_its_pointer(tmp_path: Path):

@@ -126,7 +126,7 @@ def _commit_tree(objects: _Objects, commit: str, width: int, prefix: str) -> dic
     for part in [p for p in prefix.split("/") if p]:
         entry = {name: (mode, oid) for mode, name, oid in _tree_entries(objects.read(tree, "tree"), width)}.get(part)
         if entry is None or entry[0] != "40000":
-            return {}
+            raise LookupError(f"the commit has no folder {prefix} (the checkout's project folder)")
         tree = entry[1]
     files: dict[str, tuple[str, str]] = {}
     pending = [("", tree)]
@@ -226,7 +226,7 @@ def differences(root: Path, commit: str, products: tuple[str, ...] = (), prefix:
     try:
         expected = _commit_tree(objects, commit, width, prefix)
         submodules = {rel for rel, (mode, _) in expected.items() if mode == "160000"}
-        on_disk = _walk(root, submodules)
+        on_disk = _walk(root, submodules | {p.rstrip("/") for p in products})  # a product folder: not walked
         bad: list[str] = []
         for rel, (mode, oid) in sorted(expected.items()):
             if any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in products):
@@ -288,7 +288,9 @@ def checkout_problem(root: str | Path, commit: str | None, products: tuple[str, 
         top, prefix = (proc.stdout.split("\n") + ["", ""])[:2]
         if proc.returncode != 0 or Path(top, prefix).resolve() != root.resolve():
             return f"its checkout {root} is not where its repository says its files are (core.worktree?)"
-        dirty = differences(root, commit, tuple(p for p in products if p), prefix.rstrip("/"))
+        # a product is a path inside the project folder ("." or "../x" would excuse anything)
+        products = tuple(p for p in products if p and p.split("/")[0] not in (".", "..") and not p.startswith("/"))
+        dirty = differences(root, commit, products, prefix.rstrip("/"))
     except (OSError, subprocess.TimeoutExpired, LookupError, ValueError) as exc:
         return f"its checkout {root} could not be compared with commit {commit[:12]}: {exc}"
     if dirty:

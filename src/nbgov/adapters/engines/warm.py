@@ -305,7 +305,8 @@ def _differing(pipeline: Any, root: Path, expected: dict[str, str]) -> str:
 def own_checkout_refusal(plugin: WarmWorker, name: str, named: tuple[str, Any],
                          expect: dict[str, Any]) -> tuple[str | None, Any]:
     """(why task ``name`` must not run from this worker's own checkout, the pipeline loaded
-    there). Checked before every task (``git status``: cheap) and after the load: the checkout
+    there). Checked before every task (:func:`checkout_problem`: the commit's tree against
+    the files, ~10 ms) and after the load: the checkout
     is the build's commit with nothing changed; the pipeline was rendered from the spec and env
     file the driver rendered (else loaded again: a change after an earlier load); the notebook
     Ploomber read for this task (the content it will execute, not the file as it is now) is the
