@@ -76,7 +76,7 @@ def test_a_workers_checkout_must_be_exactly_the_builds_commit(tmp_path: Path):
     products, ignored files and caches are not changes."""
     commit = _repo(tmp_path)
     assert checkout_problem(tmp_path, commit) is None
-    for name in ("ignored/x", "__pycache__/m.cpython-311.pyc", "products/a.txt", "products/.a.txt.metadata"):
+    for name in ("ignored/x.csv", "__pycache__/m.cpython-311.pyc", "products/a.txt", "products/.a.txt.metadata"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     assert checkout_problem(tmp_path, commit, ("products/a.txt", "products/.a.txt.metadata")) is None
@@ -150,10 +150,22 @@ def test_a_worker_whose_setup_failed_fails_tasks_at_once(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(template, "start_for_project", start)
     monkeypatch.setattr(template, "current_template", lambda: None)
+    monkeypatch.setattr(warm, "private_bytecode", lambda root: started.append(("bytecode", root)))
+    monkeypatch.setattr(warm, "WARM_MODULES", ())  # (imported by other tests: not waited for here)
     monkeypatch.setenv("NBGOV_WORKER_ROOT", str(tmp_path / "mine"))
     plugin = warm.WarmWorker("/driver/only/project", "/driver/only/project/pipeline.yaml", True, "v")
     plugin.setup(None)
-    assert started == [(tmp_path / "mine", tmp_path / "mine" / "pipeline.yaml")]
+    # its own checkout: bytecode kept outside it, nothing of it imported before a task's check
+    assert started == [("bytecode", tmp_path / "mine")] and plugin.setup_error is None
+    plugin.enter()  # (the first task, its checkout checked): the template starts, in its checkout
+    assert started[1:] == [(tmp_path / "mine", tmp_path / "mine" / "pipeline.yaml")]
+    assert "FileNotFoundError" in plugin.setup_error
+    # a worker at the driver's path: the template starts at setup; a failure is not waited for
+    started.clear()
+    monkeypatch.setenv("NBGOV_WORKER_ROOT", "/driver/only/project")
+    plugin = warm.WarmWorker("/driver/only/project", "/driver/only/project/pipeline.yaml", True, "v")
+    plugin.setup(None)
+    assert started == [(Path("/driver/only/project"), Path("/driver/only/project/pipeline.yaml"))]
     assert "FileNotFoundError" in plugin.setup_error
     t0 = time.perf_counter()
     plugin.enter()  # does not wait

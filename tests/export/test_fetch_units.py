@@ -1,4 +1,4 @@
-"""An exported task's sources by commit (adapters/engines/checkout.py), without nbgov's CLI: a
+"""An exported task's sources by commit (adapters/engines/fetch.py), without nbgov's CLI: a
 fresh checkout per task from a cache of git objects, checked with the warm worker's
 ``checkout_problem`` (one function for both), removed afterwards."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nbgov.adapters.engines import checkout, warm
+from nbgov.adapters.engines import checkout, fetch, warm
 from nbgov.core.errors import NbgovError
 
 
@@ -21,19 +21,19 @@ def _repo(root: Path) -> str:
     (root / "pipeline.yaml").write_text("tasks: []\n")
     subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
     subprocess.run(["git", "-C", str(root), "commit", "-qm", "one"], check=True)
-    return checkout.project_commit(root)
+    return checkout.head_commit(root)
 
 
 def test_a_fresh_checkout_per_task_from_one_cache(tmp_path: Path):
     commit = _repo(tmp_path / "repo")
-    assert warm.checkout_problem is checkout.checkout_problem  # the warm worker's check, not a copy
-    first = checkout.fetch_checkout(str(tmp_path / "repo"), commit, tmp_path / "cache")
-    second = checkout.fetch_checkout(str(tmp_path / "repo"), commit, tmp_path / "cache")
+    assert warm.checkout_problem is checkout.checkout_problem is fetch.checkout_problem  # one check, not a copy
+    first = fetch.fetch_checkout(str(tmp_path / "repo"), commit, tmp_path / "cache")
+    second = fetch.fetch_checkout(str(tmp_path / "repo"), commit, tmp_path / "cache")
     assert first != second and first.parent == second.parent
     assert (first / "pipeline.yaml").read_text() == "tasks: []\n"
-    assert checkout.project_commit(second) == commit
-    checkout.drop_checkout(first)
-    checkout.drop_checkout(second)
+    assert checkout.head_commit(second) == commit
+    fetch.drop_checkout(first)
+    fetch.drop_checkout(second)
     assert not first.exists() and not second.exists() and not any(first.parent.iterdir())
 
 
@@ -48,7 +48,7 @@ def test_a_checkout_that_is_not_the_commit_is_refused_and_removed(tmp_path: Path
 
     monkeypatch.setattr(checkout, "add_worktree", tampered)
     with pytest.raises(NbgovError, match=r"not commit .*differs from commit .*evil\.py"):
-        checkout.fetch_checkout(str(tmp_path / "repo"), commit, tmp_path / "cache")
+        fetch.fetch_checkout(str(tmp_path / "repo"), commit, tmp_path / "cache")
     assert made and not made[0].exists()
 
 
@@ -61,7 +61,7 @@ def test_a_checkout_that_is_not_the_commit_is_refused_and_removed(tmp_path: Path
 def test_what_cannot_be_fetched_safely_is_refused(tmp_path: Path, repository, commit, message):
     repo = str(tmp_path / "repo") if repository == "REPO" else repository
     with pytest.raises(NbgovError, match=message):
-        checkout.fetch_checkout(repo, commit, tmp_path / "cache")
+        fetch.fetch_checkout(repo, commit, tmp_path / "cache")
     assert not (tmp_path / "cache").exists()
 
 

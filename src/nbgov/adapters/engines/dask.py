@@ -19,10 +19,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nbgov.adapters.engines.checkout import checkout_problem, private_bytecode
 from nbgov.core.errors import NbgovError, ParameterError
 
 #: argv[0] of a task command: replaced on the worker by that worker's own Python
 PYTHON = "{python}"
+#: env var of a cold task for workers with checkouts of their own (JSON): the build's commit and
+#: its products (what the checkout may hold beyond the commit), checked before the subprocess
+CHECKOUT_VAR = "NBGOV_CLUSTER_CHECKOUT"
 
 
 @dataclass
@@ -55,10 +59,16 @@ def run_task(task: RemoteTask, cwd: str, env: dict[str, str], *upstream: RemoteO
     if blocked:
         return RemoteOutcome(task.name, "not-run", error=f"upstream failed: {', '.join(blocked)}")
     argv = [sys.executable if a == PYTHON else a for a in task.argv]
-    # a worker with its own checkout of the project names it (engines.warm.WORKER_ROOT_VAR)
-    cwd = os.environ.get("NBGOV_WORKER_ROOT") or cwd
-    proc = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True)
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    # a worker with its own checkout of the project names it (engines.warm.WORKER_ROOT_VAR)
+    own = os.environ.get("NBGOV_WORKER_ROOT")
+    if own and Path(own).resolve() != Path(cwd).resolve():
+        refusal = _own_checkout_refusal(own, env)
+        if refusal:
+            return RemoteOutcome(task.name, "failed", error=f"refused on worker {worker}: {refusal}; a worker runs "
+                                                            "only the reviewed content", worker=worker)
+        cwd = own
+    proc = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True)
     try:
         summary = json.loads(proc.stdout)
         mine = next(t for t in summary["tasks"] if t["task"] == task.name)
@@ -69,6 +79,20 @@ def run_task(task: RemoteTask, cwd: str, env: dict[str, str], *upstream: RemoteO
                              worker=worker)
     return RemoteOutcome(task.name, mine["outcome"], mine.get("seconds"), mine.get("run_id"), mine.get("error"),
                          worker, {"parent_run_id": summary.get("parent_run_id")})
+
+
+def _own_checkout_refusal(root: str, env: dict[str, str]) -> str | None:
+    """Why the task must not run in this worker's own checkout ``root`` (None: it is the
+    build's commit byte for byte, :data:`CHECKOUT_VAR`); the subprocess keeps its bytecode
+    outside the checkout (engines.checkout.private_bytecode sets it in this process's env)."""
+    try:
+        expect = json.loads(env.get(CHECKOUT_VAR) or "{}")
+    except ValueError:
+        expect = {}
+    problem = checkout_problem(root, expect.get("commit"), tuple(expect.get("products") or ()))
+    if problem is None:
+        private_bytecode(root)
+    return problem
 
 
 def _connect(address: str):

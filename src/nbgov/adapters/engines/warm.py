@@ -39,7 +39,7 @@ from typing import Any
 from distributed import WorkerPlugin, get_worker
 
 # the build's commit, checked the same way here and in an exported task (adapters.engines.checkout)
-from nbgov.adapters.engines.checkout import checkout_problem, project_commit
+from nbgov.adapters.engines.checkout import checkout_problem, head_commit, private_bytecode
 from nbgov.core.digest import file_digest
 
 #: what a warm worker imports once (a task's ``_build`` needs them; a fresh process pays ~2 s)
@@ -50,6 +50,11 @@ PACKAGES = ("nbgov", "ploomber", "papermill", "distributed", "ipykernel")
 #: env var a worker may set: its own checkout of the project (another folder than the driver's)
 WORKER_ROOT_VAR = "NBGOV_WORKER_ROOT"
 PLUGIN_PREFIX = "nbgov-warm-"
+
+
+def project_commit(root: str | Path) -> str | None:
+    """The git commit checked out at ``root`` (None: not a git checkout)."""
+    return head_commit(root)
 
 
 def environment_facts(root: str) -> dict[str, Any]:
@@ -107,6 +112,8 @@ class WarmWorker(WorkerPlugin):
         self.setup_s: float | None = None
         #: why setup failed (tasks fail at once with it, instead of waiting for imports)
         self.setup_error: str | None = None
+        #: an own checkout: the kernel template starts after the first task's check (enter)
+        self._deferred = False
 
     def __getstate__(self) -> dict:
         # sent to the workers: what it knows, not this process's pool or event
@@ -122,7 +129,6 @@ class WarmWorker(WorkerPlugin):
         from nbgov.adapters.kernels.template import (  # (stdlib only; not at import: workers load it)
             IMPORT_TIME_ENV,
             current_template,
-            start_for_project,
         )
 
         started = time.perf_counter()
@@ -132,15 +138,14 @@ class WarmWorker(WorkerPlugin):
                 plugin.teardown(worker)
         inherited = current_template()
         root = self.worker_root()
-        if inherited is None or not inherited.alive() or Path(inherited.root) != root:
-            # this worker's own checkout (NBGOV_WORKER_ROOT), not the driver's path
-            spec = Path(self.pipeline_path)
-            with contextlib.suppress(ValueError):
-                spec = root / spec.relative_to(self.root)
-            try:
-                start_for_project(root, spec, self.preload)
-            except Exception as exc:  # noqa: BLE001 - reported by each task at once (never a silent wait)
-                self.setup_error = f"{type(exc).__name__}: {exc}"[:500]
+        if self.own_checkout():
+            # R10: nothing of the checkout is imported before a task's check passed (the
+            # template preloads the notebooks' modules: started by enter()), and no bytecode
+            # is read from it (a forged __pycache__ file), here or in the kernels
+            private_bytecode(root)
+            self._deferred = True
+        elif inherited is None or not inherited.alive() or Path(inherited.root) != root:
+            if not self._start_template():
                 self._ready.set()
                 return
         else:
@@ -161,6 +166,26 @@ class WarmWorker(WorkerPlugin):
             self._ready.set()
 
         threading.Thread(target=warm, name="nbgov-warm-imports", daemon=True).start()
+
+    def own_checkout(self) -> bool:
+        """Whether this worker builds from a checkout of its own (``NBGOV_WORKER_ROOT``)."""
+        return self.worker_root().resolve() != Path(self.root).resolve()
+
+    def _start_template(self) -> bool:
+        """Start the kernel template in this worker's project folder (False: failed, the
+        reason in :attr:`setup_error`)."""
+        from nbgov.adapters.kernels.template import start_for_project  # (see setup)
+
+        root = self.worker_root()
+        spec = Path(self.pipeline_path)
+        with contextlib.suppress(ValueError):
+            spec = root / spec.relative_to(self.root)  # this worker's own checkout, not the driver's path
+        try:
+            start_for_project(root, spec, self.preload)
+        except Exception as exc:  # noqa: BLE001 - reported by each task at once (never a silent wait)
+            self.setup_error = f"{type(exc).__name__}: {exc}"[:500]
+            return False
+        return True
 
     def teardown(self, worker: Any = None) -> None:
         """Stop the template this worker started (its kernels with it; the pool's spare kernel
@@ -183,10 +208,18 @@ class WarmWorker(WorkerPlugin):
             self._pipeline = (key, loader(self.worker_root()))
         return self._pipeline[1]
 
+    def wait_ready(self) -> None:
+        """Wait for the warm-up imports of :meth:`setup` (at most 300 s)."""
+        if self._ready is not None:
+            self._ready.wait(300)
+
     def enter(self) -> None:
         """In the thread that runs tasks, the first time: wait for the imports, open the pool
         (kernels forked from the template, the next one booted while a task runs)."""
         self._ready.wait(300)
+        if getattr(self, "_deferred", False) and self.setup_error is None:
+            self._deferred = False  # an own checkout: checked by the caller before this
+            self._start_template()
         if self._pool is None and self.setup_error is None:
             from nbgov.adapters.kernels.pool import kernel_pool  # (jupyter_client: task threads only)
 
@@ -217,6 +250,9 @@ def run_warm(name: str, call: Any, guard: tuple[str, str, str] | None, plugin_na
         return ("failed", f"worker {worker.address} could not start: {plugin.setup_error}", facts)
     pipeline = None
     if named is not None:
+        # the pipeline load imports Ploomber: not while the warm-up thread imports it (a
+        # circular import seen half-initialized from this thread)
+        plugin.wait_ready()
         refusal, pipeline = own_checkout_refusal(plugin, name, named, expect or {})
         if refusal:
             return ("failed", f"refused on worker {worker.address}: {refusal}; a worker runs only the reviewed "
@@ -270,7 +306,8 @@ def _differing(pipeline: Any, root: Path, expected: dict[str, str]) -> str:
 def own_checkout_refusal(plugin: WarmWorker, name: str, named: tuple[str, Any],
                          expect: dict[str, Any]) -> tuple[str | None, Any]:
     """(why task ``name`` must not run from this worker's own checkout, the pipeline loaded
-    there). Checked before every task (``git status``: cheap) and after the load: the checkout
+    there). Checked before every task (:func:`checkout_problem`: the commit's tree against
+    the files, ~10 ms) and after the load: the checkout
     is the build's commit with nothing changed; the pipeline was rendered from the spec and env
     file the driver rendered (else loaded again: a change after an earlier load); the notebook
     Ploomber read for this task (the content it will execute, not the file as it is now) is the

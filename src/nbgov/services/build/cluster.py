@@ -29,7 +29,8 @@ import threading
 import time
 import uuid
 
-from nbgov.adapters.engines.dask import PYTHON, RemoteTask, dask_cluster, run_on_cluster
+from nbgov.adapters.engines.checkout import head_commit
+from nbgov.adapters.engines.dask import CHECKOUT_VAR, PYTHON, RemoteTask, dask_cluster, run_on_cluster
 from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config, load_config
 from nbgov.core.errors import NbgovError
@@ -197,8 +198,15 @@ def _cold_build(config: Config, options: BuildOptions, client, started: float,
     # opened here, before the workers record: no two workers race to create it
     parent = open_build(config, build_id, runner="nbgov build --cluster")
     try:
-        # each task's subprocess checks that it renders what this gate approved (gate.EXPECT_VAR)
-        outcomes = run_on_cluster(client, tasks, config.root, {EXPECT_VAR: driver_expectation(pipeline, infos)})
+        # each task's subprocess checks that it renders what this gate approved (gate.EXPECT_VAR);
+        # a worker with a checkout of its own checks it first (the commit, byte for byte: R10)
+        env = {EXPECT_VAR: driver_expectation(pipeline, infos)}
+        if own:
+            from nbgov.services.build.run import product_paths  # (the build machinery: see cluster_build)
+
+            env[CHECKOUT_VAR] = json.dumps({"commit": head_commit(config.root),
+                                            "products": product_paths(config, infos)})
+        outcomes = run_on_cluster(client, tasks, config.root, env)
     except NbgovError:
         if options.build_id is None:
             close_build(config, build_id, "FAILED")

@@ -9,6 +9,7 @@ closed, saying how many runs wait for ``nbgov sync``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import time
 
@@ -98,16 +99,12 @@ def _hand_to_engine(config: Config, engine, pipeline, infos: list[TaskInfo]) -> 
     path, path relative to the root, SHA-256): a worker refuses a source that differs. Workers
     with checkouts of their own need the products in storage (a ``File`` client): the driver
     replaces its copy of each task's products with the stored ones."""
-    def rel(path) -> str:
-        resolved = path.resolve()
-        return resolved.relative_to(config.root).as_posix() if resolved.is_relative_to(config.root) else str(resolved)
-
+    rel = functools.partial(_rel, config)
     expect = None
     if engine.loader is not None:
         # a worker's own checkout must be exactly the build's commit and have rendered what this
         # process rendered (engines.warm.own_checkout_refusal); products may differ from the commit
-        products = sorted({m for t in infos for p in t.products.values() for m in product_and_metadata(rel(p))})
-        expect = {"spec": pipeline.spec_digest, "products": products,
+        expect = {"spec": pipeline.spec_digest, "products": product_paths(config, infos),
                   "loaded": {t.name: pipeline.loaded_digest(t.name) for t in infos}}
     engine.approve({t.name: (str(t.source_file), rel(t.source_file), file_digest(t.source_file)) for t in infos
                     if t.source_file is not None and t.source_file.is_file()}, {t.name: t for t in infos}, expect)
@@ -119,6 +116,17 @@ def _hand_to_engine(config: Config, engine, pipeline, infos: list[TaskInfo]) -> 
         engine.fetch = pipeline.download_products
         engine.digests = pipeline.product_digests  # a product overwritten in storage is seen
         engine.upstream = {t.name: list(t.upstream) for t in infos}
+
+
+def _rel(config: Config, path) -> str:
+    resolved = path.resolve()
+    return resolved.relative_to(config.root).as_posix() if resolved.is_relative_to(config.root) else str(resolved)
+
+
+def product_paths(config: Config, infos: list[TaskInfo]) -> list[str]:
+    """Every product of ``infos`` and its metadata files, relative to the project folder: what
+    a worker's own checkout may hold beyond the build's commit (engines.checkout)."""
+    return sorted({m for t in infos for p in t.products.values() for m in product_and_metadata(_rel(config, p))})
 
 
 def product_and_metadata(path: str) -> list[str]:

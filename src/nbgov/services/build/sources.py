@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from nbgov.adapters.engines.checkout import drop_checkout, fetch_checkout
+from nbgov.adapters.engines.fetch import drop_checkout, fetch_checkout
 from nbgov.core.config import load_config
 from nbgov.core.errors import Location, NbgovError
 from nbgov.core.journal import open_journals

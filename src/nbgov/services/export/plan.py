@@ -25,7 +25,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nbgov.adapters.engines.checkout import checkout_problem, project_commit
+from nbgov.adapters.engines.checkout import checkout_problem, head_commit
 from nbgov.adapters.git import on_remote_branch, remote_url
 from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, Location, PipelineError, without_credentials
@@ -224,7 +224,7 @@ def _source(config: Config, repository: str | None, infos, written: str | None, 
     """(the commit the exported tasks build, the repository they fetch it from), refused when
     the project is not exactly a commit or names no repository (the workers fetch it)."""
     root = config.root
-    commit = project_commit(root)
+    commit = head_commit(root)
     hint_local = "or pass --allow-local-products when every task runs where the project folder is"
     if not commit:
         raise PipelineError("the project is not a git commit: the exported tasks fetch the project's sources by "

@@ -1,0 +1,136 @@
+"""A build's sources fetched by git commit into a cache of this machine's own (exported tasks).
+
+An exported task (Airflow, Argo, Kubeflow: ``nbgov build TASK --commit SHA --repository URL``)
+first fetches the commit into this machine's cache (:func:`fetch_checkout`: a bare repository
+per source URL, one fresh linked work tree per task) and checks that work tree with the warm
+worker's own check (:func:`nbgov.adapters.engines.checkout.checkout_problem`, R10) before
+anything in it is read. No third-party import here: an engine's worker needs no Dask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import uuid
+from pathlib import Path
+
+from nbgov.adapters.engines.checkout import checkout_problem
+from nbgov.adapters.git import add_worktree, remove_worktree
+from nbgov.core.errors import NbgovError, without_credentials
+from nbgov.core.lock import ProjectLock
+
+#: a full commit id (SHA-1 or SHA-256): a branch or tag name moves, the export pins the content
+COMMIT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+#: env var naming the cache of fetched sources (default: $XDG_CACHE_HOME/nbgov, ~/.cache/nbgov)
+CACHE_VAR = "NBGOV_CACHE_DIR"
+#: how long one fetch of a commit may take
+FETCH_TIMEOUT_S = 600
+
+
+def cache_dir() -> Path:
+    """This machine's cache of fetched sources (:data:`CACHE_VAR`, else the XDG cache)."""
+    named = os.environ.get(CACHE_VAR)
+    if named:
+        return Path(named)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "nbgov"
+
+
+def _run(repo: Path, *args: str, timeout: float = FETCH_TIMEOUT_S) -> subprocess.CompletedProcess:
+    # no terminal prompt for credentials: a worker has nobody to answer it (it would hang)
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=timeout,
+                              env=env)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(args, 124, "", f"git {args[0]} timed out after {timeout:.0f} s")
+    except OSError as exc:
+        return subprocess.CompletedProcess(args, 127, "", f"git cannot run: {exc}")
+
+
+def _last_line(proc: subprocess.CompletedProcess) -> str:
+    lines = [ln.strip() for ln in (proc.stderr or "").splitlines() if ln.strip()]
+    # git's own verdict (fatal: ...) rather than its advice lines after it
+    fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
+    return without_credentials((fatal or lines or [f"git exited {proc.returncode}"])[0])[:300]
+
+
+def check_source(repository: str, commit: str) -> None:
+    """Refuse what :func:`fetch_checkout` cannot fetch safely: a commit that is not a full id,
+    a repository that git would read as an option.
+
+    Raises:
+        NbgovError: naming the value and what to give instead (exit 2).
+    """
+    if not COMMIT_ID.match(commit or ""):
+        raise NbgovError(f"--commit {commit[:80]!r} is not a full git commit id (40 or 64 hex digits)",
+                         hint="export again: the exported tasks name the commit they build")
+    if not repository or repository.startswith("-"):
+        raise NbgovError(f"--repository {without_credentials(repository)[:80]!r} is not a repository address",
+                         hint="name the project's git repository (a URL or a path)")
+
+
+def fetch_checkout(repository: str, commit: str, cache: Path | None = None) -> Path:
+    """A fresh checkout of ``commit`` from ``repository`` in this machine's cache, checked with
+    :func:`checkout_problem`; the caller removes it with :func:`drop_checkout`.
+
+    The cache keeps one bare repository per repository address (fetched once per commit, under
+    a lock: tasks on one machine fetch in turn) and one linked work tree per call, so that tasks
+    share nothing but git's objects: every product comes from storage.
+
+    Raises:
+        NbgovError: the repository cannot be reached, does not hold the commit, or the
+            checkout is not exactly the commit (exit 2, one line each).
+    """
+    check_source(repository, commit)
+    where = without_credentials(repository)
+    base = (cache or cache_dir()) / "sources" / hashlib.sha256(repository.encode()).hexdigest()[:16]
+    bare = base / "repo.git"
+    lock = ProjectLock(base / "fetch.lock", "source fetch")
+    lock.acquire(wait=True, command="nbgov: fetch the project's sources")
+    try:
+        if not (bare / "HEAD").is_file():
+            bare.mkdir(parents=True, exist_ok=True)
+            init = _run(bare, "init", "--bare", "-q")
+            if init.returncode != 0:
+                raise NbgovError(f"cannot create the source cache {bare}: {_last_line(init)}",
+                                 hint=f"make the folder writable or name another cache ({CACHE_VAR})")
+        if _run(bare, "cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
+            # by its id first (servers allow wanting a reachable commit), else every branch and tag
+            keep = f"+{commit}:refs/nbgov/{commit}"
+            fetched = _run(bare, "fetch", "-q", "--no-tags", "--", repository, keep)
+            if fetched.returncode != 0:
+                fetched = _run(bare, "fetch", "-q", "--", repository, "+refs/heads/*:refs/nbgov/heads/*",
+                               "+refs/tags/*:refs/nbgov/tags/*")
+                if fetched.returncode != 0:
+                    raise NbgovError(f"cannot fetch the project's sources from {where}: {_last_line(fetched)}",
+                                     hint="let this worker reach the repository (network, a git credential "
+                                          "helper for its credentials), or run the export with "
+                                          "--allow-local-products on one machine")
+            if _run(bare, "cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
+                raise NbgovError(f"the repository {where} has no commit {commit[:12]} (not pushed?)",
+                                 hint="push the commit the workflow was exported at, or export again")
+        dest = base / "checkouts" / f"{commit[:12]}-{uuid.uuid4().hex[:8]}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        add_worktree(bare, commit, dest)
+    finally:
+        lock.release()
+    problem = checkout_problem(dest, commit)
+    if problem:
+        drop_checkout(dest)
+        raise NbgovError(f"refused: the fetched sources are not commit {commit[:12]}: {problem}",
+                         hint=f"remove the source cache {base} and run the task again")
+    return dest
+
+
+def drop_checkout(checkout: Path) -> None:
+    """Remove a work tree :func:`fetch_checkout` made (its bare repository stays, for the next task)."""
+    bare = checkout.parent.parent / "repo.git"
+    lock = ProjectLock(checkout.parent.parent / "fetch.lock", "source fetch")
+    lock.acquire(wait=True, command="nbgov: remove a checkout")
+    try:
+        remove_worktree(bare, checkout)
+    finally:
+        lock.release()
