@@ -46,7 +46,7 @@ def test_a_checkout_that_is_not_the_commit_is_refused_and_removed(tmp_path: Path
         (Path(dest) / "evil.py").write_text("import os\n")
         made.append(Path(dest))
 
-    monkeypatch.setattr(checkout, "add_worktree", tampered)
+    monkeypatch.setattr(fetch, "add_worktree", tampered)
     with pytest.raises(NbgovError, match=r"not commit .*differs from commit .*evil\.py"):
         fetch.fetch_checkout(str(tmp_path / "repo"), commit, tmp_path / "cache")
     assert made and not made[0].exists()
