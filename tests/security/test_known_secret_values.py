@@ -16,7 +16,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from tests.build.conftest import KERNEL, run_cli, write_nb
 
 pytestmark = pytest.mark.integration
@@ -76,7 +75,8 @@ def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
         "print('connecting with', db_password, api_token)\nprint(repr(db_password))\n"
         "print(header.split()[1])",
         "raise ValueError(f'login refused for {db_password!r} (token {api_token})')"))
-    write_nb(root / "notebooks/b.ipynb", _notebook("upstream = None\nproduct = None\ndb_password = ''", "print(db_password)"))
+    write_nb(root / "notebooks/b.ipynb",
+             _notebook("upstream = None\nproduct = None\ndb_password = ''", "print(db_password)"))
     (root / "pipeline.yaml").write_text(SPEC)
     (root / "nbgov.toml").write_text('experiment = "known-secrets"\n[execution]\ncell_timeout = 20\n')
     (root / ".gitignore").write_text("products/\nmlflow.db\nmlruns/\n")

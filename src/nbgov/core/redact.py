@@ -23,13 +23,15 @@ Two kinds of rules:
 
 from __future__ import annotations
 
+import html
+import json
 import math
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 #: What a masked secret is replaced with (the same string in params, records and notebooks).
 REDACTED = "***redacted***"
@@ -198,30 +200,51 @@ def _accept(kind: str, m: re.Match, text: str, code: bool) -> Finding | None:
     return Finding(start, end, kind, value)
 
 
-def scan(text: str, *, code: bool = False) -> Iterator[Finding]:
+def scan(text: str, *, code: bool = False, known: KnownSecrets | None = None) -> Iterator[Finding]:
     """Every secret in ``text``, in order, not overlapping.
 
     Args:
         text: any text (a cell source, an output, a traceback, a parameter value).
         code: the text is Python source: ``password = some_call()`` is then an expression, not
             a secret (quoted literals still are).
+        known: values this build knows to be secret (:class:`KnownSecrets`): found wherever
+            they are, as well as what the rules find.
     """
-    if not text or not may_hold_secrets(text):
+    if not text:
         return
-    found: list[Finding] = []
-    if not _SCAN.search(text):
-        return
-    for kind, pattern in _COMPILED:
-        for m in pattern.finditer(text):
-            hit = _accept(kind, m, text, code)
-            if hit is not None:
-                found.append(hit)
-    found.sort(key=lambda f: (f.start, -(f.end - f.start)))
-    end = -1
-    for hit in found:
-        if hit.start >= end:
-            yield hit
-            end = hit.end
+    selected: list[Finding] = []
+    if may_hold_secrets(text) and _SCAN.search(text):
+        found: list[Finding] = []
+        for kind, pattern in _COMPILED:
+            for m in pattern.finditer(text):
+                hit = _accept(kind, m, text, code)
+                if hit is not None:
+                    found.append(hit)
+        found.sort(key=lambda f: (f.start, -(f.end - f.start)))
+        end = -1
+        for hit in found:
+            if hit.start >= end:
+                selected.append(hit)
+                end = hit.end
+    if known:
+        selected = _merged(text, selected, list(known.find(text)))
+    yield from selected
+
+
+def _merged(text: str, hits: list[Finding], known: list[Finding]) -> list[Finding]:
+    """The rules' findings and a build's known secrets as one list of disjoint spans: spans that
+    overlap become one (a known value never stays half visible next to a rule's match)."""
+    if not known:
+        return hits
+    out: list[Finding] = []
+    for hit in sorted([*hits, *known], key=lambda f: (f.start, -(f.end - f.start))):
+        if out and hit.start < out[-1].end:
+            last = out[-1]
+            if hit.end > last.end:
+                out[-1] = Finding(last.start, hit.end, last.kind, text[last.start:hit.end])
+            continue
+        out.append(hit)
+    return out
 
 
 def line_of(text: str, finding: Finding) -> int:
@@ -229,9 +252,10 @@ def line_of(text: str, finding: Finding) -> int:
     return text.count("\n", 0, finding.start) + 1
 
 
-def mask_text(text: str, *, code: bool = False) -> tuple[str, int]:
-    """``text`` with every secret replaced by :data:`REDACTED`, and how many were."""
-    hits = list(scan(text, code=code))
+def mask_text(text: str, *, code: bool = False, known: KnownSecrets | None = None) -> tuple[str, int]:
+    """``text`` with every secret (and every value of ``known``) replaced by :data:`REDACTED`,
+    and how many were."""
+    hits = list(scan(text, code=code, known=known))
     if not hits:
         return text, 0
     parts, last = [], 0
@@ -281,12 +305,12 @@ _SECRET_WIDGETS = ("PasswordModel",)
 REDACTED_NAME = "redacted"
 
 
-def _mask_key(key: Any, taken: dict) -> tuple[Any, int]:
+def _mask_key(key: Any, taken: dict, known: KnownSecrets | None = None) -> tuple[Any, int]:
     """A mapping key with secrets masked (a token used as a name is still a token); a masked
     key that collides with another gets a number."""
     if not isinstance(key, str):
         return key, 0
-    masked, n = mask_text(key)
+    masked, n = mask_text(key, known=known)
     if n:
         masked = masked.replace(REDACTED, REDACTED_NAME)
         base, i = masked, 2
@@ -295,35 +319,36 @@ def _mask_key(key: Any, taken: dict) -> tuple[Any, int]:
     return masked, n
 
 
-def mask_value(value: Any, names: bool) -> tuple[Any, int]:
+def mask_value(value: Any, names: bool, known: KnownSecrets | None = None) -> tuple[Any, int]:
     """A copy of plain data with secret values masked (and, with ``names``, every value under a
-    secret-looking key), and how many were."""
+    secret-looking key; with ``known``, a build's known secrets in every string but under
+    :data:`IDENTIFIER_KEYS`), and how many were."""
     if isinstance(value, str):
-        return mask_text(value)
+        return mask_text(value, known=known)
     if isinstance(value, dict):
         out: dict[Any, Any] = {}
         total = 0
         password_widget = value.get("_model_name") in _SECRET_WIDGETS
         for key, item in value.items():
-            new_key, n_key = _mask_key(key, out)
+            new_key, n_key = _mask_key(key, out, known)
             if (names and is_secret_name(str(key)) or password_widget and key == "value") and \
                     item not in (None, "", REDACTED):
                 out[new_key], n = REDACTED, 1
             else:
-                out[new_key], n = mask_value(item, names)
+                out[new_key], n = mask_value(item, names, None if key in IDENTIFIER_KEYS else known)
             total += n + n_key
         return out, total
     if isinstance(value, (list, tuple)):
-        items = [mask_value(v, names) for v in value]
+        items = [mask_value(v, names, known) for v in value]
         return type(value)(v for v, _ in items), sum(n for _, n in items)
     return value, 0
 
 
-def redact_params(params: dict[str, Any]) -> dict[str, Any]:
+def redact_params(params: dict[str, Any], known: KnownSecrets | None = None) -> dict[str, Any]:
     """A copy of ``params`` (also scraps: name -> value) where the value of every secret-named
-    key, at any depth, is :data:`REDACTED`, and secrets in other string values are masked.
-    Types of other values are kept."""
-    return mask_value(dict(params), names=True)[0]
+    key, at any depth, is :data:`REDACTED`, and secrets in other string values are masked
+    (``known``: a build's known secrets too). Types of other values are kept."""
+    return mask_value(dict(params), names=True, known=known)[0]
 
 
 def count_params(params: dict[str, Any]) -> int:
@@ -331,17 +356,116 @@ def count_params(params: dict[str, Any]) -> int:
     return mask_value(dict(params), names=True)[1]
 
 
-def redact_record(record: dict[str, Any]) -> dict[str, Any]:
+def redact_record(record: dict[str, Any], known: KnownSecrets | None = None) -> dict[str, Any]:
     """A copy of a lineage record (``LineageRecord.to_dict()``) safe to store anywhere: its
     ``params`` (and ``scraps``, if any) through :func:`redact_params`, secrets masked in every
-    other string at any depth (an error message, a client URI). Digests and ids never match."""
+    other string at any depth (an error message, a client URI), and ``known``'s values in every
+    string but identifiers (:data:`IDENTIFIER_KEYS`). Digests and ids never match the rules."""
     out: dict[str, Any] = {}
     for key, value in record.items():
         if key in ("params", "scraps") and isinstance(value, dict):
-            out[key] = redact_params(value)
+            out[key] = redact_params(value, known)
         else:
-            out[key] = mask_value(value, names=False)[0]
+            out[key] = mask_value(value, names=False, known=None if key in IDENTIFIER_KEYS else known)[0]
     return out
+
+
+# -- known secrets -------------------------------------------------------------------------------
+#: Keys of nbgov's records and journal events whose values are identifiers nbgov reads back
+#: (digests, run ids and keys, paths): a build's known secrets are not searched in them (a short
+#: secret inside a hex digest or a file name would break the lineage; no value is printed there).
+IDENTIFIER_KEYS = frozenset({"digest", "run_id", "run_key", "parent_run_id", "key", "parent_key",
+                             "build_id", "commit", "path", "record_path", "version", "seq"})
+#: Shorter known values are masked by their name only (params, the injected cell, papermill's
+#: metadata), never searched for in free text: every ``1234`` of a notebook would go.
+MIN_KNOWN_LENGTH = 6
+
+
+class KnownSecrets:
+    """The values one build knows to be secret: the value of every secret-named parameter (at
+    any depth) and every secret the value rules find in a parameter. Fed to :func:`scan`
+    (``known=``), which then finds them anywhere, as written and in the forms Python and JSON
+    print them (``repr``, escapes, URL quoting), whatever surrounds them.
+
+    Example::
+
+        known = KnownSecrets()
+        known.add_params({"db_password": "Hunter2-xyz"})
+        mask_text("login refused for 'Hunter2-xyz'", known=known)[0]
+        # "login refused for '***redacted***'"
+    """
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def add(self, value: Any) -> None:
+        """One secret value (a string or a number; a list or dict: each of its leaves)."""
+        if isinstance(value, dict):
+            for item in value.values():
+                self.add(item)
+            return
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                self.add(item)
+            return
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            return
+        text = str(value)
+        for form in _forms(text):
+            if len(form) >= MIN_KNOWN_LENGTH and REDACTED not in form and form.strip():
+                if form not in self._values:
+                    self._values.add(form)
+                    self._pattern = None
+
+    def add_params(self, params: dict[str, Any]) -> None:
+        """Every secret in a task's parameters: values under secret names, at any depth, and
+        what the value rules find in other strings."""
+        for key, value in (params or {}).items():
+            if is_secret_name(str(key)) and value not in (None, "", REDACTED):
+                self.add(value)
+            elif isinstance(value, dict):
+                self.add_params(value)
+            elif isinstance(value, (list, tuple)):
+                for item in value:
+                    self.add_params(item) if isinstance(item, dict) else self._add_found(item)
+            else:
+                self._add_found(value)
+            self._add_found(key)  # a token used as a name
+
+    def _add_found(self, value: Any) -> None:
+        if isinstance(value, str):
+            for hit in scan(value):
+                self.add(hit.value)
+
+    def find(self, text: str) -> Iterator[Finding]:
+        """Every occurrence of a known value in ``text`` (longest first where they overlap)."""
+        if not self._values:
+            return
+        if self._pattern is None:
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+        for m in self._pattern.finditer(text):
+            yield Finding(m.start(), m.end(), "known secret", m.group(0))
+
+    def mask(self, text: str) -> str:
+        """``text`` with these values (and whatever the rules find) masked."""
+        return mask_text(text, known=self)[0] if text else text
+
+
+def _forms(value: str) -> set[str]:
+    """A value as written and as Python, JSON, HTML (a converted report) and URLs print it."""
+    forms = {value, value.strip(), repr(value)[1:-1], json.dumps(value)[1:-1],
+             json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""), html.escape(value),
+             html.escape(value, quote=False)}
+    forms |= {json.dumps(f)[1:-1] for f in list(forms)}  # an escaped form inside a JSON string
+    return forms
 
 
 def safe_uri(uri: str) -> str:

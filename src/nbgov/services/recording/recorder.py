@@ -29,7 +29,8 @@ from nbgov.core.config import Config
 from nbgov.core.journal import Journal, journal_folder, retire
 from nbgov.core.lineage import read_record, write_record
 from nbgov.core.oserrors import StorageError, describe
-from nbgov.core.redact import safe_uri
+from nbgov.core.redact import KnownSecrets, safe_uri
+from nbgov.services.recording.masking import flag_secret_artifacts, mask_sidecar, stage_masked
 from nbgov.services.recording.rundata import task_run_event
 from nbgov.services.recording.sender import SendState, stage_artifacts
 from nbgov.services.recording.uploader import Uploader
@@ -82,11 +83,17 @@ class Recorder:
                  build_id: str | None = None, review_status: dict[str, str] | None = None) -> None:
         self.config = config
         self.tasks = {t.name: t for t in tasks}
+        #: the values this build knows to be secret (its tasks' secret parameters): masked in
+        #: everything it journals, sends and prints (core.redact.KnownSecrets)
+        self.secrets = KnownSecrets()
+        for task in tasks:
+            self.secrets.add_params(task.params)
         self.runner = runner
         self.joined = build_id is not None
         self.build_id = build_id or uuid.uuid4().hex
         # one journal per process: processes joining one build id never share a file
-        self.journal = Journal(journal_folder(config.root), f"{self.build_id}.{uuid.uuid4().hex[:8]}")
+        self.journal = Journal(journal_folder(config.root), f"{self.build_id}.{uuid.uuid4().hex[:8]}",
+                               known=self.secrets)
         self.tracker = Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
         self.review_status = dict(review_status or {})
         self.report = RecordingReport(self.build_id, None)
@@ -128,6 +135,8 @@ class Recorder:
     def use_tasks(self, tasks: list[TaskInfo]) -> None:
         """The pipeline's tasks, once loaded (a recorder made before loading starts with none)."""
         self.tasks = {t.name: t for t in tasks}
+        for task in tasks:
+            self.secrets.add_params(task.params)
 
     def start_uploader(self) -> None:
         """Start the upload process now (it imports MLflow while the build loads the pipeline;
@@ -159,7 +168,11 @@ class Recorder:
         # record once it has it (nothing waits for the store)
         key = f"{self.journal.build_id}/{name}"
         run_id = self._state.ids.get(key)
+        info = self.tasks.get(name)
         try:
+            if info is not None and self.secrets:
+                # nbgov's own copy of the executed notebook: masked before its digest is taken
+                mask_sidecar(info.evidence, info.notebook_product, self.secrets)
             status = self._review_status(name)
             payload, record, duration = task_run_event(
                 self.config, self.tasks, self.tasks[name], outcome=outcome, runner_error=error,
@@ -169,12 +182,16 @@ class Recorder:
                 parent_run_id=self.report.parent_run_id or self._state.ids.get(self._parent_key),
                 build_id=self.build_id, runner=self.runner,
                 tracking_uri=safe_uri(self.tracker.uri), experiment=self.tracker.experiment,
-                upstream_ids=self._upstream_ids(name))
+                upstream_ids=self._upstream_ids(name), known=self.secrets)
+            masked = flag_secret_artifacts(payload, self.config.root, self.secrets)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - its outputs cannot be read (disk full, a file half-written)
             payload, record, duration = self._unrecordable(outcome, exc, start_ms, time.perf_counter() - t0, error)
+            masked = {}
         event = self._append("task_finished", key=key, task=name, parent_key=self._parent_key, **payload)
+        # the masked copies of executed notebooks holding a known secret, before anything is sent
+        stage_masked(self.journal, event, masked)
         if record is not None and self.tasks[name].record is not None:
 
             try:
@@ -184,7 +201,7 @@ class Recorder:
         if self._uploader.offline_reason is not None:
             stage_artifacts(self.journal, event, self.config.root)
         self._uploader.put(event)
-        self.report.tasks[name] = TaskRecord(name, outcome, run_id, duration, payload.get("error"))
+        self.report.tasks[name] = TaskRecord(name, outcome, run_id, duration, event.get("error"))
 
     def close(self, status: str = "FINISHED", error: str | None = None) -> RecordingReport:
         """Journal the end of the build, wait (bounded) for the store, and say what is pending.

@@ -226,6 +226,11 @@ class Sender:
             if staged.is_file():
                 out.append((staged, folder))
                 continue
+            if item.get("masked"):
+                # the file holds a secret of the build that only its masked copy left out, and
+                # that copy was never made (the build died between the two writes): not sent
+                changed.append(f"{item['path']} (withheld: holds a secret parameter's value)")
+                continue
             path = self.root / item["path"]
             if path.is_file() and (not item.get("digest") or file_digest(path) == item["digest"]):
                 out.append((path, folder))
