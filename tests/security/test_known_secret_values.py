@@ -5,8 +5,10 @@ value masked in the logged params only; the same value reached the executed note
 MLflow (printed by a cell, in a traceback), the ``nbgov.error`` tag, the lineage record's error,
 the journal and nbgov's stderr. One real build of a tiny project (run once for the module): task
 ``a`` prints the secrets and fails with them in its message (an ``.ipynb`` product), task ``b``
-prints them and succeeds (an html report: its executed notebook is nbgov's sidecar). The values
-must appear nowhere nbgov writes or sends, in any form Python prints them: as is, ``repr``, JSON.
+prints them and succeeds (an html report: its executed notebook is nbgov's sidecar); ``a`` also
+prints one on the kernel's stderr, which papermill's ``log_output`` shows on nbgov's terminal. The
+values must appear nowhere nbgov writes or sends, in any form Python prints them: as is,
+``repr``, JSON.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from tests.build.conftest import KERNEL, run_cli, write_nb
+
+from nbgov.core.redact import REDACTED
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +34,7 @@ tasks:
   - source: notebooks/a.ipynb
     product: products/a.ipynb
     name: a
+    papermill_params: {{log_output: true}}
     params:
       db_password: '{DB_PASSWORD}'
       api_token: '{API_TOKEN}'
@@ -72,8 +77,8 @@ def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
         subprocess.run(["git", "-C", str(root), *args], check=True)
     write_nb(root / "notebooks/a.ipynb", _notebook(
         "upstream = None\nproduct = None\ndb_password = ''\napi_token = ''\nheader = ''",
-        "print('connecting with', db_password, api_token)\nprint(repr(db_password))\n"
-        "print(header.split()[1])",
+        "import sys\nprint('connecting with', db_password, api_token)\nprint(repr(db_password))\n"
+        "print(header.split()[1])\nprint('stderr:', db_password, file=sys.stderr)",
         "raise ValueError(f'login refused for {db_password!r} (token {api_token})')"))
     write_nb(root / "notebooks/b.ipynb",
              _notebook("upstream = None\nproduct = None\ndb_password = ''", "print(db_password)"))
@@ -138,8 +143,10 @@ def test_nothing_under_dot_nbgov_holds_a_secret_value(built):
 
 
 def test_nbgovs_own_output_holds_no_secret_value(built):
+    """nbgov's summary and errors, and the kernel's stderr papermill prints (``log_output``)."""
     _, proc = built
     assert "error: task a failed" in proc.stderr and "login refused" in proc.stderr
+    assert f"stderr: {REDACTED}" in proc.stderr
     assert leaks(proc.stderr) == [] and leaks(proc.stdout) == []
 
 

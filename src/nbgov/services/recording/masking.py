@@ -14,11 +14,18 @@ before anything is journaled or sent:
   uploads nothing in its place rather than the file with the secret.
 
 A build without known secrets reads no file here (no cost).
+
+The kernel's own output reaches the terminal only through papermill's logger (a task with
+``papermill_params: {log_output: true}``; nbgov shows its warnings: the kernel's stderr). That is
+nbgov's stderr, which CI keeps in its logs: :func:`mask_logs` masks the build's known secrets in
+every record of that logger (only records that hold one are touched).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,18 +74,25 @@ def _executed(item: dict[str, Any]) -> bool:
     return item.get("dir") == "notebook" or bool(item.get("executed"))
 
 
-def flag_secret_artifacts(payload: dict[str, Any], root: Path, known: KnownSecrets) -> dict[int, str]:
+def flag_secret_artifacts(payload: dict[str, Any], root: Path, known: KnownSecrets,
+                          masked_in_place: list[str] = ()) -> dict[int, str]:
     """Mark the executed artifacts of a ``task_finished`` payload that hold a known secret
-    (``masked: true``); their masked texts by position, to keep with :func:`stage_masked`."""
+    (``masked: "copy"``: their masked texts are returned by position, to keep with
+    :func:`stage_masked`) or held one (``masked: "in place"``: the sidecar ``masked_in_place``
+    names, masked on disk). The sender uploads a flagged file only masked, and none under
+    ``[tracking] secrets = "refuse"``."""
     out: dict[int, str] = {}
     if not known:
         return out
     for i, item in enumerate(payload.get("artifacts") or []):
         if not _executed(item):
             continue
+        if item["path"] in masked_in_place:
+            item["masked"] = "in place"
+            continue
         masked = masked_text(root / item["path"], known)
         if masked is not None:
-            item["masked"] = True
+            item["masked"] = "copy"
             out[i] = masked
     return out
 
@@ -91,3 +105,37 @@ def stage_masked(journal: Journal, event: dict[str, Any], masked: dict[int, str]
         for folder in (journal.files, target.parent.parent, target.parent):
             private_dir(folder)
         atomic_write(target, text, mode=PRIVATE_FILE)
+
+
+#: The loggers that print a kernel's output on nbgov's terminal (papermill's ``log_output``).
+KERNEL_OUTPUT_LOGGERS = ("papermill",)
+
+
+class _MaskSecrets(logging.Filter):
+    """Masks a build's known secrets in a log record's message (rendered once, if it holds one)."""
+
+    def __init__(self, known: KnownSecrets) -> None:
+        super().__init__()
+        self.known = known
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.known:
+            message = record.getMessage()
+            if next(self.known.find(message), None) is not None:
+                record.msg, record.args = mask_text(message, known=self.known)[0], ()
+        return True
+
+
+def mask_logs(known: KnownSecrets) -> Callable[[], None]:
+    """Mask ``known``'s values in what the kernel-output loggers print, until the returned
+    function is called. The set is read at each record: values added later count."""
+    mask = _MaskSecrets(known)
+    loggers = [logging.getLogger(name) for name in KERNEL_OUTPUT_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(mask)
+
+    def remove() -> None:
+        for logger in loggers:
+            logger.removeFilter(mask)
+
+    return remove

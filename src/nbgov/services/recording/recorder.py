@@ -30,7 +30,7 @@ from nbgov.core.journal import Journal, journal_folder, retire
 from nbgov.core.lineage import read_record, write_record
 from nbgov.core.oserrors import StorageError, describe
 from nbgov.core.redact import KnownSecrets, safe_uri
-from nbgov.services.recording.masking import flag_secret_artifacts, mask_sidecar, stage_masked
+from nbgov.services.recording.masking import flag_secret_artifacts, mask_logs, mask_sidecar, stage_masked
 from nbgov.services.recording.rundata import task_run_event
 from nbgov.services.recording.sender import SendState, stage_artifacts
 from nbgov.services.recording.uploader import Uploader
@@ -88,6 +88,7 @@ class Recorder:
         self.secrets = KnownSecrets()
         for task in tasks:
             self.secrets.add_params(task.params)
+        self._unmask_logs = mask_logs(self.secrets)  # the kernel's stderr papermill prints
         self.runner = runner
         self.joined = build_id is not None
         self.build_id = build_id or uuid.uuid4().hex
@@ -169,10 +170,13 @@ class Recorder:
         key = f"{self.journal.build_id}/{name}"
         run_id = self._state.ids.get(key)
         info = self.tasks.get(name)
+        # executed notebooks holding a known secret: masked as [tracking] secrets says (allow:
+        # as they are; refuse: left out of the run, masked copies made for nobody)
+        policy = self.config.secrets_policy
+        known = self.secrets if policy != "allow" else KnownSecrets()
         try:
-            if info is not None and self.secrets:
-                # nbgov's own copy of the executed notebook: masked before its digest is taken
-                mask_sidecar(info.evidence, info.notebook_product, self.secrets)
+            # nbgov's own copy of the executed notebook: masked before its digest is taken
+            in_place = info is not None and mask_sidecar(info.evidence, info.notebook_product, known)
             status = self._review_status(name)
             payload, record, duration = task_run_event(
                 self.config, self.tasks, self.tasks[name], outcome=outcome, runner_error=error,
@@ -183,7 +187,10 @@ class Recorder:
                 build_id=self.build_id, runner=self.runner,
                 tracking_uri=safe_uri(self.tracker.uri), experiment=self.tracker.experiment,
                 upstream_ids=self._upstream_ids(name), known=self.secrets)
-            masked = flag_secret_artifacts(payload, self.config.root, self.secrets)
+            masked = flag_secret_artifacts(payload, self.config.root, known,
+                                           [self._rel(info.evidence)] if in_place else [])
+            if policy == "refuse":
+                masked = {}  # flagged: the sender leaves them out
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - its outputs cannot be read (disk full, a file half-written)
@@ -211,6 +218,7 @@ class Recorder:
                 tasks still running end FAILED with it; without it they were interrupted
                 (Ctrl-C, SIGTERM) and end KILLED.
         """
+        self._unmask_logs()
         if not self._opened:
             self._uploader.abandon()
             return self.report
