@@ -434,7 +434,10 @@ class KnownSecrets:
                 self.add_params(value)
             elif isinstance(value, (list, tuple)):
                 for item in value:
-                    self.add_params(item) if isinstance(item, dict) else self._add_found(item)
+                    if isinstance(item, dict):
+                        self.add_params(item)
+                    else:
+                        self._add_found(item)
             else:
                 self._add_found(value)
             self._add_found(key)  # a token used as a name
