@@ -1,6 +1,6 @@
 """What a build sends to MLflow as parameters: every value as a string, and the value of a
 secret-looking parameter name never (``nbgov.services.recording.tracking.redact_params``); and a
-build's known secrets (``nbgov.core.redact.KnownSecrets``): that value wherever it turns up."""
+build's known secrets (``nbgov.core.redact_known.KnownSecrets``): that value wherever it turns up."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from nbgov.core.journal import Journal
-from nbgov.core.redact import MIN_KNOWN_LENGTH, REDACTED, KnownSecrets, mask_text, redact_record
+from nbgov.core.redact import REDACTED, mask_text, redact_record
+from nbgov.core.redact_known import MIN_KNOWN_LENGTH, KnownSecrets
 from nbgov.core.redact_notebook import mask_notebook
 from nbgov.services.recording.tracking import redact_params
 

@@ -41,7 +41,8 @@ from nbgov.core.atomic import PRIVATE_FILE, private_dir
 from nbgov.core.errors import Location, NbgovError
 from nbgov.core.lock import same_file, try_lock
 from nbgov.core.oserrors import storage_error
-from nbgov.core.redact import KnownSecrets, redact_record
+from nbgov.core.redact import redact_record
+from nbgov.core.redact_known import KnownSecrets
 
 JOURNAL_DIR = Path(".nbgov") / "journal"
 EVENTS = ("build_opened", "task_started", "task_finished", "build_closed")

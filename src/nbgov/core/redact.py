@@ -19,19 +19,21 @@ Two kinds of rules:
   replaced by :data:`REDACTED`, wherever the text is, also in the *keys* of plain data.
 - **notebooks** (:mod:`nbgov.core.redact_notebook`): sources, outputs (and their metadata),
   cell metadata and notebook metadata, with these rules.
+- **known values** (:class:`nbgov.core.redact_known.KnownSecrets`): what a build knows to be secret (a secret-named
+  parameter's value, a secret the rules found in a parameter), given to :func:`scan` and every
+  function built on it (``known=``): that exact value is masked wherever it is, also where no
+  rule would see it (``print(db_password)``, an error message).
 """
 
 from __future__ import annotations
 
-import html
-import json
 import math
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 #: What a masked secret is replaced with (the same string in params, records and notebooks).
 REDACTED = "***redacted***"
@@ -200,15 +202,27 @@ def _accept(kind: str, m: re.Match, text: str, code: bool) -> Finding | None:
     return Finding(start, end, kind, value)
 
 
-def scan(text: str, *, code: bool = False, known: KnownSecrets | None = None) -> Iterator[Finding]:
+class KnownValues(Protocol):
+    """What :func:`scan` needs of a build's known secrets
+    (:class:`nbgov.core.redact_known.KnownSecrets`, which feeds this scanner)."""
+
+    def __bool__(self) -> bool: ...
+
+    def find(self, text: str) -> Iterator[Finding]:
+        """Every occurrence of a known value in ``text``."""
+        ...
+
+
+def scan(text: str, *, code: bool = False, known: KnownValues | None = None) -> Iterator[Finding]:
     """Every secret in ``text``, in order, not overlapping.
 
     Args:
         text: any text (a cell source, an output, a traceback, a parameter value).
         code: the text is Python source: ``password = some_call()`` is then an expression, not
             a secret (quoted literals still are).
-        known: values this build knows to be secret (:class:`KnownSecrets`): found wherever
-            they are, as well as what the rules find.
+        known: values this build knows to be secret
+            (:class:`nbgov.core.redact_known.KnownSecrets`): found wherever they are, as well as
+            what the rules find.
     """
     if not text:
         return
@@ -252,7 +266,7 @@ def line_of(text: str, finding: Finding) -> int:
     return text.count("\n", 0, finding.start) + 1
 
 
-def mask_text(text: str, *, code: bool = False, known: KnownSecrets | None = None) -> tuple[str, int]:
+def mask_text(text: str, *, code: bool = False, known: KnownValues | None = None) -> tuple[str, int]:
     """``text`` with every secret (and every value of ``known``) replaced by :data:`REDACTED`,
     and how many were."""
     hits = list(scan(text, code=code, known=known))
@@ -305,7 +319,7 @@ _SECRET_WIDGETS = ("PasswordModel",)
 REDACTED_NAME = "redacted"
 
 
-def _mask_key(key: Any, taken: dict, known: KnownSecrets | None = None) -> tuple[Any, int]:
+def _mask_key(key: Any, taken: dict, known: KnownValues | None = None) -> tuple[Any, int]:
     """A mapping key with secrets masked (a token used as a name is still a token); a masked
     key that collides with another gets a number."""
     if not isinstance(key, str):
@@ -319,7 +333,7 @@ def _mask_key(key: Any, taken: dict, known: KnownSecrets | None = None) -> tuple
     return masked, n
 
 
-def mask_value(value: Any, names: bool, known: KnownSecrets | None = None) -> tuple[Any, int]:
+def mask_value(value: Any, names: bool, known: KnownValues | None = None) -> tuple[Any, int]:
     """A copy of plain data with secret values masked (and, with ``names``, every value under a
     secret-looking key; with ``known``, a build's known secrets in every string but under
     :data:`IDENTIFIER_KEYS`), and how many were."""
@@ -344,7 +358,7 @@ def mask_value(value: Any, names: bool, known: KnownSecrets | None = None) -> tu
     return value, 0
 
 
-def redact_params(params: dict[str, Any], known: KnownSecrets | None = None) -> dict[str, Any]:
+def redact_params(params: dict[str, Any], known: KnownValues | None = None) -> dict[str, Any]:
     """A copy of ``params`` (also scraps: name -> value) where the value of every secret-named
     key, at any depth, is :data:`REDACTED`, and secrets in other string values are masked
     (``known``: a build's known secrets too). Types of other values are kept."""
@@ -356,7 +370,7 @@ def count_params(params: dict[str, Any]) -> int:
     return mask_value(dict(params), names=True)[1]
 
 
-def redact_record(record: dict[str, Any], known: KnownSecrets | None = None) -> dict[str, Any]:
+def redact_record(record: dict[str, Any], known: KnownValues | None = None) -> dict[str, Any]:
     """A copy of a lineage record (``LineageRecord.to_dict()``) safe to store anywhere: its
     ``params`` (and ``scraps``, if any) through :func:`redact_params`, secrets masked in every
     other string at any depth (an error message, a client URI), and ``known``'s values in every
@@ -376,101 +390,6 @@ def redact_record(record: dict[str, Any], known: KnownSecrets | None = None) -> 
 #: secret inside a hex digest or a file name would break the lineage; no value is printed there).
 IDENTIFIER_KEYS = frozenset({"digest", "run_id", "run_key", "parent_run_id", "key", "parent_key",
                              "build_id", "commit", "path", "record_path", "version", "seq"})
-#: Shorter known values are masked by their name only (params, the injected cell, papermill's
-#: metadata), never searched for in free text: every ``1234`` of a notebook would go.
-MIN_KNOWN_LENGTH = 6
-
-
-class KnownSecrets:
-    """The values one build knows to be secret: the value of every secret-named parameter (at
-    any depth) and every secret the value rules find in a parameter. Fed to :func:`scan`
-    (``known=``), which then finds them anywhere, as written and in the forms Python and JSON
-    print them (``repr``, escapes, URL quoting), whatever surrounds them.
-
-    Example::
-
-        known = KnownSecrets()
-        known.add_params({"db_password": "Hunter2-xyz"})
-        mask_text("login refused for 'Hunter2-xyz'", known=known)[0]
-        # "login refused for '***redacted***'"
-    """
-
-    def __init__(self) -> None:
-        self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def add(self, value: Any) -> None:
-        """One secret value (a string or a number; a list or dict: each of its leaves)."""
-        if isinstance(value, dict):
-            for item in value.values():
-                self.add(item)
-            return
-        if isinstance(value, (list, tuple)):
-            for item in value:
-                self.add(item)
-            return
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            return
-        text = str(value)
-        for form in _forms(text):
-            if len(form) >= MIN_KNOWN_LENGTH and REDACTED not in form and form.strip():
-                if form not in self._values:
-                    self._values.add(form)
-                    self._pattern = None
-
-    def add_params(self, params: dict[str, Any]) -> None:
-        """Every secret in a task's parameters: values under secret names, at any depth, and
-        what the value rules find in other strings."""
-        for key, value in (params or {}).items():
-            if is_secret_name(str(key)) and value not in (None, "", REDACTED):
-                self.add(value)
-            elif isinstance(value, dict):
-                self.add_params(value)
-            elif isinstance(value, (list, tuple)):
-                for item in value:
-                    if isinstance(item, dict):
-                        self.add_params(item)
-                    else:
-                        self._add_found(item)
-            else:
-                self._add_found(value)
-            self._add_found(key)  # a token used as a name
-
-    def _add_found(self, value: Any) -> None:
-        if isinstance(value, str):
-            for hit in scan(value):
-                self.add(hit.value)
-
-    def find(self, text: str) -> Iterator[Finding]:
-        """Every occurrence of a known value in ``text`` (longest first where they overlap)."""
-        if not self._values:
-            return
-        if self._pattern is None:
-            ordered = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
-        for m in self._pattern.finditer(text):
-            yield Finding(m.start(), m.end(), "known secret", m.group(0))
-
-    def mask(self, text: str) -> str:
-        """``text`` with these values (and whatever the rules find) masked."""
-        return mask_text(text, known=self)[0] if text else text
-
-
-def _forms(value: str) -> set[str]:
-    """A value as written and as Python, JSON, HTML (a converted report) and URLs print it."""
-    forms = {value, value.strip(), repr(value)[1:-1], json.dumps(value)[1:-1],
-             json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""), html.escape(value),
-             html.escape(value, quote=False)}
-    forms |= {json.dumps(f)[1:-1] for f in list(forms)}  # an escaped form inside a JSON string
-    return forms
-
-
 def safe_uri(uri: str) -> str:
     """A tracking URI without user:password and with its secret query values masked
     (``?access_token=...``), fit for a tag, a reply or a log line."""

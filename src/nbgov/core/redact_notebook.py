@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from nbgov.core.errors import GateError, Location
-from nbgov.core.redact import ANSI_ESCAPE, REDACTED, KnownSecrets, is_secret_name, mask_text, mask_value
+from nbgov.core.redact import ANSI_ESCAPE, REDACTED, KnownValues, is_secret_name, mask_text, mask_value
 
 # -- notebooks -----------------------------------------------------------------------------------
 _TEXT_MIME = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json",
@@ -25,7 +25,7 @@ def _source(cell: dict) -> str:
     return "".join(src) if isinstance(src, list) else str(src)
 
 
-def _mask_injected(source: str, known: KnownSecrets | None = None) -> tuple[str, int]:
+def _mask_injected(source: str, known: KnownValues | None = None) -> tuple[str, int]:
     """Papermill's injected-parameters cell: ``name = value`` lines with a secret name."""
     count = 0
 
@@ -47,7 +47,7 @@ def _mask_injected(source: str, known: KnownSecrets | None = None) -> tuple[str,
     return _ASSIGN.sub(one, source), count
 
 
-def _mask_text_or_lines(value: Any, known: KnownSecrets | None = None) -> tuple[Any, int]:
+def _mask_text_or_lines(value: Any, known: KnownValues | None = None) -> tuple[Any, int]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         masked, n = mask_text("".join(value), known=known)
         return (masked.splitlines(keepends=True) if n else value), n
@@ -56,7 +56,7 @@ def _mask_text_or_lines(value: Any, known: KnownSecrets | None = None) -> tuple[
     return mask_value(value, names=True, known=known)
 
 
-def _mask_output(output: dict, known: KnownSecrets | None = None) -> int:
+def _mask_output(output: dict, known: KnownValues | None = None) -> int:
     otype, count = output.get("output_type"), 0
     if otype == "stream":
         output["text"], count = _mask_text_or_lines(output.get("text", ""), known)
@@ -103,7 +103,7 @@ def _as_text(value: Any) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
 
 
-def mask_notebook(nb: dict[str, Any], known: KnownSecrets | None = None) -> tuple[dict[str, Any], int]:
+def mask_notebook(nb: dict[str, Any], known: KnownValues | None = None) -> tuple[dict[str, Any], int]:
     """A copy of an executed notebook with secrets masked in cell sources, outputs (streams,
     text and JSON data, scraps), tracebacks and papermill's recorded parameters (``known``: a
     build's known secret values too, wherever they are); and how many values were masked. The
@@ -138,7 +138,7 @@ def mask_notebook(nb: dict[str, Any], known: KnownSecrets | None = None) -> tupl
     return out, count
 
 
-def mask_json_text(text: str, known: KnownSecrets | None = None) -> tuple[str, int]:
+def mask_json_text(text: str, known: KnownValues | None = None) -> tuple[str, int]:
     """A JSON document's text (e.g. an .ipynb file) with secrets masked: notebooks through
     :func:`mask_notebook`, other JSON through the value rules (and ``known``). Not JSON: as
     text."""

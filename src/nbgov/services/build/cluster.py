@@ -33,7 +33,7 @@ from nbgov.adapters.engines.dask import PYTHON, RemoteTask, dask_cluster, run_on
 from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config, load_config
 from nbgov.core.errors import NbgovError
-from nbgov.core.redact import KnownSecrets
+from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.build.gate import EXPECT_VAR, driver_expectation, gate
 from nbgov.services.build.load import load_pipeline
 from nbgov.services.build.options import LOCAL, BuildOptions, BuildSummary, TaskSummary

@@ -1,5 +1,5 @@
-"""A build's known secrets (:class:`nbgov.core.redact.KnownSecrets`) in the executed notebooks it
-keeps and sends.
+"""A build's known secrets (:class:`nbgov.core.redact_known.KnownSecrets`) in the executed
+notebooks it keeps and sends, and in the kernel output it prints.
 
 Only the build process knows a build's secret parameters; ``nbgov sync`` may send its runs
 later, from the journal, in a process that never saw them. So the build masks what it can
@@ -31,7 +31,8 @@ from typing import Any
 
 from nbgov.core.atomic import PRIVATE_FILE, atomic_write, private_dir
 from nbgov.core.journal import Journal
-from nbgov.core.redact import KnownSecrets, mask_text
+from nbgov.core.redact import mask_text
+from nbgov.core.redact_known import KnownSecrets
 from nbgov.core.redact_notebook import mask_notebook
 from nbgov.services.recording.sender import staged_name
 

@@ -13,6 +13,7 @@ of the build, keeps copies of the runs' files in the journal, and the build stil
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -29,7 +30,8 @@ from nbgov.core.config import Config
 from nbgov.core.journal import Journal, journal_folder, retire
 from nbgov.core.lineage import read_record, write_record
 from nbgov.core.oserrors import StorageError, describe
-from nbgov.core.redact import KnownSecrets, safe_uri
+from nbgov.core.redact import safe_uri
+from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.recording.masking import flag_secret_artifacts, mask_logs, mask_sidecar, stage_masked
 from nbgov.services.recording.rundata import task_run_event
 from nbgov.services.recording.sender import SendState, stage_artifacts
@@ -84,7 +86,7 @@ class Recorder:
         self.config = config
         self.tasks = {t.name: t for t in tasks}
         #: the values this build knows to be secret (its tasks' secret parameters): masked in
-        #: everything it journals, sends and prints (core.redact.KnownSecrets)
+        #: everything it journals, sends and prints (core.redact_known.KnownSecrets)
         self.secrets = KnownSecrets()
         for task in tasks:
             self.secrets.add_params(task.params)
@@ -198,7 +200,9 @@ class Recorder:
             masked = {}
         event = self._append("task_finished", key=key, task=name, parent_key=self._parent_key, **payload)
         # the masked copies of executed notebooks holding a known secret, before anything is sent
-        stage_masked(self.journal, event, masked)
+        # (a copy that cannot be written, disk full: the sender withholds that notebook)
+        with contextlib.suppress(OSError):
+            stage_masked(self.journal, event, masked)
         if record is not None and self.tasks[name].record is not None:
 
             try:

@@ -20,7 +20,8 @@ from nbgov.core.digest import file_digest
 from nbgov.core.errors import NbgovError
 from nbgov.core.executed import Execution, read_execution, split_scraps
 from nbgov.core.lineage import REGISTERED_MODEL_PRODUCT, LineageRecord
-from nbgov.core.redact import KnownSecrets, mask_text, redact_params, redact_record
+from nbgov.core.redact import mask_text, redact_params, redact_record
+from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.recording.tracking import redact_params as mlflow_params
 
 #: Characters MLflow accepts in metric, param and tag names.

@@ -224,7 +224,7 @@ class Sender:
                 folder = "products:executed"
             staged = state.journal.files / staged_name(event["seq"], item)
             if item.get("masked") and self.secrets == "refuse":
-                # it held a secret parameter's value (core.redact.KnownSecrets): left out
+                # it held a secret parameter's value (core.redact_known.KnownSecrets): left out
                 changed.append(f"{item['path']} (refused: held a secret parameter's value)")
                 continue
             if staged.is_file():

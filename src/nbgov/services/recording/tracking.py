@@ -13,8 +13,8 @@ from typing import Any
 from nbgov.adapters.environment import git_state
 from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.core.config import Config
-from nbgov.core.redact import KnownSecrets
 from nbgov.core.redact import redact_params as redact
+from nbgov.core.redact_known import KnownSecrets
 
 
 @dataclass
