@@ -10,8 +10,9 @@ before anything is journaled or sent:
 - an executed notebook nbgov does not own (an ``.ipynb`` product, a report converted from the
   executed notebook) stays as the task wrote it, and a masked copy is kept in the journal
   (``<build>.files/<seq>/...``, 0600), where the sender takes it from. Its artifact entry says
-  ``masked: true``: a sender that finds no such copy (the build died between the two writes)
-  uploads nothing in its place rather than the file with the secret.
+  ``masked: "copy"`` (``"in place"`` for the sidecar): a sender that finds no such copy (the
+  build died between the two writes) uploads nothing in its place rather than the file with the
+  secret, and under ``[tracking] secrets = "refuse"`` no flagged notebook is sent at all.
 
 A build without known secrets reads no file here (no cost).
 
