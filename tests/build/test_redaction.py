@@ -1,11 +1,20 @@
 """What a build sends to MLflow as parameters: every value as a string, and the value of a
-secret-looking parameter name never (``nbgov.services.recording.tracking.redact_params``)."""
+secret-looking parameter name never (``nbgov.services.recording.tracking.redact_params``); and a
+build's known secrets (``nbgov.core.redact_known.KnownSecrets``): that value wherever it turns up."""
 
 from __future__ import annotations
 
+import html
+import json
+import urllib.parse
+from pathlib import Path
+
 import pytest
 
-from nbgov.core.redact import REDACTED
+from nbgov.core.journal import Journal
+from nbgov.core.redact import REDACTED, mask_text, redact_record
+from nbgov.core.redact_known import MIN_KNOWN_LENGTH, KnownSecrets
+from nbgov.core.redact_notebook import mask_notebook
 from nbgov.services.recording.tracking import redact_params
 
 
@@ -40,3 +49,105 @@ def test_values_become_mlflow_strings():
                    "d": '{"k": 2}', "p": '"P!"'}
     assert all(isinstance(v, str) for v in out.values())
     assert redact_params({}) == {}
+
+
+# -- a build's known secrets (R5: a secret-named parameter's value, wherever it turns up) --------
+PASSWORD = "Hunter2\\Plain-'xyz&<"  # a backslash, a quote, HTML's & and <: every printed form differs
+
+
+def known_of(params: dict) -> KnownSecrets:
+    known = KnownSecrets()
+    known.add_params(params)
+    return known
+
+
+@pytest.mark.parametrize("shown", [
+    PASSWORD, repr(PASSWORD), json.dumps(PASSWORD), json.dumps(repr(PASSWORD)), html.escape(PASSWORD),
+    html.escape(PASSWORD, quote=False), urllib.parse.quote(PASSWORD, safe=""), f"\x1b[31m{PASSWORD}\x1b[0m",
+])
+def test_a_known_secret_is_masked_in_every_form_python_json_html_or_a_url_print(shown):
+    known = known_of({"db_password": PASSWORD})
+    masked, n = mask_text(f"login refused for {shown}.", known=known)
+    assert n >= 1 and "Hunter2" not in masked and masked.startswith("login refused for ")
+    assert mask_text(f"login refused for {shown}.")[1] == 0  # the rules alone do not see it
+
+
+def test_known_secrets_come_from_secret_names_at_any_depth_and_from_the_value_rules():
+    known = known_of({"db_password": "pw-123456", "conn": {"api_token": "tok-9dK2mQ7vX4pL", "host": "db.internal"},
+                      "header": "Bearer 7f3kQ9xLm2Pz8RtY4wVb0nQ", "n_tokens": 3, "api_key": 12345678,
+                      "secrets": ["first-secret", {"x": "second-secret"}], "token": None, "pwd": "abc",
+                      "password": REDACTED})
+    text = "pw-123456 tok-9dK2mQ7vX4pL 7f3kQ9xLm2Pz8RtY4wVb0nQ 12345678 first-secret second-secret"
+    assert mask_text(text, known=known)[0] == " ".join([REDACTED] * 6)
+    # short values are masked by name only: every `abc` of a notebook would go
+    assert len("abc") < MIN_KNOWN_LENGTH and mask_text("abc db.internal 3", known=known)[1] == 0
+    assert not KnownSecrets() and mask_text("pw-123456", known=KnownSecrets())[1] == 0
+
+
+def test_a_known_secret_overlapping_a_rules_match_is_masked_whole():
+    """A known value ending inside a bearer token the rules find: neither leaves a part visible."""
+    known = known_of({"secret": "pw:Bearer 7f3kQ9"})
+    masked, _ = mask_text("pw:Bearer 7f3kQ9xLm2Pz8RtY4wVb0nQ!", known=known)
+    assert masked == f"{REDACTED}!"
+
+
+def test_the_executed_notebook_is_masked_everywhere_with_known_secrets():
+    known = known_of({"db_password": "Hunter2-Plain-xyz"})
+    nb = {"metadata": {"papermill": {"parameters": {"db_password": "Hunter2-Plain-xyz"}}}, "nbformat": 4,
+          "nbformat_minor": 5, "cells": [
+              {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]}, "execution_count": 1,
+               "source": 'db_password = "Hunter2-Plain-xyz"\n', "outputs": []},
+              {"cell_type": "code", "metadata": {}, "execution_count": 2, "source": "print(db_password)",
+               "outputs": [{"output_type": "stream", "name": "stdout",
+                            "text": ["connecting with Hunter2-", "Plain-xyz\n"]},
+                           {"output_type": "execute_result", "execution_count": 2, "metadata": {},
+                            "data": {"text/plain": ["'Hunter2-Plain-xyz'"]}},
+                           {"output_type": "error", "ename": "ValueError", "evalue": "refused Hunter2-Plain-xyz",
+                            "traceback": ["\x1b[31mValueError\x1b[39m: refused Hunter2-Plain-xyz"]}]}]}
+    masked, n = mask_notebook(nb, known)
+    assert "Hunter2" not in json.dumps(masked) and n >= 5
+    assert "Hunter2" in json.dumps(mask_notebook(nb)[0])  # the rules alone leave the printed value
+
+
+def test_a_record_masks_known_secrets_in_text_and_never_in_its_identifiers():
+    known = known_of({"secret": "0a1b2c3d4e5f"})  # looks like part of a digest
+    record = {"error": "failed with 0a1b2c3d4e5f", "params": {"secret": "0a1b2c3d4e5f", "note": "x 0a1b2c3d4e5f"},
+              "products": {"m": {"path": "out/0a1b2c3d4e5f.pkl", "digest": "sha256:990a1b2c3d4e5f00"}},
+              "run_id": "770a1b2c3d4e5f", "environment": {"python": "3.11 0a1b2c3d4e5f"}}
+    out = redact_record(record, known)
+    assert out["error"] == f"failed with {REDACTED}" and out["params"] == {"secret": REDACTED, "note": f"x {REDACTED}"}
+    assert out["products"] == record["products"] and out["run_id"] == record["run_id"]
+    assert out["environment"] == {"python": f"3.11 {REDACTED}"}
+
+
+def test_the_journal_masks_its_builds_known_secrets_in_every_event(tmp_path: Path):
+    known = known_of({"api_token": "tok-9dK2mQ7vX4pL"})
+    journal = Journal(tmp_path, "b1", known=known)
+    event = journal.append("task_finished", key="b1/a", error="refused tok-9dK2mQ7vX4pL",
+                           tags={"nbgov.error": "refused tok-9dK2mQ7vX4pL"})
+    journal.release()
+    assert event["error"] == f"refused {REDACTED}" and event["tags"]["nbgov.error"] == f"refused {REDACTED}"
+    assert b"tok-9dK2mQ7vX4pL" not in journal.path.read_bytes()
+
+
+def test_an_executed_notebook_whose_masked_copy_is_missing_is_withheld(tmp_path: Path):
+    """The build flags an executed notebook holding a known secret (``masked``) and keeps a masked
+    copy in the journal; a sender (``nbgov sync``, which never saw the params) that finds no such
+    copy sends nothing in its place, never the file with the secret."""
+    from nbgov.services.recording.sender import Sender, SendState, staged_name
+
+    (tmp_path / "products").mkdir()
+    (tmp_path / "products/a.ipynb").write_text('{"cells": [], "secret": "tok-9dK2mQ7vX4pL"}')
+    journal = Journal(tmp_path / "journal", "b1")
+    item = {"path": "products/a.ipynb", "dir": "notebook", "masked": "copy"}
+    event = {"seq": 3, "artifacts": [item]}
+    sender = Sender(tracker=None, root=tmp_path)  # type: ignore[arg-type]  # (no store is asked)
+    out, changed = sender._artifacts(SendState(journal), event)
+    assert out == [] and changed == ["products/a.ipynb (withheld: holds a secret parameter's value)"]
+    staged = journal.files / staged_name(3, item)
+    staged.parent.mkdir(parents=True)
+    staged.write_text('{"cells": []}')
+    assert sender._artifacts(SendState(journal), event) == ([(staged, "notebook")], [])
+    refusing = Sender(tracker=None, root=tmp_path, secrets="refuse")  # type: ignore[arg-type]
+    assert refusing._artifacts(SendState(journal), event) == (
+        [], ["products/a.ipynb (refused: held a secret parameter's value)"])

@@ -11,6 +11,7 @@ from jupyter_server.auth.identity import IdentityProvider, User
 
 from nbgov.core.config import load_config
 from nbgov.core.identity import notebook_version
+from nbgov.core.redact import REDACTED
 
 LOAD = "notebooks/load.ipynb"
 TRAIN = "notebooks/train.ipynb"
@@ -151,6 +152,24 @@ async def test_task_context_gives_upstream_and_product_values(api, jp_root_dir):
     assert body["product"] == {"nb": str(jp_root_dir / "products/train.ipynb")}
     status, load = await api("task-context", params={"path": LOAD})
     assert load["params"] == {"seed": 3} and load["upstream"] == {}
+
+
+async def test_task_context_masks_secret_params(api, jp_root_dir):
+    """R5: the server never hands out a secret parameter's value (by its name, at any depth, or
+    by the value rules); it names them, so that a client injects none of them and the notebook
+    keeps its own default (the user supplies the secret their own way)."""
+    spec = (jp_root_dir / "pipeline.yaml").read_text()
+    (jp_root_dir / "pipeline.yaml").write_text(spec.replace(
+        "      seed: 3\n", "      seed: 3\n      db_password: Hunter2-Plain-xyz\n"
+        "      conn: {api_token: tok-9dK2mQ7vX4pL, host: db}\n"
+        "      header: Bearer 7f3kQ9xLm2Pz8RtY4wVb0nQ\n"))
+    status, body = await api("task-context", params={"path": LOAD})
+    assert status == 200, body
+    assert body["params"] == {"seed": 3, "db_password": REDACTED, "conn": {"api_token": REDACTED, "host": "db"},
+                              "header": f"Bearer {REDACTED}"}
+    assert body["secret_params"] == ["conn", "db_password", "header"]
+    text = json.dumps(body)
+    assert not any(s in text for s in ("Hunter2-Plain-xyz", "tok-9dK2mQ7vX4pL", "7f3kQ9xLm2Pz8RtY4wVb0nQ"))
 
 
 async def test_task_context_of_a_notebook_outside_the_pipeline_is_404(api, jp_root_dir):

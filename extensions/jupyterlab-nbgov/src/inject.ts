@@ -57,7 +57,9 @@ export function toPython(value: unknown): string {
  * The source of the injected cell for a task context.
  *
  * Parameters whose names are not Python identifiers are left out (listed in a comment, as
- * JSON strings so that no name can break out of the comment).
+ * JSON strings so that no name can break out of the comment). Secret parameters (the server
+ * masks their values and names them in `secret_params`) are left out too: the notebook keeps
+ * its own default, and the user supplies the secret their own way.
  */
 export function injectedSource(context: ITaskContext): string {
   const lines = [
@@ -65,8 +67,12 @@ export function injectedSource(context: ITaskContext): string {
     '# Not saved: the nbgov server removes cells tagged "injected-parameters" on save.'
   ];
   const skipped: string[] = [];
+  const secret = new Set(context.secret_params ?? []);
+  const withheld: string[] = [];
   for (const [name, value] of Object.entries(context.params ?? {})) {
-    if (IDENTIFIER.test(name) && name !== 'upstream' && name !== 'product') {
+    if (secret.has(name)) {
+      withheld.push(JSON.stringify(name));
+    } else if (IDENTIFIER.test(name) && name !== 'upstream' && name !== 'product') {
       lines.push(`${name} = ${toPython(value)}`);
     } else {
       skipped.push(JSON.stringify(name));
@@ -77,6 +83,9 @@ export function injectedSource(context: ITaskContext): string {
   }
   if (context.product !== undefined && context.product !== null) {
     lines.push(`product = ${toPython(context.product)}`);
+  }
+  if (withheld.length > 0) {
+    lines.push(`# secret parameters, not sent by the server (set them yourself): ${withheld.join(', ')}`);
   }
   if (skipped.length > 0) {
     lines.push(`# not valid Python names, left out: ${skipped.join(', ')}`);

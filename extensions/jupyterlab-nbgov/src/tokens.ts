@@ -189,6 +189,8 @@ export interface IDiffPayload {
 export interface ITaskContext {
   task: string;
   params: { [key: string]: unknown };
+  /** names of params whose values the server masked (secrets): never injected */
+  secret_params?: string[];
   upstream: { [key: string]: unknown };
   product: unknown;
 }

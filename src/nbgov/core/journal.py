@@ -42,6 +42,7 @@ from nbgov.core.errors import Location, NbgovError
 from nbgov.core.lock import same_file, try_lock
 from nbgov.core.oserrors import storage_error
 from nbgov.core.redact import redact_record
+from nbgov.core.redact_known import KnownSecrets
 
 JOURNAL_DIR = Path(".nbgov") / "journal"
 EVENTS = ("build_opened", "task_started", "task_finished", "build_closed")
@@ -226,6 +227,8 @@ class Journal:
     _seq: int = field(default=0, repr=False)
     _lock_fd: int | None = field(default=None, repr=False)
     _file_fd: int | None = field(default=None, repr=False)  # the writer's shared lock on the file
+    #: the writing build's known secret values (its secret parameters): masked in every event
+    known: KnownSecrets | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         events, _ = self.log.read()
@@ -375,8 +378,9 @@ class Journal:
             self.release()
         self.hold()
         # the one rule set of core.redact, whatever the caller already masked: params by name
-        # and value, secrets in any other string (an error message, a URI) never reach the disk
-        data = redact_record(data)
+        # and value, secrets in any other string (an error message, a URI) never reach the disk,
+        # nor the build's known secret values (identifiers aside: core.redact.IDENTIFIER_KEYS)
+        data = redact_record(data, self.known)
         payload = {"build_id": self.build_id.rsplit(".", 1)[0], **data, "seq": self._seq + 1,
                    "t": int(time.time() * 1000), "event": event}
         self.log.append(payload)

@@ -19,6 +19,10 @@ Two kinds of rules:
   replaced by :data:`REDACTED`, wherever the text is, also in the *keys* of plain data.
 - **notebooks** (:mod:`nbgov.core.redact_notebook`): sources, outputs (and their metadata),
   cell metadata and notebook metadata, with these rules.
+- **known values** (:class:`nbgov.core.redact_known.KnownSecrets`): what a build knows to be secret (a secret-named
+  parameter's value, a secret the rules found in a parameter), given to :func:`scan` and every
+  function built on it (``known=``): that exact value is masked wherever it is, also where no
+  rule would see it (``print(db_password)``, an error message).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 #: What a masked secret is replaced with (the same string in params, records and notebooks).
@@ -198,30 +202,63 @@ def _accept(kind: str, m: re.Match, text: str, code: bool) -> Finding | None:
     return Finding(start, end, kind, value)
 
 
-def scan(text: str, *, code: bool = False) -> Iterator[Finding]:
+class KnownValues(Protocol):
+    """What :func:`scan` needs of a build's known secrets
+    (:class:`nbgov.core.redact_known.KnownSecrets`, which feeds this scanner)."""
+
+    def __bool__(self) -> bool: ...
+
+    def find(self, text: str) -> Iterator[Finding]:
+        """Every occurrence of a known value in ``text``."""
+        ...
+
+
+def scan(text: str, *, code: bool = False, known: KnownValues | None = None) -> Iterator[Finding]:
     """Every secret in ``text``, in order, not overlapping.
 
     Args:
         text: any text (a cell source, an output, a traceback, a parameter value).
         code: the text is Python source: ``password = some_call()`` is then an expression, not
             a secret (quoted literals still are).
+        known: values this build knows to be secret
+            (:class:`nbgov.core.redact_known.KnownSecrets`): found wherever they are, as well as
+            what the rules find.
     """
-    if not text or not may_hold_secrets(text):
+    if not text:
         return
-    found: list[Finding] = []
-    if not _SCAN.search(text):
-        return
-    for kind, pattern in _COMPILED:
-        for m in pattern.finditer(text):
-            hit = _accept(kind, m, text, code)
-            if hit is not None:
-                found.append(hit)
-    found.sort(key=lambda f: (f.start, -(f.end - f.start)))
-    end = -1
-    for hit in found:
-        if hit.start >= end:
-            yield hit
-            end = hit.end
+    selected: list[Finding] = []
+    if may_hold_secrets(text) and _SCAN.search(text):
+        found: list[Finding] = []
+        for kind, pattern in _COMPILED:
+            for m in pattern.finditer(text):
+                hit = _accept(kind, m, text, code)
+                if hit is not None:
+                    found.append(hit)
+        found.sort(key=lambda f: (f.start, -(f.end - f.start)))
+        end = -1
+        for hit in found:
+            if hit.start >= end:
+                selected.append(hit)
+                end = hit.end
+    if known:
+        selected = _merged(text, selected, list(known.find(text)))
+    yield from selected
+
+
+def _merged(text: str, hits: list[Finding], known: list[Finding]) -> list[Finding]:
+    """The rules' findings and a build's known secrets as one list of disjoint spans: spans that
+    overlap become one (a known value never stays half visible next to a rule's match)."""
+    if not known:
+        return hits
+    out: list[Finding] = []
+    for hit in sorted([*hits, *known], key=lambda f: (f.start, -(f.end - f.start))):
+        if out and hit.start < out[-1].end:
+            last = out[-1]
+            if hit.end > last.end:
+                out[-1] = Finding(last.start, hit.end, last.kind, text[last.start:hit.end])
+            continue
+        out.append(hit)
+    return out
 
 
 def line_of(text: str, finding: Finding) -> int:
@@ -229,9 +266,10 @@ def line_of(text: str, finding: Finding) -> int:
     return text.count("\n", 0, finding.start) + 1
 
 
-def mask_text(text: str, *, code: bool = False) -> tuple[str, int]:
-    """``text`` with every secret replaced by :data:`REDACTED`, and how many were."""
-    hits = list(scan(text, code=code))
+def mask_text(text: str, *, code: bool = False, known: KnownValues | None = None) -> tuple[str, int]:
+    """``text`` with every secret (and every value of ``known``) replaced by :data:`REDACTED`,
+    and how many were."""
+    hits = list(scan(text, code=code, known=known))
     if not hits:
         return text, 0
     parts, last = [], 0
@@ -281,12 +319,12 @@ _SECRET_WIDGETS = ("PasswordModel",)
 REDACTED_NAME = "redacted"
 
 
-def _mask_key(key: Any, taken: dict) -> tuple[Any, int]:
+def _mask_key(key: Any, taken: dict, known: KnownValues | None = None) -> tuple[Any, int]:
     """A mapping key with secrets masked (a token used as a name is still a token); a masked
     key that collides with another gets a number."""
     if not isinstance(key, str):
         return key, 0
-    masked, n = mask_text(key)
+    masked, n = mask_text(key, known=known)
     if n:
         masked = masked.replace(REDACTED, REDACTED_NAME)
         base, i = masked, 2
@@ -295,35 +333,36 @@ def _mask_key(key: Any, taken: dict) -> tuple[Any, int]:
     return masked, n
 
 
-def mask_value(value: Any, names: bool) -> tuple[Any, int]:
+def mask_value(value: Any, names: bool, known: KnownValues | None = None) -> tuple[Any, int]:
     """A copy of plain data with secret values masked (and, with ``names``, every value under a
-    secret-looking key), and how many were."""
+    secret-looking key; with ``known``, a build's known secrets in every string but under
+    :data:`IDENTIFIER_KEYS`), and how many were."""
     if isinstance(value, str):
-        return mask_text(value)
+        return mask_text(value, known=known)
     if isinstance(value, dict):
         out: dict[Any, Any] = {}
         total = 0
         password_widget = value.get("_model_name") in _SECRET_WIDGETS
         for key, item in value.items():
-            new_key, n_key = _mask_key(key, out)
+            new_key, n_key = _mask_key(key, out, known)
             if (names and is_secret_name(str(key)) or password_widget and key == "value") and \
                     item not in (None, "", REDACTED):
                 out[new_key], n = REDACTED, 1
             else:
-                out[new_key], n = mask_value(item, names)
+                out[new_key], n = mask_value(item, names, None if key in IDENTIFIER_KEYS else known)
             total += n + n_key
         return out, total
     if isinstance(value, (list, tuple)):
-        items = [mask_value(v, names) for v in value]
+        items = [mask_value(v, names, known) for v in value]
         return type(value)(v for v, _ in items), sum(n for _, n in items)
     return value, 0
 
 
-def redact_params(params: dict[str, Any]) -> dict[str, Any]:
+def redact_params(params: dict[str, Any], known: KnownValues | None = None) -> dict[str, Any]:
     """A copy of ``params`` (also scraps: name -> value) where the value of every secret-named
-    key, at any depth, is :data:`REDACTED`, and secrets in other string values are masked.
-    Types of other values are kept."""
-    return mask_value(dict(params), names=True)[0]
+    key, at any depth, is :data:`REDACTED`, and secrets in other string values are masked
+    (``known``: a build's known secrets too). Types of other values are kept."""
+    return mask_value(dict(params), names=True, known=known)[0]
 
 
 def count_params(params: dict[str, Any]) -> int:
@@ -331,19 +370,26 @@ def count_params(params: dict[str, Any]) -> int:
     return mask_value(dict(params), names=True)[1]
 
 
-def redact_record(record: dict[str, Any]) -> dict[str, Any]:
+def redact_record(record: dict[str, Any], known: KnownValues | None = None) -> dict[str, Any]:
     """A copy of a lineage record (``LineageRecord.to_dict()``) safe to store anywhere: its
     ``params`` (and ``scraps``, if any) through :func:`redact_params`, secrets masked in every
-    other string at any depth (an error message, a client URI). Digests and ids never match."""
+    other string at any depth (an error message, a client URI), and ``known``'s values in every
+    string but identifiers (:data:`IDENTIFIER_KEYS`). Digests and ids never match the rules."""
     out: dict[str, Any] = {}
     for key, value in record.items():
         if key in ("params", "scraps") and isinstance(value, dict):
-            out[key] = redact_params(value)
+            out[key] = redact_params(value, known)
         else:
-            out[key] = mask_value(value, names=False)[0]
+            out[key] = mask_value(value, names=False, known=None if key in IDENTIFIER_KEYS else known)[0]
     return out
 
 
+# -- known secrets -------------------------------------------------------------------------------
+#: Keys of nbgov's records and journal events whose values are identifiers nbgov reads back
+#: (digests, run ids and keys, paths): a build's known secrets are not searched in them (a short
+#: secret inside a hex digest or a file name would break the lineage; no value is printed there).
+IDENTIFIER_KEYS = frozenset({"digest", "run_id", "run_key", "parent_run_id", "key", "parent_key",
+                             "build_id", "commit", "path", "record_path", "version", "seq"})
 def safe_uri(uri: str) -> str:
     """A tracking URI without user:password and with its secret query values masked
     (``?access_token=...``), fit for a tag, a reply or a log line."""

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from nbgov.core.errors import GateError, Location
-from nbgov.core.redact import ANSI_ESCAPE, REDACTED, is_secret_name, mask_text, mask_value
+from nbgov.core.redact import ANSI_ESCAPE, REDACTED, KnownValues, is_secret_name, mask_text, mask_value
 
 # -- notebooks -----------------------------------------------------------------------------------
 _TEXT_MIME = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json",
@@ -25,7 +25,7 @@ def _source(cell: dict) -> str:
     return "".join(src) if isinstance(src, list) else str(src)
 
 
-def _mask_injected(source: str) -> tuple[str, int]:
+def _mask_injected(source: str, known: KnownValues | None = None) -> tuple[str, int]:
     """Papermill's injected-parameters cell: ``name = value`` lines with a secret name."""
     count = 0
 
@@ -38,7 +38,7 @@ def _mask_injected(source: str) -> tuple[str, int]:
             value = ast.literal_eval(m.group("value"))
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             return m.group(0)
-        masked, n = mask_value(value, names=True)
+        masked, n = mask_value(value, names=True, known=known)
         if not n:
             return m.group(0)
         count += n
@@ -47,39 +47,39 @@ def _mask_injected(source: str) -> tuple[str, int]:
     return _ASSIGN.sub(one, source), count
 
 
-def _mask_text_or_lines(value: Any) -> tuple[Any, int]:
+def _mask_text_or_lines(value: Any, known: KnownValues | None = None) -> tuple[Any, int]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        masked, n = mask_text("".join(value))
+        masked, n = mask_text("".join(value), known=known)
         return (masked.splitlines(keepends=True) if n else value), n
     if isinstance(value, str):
-        return mask_text(value)
-    return mask_value(value, names=True)
+        return mask_text(value, known=known)
+    return mask_value(value, names=True, known=known)
 
 
-def _mask_output(output: dict) -> int:
+def _mask_output(output: dict, known: KnownValues | None = None) -> int:
     otype, count = output.get("output_type"), 0
     if otype == "stream":
-        output["text"], count = _mask_text_or_lines(output.get("text", ""))
+        output["text"], count = _mask_text_or_lines(output.get("text", ""), known)
     elif otype == "error":
         if isinstance(output.get("evalue"), str):
-            output["evalue"], n = mask_text(output["evalue"])
+            output["evalue"], n = mask_text(output["evalue"], known=known)
             count += n
         lines = output.get("traceback") or []
         masked_lines = []
         for line in lines:
             # IPython colours tracebacks: a colour code next to a secret would be taken for the
             # value (or split it), so a line is masked without its colours
-            plain, n = mask_text(ANSI_ESCAPE.sub("", line))
+            plain, n = mask_text(ANSI_ESCAPE.sub("", line), known=known)
             masked_lines.append(plain if n else line)
             count += n
         output["traceback"] = masked_lines
     if isinstance(output.get("metadata"), dict):
-        output["metadata"], n = mask_value(output["metadata"], names=True)
+        output["metadata"], n = mask_value(output["metadata"], names=True, known=known)
         count += n
     for mime, data in list((output.get("data") or {}).items()):
         if mime.startswith("image/") or not (mime in _TEXT_MIME or mime.endswith(("+json", "+xml"))):
             continue  # base64 payloads: never decoded
-        output["data"][mime], n = _mask_text_or_lines(data)
+        output["data"][mime], n = _mask_text_or_lines(data, known)
         count += n
     return count
 
@@ -103,29 +103,30 @@ def _as_text(value: Any) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
 
 
-def mask_notebook(nb: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def mask_notebook(nb: dict[str, Any], known: KnownValues | None = None) -> tuple[dict[str, Any], int]:
     """A copy of an executed notebook with secrets masked in cell sources, outputs (streams,
-    text and JSON data, scraps), tracebacks and papermill's recorded parameters; and how many
-    values were masked. The input is not modified."""
+    text and JSON data, scraps), tracebacks and papermill's recorded parameters (``known``: a
+    build's known secret values too, wherever they are); and how many values were masked. The
+    input is not modified."""
     out = copy.deepcopy(nb)
     count = 0
     if isinstance(out.get("metadata"), dict):
         # papermill's parameters, saved widget state (a password widget's value), custom keys
         # (``api_key``): by name and by value, at any depth
-        out["metadata"], n = mask_value(out["metadata"], names=True)
+        out["metadata"], n = mask_value(out["metadata"], names=True, known=known)
         count += n
     for cell in out.get("cells") or []:
         if not isinstance(cell, dict):
             continue
         if isinstance(cell.get("metadata"), dict):
-            cell["metadata"], n = mask_value(cell["metadata"], names=True)
+            cell["metadata"], n = mask_value(cell["metadata"], names=True, known=known)
             count += n
         source = _source(cell)
         tags = (cell.get("metadata") or {}).get("tags") or []
         n_injected = 0
         if "injected-parameters" in tags:
-            source, n_injected = _mask_injected(source)
-        masked, n = mask_text(source, code=cell.get("cell_type") == "code")
+            source, n_injected = _mask_injected(source, known)
+        masked, n = mask_text(source, code=cell.get("cell_type") == "code", known=known)
         if n or n_injected:
             cell["source"] = masked
         count += n + n_injected
@@ -133,21 +134,22 @@ def mask_notebook(nb: dict[str, Any]) -> tuple[dict[str, Any], int]:
             cell["outputs"] = _joined_streams(cell["outputs"])
         for output in cell.get("outputs") or []:
             if isinstance(output, dict):
-                count += _mask_output(output)
+                count += _mask_output(output, known)
     return out, count
 
 
-def mask_json_text(text: str) -> tuple[str, int]:
+def mask_json_text(text: str, known: KnownValues | None = None) -> tuple[str, int]:
     """A JSON document's text (e.g. an .ipynb file) with secrets masked: notebooks through
-    :func:`mask_notebook`, other JSON through the value rules. Not JSON: as text."""
+    :func:`mask_notebook`, other JSON through the value rules (and ``known``). Not JSON: as
+    text."""
     try:
         data = json.loads(text)
     except ValueError:
-        return mask_text(text)
+        return mask_text(text, known=known)
     if isinstance(data, dict) and "cells" in data:
-        masked, n = mask_notebook(data)
+        masked, n = mask_notebook(data, known)
     else:
-        masked, n = mask_value(data, names=True)
+        masked, n = mask_value(data, names=True, known=known)
     return (json.dumps(masked, indent=1, ensure_ascii=False) + "\n", n) if n else (text, 0)
 
 

@@ -37,6 +37,20 @@ describe('injectedSource', () => {
   });
 });
 
+describe('injectedSource with secret params', () => {
+  it('leaves out the params the server masked, naming them', () => {
+    const context: ITaskContext = {
+      ...CONTEXT,
+      params: { seed: 3, db_password: '***redacted***' },
+      secret_params: ['db_password']
+    };
+    const lines = injectedSource(context).split('\n');
+    expect(lines).toContain('seed = 3');
+    expect(lines.some(l => l.includes('redacted'))).toBe(false);
+    expect(lines).toContain('# secret parameters, not sent by the server (set them yourself): "db_password"');
+  });
+});
+
 describe('injectParameters', () => {
   // yjs warns when ydoc fills a new cell before attaching it: upstream noise, not ours
   let warn: jest.SpyInstance;

@@ -34,6 +34,7 @@ from nbgov.adapters.engines.dask import CHECKOUT_VAR, PYTHON, RemoteTask, dask_c
 from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config, load_config
 from nbgov.core.errors import NbgovError
+from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.build.gate import EXPECT_VAR, driver_expectation, gate, gate_render
 from nbgov.services.build.load import load_pipeline
 from nbgov.services.build.options import LOCAL, BuildOptions, BuildSummary, TaskSummary
@@ -214,5 +215,9 @@ def _cold_build(config: Config, options: BuildOptions, client, started: float,
     failed = any(o.outcome in ("failed", "not-run") for o in outcomes)
     if options.build_id is None:  # a build id given by the caller is closed by the caller
         close_build(config, build_id, "FAILED" if failed else "FINISHED")
-    summaries = [TaskSummary(o.name, o.outcome, o.seconds, o.run_id, o.error) for o in outcomes]
+    known = KnownSecrets()  # a worker's error, printed here, masked like the worker's own records
+    for info in infos:
+        known.add_params(info.params)
+    summaries = [TaskSummary(o.name, o.outcome, o.seconds, o.run_id, known.mask(o.error) if o.error else o.error)
+                 for o in outcomes]
     return BuildSummary(summaries, parent, failed, time.perf_counter() - started, config.resolved_tracking_uri())

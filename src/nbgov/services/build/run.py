@@ -81,7 +81,9 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
     summaries = []
     for outcome in result.outcomes:
         rec = record.tasks.get(outcome.name)
-        run_id, seconds, error = (rec.run_id, rec.duration_s, rec.error) if rec else (None, None, outcome.error)
+        # (a task that was never recorded: its error, masked like everything the build prints)
+        run_id, seconds, error = (rec.run_id, rec.duration_s, rec.error) if rec else (
+            None, None, recorder.secrets.mask(outcome.error) if outcome.error else outcome.error)
         if rec is None and outcome.outcome == "skipped":
             run_id = _producing_run(infos, outcome.name)
         summaries.append(TaskSummary(outcome.name, outcome.outcome, seconds, run_id, error,

@@ -29,6 +29,7 @@ from nbgov.adapters.specfile import read_spec
 from nbgov.core.config import Config
 from nbgov.core.errors import LineageError, NbgovError
 from nbgov.core.lineage import record_path
+from nbgov.core.redact import redact_params
 from nbgov.services.pipeline.plan import declared_upstream, plan_tasks
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
@@ -143,7 +144,8 @@ def task_views(config: Config) -> list[TaskView]:
 
 def task_context_data(config: Config, notebook: str | Path) -> dict[str, Any]:
     """The values Ploomber would inject into a task notebook (params, upstream products,
-    products; absolute paths), from data only.
+    products; absolute paths), from data only; secret params masked
+    (:func:`nbgov.core.redact.redact_params`) and named in ``secret_params``.
 
     Raises:
         LineageError: the notebook is not a task of the pipeline.
@@ -159,6 +161,10 @@ def task_context_data(config: Config, notebook: str | Path) -> dict[str, Any]:
     def paths(t: TaskView) -> dict[str, str]:
         return {k: str(p) for k, p in t.products.items()}
 
-    return {"task": task.name, "params": task.params,
+    # R5: a secret parameter's value is never handed out (its name is: a client injects none of
+    # them, and the notebook keeps its own default)
+    params = redact_params(task.params)
+    return {"task": task.name, "params": params,
+            "secret_params": sorted(k for k, v in task.params.items() if params.get(k) != v),
             "upstream": {up: paths(by_name[up]) for up in task.upstream if up in by_name},
             "product": paths(task)}

@@ -13,6 +13,7 @@ of the build, keeps copies of the runs' files in the journal, and the build stil
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -30,6 +31,8 @@ from nbgov.core.journal import Journal, journal_folder, retire
 from nbgov.core.lineage import read_record, write_record
 from nbgov.core.oserrors import StorageError, describe
 from nbgov.core.redact import safe_uri
+from nbgov.core.redact_known import KnownSecrets
+from nbgov.services.recording.masking import flag_secret_artifacts, mask_logs, mask_sidecar, stage_masked
 from nbgov.services.recording.rundata import task_run_event
 from nbgov.services.recording.sender import SendState, stage_artifacts
 from nbgov.services.recording.uploader import Uploader
@@ -82,11 +85,18 @@ class Recorder:
                  build_id: str | None = None, review_status: dict[str, str] | None = None) -> None:
         self.config = config
         self.tasks = {t.name: t for t in tasks}
+        #: the values this build knows to be secret (its tasks' secret parameters): masked in
+        #: everything it journals, sends and prints (core.redact_known.KnownSecrets)
+        self.secrets = KnownSecrets()
+        for task in tasks:
+            self.secrets.add_params(task.params)
+        self._unmask_logs = mask_logs(self.secrets)  # the kernel's stderr papermill prints
         self.runner = runner
         self.joined = build_id is not None
         self.build_id = build_id or uuid.uuid4().hex
         # one journal per process: processes joining one build id never share a file
-        self.journal = Journal(journal_folder(config.root), f"{self.build_id}.{uuid.uuid4().hex[:8]}")
+        self.journal = Journal(journal_folder(config.root), f"{self.build_id}.{uuid.uuid4().hex[:8]}",
+                               known=self.secrets)
         self.tracker = Tracker(config.resolved_tracking_uri(), config.experiment, config.artifact_root())
         self.review_status = dict(review_status or {})
         self.report = RecordingReport(self.build_id, None)
@@ -128,6 +138,8 @@ class Recorder:
     def use_tasks(self, tasks: list[TaskInfo]) -> None:
         """The pipeline's tasks, once loaded (a recorder made before loading starts with none)."""
         self.tasks = {t.name: t for t in tasks}
+        for task in tasks:
+            self.secrets.add_params(task.params)
 
     def start_uploader(self) -> None:
         """Start the upload process now (it imports MLflow while the build loads the pipeline;
@@ -159,7 +171,14 @@ class Recorder:
         # record once it has it (nothing waits for the store)
         key = f"{self.journal.build_id}/{name}"
         run_id = self._state.ids.get(key)
+        info = self.tasks.get(name)
+        # executed notebooks holding a known secret: masked as [tracking] secrets says (allow:
+        # as they are; refuse: left out of the run, masked copies made for nobody)
+        policy = self.config.secrets_policy
+        known = self.secrets if policy != "allow" else KnownSecrets()
         try:
+            # nbgov's own copy of the executed notebook: masked before its digest is taken
+            in_place = info is not None and mask_sidecar(info.evidence, info.notebook_product, known)
             status = self._review_status(name)
             payload, record, duration = task_run_event(
                 self.config, self.tasks, self.tasks[name], outcome=outcome, runner_error=error,
@@ -169,12 +188,21 @@ class Recorder:
                 parent_run_id=self.report.parent_run_id or self._state.ids.get(self._parent_key),
                 build_id=self.build_id, runner=self.runner,
                 tracking_uri=safe_uri(self.tracker.uri), experiment=self.tracker.experiment,
-                upstream_ids=self._upstream_ids(name))
+                upstream_ids=self._upstream_ids(name), known=self.secrets)
+            masked = flag_secret_artifacts(payload, self.config.root, known,
+                                           [self._rel(info.evidence)] if in_place else [])
+            if policy == "refuse":
+                masked = {}  # flagged: the sender leaves them out
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - its outputs cannot be read (disk full, a file half-written)
             payload, record, duration = self._unrecordable(outcome, exc, start_ms, time.perf_counter() - t0, error)
+            masked = {}
         event = self._append("task_finished", key=key, task=name, parent_key=self._parent_key, **payload)
+        # the masked copies of executed notebooks holding a known secret, before anything is sent
+        # (a copy that cannot be written, disk full: the sender withholds that notebook)
+        with contextlib.suppress(OSError):
+            stage_masked(self.journal, event, masked)
         if record is not None and self.tasks[name].record is not None:
 
             try:
@@ -184,7 +212,7 @@ class Recorder:
         if self._uploader.offline_reason is not None:
             stage_artifacts(self.journal, event, self.config.root)
         self._uploader.put(event)
-        self.report.tasks[name] = TaskRecord(name, outcome, run_id, duration, payload.get("error"))
+        self.report.tasks[name] = TaskRecord(name, outcome, run_id, duration, event.get("error"))
 
     def close(self, status: str = "FINISHED", error: str | None = None) -> RecordingReport:
         """Journal the end of the build, wait (bounded) for the store, and say what is pending.
@@ -194,6 +222,7 @@ class Recorder:
                 tasks still running end FAILED with it; without it they were interrupted
                 (Ctrl-C, SIGTERM) and end KILLED.
         """
+        self._unmask_logs()
         if not self._opened:
             self._uploader.abandon()
             return self.report

@@ -21,6 +21,7 @@ from nbgov.core.errors import NbgovError
 from nbgov.core.executed import Execution, read_execution, split_scraps
 from nbgov.core.lineage import REGISTERED_MODEL_PRODUCT, LineageRecord
 from nbgov.core.redact import mask_text, redact_params, redact_record
+from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.recording.tracking import redact_params as mlflow_params
 
 #: Characters MLflow accepts in metric, param and tag names.
@@ -80,7 +81,7 @@ def task_run_event(config: Config, tasks: dict[str, TaskInfo], task: TaskInfo, *
                    start_ms: int, duration_s: float, run_id: str | None, run_key: str,
                    parent_run_id: str | None, build_id: str, runner: str, tracking_uri: str,
                    experiment: str, upstream_ids: dict[str, tuple[str | None, str | None]],
-                   ) -> tuple[dict[str, Any], LineageRecord, float]:
+                   known: KnownSecrets | None = None) -> tuple[dict[str, Any], LineageRecord, float]:
     """The ``task_finished`` journal payload of one task run, its lineage record and duration.
 
     Args:
@@ -88,6 +89,8 @@ def task_run_event(config: Config, tasks: dict[str, TaskInfo], task: TaskInfo, *
         runner_error: the executor's account of a failure (used when the executed notebook
             records none, e.g. a timeout, a dead kernel, a function's exception).
         upstream_ids: upstream task -> (run id, run key) of the run it read from.
+        known: the build's known secret values (:class:`KnownSecrets`): masked in the error,
+            the tags, the params, the scraps and the lineage record.
     """
     execution = Execution()
     if task.evidence is not None and Path(task.evidence).is_file():
@@ -102,9 +105,9 @@ def task_run_event(config: Config, tasks: dict[str, TaskInfo], task: TaskInfo, *
         error = str(execution.error) if execution.error and outcome == "failed" else (
             runner_error or ("task failed (no error recorded)" if outcome == "failed" else None))
     if error:
-        error = mask_text(error)[0]
+        error = mask_text(error, known=known)[0]
     # one redaction rule set for params, lineage records, scraps and notebooks (core.redact)
-    metrics, scrap_tags, scrap_other = split_scraps(redact_params(execution.scraps))
+    metrics, scrap_tags, scrap_other = split_scraps(redact_params(execution.scraps, known))
     renamed = {}
     clean_metrics = {}
     for k, v in metrics.items():
@@ -152,7 +155,7 @@ def task_run_event(config: Config, tasks: dict[str, TaskInfo], task: TaskInfo, *
         task=task.name,
         notebook={"path": source_rel or "", "version": version, "review_status": review_status,
                   "kind": task.kind, **({"function": task.function} if task.function else {})},
-        params=redact_params(task.params), upstream=upstream, inputs=inputs, products=products, git=git,
+        params=redact_params(task.params, known), upstream=upstream, inputs=inputs, products=products, git=git,
         environment=env, started=_iso_ms(start_ms), ended=_iso_ms(end_ms),
         duration_s=round(duration_s, 3), outcome=lineage_outcome, error=error, metrics=clean_metrics,
         run_id=run_id, run_key=run_key, parent_run_id=parent_run_id, build_id=build_id,
@@ -177,10 +180,10 @@ def task_run_event(config: Config, tasks: dict[str, TaskInfo], task: TaskInfo, *
                  "source": i["path"], "context": "input"} for i in inputs]
     payload = {
         "status": status, "outcome": outcome, "start_ms": start_ms, "end_ms": end_ms,
-        "params": mlflow_params(task.params), "metrics": clean_metrics,
+        "params": mlflow_params(task.params, known), "metrics": clean_metrics,
         "tags": {mlflow_name(k): v for k, v in tags.items()}, "artifacts": artifacts,
         "json_artifacts": json_artifacts, "datasets": datasets, "error": error,
-        "record": redact_record(record.to_dict()),
+        "record": redact_record(record.to_dict(), known),
         "record_path": _rel(config, task.record) if task.record else None,
     }
     return payload, LineageRecord.from_dict(payload["record"]), round(duration_s, 3)

@@ -223,8 +223,17 @@ class Sender:
             if item.get("executed") and folder == "products":
                 folder = "products:executed"
             staged = state.journal.files / staged_name(event["seq"], item)
+            if item.get("masked") and self.secrets == "refuse":
+                # it held a secret parameter's value (core.redact_known.KnownSecrets): left out
+                changed.append(f"{item['path']} (refused: held a secret parameter's value)")
+                continue
             if staged.is_file():
                 out.append((staged, folder))
+                continue
+            if item.get("masked") == "copy":
+                # the file holds a secret of the build that only its masked copy left out, and
+                # that copy was never made (the build died between the two writes): not sent
+                changed.append(f"{item['path']} (withheld: holds a secret parameter's value)")
                 continue
             path = self.root / item["path"]
             if path.is_file() and (not item.get("digest") or file_digest(path) == item["digest"]):

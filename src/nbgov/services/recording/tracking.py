@@ -14,6 +14,7 @@ from nbgov.adapters.environment import git_state
 from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.core.config import Config
 from nbgov.core.redact import redact_params as redact
+from nbgov.core.redact_known import KnownSecrets
 
 
 @dataclass
@@ -36,11 +37,12 @@ class BuildRecord:
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
 
 
-def redact_params(params: dict[str, Any]) -> dict[str, str]:
+def redact_params(params: dict[str, Any], known: KnownSecrets | None = None) -> dict[str, str]:
     """Parameters as MLflow strings, secrets redacted by the one rule set of :mod:`nbgov.core.redact`
-    (secret-looking names, and secret-looking values under any name)."""
+    (secret-looking names, and secret-looking values under any name; ``known``: a build's known
+    secret values wherever they are)."""
     return {name: value if isinstance(value, str) else json.dumps(value, default=str)
-            for name, value in redact(params).items()}
+            for name, value in redact(params, known).items()}
 
 
 def open_build(config: Config, build_id: str, runner: str = "nbgov build", git: dict | None = None) -> str:

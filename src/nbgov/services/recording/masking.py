@@ -1,0 +1,143 @@
+"""A build's known secrets (:class:`nbgov.core.redact_known.KnownSecrets`) in the executed
+notebooks it keeps and sends, and in the kernel output it prints.
+
+Only the build process knows a build's secret parameters; ``nbgov sync`` may send its runs
+later, from the journal, in a process that never saw them. So the build masks what it can
+before anything is journaled or sent:
+
+- nbgov's own copy of an executed notebook (the ``.executed.ipynb`` sidecar of an html/md/pdf
+  notebook product) is masked in place, before its digest is taken;
+- an executed notebook nbgov does not own (an ``.ipynb`` product, a report converted from the
+  executed notebook) stays as the task wrote it, and a masked copy is kept in the journal
+  (``<build>.files/<seq>/...``, 0600), where the sender takes it from. Its artifact entry says
+  ``masked: "copy"`` (``"in place"`` for the sidecar): a sender that finds no such copy (the
+  build died between the two writes) uploads nothing in its place rather than the file with the
+  secret, and under ``[tracking] secrets = "refuse"`` no flagged notebook is sent at all.
+
+A build without known secrets reads no file here (no cost).
+
+The kernel's own output reaches the terminal only through papermill's logger (a task with
+``papermill_params: {log_output: true}``; nbgov shows its warnings: the kernel's stderr). That is
+nbgov's stderr, which CI keeps in its logs: :func:`mask_logs` masks the build's known secrets in
+every record of that logger (only records that hold one are touched).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nbgov.core.atomic import PRIVATE_FILE, atomic_write, private_dir
+from nbgov.core.journal import Journal
+from nbgov.core.redact import mask_text
+from nbgov.core.redact_known import KnownSecrets
+from nbgov.core.redact_notebook import mask_notebook
+from nbgov.services.recording.sender import staged_name
+
+
+def masked_text(path: Path, known: KnownSecrets) -> str | None:
+    """The text of an executed notebook (or a report converted from one) with ``known``'s
+    values (and what the value rules find) masked; None when it holds no known value or is not
+    readable text (a pdf: never uploaded masked, see :class:`~nbgov.services.recording.sender.Sender`)."""
+    if not known or not path.is_file():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if next(known.find(text), None) is None:
+        return None
+    if path.suffix == ".ipynb":
+        try:
+            nb, _ = mask_notebook(json.loads(text), known)
+            return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+        except ValueError:
+            pass  # a half-written notebook (the kernel died): as text
+    return mask_text(text, known=known)[0]
+
+
+def mask_sidecar(evidence: Path | None, product: Path | None, known: KnownSecrets) -> bool:
+    """Mask nbgov's own copy of a task's executed notebook in place (atomically, same mode);
+    an ``.ipynb`` product that is its own evidence is the task's file, not touched. True when
+    something was masked."""
+    if evidence is None or (product is not None and Path(evidence) == Path(product)):
+        return False
+    masked = masked_text(Path(evidence), known)
+    if masked is None:
+        return False
+    atomic_write(evidence, masked)
+    return True
+
+
+def _executed(item: dict[str, Any]) -> bool:
+    return item.get("dir") == "notebook" or bool(item.get("executed"))
+
+
+def flag_secret_artifacts(payload: dict[str, Any], root: Path, known: KnownSecrets,
+                          masked_in_place: list[str] = ()) -> dict[int, str]:
+    """Mark the executed artifacts of a ``task_finished`` payload that hold a known secret
+    (``masked: "copy"``: their masked texts are returned by position, to keep with
+    :func:`stage_masked`) or held one (``masked: "in place"``: the sidecar ``masked_in_place``
+    names, masked on disk). The sender uploads a flagged file only masked, and none under
+    ``[tracking] secrets = "refuse"``."""
+    out: dict[int, str] = {}
+    if not known:
+        return out
+    for i, item in enumerate(payload.get("artifacts") or []):
+        if not _executed(item):
+            continue
+        if item["path"] in masked_in_place:
+            item["masked"] = "in place"
+            continue
+        masked = masked_text(root / item["path"], known)
+        if masked is not None:
+            item["masked"] = "copy"
+            out[i] = masked
+    return out
+
+
+def stage_masked(journal: Journal, event: dict[str, Any], masked: dict[int, str]) -> None:
+    """Keep the masked copies in the journal (owner-only, inside its 0700 folder), where the
+    sender takes a run's files from first."""
+    for i, text in masked.items():
+        target = journal.files / staged_name(event["seq"], event["artifacts"][i])
+        for folder in (journal.files, target.parent.parent, target.parent):
+            private_dir(folder)
+        atomic_write(target, text, mode=PRIVATE_FILE)
+
+
+#: The loggers that print a kernel's output on nbgov's terminal (papermill's ``log_output``).
+KERNEL_OUTPUT_LOGGERS = ("papermill",)
+
+
+class _MaskSecrets(logging.Filter):
+    """Masks a build's known secrets in a log record's message (rendered once, if it holds one)."""
+
+    def __init__(self, known: KnownSecrets) -> None:
+        super().__init__()
+        self.known = known
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.known:
+            message = record.getMessage()
+            if next(self.known.find(message), None) is not None:
+                record.msg, record.args = mask_text(message, known=self.known)[0], ()
+        return True
+
+
+def mask_logs(known: KnownSecrets) -> Callable[[], None]:
+    """Mask ``known``'s values in what the kernel-output loggers print, until the returned
+    function is called. The set is read at each record: values added later count."""
+    mask = _MaskSecrets(known)
+    loggers = [logging.getLogger(name) for name in KERNEL_OUTPUT_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(mask)
+
+    def remove() -> None:
+        for logger in loggers:
+            logger.removeFilter(mask)
+
+    return remove
