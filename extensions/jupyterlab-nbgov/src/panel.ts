@@ -35,6 +35,8 @@ export interface IPipelinePanelOptions {
   showRuns?: (task: string) => void;
   /** Open the DAG in the main area (wider than the sidebar). */
   openDag?: () => void;
+  /** Open the Models view (registered models, aliases, promotion gate). */
+  openModels?: () => void;
 }
 
 /** Normalise a task source for comparison with a document path. */
@@ -70,6 +72,13 @@ export class PipelinePanel extends Widget {
       wide.title = 'Open the pipeline graph in the main area';
       wide.addEventListener('click', () => openDag());
       buttons.appendChild(wide);
+    }
+    if (options.openModels) {
+      const openModels = options.openModels;
+      const models = el('button', 'jp-Button nbgov-panel-open-models', 'Models');
+      models.title = "The project's registered models, their aliases and the promotion gate";
+      models.addEventListener('click', () => openModels());
+      buttons.appendChild(models);
     }
     this._refreshButton = el('button', 'jp-Button nbgov-panel-refresh', 'Refresh');
     this._refreshButton.title =
