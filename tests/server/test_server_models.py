@@ -47,6 +47,27 @@ def jp_root_dir(example: Path) -> Path:
     return example
 
 
+@pytest.fixture
+def api(jp_fetch):
+    """``tests.server.conftest.api`` with a longer patience: the first models query imports
+    MLflow and walks a lineage in the store, which took over 20 s on a loaded 2-core machine."""
+    from tornado.httpclient import HTTPClientError
+
+    async def call(route: str, method: str = "GET", params: dict | None = None,
+                   body: dict | None = None):
+        kwargs = {"method": method, "params": params, "request_timeout": 120}
+        if method == "POST":
+            kwargs["body"] = json.dumps(body if body is not None else {})
+        try:
+            response = await jp_fetch("nbgov", "api", route, **kwargs)
+        except HTTPClientError as exc:
+            response = exc.response
+            assert response is not None, exc
+        return response.code, json.loads(response.body or b"null")
+
+    return call
+
+
 @pytest.fixture(autouse=True)
 def _owner(monkeypatch):
     # the token-only server promotes as its owner: git's user of the repository (Ada)
@@ -143,3 +164,21 @@ async def test_an_approved_lineage_is_promoted_and_recorded(api, example):
     assert after["models"][0]["aliases"] == {"champion": version}
     assert after["models"][0]["versions"][0]["aliases"] == ["champion"]
     assert [(p["alias"], p["version"]) for p in after["promotions"]] == [("champion", version)]
+
+
+async def test_lineage_nodes_say_signed_only_where_the_project_signs(api, example):
+    target = {"target": f"models:/{MODEL}/1"}
+    status, body = await api("lineage", params=target)
+    assert status == 200, body
+    tasks = [n for n in body["nodes"].values() if n["kind"] == "task"]
+    assert tasks and body["signing"] is False
+    assert all("signed" not in n["notebook"] for n in tasks)  # every record is unsigned: unsaid
+    signers = example / ".nbgov" / "allowed_signers"
+    signers.write_text("")  # the project has allowed signers: it signs
+    try:
+        status, body = await api("lineage", params=target)
+        assert status == 200 and body["signing"] is True, body
+        tasks = [n for n in body["nodes"].values() if n["kind"] == "task"]
+        assert tasks and all(n["notebook"]["signed"] is False for n in tasks), tasks
+    finally:
+        signers.unlink()

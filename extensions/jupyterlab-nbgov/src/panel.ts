@@ -5,7 +5,7 @@
 import { Widget } from '@lumino/widgets';
 
 import { BuildBar } from './buildbar';
-import { renderDag } from './dag';
+import { drawDag } from './dag';
 import { NbgovHub, serverPath } from './hub';
 import {
   buildClass,
@@ -217,7 +217,7 @@ export class PipelinePanel extends Widget {
     }
     const current = this.currentTask();
     const open = (task: ITask) => this.options.open(sourceKey(task.source));
-    this._graph.replaceChildren(renderDag(pipeline.tasks, { current, onOpen: open }));
+    void drawDag(this._graph, pipeline.tasks, { current, onOpen: open });
     this._list.replaceChildren(...pipeline.tasks.map(task => this._row(task, current, open)));
   }
 
