@@ -87,6 +87,16 @@ test('the Models view: the model and its champion; a promotion refused by the ga
 }) => {
   await gotoLab(page);
   await page.sidebar.openTab('nbgov-pipeline');
+  // the panel's buttons (Open, Models, Refresh) fit the default sidebar: they wrap, never cut
+  const header = page.locator('#nbgov-pipeline .nbgov-panel-header');
+  await expect(header.locator('.nbgov-panel-refresh')).toBeVisible();
+  const overflow = await header.evaluate(h => {
+    const right = h.getBoundingClientRect().right;
+    return [...h.querySelectorAll('button')]
+      .filter(b => b.getBoundingClientRect().right > right + 0.5)
+      .map(b => b.textContent);
+  });
+  expect(overflow, 'panel buttons cut off at the sidebar edge').toEqual([]);
   await page.locator('#nbgov-pipeline .nbgov-panel-open-models').click();
   const view = page.locator('.nbgov-models');
   const model = view.locator(`section.nbgov-model[data-model="${MODEL}"]`);
