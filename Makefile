@@ -100,8 +100,9 @@ galata: labextension $(UI)/node_modules/.nbgov-installed  ## the browser tests, 
 	  $(JLPM) playwright test || { tail -n 60 jupyter-server.log; exit 1; }
 
 # The extension's screenshots in the docs come from the galata specs: this run builds the
-# fixture project first (real build states and metrics) and rewrites docs/assets/screenshots/;
-# the offline pass takes the picture of runs not yet synced.
+# fixture project first (real build states and metrics) and rewrites docs/assets/screenshots/
+# (the built pass's specs: review round, workbench, threads, and the Models view with a refused
+# promotion: models-light/-dark); the offline pass takes the picture of runs not yet synced.
 screenshots: browser labextension $(UI)/node_modules/.nbgov-installed  ## refresh the docs' JupyterLab screenshots
 	cd $(UI) && NBGOV_UI_BUILD=1 NBGOV_SCREENSHOT_DIR="$(abspath docs/assets/screenshots)" \
 	  NBGOV_UI_PORT=$${NBGOV_UI_PORT:-$$($(FREE_PORT))} \

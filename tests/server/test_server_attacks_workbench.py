@@ -224,10 +224,12 @@ async def test_configuration_is_never_read_on_the_event_loop(api, jp_root_dir, c
     nb = "notebooks/load.ipynb"
     for route, params in [("info", None), ("pipeline", None), ("review", {"path": nb}),
                           ("diff", {"path": nb}), ("runs", {"task": "load"}), ("build", None),
-                          ("lineage", {"target": "load"}), ("threads", {"path": nb})]:
+                          ("lineage", {"target": "load"}), ("threads", {"path": nb}),
+                          ("models", None)]:
         await api(route, params=params)
     for route, body in [("build", {"tasks": ["load"]}), ("build/cancel", {}),
-                        ("review", {"path": nb, "decision": "approve"})]:
+                        ("review", {"path": nb, "decision": "approve"}),
+                        ("models/promote", {"model": "models:/m/1", "alias": "champion"})]:
         await api(route, method="POST", body=body)
     assert threads, "no configuration was read"
     on_loop = [t for t in threads if t == threading.main_thread().name]

@@ -45,7 +45,8 @@ async def test_get_routes_run_no_project_code(markers, api, jp_root_dir):
     status, context = await api("task-context", params={"path": LOAD})
     assert status == 200, context
     assert context["params"] == {"seed": 3}  # {{seed}} filled as data from env.yaml
-    for route, params in (("info", None), ("diff", {"path": LOAD}), ("lineage", {"target": "load"})):
+    for route, params in (("info", None), ("diff", {"path": LOAD}), ("lineage", {"target": "load"}),
+                          ("models", None)):
         await api(route, params=params)
     assert not markers["env"].exists(), "a GET rendered env.yaml outside a sandbox"
     assert not markers["hook"].exists(), "a GET imported the project's modules (loaded the DAG)"

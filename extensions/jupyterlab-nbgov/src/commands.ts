@@ -3,7 +3,7 @@
  * approved, Refresh, Load task parameters, Show pipeline.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { ICommandPalette, InputDialog, MainAreaWidget, showErrorMessage } from '@jupyterlab/apputils';
+import { Dialog, ICommandPalette, InputDialog, MainAreaWidget, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { createCompareWidget } from './compare';
@@ -11,6 +11,7 @@ import { createDiffWidget, IDiffOptions } from './diff';
 import { NbgovHub, serverPath } from './hub';
 import { injectParameters } from './inject';
 import { createLineageWidget } from './lineage';
+import { ModelsView } from './models';
 import { RunsView } from './runs';
 import { CommandIDs, Decision, NbgovAPIError } from './tokens';
 
@@ -216,6 +217,39 @@ export function registerCommands(deps: ICommandDeps): void {
     }
   });
 
+  app.commands.addCommand(CommandIDs.models, {
+    label: 'Models (nbgov)',
+    caption: "The project's registered models: versions, aliases, the promotion gate, the last monitor",
+    execute: async () => {
+      for (const open of app.shell.widgets('main')) {
+        if (open.id === 'nbgov-models') {
+          app.shell.activateById(open.id);
+          await ((open as MainAreaWidget<ModelsView>).content.reload());
+          return;
+        }
+      }
+      const view = new ModelsView({
+        load: () => hub.client.models(),
+        promote: (uri, alias) => hub.client.promote(uri, alias),
+        confirm: async (uri, alias) =>
+          (
+            await showDialog({
+              title: `Promote ${uri} to ${alias}?`,
+              body: "The server checks nbgov promote's gate (approvals, thresholds) first.",
+              buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Promote' })]
+            })
+          ).button.accept
+      });
+      const widget = new MainAreaWidget({ content: view });
+      widget.id = 'nbgov-models';
+      widget.title.label = 'Models';
+      widget.title.closable = true;
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+      await view.reload();
+    }
+  });
+
   app.commands.addCommand(CommandIDs.openPanel, {
     label: 'Show pipeline (nbgov)',
     execute: () => app.shell.activateById(deps.panelId)
@@ -228,7 +262,8 @@ export function registerCommands(deps: ICommandDeps): void {
     CommandIDs.injectParameters,
     CommandIDs.lineage,
     CommandIDs.refresh,
-    CommandIDs.openPanel
+    CommandIDs.openPanel,
+    CommandIDs.models
   ];
   all.forEach(command => palette?.addItem({ command, category: CATEGORY }));
   palette?.addItem({ command: CommandIDs.diff, args: { outputs: true }, category: CATEGORY });

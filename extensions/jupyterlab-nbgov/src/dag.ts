@@ -1,6 +1,7 @@
 /**
- * The pipeline DAG as an SVG drawing: a layered layout computed from each task's `upstream`
- * (pure, tested), and a renderer that builds SVG elements with textContent only.
+ * The pipeline DAG as an SVG drawing, laid out by ELK as the lineage graph is (elk.ts), with a
+ * quick layered layout computed from each task's `upstream` (pure, tested) drawn first while
+ * ELK works, and a renderer that builds SVG elements with textContent only.
  */
 import {
   buildClass,
@@ -10,8 +11,11 @@ import {
   reviewClass,
   reviewLabel
 } from './status';
+import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
+
 import { ITask } from './tokens';
 import { arrowDefs, svg } from './dom';
+import { elkLayout, layeredOptions, sectionPath } from './elk';
 
 
 /** Geometry of the drawing, in SVG user units. */
@@ -233,6 +237,100 @@ function routeEdges(edges: IEdge[], nodes: Map<string, INodePosition>, rows: str
   return right;
 }
 
+/**
+ * The ELK graph of a pipeline (the lineage graph's layout, flowing down): one child per task
+ * at the node size, one edge per known upstream link (unknown names are left out, as in
+ * {@link layoutDag}).
+ */
+export function dagGraphInput(tasks: Pick<ITask, 'name' | 'upstream'>[]): ElkNode {
+  const names = new Set(tasks.map(t => t.name));
+  const edges: ElkExtendedEdge[] = [];
+  const seen = new Set<string>();
+  for (const task of tasks) {
+    for (const up of task.upstream ?? []) {
+      const key = `${up}\u0000${task.name}`;
+      if (names.has(up) && !seen.has(key)) {
+        seen.add(key);
+        edges.push({ id: `e${edges.length}`, sources: [up], targets: [task.name] });
+      }
+    }
+  }
+  return {
+    id: 'pipeline',
+    layoutOptions: layeredOptions('DOWN'),
+    children: [...names].map(id => ({ id, width: GEOMETRY.nodeWidth, height: GEOMETRY.nodeHeight })),
+    edges
+  };
+}
+
+/**
+ * ELK's layout of the pipeline as an {@link ILayout}: positions and edge routes from ELK,
+ * layers and orders read from the positions, unknown upstream names and cycles reported as
+ * {@link layoutDag} reports them.
+ */
+export async function layoutDagElk(tasks: Pick<ITask, 'name' | 'upstream'>[]): Promise<ILayout> {
+  const laid = await elkLayout(dagGraphInput(tasks));
+  const plain = layoutDag(tasks);
+  const children = laid.children ?? [];
+  const rows = [...new Set(children.map(c => Math.round(c.y ?? 0)))].sort((a, b) => a - b);
+  const nodes = new Map<string, INodePosition>();
+  for (const child of children) {
+    const layer = rows.indexOf(Math.round(child.y ?? 0));
+    const order = children.filter(
+      c => Math.round(c.y ?? 0) === Math.round(child.y ?? 0) && (c.x ?? 0) < (child.x ?? 0)
+    ).length;
+    nodes.set(child.id, { name: child.id, layer, order, x: child.x ?? 0, y: child.y ?? 0 });
+  }
+  const edges: IEdge[] = ((laid.edges ?? []) as ElkExtendedEdge[]).map(edge => ({
+    from: edge.sources[0],
+    to: edge.targets[0],
+    d: (edge.sections ?? []).map(sectionPath).join(' '),
+    detour: (edge.sections ?? []).some(section => (section.bendPoints ?? []).length > 0)
+  }));
+  return {
+    nodes,
+    edges,
+    width: Math.ceil(laid.width ?? plain.width),
+    height: Math.ceil(laid.height ?? plain.height),
+    missing: plain.missing,
+    cyclic: plain.cyclic
+  };
+}
+
+/** ELK layouts already computed, by the pipeline's shape (names and upstream links). */
+const elkLayouts = new Map<string, ILayout>();
+
+function shapeKey(tasks: Pick<ITask, 'name' | 'upstream'>[]): string {
+  return JSON.stringify(tasks.map(t => [t.name, t.upstream ?? []]));
+}
+
+/**
+ * Draw the pipeline into `container` with ELK's layout: at once when this shape was laid out
+ * before; otherwise the quick layered drawing first, replaced by ELK's when it is ready (and
+ * the container still shows this drawing). The `<svg>` says which in `data-layout`.
+ *
+ * Returns:
+ *   A promise settled once ELK's drawing is in place (or could not be made: the quick one stays).
+ */
+export function drawDag(container: HTMLElement, tasks: ITask[], options: IRenderOptions = {}): Promise<void> {
+  const key = shapeKey(tasks);
+  const cached = elkLayouts.get(key);
+  const first = renderDag(tasks, options, cached);
+  container.replaceChildren(first);
+  if (cached) {
+    return Promise.resolve();
+  }
+  return layoutDagElk(tasks).then(
+    layout => {
+      elkLayouts.set(key, layout);
+      if (first.parentNode === container) {
+        container.replaceChildren(renderDag(tasks, options, layout));
+      }
+    },
+    error => console.warn(`jupyterlab-nbgov: ELK could not lay out the pipeline: ${error}`)
+  );
+}
+
 /** Options of renderDag. */
 export interface IRenderOptions {
   /** Name of the task whose notebook is open, drawn highlighted. */
@@ -258,8 +356,8 @@ export function ellipsize(text: string, max = 20): string {
  * as text nodes, and a <title> with the source, products and last run metrics. A task whose
  * last run is not yet in the tracking store gets `data-synced="false"` and a dashed box.
  */
-export function renderDag(tasks: ITask[], options: IRenderOptions = {}): SVGSVGElement {
-  const layout = layoutDag(tasks);
+export function renderDag(tasks: ITask[], options: IRenderOptions = {}, laid?: ILayout): SVGSVGElement {
+  const layout = laid ?? layoutDag(tasks);
   const { nodeWidth, nodeHeight } = GEOMETRY;
   // drawn at its own size (text at the theme's size): a narrow sidebar scrolls it, or opens
   // it in the main area, rather than shrinking the text until it cannot be read
@@ -270,6 +368,7 @@ export function renderDag(tasks: ITask[], options: IRenderOptions = {}): SVGSVGE
     height: layout.height,
     role: 'img'
   });
+  root.dataset.layout = laid ? 'elk' : 'layered';
   const label = svg('title');
   label.textContent = `pipeline DAG, ${tasks.length} tasks`;
   root.appendChild(label);

@@ -78,7 +78,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         tracker.currentWidget ? serverPath(tracker.currentWidget.context.path) : null,
       showLineage: target => void app.commands.execute(CommandIDs.lineage, { target }),
       showRuns: task => void app.commands.execute(CommandIDs.runs, { task }),
-      openDag: () => openDagInMain(app, panel)
+      openDag: () => openDagInMain(app, panel),
+      openModels: () => void app.commands.execute(CommandIDs.models)
     });
     panel.title.icon = pipelineIcon;
     app.shell.add(panel, 'left', { rank: 850 });

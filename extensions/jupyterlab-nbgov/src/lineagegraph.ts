@@ -4,8 +4,9 @@
  * on the edge between them (product key and digest), the model version at the root. Laid out
  * by ELK (elkjs, layered); drawn as SVG with DOM APIs, every text through textContent.
  */
-import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
+
+import { elkLayout, layeredOptions, sectionPath } from './elk';
 
 import { formatTime, reviewClass, reviewLabel, shortVersion } from './status';
 import { arrowDefs, svg } from './dom';
@@ -19,7 +20,13 @@ export interface ILineageNode {
   run_id?: string | null;
   synced?: boolean;
   outcome?: string | null;
-  notebook?: { path?: string; version?: string | null; review_status?: string | null };
+  notebook?: {
+    path?: string;
+    version?: string | null;
+    review_status?: string | null;
+    /** Whether an approval of this version is signed: sent only where the project signs. */
+    signed?: boolean;
+  };
   params?: { [key: string]: unknown };
   metrics?: { [key: string]: unknown };
   inputs?: { task?: string; key?: string; path?: string; digest?: string | null }[];
@@ -36,13 +43,19 @@ export interface ILineagePayload {
   missing?: string[];
   warnings?: string[];
   ui?: { url: string | null; command: string | null };
+  /** Whether the project signs decisions: nodes say signed/unsigned only then. */
+  signing?: boolean;
 }
 
 /** Node size, in SVG units: four lines of text. */
 export const NODE = { width: 210, height: 78 };
 
-/** The text lines of a node, first line the title. */
-export function nodeLines(node: ILineageNode): string[] {
+/**
+ * The text lines of a node, first line the title. `signing`: the project signs decisions, so
+ * a run says whether the approval of its notebook version is signed (never said otherwise:
+ * where nothing is signed, "unsigned" on every node is noise).
+ */
+export function nodeLines(node: ILineageNode, signing = false): string[] {
   if (node.kind === 'model') {
     const model = node.model ?? {};
     const aliases = (model.aliases ?? []).length ? ` @${(model.aliases ?? []).join(', @')}` : '';
@@ -55,9 +68,14 @@ export function nodeLines(node: ILineageNode): string[] {
   return [
     node.task ?? node.key,
     `notebook ${shortVersion(node.notebook?.version)}`,
-    `review: ${review ? reviewLabel(review) : '—'}${node.synced === false ? ' · not synced' : ''}`,
+    `review: ${review ? reviewLabel(review) : '—'}${signedNote(node, signing)}${node.synced === false ? ' · not synced' : ''}`,
     `${node.outcome ?? '—'} · ${formatTime(node.started)}`
   ];
+}
+
+function signedNote(node: ILineageNode, signing: boolean): string {
+  const signed = node.notebook?.signed;
+  return signing && typeof signed === 'boolean' ? (signed ? ' · signed' : ' · unsigned') : '';
 }
 
 /** What an edge from `up` into `node` carries: the products `node` read from that run. */
@@ -94,14 +112,7 @@ export function lineageGraphInput(payload: ILineagePayload): ElkNode {
   }
   return {
     id: 'lineage',
-    layoutOptions: {
-      'elk.algorithm': 'layered',
-      'elk.direction': 'UP',
-      'elk.spacing.nodeNode': '30',
-      'elk.layered.spacing.nodeNodeBetweenLayers': '50',
-      'elk.edgeLabels.inline': 'false',
-      'elk.padding': '[top=12,left=12,bottom=12,right=12]'
-    },
+    layoutOptions: layeredOptions('UP'),
     children: keys.map(key => ({ id: key, width: NODE.width, height: NODE.height })),
     edges
   };
@@ -109,8 +120,7 @@ export function lineageGraphInput(payload: ILineagePayload): ElkNode {
 
 /** ELK's layout of the payload (positions of nodes, edge routes, label positions). */
 export async function layoutLineage(payload: ILineagePayload): Promise<ElkNode> {
-  const elk = new ELK();
-  return elk.layout(lineageGraphInput(payload));
+  return elkLayout(lineageGraphInput(payload));
 }
 
 /** Cut a line to what fits the node box (the full text is in the node's title). */
@@ -137,10 +147,9 @@ export function renderLineage(
 
   for (const edge of (layout.edges ?? []) as ElkExtendedEdge[]) {
     for (const section of edge.sections ?? []) {
-      const points = [section.startPoint, ...(section.bendPoints ?? []), section.endPoint];
       const path = svg('path', {
         class: 'nbgov-dag-edge',
-        d: points.map((p, i) => `${i ? 'L' : 'M'} ${p.x} ${p.y}`).join(' '),
+        d: sectionPath(section),
         'marker-end': 'url(#nbgov-lin-arrow)'
       });
       path.dataset.from = edge.sources[0];
@@ -171,7 +180,7 @@ export function renderLineage(
     if (node.task) {
       g.dataset.task = node.task;
     }
-    const lines = nodeLines(node);
+    const lines = nodeLines(node, payload.signing === true);
     const tip = svg('title');
     tip.textContent = lines.join('\n');
     g.appendChild(tip);

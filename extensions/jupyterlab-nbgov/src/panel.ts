@@ -5,7 +5,7 @@
 import { Widget } from '@lumino/widgets';
 
 import { BuildBar } from './buildbar';
-import { renderDag } from './dag';
+import { drawDag } from './dag';
 import { NbgovHub, serverPath } from './hub';
 import {
   buildClass,
@@ -35,6 +35,8 @@ export interface IPipelinePanelOptions {
   showRuns?: (task: string) => void;
   /** Open the DAG in the main area (wider than the sidebar). */
   openDag?: () => void;
+  /** Open the Models view (registered models, aliases, promotion gate). */
+  openModels?: () => void;
 }
 
 /** Normalise a task source for comparison with a document path. */
@@ -70,6 +72,13 @@ export class PipelinePanel extends Widget {
       wide.title = 'Open the pipeline graph in the main area';
       wide.addEventListener('click', () => openDag());
       buttons.appendChild(wide);
+    }
+    if (options.openModels) {
+      const openModels = options.openModels;
+      const models = el('button', 'jp-Button nbgov-panel-open-models', 'Models');
+      models.title = "The project's registered models, their aliases and the promotion gate";
+      models.addEventListener('click', () => openModels());
+      buttons.appendChild(models);
     }
     this._refreshButton = el('button', 'jp-Button nbgov-panel-refresh', 'Refresh');
     this._refreshButton.title =
@@ -208,7 +217,7 @@ export class PipelinePanel extends Widget {
     }
     const current = this.currentTask();
     const open = (task: ITask) => this.options.open(sourceKey(task.source));
-    this._graph.replaceChildren(renderDag(pipeline.tasks, { current, onOpen: open }));
+    void drawDag(this._graph, pipeline.tasks, { current, onOpen: open });
     this._list.replaceChildren(...pipeline.tasks.map(task => this._row(task, current, open)));
   }
 

@@ -5,6 +5,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import type { IModelsPayload, IPromotionPlan } from './models';
 import {
   Decision,
   IDiffPayload,
@@ -80,7 +81,10 @@ function errorFrom(status: number, body: IErrorBody | null): NbgovAPIError {
       status,
       body!.message ?? `${body!.error} (HTTP ${status})`,
       body!.hint ?? null,
-      body!.error ?? null
+      body!.error ?? null,
+      Array.isArray((body as any).reasons)
+        ? (body as any).reasons.filter((r: unknown) => typeof r === 'string')
+        : []
     );
   }
   const message = (body as any)?.message ?? `HTTP ${status}`;
@@ -177,6 +181,23 @@ export class NbgovClient {
   /** Stop the running build (SIGINT, then SIGTERM, to its process group). */
   cancelBuild(): Promise<IBuildJob> {
     return requestAPI<IBuildJob>('build/cancel', { method: 'POST', body: '{}' }, this.settings);
+  }
+
+  /** The project's registered models, versions, aliases and the gate's verdicts. */
+  models(alias?: string): Promise<IModelsPayload> {
+    return requestAPI<IModelsPayload>(alias ? `models?${query({ alias })}` : 'models', {}, this.settings);
+  }
+
+  /**
+   * Move `alias` to the model version `model` (`models:/NAME/VERSION`) through the same gate as
+   * `nbgov promote`; a refusal rejects with an NbgovAPIError (409) carrying every reason.
+   */
+  promote(model: string, alias: string, note = ''): Promise<IPromotionPlan> {
+    return requestAPI<IPromotionPlan>(
+      'models/promote',
+      { method: 'POST', body: JSON.stringify({ model, alias, note }) },
+      this.settings
+    );
   }
 
   /** nbdime diff of the approved snapshot against the current notebook. */

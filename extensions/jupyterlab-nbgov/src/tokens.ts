@@ -212,7 +212,9 @@ export class NbgovAPIError extends Error {
     readonly status: number,
     message: string,
     readonly hint: string | null = null,
-    readonly kind: string | null = null
+    readonly kind: string | null = null,
+    /** Every reason of a gate's refusal (a promotion), in the server's words. */
+    readonly reasons: string[] = []
   ) {
     super(message);
     this.name = 'NbgovAPIError';
@@ -239,4 +241,5 @@ export namespace CommandIDs {
   export const openPanel = 'nbgov:open-pipeline';
   export const lineage = 'nbgov:lineage';
   export const runs = 'nbgov:runs';
+  export const models = 'nbgov:models';
 }

@@ -21,12 +21,13 @@ const offline = process.env.NBGOV_UI_BUILD === 'offline';
 
 module.exports = {
   ...baseConfig,
-  // the workbench spec (themes, re-plan) and the cell threads' spec need a built project: the
-  // built pass only (the one `make screenshots` runs), which keeps their CI time to one pass
+  // the workbench spec (themes, re-plan), the models spec and the cell threads' spec need a
+  // built project: the built pass only (the one `make screenshots` runs), which keeps their CI
+  // time to one pass
   testMatch: offline
     ? /unsynced\.spec\.ts$/
     : process.env.NBGOV_UI_BUILD === '1'
-      ? /(nbgov|workbench|threads)\.spec\.ts$/
+      ? /(nbgov|workbench|threads|models)\.spec\.ts$/
       : /nbgov\.spec\.ts$/,
   workers: 1,
   retries: 0,

@@ -9,10 +9,31 @@ store's own pool (a slow store never stalls the other routes).
 
 from __future__ import annotations
 
+from typing import Any
+
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
-from nbgov.server.handlers import NbgovHandler, _service, service_available
+from nbgov.core.config import Config
+from nbgov.server.handlers import NbgovHandler, _service, _signing_in_use, service_available
+
+
+def mark_signed(config: Config, payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` with ``signing`` (does the project sign decisions?) and, only when it does,
+    each task node's ``notebook.signed``: whether an approval of the version that ran, among
+    the ledger's records that count, carries a signature. Where signing is off every record
+    is unsigned, and a graph saying so on each node is noise (as on the badge)."""
+    payload["signing"] = _signing_in_use(config)
+    if not payload["signing"]:
+        return payload
+    records = _service("review.trust").counted_records(config)
+    signed = {(r.notebook, r.version) for r in records
+              if r.decision == "approved" and r.signature}
+    for node in (payload.get("nodes") or {}).values():
+        notebook = node.get("notebook")
+        if node.get("kind") == "task" and isinstance(notebook, dict) and notebook.get("version"):
+            notebook["signed"] = (notebook.get("path"), notebook.get("version")) in signed
+    return payload
 
 
 class LineageHandler(NbgovHandler):
@@ -36,6 +57,7 @@ class LineageHandler(NbgovHandler):
         lineage = _service("lineage.query").lineage
         payload = await self.call_store(lineage, config, target, base=self.server_root,
                                         own_runs_only=True)
+        payload = await self.call(mark_signed, config, payload)
         if service_available("recording.history"):
             # where the graph's nodes link their runs in the MLflow UI
             payload["ui"] = _service("recording.history").mlflow_ui(config)

@@ -8,6 +8,7 @@ from typing import Any
 from nbgov.server import handlers
 from nbgov.server.builds import BuildCancelHandler, BuildHandler
 from nbgov.server.lineage import LineageHandler
+from nbgov.server.models import ModelsHandler, PromoteHandler
 from nbgov.server.plan import PlanHandler
 from nbgov.server.runs import CompareHandler, RunsHandler
 
@@ -18,6 +19,8 @@ WORKBENCH: dict[str, type[handlers.NbgovHandler]] = {
     "compare": CompareHandler,
     "build": BuildHandler,
     "build/cancel": BuildCancelHandler,
+    "models": ModelsHandler,
+    "models/promote": PromoteHandler,
 }
 
 

@@ -35,6 +35,28 @@ const payload: ILineagePayload = {
   }
 };
 
+describe('signed or unsigned', () => {
+  const signedNode = { ...payload.nodes.rtrain, notebook: { ...payload.nodes.rtrain.notebook, signed: false } };
+  it('is said only where the project signs', () => {
+    expect(nodeLines(signedNode)[2]).toBe('review: approved');
+    expect(nodeLines(signedNode, true)[2]).toBe('review: approved · unsigned');
+    expect(nodeLines({ ...signedNode, notebook: { ...signedNode.notebook, signed: true } }, true)[2]).toBe(
+      'review: approved · signed'
+    );
+    // a run whose signature the server did not judge says nothing
+    expect(nodeLines(payload.nodes.rtrain, true)[2]).toBe('review: approved');
+  });
+
+  it('is drawn on the nodes when the payload says the project signs', async () => {
+    const signing = { ...payload, signing: true, nodes: { ...payload.nodes, rtrain: signedNode } };
+    const root = renderLineage(await layoutLineage(signing), signing, () => undefined);
+    expect(root.querySelector('[data-key="rtrain"]')!.textContent).toContain('unsigned');
+    const quiet = { ...payload, nodes: { ...payload.nodes, rtrain: signedNode } };
+    const plain = renderLineage(await layoutLineage(quiet), quiet, () => undefined);
+    expect(plain.querySelector('[data-key="rtrain"]')!.textContent).not.toContain('signed');
+  });
+});
+
 describe('lineageGraphInput', () => {
   it('makes one ELK node per run and one edge per upstream link, upstream to consumer', () => {
     const input = lineageGraphInput(payload);

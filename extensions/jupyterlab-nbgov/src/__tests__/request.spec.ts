@@ -136,3 +136,34 @@ describe('NbgovClient', () => {
     expect(calls).toHaveLength(2);
   });
 });
+
+describe('NbgovClient.promote', () => {
+  it('POSTs the model and alias, and a refusal carries every reason of the gate (text only)', async () => {
+    const calls: ICall[] = [];
+    const settings = fakeSettings(
+      {
+        'POST models/promote': () => ({
+          status: 409,
+          body: {
+            error: 'GateError',
+            message: "promotion of models:/m/2 to 'champion' refused (2 reason(s))",
+            where: null,
+            hint: 'approve the notebooks',
+            reasons: ['notebooks/a.ipynb (task a) at version 1234: unreviewed', 7, 'f1 = 0.5, needs >= 0.9'],
+            accepted: false
+          }
+        })
+      },
+      calls
+    );
+    const error = await failure(new NbgovClient(settings).promote('models:/m/2', 'champion'));
+    expect(error.status).toBe(409);
+    expect(error.kind).toBe('GateError');
+    expect(error.reasons).toEqual([
+      'notebooks/a.ipynb (task a) at version 1234: unreviewed',
+      'f1 = 0.5, needs >= 0.9'
+    ]);
+    expect(calls[0].url.pathname).toBe('/lab-base/nbgov/api/models/promote');
+    expect(calls[0].body).toEqual({ model: 'models:/m/2', alias: 'champion', note: '' });
+  });
+});

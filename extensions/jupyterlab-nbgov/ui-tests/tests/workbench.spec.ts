@@ -136,6 +136,8 @@ test("the open notebook's task is readable and fits in light and dark; Refresh r
   // the fixture project does not sign decisions: no badge says "unsigned"
   await expect(badge).not.toContainText('unsigned');
   const panel = await openPanel(page);
+  // laid out by ELK, as the lineage graph is
+  await expect(panel.locator('svg.nbgov-dag')).toHaveAttribute('data-layout', 'elk');
   await checkReadable(panel, 'light');
   await page.theme.setDarkTheme();
   await checkReadable(panel, 'dark');
@@ -144,6 +146,7 @@ test("the open notebook's task is readable and fits in light and dark; Refresh r
   await panel.locator('.nbgov-panel-open-dag').click();
   const main = page.locator('.nbgov-dag-main');
   await expect(main.locator('.nbgov-dag-node')).toHaveCount(4);
+  await expect(main.locator('svg.nbgov-dag')).toHaveAttribute('data-layout', 'elk');
   await expect(main.locator('.nbgov-dag-node.nbgov-current')).toHaveAttribute('data-task', 'train');
   await shot(main, 'pipeline-main-dark');
   await page.theme.setLightTheme();
@@ -193,6 +196,8 @@ test("the model's lineage as a graph: every upstream task, a click shows the met
     await expect(lineage.locator(`svg .nbgov-lin-node[data-task="${task}"]`)).toHaveCount(1);
   }
   await expect(lineage.locator('svg .nbgov-dag-edge')).toHaveCount(2);
+  // the fixture project does not sign: no node says "signed" or "unsigned"
+  await expect(lineage.locator('svg .nbgov-lin-node[data-task="train"]')).not.toContainText('signed');
   // the data each run read is on its edge: features read load's raw data (by digest)
   await expect(lineage.locator('svg .nbgov-lin-edge-label').first()).toHaveText(/^data [0-9a-f]{8}$/);
   await lineage.locator('svg .nbgov-lin-node[data-task="train"]').click();

@@ -162,6 +162,33 @@ class Registry:
             )
         return self._version(mv)
 
+    def versions(self, max_results: int = 200) -> list[ModelVersion]:
+        """Every registered model version of the store (up to ``max_results``), newest first
+        per model, models by name.
+
+        Raises:
+            TrackingError: the store is unreachable or failed.
+        """
+        found = self._call(
+            "cannot list registered model versions",
+            self.client.search_model_versions,
+            max_results=max_results,
+        )
+        out = [self._version(mv) for mv in found]
+        # a search's versions carry no aliases in every store: the registered models do
+        models = self._call(
+            "cannot list registered models",
+            self.client.search_registered_models,
+            max_results=max_results,
+        )
+        aliases: dict[tuple[str, str], list[str]] = {}
+        for model in models:
+            for alias, version in (getattr(model, "aliases", None) or {}).items():
+                aliases.setdefault((model.name, str(version)), []).append(alias)
+        for version in out:
+            version.aliases = sorted(set(version.aliases) | set(aliases.get((version.name, version.version), [])))
+        return sorted(out, key=lambda v: (v.name, -int(v.version) if v.version.isdigit() else 0))
+
     def alias_target(self, name: str, alias: str) -> str | None:
         """The version an alias points at now, or None when the alias is not set."""
         model = self._call(f"no registered model {name!r}", self.client.get_registered_model, name)
