@@ -56,7 +56,7 @@ def test_nbgov_folder_ignores_what_is_machine_local(project, git, nbgov):
     assert nbgov("review", "comment", "notebooks/train.ipynb", "-m", "first look").code == 0
     nbgov_dir = project / ".nbgov"
     for rel in ("journal/b.jsonl", "lineage/t.lineage.json", "cache/plan.json", "build.lock",
-                "reviews.jsonl", "snapshots/abc.ipynb", "allowed_signers"):
+                "cluster-last.json", "reviews.jsonl", "snapshots/abc.ipynb", "allowed_signers"):
         (nbgov_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (nbgov_dir / rel).write_text("x\n")
     git("add", ".nbgov")
@@ -75,3 +75,14 @@ def test_an_older_gitignore_gets_the_missing_lines(project):
     assert lines[:2] == ["*.lock", ".*.tmp"] and set(MACHINE_LOCAL) <= set(lines)
     ignore_in_project(project)
     assert (nbgov_dir / ".gitignore").read_text().splitlines() == lines
+
+
+def test_messages_name_the_kind_of_target(project, nbgov):
+    """A missing module or script is a "file", not a "notebook" (issue 29); a path outside the
+    project is a path."""
+    missing = nbgov("review", "status", "tasks/nope.py")
+    assert missing.code == 2 and "file not found" in missing.err and "notebook" not in missing.err
+    sql = nbgov("review", "approve", "queries/nope.sql", "-m", "x")
+    assert sql.code == 2 and "SQL file not found" in sql.err, sql.err
+    outside = nbgov("review", "status", "../elsewhere.ipynb")
+    assert outside.code == 2 and "path is outside the project" in outside.err

@@ -49,6 +49,8 @@ class SpecTask:
     cls: str | None = None
     #: the folder its relative paths are relative to (a partial's own folder), None: the spec's
     folder: Path | None = None
+    #: whether ``product`` is a SQL relation written as a list (``[schema, name, kind]``), no file
+    relation: bool = False
 
     @property
     def is_file(self) -> bool:
@@ -276,7 +278,8 @@ def _task(path: Path, raw: Any, index: int) -> SpecTask:
             f"task {name!r}: `upstream` must be a list of task names", Location(path, line=line)
         )
     product = raw.get("product")
-    if isinstance(product, list):
+    relation = isinstance(product, list)
+    if relation:
         # a SQL relation ([schema, name, kind] or [name, kind]): no file; kept as its dotted name
         product = ".".join(str(p) for p in product)
     if product is not None and not isinstance(product, str | dict):
@@ -287,5 +290,5 @@ def _task(path: Path, raw: Any, index: int) -> SpecTask:
     cls = raw.get("class")
     return SpecTask(
         name=str(name), source=source, product=product, params=params, upstream=upstream, line=line,
-        cls=cls if isinstance(cls, str) else None,
+        cls=cls if isinstance(cls, str) else None, relation=relation,
     )

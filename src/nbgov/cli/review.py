@@ -317,7 +317,7 @@ def verify(against: str | None, as_json: bool) -> None:
     rev = result["checked_against_git"]
     extends = f", extends the ledger at git {rev}" if rev else ""
     trusted = f", signers trusted at {result['trust_base']}" if result["trust_base"] else ""
-    click.echo(f"ok: {result['records']} record(s) on {result['notebooks']} notebook(s){extends}{trusted}")
+    click.echo(f"ok: {result['records']} record(s) on {result['notebooks']} target(s){extends}{trusted}")
     for sig in result["signatures"]:
         signer = f" by {sig['signer']}" if sig["signer"] else ""
         repeat = f" (repeats #{sig['repeats']}: counts once)" if sig["repeats"] else ""

@@ -29,6 +29,13 @@ def kind_of(path: str | PurePath, text_notebook: bool = False) -> str:
     return _BY_SUFFIX.get(suffix, "file")
 
 
+def missing_kind(path: str | PurePath) -> str:
+    """What a path that does not exist would be, for "... not found": its kind by suffix
+    (``notebook``, ``SQL file``...), ``file`` for a ``.py`` (a script or a module: its text
+    says which)."""
+    return "file" if PurePath(path).suffix.lower() == ".py" else kind_of(path)
+
+
 def plural(kind: str, n: int) -> str:
     """``1 notebook``, ``2 notebooks``, ``3 SQL files``."""
     if n == 1:
