@@ -119,3 +119,21 @@ def test_files_builds_write_are_not_linted(make_project):
     checked = {f.path for f in report.findings}
     assert not checked & set(written), report.findings
     assert report.files == 1
+
+
+def test_the_other_specs_tasks_are_tasks(make_project):
+    """A second pipeline next to pipeline.yaml (`pipeline.serve.yaml`, built with `-e`, as
+    Ploomber's docs lay out): its notebooks are tasks (no NBG604, the task rules apply) and
+    its problems name its own spec."""
+    root = make_project("clean--task.ipynb", pipeline="tasks:\n  - source: notebooks/clean--task.ipynb\n"
+                                                      "    product: {nb: products/train.ipynb}\n")
+    shutil.copy(root / "notebooks" / "clean--task.ipynb", root / "notebooks" / "serve.ipynb")
+    (root / "pipeline.serve.yaml").write_text(
+        "tasks:\n  - source: notebooks/serve.ipynb\n    product: {nb: products/serve.ipynb}\n"
+        "  - source: notebooks/gone.ipynb\n    product: {data: products/gone.csv}\n")
+    (root / "pipeline.notes.txt").write_text("not a spec\n")
+    found = rules(run_check(root=root, plugins=False))
+    assert not [r for r in found if r[0] == "NBG604"], found
+    report = run_check(root=root, plugins=False)
+    where = {(f.rule, f.path) for f in report.findings}
+    assert ("NBG602", "pipeline.serve.yaml") in where and ("NBG603", "pipeline.serve.yaml") in where, where

@@ -86,3 +86,21 @@ def test_messages_name_the_kind_of_target(project, nbgov):
     assert sql.code == 2 and "SQL file not found" in sql.err, sql.err
     outside = nbgov("review", "status", "../elsewhere.ipynb")
     assert outside.code == 2 and "path is outside the project" in outside.err
+
+
+def test_the_other_specs_are_reviewed_too(project, fixture_nb):
+    """`pipeline.serve.yaml` next to pipeline.yaml (built with `nbgov build -e`): its tasks,
+    the spec and its env file are review targets of `review status`/`gate` from the start (not
+    only after a build of it), while a build's gate asks only for its own spec's."""
+    from nbgov.services.review.targets import review_targets
+
+    root = _with_pipeline(project, fixture_nb)
+    shutil.copy(fixture_nb("train.ipynb"), root / "notebooks" / "serve.ipynb")
+    (root / "pipeline.serve.yaml").write_text("tasks:\n  - source: notebooks/serve.ipynb\n"
+                                              "    product: {nb: products/serve.ipynb}\n")
+    (root / "env.serve.yaml").write_text("split: serve\n")
+    config = load_config(root)
+    assert discover_notebooks(config) == ["env.serve.yaml", "notebooks/serve.ipynb", "notebooks/train.ipynb",
+                                          "pipeline.serve.yaml", "pipeline.yaml", "tasks/raw.py"]
+    build_gate = [t.path for t in review_targets(config, [root / "notebooks" / "train.ipynb"])]
+    assert build_gate == ["notebooks/train.ipynb", "pipeline.yaml"]

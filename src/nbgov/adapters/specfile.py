@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import importlib.machinery
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -105,6 +106,23 @@ class SpecFile:
                 return task
         known = ", ".join(t.name for t in self.tasks) or "none"
         raise PipelineError(f"unknown task {name!r} (tasks: {known})", Location(self.path))
+
+
+#: Ploomber's names for the specs of one project: ``pipeline.yaml`` and the ``pipeline.NAME.yaml``
+#: entry points ``ploomber build -e`` selects (rendered with ``env.NAME.yaml``)
+_SPEC_NAME = re.compile(r"pipeline(\.[^/\\]+)?\.ya?ml")
+
+
+def sibling_specs(spec_path: str | Path) -> list[Path]:
+    """The project's other pipeline specs next to ``spec_path`` (``pipeline.yaml``,
+    ``pipeline.serve.yaml``...: what ``-e`` builds), sorted; none when the spec is not named
+    ``pipeline[.NAME].yaml``."""
+    spec_path = Path(spec_path)
+    if not _SPEC_NAME.fullmatch(spec_path.name):
+        return []
+    me = spec_path.resolve()
+    return [p for p in sorted(spec_path.parent.glob("pipeline*.y*ml"))
+            if _SPEC_NAME.fullmatch(p.name) and p.is_file() and p.resolve() != me]
 
 
 def module_file(module: str, root: Path) -> Path | None:

@@ -99,7 +99,7 @@ def task_files(config: Config) -> TaskFiles | None:
 
     # the plan and the spec reader (PyYAML, the Ploomber adapter's light half) only for a project
     # with a pipeline: nbgov check runs in pre-commit on every commit
-    from nbgov.adapters.specfile import read_spec
+    from nbgov.adapters.specfile import read_spec, sibling_specs
     from nbgov.services.pipeline.plan import plan_tasks, stale_reason  # (see above)
 
     found = plan_tasks(config, stale_ok=True)
@@ -109,13 +109,20 @@ def task_files(config: Config) -> TaskFiles | None:
         for path in [*info.products.values(), info.notebook_product, info.evidence]:
             if path is not None and (rel := _rel(Path(path), root)):
                 out.products.add(rel)
-    if found is not None and stale_reason(config, found[1]) is None:
-        return out  # the plan holds: the spec says nothing more (and PyYAML stays unloaded)
+    # the plan holds: the spec says nothing more; the project's other specs (pipeline.serve.yaml:
+    # `-e`) are tasks too, their sources not "notebooks that are no task" (PyYAML only for them)
+    fresh = found is not None and stale_reason(config, found[1]) is None
+    for spec_path in [*([] if fresh else [config.pipeline_path]), *sibling_specs(config.pipeline_path)]:
+        try:
+            spec = read_spec(spec_path)
+        except NbgovError:
+            continue  # NBG601 reports the spec itself; a broken other spec fails its own build
+        _add_spec(out, spec, root)
+    return out
 
-    try:
-        spec = read_spec(config.pipeline_path)
-    except NbgovError:
-        return out  # NBG601 reports the spec itself
+
+def _add_spec(out: TaskFiles, spec: Any, root: Path) -> None:
+    """Add a read spec's (:class:`nbgov.adapters.specfile.SpecFile`) task sources and products."""
     for task in spec.tasks:
         source = spec.source_path(task)
         if source is None and "." in task.source:
@@ -130,7 +137,6 @@ def task_files(config: Config) -> TaskFiles | None:
             if isinstance(value, str) and "{{" not in value and "[[" not in value:
                 if rel := _rel(spec.folder / value, root):
                     out.products.add(rel)
-    return out
 
 
 def script_notebook(text: str) -> tuple[dict[str, Any], list[int]]:

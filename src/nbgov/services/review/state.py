@@ -370,7 +370,7 @@ def require_approved(config: Config, notebooks: list[str | Path], base: TrustBas
     if reasons:
         raise GateError(
             f"{targets.count(kinds)} not approved at their current version",
-            hint="see what changed: nbgov diff NOTEBOOK; then: nbgov review approve NOTEBOOK",
+            hint="see what changed: nbgov diff PATH; then: nbgov review approve PATH",
             reasons=reasons, paths=paths,
         )
 

@@ -17,11 +17,12 @@ def _check_spec_readable(project: Project) -> Iterator[tuple]:
 
 
 def _tasks(project: Project) -> Iterator[tuple[str, dict]]:
-    """``(spec path, task)`` for each task of a readable spec."""
+    """``(spec path, task)`` for each task of a readable spec (the project's other specs'
+    tasks, ``pipeline.serve.yaml``..., name their own spec)."""
     spec = project.spec
     if spec is not None and not spec.error:
         for task in spec.tasks:
-            yield spec.path, task
+            yield task.get("spec") or spec.path, task
 
 
 def _check_task_sources(project: Project) -> Iterator[tuple]:
