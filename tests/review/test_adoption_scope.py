@@ -86,6 +86,9 @@ def test_messages_name_the_kind_of_target(project, nbgov):
     assert sql.code == 2 and "SQL file not found" in sql.err, sql.err
     outside = nbgov("review", "status", "../elsewhere.ipynb")
     assert outside.code == 2 and "path is outside the project" in outside.err
+    for command in ("approve", "request-changes", "comment"):
+        usage = nbgov("review", command, "--help").out
+        assert "[PATHS]..." in usage and "NOTEBOOKS" not in usage, usage
 
 
 def test_the_other_specs_are_reviewed_too(project, fixture_nb):

@@ -117,7 +117,7 @@ def _check_approved(ctx: NotebookContext) -> Iterator[tuple]:
 NOT_APPROVED = Rule(
     "NBG701",
     "not-approved",
-    "notebook is not approved at its current version",
+    "review target (notebook, script, module...) is not approved at its current version",
     "ask for a review: nbgov review approve PATH (by someone else than the author)",
     _check_approved,
     default=False,
