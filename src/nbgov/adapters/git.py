@@ -83,8 +83,12 @@ def ignored(root: str | Path, paths: list[str]) -> set[str] | None:
     ``root`` is no git work tree (or git failed)."""
     if not paths:
         return set()
-    proc = _git(root, "check-ignore", "-z", "--", *paths)
-    if proc is None or proc.returncode not in (0, 1):
+    try:
+        proc = subprocess.run(["git", "-C", str(root), "check-ignore", "--stdin", "-z"], capture_output=True,
+                              input="\x00".join(paths).encode() + b"\x00", check=False, timeout=30)
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode not in (0, 1):
         return None
     return {p for p in proc.stdout.decode("utf-8", errors="replace").split("\x00") if p}
 
