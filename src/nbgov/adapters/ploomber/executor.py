@@ -162,6 +162,9 @@ class GovernedExecutor(_executor_base()):
         self.errors: dict[str, str | None] = {}
         #: why a task was skipped although Ploomber called it outdated (INPUTS_UNCHANGED)
         self.reasons: dict[str, str] = {}
+        #: the tasks Ploomber called outdated when the build started (marking a task skipped
+        #: for its content makes Ploomber call its downstream current, which it would run)
+        self.outdated: set[str] = set()
         self.reports: list = []
 
     def __getstate__(self) -> dict:
@@ -184,6 +187,7 @@ class GovernedExecutor(_executor_base()):
         from ploomber.exceptions import DAGBuildError
 
         names = list(dag)  # topological order
+        self.outdated = {n for n in names if dag[n].exec_status != TaskStatus.Skipped}
         decided: dict[str, str] = {}
         if self.select is not None:
             for name in names:
@@ -279,9 +283,12 @@ class GovernedExecutor(_executor_base()):
         if fresh is None and status == TaskStatus.Skipped and ran & set(task.upstream):
             fresh = False
         if fresh is True or (fresh is None and status == TaskStatus.Skipped):
-            if fresh is True and (status != TaskStatus.Skipped or ran & set(task.upstream)):
-                # Ploomber would run it (now, or on its next build: an upstream is newer): say
-                # why it did not, a surprise to a Ploomber user
+            ups = set(task.upstream)
+            if fresh is True and (status != TaskStatus.Skipped or task.name in self.outdated
+                                  or ran & ups or ups & set(self.reasons)):
+                # Ploomber would run it (now, or on its next build: an upstream is newer, or
+                # was itself skipped for this reason): say why it did not, a surprise to a
+                # Ploomber user
                 self.reasons[task.name] = INPUTS_UNCHANGED
             if status != TaskStatus.Skipped:
                 _mark_up_to_date(task)
