@@ -92,9 +92,11 @@ def verdicts(config: Config, infos: list, versions: dict[str, str]) -> dict[str,
         except (NbgovError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             out[task.name] = Freshness(None, f"cannot read: {exc}")
             continue
-        if version is None:
-            out[task.name] = Freshness(None, "no source version")
+        if version is None and task.source_file is not None:
+            out[task.name] = Freshness(None, "no source version")  # its source cannot be read
             continue
+        # no source file (an upload: its source is data, an upstream's product, an input):
+        # version None, as recorded; its inputs' digests decide
         out[task.name] = decide(data, version, task.params, inputs, products)
     return out
 
