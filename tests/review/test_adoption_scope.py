@@ -91,7 +91,7 @@ def test_messages_name_the_kind_of_target(project, nbgov):
         assert "[PATHS]..." in usage and "NOTEBOOKS" not in usage, usage
 
 
-def test_the_other_specs_are_reviewed_too(project, fixture_nb):
+def test_the_other_specs_are_reviewed_too(project, fixture_nb, nbgov):
     """`pipeline.serve.yaml` next to pipeline.yaml (built with `nbgov build -e`): its tasks,
     the spec and its env file are review targets of `review status`/`gate` from the start (not
     only after a build of it), while a build's gate asks only for its own spec's."""
@@ -105,5 +105,24 @@ def test_the_other_specs_are_reviewed_too(project, fixture_nb):
     config = load_config(root)
     assert discover_notebooks(config) == ["env.serve.yaml", "notebooks/serve.ipynb", "notebooks/train.ipynb",
                                           "pipeline.serve.yaml", "pipeline.yaml", "tasks/raw.py"]
+    gate = nbgov("review", "gate")
+    assert "2 notebooks, 2 spec files, 1 env file and 1 module not approved" in gate.err, gate.err
     build_gate = [t.path for t in review_targets(config, [root / "notebooks" / "train.ipynb"])]
     assert build_gate == ["notebooks/train.ipynb", "pipeline.yaml"]
+
+
+def test_an_env_file_is_an_env_file_and_reaches_every_task(tmp_path):
+    """env.yaml is named "env file" (not "spec file"), and a PR that changes it affects every
+    task, as a spec change does (review pr's results)."""
+    from nbgov.core.targets import count, kind_of
+    from nbgov.services.models.impact import affected_tasks
+
+    assert [kind_of(p) for p in ("env.yaml", "env.serve.yml", "pipeline.serve.yaml")] == [
+        "env file", "env file", "spec file"]
+    assert count(["env file", "env file", "notebook"]) == "2 env files and 1 notebook"
+    (tmp_path / "pipeline.yaml").write_text(
+        "tasks:\n  - source: tasks.a\n    product: out/a.csv\n"
+        "  - source: tasks.b\n    product: out/b.csv\n    upstream: [a]\n")
+    (tmp_path / "nbgov.toml").write_text("")
+    report = {"targets": [{"path": "env.yaml", "kind": "env file", "trust": False, "old_path": None}]}
+    assert affected_tasks(load_config(tmp_path), report) == {"a": "env.yaml changed", "b": "env.yaml changed"}

@@ -275,6 +275,15 @@ def _partial_tasks(path: Path, meta: dict[str, Any], start: int) -> list[SpecTas
     return out
 
 
+def _default_name(source: str) -> str:
+    """Ploomber's name for a task without ``name``: a file's stem, a function's own name
+    (``tasks.raw.get`` is ``get``)."""
+    probe = SpecTask(name="", source=source, product=None)
+    if not probe.is_file and "." in source:
+        return source.rsplit(".", 1)[1]
+    return PurePosixPath(source.replace("\\", "/")).stem
+
+
 def _task(path: Path, raw: Any, index: int) -> SpecTask:
     if not isinstance(raw, dict):
         raise PipelineError(f"task {index + 1} is not a mapping", Location(path))
@@ -283,7 +292,7 @@ def _task(path: Path, raw: Any, index: int) -> SpecTask:
     source = raw.get("source")
     if not isinstance(source, str) or not source:
         raise PipelineError(f"task {index + 1} has no `source`", Location(path, line=line))
-    name = raw.get("name") or PurePosixPath(source.replace("\\", "/")).stem
+    name = raw.get("name") or _default_name(source)
     params = raw.get("params") or {}
     if not isinstance(params, dict):
         raise PipelineError(f"task {name!r}: `params` must be a mapping", Location(path, line=line))
