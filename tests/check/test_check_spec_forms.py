@@ -5,6 +5,7 @@ outputs, a File client's backup copies)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 from nbgov.adapters.ploomber.sources import check_sources, raw_tasks, source_files
@@ -137,3 +138,23 @@ def test_the_other_specs_tasks_are_tasks(make_project):
     report = run_check(root=root, plugins=False)
     where = {(f.rule, f.path) for f in report.findings}
     assert ("NBG602", "pipeline.serve.yaml") in where and ("NBG603", "pipeline.serve.yaml") in where, where
+
+
+def test_products_declared_in_the_sources_are_never_linted(make_project):
+    """`meta.extract_product` with `product_relative_to_source`, after a plain `ploomber build`
+    (no nbgov build plan): the executed notebooks the parameters cells name are products (they
+    hold absolute paths: NBG401 if they were linted)."""
+    root = make_project(pipeline="meta:\n  extract_product: true\n  product_relative_to_source: true\n"
+                                 "tasks:\n  - source: scripts/load.py\n")
+    (root / "scripts" / "out").mkdir(parents=True)
+    (root / "scripts" / "load.py").write_text(
+        '# %% tags=["parameters"]\nupstream = None\nproduct = {"nb": "out/load.ipynb", "data": "out/load.csv"}\n'
+        '\n# %%\nprint(product)\n')
+    executed = {"cells": [{"cell_type": "code", "id": "a1", "metadata": {"tags": ["injected-parameters"]},
+                           "source": f"product = {{'nb': '{root}/scripts/out/load.ipynb'}}\n",
+                           "outputs": [], "execution_count": 1}],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    (root / "scripts" / "out" / "load.ipynb").write_text(json.dumps(executed))
+    report = run_check(root=root, plugins=False)
+    assert not [f for f in report.findings if f.path.startswith("scripts/out/")], rules(report)
