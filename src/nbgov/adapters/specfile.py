@@ -113,6 +113,20 @@ class SpecFile:
 _SPEC_NAME = re.compile(r"pipeline(\.[^/\\]+)?\.ya?ml")
 
 
+_HOOK_LINE = re.compile(r"^[ \t-]*on_(?:render|finish|failure)[ \t]*:[ \t]*(\S*)", re.M)
+
+
+def declares_own_hooks(spec_path: str | Path) -> bool:
+    """Whether the spec (as text: no YAML parse, this is the no-op build's path) sets an
+    ``on_render`` / ``on_finish`` / ``on_failure`` hook of the project's own, at its top level
+    or on a task (nbgov's ``nbgov.hooks.*`` do not count); False when it cannot be read."""
+    try:
+        text = Path(spec_path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return any(not m.group(1).strip("'\"").startswith("nbgov.hooks.") for m in _HOOK_LINE.finditer(text))
+
+
 def sibling_specs(spec_path: str | Path) -> list[Path]:
     """The project's other pipeline specs next to ``spec_path`` (``pipeline.yaml``,
     ``pipeline.serve.yaml``...: what ``-e`` builds), sorted; none when the spec is not named

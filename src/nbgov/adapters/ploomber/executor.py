@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from nbgov.adapters.kernels.pool import kernel_pool
@@ -71,7 +71,10 @@ class _TaskRun:
         else:
             wrapper = build_wrapper(self.task)
         try:
-            with wrapper, _quiet():
+            # Ploomber's chatter is silenced; the task's own on_finish / on_failure hooks print
+            # where the build prints (the terminal; nothing with --json or -q), as under
+            # `ploomber build`
+            with wrapper, _hooks_print_to(self.task, sys.stdout), _quiet():
                 report, meta = self.task._build(catch_exceptions=True)
             return "ok", (report, meta)
         except (KeyboardInterrupt, SystemExit):
@@ -80,6 +83,26 @@ class _TaskRun:
             return "stopped", _format.exception(exc)
         except BaseException as exc:  # TaskBuildError is a BaseException
             return "failed", _format.exception(exc)
+
+
+@contextlib.contextmanager
+def _hooks_print_to(task: Any, out: Any) -> Iterator[None]:
+    """Within the block, ``task``'s on_finish and on_failure hooks run with ``out`` as standard
+    output (instance attributes over Ploomber's methods, removed after)."""
+    def printing(run: Callable[[], Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            with contextlib.redirect_stdout(out):
+                return run()
+        return call
+
+    names = [n for n in ("_run_on_finish", "_run_on_failure") if n not in vars(task)]
+    for name in names:
+        setattr(task, name, printing(getattr(task, name)))
+    try:
+        yield
+    finally:
+        for name in names:
+            vars(task).pop(name, None)
 
 
 def _serial_run(task: Any) -> tuple[str, Any]:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters.specfile import declares_own_hooks
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import NbgovError
@@ -139,6 +140,8 @@ def noop_summary(
     """
     if force or tasks or (jobs or 1) > 1 or env or params:
         return None
+    if declares_own_hooks(config.pipeline_path):
+        return None  # Ploomber runs on_render and on_finish on a build with nothing to do too
     found = fresh_records(config)
     if found is None:
         return None
