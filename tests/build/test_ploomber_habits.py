@@ -111,3 +111,56 @@ def test_location_spec_under_ploomber_build_with_the_hooks(git_repo: Path):
     assert task["name"] == "a" and task["state"] == "up-to-date" and task["last_run"]["run_id"]
     check = run_cli(root, "check")
     assert check.returncode == 0, check.stdout + check.stderr  # no NBG601 for a `location:` spec
+
+
+EVERY_HOOK = '''\
+def log(what):
+    with open("hooks.log", "a") as f:
+        f.write(what + "\\n")
+    print(f"hook: {what}")
+
+
+def dag_render():
+    log("dag on_render")
+
+
+def dag_finish():
+    log("dag on_finish")
+
+
+def task_render():
+    log("task on_render")
+
+
+def task_finish():
+    log("task on_finish")
+'''
+
+
+def test_every_hook_runs_once_and_prints_as_under_ploomber(git_repo: Path):
+    """DAG- and task-level hooks under `nbgov build` run as under `ploomber build` (each once,
+    the DAG's on_render was run twice), what they print is shown (a task's on_finish was
+    silenced), and a build with nothing to do runs the render and finish hooks too (it skipped
+    them, answered from the records); with --json standard output stays JSON."""
+    root = git_repo
+    (root / "tasks.py").write_text(TASKS)
+    (root / "hooks.py").write_text(EVERY_HOOK)
+    (root / "pipeline.yaml").write_text(
+        "on_render: hooks.dag_render\non_finish: hooks.dag_finish\n"
+        "tasks:\n  - source: tasks.write\n    name: a\n    product: products/a.txt\n    params: {text: a}\n"
+        "    on_render: hooks.task_render\n    on_finish: hooks.task_finish\n")
+    (root / "nbgov.toml").write_text('experiment = "hooks"\n')
+    log = root / "hooks.log"
+    first = run_cli(root, "build")
+    assert first.returncode == 0, first.stderr
+    expected = ["task on_render", "dag on_render", "task on_finish", "dag on_finish"]  # ploomber build's
+    assert log.read_text().splitlines() == expected
+    assert [line for line in first.stdout.splitlines() if line.startswith("hook: ")] == [
+        f"hook: {h}" for h in expected]
+    log.unlink()
+    again = run_cli(root, "build")
+    assert again.returncode == 0 and "0 ran, 1 skipped" in again.stdout, again.stdout + again.stderr
+    assert log.read_text().splitlines() == ["task on_render", "dag on_render", "dag on_finish"]
+    assert "hook: dag on_finish" in again.stdout
+    quiet = run_cli(root, "build", "--json")
+    assert quiet.returncode == 0 and json.loads(quiet.stdout)["tasks"][0]["outcome"] == "skipped"

@@ -5,6 +5,7 @@ outputs, a File client's backup copies)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 from nbgov.adapters.ploomber.sources import check_sources, raw_tasks, source_files
@@ -119,3 +120,41 @@ def test_files_builds_write_are_not_linted(make_project):
     checked = {f.path for f in report.findings}
     assert not checked & set(written), report.findings
     assert report.files == 1
+
+
+def test_the_other_specs_tasks_are_tasks(make_project):
+    """A second pipeline next to pipeline.yaml (`pipeline.serve.yaml`, built with `-e`, as
+    Ploomber's docs lay out): its notebooks are tasks (no NBG604, the task rules apply) and
+    its problems name its own spec."""
+    root = make_project("clean--task.ipynb", pipeline="tasks:\n  - source: notebooks/clean--task.ipynb\n"
+                                                      "    product: {nb: products/train.ipynb}\n")
+    shutil.copy(root / "notebooks" / "clean--task.ipynb", root / "notebooks" / "serve.ipynb")
+    (root / "pipeline.serve.yaml").write_text(
+        "tasks:\n  - source: notebooks/serve.ipynb\n    product: {nb: products/serve.ipynb}\n"
+        "  - source: notebooks/gone.ipynb\n    product: {data: products/gone.csv}\n")
+    (root / "pipeline.notes.txt").write_text("not a spec\n")
+    found = rules(run_check(root=root, plugins=False))
+    assert not [r for r in found if r[0] == "NBG604"], found
+    report = run_check(root=root, plugins=False)
+    where = {(f.rule, f.path) for f in report.findings}
+    assert ("NBG602", "pipeline.serve.yaml") in where and ("NBG603", "pipeline.serve.yaml") in where, where
+
+
+def test_products_declared_in_the_sources_are_never_linted(make_project):
+    """`meta.extract_product` with `product_relative_to_source`, after a plain `ploomber build`
+    (no nbgov build plan): the executed notebooks the parameters cells name are products (they
+    hold absolute paths: NBG401 if they were linted)."""
+    root = make_project(pipeline="meta:\n  extract_product: true\n  product_relative_to_source: true\n"
+                                 "tasks:\n  - source: scripts/load.py\n")
+    (root / "scripts" / "out").mkdir(parents=True)
+    (root / "scripts" / "load.py").write_text(
+        '# %% tags=["parameters"]\nupstream = None\nproduct = {"nb": "out/load.ipynb", "data": "out/load.csv"}\n'
+        '\n# %%\nprint(product)\n')
+    executed = {"cells": [{"cell_type": "code", "id": "a1", "metadata": {"tags": ["injected-parameters"]},
+                           "source": f"product = {{'nb': '{root}/scripts/out/load.ipynb'}}\n",
+                           "outputs": [], "execution_count": 1}],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    (root / "scripts" / "out" / "load.ipynb").write_text(json.dumps(executed))
+    report = run_check(root=root, plugins=False)
+    assert not [f for f in report.findings if f.path.startswith("scripts/out/")], rules(report)

@@ -36,7 +36,7 @@ def test_tasks_as_plain_data(tmp_path):
     path = tmp_path / "pipeline.yaml"
     path.write_text(SPEC)
     spec = read_spec(path)
-    assert [t.name for t in spec.tasks] == ["ingest", "fit", "tasks.clean"]
+    assert [t.name for t in spec.tasks] == ["ingest", "fit", "run"]  # a function: its name, as Ploomber
     ingest, fit, clean = spec.tasks
     assert ingest.product == {"nb": "products/ingest.ipynb", "data": "products/raw.csv"}
     assert ingest.params == {"seed": 42} and ingest.upstream is None

@@ -51,7 +51,7 @@ def _notebook(path: Path, cells: list[tuple[str, str, list[str]]]) -> None:
 
 def _ploomber_project(root: Path) -> None:
     """A small Ploomber project as its team had it before nbgov: one notebook task, a README
-    notebook that is no task, outputs ignored."""
+    notebook that is no task, outputs not ignored (`nbgov init` ignores them)."""
     (root / "pipeline.yaml").write_text(PIPELINE)
     _notebook(root / "notebooks" / "train.ipynb", [
         ("markdown", "Train a tiny model.", []),
@@ -59,7 +59,7 @@ def _ploomber_project(root: Path) -> None:
         ("code", "from pathlib import Path\n\nPath(product['model']).write_text(str(rate * 21))", []),
     ])
     _notebook(root / "README.ipynb", [("markdown", "# How to run this project", [])])
-    (root / ".gitignore").write_text("/output/\n")
+    (root / ".gitignore").write_text("*.pyc\n")
 
 
 def _git(root: Path, *args: str, who: tuple[str, str] = ADA) -> str:
@@ -107,8 +107,9 @@ def test_adopt_page_end_to_end(git_repo: Path):
     for command in _commands(init):
         if command.startswith("git add"):
             changed = sorted(_git(root, "status", "--porcelain").split()[1::2])
-            assert changed == [".gitattributes", ".github/", ".gitignore", ".pre-commit-config.yaml",
+            assert changed == [".gitattributes", ".github/", ".gitignore", ".nbgov/", ".pre-commit-config.yaml",
                                "nbgov.toml", "pipeline.yaml"], changed
+            assert "/output/" in (root / ".gitignore").read_text().splitlines()
         proc = _run(root, command)
         assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
         if command == "nbgov init --dry-run":
@@ -131,10 +132,10 @@ def test_adopt_page_end_to_end(git_repo: Path):
     assert list((root / "output").glob("*.lineage.json"))
     again = _run(root, "nbgov build")
     assert again.returncode == 0 and "0 ran, 1 skipped" in again.stdout
-    # what builds wrote is ignored: new to git is, of .nbgov/, only its own .gitignore (the
-    # journal, cache and locks stay local)
+    # what builds wrote is ignored (init ignored output/ and nbgov's journal, cache and locks):
+    # `git add -A` would commit nothing
     new = sorted(_git(root, "status", "--porcelain", "-uall").split()[1::2])
-    assert new == [".nbgov/.gitignore"], new
+    assert new == [], new
 
     # step 5: review; the README notebook is no task, so no review target
     results = [(command, _run(root, command)) for command in _commands(review)]
@@ -143,9 +144,8 @@ def test_adopt_page_end_to_end(git_repo: Path):
     status = next(proc for command, proc in results if command == "nbgov review status")
     assert "notebooks/train.ipynb" in status.stdout and "README.ipynb" not in status.stdout
     committed = _git(root, "show", "--name-only", "--format=", "HEAD").split()
-    assert set(committed) >= {".nbgov/reviews.jsonl", ".nbgov/.gitignore"}
-    assert all(p in (".nbgov/reviews.jsonl", ".nbgov/.gitignore")
-               or p.startswith(".nbgov/snapshots/") for p in committed), committed
+    assert ".nbgov/reviews.jsonl" in committed  # (.nbgov/.gitignore came with nbgov init)
+    assert all(p == ".nbgov/reviews.jsonl" or p.startswith(".nbgov/snapshots/") for p in committed), committed
     assert any(p.startswith(".nbgov/snapshots/") for p in committed)
     gate = _run(root, "nbgov review gate")
     assert gate.returncode == 0 and "1 notebook and 1 spec file approved" in gate.stdout

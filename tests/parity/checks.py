@@ -19,6 +19,7 @@ from .harness import (
     check_ploomber,
     check_products,
     check_runs,
+    check_status,
     project_names,
 )
 
@@ -59,6 +60,11 @@ def test_lineage_record_per_task(pair):
 def test_noop_rebuild(pair):
     check = check_noop(pair)
     assert check.ok, f"{pair.expect.name}: {check.detail}"
+
+
+def test_status_agrees(pair):
+    check = check_status(pair)
+    assert check.ok, f"{pair.expect.name}: nbgov status after the builds: {check.detail}"
 
 
 def test_check_clean(pair):

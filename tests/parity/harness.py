@@ -187,6 +187,8 @@ class Pair:
     #: ``nbgov check`` on the nbgov copy after both builds (products, sidecars and partial
     #: outputs are there: none of them may be linted)
     check: Run | None = None
+    #: ``nbgov status --json`` on the nbgov copy after both builds
+    status: Run | None = None
 
     @property
     def nbgov_summary(self) -> dict | None:
@@ -230,9 +232,21 @@ def build_pair(name: str, workdir: Path) -> Pair:
                    if rel.endswith(".lineage.json") and not rel.startswith("mlruns/")}
         ploomber, p_files, ploomber_again = p_future.result()
     nbgov_again = _run(nbgov_cmd("build", "--json", *expect.nbgov_args), n_root)
-    check = _run(nbgov_cmd("check"), n_root)
+    # both only read the project: side by side
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        status_future = pool.submit(_run, nbgov_cmd("status", "--json", *_spec_args(expect.nbgov_args)), n_root)
+        check = _run(nbgov_cmd("check"), n_root)
+        status = status_future.result()
     return Pair(expect, p_root, n_root, ploomber, ploomber_again, nbgov, nbgov_again, p_files, n_files, before,
-                records, check)
+                records, check, status)
+
+
+def _spec_args(args: list[str]) -> list[str]:
+    """The spec choice among ``nbgov build`` arguments (``-e SPEC``), which ``status`` takes too."""
+    for i, arg in enumerate(args):
+        if arg in ("-e", "--entry-point") and i + 1 < len(args):
+            return [arg, args[i + 1]]
+    return []
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -452,6 +466,21 @@ def check_lint(pair: Pair) -> Check:
     return Check(True, run.stdout.strip().splitlines()[-1] if run.stdout.strip() else "")
 
 
+def check_status(pair: Pair) -> Check:
+    """``nbgov status`` agrees with the no-op build: every task the second build skipped is
+    ``up-to-date`` (a task whose source is data, an upload, included)."""
+    run = pair.status
+    if run is None or run.rc != 0:
+        return Check(False, f"exit {run.rc if run else '-'}: {run.first_error() if run else 'did not run'}")
+    status = _json(run.stdout) or {}
+    states = {t["name"]: t["state"] for t in status.get("tasks", [])}
+    skipped = [t["task"] for t in (pair.nbgov_again_summary or {}).get("tasks", []) if t["outcome"] == "skipped"]
+    wrong = {t: states.get(t) for t in skipped if states.get(t) != "up-to-date"}
+    if wrong:
+        return Check(False, f"skipped by the no-op build but status says {wrong}")
+    return Check(True, f"{len(skipped)} up-to-date")
+
+
 CHECKS = {
     "ploomber build": check_ploomber,
     "nbgov build": check_exit,
@@ -459,5 +488,6 @@ CHECKS = {
     "runs tracked": check_runs,
     "lineage": check_lineage,
     "no-op rebuild": check_noop,
+    "status": check_status,
     "check clean": check_lint,
 }

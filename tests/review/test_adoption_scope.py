@@ -56,7 +56,7 @@ def test_nbgov_folder_ignores_what_is_machine_local(project, git, nbgov):
     assert nbgov("review", "comment", "notebooks/train.ipynb", "-m", "first look").code == 0
     nbgov_dir = project / ".nbgov"
     for rel in ("journal/b.jsonl", "lineage/t.lineage.json", "cache/plan.json", "build.lock",
-                "reviews.jsonl", "snapshots/abc.ipynb", "allowed_signers"):
+                "cluster-last.json", "reviews.jsonl", "snapshots/abc.ipynb", "allowed_signers"):
         (nbgov_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (nbgov_dir / rel).write_text("x\n")
     git("add", ".nbgov")
@@ -75,3 +75,54 @@ def test_an_older_gitignore_gets_the_missing_lines(project):
     assert lines[:2] == ["*.lock", ".*.tmp"] and set(MACHINE_LOCAL) <= set(lines)
     ignore_in_project(project)
     assert (nbgov_dir / ".gitignore").read_text().splitlines() == lines
+
+
+def test_messages_name_the_kind_of_target(project, nbgov):
+    """A missing module or script is a "file", not a "notebook" (issue 29); a path outside the
+    project is a path."""
+    missing = nbgov("review", "status", "tasks/nope.py")
+    assert missing.code == 2 and "file not found" in missing.err and "notebook" not in missing.err
+    sql = nbgov("review", "approve", "queries/nope.sql", "-m", "x")
+    assert sql.code == 2 and "SQL file not found" in sql.err, sql.err
+    outside = nbgov("review", "status", "../elsewhere.ipynb")
+    assert outside.code == 2 and "path is outside the project" in outside.err
+    for command in ("approve", "request-changes", "comment"):
+        usage = nbgov("review", command, "--help").out
+        assert "[PATHS]..." in usage and "NOTEBOOKS" not in usage, usage
+
+
+def test_the_other_specs_are_reviewed_too(project, fixture_nb, nbgov):
+    """`pipeline.serve.yaml` next to pipeline.yaml (built with `nbgov build -e`): its tasks,
+    the spec and its env file are review targets of `review status`/`gate` from the start (not
+    only after a build of it), while a build's gate asks only for its own spec's."""
+    from nbgov.services.review.targets import review_targets
+
+    root = _with_pipeline(project, fixture_nb)
+    shutil.copy(fixture_nb("train.ipynb"), root / "notebooks" / "serve.ipynb")
+    (root / "pipeline.serve.yaml").write_text("tasks:\n  - source: notebooks/serve.ipynb\n"
+                                              "    product: {nb: products/serve.ipynb}\n")
+    (root / "env.serve.yaml").write_text("split: serve\n")
+    config = load_config(root)
+    assert discover_notebooks(config) == ["env.serve.yaml", "notebooks/serve.ipynb", "notebooks/train.ipynb",
+                                          "pipeline.serve.yaml", "pipeline.yaml", "tasks/raw.py"]
+    gate = nbgov("review", "gate")
+    assert "2 notebooks, 2 spec files, 1 env file and 1 module not approved" in gate.err, gate.err
+    build_gate = [t.path for t in review_targets(config, [root / "notebooks" / "train.ipynb"])]
+    assert build_gate == ["notebooks/train.ipynb", "pipeline.yaml"]
+
+
+def test_an_env_file_is_an_env_file_and_reaches_every_task(tmp_path):
+    """env.yaml is named "env file" (not "spec file"), and a PR that changes it affects every
+    task, as a spec change does (review pr's results)."""
+    from nbgov.core.targets import count, kind_of
+    from nbgov.services.models.impact import affected_tasks
+
+    assert [kind_of(p) for p in ("env.yaml", "env.serve.yml", "pipeline.serve.yaml")] == [
+        "env file", "env file", "spec file"]
+    assert count(["env file", "env file", "notebook"]) == "2 env files and 1 notebook"
+    (tmp_path / "pipeline.yaml").write_text(
+        "tasks:\n  - source: tasks.a\n    product: out/a.csv\n"
+        "  - source: tasks.b\n    product: out/b.csv\n    upstream: [a]\n")
+    (tmp_path / "nbgov.toml").write_text("")
+    report = {"targets": [{"path": "env.yaml", "kind": "env file", "trust": False, "old_path": None}]}
+    assert affected_tasks(load_config(tmp_path), report) == {"a": "env.yaml changed", "b": "env.yaml changed"}

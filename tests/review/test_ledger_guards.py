@@ -87,7 +87,7 @@ def test_the_gate_lists_each_notebook_that_is_not_approved(project, bob):
         require_approved(config, [NB, "notebooks/other.ipynb"])
     assert err.value.message == "2 notebooks not approved at their current version"
     assert err.value.reasons == [f"{NB}: unreviewed", "notebooks/other.ipynb: unreviewed"]
-    assert err.value.hint == "see what changed: nbgov diff NOTEBOOK; then: nbgov review approve NOTEBOOK"
+    assert err.value.hint == "see what changed: nbgov diff PATH; then: nbgov review approve PATH"
     assert err.value.exit_code == 1
     record_decision(config, NB, "approved", "", bob)
     with pytest.raises(GateError) as err:

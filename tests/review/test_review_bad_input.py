@@ -157,7 +157,7 @@ def test_a_branch_that_rewrites_reviews_fails_against_main(reviewed, nbgov, git)
     git("commit", "-q", "-am", "tidy reviews")
     own = nbgov("ledger", "verify")  # against HEAD: the forged copy is what was committed
     assert own.code == 0, own.err
-    assert own.out.strip().splitlines()[0] == "ok: 3 record(s) on 1 notebook(s), extends the ledger at git HEAD"
+    assert own.out.strip().splitlines()[0] == "ok: 3 record(s) on 1 target(s), extends the ledger at git HEAD"
     # then each record's signature state (signed reviews, docs/security.md)
     assert [line.split()[-1] for line in own.out.strip().splitlines()[1:]] == ["unsigned"] * 3
     # ...but not against the branch it must extend

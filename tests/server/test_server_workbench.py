@@ -39,8 +39,9 @@ async def test_refresh_replans_on_the_server_and_the_stale_hint_goes(api, jp_roo
 
 
 async def test_replanning_never_blocks_the_event_loop(api, jp_root_dir):
-    """An ``on_render`` hook that sleeps 3 s runs in the child: the server answers meanwhile."""
-    (jp_root_dir / "slow_hook.py").write_text("import time\n\ndef hook():\n    time.sleep(3)\n")
+    """A hook module that takes 3 s to import (loading the spec imports it; nbgov's silent
+    render runs no hook) loads in the child: the server answers meanwhile."""
+    (jp_root_dir / "slow_hook.py").write_text("import time\n\ntime.sleep(3)\n\n\ndef hook():\n    pass\n")
     spec = jp_root_dir / "pipeline.yaml"
     spec.write_text(spec.read_text().replace("tasks:", "on_render: slow_hook.hook\ntasks:", 1))
     started = time.monotonic()

@@ -78,6 +78,21 @@ def repo_root(path: str | Path) -> Path | None:
     return Path(out).resolve() if out else None
 
 
+def ignored(root: str | Path, paths: list[str]) -> set[str] | None:
+    """Which of ``paths`` (relative to ``root``, existing or not) git ignores; None when
+    ``root`` is no git work tree (or git failed)."""
+    if not paths:
+        return set()
+    try:
+        proc = subprocess.run(["git", "-C", str(root), "check-ignore", "--stdin", "-z"], capture_output=True,
+                              input="\x00".join(paths).encode() + b"\x00", check=False, timeout=30)
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode not in (0, 1):
+        return None
+    return {p for p in proc.stdout.decode("utf-8", errors="replace").split("\x00") if p}
+
+
 def user(root: str | Path) -> Person | None:
     """The identity git would commit as (``user.name`` / ``user.email``), or None if unset."""
     name = _out(root, "config", "user.name") or ""

@@ -13,6 +13,7 @@ from typing import Any
 from nbgov.core.atomic import atomic_write
 from nbgov.core.errors import Location, NbgovError, NotebookError, missing_extra
 from nbgov.core.identity import notebook_version
+from nbgov.core.targets import kind_of
 from nbgov.core.tasks import is_notebook_source, text_version
 
 NOTEBOOK_SUFFIXES = (".ipynb", ".py")
@@ -21,7 +22,8 @@ NOTEBOOK_SUFFIXES = (".ipynb", ".py")
 def read_notebook(path: str | Path) -> dict[str, Any]:
     """Return the notebook at ``path`` as a dict; raise NotebookError saying what is wrong."""
     path = Path(path)
-    text = _read_text(path, "notebook")
+    # a missing .py is a script or a module: "file not found", never "notebook not found"
+    text = _read_text(path, "notebook" if path.suffix != ".py" else "file")
     if path.suffix == ".py":
         return _read_jupytext(path, text)
     if not text.strip():
@@ -78,7 +80,8 @@ def _read_text(path: Path, what: str) -> str:
 def read_text_source(path: str | Path) -> str:
     """The text of a non-notebook source file (.sql, .sh, ...); NotebookError saying what is
     wrong when it is missing, a folder or not UTF-8."""
-    return _read_text(Path(path), "source file")
+    kind = kind_of(path)  # "SQL file not found", "shell script not found"
+    return _read_text(Path(path), kind if kind != "file" else "source file")
 
 
 def read_source(path: str | Path) -> dict[str, Any] | str:

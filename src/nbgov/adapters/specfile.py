@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import importlib.machinery
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -49,6 +50,8 @@ class SpecTask:
     cls: str | None = None
     #: the folder its relative paths are relative to (a partial's own folder), None: the spec's
     folder: Path | None = None
+    #: whether ``product`` is a SQL relation written as a list (``[schema, name, kind]``), no file
+    relation: bool = False
 
     @property
     def is_file(self) -> bool:
@@ -103,6 +106,37 @@ class SpecFile:
                 return task
         known = ", ".join(t.name for t in self.tasks) or "none"
         raise PipelineError(f"unknown task {name!r} (tasks: {known})", Location(self.path))
+
+
+#: Ploomber's names for the specs of one project: ``pipeline.yaml`` and the ``pipeline.NAME.yaml``
+#: entry points ``ploomber build -e`` selects (rendered with ``env.NAME.yaml``)
+_SPEC_NAME = re.compile(r"pipeline(\.[^/\\]+)?\.ya?ml")
+
+
+_HOOK_LINE = re.compile(r"^[ \t-]*on_(?:render|finish|failure)[ \t]*:[ \t]*(\S*)", re.M)
+
+
+def declares_own_hooks(spec_path: str | Path) -> bool:
+    """Whether the spec (as text: no YAML parse, this is the no-op build's path) sets an
+    ``on_render`` / ``on_finish`` / ``on_failure`` hook of the project's own, at its top level
+    or on a task (nbgov's ``nbgov.hooks.*`` do not count); False when it cannot be read."""
+    try:
+        text = Path(spec_path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return any(not m.group(1).strip("'\"").startswith("nbgov.hooks.") for m in _HOOK_LINE.finditer(text))
+
+
+def sibling_specs(spec_path: str | Path) -> list[Path]:
+    """The project's other pipeline specs next to ``spec_path`` (``pipeline.yaml``,
+    ``pipeline.serve.yaml``...: what ``-e`` builds), sorted; none when the spec is not named
+    ``pipeline[.NAME].yaml``."""
+    spec_path = Path(spec_path)
+    if not _SPEC_NAME.fullmatch(spec_path.name):
+        return []
+    me = spec_path.resolve()
+    return [p for p in sorted(spec_path.parent.glob("pipeline*.y*ml"))
+            if _SPEC_NAME.fullmatch(p.name) and p.is_file() and p.resolve() != me]
 
 
 def module_file(module: str, root: Path) -> Path | None:
@@ -255,6 +289,15 @@ def _partial_tasks(path: Path, meta: dict[str, Any], start: int) -> list[SpecTas
     return out
 
 
+def _default_name(source: str) -> str:
+    """Ploomber's name for a task without ``name``: a file's stem, a function's own name
+    (``tasks.raw.get`` is ``get``)."""
+    probe = SpecTask(name="", source=source, product=None)
+    if not probe.is_file and "." in source:
+        return source.rsplit(".", 1)[1]
+    return PurePosixPath(source.replace("\\", "/")).stem
+
+
 def _task(path: Path, raw: Any, index: int) -> SpecTask:
     if not isinstance(raw, dict):
         raise PipelineError(f"task {index + 1} is not a mapping", Location(path))
@@ -263,7 +306,7 @@ def _task(path: Path, raw: Any, index: int) -> SpecTask:
     source = raw.get("source")
     if not isinstance(source, str) or not source:
         raise PipelineError(f"task {index + 1} has no `source`", Location(path, line=line))
-    name = raw.get("name") or PurePosixPath(source.replace("\\", "/")).stem
+    name = raw.get("name") or _default_name(source)
     params = raw.get("params") or {}
     if not isinstance(params, dict):
         raise PipelineError(f"task {name!r}: `params` must be a mapping", Location(path, line=line))
@@ -276,7 +319,8 @@ def _task(path: Path, raw: Any, index: int) -> SpecTask:
             f"task {name!r}: `upstream` must be a list of task names", Location(path, line=line)
         )
     product = raw.get("product")
-    if isinstance(product, list):
+    relation = isinstance(product, list)
+    if relation:
         # a SQL relation ([schema, name, kind] or [name, kind]): no file; kept as its dotted name
         product = ".".join(str(p) for p in product)
     if product is not None and not isinstance(product, str | dict):
@@ -287,5 +331,5 @@ def _task(path: Path, raw: Any, index: int) -> SpecTask:
     cls = raw.get("class")
     return SpecTask(
         name=str(name), source=source, product=product, params=params, upstream=upstream, line=line,
-        cls=cls if isinstance(cls, str) else None,
+        cls=cls if isinstance(cls, str) else None, relation=relation,
     )

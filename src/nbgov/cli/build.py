@@ -53,7 +53,8 @@ def _sources(commit, repository, project, needs_files=True):
 @click.option("-p", "--param", "params", multiple=True, metavar="TASK.NAME=VALUE",
               help="Override one task parameter (plain data: number, string, true/false, JSON).")
 @click.option("--require-approved/--no-require-approved", default=None,
-              help="Refuse to run notebooks not approved at their current version.")
+              help="Refuse to run tasks whose review targets (sources, spec, modules they import) "
+                   "are not approved at their current version.")
 @click.option("-e", "--entry-point", "entry_point", default=None, metavar="SPEC",
               help="The pipeline spec to build, as in `ploomber build -e pipeline.serve.yaml` "
                    "(default: `pipeline` in nbgov.toml, else pipeline.yaml).")

@@ -14,8 +14,9 @@ import click
 @click.option("--dry-run", is_flag=True, help="Print what would be written; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
 def init(project, dry_run, as_json):
-    """Set nbgov up in the Ploomber project here: nbgov.toml, .gitignore entries, nbgov's hooks
-    in pipeline.yaml (for `ploomber build`), .gitattributes, .pre-commit-config.yaml and a CI job.
+    """Set nbgov up in the Ploomber project here: nbgov.toml, .gitignore entries (the tracking
+    store, the product folders git does not ignore yet), .nbgov/.gitignore, nbgov's hooks in
+    pipeline.yaml (for `ploomber build`), .gitattributes, .pre-commit-config.yaml and a CI job.
     Files that exist are completed, never rewritten; a second run changes nothing."""
     from nbgov.services.pipeline.init import apply, plan_init
 

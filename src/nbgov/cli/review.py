@@ -35,7 +35,8 @@ def _spelled(state: str) -> str:
 
 @click.group()
 def review() -> None:
-    """Review notebooks: approve, request changes, comment, see status and history."""
+    """Review notebooks and the other review targets (scripts, modules, SQL, the spec): approve,
+    request changes, comment, see status and history."""
 
 
 def _decide(decision: str, notebooks: tuple[str, ...], message: str, reviewer: str | None,
@@ -97,19 +98,20 @@ def _decision_command(name: str, decision: str, doc: str, all_changed: bool = Fa
             "--all-changed", is_flag=True,
             help="Every review target not approved at its current version (see `review status`): "
             "notebooks, task sources, the spec, env file and the modules they import.")(command)
-    command = click.argument("notebooks", nargs=-1)(_note_opt(_reviewer_opt(_sign_opt(_json_opt(command)))))
+    command = _note_opt(_reviewer_opt(_sign_opt(_json_opt(command))))
+    command = click.argument("notebooks", nargs=-1, metavar="[PATHS]...")(command)
     review.command(name, help=doc)(command)
 
 
 _decision_command(
-    "approve", "approved", "Approve NOTEBOOKS (any review target) at their current version "
-    "(four-eyes rule).", all_changed=True,
+    "approve", "approved", "Approve PATHS (review targets: notebooks, scripts, modules, SQL, the "
+    "spec...) at their current version (four-eyes rule).", all_changed=True,
 )
-_decision_command("request-changes", "changes_requested", "Request changes to NOTEBOOKS.")
+_decision_command("request-changes", "changes_requested", "Request changes to PATHS (review targets).")
 
 
 @review.command("comment")
-@click.argument("notebooks", nargs=-1)
+@click.argument("notebooks", nargs=-1, metavar="[PATHS]...")
 @click.option("--cell", metavar="ID", help="Open a comment thread on this cell (its nbformat cell id).")
 @click.option("--reply", "reply_to", metavar="THREAD", help="Reply to this thread instead (see `review threads`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the thread as JSON.")
@@ -118,8 +120,8 @@ _decision_command("request-changes", "changes_requested", "Request changes to NO
 @_sign_opt
 def comment(notebooks: tuple[str, ...], cell: str | None, reply_to: str | None, as_json: bool, message: str,
             reviewer: str | None, sign_key: str | None) -> None:
-    """Comment on NOTEBOOKS (does not change their status); with --cell, open a thread on one
-    cell of one notebook; with --reply, answer a thread."""
+    """Comment on PATHS (review targets; does not change their status); with --cell, open a
+    thread on one cell of one notebook; with --reply, answer a thread."""
     if reply_to:
         if notebooks or cell:
             raise click.UsageError("--reply takes a THREAD only, no NOTEBOOK or --cell")
@@ -317,7 +319,7 @@ def verify(against: str | None, as_json: bool) -> None:
     rev = result["checked_against_git"]
     extends = f", extends the ledger at git {rev}" if rev else ""
     trusted = f", signers trusted at {result['trust_base']}" if result["trust_base"] else ""
-    click.echo(f"ok: {result['records']} record(s) on {result['notebooks']} notebook(s){extends}{trusted}")
+    click.echo(f"ok: {result['records']} record(s) on {result['notebooks']} target(s){extends}{trusted}")
     for sig in result["signatures"]:
         signer = f" by {sig['signer']}" if sig["signer"] else ""
         repeat = f" (repeats #{sig['repeats']}: counts once)" if sig["repeats"] else ""

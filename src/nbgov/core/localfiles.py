@@ -3,7 +3,8 @@
 approved snapshots, allowed signers and the promotions ledger.
 
 Machine-local: the build journal (host names, pids, runs not yet sent), lineage records of
-tasks without a product folder, the cached build plan, lock files and torn temp files.
+tasks without a product folder, the cached build plan, where the last cluster build ran each
+task, lock files and torn temp files.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from nbgov.core.atomic import atomic_write
 NBGOV_DIR = ".nbgov"
 
 #: Lines of ``.nbgov/.gitignore``: everything nbgov writes there that is not to be shared.
-MACHINE_LOCAL = ("journal/", "lineage/", "cache/", "*.lock", ".*.tmp")
+MACHINE_LOCAL = ("journal/", "lineage/", "cache/", "cluster-last.json", "*.lock", ".*.tmp")
 
 _HEADER = ("# written by nbgov: machine-local files (commit the ledger, snapshots/, allowed_signers,"
            " promotions)")

@@ -17,7 +17,7 @@ _BY_SUFFIX = {
     ".yml": "spec file",
 }
 
-_PLURALS = {"SQL file": "SQL files", "spec file": "spec files"}
+_PLURALS = {"SQL file": "SQL files", "spec file": "spec files", "env file": "env files"}
 
 
 def kind_of(path: str | PurePath, text_notebook: bool = False) -> str:
@@ -26,7 +26,16 @@ def kind_of(path: str | PurePath, text_notebook: bool = False) -> str:
     suffix = PurePath(path).suffix.lower()
     if suffix == ".py":
         return "script" if text_notebook else "module"
+    if suffix in (".yaml", ".yml") and PurePath(path).name.lower().startswith("env"):
+        return "env file"  # env.yaml, env.serve.yaml: what a spec is rendered with
     return _BY_SUFFIX.get(suffix, "file")
+
+
+def missing_kind(path: str | PurePath) -> str:
+    """What a path that does not exist would be, for "... not found": its kind by suffix
+    (``notebook``, ``SQL file``...), ``file`` for a ``.py`` (a script or a module: its text
+    says which)."""
+    return "file" if PurePath(path).suffix.lower() == ".py" else kind_of(path)
 
 
 def plural(kind: str, n: int) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from nbgov.adapters.kernels.pool import kernel_pool
@@ -71,7 +71,10 @@ class _TaskRun:
         else:
             wrapper = build_wrapper(self.task)
         try:
-            with wrapper, _quiet():
+            # Ploomber's chatter is silenced; the task's own on_finish / on_failure hooks print
+            # where the build prints (the terminal; nothing with --json or -q), as under
+            # `ploomber build`
+            with wrapper, _hooks_print_to(self.task, sys.stdout), _quiet():
                 report, meta = self.task._build(catch_exceptions=True)
             return "ok", (report, meta)
         except (KeyboardInterrupt, SystemExit):
@@ -80,6 +83,26 @@ class _TaskRun:
             return "stopped", _format.exception(exc)
         except BaseException as exc:  # TaskBuildError is a BaseException
             return "failed", _format.exception(exc)
+
+
+@contextlib.contextmanager
+def _hooks_print_to(task: Any, out: Any) -> Iterator[None]:
+    """Within the block, ``task``'s on_finish and on_failure hooks run with ``out`` as standard
+    output (instance attributes over Ploomber's methods, removed after)."""
+    def printing(run: Callable[[], Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            with contextlib.redirect_stdout(out):
+                return run()
+        return call
+
+    names = [n for n in ("_run_on_finish", "_run_on_failure") if n not in vars(task)]
+    for name in names:
+        setattr(task, name, printing(getattr(task, name)))
+    try:
+        yield
+    finally:
+        for name in names:
+            vars(task).pop(name, None)
 
 
 def _serial_run(task: Any) -> tuple[str, Any]:
@@ -162,6 +185,9 @@ class GovernedExecutor(_executor_base()):
         self.errors: dict[str, str | None] = {}
         #: why a task was skipped although Ploomber called it outdated (INPUTS_UNCHANGED)
         self.reasons: dict[str, str] = {}
+        #: the tasks Ploomber called outdated when the build started (marking a task skipped
+        #: for its content makes Ploomber call its downstream current, which it would run)
+        self.outdated: set[str] = set()
         self.reports: list = []
 
     def __getstate__(self) -> dict:
@@ -184,6 +210,7 @@ class GovernedExecutor(_executor_base()):
         from ploomber.exceptions import DAGBuildError
 
         names = list(dag)  # topological order
+        self.outdated = {n for n in names if dag[n].exec_status != TaskStatus.Skipped}
         decided: dict[str, str] = {}
         if self.select is not None:
             for name in names:
@@ -279,9 +306,12 @@ class GovernedExecutor(_executor_base()):
         if fresh is None and status == TaskStatus.Skipped and ran & set(task.upstream):
             fresh = False
         if fresh is True or (fresh is None and status == TaskStatus.Skipped):
-            if fresh is True and (status != TaskStatus.Skipped or ran & set(task.upstream)):
-                # Ploomber would run it (now, or on its next build: an upstream is newer): say
-                # why it did not, a surprise to a Ploomber user
+            ups = set(task.upstream)
+            if fresh is True and (status != TaskStatus.Skipped or task.name in self.outdated
+                                  or ran & ups or ups & set(self.reasons)):
+                # Ploomber would run it (now, or on its next build: an upstream is newer, or
+                # was itself skipped for this reason): say why it did not, a surprise to a
+                # Ploomber user
                 self.reasons[task.name] = INPUTS_UNCHANGED
             if status != TaskStatus.Skipped:
                 _mark_up_to_date(task)

@@ -336,16 +336,17 @@ def dag_outcomes(dag: Any) -> dict[str, str]:
 @contextlib.contextmanager
 def _render_hooks_detached(dag: Any):
     """Within the block, the DAG's and its tasks' ``on_render`` hooks are off; put back after
-    (the private attributes: the public setters re-check signatures)."""
-    owners = [dag, *(dag[name] for name in dag)]
-    hooks = [(owner, getattr(owner, "_on_render", None)) for owner in owners]
-    for owner, _ in hooks:
-        owner._on_render = None
+    (a task's private attribute: its public setter re-checks the signature; a DAG's hook is a
+    plain attribute, ``on_render``)."""
+    owners = [(dag, "on_render"), *((dag[name], "_on_render") for name in dag)]
+    hooks = [(owner, attr, getattr(owner, attr, None)) for owner, attr in owners]
+    for owner, attr, _ in hooks:
+        setattr(owner, attr, None)
     try:
         yield
     finally:
-        for owner, hook in hooks:
-            owner._on_render = hook
+        for owner, attr, hook in hooks:
+            setattr(owner, attr, hook)
 
 
 def _is_nbgov_hook(hook: Any) -> bool:

@@ -71,7 +71,9 @@ class SpecInfo:
     Attributes:
         path: the spec file, relative to the project root.
         tasks: one dict per task: ``name``, ``source`` (as written), ``source_path`` (relative to
-            the project root, POSIX), ``product``, ``line`` (1-based, in the spec file).
+            the project root, POSIX), ``product``, ``line`` (1-based, in the spec file), and
+            ``spec``: the path of the project's other spec it belongs to (``pipeline.serve.yaml``,
+            built with ``-e``), None for this one.
         error: why the spec could not be read, when it could not.
     """
 

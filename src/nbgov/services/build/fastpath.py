@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters.specfile import declares_own_hooks
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import NbgovError
@@ -92,9 +93,11 @@ def verdicts(config: Config, infos: list, versions: dict[str, str]) -> dict[str,
         except (NbgovError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             out[task.name] = Freshness(None, f"cannot read: {exc}")
             continue
-        if version is None:
-            out[task.name] = Freshness(None, "no source version")
+        if version is None and task.source_file is not None:
+            out[task.name] = Freshness(None, "no source version")  # its source cannot be read
             continue
+        # no source file (an upload: its source is data, an upstream's product, an input):
+        # version None, as recorded; its inputs' digests decide
         out[task.name] = decide(data, version, task.params, inputs, products)
     return out
 
@@ -137,6 +140,8 @@ def noop_summary(
     """
     if force or tasks or (jobs or 1) > 1 or env or params:
         return None
+    if declares_own_hooks(config.pipeline_path):
+        return None  # Ploomber runs on_render and on_finish on a build with nothing to do too
     found = fresh_records(config)
     if found is None:
         return None

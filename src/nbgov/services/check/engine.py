@@ -137,12 +137,25 @@ def _spec_info(config: Config, root: Path) -> SpecInfo | None:
         return None
     rel = _relpath(spec_path, root)
     try:
-        from nbgov.adapters.specfile import read_spec  # (PyYAML: only for a project with a spec)
+        from nbgov.adapters.specfile import read_spec, sibling_specs  # (PyYAML: only with a spec)
 
         spec = read_spec(spec_path)
     except NbgovError as exc:
         line = exc.where.line if exc.where else None
         return SpecInfo(rel, error=exc.message + (f" (line {line})" if line else ""))
+    tasks = _spec_tasks(spec, root, None)
+    # the project's other specs (pipeline.serve.yaml, built with `-e`): their tasks are tasks,
+    # checked against their own spec; one that does not read fails its own build
+    for other in sibling_specs(spec_path):
+        try:
+            tasks += _spec_tasks(read_spec(other), root, _relpath(other, root))
+        except NbgovError:
+            continue
+    return SpecInfo(rel, tasks)
+
+
+def _spec_tasks(spec: Any, root: Path, spec_rel: str | None) -> list[dict[str, Any]]:
+    """The checks' view of a read spec's tasks (``spec``: the other spec's path, None: the main)."""
     tasks = []
     for task in spec.tasks:
         source = spec.source_path(task)
@@ -156,9 +169,10 @@ def _spec_info(config: Config, root: Path) -> SpecInfo | None:
                 "class": task.cls,
                 # meta.extract_product: the product is declared in the source, not the spec
                 "product_in_source": bool(spec.meta.get("extract_product")),
+                "spec": spec_rel,
             }
         )
-    return SpecInfo(rel, tasks)
+    return tasks
 
 
 def _review_status(

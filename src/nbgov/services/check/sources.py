@@ -11,6 +11,7 @@ findings point at lines of the file; any other source (a function's module, ``.s
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -99,7 +100,7 @@ def task_files(config: Config) -> TaskFiles | None:
 
     # the plan and the spec reader (PyYAML, the Ploomber adapter's light half) only for a project
     # with a pipeline: nbgov check runs in pre-commit on every commit
-    from nbgov.adapters.specfile import read_spec
+    from nbgov.adapters.specfile import read_spec, sibling_specs
     from nbgov.services.pipeline.plan import plan_tasks, stale_reason  # (see above)
 
     found = plan_tasks(config, stale_ok=True)
@@ -109,13 +110,20 @@ def task_files(config: Config) -> TaskFiles | None:
         for path in [*info.products.values(), info.notebook_product, info.evidence]:
             if path is not None and (rel := _rel(Path(path), root)):
                 out.products.add(rel)
-    if found is not None and stale_reason(config, found[1]) is None:
-        return out  # the plan holds: the spec says nothing more (and PyYAML stays unloaded)
+    # the plan holds: the spec says nothing more; the project's other specs (pipeline.serve.yaml:
+    # `-e`) are tasks too, their sources not "notebooks that are no task" (PyYAML only for them)
+    fresh = found is not None and stale_reason(config, found[1]) is None
+    for spec_path in [*([] if fresh else [config.pipeline_path]), *sibling_specs(config.pipeline_path)]:
+        try:
+            spec = read_spec(spec_path)
+        except NbgovError:
+            continue  # NBG601 reports the spec itself; a broken other spec fails its own build
+        _add_spec(out, spec, root)
+    return out
 
-    try:
-        spec = read_spec(config.pipeline_path)
-    except NbgovError:
-        return out  # NBG601 reports the spec itself
+
+def _add_spec(out: TaskFiles, spec: Any, root: Path) -> None:
+    """Add a read spec's (:class:`nbgov.adapters.specfile.SpecFile`) task sources and products."""
     for task in spec.tasks:
         source = spec.source_path(task)
         if source is None and "." in task.source:
@@ -126,11 +134,41 @@ def task_files(config: Config) -> TaskFiles | None:
         if source is not None and (rel := _rel(source, root)) and rel not in out.sources:
             out.sources[rel] = _mode(source, kind)
         product = task.product if isinstance(task.product, dict) else {"nb": task.product}
+        if task.product is None and spec.meta.get("extract_product") and source is not None:
+            product = declared_product(source)  # in the parameters cell (meta.extract_product)
+        # meta.product_relative_to_source: relative to the source's folder, as Ploomber reads them
+        base = source.parent if spec.meta.get("product_relative_to_source") and source else spec.folder
         for value in (product or {}).values():
             if isinstance(value, str) and "{{" not in value and "[[" not in value:
-                if rel := _rel(spec.folder / value, root):
+                if rel := _rel(base / value, root):
                     out.products.add(rel)
-    return out
+
+
+def declared_product(source: Path) -> dict[str, Any] | None:
+    """The ``product = ...`` literal of a notebook's or script's parameters cell (what
+    ``meta.extract_product`` reads), as ``{key: path}``; None when there is none."""
+    try:
+        text = source.read_text(encoding="utf-8")
+        nb = json.loads(text) if source.suffix == ".ipynb" else script_notebook(text)[0]
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    for cell in nb.get("cells") or []:
+        if not isinstance(cell, dict) or "parameters" not in ((cell.get("metadata") or {}).get("tags") or []):
+            continue
+        body = cell.get("source")
+        try:
+            tree = ast.parse("".join(body) if isinstance(body, list) else str(body or ""))
+        except SyntaxError:
+            return None
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "product"
+                                                    for t in node.targets):
+                try:
+                    value = ast.literal_eval(node.value)
+                except ValueError:
+                    return None
+                return value if isinstance(value, dict) else {"nb": value}
+    return None
 
 
 def script_notebook(text: str) -> tuple[dict[str, Any], list[int]]:

@@ -32,7 +32,7 @@ REGISTERED_MODEL = "registered_model"
 #: How many commits back a task's last run is looked for (on the base's line; on the branch).
 _LOOKBACK = 20
 #: Targets every task depends on: a change to them reaches every task.
-_WHOLE_PIPELINE_KINDS = ("spec file",)
+_WHOLE_PIPELINE_KINDS = ("spec file", "env file")
 
 
 def _tasks(config: Config) -> list[Any]:

@@ -13,6 +13,7 @@ from nbgov.adapters.ploomber.sources import source_files
 from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, Location, NotebookError
 from nbgov.core.ledger import APPROVED, by_notebook
+from nbgov.core.targets import missing_kind
 from nbgov.services.pipeline.plan import plan_tasks
 from nbgov.services.review import store, trust
 from nbgov.services.review.state import ReviewState, _state, read_current, relative_path
@@ -88,7 +89,7 @@ def discover_notebooks(config: Config, paths: list[str | Path] | None = None) ->
                               hint="fix or remove `paths` under [review] (without it, review covers "
                                    "the pipeline's task sources)")
         else:
-            raise NotebookError("notebook not found", Location(p), hint="check the path")
+            raise NotebookError(f"{missing_kind(p)} not found", Location(p), hint="check the path")
     if default:
         # the review closure, whatever [review] paths says (they add notebooks, never take
         # away what a build runs): every task's source of any kind, the spec and env file, the

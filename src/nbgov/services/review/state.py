@@ -79,7 +79,7 @@ def relative_path(config: Config, notebook: str | Path) -> tuple[Path, str]:
         rel = path.relative_to(config.root.resolve()).as_posix()
     except ValueError:
         raise NotebookError(
-            "notebook is outside the project",
+            "path is outside the project",
             Location(notebook),
             hint=f"the project root is {config.root}",
         ) from None
@@ -233,7 +233,7 @@ def _four_eyes(config: Config, settings: ReviewSettings, path: Path, rel: str, r
     me = git.Person.parse(reviewer)
     if author.same_as(me):
         raise ReviewError(
-            "refusing self-approval: the latest change to the notebook was authored by "
+            f"refusing self-approval: the latest change to {rel} was authored by "
             f"{author} ({how}), and the reviewer is {reviewer}",
             Location(rel),
             hint,
@@ -370,7 +370,7 @@ def require_approved(config: Config, notebooks: list[str | Path], base: TrustBas
     if reasons:
         raise GateError(
             f"{targets.count(kinds)} not approved at their current version",
-            hint="see what changed: nbgov diff NOTEBOOK; then: nbgov review approve NOTEBOOK",
+            hint="see what changed: nbgov diff PATH; then: nbgov review approve PATH",
             reasons=reasons, paths=paths,
         )
 

@@ -4,6 +4,8 @@ The closure, found statically (no Ploomber import, no project code run):
 
 - the pipeline spec, the partial it imports tasks from (``meta.import_tasks_from``) and the env
   file Ploomber renders it with (``env.NAME.yaml`` for ``pipeline.NAME.yaml``, else ``env.yaml``);
+  for ``review status`` and ``gate``, the same for the project's other specs next to it
+  (``pipeline.serve.yaml``..., what ``nbgov build -e`` builds); a build's gate takes its own;
 - every task's source of every kind (notebook, script, SQL, shell, the module of a function);
 - the modules of the hooks, clients, executor and (un)serializers the spec names by dotted path,
   at its top level or in a task;
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.adapters.ploomber.sources import partial_path, raw_tasks, read_yaml
-from nbgov.adapters.specfile import module_file
+from nbgov.adapters.specfile import module_file, sibling_specs
 from nbgov.core.config import Config
 from nbgov.core.errors import PipelineError
 from nbgov.services.review import syspath
@@ -366,7 +368,9 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
     Args:
         config: the project.
         sources: only these task sources (the tasks a build would run) besides what every task
-            depends on (the spec, env file, hooks, clients, executor); None: every task's.
+            depends on (the spec, env file, hooks, clients, executor); None: every task's, and
+            those of the project's other specs (``pipeline.serve.yaml``... next to the spec,
+            which ``nbgov build -e`` builds): a team reviews every pipeline it runs.
         functions: also every function task's module, whatever ``sources`` says.
 
     Returns:
@@ -377,10 +381,34 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
     if not spec_path.is_file():
         return []
     _find = _Finder()
-    start: dict[Path, str] = {spec_path: "the pipeline spec"}
+    start: dict[Path, str] = {}
+    wanted = None if sources is None else {Path(s).resolve() for s in sources}
+    # the sources of the tasks that would run, whatever the spec says of them (a DAG built in
+    # Python names its tasks only in its factory module)
+    for source in wanted or ():
+        if _inside(source, root) and source.is_file():
+            start.setdefault(source, "source of a task that would run")
+    named: list[tuple[str, str]] = []  # (dotted, why)
+    for spec in [spec_path, *(sibling_specs(spec_path) if sources is None else [])]:
+        named += _spec_start(spec.resolve(), root, wanted, _find, start, spec != spec_path, functions)
+    for dotted, why in named:
+        module = _module_path(dotted, [spec_path.parent, root], _find)
+        if _inside(module, root):
+            start.setdefault(module.resolve(), why)  # type: ignore[union-attr]
+    closure = _close(start, root, spec_path.parent, _find)
+    targets = [Target(p.relative_to(root).as_posix(), why) for p, why in closure.items()]
+    return sorted(targets, key=lambda t: t.path)
+
+
+def _spec_start(spec_path: Path, root: Path, wanted: set[Path] | None, _find: _Finder,
+                start: dict[Path, str], other: bool, functions: bool = False) -> list[tuple[str, str]]:
+    """Add one spec's own files (the spec, its env file and partial, its tasks' sources) to
+    ``start``; return the dotted paths it names (hooks, clients, executor...) with why."""
+    of = f" of {spec_path.name}" if other else ""
+    start.setdefault(spec_path, "another pipeline spec (`-e`)" if other else "the pipeline spec")
     env = _env_file(spec_path)
     if env.is_file():
-        start[env.resolve()] = "the env file the spec is rendered with"
+        start.setdefault(env.resolve(), f"the env file the spec{of} is rendered with")
     try:
         raw = read_yaml(spec_path)
         tasks = raw_tasks(raw, spec_path) if isinstance(raw, dict) else []
@@ -388,32 +416,19 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
     except PipelineError:
         raw, tasks, partial = None, [], None
     if partial is not None and partial.is_file():
-        start[partial.resolve()] = "the partial the spec imports tasks from"
-    folders = [spec_path.parent, root]
-    named: list[tuple[str, str]] = []  # (dotted, why)
+        start.setdefault(partial.resolve(), f"the partial the spec{of} imports tasks from")
+    named: list[tuple[str, str]] = []
     if isinstance(raw, dict):
-        named += [(d, f"`{k}` in the spec") for k in SPEC_DOTTED if (d := _dotted(raw.get(k)))]
+        named += [(d, f"`{k}` in the spec{of}") for k in SPEC_DOTTED if (d := _dotted(raw.get(k)))]
         clients = raw.get("clients") if isinstance(raw.get("clients"), dict) else {}
-        named += [(d, f"client of {k}") for k, v in clients.items() if (d := _dotted(v))]
-    wanted = None if sources is None else {Path(s).resolve() for s in sources}
-    # the sources of the tasks that would run, whatever the spec says of them (a DAG built in
-    # Python names its tasks only in its factory module)
-    for source in wanted or ():
-        if _inside(source, root) and source.is_file():
-            start.setdefault(source, "source of a task that would run")
+        named += [(d, f"client of {k}{of}") for k, v in clients.items() if (d := _dotted(v))]
     for task in tasks:
         spec = task.spec if isinstance(task.spec, dict) else {}
         label = spec.get("name") or task.source
-        named += [(d, f"`{k}` of task {label}") for k in TASK_DOTTED if (d := _dotted(spec.get(k)))]
+        named += [(d, f"`{k}` of task {label}{of}") for k in TASK_DOTTED if (d := _dotted(spec.get(k)))]
         path = _find(task.source.rsplit(".", 1)[0], spec_path.parent) if task.is_function else task.path
         if path is None or not _inside(path, root):
             continue
         if wanted is None or path.resolve() in wanted or (functions and task.is_function):
-            start.setdefault(path.resolve(), f"source of task {label}")
-    for dotted, why in named:
-        module = _module_path(dotted, folders, _find)
-        if _inside(module, root):
-            start.setdefault(module.resolve(), why)  # type: ignore[union-attr]
-    closure = _close(start, root, spec_path.parent, _find)
-    targets = [Target(p.relative_to(root).as_posix(), why) for p, why in closure.items()]
-    return sorted(targets, key=lambda t: t.path)
+            start.setdefault(path.resolve(), f"source of task {label}{of}")
+    return named

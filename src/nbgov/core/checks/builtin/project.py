@@ -17,11 +17,12 @@ def _check_spec_readable(project: Project) -> Iterator[tuple]:
 
 
 def _tasks(project: Project) -> Iterator[tuple[str, dict]]:
-    """``(spec path, task)`` for each task of a readable spec."""
+    """``(spec path, task)`` for each task of a readable spec (the project's other specs'
+    tasks, ``pipeline.serve.yaml``..., name their own spec)."""
     spec = project.spec
     if spec is not None and not spec.error:
         for task in spec.tasks:
-            yield spec.path, task
+            yield task.get("spec") or spec.path, task
 
 
 def _check_task_sources(project: Project) -> Iterator[tuple]:
@@ -116,7 +117,7 @@ def _check_approved(ctx: NotebookContext) -> Iterator[tuple]:
 NOT_APPROVED = Rule(
     "NBG701",
     "not-approved",
-    "notebook is not approved at its current version",
+    "review target (notebook, script, module...) is not approved at its current version",
     "ask for a review: nbgov review approve PATH (by someone else than the author)",
     _check_approved,
     default=False,
