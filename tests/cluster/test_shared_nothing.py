@@ -10,24 +10,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.build.conftest import make_tiny, mlflow_runs, run_cli
+from tests.build.conftest import mlflow_runs, run_cli
 from tests.cluster.daskprocs import product_digests, start_scheduler, start_worker, stop, wait_for_workers
+from tests.cluster.s3project import git, tiny_s3_project
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
-STORAGE = '''import os
-
-from ploomber.clients import S3Client
-
-
-def get():
-    return S3Client(bucket_name="nbgov", parent="tiny", endpoint_url=os.environ["NBGOV_TEST_S3"])
-'''
-
-
-def _git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -55,17 +44,7 @@ def setup(tmp_path_factory, s3_env):
     each in its own folder with its own clone of the project."""
 
     base = tmp_path_factory.mktemp("nothing")
-    root = base / "driver"
-    root.mkdir()
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "config", "user.name", "Ada Author")
-    _git(root, "config", "user.email", "ada@example.com")
-    _git(root, "config", "commit.gpgsign", "false")
-    (root / "storage.py").write_text(STORAGE)
-    make_tiny(root)
-    (root / "pipeline.yaml").write_text("clients:\n  File: storage.get\n" + (root / "pipeline.yaml").read_text())
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "products in S3")
+    root = tiny_s3_project(base / "driver")
     address, scheduler = start_scheduler(cwd=base, env=s3_env)
     procs = [scheduler]
     checkouts = []
@@ -126,7 +105,7 @@ def test_a_source_tampered_with_in_a_workers_checkout_is_refused(setup, s3_env):
         assert "refused on worker" in task["error"] and "notebooks/c.ipynb" in task["error"]
     finally:
         for checkout in checkouts:
-            _git(checkout, "checkout", "--", "notebooks/c.ipynb")
+            git(checkout, "checkout", "--", "notebooks/c.ipynb")
 
 
 def test_a_spec_edited_only_in_a_workers_checkout_is_refused(setup, s3_env):
@@ -148,5 +127,5 @@ def test_a_spec_edited_only_in_a_workers_checkout_is_refused(setup, s3_env):
         assert "pipeline.yaml" in task["error"]
     finally:
         for checkout in checkouts:
-            _git(checkout, "checkout", "--", "pipeline.yaml")
+            git(checkout, "checkout", "--", "pipeline.yaml")
             (checkout / "notebooks/evil.ipynb").unlink()

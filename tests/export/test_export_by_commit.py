@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.build.conftest import make_tiny, mlflow_runs, run_cli
+from tests.build.conftest import mlflow_runs, run_cli
 from tests.cluster.daskprocs import product_digests
+from tests.cluster.s3project import git, tiny_s3_project
 from tests.conftest import free_port
 from tests.export.conftest import nbgov_env, run
 from tests.faults.conftest import start_mlflow_server
@@ -27,21 +28,7 @@ from nbgov.core.digest import file_digest
 
 pytestmark = pytest.mark.integration
 
-STORAGE = '''import os
-
-from ploomber.clients import S3Client
-
-
-def get():
-    # the prefix lets the test keep a local build's products apart from the exported ones
-    return S3Client(bucket_name="nbgov", parent=os.environ.get("NBGOV_TEST_PREFIX", "tiny"),
-                    endpoint_url=os.environ["NBGOV_TEST_S3"])
-'''
 RUN_ID = "manual__2026-12-07T10:00:00+00:00"  # Airflow's kind of run id (':' and '+' in it)
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture(scope="module")
@@ -61,21 +48,11 @@ def world(tmp_path_factory):
     s3 = boto3.client("s3", endpoint_url=env["NBGOV_TEST_S3"], aws_access_key_id="testing",
                       aws_secret_access_key="testing", region_name="us-east-1")
     s3.create_bucket(Bucket="nbgov")
-    root = base / "project"
-    root.mkdir()
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "config", "user.name", "Ada Author")
-    _git(root, "config", "user.email", "ada@example.com")
-    _git(root, "config", "commit.gpgsign", "false")
-    (root / "storage.py").write_text(STORAGE)
-    make_tiny(root)
-    (root / "pipeline.yaml").write_text("clients:\n  File: storage.get\n" + (root / "pipeline.yaml").read_text())
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "products in S3")
+    root = tiny_s3_project(base / "project")
     origin = base / "origin.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(root), str(origin)], check=True)
-    _git(root, "remote", "add", "origin", str(origin))
-    _git(root, "fetch", "-q", "origin")
+    git(root, "remote", "add", "origin", str(origin))
+    git(root, "fetch", "-q", "origin")
     try:
         yield root, origin, env, s3
     finally:
@@ -125,7 +102,7 @@ def _digests(records: dict[str, dict]) -> dict[str, dict[str, str]]:
 
 def test_exported_tasks_build_in_folders_of_their_own_through_storage(world, tmp_path: Path):
     root, origin, env, s3 = world
-    commit = _git(root, "rev-parse", "HEAD").strip()
+    commit = git(root, "rev-parse", "HEAD").strip()
     dag_file = tmp_path / "dags" / "tiny.py"
     exported = run_cli(root, "export", "airflow", "-o", str(dag_file), env=env)
     assert exported.returncode == 0, exported.stderr
@@ -177,7 +154,7 @@ def test_exported_tasks_build_in_folders_of_their_own_through_storage(world, tmp
 
 def test_sources_or_a_commit_that_cannot_be_had_are_refused(world, tmp_path: Path):
     root, origin, env, _ = world
-    commit = _git(root, "rev-parse", "HEAD").strip()
+    commit = git(root, "rev-parse", "HEAD").strip()
     folder, worker_env = _worker(tmp_path, "w", env, "refused")
 
     def build(*args: str) -> subprocess.CompletedProcess:
@@ -206,10 +183,10 @@ def test_sources_or_a_commit_that_cannot_be_had_are_refused(world, tmp_path: Pat
         assert "pipeline.yaml" in dirty.stderr
     finally:
         spec.write_text(text)
-    _git(root, "remote", "remove", "origin")
+    git(root, "remote", "remove", "origin")
     try:  # (a branch name for --commit, a bad repository address: test_fetch_units.py)
         nowhere = run_cli(root, "export", "kubeflow", "-o", "-", env=env)
         assert nowhere.returncode == 2 and "no git remote 'origin'" in nowhere.stderr, nowhere.stderr
     finally:
-        _git(root, "remote", "add", "origin", str(origin))
-        _git(root, "fetch", "-q", "origin")
+        git(root, "remote", "add", "origin", str(origin))
+        git(root, "fetch", "-q", "origin")

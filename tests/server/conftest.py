@@ -88,12 +88,13 @@ def jp_server_config():
 @pytest.fixture
 def api(jp_fetch):
     """Call ``nbgov/api/<route>`` with the test token; returns (status, JSON body), never raises
-    for an HTTP error status."""
+    for an HTTP error status. Patient: a route's first call may import MLflow and walk a lineage
+    in the store, which took over 20 s (tornado's default timeout) on a loaded 2-core machine."""
     from tornado.httpclient import HTTPClientError
 
     async def call(route: str, method: str = "GET", params: dict | None = None,
                    body: dict | None = None, headers: dict | None = None):
-        kwargs = {"method": method, "params": params, "headers": headers}
+        kwargs = {"method": method, "params": params, "headers": headers, "request_timeout": 120}
         if method in ("POST", "PUT", "PATCH"):
             kwargs["body"] = json.dumps(body if body is not None else {})
         try:

@@ -47,27 +47,6 @@ def jp_root_dir(example: Path) -> Path:
     return example
 
 
-@pytest.fixture
-def api(jp_fetch):
-    """``tests.server.conftest.api`` with a longer patience: the first models query imports
-    MLflow and walks a lineage in the store, which took over 20 s on a loaded 2-core machine."""
-    from tornado.httpclient import HTTPClientError
-
-    async def call(route: str, method: str = "GET", params: dict | None = None,
-                   body: dict | None = None):
-        kwargs = {"method": method, "params": params, "request_timeout": 120}
-        if method == "POST":
-            kwargs["body"] = json.dumps(body if body is not None else {})
-        try:
-            response = await jp_fetch("nbgov", "api", route, **kwargs)
-        except HTTPClientError as exc:
-            response = exc.response
-            assert response is not None, exc
-        return response.code, json.loads(response.body or b"null")
-
-    return call
-
-
 @pytest.fixture(autouse=True)
 def _owner(monkeypatch):
     # the token-only server promotes as its owner: git's user of the repository (Ada)
