@@ -23,8 +23,10 @@ GRACE_S = 5.0
 
 
 def nbgov_command(*args: str) -> list[str]:
-    """argv of ``nbgov ARGS`` run with the server's own Python (same nbgov install)."""
-    return [PYTHON, "-m", "nbgov", *args]
+    """argv of ``nbgov ARGS`` run with the server's own Python (same nbgov install). ``-P``: the
+    project folder (its working directory) is not first on the import path, so a project's
+    ``nbgov/`` package or ``selectors.py`` cannot replace nbgov or Python before the gate."""
+    return [PYTHON, "-P", "-m", "nbgov", *args]
 
 
 async def start(argv: list[str], cwd: Path, merge: bool = True) -> asyncio.subprocess.Process:

@@ -79,7 +79,12 @@ class Template:
                 [sys.executable, "-m", "nbgov.adapters.kernels._forkserver",
                  "--listen", str(listener.fileno()), "--alive", str(alive_r),
                  "--modules", ",".join(self.modules), "--root", str(self.root)],
-                pass_fds=(listener.fileno(), alive_r), cwd=str(self.root), env=self.env,
+                # started in its private folder, not the project's: `-m` puts the working
+                # directory first on the import path, and the template starts before the approval
+                # gate, so no project module (a selectors.py, an nbgov/ package) may be found
+                # there. Not -P: forked kernels inherit the flag, and IPython would then leave
+                # the task's folder off their import path. Each kernel chdirs to its task's folder.
+                pass_fds=(listener.fileno(), alive_r), cwd=self._dir, env=self.env,
                 stdin=subprocess.DEVNULL)
         finally:
             listener.close()  # the template holds it now: a dead template refuses connections

@@ -44,7 +44,8 @@ from nbgov.services.recording.tracking import close_build, open_build
 def _task_argv(name: str, build_id: str, options: BuildOptions, spec: str | None = None) -> list[str]:
 
     # --cluster none: the worker runs its task itself, whatever [execution] cluster says
-    argv = [PYTHON, "-m", "nbgov", "build", "--build-id", build_id, "--cluster", LOCAL, "--json", "-q"]
+    # -P: the worker's project folder is not first on the import path (no project nbgov/ package)
+    argv = [PYTHON, "-P", "-m", "nbgov", "build", "--build-id", build_id, "--cluster", LOCAL, "--json", "-q"]
     argv += ["-f"] if options.force else []
     argv += [a for e in options.env for a in ("--env", e)]
     argv += [a for p in options.params for a in ("-p", p)]
