@@ -55,6 +55,25 @@ def test_literal_dynamic_imports_are_followed(tmp_path: Path):
     assert "other/unrelated.py" not in found
 
 
+def test_fromlist_runpy_and_file_loaders_are_followed(tmp_path: Path):
+    """2, its neighbours: __import__'s fromlist, runpy.run_module/run_path and loading a file by
+    path (spec_from_file_location, SourceFileLoader) with literal names."""
+    root = project(tmp_path, "__import__('pkg3', fromlist=['sub'])\nimport runpy\nrunpy.run_module('m_runmod')",
+                   "runpy.run_path('scripts/r.py')\nimport importlib.util as u\n"
+                   "u.spec_from_file_location('x', 'loaded.py')\nfrom importlib.machinery import SourceFileLoader\n"
+                   "SourceFileLoader('y', '../top.py').load_module()",
+                   modules=("nb/pkg3/__init__.py", "nb/pkg3/sub.py", "nb/m_runmod.py", "nb/scripts/r.py",
+                            "nb/loaded.py", "top.py"))
+    found = targets(root)
+    for path in ("nb/pkg3/sub.py", "nb/m_runmod.py", "nb/scripts/r.py", "nb/loaded.py", "top.py"):
+        assert path in found, path
+    assert "other/unrelated.py" not in found
+    for cell in ("import runpy\nrunpy.run_path(p)", "__import__('pkg3', fromlist=names)",
+                 "import importlib.util\nimportlib.util.spec_from_file_location('x', p)"):
+        root = project(tmp_path, cell)
+        assert "computed name" in targets(root)["other/unrelated.py"], cell
+
+
 def test_a_computed_dynamic_import_makes_every_module_a_target(tmp_path: Path):
     """2: a name the closure cannot read: the conservative rule, naming the file and why."""
     root = project(tmp_path, "import importlib\nname = 'helper'\nimportlib.import_module(name)")

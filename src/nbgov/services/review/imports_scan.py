@@ -1,6 +1,7 @@
 """What one file of the review closure imports, read statically (``ast``; no code run):
-modules (``import``, relative imports resolved, literal ``importlib.import_module`` and
-``__import__`` names, notebook magics that load code), the files ``%run`` runs, what it does to
+modules (``import``, relative imports resolved, literal ``importlib.import_module``,
+``__import__`` and ``runpy.run_module`` names, notebook magics that load code), the files
+``%run``, ``runpy.run_path`` and file loaders run, what it does to
 ``sys.path`` (:mod:`.syspath`), and what the closure cannot follow (a module imported by a
 computed name, ``%run $var``, a changed working folder): :mod:`.targets` then makes every
 project module a target (docs/security.md, R4).
@@ -225,15 +226,36 @@ def _literal(node: ast.AST | None) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
+#: Calls that run a file by its path: the keyword or position of the path.
+_FILE_RUNNERS = {"run_path": ("path_name", 0), "spec_from_file_location": ("location", 1),
+                 "SourceFileLoader": ("path", 1)}
+
+
 def _dynamic(node: ast.Call, package: str, found: FileScan) -> None:
-    """``importlib.import_module(NAME[, PACKAGE])`` and ``__import__(NAME, ..., level)``: a
-    literal name is an import; anything else goes into ``found.why``."""
+    """``importlib.import_module(NAME[, PACKAGE])``, ``__import__(NAME, ..., fromlist, level)``,
+    ``runpy.run_module(NAME)``: a literal name is an import; ``runpy.run_path(PATH)``,
+    ``spec_from_file_location(NAME, PATH)``, ``SourceFileLoader(NAME, PATH)``: a literal path is
+    a file run (like ``%run``); anything else goes into ``found.why``."""
     func = node.func
     called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-    if called not in ("import_module", "__import__"):
+    if called not in ("import_module", "__import__", "run_module", *_FILE_RUNNERS):
         return
     args = {**dict(enumerate(node.args)), **{k.arg: k.value for k in node.keywords if k.arg}}
-    name = _literal(args.get(0, args.get("name")))
+    if called in _FILE_RUNNERS:
+        keyword, position = _FILE_RUNNERS[called]
+        file = _literal(args.get(position, args.get(keyword)))
+        if file is None:
+            found.why.append(COMPUTED_IMPORT)
+        else:
+            found.runs.append(file)
+        return
+    name = _literal(args.get(0, args.get("name" if called != "run_module" else "mod_name")))
+    if called == "run_module":
+        if name is None:
+            found.why.append(COMPUTED_IMPORT)
+        else:
+            found.names.add(name)
+        return
     if called == "import_module":
         level = len(name) - len(name.lstrip(".")) if name else 0
         base = _literal(args.get(1, args.get("package"))) if level else ""
@@ -248,6 +270,13 @@ def _dynamic(node: ast.Call, package: str, found: FileScan) -> None:
             found.why.append(COMPUTED_IMPORT)
             return
         resolved = _absolute(name, level, package)
+        fromlist = args.get(3, args.get("fromlist"))
+        if resolved and fromlist is not None and not (isinstance(fromlist, ast.Constant) and not fromlist.value):
+            items = fromlist.elts if isinstance(fromlist, (ast.List, ast.Tuple)) else [None]
+            subs = [_literal(item) for item in items]
+            if None in subs:
+                found.why.append(COMPUTED_IMPORT)
+            found.names.update(f"{resolved}.{sub}" for sub in subs if sub and sub != "*")
     if resolved:
         found.names.add(resolved)
 
