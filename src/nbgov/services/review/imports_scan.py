@@ -99,7 +99,7 @@ _PYTHON_LINE_MAGICS = {"time": "", "timeit": "n:r:tcp:qo", "prun": "D:l:rs:T:q"}
 _LOADING_MAGIC = re.compile(r"^\s*%(load_ext|reload_ext|aimport)\s+(?:-\w+\s+)*([\w.]+)")
 _LINE_MAGIC = re.compile(r"^\s*%(\w+)(.*)$")
 #: Line magics that change the kernel's working folder.
-_CD_MAGICS = {"cd", "pushd", "popd", "bookmark"}
+_CD_MAGICS = {"cd", "pushd", "popd"}
 #: ``%run``'s options (IPython's getopt string: those before ``:`` take a value).
 _RUN_OPTIONS = "nidtN:b:pD:l:rs:T:em:G"
 
