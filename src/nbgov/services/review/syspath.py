@@ -16,6 +16,8 @@ class PathChanges:
 
     folders: list[str] = field(default_factory=list)
     computed: bool = False
+    #: The folders given to ``site.addsitedir`` (also in ``folders``): their ``.pth`` files run.
+    sitedirs: list[str] = field(default_factory=list)
 
 
 def _is_sys_path(node: ast.AST) -> bool:
@@ -36,9 +38,16 @@ def _strings(node: ast.AST | None, out: PathChanges, many: bool) -> None:
             out.computed = True
 
 
+def _sitedir(node: ast.Call, out: PathChanges) -> None:
+    before = len(out.folders)
+    _strings(node.args[0] if node.args else None, out, many=False)
+    out.sitedirs += out.folders[before:]
+
+
 def scan(tree: ast.AST, out: PathChanges) -> None:
     """Add what ``tree`` does to ``sys.path`` to ``out``: ``sys.path.append/insert/extend``,
-    ``sys.path += [...]``, assignments to ``sys.path`` or a slice of it, ``site.addsitedir``;
+    ``sys.path += [...]``, assignments to ``sys.path`` or a slice of it, ``site.addsitedir``
+    (its folder also in ``sitedirs``);
     any other use of ``sys.path`` as a value to change (``p = sys.path``) counts as computed."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
@@ -53,7 +62,9 @@ def scan(tree: ast.AST, out: PathChanges) -> None:
                 elif attr not in ("index", "count", "copy", "remove", "pop", "clear"):
                     out.computed = True
             elif isinstance(owner, ast.Name) and owner.id == "site" and attr == "addsitedir":
-                _strings(node.args[0] if node.args else None, out, many=False)
+                _sitedir(node, out)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "addsitedir":
+            _sitedir(node, out)  # `from site import addsitedir`
         elif isinstance(node, ast.AugAssign) and _is_sys_path(node.target):
             _strings(node.value, out, many=True)
         elif isinstance(node, ast.Assign):

@@ -14,8 +14,10 @@ The closure, found statically (no Ploomber import, no project code run):
   folder, the folders any file of the closure adds to ``sys.path`` with literal strings
   (:mod:`.syspath`; inside the project), then the spec's folder, kept only inside the project
   (never a virtualenv);
-- every Python module of the project when a file of the closure changes ``sys.path`` with a
-  computed value (the closure cannot follow it: docs/security.md, R4).
+- every ``.pth`` file of a folder given to ``site.addsitedir`` (what its lines import or add);
+- every Python module of the project when a file of the closure does what the closure cannot
+  follow: changes ``sys.path`` with a computed value, imports a module by a computed name,
+  changes the working folder, ``%run $var`` (:mod:`.imports_scan`; docs/security.md, R4).
 
 Each target has a version of its meaning (:func:`nbgov.adapters.notebooks.content_version`):
 ``nbv1`` for notebooks and Python files, ``srcv1`` (normalised text) for the rest. The review
@@ -24,10 +26,6 @@ status, ``review gate`` and the build's approval gate cover all of them.
 
 from __future__ import annotations
 
-import ast
-import json
-import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,7 @@ from nbgov.adapters.ploomber.sources import partial_path, raw_tasks, read_yaml
 from nbgov.adapters.specfile import module_file, sibling_specs
 from nbgov.core.config import Config
 from nbgov.core.errors import PipelineError
-from nbgov.services.review import syspath
+from nbgov.services.review import imports_scan
 
 #: Spec keys naming Python objects by dotted path (top level, and in a task).
 SPEC_DOTTED = ("location", "on_render", "on_finish", "on_failure", "executor", "serializer", "unserializer")
@@ -111,165 +109,6 @@ def _packages(path: Path, root: Path) -> list[Path]:
     return out
 
 
-def _python_sources(path: Path, runs: list[str] | None = None) -> list[str]:
-    """The Python code of a module, a script or a notebook's code cells, as the import scan
-    reads it (:func:`_cell_sources`); the files ``%run`` names go into ``runs``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return []
-    if path.suffix != ".ipynb":
-        return [text]
-    try:
-        cells = json.loads(text).get("cells") or []
-    except (ValueError, AttributeError):
-        return []
-    out = []
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        src = cell.get("source", "")
-        src = "".join(src) if isinstance(src, list) else str(src)
-        out += _cell_sources(src, [] if runs is None else runs)
-    return out
-
-
-#: Cell magics whose body is Python the kernel runs (through its magics again), with the
-#: options of those whose first line holds Python after them too (``%%timeit -n1 SETUP``,
-#: ``%%prun -s cumtime STMT``; None: the first line is no Python). Every other cell magic
-#: (``%%bash``, ``%%writefile``, ``%%html``...) is not Python and not scanned (docs/security.md, R4).
-_PYTHON_CELL_MAGICS: dict[str, str | None] = {"capture": None, "time": None, "timeit": "n:r:tcp:qo",
-                                              "prun": "D:l:rs:T:q"}
-#: Line magics whose argument, after their options, is a Python statement the kernel runs.
-_PYTHON_LINE_MAGICS = {"time": "", "timeit": "n:r:tcp:qo", "prun": "D:l:rs:T:q"}
-#: Line magics that load a module by name into the kernel.
-_LOADING_MAGIC = re.compile(r"^\s*%(load_ext|reload_ext|aimport)\s+(?:-\w+\s+)*([\w.]+)")
-_LINE_MAGIC = re.compile(r"^\s*%(\w+)(.*)$")
-#: ``%run``'s options (IPython's getopt string: those before ``:`` take a value).
-_RUN_OPTIONS = "nidtN:b:pD:l:rs:T:em:G"
-
-
-def _cell_sources(src: str, runs: list[str]) -> list[str]:
-    """One code cell as Python sources: the cell itself with its magics read by
-    :func:`_magic_as_import`, the statements its Python-running magics carry (each its own
-    source: one that does not parse loses no other), and the body of a Python cell magic."""
-    head, _, body = src.lstrip().partition("\n")
-    if head.startswith("%%"):
-        name, _, line = head[2:].partition(" ")
-        if name.strip() not in _PYTHON_CELL_MAGICS:
-            return []  # %%bash, %%writefile, ...: not Python
-        opts = _PYTHON_CELL_MAGICS[name.strip()]
-        return [*_cell_sources(body, runs), *([_after_options(line, opts)] if opts is not None else [])]
-    extra: list[str] = []
-    lines = [_magic_as_import(line, extra, runs) for line in src.split("\n")]
-    return ["\n".join(lines), *extra]
-
-
-def _takes_value(token: str, spec: str) -> bool:
-    """Whether getopt reads the option token after ``token`` (``-n`` with ``n:`` in ``spec``)
-    as its value: the first letter taking one ends the token, and nothing follows it."""
-    for k, letter in enumerate(token[1:], start=1):
-        if spec.find(letter + ":") >= 0:
-            return k == len(token) - 1
-    return False
-
-
-def _options(tokens: list[str], spec: str) -> list[str]:
-    """``tokens`` past the leading getopt options ``spec`` allows (``-n1``, ``-n 1``, ``-it``)."""
-    i = 0
-    while i < len(tokens) and tokens[i].startswith("-") and tokens[i] != "-":
-        if tokens[i] == "--":
-            return tokens[i + 1:]
-        i += 2 if _takes_value(tokens[i], spec) else 1
-    return tokens[i:]
-
-
-def _after_options(line: str, spec: str) -> str:
-    """The statement a line magic runs: ``line`` past its options, its own text kept."""
-    rest = line.strip()
-    while rest.startswith("-"):
-        token, _, rest = rest.partition(" ")
-        rest = rest.lstrip()
-        if token == "--":
-            break
-        if _takes_value(token, spec):
-            rest = rest.partition(" ")[2].lstrip()
-    return rest
-
-
-def _run_target(args: str) -> tuple[str | None, str | None]:
-    """What ``%run ARGS`` runs, as IPython parses it: ``(file, None)`` or ``(None, module)``."""
-    try:
-        tokens = shlex.split(args)
-    except ValueError:  # an unclosed quote: IPython falls back to plain words too
-        tokens = args.split()
-    module = None
-    for i, token in enumerate(tokens):  # -m MODULE (or -mMODULE) among the options
-        if token == "--" or not token.startswith("-"):
-            break
-        if token.startswith("-m"):
-            module = token[2:] or (tokens[i + 1] if i + 1 < len(tokens) else None)
-    if module:
-        return None, module
-    rest = _options(tokens, _RUN_OPTIONS)
-    return (rest[0], None) if rest else (None, None)
-
-
-def _magic_as_import(line: str, extra: list[str] | None = None, runs: list[str] | None = None) -> str:
-    """A notebook line as the Python the import scan reads: ``%load_ext m``, ``%aimport m``
-    and ``%run -m m`` load project code, so they read as ``import m``; the file ``%run FILE``
-    runs goes into ``runs``; the statement of ``%time``, ``%timeit`` and ``%prun`` into
-    ``extra`` (a source of its own); other magics and shell lines are no Python."""
-    if not line.lstrip().startswith(("%", "!")):
-        return line
-    indent = line[: len(line) - len(line.lstrip())]  # inside a block, the block stays valid
-    target = ""
-    magic = _LINE_MAGIC.match(line)
-    if magic and magic.group(1) in _PYTHON_LINE_MAGICS and extra is not None:
-        extra.append(_after_options(magic.group(2), _PYTHON_LINE_MAGICS[magic.group(1)]))
-    elif magic and magic.group(1) == "run":
-        file, module = _run_target(magic.group(2))
-        if file and runs is not None:
-            runs.append(file)
-        target = module or ""
-    elif found := _LOADING_MAGIC.match(line):
-        target = found.group(2)
-    if target and all(p.isidentifier() for p in target.split(".")):
-        return f"{indent}import {target}"
-    return f"{indent}pass"
-
-
-def _imported(path: Path, root: Path, changes: syspath.PathChanges | None = None,
-              runs: list[str] | None = None) -> set[str]:
-    """Absolute module names a Python file or notebook imports (relative ones resolved); what
-    it does to ``sys.path`` goes into ``changes``, the files its ``%run`` lines name into ``runs``."""
-    inits = _packages(path, root)  # innermost first: the file's package, its parents
-    package = ".".join(p.parent.name for p in reversed(inits))
-    names: set[str] = set()
-    for source in _python_sources(path, runs):
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
-            continue
-        if changes is not None:
-            syspath.scan(tree, changes)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parts = package.split(".") if package else []
-                    if node.level - 1 > len(parts):
-                        continue  # beyond the top package: Python refuses it too
-                    parts = parts[: len(parts) - (node.level - 1)]
-                    base = ".".join([*parts, *([base] if base else [])])
-                if base:
-                    names.add(base)
-                    names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
-    return names
-
-
 def _added_folders(current: Path, written: list[str], root: Path) -> list[Path]:
     """The project folders a literal ``sys.path`` entry names: relative to the file's folder
     (a notebook's kernel starts there) or to the project root; never outside the project."""
@@ -289,8 +128,8 @@ def _close(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder
     added: dict[Path, str] = {}
     while True:
         found, more, computed = _close_once(start, root, spec_folder, _find, list(added))
-        if computed is not None:
-            why = f"any project module: {computed} changes sys.path with a computed value"
+        if computed is not None:  # what the closure cannot follow: every module may run
+            why = f"any project module: {computed}"
             for module in sorted(p.resolve() for p in _all_modules(root)):
                 found.setdefault(module, why)
             return found
@@ -302,26 +141,31 @@ def _close(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder
 def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder, extra: list[Path]
                 ) -> tuple[dict[Path, str], dict[Path, str], str | None]:
     found = dict(start)
-    queue = [p for p in start if p.suffix in (".py", ".ipynb")]
+    queue = [p for p in start if p.suffix in (".py", ".ipynb", ".pth")]
     added: dict[Path, str] = {}
     computed = None
     while queue:
         current = queue.pop()
-        changes = syspath.PathChanges()
-        runs: list[str] = []
-        names = _imported(current, root, changes, runs)
+        inits = _packages(current, root)  # innermost first: the file's package, its parents
+        scan = imports_scan.scan_file(current, ".".join(p.parent.name for p in reversed(inits)))
+        changes, names = scan.paths, scan.names
         rel = current.relative_to(root).as_posix()
-        for ran in runs:  # %run FILE: relative to the kernel's folder (the notebook's) or the root
+        for ran in scan.runs:  # %run FILE: relative to the kernel's folder (the notebook's) or the root
             for base in dict.fromkeys([current.parent, spec_folder, root]):
                 for path in (base / ran, base / f"{ran}.py"):  # IPython adds .py when missing
                     if _inside(path, root) and (path := path.resolve()) not in found:
                         found[path] = f"run by {rel}"
                         if path.suffix in (".py", ".ipynb"):
                             queue.append(path)
-        if changes.computed and computed is None:
-            computed = rel
+        if computed is None and (changes.computed or scan.why):
+            computed = f"{rel} {scan.why[0] if scan.why else 'changes sys.path with a computed value'}"
         for folder in _added_folders(current, changes.folders, root):
             added.setdefault(folder, rel)
+        for folder in _added_folders(current, changes.sitedirs, root):  # site runs each .pth there
+            for pth in sorted(folder.glob("*.pth")):
+                if _inside(pth, root) and (pth := pth.resolve()) not in found:
+                    found[pth] = f"a .pth file site.addsitedir in {rel} runs"
+                    queue.append(pth)
         for name in sorted(names):
             # the kernel's working folder (the notebook's), the folders added to sys.path, then
             # the spec's: the first copy inside the project is the one that can run

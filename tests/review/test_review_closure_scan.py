@@ -1,0 +1,123 @@
+"""The import scan of the review closure (docs/security.md, R4) against the fourth attack round's
+gaps, each statically (``review_targets`` on a project in a temp folder; no kernel, no build):
+Python run by ``%%python3``/``%%script python`` cells, modules imported by a literal name
+through ``importlib.import_module``/``__import__``, ``.pth`` files ``site.addsitedir`` runs,
+a working folder changed with ``os.chdir``/``%cd``, and ``%run $variable``. What the closure
+cannot follow makes every project module a target, with the reason named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.build.conftest import notebook, write_nb
+
+from nbgov.core.config import load_config
+from nbgov.services.review.targets import review_targets
+
+
+def project(root: Path, *cells: str, modules: tuple[str, ...] = ()) -> Path:
+    """A one-notebook project (nb/a.ipynb) with ``cells``, and ``X = 1`` in each of ``modules``."""
+    (root / "pipeline.yaml").write_text("tasks:\n  - source: nb/a.ipynb\n    product: out/a.ipynb\n")
+    (root / "nbgov.toml").write_text('experiment = "scan"\n')
+    write_nb(root / "nb/a.ipynb", notebook("upstream = None\nproduct = None", *cells))
+    for module in modules:
+        (root / module).parent.mkdir(parents=True, exist_ok=True)
+        (root / module).write_text("X = 1\n")
+    (root / "other").mkdir(exist_ok=True)
+    (root / "other/unrelated.py").write_text("Y = 2\n")
+    return root
+
+
+def targets(root: Path) -> dict[str, str]:
+    return {t.path: t.why for t in review_targets(load_config(root))}
+
+
+def test_python_cell_magics_are_read_as_python(tmp_path: Path):
+    """1: %%python, %%python3, %%script python(3) (options before the command too) run Python."""
+    root = project(tmp_path, "%%python3\nimport m_py3", "%%python\nimport m_py", "%%script python\nimport m_script",
+                   "%%script --bg --out o /usr/bin/python3.11 -u\nimport m_path", "%%script bash\nimport m_bash",
+                   modules=("nb/m_py3.py", "nb/m_py.py", "nb/m_script.py", "nb/m_path.py", "nb/m_bash.py"))
+    found = targets(root)
+    for name in ("py3", "py", "script", "path"):
+        assert found.get(f"nb/m_{name}.py") == "imported by nb/a.ipynb", name
+    assert "nb/m_bash.py" not in found and "other/unrelated.py" not in found
+
+
+def test_literal_dynamic_imports_are_followed(tmp_path: Path):
+    """2: importlib.import_module / __import__ with literal names (relative with a literal package too)."""
+    root = project(tmp_path, "import importlib\nimportlib.import_module('helper_a')\n__import__('helper_b')",
+                   "from importlib import import_module\nimport_module('.mod', 'pkg')\nimport_module('pkg2.deep')",
+                   modules=("nb/helper_a.py", "nb/helper_b.py", "nb/pkg/__init__.py", "nb/pkg/mod.py",
+                            "nb/pkg2/__init__.py", "nb/pkg2/deep.py"))
+    found = targets(root)
+    for path in ("helper_a", "helper_b", "pkg/__init__", "pkg/mod", "pkg2/__init__", "pkg2/deep"):
+        assert f"nb/{path}.py" in found, path
+    assert "other/unrelated.py" not in found
+
+
+def test_fromlist_runpy_and_file_loaders_are_followed(tmp_path: Path):
+    """2, its neighbours: __import__'s fromlist, runpy.run_module/run_path and loading a file by
+    path (spec_from_file_location, SourceFileLoader) with literal names."""
+    root = project(tmp_path, "__import__('pkg3', fromlist=['sub'])\nimport runpy\nrunpy.run_module('m_runmod')",
+                   "runpy.run_path('scripts/r.py')\nimport importlib.util as u\n"
+                   "u.spec_from_file_location('x', 'loaded.py')\nfrom importlib.machinery import SourceFileLoader\n"
+                   "SourceFileLoader('y', '../top.py').load_module()",
+                   modules=("nb/pkg3/__init__.py", "nb/pkg3/sub.py", "nb/m_runmod.py", "nb/scripts/r.py",
+                            "nb/loaded.py", "top.py"))
+    found = targets(root)
+    for path in ("nb/pkg3/sub.py", "nb/m_runmod.py", "nb/scripts/r.py", "nb/loaded.py", "top.py"):
+        assert path in found, path
+    assert "other/unrelated.py" not in found
+    for cell in ("import runpy\nrunpy.run_path(p)", "__import__('pkg3', fromlist=names)",
+                 "import importlib.util\nimportlib.util.spec_from_file_location('x', p)"):
+        root = project(tmp_path, cell)
+        assert "computed name" in targets(root)["other/unrelated.py"], cell
+
+
+def test_a_computed_dynamic_import_makes_every_module_a_target(tmp_path: Path):
+    """2: a name the closure cannot read: the conservative rule, naming the file and why."""
+    root = project(tmp_path, "import importlib\nname = 'helper'\nimportlib.import_module(name)")
+    assert "a.ipynb imports a module by a computed name" in targets(root)["other/unrelated.py"]
+    root = project(tmp_path, "__import__(f'plug_{1}')")
+    assert "computed name" in targets(root)["other/unrelated.py"]
+
+
+def test_pth_files_of_a_site_dir_are_targets_and_followed(tmp_path: Path):
+    """3: site.addsitedir runs every .pth of the folder: each is a target, its import lines are
+    scanned and its path lines searched."""
+    root = project(tmp_path, "import site\nsite.addsitedir('lib')\nimport helper",
+                   modules=("lib/helper.py", "lib/pth_import.py", "lib/extra/from_extra.py", "lib/pth_dyn.py"))
+    (root / "lib/a.pth").write_text("# comment\nimport pth_import; import importlib; "
+                                    "importlib.import_module('pth_dyn')\nextra\n")
+    (root / "lib/empty.pth").write_text("\n")
+    (root / "lib/extra/user.py").write_text("import from_extra\n")
+    (root / "nb/b.py").write_text("import user\n")
+    write_nb(root / "nb/a.ipynb", notebook("upstream = None\nproduct = None",
+                                           "from site import addsitedir\naddsitedir('lib')\nimport helper, b"))
+    found = targets(root)
+    assert found.get("lib/a.pth") == found.get("lib/empty.pth") == "a .pth file site.addsitedir in nb/a.ipynb runs"
+    assert "lib/helper.py" in found and "lib/pth_import.py" in found and "lib/pth_dyn.py" in found
+    assert "lib/extra/user.py" in found and "lib/extra/from_extra.py" in found  # the .pth's path line
+    assert "other/unrelated.py" not in found
+
+
+def test_a_changed_working_folder_makes_every_module_a_target(tmp_path: Path):
+    """4: after os.chdir (or %cd) the kernel's '' and relative sys.path entries name another folder."""
+    for cell in ("import os, sys\nos.chdir('lib')\nsys.path.insert(0, '')\nimport xmod",
+                 "import os\nos.chdir('lib')\nimport xmod", "%cd lib\nimport xmod",
+                 "from os import chdir\nchdir('lib')\nimport xmod"):
+        root = project(tmp_path, cell, modules=("lib/xmod.py",))
+        found = targets(root)
+        assert "lib/xmod.py" in found, cell
+        assert "a.ipynb changes the working folder" in found["other/unrelated.py"], cell
+
+
+def test_run_with_a_variable_makes_every_module_a_target(tmp_path: Path):
+    """5: IPython expands $name and {expr} in %run's arguments: a file the closure cannot name."""
+    for cell in ("%run $script", "%run {folder}/helper.py", "%run -m $mod", "%aimport $mod"):
+        root = project(tmp_path, "script = 'helper.py'", cell, modules=("nb/helper.py",))
+        found = targets(root)
+        assert "nb/helper.py" in found, cell
+        assert "computed" in found["other/unrelated.py"], cell
+    root = project(tmp_path, "%run helper.py", modules=("nb/helper.py",))
+    assert "other/unrelated.py" not in targets(root)
