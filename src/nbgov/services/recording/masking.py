@@ -14,6 +14,12 @@ before anything is journaled or sent:
   build died between the two writes) uploads nothing in its place rather than the file with the
   secret, and under ``[tracking] secrets = "refuse"`` no flagged notebook is sent at all.
 
+A product the task wrote a known secret into (its bytes, text or binary, in any printed form of
+the value) is the user's data: never rewritten, and not uploaded either
+(:func:`flag_secret_products`: flagged ``withheld``; the sender names it in the run's
+``nbgov.artifacts_changed`` tag and the build warns on stderr). A value the task encoded
+(base64, hex, compressed, encrypted) is not found.
+
 A build without known secrets reads no file here (no cost).
 
 The kernel's own output reaches the terminal only through papermill's logger (a task with
@@ -96,6 +102,45 @@ def flag_secret_artifacts(payload: dict[str, Any], root: Path, known: KnownSecre
         if masked is not None:
             item["masked"] = "copy"
             out[i] = masked
+    return out
+
+
+def holds_known(path: Path, known: KnownSecrets, chunk: int = 1 << 20) -> bool:
+    """Whether the file at ``path`` (text or binary; a folder: any file in it) holds one of
+    ``known``'s values as UTF-8 bytes in any printed form. Read in chunks; an unreadable file
+    counts as holding none. Compressed or encoded (base64, hex) values are not found."""
+    pattern, longest = known.bytes_pattern()
+    if pattern is None:
+        return False
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        try:
+            with file.open("rb") as fh:
+                tail = b""
+                while block := fh.read(chunk):
+                    data = tail + block
+                    if pattern.search(data):
+                        return True
+                    tail = data[-(longest - 1):] if longest > 1 else b""
+        except OSError:
+            continue
+    return False
+
+
+def flag_secret_products(payload: dict[str, Any], root: Path, known: KnownSecrets) -> list[str]:
+    """Mark the products of a ``task_finished`` payload (not the executed notebooks: those are
+    masked) that hold a known secret ``withheld``: products are the user's data, never
+    rewritten, and such a product is not uploaded (the sender names it in the run's
+    ``nbgov.artifacts_changed`` tag instead). Returns their paths, for a warning."""
+    out: list[str] = []
+    if not known:
+        return out
+    for item in payload.get("artifacts") or []:
+        if item.get("dir") != "products" or _executed(item):
+            continue
+        if holds_known(root / item["path"], known):
+            item["withheld"] = True
+            out.append(item["path"])
     return out
 
 
