@@ -202,3 +202,23 @@ def test_the_plan_cache_masks_the_pipelines_known_secrets_under_any_name():
     out = masked_task_params(tasks)
     assert [t["params"] for t in out] == [{"api_key": REDACTED},
                                           {"label": REDACTED, "n": 3, "note": f"x {REDACTED}"}]
+
+
+def test_a_builds_stdout_and_stderr_mask_its_known_secrets_until_removed(capsys):
+    """A function task runs in nbgov's process: its prints (and its logging, through a handler
+    writing to ``sys.stderr``: tests/security) reach nbgov's terminal masked while the build runs."""
+    import sys
+
+    from nbgov.services.recording.masking import mask_logs
+
+    known = known_of({"api_password": "Hx7pQ2vN9kLm3s"})
+    remove = mask_logs(known)
+    try:
+        sys.stderr.write("stderr: Hx7pQ2vN9kLm3s\n")
+        print("stdout:", repr("Hx7pQ2vN9kLm3s"))
+    finally:
+        remove()
+    print("after: Hx7pQ2vN9kLm3s")
+    out, err = capsys.readouterr()
+    assert err == f"stderr: {REDACTED}\n"
+    assert out == f"stdout: '{REDACTED}'\nafter: Hx7pQ2vN9kLm3s\n"  # removed: as it was

@@ -47,6 +47,11 @@ tasks:
     params:
       db_password: '{DB_PASSWORD}'
       label: '{API_TOKEN}'
+  - source: fntasks.run
+    product: products/c.txt
+    name: c
+    params:
+      api_password: '{API_TOKEN}'
 """
 
 
@@ -86,6 +91,11 @@ def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     write_nb(root / "notebooks/b.ipynb", _notebook(
         "upstream = None\nproduct = None\ndb_password = ''\nlabel = ''",
         "import json\nprint(db_password)\njson.dump({'conn': db_password}, open(product['data'], 'w'))"))
+    (root / "fntasks.py").write_text(  # a function task: it runs in nbgov's process (or a fork)
+        "import logging, sys\n\ndef run(product, api_password):\n"
+        "    sys.stderr.write('fn stderr: ' + api_password + '\\n')\n"
+        "    logging.getLogger('fn').error('fn log: %s', api_password)\n"
+        "    open(str(product), 'w').write('done')\n")
     (root / "pipeline.yaml").write_text(SPEC)
     (root / "nbgov.toml").write_text('experiment = "known-secrets"\n[execution]\ncell_timeout = 20\n')
     (root / ".gitignore").write_text("products/\nmlflow.db\nmlruns/\n")
@@ -113,7 +123,7 @@ def test_the_store_holds_no_secret_value_in_params_tags_or_artifacts(built, tmp_
     root, _ = built
     client, runs = _store(root)
     tasks = {r.data.tags.get("nbgov.task"): r for r in runs if r.data.tags.get("nbgov.kind") == "task"}
-    assert set(tasks) == {"a", "b"}
+    assert set(tasks) == {"a", "b", "c"}
     assert "login refused" in tasks["a"].data.tags["nbgov.error"]  # the error is there, masked
     found = {}
     for run in runs:
@@ -148,10 +158,13 @@ def test_nothing_under_dot_nbgov_holds_a_secret_value(built):
 
 
 def test_nbgovs_own_output_holds_no_secret_value(built):
-    """nbgov's summary and errors, and the kernel's stderr papermill prints (``log_output``)."""
+    """nbgov's summary and errors, the kernel's stderr papermill prints (``log_output``), and
+    what a function task writes to stderr or logs."""
     _, proc = built
     assert "error: task a failed" in proc.stderr and "login refused" in proc.stderr
     assert f"stderr: {REDACTED}" in proc.stderr
+    # a function task's own stderr and logging, printed by nbgov's process
+    assert f"fn stderr: {REDACTED}" in proc.stderr and f"fn log: {REDACTED}" in proc.stderr, proc.stderr[-3000:]
     assert leaks(proc.stderr) == [] and leaks(proc.stdout) == []
 
 
