@@ -214,3 +214,20 @@ def test_task_context_masks_a_known_secret_reused_under_an_innocent_name(built):
         assert task_context_data(config, "notebooks/b.ipynb")["params"]["label"] == REDACTED
     finally:
         plan.write_bytes(kept)
+
+
+def test_a_known_secret_reused_under_an_innocent_name_does_not_make_its_task_outdated(built):
+    """b's record holds ``label`` masked (a's ``api_token``): the next build's content check
+    masks today's params the same way, so b is not re-run for "parameters changed"."""
+    import dataclasses
+
+    from nbgov.core.config import load_config
+    from nbgov.services.build.gate import content_check
+    from nbgov.services.pipeline.plan import plan_tasks
+
+    root, _ = built
+    config = load_config(root)
+    raw = {"a": {"db_password": DB_PASSWORD, "api_token": API_TOKEN, "header": f"Bearer {BEARER}"},
+           "b": {"db_password": DB_PASSWORD, "label": API_TOKEN}}
+    infos = [dataclasses.replace(t, params=raw.get(t.name, t.params)) for t in plan_tasks(config, stale_ok=True)[0]]
+    assert content_check(config, infos)("b", set()) is True
