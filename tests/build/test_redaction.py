@@ -151,3 +151,74 @@ def test_an_executed_notebook_whose_masked_copy_is_missing_is_withheld(tmp_path:
     refusing = Sender(tracker=None, root=tmp_path, secrets="refuse")  # type: ignore[arg-type]
     assert refusing._artifacts(SendState(journal), event) == (
         [], ["products/a.ipynb (refused: held a secret parameter's value)"])
+
+
+@pytest.mark.parametrize("shown", [
+    repr("pä\"ss'wörd\\99<x>".encode()), json.dumps(repr("pä\"ss'wörd\\99<x>".encode())),
+    ascii("pä\"ss'wörd\\99<x>"),
+])
+def test_a_non_ascii_known_secret_is_masked_in_its_bytes_and_ascii_repr(shown):
+    """``ValueError(secret.encode())`` in a traceback prints ``b'p\\xc3\\xa4...'``."""
+    known = known_of({"api_token": "pä\"ss'wörd\\99<x>"})
+    masked, n = mask_text(f"ValueError: {shown}", known=known)
+    assert n == 1 and "ss" not in masked and "99" not in masked, masked
+
+
+def test_withheld_products_are_those_holding_a_known_secret_in_their_bytes(tmp_path: Path):
+    """A product (text or binary) holding a known value's UTF-8 bytes is flagged ``withheld``
+    and never changed; the sender names it instead of uploading it, even from a journal copy."""
+    from nbgov.services.recording.masking import flag_secret_products
+    from nbgov.services.recording.sender import Sender, SendState, staged_name
+
+    known = known_of({"db_password": "Zq9vX2mP-ä4tL8wQ"})
+    (tmp_path / "products/dir").mkdir(parents=True)
+    (tmp_path / "products/out.json").write_text('{"conn": "Zq9vX2mP-ä4tL8wQ"}', encoding="utf-8")
+    (tmp_path / "products/blob.bin").write_bytes(b"\x00\xff" * 9000 + "Zq9vX2mP-ä4tL8wQ".encode() + b"\x00")
+    (tmp_path / "products/dir/part.csv").write_text("x,Zq9vX2mP-ä4tL8wQ\n", encoding="utf-8")
+    (tmp_path / "products/clean.csv").write_text("a,b\n")
+    items = [{"path": f"products/{n}", "dir": "products"} for n in ("out.json", "blob.bin", "dir", "clean.csv")]
+    payload = {"artifacts": [*items, {"path": "products/a.ipynb", "dir": "notebook"}]}
+    withheld = flag_secret_products(payload, tmp_path, known)
+    assert withheld == ["products/out.json", "products/blob.bin", "products/dir"]
+    assert [i.get("withheld") for i in items] == [True, True, True, None]
+    assert "Zq9vX2mP" in (tmp_path / "products/out.json").read_text()  # the user's file, untouched
+    assert flag_secret_products({"artifacts": [dict(i) for i in items]}, tmp_path, KnownSecrets()) == []
+    journal = Journal(tmp_path / "journal", "b1")
+    staged = journal.files / staged_name(3, items[0])
+    staged.parent.mkdir(parents=True)
+    staged.write_text("a copy kept while the store was down")
+    sender = Sender(tracker=None, root=tmp_path)  # type: ignore[arg-type]  # (no store is asked)
+    out, changed = sender._artifacts(SendState(journal), {"seq": 3, "artifacts": items})
+    assert out == [(tmp_path / "products/clean.csv", "products")]
+    assert changed[0] == "products/out.json (withheld: holds a secret parameter's value)" and len(changed) == 3
+
+
+def test_the_plan_cache_masks_the_pipelines_known_secrets_under_any_name():
+    """Task a's ``api_key`` value is task b's ``label``: masked in b's params too."""
+    from nbgov.services.pipeline.plan import masked_task_params
+
+    tasks = [{"name": "a", "params": {"api_key": "Kq8vT3nW7rYp2z"}},
+             {"name": "b", "params": {"label": "Kq8vT3nW7rYp2z", "n": 3, "note": "x Kq8vT3nW7rYp2z"}}]
+    out = masked_task_params(tasks)
+    assert [t["params"] for t in out] == [{"api_key": REDACTED},
+                                          {"label": REDACTED, "n": 3, "note": f"x {REDACTED}"}]
+
+
+def test_a_builds_stdout_and_stderr_mask_its_known_secrets_until_removed(capsys):
+    """A function task runs in nbgov's process: its prints (and its logging, through a handler
+    writing to ``sys.stderr``: tests/security) reach nbgov's terminal masked while the build runs."""
+    import sys
+
+    from nbgov.services.recording.masking import mask_logs
+
+    known = known_of({"api_password": "Hx7pQ2vN9kLm3s"})
+    remove = mask_logs(known)
+    try:
+        sys.stderr.write("stderr: Hx7pQ2vN9kLm3s\n")
+        print("stdout:", repr("Hx7pQ2vN9kLm3s"))
+    finally:
+        remove()
+    print("after: Hx7pQ2vN9kLm3s")
+    out, err = capsys.readouterr()
+    assert err == f"stderr: {REDACTED}\n"
+    assert out == f"stdout: '{REDACTED}'\nafter: Hx7pQ2vN9kLm3s\n"  # removed: as it was

@@ -40,10 +40,18 @@ tasks:
       api_token: '{API_TOKEN}'
       header: 'Bearer {BEARER}'
   - source: notebooks/b.ipynb
-    product: products/b.html
+    product:
+      nb: products/b.html
+      data: products/b.json
     name: b
     params:
       db_password: '{DB_PASSWORD}'
+      label: '{API_TOKEN}'
+  - source: fntasks.run
+    product: products/c.txt
+    name: c
+    params:
+      api_password: '{API_TOKEN}'
 """
 
 
@@ -80,8 +88,14 @@ def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
         "import sys\nprint('connecting with', db_password, api_token)\nprint(repr(db_password))\n"
         "print(header.split()[1])\nprint('stderr:', db_password, file=sys.stderr)",
         "raise ValueError(f'login refused for {db_password!r} (token {api_token})')"))
-    write_nb(root / "notebooks/b.ipynb",
-             _notebook("upstream = None\nproduct = None\ndb_password = ''", "print(db_password)"))
+    write_nb(root / "notebooks/b.ipynb", _notebook(
+        "upstream = None\nproduct = None\ndb_password = ''\nlabel = ''",
+        "import json\nprint(db_password)\njson.dump({'conn': db_password}, open(product['data'], 'w'))"))
+    (root / "fntasks.py").write_text(  # a function task: it runs in nbgov's process (or a fork)
+        "import logging, sys\n\ndef run(product, api_password):\n"
+        "    sys.stderr.write('fn stderr: ' + api_password + '\\n')\n"
+        "    logging.getLogger('fn').error('fn log: %s', api_password)\n"
+        "    open(str(product), 'w').write('done')\n")
     (root / "pipeline.yaml").write_text(SPEC)
     (root / "nbgov.toml").write_text('experiment = "known-secrets"\n[execution]\ncell_timeout = 20\n')
     (root / ".gitignore").write_text("products/\nmlflow.db\nmlruns/\n")
@@ -93,6 +107,7 @@ def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     # own files, hold what the notebooks printed
     assert all(s in leaks((root / "products/a.ipynb").read_bytes()) for s in SECRETS)
     assert DB_PASSWORD in leaks((root / "products/b.html").read_bytes())
+    assert DB_PASSWORD in leaks((root / "products/b.json").read_bytes())
     return root, proc
 
 
@@ -108,7 +123,7 @@ def test_the_store_holds_no_secret_value_in_params_tags_or_artifacts(built, tmp_
     root, _ = built
     client, runs = _store(root)
     tasks = {r.data.tags.get("nbgov.task"): r for r in runs if r.data.tags.get("nbgov.kind") == "task"}
-    assert set(tasks) == {"a", "b"}
+    assert set(tasks) == {"a", "b", "c"}
     assert "login refused" in tasks["a"].data.tags["nbgov.error"]  # the error is there, masked
     found = {}
     for run in runs:
@@ -143,10 +158,13 @@ def test_nothing_under_dot_nbgov_holds_a_secret_value(built):
 
 
 def test_nbgovs_own_output_holds_no_secret_value(built):
-    """nbgov's summary and errors, and the kernel's stderr papermill prints (``log_output``)."""
+    """nbgov's summary and errors, the kernel's stderr papermill prints (``log_output``), and
+    what a function task writes to stderr or logs."""
     _, proc = built
     assert "error: task a failed" in proc.stderr and "login refused" in proc.stderr
     assert f"stderr: {REDACTED}" in proc.stderr
+    # a function task's own stderr and logging, printed by nbgov's process
+    assert f"fn stderr: {REDACTED}" in proc.stderr and f"fn log: {REDACTED}" in proc.stderr, proc.stderr[-3000:]
     assert leaks(proc.stderr) == [] and leaks(proc.stdout) == []
 
 
@@ -163,3 +181,53 @@ def test_a_build_whose_store_is_down_keeps_only_masked_copies_for_sync(built, tm
     found = {str(p.relative_to(root)): leaks(p.read_bytes()) for p in journal.rglob("*") if p.is_file()}
     assert {k: v for k, v in found.items() if v} == {}
     assert leaks(proc.stderr) == [], proc.stderr
+
+
+def test_a_product_holding_a_known_secret_stays_on_disk_and_is_withheld_from_the_store(built):
+    """Products are the user's data: never rewritten, but one holding a known secret is not
+    uploaded; its run names it (``nbgov.artifacts_changed``) and nbgov's stderr says what to do."""
+    root, proc = built
+    assert DB_PASSWORD in leaks((root / "products/b.json").read_bytes())  # as the task wrote it
+    _, runs = _store(root)
+    b = next(r for r in runs if r.data.tags.get("nbgov.task") == "b")
+    assert "products/b.json (withheld: holds a secret parameter's value)" in b.data.tags["nbgov.artifacts_changed"]
+    warning = next(line for line in proc.stderr.splitlines() if "products/b.json" in line)
+    assert "not uploaded" in warning and "[tracking] secrets" in warning, warning
+
+
+def test_task_context_masks_a_known_secret_reused_under_an_innocent_name(built):
+    """Task a's ``api_token`` value is task b's ``label``: the JupyterLab server's task context
+    (from the cached plan, else from the spec) hands out neither."""
+    from nbgov.core.config import load_config
+    from nbgov.services.pipeline.data import task_context_data
+
+    root, _ = built
+    plan = root / ".nbgov/cache/plan.json"
+    assert plan.is_file() and leaks(plan.read_bytes()) == []
+    config = load_config(root)
+    ctx = task_context_data(config, "notebooks/b.ipynb")
+    assert ctx["params"] == {"db_password": REDACTED, "label": REDACTED}
+    assert ctx["secret_params"] == ["db_password", "label"]
+    kept = plan.read_bytes()
+    plan.unlink()  # no plan: from the spec
+    try:
+        assert task_context_data(config, "notebooks/b.ipynb")["params"]["label"] == REDACTED
+    finally:
+        plan.write_bytes(kept)
+
+
+def test_a_known_secret_reused_under_an_innocent_name_does_not_make_its_task_outdated(built):
+    """b's record holds ``label`` masked (a's ``api_token``): the next build's content check
+    masks today's params the same way, so b is not re-run for "parameters changed"."""
+    import dataclasses
+
+    from nbgov.core.config import load_config
+    from nbgov.services.build.gate import content_check
+    from nbgov.services.pipeline.plan import plan_tasks
+
+    root, _ = built
+    config = load_config(root)
+    raw = {"a": {"db_password": DB_PASSWORD, "api_token": API_TOKEN, "header": f"Bearer {BEARER}"},
+           "b": {"db_password": DB_PASSWORD, "label": API_TOKEN}}
+    infos = [dataclasses.replace(t, params=raw.get(t.name, t.params)) for t in plan_tasks(config, stale_ok=True)[0]]
+    assert content_check(config, infos)("b", set()) is True

@@ -8,6 +8,7 @@ value rules find in a parameter. It is then found as written and in the forms Py
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
@@ -26,7 +27,7 @@ class KnownSecrets:
     """The values one build knows to be secret: the value of every secret-named parameter (at
     any depth) and every secret the value rules find in a parameter. Fed to :func:`scan`
     (``known=``), which then finds them anywhere, as written and in the forms Python and JSON
-    print them (``repr``, escapes, URL quoting), whatever surrounds them.
+    print them (``repr``, escapes, URL quoting, the ``repr`` of its UTF-8 bytes), whatever surrounds them.
 
     Example::
 
@@ -98,15 +99,27 @@ class KnownSecrets:
         for m in self._pattern.finditer(text):
             yield Finding(m.start(), m.end(), "known secret", m.group(0))
 
+    def bytes_pattern(self) -> tuple[re.Pattern[bytes] | None, int]:
+        """These values' UTF-8 bytes as one pattern (None: no value), and the longest one's
+        length: to search a file of any kind (a product) in chunks overlapping by that much."""
+        if not self._values:
+            return None, 0
+        encoded = sorted({v.encode("utf-8", "surrogatepass") for v in self._values}, key=len, reverse=True)
+        return re.compile(b"|".join(re.escape(v) for v in encoded)), len(encoded[0])
+
     def mask(self, text: str) -> str:
         """``text`` with these values (and whatever the rules find) masked."""
         return mask_text(text, known=self)[0] if text else text
 
 
 def _forms(value: str) -> set[str]:
-    """A value as written and as Python, JSON, HTML (a converted report) and URLs print it."""
-    forms = {value, value.strip(), repr(value)[1:-1], json.dumps(value)[1:-1],
+    """A value as written and as Python (``repr``, ``ascii``, the ``repr`` of its UTF-8 bytes),
+    JSON, HTML (a converted report) and URLs print it. Encodings (base64, hex, compression) are
+    not forms: a secret a task encodes itself is not found."""
+    forms = {value, value.strip(), repr(value)[1:-1], ascii(value)[1:-1], json.dumps(value)[1:-1],
              json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""), html.escape(value),
              html.escape(value, quote=False)}
+    with contextlib.suppress(UnicodeEncodeError):  # a lone surrogate has no bytes
+        forms.add(repr(value.encode("utf-8"))[2:-1])  # b'p\xc3\xa4...' in a traceback
     forms |= {json.dumps(f)[1:-1] for f in list(forms)}  # an escaped form inside a JSON string
     return forms

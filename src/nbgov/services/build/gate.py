@@ -13,6 +13,8 @@ from nbgov.core.digest import file_digest
 from nbgov.core.errors import GateError, Location, PipelineError
 from nbgov.core.freshness import decide
 from nbgov.core.lineage import read_record
+from nbgov.core.redact import redact_params
+from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.build.fastpath import NEVER_RUN_KINDS
 from nbgov.services.build.load import select_tasks
 from nbgov.services.build.options import BuildOptions
@@ -139,6 +141,12 @@ def content_check(config: Config, infos: list[TaskInfo]):
     """The per-task content check of a build (see :mod:`nbgov.core.freshness`): compares each
     task's last lineage record with its source version, params, input and product digests now."""
     tasks = {t.name: t for t in infos}
+    # records hold params masked with the build's known secrets (any task's secret, under any
+    # name): compare today's params masked the same way, or a secret reused as another task's
+    # `label` reads as changed on every build
+    known = KnownSecrets()
+    for info in infos:
+        known.add_params(info.params)
 
     def rel(path) -> str:
         try:
@@ -162,6 +170,7 @@ def content_check(config: Config, infos: list[TaskInfo]):
         inputs = digests(p for up in task.upstream if up in tasks for p in tasks[up].products.values()
                          if p != tasks[up].notebook_product and p.exists())
         products = digests(task.products.values())
-        return decide(record.to_dict(), source_version(task), task.params, inputs, products).fresh
+        return decide(record.to_dict(), source_version(task), redact_params(task.params, known), inputs,
+                      products).fresh
 
     return check

@@ -29,8 +29,8 @@ from nbgov.adapters.specfile import read_spec
 from nbgov.core.config import Config
 from nbgov.core.errors import LineageError, NbgovError
 from nbgov.core.lineage import record_path
-from nbgov.core.redact import redact_params
-from nbgov.services.pipeline.plan import declared_upstream, plan_tasks
+from nbgov.core.redact import REDACTED
+from nbgov.services.pipeline.plan import declared_upstream, masked_task_params, plan_tasks
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 
@@ -144,8 +144,9 @@ def task_views(config: Config) -> list[TaskView]:
 
 def task_context_data(config: Config, notebook: str | Path) -> dict[str, Any]:
     """The values Ploomber would inject into a task notebook (params, upstream products,
-    products; absolute paths), from data only; secret params masked
-    (:func:`nbgov.core.redact.redact_params`) and named in ``secret_params``.
+    products; absolute paths), from data only; secret params and the pipeline's known secrets
+    under any name masked (:func:`nbgov.services.pipeline.plan.masked_task_params`) and named
+    in ``secret_params``.
 
     Raises:
         LineageError: the notebook is not a task of the pipeline.
@@ -162,9 +163,11 @@ def task_context_data(config: Config, notebook: str | Path) -> dict[str, Any]:
         return {k: str(p) for k, p in t.products.items()}
 
     # R5: a secret parameter's value is never handed out (its name is: a client injects none of
-    # them, and the notebook keeps its own default)
-    params = redact_params(task.params)
+    # them, and the notebook keeps its own default); nor another task's secret under an
+    # innocent name (the pipeline's known secrets; a plan on disk holds them masked already)
+    params = masked_task_params([{"params": t.params} for t in tasks])[tasks.index(task)]["params"]
     return {"task": task.name, "params": params,
-            "secret_params": sorted(k for k, v in task.params.items() if params.get(k) != v),
+            # masked here, or already in the plan on disk
+            "secret_params": sorted(k for k, v in params.items() if v != task.params.get(k) or v == REDACTED),
             "upstream": {up: paths(by_name[up]) for up in task.upstream if up in by_name},
             "product": paths(task)}

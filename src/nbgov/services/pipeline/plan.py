@@ -40,6 +40,7 @@ from nbgov.core.plan import (
     task_values,
 )
 from nbgov.core.redact import redact_params
+from nbgov.core.redact_known import KnownSecrets
 
 #: Environment variables that change which env file Ploomber reads.
 _ENV_VARS = ("PLOOMBER_ENV_FILENAME",)
@@ -217,6 +218,17 @@ def make_plan(config: Config, infos: list[TaskInfo]) -> tuple[Plan | None, str |
                 placeholders=placeholders, versions=versions, tasks=tasks), None
 
 
+def masked_task_params(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Task records (``{"params": ...}``) with their params masked (R5): secret names' values,
+    what the value rules find, and the pipeline's known secrets (any task's secret-named value
+    or rule hit, :class:`KnownSecrets`) under any name, e.g. task a's ``api_key`` reused as
+    task b's ``label``."""
+    known = KnownSecrets()
+    for task in tasks:
+        known.add_params(task.get("params") or {})
+    return [{**t, "params": redact_params(t.get("params") or {}, known)} for t in tasks]
+
+
 def write_plan(config: Config, infos: list[TaskInfo]) -> Path | None:
     """Write the plan of a pipeline rendered without overrides (atomically); remove a stale
     one when this rendering cannot be cached. Returns the plan file, or None.
@@ -232,9 +244,10 @@ def write_plan(config: Config, infos: list[TaskInfo]) -> Path | None:
             path.unlink(missing_ok=True)
             return None
         # the cache is nbgov's own state: owner-only, and its params masked by the one rule set
-        # (freshness compares params redacted on both sides, so a masked secret still compares)
+        # and the pipeline's known secrets (freshness compares params redacted on both sides,
+        # so a masked secret still compares; the lineage records mask the same values)
         data = plan.to_dict()
-        data["tasks"] = [{**t, "params": redact_params(t.get("params") or {})} for t in data["tasks"]]
+        data["tasks"] = masked_task_params(data["tasks"])
         private_dir(path.parent)
         atomic_write(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n", mode=PRIVATE_FILE)
         ignore = path.parent / ".gitignore"

@@ -14,18 +14,28 @@ before anything is journaled or sent:
   build died between the two writes) uploads nothing in its place rather than the file with the
   secret, and under ``[tracking] secrets = "refuse"`` no flagged notebook is sent at all.
 
+A product the task wrote a known secret into (its bytes, text or binary, in any printed form of
+the value) is the user's data: never rewritten, and not uploaded either
+(:func:`flag_secret_products`: flagged ``withheld``; the sender names it in the run's
+``nbgov.artifacts_changed`` tag and the build warns on stderr). A value the task encoded
+(base64, hex, compressed, encrypted) is not found.
+
 A build without known secrets reads no file here (no cost).
 
 The kernel's own output reaches the terminal only through papermill's logger (a task with
 ``papermill_params: {log_output: true}``; nbgov shows its warnings: the kernel's stderr). That is
 nbgov's stderr, which CI keeps in its logs: :func:`mask_logs` masks the build's known secrets in
-every record of that logger (only records that hold one are touched).
+every record of that logger (only records that hold one are touched), and in every write to
+``sys.stdout`` / ``sys.stderr`` while the build runs: a function task runs in the build's process
+(or a fork of it) and prints or logs there. A value split across two writes, or written to the
+file descriptor directly (``os.write(2, ...)``, a subprocess), is not found.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -99,6 +109,45 @@ def flag_secret_artifacts(payload: dict[str, Any], root: Path, known: KnownSecre
     return out
 
 
+def holds_known(path: Path, known: KnownSecrets, chunk: int = 1 << 20) -> bool:
+    """Whether the file at ``path`` (text or binary; a folder: any file in it) holds one of
+    ``known``'s values as UTF-8 bytes in any printed form. Read in chunks; an unreadable file
+    counts as holding none. Compressed or encoded (base64, hex) values are not found."""
+    pattern, longest = known.bytes_pattern()
+    if pattern is None:
+        return False
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        try:
+            with file.open("rb") as fh:
+                tail = b""
+                while block := fh.read(chunk):
+                    data = tail + block
+                    if pattern.search(data):
+                        return True
+                    tail = data[-(longest - 1):] if longest > 1 else b""
+        except OSError:
+            continue
+    return False
+
+
+def flag_secret_products(payload: dict[str, Any], root: Path, known: KnownSecrets) -> list[str]:
+    """Mark the products of a ``task_finished`` payload (not the executed notebooks: those are
+    masked) that hold a known secret ``withheld``: products are the user's data, never
+    rewritten, and such a product is not uploaded (the sender names it in the run's
+    ``nbgov.artifacts_changed`` tag instead). Returns their paths, for a warning."""
+    out: list[str] = []
+    if not known:
+        return out
+    for item in payload.get("artifacts") or []:
+        if item.get("dir") != "products" or _executed(item):
+            continue
+        if holds_known(root / item["path"], known):
+            item["withheld"] = True
+            out.append(item["path"])
+    return out
+
+
 def stage_masked(journal: Journal, event: dict[str, Any], masked: dict[int, str]) -> None:
     """Keep the masked copies in the journal (owner-only, inside its 0700 folder), where the
     sender takes a run's files from first."""
@@ -128,16 +177,48 @@ class _MaskSecrets(logging.Filter):
         return True
 
 
+class _MaskingStream:
+    """A text stream (nbgov's stdout or stderr) that masks a build's known secrets in each
+    write: what a function task, which runs in the build's process (or a fork of it), prints
+    or logs there. A value split across two writes is not found."""
+
+    def __init__(self, stream: Any, known: KnownSecrets) -> None:
+        self._stream = stream
+        self._known = known
+
+    def write(self, text: str) -> int:
+        if self._known and isinstance(text, str) and next(self._known.find(text), None) is not None:
+            self._stream.write(mask_text(text, known=self._known)[0])
+            return len(text)
+        return self._stream.write(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def mask_logs(known: KnownSecrets) -> Callable[[], None]:
-    """Mask ``known``'s values in what the kernel-output loggers print, until the returned
-    function is called. The set is read at each record: values added later count."""
+    """Mask ``known``'s values in what the kernel-output loggers print and in what is written
+    to ``sys.stdout`` / ``sys.stderr`` (a function task's prints, and its logging through a
+    handler that writes there), until the returned function is called. The set is read at each
+    record or write: values added later count."""
     mask = _MaskSecrets(known)
     loggers = [logging.getLogger(name) for name in KERNEL_OUTPUT_LOGGERS]
     for logger in loggers:
         logger.addFilter(mask)
+    streams = {name: getattr(sys, name) for name in ("stdout", "stderr")}
+    wrapped = {name: _MaskingStream(stream, known) for name, stream in streams.items() if stream is not None}
+    for name, stream in wrapped.items():
+        setattr(sys, name, stream)
 
     def remove() -> None:
         for logger in loggers:
             logger.removeFilter(mask)
+        for name, stream in wrapped.items():
+            if getattr(sys, name) is stream:  # else someone (pytest's capture) replaced it since
+                setattr(sys, name, streams[name])
 
     return remove

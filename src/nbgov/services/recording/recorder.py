@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,7 +33,13 @@ from nbgov.core.lineage import read_record, write_record
 from nbgov.core.oserrors import StorageError, describe
 from nbgov.core.redact import safe_uri
 from nbgov.core.redact_known import KnownSecrets
-from nbgov.services.recording.masking import flag_secret_artifacts, mask_logs, mask_sidecar, stage_masked
+from nbgov.services.recording.masking import (
+    flag_secret_artifacts,
+    flag_secret_products,
+    mask_logs,
+    mask_sidecar,
+    stage_masked,
+)
 from nbgov.services.recording.rundata import task_run_event
 from nbgov.services.recording.sender import SendState, stage_artifacts
 from nbgov.services.recording.uploader import Uploader
@@ -191,6 +198,12 @@ class Recorder:
                 upstream_ids=self._upstream_ids(name), known=self.secrets)
             masked = flag_secret_artifacts(payload, self.config.root, known,
                                            [self._rel(info.evidence)] if in_place else [])
+            # products holding a known secret: kept as the task wrote them, not uploaded
+            for path in flag_secret_products(payload, self.config.root, known):
+                print(f"warning: task {name}: product {path} holds a secret parameter's value: not uploaded "
+                      "to the tracking store (it stays on disk as written); keep secrets out of products, "
+                      "or set [tracking] secrets = \"allow\" in nbgov.toml to upload it as is",
+                      file=sys.stderr, flush=True)
             if policy == "refuse":
                 masked = {}  # flagged: the sender leaves them out
         except KeyboardInterrupt:

@@ -223,6 +223,11 @@ class Sender:
             if item.get("executed") and folder == "products":
                 folder = "products:executed"
             staged = state.journal.files / staged_name(event["seq"], item)
+            if item.get("withheld"):
+                # a product holding a known secret (masking.flag_secret_products): the user's
+                # file is not rewritten, and not sent either (nor a journal copy of it)
+                changed.append(f"{item['path']} (withheld: holds a secret parameter's value)")
+                continue
             if item.get("masked") and self.secrets == "refuse":
                 # it held a secret parameter's value (core.redact_known.KnownSecrets): left out
                 changed.append(f"{item['path']} (refused: held a secret parameter's value)")
