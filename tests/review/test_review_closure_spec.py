@@ -113,3 +113,19 @@ def test_a_governed_build_refuses_a_source_outside_the_project(git_repo: Path, t
     assert "task a: its source" in refused.stderr and "outside the project" in refused.stderr, refused.stderr
     assert "Traceback" not in refused.stderr
     assert not (root / "PWNED").exists() and not (root / "products/a.ipynb").exists()
+
+
+@pytest.mark.integration
+def test_review_gate_and_status_report_what_cannot_be_reviewed(git_repo: Path):
+    """Repro 3 and (c) in review: a source outside the project, an unresolvable placeholder."""
+    root = _project(git_repo / "proj", 'on_finish: "{{nowhere}}"\ntasks:\n'
+                    "  - source: ../shared.ipynb\n    product: products/a.ipynb\n")
+    write_nb(git_repo / "shared.ipynb", notebook(*NB))
+    _commit(git_repo, "project")
+    assert run_cli(root, "review", "approve", "--all-changed", "--reviewer", BOB).returncode == 0
+    gate = run_cli(root, "review", "gate")
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+    assert "source ../shared.ipynb is outside the project" in gate.stderr, gate.stderr
+    assert "'{{nowhere}}' cannot be resolved statically" in gate.stderr, gate.stderr
+    status = run_cli(root, "review", "status")
+    assert "warning: task ../shared.ipynb: source ../shared.ipynb is outside the project" in status.stderr, status.stderr
