@@ -225,6 +225,11 @@ def status(paths: tuple[str, ...], as_json: bool) -> None:
         click.echo(_table(rows, ["PATH", "KIND", "STATUS", "VERSION", "LAST DECISION", "BY", "WHEN"]))
     for error in errors:
         click.echo(f"error: {error}", err=True)
+    if not paths:  # what the spec names but no review can cover (R4): a governed build refuses it
+        from nbgov.services.review.targets import unreviewable
+
+        for problem in unreviewable(config):
+            click.echo(f"warning: {problem}", err=True)
     if errors:
         sys.exit(errors[0].exit_code)
 
@@ -252,6 +257,13 @@ def gate(paths: tuple[str, ...], base: str | None, resolved: bool, as_json: bool
     # with --base, [review] paths come from the base too: a branch cannot narrow its own scope
     notebooks = discover_notebooks(trusted.config if trusted else config, _abs(paths) or None)
     try:
+        if not paths:  # what the spec names but no review can cover (R4): refused as a build would
+            from nbgov.services.review.targets import unreviewable
+
+            if problems := unreviewable(config):
+                raise GateError(f"{len(problems)} path(s) of the pipeline spec cannot be reviewed", reasons=problems,
+                                hint="write them literally inside the project (env.yaml values and {{here}} "
+                                "resolve); a governed build refuses them")
         require_gate(config, notebooks, trusted, resolved)
     except GateError as exc:
         if as_json:

@@ -13,6 +13,7 @@ from nbgov.core.digest import file_digest
 from nbgov.core.errors import GateError, Location, PipelineError
 from nbgov.core.freshness import decide
 from nbgov.core.lineage import read_record
+from nbgov.core.params import parse_assignment
 from nbgov.core.redact import redact_params
 from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.build.fastpath import NEVER_RUN_KINDS
@@ -101,14 +102,53 @@ def gate_render(config: Config, options: BuildOptions, env_settings: dict[str, A
     ``on_render`` hooks while rendering, which comes before :func:`gate` can see the tasks."""
     if not _required(options, env_settings):
         return
+    problems: list[str] = []
+    targets = render_targets(config, _overrides(options), problems)
+    if problems:  # a placeholder in what loading imports that the closure cannot resolve
+        raise GateError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+                        Location(config.pipeline_path),
+                        hint="write the path literally (or with env.yaml values and {{here}}/{{root}}) "
+                        "so that it can be reviewed: a governed build runs nothing unreviewed")
     try:
-        require_approved(config, [t.path for t in render_targets(config)])
+        require_approved(config, [t.path for t in targets])
     except GateError:
         if options.tasks:
             raise  # (which sources named tasks have is only known once loaded)
         # refused anyway: name all a pipeline build needs approved, not only what loading runs
         require_approved(config, [t.path for t in review_targets(config)])
         raise
+
+
+def _overrides(options: BuildOptions) -> dict[str, Any]:
+    """``--env NAME=VALUE`` as the values the spec is rendered with (as :func:`load_pipeline`)."""
+    out = {}
+    for text in options.env:
+        _, key, value = parse_assignment(text, dotted=False)
+        out[key] = value
+    return out
+
+
+def refuse_unreviewable(config: Config, would_run: list[TaskInfo], targets: list[str]) -> None:
+    """Refuse a task that would run whose source file is not a review target: outside the
+    project (a symlink leaving it, ``../shared.ipynb``), or missed by the static closure.
+    Never silently dropped from the gate (R4). A function task's module outside the project
+    (an installed package) is the environment's, like the kernel, and not refused."""
+    root = config.root.resolve()
+    known = set(targets)
+    for t in would_run:
+        if t.source_file is None:
+            continue
+        real = t.source_file.resolve()
+        inside = real.is_relative_to(root)
+        if inside and real.relative_to(root).as_posix() in known:
+            continue
+        if not inside and t.kind == "function":
+            continue
+        why = ("is outside the project (a symlink leaving it, or a path such as ../)" if not inside
+               else "is not a review target (the static closure cannot see it)")
+        raise GateError(f"task {t.name}: its source {real} {why}; a governed build runs only reviewed sources",
+                        Location(config.pipeline_path), hint="put the source inside the project as a regular file "
+                        "(no symlink leaving it), commit it and have it approved")
 
 
 def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings: dict[str, Any]):
@@ -133,7 +173,9 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
         # the review closure of what would run: its sources, the spec, env file, hooks, clients,
         # executor and every project module they import (services.review.targets)
         sources = [t.source_file for t in would_run if t.source_file]
-        require_approved(config, [t.path for t in review_targets(config, sources)] or sources)
+        targets = [t.path for t in review_targets(config, sources, overrides=_overrides(options))]
+        refuse_unreviewable(config, would_run, targets)
+        require_approved(config, targets or sources)
     return selection, infos, check, would_run
 
 

@@ -30,11 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.ploomber.sources import partial_path, raw_tasks, read_yaml
+from nbgov.adapters.ploomber.sources import RawTask, partial_path, raw_tasks, read_yaml
 from nbgov.adapters.specfile import module_file, sibling_specs
 from nbgov.core.config import Config
 from nbgov.core.errors import PipelineError
 from nbgov.services.review import imports_scan
+from nbgov.services.review.placeholders import Resolver, dotted_values, resolved_meta
+from nbgov.services.review.placeholders import dotted as _dotted
 
 #: Spec keys naming Python objects by dotted path (top level, and in a task).
 SPEC_DOTTED = ("location", "on_render", "on_finish", "on_failure", "executor", "serializer", "unserializer")
@@ -65,13 +67,13 @@ def _inside(path: Path | None, root: Path) -> bool:
     return not any(p in _OUTSIDE for p in parts[:-1])
 
 
-def _dotted(value: Any) -> str | None:
-    """A dotted path as a spec writes it: a string, or ``{dotted_path: ...}``."""
-    if isinstance(value, dict):
-        value = value.get("dotted_path")
-    if isinstance(value, str) and "." in value and "/" not in value and "{{" not in value:
-        return value
-    return None
+def _in_project(path: Path | None, root: Path) -> bool:
+    """Whether a file the spec names explicitly is inside the project (its real path: a symlink
+    leaving the project is not). Unlike :func:`_inside`, folders named like virtualenvs count:
+    Ploomber runs a named source or module wherever it is (R4)."""
+    if path is None or not path.is_file():
+        return False
+    return path.resolve().is_relative_to(root)
 
 
 class _Finder:
@@ -198,15 +200,26 @@ def _env_file(spec_path: Path) -> Path:
     return spec_path.parent / "env.yaml"
 
 
-def render_targets(config: Config) -> list[Target]:
+def render_targets(config: Config, overrides: dict[str, Any] | None = None,
+                   problems: list[str] | None = None) -> list[Target]:
     """The review closure of what runs while the pipeline is loaded, before any task: the spec,
     its env file and partial, the hooks, clients, executor and factory named by dotted path,
-    the modules of function tasks (imported at load) and what they import. A governed build
-    gates these before it loads the pipeline (docs/security.md R4)."""
-    return review_targets(config, sources=[], functions=True)
+    the source loader's module, ``dotted_path`` params, the modules of function tasks (imported
+    at load) and what they import. A governed build gates these before it loads the pipeline
+    (docs/security.md R4); what cannot be reviewed statically goes into ``problems``."""
+    return review_targets(config, sources=[], functions=True, overrides=overrides, problems=problems)
 
 
-def review_targets(config: Config, sources: list[Path] | None = None, functions: bool = False) -> list[Target]:
+def unreviewable(config: Config, overrides: dict[str, Any] | None = None) -> list[str]:
+    """What the spec names but the closure cannot review (one line each): a placeholder that does
+    not resolve statically, a task source outside the project (or a symlink leaving it)."""
+    problems: list[str] = []
+    review_targets(config, overrides=overrides, problems=problems)
+    return problems
+
+
+def review_targets(config: Config, sources: list[Path] | None = None, functions: bool = False,
+                   overrides: dict[str, Any] | None = None, problems: list[str] | None = None) -> list[Target]:
     """The review closure of the project's pipeline, in path order.
 
     Args:
@@ -216,6 +229,8 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
             those of the project's other specs (``pipeline.serve.yaml``... next to the spec,
             which ``nbgov build -e`` builds): a team reviews every pipeline it runs.
         functions: also every function task's module, whatever ``sources`` says.
+        overrides: ``--env`` values, for placeholders in the spec's paths.
+        problems: receives what cannot be reviewed (see :func:`unreviewable`).
 
     Returns:
         One :class:`Target` per file inside the project (none when there is no pipeline spec).
@@ -230,31 +245,36 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
     # the sources of the tasks that would run, whatever the spec says of them (a DAG built in
     # Python names its tasks only in its factory module)
     for source in wanted or ():
-        if _inside(source, root) and source.is_file():
+        if _in_project(source, root):
             start.setdefault(source, "source of a task that would run")
     named: list[tuple[str, str]] = []  # (dotted, why)
+    problems = [] if problems is None else problems
     for spec in [spec_path, *(sibling_specs(spec_path) if sources is None else [])]:
-        named += _spec_start(spec.resolve(), root, wanted, _find, start, spec != spec_path, functions)
+        resolve = Resolver(spec, _env_file(spec), root, overrides)
+        named += _spec_start(spec.resolve(), root, wanted, _find, start, spec != spec_path, functions, resolve)
+        problems += resolve.problems
     for dotted, why in named:
         module = _module_path(dotted, [spec_path.parent, root], _find)
-        if _inside(module, root):
-            start.setdefault(module.resolve(), why)  # type: ignore[union-attr]
+        if _in_project(module, root):  # named explicitly: wherever it is in the project
+            for path in [module, *_packages(module.resolve(), root)]:  # type: ignore[union-attr]
+                start.setdefault(path.resolve(), why)  # type: ignore[union-attr]
     closure = _close(start, root, spec_path.parent, _find)
     targets = [Target(p.relative_to(root).as_posix(), why) for p, why in closure.items()]
     return sorted(targets, key=lambda t: t.path)
 
 
 def _spec_start(spec_path: Path, root: Path, wanted: set[Path] | None, _find: _Finder,
-                start: dict[Path, str], other: bool, functions: bool = False) -> list[tuple[str, str]]:
+                start: dict[Path, str], other: bool, functions: bool, resolve: Resolver) -> list[tuple[str, str]]:
     """Add one spec's own files (the spec, its env file and partial, its tasks' sources) to
-    ``start``; return the dotted paths it names (hooks, clients, executor...) with why."""
+    ``start``; return the dotted paths it names (hooks, clients, executor, source loader,
+    ``dotted_path`` params...) with why. Placeholders in those paths go through ``resolve``."""
     of = f" of {spec_path.name}" if other else ""
     start.setdefault(spec_path, "another pipeline spec (`-e`)" if other else "the pipeline spec")
     env = _env_file(spec_path)
     if env.is_file():
         start.setdefault(env.resolve(), f"the env file the spec{of} is rendered with")
     try:
-        raw = read_yaml(spec_path)
+        raw = resolved_meta(read_yaml(spec_path), resolve)
         tasks = raw_tasks(raw, spec_path) if isinstance(raw, dict) else []
         partial = partial_path(raw, spec_path) if isinstance(raw, dict) else None
     except PipelineError:
@@ -263,16 +283,34 @@ def _spec_start(spec_path: Path, root: Path, wanted: set[Path] | None, _find: _F
         start.setdefault(partial.resolve(), f"the partial the spec{of} imports tasks from")
     named: list[tuple[str, str]] = []
     if isinstance(raw, dict):
-        named += [(d, f"`{k}` in the spec{of}") for k in SPEC_DOTTED if (d := _dotted(raw.get(k)))]
+        named += [(d, f"`{k}` in the spec{of}") for k in SPEC_DOTTED
+                  if (d := _dotted(resolve(raw.get(k), f"`{k}`")))]
         clients = raw.get("clients") if isinstance(raw.get("clients"), dict) else {}
-        named += [(d, f"client of {k}{of}") for k, v in clients.items() if (d := _dotted(v))]
+        named += [(d, f"client of {k}{of}") for k, v in clients.items() if (d := _dotted(resolve(v, f"client {k}")))]
+        loader = (raw.get("meta") or {}).get("source_loader") if isinstance(raw.get("meta"), dict) else None
+        if isinstance(loader, dict) and isinstance(loader.get("module"), str):  # imported at load
+            named.append((loader["module"], f"meta.source_loader module{of}"))
     for task in tasks:
         spec = task.spec if isinstance(task.spec, dict) else {}
         label = spec.get("name") or task.source
-        named += [(d, f"`{k}` of task {label}{of}") for k in TASK_DOTTED if (d := _dotted(spec.get(k)))]
+        named += [(d, f"`{k}` of task {label}{of}") for k in TASK_DOTTED
+                  if (d := _dotted(resolve(spec.get(k), f"`{k}` of task {label}")))]
+        named += [(d, f"`dotted_path` param of task {label}{of}")
+                  for v in dotted_values([spec.get("params"), spec.get("grid")])
+                  if (d := _dotted(resolve(v, f"dotted_path param of task {label}")))]
+        if "{{" in task.source:  # rendered as Ploomber renders it, before it imports anything
+            rendered = resolve(task.source, f"source of task {label}")
+            if rendered is None:
+                continue
+            task = RawTask({**spec, "source": rendered}, task.index, task.origin, task.loader)
         path = _find(task.source.rsplit(".", 1)[0], spec_path.parent) if task.is_function else task.path
-        if path is None or not _inside(path, root):
+        take = wanted is None or (path is not None and path.resolve() in wanted) or (functions and task.is_function)
+        if path is None or not take:
             continue
-        if wanted is None or path.resolve() in wanted or (functions and task.is_function):
-            start.setdefault(path.resolve(), f"source of task {label}{of}")
+        if not _in_project(path, root):
+            if not task.is_function and path.exists():  # never silently ungated (R4)
+                resolve.problems.append(f"task {label}: source {task.source} is outside the project "
+                                        f"({path.resolve()}); it cannot be reviewed")
+            continue
+        start.setdefault(path.resolve(), f"source of task {label}{of}")
     return named
