@@ -342,3 +342,21 @@ def test_a_cold_task_checks_the_workers_own_checkout_first(repo, tmp_path, monke
     (root / "ignored" / "evil.py").unlink()
     run_task(task, "/driver/project", env)
     assert marker.read_text() == f"{root} {(tmp_path / 'cache' / 'nbgov' / 'pycache').resolve()}"
+
+
+def test_a_committed_link_leaving_the_checkout_is_refused_unless_it_is_data(tmp_path):
+    # the link's text is the commit's, but what it points to is whatever the worker holds
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "evil.py").write_text("X = 'EVIL'\n")
+    (outside / "rows.csv").write_text("a,b\n")
+    root = tmp_path / "w"
+    root.mkdir()
+    (root / "mod.py").symlink_to(outside / "evil.py")
+    (root / "rows.csv").symlink_to(outside / "rows.csv")
+    (root / "lib").symlink_to(outside)
+    (root / "inside.py").symlink_to("helper.py")
+    commit = _repo(root, {"pipeline.yaml": "tasks: []\n", "helper.py": "Y = 1\n"})
+    problem = checkout_problem(root, commit)
+    assert problem and "mod.py" in problem and "lib" in problem, problem
+    assert "rows.csv" not in problem and "inside.py" not in problem, problem

@@ -150,6 +150,21 @@ def _extra_allowed(rel: str, products: tuple[str, ...]) -> bool:
     return os.path.splitext(parts[-1])[1].lower() in DATA_SUFFIXES
 
 
+def _inside_root(root: Path, rel: str) -> bool:
+    """Whether the link ``rel`` resolves (through every link) inside ``root``."""
+    try:
+        return (root / rel).resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a loop
+        return False
+
+
+def _is_data(rel: str, root: Path) -> bool:
+    """Whether the link ``rel`` names a data file (by its suffix and its target's), not a folder."""
+    target = (root / rel).resolve()
+    return (not target.is_dir() and os.path.splitext(rel)[1].lower() in DATA_SUFFIXES
+            and target.suffix.lower() in DATA_SUFFIXES)
+
+
 def _walk(root: Path, skip: set[str]) -> dict[str, os.stat_result]:
     """Every non-directory entry under ``root`` (symlinks not followed) -> its lstat; the
     repository's ``.git``, inert caches and the folders in ``skip`` (relative) not entered."""
@@ -240,7 +255,9 @@ def differences(root: Path, commit: str, products: tuple[str, ...] = (), prefix:
                 continue
             kind, actual = _file_id(algo, root / rel, st)
             if mode == "120000":
-                same = kind == "120000" and actual == oid
+                # the link's text is the commit's, but not what it points to when that is
+                # outside the checkout (whatever the worker holds there): data only
+                same = kind == "120000" and actual == oid and (_inside_root(root, rel) or _is_data(rel, root))
             else:
                 same = kind == "file" and (actual == oid or _lfs_match(objects, oid, root / rel, st))
             if not same:
