@@ -183,9 +183,9 @@ def test_diff_shows_the_threads(project: Path, nbgov, bob: str) -> None:
     assert "on notebooks/train.ipynb cell a4 (open, 1 comment(s))" in run.out
 
 
-def test_a_renamed_or_deleted_notebook_keeps_its_open_thread(project: Path, nbgov, bob: str, git) -> None:
-    """Threads follow a rename (git's rename detection); on a deleted notebook they block as outdated;
-    `nbgov review pr` gives the gate's verdict, threads included."""
+def _open_thread_on_a_branch(project: Path, nbgov, bob: str, git) -> str:
+    """Turn the thread gate on (committed on main), then on branch ``pr`` open a thread on cell a2
+    of notebooks/train.ipynb as ``bob`` and commit it; the thread's id."""
     config = project / "nbgov.toml"
     config.write_text(config.read_text() + "\n[review]\nrequire_resolved_threads = true\n")
     git("add", "-A")
@@ -195,6 +195,13 @@ def test_a_renamed_or_deleted_notebook_keeps_its_open_thread(project: Path, nbgo
                            "--reviewer", bob, "--json").out)["id"]
     git("add", "-A")
     git("commit", "-qm", "a thread")
+    return tid
+
+
+def test_a_renamed_or_deleted_notebook_keeps_its_open_thread(project: Path, nbgov, bob: str, git) -> None:
+    """Threads follow a rename (git's rename detection); on a deleted notebook they block as outdated;
+    `nbgov review pr` gives the gate's verdict, threads included."""
+    tid = _open_thread_on_a_branch(project, nbgov, bob, git)
     git("mv", "notebooks/train.ipynb", "notebooks/trained.ipynb")
     git("commit", "-qm", "rename")
     assert nbgov("review", "approve", "notebooks/trained.ipynb", "--reviewer", bob).code == 0
@@ -225,15 +232,7 @@ def test_a_rename_with_a_symlink_left_at_the_old_path_keeps_the_thread_blocking(
                                                                                 git) -> None:
     """Final review, item 2: `git mv train train2; ln -s train2 train`: the symlink is not the
     notebook (the gate leaves symlinks out), so the thread is not left on it: the gate refuses."""
-    config = project / "nbgov.toml"
-    config.write_text(config.read_text() + "\n[review]\nrequire_resolved_threads = true\n")
-    git("add", "-A")
-    git("commit", "-qm", "threads gate")
-    git("checkout", "-qb", "pr")
-    tid = json.loads(nbgov("review", "comment", "notebooks/train.ipynb", "--cell", "a2", "-m", "check",
-                           "--reviewer", bob, "--json").out)["id"]
-    git("add", "-A")
-    git("commit", "-qm", "a thread")
+    tid = _open_thread_on_a_branch(project, nbgov, bob, git)
     git("mv", "notebooks/train.ipynb", "notebooks/train2.ipynb")
     (project / "notebooks" / "train.ipynb").symlink_to("train2.ipynb")
     git("add", "-A")

@@ -101,3 +101,17 @@ def parse_assignment(text: str, *, dotted: bool) -> tuple[str | None, str, Any]:
         # `-p a.x=` is almost always a shell variable that expanded to nothing
         raise ParameterError(f"{text!r}: empty value", hint=f"to pass the empty string write {text}''")
     return task, key, check_plain(parse_value(raw), text)
+
+
+def assigned_literals(code: str, name: str) -> Iterable[Any]:
+    """The values the top-level ``name = <literal>`` statements of ``code`` assign, in order (how
+    Ploomber reads ``upstream`` and ``product`` from a parameters cell).
+
+    Raises:
+        SyntaxError: ``code`` does not parse.
+        ValueError: an assignment to ``name`` is not a literal (when the iteration reaches it).
+    """
+    tree = ast.parse(code)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            yield ast.literal_eval(node.value)

@@ -1,19 +1,6 @@
 import { ellipsize, GEOMETRY, layoutDag, NAME_CHARS, renderDag, SUB_CHARS } from '../dag';
 import { buildLabel, reviewLabel } from '../status';
-import { ITask } from '../tokens';
-
-function task(name: string, upstream: string[] = [], extra: Partial<ITask> = {}): ITask {
-  return {
-    name,
-    source: `notebooks/${name}.ipynb`,
-    products: { nb: `products/${name}.ipynb` },
-    upstream,
-    state: 'never-run',
-    review: { status: 'unreviewed', version: null },
-    last_run: null,
-    ...extra
-  };
-}
+import { task } from './taskfixture';
 
 describe('layoutDag', () => {
   it('puts each task one layer below its deepest upstream', () => {

@@ -1,17 +1,5 @@
 import { dagGraphInput, drawDag, GEOMETRY, layoutDagElk } from '../dag';
-import { ITask } from '../tokens';
-
-function task(name: string, upstream: string[] = []): ITask {
-  return {
-    name,
-    source: `notebooks/${name}.ipynb`,
-    products: { nb: `products/${name}.ipynb` },
-    upstream,
-    state: 'never-run',
-    review: { status: 'unreviewed', version: null },
-    last_run: null
-  };
-}
+import { task } from './taskfixture';
 
 const DIAMOND = [task('load'), task('a', ['load']), task('b', ['load']), task('join', ['a', 'b', 'a', 'ghost'])];
 

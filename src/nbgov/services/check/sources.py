@@ -11,7 +11,6 @@ findings point at lines of the file; any other source (a function's module, ``.s
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 
 from nbgov.core.config import Config
 from nbgov.core.errors import NbgovError
+from nbgov.core.params import assigned_literals
 from nbgov.core.tasks import EVIDENCE_SUFFIX
 
 #: Rules that make no sense on a script: it carries no kernelspec (Ploomber picks the kernel).
@@ -157,17 +157,10 @@ def declared_product(source: Path) -> dict[str, Any] | None:
             continue
         body = cell.get("source")
         try:
-            tree = ast.parse("".join(body) if isinstance(body, list) else str(body or ""))
-        except SyntaxError:
-            return None
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "product"
-                                                    for t in node.targets):
-                try:
-                    value = ast.literal_eval(node.value)
-                except ValueError:
-                    return None
+            for value in assigned_literals("".join(body) if isinstance(body, list) else str(body or ""), "product"):
                 return value if isinstance(value, dict) else {"nb": value}
+        except (SyntaxError, ValueError):
+            return None
     return None
 
 

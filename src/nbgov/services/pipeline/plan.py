@@ -29,6 +29,7 @@ from nbgov.core.atomic import PRIVATE_FILE, atomic_write, private_dir
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import NbgovError
+from nbgov.core.params import assigned_literals
 from nbgov.core.plan import (
     PLAN_PATH,
     Plan,
@@ -336,8 +337,6 @@ def spec_tasks(config: Config) -> list[TaskInfo]:
 
 def declared_upstream(source: Path) -> list[str]:
     """``upstream`` as the parameters cell assigns it (a list, or the keys of a dict)."""
-    import ast
-
     try:
         text = source.read_text(encoding="utf-8")
         if source.suffix == ".ipynb":
@@ -345,16 +344,9 @@ def declared_upstream(source: Path) -> list[str]:
             tagged = [c for c in cells if "parameters" in ((c.get("metadata") or {}).get("tags") or [])]
             src = tagged[0].get("source", "") if tagged else ""
             text = "".join(src) if isinstance(src, list) else src
-        tree = ast.parse(text)
-    except (OSError, ValueError, SyntaxError, AttributeError, UnicodeDecodeError):
-        return []
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "upstream"
-                                                 for t in node.targets):
-            try:
-                value = ast.literal_eval(node.value)
-            except ValueError:
-                return []
+        for value in assigned_literals(text, "upstream"):
             if isinstance(value, (list, tuple, dict)):
                 return [str(v) for v in value]
+    except (OSError, ValueError, SyntaxError, AttributeError, UnicodeDecodeError):
+        return []
     return []
