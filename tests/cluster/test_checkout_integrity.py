@@ -360,3 +360,20 @@ def test_a_committed_link_leaving_the_checkout_is_refused_unless_it_is_data(tmp_
     problem = checkout_problem(root, commit)
     assert problem and "mod.py" in problem and "lib" in problem, problem
     assert "rows.csv" not in problem and "inside.py" not in problem, problem
+
+
+def test_a_committed_link_to_a_file_only_the_worker_holds_is_refused(tmp_path):
+    # fifth round: `helper.py -> stash.txt` (data, untracked), `.nbgov/impl.py` (state), a cache:
+    # each target is let be by the check, so the link would run whatever the worker put there
+    root = tmp_path / "w"
+    root.mkdir()
+    for name, target in (("a.py", "stash.txt"), ("b.py", ".nbgov/impl.py"), ("c.py", "__pycache__/impl.py"),
+                         ("ok.py", "real.py"), ("okdir", "pkg")):
+        (root / name).symlink_to(target)
+    commit = _repo(root, {"pipeline.yaml": "tasks: []\n", "real.py": "Y = 1\n", "pkg/__init__.py": ""})
+    for name in ("stash.txt", ".nbgov/impl.py", "__pycache__/impl.py"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("X = 'EVIL'\n")
+    problem = checkout_problem(root, commit)
+    assert problem and all(name in problem for name in ("a.py", "b.py", "c.py")), problem
+    assert "ok.py" not in problem and "okdir" not in problem, problem

@@ -13,6 +13,11 @@ from .conftest import SCRIPT_LOAD, git_init, run
 
 pytestmark = pytest.mark.integration
 
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
 SPEC = """\
 tasks:
   - source: scripts/load.py
@@ -30,12 +35,16 @@ def test_a_git_hash_product_path(tmp_path: Path):
     (root / "pipeline.yaml").write_text(SPEC)
     (root / ".gitignore").write_text("products/\nmlflow.db\nmlruns/\n.nbgov/\n")
     git_init(root)
-    head = subprocess.run(["git", "-C", str(root), "describe", "--tags", "--always"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    # the command Ploomber renders {{git_hash}} with (ploomber/repo.py), so ``head`` is the
+    # value Ploomber itself would give now, whatever state the checkout is in
+    head = git(root, "describe", "--tags", "--always", "--dirty=-dirty")
     proc = run(root, "build", "-q")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     product = f"products/{head}/load.csv"
-    assert (root / product).is_file()
+    wrote = sorted(str(p.relative_to(root)) for p in (root / "products").rglob("*"))
+    assert (root / product).is_file(), (
+        f"expected {product}; the build wrote {wrote}; git status: {git(root, 'status', '--porcelain')!r}; "
+        f"describe now: {git(root, 'describe', '--tags', '--always', '--dirty=-dirty')}")
     plan = json.loads((root / ".nbgov/cache/plan.json").read_text())
     assert plan["placeholders"]["git_hash"] == head
     proc = run(root, "lineage", product, "--json")

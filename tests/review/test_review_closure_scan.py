@@ -36,9 +36,14 @@ def test_python_cell_magics_are_read_as_python(tmp_path: Path):
     """1: %%python, %%python3, %%script python(3) (options before the command too) run Python."""
     root = project(tmp_path, "%%python3\nimport m_py3", "%%python\nimport m_py", "%%script python\nimport m_script",
                    "%%script --bg --out o /usr/bin/python3.11 -u\nimport m_path", "%%script bash\nimport m_bash",
-                   modules=("nb/m_py3.py", "nb/m_py.py", "nb/m_script.py", "nb/m_path.py", "nb/m_bash.py"))
+                   "%%script /usr/bin/env python3\nimport m_env",
+                   "%%script env -i A=1 -u B python -u\nimport m_envopts",
+                   "%%script env bash\nimport m_envbash",
+                   modules=("nb/m_py3.py", "nb/m_py.py", "nb/m_script.py", "nb/m_path.py", "nb/m_bash.py",
+                            "nb/m_env.py", "nb/m_envopts.py", "nb/m_envbash.py"))
     found = targets(root)
-    for name in ("py3", "py", "script", "path"):
+    assert "nb/m_envbash.py" not in found
+    for name in ("py3", "py", "script", "path", "env", "envopts"):
         assert found.get(f"nb/m_{name}.py") == "imported by nb/a.ipynb", name
     assert "nb/m_bash.py" not in found and "other/unrelated.py" not in found
 
@@ -121,3 +126,60 @@ def test_run_with_a_variable_makes_every_module_a_target(tmp_path: Path):
         assert "computed" in found["other/unrelated.py"], cell
     root = project(tmp_path, "%run helper.py", modules=("nb/helper.py",))
     assert "other/unrelated.py" not in targets(root)
+
+
+def test_files_named_like_installed_modules_are_targets(tmp_path: Path):
+    """Fifth round: a library imports a module lazily (jupyter_client's ``ipykernel.kernelspec``
+    while the spec loads, pandas' ``tabulate``, papermill's ``ipykernel_launcher``): a project
+    file of that name in the kernel's or the spec's folder runs instead, though nothing reviewed
+    names it."""
+    root = project(tmp_path, "import pandas", modules=("tabulate.py", "ipykernel/__init__.py",
+                                                      "ipykernel_launcher.py", "nb/selectors.py",
+                                                      "mine_only.py", "pkg/selectors.py"))
+    found = targets(root)
+    for path in ("tabulate.py", "ipykernel/__init__.py", "ipykernel_launcher.py", "nb/selectors.py"):
+        assert "named like the installed module" in found.get(path, ""), (path, found)
+    # a name nothing installed has, and a module inside a package, stand in for nothing
+    assert "mine_only.py" not in found and "pkg/selectors.py" not in found
+
+
+def test_every_copy_of_an_imported_module_is_a_target(tmp_path: Path):
+    """Fifth round: ``sys.path.append('nb'); import helper`` runs the root's helper.py when there is
+    one (the kernel's '' comes first), whichever copy the scan finds first."""
+    root = project(tmp_path, "import sys\nsys.path.append('nb')\nimport helper", modules=("nb/helper.py",))
+    assert "helper.py" not in targets(root)
+    (root / "helper.py").write_text("X = 'EVIL'\n")
+    found = targets(root)
+    assert "helper.py" in found and "nb/helper.py" in found, found
+
+
+def test_unchecked_hash_bytecode_of_a_module_is_a_target(tmp_path: Path):
+    """Fifth round: a committed ``__pycache__`` file compiled with UNCHECKED_HASH is loaded without
+    its source; timestamp bytecode (Python's own cache, checked against the source) is not."""
+    import py_compile
+
+    root = project(tmp_path, "import helper", modules=("nb/helper.py",))
+    py_compile.compile(str(root / "nb/helper.py"), doraise=True)  # the ordinary cache
+    assert not [p for p in targets(root) if p.endswith(".pyc")]
+    forged = root / "nb/__pycache__" / f"helper.{__import__('sys').implementation.cache_tag}.pyc"
+    (root / "evil.py").write_text("X = 'EVIL'\n")
+    py_compile.compile(str(root / "evil.py"), cfile=str(forged), doraise=True,
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    found = targets(root)
+    assert "without checking it" in found.get(forged.relative_to(root).as_posix(), ""), found
+
+
+def test_loaders_under_other_names_and_dotted_resolvers_are_followed(tmp_path: Path):
+    """Fifth round: an alias of a loader (``SourceFileLoader as L``, ``f = importlib.import_module``),
+    ``pkgutil.resolve_name("m:fn")``, ``pydoc.locate("m.fn")`` and ``imp.load_source``."""
+    root = project(tmp_path,
+                   "from importlib.machinery import SourceFileLoader as L\nL('e', 'nb/m_loader.py').load_module()",
+                   "import importlib\nf = importlib.import_module\nf('m_alias')",
+                   "import pkgutil, pydoc\npkgutil.resolve_name('m_resolve:fn')\npydoc.locate('m_locate.fn')",
+                   "import imp\nimp.load_source('s', 'nb/m_source.py')",
+                   modules=("nb/m_loader.py", "nb/m_alias.py", "nb/m_resolve.py", "nb/m_locate.py",
+                            "nb/m_source.py"))
+    found = targets(root)
+    for name in ("loader", "alias", "resolve", "locate", "source"):
+        assert f"nb/m_{name}.py" in found, (name, found)
+    assert "other/unrelated.py" not in found

@@ -150,12 +150,20 @@ def _extra_allowed(rel: str, products: tuple[str, ...]) -> bool:
     return os.path.splitext(parts[-1])[1].lower() in DATA_SUFFIXES
 
 
-def _inside_root(root: Path, rel: str) -> bool:
-    """Whether the link ``rel`` resolves (through every link) inside ``root``."""
+def _to_commit(root: Path, rel: str, expected: dict[str, tuple[str, str]]) -> bool:
+    """Whether the link ``rel`` resolves (through every link) to a file or folder of the commit
+    inside ``root``: not to something only this worker holds (an untracked file the check lets
+    be, such as data, state or a cache)."""
     try:
-        return (root / rel).resolve().is_relative_to(root.resolve())
+        target = (root / rel).resolve()
     except (OSError, RuntimeError):  # a loop
         return False
+    if not target.is_relative_to(root.resolve()):
+        return False
+    to = target.relative_to(root.resolve()).as_posix()
+    if to in expected:
+        return expected[to][0] not in ("120000", "160000")
+    return any(path.startswith(to + "/") for path in expected)  # a folder of the commit
 
 
 def _is_data(rel: str, root: Path) -> bool:
@@ -257,7 +265,7 @@ def differences(root: Path, commit: str, products: tuple[str, ...] = (), prefix:
             if mode == "120000":
                 # the link's text is the commit's, but not what it points to when that is
                 # outside the checkout (whatever the worker holds there): data only
-                same = kind == "120000" and actual == oid and (_inside_root(root, rel) or _is_data(rel, root))
+                same = kind == "120000" and actual == oid and (_to_commit(root, rel, expected) or _is_data(rel, root))
             else:
                 same = kind == "file" and (actual == oid or _lfs_match(objects, oid, root / rel, st))
             if not same:

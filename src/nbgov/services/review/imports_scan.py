@@ -109,7 +109,13 @@ def _script_is_python(line: str) -> bool:
     tokens, i = line.split(), 0
     while i < len(tokens) and tokens[i].startswith("--"):
         i += 2 if tokens[i] in _SCRIPT_VALUED else 1
-    return i < len(tokens) and bool(_PYTHON_PROGRAM.match(tokens[i].rsplit("/", 1)[-1]))
+    if i < len(tokens) and tokens[i].rsplit("/", 1)[-1] == "env":
+        # `env [-i] [-u NAME] [NAME=value]... python3`: the program is the first plain word
+        i += 1
+        # (`-S "python3 -u"` splits its value: the program is that value's first word)
+        while i < len(tokens) and (tokens[i].startswith("-") or "=" in tokens[i]):
+            i += 2 if tokens[i] in ("-u", "--unset", "-C", "--chdir") else 1
+    return i < len(tokens) and bool(_PYTHON_PROGRAM.match(tokens[i].strip("'\"").rsplit("/", 1)[-1]))
 
 
 def _cell_sources(src: str, found: FileScan) -> list[str]:
@@ -228,19 +234,45 @@ def _literal(node: ast.AST | None) -> str | None:
 
 #: Calls that run a file by its path: the keyword or position of the path.
 _FILE_RUNNERS = {"run_path": ("path_name", 0), "spec_from_file_location": ("location", 1),
-                 "SourceFileLoader": ("path", 1)}
+                 "SourceFileLoader": ("path", 1), "load_source": ("pathname", 1)}
+#: Calls that import a module named by a dotted string (``pkg.mod:attr`` or ``pkg.mod.attr``).
+_RESOLVERS = ("resolve_name", "locate")
+_LOADERS = ("import_module", "__import__", "run_module", *_RESOLVERS, *_FILE_RUNNERS)
 
 
-def _dynamic(node: ast.Call, package: str, found: FileScan) -> None:
+def _aliases(tree: ast.AST) -> dict[str, str]:
+    """Other names the module gives the loaders: ``from importlib import import_module as im``,
+    ``f = importlib.import_module``, ``L = SourceFileLoader``."""
+    out: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            out.update({a.asname: a.name for a in node.names if a.asname and a.name in _LOADERS})
+        elif isinstance(node, ast.Assign) and isinstance(node.value, (ast.Attribute, ast.Name)):
+            value = node.value.attr if isinstance(node.value, ast.Attribute) else node.value.id
+            if value in _LOADERS:
+                out.update({t.id: value for t in node.targets if isinstance(t, ast.Name)})
+    return out
+
+
+def _dynamic(node: ast.Call, package: str, found: FileScan, aliases: dict[str, str] | None = None) -> None:
     """``importlib.import_module(NAME[, PACKAGE])``, ``__import__(NAME, ..., fromlist, level)``,
     ``runpy.run_module(NAME)``: a literal name is an import; ``runpy.run_path(PATH)``,
     ``spec_from_file_location(NAME, PATH)``, ``SourceFileLoader(NAME, PATH)``: a literal path is
     a file run (like ``%run``); anything else goes into ``found.why``."""
     func = node.func
     called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-    if called not in ("import_module", "__import__", "run_module", *_FILE_RUNNERS):
+    called = (aliases or {}).get(called, called)
+    if called not in _LOADERS:
         return
     args = {**dict(enumerate(node.args)), **{k.arg: k.value for k in node.keywords if k.arg}}
+    if called in _RESOLVERS:  # pkgutil.resolve_name("pkg.mod:fn"), pydoc.locate("pkg.mod.fn")
+        dotted = _literal(args.get(0, args.get("name" if called == "resolve_name" else "path")))
+        if dotted is None:
+            found.why.append(COMPUTED_IMPORT)
+            return
+        parts = dotted.replace(":", ".").split(".")
+        found.names.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        return
     if called in _FILE_RUNNERS:
         keyword, position = _FILE_RUNNERS[called]
         file = _literal(args.get(position, args.get(keyword)))
@@ -284,6 +316,7 @@ def _dynamic(node: ast.Call, package: str, found: FileScan) -> None:
 def _names(tree: ast.AST, package: str, found: FileScan) -> None:
     """Add the absolute module names ``tree`` imports to ``found`` (relative ones resolved from
     ``package``), and a call to ``os.chdir`` (or ``chdir``) to ``found.why``."""
+    aliases = _aliases(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.names.update(alias.name for alias in node.names)
@@ -293,7 +326,7 @@ def _names(tree: ast.AST, package: str, found: FileScan) -> None:
                 found.names.add(base)
                 found.names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
         elif isinstance(node, ast.Call):
-            _dynamic(node, package, found)
+            _dynamic(node, package, found, aliases)
             func = node.func
             if (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")) in ("chdir", "fchdir"):
                 found.why.append(CHDIR)

@@ -34,7 +34,7 @@ from nbgov.adapters.ploomber.sources import RawTask, partial_path, raw_tasks, re
 from nbgov.adapters.specfile import module_file, sibling_specs
 from nbgov.core.config import Config
 from nbgov.core.errors import PipelineError
-from nbgov.services.review import imports_scan
+from nbgov.services.review import imports_scan, shadows
 from nbgov.services.review.placeholders import Resolver, dotted_values, resolved_meta
 from nbgov.services.review.placeholders import dotted as _dotted
 
@@ -169,17 +169,17 @@ def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _F
                     found[pth] = f"a .pth file site.addsitedir in {rel} runs"
                     queue.append(pth)
         for name in sorted(names):
-            # the kernel's working folder (the notebook's), the folders added to sys.path, then
-            # the spec's: the first copy inside the project is the one that can run
-            module = next((m for f in dict.fromkeys([current.parent, *extra, spec_folder, root])
-                           if _inside(m := _find(name, f), root)), None)
-            if module is None:
-                continue
-            for path in [*_packages(module, root), module]:
-                path = path.resolve()
-                if path not in found:
-                    found[path] = f"imported by {rel}"
-                    queue.append(path)
+            # the file's folder, the folders added to sys.path, the spec's and the root: which
+            # copy runs depends on the kernel's working folder and the order of its import path
+            # (the root's '' comes before a folder appended to it), so every copy is a target
+            copies = {m for f in dict.fromkeys([current.parent, *extra, spec_folder, root])
+                      if _inside(m := _find(name, f), root)}
+            for module in sorted(copies):
+                for path in [*_packages(module, root), module]:
+                    path = path.resolve()
+                    if path not in found:
+                        found[path] = f"imported by {rel}"
+                        queue.append(path)
     return found, added, computed
 
 
@@ -258,7 +258,12 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
         if _in_project(module, root):  # named explicitly: wherever it is in the project
             for path in [module, *_packages(module.resolve(), root)]:  # type: ignore[union-attr]
                 start.setdefault(path.resolve(), why)  # type: ignore[union-attr]
+    kernel_folders = [root, spec_path.parent, *(p.parent for p in start if p.suffix == ".ipynb")]
+    for path, why in shadows.shadowing_files(kernel_folders).items():
+        start.setdefault(path, why)
     closure = _close(start, root, spec_path.parent, _find)
+    for path, why in shadows.unchecked_bytecode(list(closure)).items():
+        closure.setdefault(path, why)
     targets = [Target(p.relative_to(root).as_posix(), why) for p, why in closure.items()]
     return sorted(targets, key=lambda t: t.path)
 
