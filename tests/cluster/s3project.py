@@ -3,10 +3,13 @@ fresh git repository: what the shared-nothing cluster test and the export-by-com
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.build.conftest import make_tiny
+from tests.conftest import free_port
 
 STORAGE = '''import os
 
@@ -38,3 +41,22 @@ def tiny_s3_project(root: Path) -> Path:
     git(root, "add", "-A")
     git(root, "commit", "-qm", "products in S3")
     return root
+
+
+@contextlib.contextmanager
+def moto_s3() -> Iterator[dict[str, str]]:
+    """moto's S3 on 127.0.0.1 with the bucket ``nbgov``; the environment that reaches it."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {"NBGOV_TEST_S3": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    boto3.client("s3", endpoint_url=env["NBGOV_TEST_S3"], aws_access_key_id="testing",
+                 aws_secret_access_key="testing", region_name="us-east-1").create_bucket(Bucket="nbgov")
+    try:
+        yield env
+    finally:
+        server.stop()

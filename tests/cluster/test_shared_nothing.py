@@ -12,30 +12,16 @@ from pathlib import Path
 import pytest
 from tests.build.conftest import mlflow_runs, run_cli
 from tests.cluster.daskprocs import product_digests, start_scheduler, start_worker, stop, wait_for_workers
-from tests.cluster.s3project import git, tiny_s3_project
-from tests.conftest import free_port
+from tests.cluster.s3project import git, moto_s3, tiny_s3_project
 
 pytestmark = pytest.mark.integration
-
 
 
 @pytest.fixture(scope="module")
 def s3_env():
     """moto's S3 on 127.0.0.1 with a bucket; the environment that reaches it."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    env = {"NBGOV_TEST_S3": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-    boto3.client("s3", endpoint_url=env["NBGOV_TEST_S3"], aws_access_key_id="testing",
-                 aws_secret_access_key="testing", region_name="us-east-1").create_bucket(Bucket="nbgov")
-    try:
+    with moto_s3() as env:
         yield env
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -16,19 +16,21 @@ def fetched_sources(command):
     """``--commit SHA --repository URL``: run ``command`` in a fresh checkout of the commit,
     fetched into this machine's cache (an exported task's start-up, services.build.sources)."""
     command = click.option("--repository", default=None, metavar="URL",
-                           help="With --commit: the git repository to fetch the project from.")(command)
+                           help="With --commit: the git repository to fetch the project from. With --cluster "
+                                "(build): where each Dask worker without a checkout of its own (NBGOV_WORKER_ROOT) "
+                                "fetches the build's commit (the project must be committed).")(command)
     return click.option("--commit", default=None, metavar="SHA",
                         help="Fetch the project at this git commit (from --repository) into this machine's cache "
                              "(NBGOV_CACHE_DIR) and run there: an exported task on a worker without the project "
                              "folder; products travel through the pipeline's File client.")(command)
 
 
-def _sources(commit, repository, project, needs_files=True):
+def _sources(commit, repository, project, needs_files=True, cluster=None):
     """The context in which the command runs: the fetched commit's checkout (its path), or
-    the project folder as given."""
+    the project folder as given (``--repository`` alone with a ``cluster``: for its workers)."""
     import contextlib
 
-    if not commit and not repository:
+    if not commit and (not repository or (cluster and cluster != "none")):
         return contextlib.nullcontext(project)
     from nbgov.core.errors import ParameterError
 
@@ -72,7 +74,8 @@ def _sources(commit, repository, project, needs_files=True):
 @click.option("--cluster", envvar="NBGOV_CLUSTER", default=None, metavar="ADDRESS",
               help="Run the tasks on a Dask cluster: a scheduler address (tcp://HOST:PORT) or local:N "
                    "(N local worker processes); each task runs `nbgov build TASK --build-id ID` on a worker. "
-                   "Default: [execution] cluster in nbgov.toml; `none` runs here.")
+                   "Default: [execution] cluster in nbgov.toml; `none` runs here. With --repository URL, workers "
+                   "without the project fetch the build's commit from URL.")
 @fetched_sources
 def build(tasks, force, downstream, jobs, parallel, env, params, require_approved, entry_point, environment,
           project, as_json, quiet, wait, build_id, cluster, commit, repository):
@@ -95,13 +98,15 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and sys.stderr.isatty():
         click.echo(f"nbgov: Ctrl-C cannot reach this build (SIGINT is ignored: started with nohup or in the "
                    f"background); stop it with `kill {os.getpid()}`", err=True)
-    with _sources(commit, repository, project) as root:
+    # --repository with a cluster: its workers fetch the build's commit (with --commit too)
+    workers_fetch = repository if cluster and cluster != "none" else None
+    with _sources(commit, repository, project, cluster=cluster) as root:
         _build(load_config(root), tasks, force, downstream, jobs, parallel, env, params, require_approved,
-               entry_point, environment, as_json, quiet, wait, build_id, cluster)
+               entry_point, environment, as_json, quiet, wait, build_id, cluster, workers_fetch)
 
 
 def _build(config, tasks, force, downstream, jobs, parallel, env, params, require_approved, entry_point,
-           environment, as_json, quiet, wait, build_id, cluster):
+           environment, as_json, quiet, wait, build_id, cluster, repository=None):
     from nbgov.services.build import BuildOptions
     from nbgov.services.build import build as run_build
 
@@ -111,7 +116,7 @@ def _build(config, tasks, force, downstream, jobs, parallel, env, params, requir
                            env=list(env), params=list(params),
                            require_approved=require_approved, environment=environment,
                            progress=not quiet and not as_json, wait=wait, build_id=build_id or None,
-                           cluster=cluster or None)
+                           cluster=cluster or None, repository=repository)
     summary = run_build(config, options)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))

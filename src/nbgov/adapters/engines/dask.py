@@ -35,7 +35,9 @@ class RemoteTask:
 
     name: str
     upstream: list[str]
-    argv: list[str]  # PYTHON -m nbgov build NAME --build-id ID --json -q ...
+    argv: list[str]  # PYTHON -m nbgov build NAME --build-id ID --json -q ... -- NAME
+    #: ``--commit SHA --repository URL``: added before ``--`` on a worker without a checkout of its own
+    fetch: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -60,6 +62,7 @@ def run_task(task: RemoteTask, cwd: str, env: dict[str, str], *upstream: RemoteO
         return RemoteOutcome(task.name, "not-run", error=f"upstream failed: {', '.join(blocked)}")
     argv = [sys.executable if a == PYTHON else a for a in task.argv]
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    where = ""  # a subprocess that fetched the sources: its error names this worker
     # a worker with its own checkout of the project names it (engines.warm.WORKER_ROOT_VAR)
     own = os.environ.get("NBGOV_WORKER_ROOT")
     if own and Path(own).resolve() != Path(cwd).resolve():
@@ -68,6 +71,12 @@ def run_task(task: RemoteTask, cwd: str, env: dict[str, str], *upstream: RemoteO
             return RemoteOutcome(task.name, "failed", error=f"refused on worker {worker}: {refusal}; a worker runs "
                                                             "only the reviewed content", worker=worker)
         cwd = own
+    elif task.fetch and not own:
+        # the subprocess fetches the build's commit into this worker's cache and builds there
+        # (services.build.sources); the driver's folder is not on this worker
+        argv = [*argv[:-2], *task.fetch, *argv[-2:]]
+        cwd = os.getcwd()
+        where = f"on worker {worker}: "
     proc = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True)
     try:
         summary = json.loads(proc.stdout)
@@ -75,8 +84,8 @@ def run_task(task: RemoteTask, cwd: str, env: dict[str, str], *upstream: RemoteO
     except (ValueError, KeyError, StopIteration):
         # refused before running (exit 2: a gate, a missing upstream) or crashed: its message
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        return RemoteOutcome(task.name, "failed", error=(lines[0] if lines else f"exit {proc.returncode}")[:500],
-                             worker=worker)
+        first = (lines[0] if lines else f"exit {proc.returncode}")[:500]
+        return RemoteOutcome(task.name, "failed", error=where + first, worker=worker)
     return RemoteOutcome(task.name, mine["outcome"], mine.get("seconds"), mine.get("run_id"), mine.get("error"),
                          worker, {"parent_run_id": summary.get("parent_run_id")})
 

@@ -1,10 +1,13 @@
-"""A build's sources fetched by git commit into a cache of this machine's own (exported tasks).
+"""A build's sources fetched by git commit into a cache of this machine's own (exported tasks,
+Dask workers of ``nbgov build --cluster ADDR --repository URL``).
 
 An exported task (Airflow, Argo, Kubeflow: ``nbgov build TASK --commit SHA --repository URL``)
 first fetches the commit into this machine's cache (:func:`fetch_checkout`: a bare repository
 per source URL, one fresh linked work tree per task) and checks that work tree with the warm
 worker's own check (:func:`nbgov.adapters.engines.checkout.checkout_problem`, R10) before
-anything in it is read. No third-party import here: an engine's worker needs no Dask.
+anything in it is read. A Dask worker without a checkout of its own keeps one such checkout
+per build commit (:class:`WorkerSources`). No third-party import here: an engine's worker needs
+no Dask.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import hashlib
 import os
 import re
 import subprocess
+import threading
 import uuid
 from pathlib import Path
 
@@ -134,3 +138,34 @@ def drop_checkout(checkout: Path) -> None:
         remove_worktree(bare, checkout)
     finally:
         lock.release()
+
+
+class WorkerSources:
+    """A Dask worker's checkout of the build's ``commit`` from ``repository``, fetched by the first
+    task that needs it (in the task's thread: the worker's event loop never waits for git), kept
+    for the commit's later tasks and builds, removed by :meth:`drop` (the worker plugin's teardown)."""
+
+    def __init__(self, repository: str, commit: str) -> None:
+        self.repository = repository
+        self.commit = commit
+        self.path: Path | None = None
+        self._lock = threading.Lock()  # the worker's task threads fetch once, in turn
+
+    def get(self) -> Path:
+        """The checkout (fetched now if this worker has none yet; a failure is not kept: the
+        next task tries again).
+
+        Raises:
+            NbgovError: as :func:`fetch_checkout`.
+        """
+        with self._lock:
+            if self.path is None or not self.path.is_dir():
+                self.path = fetch_checkout(self.repository, self.commit)
+            return self.path
+
+    def drop(self) -> None:
+        """Remove the checkout (git's objects stay in the cache for the next commit's fetch)."""
+        with self._lock:
+            if self.path is not None and self.path.is_dir():
+                drop_checkout(self.path)
+            self.path = None

@@ -16,6 +16,11 @@ nbgov, Ploomber and MLflow imports, pipeline load, gate, a cold kernel). On a wa
   approved (:func:`run_warm`): a worker never runs a source whose bytes differ from the
   reviewed ones (docs/security.md).
 
+A worker with no checkout of its own (no ``NBGOV_WORKER_ROOT``) in a build given
+``--repository URL`` fetches the build's commit into its own cache at its first task
+(:class:`nbgov.adapters.engines.fetch.WorkerSources`, checked as an exported task's checkout is)
+and builds there, as a worker with a checkout of its own does.
+
 Where a worker's environment differs from the driver's (Python, nbgov, Ploomber, papermill,
 distributed versions, or another project folder) the driver falls back to one ``nbgov build
 TASK`` subprocess per task (:mod:`nbgov.adapters.engines.dask`) and says why.
@@ -40,7 +45,9 @@ from distributed import WorkerPlugin, get_worker
 
 # the build's commit, checked the same way here and in an exported task (adapters.engines.checkout)
 from nbgov.adapters.engines.checkout import checkout_problem, head_commit, private_bytecode
+from nbgov.adapters.engines.fetch import WorkerSources
 from nbgov.core.digest import file_digest
+from nbgov.core.errors import NbgovError
 
 #: what a warm worker imports once (a task's ``_build`` needs them; a fresh process pays ~2 s)
 WARM_MODULES = ("ploomber.tasks.notebook", "papermill", "nbgov.adapters.ploomber.executor",
@@ -57,9 +64,10 @@ def project_commit(root: str | Path) -> str | None:
     return head_commit(root)
 
 
-def environment_facts(root: str) -> dict[str, Any]:
+def environment_facts(root: str, fetching: bool = False) -> dict[str, Any]:
     """What decides whether a task can run warm in this process (driver or worker): package
-    versions, Python, the project folder this process uses and its commit."""
+    versions, Python, the project folder this process uses and its commit (``fetching``: a
+    worker without a checkout of its own fetches the build's commit, ``fetch`` is True)."""
     versions = {}
     for name in PACKAGES:
         try:
@@ -67,6 +75,9 @@ def environment_facts(root: str) -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     mine = os.environ.get(WORKER_ROOT_VAR) or root
+    if fetching and not os.environ.get(WORKER_ROOT_VAR):
+        return {"python": platform.python_version(), "packages": versions, "root": None, "exists": True,
+                "commit": None, "fetch": True}
     return {"python": platform.python_version(), "packages": versions, "root": str(Path(mine).resolve()),
             "exists": Path(mine).is_dir(), "commit": project_commit(mine) if Path(mine).is_dir() else None}
 
@@ -75,10 +86,11 @@ def compare(driver: dict[str, Any], worker: dict[str, Any]) -> tuple[str | None,
     """(why the worker cannot run the build's tasks at all, why it cannot run them warm).
 
     A worker at another project commit refuses; one with other package versions, or the project
-    in another folder, runs each task as ``nbgov build TASK`` in a subprocess."""
-    if not worker["exists"]:
+    in another folder, runs each task as ``nbgov build TASK`` in a subprocess. A worker that
+    fetches the build's commit (``fetch``) is checked when it has fetched it (its first task)."""
+    if not worker.get("fetch") and not worker["exists"]:
         return f"has no project folder at {worker['root']}", None
-    if driver["commit"] and worker["commit"] != driver["commit"]:
+    if not worker.get("fetch") and driver["commit"] and worker["commit"] != driver["commit"]:
         return (f"has project version {str(worker['commit'])[:12]} at {worker['root']}, the build is "
                 f"{driver['commit'][:12]}"), None
     if worker["python"] != driver["python"]:
@@ -101,8 +113,12 @@ class WarmWorker(WorkerPlugin):
 
     idempotent = True  # the same project version registered again (the next build): kept as is
 
-    def __init__(self, root: str, pipeline_path: str, preload: Any, version: str) -> None:
+    def __init__(self, root: str, pipeline_path: str, preload: Any, version: str,
+                 source: tuple[str, str] | None = None) -> None:
         self.root = root
+        #: (repository, commit) that a worker without a checkout of its own fetches
+        self.source = source
+        self._sources: WorkerSources | None = None
         self.pipeline_path = pipeline_path
         self.preload = preload
         self.version = version
@@ -117,7 +133,7 @@ class WarmWorker(WorkerPlugin):
 
     def __getstate__(self) -> dict:
         # sent to the workers: what it knows, not this process's pool or event
-        return {**self.__dict__, "_pool": None, "_ready": None, "_pipeline": None}
+        return {**self.__dict__, "_pool": None, "_ready": None, "_pipeline": None, "_sources": None}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _ready=threading.Event())
@@ -137,8 +153,13 @@ class WarmWorker(WorkerPlugin):
             if name.startswith(PLUGIN_PREFIX) and name != self.name and isinstance(plugin, WarmWorker):
                 plugin.teardown(worker)
         inherited = current_template()
+        if getattr(self, "source", None) and not os.environ.get(WORKER_ROOT_VAR):
+            # fetched by the first task (fetch_sources), then checked as an own checkout is
+            self._sources = WorkerSources(*self.source)
         root = self.worker_root()
-        if self.own_checkout():
+        if self._sources is not None:
+            self._deferred = True  # its bytecode folder: once fetched (fetch_sources)
+        elif self.own_checkout():
             # R10: nothing of the checkout is imported before a task's check passed (the
             # template preloads the notebooks' modules: started by enter()), and no bytecode
             # is read from it (a forged __pycache__ file), here or in the kernels
@@ -168,8 +189,25 @@ class WarmWorker(WorkerPlugin):
         threading.Thread(target=warm, name="nbgov-warm-imports", daemon=True).start()
 
     def own_checkout(self) -> bool:
-        """Whether this worker builds from a checkout of its own (``NBGOV_WORKER_ROOT``)."""
-        return self.worker_root().resolve() != Path(self.root).resolve()
+        """Whether this worker builds from a checkout of its own (``NBGOV_WORKER_ROOT``, or fetched)."""
+        return self._sources is not None or self.worker_root().resolve() != Path(self.root).resolve()
+
+    def fetch_sources(self, address: str) -> str | None:
+        """A worker that fetches the build's commit: fetch it now if not yet (the task's
+        thread); why it cannot (one line naming the worker ``address``), else None."""
+        sources = self._sources
+        if sources is None:
+            return None
+        fresh = sources.path is None or not sources.path.is_dir()
+        try:
+            root = sources.get()
+        except NbgovError as exc:
+            if exc.message.startswith("refused: "):
+                return f"refused on worker {address}: {exc.message.removeprefix('refused: ')}"
+            return f"worker {address} could not fetch the build's sources: {exc.message}"
+        if fresh:
+            private_bytecode(root)  # R10: no bytecode read from (or written into) the checkout
+        return None
 
     def _start_template(self) -> bool:
         """Start the kernel template in this worker's project folder (False: failed, the
@@ -195,9 +233,14 @@ class WarmWorker(WorkerPlugin):
 
         self._pool = None
         stop_template()
+        if self._sources is not None:
+            with contextlib.suppress(Exception):  # a checkout left in the cache: removed by the next fetch's owner
+                self._sources.drop()
 
     def worker_root(self) -> Path:
-        """The project folder on this worker (its own checkout, or the driver's path)."""
+        """The project folder on this worker (its own checkout, fetched or named, or the driver's path)."""
+        if self._sources is not None and self._sources.path is not None:
+            return self._sources.path
         return Path(os.environ.get(WORKER_ROOT_VAR) or self.root)
 
     def pipeline(self, key: str, loader: Any, reload: bool = False) -> Any:
@@ -253,6 +296,9 @@ def run_warm(name: str, call: Any, guard: tuple[str, str, str] | None, plugin_na
         # the pipeline load imports Ploomber: not while the warm-up thread imports it (a
         # circular import seen half-initialized from this thread)
         plugin.wait_ready()
+        problem = plugin.fetch_sources(worker.address)
+        if problem:
+            return "failed", problem, facts
         refusal, pipeline = own_checkout_refusal(plugin, name, named, expect or {})
         if refusal:
             return ("failed", f"refused on worker {worker.address}: {refusal}; a worker runs only the reviewed "
@@ -340,8 +386,10 @@ class DaskEngine:
 
     def __init__(self, client: Any, jobs: int, plugin_name: str, infos: dict[str, Any] | None = None,
                  guards: dict[str, tuple[str, str, str]] | None = None, loader: Any = None,
-                 fetch: Any = None, commit: str | None = None) -> None:
+                 fetch: Any = None, commit: str | None = None, check: Any = None) -> None:
         self.client = client
+        #: ``check(infos)`` after the gate, before any task is submitted (raises NbgovError)
+        self.check = check
         self.commit = commit  # the build's git commit (workers with checkouts of their own must be at it)
         #: workers with checkouts of their own: each loads the pipeline with ``loader(root)``
         #: and the driver replaces its copy of a task's products with the stored ones (``fetch``)
@@ -365,6 +413,8 @@ class DaskEngine:
         on the worker before it runs), each task's ``TaskInfo`` (evidence capture) and, for
         workers with checkouts of their own, what they must have loaded (``expect``, see
         :func:`own_checkout_refusal`)."""
+        if self.check is not None:
+            self.check(list(infos.values()))
         self.guards = dict(guards)
         self.expect = {**(expect or {}), "commit": self.commit}
         # evidence capture writes to the driver's paths: not on a worker of its own
@@ -429,21 +479,24 @@ def worker_threads(client: Any) -> int:
     return sum(int(w.get("nthreads", 1)) for w in workers.values()) or 1
 
 
-def check_workers(client: Any, root: str) -> tuple[list[str], list[str], list[str]]:
-    """(refusals, reasons to run cold, workers with a checkout of their own), one line each."""
+def check_workers(client: Any, root: str, fetching: bool = False) -> tuple[list[str], list[str], list[str]]:
+    """(refusals, reasons to run cold, workers with a checkout of their own), one line each
+    (``fetching``: workers without a checkout of their own fetch the build's commit)."""
     driver = environment_facts(root)
     refusals, cold, own = [], [], []
-    for address, facts in sorted(client.run(environment_facts, root).items()):
+    for address, facts in sorted(client.run(environment_facts, root, fetching).items()):
         refuse, why = compare(driver, facts)
+        mine = (f"worker {address}: fetches the build's commit" if facts.get("fetch")
+                else f"worker {address}: its checkout is {facts['root']}")
         if refuse:
             refusals.append(f"worker {address} {refuse}")
         elif why:
             cold.append(f"worker {address}: {why}")
             if not shares_folder(driver, facts):  # (its runs: see services.build.cluster)
-                own.append(f"worker {address}: its checkout is {facts['root']}")
+                own.append(mine)
         elif not shares_folder(driver, facts) and not driver["commit"]:
             refusals.append(f"worker {address} has a checkout of its own ({facts['root']}) and the build's "
                             "project is not a git commit: nothing says the two hold the same files")
         elif not shares_folder(driver, facts):
-            own.append(f"worker {address}: its checkout is {facts['root']}")
+            own.append(mine)
     return refusals, cold, own

@@ -30,6 +30,10 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
     if options.jobs is not None and options.jobs < 1:
         raise ParameterError("--jobs must be at least 1")
     cluster = _cluster(config, options)
+    if cluster is None and options.repository:
+        raise ParameterError("--repository names where a cluster's workers fetch the build's commit: this build "
+                             "runs here", hint="add --cluster ADDRESS, or --commit SHA to build a commit fetched "
+                                               "from the repository")
     if cluster is not None:
         from nbgov.services.build.cluster import cluster_build  # (Dask, when asked for)
 

@@ -13,6 +13,12 @@ every worker's environment is compared with this one's
   (each task records itself there), as before; the reason is printed on stderr;
 - **refused** (a worker without the project, or at another commit): nothing runs.
 
+With ``--repository URL`` the driver's project must be exactly a git commit (nothing
+uncommitted: :func:`require_clean_commit`), and every worker without a checkout of its own
+(``NBGOV_WORKER_ROOT``) fetches that commit from URL into its own cache, warm
+(:class:`nbgov.adapters.engines.fetch.WorkerSources`) or cold (``nbgov build TASK --commit SHA
+--repository URL``), and builds there, its products through the ``File`` client.
+
 Workers without the project's file system get upstream products from the ``File`` client (see
 :meth:`nbgov.adapters.ploomber.Pipeline.fetch_from_storage`).
 """
@@ -22,18 +28,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import importlib
 import json
 import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
-from nbgov.adapters.engines.checkout import head_commit
+from nbgov.adapters.engines.checkout import checkout_problem, head_commit
 from nbgov.adapters.engines.dask import CHECKOUT_VAR, PYTHON, RemoteTask, dask_cluster, run_on_cluster
 from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config, load_config
-from nbgov.core.errors import NbgovError
+from nbgov.core.errors import Location, NbgovError, without_credentials
 from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.build.gate import EXPECT_VAR, driver_expectation, gate, gate_render
 from nbgov.services.build.load import load_pipeline
@@ -72,6 +80,8 @@ def cluster_build(config: Config, options: BuildOptions) -> BuildSummary:
     from nbgov.services.recording.recorder import Recorder  # (the recording machinery: builds only)
 
     started = time.perf_counter()
+    if options.repository:
+        _fetched_commit(config, options.repository)  # refused before anything starts
     # the upload process first: it imports MLflow while this process imports Ploomber and the
     # cluster starts (tasks end sooner than locally: the build would wait for it at its end;
     # local:N workers forked later close their copy of its input, see recording.uploader)
@@ -88,8 +98,10 @@ def cluster_build(config: Config, options: BuildOptions) -> BuildSummary:
             # workers with checkouts of their own load the pipeline there (same commit: checked)
             loader = functools.partial(worker_pipeline, pipeline=config.pipeline, env=list(options.env),
                                        params=list(options.params)) if own else None
+            check = functools.partial(require_clean_commit, config, options.repository) if options.repository \
+                else None
             engine = warm.DaskEngine(client, warm.worker_threads(client), plugin, loader=loader,
-                                       commit=warm.project_commit(config.root))
+                                       commit=warm.project_commit(config.root), check=check)
             from nbgov.services.build.run import project_locked, run_locally, send_earlier_runs  # (see above)
 
             with project_locked(config, options):
@@ -127,13 +139,18 @@ def _connected(config: Config, options: BuildOptions, warm):
             stack = contextlib.ExitStack()
             result["stack"] = stack
             client = stack.enter_context(dask_cluster(options.cluster))
-            refusals, cold, own = warm.check_workers(client, str(config.root))
+            refusals, cold, own = warm.check_workers(client, str(config.root), bool(options.repository))
             result.update(client=client, refusals=refusals, cold=cold)
             _own_checkouts[id(client)] = own
             if not refusals and not cold:
                 commit = warm.project_commit(config.root) or "no-git"
+                version, source = commit[:16], None
+                if options.repository:
+                    # its own name: a plugin of the same commit without fetching stays apart
+                    version += "-" + hashlib.sha256(options.repository.encode()).hexdigest()[:8]
+                    source = (options.repository, commit)
                 plugin = warm.WarmWorker(str(config.root), str(config.pipeline_path),
-                                         config.section("execution").get("preload", True), commit[:16])
+                                         config.section("execution").get("preload", True), version, source)
                 client.register_plugin(plugin, name=plugin.name)
                 result["plugin"] = plugin.name
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
@@ -169,6 +186,46 @@ def _connected(config: Config, options: BuildOptions, warm):
         yield result["client"], result.get("plugin")
 
 
+def _fetched_commit(config: Config, repository: str) -> str:
+    """The commit workers fetch from ``repository`` (``--repository``): the driver's HEAD;
+    refused when the project is not a git commit or the address is not one."""
+    from nbgov.adapters.engines.fetch import check_source  # (stdlib only: the fetch's own check of its input)
+
+    commit = head_commit(config.root)
+    if not commit:
+        raise NbgovError("--repository: the workers fetch the build's sources by git commit, and the project is not "
+                         "a git commit", Location(config.root),
+                         hint=f"commit the project (git add, git commit), push it to {without_credentials(repository)}"
+                              ", then build again")
+    check_source(repository, commit)
+    return commit
+
+
+def require_clean_commit(config: Config, repository: str, infos) -> str:
+    """The commit workers fetch (:func:`_fetched_commit`), refused when the driver's project
+    differs from it (an uncommitted change would be built here and not on the workers; its
+    products and nbgov's state excepted: the R10 check, engines.checkout)."""
+    from nbgov.services.build.run import product_paths  # (the build machinery: see cluster_build)
+
+    commit = _fetched_commit(config, repository)
+    # what the build writes here beside the products: each task's lineage record, its copy of
+    # the executed notebook, a monitor's verdict (none of them the workers' to read)
+    written = set(product_paths(config, list(infos)))
+    root = config.root.resolve()
+    for info in infos:
+        nb = info.notebook_product
+        for path in (info.record, info.evidence, nb.with_name(nb.stem + ".status.json") if nb else None):
+            if path is not None and Path(path).resolve().is_relative_to(root):
+                written.add(Path(path).resolve().relative_to(root).as_posix())
+    problem = checkout_problem(config.root, commit, tuple(sorted(written)))
+    if problem:
+        raise NbgovError(f"--repository: the workers would fetch commit {commit[:12]}, but {problem}",
+                         Location(config.root),
+                         hint=f"commit the changes and push them to {without_credentials(repository)}, then build "
+                              "again (workers build the commit, not this folder)")
+    return commit
+
+
 def _write_timings(config: Config, facts: dict) -> None:
     """Where and when each task ran on the cluster (``.nbgov/cluster-last.json``: benchmarks,
     debugging): submitted, started on its worker, entered the warm pool, ended (epoch s)."""
@@ -193,9 +250,13 @@ def _cold_build(config: Config, options: BuildOptions, client, started: float,
     selection, infos, _, _ = gate(config, options, pipeline, env_settings)
     names = selection or [t.name for t in infos]
 
+    fetch: list[str] = []
+    if options.repository:
+        fetch = ["--commit", require_clean_commit(config, options.repository, infos), "--repository",
+                 options.repository]
     build_id = options.build_id or uuid.uuid4().hex
     tasks = [RemoteTask(t.name, [u for u in t.upstream if u in names], _task_argv(t.name, build_id, options,
-                                                                                   _spec_arg(config)))
+                                                                                   _spec_arg(config)), fetch)
              for t in infos if t.name in names]
     # opened here, before the workers record: no two workers race to create it
     parent = open_build(config, build_id, runner="nbgov build --cluster")

@@ -30,6 +30,8 @@ class BuildOptions:
     wait: bool = False  # wait for another build of the project to end instead of refusing
     build_id: str | None = None  # join a build shared by several processes (engine tasks)
     cluster: str | None = None  # a Dask scheduler address, local:N (services.build.cluster), or LOCAL
+    #: with a cluster: where workers without a checkout of their own fetch the build's commit
+    repository: str | None = None
 
 
 @dataclass
