@@ -12,6 +12,7 @@ no Dask.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -165,7 +166,7 @@ class WorkerSources:
 
     def drop(self) -> None:
         """Remove the checkout (git's objects stay in the cache for the next commit's fetch)."""
-        with self._lock:
+        with self._lock, contextlib.suppress(Exception):  # (a worker's teardown: never raises)
             if self.path is not None and self.path.is_dir():
                 drop_checkout(self.path)
-            self.path = None
+        self.path = None

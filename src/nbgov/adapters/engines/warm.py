@@ -16,10 +16,8 @@ nbgov, Ploomber and MLflow imports, pipeline load, gate, a cold kernel). On a wa
   approved (:func:`run_warm`): a worker never runs a source whose bytes differ from the
   reviewed ones (docs/security.md).
 
-A worker with no checkout of its own (no ``NBGOV_WORKER_ROOT``) in a build given
-``--repository URL`` fetches the build's commit into its own cache at its first task
-(:class:`nbgov.adapters.engines.fetch.WorkerSources`, checked as an exported task's checkout is)
-and builds there, as a worker with a checkout of its own does.
+With ``--repository URL``, a worker without ``NBGOV_WORKER_ROOT`` fetches the build's commit at
+its first task (:class:`~nbgov.adapters.engines.fetch.WorkerSources`) and builds there (R10-checked).
 
 Where a worker's environment differs from the driver's (Python, nbgov, Ploomber, papermill,
 distributed versions, or another project folder) the driver falls back to one ``nbgov build
@@ -234,8 +232,7 @@ class WarmWorker(WorkerPlugin):
         self._pool = None
         stop_template()
         if self._sources is not None:
-            with contextlib.suppress(Exception):  # a checkout left in the cache: removed by the next fetch's owner
-                self._sources.drop()
+            self._sources.drop()
 
     def worker_root(self) -> Path:
         """The project folder on this worker (its own checkout, fetched or named, or the driver's path)."""
@@ -484,7 +481,7 @@ def check_workers(client: Any, root: str, fetching: bool = False) -> tuple[list[
     (``fetching``: workers without a checkout of their own fetch the build's commit)."""
     driver = environment_facts(root)
     refusals, cold, own = [], [], []
-    for address, facts in sorted(client.run(environment_facts, root, fetching).items()):
+    for address, facts in sorted(client.run(functools.partial(environment_facts, fetching=fetching), root).items()):
         refuse, why = compare(driver, facts)
         mine = (f"worker {address}: fetches the build's commit" if facts.get("fetch")
                 else f"worker {address}: its checkout is {facts['root']}")
