@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 def world(tmp_path_factory):
     """(driver project, its bare origin's file:// URL, scheduler address, environment, worker
     folders): a `dask scheduler` and two `dask worker` processes, each in an empty folder of its
-    own with a cache of its own (XDG_CACHE_HOME) and nothing of the project."""
+    own with a cache of its own (NBGOV_CACHE_DIR) and nothing of the project."""
     base = tmp_path_factory.mktemp("fetch")
     with moto_s3() as s3:
         env = {**s3, "NBGOV_TEST_PREFIX": "fetched"}
@@ -39,7 +39,9 @@ def world(tmp_path_factory):
         procs = [scheduler]
         folders = [base / f"worker-{i}" for i in range(2)]
         for folder in folders:
-            procs.append(start_worker(address, folder, {**env, "XDG_CACHE_HOME": str(folder / "cache")}))
+            # its sources' cache in its folder; its bytecode in the user's cache, as any worker's
+            # (compiling the installed packages once per test run, not once per worker)
+            procs.append(start_worker(address, folder, {**env, "NBGOV_CACHE_DIR": str(folder / "cache")}))
         try:
             wait_for_workers(address, 2)
             yield root, f"file://{origin}", address, env, folders
@@ -48,7 +50,7 @@ def world(tmp_path_factory):
 
 
 def _checkouts(folders: list[Path]) -> list[Path]:
-    return [c for f in folders for c in (f / "cache/nbgov/sources").glob("*/checkouts/*")]
+    return [c for f in folders for c in (f / "cache/sources").glob("*/checkouts/*")]
 
 
 def test_workers_without_the_project_fetch_the_builds_commit(world, tmp_path: Path):
