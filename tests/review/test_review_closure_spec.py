@@ -88,6 +88,22 @@ def test_source_loader_module_and_dotted_path_params_are_targets(tmp_path: Path)
     assert "srcpkg/notebooks/a.ipynb" in _paths(root)
 
 
+def test_every_file_in_the_source_loaders_folder_is_a_target(tmp_path: Path):
+    """Round 6, 12: Ploomber renders a loaded source with a Jinja file loader, so an
+    ``{% include %}`` makes any file of the loader's folder part of what the task runs."""
+    root = _project(tmp_path, "meta:\n  source_loader:\n    path: scripts\ntasks:\n"
+                    "  - source: run.sh\n    product: out/run.txt\n")
+    (root / "scripts").mkdir()
+    (root / "scripts/run.sh").write_text("{% include 'common.sh' %}\necho run > {{product}}\n")
+    (root / "scripts/common.sh").write_text("echo common\n")
+    (root / "scripts/macros/m.sql").parent.mkdir()
+    (root / "scripts/macros/m.sql").write_text("select 1\n")
+    (root / "other.sh").write_text("echo not in the loader's folder\n")
+    for found in (_paths(root), _paths(root, render=True)):
+        assert {"scripts/common.sh", "scripts/macros/m.sql"} <= found, found
+        assert "other.sh" not in found
+
+
 def _commit(root: Path, message: str) -> None:
     subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
     subprocess.run(["git", "-C", str(root), "commit", "-qm", message], check=True)

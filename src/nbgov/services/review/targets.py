@@ -268,6 +268,27 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
     return sorted(targets, key=lambda t: t.path)
 
 
+def _loader_templates(loader: object, spec_path: Path, root: Path, _find: _Finder) -> list[Path]:
+    """Every file in ``meta.source_loader``'s folder (its ``path``, under its ``module``'s
+    package when it names one): Ploomber renders sources there with a Jinja file loader, so
+    ``{% include %}``/``{% import %}`` make any of them part of what a task runs."""
+    if not isinstance(loader, dict):
+        return []
+    base, sub = spec_path.parent, loader.get("path")
+    if isinstance(loader.get("module"), str):  # the package's folder, or `path` inside it
+        module = _module_path(loader["module"], [spec_path.parent, root], _find)
+        if module is None:
+            return []
+        base, sub = module.parent, sub or ""
+    if not isinstance(sub, str):
+        return []
+    folder = (base / sub).resolve()
+    if not folder.is_dir() or not folder.is_relative_to(root):
+        return []
+    return sorted(p.resolve() for p in folder.rglob("*")
+                  if p.is_file() and "__pycache__" not in p.parts and _in_project(p, root))
+
+
 def _spec_start(spec_path: Path, root: Path, wanted: set[Path] | None, _find: _Finder,
                 start: dict[Path, str], other: bool, functions: bool, resolve: Resolver) -> list[tuple[str, str]]:
     """Add one spec's own files (the spec, its env file and partial, its tasks' sources) to
@@ -295,6 +316,8 @@ def _spec_start(spec_path: Path, root: Path, wanted: set[Path] | None, _find: _F
         loader = (raw.get("meta") or {}).get("source_loader") if isinstance(raw.get("meta"), dict) else None
         if isinstance(loader, dict) and isinstance(loader.get("module"), str):  # imported at load
             named.append((loader["module"], f"meta.source_loader module{of}"))
+        for path in _loader_templates(loader, spec_path, root, _find):
+            start.setdefault(path, f"in the template folder of meta.source_loader{of} (Jinja includes)")
     for task in tasks:
         spec = task.spec if isinstance(task.spec, dict) else {}
         label = spec.get("name") or task.source
