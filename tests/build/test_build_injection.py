@@ -191,3 +191,23 @@ def test_prod_build_runs_no_unapproved_render_time_code(gated: Path, tmp_path: P
     built = run_cli(gated, "build", "--environment", "prod")
     assert built.returncode == 0, built.stdout + built.stderr
     assert marker.exists()
+
+
+def test_a_parameters_cell_is_read_as_literals_never_evaluated(tmp_path: Path):
+    """Ploomber eval()s ``upstream = ...`` (and ``product``) of every notebook's parameters cell
+    while the pipeline loads, in nbgov's process and before the approval gate: nbgov reads them
+    as literals only, so an unreviewed edit there runs nothing (sixth review, item 18; R4)."""
+    from nbgov.adapters.ploomber import Pipeline
+    from nbgov.core.errors import PipelineError
+
+    marker = tmp_path / "PWNED"
+    root = tmp_path / "p"
+    evil = f"upstream = __import__('pathlib').Path({str(marker)!r}).write_text('ran') and None\nproduct = None\nx = 0"
+    write_nb(root / "notebooks/a.ipynb", notebook(evil, "print(x)"))
+    (root / "pipeline.yaml").write_text(SPEC)
+    with pytest.raises(PipelineError, match="must be a literal"):
+        Pipeline(root / "pipeline.yaml")
+    assert not marker.exists(), "code in a parameters cell ran while the pipeline loaded"
+    # the literals Ploomber documents still load
+    write_nb(root / "notebooks/a.ipynb", notebook("upstream = None\nproduct = {'nb': 'x.ipynb'}\nx = 0", "print(x)"))
+    assert [t.name for t in Pipeline(root / "pipeline.yaml").tasks()] == ["a"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -81,12 +82,16 @@ def test_a_broken_plugin_warns_and_is_skipped(plugins, loaded):
     assert {k.origin for k in registry} == {"builtin"}
 
 
-def test_text_versions_ignore_line_ends_and_trailing_blank_lines():
+def test_text_versions_are_the_exact_bytes():
     base = tasks.text_version("SELECT 1;\nSELECT 2;\n")
-    assert base.startswith("srcv1:") and len(base) == len("srcv1:") + 64
-    assert tasks.text_version("SELECT 1;\r\nSELECT 2;\r\n\r\n  \n") == base
+    assert base == "srcv2:" + hashlib.sha256(b"SELECT 1;\nSELECT 2;\n").hexdigest()
+    # a CR is part of a bash comment, not a line end: line ends are meaning too (R4)
+    assert tasks.text_version("SELECT 1;\r\nSELECT 2;\r\n") != base
+    assert tasks.text_version("SELECT 1;\nSELECT 2;\n\n") != base
     assert tasks.text_version("SELECT 1;\nSELECT 3;\n") != base
-    assert tasks.text_version("  SELECT 1;\nSELECT 2;") != base  # leading space is meaning
+    # the legacy srcv1 (old ledgers, snapshots) normalised them
+    assert tasks.legacy_text_version("SELECT 1;\r\nSELECT 2;\r\n\r\n  \n") == tasks.legacy_text_version(
+        "SELECT 1;\nSELECT 2;")
 
 
 def test_source_version_of_files(tmp_path: Path):
@@ -102,13 +107,15 @@ def test_source_version_of_files(tmp_path: Path):
             "metadata": {"kernelspec": {"name": "python3", "language": "python", "display_name": "P"}},
             "nbformat": 4, "nbformat_minor": 5}
     (tmp_path / "clean.ipynb").write_text(json.dumps(twin))
-    assert source_version(script) == source_version(tmp_path / "clean.ipynb") == notebook_version(twin)
+    assert source_version(tmp_path / "clean.ipynb") == notebook_version(twin)
+    # a script is versioned by what Python reads, its bytes, not by jupytext's cells
+    assert source_version(script) == tasks.text_version(script.read_text())
     sql = tmp_path / "q.sql"
     sql.write_bytes(b"SELECT 1;\r\n")
-    assert source_version(sql) == tasks.text_version("SELECT 1;")
+    assert source_version(sql) == "srcv2:" + hashlib.sha256(b"SELECT 1;\r\n").hexdigest()
     module = tmp_path / "raw.py"
     module.write_text("def get(product):\n    pass\n")
-    assert source_version(module).startswith("nbv1:")
+    assert source_version(module).startswith("srcv2:")
 
 
 def test_file_safe_names_and_paths(tmp_path):

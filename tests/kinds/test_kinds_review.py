@@ -1,5 +1,5 @@
 """Review and gate for every task kind, through the real CLI: status lists every task's source
-file, approvals are versioned per kind (nbv1 / srcv1), a text source diffs as unified text."""
+file, approvals are versioned per kind (nbv1 / srcv2), a text source diffs as unified text."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ def test_review_status_lists_every_task_source(mixed):
     # the review closure (issue 23): the client module the spec names and the spec itself change
     # what runs, so they are review targets too
     assert {"clients.py", "pipeline.yaml"} <= set(states)
-    assert states["pipeline.yaml"]["version"].startswith("srcv1:")
+    assert states["pipeline.yaml"]["version"].startswith("srcv2:")
     assert {states[p]["status"] for p in SOURCES} == {"unreviewed"}
-    assert states["sql/make.sql"]["version"].startswith("srcv1:")
-    assert states["tasks/raw.py"]["version"].startswith("nbv1:")
+    assert states["sql/make.sql"]["version"].startswith("srcv2:")
+    assert states["tasks/raw.py"]["version"].startswith("srcv2:")
 
 
 def test_approve_change_diff_and_gate_a_sql_source(mixed):
@@ -34,7 +34,7 @@ def test_approve_change_diff_and_gate_a_sql_source(mixed):
     proc = run(mixed, "nbgov", "review", "approve", "sql/make.sql", "tasks/raw.py", "-m", "ok", "--reviewer", bob)
     assert proc.returncode == 0, proc.stderr
     assert run(mixed, "nbgov", "review", "gate", "sql/make.sql", "tasks/raw.py").returncode == 0
-    # the approved text is kept as a snapshot, content-addressed by its srcv1 version
+    # the approved text is kept as a snapshot, content-addressed by its srcv2 version
     assert list((mixed / ".nbgov/snapshots").glob("*.txt"))
 
     sql = mixed / "sql/make.sql"
@@ -51,10 +51,12 @@ def test_approve_change_diff_and_gate_a_sql_source(mixed):
     gate = run(mixed, "nbgov", "review", "gate", "sql/make.sql", "tasks/raw.py")
     assert gate.returncode == 1 and "sql/make.sql: stale" in gate.stderr, gate.stderr
 
-    # line ends do not change a text source's version (a Windows checkout approves the same file)
+    # line ends are part of the version (a CR inside a shell comment is not a line end to bash):
+    # a checkout that rewrites them is a different file; the approved text is back, approved again
     subprocess.run(["git", "-C", str(mixed), "checkout", "--", "sql/make.sql"], check=True)
-    sql.write_bytes(sql.read_bytes().replace(b"\n", b"\r\n"))
     assert run(mixed, "nbgov", "review", "gate", "sql/make.sql").returncode == 0
+    sql.write_bytes(sql.read_bytes().replace(b"\n", b"\r\n"))
+    assert run(mixed, "nbgov", "review", "gate", "sql/make.sql").returncode == 1
 
 
 def test_a_function_module_change_makes_its_approval_stale(mixed):

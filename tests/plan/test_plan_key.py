@@ -56,7 +56,7 @@ def test_a_plan_round_trips_every_field_with_relative_paths(project: Path):
     assert raw["tasks"][1]["record"] == "products/get.lineage.json"
     assert set(raw["inputs"]) >= {"pipeline.yaml", "env.yaml", "scripts/load.py", "tasks/raw.py"}
     assert raw["inputs"]["env.yaml"] is None  # absent, and keyed as absent
-    assert raw["versions"]["scripts/load.py"].startswith("nbv1:")
+    assert raw["versions"]["scripts/load.py"].startswith("srcv2:")
     assert (plan_path(config).parent / ".gitignore").read_text().endswith("*\n")  # never committed
     infos, _ = plan_tasks(config)
     for got, want in zip(infos, _infos(project), strict=True):

@@ -3,6 +3,7 @@ edit -> status stale -> diff -> approve -> gate passes; plus the four-eyes rule.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
@@ -144,11 +145,13 @@ def test_diff_against_a_git_revision(project, nbgov, git, fixture_nb):
     assert never.code != 0 and "never approved" in never.err and "--rev" in never.err
 
 
-def test_py_percent_twin_has_the_ipynb_version(project, nbgov, fixture_nb):
+def test_py_percent_twin_is_versioned_by_its_bytes(project, nbgov, fixture_nb):
     shutil.copy(fixture_nb("train.py"), project / "notebooks" / "train.py")
     out = nbgov("version", NB, "notebooks/train.py", "--json")
     versions = json.loads(out.out)
-    assert versions[NB] == versions["notebooks/train.py"]
+    # a .py file is what Python reads, not jupytext's cells (docs/security.md, R1)
+    assert versions[NB].startswith("nbv1:") and versions["notebooks/train.py"] == "srcv2:" + hashlib.sha256(
+        (project / "notebooks/train.py").read_bytes()).hexdigest()
     paths = [s["path"] for s in json.loads(nbgov("review", "status", "--json").out)]
     assert paths == ["notebooks/train.ipynb", "notebooks/train.py"]
 

@@ -85,14 +85,14 @@ def read_text_source(path: str | Path) -> str:
 
 
 def read_source(path: str | Path) -> dict[str, Any] | str:
-    """A task's source file as nbgov versions it: a notebook dict for ``.ipynb`` and ``.py``
-    (scripts and function modules, read through jupytext), else its text."""
+    """A task's source file as nbgov versions it: a notebook dict for ``.ipynb``, else its exact
+    text (``.py`` scripts and modules too: their version binds the bytes Python reads)."""
 
     return read_notebook(path) if is_notebook_source(path) else read_text_source(path)
 
 
 def content_version(content: dict[str, Any] | str) -> str:
-    """The version of what :func:`read_source` returned: ``nbv1:...`` or ``srcv1:...``."""
+    """The version of what :func:`read_source` returned: ``nbv1:...`` or ``srcv2:...``."""
 
     return text_version(content) if isinstance(content, str) else notebook_version(content)
 

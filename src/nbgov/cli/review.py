@@ -419,7 +419,7 @@ def diff(
 @click.argument("notebooks", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def version(notebooks: tuple[str, ...], as_json: bool) -> None:
-    """Print the nbv1 version (content hash of cells and language) of NOTEBOOKS."""
+    """Print the version of NOTEBOOKS (nbv1 for .ipynb: cells and language; srcv2 for other files: their bytes)."""
     from nbgov.services.review.state import notebook_versions
 
     out = notebook_versions(list(notebooks))

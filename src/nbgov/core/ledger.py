@@ -77,7 +77,7 @@ _REQUIRED = {
 #: Field formats (the same as in the JSON Schema), so a re-hashed forgery cannot smuggle a path
 #: or a non-version into the fields that name files.
 _PATTERNS = {
-    "version": re.compile(r"(?:nbv1|srcv1):[0-9a-f]{64}"),  # notebooks; text sources (core.tasks)
+    "version": re.compile(r"(?:nbv1|srcv1|srcv2):[0-9a-f]{64}"),  # notebooks; text sources (core.tasks)
     "prev": re.compile(r"sha256:[0-9a-f]{64}"),
     "hash": re.compile(r"sha256:[0-9a-f]{64}"),
     "at": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z"),
@@ -99,7 +99,7 @@ class ReviewRecord:
         seq: position in the ledger, from 1.
         at: when, ISO 8601 UTC with a ``Z`` suffix.
         notebook: notebook path relative to the project root, posix.
-        version: the ``nbv1`` (notebook) or ``srcv1`` (text source) version decided on.
+        version: the ``nbv1`` (notebook) or ``srcv2`` (text source; legacy ``srcv1``) version decided on.
         decision: one of :data:`DECISIONS`.
         reviewer: who decided, ``Name <email>`` or a user name.
         note: free text (may be empty).

@@ -18,10 +18,13 @@ where ``KINDS`` is a :class:`TaskKind`, a list of them, or a callable returning 
 A plug-in that fails to load, returns something else, or reuses a kind name is skipped with an
 :class:`~nbgov.core.errors.NbgovWarning`.
 
-Source versions (:func:`text_version`): notebooks and Python modules are versioned with
-``nbv1`` (:mod:`nbgov.core.identity`, read through jupytext for ``.py``); any other source file
-(``.sql``, ``.sh``, ...) gets ``srcv1:<sha256>`` of its normalised text: CRLF and CR turned into
-LF, trailing whitespace-only lines dropped, UTF-8.
+Source versions (:func:`text_version`): ``.ipynb`` notebooks are versioned with ``nbv1``
+(:mod:`nbgov.core.identity`: cells without outputs). Every other source file (``.py`` scripts
+and modules, ``.sql``, ``.sh``, ...) gets ``srcv2:<sha256>`` of its exact bytes: Python and the
+shells read those bytes (a coding cookie, a form feed, a CR inside a comment), so any reading
+that drops or rewrites a byte would let two files that run differently share a version.
+``srcv1`` (normalised text, before 2026-12) is still read from old ledgers and snapshots, but
+a file's current version is never ``srcv1``, so its old approvals are stale once.
 """
 
 from __future__ import annotations
@@ -36,11 +39,16 @@ from nbgov.core.errors import NbgovWarning
 
 ENTRY_POINT_GROUP = "nbgov.task_kinds"
 
-#: The version algorithm of non-notebook source files.
-TEXT_ALGORITHM = "srcv1"
+#: The version algorithm of non-notebook source files: the SHA-256 of their exact bytes.
+TEXT_ALGORITHM = "srcv2"
 
-#: Source suffixes versioned as notebooks (``nbv1``): read as cells, not as plain text.
-NOTEBOOK_SOURCE_SUFFIXES = (".ipynb", ".py")
+#: The former text algorithm (normalised text); old ledgers and snapshots still hold it.
+LEGACY_TEXT_ALGORITHM = "srcv1"
+
+#: Source suffixes versioned as notebooks (``nbv1``): read as cells, not as plain text. A
+#: ``.py`` file is not one of them: jupytext's reading of it (cell titles in metadata, lines
+#: split by str.splitlines) is not what Python runs.
+NOTEBOOK_SOURCE_SUFFIXES = (".ipynb",)
 
 
 @dataclass(frozen=True)
@@ -163,7 +171,7 @@ def load_kinds(plugins: bool = True) -> KindRegistry:
 
 
 def normalise_text(text: str) -> str:
-    """Source text as ``srcv1`` hashes it: LF line ends, trailing blank lines dropped."""
+    """Source text as the legacy ``srcv1`` hashed it: LF line ends, trailing blank lines dropped."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
@@ -171,8 +179,36 @@ def normalise_text(text: str) -> str:
 
 
 def text_version(text: str) -> str:
-    """The ``srcv1`` version of a non-notebook source file's text."""
-    return f"{TEXT_ALGORITHM}:{hashlib.sha256(normalise_text(text).encode('utf-8')).hexdigest()}"
+    """The ``srcv2`` version of a non-notebook source file: the SHA-256 of its exact bytes
+    (``text`` as strictly decoded from UTF-8, so encoding it gives those bytes back)."""
+    return f"{TEXT_ALGORITHM}:{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
+
+
+def legacy_text_version(text: str) -> str:
+    """The ``srcv1`` version of ``text`` (its normalised form): only to check old snapshots."""
+    return f"{LEGACY_TEXT_ALGORITHM}:{hashlib.sha256(normalise_text(text).encode('utf-8')).hexdigest()}"
+
+
+def is_text_version(version: str) -> bool:
+    """Whether ``version`` versions a text source (``srcv2``, or the legacy ``srcv1``)."""
+    return version.startswith((TEXT_ALGORITHM + ":", LEGACY_TEXT_ALGORITHM + ":"))
+
+
+#: Characters that end or hide a line for some reader but not for others (str.splitlines,
+#: terminals): a diff shows them escaped so a reviewer sees every byte that changed.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029\ufeff]")
+
+
+def visible_lines(text: str) -> list[str]:
+    """``text`` split at LF only, other control characters shown as ``\\xNN`` / ``\\uNNNN``
+    (a form feed or CR inside a comment is not a line end to Python or bash, and must not be
+    hidden or turned into one by a diff)."""
+
+    def escape(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return [_INVISIBLE.sub(escape, line) for line in text.split("\n")]
 
 
 def is_notebook_source(path: str | Path) -> bool:

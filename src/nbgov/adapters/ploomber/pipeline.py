@@ -19,7 +19,7 @@ from typing import Any
 
 from nbgov.adapters._deferred import deferred_imports
 from nbgov.adapters.notebooks import read_notebook
-from nbgov.adapters.ploomber import sources, storage
+from nbgov.adapters.ploomber import literal_params, sources, storage
 from nbgov.adapters.ploomber.describe import TaskInfo, describe_dag
 from nbgov.adapters.ploomber.outcomes import EXCEPTION_LINE, BuildResult, ContentCheck
 from nbgov.adapters.ploomber.outcomes import quiet as _quiet
@@ -49,6 +49,8 @@ def _import_ploomber():
     with warnings.catch_warnings(), deferred_imports():
         warnings.simplefilter("ignore")
         from ploomber.spec import DAGSpec  # noqa: F401
+    # upstream/product in a parameters cell: literals only, never eval()ed in this process (R4)
+    literal_params.install()
     logging.getLogger("ploomber").setLevel(logging.ERROR)
     logging.getLogger("papermill").setLevel(logging.WARNING)
 

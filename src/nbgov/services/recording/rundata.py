@@ -36,8 +36,8 @@ def mlflow_name(name: str) -> str:
 
 
 def source_version(task: TaskInfo) -> str | None:
-    """The version of the task's source file (``nbv1`` for notebooks, scripts and function
-    modules, ``srcv1`` for other text sources; see :mod:`nbgov.core.tasks`); None without one."""
+    """The version of the task's source file (``nbv1`` for ``.ipynb`` notebooks, ``srcv2``
+    for scripts, function modules and other text sources; see :mod:`nbgov.core.tasks`); None without one."""
     return task_source_version(task.source_file)
 
 

@@ -17,7 +17,7 @@ from nbgov.core.config import Config
 from nbgov.core.errors import Location, NotebookError, ReviewError
 from nbgov.core.identity import short_version
 from nbgov.core.ledger import ReviewRecord, status_of
-from nbgov.core.tasks import normalise_text
+from nbgov.core.tasks import visible_lines
 from nbgov.services.review import store
 from nbgov.services.review.state import read_current
 from nbgov.services.review.store import ReviewSettings
@@ -107,7 +107,7 @@ def diff_against_approved(
 
 def _as_text(content: dict[str, Any] | str) -> str:
     if isinstance(content, str):
-        return normalise_text(content)
+        return content  # exact: a CR or form feed that changed must show in the diff
     # a notebook compared with a text file (a renamed source): its cells' sources, in order
     return "\n".join("".join(c.get("source", "")) for c in content.get("cells", []))
 
@@ -118,7 +118,7 @@ def _text_diff(rel: str, approved_version: str | None, version: str, base: dict[
     import difflib
 
     base_text, current_text = _as_text(base), _as_text(current)
-    lines = list(difflib.unified_diff(base_text.splitlines(keepends=False), current_text.splitlines(keepends=False),
+    lines = list(difflib.unified_diff(visible_lines(base_text), visible_lines(current_text),
                                       f"{rel} ({label})", f"{rel} (working copy)", lineterm=""))
     return {
         "path": rel,

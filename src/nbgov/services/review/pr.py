@@ -34,6 +34,7 @@ from nbgov.core.errors import ConfigError, GateError, Location, NbgovError, Note
 from nbgov.core.four_eyes import principal_names, shared_identity
 from nbgov.core.ledger import ReviewRecord, by_notebook, status_of, unique_records
 from nbgov.core.targets import kind_of
+from nbgov.core.tasks import visible_lines
 from nbgov.services.review import threads as thread_store
 from nbgov.services.review import trust
 from nbgov.services.review.base import TrustBase, trust_base
@@ -123,12 +124,13 @@ def _read(path: Path) -> dict[str, Any] | str | None:
     try:
         return read_source(path)
     except NotebookError:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return path.read_bytes().decode("utf-8", errors="replace")
 
 
 def _raw_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        # bytes as they are: read_text would turn a CR into a line end the diff then hides
+        return path.read_bytes().decode("utf-8", errors="replace") if path.is_file() else ""
     except OSError:
         return ""
 
@@ -186,7 +188,7 @@ def _diff(kind_path: str, before: dict[str, Any] | str | None, after: dict[str, 
         cells = celldiff.compare_cells(before, after)
         shown = [c for c in cells if c["change"] != "unchanged" or c["outputs_changed"]]
         return {"format": "cells", "cells": shown, "counts": celldiff.counts(cells), "lines": []}
-    lines = list(difflib.unified_diff(raw_before.splitlines(), raw_after.splitlines(), "base", "head",
+    lines = list(difflib.unified_diff(visible_lines(raw_before), visible_lines(raw_after), "base", "head",
                                       lineterm="", n=2))[2:]
     added = sum(1 for x in lines if x.startswith("+"))
     removed = sum(1 for x in lines if x.startswith("-"))

@@ -88,8 +88,8 @@ def relative_path(config: Config, notebook: str | Path) -> tuple[Path, str]:
 
 def read_current(config: Config, notebook: str | Path) -> tuple[Path, str, dict[str, Any] | str, str]:
     """(absolute path, relative path, content, current version) of a notebook or other task
-    source: the content is a notebook dict (``.ipynb``, ``.py`` scripts and modules) or the
-    text of a ``.sql`` / ``.sh``... file (versioned ``srcv1``, see :mod:`nbgov.core.tasks`).
+    source: the content is a notebook dict (``.ipynb``) or the exact text of a ``.py`` /
+    ``.sql`` / ``.sh``... file (versioned ``srcv2``, see :mod:`nbgov.core.tasks`).
 
     Raises:
         NotebookError: outside the project, missing or unreadable.

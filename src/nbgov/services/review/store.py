@@ -24,7 +24,7 @@ from nbgov.core.identity import notebook_version
 from nbgov.core.ledger import ReviewRecord, parse_ledger
 from nbgov.core.ledger_merge import merge_ledgers
 from nbgov.core.localfiles import ignore_machine_local
-from nbgov.core.tasks import TEXT_ALGORITHM, normalise_text, text_version
+from nbgov.core.tasks import LEGACY_TEXT_ALGORITHM, is_text_version, legacy_text_version, text_version
 
 DEFAULT_LEDGER = ".nbgov/reviews.jsonl"
 DEFAULT_SNAPSHOTS = ".nbgov/snapshots"
@@ -230,17 +230,17 @@ def append(
 
 
 def _is_text(version: str) -> bool:
-    return version.startswith(TEXT_ALGORITHM + ":")
+    return is_text_version(version)
 
 
 def snapshot_path(snapshots: Path, version: str) -> Path:
     """Where the approved snapshot of ``version`` lives (content-addressed by the version):
-    ``<hex>.ipynb`` for notebooks, ``<hex>.txt`` for text sources (``srcv1``)."""
+    ``<hex>.ipynb`` for notebooks, ``<hex>.txt`` for text sources (``srcv2``, legacy ``srcv1``)."""
     return snapshots / (version.split(":", 1)[-1] + (".txt" if _is_text(version) else ".ipynb"))
 
 
 def write_snapshot(snapshots: Path, version: str, view: dict[str, Any] | str) -> Path:
-    """Store ``view`` (cells without outputs, or a text source's text) as the snapshot of
+    """Store ``view`` (cells without outputs, or a text source's exact text) as the snapshot of
     ``version``; idempotent."""
     path = snapshot_path(snapshots, version)
     text = isinstance(view, str)
@@ -249,7 +249,7 @@ def write_snapshot(snapshots: Path, version: str, view: dict[str, Any] | str) ->
             "internal error: snapshot does not have the approved version", Location(path)
         )
     if not path.exists():
-        body = normalise_text(view) + "\n" if text else (
+        body = view if text else (  # a text snapshot is the source byte for byte (srcv2)
             json.dumps(view, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
         atomic_write(path, body)
     return path
@@ -267,10 +267,11 @@ def read_snapshot(snapshots: Path, version: str) -> dict[str, Any] | str | None:
         return None
     if _is_text(version):
         body = _read_text(path)
-        if text_version(body) != version:
+        legacy = version.startswith(LEGACY_TEXT_ALGORITHM + ":")
+        if (legacy_text_version(body) if legacy else text_version(body)) != version:
             raise LedgerError("approved snapshot does not match its version (edited?)", Location(path),
                               hint="restore it from git")
-        return normalise_text(body)
+        return body
     try:
         nb = json.loads(_read_text(path))
     except json.JSONDecodeError as exc:

@@ -20,7 +20,7 @@ The closure, found statically (no Ploomber import, no project code run):
   changes the working folder, ``%run $var`` (:mod:`.imports_scan`; docs/security.md, R4).
 
 Each target has a version of its meaning (:func:`nbgov.adapters.notebooks.content_version`):
-``nbv1`` for notebooks and Python files, ``srcv1`` (normalised text) for the rest. The review
+``nbv1`` for ``.ipynb`` notebooks, ``srcv2`` (the exact bytes) for the rest, ``.py`` included. The review
 status, ``review gate`` and the build's approval gate cover all of them.
 """
 
