@@ -15,6 +15,9 @@ The closure, found statically (no Ploomber import, no project code run):
   (:mod:`.syspath`; inside the project), then the spec's folder, kept only inside the project
   (never a virtualenv);
 - every ``.pth`` file of a folder given to ``site.addsitedir`` (what its lines import or add);
+- every module importable by name from the folders first on a kernel's import path (the root,
+  the spec's folder, a Python task source's folder, a task's papermill ``cwd``), and what it
+  imports: any library may import it, lazily (:mod:`.shadows`);
 - every Python module of the project when a file of the closure does what the closure cannot
   follow: changes ``sys.path`` with a computed value, imports a module by a computed name,
   changes the working folder, ``%run $var`` (:mod:`.imports_scan`; docs/security.md, R4).
@@ -45,6 +48,8 @@ TASK_DOTTED = ("on_render", "on_finish", "on_failure", "client", "product_client
 #: Packages that govern the build rather than belong to it (nbgov's own hooks in a spec, even
 #: when nbgov is installed from a folder inside the project, as in its own repository).
 TOOL_PACKAGES = frozenset({"nbgov"})
+#: Task sources run as Python by a kernel or interpreter (their folders are on its import path).
+_PYTHON = (".ipynb", ".py")
 #: Folders never searched for the project's modules (virtualenvs, tool caches).
 _OUTSIDE = {".venv", "venv", "site-packages", "dist-packages", "node_modules", "__pycache__", ".git"}
 
@@ -251,7 +256,7 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
     problems = [] if problems is None else problems
     # the folders first on a kernel's import path: its working folder (the root, or a task's
     # papermill `cwd`), a task's source folder, the spec's folder (docs/security.md, R4)
-    kernel_folders = dict.fromkeys([root, spec_path.parent, *(p.parent for p in start)])
+    kernel_folders = dict.fromkeys([root, spec_path.parent, *(p.parent for p in start if p.suffix in _PYTHON)])
     for spec in [spec_path, *(sibling_specs(spec_path) if sources is None else [])]:
         resolve = Resolver(spec, _env_file(spec), root, overrides)
         named += _spec_start(spec.resolve(), root, wanted, _find, start, spec != spec_path, functions, resolve,
@@ -331,7 +336,8 @@ def _spec_start(spec_path: Path, root: Path, wanted: set[Path] | None, _find: _F
                                         f"({path.resolve()}); it cannot be reviewed")
             continue
         start.setdefault(path.resolve(), f"source of task {label}{of}")
-        if not task.is_function:  # a script runs from its folder; a notebook may (local_execution)
+        if not task.is_function and path.suffix in _PYTHON:  # Python, in its folder (a
+            # script always, a notebook with local_execution) or in a papermill `cwd`
             kernel_folders.setdefault(path.resolve().parent)
             for folder in _working_folders(spec, label, root, spec_path, resolve):
                 kernel_folders.setdefault(folder)
