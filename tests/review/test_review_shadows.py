@@ -72,12 +72,15 @@ def test_a_papermill_cwd_is_a_kernel_folder(tmp_path: Path):
     found = targets(root)
     assert found["lib-x/helper.py"].startswith("importable as `helper` from lib-x/"), found
     assert "lib-x/dep.py" in found  # what it imports, too
+    assert "lib-x/helper.py" in {t.path for t in render_targets(load_config(root))}  # gated before loading
     (root / "pipeline.yaml").write_text(spec.replace("cwd: lib", "executor_params: {cwd: lib-x}")
                                         .replace("papermill_params:\n      ", ""))
     assert "lib-x/helper.py" in targets(root)
     (root / "pipeline.yaml").write_text(spec.replace("cwd: lib", "cwd: ../elsewhere"))
-    assert any("`papermill_params.cwd` of task" in p and "outside the project" in p
-               for p in unreviewable(load_config(root)))
+    problems: list[str] = []
+    render_targets(load_config(root), problems=problems)  # a governed build refuses before loading
+    for found in (unreviewable(load_config(root)), problems):
+        assert any("`papermill_params.cwd` of task" in p and "outside the project" in p for p in found), found
 
 
 def test_a_script_tasks_folder_is_a_kernel_folder(tmp_path: Path):

@@ -328,6 +328,9 @@ def _spec_start(spec_path: Path, root: Path, wanted: set[Path] | None, _find: _F
             task = RawTask({**spec, "source": rendered}, task.index, task.origin, task.loader)
         path = _find(task.source.rsplit(".", 1)[0], spec_path.parent) if task.is_function else task.path
         take = wanted is None or (path is not None and path.resolve() in wanted) or (functions and task.is_function)
+        if not task.is_function:  # a papermill `cwd`, whichever task runs: also gated before the
+            for folder in _working_folders(spec, label, root, spec_path, resolve):  # pipeline loads
+                kernel_folders.setdefault(folder)
         if path is None or not take:
             continue
         if not _in_project(path, root):
@@ -336,11 +339,8 @@ def _spec_start(spec_path: Path, root: Path, wanted: set[Path] | None, _find: _F
                                         f"({path.resolve()}); it cannot be reviewed")
             continue
         start.setdefault(path.resolve(), f"source of task {label}{of}")
-        if not task.is_function and path.suffix in _PYTHON:  # Python, in its folder (a
-            # script always, a notebook with local_execution) or in a papermill `cwd`
-            kernel_folders.setdefault(path.resolve().parent)
-            for folder in _working_folders(spec, label, root, spec_path, resolve):
-                kernel_folders.setdefault(folder)
+        if not task.is_function and path.suffix in _PYTHON:  # Python, in its folder (a script
+            kernel_folders.setdefault(path.resolve().parent)  # always, a notebook with local_execution)
     return named
 
 
