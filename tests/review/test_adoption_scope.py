@@ -32,8 +32,10 @@ def _with_pipeline(project, fixture_nb):
 
 def test_default_review_scope_is_the_pipelines_task_sources(project, fixture_nb):
     root = _with_pipeline(project, fixture_nb)
-    # README.ipynb is no task: not a review target (the spec is: the review closure)
-    assert discover_notebooks(load_config(root)) == ["notebooks/train.ipynb", "pipeline.yaml", "tasks/raw.py"]
+    # README.ipynb is no task: not a review target (the spec is: the review closure); the
+    # package tasks/ at the root is importable by name from the kernel's folder (R4)
+    assert discover_notebooks(load_config(root)) == ["notebooks/train.ipynb", "pipeline.yaml", "tasks/__init__.py",
+                                                     "tasks/raw.py"]
 
 
 def test_missing_review_paths_folder_points_to_the_config(project, nbgov):
@@ -47,7 +49,7 @@ def test_gate_names_the_kind_of_target(project, nbgov, fixture_nb):
     _with_pipeline(project, fixture_nb)
     gate = nbgov("review", "gate")
     assert gate.code == 1
-    assert "1 notebook, 1 spec file and 1 module not approved" in gate.err
+    assert "2 modules, 1 notebook and 1 spec file not approved" in gate.err
     assert "notebook(s)" not in gate.err
 
 
@@ -104,11 +106,13 @@ def test_the_other_specs_are_reviewed_too(project, fixture_nb, nbgov):
     (root / "env.serve.yaml").write_text("split: serve\n")
     config = load_config(root)
     assert discover_notebooks(config) == ["env.serve.yaml", "notebooks/serve.ipynb", "notebooks/train.ipynb",
-                                          "pipeline.serve.yaml", "pipeline.yaml", "tasks/raw.py"]
+                                          "pipeline.serve.yaml", "pipeline.yaml", "tasks/__init__.py",
+                                          "tasks/raw.py"]
     gate = nbgov("review", "gate")
-    assert "2 notebooks, 2 spec files, 1 env file and 1 module not approved" in gate.err, gate.err
+    assert "2 notebooks, 2 spec files, 2 modules and 1 env file not approved" in gate.err, gate.err
     build_gate = [t.path for t in review_targets(config, [root / "notebooks" / "train.ipynb"])]
-    assert build_gate == ["notebooks/train.ipynb", "pipeline.yaml"]
+    # the root's package tasks/ is importable by the notebook's kernel whichever task runs (R4)
+    assert build_gate == ["notebooks/train.ipynb", "pipeline.yaml", "tasks/__init__.py", "tasks/raw.py"]
 
 
 def test_an_env_file_is_an_env_file_and_reaches_every_task(tmp_path):

@@ -146,8 +146,10 @@ def module_file(module: str, root: Path) -> Path | None:
     spec = None
     for depth in range(len(parts)):
         try:
-            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: depth + 1]), search)
-        except (ImportError, ValueError):
+            # by its last part in the parent's folders: the full name of a module inside a namespace
+            # package would make importlib look its parent up in sys.modules (KeyError, not imported)
+            spec = importlib.machinery.PathFinder.find_spec(parts[depth], search)
+        except (ImportError, ValueError, KeyError):
             return None
         if spec is None:
             return None

@@ -1,10 +1,16 @@
 """Project files Python may run in place of reviewed code, though nothing reviewed names them.
 
-- **Shadows.** A kernel's working folder and the spec's folder are on its import path before
-  site-packages (IPython's ``''``, Ploomber's spec folder while it loads the pipeline). A
-  project file named like an installed module (``selectors.py``, ``tabulate.py``, an
-  ``ipykernel/`` package) is imported in its place by any library that imports it, lazily
-  too: the closure cannot see those imports, so every such file is a review target.
+- **Importable by name.** A kernel's working folder, a task's source folder and the spec's
+  folder are on its import path before site-packages (IPython's ``''``, ScriptRunner's
+  ``PYTHONPATH``, Ploomber's spec folder while it loads the pipeline). Every module there is
+  imported by any library that imports its name, lazily too, whether or not a module of that
+  name is installed: an optional dependency (pandas' ``zstandard``), IPython's default
+  extension tried first as the top-level ``storemagic``, ``tabulate``, ``selectors``... The
+  closure cannot see those imports, so every module importable by name from those folders is
+  a review target: ``NAME.py``, sourceless ``NAME.pyc``, extension modules (``NAME*.so``,
+  ``.pyd``), and every module of a package folder there (``NAME/__init__.py`` and what it
+  holds, a namespace folder without ``__init__.py`` too, unless a regular module of that name
+  is installed: Python then never looks into the folder).
 - **Unchecked bytecode.** Python loads a ``__pycache__`` file compiled with
   ``PycInvalidationMode.UNCHECKED_HASH`` without looking at its source: such a file beside a
   reviewed module is a target of its own (its module being approved says nothing of it).
@@ -21,35 +27,79 @@ from pathlib import Path
 
 #: pyc header flags (PEP 552): bit 0 hash-based, bit 1 check the source
 _HASH_BASED, _CHECK_SOURCE = 1, 2
+#: What Python's FileFinder loads as a module, this platform's and Windows' (a repository
+#: reviewed here may run there), longest first (``.abi3.so`` before ``.so``).
+MODULE_SUFFIXES = tuple(sorted({*importlib.machinery.all_suffixes(), ".py", ".pyw", ".pyc", ".pyd", ".so"},
+                               key=len, reverse=True))
+#: Folders never searched inside a package (caches, virtualenvs, the tool's own package: a
+#: copy of nbgov inside the project, as in its own repository, is the tool, not the project's).
+_SKIP = {"__pycache__", "site-packages", "dist-packages", "node_modules", "nbgov"}
 
 
-def shadowing_files(folders: Iterable[Path]) -> dict[Path, str]:
-    """Modules and packages directly in ``folders`` named like a module installed in this
-    environment (standard library or site-packages): path -> why."""
-    folders = [f.resolve() for f in dict.fromkeys(folders) if f.is_dir()]
+def module_name(filename: str) -> str | None:
+    """The module name a file is imported under (``foo`` for ``foo.cpython-311-x86_64-linux-gnu.so``),
+    None when Python's file finder never loads it (not a module suffix, not an identifier)."""
+    for suffix in MODULE_SUFFIXES:
+        if filename.endswith(suffix):
+            name = filename[: -len(suffix)]
+            return name if name.isidentifier() else None
+    return None
+
+
+def importable_files(folders: Iterable[Path], root: Path) -> dict[Path, str]:
+    """Every module importable by name from ``folders`` (the first folders of a kernel's import
+    path): its files directly there and every module of a package folder there: path -> why."""
     out: dict[Path, str] = {}
-    for folder in folders:
+    for folder in [f.resolve() for f in dict.fromkeys(folders) if f.is_dir()]:
+        inside = folder.is_relative_to(root) and folder != root
+        where = folder.relative_to(root).as_posix() + "/" if inside else "the project root"
         for entry in sorted(folder.iterdir()):
-            if entry.suffix == ".py" and entry.is_file():
-                name, path = entry.stem, entry
-            elif entry.is_dir() and (entry / "__init__.py").is_file():
-                name, path = entry.name, entry / "__init__.py"
-            else:
-                continue
-            if name.isidentifier() and _installed(name, tuple(folders)):
-                out[path.resolve()] = (f"named like the installed module `{name}`: imported in its place "
-                                       "from the kernel's or the spec's folder")
+            if entry.is_file() and (name := module_name(entry.name)):
+                out.setdefault(entry, _why(name, where))
+            elif (entry.is_dir() and entry.name.isidentifier() and entry.name not in _SKIP - {"nbgov"}
+                  and _package_or_namespace(entry, root)):
+                for path, dotted in _package_modules(entry, entry.name):
+                    out.setdefault(path, _why(dotted, where))
+    return out
+
+
+def _why(dotted: str, where: str) -> str:
+    return (f"importable as `{dotted}` from {where}, a folder first on a kernel's import path: "
+            "any library importing that name runs it")
+
+
+def _package_or_namespace(folder: Path, root: Path) -> bool:
+    """Whether Python imports from ``folder`` by its name: a regular package, or a namespace
+    folder when no regular module of that name is installed (it would win over the folder)."""
+    if any((folder / f"__init__{s}").is_file() for s in MODULE_SUFFIXES):
+        return True
+    return not _installed_regular(folder.name, root.resolve())
+
+
+def _package_modules(folder: Path, dotted: str) -> list[tuple[Path, str]]:
+    """Every module file in ``folder`` and its subfolders (each importable as ``dotted.SUB``),
+    skipping caches, hidden folders and folders whose names no import statement can name."""
+    out: list[tuple[Path, str]] = []
+    for entry in sorted(folder.iterdir()):
+        if entry.is_file() and (name := module_name(entry.name)):
+            out.append((entry, dotted if name == "__init__" else f"{dotted}.{name}"))
+        elif entry.is_dir() and entry.name.isidentifier() and entry.name not in _SKIP and not entry.is_symlink():
+            out += _package_modules(entry, f"{dotted}.{entry.name}")
     return out
 
 
 @functools.lru_cache(maxsize=4096)
-def _installed(name: str, project_folders: tuple[Path, ...]) -> bool:
+def _installed_regular(name: str, root: Path) -> bool:
+    """Whether this environment has a regular (not namespace) module ``name`` outside the
+    project ``root``: the standard library, site-packages."""
     if name in sys.stdlib_module_names or name in sys.builtin_module_names:
         return True
-    # the environment's import path without the working folder and the project's own folders
-    paths = [p for p in sys.path if p and Path(p).resolve() not in project_folders
-             and Path(p).resolve() != Path.cwd().resolve()]
-    return importlib.machinery.PathFinder.find_spec(name, paths) is not None
+    # the environment's import path without the working folder ('', a relative entry) and the project
+    cwd = Path.cwd().resolve()
+    paths = [p for p in sys.path if p and Path(p).is_absolute() and Path(p).resolve() != cwd
+             and not Path(p).resolve().is_relative_to(root)]
+    spec = importlib.machinery.PathFinder.find_spec(name, paths)
+    return spec is not None and spec.loader is not None
 
 
 def unchecked_bytecode(modules: Iterable[Path]) -> dict[Path, str]:

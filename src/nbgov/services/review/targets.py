@@ -15,6 +15,9 @@ The closure, found statically (no Ploomber import, no project code run):
   (:mod:`.syspath`; inside the project), then the spec's folder, kept only inside the project
   (never a virtualenv);
 - every ``.pth`` file of a folder given to ``site.addsitedir`` (what its lines import or add);
+- every module importable by name from the folders first on a kernel's import path (the root,
+  the spec's folder, a Python task source's folder, a task's papermill ``cwd``), and what it
+  imports: any library may import it, lazily (:mod:`.shadows`);
 - every Python module of the project when a file of the closure does what the closure cannot
   follow: changes ``sys.path`` with a computed value, imports a module by a computed name,
   changes the working folder, ``%run $var`` (:mod:`.imports_scan`; docs/security.md, R4).
@@ -45,6 +48,8 @@ TASK_DOTTED = ("on_render", "on_finish", "on_failure", "client", "product_client
 #: Packages that govern the build rather than belong to it (nbgov's own hooks in a spec, even
 #: when nbgov is installed from a folder inside the project, as in its own repository).
 TOOL_PACKAGES = frozenset({"nbgov"})
+#: Task sources run as Python by a kernel or interpreter (their folders are on its import path).
+_PYTHON = (".ipynb", ".py")
 #: Folders never searched for the project's modules (virtualenvs, tool caches).
 _OUTSIDE = {".venv", "venv", "site-packages", "dist-packages", "node_modules", "__pycache__", ".git"}
 
@@ -249,19 +254,29 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
             start.setdefault(source, "source of a task that would run")
     named: list[tuple[str, str]] = []  # (dotted, why)
     problems = [] if problems is None else problems
+    # the folders first on a kernel's import path: its working folder (the root, or a task's
+    # papermill `cwd`), a task's source folder, the spec's folder (docs/security.md, R4)
+    kernel_folders = dict.fromkeys([root, spec_path.parent, *(p.parent for p in start if p.suffix in _PYTHON)])
     for spec in [spec_path, *(sibling_specs(spec_path) if sources is None else [])]:
         resolve = Resolver(spec, _env_file(spec), root, overrides)
-        named += _spec_start(spec.resolve(), root, wanted, _find, start, spec != spec_path, functions, resolve)
+        named += _spec_start(spec.resolve(), root, wanted, _find, start, spec != spec_path, functions, resolve,
+                             kernel_folders)
         problems += resolve.problems
     for dotted, why in named:
         module = _module_path(dotted, [spec_path.parent, root], _find)
         if _in_project(module, root):  # named explicitly: wherever it is in the project
             for path in [module, *_packages(module.resolve(), root)]:  # type: ignore[union-attr]
                 start.setdefault(path.resolve(), why)  # type: ignore[union-attr]
-    kernel_folders = [root, spec_path.parent, *(p.parent for p in start if p.suffix == ".ipynb")]
-    for path, why in shadows.shadowing_files(kernel_folders).items():
-        start.setdefault(path, why)
+    importable: dict[Path, str] = {}
+    for path, why in shadows.importable_files(kernel_folders, root).items():
+        if path.resolve().is_relative_to(root):
+            importable.setdefault(path.resolve(), why)
+        else:  # a symlink leaving the project: its content changes without a commit
+            problems.append(f"{path.relative_to(root).as_posix()}: {why}, but it is outside the project "
+                            f"({path.resolve()}); it cannot be reviewed")
     closure = _close(start, root, spec_path.parent, _find)
+    if more := {p: why for p, why in importable.items() if p not in closure}:  # and what they import
+        closure = _close({**closure, **more}, root, spec_path.parent, _find)
     for path, why in shadows.unchecked_bytecode(list(closure)).items():
         closure.setdefault(path, why)
     targets = [Target(p.relative_to(root).as_posix(), why) for p, why in closure.items()]
@@ -290,10 +305,13 @@ def _loader_templates(loader: object, spec_path: Path, root: Path, _find: _Finde
 
 
 def _spec_start(spec_path: Path, root: Path, wanted: set[Path] | None, _find: _Finder,
-                start: dict[Path, str], other: bool, functions: bool, resolve: Resolver) -> list[tuple[str, str]]:
+                start: dict[Path, str], other: bool, functions: bool, resolve: Resolver,
+                kernel_folders: dict[Path, None]) -> list[tuple[str, str]]:
     """Add one spec's own files (the spec, its env file and partial, its tasks' sources) to
-    ``start``; return the dotted paths it names (hooks, clients, executor, source loader,
-    ``dotted_path`` params...) with why. Placeholders in those paths go through ``resolve``."""
+    ``start``, and to ``kernel_folders`` the folders its tasks' kernels import from first (a
+    source's folder, a papermill ``cwd``); return the dotted paths it names (hooks, clients,
+    executor, source loader, ``dotted_path`` params...) with why. Placeholders in those paths
+    go through ``resolve``."""
     of = f" of {spec_path.name}" if other else ""
     start.setdefault(spec_path, "another pipeline spec (`-e`)" if other else "the pipeline spec")
     env = _env_file(spec_path)
@@ -333,6 +351,9 @@ def _spec_start(spec_path: Path, root: Path, wanted: set[Path] | None, _find: _F
             task = RawTask({**spec, "source": rendered}, task.index, task.origin, task.loader)
         path = _find(task.source.rsplit(".", 1)[0], spec_path.parent) if task.is_function else task.path
         take = wanted is None or (path is not None and path.resolve() in wanted) or (functions and task.is_function)
+        if not task.is_function:  # a papermill `cwd`, whichever task runs: also gated before the
+            for folder in _working_folders(spec, label, root, spec_path, resolve):  # pipeline loads
+                kernel_folders.setdefault(folder)
         if path is None or not take:
             continue
         if not _in_project(path, root):
@@ -341,4 +362,29 @@ def _spec_start(spec_path: Path, root: Path, wanted: set[Path] | None, _find: _F
                                         f"({path.resolve()}); it cannot be reviewed")
             continue
         start.setdefault(path.resolve(), f"source of task {label}{of}")
+        if not task.is_function and path.suffix in _PYTHON:  # Python, in its folder (a script
+            kernel_folders.setdefault(path.resolve().parent)  # always, a notebook with local_execution)
     return named
+
+
+def _working_folders(spec: dict[str, Any], label: str, root: Path, spec_path: Path,
+                     resolve: Resolver) -> list[Path]:
+    """The working folder a task's ``papermill_params`` / ``executor_params`` give its kernel
+    (``cwd``: its ``''`` on ``sys.path``), relative to the build's working folder (the root, or
+    the spec's); one the closure cannot follow (computed, outside the project) is a problem."""
+    out = []
+    for key in ("papermill_params", "executor_params"):
+        params = spec.get(key)
+        if not isinstance(params, dict) or params.get("cwd") is None:
+            continue
+        where = f"`{key}.cwd` of task {label}"
+        value = resolve(params["cwd"], where)
+        if value is None:
+            continue  # the resolver named the placeholder that does not resolve
+        folders = [(base / str(value)).resolve() for base in dict.fromkeys([root, spec_path.parent])]
+        inside = [f for f in folders if f.is_relative_to(root)]
+        if not isinstance(value, (str, Path)) or not inside:
+            resolve.problems.append(f"{spec_path.name}: {where} {value!r} is outside the project; "
+                                    "the modules its kernel imports cannot be reviewed")
+        out += inside
+    return out

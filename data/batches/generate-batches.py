@@ -1,4 +1,4 @@
-"""Write the example's production batches (deterministic): ``python data/batches/generate.py``.
+"""Write the example's production batches (deterministic): ``python data/batches/generate-batches.py``.
 
 The rows come from the breast-cancer data that ships inside scikit-learn, with the same two
 engineered columns as notebooks/features.ipynb, so a batch looks like what the model was trained
@@ -8,6 +8,9 @@ on. Three batches, 200 rows each:
 - ``batch-02-ok-unlabeled.csv``: another plain sample, without labels: drift only;
 - ``batch-03-drift.csv``: a sample whose size and texture features are shifted (as after a change
   of imaging device), with labels: drift alerts and the model's F1 drops.
+
+Its name is no Python identifier on purpose: no import can name it, so it is no module a
+kernel could import from the project (docs/security.md, R4) and needs no review.
 """
 
 from pathlib import Path
