@@ -190,7 +190,7 @@ def test_loaders_under_other_names_and_dotted_resolvers_are_followed(tmp_path: P
 def test_a_py_script_source_is_read_as_the_notebook_jupytext_makes(tmp_path: Path):
     """16, 03: Ploomber runs a .py task source through jupytext: a magic line (which plain Python
     cannot parse) hides no import, and a commented magic (`# %run x.py`) is a magic again."""
-    root = project(tmp_path, modules=("nb/helper.py", "nb/ran.py", "nb/other_ran.py"))
+    root = project(tmp_path, modules=("nb/helper.py", "nb/ran.py", "nb/other_ran.py", "nb/m_active.py"))
     (root / "pipeline.yaml").write_text("tasks:\n  - source: nb/s.py\n    product: out/s.ipynb\n")
     (root / "nb/s.py").write_text('# %% tags=["parameters"]\nupstream = None\nproduct = None\n\n'
                                   "# %%\n%matplotlib inline\nimport helper\n")
@@ -201,6 +201,8 @@ def test_a_py_script_source_is_read_as_the_notebook_jupytext_makes(tmp_path: Pat
     assert targets(root).get("nb/ran.py") == "run by nb/s.py"
     (root / "nb/s.py").write_text("import os\n# %run other_ran.py\n")  # light format (no markers)
     assert "nb/other_ran.py" in targets(root)
+    (root / "nb/s.py").write_text('import os\n\n# + active="ipynb"\n# import m_active\n')  # an inactive cell
+    assert "nb/m_active.py" in targets(root)
 
 
 def test_a_module_is_decoded_as_python_decodes_it(tmp_path: Path):

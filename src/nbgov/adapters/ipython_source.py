@@ -8,6 +8,7 @@ closure needs them; ``nbgov --help`` does not).
 from __future__ import annotations
 
 import importlib.util
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +30,22 @@ def script_cells(text: str) -> list[str] | None:
     except Exception:  # jupytext raises many kinds; the caller reads the file as plain Python
         return None
     return [str(c.get("source", "")) for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+
+
+#: A cell marker with jupytext's ``active`` metadata (``# %% active="ipynb"``, ``# + {"active": ...}``):
+#: the cell's code is commented out in the script and uncommented in the notebook.
+_ACTIVE = re.compile(r"^[ \t]*#[ \t]*(%%|\+|-).*active", re.MULTILINE)
+
+
+def comments_may_run(text: str) -> bool:
+    """Whether jupytext may turn a comment of this script into code: a commented magic
+    (``# %run x.py``, ``# !cmd``, jupytext's own test) or an inactive cell (``active=``
+    metadata). When not, the notebook it makes runs the code the text holds as Python."""
+    from jupytext.magics import is_magic  # lazy: see script_cells
+
+    if _ACTIVE.search(text):
+        return True
+    return any(line.lstrip().startswith("#") and is_magic(line, "python") for line in text.splitlines())
 
 
 @lru_cache(maxsize=1)

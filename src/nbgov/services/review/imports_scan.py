@@ -80,6 +80,14 @@ def _parse(source: str, mode: str, found: FileScan) -> ast.AST | None:
     return None
 
 
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
 def _python_sources(path: Path, found: FileScan) -> list[tuple[str, str]]:
     """The Python code of ``path`` as the import scan reads it, each with how to parse it."""
     try:
@@ -113,6 +121,8 @@ def _python_sources(path: Path, found: FileScan) -> list[tuple[str, str]]:
         return [(line, _OPTIONAL) for line in code]
     if path.suffix != ".py":  # a file %run runs (.ipy, no suffix): IPython code
         return [(s, _IPYTHON) for s in magics.cell_sources(text, found)]
+    if _parses(text) and not ipython_source.comments_may_run(text):
+        return [(text, _OPTIONAL)]  # its notebook runs the same code, cell by cell (jupytext is slow)
     cells = ipython_source.script_cells(text)
     if cells is None:  # jupytext cannot read it: a module only, parsed as the kernel would
         return [(text, _IPYTHON)]
