@@ -261,7 +261,7 @@ def test_runpy_and_run_m_of_a_package_or_folder_run_its_main(tmp_path: Path):
 def test_a_package_that_changes_its_path_makes_every_module_a_target(tmp_path: Path):
     """06: `import pkg.mod` runs pkg/__init__.py first (a target even when pkg.mod is not found
     there); an __init__ that extends __path__ may take pkg.mod from any folder: every module."""
-    root = project(tmp_path, "import pkg.mod", modules=("plugins/mod.py",))
+    root = project(tmp_path, "import pkg.mod\nappend(1)", modules=("plugins/mod.py",))
     (root / "nb/pkg").mkdir()
     (root / "nb/pkg/__init__.py").write_text("import os\n__path__.append(os.path.join('..', 'plugins'))\n")
     found = targets(root)

@@ -262,7 +262,8 @@ def _names(tree: ast.AST, package: str, found: FileScan) -> None:
                 found.why.append(CHDIR)
             elif called in _MAGIC_CALLS and isinstance(func, ast.Attribute):
                 _magic_call(node, called, package, found)
-            elif called in ("append", "extend", "insert") and getattr(func.value, "id", "") == "__path__":
+            elif (called in ("append", "extend", "insert") and isinstance(func, ast.Attribute)
+                  and getattr(func.value, "id", "") == "__path__"):
                 found.why.append(PACKAGE_PATH)
         elif isinstance(node, ast.Name) and node.id == "__path__" and isinstance(node.ctx, ast.Store):
             found.why.append(PACKAGE_PATH)  # `__path__ = extend_path(...)`, `__path__ += [...]`
