@@ -241,6 +241,9 @@ def test_code_that_does_not_parse_makes_every_runnable_file_a_target(tmp_path: P
     assert "tools/prep" in found and "tools/prep.ipy" in found and "tools/blob" not in found
     root = project(tmp_path, "script = None", "%run $script")
     assert "tools/prep.ipy" in targets(root)
+    root = project(tmp_path, "import newer")  # a module only the kernel's (newer) Python may parse
+    (root / "nb/newer.py").write_text("def broken(:\n    import hidden\n")
+    assert "newer.py has code that neither" in targets(root)["other/unrelated.py"]
     root = project(tmp_path, "import math")
     assert "tools/prep.ipy" not in targets(root)
 

@@ -45,11 +45,12 @@ _OPTIONAL, _IPYTHON = "optional", "ipython"
 _ZIP = b"PK\x03\x04"
 
 
-def scan_file(path: Path, package: str) -> FileScan:
+def scan_file(path: Path, package: str, script: bool = False) -> FileScan:
     """What ``path`` (a module, script, notebook, ``.pth`` file or a file ``%run`` runs) imports
-    and runs; ``package`` is the dotted package it belongs to, for relative imports."""
+    and runs; ``package`` is the dotted package it belongs to, for relative imports; ``script``:
+    ``path`` is a task source, which Ploomber runs as the notebook jupytext makes of a ``.py``."""
     found = FileScan()
-    for source, mode in _python_sources(path, found):
+    for source, mode in _python_sources(path, found, script):
         _scan_source(source, mode, package, found)
     return found
 
@@ -88,7 +89,7 @@ def _parses(source: str) -> bool:
     return True
 
 
-def _python_sources(path: Path, found: FileScan) -> list[tuple[str, str]]:
+def _python_sources(path: Path, found: FileScan, script: bool) -> list[tuple[str, str]]:
     """The Python code of ``path`` as the import scan reads it, each with how to parse it."""
     try:
         data = path.read_bytes()
@@ -121,8 +122,10 @@ def _python_sources(path: Path, found: FileScan) -> list[tuple[str, str]]:
         return [(line, _OPTIONAL) for line in code]
     if path.suffix != ".py":  # a file %run runs (.ipy, no suffix): IPython code
         return [(s, _IPYTHON) for s in magics.cell_sources(text, found)]
-    if _parses(text) and not ipython_source.comments_may_run(text):
-        return [(text, _OPTIONAL)]  # its notebook runs the same code, cell by cell (jupytext is slow)
+    if not script or (_parses(text) and not ipython_source.comments_may_run(text)):
+        # a module (imported, or %run: plain Python; a kernel's newer Python may parse what this
+        # one cannot: the conservative rule), or a script whose notebook runs the same code
+        return [(text, _IPYTHON)]
     cells = ipython_source.script_cells(text)
     if cells is None:  # jupytext cannot read it: a module only, parsed as the kernel would
         return [(text, _IPYTHON)]

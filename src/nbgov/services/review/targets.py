@@ -154,7 +154,9 @@ def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _F
     while queue:
         current = queue.pop()
         inits = _packages(current, root)  # innermost first: the file's package, its parents
-        scan = imports_scan.scan_file(current, ".".join(p.parent.name for p in reversed(inits)))
+        # a task source (why "source of ..."): Ploomber runs a .py one as jupytext's notebook
+        script = start.get(current, "").startswith("source of")
+        scan = imports_scan.scan_file(current, ".".join(p.parent.name for p in reversed(inits)), script)
         changes, names = scan.paths, scan.names
         rel = current.relative_to(root).as_posix()
         for ran in scan.runs:  # %run FILE: relative to the kernel's folder (the notebook's) or the root
