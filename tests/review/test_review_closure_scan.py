@@ -185,3 +185,123 @@ def test_loaders_under_other_names_and_dotted_resolvers_are_followed(tmp_path: P
     for name in ("loader", "alias", "resolve", "locate", "source"):
         assert f"nb/m_{name}.py" in found, (name, found)
     assert "other-files/unrelated.py" not in found
+
+
+# Sixth round: files read as the tools that run them read them (docs/security.md, R4).
+
+def test_a_py_script_source_is_read_as_the_notebook_jupytext_makes(tmp_path: Path):
+    """16, 03: Ploomber runs a .py task source through jupytext: a magic line (which plain Python
+    cannot parse) hides no import, and a commented magic (`# %run x.py`) is a magic again."""
+    root = project(tmp_path, modules=("nb/helper.py", "nb/ran.py", "nb/other_ran.py", "nb/m_active.py"))
+    (root / "pipeline.yaml").write_text("tasks:\n  - source: nb/s.py\n    product: out/s.ipynb\n")
+    (root / "nb/s.py").write_text('# %% tags=["parameters"]\nupstream = None\nproduct = None\n\n'
+                                  "# %%\n%matplotlib inline\nimport helper\n")
+    found = targets(root)
+    assert found.get("nb/helper.py") == "imported by nb/s.py", found
+    assert "other-files/unrelated.py" not in found
+    (root / "nb/s.py").write_text('# %% tags=["parameters"]\nupstream = None\n\n# %%\n# %run ran.py\n')
+    assert targets(root).get("nb/ran.py") == "run by nb/s.py"
+    (root / "nb/s.py").write_text("import os\n# %run other_ran.py\n")  # light format (no markers)
+    assert "nb/other_ran.py" in targets(root)
+    (root / "nb/s.py").write_text('import os\n\n# + active="ipynb"\n# import m_active\n')  # an inactive cell
+    assert "nb/m_active.py" in targets(root)
+
+
+def test_a_module_is_decoded_as_python_decodes_it(tmp_path: Path):
+    """02: a UTF-8 BOM or a `coding:` cookie: Python imports the module, so the scan reads it."""
+    root = project(tmp_path, "import bom, latin", modules=("nb/inner_bom.py", "nb/inner_latin.py"))
+    (root / "nb/bom.py").write_bytes(b"\xef\xbb\xbfimport inner_bom\n")
+    (root / "nb/latin.py").write_bytes(b"# -*- coding: latin-1 -*-\nNAME = '\xe9'\nimport inner_latin\n")
+    found = targets(root)
+    assert "nb/inner_bom.py" in found and "nb/inner_latin.py" in found, found
+    assert "other-files/unrelated.py" not in found
+
+
+def test_ipython_syntax_is_transformed_as_the_kernel_does(tmp_path: Path):
+    """01, 01b, 17: a cell with `out = !cmd`, `>>>` prompts, every line indented, `obj?`, or
+    `x = %run f.py` is transformed by IPython's own transformer before it is scanned; literal
+    run_line_magic calls are read as their magic."""
+    root = project(tmp_path, "who = !whoami\nimport m_shell", "    import m_indented\n    m_indented.go()",
+                   ">>> import m_prompt", "import m_help\nm_help?", "x = %run m_run.py",
+                   "get_ipython().run_line_magic('load_ext', 'm_ext')",
+                   "get_ipython().run_cell_magic('capture', '', 'import m_cell')",
+                   modules=tuple(f"nb/m_{n}.py" for n in ("shell", "indented", "prompt", "help", "run", "ext", "cell")))
+    found = targets(root)
+    for name in ("shell", "indented", "prompt", "help", "run", "ext", "cell"):
+        assert f"nb/m_{name}.py" in found, (name, found)
+    assert "other-files/unrelated.py" not in found
+
+
+def test_code_that_does_not_parse_makes_every_runnable_file_a_target(tmp_path: Path):
+    """01, 25: a cell neither Python nor IPython parses is not dropped: every module is a target;
+    and a computed %run may run a `.ipy` file or one with no suffix (text): those too."""
+    root = project(tmp_path, "script = None", "def broken(:\n    import hidden", modules=("tools/prep",))
+    (root / "tools/prep.ipy").write_text("print(1)\n")
+    (root / "tools/blob").write_bytes(b"\x00\xff binary")
+    found = targets(root)
+    assert "transformer can parse" in found["other-files/unrelated.py"], found
+    assert "tools/prep" in found and "tools/prep.ipy" in found and "tools/blob" not in found
+    root = project(tmp_path, "script = None", "%run $script")
+    assert "tools/prep.ipy" in targets(root)
+    root = project(tmp_path, "import newer")  # a module only the kernel's (newer) Python may parse
+    (root / "nb/newer.py").write_text("def broken(:\n    import hidden\n")
+    assert "newer.py has code that neither" in targets(root)["other-files/unrelated.py"]
+    root = project(tmp_path, "import math")
+    assert "tools/prep.ipy" not in targets(root)
+
+
+def test_runpy_and_run_m_of_a_package_or_folder_run_its_main(tmp_path: Path):
+    """27, 28: runpy.run_path on a folder, run_module and `%run -m` on a package run __main__.py;
+    a file `%run` runs (`.ipy`) is scanned as IPython code."""
+    root = project(tmp_path, "import runpy\nrunpy.run_path('tools')\nrunpy.run_module('pkg')", "%run -m pkg2",
+                   "%run prep.ipy", modules=("nb/tools/__main__.py", "nb/pkg/__init__.py", "nb/pkg/__main__.py",
+                                             "nb/pkg2/__init__.py", "nb/pkg2/__main__.py", "nb/from_ipy.py"))
+    (root / "nb/prep.ipy").write_text("!echo hi\nimport from_ipy\n")
+    found = targets(root)
+    for path in ("nb/tools/__main__.py", "nb/pkg/__main__.py", "nb/pkg2/__main__.py", "nb/from_ipy.py"):
+        assert path in found, (path, found)
+    assert "other-files/unrelated.py" not in found
+
+
+def test_a_package_that_changes_its_path_makes_every_module_a_target(tmp_path: Path):
+    """06: `import pkg.mod` runs pkg/__init__.py first (a target even when pkg.mod is not found
+    there); an __init__ that extends __path__ may take pkg.mod from any folder: every module."""
+    root = project(tmp_path, "import pkg.mod\nappend(1)", modules=("plugins/mod.py",))
+    (root / "nb/pkg").mkdir()
+    (root / "nb/pkg/__init__.py").write_text("import os\n__path__.append(os.path.join('..', 'plugins'))\n")
+    found = targets(root)
+    assert found.get("nb/pkg/__init__.py") == "imported by nb/a.ipynb", found
+    assert "__path__" in found["plugins/mod.py"]
+
+
+def test_a_zip_archive_on_sys_path_cannot_be_reviewed(tmp_path: Path):
+    """07: zipimport runs the modules of an archive on sys.path: it is a target and a problem
+    (it has no text version to approve: every gate refuses it)."""
+    import zipfile
+
+    root = project(tmp_path, "import sys\nsys.path.insert(0, 'vendor.zip')\nimport vendored")
+    with zipfile.ZipFile(root / "vendor.zip", "w") as archive:
+        archive.writestr("vendored.py", "X = 1\n")
+    problems: list[str] = []
+    found = {t.path: t.why for t in review_targets(load_config(root), problems=problems)}
+    assert "vendor.zip" in found and "vendor.zip, which is not text" in problems[0], (found, problems)
+
+
+def test_more_literal_loaders_are_followed(tmp_path: Path):
+    """17, 23: find_spec + exec_module, imp.find_module/load_module, IPython's import_item,
+    pkgutil.get_loader, run_line_magic('run', ...), matplotlib's `module://` backend."""
+    names = ("findspec", "impfind", "impload", "item", "loader", "runline", "backend")
+    root = project(tmp_path, "import importlib.util\ns = importlib.util.find_spec('m_findspec')",
+                   "import imp\nimp.find_module('m_impfind')\nimp.load_module('x', None, 'nb/m_impload.py', d)",
+                   "from IPython.utils.importstring import import_item\nimport_item('m_item.fn')",
+                   "import pkgutil\npkgutil.get_loader('m_loader').load_module()",
+                   "get_ipython().run_line_magic('run', 'm_runline.py')",
+                   "import matplotlib\nmatplotlib.use('module://m_backend')",
+                   modules=tuple(f"nb/m_{n}.py" for n in names))
+    found = targets(root)
+    for name in names:
+        assert f"nb/m_{name}.py" in found, (name, found)
+    assert "other-files/unrelated.py" not in found
+    for cell in ("get_ipython().run_line_magic('run', script)", "importlib.util.find_spec(name)"):
+        root = project(tmp_path, cell)
+        assert "computed" in targets(root)["other-files/unrelated.py"], cell

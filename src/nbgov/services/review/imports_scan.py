@@ -1,220 +1,136 @@
 """What one file of the review closure imports, read statically (``ast``; no code run):
 modules (``import``, relative imports resolved, literal ``importlib.import_module``,
-``__import__`` and ``runpy.run_module`` names, notebook magics that load code), the files
-``%run``, ``runpy.run_path`` and file loaders run, what it does to
-``sys.path`` (:mod:`.syspath`), and what the closure cannot follow (a module imported by a
-computed name, ``%run $var``, a changed working folder): :mod:`.targets` then makes every
-project module a target (docs/security.md, R4).
+``__import__``, ``runpy.run_module``, ``find_spec``, ``pkgutil.get_loader`` and
+``import_item`` names, notebook magics that load code), the files ``%run``,
+``runpy.run_path`` and file loaders run, what it does to ``sys.path`` (:mod:`.syspath`), and
+what the closure cannot follow (a module imported by a computed name, ``%run $var``, a changed
+working folder, code that does not parse): :mod:`.targets` then makes every project module a
+target (docs/security.md, R4).
 
-A notebook is read cell by cell: magics that run Python are read as Python (the body of
-``%%capture``, ``%%time``, ``%%python3``, ``%%script python``...), other cell magics and shell
-lines are not. A ``.pth`` file (which ``site.addsitedir`` runs) is read as its ``import`` lines
-(Python) and its other lines (folders added to ``sys.path``).
+Files are read as the tool that runs them reads them: bytes decoded as Python decodes them (a
+BOM, a ``coding:`` cookie); a notebook cell by cell (:mod:`.magics`), each cell that does not
+parse as Python transformed by IPython's own input transformer first; a ``.py`` file both as a
+module and as the notebook jupytext makes of it (Ploomber runs a ``.py`` task source that way:
+magics, commented magics such as ``# %run x.py``); a file ``%run`` runs (``.ipy``, no
+suffix) as IPython code. A ``.pth`` file (which ``site.addsitedir`` runs) is read as its
+``import`` lines (Python) and its other lines (folders added to ``sys.path``).
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import re
-import shlex
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from nbgov.services.review import syspath
+from nbgov.adapters import ipython_source
+from nbgov.services.review import magics, syspath
+from nbgov.services.review.scanned import (
+    CHDIR,
+    COMPUTED_FILE,
+    COMPUTED_IMPORT,
+    COMPUTED_RUN,
+    PACKAGE_PATH,
+    UNPARSEABLE,
+    ZIP_RUN,
+    FileScan,
+)
+
+__all__ = ["CHDIR", "COMPUTED_IMPORT", "COMPUTED_RUN", "FileScan", "scan_file"]
+
+#: How a source is parsed: as Python only, failure ignored (a module's plain reading beside its
+#: notebook reading; a .pth line: site skips it); as the kernel reads it (IPython's transformer
+#: when Python's parser refuses; failure: the conservative rule).
+_OPTIONAL, _IPYTHON = "optional", "ipython"
+#: A zip archive (``runpy.run_path`` and ``%run`` run its ``__main__.py``): not read.
+_ZIP = b"PK\x03\x04"
 
 
-@dataclass
-class FileScan:
-    """What one file does that the closure follows (``names``, ``runs``, ``paths``) or cannot
-    (``why``: each a reason every project module becomes a target)."""
-
-    names: set[str] = field(default_factory=set)
-    runs: list[str] = field(default_factory=list)
-    paths: syspath.PathChanges = field(default_factory=syspath.PathChanges)
-    why: list[str] = field(default_factory=list)
-
-
-#: Reasons the closure cannot follow a file (the target's reason reads "FILE <reason>").
-COMPUTED_IMPORT = "imports a module by a computed name"
-COMPUTED_RUN = "runs a file or loads a module by a computed name (`$` or `{}` in a magic)"
-CHDIR = "changes the working folder (the kernel's '' on sys.path and relative entries follow it)"
-
-
-def scan_file(path: Path, package: str) -> FileScan:
-    """What ``path`` (a module, script, notebook or ``.pth`` file) imports and runs; ``package``
-    is the dotted package it belongs to, for relative imports."""
+def scan_file(path: Path, package: str, script: bool = False) -> FileScan:
+    """What ``path`` (a module, script, notebook, ``.pth`` file or a file ``%run`` runs) imports
+    and runs; ``package`` is the dotted package it belongs to, for relative imports; ``script``:
+    ``path`` is a task source, which Ploomber runs as the notebook jupytext makes of a ``.py``."""
     found = FileScan()
-    for source in _python_sources(path, found):
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
-            continue
-        syspath.scan(tree, found.paths)
-        _names(tree, package, found)
+    for source, mode in _python_sources(path, found, script):
+        _scan_source(source, mode, package, found)
     return found
 
 
-def _python_sources(path: Path, found: FileScan) -> list[str]:
-    """The Python code of a module, a script, a ``.pth`` file's import lines or a notebook's code
-    cells, as the import scan reads it (:func:`_cell_sources`)."""
+def _scan_source(source: str, mode: str, package: str, found: FileScan) -> None:
+    tree = _parse(source, mode, found)
+    if tree is not None:
+        syspath.scan(tree, found.paths)
+        _names(tree, package, found)
+
+
+def _parse(source: str, mode: str, found: FileScan) -> ast.AST | None:
+    """``source`` parsed as Python, else (``_IPYTHON``) as IPython transforms it; None (and, but
+    for an optional source, :data:`UNPARSEABLE` in ``found.why``) when neither parses."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        pass
+    if mode == _OPTIONAL:
+        return None
+    transformed = ipython_source.transform_cell(source)
+    if transformed is not None:
+        try:
+            return ast.parse(transformed)
+        except (SyntaxError, ValueError):
+            pass
+    found.why.append(UNPARSEABLE)
+    return None
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _python_sources(path: Path, found: FileScan, script: bool) -> list[tuple[str, str]]:
+    """The Python code of ``path`` as the import scan reads it, each with how to parse it."""
+    try:
+        data = path.read_bytes()
+    except OSError:
         return []
+    if path.suffix == ".ipynb":
+        try:
+            cells = json.loads(data).get("cells") or []
+        except (ValueError, AttributeError):
+            return []  # Jupyter cannot open it either: nothing runs
+        out = []
+        for cell in cells:
+            if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+                continue
+            src = cell.get("source", "")
+            src = "".join(src) if isinstance(src, list) else str(src)
+            out += [(s, _IPYTHON) for s in magics.cell_sources(src, found)]
+        return out
+    if data.startswith(_ZIP):
+        found.why.append(ZIP_RUN)
+        return []
+    try:
+        text = ipython_source.decode_python(data)
+    except (SyntaxError, UnicodeDecodeError):
+        return []  # Python refuses to decode it (bad cookie, not text): it runs nothing
     if path.suffix == ".pth":  # site runs lines starting with `import`; the others are folders
         lines = [line.rstrip() for line in text.splitlines()]
         code = [line for line in lines if line.startswith(("import ", "import\t"))]
         found.paths.folders += [line for line in lines if line and not line.startswith("#") and line not in code]
-        return code
-    if path.suffix != ".ipynb":
-        return [text]
-    try:
-        cells = json.loads(text).get("cells") or []
-    except (ValueError, AttributeError):
-        return []
-    out = []
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        src = cell.get("source", "")
-        src = "".join(src) if isinstance(src, list) else str(src)
-        out += _cell_sources(src, found)
-    return out
-
-
-#: Cell magics whose body is Python the kernel runs (through its magics again), with the
-#: options of those whose first line holds Python after them too (``%%timeit -n1 SETUP``,
-#: ``%%prun -s cumtime STMT``; None: the first line is no Python). Every other cell magic
-#: (``%%bash``, ``%%writefile``, ``%%html``...) is not Python and not scanned (docs/security.md, R4).
-_PYTHON_CELL_MAGICS: dict[str, str | None] = {"capture": None, "time": None, "timeit": "n:r:tcp:qo",
-                                              "prun": "D:l:rs:T:q"}
-#: Script cell magics whose body a Python interpreter runs (``%%python3``; ``%%script python``).
-_PYTHON_PROGRAM = re.compile(r"^(python|pypy)[\d.]*$")
-#: ``%%script``'s options that take a value (the command follows them).
-_SCRIPT_VALUED = {"--proc", "--out", "--err"}
-#: Line magics whose argument, after their options, is a Python statement the kernel runs.
-_PYTHON_LINE_MAGICS = {"time": "", "timeit": "n:r:tcp:qo", "prun": "D:l:rs:T:q"}
-#: Line magics that load a module by name into the kernel.
-_LOADING_MAGIC = re.compile(r"^\s*%(load_ext|reload_ext|aimport)\s+(?:-\w+\s+)*([\w.]+)")
-_LINE_MAGIC = re.compile(r"^\s*%(\w+)(.*)$")
-#: Line magics that change the kernel's working folder.
-_CD_MAGICS = {"cd", "pushd", "popd"}
-#: ``%run``'s options (IPython's getopt string: those before ``:`` take a value).
-_RUN_OPTIONS = "nidtN:b:pD:l:rs:T:em:G"
-
-
-def _script_is_python(line: str) -> bool:
-    """Whether ``%%script LINE`` runs a Python interpreter (``python3``, ``/usr/bin/python -u``)."""
-    tokens, i = line.split(), 0
-    while i < len(tokens) and tokens[i].startswith("--"):
-        i += 2 if tokens[i] in _SCRIPT_VALUED else 1
-    if i < len(tokens) and tokens[i].rsplit("/", 1)[-1] == "env":
-        # `env [-i] [-u NAME] [NAME=value]... python3`: the program is the first plain word
-        i += 1
-        # (`-S "python3 -u"` splits its value: the program is that value's first word)
-        while i < len(tokens) and (tokens[i].startswith("-") or "=" in tokens[i]):
-            i += 2 if tokens[i] in ("-u", "--unset", "-C", "--chdir") else 1
-    return i < len(tokens) and bool(_PYTHON_PROGRAM.match(tokens[i].strip("'\"").rsplit("/", 1)[-1]))
-
-
-def _cell_sources(src: str, found: FileScan) -> list[str]:
-    """One code cell as Python sources: the cell itself with its magics read by
-    :func:`_magic_as_import`, the statements its Python-running magics carry (each its own
-    source: one that does not parse loses no other), and the body of a Python cell magic."""
-    head, _, body = src.lstrip().partition("\n")
-    if head.startswith("%%"):
-        name, _, line = head[2:].partition(" ")
-        name = name.strip()
-        if _PYTHON_PROGRAM.match(name) or (name == "script" and _script_is_python(line)):
-            return [body]  # a Python interpreter of its own runs it: plain Python, no magics
-        if name not in _PYTHON_CELL_MAGICS:
-            return []  # %%bash, %%writefile, ...: not Python
-        opts = _PYTHON_CELL_MAGICS[name]
-        return [*_cell_sources(body, found), *([_after_options(line, opts)] if opts is not None else [])]
-    extra: list[str] = []
-    lines = [_magic_as_import(line, extra, found) for line in src.split("\n")]
-    return ["\n".join(lines), *extra]
-
-
-def _takes_value(token: str, spec: str) -> bool:
-    """Whether getopt reads the option token after ``token`` (``-n`` with ``n:`` in ``spec``)
-    as its value: the first letter taking one ends the token, and nothing follows it."""
-    for k, letter in enumerate(token[1:], start=1):
-        if spec.find(letter + ":") >= 0:
-            return k == len(token) - 1
-    return False
-
-
-def _options(tokens: list[str], spec: str) -> list[str]:
-    """``tokens`` past the leading getopt options ``spec`` allows (``-n1``, ``-n 1``, ``-it``)."""
-    i = 0
-    while i < len(tokens) and tokens[i].startswith("-") and tokens[i] != "-":
-        if tokens[i] == "--":
-            return tokens[i + 1:]
-        i += 2 if _takes_value(tokens[i], spec) else 1
-    return tokens[i:]
-
-
-def _after_options(line: str, spec: str) -> str:
-    """The statement a line magic runs: ``line`` past its options, its own text kept."""
-    rest = line.strip()
-    while rest.startswith("-"):
-        token, _, rest = rest.partition(" ")
-        rest = rest.lstrip()
-        if token == "--":
-            break
-        if _takes_value(token, spec):
-            rest = rest.partition(" ")[2].lstrip()
-    return rest
-
-
-def _run_target(args: str) -> tuple[str | None, str | None]:
-    """What ``%run ARGS`` runs, as IPython parses it: ``(file, None)`` or ``(None, module)``."""
-    try:
-        tokens = shlex.split(args)
-    except ValueError:  # an unclosed quote: IPython falls back to plain words too
-        tokens = args.split()
-    module = None
-    for i, token in enumerate(tokens):  # -m MODULE (or -mMODULE) among the options
-        if token == "--" or not token.startswith("-"):
-            break
-        if token.startswith("-m"):
-            module = token[2:] or (tokens[i + 1] if i + 1 < len(tokens) else None)
-    if module:
-        return None, module
-    rest = _options(tokens, _RUN_OPTIONS)
-    return (rest[0], None) if rest else (None, None)
-
-
-def _magic_as_import(line: str, extra: list[str], found: FileScan) -> str:
-    """A notebook line as the Python the import scan reads: ``%load_ext m``, ``%aimport m``
-    and ``%run -m m`` load project code, so they read as ``import m``; the file ``%run FILE``
-    runs goes into ``found.runs``; the statement of ``%time``, ``%timeit`` and ``%prun`` into
-    ``extra`` (a source of its own); ``%cd`` and a ``$``/``{`` IPython expands in a loading
-    magic into ``found.why``; other magics and shell lines are no Python."""
-    if not line.lstrip().startswith(("%", "!")):
-        return line
-    indent = line[: len(line) - len(line.lstrip())]  # inside a block, the block stays valid
-    target = ""
-    magic = _LINE_MAGIC.match(line)
-    name = magic.group(1) if magic else ""
-    if name in ("run", "load_ext", "reload_ext", "aimport") and ("$" in line or "{" in line):
-        found.why.append(COMPUTED_RUN)  # IPython expands $var and {expr} before the magic sees them
-    elif name in _CD_MAGICS:
-        found.why.append(CHDIR)
-    elif magic and name in _PYTHON_LINE_MAGICS:
-        extra.append(_after_options(magic.group(2), _PYTHON_LINE_MAGICS[name]))
-    elif magic and name == "run":
-        file, module = _run_target(magic.group(2))
-        if file:
-            found.runs.append(file)
-        target = module or ""
-    elif loading := _LOADING_MAGIC.match(line):
-        target = loading.group(2)
-    if target and all(p.isidentifier() for p in target.split(".")):
-        return f"{indent}import {target}"
-    return f"{indent}pass"
+        return [(line, _OPTIONAL) for line in code]
+    if path.suffix != ".py":  # a file %run runs (.ipy, no suffix): IPython code
+        return [(s, _IPYTHON) for s in magics.cell_sources(text, found)]
+    if not script or (_parses(text) and not ipython_source.comments_may_run(text)):
+        # a module (imported, or %run: plain Python; a kernel's newer Python may parse what this
+        # one cannot: the conservative rule), or a script whose notebook runs the same code
+        return [(text, _IPYTHON)]
+    cells = ipython_source.script_cells(text)
+    if cells is None:  # jupytext cannot read it: a module only, parsed as the kernel would
+        return [(text, _IPYTHON)]
+    # imported, it runs as a module; as a task source, as jupytext's notebook: read both
+    return [(text, _OPTIONAL), *((s, _IPYTHON) for cell in cells for s in magics.cell_sources(cell, found))]
 
 
 def _absolute(name: str, level: int, package: str) -> str | None:
@@ -236,8 +152,15 @@ def _literal(node: ast.AST | None) -> str | None:
 _FILE_RUNNERS = {"run_path": ("path_name", 0), "spec_from_file_location": ("location", 1),
                  "SourceFileLoader": ("path", 1), "load_source": ("pathname", 1)}
 #: Calls that import a module named by a dotted string (``pkg.mod:attr`` or ``pkg.mod.attr``).
-_RESOLVERS = ("resolve_name", "locate")
-_LOADERS = ("import_module", "__import__", "run_module", *_RESOLVERS, *_FILE_RUNNERS)
+_RESOLVERS = ("resolve_name", "locate", "import_item")
+#: Calls that import (or find, to load) a module by its name, first argument (``imp``'s
+#: ``find_module``, ``pkgutil.get_loader(NAME).load_module()``, ``find_loader``).
+_BY_NAME = ("get_loader", "find_loader", "find_module")
+#: ``imp.load_module(NAME, FILE, PATHNAME, DESCRIPTION)``: runs the file PATHNAME.
+_IMP_LOAD = ("pathname", 2)
+_LOADERS = ("import_module", "find_spec", "__import__", "run_module", *_RESOLVERS, *_FILE_RUNNERS, *_BY_NAME)
+#: IPython's calls that run a magic (what its input transformer writes for ``x = %run f.py``).
+_MAGIC_CALLS = ("run_line_magic", "run_cell_magic", "magic")
 
 
 def _aliases(tree: ast.AST) -> dict[str, str]:
@@ -262,9 +185,17 @@ def _dynamic(node: ast.Call, package: str, found: FileScan, aliases: dict[str, s
     func = node.func
     called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
     called = (aliases or {}).get(called, called)
-    if called not in _LOADERS:
+    imp_load = called == "load_module" and isinstance(func, ast.Attribute) and getattr(func.value, "id", "") == "imp"
+    if called not in _LOADERS and not imp_load:
         return
     args = {**dict(enumerate(node.args)), **{k.arg: k.value for k in node.keywords if k.arg}}
+    if called in _BY_NAME:
+        name = _literal(args.get(0, args.get("name", args.get("fullname", args.get("module_or_name")))))
+        if name is None:
+            found.why.append(COMPUTED_IMPORT)
+        else:
+            found.names.add(name)
+        return
     if called in _RESOLVERS:  # pkgutil.resolve_name("pkg.mod:fn"), pydoc.locate("pkg.mod.fn")
         dotted = _literal(args.get(0, args.get("name" if called == "resolve_name" else "path")))
         if dotted is None:
@@ -273,11 +204,11 @@ def _dynamic(node: ast.Call, package: str, found: FileScan, aliases: dict[str, s
         parts = dotted.replace(":", ".").split(".")
         found.names.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
         return
-    if called in _FILE_RUNNERS:
-        keyword, position = _FILE_RUNNERS[called]
+    if imp_load or called in _FILE_RUNNERS:
+        keyword, position = _IMP_LOAD if imp_load else _FILE_RUNNERS[called]
         file = _literal(args.get(position, args.get(keyword)))
         if file is None:
-            found.why.append(COMPUTED_IMPORT)
+            found.why.append(COMPUTED_FILE)
         else:
             found.runs.append(file)
         return
@@ -285,10 +216,10 @@ def _dynamic(node: ast.Call, package: str, found: FileScan, aliases: dict[str, s
     if called == "run_module":
         if name is None:
             found.why.append(COMPUTED_IMPORT)
-        else:
-            found.names.add(name)
+        else:  # a package runs its __main__.py
+            found.names.update((name, f"{name}.__main__"))
         return
-    if called == "import_module":
+    if called in ("import_module", "find_spec"):
         level = len(name) - len(name.lstrip(".")) if name else 0
         base = _literal(args.get(1, args.get("package"))) if level else ""
         if name is None or base is None:
@@ -315,7 +246,8 @@ def _dynamic(node: ast.Call, package: str, found: FileScan, aliases: dict[str, s
 
 def _names(tree: ast.AST, package: str, found: FileScan) -> None:
     """Add the absolute module names ``tree`` imports to ``found`` (relative ones resolved from
-    ``package``), and a call to ``os.chdir`` (or ``chdir``) to ``found.why``."""
+    ``package``; with their parent packages, which Python imports first), and to ``found.why``
+    a call to ``os.chdir`` (or ``chdir``) and a change of a package's ``__path__``."""
     aliases = _aliases(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -328,5 +260,44 @@ def _names(tree: ast.AST, package: str, found: FileScan) -> None:
         elif isinstance(node, ast.Call):
             _dynamic(node, package, found, aliases)
             func = node.func
-            if (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")) in ("chdir", "fchdir"):
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called in ("chdir", "fchdir"):
                 found.why.append(CHDIR)
+            elif called in _MAGIC_CALLS and isinstance(func, ast.Attribute):
+                _magic_call(node, called, package, found)
+            elif (called in ("append", "extend", "insert") and isinstance(func, ast.Attribute)
+                  and getattr(func.value, "id", "") == "__path__"):
+                found.why.append(PACKAGE_PATH)
+        elif isinstance(node, ast.Name) and node.id == "__path__" and isinstance(node.ctx, ast.Store):
+            found.why.append(PACKAGE_PATH)  # `__path__ = extend_path(...)`, `__path__ += [...]`
+        elif (value := _literal(node)) and value.startswith("module://"):
+            # matplotlib.use("module://pkg.backend") (or rcParams, MPLBACKEND) imports it by name
+            found.names.add(value[len("module://"):])
+    found.names.update(name.rsplit(".", i)[0] for name in list(found.names) for i in range(1, name.count(".") + 1))
+
+
+def _magic_call(node: ast.Call, called: str, package: str, found: FileScan) -> None:
+    """``get_ipython().run_line_magic(NAME, LINE)``, ``.run_cell_magic(NAME, LINE, CELL)``,
+    ``.magic("NAME LINE")``: read as the magic line (or cell) they run; a computed part of a
+    magic that loads code or changes the folder: the conservative rule."""
+    args = [_literal(arg) for arg in node.args]
+    if called == "magic":
+        name, _, line = (args[0] or "").partition(" ") if args else ("", "", "")
+        args = [name or None, line if args and args[0] is not None else None]
+    name = args[0] if args else None
+    if name is None:
+        found.why.append(COMPUTED_RUN)
+        return
+    if called == "run_cell_magic":
+        if len(args) < 3 or None in args[:3]:
+            found.why.append(COMPUTED_RUN)
+            return
+        sources = magics.cell_sources(f"%%{name} {args[1]}\n{args[2]}", found)
+    elif len(args) < 2 or args[1] is None:
+        if name in magics.CODE_MAGICS:
+            found.why.append(CHDIR if name in magics.CD_MAGICS else COMPUTED_RUN)
+        return
+    else:
+        sources = magics.line_magic(name, args[1], found)
+    for source in sources:
+        _scan_source(source, _IPYTHON, package, found)

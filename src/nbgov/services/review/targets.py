@@ -40,6 +40,7 @@ from nbgov.core.errors import PipelineError
 from nbgov.services.review import imports_scan, shadows
 from nbgov.services.review.placeholders import Resolver, dotted_values, resolved_meta
 from nbgov.services.review.placeholders import dotted as _dotted
+from nbgov.services.review.scanned import ANY_FILE
 
 #: Spec keys naming Python objects by dotted path (top level, and in a task).
 SPEC_DOTTED = ("location", "on_render", "on_finish", "on_failure", "executor", "serializer", "unserializer")
@@ -51,6 +52,8 @@ TOOL_PACKAGES = frozenset({"nbgov"})
 #: Task sources run as Python by a kernel or interpreter (their folders are on its import path).
 _PYTHON = (".ipynb", ".py")
 #: Folders never searched for the project's modules (virtualenvs, tool caches).
+#: What ``%run`` or ``runpy.run_path`` run besides ``.py`` modules, for the conservative rule.
+_RUNNABLE = ("", ".ipy", ".ipynb")
 _OUTSIDE = {".venv", "venv", "site-packages", "dist-packages", "node_modules", "__pycache__", ".git"}
 
 
@@ -128,16 +131,18 @@ def _added_folders(current: Path, written: list[str], root: Path) -> list[Path]:
     return out
 
 
-def _close(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder) -> dict[Path, str]:
+def _close(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder,
+           problems: list[str]) -> dict[Path, str]:
     """``start`` and every project module they import, transitively (path -> why), searching
     also the folders the closure adds to ``sys.path`` (again from the start while that list
     grows: sys.path is the kernel's, whichever file changed it)."""
     added: dict[Path, str] = {}
     while True:
-        found, more, computed = _close_once(start, root, spec_folder, _find, list(added))
-        if computed is not None:  # what the closure cannot follow: every module may run
-            why = f"any project module: {computed}"
-            for module in sorted(p.resolve() for p in _all_modules(root)):
+        found, more, computed = _close_once(start, root, spec_folder, _find, list(added), problems)
+        if computed:  # what the closure cannot follow: every module (or file %run runs) may run
+            why = f"any project module: {computed[0]}"
+            any_file = any(reason.endswith(ANY_FILE) for reason in computed)
+            for module in sorted(p.resolve() for p in _all_modules(root, any_file)):
                 found.setdefault(module, why)
             return found
         if set(more) <= set(added):
@@ -145,27 +150,34 @@ def _close(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder
         added.update(more)
 
 
-def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder, extra: list[Path]
-                ) -> tuple[dict[Path, str], dict[Path, str], str | None]:
+def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder, extra: list[Path],
+                problems: list[str]) -> tuple[dict[Path, str], dict[Path, str], list[str]]:
     found = dict(start)
     queue = [p for p in start if p.suffix in (".py", ".ipynb", ".pth")]
     added: dict[Path, str] = {}
-    computed = None
+    computed: list[str] = []
     while queue:
         current = queue.pop()
         inits = _packages(current, root)  # innermost first: the file's package, its parents
-        scan = imports_scan.scan_file(current, ".".join(p.parent.name for p in reversed(inits)))
+        # a task source (why "source of ..."): Ploomber runs a .py one as jupytext's notebook
+        script = start.get(current, "").startswith("source of")
+        scan = imports_scan.scan_file(current, ".".join(p.parent.name for p in reversed(inits)), script)
         changes, names = scan.paths, scan.names
         rel = current.relative_to(root).as_posix()
         for ran in scan.runs:  # %run FILE: relative to the kernel's folder (the notebook's) or the root
             for base in dict.fromkeys([current.parent, spec_folder, root]):
-                for path in (base / ran, base / f"{ran}.py"):  # IPython adds .py when missing
+                # IPython adds .py when missing; runpy runs a folder's __main__.py
+                for path in (base / ran, base / f"{ran}.py", base / ran / "__main__.py"):
                     if _inside(path, root) and (path := path.resolve()) not in found:
                         found[path] = f"run by {rel}"
-                        if path.suffix in (".py", ".ipynb"):
-                            queue.append(path)
-        if computed is None and (changes.computed or scan.why):
-            computed = f"{rel} {scan.why[0] if scan.why else 'changes sys.path with a computed value'}"
+                        if not _binary(path, f"{rel} runs", root, problems):
+                            queue.append(path)  # any file: %run runs .ipy and suffix-less files too
+        computed += [f"{rel} {why}" for why in scan.why]
+        if changes.computed:
+            computed.append(f"{rel} changes sys.path with a computed value")
+        for archive in _added_archives(current, changes.folders, root):  # zipimport runs its modules
+            if _binary(archive, f"{rel} puts on sys.path", root, problems):
+                found.setdefault(archive, f"a zip archive {rel} puts on sys.path")
         for folder in _added_folders(current, changes.folders, root):
             added.setdefault(folder, rel)
         for folder in _added_folders(current, changes.sitedirs, root):  # site runs each .pth there
@@ -188,13 +200,49 @@ def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _F
     return found, added, computed
 
 
-def _all_modules(root: Path) -> list[Path]:
-    """Every ``.py`` file of the project outside virtualenvs, caches and hidden folders."""
+def _all_modules(root: Path, any_file: bool = False) -> list[Path]:
+    """Every ``.py`` file of the project outside virtualenvs, caches and hidden folders; with
+    ``any_file``, also every file ``%run`` or ``runpy.run_path`` could run (``.ipy``, notebooks,
+    files with no suffix that are text)."""
     out = []
-    for path in root.rglob("*.py"):
+    for path in root.rglob("*.py" if not any_file else "*"):
         parts = path.relative_to(root).parts[:-1]
-        if not any(p in _OUTSIDE or p.startswith(".") for p in parts):
+        if any(p in _OUTSIDE or p.startswith(".") for p in parts) or path.name.startswith("."):
+            continue
+        if path.suffix == ".py" or (any_file and path.suffix in _RUNNABLE and path.is_file() and _text(path)):
             out.append(path)
+    return out
+
+
+def _binary(path: Path, what: str, root: Path, problems: list[str]) -> bool:
+    """Whether ``path`` is not text (a zip archive Python runs or imports from); if so, a problem:
+    a review target is versioned as text, so its code cannot be reviewed (R4). It is a target
+    too: every gate then refuses it (it has no version to approve), whoever asks for targets."""
+    if _text(path) or not path.is_file():
+        return False
+    problem = (f"{what} {path.relative_to(root).as_posix()}, which is not text (a zip archive?): its code "
+               "cannot be reviewed; unpack it into a project folder or install it as a dependency")
+    if problem not in problems:
+        problems.append(problem)
+    return True
+
+
+def _text(path: Path) -> bool:
+    try:
+        path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False  # Python cannot run it (or it is a zip archive: docs/security.md R4, limits)
+    return True
+
+
+def _added_archives(current: Path, written: list[str], root: Path) -> list[Path]:
+    """The project files (zip archives) a literal ``sys.path`` entry names."""
+    out = []
+    for entry in written:
+        for base in (current.parent, root):
+            path = base / entry
+            if _inside(path, root):
+                out.append(path.resolve())
     return out
 
 
@@ -274,9 +322,9 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
         else:  # a symlink leaving the project: its content changes without a commit
             problems.append(f"{path.relative_to(root).as_posix()}: {why}, but it is outside the project "
                             f"({path.resolve()}); it cannot be reviewed")
-    closure = _close(start, root, spec_path.parent, _find)
+    closure = _close(start, root, spec_path.parent, _find, problems)
     if more := {p: why for p, why in importable.items() if p not in closure}:  # and what they import
-        closure = _close({**closure, **more}, root, spec_path.parent, _find)
+        closure = _close({**closure, **more}, root, spec_path.parent, _find, problems)
     for path, why in shadows.unchecked_bytecode(list(closure)).items():
         closure.setdefault(path, why)
     targets = [Target(p.relative_to(root).as_posix(), why) for p, why in closure.items()]
