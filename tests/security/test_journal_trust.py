@@ -14,13 +14,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from tests.faults.fakestore import FakeStore
 
 from nbgov.core.digest import file_digest
 from nbgov.core.journal import Journal, journal_folder
 from nbgov.core.journal_states import set_record_aside
 from nbgov.services.recording.sender import Sender, SendState, stage_artifacts, staged_name
 from nbgov.services.recording.sync import restore_records, sync_journals
-from tests.faults.fakestore import FakeStore
 
 
 def _git(root: Path, *args: str) -> None:
@@ -91,7 +91,8 @@ def test_artifact_paths_from_a_journal_stay_inside_the_project(project: Path, tm
     items = [{"path": str(secret), "dir": "products"}, {"path": "../home-ssh/credentials", "dir": "products"},
              {"path": "products/link", "dir": "products"}, {"path": ".", "dir": "products"},
              {"path": "products/folder", "dir": "products", "digest": "sha256:0"},
-             {"path": "products/model.pkl", "dir": "../../../../x", "digest": file_digest(project / "products/model.pkl")}]
+             {"path": "products/model.pkl", "dir": "../../../../x",
+              "digest": file_digest(project / "products/model.pkl")}]
     journal = _journal(project, items)
     event = {"seq": 3, "artifacts": items}
     out, changed = Sender(FakeStore(), project)._artifacts(SendState(journal), event)

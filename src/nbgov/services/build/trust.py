@@ -58,8 +58,8 @@ def distrusted(config: Config, infos: list, skip_kinds: tuple[str, ...] = ()) ->
         for path in mine[task.name]:
             rel = _inside(config, path)
             if rel and (rel in in_git or any(f.startswith(rel + "/") for f in in_git)):
-                out[task.name] = f"git tracks {rel}: a product or lineage record that came with the commit " \
-                                 "is not a run of this build's"
+                out[task.name] = (f"git tracks {rel}: a product or lineage record that came with the commit "
+                                  "was not made by a run here")
                 break
         if task.name in out:
             continue

@@ -96,7 +96,9 @@ def machine_journals(root, refused: dict[str, str] | None = None) -> list[Journa
         return journals
     out = []
     for journal in journals:
-        mine = [p for p in sorted(committed) if _of_journal(p, journal.build_id)]
+        # (the journal file itself named first, when it is one of them)
+        mine = sorted((p for p in committed if _of_journal(p, journal.build_id)),
+                      key=lambda p: not p.endswith(".jsonl"))
         if mine:
             if refused is not None:
                 refused[journal.build_id] = mine[0]
