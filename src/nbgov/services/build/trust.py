@@ -70,10 +70,21 @@ def distrusted(config: Config, infos: list, skip_kinds: tuple[str, ...] = ()) ->
             out[task.name] = "its lineage record names no run of the tracking store"
         else:
             run_ids[task.name] = record.run_id
-    gone = missing_runs(config.resolved_tracking_uri(), list(run_ids.values())) if run_ids else []
+    gone = _missing(config.resolved_tracking_uri(), list(run_ids.values()))
     for name, run_id in run_ids.items():
         if gone is None:
             out[name] = "the tracking store does not answer: the run its lineage record names cannot be confirmed"
         elif run_id in gone:
             out[name] = f"the run its lineage record names ({run_id}) is not in the tracking store"
     return out
+
+
+def _missing(uri: str, run_ids: list[str]) -> list[str] | None:
+    """:func:`missing_runs` for any number of runs (it checks 50 per call over HTTP)."""
+    gone: list[str] = []
+    for start in range(0, len(run_ids), 50):
+        part = missing_runs(uri, run_ids[start:start + 50])
+        if part is None:
+            return None
+        gone += part
+    return gone
