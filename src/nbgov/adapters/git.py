@@ -192,6 +192,16 @@ def ls_files(root: str | Path, *patterns: str) -> list[str]:
     return sorted(set(out or []))
 
 
+def tracked(root: str | Path, *paths: str) -> set[str] | None:
+    """Which of ``paths`` (files or folders, relative to ``root``) git tracks: the tracked files
+    at or under them, posix, relative to ``root``; None when git cannot tell (not a repository).
+    One call: a build asks once which of its machine-local files came with the checkout."""
+    if not paths:
+        return set()
+    out = _paths(root, "--literal-pathspecs", "ls-files", "-z", "--cached", "--", *paths)
+    return None if out is None else set(out)
+
+
 def blob_id(root: str | Path, rev: str, path: str | Path) -> str | None:
     """The object id of ``path`` at ``rev`` (None when it is not there): one call that both
     says whether a file is committed and names its content (a cache key)."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.core.journal import Journal
+from nbgov.core.localfiles import inside_project
 
 LOST_ERROR = "its finish record in the journal is damaged: the task runs again at the next build"
 KILLED_ERROR = "the build was killed while this task ran"
@@ -133,9 +134,9 @@ def send_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def set_record_aside(root: Path, record_path: str | None, key: str) -> str | None:
     """Move the lineage record at ``record_path`` aside (``.lost``) when it names run ``key``:
     its task is then outdated and runs again. Returns the path set aside."""
-    if not record_path:
+    path = inside_project(root, record_path)  # (J9: a journal never moves a file outside the project)
+    if path is None:
         return None
-    path = root / record_path
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -46,3 +46,23 @@ def ignore_machine_local(folder: Path) -> None:
 def ignore_in_project(root: Path) -> None:
     """:func:`ignore_machine_local` for the project's ``.nbgov`` folder."""
     ignore_machine_local(Path(root) / NBGOV_DIR)
+
+
+def inside_project(root: Path, rel: object, folder_ok: bool = False) -> Path | None:
+    """``root / rel`` when it names a file of the project (a folder too when ``folder_ok``)
+    after resolving symlinks and ``..``; None for anything else: an absolute path or ``..``
+    leaving the project, a symlink pointing out of it, the project folder itself, git's own
+    folder, a folder when a file was expected. Paths read back from a journal or a lineage
+    record go through it before nbgov uploads or writes them (docs/security.md, J9)."""
+    if not isinstance(rel, str) or not rel or "\x00" in rel:
+        return None
+    top = root.resolve()
+    try:
+        real = (root / rel).resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return None
+    if real == top or not real.is_relative_to(top) or ".git" in real.relative_to(top).parts:
+        return None
+    if real.is_dir() and not folder_ok:
+        return None
+    return real

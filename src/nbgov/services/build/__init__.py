@@ -19,6 +19,7 @@ from nbgov.core.errors import ConfigError, Location, ParameterError
 from nbgov.services.build.fastpath import noop_build
 from nbgov.services.build.load import executor_params, load_pipeline, select_tasks
 from nbgov.services.build.options import LOCAL, BuildOptions, BuildSummary, TaskSummary
+from nbgov.services.build.trust import governed
 
 
 def build(config: Config, options: BuildOptions) -> BuildSummary:
@@ -39,7 +40,7 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
 
         return cluster_build(config, replace(options, cluster=cluster))
     env_settings = config.env_settings(options.environment)  # an unknown environment fails first
-    noop = noop_build(config, options, started)
+    noop = noop_build(config, options, started, governed(options.require_approved, env_settings))
     if noop is not None:
         return noop
     # the run's modules (recorder, executor, kernels: ~0.2 s of imports) stay off the no-op path

@@ -28,7 +28,8 @@ from nbgov.core.journal import open_journals
 from nbgov.core.lineage import read_record
 from nbgov.core.plan import relative
 from nbgov.services.build.options import BuildOptions, BuildSummary, TaskSummary
-from nbgov.services.pipeline.plan import plan_tasks, source_version
+from nbgov.services.build.trust import committed, distrusted
+from nbgov.services.pipeline.plan import plan_path, plan_tasks, source_version
 from nbgov.services.recording.sync import pending_runs
 
 #: Task kinds that never run (their product is made outside the pipeline): no record, ever.
@@ -153,10 +154,17 @@ def noop_summary(
     )
 
 
-def noop_build(config: Config, options: BuildOptions, started: float) -> BuildSummary | None:
+def noop_build(config: Config, options: BuildOptions, started: float, governed: bool = False) -> BuildSummary | None:
     """The summary of a build with nothing to do, decided from the lineage records without
     loading Ploomber (nothing is written: no lock needed), or None: take the normal path. A
-    build that joins a shared build, or finds runs waiting in the journal, always takes it."""
+    build that joins a shared build, or finds runs waiting in the journal, always takes it; a
+    governed one too when a task would not be trusted fresh (:mod:`.trust`, J10) or git tracks
+    the cached plan (it came with the commit)."""
     if options.build_id is not None or pending_runs(config) or open_journals(config.root):
         return None
-    return noop_summary(config, options.force, options.tasks, options.jobs, options.env, options.params, started)
+    summary = noop_summary(config, options.force, options.tasks, options.jobs, options.env, options.params, started)
+    if summary is not None and governed:
+        found = plan_tasks(config)
+        if found is None or committed(config, [plan_path(config)]) or distrusted(config, found[0], NEVER_RUN_KINDS):
+            return None
+    return summary

@@ -19,6 +19,7 @@ from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.build.fastpath import NEVER_RUN_KINDS
 from nbgov.services.build.load import select_tasks
 from nbgov.services.build.options import BuildOptions
+from nbgov.services.build.trust import distrusted, governed
 from nbgov.services.pipeline.plan import source_version, write_plan
 from nbgov.services.review.state import require_approved
 from nbgov.services.review.targets import render_targets, review_targets
@@ -91,9 +92,7 @@ def _rel(config: Config, path) -> str:
 
 
 def _required(options: BuildOptions, env_settings: dict[str, Any]) -> bool:
-    if options.require_approved is not None:
-        return options.require_approved
-    return bool(env_settings.get("require_approved", False))
+    return governed(options.require_approved, env_settings)
 
 
 def gate_render(config: Config, options: BuildOptions, env_settings: dict[str, Any]) -> None:
@@ -165,7 +164,12 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
         pipeline.fetch_from_storage(sorted({u for t in infos if t.name in selection for u in t.upstream}
                                            - set(selection)))
         require_built_upstream(config, infos, selection)
-    check = content_check(config, infos)
+    # a governed build skips as fresh only a task whose record and products are this machine's and
+    # whose recorded run the store has (services.build.trust, J10): the others run
+    untrusted = distrusted(config, infos, NEVER_RUN_KINDS) if _required(options, env_settings) else {}
+    if untrusted and isinstance(getattr(pipeline, "warnings", None), list):
+        pipeline.warnings.extend(f"task {name} runs again: {why}" for name, why in sorted(untrusted.items()))
+    check = content_check(config, infos, set(untrusted))
     # a task whose input content changed runs although Ploomber calls it up to date: gate it too
     would_run = [t for t in infos if (selection is None or t.name in selection)
                  and (options.force or t.outdated or check(t.name, set()) is False)]
@@ -179,9 +183,10 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
     return selection, infos, check, would_run
 
 
-def content_check(config: Config, infos: list[TaskInfo]):
+def content_check(config: Config, infos: list[TaskInfo], untrusted: set[str] = frozenset()):
     """The per-task content check of a build (see :mod:`nbgov.core.freshness`): compares each
-    task's last lineage record with its source version, params, input and product digests now."""
+    task's last lineage record with its source version, params, input and product digests now.
+    A task of ``untrusted`` (:func:`~nbgov.services.build.trust.distrusted`) is never fresh."""
     tasks = {t.name: t for t in infos}
     # records hold params masked with the build's known secrets (any task's secret, under any
     # name): compare today's params masked the same way, or a secret reused as another task's
@@ -203,6 +208,8 @@ def content_check(config: Config, infos: list[TaskInfo]):
         task = tasks[name]
         if task.record is None or task.kind in NEVER_RUN_KINDS:
             return None  # nothing nbgov records: Ploomber's rules
+        if name in untrusted:
+            return False
         record = read_record(task.record)
         if record is None:
             # no record (never recorded, or killed before its record was written): outdated,

@@ -16,8 +16,8 @@ from nbgov.adapters import nbdime
 from nbgov.adapters.mlflow.lineage_store import LineageStore
 from nbgov.core.config import Config
 from nbgov.core.errors import LineageError, TrackingError
-from nbgov.core.journal import open_journals
 from nbgov.core.redact import safe_uri
+from nbgov.services.recording.sync import machine_journals
 
 #: Runs listed per task (newest first).
 HISTORY_LIMIT = 50
@@ -73,7 +73,7 @@ def run_url(ui: dict[str, str | None], experiment_id: str | None, run_id: str | 
 
 def _journal_rows(config: Config, task: str) -> list[dict[str, Any]]:
     rows = []
-    for journal in open_journals(config.root):
+    for journal in machine_journals(config.root):  # (not one that came with the checkout: J8)
         confirmed = journal.confirmations()
         for event in journal.events():
             if (event.get("event") != "task_finished" or event.get("task") != task

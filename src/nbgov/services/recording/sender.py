@@ -14,6 +14,7 @@ Runs keep their original times: the journal's timestamps are sent, not the time 
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +25,12 @@ from nbgov.core.digest import file_digest
 from nbgov.core.errors import TrackingError
 from nbgov.core.journal import Journal
 from nbgov.core.lineage import LineageRecord, read_record, write_record
+from nbgov.core.localfiles import inside_project
 from nbgov.core.redact import mask_text
 from nbgov.core.redact_notebook import mask_notebook
 
 LINEAGE_ARTIFACT = "nbgov/lineage.json"
+_SIMPLE = re.compile(r"[A-Za-z0-9_.-]+")  # a staged copy's folder: one plain name
 
 
 @dataclass
@@ -151,8 +154,9 @@ class Sender:
                        end_ms=event.get("end_ms") or event["t"], status=event.get("status", "FINISHED"),
                        datasets=event.get("datasets") or [])
         self.tracker.complete_run(run_id, data)
-        if record and event.get("record_path"):
-            _patch_local_record(self.root / event["record_path"], record)
+        record_path = inside_project(self.root, event.get("record_path")) if record else None
+        if record_path is not None:  # (J9: a record is only ever written inside the project)
+            _patch_local_record(record_path, record)
         return run_id
 
     def _guard_notebooks(self, artifacts: list[tuple[Path, str | None]], folder: Path,
@@ -240,8 +244,12 @@ class Sender:
                 # that copy was never made (the build died between the two writes): not sent
                 changed.append(f"{item['path']} (withheld: holds a secret parameter's value)")
                 continue
-            path = self.root / item["path"]
-            if path.is_file() and (not item.get("digest") or file_digest(path) == item["digest"]):
+            # confined to the project (J9): a path leaving it, a symlink pointing out of it, or a
+            # folder the journal does not call a folder product, is named and never read
+            path = inside_project(self.root, item.get("path"), folder_ok=_folder_product(item))
+            if path is None:
+                changed.append(f"{item.get('path')} (refused: not a file of the project)")
+            elif path.is_file() and (not item.get("digest") or file_digest(path) == item["digest"]):
                 out.append((path, folder))
             elif path.is_dir():
                 out.append((path, folder))
@@ -250,9 +258,18 @@ class Sender:
         return out, changed
 
 
+def _folder_product(item: dict[str, Any]) -> bool:
+    """Whether the journal lists ``item`` as a folder product (recorded without a digest)."""
+    return item.get("dir") == "products" and item.get("digest") is None
+
+
 def staged_name(seq: int, item: dict[str, Any]) -> str:
-    """Where the journal keeps its copy of one artifact of event ``seq``."""
-    return f"{seq}/{item.get('dir') or 'files'}/{Path(item['path']).name}"
+    """Where the journal keeps its copy of one artifact of event ``seq`` (always inside the
+    journal's ``files`` folder: a ``dir`` or name such as ``..`` is replaced)."""
+    folder, name = str(item.get("dir") or "files"), Path(str(item.get("path") or "")).name
+    folder = folder if _SIMPLE.fullmatch(folder) and folder not in (".", "..") else "files"
+    name = name if name not in ("", ".", "..") else "_"
+    return f"{int(seq)}/{folder}/{name}"
 
 
 def stage_artifacts(journal: Journal, event: dict[str, Any], root: Path) -> int:
@@ -264,9 +281,9 @@ def stage_artifacts(journal: Journal, event: dict[str, Any], root: Path) -> int:
 
     copied = 0
     for item in event.get("artifacts") or []:
-        source = root / item["path"]
+        source = inside_project(root, item.get("path"))  # (J9: never a file outside the project)
         target = journal.files / staged_name(event["seq"], item)
-        if target.exists() or not source.is_file():
+        if source is None or target.exists() or not source.is_file():
             continue
         if item.get("digest") and file_digest(source) != item["digest"]:
             continue

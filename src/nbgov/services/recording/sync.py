@@ -19,14 +19,16 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from nbgov.adapters.git import tracked
 from nbgov.adapters.mlflow.stores import missing_runs
 from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import TrackingError
-from nbgov.core.journal import KEEP_DONE, Journal, journal_folder, open_journals, quarantine, retire
+from nbgov.core.journal import JOURNAL_DIR, KEEP_DONE, Journal, journal_folder, open_journals, quarantine, retire
 from nbgov.core.journal_states import JournalView, close_orphan, examine, send_order, set_record_aside
 from nbgov.core.lineage import LineageRecord, write_record
+from nbgov.core.localfiles import inside_project
 from nbgov.core.lock import build_lock
 from nbgov.services.recording.sender import Sender, SendState, stage_artifacts
 
@@ -52,6 +54,7 @@ class SyncReport:
     restored: list[str] = field(default_factory=list)  # lineage records written from the journal
     resent: int = 0  # journals sent again (--resend)
     ended: list[str] = field(default_factory=list)  # RUNNING runs of set-aside journals, ended FAILED
+    refused: dict[str, str] = field(default_factory=dict)  # journal -> its file git tracks (never sent)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -59,6 +62,10 @@ class SyncReport:
     def problems(self) -> list[str]:
         """One line per journal or run that needs the user, each saying what to do."""
         lines = []
+        for name, path in self.refused.items():
+            lines.append(f"journal {name} not sent: git tracks {path}, and a journal is this machine's own "
+                         "record (one that came with the checkout is never trusted); remove it from git: "
+                         f"git rm -r --cached {JOURNAL_DIR.as_posix()}")
         if self.lost:
             lines.append(f"{len(self.lost)} task run(s) lost their finish record (journal damaged): "
                          f"{', '.join(self.lost)}; they run again at the next `nbgov build`")
@@ -76,10 +83,41 @@ class SyncReport:
         return lines
 
 
+def machine_journals(root, refused: dict[str, str] | None = None) -> list[Journal]:
+    """The open journals this machine wrote: a journal any of whose files git tracks came with
+    the checkout (a commit can add one with ``git add -f``: a CRC per line authenticates
+    nothing) and is left out, named in ``refused`` (J8). One ``git ls-files``, only when there
+    are journals."""
+    journals = open_journals(root)
+    if not journals:
+        return []
+    committed = tracked(root, JOURNAL_DIR.as_posix()) or set()
+    if not committed:
+        return journals
+    out = []
+    for journal in journals:
+        # (the journal file itself named first, when it is one of them)
+        mine = sorted((p for p in committed if _of_journal(p, journal.build_id)),
+                      key=lambda p: not p.endswith(".jsonl"))
+        if mine:
+            if refused is not None:
+                refused[journal.build_id] = mine[0]
+            continue
+        out.append(journal)
+    return out
+
+
+def _of_journal(path: str, build_id: str) -> bool:
+    """Whether the tracked file ``path`` (relative to the root) is one of journal ``build_id``'s."""
+    rel = path[len(JOURNAL_DIR.as_posix()) + 1:] if path.startswith(JOURNAL_DIR.as_posix() + "/") else ""
+    first = rel.split("/", 1)[0]
+    return first.startswith(build_id + ".")
+
+
 def pending_runs(config: Config) -> int:
     """How many finished task runs are journaled but not yet in the store (no store call)."""
     count = 0
-    for journal in open_journals(config.root):
+    for journal in machine_journals(config.root):
         confirmed = journal.confirmations()
         count += sum(1 for e in journal.events() if e["event"] == "task_finished" and e["seq"] not in confirmed)
     return count
@@ -88,7 +126,7 @@ def pending_runs(config: Config) -> int:
 def journal_health(config: Config) -> dict[str, int]:
     """Damaged records per open journal (no store call; for ``nbgov status``)."""
     out = {}
-    for journal in open_journals(config.root):
+    for journal in machine_journals(config.root):
         scan = journal.scan()
         if scan.damaged or scan.recovered:
             out[journal.build_id] = scan.damaged + scan.recovered
@@ -119,14 +157,15 @@ def restore_records(config: Config, journals: list[Journal]) -> list[str]:
                 latest[e["record_path"]] = e["record"]
     written = []
     for rel, record in latest.items():
-        path = config.root / rel
-        if path.exists():
+        path = inside_project(config.root, rel)  # (J9: never a file outside the project)
+        if path is None or path.exists() or not isinstance(record, dict):
             continue
         products = [p for p in (record.get("products") or {}).values() if isinstance(p, dict)]
         try:
+            files = [inside_project(config.root, p.get("path")) for p in products]
             same = bool(products) and all(
-                p.get("digest") and (config.root / p["path"]).exists()
-                and file_digest(config.root / p["path"]) == p["digest"] for p in products)
+                p.get("digest") and f is not None and f.is_file() and file_digest(f) == p["digest"]
+                for p, f in zip(products, files, strict=True))
             if same:
                 write_record(LineageRecord.from_dict(record), path)
                 written.append(rel)
@@ -160,7 +199,7 @@ def _lost_confirmed(tracker, state: SendState) -> bool:
 def _open_views(config: Config, skip: str | None, report: SyncReport) -> list[JournalView]:
     """Each open journal's state; the ones that need no store are dealt with here."""
     views = []
-    for journal in open_journals(config.root):
+    for journal in machine_journals(config.root, report.refused):
         if journal.build_id == skip:
             continue
         view = examine(journal)
@@ -217,7 +256,7 @@ def sync_journals(config: Config, tracker: Tracker | None = None, skip: str | No
     views = _open_views(config, skip, report)
     for view in views:
         _close(config, view, report)
-    if not views and not report.quarantined and not sweep:
+    if not views and not report.quarantined and not sweep:  # (a refused journal is left as it is)
         return report
     # before any store call (the store may be down): records a killed build never wrote
     report.restored = restore_records(config, [v.journal for v in views])
@@ -279,7 +318,10 @@ def reopen_done(config: Config) -> int:
     folder = journal_folder(config.root)
     done = folder / "done"
     count = 0
+    committed = (tracked(config.root, JOURNAL_DIR.as_posix()) or set()) if done.is_dir() else set()
     for path in sorted(done.glob("*.jsonl")) if done.is_dir() else []:
+        if (JOURNAL_DIR / "done" / path.name).as_posix() in committed:
+            continue  # came with the checkout: never sent (J8)
         if not (folder / path.name).exists():
             os.replace(path, folder / path.name)
             count += 1
