@@ -109,6 +109,25 @@ def test_the_executed_notebook_is_masked_everywhere_with_known_secrets():
     assert "Hunter2" in json.dumps(mask_notebook(nb)[0])  # the rules alone leave the printed value
 
 
+def test_every_textual_output_is_masked_and_only_base64_binaries_are_skipped():
+    """SVG, CSV, any text/* or *json output is text: masked; a png's base64 is never touched."""
+    known = known_of({"api_key": "Zq9-s3cr3t-VALUE-7781"})
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==\n"
+    data = {"image/svg+xml": ["<svg><text>key Zq9-s3cr3t-VALUE-7781", "</text></svg>"],
+            "text/csv": "name,key\nsvc,Zq9-s3cr3t-VALUE-7781\n",
+            "application/vnd.custom+json": {"k": "Zq9-s3cr3t-VALUE-7781"},
+            "application/x-custom": "k=Zq9-s3cr3t-VALUE-7781", "image/png": png,
+            "image/jpeg": "not base64: Zq9-s3cr3t-VALUE-7781"}
+    nb = {"metadata": {}, "nbformat": 4, "nbformat_minor": 5, "cells": [
+        {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "show()",
+         "outputs": [{"output_type": "display_data", "metadata": {}, "data": data}]}]}
+    masked, n = mask_notebook(nb, known)
+    out = masked["cells"][0]["outputs"][0]["data"]
+    assert "Zq9-s3cr3t" not in json.dumps(masked) and n == 5
+    assert out["image/png"] == png and out["text/csv"] == f"name,key\nsvc,{REDACTED}\n"
+    assert "".join(out["image/svg+xml"]) == f"<svg><text>key {REDACTED}</text></svg>"
+
+
 def test_a_record_masks_known_secrets_in_text_and_never_in_its_identifiers():
     known = known_of({"secret": "0a1b2c3d4e5f"})  # looks like part of a digest
     record = {"error": "failed with 0a1b2c3d4e5f", "params": {"secret": "0a1b2c3d4e5f", "note": "x 0a1b2c3d4e5f"},

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
+from nbgov.adapters.git import committed_links
 from nbgov.adapters.ploomber import Pipeline, TaskInfo
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
@@ -20,6 +22,7 @@ from nbgov.services.build.fastpath import NEVER_RUN_KINDS
 from nbgov.services.build.load import select_tasks
 from nbgov.services.build.options import BuildOptions
 from nbgov.services.pipeline.plan import source_version, write_plan
+from nbgov.services.recording.confined import outside_link
 from nbgov.services.review.state import require_approved
 from nbgov.services.review.targets import render_targets, review_targets
 
@@ -151,6 +154,34 @@ def refuse_unreviewable(config: Config, would_run: list[TaskInfo], targets: list
                         "(no symlink leaving it), commit it and have it approved")
 
 
+def refuse_linked_products(config: Config, would_run: list[TaskInfo]) -> None:
+    """Refuse a task that would run whose product lies where a committed symbolic link
+    leading outside the project points (``products/plots -> ~/.ssh``): the task would write
+    there, and those files would be taken for the product (R5). A link the commit does not hold
+    (a data disk the runner mounted) is the environment's: not refused here, and withheld from
+    the upload all the same (:mod:`nbgov.services.recording.confined`)."""
+    root = config.root.resolve()
+    links = {}
+    for rel in committed_links(config.root):
+        link = config.root / rel
+        if link.is_symlink() and outside_link(link, root) is not None:
+            links[rel] = Path(os.path.realpath(link))
+    if not links:
+        return
+    for t in would_run:
+        for key, product in t.products.items():
+            real = Path(os.path.realpath(product))
+            if real.is_relative_to(root):
+                continue
+            for rel, target in links.items():
+                if real == target or real.is_relative_to(target):
+                    raise GateError(f"task {t.name}: its product {key!r} ({real}) lies where {rel}, a committed "
+                                    f"symbolic link, leads ({target}): outside the project; a governed build "
+                                    "writes and uploads products only inside it", Location(config.root / rel),
+                                    hint=f"remove the link from the commit (git rm --cached {rel}) and let the "
+                                    "task create the folder")
+
+
 def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings: dict[str, Any]):
     """Everything a build decides before running: the selection, its upstream (fetched from the
     File client when missing here, else refused), the content check, the tasks that would run,
@@ -175,6 +206,7 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
         sources = [t.source_file for t in would_run if t.source_file]
         targets = [t.path for t in review_targets(config, sources, overrides=_overrides(options))]
         refuse_unreviewable(config, would_run, targets)
+        refuse_linked_products(config, would_run)
         require_approved(config, targets or sources)
     return selection, infos, check, would_run
 

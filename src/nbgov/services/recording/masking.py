@@ -97,7 +97,7 @@ def flag_secret_artifacts(payload: dict[str, Any], root: Path, known: KnownSecre
     if not known:
         return out
     for i, item in enumerate(payload.get("artifacts") or []):
-        if not _executed(item):
+        if not _executed(item) or item.get("withheld"):
             continue
         if item["path"] in masked_in_place:
             item["masked"] = "in place"
@@ -140,7 +140,7 @@ def flag_secret_products(payload: dict[str, Any], root: Path, known: KnownSecret
     if not known:
         return out
     for item in payload.get("artifacts") or []:
-        if item.get("dir") != "products" or _executed(item):
+        if item.get("dir") != "products" or _executed(item) or item.get("withheld"):
             continue
         if holds_known(root / item["path"], known):
             item["withheld"] = True
