@@ -241,3 +241,29 @@ def test_a_builds_stdout_and_stderr_mask_its_known_secrets_until_removed(capsys)
     out, err = capsys.readouterr()
     assert err == f"stderr: {REDACTED}\n"
     assert out == f"stdout: '{REDACTED}'\nafter: Hx7pQ2vN9kLm3s\n"  # removed: as it was
+
+
+def test_the_env_files_secret_named_values_are_known_secrets(tmp_path: Path):
+    """env.yaml's ``api_token`` reaching a task as ``header: "{{api_token}}"`` (or given by
+    ``--env``) is a known secret: masked in the plan's params, the content check and the build's
+    recorder (hence MLflow params, the lineage record and the notebook artifact)."""
+    from types import SimpleNamespace
+
+    from nbgov.adapters.ploomber import Pipeline
+    from nbgov.services.pipeline.plan import masked_task_params, pipeline_secrets
+    from nbgov.services.recording.recorder import Recorder
+
+    (tmp_path / "env.yaml").write_text('api_token: "Zq9-s3cr3t-VALUE-7781"\nseed: 1\n')
+    (tmp_path / "pipeline.yaml").write_text("tasks:\n  - source: fn.run\n    product: out.txt\n"
+                                            '    params: {header: "{{api_token}}"}\n')
+    (tmp_path / "fn.py").write_text("def run(product, header):\n    pass\n")
+    pipeline = Pipeline(tmp_path / "pipeline.yaml", env={"api_token": "Other-s3cr3t-4412"})
+    assert pipeline.env_values == {"api_token": "Other-s3cr3t-4412", "seed": 1}  # --env: data, as given
+    params = [t.params for t in pipeline.tasks()]
+    assert params == [{"header": "Other-s3cr3t-4412"}]
+    assert masked_task_params([{"params": p} for p in params], pipeline.env_values) == [{"params": {"header": REDACTED}}]
+    assert masked_task_params([{"params": p} for p in params]) == [{"params": {"header": "Other-s3cr3t-4412"}}]
+    assert mask_text("x Other-s3cr3t-4412", known=pipeline_secrets(params, pipeline.env_values))[1] == 1
+    recorder = SimpleNamespace(secrets=KnownSecrets())  # (use_tasks only feeds the recorder's secrets)
+    Recorder.use_tasks(recorder, pipeline.tasks(), pipeline.env_values)  # type: ignore[arg-type]
+    assert recorder.secrets.mask("calling with Other-s3cr3t-4412") == f"calling with {REDACTED}"

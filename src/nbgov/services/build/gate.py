@@ -17,11 +17,10 @@ from nbgov.core.freshness import decide
 from nbgov.core.lineage import read_record
 from nbgov.core.params import parse_assignment
 from nbgov.core.redact import redact_params
-from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.build.fastpath import NEVER_RUN_KINDS
 from nbgov.services.build.load import select_tasks
 from nbgov.services.build.options import BuildOptions
-from nbgov.services.pipeline.plan import source_version, write_plan
+from nbgov.services.pipeline.plan import pipeline_secrets, source_version, write_plan
 from nbgov.services.recording.confined import outside_link
 from nbgov.services.review.state import require_approved
 from nbgov.services.review.targets import render_targets, review_targets
@@ -190,13 +189,13 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
     infos = pipeline.tasks()
     check_driver_approved(pipeline, infos, selection)
     if not options.env and not options.params:
-        write_plan(config, infos)  # the next no-op build and status answer from it
+        write_plan(config, infos, pipeline.env_values)  # the next no-op build and status answer from it
     if selection is not None:
         # a worker without the shared file system gets upstream products from the File client
         pipeline.fetch_from_storage(sorted({u for t in infos if t.name in selection for u in t.upstream}
                                            - set(selection)))
         require_built_upstream(config, infos, selection)
-    check = content_check(config, infos)
+    check = content_check(config, infos, pipeline.env_values)
     # a task whose input content changed runs although Ploomber calls it up to date: gate it too
     would_run = [t for t in infos if (selection is None or t.name in selection)
                  and (options.force or t.outdated or check(t.name, set()) is False)]
@@ -211,16 +210,15 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
     return selection, infos, check, would_run
 
 
-def content_check(config: Config, infos: list[TaskInfo]):
+def content_check(config: Config, infos: list[TaskInfo], env: dict[str, Any] | None = None):
     """The per-task content check of a build (see :mod:`nbgov.core.freshness`): compares each
-    task's last lineage record with its source version, params, input and product digests now."""
+    task's last lineage record with its source version, params, input and product digests now
+    (``env``: the env file's values, whose secrets the records mask too)."""
     tasks = {t.name: t for t in infos}
     # records hold params masked with the build's known secrets (any task's secret, under any
     # name): compare today's params masked the same way, or a secret reused as another task's
     # `label` reads as changed on every build
-    known = KnownSecrets()
-    for info in infos:
-        known.add_params(info.params)
+    known = pipeline_secrets([info.params for info in infos], env)
 
     def rel(path) -> str:
         try:
