@@ -261,9 +261,11 @@ def test_the_env_files_secret_named_values_are_known_secrets(tmp_path: Path):
     assert pipeline.env_values == {"api_token": "Other-s3cr3t-4412", "seed": 1}  # --env: data, as given
     params = [t.params for t in pipeline.tasks()]
     assert params == [{"header": "Other-s3cr3t-4412"}]
-    assert masked_task_params([{"params": p} for p in params], pipeline.env_values) == [{"params": {"header": REDACTED}}]
-    assert masked_task_params([{"params": p} for p in params]) == [{"params": {"header": "Other-s3cr3t-4412"}}]
-    assert mask_text("x Other-s3cr3t-4412", known=pipeline_secrets(params, pipeline.env_values))[1] == 1
+    records = [{"params": p} for p in params]
+    assert masked_task_params(records, pipeline.env_values) == [{"params": {"header": REDACTED}}]
+    assert masked_task_params(records) == [{"params": {"header": "Other-s3cr3t-4412"}}]
+    known = pipeline_secrets(params, pipeline.env_values)
+    assert mask_text("x Other-s3cr3t-4412", known=known)[1] == 1
     recorder = SimpleNamespace(secrets=KnownSecrets())  # (use_tasks only feeds the recorder's secrets)
     Recorder.use_tasks(recorder, pipeline.tasks(), pipeline.env_values)  # type: ignore[arg-type]
     assert recorder.secrets.mask("calling with Other-s3cr3t-4412") == f"calling with {REDACTED}"
