@@ -22,7 +22,10 @@ the value) is the user's data: never rewritten, and not uploaded either
 
 A build without known secrets reads no file here (no cost).
 
-The kernel's own output reaches the terminal only through papermill's logger (a task with
+What a kernel writes to its file descriptors itself (``os.write(2, ...)``, ``os.system``, an
+uncaptured subprocess) bypasses Jupyter and nbgov both: it reaches nbgov's stdout/stderr as
+written (docs/security.md, R5). The kernel's output through Jupyter reaches the terminal only
+through papermill's logger (a task with
 ``papermill_params: {log_output: true}``; nbgov shows its warnings: the kernel's stderr). That is
 nbgov's stderr, which CI keeps in its logs: :func:`mask_logs` masks the build's known secrets in
 every record of that logger (only records that hold one are touched), and in every write to
