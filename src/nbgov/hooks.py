@@ -31,6 +31,7 @@ from nbgov.core.localfiles import ignore_in_project
 from nbgov.core.lock import build_lock
 from nbgov.core.params import check_task_param_names
 from nbgov.services.build.run import capture_evidence
+from nbgov.services.pipeline.data import plain_env_values
 from nbgov.services.pipeline.plan import write_plan
 from nbgov.services.recording.recorder import Recorder
 from nbgov.services.recording.sync import sync_journals
@@ -72,8 +73,10 @@ def on_render(dag) -> None:
                       + (f"; ended as KILLED: {', '.join(report.interrupted)}" if report.interrupted else ""),
                       file=sys.stderr)
 
-            write_plan(config, tasks)  # status, the no-op build and the server read it
-            recorder = Recorder(config, tasks, runner="ploomber build")
+            # Ploomber rendered env.yaml itself: its plain values (secret-named ones are known secrets)
+            env = plain_env_values(config)
+            write_plan(config, tasks, env)  # status, the no-op build and the server read it
+            recorder = Recorder(config, tasks, runner="ploomber build", env=env)
             recorder.open()
         except BaseException:
             lock.release()

@@ -109,6 +109,25 @@ def test_the_executed_notebook_is_masked_everywhere_with_known_secrets():
     assert "Hunter2" in json.dumps(mask_notebook(nb)[0])  # the rules alone leave the printed value
 
 
+def test_every_textual_output_is_masked_and_only_base64_binaries_are_skipped():
+    """SVG, CSV, any text/* or *json output is text: masked; a png's base64 is never touched."""
+    known = known_of({"api_key": "Zq9-s3cr3t-VALUE-7781"})
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==\n"
+    data = {"image/svg+xml": ["<svg><text>key Zq9-s3cr3t-VALUE-7781", "</text></svg>"],
+            "text/csv": "name,key\nsvc,Zq9-s3cr3t-VALUE-7781\n",
+            "application/vnd.custom+json": {"k": "Zq9-s3cr3t-VALUE-7781"},
+            "application/x-custom": "k=Zq9-s3cr3t-VALUE-7781", "image/png": png,
+            "image/jpeg": "not base64: Zq9-s3cr3t-VALUE-7781"}
+    nb = {"metadata": {}, "nbformat": 4, "nbformat_minor": 5, "cells": [
+        {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "show()",
+         "outputs": [{"output_type": "display_data", "metadata": {}, "data": data}]}]}
+    masked, n = mask_notebook(nb, known)
+    out = masked["cells"][0]["outputs"][0]["data"]
+    assert "Zq9-s3cr3t" not in json.dumps(masked) and n == 5
+    assert out["image/png"] == png and out["text/csv"] == f"name,key\nsvc,{REDACTED}\n"
+    assert "".join(out["image/svg+xml"]) == f"<svg><text>key {REDACTED}</text></svg>"
+
+
 def test_a_record_masks_known_secrets_in_text_and_never_in_its_identifiers():
     known = known_of({"secret": "0a1b2c3d4e5f"})  # looks like part of a digest
     record = {"error": "failed with 0a1b2c3d4e5f", "params": {"secret": "0a1b2c3d4e5f", "note": "x 0a1b2c3d4e5f"},
@@ -222,3 +241,31 @@ def test_a_builds_stdout_and_stderr_mask_its_known_secrets_until_removed(capsys)
     out, err = capsys.readouterr()
     assert err == f"stderr: {REDACTED}\n"
     assert out == f"stdout: '{REDACTED}'\nafter: Hx7pQ2vN9kLm3s\n"  # removed: as it was
+
+
+def test_the_env_files_secret_named_values_are_known_secrets(tmp_path: Path):
+    """env.yaml's ``api_token`` reaching a task as ``header: "{{api_token}}"`` (or given by
+    ``--env``) is a known secret: masked in the plan's params, the content check and the build's
+    recorder (hence MLflow params, the lineage record and the notebook artifact)."""
+    from types import SimpleNamespace
+
+    from nbgov.adapters.ploomber import Pipeline
+    from nbgov.services.pipeline.plan import masked_task_params, pipeline_secrets
+    from nbgov.services.recording.recorder import Recorder
+
+    (tmp_path / "env.yaml").write_text('api_token: "Zq9-s3cr3t-VALUE-7781"\nseed: 1\n')
+    (tmp_path / "pipeline.yaml").write_text("tasks:\n  - source: fn.run\n    product: out.txt\n"
+                                            '    params: {header: "{{api_token}}"}\n')
+    (tmp_path / "fn.py").write_text("def run(product, header):\n    pass\n")
+    pipeline = Pipeline(tmp_path / "pipeline.yaml", env={"api_token": "Other-s3cr3t-4412"})
+    assert pipeline.env_values == {"api_token": "Other-s3cr3t-4412", "seed": 1}  # --env: data, as given
+    params = [t.params for t in pipeline.tasks()]
+    assert params == [{"header": "Other-s3cr3t-4412"}]
+    records = [{"params": p} for p in params]
+    assert masked_task_params(records, pipeline.env_values) == [{"params": {"header": REDACTED}}]
+    assert masked_task_params(records) == [{"params": {"header": "Other-s3cr3t-4412"}}]
+    known = pipeline_secrets(params, pipeline.env_values)
+    assert mask_text("x Other-s3cr3t-4412", known=known)[1] == 1
+    recorder = SimpleNamespace(secrets=KnownSecrets())  # (use_tasks only feeds the recorder's secrets)
+    Recorder.use_tasks(recorder, pipeline.tasks(), pipeline.env_values)  # type: ignore[arg-type]
+    assert recorder.secrets.mask("calling with Other-s3cr3t-4412") == f"calling with {REDACTED}"

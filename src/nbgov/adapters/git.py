@@ -7,6 +7,7 @@ asking for a file at a revision that does not exist is a user error.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +184,20 @@ def rev_exists(root: str | Path, rev: str) -> bool:
 def is_tracked(root: str | Path, path: str | Path, rev: str = "HEAD") -> bool:
     """Whether ``path`` exists in the tree of ``rev``."""
     return _out(root, "cat-file", "-e", f"{rev}:{Path(path).as_posix()}") is not None
+
+
+def committed_links(root: str | Path, rev: str = "HEAD") -> list[str]:
+    """The symbolic links ``rev`` commits under ``root`` (posix, relative to ``root``); [] when
+    there is none or no such commit."""
+    proc = _git(root, "ls-tree", "-r", "-z", rev)  # paths relative to root: its subtree
+    if proc is None or proc.returncode != 0:
+        return []
+    out = []
+    for entry in proc.stdout.split(b"\0"):
+        meta, _, path = entry.partition(b"\t")
+        if meta.startswith(b"120000 "):
+            out.append(os.fsdecode(path))
+    return out
 
 
 def ls_files(root: str | Path, *patterns: str) -> list[str]:

@@ -15,8 +15,11 @@ from nbgov.core.errors import GateError, Location
 from nbgov.core.redact import ANSI_ESCAPE, REDACTED, KnownValues, is_secret_name, mask_text, mask_value
 
 # -- notebooks -----------------------------------------------------------------------------------
-_TEXT_MIME = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json",
-              "application/javascript")  # fmt: skip
+#: Mime types nbformat stores base64-encoded (binary): never decoded, never masked (a masked
+#: base64 run would break the image). Every other output data is text (``image/svg+xml``,
+#: ``text/*``, ``application/*json``, ``application/javascript``...) and is masked.
+_BINARY_MIME = re.compile(r"^(image/(?!.*\+xml$)|audio/|video/|application/(pdf|octet-stream|zip|gzip)$)")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]*$")
 _ASSIGN = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<value>.+)$", re.M)
 
 
@@ -77,11 +80,21 @@ def _mask_output(output: dict, known: KnownValues | None = None) -> int:
         output["metadata"], n = mask_value(output["metadata"], names=True, known=known)
         count += n
     for mime, data in list((output.get("data") or {}).items()):
-        if mime.startswith("image/") or not (mime in _TEXT_MIME or mime.endswith(("+json", "+xml"))):
+        if is_binary_output(mime, data):
             continue  # base64 payloads: never decoded
         output["data"][mime], n = _mask_text_or_lines(data, known)
         count += n
     return count
+
+
+def is_binary_output(mime: str, data: Any) -> bool:
+    """Whether an output's data is a base64 binary payload (a png, jpeg, gif, pdf...): a binary
+    mime type whose data reads as base64. Text under a binary mime type (``{"image/png": "key
+    ..."}``) is text: masked."""
+    if not _BINARY_MIME.match(str(mime)):
+        return False
+    text = "".join(data) if isinstance(data, list) and all(isinstance(v, str) for v in data) else data
+    return isinstance(text, str) and bool(_BASE64.match(text))
 
 
 def _joined_streams(outputs: list) -> list:

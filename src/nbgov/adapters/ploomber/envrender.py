@@ -170,6 +170,12 @@ def render_env(env_file: Path, overrides: dict[str, Any], builtins: dict[str, An
     return out
 
 
+def env_values(env: Any) -> dict[str, Any]:
+    """The env file's values (rendered, ``--env`` overrides applied) of an ``EnvDict`` made by
+    :func:`env_for_ploomber`, without Ploomber's built-in placeholders."""
+    return {k: v for k, v in env._data.items() if k not in BUILTINS}
+
+
 def env_for_ploomber(root: Path, overrides: dict[str, Any], env_file: Path | None = None) -> Any:
     """A Ploomber ``EnvDict`` holding env.yaml's sandbox-rendered values and the literal
     overrides; pass it as ``DAGSpec(..., env=...)`` (Ploomber copies it, rendering nothing).

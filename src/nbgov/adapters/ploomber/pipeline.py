@@ -107,15 +107,20 @@ class Pipeline:
         _import_ploomber()
         #: the spec and env file read just before the load (a cluster worker must render the driver's)
         self.spec_digest = _spec_digest(self.spec_path)
+        #: the env file's values the spec was rendered with (``--env`` overrides applied): its
+        #: secret-named keys' values are a build's known secrets (R5)
+        self.env_values: dict[str, Any] = {}
         self._dag = self._load(env or {}, params or {}, executor_params or {})
 
     # -- loading -----------------------------------------------------------------
     def _env(self, overrides: dict[str, Any]) -> Any:
         # env.yaml rendered in a sandbox, --env values as literal data (never templates)
-        from nbgov.adapters.ploomber.envrender import env_for_ploomber
+        from nbgov.adapters.ploomber.envrender import env_for_ploomber, env_values
 
         # Ploomber's own choice: env.{name}.yaml for pipeline.{name}.yaml, else env.yaml
-        return env_for_ploomber(self.root, overrides, _env_file(self.spec_path) or self.root / "env.yaml")
+        env = env_for_ploomber(self.root, overrides, _env_file(self.spec_path) or self.root / "env.yaml")
+        self.env_values = env_values(env)
+        return env
 
     def _load(self, env_overrides, param_overrides, executor_params):
         from ploomber.spec import DAGSpec

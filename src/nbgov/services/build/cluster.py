@@ -42,10 +42,10 @@ from nbgov.adapters.engines.dask import CHECKOUT_VAR, PYTHON, RemoteTask, dask_c
 from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config, load_config
 from nbgov.core.errors import Location, NbgovError, without_credentials
-from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.build.gate import EXPECT_VAR, driver_expectation, gate, gate_render
 from nbgov.services.build.load import load_pipeline
 from nbgov.services.build.options import LOCAL, BuildOptions, BuildSummary, TaskSummary
+from nbgov.services.pipeline.plan import pipeline_secrets
 from nbgov.services.recording.tracking import close_build, open_build
 
 
@@ -277,9 +277,8 @@ def _cold_build(config: Config, options: BuildOptions, client, started: float,
     failed = any(o.outcome in ("failed", "not-run") for o in outcomes)
     if options.build_id is None:  # a build id given by the caller is closed by the caller
         close_build(config, build_id, "FAILED" if failed else "FINISHED")
-    known = KnownSecrets()  # a worker's error, printed here, masked like the worker's own records
-    for info in infos:
-        known.add_params(info.params)
+    # a worker's error, printed here, masked like the worker's own records
+    known = pipeline_secrets([info.params for info in infos], pipeline.env_values)
     summaries = [TaskSummary(o.name, o.outcome, o.seconds, o.run_id, known.mask(o.error) if o.error else o.error)
                  for o in outcomes]
     return BuildSummary(summaries, parent, failed, time.perf_counter() - started, config.resolved_tracking_uri())

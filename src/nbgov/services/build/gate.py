@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
+from nbgov.adapters.git import committed_links
 from nbgov.adapters.ploomber import Pipeline, TaskInfo
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
@@ -15,12 +17,12 @@ from nbgov.core.freshness import decide
 from nbgov.core.lineage import read_record
 from nbgov.core.params import parse_assignment
 from nbgov.core.redact import redact_params
-from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.build.fastpath import NEVER_RUN_KINDS
 from nbgov.services.build.load import select_tasks
 from nbgov.services.build.options import BuildOptions
 from nbgov.services.build.trust import distrusted, governed
-from nbgov.services.pipeline.plan import source_version, write_plan
+from nbgov.services.pipeline.plan import pipeline_secrets, source_version, write_plan
+from nbgov.services.recording.confined import outside_link
 from nbgov.services.review.state import require_approved
 from nbgov.services.review.targets import render_targets, review_targets
 
@@ -150,6 +152,34 @@ def refuse_unreviewable(config: Config, would_run: list[TaskInfo], targets: list
                         "(no symlink leaving it), commit it and have it approved")
 
 
+def refuse_linked_products(config: Config, would_run: list[TaskInfo]) -> None:
+    """Refuse a task that would run whose product lies where a committed symbolic link
+    leading outside the project points (``products/plots -> ~/.ssh``): the task would write
+    there, and those files would be taken for the product (R5). A link the commit does not hold
+    (a data disk the runner mounted) is the environment's: not refused here, and withheld from
+    the upload all the same (:mod:`nbgov.services.recording.confined`)."""
+    root = config.root.resolve()
+    links = {}
+    for rel in committed_links(config.root):
+        link = config.root / rel
+        if link.is_symlink() and outside_link(link, root) is not None:
+            links[rel] = Path(os.path.realpath(link))
+    if not links:
+        return
+    for t in would_run:
+        for key, product in t.products.items():
+            real = Path(os.path.realpath(product))
+            if real.is_relative_to(root):
+                continue
+            for rel, target in links.items():
+                if real == target or real.is_relative_to(target):
+                    raise GateError(f"task {t.name}: its product {key!r} ({real}) lies where {rel}, a committed "
+                                    f"symbolic link, leads ({target}): outside the project; a governed build "
+                                    "writes and uploads products only inside it", Location(config.root / rel),
+                                    hint=f"remove the link from the commit (git rm --cached {rel}) and let the "
+                                    "task create the folder")
+
+
 def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings: dict[str, Any]):
     """Everything a build decides before running: the selection, its upstream (fetched from the
     File client when missing here, else refused), the content check, the tasks that would run,
@@ -158,7 +188,7 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
     infos = pipeline.tasks()
     check_driver_approved(pipeline, infos, selection)
     if not options.env and not options.params:
-        write_plan(config, infos)  # the next no-op build and status answer from it
+        write_plan(config, infos, pipeline.env_values)  # the next no-op build and status answer from it
     if selection is not None:
         # a worker without the shared file system gets upstream products from the File client
         pipeline.fetch_from_storage(sorted({u for t in infos if t.name in selection for u in t.upstream}
@@ -169,7 +199,7 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
     untrusted = distrusted(config, infos, NEVER_RUN_KINDS) if _required(options, env_settings) else {}
     if untrusted and isinstance(getattr(pipeline, "warnings", None), list):
         pipeline.warnings.extend(f"task {name} runs again: {why}" for name, why in sorted(untrusted.items()))
-    check = content_check(config, infos, set(untrusted))
+    check = content_check(config, infos, pipeline.env_values, set(untrusted))
     # a task whose input content changed runs although Ploomber calls it up to date: gate it too
     would_run = [t for t in infos if (selection is None or t.name in selection)
                  and (options.force or t.outdated or check(t.name, set()) is False)]
@@ -179,21 +209,22 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
         sources = [t.source_file for t in would_run if t.source_file]
         targets = [t.path for t in review_targets(config, sources, overrides=_overrides(options))]
         refuse_unreviewable(config, would_run, targets)
+        refuse_linked_products(config, would_run)
         require_approved(config, targets or sources)
     return selection, infos, check, would_run
 
 
-def content_check(config: Config, infos: list[TaskInfo], untrusted: set[str] = frozenset()):
+def content_check(config: Config, infos: list[TaskInfo], env: dict[str, Any] | None = None,
+                  untrusted: set[str] = frozenset()):
     """The per-task content check of a build (see :mod:`nbgov.core.freshness`): compares each
-    task's last lineage record with its source version, params, input and product digests now.
-    A task of ``untrusted`` (:func:`~nbgov.services.build.trust.distrusted`) is never fresh."""
+    task's last lineage record with its source version, params, input and product digests now
+    (``env``: the env file's values, whose secrets the records mask too). A task of
+    ``untrusted`` (:func:`~nbgov.services.build.trust.distrusted`) is never fresh."""
     tasks = {t.name: t for t in infos}
     # records hold params masked with the build's known secrets (any task's secret, under any
     # name): compare today's params masked the same way, or a secret reused as another task's
     # `label` reads as changed on every build
-    known = KnownSecrets()
-    for info in infos:
-        known.add_params(info.params)
+    known = pipeline_secrets([info.params for info in infos], env)
 
     def rel(path) -> str:
         try:

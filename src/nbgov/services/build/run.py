@@ -57,7 +57,7 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
     except BaseException:
         recorder.close()
         raise
-    recorder.use_tasks(infos)
+    recorder.use_tasks(infos, pipeline.env_values)
     interrupts.check()  # a Ctrl-C during start-up that a library swallowed: stop before any task
     capture_evidence(infos)
     jobs = options.jobs if options.jobs is not None else pipeline.default_jobs()

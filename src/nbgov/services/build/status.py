@@ -101,7 +101,7 @@ def pipeline_state(config: Config, pipeline: Pipeline | None = None, *,
         if pipeline is None:
             pipeline = Pipeline(config.pipeline_path)
             infos = pipeline.tasks()
-            write_plan(config, infos)  # rendered with no overrides: the plan of the next status
+            write_plan(config, infos, pipeline.env_values)  # rendered with no overrides: the plan of the next status
         else:
             infos = pipeline.tasks()
         decided = verdicts(config, infos, {})

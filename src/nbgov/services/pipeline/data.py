@@ -77,7 +77,8 @@ def _plan_tasks(config: Config) -> list[TaskView] | None:
 
 
 
-def _env_values(config: Config) -> dict[str, str]:
+def plain_env_values(config: Config) -> dict[str, str]:
+    """env.yaml's plain values (no ``{{placeholders}}``) and ``here``, read, never rendered."""
     import yaml
 
     env_file = config.pipeline_path.parent / "env.yaml"
@@ -114,7 +115,7 @@ def notebook_upstream(source: Path) -> list[str]:
 def _spec_tasks(config: Config) -> list[TaskView]:
 
     spec = read_spec(config.pipeline_path)
-    env = _env_values(config)
+    env = plain_env_values(config)
     out = []
     for task in spec.tasks:
         product = _fill(task.product, env)
@@ -165,7 +166,8 @@ def task_context_data(config: Config, notebook: str | Path) -> dict[str, Any]:
     # R5: a secret parameter's value is never handed out (its name is: a client injects none of
     # them, and the notebook keeps its own default); nor another task's secret under an
     # innocent name (the pipeline's known secrets; a plan on disk holds them masked already)
-    params = masked_task_params([{"params": t.params} for t in tasks])[tasks.index(task)]["params"]
+    params = masked_task_params([{"params": t.params} for t in tasks],
+                                plain_env_values(config))[tasks.index(task)]["params"]
     return {"task": task.name, "params": params,
             # masked here, or already in the plan on disk
             "secret_params": sorted(k for k, v in params.items() if v != task.params.get(k) or v == REDACTED),

@@ -219,24 +219,34 @@ def make_plan(config: Config, infos: list[TaskInfo]) -> tuple[Plan | None, str |
                 placeholders=placeholders, versions=versions, tasks=tasks), None
 
 
-def masked_task_params(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Task records (``{"params": ...}``) with their params masked (R5): secret names' values,
-    what the value rules find, and the pipeline's known secrets (any task's secret-named value
-    or rule hit, :class:`KnownSecrets`) under any name, e.g. task a's ``api_key`` reused as
-    task b's ``label``."""
+def pipeline_secrets(params: list[dict[str, Any]], env: dict[str, Any] | None = None) -> KnownSecrets:
+    """A pipeline's known secrets (R5): every task's secret-named parameter values and rule
+    hits, and the env file's (its secret-named keys' values, ``--env`` overrides included: an
+    ``api_token`` reaching a task as ``header: "{{api_token}}"``)."""
     known = KnownSecrets()
-    for task in tasks:
-        known.add_params(task.get("params") or {})
+    for one in params:
+        known.add_params(one or {})
+    known.add_params(env or {})
+    return known
+
+
+def masked_task_params(tasks: list[dict[str, Any]], env: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Task records (``{"params": ...}``) with their params masked (R5): secret names' values,
+    what the value rules find, and the pipeline's known secrets (:func:`pipeline_secrets`:
+    any task's secret-named value or rule hit, the env file's secret-named values) under any
+    name, e.g. task a's ``api_key`` reused as task b's ``label``."""
+    known = pipeline_secrets([task.get("params") or {} for task in tasks], env)
     return [{**t, "params": redact_params(t.get("params") or {}, known)} for t in tasks]
 
 
-def write_plan(config: Config, infos: list[TaskInfo]) -> Path | None:
+def write_plan(config: Config, infos: list[TaskInfo], env: dict[str, Any] | None = None) -> Path | None:
     """Write the plan of a pipeline rendered without overrides (atomically); remove a stale
     one when this rendering cannot be cached. Returns the plan file, or None.
 
     Call it right after a ``Pipeline(config.pipeline_path)`` loaded with no ``--env`` / ``-p``
     overrides (those render another pipeline than the one a plain build or status sees).
-    Never raises for a cache problem: the plan is an optimisation.
+    Never raises for a cache problem: the plan is an optimisation. ``env``: the env file's
+    values it was rendered with (:attr:`Pipeline.env_values`), whose secrets are masked too.
     """
     path = plan_path(config)
     try:
@@ -248,7 +258,7 @@ def write_plan(config: Config, infos: list[TaskInfo]) -> Path | None:
         # and the pipeline's known secrets (freshness compares params redacted on both sides,
         # so a masked secret still compares; the lineage records mask the same values)
         data = plan.to_dict()
-        data["tasks"] = masked_task_params(data["tasks"])
+        data["tasks"] = masked_task_params(data["tasks"], env)
         private_dir(path.parent)
         atomic_write(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n", mode=PRIVATE_FILE)
         ignore = path.parent / ".gitignore"

@@ -22,7 +22,10 @@ the value) is the user's data: never rewritten, and not uploaded either
 
 A build without known secrets reads no file here (no cost).
 
-The kernel's own output reaches the terminal only through papermill's logger (a task with
+What a kernel writes to its file descriptors itself (``os.write(2, ...)``, ``os.system``, an
+uncaptured subprocess) bypasses Jupyter and nbgov both: it reaches nbgov's stdout/stderr as
+written (docs/security.md, R5). The kernel's output through Jupyter reaches the terminal only
+through papermill's logger (a task with
 ``papermill_params: {log_output: true}``; nbgov shows its warnings: the kernel's stderr). That is
 nbgov's stderr, which CI keeps in its logs: :func:`mask_logs` masks the build's known secrets in
 every record of that logger (only records that hold one are touched), and in every write to
@@ -97,7 +100,7 @@ def flag_secret_artifacts(payload: dict[str, Any], root: Path, known: KnownSecre
     if not known:
         return out
     for i, item in enumerate(payload.get("artifacts") or []):
-        if not _executed(item):
+        if not _executed(item) or item.get("withheld"):
             continue
         if item["path"] in masked_in_place:
             item["masked"] = "in place"
@@ -140,7 +143,7 @@ def flag_secret_products(payload: dict[str, Any], root: Path, known: KnownSecret
     if not known:
         return out
     for item in payload.get("artifacts") or []:
-        if item.get("dir") != "products" or _executed(item):
+        if item.get("dir") != "products" or _executed(item) or item.get("withheld"):
             continue
         if holds_known(root / item["path"], known):
             item["withheld"] = True

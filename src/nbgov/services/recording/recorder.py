@@ -33,6 +33,7 @@ from nbgov.core.lineage import read_record, write_record
 from nbgov.core.oserrors import StorageError, describe
 from nbgov.core.redact import safe_uri
 from nbgov.core.redact_known import KnownSecrets
+from nbgov.services.recording.confined import flag_outside_products
 from nbgov.services.recording.masking import (
     flag_secret_artifacts,
     flag_secret_products,
@@ -86,10 +87,13 @@ class Recorder:
         build_id: join this build (one parent run shared by several processes, e.g. one engine
             task per pipeline task); None: a new build.
         review_status: task source (posix, relative to root) -> review status at run time.
+        env: the env file's values the tasks were rendered with: its secret-named keys' values
+            are known secrets too (R5).
     """
 
     def __init__(self, config: Config, tasks: list[TaskInfo], runner: str = "nbgov build",
-                 build_id: str | None = None, review_status: dict[str, str] | None = None) -> None:
+                 build_id: str | None = None, review_status: dict[str, str] | None = None,
+                 env: dict[str, Any] | None = None) -> None:
         self.config = config
         self.tasks = {t.name: t for t in tasks}
         #: the values this build knows to be secret (its tasks' secret parameters): masked in
@@ -97,6 +101,7 @@ class Recorder:
         self.secrets = KnownSecrets()
         for task in tasks:
             self.secrets.add_params(task.params)
+        self.secrets.add_params(env or {})  # the env file's secret-named values
         self._unmask_logs = mask_logs(self.secrets)  # the kernel's stderr papermill prints
         self.runner = runner
         self.joined = build_id is not None
@@ -142,11 +147,14 @@ class Recorder:
         if fresh:
             self._uploader.prepared.wait(120)
 
-    def use_tasks(self, tasks: list[TaskInfo]) -> None:
-        """The pipeline's tasks, once loaded (a recorder made before loading starts with none)."""
+    def use_tasks(self, tasks: list[TaskInfo], env: dict[str, Any] | None = None) -> None:
+        """The pipeline's tasks, once loaded (a recorder made before loading starts with none),
+        and the env file's values they were rendered with (its secret-named keys' values are
+        known secrets too: ``header: "{{api_token}}"``)."""
         self.tasks = {t.name: t for t in tasks}
         for task in tasks:
             self.secrets.add_params(task.params)
+        self.secrets.add_params(env or {})
 
     def start_uploader(self) -> None:
         """Start the upload process now (it imports MLflow while the build loads the pipeline;
@@ -196,6 +204,12 @@ class Recorder:
                 build_id=self.build_id, runner=self.runner,
                 tracking_uri=safe_uri(self.tracker.uri), experiment=self.tracker.experiment,
                 upstream_ids=self._upstream_ids(name), known=self.secrets)
+            # products (and notebooks) leading outside the project through a symbolic link: the
+            # upload would follow it and send what lies there (R5); not uploaded at all
+            for path, why in flag_outside_products(payload, self.config.root):
+                print(f"warning: task {name}: product {path}: {why}: not uploaded to the tracking "
+                      "store (nbgov uploads only files inside the project); make it a regular file "
+                      "or folder inside the project", file=sys.stderr, flush=True)
             masked = flag_secret_artifacts(payload, self.config.root, known,
                                            [self._rel(info.evidence)] if in_place else [])
             # products holding a known secret: kept as the task wrote them, not uploaded

@@ -230,7 +230,8 @@ class Sender:
             if item.get("withheld"):
                 # a product holding a known secret (masking.flag_secret_products): the user's
                 # file is not rewritten, and not sent either (nor a journal copy of it)
-                changed.append(f"{item['path']} (withheld: holds a secret parameter's value)")
+                why = item.get("withheld_why") or "holds a secret parameter's value"
+                changed.append(f"{item['path']} (withheld: {why})")
                 continue
             if item.get("masked") and self.secrets == "refuse":
                 # it held a secret parameter's value (core.redact_known.KnownSecrets): left out

@@ -14,16 +14,9 @@ from collections.abc import Iterator
 
 from nbgov.core.checks.model import NotebookContext, Rule
 from nbgov.core.redact import line_of, may_hold_secrets, scan
+from nbgov.core.redact_notebook import is_binary_output
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_TEXT_MIME = (
-    "text/plain",
-    "text/html",
-    "text/markdown",
-    "text/latex",
-    "application/json",
-    "application/javascript",
-)
 _MAX_PER_CELL = 5
 
 __all__ = ["SECRET_IN_OUTPUT", "SECRET_IN_SOURCE", "find_secrets", "may_hold_secrets"]
@@ -49,10 +42,9 @@ def _output_texts(output: dict) -> Iterator[tuple[str, str]]:
         yield "traceback", _ANSI.sub("", f"{output.get('evalue', '')}\n{tb}")
     else:
         for mime, data in (output.get("data") or {}).items():
-            # images, PDFs and other binary payloads are base64: never decoded, never scanned
-            if mime in _TEXT_MIME or (
-                mime.endswith(("+json", "+xml")) and not mime.startswith("image/")
-            ):
+            # images, PDFs and other binary payloads are base64: never decoded, never scanned;
+            # every other output (SVG, CSV, any text/*, *json, javascript) is text, as masked
+            if not is_binary_output(mime, data):
                 if isinstance(data, str):
                     text = data
                 elif isinstance(data, list) and not mime.endswith("json"):

@@ -1,0 +1,85 @@
+"""R5: a product that leads outside the project through a symbolic link is never uploaded.
+
+The attack (round 6, #24): a pull request commits ``products/plots -> ~/.ssh`` where a reviewed
+folder product lives; the task writes into it and the upload sent every file there (a private
+key) to MLflow. The build now flags such a product ``withheld`` (the sender names it, uploads
+nothing of it), and a governed build refuses a committed link of that kind before any task runs.
+In process: the flagging, the sender's choice and the gate, on a real git repo.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nbgov.adapters.ploomber import TaskInfo
+from nbgov.core.config import load_config
+from nbgov.core.errors import GateError
+from nbgov.core.journal import Journal
+from nbgov.services.build.gate import refuse_linked_products
+from nbgov.services.recording.confined import LINK_INSIDE, OUTSIDE, flag_outside_products
+from nbgov.services.recording.sender import Sender, SendState
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, Path]:
+    """A project (a git repo) and a folder outside it holding a key."""
+    outside = tmp_path / "home-ssh"
+    outside.mkdir()
+    (outside / "id_ed25519").write_text("fake-key-material")
+    root = tmp_path / "project"
+    (root / "products/inside").mkdir(parents=True)
+    (root / "nbgov.toml").write_text('pipeline = "pipeline.yaml"\n')
+    (root / "pipeline.yaml").write_text("tasks: []\n")
+    (root / "products/a.ipynb").write_text("{}")
+    (root / "products/inside/fig.txt").write_text("a plot")
+    (root / "products/plots").symlink_to(outside)  # the committed link
+    (root / "products/mixed").mkdir()
+    (root / "products/mixed/ok.txt").write_text("fine")
+    (root / "products/mixed/key").symlink_to(outside / "id_ed25519")  # a link inside a folder product
+    (root / "products/alias").symlink_to(root / "products/inside")  # stays inside: followed as before
+    return root, outside
+
+
+def test_products_leading_outside_are_withheld_and_named_by_the_sender(project):
+    root, _ = project
+    items = [{"path": f"products/{n}", "dir": "products"} for n in ("plots", "mixed", "alias", "inside")]
+    payload = {"artifacts": [*items, {"path": "products/a.ipynb", "dir": "notebook"}]}
+    flagged = flag_outside_products(payload, root)
+    assert [p for p, _ in flagged] == ["products/plots", "products/mixed"]
+    mixed = f"{LINK_INSIDE} ({root / 'products/mixed/key'})"
+    assert flagged[1][1] == mixed
+    assert [i.get("withheld_why") for i in items] == [OUTSIDE, mixed, None, None]
+    sender = Sender(tracker=None, root=root)  # type: ignore[arg-type]  # (no store is asked)
+    out, changed = sender._artifacts(SendState(Journal(root / ".journal", "b1")), {"seq": 1, "artifacts": items})
+    assert out == [(root / "products/alias", "products"), (root / "products/inside", "products")]
+    assert changed == [f"products/plots (withheld: {OUTSIDE})", f"products/mixed (withheld: {mixed})"]
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=A", "-c", "user.email=a@example.com", *args], cwd=root,
+                   check=True, capture_output=True)
+
+
+def test_a_governed_build_refuses_a_committed_product_link_leading_outside(project):
+    root, outside = project
+    _git(root, "init", "-q")
+    _git(root, "add", "nbgov.toml", "pipeline.yaml")
+    _git(root, "commit", "-qm", "base")
+    config = load_config(root)
+    task = TaskInfo(name="a", source=root / "a.ipynb", upstream=[], params={},
+                    products={"nb": root / "products/a.ipynb", "plots": root / "products/plots/figs"})
+    refuse_linked_products(config, [task])  # the link is not committed: the runner's own, not refused
+    _git(root, "add", "-f", "products/plots")
+    _git(root, "commit", "-qm", "add link")
+    with pytest.raises(GateError) as err:
+        refuse_linked_products(config, [task])
+    assert "task a: its product 'plots'" in str(err.value) and "products/plots" in str(err.value)
+    assert str(outside.resolve()) in str(err.value)
+    inside = TaskInfo(name="b", source=root / "b.ipynb", upstream=[], params={},
+                      products={"data": root / "products/alias/fig.txt"})
+    _git(root, "add", "-f", "products/alias")
+    _git(root, "commit", "-qm", "an inside link")
+    refuse_linked_products(config, [inside])  # a committed link that stays inside: fine
