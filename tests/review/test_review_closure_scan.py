@@ -243,11 +243,12 @@ def test_code_that_does_not_parse_makes_every_runnable_file_a_target(tmp_path: P
     assert "tools/prep" in found and "tools/prep.ipy" in found and "tools/blob" not in found
     root = project(tmp_path, "script = None", "%run $script")
     assert "tools/prep.ipy" in targets(root)
-    root = project(tmp_path, "import newer")  # a module only the kernel's (newer) Python may parse
-    (root / "nb/newer.py").write_text("def broken(:\n    import hidden\n")
-    assert "newer.py has code that neither" in targets(root)["other-files/unrelated.py"]
     root = project(tmp_path, "import math")
     assert "tools/prep.ipy" not in targets(root)
+    (tmp_path / "newer").mkdir()
+    root = project(tmp_path / "newer", "import newer")  # a module only the kernel's (newer) Python may parse
+    (root / "nb/newer.py").write_text("def broken(:\n    import hidden\n")
+    assert "newer.py has code that neither" in targets(root)["other-files/unrelated.py"]
 
 
 def test_runpy_and_run_m_of_a_package_or_folder_run_its_main(tmp_path: Path):

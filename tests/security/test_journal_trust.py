@@ -158,7 +158,7 @@ def test_a_governed_build_skips_only_records_of_this_machine_with_their_run_in_t
     assert set(untrusted) == {"gone", "none", "committed"}
     assert "git tracks products/committed.pkl" in untrusted["committed"]
     assert "run-elsewhere" in untrusted["gone"] and "not in the tracking store" in untrusted["gone"]
-    check = content_check(_config(project), list(tasks.values()), set(untrusted))
+    check = content_check(_config(project), list(tasks.values()), untrusted=set(untrusted))
     assert check("committed", set()) is False and check("gone", set()) is False
     # a store that does not answer cannot confirm a run: not fresh either
     assert set(distrusted(_config(project, project / "nope" / "x.db"), [tasks["here"]])) == {"here"}

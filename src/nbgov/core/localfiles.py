@@ -50,10 +50,11 @@ def ignore_in_project(root: Path) -> None:
 
 def inside_project(root: Path, rel: object, folder_ok: bool = False) -> Path | None:
     """``root / rel`` when it names a file of the project (a folder too when ``folder_ok``)
-    after resolving symlinks and ``..``; None for anything else: an absolute path or ``..``
-    leaving the project, a symlink pointing out of it, the project folder itself, git's own
-    folder, a folder when a file was expected. Paths read back from a journal or a lineage
-    record go through it before nbgov uploads or writes them (docs/security.md, J9)."""
+    once symlinks and ``..`` are resolved (the resolved path when ``rel`` has ``..``); None for
+    anything else: an absolute path or ``..`` leaving the project, a symlink pointing out of it,
+    the project folder itself, git's own folder, a folder when a file was expected. Paths read
+    back from a journal or a lineage record go through it before nbgov uploads or writes them
+    (docs/security.md, J9)."""
     if not isinstance(rel, str) or not rel or "\x00" in rel:
         return None
     top = root.resolve()
@@ -65,4 +66,6 @@ def inside_project(root: Path, rel: object, folder_ok: bool = False) -> Path | N
         return None
     if real.is_dir() and not folder_ok:
         return None
-    return real
+    # the path as named (a link inside the project keeps its name: artifacts are uploaded under
+    # it), unless it climbs with ``..``, then where it leads
+    return real if ".." in Path(rel).parts else root / rel
