@@ -7,7 +7,6 @@ before a build and :class:`TaskOutcome` after it.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import logging
 import os
@@ -18,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.adapters._deferred import deferred_imports
-from nbgov.adapters.notebooks import read_notebook
 from nbgov.adapters.ploomber import literal_params, sources, storage
 from nbgov.adapters.ploomber.describe import TaskInfo, describe_dag
+from nbgov.adapters.ploomber.literal_params import parameters_cell_names
 from nbgov.adapters.ploomber.outcomes import EXCEPTION_LINE, BuildResult, ContentCheck
 from nbgov.adapters.ploomber.outcomes import quiet as _quiet
 from nbgov.core.digest import file_digest, text_digest
-from nbgov.core.errors import Location, NotebookError, ParameterError, PipelineError
+from nbgov.core.errors import Location, ParameterError, PipelineError
 from nbgov.core.params import check_task_param_names
 
-__all__ = ["TaskInfo", "describe_dag"]  # re-exported: they used to live here
+__all__ = ["TaskInfo", "describe_dag", "parameters_cell_names"]  # re-exported: they used to live here
 
 # nbgov must not phone home, and Ploomber's telemetry is on by default.
 os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
@@ -53,28 +52,6 @@ def _import_ploomber():
     literal_params.install()
     logging.getLogger("ploomber").setLevel(logging.ERROR)
     logging.getLogger("papermill").setLevel(logging.WARNING)
-
-
-def parameters_cell_names(source: Path) -> set[str] | None:
-    """Names assigned at top level in the notebook's ``parameters`` cell (None: no such cell)."""
-
-    nb = read_notebook(source)
-    for index, cell in enumerate(nb["cells"]):
-        if "parameters" in ((cell.get("metadata") or {}).get("tags") or []):
-            src = cell.get("source", "")
-            src = "".join(src) if isinstance(src, list) else src
-            try:
-                tree = ast.parse(src)
-            except SyntaxError as exc:
-                raise NotebookError(f"parameters cell is not valid Python: {exc.msg}",
-                                    Location(source, cell=index, line=exc.lineno)) from None
-            names: set[str] = set()
-            for node in tree.body:
-                targets = node.targets if isinstance(node, ast.Assign) else (
-                    [node.target] if isinstance(node, ast.AnnAssign) else [])
-                names.update(t.id for t in targets if isinstance(t, ast.Name))
-            return names
-    return None
 
 
 class Pipeline:
