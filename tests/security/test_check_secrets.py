@@ -103,6 +103,12 @@ def test_redact_params_and_records_by_name_and_by_value() -> None:
     assert safe["products"] == record["products"] and record["params"]["password"] == "x"
     assert is_secret_name("dbPassword") and is_secret_name("AWS_SECRET_ACCESS_KEY")
     assert not is_secret_name("tokenizer") and not is_secret_name("secret_name")
+    # seventh attack round: names that were in clear in MLflow params
+    for name in ("db_pass", "smtp_pass", "pw", "authorization", "encryption_key", "service_account_key",
+                 "bearer", "session_cookie", "jwt", "master_key", "storage_key"):
+        assert is_secret_name(name), name
+    for name in ("pass_rate", "password_min", "bypass", "compass", "keyword", "cookie_name"):
+        assert not is_secret_name(name), name
 
 
 def test_tracking_secrets_policy_is_validated(tmp_path: Path) -> None:

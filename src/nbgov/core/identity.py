@@ -8,16 +8,17 @@ Algorithm ``nbv1`` (documented in docs/concepts/notebook-version.md so other too
    tagged ``papermill-error-cell-tag`` (error banners). Any further ``injected-parameters``
    cell, and a code cell tagged ``papermill-error-cell-tag``, runs: it counts like any cell.
 2. For each cell keep ``type`` (code / markdown / raw), ``source`` (joined if stored as a
-   list; CRLF and CR turned into LF; trailing whitespace-only lines removed) and the sorted
-   subset of its tags that change execution (:data:`BEHAVIOUR_TAGS`).
+   list; in markdown and raw cells CRLF and CR turned into LF, code cells as they are;
+   trailing whitespace-only lines removed) and the sorted subset of its tags that change
+   execution (:data:`BEHAVIOUR_TAGS`).
 3. Add the kernel language (``metadata.kernelspec.language``, else
    ``metadata.language_info.name``, else ``python``), lower-cased.
 4. Serialise ``{"algorithm": "nbv1", "language": ..., "cells": [...]}`` as JSON with sorted
    keys, no spaces, UTF-8, and take its SHA-256. The version is ``"nbv1:" + hexdigest``.
 
 Outputs, execution counts, cell ids, cell metadata other than those tags, and notebook
-metadata other than the language are not part of it, so an executed copy, an nbformat 4.4 or
-4.5 file and a py:percent twin with the same cells all share one version.
+metadata other than the language are not part of it, so an executed copy and an nbformat 4.4
+or 4.5 file with the same cells share one version.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ def _source(cell: Mapping[str, Any]) -> str:
     src = cell.get("source", "")
     if isinstance(src, list):
         src = "".join(src)
-    src = src.replace("\r\n", "\n").replace("\r", "\n")
+    if cell.get("cell_type", "code") != "code":
+        src = src.replace("\r\n", "\n").replace("\r", "\n")
+    # a code cell's CRs stay: a shell cell (%%bash) reads a CR as part of the line, so a heredoc
+    # or a command that differs by one CR runs differently (seventh attack round)
     lines = src.split("\n")
     while lines and not lines[-1].strip():
         lines.pop()

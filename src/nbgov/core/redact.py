@@ -283,10 +283,14 @@ def mask_text(text: str, *, code: bool = False, known: KnownValues | None = None
 # -- name rules ----------------------------------------------------------------------------------
 _SECRET_WORDS = {"password", "passwd", "passphrase", "pwd", "secret", "secrets", "token", "apikey",
                  "credential", "credentials", "privatekey", "secretkey", "accesskey", "authkey",
-                 "sessionkey", "signingkey", "clientsecret", "dsn"}  # fmt: skip
+                 "sessionkey", "signingkey", "clientsecret", "dsn", "authorization", "bearer", "jwt",
+                 "cookie"}  # fmt: skip
+#: words that name a secret only as a name's last word (``db_pass``, ``smtp_pw``; not ``pass_rate``)
+_SECRET_LAST = {"pass", "pw"}
 _PAIRS = {("api", "key"), ("private", "key"), ("secret", "key"), ("access", "key"), ("auth", "key"),
           ("signing", "key"), ("session", "key"), ("client", "secret"), ("auth", "token"),
-          ("access", "token"), ("refresh", "token"), ("bearer", "token")}  # fmt: skip
+          ("access", "token"), ("refresh", "token"), ("bearer", "token"), ("encryption", "key"),
+          ("account", "key"), ("master", "key"), ("license", "key"), ("storage", "key")}  # fmt: skip
 # a name ending in one of these names a property of a secret, not the secret
 _NOT_SECRET_TAIL = {"count", "counts", "len", "length", "size", "limit", "num", "number", "type",
                     "kind", "name", "names", "path", "file", "env", "var", "ttl", "expiry",
@@ -304,7 +308,7 @@ def is_secret_name(name: str) -> bool:
     words = _words(str(name))
     if not words or words[-1] in _NOT_SECRET_TAIL:
         return False
-    if any(w in _SECRET_WORDS for w in words):
+    if any(w in _SECRET_WORDS for w in words) or words[-1] in _SECRET_LAST:
         return True
     return any(pair in _PAIRS for pair in zip(words, words[1:], strict=False))
 

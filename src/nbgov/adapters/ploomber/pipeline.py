@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.adapters._deferred import deferred_imports
-from nbgov.adapters.ploomber import literal_params, sources, storage
+from nbgov.adapters.ploomber import literal_params, nbconvert_guard, sources, storage
 from nbgov.adapters.ploomber.describe import TaskInfo, describe_dag
 from nbgov.adapters.ploomber.literal_params import parameters_cell_names
 from nbgov.adapters.ploomber.outcomes import EXCEPTION_LINE, BuildResult, ContentCheck
@@ -50,6 +50,8 @@ def _import_ploomber():
         from ploomber.spec import DAGSpec  # noqa: F401
     # upstream/product in a parameters cell: literals only, never eval()ed in this process (R4)
     literal_params.install()
+    # nbconvert templates from the working folder (the project root) never render (R4)
+    nbconvert_guard.install()
     logging.getLogger("ploomber").setLevel(logging.ERROR)
     logging.getLogger("papermill").setLevel(logging.WARNING)
 

@@ -38,6 +38,7 @@ from nbgov.adapters.specfile import module_file, sibling_specs
 from nbgov.core.config import Config
 from nbgov.core.errors import PipelineError
 from nbgov.services.review import imports_scan, shadows
+from nbgov.services.review.nbconvert_files import nbconvert_inputs
 from nbgov.services.review.placeholders import Resolver, dotted_values, resolved_meta
 from nbgov.services.review.placeholders import dotted as _dotted
 from nbgov.services.review.scanned import ANY_FILE
@@ -392,6 +393,12 @@ def _spec_start(spec_path: Path, root: Path, wanted: set[Path] | None, _find: _F
         named += [(d, f"`dotted_path` param of task {label}{of}")
                   for v in dotted_values([spec.get("params"), spec.get("grid")])
                   if (d := _dotted(resolve(v, f"dotted_path param of task {label}")))]
+        converted = nbconvert_inputs(spec.get("nbconvert_export_kwargs"), f"{label}{of}", root, spec_path.parent,
+                                     resolve)
+        for path, why in converted.files.items():  # rendered in nbgov's process (Jinja: code)
+            start.setdefault(path, why)
+        named += converted.dotted
+        resolve.problems += converted.problems
         if "{{" in task.source:  # rendered as Ploomber renders it, before it imports anything
             rendered = resolve(task.source, f"source of task {label}")
             if rendered is None:

@@ -1,0 +1,80 @@
+"""nbconvert in nbgov's process (seventh attack round, docs/security.md R4): templates in the
+working folder never render, and what a task's ``nbconvert_export_kwargs`` name (template files
+and folders, preprocessors and filters by dotted name) is in the review closure; what cannot be
+followed is refused by name. In process: no kernel, no build."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from tests.build.conftest import notebook, write_nb
+
+from nbgov.adapters.ploomber import nbconvert_guard
+from nbgov.core.config import load_config
+from nbgov.services.review.targets import review_targets, unreviewable
+
+SPEC = "tasks:\n  - source: nb/a.ipynb\n    product: out/a.html\n"
+
+
+def project(root: Path, kwargs: str = "") -> Path:
+    (root / "pipeline.yaml").write_text(SPEC + (f"    nbconvert_export_kwargs:\n{kwargs}" if kwargs else ""))
+    (root / "nbgov.toml").write_text('experiment = "nbconvert"\n')
+    write_nb(root / "nb/a.ipynb", notebook("upstream = None\nproduct = None", "print(1)"))
+    for path in ("templates/report.html.j2", "templates/parts/cell.j2", "styles/base/index.html.j2",
+                 "filters_mod.py", "prep/__init__.py", "prep/steps.py", "other-files/unrelated.txt"):
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text("{# x #}\n" if path.endswith(".j2") else "X = 1\n")
+    return root
+
+
+def targets(root: Path) -> dict[str, str]:
+    return {t.path: t.why for t in review_targets(load_config(root))}
+
+
+def test_a_template_in_the_working_folder_is_not_rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """13: nbconvert's extra_template_basedirs defaulted to the working folder (the project root
+    in a build): a `lab/index.html.j2` a pull request adds was rendered in nbgov's process."""
+    import nbconvert
+
+    nbconvert_guard.install()
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab/index.html.j2").write_text(
+        "{%- extends 'nbconvert/templates/lab/index.html.j2' -%}\n"
+        "{%- set _ = lipsum.__globals__['os'].system('touch RENDERED') -%}\n")
+    monkeypatch.chdir(tmp_path)
+    assert nbconvert.HTMLExporter().extra_template_basedirs == []
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+    html, _ = nbconvert.export(nbconvert.HTMLExporter, nb)
+    assert "<html" in html and not (tmp_path / "RENDERED").exists()
+    named = nbconvert.HTMLExporter(extra_template_basedirs=[os.fspath(tmp_path)])  # named: still honoured
+    assert named.extra_template_basedirs == [os.fspath(tmp_path)]
+
+
+def test_template_files_and_folders_the_options_name_are_targets(tmp_path: Path):
+    """01: `template_file` (and every file of its folder: extends/include reach them), template
+    folders, preprocessors and filters named by dotted path."""
+    assert "templates/report.html.j2" not in targets(project(tmp_path))
+    root = project(tmp_path, "      template_file: templates/report.html.j2\n"
+                             "      extra_template_basedirs: [styles]\n"
+                             "      preprocessors: [prep.steps.Strip]\n"
+                             "      filters: {shout: filters_mod.shout}\n")
+    found = targets(root)
+    assert found["templates/report.html.j2"].startswith("template_file of `nbconvert_export_kwargs` of task")
+    assert "template folder" in found["templates/parts/cell.j2"]
+    assert "`extra_template_basedirs`" in found["styles/base/index.html.j2"]
+    assert "`preprocessors`" in found["prep/steps.py"] and "`filters`" in found["filters_mod.py"]
+    assert "other-files/unrelated.txt" not in found
+
+
+def test_what_cannot_be_followed_is_unreviewable(tmp_path: Path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    root = tmp_path / "p"
+    root.mkdir()
+    project(root, f"      extra_template_paths: [{outside}]\n      config: {{}}\n")
+    problems = unreviewable(load_config(root))
+    assert any("`extra_template_paths`" in p and "outside the project" in p for p in problems), problems
+    assert any("`config` cannot be reviewed" in p for p in problems), problems
