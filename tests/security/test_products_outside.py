@@ -19,7 +19,7 @@ from nbgov.core.config import load_config
 from nbgov.core.errors import GateError
 from nbgov.core.journal import Journal
 from nbgov.services.build.gate import refuse_linked_products
-from nbgov.services.recording.confined import LINK_INSIDE, OUTSIDE, flag_outside_products
+from nbgov.services.recording.confined import LINK, LINK_INSIDE, OUTSIDE, flag_outside_products
 from nbgov.services.recording.sender import Sender, SendState
 
 
@@ -54,7 +54,7 @@ def test_products_leading_outside_are_withheld_and_named_by_the_sender(project):
     assert [i.get("withheld_why") for i in items] == [OUTSIDE, mixed, None, None]
     sender = Sender(tracker=None, root=root)  # type: ignore[arg-type]  # (no store is asked)
     out, changed = sender._artifacts(SendState(Journal(root / ".journal", "b1")), {"seq": 1, "artifacts": items})
-    assert out == [(root / "products/alias", "products"), (root / "products/inside", "products")]
+    assert out == [(root / "products/alias/fig.txt", "products"), (root / "products/inside/fig.txt", "products")]
     assert changed == [f"products/plots (withheld: {OUTSIDE})", f"products/mixed (withheld: {mixed})"]
 
 
@@ -83,3 +83,29 @@ def test_a_governed_build_refuses_a_committed_product_link_leading_outside(proje
     _git(root, "add", "-f", "products/alias")
     _git(root, "commit", "-qm", "an inside link")
     refuse_linked_products(config, [inside])  # a committed link that stays inside: fine
+
+
+def test_no_link_inside_a_folder_product_is_followed_and_git_is_never_uploaded(project):
+    """Round 7, #07: links that stay inside the project (to the build machine's untracked
+    ``.env``, to ``.git/config`` holding a CI token, to the project folder itself) were followed
+    by the folder's upload. Each link is named and withheld; the folder's regular files go."""
+    root, _ = project
+    (root / ".git").mkdir()
+    (root / ".git/config").write_text("url = https://ci-token:SECRET@example.com")
+    (root / ".env").write_text("AWS_SECRET_ACCESS_KEY=SECRET")
+    plots = root / "products/figs"
+    (plots / "sub/.git").mkdir(parents=True)
+    (plots / "fig.txt").write_text("chart")
+    (plots / "sub/deep.txt").write_text("more")
+    (plots / "sub/.git/config").write_text("SECRET")
+    (plots / "zz-env").symlink_to("../../.env")
+    (plots / "zz-gitcfg").symlink_to("../../.git/config")
+    (plots / "sub/all").symlink_to("../../..")
+    item = {"path": "products/figs", "dir": "products"}
+    flagged = flag_outside_products({"artifacts": [item]}, root)
+    links = ["products/figs/sub/all", "products/figs/zz-env", "products/figs/zz-gitcfg"]
+    assert flagged == [(p, LINK) for p in links] and "withheld" not in item
+    sender = Sender(tracker=None, root=root)  # type: ignore[arg-type]
+    out, changed = sender._artifacts(SendState(Journal(root / ".journal", "b1")), {"seq": 1, "artifacts": [item]})
+    assert out == [(plots / "fig.txt", "products"), (plots / "sub/deep.txt", "products/sub")]
+    assert changed == [f"{p} (withheld: a symbolic link)" for p in links]

@@ -33,7 +33,7 @@ from nbgov.core.lineage import read_record, write_record
 from nbgov.core.oserrors import StorageError, describe
 from nbgov.core.redact import safe_uri
 from nbgov.core.redact_known import KnownSecrets
-from nbgov.services.recording.confined import flag_outside_products
+from nbgov.services.recording.confined import LINK, flag_outside_products
 from nbgov.services.recording.masking import (
     flag_secret_artifacts,
     flag_secret_products,
@@ -207,9 +207,11 @@ class Recorder:
             # products (and notebooks) leading outside the project through a symbolic link: the
             # upload would follow it and send what lies there (R5); not uploaded at all
             for path, why in flag_outside_products(payload, self.config.root):
+                rule = "nbgov follows no link inside a folder product" if why == LINK else \
+                    "nbgov uploads only files inside the project"
                 print(f"warning: task {name}: product {path}: {why}: not uploaded to the tracking "
-                      "store (nbgov uploads only files inside the project); make it a regular file "
-                      "or folder inside the project", file=sys.stderr, flush=True)
+                      f"store ({rule}); make it a regular file or folder inside the project",
+                      file=sys.stderr, flush=True)
             masked = flag_secret_artifacts(payload, self.config.root, known,
                                            [self._rel(info.evidence)] if in_place else [])
             # products holding a known secret: kept as the task wrote them, not uploaded
