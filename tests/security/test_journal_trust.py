@@ -18,10 +18,12 @@ from tests.faults.fakestore import FakeStore
 
 from nbgov.core.atomic import private_dir
 from nbgov.core.digest import file_digest
-from nbgov.core.errors import StateLinkError
-from nbgov.core.journal import Journal, journal_folder
+from nbgov.core.errors import NbgovError, StateLinkError
+from nbgov.core.journal import BUILD_ID_RULE, Journal, journal_folder
 from nbgov.core.journal_states import set_record_aside
 from nbgov.core.lock import build_lock
+from nbgov.services.build.options import BuildOptions
+from nbgov.services.recording.recorder import Recorder
 from nbgov.services.recording.sender import Sender, SendState, stage_artifacts, staged_name
 from nbgov.services.recording.sync import machine_journals, restore_records, sync, sync_journals
 
@@ -205,3 +207,15 @@ def test_a_governed_build_skips_only_records_of_this_machine_with_their_run_in_t
     assert check("committed", set()) is False and check("gone", set()) is False
     # a store that does not answer cannot confirm a run: not fresh either
     assert set(distrusted(_config(project, project / "nope" / "x.db"), [tasks["here"]])) == {"here"}
+
+
+@pytest.mark.parametrize("value", ["../../x", "..", ".hidden", "a/b", "x\n", "x" * 129])
+def test_a_build_id_that_is_not_a_plain_name_is_refused(project: Path, value: str):
+    """Round 7 #19: ``--build-id ../../x`` (or ``NBGOV_BUILD_ID``) named the journal, its lock and
+    its copies outside the project. Refused, naming the value and the rule, before any file."""
+    for make in (lambda: BuildOptions(build_id=value), lambda: Recorder(_config(project), [], build_id=value)):
+        with pytest.raises(NbgovError) as err:
+            make()
+        assert repr(value) in str(err.value) and BUILD_ID_RULE in str(err.value) and "\n" not in str(err.value)
+    assert not (project / ".nbgov").exists()
+    assert BuildOptions(build_id="manual__2024-01-01T00:00:00+00:00").build_id.startswith("manual")

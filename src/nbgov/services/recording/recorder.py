@@ -28,7 +28,7 @@ from nbgov.adapters.environment import environment_fingerprint, git_state
 from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import Config
-from nbgov.core.journal import Journal, journal_folder, retire
+from nbgov.core.journal import Journal, check_build_id, journal_folder, retire
 from nbgov.core.lineage import read_record, write_record
 from nbgov.core.oserrors import StorageError, describe
 from nbgov.core.redact import safe_uri
@@ -94,6 +94,8 @@ class Recorder:
     def __init__(self, config: Config, tasks: list[TaskInfo], runner: str = "nbgov build",
                  build_id: str | None = None, review_status: dict[str, str] | None = None,
                  env: dict[str, Any] | None = None) -> None:
+        if build_id is not None:  # (it names the journal's files: a plain name, as BuildOptions checks)
+            check_build_id(build_id)
         self.config = config
         self.tasks = {t.name: t for t in tasks}
         #: the values this build knows to be secret (its tasks' secret parameters): masked in
