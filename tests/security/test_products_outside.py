@@ -18,8 +18,11 @@ from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import load_config
 from nbgov.core.errors import GateError
 from nbgov.core.journal import Journal
+from nbgov.core.redact import REDACTED
+from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.build.gate import refuse_linked_products
 from nbgov.services.recording.confined import LINK, LINK_INSIDE, OUTSIDE, flag_outside_products
+from nbgov.services.recording.masking import flag_secret_names
 from nbgov.services.recording.sender import Sender, SendState
 
 
@@ -109,3 +112,27 @@ def test_no_link_inside_a_folder_product_is_followed_and_git_is_never_uploaded(p
     out, changed = sender._artifacts(SendState(Journal(root / ".journal", "b1")), {"seq": 1, "artifacts": [item]})
     assert out == [(plots / "fig.txt", "products"), (plots / "sub/deep.txt", "products/sub")]
     assert changed == [f"{p} (withheld: a symbolic link)" for p in links]
+
+
+def test_a_folder_product_with_a_known_secret_in_a_file_name_is_withheld_named_masked(project):
+    """R5, round 7 #18: a known secret used in a file's name inside a folder product reached the
+    store as an artifact path. The folder is withheld (as when a file's content holds one), the
+    file named with the value masked; the sender sends nothing of it."""
+    root, _ = project
+    secret = "tok-9f8e7d6c5b4aQQ"
+    cache = root / "products/cache"
+    (cache / "sub").mkdir(parents=True)
+    (cache / "ok.json").write_text("{}")
+    (cache / f"sub/resp-{secret}.json").write_text("{}")
+    known = KnownSecrets()
+    known.add_params({"api_token": secret})
+    items = [{"path": "products/cache", "dir": "products"}, {"path": "products/inside", "dir": "products"}]
+    flagged = flag_secret_names({"artifacts": items}, root, known)
+    why = f"a file name in it holds a secret parameter's value (products/cache/sub/resp-{REDACTED}.json)"
+    assert flagged == [("products/cache", why)] and items[0]["withheld"] and "withheld" not in items[1]
+    assert flag_secret_names({"artifacts": [{"path": "products/cache", "dir": "products"}]}, root,
+                             KnownSecrets()) == []  # ([tracking] secrets = "allow": no known secrets)
+    sender = Sender(tracker=None, root=root)  # type: ignore[arg-type]
+    out, changed = sender._artifacts(SendState(Journal(root / ".journal", "b1")), {"seq": 1, "artifacts": items})
+    assert out == [(root / "products/inside/fig.txt", "products")]
+    assert changed == [f"products/cache (withheld: {why})"] and secret not in repr((out, changed))

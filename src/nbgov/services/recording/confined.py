@@ -82,6 +82,8 @@ def flag_outside_products(payload: dict[str, Any], root: Path) -> list[tuple[str
     such links out of the folder's upload, :func:`folder_files`)."""
     out: list[tuple[str, str]] = []
     for item in payload.get("artifacts") or []:
+        if item.get("withheld"):
+            continue  # (already not uploaded: a file name in it holds a secret)
         path = root / item["path"]
         link = outside_link(path, root)
         if link is not None:
