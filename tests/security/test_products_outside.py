@@ -21,7 +21,7 @@ from nbgov.core.journal import Journal
 from nbgov.core.redact import REDACTED
 from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.build.gate import refuse_linked_products
-from nbgov.services.recording.confined import LINK, LINK_INSIDE, OUTSIDE, flag_outside_products
+from nbgov.services.recording.confined import LINK, LINK_INSIDE, OUTSIDE, PROJECT, flag_outside_products
 from nbgov.services.recording.masking import flag_secret_names
 from nbgov.services.recording.sender import Sender, SendState
 
@@ -104,14 +104,19 @@ def test_no_link_inside_a_folder_product_is_followed_and_git_is_never_uploaded(p
     (plots / "zz-env").symlink_to("../../.env")
     (plots / "zz-gitcfg").symlink_to("../../.git/config")
     (plots / "sub/all").symlink_to("../../..")
+    (root / "products/top").symlink_to("..")  # a folder product that is the project folder
+    (root / "products/git").symlink_to("../.git")
     item = {"path": "products/figs", "dir": "products"}
-    flagged = flag_outside_products({"artifacts": [item]}, root)
+    items = [item, *({"path": f"products/{n}", "dir": "products"} for n in ("top", "git"))]
+    flagged = flag_outside_products({"artifacts": items}, root)
     links = ["products/figs/sub/all", "products/figs/zz-env", "products/figs/zz-gitcfg"]
-    assert flagged == [(p, LINK) for p in links] and "withheld" not in item
+    assert flagged == [*((p, LINK) for p in links), ("products/top", PROJECT), ("products/git", PROJECT)]
+    assert "withheld" not in item and items[1]["withheld"] and items[2]["withheld"]
     sender = Sender(tracker=None, root=root)  # type: ignore[arg-type]
-    out, changed = sender._artifacts(SendState(Journal(root / ".journal", "b1")), {"seq": 1, "artifacts": [item]})
+    out, changed = sender._artifacts(SendState(Journal(root / ".journal", "b1")), {"seq": 1, "artifacts": items})
     assert out == [(plots / "fig.txt", "products"), (plots / "sub/deep.txt", "products/sub")]
-    assert changed == [f"{p} (withheld: a symbolic link)" for p in links]
+    assert changed == [*(f"{p} (withheld: a symbolic link)" for p in links),
+                       f"products/top (withheld: {PROJECT})", f"products/git (withheld: {PROJECT})"]
 
 
 def test_a_folder_product_with_a_known_secret_in_a_file_name_is_withheld_named_masked(project):

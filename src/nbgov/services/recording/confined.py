@@ -24,6 +24,8 @@ OUTSIDE = "outside the project"
 LINK_INSIDE = "a symbolic link in it leads outside the project"
 #: Why a symbolic link inside a folder product is not uploaded (the rest of the folder is).
 LINK = "a symbolic link"
+#: Why a product path leading to the project folder itself, or into ``.git``, is not uploaded.
+PROJECT = "the project folder itself or git's own folder"
 
 
 def _outside(path: Path, root: Path) -> bool:
@@ -52,6 +54,16 @@ def outside_link(path: Path, root: Path) -> Path | None:
     return None
 
 
+def _project_or_git(path: Path, root: Path) -> bool:
+    """Whether ``path`` resolves to the project folder itself or into its ``.git``."""
+    top = root.resolve()
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):
+        return True
+    return real == top or (real.is_relative_to(top) and ".git" in real.relative_to(top).parts)
+
+
 def folder_files(folder: Path) -> tuple[list[Path], list[Path]]:
     """What of folder product ``folder`` is uploaded: its regular files, at any depth, sorted;
     and the symbolic links in it (to files or folders, sorted), which are not: a link is never
@@ -77,14 +89,20 @@ def flag_outside_products(payload: dict[str, Any], root: Path) -> list[tuple[str
     """Mark the artifacts of a ``task_finished`` payload (products and executed notebooks) that
     are outside ``root`` (a product path Ploomber resolved through a symbolic link, or declared
     there) or hold a link leading there ``withheld`` (with ``withheld_why``): the sender uploads
-    none of them. Returns ``(artifact path, why)`` pairs, for a warning: those, and every other
+    none of them; so is a product resolving to the project folder itself or into ``.git``
+    (``PROJECT``). Returns ``(artifact path, why)`` pairs, for a warning: those, and every other
     symbolic link inside a folder product (``(products/plots/env, LINK)``: the sender leaves
     such links out of the folder's upload, :func:`folder_files`)."""
     out: list[tuple[str, str]] = []
     for item in payload.get("artifacts") or []:
         if item.get("withheld"):
-            continue  # (already not uploaded: a file name in it holds a secret)
+            continue  # (already not uploaded)
         path = root / item["path"]
+        if path.exists() and _project_or_git(path, root):
+            # (``products/plots -> ..``: the sender refuses it too, J9; not walked here either)
+            item["withheld"], item["withheld_why"] = True, PROJECT
+            out.append((item["path"], PROJECT))
+            continue
         link = outside_link(path, root)
         if link is not None:
             why = OUTSIDE if link == path else f"{LINK_INSIDE} ({link})"

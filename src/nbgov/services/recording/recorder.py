@@ -33,7 +33,7 @@ from nbgov.core.lineage import read_record, write_record
 from nbgov.core.oserrors import StorageError, describe
 from nbgov.core.redact import safe_uri
 from nbgov.core.redact_known import KnownSecrets
-from nbgov.services.recording.confined import LINK, flag_outside_products
+from nbgov.services.recording.confined import LINK, PROJECT, flag_outside_products
 from nbgov.services.recording.masking import (
     flag_secret_artifacts,
     flag_secret_names,
@@ -209,18 +209,18 @@ class Recorder:
                 upstream_ids=self._upstream_ids(name), known=self.secrets)
             # products (and notebooks) leading outside the project through a symbolic link: the
             # upload would follow it and send what lies there (R5); not uploaded at all
-            # (a file name holding a known secret first: that folder is withheld whole, and no
-            # warning names a link in it)
-            for path, why in flag_secret_names(payload, self.config.root, known):
-                print(f"warning: task {name}: product {path}: {why}: not uploaded to the tracking store "
-                      "(it stays on disk as written); keep secrets out of file names",
-                      file=sys.stderr, flush=True)
             for path, why in flag_outside_products(payload, self.config.root):
-                rule = "nbgov follows no link inside a folder product" if why == LINK else \
-                    "nbgov uploads only files inside the project"
+                rule = {LINK: "nbgov follows no link inside a folder product",
+                        PROJECT: "nbgov never uploads the project folder nor .git"}.get(
+                            why, "nbgov uploads only files inside the project")
                 path, why = known.mask(path), known.mask(why)  # (a link's name may hold a secret)
                 print(f"warning: task {name}: product {path}: {why}: not uploaded to the tracking "
                       f"store ({rule}); make it a regular file or folder inside the project",
+                      file=sys.stderr, flush=True)
+            # folder products holding a file whose name holds a known secret: withheld whole
+            for path, why in flag_secret_names(payload, self.config.root, known):
+                print(f"warning: task {name}: product {path}: {why}: not uploaded to the tracking store "
+                      "(it stays on disk as written); keep secrets out of file names",
                       file=sys.stderr, flush=True)
             masked = flag_secret_artifacts(payload, self.config.root, known,
                                            [self._rel(info.evidence)] if in_place else [])
