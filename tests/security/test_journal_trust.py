@@ -16,11 +16,16 @@ from types import SimpleNamespace
 import pytest
 from tests.faults.fakestore import FakeStore
 
+from nbgov.core.atomic import private_dir
 from nbgov.core.digest import file_digest
-from nbgov.core.journal import Journal, journal_folder
+from nbgov.core.errors import NbgovError, StateLinkError
+from nbgov.core.journal import BUILD_ID_RULE, Journal, journal_folder
 from nbgov.core.journal_states import set_record_aside
+from nbgov.core.lock import build_lock
+from nbgov.services.build.options import BuildOptions
+from nbgov.services.recording.recorder import Recorder
 from nbgov.services.recording.sender import Sender, SendState, stage_artifacts, staged_name
-from nbgov.services.recording.sync import restore_records, sync_journals
+from nbgov.services.recording.sync import machine_journals, restore_records, sync, sync_journals
 
 
 def _git(root: Path, *args: str) -> None:
@@ -77,6 +82,46 @@ def test_a_journal_git_tracks_is_never_sent_nor_restored(project: Path):
     _git(project, "rm", "-rq", "--cached", ".nbgov/journal")
     report = sync_journals(_config(project), store)
     assert report.refused == {} and report.runs_sent == 1 and report.restored == ["products/a.lineage.json"]
+
+
+def test_a_committed_journal_behind_a_linked_journal_folder_is_neither_listed_nor_synced(project: Path):
+    """J8, round 7 #12: ``.nbgov/journal -> ../products/jrnl`` committed with the journal under
+    it: ``git ls-files .nbgov/journal`` names only the link. Git is asked by the resolved path
+    too (the journal is refused), and a sync refuses the link before anything else."""
+    _journal(project, [{"path": ".env", "dir": "products", "digest": None}])
+    (project / ".nbgov/journal").rename(project / "products/jrnl")
+    (project / ".nbgov/journal").symlink_to("../products/jrnl")
+    _git(project, "add", "-f", ".nbgov/journal", "products/jrnl")
+    refused: dict[str, str] = {}
+    assert machine_journals(project, refused) == [] and list(refused) == ["b1.x"]
+    assert refused["b1.x"].startswith("products/jrnl/b1.x")
+    with pytest.raises(StateLinkError) as err:
+        sync(_config(project), wait=0)
+    assert ".nbgov/journal is a symbolic link (to ../products/jrnl)" in str(err.value)
+    assert "remove it" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_nothing_is_written_nor_chmodded_through_a_linked_state_folder(project: Path, tmp_path: Path):
+    """Round 7 #08: committed ``.nbgov/cache`` / ``.nbgov/journal`` (or ``.nbgov``) links leading
+    out of the project: a build's lock refuses them, and ``private_dir`` (lstat, O_NOFOLLOW)
+    neither creates nor chmods anything through them."""
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o755)
+    (project / ".nbgov").mkdir()
+    (project / ".nbgov/cache").symlink_to(outside)
+    for path in (project / ".nbgov/cache", project / ".nbgov/cache/sub"):
+        with pytest.raises(StateLinkError, match="cache is a symbolic link"):
+            private_dir(path)
+    assert list(outside.iterdir()) == [] and outside.stat().st_mode & 0o777 == 0o755
+    with pytest.raises(StateLinkError, match="cache is a symbolic link"):
+        build_lock(project)
+    (project / ".nbgov/cache").unlink()
+    build_lock(project)  # real folders (or none yet): fine
+    (project / ".nbgov").rename(tmp_path / "state")
+    (project / ".nbgov").symlink_to(tmp_path / "state")
+    with pytest.raises(StateLinkError, match=r"\.nbgov is a symbolic link"):
+        private_dir(project / ".nbgov/journal/x.files")
+    assert not (tmp_path / "state/journal").exists()
 
 
 def test_artifact_paths_from_a_journal_stay_inside_the_project(project: Path, tmp_path: Path):
@@ -162,3 +207,15 @@ def test_a_governed_build_skips_only_records_of_this_machine_with_their_run_in_t
     assert check("committed", set()) is False and check("gone", set()) is False
     # a store that does not answer cannot confirm a run: not fresh either
     assert set(distrusted(_config(project, project / "nope" / "x.db"), [tasks["here"]])) == {"here"}
+
+
+@pytest.mark.parametrize("value", ["../../x", "..", ".hidden", "a/b", "x\n", "x" * 129])
+def test_a_build_id_that_is_not_a_plain_name_is_refused(project: Path, value: str):
+    """Round 7 #19: ``--build-id ../../x`` (or ``NBGOV_BUILD_ID``) named the journal, its lock and
+    its copies outside the project. Refused, naming the value and the rule, before any file."""
+    for make in (lambda: BuildOptions(build_id=value), lambda: Recorder(_config(project), [], build_id=value)):
+        with pytest.raises(NbgovError) as err:
+            make()
+        assert repr(value) in str(err.value) and BUILD_ID_RULE in str(err.value) and "\n" not in str(err.value)
+    assert not (project / ".nbgov").exists()
+    assert BuildOptions(build_id="manual__2024-01-01T00:00:00+00:00").build_id.startswith("manual")

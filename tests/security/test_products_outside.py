@@ -18,8 +18,11 @@ from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import load_config
 from nbgov.core.errors import GateError
 from nbgov.core.journal import Journal
+from nbgov.core.redact import REDACTED
+from nbgov.core.redact_known import KnownSecrets
 from nbgov.services.build.gate import refuse_linked_products
-from nbgov.services.recording.confined import LINK_INSIDE, OUTSIDE, flag_outside_products
+from nbgov.services.recording.confined import LINK, LINK_INSIDE, OUTSIDE, PROJECT, flag_outside_products
+from nbgov.services.recording.masking import flag_secret_names
 from nbgov.services.recording.sender import Sender, SendState
 
 
@@ -54,7 +57,7 @@ def test_products_leading_outside_are_withheld_and_named_by_the_sender(project):
     assert [i.get("withheld_why") for i in items] == [OUTSIDE, mixed, None, None]
     sender = Sender(tracker=None, root=root)  # type: ignore[arg-type]  # (no store is asked)
     out, changed = sender._artifacts(SendState(Journal(root / ".journal", "b1")), {"seq": 1, "artifacts": items})
-    assert out == [(root / "products/alias", "products"), (root / "products/inside", "products")]
+    assert out == [(root / "products/alias/fig.txt", "products"), (root / "products/inside/fig.txt", "products")]
     assert changed == [f"products/plots (withheld: {OUTSIDE})", f"products/mixed (withheld: {mixed})"]
 
 
@@ -83,3 +86,58 @@ def test_a_governed_build_refuses_a_committed_product_link_leading_outside(proje
     _git(root, "add", "-f", "products/alias")
     _git(root, "commit", "-qm", "an inside link")
     refuse_linked_products(config, [inside])  # a committed link that stays inside: fine
+
+
+def test_no_link_inside_a_folder_product_is_followed_and_git_is_never_uploaded(project):
+    """Round 7, #07: links that stay inside the project (to the build machine's untracked
+    ``.env``, to ``.git/config`` holding a CI token, to the project folder itself) were followed
+    by the folder's upload. Each link is named and withheld; the folder's regular files go."""
+    root, _ = project
+    (root / ".git").mkdir()
+    (root / ".git/config").write_text("url = https://ci-token:SECRET@example.com")
+    (root / ".env").write_text("AWS_SECRET_ACCESS_KEY=SECRET")
+    plots = root / "products/figs"
+    (plots / "sub/.git").mkdir(parents=True)
+    (plots / "fig.txt").write_text("chart")
+    (plots / "sub/deep.txt").write_text("more")
+    (plots / "sub/.git/config").write_text("SECRET")
+    (plots / "zz-env").symlink_to("../../.env")
+    (plots / "zz-gitcfg").symlink_to("../../.git/config")
+    (plots / "sub/all").symlink_to("../../..")
+    (root / "products/top").symlink_to("..")  # a folder product that is the project folder
+    (root / "products/git").symlink_to("../.git")
+    item = {"path": "products/figs", "dir": "products"}
+    items = [item, *({"path": f"products/{n}", "dir": "products"} for n in ("top", "git"))]
+    flagged = flag_outside_products({"artifacts": items}, root)
+    links = ["products/figs/sub/all", "products/figs/zz-env", "products/figs/zz-gitcfg"]
+    assert flagged == [*((p, LINK) for p in links), ("products/top", PROJECT), ("products/git", PROJECT)]
+    assert "withheld" not in item and items[1]["withheld"] and items[2]["withheld"]
+    sender = Sender(tracker=None, root=root)  # type: ignore[arg-type]
+    out, changed = sender._artifacts(SendState(Journal(root / ".journal", "b1")), {"seq": 1, "artifacts": items})
+    assert out == [(plots / "fig.txt", "products"), (plots / "sub/deep.txt", "products/sub")]
+    assert changed == [*(f"{p} (withheld: a symbolic link)" for p in links),
+                       f"products/top (withheld: {PROJECT})", f"products/git (withheld: {PROJECT})"]
+
+
+def test_a_folder_product_with_a_known_secret_in_a_file_name_is_withheld_named_masked(project):
+    """R5, round 7 #18: a known secret used in a file's name inside a folder product reached the
+    store as an artifact path. The folder is withheld (as when a file's content holds one), the
+    file named with the value masked; the sender sends nothing of it."""
+    root, _ = project
+    secret = "tok-9f8e7d6c5b4aQQ"
+    cache = root / "products/cache"
+    (cache / "sub").mkdir(parents=True)
+    (cache / "ok.json").write_text("{}")
+    (cache / f"sub/resp-{secret}.json").write_text("{}")
+    known = KnownSecrets()
+    known.add_params({"api_token": secret})
+    items = [{"path": "products/cache", "dir": "products"}, {"path": "products/inside", "dir": "products"}]
+    flagged = flag_secret_names({"artifacts": items}, root, known)
+    why = f"a file name in it holds a secret parameter's value (products/cache/sub/resp-{REDACTED}.json)"
+    assert flagged == [("products/cache", why)] and items[0]["withheld"] and "withheld" not in items[1]
+    assert flag_secret_names({"artifacts": [{"path": "products/cache", "dir": "products"}]}, root,
+                             KnownSecrets()) == []  # ([tracking] secrets = "allow": no known secrets)
+    sender = Sender(tracker=None, root=root)  # type: ignore[arg-type]
+    out, changed = sender._artifacts(SendState(Journal(root / ".journal", "b1")), {"seq": 1, "artifacts": items})
+    assert out == [(root / "products/inside/fig.txt", "products")]
+    assert changed == [f"products/cache (withheld: {why})"] and secret not in repr((out, changed))

@@ -70,7 +70,8 @@ def _sources(commit, repository, project, needs_files=True, cluster=None):
               "instead of refusing.")
 @click.option("--build-id", envvar="NBGOV_BUILD_ID", default=None, metavar="ID",
               help="Record under the one parent run of build ID (found or created; env NBGOV_BUILD_ID), "
-                   "left open for `nbgov close-build ID`: builds of single tasks on several workers are one build.")
+                   "left open for `nbgov close-build ID`: builds of single tasks on several workers are one build. "
+                   "ID: letters, digits and _ . : + - (up to 128, starting with a letter or digit).")
 @click.option("--cluster", envvar="NBGOV_CLUSTER", default=None, metavar="ADDRESS",
               help="Run the tasks on a Dask cluster: a scheduler address (tcp://HOST:PORT) or local:N "
                    "(N local worker processes); each task runs `nbgov build TASK --build-id ID` on a worker. "

@@ -106,6 +106,11 @@ class ReviewError(NbgovError):
     """A review decision was refused (e.g. four-eyes rule)."""
 
 
+class StateLinkError(NbgovError):
+    """One of nbgov's own state folders (``.nbgov``, its journal, cache, lineage) is a symbolic
+    link: nbgov writes nothing through it (a commit could lead its writes out of the project)."""
+
+
 class TrackingError(NbgovError):
     """The tracking store (MLflow) is unreachable or refused a request."""
 

@@ -29,6 +29,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -45,6 +46,21 @@ from nbgov.core.redact import redact_record
 from nbgov.core.redact_known import KnownSecrets
 
 JOURNAL_DIR = Path(".nbgov") / "journal"
+#: What a build id may be (``--build-id``, ``NBGOV_BUILD_ID``): it names the journal, its lock
+#: and its copies in the journal folder, so no ``/`` nor a leading ``.`` (``..``) is allowed.
+BUILD_ID_RULE = r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}$"
+_BUILD_ID = re.compile(BUILD_ID_RULE[1:-1])  # (fullmatch: `$` would let a trailing newline in)
+
+
+def check_build_id(value: str) -> str:
+    """``value`` when it is a valid build id (:data:`BUILD_ID_RULE`: an engine's run id such as
+    Airflow's ``manual__2024-01-01T00:00:00+00:00``), else raises a one-line :class:`NbgovError`
+    naming it and the rule."""
+    if not isinstance(value, str) or not _BUILD_ID.fullmatch(value) or value == "..":
+        raise NbgovError(f"build id {value!r} refused: a build id names files in {JOURNAL_DIR.as_posix()}, so it "
+                         f"must match {BUILD_ID_RULE} (letters, digits and _ . : + -, no /); pass such an id "
+                         "with --build-id or NBGOV_BUILD_ID")
+    return value
 EVENTS = ("build_opened", "task_started", "task_finished", "build_closed")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from nbgov.core.atomic import atomic_write
+from nbgov.core.atomic import atomic_write, refuse_linked_state
 
 NBGOV_DIR = ".nbgov"
 
@@ -41,6 +41,21 @@ def ignore_machine_local(folder: Path) -> None:
         if head and not head.endswith("\n"):
             head += "\n"
         atomic_write(ignore, head + "".join(line + "\n" for line in missing))
+
+
+#: nbgov's own state folders in ``.nbgov`` that builds and syncs write (and ``.nbgov`` itself).
+STATE_FOLDERS = ("journal", "journal/done", "journal/quarantine", "cache", "lineage")
+
+
+def refuse_state_links(root: Path) -> None:
+    """Raise :class:`~nbgov.core.errors.StateLinkError` when ``.nbgov`` or one of
+    :data:`STATE_FOLDERS` in it is a symbolic link: a commit can bring ``.nbgov/journal ->
+    ../products/jrnl`` (a journal git does not see as tracked, J8) or ``.nbgov/cache -> /tmp/x``
+    (a build would write and chmod there). Builds and syncs call it before taking their lock,
+    so nothing is written through such a link."""
+    top = Path(root) / NBGOV_DIR
+    for path in (top, *(top / name for name in STATE_FOLDERS)):
+        refuse_linked_state(path)
 
 
 def ignore_in_project(root: Path) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.core.errors import Location, NbgovError
+from nbgov.core.localfiles import refuse_state_links
 from nbgov.core.oserrors import storage_error
 
 
@@ -147,7 +148,11 @@ class ProjectLock:
 
 def build_lock(root: Path) -> ProjectLock:
     """The lock every build and sync of the project at ``root`` takes (on the ``.nbgov``
-    folder: deleting ``build.lock`` does not release it)."""
+    folder: deleting ``build.lock`` does not release it).
+
+    Raises:
+        StateLinkError: ``.nbgov`` or one of its state folders is a symbolic link."""
+    refuse_state_links(root)  # (a build's or sync's first write: never through a committed link)
     return ProjectLock(root / ".nbgov" / "build.lock", "build", anchor=root / ".nbgov")
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbgov.core.errors import without_credentials
+from nbgov.core.journal import check_build_id
 
 #: ``--cluster none``: run here, whatever ``[execution] cluster`` says (a Dask worker's own build).
 LOCAL = "none"
@@ -32,6 +33,11 @@ class BuildOptions:
     cluster: str | None = None  # a Dask scheduler address, local:N (services.build.cluster), or LOCAL
     #: with a cluster: where workers without a checkout of their own fetch the build's commit
     repository: str | None = None
+
+    def __post_init__(self) -> None:
+        # the build id names files in .nbgov/journal (and a lock in .nbgov): never a path
+        if self.build_id is not None:
+            check_build_id(self.build_id)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import Location, NbgovError
 from nbgov.core.lineage import read_record
-from nbgov.core.localfiles import ignore_in_project
+from nbgov.core.localfiles import ignore_in_project, refuse_state_links
 from nbgov.core.lock import ProjectLock, build_lock
 from nbgov.core.oserrors import describe
 from nbgov.services.build.gate import gate, gate_render
@@ -184,6 +184,7 @@ def project_locked(config: Config, options: BuildOptions):
     if options.build_id is None:
         lock = build_lock(config.root)
     else:
+        refuse_state_links(config.root)  # (as build_lock does: nothing written through a link)
         name = "-".join(sorted(options.tasks or ["all"]))[:80].replace("/", "_")
         lock = ProjectLock(config.root / ".nbgov" / f"build-{options.build_id[:40]}-{name}.lock", "build")
     lock.acquire(wait=options.wait, command="nbgov build", waiting=_say_waiting if options.wait else None)

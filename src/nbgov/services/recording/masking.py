@@ -48,6 +48,7 @@ from nbgov.core.journal import Journal
 from nbgov.core.redact import mask_text
 from nbgov.core.redact_known import KnownSecrets
 from nbgov.core.redact_notebook import mask_notebook
+from nbgov.services.recording.confined import folder_files
 from nbgov.services.recording.sender import staged_name
 
 
@@ -115,11 +116,12 @@ def flag_secret_artifacts(payload: dict[str, Any], root: Path, known: KnownSecre
 def holds_known(path: Path, known: KnownSecrets, chunk: int = 1 << 20) -> bool:
     """Whether the file at ``path`` (text or binary; a folder: any file in it) holds one of
     ``known``'s values as UTF-8 bytes in any printed form. Read in chunks; an unreadable file
-    counts as holding none. Compressed or encoded (base64, hex) values are not found."""
+    counts as holding none. Compressed or encoded (base64, hex) values are not found. A folder's
+    files are those its upload sends (``confined.folder_files``: no link followed)."""
     pattern, longest = known.bytes_pattern()
     if pattern is None:
         return False
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    files = folder_files(path)[0] if path.is_dir() else [path]
     for file in files:
         try:
             with file.open("rb") as fh:
@@ -132,6 +134,30 @@ def holds_known(path: Path, known: KnownSecrets, chunk: int = 1 << 20) -> bool:
         except OSError:
             continue
     return False
+
+
+def flag_secret_names(payload: dict[str, Any], root: Path, known: KnownSecrets) -> list[tuple[str, str]]:
+    """Mark the folder products of a ``task_finished`` payload holding a file (or link) whose
+    name, or a folder's on its way, holds a known secret ``withheld``, like a product whose
+    content does: the upload would carry the value in an artifact path (``resp-<token>.json``),
+    and ``nbgov sync`` never knows the secrets to leave such a file out later. The file is
+    named with the value masked. Returns ``(product path, why)`` pairs, for a warning."""
+    out: list[tuple[str, str]] = []
+    if not known:
+        return out
+    for item in payload.get("artifacts") or []:
+        folder = root / item["path"]
+        if item.get("dir") != "products" or item.get("withheld") or not folder.is_dir():
+            continue
+        files, links = folder_files(folder)
+        for entry in sorted(files + links):
+            rel = entry.relative_to(folder).as_posix()
+            if next(known.find(rel), None) is not None:
+                why = f"a file name in it holds a secret parameter's value ({item['path']}/{known.mask(rel)})"
+                item["withheld"], item["withheld_why"] = True, why
+                out.append((item["path"], why))
+                break
+    return out
 
 
 def flag_secret_products(payload: dict[str, Any], root: Path, known: KnownSecrets) -> list[str]:

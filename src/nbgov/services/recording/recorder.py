@@ -28,14 +28,15 @@ from nbgov.adapters.environment import environment_fingerprint, git_state
 from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import Config
-from nbgov.core.journal import Journal, journal_folder, retire
+from nbgov.core.journal import Journal, check_build_id, journal_folder, retire
 from nbgov.core.lineage import read_record, write_record
 from nbgov.core.oserrors import StorageError, describe
 from nbgov.core.redact import safe_uri
 from nbgov.core.redact_known import KnownSecrets
-from nbgov.services.recording.confined import flag_outside_products
+from nbgov.services.recording.confined import LINK, PROJECT, flag_outside_products
 from nbgov.services.recording.masking import (
     flag_secret_artifacts,
+    flag_secret_names,
     flag_secret_products,
     mask_logs,
     mask_sidecar,
@@ -94,6 +95,8 @@ class Recorder:
     def __init__(self, config: Config, tasks: list[TaskInfo], runner: str = "nbgov build",
                  build_id: str | None = None, review_status: dict[str, str] | None = None,
                  env: dict[str, Any] | None = None) -> None:
+        if build_id is not None:  # (it names the journal's files: a plain name, as BuildOptions checks)
+            check_build_id(build_id)
         self.config = config
         self.tasks = {t.name: t for t in tasks}
         #: the values this build knows to be secret (its tasks' secret parameters): masked in
@@ -207,9 +210,18 @@ class Recorder:
             # products (and notebooks) leading outside the project through a symbolic link: the
             # upload would follow it and send what lies there (R5); not uploaded at all
             for path, why in flag_outside_products(payload, self.config.root):
+                rule = {LINK: "nbgov follows no link inside a folder product",
+                        PROJECT: "nbgov never uploads the project folder nor .git"}.get(
+                            why, "nbgov uploads only files inside the project")
+                path, why = known.mask(path), known.mask(why)  # (a link's name may hold a secret)
                 print(f"warning: task {name}: product {path}: {why}: not uploaded to the tracking "
-                      "store (nbgov uploads only files inside the project); make it a regular file "
-                      "or folder inside the project", file=sys.stderr, flush=True)
+                      f"store ({rule}); make it a regular file or folder inside the project",
+                      file=sys.stderr, flush=True)
+            # folder products holding a file whose name holds a known secret: withheld whole
+            for path, why in flag_secret_names(payload, self.config.root, known):
+                print(f"warning: task {name}: product {path}: {why}: not uploaded to the tracking store "
+                      "(it stays on disk as written); keep secrets out of file names",
+                      file=sys.stderr, flush=True)
             masked = flag_secret_artifacts(payload, self.config.root, known,
                                            [self._rel(info.evidence)] if in_place else [])
             # products holding a known secret: kept as the task wrote them, not uploaded

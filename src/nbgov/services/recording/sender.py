@@ -28,6 +28,7 @@ from nbgov.core.lineage import LineageRecord, read_record, write_record
 from nbgov.core.localfiles import inside_project
 from nbgov.core.redact import mask_text
 from nbgov.core.redact_notebook import mask_notebook
+from nbgov.services.recording.confined import LINK, folder_files
 
 LINEAGE_ARTIFACT = "nbgov/lineage.json"
 _SIMPLE = re.compile(r"[A-Za-z0-9_.-]+")  # a staged copy's folder: one plain name
@@ -219,7 +220,9 @@ class Sender:
 
     def _artifacts(self, state: SendState, event: dict[str, Any]) -> tuple[list[tuple[Path, str | None]], list[str]]:
         """The files to upload: the copy kept in the journal if there is one, else the file
-        itself when it still has the journaled digest; a file changed since is named, not sent."""
+        itself when it still has the journaled digest; a file changed since is named, not sent.
+        A folder product is sent as its regular files, one by one: the symbolic links in it are
+        named (``(withheld: a symbolic link)``), never followed (``confined.folder_files``)."""
         out, changed = [], []
         for item in event.get("artifacts") or []:
             # an executed notebook, or a report converted from one (html, md): scanned for secrets
@@ -253,10 +256,23 @@ class Sender:
             elif path.is_file() and (not item.get("digest") or file_digest(path) == item["digest"]):
                 out.append((path, folder))
             elif path.is_dir():
-                out.append((path, folder))
+                # file by file, never through a link in it (R5: a committed link to .env, .git
+                # or the project folder stays inside the project and would upload them)
+                files, links = folder_files(path)
+                out += [(f, _under(folder, f.parent.relative_to(path))) for f in files]
+                changed += [f"{item['path']}/{link.relative_to(path).as_posix()} (withheld: {LINK})"
+                            for link in links]
             else:
                 changed.append(item["path"])
         return out, changed
+
+
+def _under(folder: str | None, sub: Path) -> str | None:
+    """The artifact folder of a file in sub-folder ``sub`` of a folder product uploaded to
+    ``folder`` (where ``log_artifacts`` of the whole folder would have put it)."""
+    if sub == Path("."):
+        return folder
+    return f"{folder}/{sub.as_posix()}" if folder else sub.as_posix()
 
 
 def _folder_product(item: dict[str, Any]) -> bool:

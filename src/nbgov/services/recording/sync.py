@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from nbgov.adapters.git import tracked
 from nbgov.adapters.mlflow.stores import missing_runs
@@ -87,17 +88,27 @@ def machine_journals(root, refused: dict[str, str] | None = None) -> list[Journa
     """The open journals this machine wrote: a journal any of whose files git tracks came with
     the checkout (a commit can add one with ``git add -f``: a CRC per line authenticates
     nothing) and is left out, named in ``refused`` (J8). One ``git ls-files``, only when there
-    are journals."""
+    are journals, asking about the folder as named and as resolved: a committed link
+    ``.nbgov/journal -> ../products/jrnl`` (builds and syncs refuse it, ``refuse_state_links``)
+    would otherwise hide the tracked journal files behind it. A journal folder resolving
+    outside the project is nobody's record here: none of its journals is listed."""
     journals = open_journals(root)
     if not journals:
         return []
-    committed = tracked(root, JOURNAL_DIR.as_posix()) or set()
+    folders = _journal_folders(Path(root))
+    if folders is None:
+        for journal in journals if refused is not None else []:
+            refused[journal.build_id] = JOURNAL_DIR.as_posix()
+        return []
+    committed = tracked(root, *folders) or set()
     if not committed:
         return journals
     out = []
     for journal in journals:
-        # (the journal file itself named first, when it is one of them)
-        mine = sorted((p for p in committed if _of_journal(p, journal.build_id)),
+        # (the journal file itself named first, when it is one of them; the folder itself when
+        # git tracks it as a link)
+        mine = sorted((p for p in committed if p in folders or any(_of_journal(p, journal.build_id, f)
+                                                                    for f in folders)),
                       key=lambda p: not p.endswith(".jsonl"))
         if mine:
             if refused is not None:
@@ -107,9 +118,21 @@ def machine_journals(root, refused: dict[str, str] | None = None) -> list[Journa
     return out
 
 
-def _of_journal(path: str, build_id: str) -> bool:
-    """Whether the tracked file ``path`` (relative to the root) is one of journal ``build_id``'s."""
-    rel = path[len(JOURNAL_DIR.as_posix()) + 1:] if path.startswith(JOURNAL_DIR.as_posix() + "/") else ""
+def _journal_folders(root: Path) -> tuple[str, ...] | None:
+    """The journal folder relative to ``root``, as named and (when a link makes it differ) as
+    resolved; None when it resolves outside the project."""
+    named = JOURNAL_DIR.as_posix()
+    try:
+        real = journal_folder(root).resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError, RuntimeError):
+        return None
+    return (named,) if real == named else (named, real)
+
+
+def _of_journal(path: str, build_id: str, folder: str = JOURNAL_DIR.as_posix()) -> bool:
+    """Whether the tracked file ``path`` (relative to the root) is one of journal ``build_id``'s
+    in journal folder ``folder`` (relative to the root)."""
+    rel = path[len(folder) + 1:] if path.startswith(folder + "/") else ""
     first = rel.split("/", 1)[0]
     return first.startswith(build_id + ".")
 
