@@ -86,6 +86,16 @@ def test_a_governed_build_refuses_a_committed_product_link_leading_outside(proje
     _git(root, "add", "-f", "products/alias")
     _git(root, "commit", "-qm", "an inside link")
     refuse_linked_products(config, [inside])  # a committed link that stays inside: fine
+    (root / ".env").write_text("AWS_SECRET_ACCESS_KEY=SECRET\n")
+    (root / "products/x.csv").symlink_to("../.env")  # a product that is itself a link, inside
+    linked = TaskInfo(name="c", source=root / "c.ipynb", upstream=[], params={},
+                      products={"data": root / "products/x.csv"})
+    refuse_linked_products(config, [linked])  # not committed: the runner's own
+    _git(root, "add", "-f", "products/x.csv")
+    _git(root, "commit", "-qm", "a product link")
+    with pytest.raises(GateError) as err:
+        refuse_linked_products(config, [linked])
+    assert "task c: its product 'data' is products/x.csv, a committed symbolic link (to ../.env)" in str(err.value)
 
 
 def test_no_link_inside_a_folder_product_is_followed_and_git_is_never_uploaded(project):

@@ -154,16 +154,26 @@ def refuse_unreviewable(config: Config, would_run: list[TaskInfo], targets: list
 
 def refuse_linked_products(config: Config, would_run: list[TaskInfo]) -> None:
     """Refuse a task that would run whose product lies where a committed symbolic link
-    leading outside the project points (``products/plots -> ~/.ssh``): the task would write
-    there, and those files would be taken for the product (R5). A link the commit does not hold
+    leading outside the project points (``products/plots -> ~/.ssh``), or whose product is
+    itself a committed link (``products/x.csv -> ../.env``): the task would write there, and
+    those files would be taken for the product (R5). A link the commit does not hold
     (a data disk the runner mounted) is the environment's: not refused here, and withheld from
     the upload all the same (:mod:`nbgov.services.recording.confined`)."""
     root = config.root.resolve()
-    links = {}
-    for rel in committed_links(config.root):
+    links, committed = {}, set(committed_links(config.root))
+    for rel in committed:
         link = config.root / rel
         if link.is_symlink() and outside_link(link, root) is not None:
             links[rel] = Path(os.path.realpath(link))
+    for t in would_run:  # a product that is a committed link, wherever it leads (`x.csv -> ../.env`):
+        for key, product in t.products.items():  # the file it points to would be taken for the product
+            rel = os.path.relpath(os.path.abspath(product), config.root)
+            if Path(rel).as_posix() in committed and Path(product).is_symlink():
+                raise GateError(f"task {t.name}: its product {key!r} is {rel}, a committed symbolic link (to "
+                                f"{os.readlink(product)}): the task would write through it and what it points "
+                                "to would be uploaded as the product", Location(config.root / rel),
+                                hint=f"remove the link from the commit (git rm --cached {rel}) and let the task "
+                                "write the file")
     if not links:
         return
     for t in would_run:
