@@ -176,8 +176,10 @@ def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _F
         if changes.computed:
             computed.append(f"{rel} changes sys.path with a computed value")
         for archive in _added_archives(current, changes.folders, root):  # zipimport runs its modules
-            if _binary(archive, f"{rel} puts on sys.path", root, problems):
-                found.setdefault(archive, f"a zip archive {rel} puts on sys.path")
+            # whatever its bytes: a zip archive can be made of ASCII bytes only (text to a reader)
+            _unreviewable(archive, f"{rel} puts on sys.path", "a file on sys.path (zipimport imports from it)",
+                          root, problems)
+            found.setdefault(archive, f"a zip archive {rel} puts on sys.path")
         for folder in _added_folders(current, changes.folders, root):
             added.setdefault(folder, rel)
         for folder in _added_folders(current, changes.sitedirs, root):  # site runs each .pth there
@@ -225,6 +227,15 @@ def _binary(path: Path, what: str, root: Path, problems: list[str]) -> bool:
     if problem not in problems:
         problems.append(problem)
     return True
+
+
+def _unreviewable(path: Path, what: str, kind: str, root: Path, problems: list[str]) -> None:
+    """Add to ``problems`` that ``path``, which Python loads as ``kind`` (an archive, bytecode,
+    a native library), cannot be reviewed, whatever its bytes: its code is not its text (R4)."""
+    problem = (f"{what} {path.relative_to(root).as_posix()}, {kind}: its code cannot be reviewed; unpack "
+               "it into a project folder or install it as a dependency")
+    if problem not in problems:
+        problems.append(problem)
 
 
 def _text(path: Path) -> bool:

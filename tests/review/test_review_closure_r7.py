@@ -1,0 +1,53 @@
+"""The review closure (docs/security.md, R4) against the seventh attack round's gaps, each
+statically (``review_targets`` on a project in a temp folder; no kernel, no build): a file put on
+sys.path whatever its bytes, sys.path reached through aliases, modules importable from folders
+added to sys.path, more file loaders, matplotlib backends named in magics, Python run by
+subprocess."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+from tests.review.test_review_closure_scan import project
+
+from nbgov.core.config import load_config
+from nbgov.services.review.targets import review_targets
+
+
+def ascii_zip(path: Path, module: str, code: str) -> None:
+    """A zip archive holding ``module``.py whose every byte is ASCII (it decodes as text)."""
+    name = f"{module}.py".encode()
+    for pad in range(100000):
+        body = f"{code}\n#{pad}\n".encode()
+        crc, n = zlib.crc32(body), len(body)
+        local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, crc, n, n, len(name), 0) + name + body
+        central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, crc, n, n, len(name),
+                              0, 0, 0, 0, 0, 0) + name
+        end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local), 0)
+        data = local + central + end
+        if all(b < 0x80 for b in data):
+            path.write_bytes(data)
+            return
+    raise AssertionError("no ASCII zip")
+
+
+def closure(root: Path) -> tuple[dict[str, str], list[str]]:
+    problems: list[str] = []
+    found = {t.path: t.why for t in review_targets(load_config(root), problems=problems)}
+    return found, problems
+
+
+def test_any_file_on_sys_path_is_unreviewable_whatever_its_bytes(tmp_path: Path):
+    """03: a zip archive made of ASCII bytes (text to a reader) put on sys.path is a target and
+    a problem, as a binary one is: zipimport imports its modules, which nobody reviewed."""
+    import zipfile
+
+    root = project(tmp_path, "import sys\nsys.path.insert(0, 'vendor.zip')\nimport vendored")
+    ascii_zip(root / "vendor.zip", "vendored", "VALUE = 1")
+    assert zipfile.is_zipfile(root / "vendor.zip")
+    (root / "vendor.zip").read_bytes().decode("utf-8")  # text, as a reader sees it
+    found, problems = closure(root)
+    assert "vendor.zip" in found, found
+    assert any("vendor.zip" in p and "cannot be reviewed" in p for p in problems), problems
