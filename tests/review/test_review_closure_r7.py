@@ -10,7 +10,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from tests.review.test_review_closure_scan import project
+from tests.review.test_review_closure_scan import project, targets
 
 from nbgov.core.config import load_config
 from nbgov.services.review.targets import review_targets
@@ -51,3 +51,29 @@ def test_any_file_on_sys_path_is_unreviewable_whatever_its_bytes(tmp_path: Path)
     found, problems = closure(root)
     assert "vendor.zip" in found, found
     assert any("vendor.zip" in p and "cannot be reviewed" in p for p in problems), problems
+
+
+def test_sys_path_through_other_names_is_followed_or_conservative(tmp_path: Path):
+    """14: `import sys as s` and `from sys import path as p` are sys and sys.path (literal
+    changes followed); every other route to sys.path, and PYTHONPATH set, make every project
+    module a target; reading sys.path does not."""
+    for cell in ('import sys as s\ns.path.insert(0, "my-lib")',
+                 'from sys import path as p\np.append("my-lib")',
+                 'from sys import path\npath += ["my-lib"]'):
+        found = targets(project(tmp_path, f"{cell}\nimport helpers_x", modules=("my-lib/helpers_x.py",)))
+        assert found.get("my-lib/helpers_x.py") == "imported by nb/a.ipynb", (cell, found)
+        assert "other-files/unrelated.py" not in found, cell
+    for code in ('getattr(sys, "path").insert(0, "my-lib")', 'sys.modules["sys"].path.insert(0, "my-lib")',
+                 'vars(sys)["path"].insert(0, "my-lib")', 'sys.__dict__["path"].insert(0, "my-lib")',
+                 '(p := sys.path).insert(0, "my-lib")',
+                 '__import__("importlib").import_module("sys").path.insert(0, "my-lib")',
+                 'os.environ["PYTHONPATH"] = "my-lib"; import site; site.main()',
+                 'sys.modules[name].path.append("my-lib")', "m = sys\nm.path.append('my-lib')",
+                 "%env PYTHONPATH=my-lib"):
+        cell = f"import sys, os\n{code}\nimport helpers_x"
+        found = targets(project(tmp_path, cell, modules=("my-lib/helpers_x.py",)))
+        assert "my-lib/helpers_x.py" in found, (code, found)
+        assert found["other-files/unrelated.py"].startswith("any project module: nb/a.ipynb"), code
+    reads = ('import sys, os\nif "x" not in sys.path:\n    print(sys.path, len(sys.path), sys.path[0])\n'
+             'getattr(sys, "frozen", False)\nos.environ.get("PYTHONPATH")\nsys.modules[__name__].x = 1')
+    assert "other-files/unrelated.py" not in targets(project(tmp_path, reads))

@@ -137,6 +137,8 @@ def _magic_as_import(line: str, extra: list[str], found: FileScan) -> str:
         found.why.append(COMPUTED_RUN)  # IPython expands $var and {expr} before the magic sees them
     elif name in CD_MAGICS:
         found.why.append(CHDIR)
+    elif name in ("env", "set_env") and "PYTHONPATH" in line:
+        found.paths.computed = True  # a child Python's (or site.main()'s) sys.path: not followed
     elif magic and name in _PYTHON_LINE_MAGICS:
         extra.append(_after_options(magic.group(2), _PYTHON_LINE_MAGICS[name]))
     elif magic and name == "run":
