@@ -77,3 +77,21 @@ def test_sys_path_through_other_names_is_followed_or_conservative(tmp_path: Path
     reads = ('import sys, os\nif "x" not in sys.path:\n    print(sys.path, len(sys.path), sys.path[0])\n'
              'getattr(sys, "frozen", False)\nos.environ.get("PYTHONPATH")\nsys.modules[__name__].x = 1')
     assert "other-files/unrelated.py" not in targets(project(tmp_path, reads))
+
+
+def test_modules_importable_from_an_added_folder_are_targets(tmp_path: Path):
+    """04: a folder a cell puts first on sys.path, and the folder of a file %run runs (IPython
+    prepends it while the file runs), come before site-packages: a module there named like a
+    library's lazy import (pandas' tabulate) is a target, as in a kernel's folder."""
+    root = project(tmp_path, 'import sys\nsys.path.insert(0, "my-lib")\nimport helpers',
+                   modules=("my-lib/helpers.py", "my-lib/tabulate.py", "my-lib/pkg/__init__.py"))
+    found = targets(root)
+    assert found.get("my-lib/helpers.py") == "imported by nb/a.ipynb", found
+    for path in ("my-lib/tabulate.py", "my-lib/pkg/__init__.py"):
+        assert found.get(path, "").startswith("importable as"), (path, found)
+        assert "nb/a.ipynb puts that folder on sys.path" in found[path]
+    root = project(tmp_path, "%run ../my-tools/prep.py", modules=("my-tools/prep.py", "my-tools/tabulate.py"))
+    found = targets(root)
+    assert found.get("my-tools/prep.py") == "run by nb/a.ipynb", found
+    assert found.get("my-tools/tabulate.py", "").startswith("importable as"), found
+    assert "other-files/unrelated.py" not in found

@@ -16,7 +16,8 @@ The closure, found statically (no Ploomber import, no project code run):
   (never a virtualenv);
 - every ``.pth`` file of a folder given to ``site.addsitedir`` (what its lines import or add);
 - every module importable by name from the folders first on a kernel's import path (the root,
-  the spec's folder, a Python task source's folder, a task's papermill ``cwd``), and what it
+  the spec's folder, a Python task source's folder, a task's papermill ``cwd``, a folder a file of the
+  closure puts on ``sys.path``, the folder of a file ``%run`` runs), and what it
   imports: any library may import it, lazily (:mod:`.shadows`);
 - every Python module of the project when a file of the closure does what the closure cannot
   follow: changes ``sys.path`` with a computed value, imports a module by a computed name,
@@ -29,6 +30,7 @@ status, ``review gate`` and the build's approval gate cover all of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,17 +139,24 @@ def _close(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder
     also the folders the closure adds to ``sys.path`` (again from the start while that list
     grows: sys.path is the kernel's, whichever file changed it)."""
     added: dict[Path, str] = {}
+    importable: dict[Path, str] = {}
     while True:
-        found, more, computed = _close_once(start, root, spec_folder, _find, list(added), problems)
+        found, more, computed = _close_once({**importable, **start}, root, spec_folder, _find, list(added),
+                                            problems)
         if computed:  # what the closure cannot follow: every module (or file %run runs) may run
             why = f"any project module: {computed[0]}"
             any_file = any(reason.endswith(ANY_FILE) for reason in computed)
             for module in sorted(p.resolve() for p in _all_modules(root, any_file)):
                 found.setdefault(module, why)
             return found
-        if set(more) <= set(added):
+        # a folder added to sys.path (or a %run file's, which IPython prepends while it runs)
+        # comes before site-packages: every module importable by name there may run (R4)
+        shadowing = {p: f"{why} ({rel} puts that folder on sys.path)" for folder, rel in added.items()
+                     for p, why in _importable([folder], root, problems).items() if p not in found}
+        if set(more) <= set(added) and set(shadowing) <= set(importable):
             return found
         added.update(more)
+        importable.update(shadowing)
 
 
 def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder, extra: list[Path],
@@ -170,6 +179,7 @@ def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _F
                 for path in (base / ran, base / f"{ran}.py", base / ran / "__main__.py"):
                     if _inside(path, root) and (path := path.resolve()) not in found:
                         found[path] = f"run by {rel}"
+                        added.setdefault(path.parent, rel)  # on sys.path while it runs
                         if not _binary(path, f"{rel} runs", root, problems):
                             queue.append(path)  # any file: %run runs .ipy and suffix-less files too
         computed += [f"{rel} {why}" for why in scan.why]
@@ -326,13 +336,7 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
         if _in_project(module, root):  # named explicitly: wherever it is in the project
             for path in [module, *_packages(module.resolve(), root)]:  # type: ignore[union-attr]
                 start.setdefault(path.resolve(), why)  # type: ignore[union-attr]
-    importable: dict[Path, str] = {}
-    for path, why in shadows.importable_files(kernel_folders, root).items():
-        if path.resolve().is_relative_to(root):
-            importable.setdefault(path.resolve(), why)
-        else:  # a symlink leaving the project: its content changes without a commit
-            problems.append(f"{path.relative_to(root).as_posix()}: {why}, but it is outside the project "
-                            f"({path.resolve()}); it cannot be reviewed")
+    importable = _importable(kernel_folders, root, problems)
     closure = _close(start, root, spec_path.parent, _find, problems)
     if more := {p: why for p, why in importable.items() if p not in closure}:  # and what they import
         closure = _close({**closure, **more}, root, spec_path.parent, _find, problems)
@@ -340,6 +344,21 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
         closure.setdefault(path, why)
     targets = [Target(p.relative_to(root).as_posix(), why) for p, why in closure.items()]
     return sorted(targets, key=lambda t: t.path)
+
+
+def _importable(folders: Iterable[Path], root: Path, problems: list[str]) -> dict[Path, str]:
+    """Every module importable by name from ``folders`` (first on an import path), resolved;
+    one that resolves outside the project (a symlink) goes into ``problems`` instead."""
+    importable: dict[Path, str] = {}
+    for path, why in shadows.importable_files(folders, root).items():
+        if path.resolve().is_relative_to(root):
+            importable.setdefault(path.resolve(), why)
+        else:  # a symlink leaving the project: its content changes without a commit
+            problem = (f"{path.relative_to(root).as_posix()}: {why}, but it is outside the project "
+                       f"({path.resolve()}); it cannot be reviewed")
+            if problem not in problems:
+                problems.append(problem)
+    return importable
 
 
 def _loader_templates(loader: object, spec_path: Path, root: Path, _find: _Finder) -> list[Path]:
