@@ -95,3 +95,40 @@ def test_modules_importable_from_an_added_folder_are_targets(tmp_path: Path):
     assert found.get("my-tools/prep.py") == "run by nb/a.ipynb", found
     assert found.get("my-tools/tabulate.py", "").startswith("importable as"), found
     assert "other-files/unrelated.py" not in found
+
+
+def test_more_file_loaders_folder_loaders_and_binary_loads(tmp_path: Path):
+    """17, 06: IPython's safe_execfile(_ipy), imp.load_package, the extension manager,
+    importlib._bootstrap._gcd_import, pydoc.importfile and doctest.testfile with literal
+    arguments are followed; loaders that import a whole folder make every module a target;
+    bytecode, native libraries and archives loaded by path are targets that cannot be reviewed."""
+    root = project(tmp_path, 'get_ipython().safe_execfile("my-lib/evmod.py", {})\n'
+                   'import imp\nimp.load_package("evpkg", "my-lib/evpkg")',
+                   'get_ipython().safe_execfile_ipy("my-lib/ev.ipy")\n'
+                   'import doctest\ndoctest.testfile("../my-lib/ev.txt")',
+                   'import sys, importlib, pydoc\nsys.path.append("my-lib")\n'
+                   'get_ipython().extension_manager.load_extension("ext_mod")\n'
+                   'importlib._bootstrap._gcd_import("gcd_mod")\npydoc.importfile("my-lib/pydoc_mod.py")',
+                   modules=("my-lib/evmod.py", "my-lib/evpkg/__init__.py", "my-lib/ev.ipy", "my-lib/ev.txt",
+                            "my-lib/ext_mod.py", "my-lib/gcd_mod.py", "my-lib/pydoc_mod.py"))
+    found = targets(root)
+    for path in ("evmod.py", "evpkg/__init__.py", "ev.ipy", "ev.txt", "ext_mod.py", "gcd_mod.py", "pydoc_mod.py"):
+        assert f"my-lib/{path}" in found, (path, found)
+    assert "other-files/unrelated.py" not in found
+    for cell in ('import pkgutil\nlist(pkgutil.walk_packages(["my-lib"]))',
+                 'import unittest\nunittest.defaultTestLoader.discover("my-lib/tests-x")',
+                 'import unittest\nunittest.TestLoader().discover("my-lib/tests-x")',
+                 'import pytest\npytest.main(["my-lib/tests-x"])'):
+        found = targets(project(tmp_path, cell, modules=("my-lib/tests-x/test_ev.py",)))
+        assert found["my-lib/tests-x/test_ev.py"].startswith("any project module: nb/a.ipynb imports every"), cell
+    for cell, file in (('from importlib.machinery import SourcelessFileLoader\n'
+                        'SourcelessFileLoader("evc", "my-lib/evc.pyc").load_module()', "my-lib/evc.pyc"),
+                       ('import ctypes\nctypes.CDLL("my-lib/libev.so.1")', "my-lib/libev.so.1"),
+                       ('import zipimport\nzipimport.zipimporter("my-lib/ev.zip").load_module("evz")',
+                        "my-lib/ev.zip")):
+        root = project(tmp_path, cell)
+        (root / "my-lib").mkdir(exist_ok=True)
+        (root / file).write_text("X")  # text bytes: loaded as code that is not text all the same
+        found, problems = closure(root)
+        assert file in found, (cell, found)
+        assert any(file in p and "cannot be reviewed" in p for p in problems), (cell, problems)

@@ -176,12 +176,19 @@ def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _F
         for ran in scan.runs:  # %run FILE: relative to the kernel's folder (the notebook's) or the root
             for base in dict.fromkeys([current.parent, spec_folder, root]):
                 # IPython adds .py when missing; runpy runs a folder's __main__.py
-                for path in (base / ran, base / f"{ran}.py", base / ran / "__main__.py"):
+                # (imp.load_package runs a folder's __init__.py)
+                for path in (base / ran, base / f"{ran}.py", base / ran / "__main__.py", base / ran / "__init__.py"):
                     if _inside(path, root) and (path := path.resolve()) not in found:
                         found[path] = f"run by {rel}"
                         added.setdefault(path.parent, rel)  # on sys.path while it runs
                         if not _binary(path, f"{rel} runs", root, problems):
                             queue.append(path)  # any file: %run runs .ipy and suffix-less files too
+        for loaded in scan.binaries:  # SourcelessFileLoader, ctypes.CDLL, zipimporter: code that is not text
+            for base in dict.fromkeys([current.parent, spec_folder, root]):
+                if _inside(path := base / loaded, root):
+                    _unreviewable(path.resolve(), f"{rel} loads", "bytecode, a native library or an archive",
+                                  root, problems)
+                    found.setdefault(path.resolve(), f"loaded by {rel} (not as text)")
         computed += [f"{rel} {why}" for why in scan.why]
         if changes.computed:
             computed.append(f"{rel} changes sys.path with a computed value")
