@@ -132,3 +132,21 @@ def test_more_file_loaders_folder_loaders_and_binary_loads(tmp_path: Path):
         found, problems = closure(root)
         assert file in found, (cell, found)
         assert any(file in p and "cannot be reviewed" in p for p in problems), (cell, problems)
+
+
+def test_a_matplotlib_backend_named_in_a_magic_is_an_import(tmp_path: Path):
+    """05: `%matplotlib module://x`, `%pylab module://x`, `%env MPLBACKEND=module://x` (and
+    os.environ's MPLBACKEND, run_line_magic) make matplotlib import module x; `$` there is computed."""
+    names = ("mpl", "pylab", "env", "setenv", "environ", "linemagic")
+    root = project(tmp_path, 'import sys\nsys.path.append("my-lib")\n%matplotlib module://b_mpl',
+                   "%pylab module://b_pylab\n%env MPLBACKEND=module://b_env\n%set_env MPLBACKEND module://b_setenv",
+                   'import os\nos.environ["MPLBACKEND"] = "module://b_environ"',
+                   'get_ipython().run_line_magic("matplotlib", "module://b_linemagic")',
+                   modules=tuple(f"my-lib/b_{n}.py" for n in names))
+    found = targets(root)
+    for name in names:
+        assert found.get(f"my-lib/b_{name}.py") == "imported by nb/a.ipynb", (name, found)
+    assert "other-files/unrelated.py" not in found
+    for cell in ("%matplotlib $backend", "%env MPLBACKEND=$backend",
+                 "get_ipython().run_line_magic('matplotlib', backend)"):
+        assert "computed" in targets(project(tmp_path, cell))["other-files/unrelated.py"], cell
