@@ -149,3 +149,31 @@ def test_a_matplotlib_backend_named_in_a_magic_is_an_import(tmp_path: Path):
     for cell in ("%matplotlib $backend", "%env MPLBACKEND=$backend",
                  "get_ipython().run_line_magic('matplotlib', backend)"):
         assert "computed" in targets(project(tmp_path, cell))["other-files/unrelated.py"], cell
+
+
+def test_a_python_child_process_runs_a_target(tmp_path: Path):
+    """11: subprocess.run([sys.executable, "tools/step-two.py"]) (call, check_call,
+    check_output, Popen, os.system("python x.py"), a command line with shell=True, `-m`, `-c`)
+    runs project code as runpy.run_path does; a computed script: the conservative rule."""
+    files = ("tools/step-two.py", "tools/s_call.py", "tools/s_popen.py", "tools/s_system.py", "tools/s_shell.py",
+             "tools/s_cwd.py", "tools/m_child.py", "tools/c_child.py")
+    root = project(tmp_path, 'import subprocess, sys\n'
+                   'subprocess.run([sys.executable, "tools/step-two.py"], check=True)',
+                   'subprocess.check_call(["python3", "-u", "-W", "ignore", "tools/s_call.py"])\n'
+                   'from subprocess import Popen\nPopen(("/usr/bin/env", "python", "tools/s_popen.py"))',
+                   'import os\nos.system("python tools/s_system.py --flag")\n'
+                   'subprocess.check_output("python3 tools/s_shell.py", shell=True)\n'
+                   'subprocess.call([sys.executable, "s_cwd.py"], cwd="tools")',
+                   'subprocess.run([sys.executable, "-m", "m_child"], cwd="tools")\n'
+                   'subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, \'tools\'); '
+                   'import c_child"])',
+                   modules=files)
+    found = targets(root)
+    assert not [f for f in files if f not in found], found
+    assert found["tools/step-two.py"] == "run by nb/a.ipynb"
+    assert "other-files/unrelated.py" not in found
+    for cell in ("import subprocess, sys\nsubprocess.run([sys.executable, script])",
+                 "import subprocess, sys\nsubprocess.run([sys.executable, 'x.py'], cwd=folder)"):
+        assert "computed" in targets(project(tmp_path, cell))["other-files/unrelated.py"], cell
+    shell = "import subprocess\nsubprocess.run(['ls', 'x.py'])"
+    assert "other-files/unrelated.py" not in targets(project(tmp_path, shell))

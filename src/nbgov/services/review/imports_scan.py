@@ -2,8 +2,9 @@
 modules (``import``, relative imports resolved, literal ``importlib.import_module``,
 ``__import__``, ``runpy.run_module``, ``find_spec``, ``pkgutil.get_loader`` and
 ``import_item`` names, notebook magics that load code), the files ``%run``,
-``runpy.run_path`` and file loaders run, the files it loads as code that is not text
-(bytecode, native libraries, archives: unreviewable), what it does to ``sys.path``
+``runpy.run_path``, file loaders and child Python processes (:mod:`.commands`) run, the
+files it loads as code that is not text (bytecode, native libraries, archives:
+unreviewable), what it does to ``sys.path``
 (:mod:`.syspath`), and what the closure cannot follow (a module imported by a computed name,
 ``%run $var``, a changed working folder, a loader of a whole folder, code that does not
 parse): :mod:`.targets` then makes every project module a target (docs/security.md, R4).
@@ -24,7 +25,7 @@ import json
 from pathlib import Path
 
 from nbgov.adapters import ipython_source
-from nbgov.services.review import magics, syspath
+from nbgov.services.review import commands, magics, syspath
 from nbgov.services.review.scanned import (
     CHDIR,
     COMPUTED_FILE,
@@ -286,6 +287,8 @@ def _names(tree: ast.AST, package: str, found: FileScan) -> None:
                 found.names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
         elif isinstance(node, ast.Call):
             _dynamic(node, package, found, aliases)
+            for code in commands.python_child(node, found):  # `python -c CODE` in a child process
+                _scan_source(code, _IPYTHON, "", found)
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if called in ("chdir", "fchdir"):
