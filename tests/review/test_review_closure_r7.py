@@ -75,7 +75,8 @@ def test_sys_path_through_other_names_is_followed_or_conservative(tmp_path: Path
         assert "my-lib/helpers_x.py" in found, (code, found)
         assert found["other-files/unrelated.py"].startswith("any project module: nb/a.ipynb"), code
     reads = ('import sys, os\nif "x" not in sys.path:\n    print(sys.path, len(sys.path), sys.path[0])\n'
-             'getattr(sys, "frozen", False)\nos.environ.get("PYTHONPATH")\nsys.modules[__name__].x = 1')
+             'getattr(sys, "frozen", False)\nos.environ.get("PYTHONPATH")\nsys.modules[__name__].x = 1\n'
+             'if sys.path:\n    os.pathsep.join(sys.path)\nfolder = os.path.dirname(sys.path[0])')
     assert "other-files/unrelated.py" not in targets(project(tmp_path, reads))
 
 
@@ -132,6 +133,9 @@ def test_more_file_loaders_folder_loaders_and_binary_loads(tmp_path: Path):
         found, problems = closure(root)
         assert file in found, (cell, found)
         assert any(file in p and "cannot be reviewed" in p for p in problems), (cell, problems)
+    root = project(tmp_path, 'import ctypes\nctypes.CDLL("libc.so.6")')  # dlopen searches the system's folders
+    (root / "libc.so.6").write_text("X")
+    assert closure(root)[1] == []
 
 
 def test_a_matplotlib_backend_named_in_a_magic_is_an_import(tmp_path: Path):

@@ -163,6 +163,7 @@ _FILE_RUNNERS = {"run_path": ("path_name", 0), "spec_from_file_location": ("loca
 _BINARY_LOADERS = {"SourcelessFileLoader": ("path", 1), "ExtensionFileLoader": ("path", 1),
                    "zipimporter": ("path", 0), "CDLL": ("name", 0), "PyDLL": ("name", 0),
                    "WinDLL": ("name", 0), "OleDLL": ("name", 0), "LoadLibrary": ("name", 0)}
+_NATIVE = ("CDLL", "PyDLL", "WinDLL", "OleDLL", "LoadLibrary")
 #: Calls that import every module of a folder (``pytest.main`` checked by its owner).
 _FOLDER_LOADERS = ("walk_packages", "discover")
 #: Calls that import a module named by a dotted string (``pkg.mod:attr`` or ``pkg.mod.attr``).
@@ -211,8 +212,8 @@ def _dynamic(node: ast.Call, package: str, found: FileScan, aliases: dict[str, s
     if called in _BINARY_LOADERS:
         keyword, position = _BINARY_LOADERS[called]
         file = _literal(args.get(position, args.get(keyword)))
-        if file is not None:
-            found.binaries.append(file)
+        if file is not None and (called not in _NATIVE or "/" in file):  # dlopen("libx.so") reads
+            found.binaries.append(file)  # the system's folders, not the working folder
         elif called in ("SourcelessFileLoader", "zipimporter"):
             found.why.append(COMPUTED_FILE)  # a computed native library is the environment's
         return

@@ -41,11 +41,13 @@ def _sitedir(node: ast.Call, out: PathChanges) -> None:
 
 #: Calls that read ``sys.path`` without changing it or handing it on (``print(sys.path)``).
 _READERS = {"print", "len", "list", "tuple", "set", "frozenset", "sorted", "str", "repr", "enumerate",
-            "reversed", "any", "all", "pprint", "display", "id", "bool"}
+            "reversed", "any", "all", "pprint", "pformat", "display", "id", "bool", "join", "dumps", "debug",
+            "info", "warning", "write"}
 #: ``sys.path`` methods that add nothing (a removal can only let another searched folder win).
 _NARROWING = ("index", "count", "copy", "remove", "pop", "clear")
 #: Contexts where ``sys.path`` is only read (``sys.path[0]``, ``"x" in sys.path``, ``for p in ...``).
-_READ_ONLY = (ast.Compare, ast.Expr, ast.FormattedValue, ast.For, ast.AsyncFor, ast.comprehension, ast.Delete)
+_READ_ONLY = (ast.Compare, ast.Expr, ast.FormattedValue, ast.For, ast.AsyncFor, ast.comprehension, ast.Delete,
+              ast.If, ast.While, ast.Assert, ast.UnaryOp)
 
 
 class _Names:
@@ -108,7 +110,9 @@ def _path_escapes(node: ast.AST, parent: ast.AST | None, grand: ast.AST | None) 
     if isinstance(parent, ast.Subscript):
         return not isinstance(parent.ctx, (ast.Load, ast.Del)) and not isinstance(grand, ast.Assign)
     if isinstance(parent, ast.Call):
-        return not (isinstance(parent.func, ast.Name) and parent.func.id in _READERS and node in parent.args)
+        func = parent.func  # print(sys.path), os.pathsep.join(sys.path), logger.info("%s", sys.path)
+        called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        return not (called in _READERS and node in parent.args)
     if isinstance(parent, (ast.Assign, ast.AugAssign)):
         return node is getattr(parent, "value", None)  # a target is read by scan
     return not isinstance(parent, _READ_ONLY)
