@@ -2,10 +2,12 @@
 modules (``import``, relative imports resolved, literal ``importlib.import_module``,
 ``__import__``, ``runpy.run_module``, ``find_spec``, ``pkgutil.get_loader`` and
 ``import_item`` names, notebook magics that load code), the files ``%run``,
-``runpy.run_path`` and file loaders run, what it does to ``sys.path`` (:mod:`.syspath`), and
-what the closure cannot follow (a module imported by a computed name, ``%run $var``, a changed
-working folder, code that does not parse): :mod:`.targets` then makes every project module a
-target (docs/security.md, R4).
+``runpy.run_path``, file loaders and child Python processes (:mod:`.commands`) run, the
+files it loads as code that is not text (bytecode, native libraries, archives:
+unreviewable), what it does to ``sys.path``
+(:mod:`.syspath`), and what the closure cannot follow (a module imported by a computed name,
+``%run $var``, a changed working folder, a loader of a whole folder, code that does not
+parse): :mod:`.targets` then makes every project module a target (docs/security.md, R4).
 
 Files are read as the tool that runs them reads them: bytes decoded as Python decodes them (a
 BOM, a ``coding:`` cookie); a notebook cell by cell (:mod:`.magics`), each cell that does not
@@ -23,12 +25,13 @@ import json
 from pathlib import Path
 
 from nbgov.adapters import ipython_source
-from nbgov.services.review import magics, syspath
+from nbgov.services.review import commands, magics, syspath
 from nbgov.services.review.scanned import (
     CHDIR,
     COMPUTED_FILE,
     COMPUTED_IMPORT,
     COMPUTED_RUN,
+    FOLDER_LOAD,
     PACKAGE_PATH,
     UNPARSEABLE,
     ZIP_RUN,
@@ -150,15 +153,28 @@ def _literal(node: ast.AST | None) -> str | None:
 
 #: Calls that run a file by its path: the keyword or position of the path.
 _FILE_RUNNERS = {"run_path": ("path_name", 0), "spec_from_file_location": ("location", 1),
-                 "SourceFileLoader": ("path", 1), "load_source": ("pathname", 1)}
+                 "SourceFileLoader": ("path", 1), "load_source": ("pathname", 1),
+                 # IPython's kernel runs a file as %run does; imp runs a package folder's
+                 # __init__.py; pydoc imports a file; doctest runs a text file's examples
+                 "safe_execfile": ("fname", 0), "safe_execfile_ipy": ("fname", 0),
+                 "load_package": ("path", 1), "importfile": ("path", 0), "testfile": ("filename", 0)}
+#: Calls that load a file whose code is not its text (bytecode, a native library, a zip
+#: archive): the position and keyword of the path. A literal project file cannot be reviewed.
+_BINARY_LOADERS = {"SourcelessFileLoader": ("path", 1), "ExtensionFileLoader": ("path", 1),
+                   "zipimporter": ("path", 0), "CDLL": ("name", 0), "PyDLL": ("name", 0),
+                   "WinDLL": ("name", 0), "OleDLL": ("name", 0), "LoadLibrary": ("name", 0)}
+_NATIVE = ("CDLL", "PyDLL", "WinDLL", "OleDLL", "LoadLibrary")
+#: Calls that import every module of a folder (``pytest.main`` checked by its owner).
+_FOLDER_LOADERS = ("walk_packages", "discover")
 #: Calls that import a module named by a dotted string (``pkg.mod:attr`` or ``pkg.mod.attr``).
 _RESOLVERS = ("resolve_name", "locate", "import_item")
 #: Calls that import (or find, to load) a module by its name, first argument (``imp``'s
 #: ``find_module``, ``pkgutil.get_loader(NAME).load_module()``, ``find_loader``).
-_BY_NAME = ("get_loader", "find_loader", "find_module")
+_BY_NAME = ("get_loader", "find_loader", "find_module", "load_extension", "_gcd_import")
 #: ``imp.load_module(NAME, FILE, PATHNAME, DESCRIPTION)``: runs the file PATHNAME.
 _IMP_LOAD = ("pathname", 2)
-_LOADERS = ("import_module", "find_spec", "__import__", "run_module", *_RESOLVERS, *_FILE_RUNNERS, *_BY_NAME)
+_LOADERS = ("import_module", "find_spec", "__import__", "run_module", *_RESOLVERS, *_FILE_RUNNERS, *_BY_NAME,
+            *_BINARY_LOADERS, *_FOLDER_LOADERS)
 #: IPython's calls that run a magic (what its input transformer writes for ``x = %run f.py``).
 _MAGIC_CALLS = ("run_line_magic", "run_cell_magic", "magic")
 
@@ -186,11 +202,24 @@ def _dynamic(node: ast.Call, package: str, found: FileScan, aliases: dict[str, s
     called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
     called = (aliases or {}).get(called, called)
     imp_load = called == "load_module" and isinstance(func, ast.Attribute) and getattr(func.value, "id", "") == "imp"
-    if called not in _LOADERS and not imp_load:
+    pytest_main = called == "main" and isinstance(func, ast.Attribute) and getattr(func.value, "id", "") == "pytest"
+    if called not in _LOADERS and not imp_load and not pytest_main:
         return
     args = {**dict(enumerate(node.args)), **{k.arg: k.value for k in node.keywords if k.arg}}
+    if called in _FOLDER_LOADERS or pytest_main:  # which modules depends on the folder's files
+        found.why.append(FOLDER_LOAD)
+        return
+    if called in _BINARY_LOADERS:
+        keyword, position = _BINARY_LOADERS[called]
+        file = _literal(args.get(position, args.get(keyword)))
+        if file is not None and (called not in _NATIVE or "/" in file):  # dlopen("libx.so") reads
+            found.binaries.append(file)  # the system's folders, not the working folder
+        elif called in ("SourcelessFileLoader", "zipimporter"):
+            found.why.append(COMPUTED_FILE)  # a computed native library is the environment's
+        return
     if called in _BY_NAME:
-        name = _literal(args.get(0, args.get("name", args.get("fullname", args.get("module_or_name")))))
+        name = _literal(args.get(0, args.get("name", args.get("fullname", args.get("module_or_name",
+                                                                                   args.get("module_str"))))))
         if name is None:
             found.why.append(COMPUTED_IMPORT)
         else:
@@ -259,6 +288,8 @@ def _names(tree: ast.AST, package: str, found: FileScan) -> None:
                 found.names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
         elif isinstance(node, ast.Call):
             _dynamic(node, package, found, aliases)
+            for code in commands.python_child(node, found):  # `python -c CODE` in a child process
+                _scan_source(code, _IPYTHON, "", found)
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if called in ("chdir", "fchdir"):

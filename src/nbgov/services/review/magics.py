@@ -2,7 +2,8 @@
 
 Magics that run Python are read as Python (the body of ``%%capture``, ``%%time``,
 ``%%python3``, ``%%script python``..., the statement of ``%time``/``%timeit``/``%prun``);
-magics that load code read as imports (``%load_ext m``, ``%aimport m``, ``%run -m m``) or
+magics that load code read as imports (``%load_ext m``, ``%aimport m``, ``%run -m m``,
+``%matplotlib module://m``, ``%env MPLBACKEND=module://m``) or
 as files run (``%run FILE``); other cell magics and shell lines are not Python. The same
 reading serves ``get_ipython().run_line_magic("run", "x.py")`` (:func:`line_magic`).
 """
@@ -33,7 +34,11 @@ _LINE_MAGIC = re.compile(r"^\s*%(\w+)(.*)$")
 CD_MAGICS = {"cd", "pushd", "popd"}
 #: Line magics that load or run code, or change the working folder (a computed argument to
 #: one of them: the conservative rule).
-CODE_MAGICS = {"run", "load_ext", "reload_ext", "aimport", *CD_MAGICS, *_PYTHON_LINE_MAGICS}
+CODE_MAGICS = {"run", "load_ext", "reload_ext", "aimport", "matplotlib", "pylab", *CD_MAGICS, *_PYTHON_LINE_MAGICS}
+#: Line magics that may name a matplotlib backend ``module://NAME``, which matplotlib imports
+#: (``%matplotlib module://x``, ``%pylab module://x``, ``%env MPLBACKEND=module://x``).
+_BACKEND_MAGICS = ("matplotlib", "pylab", "env", "set_env")
+_BACKEND = re.compile(r"module://([\w.]+)")
 #: ``%run``'s options (IPython's getopt string: those before ``:`` take a value).
 _RUN_OPTIONS = "nidtN:b:pD:l:rs:T:em:G"
 
@@ -133,10 +138,17 @@ def _magic_as_import(line: str, extra: list[str], found: FileScan) -> str:
     target = ""
     magic = _LINE_MAGIC.match(line)
     name = magic.group(1) if magic else ""
-    if name in ("run", "load_ext", "reload_ext", "aimport") and ("$" in line or "{" in line):
+    backend = _BACKEND.search(line) if name in _BACKEND_MAGICS else None
+    loads = name in ("run", "load_ext", "reload_ext", "aimport", "matplotlib", "pylab") or (
+        name in _BACKEND_MAGICS and "MPLBACKEND" in line)
+    if loads and ("$" in line or "{" in line):
         found.why.append(COMPUTED_RUN)  # IPython expands $var and {expr} before the magic sees them
+    elif backend:  # matplotlib imports a `module://pkg.backend` backend by name
+        target = backend.group(1)
     elif name in CD_MAGICS:
         found.why.append(CHDIR)
+    elif name in ("env", "set_env") and "PYTHONPATH" in line:
+        found.paths.computed = True  # a child Python's (or site.main()'s) sys.path: not followed
     elif magic and name in _PYTHON_LINE_MAGICS:
         extra.append(_after_options(magic.group(2), _PYTHON_LINE_MAGICS[name]))
     elif magic and name == "run":

@@ -16,7 +16,8 @@ The closure, found statically (no Ploomber import, no project code run):
   (never a virtualenv);
 - every ``.pth`` file of a folder given to ``site.addsitedir`` (what its lines import or add);
 - every module importable by name from the folders first on a kernel's import path (the root,
-  the spec's folder, a Python task source's folder, a task's papermill ``cwd``), and what it
+  the spec's folder, a Python task source's folder, a task's papermill ``cwd``, a folder a file of the
+  closure puts on ``sys.path``, the folder of a file ``%run`` runs), and what it
   imports: any library may import it, lazily (:mod:`.shadows`);
 - every Python module of the project when a file of the closure does what the closure cannot
   follow: changes ``sys.path`` with a computed value, imports a module by a computed name,
@@ -29,6 +30,7 @@ status, ``review gate`` and the build's approval gate cover all of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,17 +140,24 @@ def _close(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder
     also the folders the closure adds to ``sys.path`` (again from the start while that list
     grows: sys.path is the kernel's, whichever file changed it)."""
     added: dict[Path, str] = {}
+    importable: dict[Path, str] = {}
     while True:
-        found, more, computed = _close_once(start, root, spec_folder, _find, list(added), problems)
+        found, more, computed = _close_once({**importable, **start}, root, spec_folder, _find, list(added),
+                                            problems)
         if computed:  # what the closure cannot follow: every module (or file %run runs) may run
             why = f"any project module: {computed[0]}"
             any_file = any(reason.endswith(ANY_FILE) for reason in computed)
             for module in sorted(p.resolve() for p in _all_modules(root, any_file)):
                 found.setdefault(module, why)
             return found
-        if set(more) <= set(added):
+        # a folder added to sys.path (or a %run file's, which IPython prepends while it runs)
+        # comes before site-packages: every module importable by name there may run (R4)
+        shadowing = {p: f"{why} ({rel} puts that folder on sys.path)" for folder, rel in added.items()
+                     for p, why in _importable([folder], root, problems).items() if p not in found}
+        if set(more) <= set(added) and set(shadowing) <= set(importable):
             return found
         added.update(more)
+        importable.update(shadowing)
 
 
 def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder, extra: list[Path],
@@ -168,17 +177,27 @@ def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _F
         for ran in scan.runs:  # %run FILE: relative to the kernel's folder (the notebook's) or the root
             for base in dict.fromkeys([current.parent, spec_folder, root]):
                 # IPython adds .py when missing; runpy runs a folder's __main__.py
-                for path in (base / ran, base / f"{ran}.py", base / ran / "__main__.py"):
+                # (imp.load_package runs a folder's __init__.py)
+                for path in (base / ran, base / f"{ran}.py", base / ran / "__main__.py", base / ran / "__init__.py"):
                     if _inside(path, root) and (path := path.resolve()) not in found:
                         found[path] = f"run by {rel}"
+                        added.setdefault(path.parent, rel)  # on sys.path while it runs
                         if not _binary(path, f"{rel} runs", root, problems):
                             queue.append(path)  # any file: %run runs .ipy and suffix-less files too
+        for loaded in scan.binaries:  # SourcelessFileLoader, ctypes.CDLL, zipimporter: code that is not text
+            for base in dict.fromkeys([current.parent, spec_folder, root]):
+                if _inside(path := base / loaded, root):
+                    _unreviewable(path.resolve(), f"{rel} loads", "bytecode, a native library or an archive",
+                                  root, problems)
+                    found.setdefault(path.resolve(), f"loaded by {rel} (not as text)")
         computed += [f"{rel} {why}" for why in scan.why]
         if changes.computed:
             computed.append(f"{rel} changes sys.path with a computed value")
         for archive in _added_archives(current, changes.folders, root):  # zipimport runs its modules
-            if _binary(archive, f"{rel} puts on sys.path", root, problems):
-                found.setdefault(archive, f"a zip archive {rel} puts on sys.path")
+            # whatever its bytes: a zip archive can be made of ASCII bytes only (text to a reader)
+            _unreviewable(archive, f"{rel} puts on sys.path", "a file on sys.path (zipimport imports from it)",
+                          root, problems)
+            found.setdefault(archive, f"a zip archive {rel} puts on sys.path")
         for folder in _added_folders(current, changes.folders, root):
             added.setdefault(folder, rel)
         for folder in _added_folders(current, changes.sitedirs, root):  # site runs each .pth there
@@ -226,6 +245,15 @@ def _binary(path: Path, what: str, root: Path, problems: list[str]) -> bool:
     if problem not in problems:
         problems.append(problem)
     return True
+
+
+def _unreviewable(path: Path, what: str, kind: str, root: Path, problems: list[str]) -> None:
+    """Add to ``problems`` that ``path``, which Python loads as ``kind`` (an archive, bytecode,
+    a native library), cannot be reviewed, whatever its bytes: its code is not its text (R4)."""
+    problem = (f"{what} {path.relative_to(root).as_posix()}, {kind}: its code cannot be reviewed; unpack "
+               "it into a project folder or install it as a dependency")
+    if problem not in problems:
+        problems.append(problem)
 
 
 def _text(path: Path) -> bool:
@@ -316,13 +344,7 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
         if _in_project(module, root):  # named explicitly: wherever it is in the project
             for path in [module, *_packages(module.resolve(), root)]:  # type: ignore[union-attr]
                 start.setdefault(path.resolve(), why)  # type: ignore[union-attr]
-    importable: dict[Path, str] = {}
-    for path, why in shadows.importable_files(kernel_folders, root).items():
-        if path.resolve().is_relative_to(root):
-            importable.setdefault(path.resolve(), why)
-        else:  # a symlink leaving the project: its content changes without a commit
-            problems.append(f"{path.relative_to(root).as_posix()}: {why}, but it is outside the project "
-                            f"({path.resolve()}); it cannot be reviewed")
+    importable = _importable(kernel_folders, root, problems)
     closure = _close(start, root, spec_path.parent, _find, problems)
     if more := {p: why for p, why in importable.items() if p not in closure}:  # and what they import
         closure = _close({**closure, **more}, root, spec_path.parent, _find, problems)
@@ -330,6 +352,21 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
         closure.setdefault(path, why)
     targets = [Target(p.relative_to(root).as_posix(), why) for p, why in closure.items()]
     return sorted(targets, key=lambda t: t.path)
+
+
+def _importable(folders: Iterable[Path], root: Path, problems: list[str]) -> dict[Path, str]:
+    """Every module importable by name from ``folders`` (first on an import path), resolved;
+    one that resolves outside the project (a symlink) goes into ``problems`` instead."""
+    importable: dict[Path, str] = {}
+    for path, why in shadows.importable_files(folders, root).items():
+        if path.resolve().is_relative_to(root):
+            importable.setdefault(path.resolve(), why)
+        else:  # a symlink leaving the project: its content changes without a commit
+            problem = (f"{path.relative_to(root).as_posix()}: {why}, but it is outside the project "
+                       f"({path.resolve()}); it cannot be reviewed")
+            if problem not in problems:
+                problems.append(problem)
+    return importable
 
 
 def _loader_templates(loader: object, spec_path: Path, root: Path, _find: _Finder) -> list[Path]:
