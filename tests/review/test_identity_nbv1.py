@@ -255,3 +255,8 @@ def test_a_cr_in_a_code_cell_is_part_of_the_version():
     assert notebook_version(nb(data)) != notebook_version(nb(data.replace("\n;touch", "\r;touch")))
     assert notebook_version(nb(data)) != notebook_version(nb(data.replace("\n", "\r\n")))
     assert notebook_version(nb("# T\ntext", "markdown")) == notebook_version(nb("# T\r\ntext", "markdown"))
+    # eighth round: a trailing line bash runs (U+3000, form feed, CR) is not blank in a code cell
+    for tail in ("\u3000", "\x0c", "\r", "\xa0"):
+        assert notebook_version(nb("%%bash\necho hi")) != notebook_version(nb(f"%%bash\necho hi\n{tail}")), repr(tail)
+    assert notebook_version(nb("%%bash\necho hi")) == notebook_version(nb("%%bash\necho hi\n \t\n"))
+    assert notebook_version(nb("# T", "markdown")) == notebook_version(nb("# T\n\u3000", "markdown"))

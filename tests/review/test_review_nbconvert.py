@@ -77,4 +77,39 @@ def test_what_cannot_be_followed_is_unreviewable(tmp_path: Path):
     project(root, f"      extra_template_paths: [{outside}]\n      config: {{}}\n")
     problems = unreviewable(load_config(root))
     assert any("`extra_template_paths`" in p and "outside the project" in p for p in problems), problems
-    assert any("`config` cannot be reviewed" in p for p in problems), problems
+    assert any("`config` is not an option nbgov can review" in p for p in problems), problems
+
+
+def test_eighth_round_template_folders_links_and_options(tmp_path: Path):
+    """Eighth attack round: a template folder's every file, in folders named like virtualenvs
+    and through linked folders (Jinja follows them); a link leading outside; options nbgov does
+    not know (`template_data_paths` is followed, anything else refused), `embed_images`,
+    `default_preprocessors`, a dotted `nbconvert_exporter_name`."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("key")
+    root = tmp_path / "p"
+    root.mkdir()
+    project(root, "      extra_template_basedirs: [tpl]\n      template_data_paths: [data-tpl]\n"
+                  "      default_preprocessors: [prep.steps.Strip]\n")
+    for path in ("tpl/node_modules/index.html.j2", "other-dir/part.j2", "data-tpl/evil.j2", "exporters/mine.py"):
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text("x\n")
+    (root / "tpl/lib").symlink_to(root / "other-dir")  # a linked folder inside the project
+    found = targets(root)
+    for path in ("tpl/node_modules/index.html.j2", "other-dir/part.j2", "data-tpl/evil.j2", "prep/steps.py"):
+        assert path in found, (path, found)
+    assert unreviewable(load_config(root)) == []
+    (root / "tpl/leak.j2").symlink_to(outside / "secret.txt")
+    spec = (root / "pipeline.yaml").read_text()
+    (root / "pipeline.yaml").write_text(spec.replace("      default_preprocessors", "      embed_images: true\n"
+                                                     "      template_name: ../x\n      unknown_option: 1\n"
+                                                     "      default_preprocessors")
+                                        + "    nbconvert_exporter_name: exporters.mine.Exp\n")
+    problems = "\n".join(unreviewable(load_config(root)))
+    assert "reaches " + str(outside / "secret.txt") in problems and "through a symbolic link" in problems
+    assert "`embed_images` reads the files" in problems and "`template_name` '../x' is a path" in problems
+    assert "`unknown_option` is not an option nbgov can review" in problems
+    assert "`nbconvert_exporter_name` of task" in targets(root)["exporters/mine.py"]
+    (root / "pipeline.yaml").write_text(spec + "    nbconvert_exporter_name: my-exp.Exp\n")
+    assert any("'my-exp.Exp' names a module that is not a Python name" in p for p in unreviewable(load_config(root)))

@@ -96,6 +96,17 @@ def test_a_governed_build_refuses_a_committed_product_link_leading_outside(proje
     with pytest.raises(GateError) as err:
         refuse_linked_products(config, [linked])
     assert "task c: its product 'data' is products/x.csv, a committed symbolic link (to ../.env)" in str(err.value)
+    (root / ".git/hooks").mkdir(parents=True, exist_ok=True)
+    (root / "out").symlink_to(".git")  # eighth round: a committed link into git's folder
+    hook = TaskInfo(name="d", source=root / "d.ipynb", upstream=[], params={},
+                    products={"hook": root / "out/hooks/post-checkout"})
+    refuse_linked_products(config, [hook])  # not committed
+    _git(root, "add", "-f", "out")
+    _git(root, "commit", "-qm", "a link into .git")
+    with pytest.raises(GateError) as err:
+        refuse_linked_products(config, [hook])
+    assert "lies where out, a committed symbolic link, leads" in str(err.value)
+    assert "into git's or nbgov's folder" in str(err.value)
 
 
 def test_no_link_inside_a_folder_product_is_followed_and_git_is_never_uploaded(project):

@@ -9,8 +9,8 @@ Algorithm ``nbv1`` (documented in docs/concepts/notebook-version.md so other too
    cell, and a code cell tagged ``papermill-error-cell-tag``, runs: it counts like any cell.
 2. For each cell keep ``type`` (code / markdown / raw), ``source`` (joined if stored as a
    list; in markdown and raw cells CRLF and CR turned into LF, code cells as they are;
-   trailing whitespace-only lines removed) and the sorted subset of its tags that change
-   execution (:data:`BEHAVIOUR_TAGS`).
+   trailing whitespace-only lines removed, in code cells lines of spaces and tabs only) and
+   the sorted subset of its tags that change execution (:data:`BEHAVIOUR_TAGS`).
 3. Add the kernel language (``metadata.kernelspec.language``, else
    ``metadata.language_info.name``, else ``python``), lower-cased.
 4. Serialise ``{"algorithm": "nbv1", "language": ..., "cells": [...]}`` as JSON with sorted
@@ -45,12 +45,15 @@ def _source(cell: Mapping[str, Any]) -> str:
     src = cell.get("source", "")
     if isinstance(src, list):
         src = "".join(src)
-    if cell.get("cell_type", "code") != "code":
+    code = cell.get("cell_type", "code") == "code"
+    if not code:
         src = src.replace("\r\n", "\n").replace("\r", "\n")
     # a code cell's CRs stay: a shell cell (%%bash) reads a CR as part of the line, so a heredoc
-    # or a command that differs by one CR runs differently (seventh attack round)
+    # or a command that differs by one CR runs differently (seventh attack round); and only
+    # spaces and tabs make its trailing line blank: bash runs a line of U+3000, \x0c or \r
+    # (a command not found), where str.strip() sees whitespace (eighth attack round)
     lines = src.split("\n")
-    while lines and not lines[-1].strip():
+    while lines and not (lines[-1].strip(" \t") if code else lines[-1].strip()):
         lines.pop()
     return "\n".join(lines)
 

@@ -160,10 +160,15 @@ def refuse_linked_products(config: Config, would_run: list[TaskInfo]) -> None:
     (a data disk the runner mounted) is the environment's: not refused here, and withheld from
     the upload all the same (:mod:`nbgov.services.recording.confined`)."""
     root = config.root.resolve()
+    tools = (root / ".git", root / ".nbgov")  # git's and nbgov's own folders: `products -> .git`
+
+    def forbidden(real: Path) -> bool:  # would put a product in .git/hooks, or over nbgov's state
+        return not real.is_relative_to(root) or any(real == t or real.is_relative_to(t) for t in tools)
+
     links, committed = {}, set(committed_links(config.root))
     for rel in committed:
         link = config.root / rel
-        if link.is_symlink() and outside_link(link, root) is not None:
+        if link.is_symlink() and (outside_link(link, root) is not None or forbidden(Path(os.path.realpath(link)))):
             links[rel] = Path(os.path.realpath(link))
     for t in would_run:  # a product that is a committed link, wherever it leads (`x.csv -> ../.env`):
         for key, product in t.products.items():  # the file it points to would be taken for the product
@@ -179,13 +184,14 @@ def refuse_linked_products(config: Config, would_run: list[TaskInfo]) -> None:
     for t in would_run:
         for key, product in t.products.items():
             real = Path(os.path.realpath(product))
-            if real.is_relative_to(root):
+            if not forbidden(real):
                 continue
             for rel, target in links.items():
                 if real == target or real.is_relative_to(target):
+                    where = "outside the project" if not real.is_relative_to(root) else "into git's or nbgov's folder"
                     raise GateError(f"task {t.name}: its product {key!r} ({real}) lies where {rel}, a committed "
-                                    f"symbolic link, leads ({target}): outside the project; a governed build "
-                                    "writes and uploads products only inside it", Location(config.root / rel),
+                                    f"symbolic link, leads ({target}): {where}; a governed build writes and "
+                                    "uploads products only in the project's own folders", Location(config.root / rel),
                                     hint=f"remove the link from the commit (git rm --cached {rel}) and let the "
                                     "task create the folder")
 

@@ -40,7 +40,7 @@ from nbgov.adapters.specfile import module_file, sibling_specs
 from nbgov.core.config import Config
 from nbgov.core.errors import PipelineError
 from nbgov.services.review import imports_scan, shadows
-from nbgov.services.review.nbconvert_files import nbconvert_inputs
+from nbgov.services.review.nbconvert_files import exporter_name, nbconvert_inputs
 from nbgov.services.review.placeholders import Resolver, dotted_values, resolved_meta
 from nbgov.services.review.placeholders import dotted as _dotted
 from nbgov.services.review.scanned import ANY_FILE
@@ -434,8 +434,9 @@ def _spec_start(spec_path: Path, root: Path, wanted: set[Path] | None, _find: _F
                                      resolve)
         for path, why in converted.files.items():  # rendered in nbgov's process (Jinja: code)
             start.setdefault(path, why)
-        named += converted.dotted
-        resolve.problems += converted.problems
+        exporter, unfollowed = exporter_name(spec.get("nbconvert_exporter_name"), f"{label}{of}")
+        named += converted.dotted + exporter
+        resolve.problems += converted.problems + unfollowed
         if "{{" in task.source:  # rendered as Ploomber renders it, before it imports anything
             rendered = resolve(task.source, f"source of task {label}")
             if rendered is None:
