@@ -25,15 +25,19 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from nbgov.services.review.folders import virtualenv
+
 #: pyc header flags (PEP 552): bit 0 hash-based, bit 1 check the source
 _HASH_BASED, _CHECK_SOURCE = 1, 2
 #: What Python's FileFinder loads as a module, this platform's and Windows' (a repository
 #: reviewed here may run there), longest first (``.abi3.so`` before ``.so``).
 MODULE_SUFFIXES = tuple(sorted({*importlib.machinery.all_suffixes(), ".py", ".pyw", ".pyc", ".pyd", ".so"},
                                key=len, reverse=True))
-#: Folders never searched inside a package (caches, virtualenvs, the tool's own package: a
-#: copy of nbgov inside the project, as in its own repository, is the tool, not the project's).
-_SKIP = {"__pycache__", "site-packages", "dist-packages", "node_modules", "nbgov"}
+#: Folders never searched inside a package: the tool's own (a copy of nbgov inside the project,
+#: as in its own repository, is the tool, not the project's). ``node_modules``, ``venv``,
+#: ``__pycache__`` are searched like any folder whose name an import can spell; a folder no
+#: import can name (``.venv``, ``site-packages``) or a Python environment is not (:mod:`.folders`).
+_SKIP = {"nbgov"}
 
 
 def module_name(filename: str) -> str | None:
@@ -56,7 +60,7 @@ def importable_files(folders: Iterable[Path], root: Path) -> dict[Path, str]:
         for entry in sorted(folder.iterdir()):
             if entry.is_file() and (name := module_name(entry.name)):
                 out.setdefault(entry, _why(name, where))
-            elif (entry.is_dir() and entry.name.isidentifier() and entry.name not in _SKIP - {"nbgov"}
+            elif (entry.is_dir() and entry.name.isidentifier() and not virtualenv(entry)
                   and _package_or_namespace(entry, root)):
                 for path, dotted in _package_modules(entry, entry.name):
                     out.setdefault(path, _why(dotted, where))
@@ -78,12 +82,14 @@ def _package_or_namespace(folder: Path, root: Path) -> bool:
 
 def _package_modules(folder: Path, dotted: str) -> list[tuple[Path, str]]:
     """Every module file in ``folder`` and its subfolders (each importable as ``dotted.SUB``),
-    skipping caches, hidden folders and folders whose names no import statement can name."""
+    skipping folders whose names no import statement can name (hidden ones too), Python
+    environments and a copy of nbgov."""
     out: list[tuple[Path, str]] = []
     for entry in sorted(folder.iterdir()):
         if entry.is_file() and (name := module_name(entry.name)):
             out.append((entry, dotted if name == "__init__" else f"{dotted}.{name}"))
-        elif entry.is_dir() and entry.name.isidentifier() and entry.name not in _SKIP and not entry.is_symlink():
+        elif (entry.is_dir() and entry.name.isidentifier() and entry.name not in _SKIP and not entry.is_symlink()
+              and not virtualenv(entry)):
             out += _package_modules(entry, f"{dotted}.{entry.name}")
     return out
 
