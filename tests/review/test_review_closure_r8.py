@@ -1,15 +1,23 @@
 """The review closure (docs/security.md, R4) against the eighth attack round's gaps, each
 statically (``review_targets`` on a project in a temp folder; no kernel, no build): folders on a
-skip list Python imports from by name (``node_modules``, ``venv``, ``__pycache__``)."""
+skip list Python imports from by name (``node_modules``, ``venv``, ``__pycache__``), checked-hash
+bytecode."""
 
 from __future__ import annotations
 
+import py_compile
 from pathlib import Path
 
 from tests.review.test_review_closure_scan import project, targets
 
 from nbgov.core.config import load_config
-from nbgov.services.review.targets import render_targets
+from nbgov.services.review.targets import render_targets, review_targets
+
+
+def closure(root: Path) -> tuple[dict[str, str], list[str]]:
+    problems: list[str] = []
+    found = {t.path: t.why for t in review_targets(load_config(root), problems=problems)}
+    return found, problems
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -52,3 +60,31 @@ def test_a_virtualenv_is_skipped_by_the_blanket_rules_never_for_a_named_import(t
     assert "ext/js-app/node_modules/left.py" not in found
     assert "node_modules/swept.py" in found
     assert "other-files/unrelated.py" in found  # the sweep ran
+
+
+def test_hash_based_bytecode_is_unreviewable_checked_or_not(tmp_path: Path):
+    """14: a committed CHECKED_HASH pyc whose header holds the approved helper.py's hash but whose
+    code is compiled from other source: Python checks the hash only, so it runs the forged code.
+    Any hash-based pyc beside a module of the closure is a target and a problem; a timestamp
+    pyc (Python's own cache, recompiled after a checkout) is neither."""
+    import importlib.util
+    import marshal
+    import sys
+
+    root = project(tmp_path, "import helper", modules=("helper.py", "nb/other.py"))
+    py_compile.compile(str(root / "nb/other.py"), doraise=True)  # timestamp: Python's own cache
+    source = (root / "helper.py").read_bytes()
+    code = compile("X = 'EVIL'\n", str(root / "helper.py"), "exec")
+    forged = root / "__pycache__" / f"helper.{sys.implementation.cache_tag}.pyc"
+    forged.parent.mkdir()
+    checked = 0b11  # hash-based, check the source
+    forged.write_bytes(importlib.util.MAGIC_NUMBER + checked.to_bytes(4, "little")
+                       + importlib.util.source_hash(source) + marshal.dumps(code))
+    found, problems = closure(root)
+    assert "without checking its code" in found.get(f"__pycache__/{forged.name}", ""), found
+    assert any(p.startswith(f"__pycache__/{forged.name}: hash-based bytecode") for p in problems), problems
+    assert not [p for p in found if p.startswith("nb/__pycache__")]
+    problems.clear()
+    py_compile.compile(str(root / "helper.py"), cfile=str(forged), doraise=True,
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    assert f"__pycache__/{forged.name}" in closure(root)[0]

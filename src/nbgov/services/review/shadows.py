@@ -11,10 +11,13 @@
   ``.pyd``), and every module of a package folder there (``NAME/__init__.py`` and what it
   holds, a namespace folder without ``__init__.py`` too, unless a regular module of that name
   is installed: Python then never looks into the folder).
-- **Unchecked bytecode.** Python loads a ``__pycache__`` file compiled with
-  ``PycInvalidationMode.UNCHECKED_HASH`` without looking at its source: such a file beside a
-  reviewed module is a target of its own (its module being approved says nothing of it).
-  Timestamp and checked-hash bytecode is validated against the source by Python itself.
+- **Hash-based bytecode.** Python loads a ``__pycache__`` file compiled with
+  ``PycInvalidationMode.UNCHECKED_HASH`` without looking at its source, and one compiled with
+  ``CHECKED_HASH`` after comparing only the source's hash with the one in its header: the code
+  inside may be compiled from any other source. Such a file beside a reviewed module is a
+  target of its own that cannot be reviewed (its module being approved says nothing of it).
+  Timestamp bytecode is left alone: a checkout gives the source a new mtime, so Python
+  recompiles it from the reviewed source.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from pathlib import Path
 
 from nbgov.services.review.folders import virtualenv
 
-#: pyc header flags (PEP 552): bit 0 hash-based, bit 1 check the source
-_HASH_BASED, _CHECK_SOURCE = 1, 2
+#: pyc header flag (PEP 552, bytes 4-8): bit 0 hash-based (bit 1, check the source's hash,
+#: does not matter: the hash says nothing of the code compiled into the file)
+_HASH_BASED = 1
 #: What Python's FileFinder loads as a module, this platform's and Windows' (a repository
 #: reviewed here may run there), longest first (``.abi3.so`` before ``.so``).
 MODULE_SUFFIXES = tuple(sorted({*importlib.machinery.all_suffixes(), ".py", ".pyw", ".pyc", ".pyd", ".so"},
@@ -108,9 +112,9 @@ def _installed_regular(name: str, root: Path) -> bool:
     return spec is not None and spec.loader is not None
 
 
-def unchecked_bytecode(modules: Iterable[Path]) -> dict[Path, str]:
-    """``__pycache__`` files of ``modules`` that Python would load without checking their
-    source: path -> why."""
+def hash_bytecode(modules: Iterable[Path]) -> dict[Path, str]:
+    """``__pycache__`` files of ``modules`` that are hash-based (checked or not): Python runs
+    their code without compiling the source, whatever that code is: path -> why."""
     out: dict[Path, str] = {}
     for module in modules:
         if module.suffix != ".py":
@@ -122,6 +126,7 @@ def unchecked_bytecode(modules: Iterable[Path]) -> dict[Path, str]:
             except OSError:
                 continue
             flags = int.from_bytes(header[4:8], "little") if len(header) == 8 else 0
-            if flags & _HASH_BASED and not flags & _CHECK_SOURCE:
-                out[pyc.resolve()] = f"bytecode Python loads in place of {module.name} without checking it"
+            if flags & _HASH_BASED:
+                # its own path, not a link's target: Python reads the file through the link
+                out[pyc] = f"hash-based bytecode Python loads in place of {module.name} without checking its code"
     return out

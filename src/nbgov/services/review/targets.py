@@ -342,7 +342,11 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
     closure = _close(start, root, spec_path.parent, _find, problems)
     if more := {p: why for p, why in importable.items() if p not in closure}:  # and what they import
         closure = _close({**closure, **more}, root, spec_path.parent, _find, problems)
-    for path, why in shadows.unchecked_bytecode(list(closure)).items():
+    for path, why in shadows.hash_bytecode(list(closure)).items():  # its code is not its source's
+        problem = (f"{path.relative_to(root).as_posix()}: {why}: its code cannot be reviewed; delete it "
+                   "(Python then compiles the reviewed source)")
+        if problem not in problems:
+            problems.append(problem)
         closure.setdefault(path, why)
     targets = [Target(p.relative_to(root).as_posix(), why) for p, why in closure.items()]
     return sorted(targets, key=lambda t: t.path)
