@@ -1,7 +1,7 @@
 """The review closure (docs/security.md, R4) against the eighth attack round's gaps, each
 statically (``review_targets`` on a project in a temp folder; no kernel, no build): folders on a
 skip list Python imports from by name (``node_modules``, ``venv``, ``__pycache__``), checked-hash
-bytecode."""
+bytecode, a folder named like an installed pkgutil-style namespace."""
 
 from __future__ import annotations
 
@@ -88,3 +88,24 @@ def test_hash_based_bytecode_is_unreviewable_checked_or_not(tmp_path: Path):
     py_compile.compile(str(root / "helper.py"), cfile=str(forged), doraise=True,
                        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
     assert f"__pycache__/{forged.name}" in closure(root)[0]
+
+
+def test_a_folder_named_like_an_installed_pkgutil_namespace_is_a_namespace(tmp_path: Path, monkeypatch):
+    """19, 20: `databricks` (installed with mlflow) is a regular package whose __init__ calls
+    `pkgutil.extend_path`: a project folder `databricks/` joins its __path__, so
+    `import databricks.helper` (in a file `subprocess` runs, too) and any library's import load
+    databricks/helper.py. Such a folder is a namespace; one named like an ordinary installed
+    package is not (Python never looks into it)."""
+    site = tmp_path / "site"
+    write(site, {"nsr8_pkgutil/__init__.py": '__path__ = __import__("pkgutil").extend_path(__path__, __name__)\n',
+                 "nsr8_resources/__init__.py": '__import__("pkg_resources").declare_namespace(__name__)\n',
+                 "nsr8_regular/__init__.py": "X = 1\n"})
+    monkeypatch.syspath_prepend(str(site))
+    (tmp_path / "p").mkdir()
+    root = project(tmp_path / "p", "import subprocess, sys\nsubprocess.run([sys.executable, 'tool.py'])")
+    write(root, {"tool.py": "import nsr8_pkgutil.helper\n", "nsr8_pkgutil/helper.py": "X = 1\n",
+                 "nsr8_resources/deep/mod.py": "X = 1\n", "nsr8_regular/hidden.py": "X = 1\n"})
+    found = targets(root)
+    assert found["nsr8_pkgutil/helper.py"].startswith("imported by tool.py"), found
+    assert found["nsr8_resources/deep/mod.py"].startswith("importable as `nsr8_resources.deep.mod`"), found
+    assert "nsr8_regular/hidden.py" not in found

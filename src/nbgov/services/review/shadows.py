@@ -10,7 +10,8 @@
   a review target: ``NAME.py``, sourceless ``NAME.pyc``, extension modules (``NAME*.so``,
   ``.pyd``), and every module of a package folder there (``NAME/__init__.py`` and what it
   holds, a namespace folder without ``__init__.py`` too, unless a regular module of that name
-  is installed: Python then never looks into the folder).
+  is installed: Python then never looks into the folder; unless that module is a package that
+  extends its ``__path__``, ``pkgutil.extend_path`` or ``declare_namespace``: the folder joins it).
 - **Hash-based bytecode.** Python loads a ``__pycache__`` file compiled with
   ``PycInvalidationMode.UNCHECKED_HASH`` without looking at its source, and one compiled with
   ``CHECKED_HASH`` after comparing only the source's hash with the one in its header: the code
@@ -28,6 +29,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from nbgov.adapters.specfile import extends_path
 from nbgov.services.review.folders import virtualenv
 
 #: pyc header flag (PEP 552, bytes 4-8): bit 0 hash-based (bit 1, check the source's hash,
@@ -78,7 +80,8 @@ def _why(dotted: str, where: str) -> str:
 
 def _package_or_namespace(folder: Path, root: Path) -> bool:
     """Whether Python imports from ``folder`` by its name: a regular package, or a namespace
-    folder when no regular module of that name is installed (it would win over the folder)."""
+    folder when no regular module of that name is installed (it would win over the folder), or
+    the one installed takes the folder into its ``__path__`` (pkgutil-style namespace)."""
     if any((folder / f"__init__{s}").is_file() for s in MODULE_SUFFIXES):
         return True
     return not _installed_regular(folder.name, root.resolve())
@@ -109,7 +112,8 @@ def _installed_regular(name: str, root: Path) -> bool:
     paths = [p for p in sys.path if p and Path(p).is_absolute() and Path(p).resolve() != cwd
              and not Path(p).resolve().is_relative_to(root)]
     spec = importlib.machinery.PathFinder.find_spec(name, paths)
-    return spec is not None and spec.loader is not None
+    # a package extending its __path__ (pkgutil.extend_path) takes in the project's folder too
+    return spec is not None and spec.loader is not None and not (spec.origin and extends_path(spec.origin))
 
 
 def hash_bytecode(modules: Iterable[Path]) -> dict[Path, str]:
