@@ -1,7 +1,8 @@
 """The review closure (docs/security.md, R4) against the eighth attack round's gaps, each
 statically (``review_targets`` on a project in a temp folder; no kernel, no build): folders on a
 skip list Python imports from by name (``node_modules``, ``venv``, ``__pycache__``), checked-hash
-bytecode, a folder named like an installed pkgutil-style namespace."""
+bytecode, a folder named like an installed pkgutil-style namespace, hidden folders in the
+conservative sweep."""
 
 from __future__ import annotations
 
@@ -109,3 +110,17 @@ def test_a_folder_named_like_an_installed_pkgutil_namespace_is_a_namespace(tmp_p
     assert found["nsr8_pkgutil/helper.py"].startswith("imported by tool.py"), found
     assert found["nsr8_resources/deep/mod.py"].startswith("importable as `nsr8_resources.deep.mod`"), found
     assert "nsr8_regular/hidden.py" not in found
+
+
+def test_the_conservative_sweep_takes_hidden_folders(tmp_path: Path):
+    """15: the notebook puts `os.path.join(os.getcwd(), ".lib")` on sys.path (computed) and
+    imports hiddenmod: every project module is a target, those of hidden folders too; not
+    `.git`, `.nbgov` or a virtualenv (`.tox/py311`, holding pyvenv.cfg)."""
+    root = project(tmp_path, "import os, sys\nsys.path.insert(0, os.path.join(os.getcwd(), '.lib'))\nimport hiddenmod")
+    write(root, {".lib/hiddenmod.py": "X = 1\n", ".lib/deep/.more/m.py": "X = 1\n", ".git/hooks/h.py": "X = 1\n",
+                 ".nbgov/x.py": "X = 1\n", ".tox/py311/pyvenv.cfg": "home = /usr/bin\n",
+                 ".tox/py311/lib/python3.11/site-packages/dep.py": "X = 1\n"})
+    found = targets(root)
+    assert found[".lib/hiddenmod.py"].startswith("any project module: nb/a.ipynb changes sys.path"), found
+    assert ".lib/deep/.more/m.py" in found
+    assert not [p for p in found if p.startswith((".git/", ".nbgov/", ".tox/"))], found

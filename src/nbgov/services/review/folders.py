@@ -62,7 +62,7 @@ def sweep(root: Path, entries: Iterable[Path], runnable: Callable[[Path], bool] 
         here = Path(folder)
         subfolders[:] = sorted(
             name for name in subfolders
-            if name not in _NOT_CODE and not name.startswith(".") and not virtualenv(here / name)
+            if name not in _NOT_CODE and not virtualenv(here / name)
             and (name != "node_modules" or reachable((here / name).resolve(), entries)))
         for name in sorted(files):
             path = here / name
