@@ -2,7 +2,7 @@
 statically (``review_targets`` on a project in a temp folder; no kernel, no build): folders on a
 skip list Python imports from by name (``node_modules``, ``venv``, ``__pycache__``), checked-hash
 bytecode, a folder named like an installed pkgutil-style namespace, hidden folders in the
-conservative sweep."""
+conservative sweep, literal module names that are no identifiers."""
 
 from __future__ import annotations
 
@@ -124,3 +124,16 @@ def test_the_conservative_sweep_takes_hidden_folders(tmp_path: Path):
     assert found[".lib/hiddenmod.py"].startswith("any project module: nb/a.ipynb changes sys.path"), found
     assert ".lib/deep/.more/m.py" in found
     assert not [p for p in found if p.startswith((".git/", ".nbgov/", ".tox/"))], found
+
+
+def test_a_literal_module_name_that_is_no_identifier_is_followed(tmp_path: Path):
+    """04: importlib loads `my-exp.py` for `import_module("my-exp")`, `__import__("my-exp")` and
+    so for IPython's `%load_ext my-ext` (`%aimport a, b`: both) and a matplotlib backend
+    `module://my-backend`: a literal name that is no identifier is followed like any other."""
+    root = project(tmp_path, "import importlib\nimportlib.import_module('my-exp')\n__import__('pkg.my-sub')",
+                   "%load_ext my-ext\n%aimport plain_aim, my-aim\n%matplotlib module://my-backend",
+                   modules=("my-exp.py", "pkg/__init__.py", "pkg/my-sub.py", "my-ext.py", "plain_aim.py",
+                            "my-aim.py", "my-backend.py"))
+    found = targets(root)
+    for path in ("my-exp.py", "pkg/my-sub.py", "my-ext.py", "plain_aim.py", "my-aim.py", "my-backend.py"):
+        assert found.get(path, "").startswith("imported by nb/a.ipynb"), (path, found)
