@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 #: Folders holding the environment (a virtualenv's import path inside the project) or the
-#: repository: never the project's modules. None is an identifier: no import names them.
+#: repository: never the project's modules. None of these names is an identifier: no import names them.
 ENVIRONMENT = frozenset({".venv", "site-packages", "dist-packages", ".git"})
 #: Folders the sweep never enters: the repository's objects and nbgov's own records.
 _NOT_CODE = frozenset({".git", ".nbgov"})
