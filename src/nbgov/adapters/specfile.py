@@ -139,6 +139,22 @@ def sibling_specs(spec_path: str | Path) -> list[Path]:
             if _SPEC_NAME.fullmatch(p.name) and p.is_file() and p.resolve() != me]
 
 
+#: What a package's ``__init__.py`` calls to take the folders of its name on the import path
+#: into its ``__path__`` (pkgutil, pkg_resources): a namespace, though a regular package.
+_EXTENDS_PATH = re.compile(r"\b(extend_path|declare_namespace)\b")
+
+
+def extends_path(package_init: str | Path) -> bool:
+    """Whether a package's ``__init__.py`` extends its ``__path__`` with every folder of its
+    name on the import path (``pkgutil.extend_path``, ``pkg_resources.declare_namespace``):
+    modules in a project folder of that name are then importable as its submodules. Read, not
+    imported: a mention counts (a wrong yes only adds review targets)."""
+    try:
+        return bool(_EXTENDS_PATH.search(Path(package_init).read_text(errors="replace")))
+    except OSError:
+        return False
+
+
 def module_file(module: str, root: Path) -> Path | None:
     """The file of a module, searched in ``root`` then on ``sys.path``, without importing it."""
     parts = module.split(".")
@@ -153,7 +169,13 @@ def module_file(module: str, root: Path) -> Path | None:
             return None
         if spec is None:
             return None
-        search = list(spec.submodule_search_locations or [])
+        locations = list(spec.submodule_search_locations or [])
+        if locations and spec.origin and extends_path(spec.origin):
+            # a pkgutil-style namespace (`databricks`): its __init__ appends every folder of its
+            # name on the search path to its __path__, the project's too
+            locations += [str(Path(f) / parts[depth]) for f in search
+                          if f and (Path(f) / parts[depth]).is_dir() and str(Path(f) / parts[depth]) not in locations]
+        search = locations
     if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
         return None
     return Path(spec.origin).resolve()

@@ -27,8 +27,9 @@ _PYTHON_PROGRAM = re.compile(r"^(python|pypy)[\d.]*$")
 _SCRIPT_VALUED = {"--proc", "--out", "--err"}
 #: Line magics whose argument, after their options, is a Python statement the kernel runs.
 _PYTHON_LINE_MAGICS = {"time": "", "timeit": "n:r:tcp:qo", "prun": "D:l:rs:T:q"}
-#: Line magics that load a module by name into the kernel.
-_LOADING_MAGIC = re.compile(r"^\s*%(load_ext|reload_ext|aimport)\s+(?:-\w+\s+)*([\w.]+)")
+#: Line magics that load a module by name into the kernel (any name: importlib loads
+#: ``my-ext.py`` for ``%load_ext my-ext``; ``%aimport a, b`` loads both).
+_LOADING_MAGIC = re.compile(r"^\s*%(load_ext|reload_ext|aimport)\s+(?:-\w+\s+)*(\S.*?)\s*$")
 _LINE_MAGIC = re.compile(r"^\s*%(\w+)(.*)$")
 #: Line magics that change the kernel's working folder.
 CD_MAGICS = {"cd", "pushd", "popd"}
@@ -38,7 +39,7 @@ CODE_MAGICS = {"run", "load_ext", "reload_ext", "aimport", "matplotlib", "pylab"
 #: Line magics that may name a matplotlib backend ``module://NAME``, which matplotlib imports
 #: (``%matplotlib module://x``, ``%pylab module://x``, ``%env MPLBACKEND=module://x``).
 _BACKEND_MAGICS = ("matplotlib", "pylab", "env", "set_env")
-_BACKEND = re.compile(r"module://([\w.]+)")
+_BACKEND = re.compile(r"module://([^\s'\"]+)")
 #: ``%run``'s options (IPython's getopt string: those before ``:`` take a value).
 _RUN_OPTIONS = "nidtN:b:pD:l:rs:T:em:G"
 
@@ -160,8 +161,10 @@ def _magic_as_import(line: str, extra: list[str], found: FileScan) -> str:
         target = module or ""
     elif loading := _LOADING_MAGIC.match(line):
         target = loading.group(2)
-    if target and all(p.isidentifier() for p in target.split(".")):
-        return f"{indent}import {target}"
+    if names := [n.strip() for n in target.split(",") if n.strip()]:
+        # a name no import statement spells (`my-ext`) is still a file importlib loads
+        return indent + "; ".join(f"import {n}" if all(p.isidentifier() for p in n.split(".")) else f"__import__({n!r})"
+                                  for n in names)
     return f"{indent}pass"
 
 

@@ -10,11 +10,15 @@
   a review target: ``NAME.py``, sourceless ``NAME.pyc``, extension modules (``NAME*.so``,
   ``.pyd``), and every module of a package folder there (``NAME/__init__.py`` and what it
   holds, a namespace folder without ``__init__.py`` too, unless a regular module of that name
-  is installed: Python then never looks into the folder).
-- **Unchecked bytecode.** Python loads a ``__pycache__`` file compiled with
-  ``PycInvalidationMode.UNCHECKED_HASH`` without looking at its source: such a file beside a
-  reviewed module is a target of its own (its module being approved says nothing of it).
-  Timestamp and checked-hash bytecode is validated against the source by Python itself.
+  is installed: Python then never looks into the folder; unless that module is a package that
+  extends its ``__path__``, ``pkgutil.extend_path`` or ``declare_namespace``: the folder joins it).
+- **Hash-based bytecode.** Python loads a ``__pycache__`` file compiled with
+  ``PycInvalidationMode.UNCHECKED_HASH`` without looking at its source, and one compiled with
+  ``CHECKED_HASH`` after comparing only the source's hash with the one in its header: the code
+  inside may be compiled from any other source. Such a file beside a reviewed module is a
+  target of its own that cannot be reviewed (its module being approved says nothing of it).
+  Timestamp bytecode is left alone: a checkout gives the source a new mtime, so Python
+  recompiles it from the reviewed source.
 """
 
 from __future__ import annotations
@@ -25,15 +29,21 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-#: pyc header flags (PEP 552): bit 0 hash-based, bit 1 check the source
-_HASH_BASED, _CHECK_SOURCE = 1, 2
+from nbgov.adapters.specfile import extends_path
+from nbgov.services.review.folders import virtualenv
+
+#: pyc header flag (PEP 552, bytes 4-8): bit 0 hash-based (bit 1, check the source's hash,
+#: does not matter: the hash says nothing of the code compiled into the file)
+_HASH_BASED = 1
 #: What Python's FileFinder loads as a module, this platform's and Windows' (a repository
 #: reviewed here may run there), longest first (``.abi3.so`` before ``.so``).
 MODULE_SUFFIXES = tuple(sorted({*importlib.machinery.all_suffixes(), ".py", ".pyw", ".pyc", ".pyd", ".so"},
                                key=len, reverse=True))
-#: Folders never searched inside a package (caches, virtualenvs, the tool's own package: a
-#: copy of nbgov inside the project, as in its own repository, is the tool, not the project's).
-_SKIP = {"__pycache__", "site-packages", "dist-packages", "node_modules", "nbgov"}
+#: Folders never searched inside a package: the tool's own (a copy of nbgov inside the project,
+#: as in its own repository, is the tool, not the project's). ``node_modules``, ``venv``,
+#: ``__pycache__`` are searched like any folder whose name an import can spell; a folder no
+#: import can name (``.venv``, ``site-packages``) or a Python environment is not (:mod:`.folders`).
+_SKIP = {"nbgov"}
 
 
 def module_name(filename: str) -> str | None:
@@ -56,7 +66,7 @@ def importable_files(folders: Iterable[Path], root: Path) -> dict[Path, str]:
         for entry in sorted(folder.iterdir()):
             if entry.is_file() and (name := module_name(entry.name)):
                 out.setdefault(entry, _why(name, where))
-            elif (entry.is_dir() and entry.name.isidentifier() and entry.name not in _SKIP - {"nbgov"}
+            elif (entry.is_dir() and entry.name.isidentifier() and not virtualenv(entry)
                   and _package_or_namespace(entry, root)):
                 for path, dotted in _package_modules(entry, entry.name):
                     out.setdefault(path, _why(dotted, where))
@@ -70,7 +80,8 @@ def _why(dotted: str, where: str) -> str:
 
 def _package_or_namespace(folder: Path, root: Path) -> bool:
     """Whether Python imports from ``folder`` by its name: a regular package, or a namespace
-    folder when no regular module of that name is installed (it would win over the folder)."""
+    folder when no regular module of that name is installed (it would win over the folder), or
+    the one installed takes the folder into its ``__path__`` (pkgutil-style namespace)."""
     if any((folder / f"__init__{s}").is_file() for s in MODULE_SUFFIXES):
         return True
     return not _installed_regular(folder.name, root.resolve())
@@ -78,12 +89,14 @@ def _package_or_namespace(folder: Path, root: Path) -> bool:
 
 def _package_modules(folder: Path, dotted: str) -> list[tuple[Path, str]]:
     """Every module file in ``folder`` and its subfolders (each importable as ``dotted.SUB``),
-    skipping caches, hidden folders and folders whose names no import statement can name."""
+    skipping folders whose names no import statement can name (hidden ones too), Python
+    environments and a copy of nbgov."""
     out: list[tuple[Path, str]] = []
     for entry in sorted(folder.iterdir()):
         if entry.is_file() and (name := module_name(entry.name)):
             out.append((entry, dotted if name == "__init__" else f"{dotted}.{name}"))
-        elif entry.is_dir() and entry.name.isidentifier() and entry.name not in _SKIP and not entry.is_symlink():
+        elif (entry.is_dir() and entry.name.isidentifier() and entry.name not in _SKIP and not entry.is_symlink()
+              and not virtualenv(entry)):
             out += _package_modules(entry, f"{dotted}.{entry.name}")
     return out
 
@@ -99,12 +112,13 @@ def _installed_regular(name: str, root: Path) -> bool:
     paths = [p for p in sys.path if p and Path(p).is_absolute() and Path(p).resolve() != cwd
              and not Path(p).resolve().is_relative_to(root)]
     spec = importlib.machinery.PathFinder.find_spec(name, paths)
-    return spec is not None and spec.loader is not None
+    # a package extending its __path__ (pkgutil.extend_path) takes in the project's folder too
+    return spec is not None and spec.loader is not None and not (spec.origin and extends_path(spec.origin))
 
 
-def unchecked_bytecode(modules: Iterable[Path]) -> dict[Path, str]:
-    """``__pycache__`` files of ``modules`` that Python would load without checking their
-    source: path -> why."""
+def hash_bytecode(modules: Iterable[Path]) -> dict[Path, str]:
+    """``__pycache__`` files of ``modules`` that are hash-based (checked or not): Python runs
+    their code without compiling the source, whatever that code is: path -> why."""
     out: dict[Path, str] = {}
     for module in modules:
         if module.suffix != ".py":
@@ -116,6 +130,7 @@ def unchecked_bytecode(modules: Iterable[Path]) -> dict[Path, str]:
             except OSError:
                 continue
             flags = int.from_bytes(header[4:8], "little") if len(header) == 8 else 0
-            if flags & _HASH_BASED and not flags & _CHECK_SOURCE:
-                out[pyc.resolve()] = f"bytecode Python loads in place of {module.name} without checking it"
+            if flags & _HASH_BASED:
+                # its own path, not a link's target: Python reads the file through the link
+                out[pyc] = f"hash-based bytecode Python loads in place of {module.name} without checking its code"
     return out

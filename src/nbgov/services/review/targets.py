@@ -40,6 +40,7 @@ from nbgov.adapters.specfile import module_file, sibling_specs
 from nbgov.core.config import Config
 from nbgov.core.errors import PipelineError
 from nbgov.services.review import imports_scan, shadows
+from nbgov.services.review.folders import in_environment, sweep
 from nbgov.services.review.nbconvert_files import exporter_name, nbconvert_inputs
 from nbgov.services.review.placeholders import Resolver, dotted_values, resolved_meta
 from nbgov.services.review.placeholders import dotted as _dotted
@@ -54,10 +55,8 @@ TASK_DOTTED = ("on_render", "on_finish", "on_failure", "client", "product_client
 TOOL_PACKAGES = frozenset({"nbgov"})
 #: Task sources run as Python by a kernel or interpreter (their folders are on its import path).
 _PYTHON = (".ipynb", ".py")
-#: Folders never searched for the project's modules (virtualenvs, tool caches).
 #: What ``%run`` or ``runpy.run_path`` run besides ``.py`` modules, for the conservative rule.
 _RUNNABLE = ("", ".ipy", ".ipynb")
-_OUTSIDE = {".venv", "venv", "site-packages", "dist-packages", "node_modules", "__pycache__", ".git"}
 
 
 @dataclass(frozen=True)
@@ -69,13 +68,11 @@ class Target:
 
 
 def _inside(path: Path | None, root: Path) -> bool:
-    if path is None or not path.is_file():
+    # a module found on the environment's import path (a virtualenv inside the project) is the
+    # environment's; node_modules/, venv/, __pycache__/ are folders like others (:mod:`.folders`)
+    if path is None or not path.is_file() or not path.resolve().is_relative_to(root):
         return False
-    try:
-        parts = path.resolve().relative_to(root).parts
-    except ValueError:
-        return False
-    return not any(p in _OUTSIDE for p in parts[:-1])
+    return not in_environment(path.resolve().parent, root)
 
 
 def _in_project(path: Path | None, root: Path) -> bool:
@@ -129,7 +126,7 @@ def _added_folders(current: Path, written: list[str], root: Path) -> list[Path]:
     for entry in written:
         for base in (current.parent, root):
             folder = (base / entry).resolve()
-            if folder.is_dir() and folder.is_relative_to(root) and not set(folder.relative_to(root).parts) & _OUTSIDE:
+            if folder.is_dir() and folder.is_relative_to(root) and not in_environment(folder, root):
                 out.append(folder)
     return out
 
@@ -147,7 +144,8 @@ def _close(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder
         if computed:  # what the closure cannot follow: every module (or file %run runs) may run
             why = f"any project module: {computed[0]}"
             any_file = any(reason.endswith(ANY_FILE) for reason in computed)
-            for module in sorted(p.resolve() for p in _all_modules(root, any_file)):
+            entries = [root, spec_folder, *added, *more]  # where imports start: node_modules reached
+            for module in sorted(p.resolve() for p in _all_modules(root, entries, any_file)):
                 found.setdefault(module, why)
             return found
         # a folder added to sys.path (or a %run file's, which IPython prepends while it runs)
@@ -220,18 +218,14 @@ def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _F
     return found, added, computed
 
 
-def _all_modules(root: Path, any_file: bool = False) -> list[Path]:
-    """Every ``.py`` file of the project outside virtualenvs, caches and hidden folders; with
-    ``any_file``, also every file ``%run`` or ``runpy.run_path`` could run (``.ipy``, notebooks,
-    files with no suffix that are text)."""
-    out = []
-    for path in root.rglob("*.py" if not any_file else "*"):
-        parts = path.relative_to(root).parts[:-1]
-        if any(p in _OUTSIDE or p.startswith(".") for p in parts) or path.name.startswith("."):
-            continue
-        if path.suffix == ".py" or (any_file and path.suffix in _RUNNABLE and path.is_file() and _text(path)):
-            out.append(path)
-    return out
+def _all_modules(root: Path, entries: list[Path], any_file: bool = False) -> list[Path]:
+    """Every ``.py`` file of the project (:func:`folders.sweep`: hidden folders too; not
+    virtualenvs, ``.git``, ``.nbgov``, ``node_modules`` no import from ``entries`` reaches);
+    with ``any_file``, also every file ``%run`` or ``runpy.run_path`` could run (``.ipy``,
+    notebooks, files with no suffix that are text)."""
+    def runnable(path: Path) -> bool:
+        return path.suffix in _RUNNABLE and path.is_file() and _text(path)
+    return sweep(root, entries, runnable if any_file else None)
 
 
 def _binary(path: Path, what: str, root: Path, problems: list[str]) -> bool:
@@ -348,7 +342,11 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
     closure = _close(start, root, spec_path.parent, _find, problems)
     if more := {p: why for p, why in importable.items() if p not in closure}:  # and what they import
         closure = _close({**closure, **more}, root, spec_path.parent, _find, problems)
-    for path, why in shadows.unchecked_bytecode(list(closure)).items():
+    for path, why in shadows.hash_bytecode(list(closure)).items():  # its code is not its source's
+        problem = (f"{path.relative_to(root).as_posix()}: {why}: its code cannot be reviewed; delete it "
+                   "(Python then compiles the reviewed source)")
+        if problem not in problems:
+            problems.append(problem)
         closure.setdefault(path, why)
     targets = [Target(p.relative_to(root).as_posix(), why) for p, why in closure.items()]
     return sorted(targets, key=lambda t: t.path)
