@@ -126,6 +126,22 @@ def test_the_conservative_sweep_takes_hidden_folders(tmp_path: Path):
     assert not [p for p in found if p.startswith((".git/", ".nbgov/", ".tox/"))], found
 
 
+def test_the_sweep_leaves_out_files_git_ignores_and_does_not_track(tmp_path: Path):
+    """A local cache git ignores (`.hypothesis/`, build output) is the machine's, not a change's:
+    not swept; the same file forced into the commit (`git add -f`) is."""
+    import subprocess
+
+    root = project(tmp_path, "import os, sys\nsys.path.insert(0, os.getcwd() + '/x')")
+    write(root, {".cache/local.py": "X = 1\n", ".cache/forced.py": "X = 1\n", ".gitignore": ".cache/\n"})
+    git = ["git", "-C", str(root), "-c", "user.name=A", "-c", "user.email=a@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "add", "-f", ".cache/forced.py"], check=True)
+    found = targets(root)
+    assert ".cache/forced.py" in found and "other-files/unrelated.py" in found, found
+    assert ".cache/local.py" not in found
+
+
 def test_a_literal_module_name_that_is_no_identifier_is_followed(tmp_path: Path):
     """04: importlib loads `my-exp.py` for `import_module("my-exp")`, `__import__("my-exp")` and
     so for IPython's `%load_ext my-ext` (`%aimport a, b`: both) and a matplotlib backend
