@@ -51,7 +51,10 @@ def test_a_create_whose_reply_is_lost_makes_one_run(server, lost: int):
     before = proxy.dropped
     proxy.drop["runs/create"] = lost
     run_id = tracker.create_run("a", int(time.time() * 1000), None, {RUN_KEY_TAG: key})
-    assert proxy.dropped - before == lost, proxy.seen[-6:]
+    # the first reply is always lost; whether MLflow's HTTP retry sends the create again (and
+    # loses the second) depends on how the dropped connection reads to urllib3: either way one run
+    assert 1 <= proxy.dropped - before <= lost, proxy.seen[-6:]
+    proxy.drop["runs/create"] = 0  # a reply left to lose is not the next test's
     runs = _by_key(port, experiment, key)
     assert [r.info.run_id for r in runs] == [run_id], [(r.info.run_id, r.info.status) for r in runs]
 
