@@ -115,3 +115,24 @@ def test_bad_cluster_address_is_a_one_line_error(git_repo: Path):
     here = run_cli(root, "build", "c", "-q", "--cluster", "none", "--json")
     assert here.returncode == 0, here.stderr
     assert [t["outcome"] for t in json.loads(here.stdout)["tasks"]] == ["ran"]
+
+
+def test_a_local_cluster_does_not_need_the_dashboards_port(git_repo: Path):
+    """Port 8787 taken (a JupyterLab Dask panel, another build): the build prints no warning
+    about it, and its scheduler serves nothing there."""
+    import socket
+
+    root = make_tiny(git_repo)
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8787))
+        holder.listen()
+    except OSError:  # already taken by something else: the same situation
+        pass
+    try:
+        proc = run_cli(root, "build", "c", "-q", "--cluster", "local:1", "--json")
+    finally:
+        holder.close()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [t["outcome"] for t in json.loads(proc.stdout)["tasks"]] == ["ran"]
+    assert "already in use" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr

@@ -119,8 +119,11 @@ def _connect(address: str):
         # imported and the kernel template's address (as -j N workers do), in a fraction of
         # the seconds a spawned interpreter needs to import them again
         with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+            # no dashboard, and the scheduler's HTTP routes on a free loopback port: its default
+            # (8787) may be taken (a JupyterLab Dask panel, another build), which printed a warning
             cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address=None)
+                                   dashboard_address=None,
+                                   scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
         return Client(cluster), cluster
     try:
         return Client(address, timeout=30), None
