@@ -152,3 +152,26 @@ def test_status_json_before_any_build(tiny: Path):
     assert proc.returncode == 0, proc.stderr
     assert {t["name"]: t["state"] for t in json.loads(proc.stdout)["tasks"]} == {
         "a": "never-run", "b": "never-run", "c": "never-run"}
+
+
+def test_kernel_options_in_the_spec_are_dropped_with_a_warning(tiny: Path):
+    """executor_params.extra_arguments (kernel command-line options, e.g. exec_files naming a
+    file no review covers) never reach a kernel, and the build says so instead of ignoring it."""
+    marker = tiny / "RAN_EXEC_FILE"
+    (tiny / "setup_kernel.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    spec = (tiny / "pipeline.yaml").read_text().replace(
+        "    product: {nb: products/c.ipynb, data: products/c.txt}\n",
+        "    product: {nb: products/c.ipynb, data: products/c.txt}\n    executor_params:\n"
+        "      extra_arguments: [\"--InteractiveShellApp.exec_files=['setup_kernel.py']\"]\n")
+    (tiny / "pipeline.yaml").write_text(spec)
+    from nbgov.adapters.ploomber import Pipeline
+
+    pipeline = Pipeline(tiny / "pipeline.yaml")
+    dag = pipeline._dag
+    assert "extra_arguments" not in dag["c"].executor_params and "extra_arguments" not in dag["a"].executor_params
+    assert [w for w in pipeline.warnings if "extra_arguments" in w] == [
+        next(w for w in pipeline.warnings if w.startswith("task c: executor_params.extra_arguments ignored"))]
+    proc = run_cli(tiny, "build", "c")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "warning: task c: executor_params.extra_arguments ignored" in proc.stderr, proc.stderr
+    assert not marker.exists()

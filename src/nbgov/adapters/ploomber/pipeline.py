@@ -168,7 +168,10 @@ class Pipeline:
         #: Ploomber's render warnings, one line per task (e.g. params the code does not use).
         self.warnings = render_warnings(caught)
         for name in dag:
-            merge_executor_params(dag[name], {**DEFAULT_EXECUTOR_PARAMS, **executor_params})
+            if merge_executor_params(dag[name], {**DEFAULT_EXECUTOR_PARAMS, **executor_params}):
+                self.warnings.append(f"task {name}: executor_params.extra_arguments ignored: nbgov starts each kernel "
+                                     "itself (forked from a warm template), and kernel options can run files outside "
+                                     "review (exec_files); remove it from the spec")
         return dag
 
     def _task_name(self, task: Any) -> str:
@@ -411,17 +414,25 @@ def _env_file(spec_path: Path) -> Path | None:
     return Path(found) if found else None
 
 
-def merge_executor_params(task: Any, defaults: dict[str, Any]) -> None:
-    """Put nbgov's papermill defaults under a notebook task's own ``executor_params``.
+def merge_executor_params(task: Any, defaults: dict[str, Any]) -> bool:
+    """Put nbgov's papermill defaults under a notebook task's own ``executor_params``; True when
+    the task's ``extra_arguments`` (kernel command-line options) were dropped.
 
     Only NotebookRunner tasks run by papermill take them (ScriptRunner has no such argument,
     ploomber-engine takes other ones). NotebookRunner already moved ``papermill_params`` into
     ``executor_params`` when the spec gave only those, so the project's settings win either way.
+    Kernel options never reach a kernel: pooled kernels are forked without them, and a kernel
+    started as papermill would (no pool) must not get them either (R4: ``exec_files`` names
+    a file no review covers).
     """
     from ploomber.tasks import NotebookRunner
 
     if isinstance(task, NotebookRunner) and task.executor == "papermill":
-        task.executor_params = {**defaults, **(task.executor_params or {})}
+        params = {**defaults, **(task.executor_params or {})}
+        dropped = params.pop("extra_arguments", None) is not None
+        task.executor_params = params
+        return dropped
+    return False
 
 
 def _record_group(task_spec: Any, groups: dict[str, str]) -> None:
