@@ -170,8 +170,10 @@ def refuse_linked_products(config: Config, would_run: list[TaskInfo]) -> None:
         link = config.root / rel
         if link.is_symlink() and (outside_link(link, root) is not None or forbidden(Path(os.path.realpath(link)))):
             links[rel] = Path(os.path.realpath(link))
-    for t in would_run:  # a product that is a committed link, wherever it leads (`x.csv -> ../.env`):
-        for key, product in t.products.items():  # the file it points to would be taken for the product
+    for t in would_run:
+        for key, product in t.products.items():
+            # a product that is a committed link, wherever it leads (`x.csv -> ../.env`): the
+            # file it points to would be taken for the product
             rel = os.path.relpath(os.path.abspath(product), config.root)
             if Path(rel).as_posix() in committed and Path(product).is_symlink():
                 raise GateError(f"task {t.name}: its product {key!r} is {rel}, a committed symbolic link (to "
@@ -179,12 +181,9 @@ def refuse_linked_products(config: Config, would_run: list[TaskInfo]) -> None:
                                 "to would be uploaded as the product", Location(config.root / rel),
                                 hint=f"remove the link from the commit (git rm --cached {rel}) and let the task "
                                 "write the file")
-    if not links:
-        return
-    for t in would_run:
-        for key, product in t.products.items():
-            real = Path(os.path.realpath(product))
-            if not forbidden(real):
+            # a product under a committed link that leads out (or into .git / .nbgov)
+            real = Path(os.path.realpath(product)) if links else None
+            if real is None or not forbidden(real):
                 continue
             for rel, target in links.items():
                 if real == target or real.is_relative_to(target):
