@@ -1,6 +1,7 @@
 """Workers that fetch the build's commit (``nbgov build --cluster ADDR --repository URL``), without
 a cluster: which workers fetch, the cold subprocess's command line, a warm worker's fetch and its
-one-line failure (real git repositories in temp folders)."""
+one-line failure (real git repositories in temp folders), a failed fetch remembered a while
+(a fake clock)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from pathlib import Path
 import pytest
 from tests.cluster.s3project import git
 
+from nbgov.adapters.engines import fetch
 from nbgov.adapters.engines.dask import PYTHON, RemoteTask, run_task
-from nbgov.adapters.engines.fetch import CACHE_VAR, WorkerSources
+from nbgov.adapters.engines.fetch import CACHE_VAR, FETCH_RETRY_S, WorkerSources
 from nbgov.adapters.engines.warm import WORKER_ROOT_VAR, WarmWorker, compare, environment_facts, shares_folder
 from nbgov.core.config import load_config
-from nbgov.core.errors import ParameterError
+from nbgov.core.errors import NbgovError, ParameterError
 from nbgov.services.build import BuildOptions, build
 
 SHA = "c" * 40
@@ -83,6 +85,50 @@ def test_a_warm_worker_fetches_once_and_says_why_it_cannot(tmp_path: Path, monke
     plugin._sources = WorkerSources(str(tmp_path / "nowhere"), commit)
     assert plugin.fetch_sources("tcp://w:1").startswith("worker tcp://w:1 could not fetch the build's sources: "
                                                         "cannot fetch the project's sources from")
+
+
+def test_a_failed_fetch_is_remembered_a_while_for_the_builds_later_tasks(tmp_path: Path, monkeypatch):
+    now = [1000.0]
+    calls: list[str] = []
+    outcomes = [NbgovError("cannot fetch the project's sources from file:///x.git: fatal: unreachable", hint="h"),
+                NbgovError("refused: the fetched sources are not commit cccccccccccc: a.py differs"),
+                tmp_path]
+
+    def fake_fetch(repository: str, commit: str) -> Path:
+        calls.append(commit)
+        out = outcomes[len(calls) - 1]
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    monkeypatch.setattr(fetch, "monotonic", lambda: now[0])
+    monkeypatch.setattr(fetch, "fetch_checkout", fake_fetch)
+    plugin = WarmWorker("/the/drivers/folder", "/the/drivers/folder/pipeline.yaml", False, "v",
+                        ("file:///x.git", SHA))
+    plugin._sources = WorkerSources(*plugin.source)
+    first = plugin.fetch_sources("tcp://w:1", "build-1")
+    assert first == ("worker tcp://w:1 could not fetch the build's sources: cannot fetch the project's sources "
+                     "from file:///x.git: fatal: unreachable") and len(calls) == 1
+    now[0] += 12.4  # the build's later tasks on this worker: at once, the same line, said remembered
+    assert plugin.fetch_sources("tcp://w:1", "build-1") == (
+        f"{first} (an earlier task's fetch failed 12 s ago; retried after {FETCH_RETRY_S} s)")
+    with pytest.raises(NbgovError) as again:
+        plugin._sources.get("build-1")
+    assert again.value.hint == "h" and "\n" not in again.value.message and len(calls) == 1
+    # after FETCH_RETRY_S it tries again; fetched sources that are not the commit: remembered the same way
+    now[0] += FETCH_RETRY_S
+    refused = plugin.fetch_sources("tcp://w:1", "build-1")
+    assert refused == "refused on worker tcp://w:1: the fetched sources are not commit cccccccccccc: a.py differs"
+    assert len(calls) == 2
+    now[0] += FETCH_RETRY_S - 1
+    assert plugin.fetch_sources("tcp://w:1", "build-1") == (
+        f"{refused} (an earlier task's fetch failed {FETCH_RETRY_S - 1} s ago; retried after {FETCH_RETRY_S} s)")
+    assert len(calls) == 2
+    # another build (the commit pushed since?) tries at once; a success is kept and forgets the failure
+    monkeypatch.setattr("nbgov.adapters.engines.warm.private_bytecode", lambda root: None)
+    assert plugin.fetch_sources("tcp://w:1", "build-2") is None and len(calls) == 3
+    assert plugin.worker_root() == tmp_path and plugin._sources._failed is None
+    assert plugin.fetch_sources("tcp://w:1", "build-2") is None and len(calls) == 3
 
 
 def test_repository_without_a_cluster_is_refused(tmp_path: Path):

@@ -20,6 +20,7 @@ import subprocess
 import threading
 import uuid
 from pathlib import Path
+from time import monotonic
 
 from nbgov.adapters.engines.checkout import checkout_problem
 from nbgov.adapters.git import add_worktree, remove_worktree
@@ -32,6 +33,9 @@ COMMIT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 CACHE_VAR = "NBGOV_CACHE_DIR"
 #: how long one fetch of a commit may take
 FETCH_TIMEOUT_S = 600
+#: how long a Dask worker remembers that its fetch failed (the build's later tasks on it fail at
+#: once with the same line instead of each waiting for git again); it tries again after that
+FETCH_RETRY_S = 60
 
 
 def cache_dir() -> Path:
@@ -144,24 +148,45 @@ def drop_checkout(checkout: Path) -> None:
 class WorkerSources:
     """A Dask worker's checkout of the build's ``commit`` from ``repository``, fetched by the first
     task that needs it (in the task's thread: the worker's event loop never waits for git), kept
-    for the commit's later tasks and builds, removed by :meth:`drop` (the worker plugin's teardown)."""
+    for the commit's later tasks and builds, removed by :meth:`drop` (the worker plugin's teardown).
+
+    A failed fetch (unreachable, no such commit, or fetched sources that are not the commit) is
+    remembered for :data:`FETCH_RETRY_S` seconds (monotonic clock): the build's later tasks on
+    this worker in that while fail at once with the same line (each would otherwise wait up to
+    :data:`FETCH_TIMEOUT_S` for git again); after it, or in another build, a task tries again."""
 
     def __init__(self, repository: str, commit: str) -> None:
         self.repository = repository
         self.commit = commit
         self.path: Path | None = None
         self._lock = threading.Lock()  # the worker's task threads fetch once, in turn
+        #: (build, when, the error) of the last failed fetch, until a fetch succeeds
+        self._failed: tuple[str | None, float, NbgovError] | None = None
 
-    def get(self) -> Path:
-        """The checkout (fetched now if this worker has none yet; a failure is not kept: the
-        next task tries again).
+    def get(self, build: str | None = None) -> Path:
+        """The checkout (fetched now if this worker has none yet). A failure is remembered for
+        :data:`FETCH_RETRY_S` seconds: a later call of the same ``build`` in that while raises
+        it again at once, saying so.
 
         Raises:
             NbgovError: as :func:`fetch_checkout`.
         """
         with self._lock:
-            if self.path is None or not self.path.is_dir():
+            if self.path is not None and self.path.is_dir():
+                return self.path
+            if self._failed is not None:
+                failed_in, at, error = self._failed
+                ago = monotonic() - at
+                if failed_in == build and ago < FETCH_RETRY_S:
+                    raise NbgovError(f"{error.message} (an earlier task's fetch failed {ago:.0f} s ago; retried "
+                                     f"after {FETCH_RETRY_S} s)", error.where, hint=error.hint,
+                                     exit_code=error.exit_code)
+            try:
                 self.path = fetch_checkout(self.repository, self.commit)
+            except NbgovError as exc:
+                self.path, self._failed = None, (build, monotonic(), exc)
+                raise
+            self._failed = None
             return self.path
 
     def drop(self) -> None:

@@ -31,18 +31,26 @@ import contextlib
 import functools
 import importlib
 import os
-import platform
 import threading
 import time
 import uuid
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from distributed import WorkerPlugin, get_worker
 
 # the build's commit, checked the same way here and in an exported task (adapters.engines.checkout)
-from nbgov.adapters.engines.checkout import checkout_problem, head_commit, private_bytecode
+from nbgov.adapters.engines.checkout import checkout_problem, private_bytecode
+
+# what decides warm, cold or refused (no Dask there; re-exported: services.build.cluster, tests)
+from nbgov.adapters.engines.facts import (  # noqa: F401
+    PACKAGES,
+    WORKER_ROOT_VAR,
+    compare,
+    environment_facts,
+    project_commit,
+    shares_folder,
+)
 from nbgov.adapters.engines.fetch import WorkerSources
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import NbgovError
@@ -50,59 +58,7 @@ from nbgov.core.errors import NbgovError
 #: what a warm worker imports once (a task's ``_build`` needs them; a fresh process pays ~2 s)
 WARM_MODULES = ("ploomber.tasks.notebook", "papermill", "nbgov.adapters.ploomber.executor",
                 "nbgov.adapters.ploomber.evidence", "nbgov.adapters.kernels.pool")
-#: distributions whose versions must match between driver and worker for a warm run
-PACKAGES = ("nbgov", "ploomber", "papermill", "distributed", "ipykernel")
-#: env var a worker may set: its own checkout of the project (another folder than the driver's)
-WORKER_ROOT_VAR = "NBGOV_WORKER_ROOT"
 PLUGIN_PREFIX = "nbgov-warm-"
-
-
-def project_commit(root: str | Path) -> str | None:
-    """The git commit checked out at ``root`` (None: not a git checkout)."""
-    return head_commit(root)
-
-
-def environment_facts(root: str, fetching: bool = False) -> dict[str, Any]:
-    """What decides whether a task can run warm in this process (driver or worker): package
-    versions, Python, the project folder this process uses and its commit (``fetching``: a
-    worker without a checkout of its own fetches the build's commit, ``fetch`` is True)."""
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    mine = os.environ.get(WORKER_ROOT_VAR) or root
-    if fetching and not os.environ.get(WORKER_ROOT_VAR):
-        return {"python": platform.python_version(), "packages": versions, "root": None, "exists": True,
-                "commit": None, "fetch": True}
-    return {"python": platform.python_version(), "packages": versions, "root": str(Path(mine).resolve()),
-            "exists": Path(mine).is_dir(), "commit": project_commit(mine) if Path(mine).is_dir() else None}
-
-
-def compare(driver: dict[str, Any], worker: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(why the worker cannot run the build's tasks at all, why it cannot run them warm).
-
-    A worker at another project commit refuses; one with other package versions, or the project
-    in another folder, runs each task as ``nbgov build TASK`` in a subprocess. A worker that
-    fetches the build's commit (``fetch``) is checked when it has fetched it (its first task)."""
-    if not worker.get("fetch") and not worker["exists"]:
-        return f"has no project folder at {worker['root']}", None
-    if not worker.get("fetch") and driver["commit"] and worker["commit"] != driver["commit"]:
-        return (f"has project version {str(worker['commit'])[:12]} at {worker['root']}, the build is "
-                f"{driver['commit'][:12]}"), None
-    if worker["python"] != driver["python"]:
-        return None, f"Python {worker['python']} (driver {driver['python']})"
-    for name, version in driver["packages"].items():
-        if worker["packages"].get(name) != version:
-            return None, f"{name} {worker['packages'].get(name)} (driver {version})"
-    return None, None
-
-
-def shares_folder(driver: dict[str, Any], worker: dict[str, Any]) -> bool:
-    """Whether the worker uses the driver's project folder (else: its own checkout, products
-    through storage)."""
-    return worker["root"] == driver["root"]
 
 
 class WarmWorker(WorkerPlugin):
@@ -190,15 +146,16 @@ class WarmWorker(WorkerPlugin):
         """Whether this worker builds from a checkout of its own (``NBGOV_WORKER_ROOT``, or fetched)."""
         return self._sources is not None or self.worker_root().resolve() != Path(self.root).resolve()
 
-    def fetch_sources(self, address: str) -> str | None:
+    def fetch_sources(self, address: str, build: str | None = None) -> str | None:
         """A worker that fetches the build's commit: fetch it now if not yet (the task's
-        thread); why it cannot (one line naming the worker ``address``), else None."""
+        thread; a failure is remembered a while for the ``build``'s later tasks, see
+        :class:`WorkerSources`); why it cannot (one line naming the worker ``address``), else None."""
         sources = self._sources
         if sources is None:
             return None
         fresh = sources.path is None or not sources.path.is_dir()
         try:
-            root = sources.get()
+            root = sources.get(build)
         except NbgovError as exc:
             if exc.message.startswith("refused: "):
                 return f"refused on worker {address}: {exc.message.removeprefix('refused: ')}"
@@ -293,7 +250,7 @@ def run_warm(name: str, call: Any, guard: tuple[str, str, str] | None, plugin_na
         # the pipeline load imports Ploomber: not while the warm-up thread imports it (a
         # circular import seen half-initialized from this thread)
         plugin.wait_ready()
-        problem = plugin.fetch_sources(worker.address)
+        problem = plugin.fetch_sources(worker.address, named[0])
         if problem:
             return "failed", problem, facts
         refusal, pipeline = own_checkout_refusal(plugin, name, named, expect or {})
