@@ -4,6 +4,7 @@ fresh checkout per task from a cache of git objects, checked with the warm worke
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def test_the_tasks_folder_is_removed_unless_its_journal_waits(tmp_path: Path, mo
     folder.mkdir()
     (folder / "nbgov.toml").write_text('experiment = "x"\ntracking_uri = "http://127.0.0.1:9"\n')
     dropped = []
-    monkeypatch.setattr(sources, "fetch_checkout", lambda repository, commit: folder)
+    monkeypatch.setattr(sources, "fetch_checkout", lambda repository, commit, build=None: folder)
     monkeypatch.setattr(sources, "drop_checkout", dropped.append)
     with sources.fetched_project("REPO", "a" * 40, needs_files=False) as root:
         assert root == folder
@@ -99,3 +100,43 @@ def test_the_tasks_folder_is_removed_unless_its_journal_waits(tmp_path: Path, mo
     (folder / "pipeline.yaml").write_text("clients:\n  File: storage.get\ntasks: []\n")
     with sources.fetched_project("REPO", "a" * 40):
         pass
+
+
+def test_a_failed_fetch_is_remembered_for_the_builds_other_tasks(tmp_path: Path, monkeypatch):
+    """Each exported or cold task is a process of its own: the failure is kept in the cache (per
+    commit and build) for FETCH_RETRY_S, so the build's later tasks fail at once with its line
+    instead of each waiting for git; another build, or after that while, fetches again."""
+    commit = _repo(tmp_path / "repo")
+    missing = str(tmp_path / "gone")  # no repository there: git cannot fetch
+    calls = []
+    real = fetch._run
+
+    def counting(repo, *args, **kw):
+        calls.append(args[0])
+        return real(repo, *args, **kw)
+
+    monkeypatch.setattr(fetch, "_run", counting)
+    cache = tmp_path / "cache"
+    with pytest.raises(NbgovError, match="cannot fetch the project's sources") as first:
+        fetch.fetch_checkout(missing, commit, cache, build="b1")
+    assert "earlier task" not in first.value.message and calls.count("fetch") == 2
+    calls.clear()
+    with pytest.raises(NbgovError, match=r"an earlier task's fetch failed \d+ s ago") as again:
+        fetch.fetch_checkout(missing, commit, cache, build="b1")
+    assert again.value.message.startswith(first.value.message) and again.value.hint == first.value.hint
+    assert calls == []  # not even the lock's git: nothing ran
+    with pytest.raises(NbgovError) as other:  # another build tries for itself
+        fetch.fetch_checkout(missing, commit, cache, build="b2")
+    assert "earlier task" not in other.value.message and "fetch" in calls
+    monkeypatch.setattr(fetch, "FETCH_RETRY_S", 0)  # the while is over: b1 tries again
+    calls.clear()
+    with pytest.raises(NbgovError) as later:
+        fetch.fetch_checkout(missing, commit, cache, build="b1")
+    assert "earlier task" not in later.value.message and "fetch" in calls
+    # the repository appears at that address: the next try fetches, and forgets the failure
+    subprocess.run(["git", "clone", "-q", "--bare", str(tmp_path / "repo"), missing], check=True)
+    good = fetch.fetch_checkout(missing, commit, cache, build="b1")
+    assert checkout.head_commit(good) == commit
+    fetch.drop_checkout(good)
+    markers = sorted(m.name for m in (cache / "sources").glob("*/failed/*.json"))
+    assert markers == [f"{commit}-{hashlib.sha256(b'b2').hexdigest()[:16]}.json"]  # b1's forgotten, b2's kept

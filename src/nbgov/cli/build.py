@@ -25,7 +25,7 @@ def fetched_sources(command):
                              "folder; products travel through the pipeline's File client.")(command)
 
 
-def _sources(commit, repository, project, needs_files=True, cluster=None):
+def _sources(commit, repository, project, needs_files=True, cluster=None, build_id=None):
     """The context in which the command runs: the fetched commit's checkout (its path), or
     the project folder as given (``--repository`` alone with a ``cluster``: for its workers)."""
     import contextlib
@@ -40,7 +40,7 @@ def _sources(commit, repository, project, needs_files=True, cluster=None):
         raise ParameterError("--commit fetches the project: --project names another one; give one of them")
     from nbgov.services.build.sources import fetched_project
 
-    return fetched_project(repository, commit, needs_files=needs_files)
+    return fetched_project(repository, commit, needs_files=needs_files, build=build_id)
 
 
 @click.command()
@@ -101,7 +101,7 @@ def build(tasks, force, downstream, jobs, parallel, env, params, require_approve
                    f"background); stop it with `kill {os.getpid()}`", err=True)
     # --repository with a cluster: its workers fetch the build's commit (with --commit too)
     workers_fetch = repository if cluster and cluster != "none" else None
-    with _sources(commit, repository, project, cluster=cluster) as root:
+    with _sources(commit, repository, project, cluster=cluster, build_id=build_id) as root:
         _build(load_config(root), tasks, force, downstream, jobs, parallel, env, params, require_approved,
                entry_point, environment, as_json, quiet, wait, build_id, cluster, workers_fetch)
 
@@ -305,7 +305,7 @@ def open_build(build_id, project, as_json, commit, repository):
     from nbgov.core.config import load_config
     from nbgov.services.recording.tracking import open_build as open_parent
 
-    with _sources(commit, repository, project, needs_files=False) as root:
+    with _sources(commit, repository, project, needs_files=False, build_id=build_id) as root:
         run_id = open_parent(load_config(root), build_id)
     click.echo(json.dumps({"build_id": build_id, "run_id": run_id}, indent=2) if as_json else run_id)
 
@@ -322,7 +322,7 @@ def close_build(build_id, status, project, as_json, commit, repository):
     from nbgov.core.config import load_config
     from nbgov.services.recording.tracking import close_build as close_parent
 
-    with _sources(commit, repository, project, needs_files=False) as root:
+    with _sources(commit, repository, project, needs_files=False, build_id=build_id) as root:
         closed = close_parent(load_config(root), build_id, status.upper() if status else None)
     if as_json:
         click.echo(json.dumps({"build_id": build_id, "run_id": closed[0] if closed else None,

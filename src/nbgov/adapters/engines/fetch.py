@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import subprocess
 import threading
+import time
 import uuid
 from pathlib import Path
 from time import monotonic
 
 from nbgov.adapters.engines.checkout import checkout_problem
 from nbgov.adapters.git import add_worktree, remove_worktree
+from nbgov.core.atomic import atomic_write
 from nbgov.core.errors import NbgovError, without_credentials
 from nbgov.core.lock import ProjectLock
 
@@ -81,7 +84,7 @@ def check_source(repository: str, commit: str) -> None:
                          hint="name the project's git repository (a URL or a path)")
 
 
-def fetch_checkout(repository: str, commit: str, cache: Path | None = None) -> Path:
+def fetch_checkout(repository: str, commit: str, cache: Path | None = None, build: str | None = None) -> Path:
     """A fresh checkout of ``commit`` from ``repository`` in this machine's cache, checked with
     :func:`checkout_problem`; the caller removes it with :func:`drop_checkout`.
 
@@ -89,48 +92,101 @@ def fetch_checkout(repository: str, commit: str, cache: Path | None = None) -> P
     a lock: tasks on one machine fetch in turn) and one linked work tree per call, so that tasks
     share nothing but git's objects: every product comes from storage.
 
+    ``build``: the build id of the task (``nbgov build TASK --build-id ID --commit ...``: each
+    task a process of its own). A failed fetch is remembered in the cache for
+    :data:`FETCH_RETRY_S` seconds: the same build's later tasks on this machine fail at once
+    with its line instead of each waiting up to :data:`FETCH_TIMEOUT_S` for git again.
+
     Raises:
         NbgovError: the repository cannot be reached, does not hold the commit, or the
             checkout is not exactly the commit (exit 2, one line each).
     """
     check_source(repository, commit)
-    where = without_credentials(repository)
     base = (cache or cache_dir()) / "sources" / hashlib.sha256(repository.encode()).hexdigest()[:16]
+    marker = base / "failed" / f"{commit}-{hashlib.sha256(build.encode()).hexdigest()[:16]}.json" if build else None
+    dest = _fetch(repository, commit, base, marker)
+    if marker is not None:
+        with contextlib.suppress(OSError):
+            marker.unlink(missing_ok=True)
+    return dest
+
+
+def _remember(marker: Path | None, exc: NbgovError) -> None:
+    """Keep ``exc`` in ``marker`` for the build's later tasks (see :func:`fetch_checkout`)."""
+    if marker is not None:
+        with contextlib.suppress(OSError):  # remembering saves time: never an error of its own
+            atomic_write(marker, json.dumps({"at": time.time(), "message": exc.message, "hint": exc.hint}))
+
+
+def _remembered_failure(marker: Path | None) -> None:
+    """Raise the failure ``marker`` remembers, when it is younger than :data:`FETCH_RETRY_S`
+    (wall clock: the tasks are processes of their own); an unreadable marker is no failure."""
+    if marker is None:
+        return
+    try:
+        failed = json.loads(marker.read_text(encoding="utf-8"))
+        ago = time.time() - float(failed["at"])
+        message, hint = str(failed["message"]), failed.get("hint")
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if 0 <= ago < FETCH_RETRY_S:
+        raise NbgovError(f"{message} (an earlier task's fetch failed {ago:.0f} s ago; retried after {FETCH_RETRY_S} s)",
+                         hint=str(hint) if hint else None)
+
+
+def _fetch(repository: str, commit: str, base: Path, marker: Path | None) -> Path:
+    """:func:`fetch_checkout`: under the cache's lock, a failure remembered in ``marker`` (tasks
+    that waited for the lock while the fetch failed see it at once) or the fetch."""
     bare = base / "repo.git"
     lock = ProjectLock(base / "fetch.lock", "source fetch")
     lock.acquire(wait=True, command="nbgov: fetch the project's sources")
     try:
-        if not (bare / "HEAD").is_file():
-            bare.mkdir(parents=True, exist_ok=True)
-            init = _run(bare, "init", "--bare", "-q")
-            if init.returncode != 0:
-                raise NbgovError(f"cannot create the source cache {bare}: {_last_line(init)}",
-                                 hint=f"make the folder writable or name another cache ({CACHE_VAR})")
-        if _run(bare, "cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
-            # by its id first (servers allow wanting a reachable commit), else every branch and tag
-            keep = f"+{commit}:refs/nbgov/{commit}"
-            fetched = _run(bare, "fetch", "-q", "--no-tags", "--", repository, keep)
-            if fetched.returncode != 0:
-                fetched = _run(bare, "fetch", "-q", "--", repository, "+refs/heads/*:refs/nbgov/heads/*",
-                               "+refs/tags/*:refs/nbgov/tags/*")
-                if fetched.returncode != 0:
-                    raise NbgovError(f"cannot fetch the project's sources from {where}: {_last_line(fetched)}",
-                                     hint="let this worker reach the repository (network, a git credential "
-                                          "helper for its credentials), or run the export with "
-                                          "--allow-local-products on one machine")
-            if _run(bare, "cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
-                raise NbgovError(f"the repository {where} has no commit {commit[:12]} (not pushed?)",
-                                 hint="push the commit the workflow was exported at, or export again")
-        dest = base / "checkouts" / f"{commit[:12]}-{uuid.uuid4().hex[:8]}"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        add_worktree(bare, commit, dest)
+        _remembered_failure(marker)
+        try:
+            dest = _fetch_locked(repository, commit, base, bare)
+        except NbgovError as exc:
+            _remember(marker, exc)
+            raise
     finally:
         lock.release()
     problem = checkout_problem(dest, commit)
     if problem:
         drop_checkout(dest)
-        raise NbgovError(f"refused: the fetched sources are not commit {commit[:12]}: {problem}",
+        exc = NbgovError(f"refused: the fetched sources are not commit {commit[:12]}: {problem}",
                          hint=f"remove the source cache {base} and run the task again")
+        _remember(marker, exc)
+        raise exc
+    return dest
+
+
+def _fetch_locked(repository: str, commit: str, base: Path, bare: Path) -> Path:
+    """The commit in the bare repository ``bare`` (fetched now when missing), and a new work
+    tree of it (the caller holds the cache's lock)."""
+    where = without_credentials(repository)
+    if not (bare / "HEAD").is_file():
+        bare.mkdir(parents=True, exist_ok=True)
+        init = _run(bare, "init", "--bare", "-q")
+        if init.returncode != 0:
+            raise NbgovError(f"cannot create the source cache {bare}: {_last_line(init)}",
+                             hint=f"make the folder writable or name another cache ({CACHE_VAR})")
+    if _run(bare, "cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
+        # by its id first (servers allow wanting a reachable commit), else every branch and tag
+        keep = f"+{commit}:refs/nbgov/{commit}"
+        fetched = _run(bare, "fetch", "-q", "--no-tags", "--", repository, keep)
+        if fetched.returncode != 0:
+            fetched = _run(bare, "fetch", "-q", "--", repository, "+refs/heads/*:refs/nbgov/heads/*",
+                           "+refs/tags/*:refs/nbgov/tags/*")
+            if fetched.returncode != 0:
+                raise NbgovError(f"cannot fetch the project's sources from {where}: {_last_line(fetched)}",
+                                 hint="let this worker reach the repository (network, a git credential "
+                                      "helper for its credentials), or run the export with "
+                                      "--allow-local-products on one machine")
+        if _run(bare, "cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
+            raise NbgovError(f"the repository {where} has no commit {commit[:12]} (not pushed?)",
+                             hint="push the commit the workflow was exported at, or export again")
+    dest = base / "checkouts" / f"{commit[:12]}-{uuid.uuid4().hex[:8]}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    add_worktree(bare, commit, dest)
     return dest
 
 

@@ -43,19 +43,22 @@ def _local_store(uri: str) -> bool:
 
 
 @contextlib.contextmanager
-def fetched_project(repository: str, commit: str, needs_files: bool = True) -> Iterator[Path]:
+def fetched_project(repository: str, commit: str, needs_files: bool = True, build: str | None = None,
+                    ) -> Iterator[Path]:
     """The project at ``commit`` of ``repository``, fetched and checked, for the block; removed
     afterwards unless its journal still holds runs the tracking store has not got (kept then,
     and said: ``nbgov sync --project PATH`` sends them).
 
     ``needs_files``: a build (its products must travel through storage: a ``File`` client).
+    ``build``: its build id (a failed fetch is remembered for the build's other tasks, see
+    :func:`~nbgov.adapters.engines.fetch.fetch_checkout`).
 
     Raises:
         NbgovError: the sources cannot be fetched or are not the commit; the tracking store is
             a file of the throwaway checkout (or of this machine); the pipeline keeps its
             products in the checkout (exit 2).
     """
-    root = fetch_checkout(repository, commit)
+    root = fetch_checkout(repository, commit, build=build)
     keep = False
     try:
         config = load_config(root)
