@@ -4,8 +4,9 @@ ipykernel distribution of another version first on their PYTHONPATH: what
 :func:`nbgov.adapters.engines.facts.environment_facts` reads), so every task runs as
 `nbgov build TASK --commit SHA --repository URL` in a subprocess that fetches the commit into
 its worker's cache. Products through moto's S3 on 127.0.0.1, runs in a real `mlflow server`:
-the same product digests as a local build, every task's lineage at the commit. A rebuild does not
-skip yet (an expected failure: the tasks' lineage records do not travel through storage)."""
+the same product digests as a local build, every task's lineage at the commit, b's naming a's run.
+The subprocesses hand their lineage records back to the driver (services.build.coldrun), which
+keeps them with the products it downloads: a rebuild is a no-op decided there."""
 
 from __future__ import annotations
 
@@ -106,9 +107,15 @@ def test_cold_workers_fetch_the_commit_in_each_tasks_subprocess(world, tmp_path:
     assert not any(r["git"]["dirty"] for r in records.values())
     digests = {task: {k: v["digest"] for k, v in rec["products"].items() if not v["path"].endswith(".ipynb")}
                for task, rec in records.items()}
-    # b names its upstream task and read a's product as a made it (downloaded in b's own checkout);
-    # (not a's run id: b's subprocess has no record of a, whose lineage file stayed in a's checkout)
-    assert [u["task"] for u in records["b"]["upstream"]] == ["a"]
+    # b names its upstream task's run (the driver told b's subprocess: a's record stayed in a's
+    # checkout) and read a's product as a made it (downloaded in b's own checkout)
+    run_ids = {t["task"]: t["run_id"] for t in summary["tasks"]}
+    assert [(u["task"], u["run_id"]) for u in records["b"]["upstream"]] == [("a", run_ids["a"])]
+    # the driver keeps every task's record where a local build would, the store's copy, and the products
+    for task in ("a", "b", "c"):
+        kept = json.loads((root / f"products/{task}.lineage.json").read_text())
+        assert kept["run_id"] == run_ids[task] and kept["upstream"] == records[task]["upstream"]
+        assert file_digest(root / f"products/{task}.txt") == digests[task]["data"]
     assert {(i["task"], i["key"], i["digest"]) for i in records["b"]["inputs"]} == {("a", "data", digests["a"]["data"])}
     # the stored objects are what the lineage says: b read a's product (10) from storage
     import boto3
@@ -129,12 +136,15 @@ def test_cold_workers_fetch_the_commit_in_each_tasks_subprocess(world, tmp_path:
     assert digests == product_digests(local, ["a", "b", "c"])
 
 
-@pytest.mark.xfail(strict=True, reason="a cold task's subprocess judges freshness in a fresh checkout, where the "
-                                       "task's last lineage record is not (records stay in the checkout that "
-                                       "made them, products alone travel through storage): it runs again")
 def test_a_rebuild_on_cold_fetching_workers_is_a_no_op(world):
-    """After the build above: task c again (one subprocess, to keep it short) is skipped."""
+    """After the build above: every task is skipped by the driver (no subprocess), each named by
+    the run that made its products; one task selected (its upstream's products in storage) too."""
     root, url, address, env, _, _ = world
-    again = run_cli(root, "build", "c", "--cluster", address, "--repository", url, "--json", env=env, timeout=300)
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert [t["outcome"] for t in json.loads(again.stdout)["tasks"]] == ["skipped"]
+    kept = {t: json.loads((root / f"products/{t}.lineage.json").read_text())["run_id"] for t in ("a", "b", "c")}
+    for selection in ([], ["c"]):
+        again = run_cli(root, "build", *selection, "--cluster", address, "--repository", url, "--json", env=env,
+                        timeout=300)
+        assert again.returncode == 0, again.stderr[-2000:]
+        tasks = json.loads(again.stdout)["tasks"]
+        assert {t["task"]: (t["outcome"], t["run_id"]) for t in tasks} == \
+            {t: ("skipped", kept[t]) for t in (selection or ["a", "b", "c"])}

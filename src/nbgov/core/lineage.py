@@ -8,6 +8,8 @@ e.g. ``products/train.lineage.json``) and logged to the run in MLflow as
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,13 @@ from nbgov.core.atomic import atomic_write
 SCHEMA = "nbgov.lineage-record/1"
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "lineage-record.v1.json"
 RECORD_SUFFIX = ".lineage.json"
+#: env var a cluster driver sets for a task it runs as ``nbgov build TASK`` in a checkout that is
+#: not the driver's (JSON ``{upstream task: [run id, run key]}``): the runs that made the upstream
+#: products the task reads, which that checkout holds no lineage record of
+UPSTREAM_RUNS_VAR = "NBGOV_CLUSTER_UPSTREAM"
+#: env var (any non-empty value) asking such a task's ``nbgov build --json`` to hand its lineage
+#: records back in the summary (``records``): its checkout may be thrown away, the driver keeps them
+HAND_BACK_VAR = "NBGOV_CLUSTER_RECORDS"
 #: The product key of a task that registers a model version: a JSON file
 #: ``{"name", "version", "model_run_id"?}`` (see notebooks/register.ipynb).
 REGISTERED_MODEL_PRODUCT = "registered_model"
@@ -84,3 +93,21 @@ def read_record(path: str | Path) -> LineageRecord | None:
         return LineageRecord.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return None
+
+
+def handed_upstream_runs(environ: Mapping[str, str] = os.environ) -> dict[str, tuple[str | None, str | None]]:
+    """Upstream task -> (run id, run key) a cluster driver named in :data:`UPSTREAM_RUNS_VAR`
+    ({} when unset or not that shape: lineage then names what this checkout's records say)."""
+    try:
+        data = json.loads(environ.get(UPSTREAM_RUNS_VAR) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for task, pair in data.items():
+        # only plain strings travel into a record: anything else is dropped, not coerced
+        if isinstance(task, str) and isinstance(pair, list) and len(pair) == 2 \
+                and all(v is None or isinstance(v, str) for v in pair):
+            out[task] = (pair[0], pair[1])
+    return out

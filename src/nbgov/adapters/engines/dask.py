@@ -1,8 +1,10 @@
 """Dask as an engine: each pipeline task runs as ``nbgov build TASK --build-id ID --json -q`` in a
 subprocess on a Dask worker, submitted with its upstream tasks' futures as dependencies, so the
-cluster runs them as parallel as the DAG allows. Every task records itself (same gate, tracking
-and lineage as a local build) under the one parent run of the build id; the driver only
-schedules and collects each task's ``--json`` summary.
+cluster runs them as parallel as the DAG allows. Every task records its run (same gate, tracking
+and lineage as a local build) under the one parent run of the build id; the driver schedules,
+collects each task's ``--json`` summary and, for a task built in a checkout other than its folder,
+the lineage record it hands back (``core.lineage.HAND_BACK_VAR``), telling each task the runs that
+made its upstream products (``core.lineage.UPSTREAM_RUNS_VAR``).
 
 Dask is imported here only (an import contract); ``--cluster local:N`` starts a LocalCluster of
 N single-threaded worker processes on 127.0.0.1, any other address is a running scheduler.
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from nbgov.adapters.engines.checkout import checkout_problem, private_bytecode
 from nbgov.core.errors import NbgovError, ParameterError
+from nbgov.core.lineage import HAND_BACK_VAR, UPSTREAM_RUNS_VAR
 
 #: argv[0] of a task command: replaced on the worker by that worker's own Python
 PYTHON = "{python}"
@@ -38,6 +41,9 @@ class RemoteTask:
     argv: list[str]  # PYTHON -m nbgov build NAME --build-id ID --json -q ... -- NAME
     #: ``--commit SHA --repository URL``: added before ``--`` on a worker without a checkout of its own
     fetch: list[str] = field(default_factory=list)
+    #: upstream task not submitted (fresh, or not selected) -> [run id, run key] of the run that
+    #: made its products (the driver's lineage record): named in this task's lineage
+    upstream_runs: dict[str, list] = field(default_factory=dict)
 
 
 @dataclass
@@ -63,6 +69,7 @@ def run_task(task: RemoteTask, cwd: str, env: dict[str, str], *upstream: RemoteO
     argv = [sys.executable if a == PYTHON else a for a in task.argv]
     worker = f"{socket.gethostname()}:{os.getpid()}"
     where = ""  # a subprocess that fetched the sources: its error names this worker
+    elsewhere = False  # the subprocess builds in a checkout that is not the driver's folder
     # a worker with its own checkout of the project names it (engines.warm.WORKER_ROOT_VAR)
     own = os.environ.get("NBGOV_WORKER_ROOT")
     if own and Path(own).resolve() != Path(cwd).resolve():
@@ -70,13 +77,18 @@ def run_task(task: RemoteTask, cwd: str, env: dict[str, str], *upstream: RemoteO
         if refusal:
             return RemoteOutcome(task.name, "failed", error=f"refused on worker {worker}: {refusal}; a worker runs "
                                                             "only the reviewed content", worker=worker)
-        cwd = own
+        cwd, elsewhere = own, True
     elif task.fetch and not own:
         # the subprocess fetches the build's commit into this worker's cache and builds there
         # (services.build.sources); the driver's folder is not on this worker
         argv = [*argv[:-2], *task.fetch, *argv[-2:]]
-        cwd = os.getcwd()
+        cwd, elsewhere = os.getcwd(), True
         where = f"on worker {worker}: "
+    env = {**env, UPSTREAM_RUNS_VAR: json.dumps(upstream_runs(task, upstream))}
+    if elsewhere:
+        # its lineage records stay in a checkout the driver cannot see (a fetched one is even
+        # removed): the summary carries them back (services.build.coldrun.take_back)
+        env[HAND_BACK_VAR] = "1"
     proc = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True)
     try:
         summary = json.loads(proc.stdout)
@@ -86,8 +98,22 @@ def run_task(task: RemoteTask, cwd: str, env: dict[str, str], *upstream: RemoteO
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
         first = (lines[0] if lines else f"exit {proc.returncode}")[:500]
         return RemoteOutcome(task.name, "failed", error=where + first, worker=worker)
+    extra = {"parent_run_id": summary.get("parent_run_id")}
+    record = (summary.get("records") or {}).get(task.name) if elsewhere else None
+    if isinstance(record, dict):
+        extra["record"] = record
     return RemoteOutcome(task.name, mine["outcome"], mine.get("seconds"), mine.get("run_id"), mine.get("error"),
-                         worker, {"parent_run_id": summary.get("parent_run_id")})
+                         worker, extra)
+
+
+def upstream_runs(task: RemoteTask, upstream: tuple[RemoteOutcome, ...]) -> dict[str, list]:
+    """Upstream task -> [run id, run key] of the run whose products ``task`` reads: the ones the
+    driver named, and those of the upstream tasks that ran in this build (their outcomes)."""
+    out = dict(task.upstream_runs)
+    for u in upstream:
+        record = u.extra.get("record") or {}
+        out[u.name] = [record.get("run_id") or u.run_id, record.get("run_key")]
+    return out
 
 
 def _own_checkout_refusal(root: str, env: dict[str, str]) -> str | None:

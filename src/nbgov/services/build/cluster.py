@@ -9,8 +9,10 @@ every worker's environment is compared with this one's
   this process); only each task's ``_build`` runs on a worker, in the worker's process, with
   the kernel template and pool :class:`~nbgov.adapters.engines.warm.WarmWorker` keeps there;
 - **cold** (a worker with other package versions, or the project in another folder): every
-  selected task is submitted as ``nbgov build TASK --build-id ID`` in a subprocess on a worker
-  (each task records itself there), as before; the reason is printed on stderr;
+  selected task that must run is submitted as ``nbgov build TASK --build-id ID`` in a subprocess
+  on a worker (each task records its run there); the driver decides freshness first and keeps
+  the lineage records of tasks built in other checkouts (:mod:`.coldrun`); the reason is printed
+  on stderr;
 - **refused** (a worker without the project, or at another commit): nothing runs.
 
 With ``--repository URL`` the driver's project must be exactly a git commit (nothing
@@ -42,6 +44,8 @@ from nbgov.adapters.engines.dask import CHECKOUT_VAR, PYTHON, RemoteTask, dask_c
 from nbgov.core.atomic import atomic_write
 from nbgov.core.config import Config, load_config
 from nbgov.core.errors import Location, NbgovError, without_credentials
+from nbgov.core.lineage import read_record
+from nbgov.services.build.coldrun import must_run, take_back, upstream_runs
 from nbgov.services.build.gate import EXPECT_VAR, driver_expectation, gate, gate_render
 from nbgov.services.build.load import load_pipeline
 from nbgov.services.build.options import LOCAL, BuildOptions, BuildSummary, TaskSummary
@@ -235,7 +239,8 @@ def _write_timings(config: Config, facts: dict) -> None:
 
 def _cold_build(config: Config, options: BuildOptions, client, started: float,
                 own: list[str] | None = None) -> BuildSummary:
-    """Each task as ``nbgov build TASK --build-id ID`` in a subprocess on a worker."""
+    """Each task that must run as ``nbgov build TASK --build-id ID`` in a subprocess on a worker,
+    under the project's build lock (the lineage records and products it keeps: :mod:`.coldrun`)."""
     uri = config.resolved_tracking_uri()
     if own and (uri.startswith(("sqlite:", "file:")) or "://" not in uri):
         # each subprocess records where ITS project says: another machine's mlflow.db
@@ -243,23 +248,37 @@ def _cold_build(config: Config, options: BuildOptions, client, started: float,
                          f"runs in each worker's own tracking store, not {uri} ({'; '.join(own)})",
                          hint="use a tracking server (tracking_uri = http://... in nbgov.toml), or give the "
                               "workers the driver's environment so that they run warm")
+    from nbgov.services.build.run import project_locked  # (the build machinery: see cluster_build)
+
+    # this process writes the tasks' lineage records and downloaded products (coldrun.take_back)
+    with project_locked(config, options):
+        return _cold_locked(config, options, client, started, own)
+
+
+def _cold_locked(config: Config, options: BuildOptions, client, started: float, own: list[str] | None
+                 ) -> BuildSummary:
     env_settings = config.env_settings(options.environment)
     gate_render(config, options, env_settings)  # loading runs hooks and task modules: gate them first
     pipeline = load_pipeline(config, options.env, options.params)
     # refused here, before anything is submitted (each worker checks its task again)
-    selection, infos, _, _ = gate(config, options, pipeline, env_settings)
+    selection, infos, check, _ = gate(config, options, pipeline, env_settings)
     names = selection or [t.name for t in infos]
+    # decided here, with this folder's records and products, as a local build decides: a task
+    # in a fresh checkout would find no record of its last run and always run again
+    to_run = must_run(infos, names, check, options.force)
 
     fetch: list[str] = []
     if options.repository:
         fetch = ["--commit", require_clean_commit(config, options.repository, infos), "--repository",
                  options.repository]
     build_id = options.build_id or uuid.uuid4().hex
-    tasks = [RemoteTask(t.name, [u for u in t.upstream if u in names], _task_argv(t.name, build_id, options,
-                                                                                   _spec_arg(config)), fetch)
-             for t in infos if t.name in names]
-    # opened here, before the workers record: no two workers race to create it
-    parent = open_build(config, build_id, runner="nbgov build --cluster")
+    spec = _spec_arg(config)
+    tasks = [RemoteTask(t.name, [u for u in t.upstream if u in to_run], _task_argv(t.name, build_id, options, spec),
+                        fetch, upstream_runs(infos, t.name, to_run))
+             for t in infos if t.name in to_run]
+    # opened here, before the workers record: no two workers race to create it (nothing runs:
+    # no build run, as a local no-op build)
+    parent = open_build(config, build_id, runner="nbgov build --cluster") if tasks else None
     try:
         # each task's subprocess checks that it renders what this gate approved (gate.EXPECT_VAR);
         # a worker with a checkout of its own checks it first (the commit, byte for byte: R10)
@@ -269,16 +288,28 @@ def _cold_build(config: Config, options: BuildOptions, client, started: float,
 
             env[CHECKOUT_VAR] = json.dumps({"commit": head_commit(config.root),
                                             "products": product_paths(config, infos)})
-        outcomes = run_on_cluster(client, tasks, config.root, env)
+        outcomes = run_on_cluster(client, tasks, config.root, env) if tasks else []
     except NbgovError:
         if options.build_id is None:
             close_build(config, build_id, "FAILED")
         raise
+    # the records of runs made in other checkouts, kept here with their products (rebuild: no-op)
+    take_back(pipeline, infos, outcomes)
     failed = any(o.outcome in ("failed", "not-run") for o in outcomes)
-    if options.build_id is None:  # a build id given by the caller is closed by the caller
+    if options.build_id is None and tasks:  # a build id given by the caller is closed by the caller
         close_build(config, build_id, "FAILED" if failed else "FINISHED")
     # a worker's error, printed here, masked like the worker's own records
     known = pipeline_secrets([info.params for info in infos], pipeline.env_values)
-    summaries = [TaskSummary(o.name, o.outcome, o.seconds, o.run_id, known.mask(o.error) if o.error else o.error)
-                 for o in outcomes]
+    ran = {o.name: o for o in outcomes}
+    summaries = []
+    for info in infos:
+        if info.name not in names:
+            continue
+        o = ran.get(info.name)
+        if o is None:  # fresh: skipped here, named by the run that made its products
+            record = read_record(info.record) if info.record is not None else None
+            summaries.append(TaskSummary(info.name, "skipped", None, record.run_id if record else None))
+            continue
+        summaries.append(TaskSummary(o.name, o.outcome, o.seconds, o.run_id,
+                                     known.mask(o.error) if o.error else o.error))
     return BuildSummary(summaries, parent, failed, time.perf_counter() - started, config.resolved_tracking_uri())

@@ -68,6 +68,9 @@ class BuildSummary:
     interrupted: list[str] = field(default_factory=list)  # runs of killed builds ended KILLED
     build_id: str | None = None
     warnings: list[str] = field(default_factory=list)  # Ploomber's render warnings, per task
+    #: task -> its lineage record (JSON form), for a cluster driver that asked for them
+    #: (core.lineage.HAND_BACK_VAR: this build's checkout is not the driver's folder); else empty
+    records: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # the summary is printed and written as JSON: a tracking URI's password stays out
@@ -80,4 +83,4 @@ class BuildSummary:
                 "tracking_uri": self.tracking_uri, "build_id": self.build_id,
                 "pending": self.pending, "offline_reason": self.offline_reason, "synced": self.synced,
                 "interrupted": self.interrupted, "warnings": self.warnings,
-                "tasks": [t.__dict__ for t in self.tasks]}
+                "tasks": [t.__dict__ for t in self.tasks], **({"records": self.records} if self.records else {})}

@@ -23,6 +23,7 @@ from nbgov.core.lineage import read_record
 from nbgov.core.localfiles import ignore_in_project, refuse_state_links
 from nbgov.core.lock import ProjectLock, build_lock
 from nbgov.core.oserrors import describe
+from nbgov.services.build.coldrun import hand_back
 from nbgov.services.build.gate import gate, gate_render
 from nbgov.services.build.load import load_pipeline
 from nbgov.services.build.options import BuildOptions, BuildSummary, TaskSummary
@@ -93,7 +94,8 @@ def run_locally(config: Config, options: BuildOptions, env_settings: dict, start
                         synced=synced.runs_sent if synced else 0,
                         interrupted=synced.interrupted if synced else [], build_id=recorder.build_id,
                         warnings=[*(getattr(pipeline, "warnings", []) or []), *_recording_warnings(record, synced),
-                                  *_gone_warnings(config, summaries)])
+                                  *_gone_warnings(config, summaries)],
+                        records=hand_back(infos, summaries))
 
 
 def _hand_to_engine(config: Config, engine, pipeline, infos: list[TaskInfo]) -> None:

@@ -29,7 +29,7 @@ from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.config import Config
 from nbgov.core.journal import Journal, check_build_id, journal_folder, retire
-from nbgov.core.lineage import read_record, write_record
+from nbgov.core.lineage import handed_upstream_runs, read_record, write_record
 from nbgov.core.oserrors import StorageError, describe
 from nbgov.core.redact import safe_uri
 from nbgov.core.redact_known import KnownSecrets
@@ -340,13 +340,19 @@ class Recorder:
 
     def _upstream_ids(self, name: str) -> dict[str, tuple[str | None, str | None]]:
         """upstream task -> (run id, run key) of the run whose products this task read: this
-        build's run when the upstream ran in it, else the upstream's last lineage record."""
+        build's run when the upstream ran in it, else the run a cluster driver named (a task in
+        a checkout of its own: the upstream ran elsewhere, and a record here may be an older
+        run's), else the upstream's last lineage record."""
 
         out = {}
+        handed = handed_upstream_runs()
         for up in self.tasks[name].upstream:
             key = f"{self.journal.build_id}/{up}"
             if up in self.report.tasks:
                 out[up] = (self._state.ids.get(key) or self.report.tasks[up].run_id, key)
+                continue
+            if up in handed:
+                out[up] = handed[up]
                 continue
             info = self.tasks.get(up)
             record = read_record(info.record) if info is not None and info.record else None
