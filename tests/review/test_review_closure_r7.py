@@ -133,7 +133,8 @@ def test_more_file_loaders_folder_loaders_and_binary_loads(tmp_path: Path):
         found, problems = closure(root)
         assert file in found, (cell, found)
         assert any(file in p and "cannot be reviewed" in p for p in problems), (cell, problems)
-    root = project(tmp_path, 'import ctypes\nctypes.CDLL("libc.so.6")')  # dlopen searches the system's folders
+    (tmp_path / "sys").mkdir()  # a fresh project: my-lib/evc.pyc left above is refused wherever it is (round 9)
+    root = project(tmp_path / "sys", 'import ctypes\nctypes.CDLL("libc.so.6")')  # dlopen: the system's folders
     (root / "libc.so.6").write_text("X")
     assert closure(root)[1] == []
 

@@ -113,3 +113,59 @@ def test_eighth_round_template_folders_links_and_options(tmp_path: Path):
     assert "`nbconvert_exporter_name` of task" in targets(root)["exporters/mine.py"]
     (root / "pipeline.yaml").write_text(spec + "    nbconvert_exporter_name: my-exp.Exp\n")
     assert any("'my-exp.Exp' names a module that is not a Python name" in p for p in unreviewable(load_config(root)))
+
+
+def _git_commit(root: Path) -> None:
+    import subprocess
+
+    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "a@x.org"], ["config", "user.name", "A"],
+                 ["config", "commit.gpgsign", "false"], ["add", "-A"], ["commit", "-qm", "init"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True)
+
+
+def test_a_template_file_link_reviews_the_links_folder(tmp_path: Path):
+    """Ninth round, 02: `template_file: tpl/main.j2`, a committed link to ../real/main.j2:
+    nbconvert adds tpl/ (the spelled path's folder) to its search path, so `{% include "part.j2" %}`
+    reads tpl/part.j2: it is a target (and the link's target and its folder still are)."""
+    root = project(tmp_path, "      template_file: tpl/main.j2\n")
+    (root / "real").mkdir()
+    (root / "tpl").mkdir()
+    (root / "real/main.j2").write_text('{% include "part.j2" %}\n')
+    (root / "real/part.j2").write_text("reviewed\n")
+    (root / "tpl/part.j2").write_text("served\n")
+    (root / "tpl/main.j2").symlink_to("../real/main.j2")
+    _git_commit(root)
+    found = targets(root)
+    assert "template folder" in found["tpl/part.j2"] and "`template_file`" in found["tpl/part.j2"], found
+    assert found["real/main.j2"].startswith("template_file of") and "real/part.j2" in found
+    assert unreviewable(load_config(root)) == []
+
+
+def test_a_dotdot_in_a_template_path_is_refused(tmp_path: Path):
+    """Ninth round, 09: `template_file: lnk/../t/main.j2` with lnk a link to d1/d2: nbconvert
+    reads t/main.j2 (lexical), the physical reading d1/t/main.j2; a `..` in any template path
+    option is refused, naming the task and the option."""
+    root = project(tmp_path, "      template_file: lnk/../t/main.j2\n      extra_template_paths: [t/../t]\n")
+    for rel in ("d1/t/main.j2", "t/main.j2"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x\n")
+    (root / "d1/d2").mkdir()
+    (root / "lnk").symlink_to("d1/d2")
+    _git_commit(root)
+    problems = unreviewable(load_config(root))
+    for key in ("template_file", "extra_template_paths"):
+        assert any(f"task nb/a.ipynb: `{key}`" in p and "`..`" in p for p in problems), (key, problems)
+
+
+def test_an_empty_template_folder_link_leaving_the_project_is_refused(tmp_path: Path):
+    """A template folder that is a link to an empty folder outside the project: files may appear
+    there without a commit, and Jinja would render them."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    root = tmp_path / "p"
+    root.mkdir()
+    project(root, "      extra_template_paths: [tpls]\n")
+    (root / "tpls").mkdir()
+    (root / "tpls/sub").symlink_to(outside)
+    problems = unreviewable(load_config(root))
+    assert any("(extra_template_paths) leads to" in p and "outside the project" in p for p in problems), problems

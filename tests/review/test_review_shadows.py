@@ -90,3 +90,48 @@ def test_a_script_tasks_folder_is_a_kernel_folder(tmp_path: Path):
                                     "jobs-lib/zstandard.py": "X = 1\n", "jobs/zstandard.py": "X = 1\n"})
     found = targets(root)
     assert "jobs/zstandard.py" in found and "jobs-lib/zstandard.py" not in found
+
+
+def _compile(root: Path, source: str, cfile: str, mode: py_compile.PycInvalidationMode) -> None:
+    (root / "_src.py").write_text(source)
+    (root / cfile).parent.mkdir(parents=True, exist_ok=True)
+    py_compile.compile(str(root / "_src.py"), cfile=str(root / cfile), invalidation_mode=mode)
+    (root / "_src.py").unlink()
+
+
+def _commit(root: Path) -> None:
+    import subprocess
+
+    for args in (["add", "-A"], ["commit", "-qm", "change"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True)
+
+
+def test_hash_bytecode_beside_a_linked_module_is_refused(git_repo: Path):
+    """Ninth round, 06: helper.py is a committed link to lib/helper.py; Python reads the
+    __pycache__ beside the path it imports (the root's), not lib/__pycache__."""
+    import sys
+
+    root = project(git_repo, files={"lib/helper.py": "VALUE = 1\n"})
+    (root / "helper.py").symlink_to("lib/helper.py")
+    pyc = f"__pycache__/helper.{sys.implementation.cache_tag}.pyc"
+    _compile(root, "VALUE = 2\n", pyc, py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    _commit(root)
+    problems = unreviewable(load_config(root))
+    assert any(p.startswith(f"{pyc}: hash-based bytecode") and "delete it" in p for p in problems), problems
+
+
+def test_sourceless_bytecode_anywhere_is_refused_before_any_change(git_repo: Path):
+    """Ninth round, 04: a sourceless lib/helper.pyc, committed before approval, which a computed
+    sys.path entry reaches: refused whenever it exists (not only once changed); a timestamp
+    __pycache__ file is not (Python recompiles it from the reviewed source)."""
+    import sys
+
+    root = project(git_repo, files={"lib/keep.py": "X = 1\n"})
+    _compile(root, "VALUE = 1\n", "lib/helper.pyc", py_compile.PycInvalidationMode.TIMESTAMP)
+    _compile(root, "X = 1\n", f"lib/__pycache__/keep.{sys.implementation.cache_tag}.pyc",
+             py_compile.PycInvalidationMode.TIMESTAMP)
+    _commit(root)
+    problems = unreviewable(load_config(root))
+    assert any(p.startswith("lib/helper.pyc: sourceless bytecode Python imports as `helper`") for p in problems), \
+        problems
+    assert not any("keep." in p for p in problems), problems

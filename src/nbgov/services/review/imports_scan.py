@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 
 from nbgov.adapters import ipython_source
-from nbgov.services.review import commands, magics, syspath
+from nbgov.services.review import commands, magics, notebook_runs, syspath
 from nbgov.services.review.scanned import (
     CHDIR,
     COMPUTED_FILE,
@@ -157,7 +157,9 @@ _FILE_RUNNERS = {"run_path": ("path_name", 0), "spec_from_file_location": ("loca
                  # IPython's kernel runs a file as %run does; imp runs a package folder's
                  # __init__.py; pydoc imports a file; doctest runs a text file's examples
                  "safe_execfile": ("fname", 0), "safe_execfile_ipy": ("fname", 0),
-                 "load_package": ("path", 1), "importfile": ("path", 0), "testfile": ("filename", 0)}
+                 "load_package": ("path", 1), "importfile": ("path", 0), "testfile": ("filename", 0),
+                 # papermill runs a notebook (its path read in the caller's working folder)
+                 "execute_notebook": ("input_path", 0)}
 #: Calls that load a file whose code is not its text (bytecode, a native library, a zip
 #: archive): the position and keyword of the path. A literal project file cannot be reviewed.
 _BINARY_LOADERS = {"SourcelessFileLoader": ("path", 1), "ExtensionFileLoader": ("path", 1),
@@ -236,6 +238,10 @@ def _dynamic(node: ast.Call, package: str, found: FileScan, aliases: dict[str, s
     if imp_load or called in _FILE_RUNNERS:
         keyword, position = _IMP_LOAD if imp_load else _FILE_RUNNERS[called]
         file = _literal(args.get(position, args.get(keyword)))
+        cwd = args.get(14, args.get("cwd"))  # papermill's kernel working folder: its '' on sys.path
+        if called == "execute_notebook" and cwd is not None and not (isinstance(cwd, ast.Constant)
+                                                                      and cwd.value is None):
+            found.why.append(CHDIR)
         if file is None:
             found.why.append(COMPUTED_FILE)
         else:
@@ -278,6 +284,7 @@ def _names(tree: ast.AST, package: str, found: FileScan) -> None:
     ``package``; with their parent packages, which Python imports first), and to ``found.why``
     a call to ``os.chdir`` (or ``chdir``) and a change of a package's ``__path__``."""
     aliases = _aliases(tree)
+    readers = notebook_runs.readers(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.names.update(alias.name for alias in node.names)
@@ -288,6 +295,7 @@ def _names(tree: ast.AST, package: str, found: FileScan) -> None:
                 found.names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
         elif isinstance(node, ast.Call):
             _dynamic(node, package, found, aliases)
+            notebook_runs.read_call(node, readers, found)
             for code in commands.python_child(node, found):  # `python -c CODE` in a child process
                 _scan_source(code, _IPYTHON, "", found)
             func = node.func

@@ -8,7 +8,10 @@ __globals__['os'].system(...) }}``), ``extends``/``include`` reach any file of t
 folders, and a folder's ``conf.json`` names preprocessors to import; ``preprocessors`` and
 ``filters`` given by dotted name are imported. So every file of a template folder the options
 name is a target, dotted names are followed as the spec's other dotted paths are, and what
-nbgov cannot follow (``config``, a folder outside the project) is refused by name.
+nbgov cannot follow (``config``, a folder outside the project) is refused by name. Paths are
+read as nbconvert reads them: lexically (``os.path.abspath``: the folder of a link, not of its
+target), so a ``..`` (which the lexical and the physical reading apply differently below a
+linked folder) is refused.
 """
 
 from __future__ import annotations
@@ -44,9 +47,10 @@ class NbconvertInputs:
     problems: list[str] = field(default_factory=list)
 
 
-def _folder_files(folder: Path) -> list[Path]:
-    """Every file under ``folder`` as Jinja's loader reaches it: through linked folders too
-    (each real folder once), nothing skipped but git's own folder; real paths."""
+def _folder_files(folder: str) -> tuple[list[Path], list[Path]]:
+    """Every file under ``folder`` (spelled as nbconvert spells it) as Jinja's loader reaches it:
+    through linked folders too (each real folder once), nothing skipped but git's own folder;
+    real paths. Also the real folders walked (a linked one may lie outside the project)."""
     found, seen = [], set()
     for here, dirs, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(here)
@@ -56,7 +60,14 @@ def _folder_files(folder: Path) -> list[Path]:
         seen.add(real)
         dirs[:] = sorted(d for d in dirs if d != ".git")
         found += [Path(os.path.realpath(os.path.join(here, f))) for f in sorted(files)]
-    return found
+    return found, [Path(r) for r in sorted(seen)]
+
+
+def _lexical(base: Path, text: str) -> str:
+    """The absolute path nbconvert makes of ``text`` in the working folder ``base``:
+    ``os.path.abspath`` (``..`` applied to the spelling, links left in place), as its
+    ``template_file`` observer and Jinja's ``FileSystemLoader`` read it."""
+    return os.path.abspath(os.path.join(base, text))
 
 
 def nbconvert_inputs(kwargs: object, label: str, root: Path, spec_folder: Path,
@@ -75,35 +86,65 @@ def nbconvert_inputs(kwargs: object, label: str, root: Path, spec_folder: Path,
         values = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else []
         return [r for v in values if isinstance(v, str) and (r := render(v, where)) is not None]
 
-    def locate(text: str) -> Path | None:
-        for base in (root, spec_folder):
-            candidate = (base / text).resolve()
-            if candidate.exists():
-                return candidate
-        return None
+    def spelled(text: str, key: str) -> list[str]:
+        """The lexical paths ``text`` names in a build's working folder (the root, or the spec's
+        folder), existing ones; none, with a problem, when a ``..`` makes the lexical path and the
+        physical one differ (``lnk/../t``: nbconvert reads ``t``, a link's parent has its own)."""
+        if ".." in text.replace("\\", "/").split("/"):
+            found.problems.append(f"{where}: `{key}` {text!r} holds `..`: nbconvert applies it to the spelled "
+                                  "path, not through symbolic links, so what it reads may not be what is "
+                                  "reviewed; name the path without `..`")
+            return []
+        return [lexical for base in dict.fromkeys((root, spec_folder))
+                if os.path.exists(lexical := _lexical(base, text))]
 
-    def folder(path: Path, key: str) -> None:
-        if not path.is_relative_to(root):
-            found.problems.append(f"{where}: `{key}` {path} is outside the project; nbconvert would render "
-                                  "templates nobody reviews: keep them in the project")
+    def folder(path: str, key: str) -> None:
+        real = Path(os.path.realpath(path))
+        if not real.is_relative_to(root):
+            found.problems.append(f"{where}: `{key}` {path} is outside the project ({real}); nbconvert would "
+                                  "render templates nobody reviews: keep them in the project")
             return
-        for file in _folder_files(path):
+        files, walked = _folder_files(path)
+        for file in files:
             if file.is_relative_to(root):
                 found.files.setdefault(file, f"in a template folder of {where} (`{key}`)")
             else:  # a link in a template folder: Jinja follows it
-                found.problems.append(f"{where}: the template folder {path.relative_to(root).as_posix()} ({key}) "
+                found.problems.append(f"{where}: the template folder {real.relative_to(root).as_posix()} ({key}) "
                                       f"reaches {file}, outside the project, through a symbolic link; nbconvert "
                                       "would render it unreviewed: keep templates in the project")
+        for sub in walked:  # even empty: files may appear there without a commit
+            if not sub.is_relative_to(root):
+                found.problems.append(f"{where}: the template folder {real.relative_to(root).as_posix()} ({key}) "
+                                      f"leads to {sub}, outside the project, through a symbolic link; nbconvert "
+                                      "would render what appears there unreviewed: keep templates in the project")
 
     for text in _strings(kwargs.get("template_file")):
-        if (path := locate(text)) is not None and path.is_file():
-            # nbconvert adds the file's folder to its template paths: extends/includes reach it
-            folder(path.parent, "template_file")
-            found.files[path] = f"template_file of {where}"
+        for lexical in spelled(text, "template_file"):
+            if not os.path.isfile(lexical):
+                continue
+            # nbconvert's observer sets template_file to the file's name, and runs again: a file of
+            # that name in the working folder puts the working folder first on the search path
+            name = os.path.basename(lexical)
+            if any(os.path.isfile(os.path.join(base, name)) and os.path.dirname(lexical) != os.fspath(base)
+                   for base in (root, spec_folder)):
+                found.problems.append(f"{where}: `template_file` {text!r}: a file {name!r} is also in the working "
+                                      "folder (the project root or the spec's folder); nbconvert would then search "
+                                      "that whole folder first and render that file: rename the template")
+                continue
+            # nbconvert adds the folder of the path as spelled (a link's, not its target's) to
+            # its template paths: extends/includes reach every file there; the target's folder
+            # is reviewed too (what a reader of the link expects)
+            folder(os.path.dirname(lexical), "template_file")
+            target = Path(os.path.realpath(lexical))
+            if os.fspath(target.parent) != os.path.realpath(os.path.dirname(lexical)):
+                folder(os.fspath(target.parent), "template_file")
+            if target.is_relative_to(root):
+                found.files[target] = f"template_file of {where}"
     for key in _FOLDERS:
         for text in _strings(kwargs.get(key)):
-            if (path := locate(text)) is not None and path.is_dir():
-                folder(path, key)
+            for lexical in spelled(text, key):
+                if os.path.isdir(lexical):
+                    folder(lexical, key)
     for name in _strings(kwargs.get("template_name")):
         if "/" in name or "\\" in name or name.startswith("."):  # a path: nbconvert splits it
             found.problems.append(f"{where}: `template_name` {name!r} is a path; name a template (`lab`, "

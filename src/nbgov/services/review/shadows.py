@@ -18,7 +18,10 @@
   inside may be compiled from any other source. Such a file beside a reviewed module is a
   target of its own that cannot be reviewed (its module being approved says nothing of it).
   Timestamp bytecode is left alone: a checkout gives the source a new mtime, so Python
-  recompiles it from the reviewed source.
+  recompiles it from the reviewed source. Python reads the ``__pycache__`` beside the path it
+  imports (a link's folder, not its target's) and a computed ``sys.path`` entry reaches any
+  folder, so :func:`project_bytecode` finds such files (and sourceless ``NAME.pyc``) anywhere in
+  the project, beside a module of the closure or not.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from nbgov.adapters.specfile import extends_path
-from nbgov.services.review.folders import virtualenv
+from nbgov.services.review.folders import sweep, virtualenv
 
 #: pyc header flag (PEP 552, bytes 4-8): bit 0 hash-based (bit 1, check the source's hash,
 #: does not matter: the hash says nothing of the code compiled into the file)
@@ -116,6 +119,38 @@ def _installed_regular(name: str, root: Path) -> bool:
     return spec is not None and spec.loader is not None and not (spec.origin and extends_path(spec.origin))
 
 
+def _hash_based(pyc: Path) -> bool:
+    try:
+        with open(pyc, "rb") as f:
+            header = f.read(8)
+    except OSError:
+        return False
+    return len(header) == 8 and bool(int.from_bytes(header[4:8], "little") & _HASH_BASED)
+
+
+def project_bytecode(root: Path, entries: Iterable[Path]) -> dict[Path, str]:
+    """Bytecode Python may load from anywhere in the project (searched as :func:`folders.sweep`
+    searches, ``entries`` being the folders first on the import path): every hash-based file of a
+    ``__pycache__`` folder (loaded beside whatever path a module is imported under, a link's
+    too) and every sourceless ``NAME.pyc`` (loaded by a finder on any folder a computed
+    ``sys.path`` entry names): path (as found, not resolved) -> why. None can be reviewed."""
+    def bytecode(path: Path) -> bool:
+        return path.suffix == ".pyc"
+
+    out: dict[Path, str] = {}
+    for pyc in sweep(root, entries, bytecode):
+        if pyc.suffix != ".pyc" or not pyc.is_file():
+            continue
+        if pyc.parent.name == "__pycache__":
+            if _hash_based(pyc):
+                out[pyc] = ("hash-based bytecode Python loads in place of the source beside this folder "
+                            "without checking its code")
+        elif module_name(pyc.name) is not None:
+            out[pyc] = (f"sourceless bytecode Python imports as `{module_name(pyc.name)}` from any folder on "
+                        "its import path")
+    return out
+
+
 def hash_bytecode(modules: Iterable[Path]) -> dict[Path, str]:
     """``__pycache__`` files of ``modules`` that are hash-based (checked or not): Python runs
     their code without compiling the source, whatever that code is: path -> why."""
@@ -124,13 +159,7 @@ def hash_bytecode(modules: Iterable[Path]) -> dict[Path, str]:
         if module.suffix != ".py":
             continue
         for pyc in sorted((module.parent / "__pycache__").glob(f"{module.stem}.*.pyc")):
-            try:
-                with open(pyc, "rb") as f:
-                    header = f.read(8)
-            except OSError:
-                continue
-            flags = int.from_bytes(header[4:8], "little") if len(header) == 8 else 0
-            if flags & _HASH_BASED:
+            if _hash_based(pyc):
                 # its own path, not a link's target: Python reads the file through the link
                 out[pyc] = f"hash-based bytecode Python loads in place of {module.name} without checking its code"
     return out

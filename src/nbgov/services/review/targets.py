@@ -342,9 +342,12 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
     closure = _close(start, root, spec_path.parent, _find, problems)
     if more := {p: why for p, why in importable.items() if p not in closure}:  # and what they import
         closure = _close({**closure, **more}, root, spec_path.parent, _find, problems)
-    for path, why in shadows.hash_bytecode(list(closure)).items():  # its code is not its source's
+    # bytecode whose code is not its source's: beside a module of the closure, and anywhere in the
+    # project (the __pycache__ beside a link to a module, a folder a computed sys.path names)
+    bytecode = {**shadows.hash_bytecode(list(closure)), **shadows.project_bytecode(root, kernel_folders)}
+    for path, why in bytecode.items():
         problem = (f"{path.relative_to(root).as_posix()}: {why}: its code cannot be reviewed; delete it "
-                   "(Python then compiles the reviewed source)")
+                   "(Python then compiles the reviewed source; build other bytecode into an installed package)")
         if problem not in problems:
             problems.append(problem)
         closure.setdefault(path, why)
