@@ -106,10 +106,13 @@ def gate_render(config: Config, options: BuildOptions, env_settings: dict[str, A
     problems: list[str] = []
     targets = render_targets(config, _overrides(options), problems)
     if problems:  # a placeholder in what loading imports that the closure cannot resolve
+        # each problem says what to do; only a placeholder's needs this hint (bytecode, archives,
+        # template options carry their own remedy)
+        hint = ("write the path literally (or with env.yaml values and {{here}}/{{root}}) so that it can be "
+                "reviewed: a governed build runs nothing unreviewed") if "resolved statically" in problems[0] else \
+            "a governed build runs nothing unreviewed: `nbgov review status` lists what it covers"
         raise GateError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
-                        Location(config.pipeline_path),
-                        hint="write the path literally (or with env.yaml values and {{here}}/{{root}}) "
-                        "so that it can be reviewed: a governed build runs nothing unreviewed")
+                        Location(config.pipeline_path), hint=hint)
     try:
         require_approved(config, [t.path for t in targets])
     except GateError:
