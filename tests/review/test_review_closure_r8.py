@@ -7,6 +7,7 @@ conservative sweep, literal module names that are no identifiers."""
 from __future__ import annotations
 
 import py_compile
+import subprocess
 from pathlib import Path
 
 from tests.review.test_review_closure_scan import project, targets
@@ -25,6 +26,19 @@ def write(root: Path, files: dict[str, str]) -> None:
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
+
+
+def git_commit(root: Path, ignore: str = "", force: tuple[str, ...] = ()) -> None:
+    """Make ``root`` a git repository ignoring ``ignore`` (.gitignore lines), everything else
+    committed, ``force`` forced in (``git add -f``)."""
+    if ignore:
+        (root / ".gitignore").write_text(ignore)
+    git = ["git", "-C", str(root), "-c", "user.name=A", "-c", "user.email=a@example.com", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    if force:
+        subprocess.run([*git, "add", "-f", "--", *force], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "c"], check=True)
 
 
 def test_folders_named_like_caches_or_virtualenvs_are_followed_when_importable(tmp_path: Path):
@@ -47,14 +61,15 @@ def test_folders_named_like_caches_or_virtualenvs_are_followed_when_importable(t
 
 
 def test_a_virtualenv_is_skipped_by_the_blanket_rules_never_for_a_named_import(tmp_path: Path):
-    """A folder holding pyvenv.cfg is the environment's for "importable by name" and the
-    conservative sweep, but a module reviewed code imports by name is a target wherever it is
-    (anyone can commit a pyvenv.cfg). A JavaScript tree no import can name
-    (`ext/js-app/node_modules`) is left out of the sweep; a root `node_modules` is not."""
+    """An installed virtualenv (pyvenv.cfg, git ignores it and tracks nothing in it) is the
+    environment's for "importable by name" and the conservative sweep, but a module reviewed code
+    imports by name is a target wherever it is. An installed JavaScript tree git ignores
+    (`ext/js-app/node_modules`) is left out of the sweep; a committed root `node_modules` is not."""
     root = project(tmp_path, "import env.bin.named", "import os, sys\nsys.path.insert(0, os.getcwd())")
     write(root, {"env/pyvenv.cfg": "home = /usr/bin\n", "env/bin/named.py": "X = 1\n",
                  "env/bin/other.py": "X = 1\n", "env/lib/python3.11/site-packages/pkg.py": "X = 1\n",
                  "ext/js-app/node_modules/left.py": "X = 1\n", "node_modules/swept.py": "X = 1\n"})
+    git_commit(root, "env/\next/js-app/node_modules/\n")
     found = targets(root)
     assert found["env/bin/named.py"].startswith("imported by nb/a.ipynb"), found
     assert "env/bin/other.py" not in found and "env/lib/python3.11/site-packages/pkg.py" not in found
@@ -115,11 +130,13 @@ def test_a_folder_named_like_an_installed_pkgutil_namespace_is_a_namespace(tmp_p
 def test_the_conservative_sweep_takes_hidden_folders(tmp_path: Path):
     """15: the notebook puts `os.path.join(os.getcwd(), ".lib")` on sys.path (computed) and
     imports hiddenmod: every project module is a target, those of hidden folders too; not
-    `.git`, `.nbgov` or a virtualenv (`.tox/py311`, holding pyvenv.cfg)."""
+    `.git`, what git does not track in `.nbgov`, or a virtualenv git ignores (`.tox/py311`)."""
     root = project(tmp_path, "import os, sys\nsys.path.insert(0, os.path.join(os.getcwd(), '.lib'))\nimport hiddenmod")
     write(root, {".lib/hiddenmod.py": "X = 1\n", ".lib/deep/.more/m.py": "X = 1\n", ".git/hooks/h.py": "X = 1\n",
                  ".nbgov/x.py": "X = 1\n", ".tox/py311/pyvenv.cfg": "home = /usr/bin\n",
                  ".tox/py311/lib/python3.11/site-packages/dep.py": "X = 1\n"})
+    git_commit(root, ".tox/\n.nbgov/x.py\n")
+    (root / ".git/hooks/h.py").write_text("X = 1\n")
     found = targets(root)
     assert found[".lib/hiddenmod.py"].startswith("any project module: nb/a.ipynb changes sys.path"), found
     assert ".lib/deep/.more/m.py" in found
@@ -129,8 +146,6 @@ def test_the_conservative_sweep_takes_hidden_folders(tmp_path: Path):
 def test_the_sweep_leaves_out_files_git_ignores_and_does_not_track(tmp_path: Path):
     """A local cache git ignores (`.hypothesis/`, build output) is the machine's, not a change's:
     not swept; the same file forced into the commit (`git add -f`) is."""
-    import subprocess
-
     root = project(tmp_path, "import os, sys\nsys.path.insert(0, os.getcwd() + '/x')")
     write(root, {".cache/local.py": "X = 1\n", ".cache/forced.py": "X = 1\n", ".gitignore": ".cache/\n"})
     git = ["git", "-C", str(root), "-c", "user.name=A", "-c", "user.email=a@example.com"]

@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from nbgov.adapters.specfile import extends_path
-from nbgov.services.review.folders import sweep, virtualenv
+from nbgov.services.review.folders import local_only, sweep, virtualenv
 
 #: pyc header flag (PEP 552, bytes 4-8): bit 0 hash-based (bit 1, check the source's hash,
 #: does not matter: the hash says nothing of the code compiled into the file)
@@ -45,7 +45,8 @@ MODULE_SUFFIXES = tuple(sorted({*importlib.machinery.all_suffixes(), ".py", ".py
 #: Folders never searched inside a package: the tool's own (a copy of nbgov inside the project,
 #: as in its own repository, is the tool, not the project's). ``node_modules``, ``venv``,
 #: ``__pycache__`` are searched like any folder whose name an import can spell; a folder no
-#: import can name (``.venv``, ``site-packages``) or a Python environment is not (:mod:`.folders`).
+#: import can name (``.venv``, ``site-packages``) is not, nor an installed Python environment
+#: (:func:`_installed_env`).
 _SKIP = {"nbgov"}
 
 
@@ -69,9 +70,9 @@ def importable_files(folders: Iterable[Path], root: Path) -> dict[Path, str]:
         for entry in sorted(folder.iterdir()):
             if entry.is_file() and (name := module_name(entry.name)):
                 out.setdefault(entry, _why(name, where))
-            elif (entry.is_dir() and entry.name.isidentifier() and not virtualenv(entry)
+            elif (entry.is_dir() and entry.name.isidentifier() and not _installed_env(entry, root)
                   and _package_or_namespace(entry, root)):
-                for path, dotted in _package_modules(entry, entry.name):
+                for path, dotted in _package_modules(entry, entry.name, root):
                     out.setdefault(path, _why(dotted, where))
     return out
 
@@ -90,17 +91,25 @@ def _package_or_namespace(folder: Path, root: Path) -> bool:
     return not _installed_regular(folder.name, root.resolve())
 
 
-def _package_modules(folder: Path, dotted: str) -> list[tuple[Path, str]]:
+def _installed_env(folder: Path, root: Path) -> bool:
+    """Whether ``folder`` is a Python environment installed on this machine: it holds
+    ``pyvenv.cfg`` or ``conda-meta/`` and git ignores it and tracks nothing in it. Python never
+    reads ``pyvenv.cfg`` when importing from a folder, and a pull request can commit one: the
+    marker alone hides nothing (a root ``storemagic/`` holding one is still imported)."""
+    return virtualenv(folder) and local_only(folder, root)
+
+
+def _package_modules(folder: Path, dotted: str, root: Path) -> list[tuple[Path, str]]:
     """Every module file in ``folder`` and its subfolders (each importable as ``dotted.SUB``),
-    skipping folders whose names no import statement can name (hidden ones too), Python
-    environments and a copy of nbgov."""
+    skipping folders whose names no import statement can name (hidden ones too), installed
+    Python environments (:func:`_installed_env`) and a copy of nbgov."""
     out: list[tuple[Path, str]] = []
     for entry in sorted(folder.iterdir()):
         if entry.is_file() and (name := module_name(entry.name)):
             out.append((entry, dotted if name == "__init__" else f"{dotted}.{name}"))
         elif (entry.is_dir() and entry.name.isidentifier() and entry.name not in _SKIP and not entry.is_symlink()
-              and not virtualenv(entry)):
-            out += _package_modules(entry, f"{dotted}.{entry.name}")
+              and not _installed_env(entry, root)):
+            out += _package_modules(entry, f"{dotted}.{entry.name}", root)
     return out
 
 
@@ -128,9 +137,9 @@ def _hash_based(pyc: Path) -> bool:
     return len(header) == 8 and bool(int.from_bytes(header[4:8], "little") & _HASH_BASED)
 
 
-def project_bytecode(root: Path, entries: Iterable[Path]) -> dict[Path, str]:
+def project_bytecode(root: Path) -> dict[Path, str]:
     """Bytecode Python may load from anywhere in the project (searched as :func:`folders.sweep`
-    searches, ``entries`` being the folders first on the import path): every hash-based file of a
+    searches): every hash-based file of a
     ``__pycache__`` folder (loaded beside whatever path a module is imported under, a link's
     too) and every sourceless ``NAME.pyc`` (loaded by a finder on any folder a computed
     ``sys.path`` entry names): path (as found, not resolved) -> why. None can be reviewed."""
@@ -138,7 +147,7 @@ def project_bytecode(root: Path, entries: Iterable[Path]) -> dict[Path, str]:
         return path.suffix == ".pyc"
 
     out: dict[Path, str] = {}
-    for pyc in sweep(root, entries, bytecode):
+    for pyc in sweep(root, bytecode):
         if pyc.suffix != ".pyc" or not pyc.is_file():
             continue
         if pyc.parent.name == "__pycache__":

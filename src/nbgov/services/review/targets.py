@@ -144,8 +144,7 @@ def _close(start: dict[Path, str], root: Path, spec_folder: Path, _find: _Finder
         if computed:  # what the closure cannot follow: every module (or file %run runs) may run
             why = f"any project module: {computed[0]}"
             any_file = any(reason.endswith(ANY_FILE) for reason in computed)
-            entries = [root, spec_folder, *added, *more]  # where imports start: node_modules reached
-            for module in sorted(p.resolve() for p in _all_modules(root, entries, any_file)):
+            for module in sorted(p.resolve() for p in _all_modules(root, any_file)):
                 found.setdefault(module, why)
             return found
         # a folder added to sys.path (or a %run file's, which IPython prepends while it runs)
@@ -218,14 +217,14 @@ def _close_once(start: dict[Path, str], root: Path, spec_folder: Path, _find: _F
     return found, added, computed
 
 
-def _all_modules(root: Path, entries: list[Path], any_file: bool = False) -> list[Path]:
-    """Every ``.py`` file of the project (:func:`folders.sweep`: hidden folders too; not
-    virtualenvs, ``.git``, ``.nbgov``, ``node_modules`` no import from ``entries`` reaches);
+def _all_modules(root: Path, any_file: bool = False) -> list[Path]:
+    """Every ``.py`` file of the project (:func:`folders.sweep`: hidden folders too; not ``.git``,
+    nor what git ignores and does not track: an installed virtualenv or ``node_modules``);
     with ``any_file``, also every file ``%run`` or ``runpy.run_path`` could run (``.ipy``,
     notebooks, files with no suffix that are text)."""
     def runnable(path: Path) -> bool:
         return path.suffix in _RUNNABLE and path.is_file() and _text(path)
-    return sweep(root, entries, runnable if any_file else None)
+    return sweep(root, runnable if any_file else None)
 
 
 def _binary(path: Path, what: str, root: Path, problems: list[str]) -> bool:
@@ -344,7 +343,7 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
         closure = _close({**closure, **more}, root, spec_path.parent, _find, problems)
     # bytecode whose code is not its source's: beside a module of the closure, and anywhere in the
     # project (the __pycache__ beside a link to a module, a folder a computed sys.path names)
-    bytecode = {**shadows.hash_bytecode(list(closure)), **shadows.project_bytecode(root, kernel_folders)}
+    bytecode = {**shadows.hash_bytecode(list(closure)), **shadows.project_bytecode(root)}
     for path, why in bytecode.items():
         problem = (f"{path.relative_to(root).as_posix()}: {why}: its code cannot be reviewed; delete it "
                    "(Python then compiles the reviewed source; build other bytecode into an installed package)")
