@@ -12,6 +12,10 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+#: nbclient options that change where or how a kernel starts (its working folder, command line,
+#: manager class): never handed on, whichever path starts the kernel
+KERNEL_START_KEYS = frozenset({"resources", "extra_arguments", "kernel_manager_class", "km", "kc"})
+
 
 def prestart_engine(base: type, active_pool: Callable[[], Any]) -> type:
     """A papermill engine class: ``base`` (papermill's nbclient engine), on a booted kernel
@@ -33,6 +37,10 @@ def prestart_engine(base: type, active_pool: Callable[[], Any]) -> type:
             execution_timeout=None,
             **kwargs,
         ):
+            # what nbclient reads to start a kernel besides its name: a pool miss (papermill
+            # starting the kernel) must give it what the pool's would get: the folder papermill
+            # changed to, no options (the gate refuses these keys; R4)
+            kwargs = {k: v for k, v in kwargs.items() if k not in KERNEL_START_KEYS}
             pool = active_pool()
             name = kernel_name or nb_man.nb.metadata.get("kernelspec", {}).get("name")
             taken = pool.take(name, os.getcwd(), start_timeout) if pool is not None and name else None

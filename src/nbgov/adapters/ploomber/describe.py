@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbgov.adapters.ploomber import kinds
+from nbgov.adapters.ploomber import kernel_options, kinds
 from nbgov.core.config import find_root
 from nbgov.core.tasks import BUILTIN_KINDS, evidence_file, load_kinds, record_file
 
@@ -44,6 +44,10 @@ class TaskInfo:
             that execute no notebook.
         record: where this task's lineage record lives (named by the task).
         relations: product key -> table/view name, for database products (SQL relations).
+        kernel_folder: the working folder a notebook task's ``executor_params`` give its kernel
+            (absolute; None: the build's own), read from the loaded task (R4).
+        kernel_refused: ``(key, why)`` for each of its ``executor_params`` a governed build
+            refuses (:mod:`nbgov.adapters.ploomber.kernel_options`).
     """
 
     name: str
@@ -61,6 +65,8 @@ class TaskInfo:
     evidence: Path | None = None
     record: Path | None = None
     relations: dict[str, str] = field(default_factory=dict)
+    kernel_folder: Path | None = None
+    kernel_refused: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         # defaults for infos built from plain data (fast paths): the same rules as describe_dag
@@ -110,6 +116,7 @@ def describe_dag(dag: Any, root: Path | None = None,
                         else evidence_file(task.name, folder))
         function = kinds.function_of(task)[0] if kind.name == "function" else None
         first_product = next(iter(files.values()), None)
+        kernel = kernel_options.of_task(task)
         infos.append(TaskInfo(
             name=task.name,
             # an upload's source is its data file: kept as `source`, never reviewed
@@ -120,6 +127,7 @@ def describe_dag(dag: Any, root: Path | None = None,
             notebook_product=notebook_product, kind=kind.name, source_file=src_file,
             function=function, group=groups.get(task.name), client=kinds.client_uri(task),
             evidence=evidence, record=record_file(task.name, folder), relations=relations,
+            kernel_folder=kernel.folder if kernel else None, kernel_refused=kernel.refused if kernel else (),
         ))
     return infos, Path(root)
 

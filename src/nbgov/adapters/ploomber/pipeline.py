@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.adapters._deferred import deferred_imports
-from nbgov.adapters.ploomber import literal_params, nbconvert_guard, sources, storage
+from nbgov.adapters.ploomber import kernel_options, literal_params, nbconvert_guard, sources, storage
 from nbgov.adapters.ploomber.describe import TaskInfo, describe_dag
 from nbgov.adapters.ploomber.literal_params import parameters_cell_names
 from nbgov.adapters.ploomber.outcomes import EXCEPTION_LINE, BuildResult, ContentCheck
@@ -167,11 +167,8 @@ class Pipeline:
             raise PipelineError(render_failure(str(exc)) or _first_line(exc), Location(self.spec_path)) from None
         #: Ploomber's render warnings, one line per task (e.g. params the code does not use).
         self.warnings = render_warnings(caught)
-        for name in dag:
-            if merge_executor_params(dag[name], {**DEFAULT_EXECUTOR_PARAMS, **executor_params}):
-                self.warnings.append(f"task {name}: executor_params.extra_arguments ignored: nbgov starts each kernel "
-                                     "itself (forked from a warm template), and kernel options can run files outside "
-                                     "review (exec_files); remove it from the spec")
+        for name in dag:  # defaults under the task's own; keys no kernel may get dropped (kernel_options)
+            self.warnings += kernel_options.prepare(dag[name], {**DEFAULT_EXECUTOR_PARAMS, **executor_params})
         return dag
 
     def _task_name(self, task: Any) -> str:
@@ -412,27 +409,6 @@ def _env_file(spec_path: Path) -> Path | None:
         raise PipelineError(str(exc).splitlines()[0], Location(spec_path),
                             hint="fix PLOOMBER_ENV_FILENAME or create the env file") from None
     return Path(found) if found else None
-
-
-def merge_executor_params(task: Any, defaults: dict[str, Any]) -> bool:
-    """Put nbgov's papermill defaults under a notebook task's own ``executor_params``; True when
-    the task's ``extra_arguments`` (kernel command-line options) were dropped.
-
-    Only NotebookRunner tasks run by papermill take them (ScriptRunner has no such argument,
-    ploomber-engine takes other ones). NotebookRunner already moved ``papermill_params`` into
-    ``executor_params`` when the spec gave only those, so the project's settings win either way.
-    Kernel options never reach a kernel: pooled kernels are forked without them, and a kernel
-    started as papermill would (no pool) must not get them either (R4: ``exec_files`` names
-    a file no review covers).
-    """
-    from ploomber.tasks import NotebookRunner
-
-    if isinstance(task, NotebookRunner) and task.executor == "papermill":
-        params = {**defaults, **(task.executor_params or {})}
-        dropped = params.pop("extra_arguments", None) is not None
-        task.executor_params = params
-        return dropped
-    return False
 
 
 def _record_group(task_spec: Any, groups: dict[str, str]) -> None:

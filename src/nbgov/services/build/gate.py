@@ -155,6 +155,25 @@ def refuse_unreviewable(config: Config, would_run: list[TaskInfo], targets: list
                         "(no symlink leaving it), commit it and have it approved")
 
 
+def refuse_kernel_options(config: Config, would_run: list[TaskInfo]) -> None:
+    """Refuse a task that would run whose ``executor_params`` (as loaded: a ``location:``
+    factory's too) hold a key no kernel may get (``resources``, ``extra_arguments``, what
+    papermill forwards to nbclient...), or give its kernel a working folder outside the
+    project, whose modules cannot be reviewed (R4; :mod:`nbgov.adapters.ploomber.kernel_options`)."""
+    root = config.root.resolve()
+    for t in would_run:
+        for key, why in t.kernel_refused:
+            raise GateError(f"task {t.name}: executor_params.{key} refused: {why}; a governed build gives a "
+                            "kernel only options it can review", Location(config.pipeline_path),
+                            hint=f"remove `{key}` from the task's executor_params (or papermill_params); allowed: "
+                            "log_output, progress_bar, timeouts, kernel_name...; the working folder: cwd")
+        if t.kernel_folder is not None and not t.kernel_folder.resolve().is_relative_to(root):
+            raise GateError(f"task {t.name}: its kernel's working folder {t.kernel_folder} (executor_params.cwd) "
+                            "is outside the project: the modules it imports from there cannot be reviewed",
+                            Location(config.pipeline_path), hint="give the kernel a working folder inside the "
+                            "project (or none: the project root)")
+
+
 def refuse_linked_products(config: Config, would_run: list[TaskInfo]) -> None:
     """Refuse a task that would run whose product lies where a committed symbolic link
     leading outside the project points (``products/plots -> ~/.ssh``), or whose product is
@@ -225,7 +244,10 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
         # the review closure of what would run: its sources, the spec, env file, hooks, clients,
         # executor and every project module they import (services.review.targets)
         sources = [t.source_file for t in would_run if t.source_file]
-        targets = [t.path for t in review_targets(config, sources, overrides=_overrides(options))]
+        refuse_kernel_options(config, would_run)
+        folders = [t.kernel_folder for t in would_run if t.kernel_folder is not None]
+        targets = [t.path for t in review_targets(config, sources, overrides=_overrides(options),
+                                                  kernel_folders=folders)]
         refuse_unreviewable(config, would_run, targets)
         refuse_linked_products(config, would_run)
         require_approved(config, targets or sources)

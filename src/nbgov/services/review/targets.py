@@ -294,7 +294,8 @@ def unreviewable(config: Config, overrides: dict[str, Any] | None = None) -> lis
 
 
 def review_targets(config: Config, sources: list[Path] | None = None, functions: bool = False,
-                   overrides: dict[str, Any] | None = None, problems: list[str] | None = None) -> list[Target]:
+                   overrides: dict[str, Any] | None = None, problems: list[str] | None = None,
+                   kernel_folders: Iterable[Path] = ()) -> list[Target]:
     """The review closure of the project's pipeline, in path order.
 
     Args:
@@ -306,6 +307,8 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
         functions: also every function task's module, whatever ``sources`` says.
         overrides: ``--env`` values, for placeholders in the spec's paths.
         problems: receives what cannot be reviewed (see :func:`unreviewable`).
+        kernel_folders: the working folders the loaded tasks that would run give their kernels
+            (a build's gate: a factory's ``cwd`` too); every module importable there is a target.
 
     Returns:
         One :class:`Target` per file inside the project (none when there is no pipeline spec).
@@ -326,18 +329,19 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
     problems = [] if problems is None else problems
     # the folders first on a kernel's import path: its working folder (the root, or a task's
     # papermill `cwd`), a task's source folder, the spec's folder (docs/security.md, R4)
-    kernel_folders = dict.fromkeys([root, spec_path.parent, *(p.parent for p in start if p.suffix in _PYTHON)])
+    folders = dict.fromkeys([root, spec_path.parent, *(p.parent for p in start if p.suffix in _PYTHON),
+                             *(f for f in map(Path.resolve, map(Path, kernel_folders)) if f.is_relative_to(root))])
     for spec in [spec_path, *(sibling_specs(spec_path) if sources is None else [])]:
         resolve = Resolver(spec, _env_file(spec), root, overrides)
         named += _spec_start(spec.resolve(), root, wanted, _find, start, spec != spec_path, functions, resolve,
-                             kernel_folders)
+                             folders)
         problems += resolve.problems
     for dotted, why in named:
         module = _module_path(dotted, [spec_path.parent, root], _find)
         if _in_project(module, root):  # named explicitly: wherever it is in the project
             for path in [module, *_packages(module.resolve(), root)]:  # type: ignore[union-attr]
                 start.setdefault(path.resolve(), why)  # type: ignore[union-attr]
-    importable = _importable(kernel_folders, root, problems)
+    importable = _importable(folders, root, problems)
     closure = _close(start, root, spec_path.parent, _find, problems)
     if more := {p: why for p, why in importable.items() if p not in closure}:  # and what they import
         closure = _close({**closure, **more}, root, spec_path.parent, _find, problems)
