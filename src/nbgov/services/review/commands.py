@@ -92,6 +92,8 @@ def _arguments(words: list[str | None], folder: str | None, found: FileScan) -> 
             if word.startswith("-c"):
                 return [value]
             found.names.update((value, f"{value}.__main__"))
+            if word.startswith("-m"):
+                _module_arguments(words[i + (1 if word == "-m" else 0) + 1:], folder, found)
             return []
         if word.startswith("-"):
             i += 2 if word in _VALUED else 1
@@ -99,3 +101,19 @@ def _arguments(words: list[str | None], folder: str | None, found: FileScan) -> 
         found.runs.append(f"{folder}/{word}" if folder and not word.startswith("/") else word)
         return []
     return []
+
+
+#: Arguments of ``-m MODULE`` that name a file a runner module runs (papermill, nbconvert,
+#: jupytext, IPython, runpy take a notebook or script by its path).
+_RUNNABLE = (".ipynb", ".py", ".ipy")
+
+
+def _module_arguments(words: list[str | None], folder: str | None, found: FileScan) -> None:
+    """``python -m MODULE ARGS``: MODULE may run any file ARGS name (``-m papermill sub.ipynb
+    out.ipynb``), so a literal notebook or script is a run and a computed word the conservative
+    rule (R4; sound over clever: ``-m pip install NAME`` sweeps too)."""
+    for word in words:
+        if word is None:
+            found.why.append(COMPUTED_FILE)
+        elif not word.startswith("-") and word.endswith(_RUNNABLE):
+            found.runs.append(f"{folder}/{word}" if folder and not word.startswith("/") else word)

@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 
 from nbgov.adapters import ipython_source
-from nbgov.services.review import commands, magics, notebook_runs, syspath
+from nbgov.services.review import commands, magics, notebook_runs, references, syspath
 from nbgov.services.review.scanned import (
     CHDIR,
     COMPUTED_FILE,
@@ -177,6 +177,9 @@ _BY_NAME = ("get_loader", "find_loader", "find_module", "load_extension", "_gcd_
 _IMP_LOAD = ("pathname", 2)
 _LOADERS = ("import_module", "find_spec", "__import__", "run_module", *_RESOLVERS, *_FILE_RUNNERS, *_BY_NAME,
             *_BINARY_LOADERS, *_FOLDER_LOADERS)
+#: Calls that run a file or module: a reference to one the scan does not see called gets the
+#: conservative rule (:mod:`.references`).
+_RUNNERS = frozenset({*_FILE_RUNNERS, "run_module", "exec_module", "import_module", "__import__"})
 #: IPython's calls that run a magic (what its input transformer writes for ``x = %run f.py``).
 _MAGIC_CALLS = ("run_line_magic", "run_cell_magic", "magic")
 
@@ -285,6 +288,8 @@ def _names(tree: ast.AST, package: str, found: FileScan) -> None:
     a call to ``os.chdir`` (or ``chdir``) and a change of a package's ``__path__``."""
     aliases = _aliases(tree)
     readers = notebook_runs.readers(tree)
+    if references.unfollowed(tree, _RUNNERS, aliases):  # partial(pm.execute_notebook, ...), getattr
+        found.why.append(COMPUTED_FILE)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.names.update(alias.name for alias in node.names)
@@ -312,6 +317,7 @@ def _names(tree: ast.AST, package: str, found: FileScan) -> None:
         elif (value := _literal(node)) and value.startswith("module://"):
             # matplotlib.use("module://pkg.backend") (or rcParams, MPLBACKEND) imports it by name
             found.names.add(value[len("module://"):])
+    notebook_runs.finish(readers, found)
     found.names.update(name.rsplit(".", i)[0] for name in list(found.names) for i in range(1, name.count(".") + 1))
 
 
