@@ -35,6 +35,14 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
         raise ParameterError("--repository names where a cluster's workers fetch the build's commit: this build "
                              "runs here", hint="add --cluster ADDRESS, or --commit SHA to build a commit fetched "
                                                "from the repository")
+    if governed(options.require_approved, config.env_settings(options.environment)):
+        # R4: no bytecode in the project folder is read (a forged timestamp __pycache__ file,
+        # git-ignored, left by another job): this process, the kernel template (started after
+        # this, with this environment), kernels, forked workers and script tasks keep bytecode in
+        # the user's cache, the project's compiled files there dropped first
+        from nbgov.adapters.engines.checkout import private_bytecode
+
+        private_bytecode(config.root)
     if cluster is not None:
         from nbgov.services.build.cluster import cluster_build  # (Dask, when asked for)
 
