@@ -1,6 +1,8 @@
 """What a governed build runs besides the reviewed files themselves (docs/security.md, R4;
 tenth attack round): no bytecode in the project folder is read (01, 11: a forged timestamp
-``__pycache__`` file, git-ignored and untracked, beside an approved module)."""
+``__pycache__`` file, git-ignored and untracked, beside an approved module); the nbconvert
+options of a task as loaded (06: a ``location:`` factory's ``template_file``) are gated as the
+spec's are."""
 
 from __future__ import annotations
 
@@ -65,3 +67,50 @@ def test_a_governed_build_reads_no_bytecode_in_the_project(project, nbgov, git, 
     assert mine and all(project.resolve() not in p.resolve().parents for p in mine), mine
     # the installed packages' bytecode stays in the cache for the next build
     assert any(cache.glob("nbgov/pycache/**/site-packages/**/*.pyc"))
+
+
+NBCONVERT_FACTORY = """from pathlib import Path
+from ploomber import DAG
+from ploomber.products import File
+from ploomber.tasks import NotebookRunner
+
+
+def make():
+    dag = DAG()
+    NotebookRunner(Path("nb.ipynb"), File("products/nb.html"), dag=dag, name="nb",
+                   nbconvert_export_kwargs=KWARGS)
+    return dag
+"""
+TEMPLATE = '{%% extends "lab/index.html.j2" %%}{%% block header %%}{{ super() }}<!--%s-->{%% endblock header %%}\n'
+
+
+def test_a_factory_built_tasks_nbconvert_template_is_gated(project, nbgov, git, bob):
+    """06: a `location:` factory gives its NotebookRunner `nbconvert_export_kwargs={"template_file":
+    "tpl/report.html.j2"}` (unsandboxed Jinja, rendered in nbgov's process). The build's gate
+    reads the options from the loaded task: the template edited after approval is refused by
+    name before anything runs; once approved it renders; an option nbgov cannot review
+    (`config`) is refused, naming the task."""
+    factory = NBCONVERT_FACTORY.replace("KWARGS", '{"template_file": "tpl/report.html.j2"}')
+    _project(project, "location: factory.make\n", {"factory.py": factory, "tpl/report.html.j2": TEMPLATE % "one"})
+    write_nb(project / "nb.ipynb", notebook("upstream = None\nproduct = None", "x = 1"))
+    _approve_all(nbgov, git, bob, "nb.ipynb", "tpl/report.html.j2")
+    (project / "tpl/report.html.j2").write_text(TEMPLATE % "edited")
+    git("commit", "-qam", "edit the template")
+    refused = nbgov("build", "--environment", "prod", "-q")
+    assert refused.code == 1, refused.err
+    assert "tpl/report.html.j2: stale" in refused.err or "tpl/report.html.j2: unreviewed" in refused.err, refused.err
+    assert not (project / "products" / "nb.html").exists(), "nothing may run before the gate"
+
+    assert nbgov("review", "approve", "tpl/report.html.j2", "--reviewer", bob, "-m", "ok").code == 0
+    built = nbgov("build", "--environment", "prod", "-q")
+    assert built.code == 0, built.err[-2000:]
+    assert "<!--edited-->" in (project / "products" / "nb.html").read_text()
+
+    (project / "factory.py").write_text(NBCONVERT_FACTORY.replace("KWARGS", '{"config": {}}'))
+    assert nbgov("review", "approve", "factory.py", "--reviewer", bob, "-m", "ok").code == 0
+    (project / "products" / "nb.html").unlink()
+    unreviewable = nbgov("build", "--environment", "prod", "-q", "--force")
+    assert unreviewable.code == 1, unreviewable.err
+    assert "`nbconvert_export_kwargs` of task nb (as loaded): `config` is not an option nbgov can review" \
+        in unreviewable.err, unreviewable.err
+    assert not (project / "products" / "nb.html").exists()
