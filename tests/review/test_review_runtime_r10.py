@@ -2,12 +2,13 @@
 tenth attack round): no bytecode in the project folder is read (01, 11: a forged timestamp
 ``__pycache__`` file, git-ignored and untracked, beside an approved module); the nbconvert
 options of a task as loaded (06: a ``location:`` factory's ``template_file``) are gated as the
-spec's are."""
+spec's are; a script task's folder holds only its script (10: a shared temp folder)."""
 
 from __future__ import annotations
 
 import importlib._bootstrap_external as bootstrap
 import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -114,3 +115,32 @@ def test_a_factory_built_tasks_nbconvert_template_is_gated(project, nbgov, git, 
     assert "`nbconvert_export_kwargs` of task nb (as loaded): `config` is not an option nbgov can review" \
         in unreviewable.err, unreviewable.err
     assert not (project / "products" / "nb.html").exists()
+
+
+SCRIPT_SPEC = "tasks:\n  - source: jobs/run.py\n    class: ScriptRunner\n    product: products/out.txt\n"
+SCRIPT = """# %% tags=["parameters"]
+upstream = None
+product = None
+
+# %%
+import json, os, sys
+open(product, "w").write(json.dumps([json.__file__, sys.path[0], oct(os.stat(sys.path[0]).st_mode & 0o777)]))
+"""
+
+
+def test_a_script_task_runs_from_a_private_temporary_folder(project, nbgov, git, bob, tmp_path):
+    """10: ScriptRunner runs `python TMP/tmpX.py`, its temporary folder first on sys.path: a
+    json.py another user left in the shared $TMPDIR must not shadow the standard library in the
+    reviewed script. The folder is the build's own (0700, not $TMPDIR), gone after the build."""
+    _project(project, SCRIPT_SPEC, {"jobs/run.py": SCRIPT})
+    _approve_all(nbgov, git, bob)
+    shared = tmp_path / "shared-tmp"
+    shared.mkdir()
+    marker = tmp_path / "planted-ran"
+    (shared / "json.py").write_text(f"open({str(marker)!r}, 'w').write('pwned')\n")
+    built = nbgov("build", "--environment", "prod", "-q", env={"TMPDIR": str(shared)})
+    assert built.code == 0, built.err[-2000:]
+    module, folder, mode = json.loads((project / "products" / "out.txt").read_text())
+    assert not marker.exists() and not module.startswith(str(shared)), module
+    assert Path(folder).parent == shared and Path(folder).name.startswith("nbgov-build-"), folder
+    assert mode == "0o700" and not Path(folder).exists()
