@@ -30,7 +30,7 @@ from nbgov.core.identity import injected_cells
 from nbgov.core.localfiles import ignore_in_project
 from nbgov.core.lock import build_lock
 from nbgov.core.params import check_task_param_names
-from nbgov.services.build.gate import refuse_kernel_options
+from nbgov.services.build.gate import loaded_nbconvert, refuse_kernel_options
 from nbgov.services.build.run import capture_evidence
 from nbgov.services.pipeline.data import plain_env_values
 from nbgov.services.pipeline.plan import write_plan
@@ -58,11 +58,12 @@ def on_render(dag) -> None:
         if gate_required(config):
             would_run = [t for t in tasks if t.outdated]
             refuse_kernel_options(config, would_run)  # as `nbgov build`: only options it can review
+            converted = loaded_nbconvert(config, would_run)  # a factory's template_file too
             sources = [t.source_file for t in would_run if t.source_file]
             folders = [t.kernel_folder for t in would_run if t.kernel_folder is not None]
             if sources:  # the review closure of what would run (services.review.targets)
-                require_approved(config, [t.path for t in review_targets(config, sources, kernel_folders=folders)]
-                                 or sources)
+                require_approved(config, [t.path for t in review_targets(config, sources, kernel_folders=folders,
+                                                                         nbconvert=converted)] or sources)
         _close(dag, "KILLED")  # a DAG rendered again before its last build closed
 
         lock = build_lock(config.root)

@@ -48,6 +48,8 @@ class TaskInfo:
             (absolute; None: the build's own), read from the loaded task (R4).
         kernel_refused: ``(key, why)`` for each of its ``executor_params`` a governed build
             refuses (:mod:`nbgov.adapters.ploomber.kernel_options`).
+        converters: ``(nbconvert_export_kwargs, exporter class as module.Name or None)`` of each
+            product nbconvert writes, read from the loaded task (a factory's too; R4).
     """
 
     name: str
@@ -67,6 +69,7 @@ class TaskInfo:
     relations: dict[str, str] = field(default_factory=dict)
     kernel_folder: Path | None = None
     kernel_refused: tuple[tuple[str, str], ...] = ()
+    converters: tuple[tuple[dict[str, Any], str | None], ...] = ()
 
     def __post_init__(self) -> None:
         # defaults for infos built from plain data (fast paths): the same rules as describe_dag
@@ -128,8 +131,23 @@ def describe_dag(dag: Any, root: Path | None = None,
             function=function, group=groups.get(task.name), client=kinds.client_uri(task),
             evidence=evidence, record=record_file(task.name, folder), relations=relations,
             kernel_folder=kernel.folder if kernel else None, kernel_refused=kernel.refused if kernel else (),
+            converters=_converters(task),
         ))
     return infos, Path(root)
+
+
+def _converters(task: Any) -> tuple[tuple[dict[str, Any], str | None], ...]:
+    """What a notebook task hands nbconvert, as loaded (``NotebookRunner._converter``: one
+    NotebookConverter, or one per notebook product): its export options and the exporter class
+    by dotted name. A factory sets them in Python, where the spec's review cannot read them."""
+    found = getattr(task, "_converter", None)
+    out = []
+    for converter in found if isinstance(found, list) else [found] if found is not None else []:
+        kwargs = getattr(converter, "_nbconvert_export_kwargs", None)
+        exporter = getattr(converter, "_exporter", None)
+        name = f"{exporter.__module__}.{exporter.__qualname__}" if isinstance(exporter, type) else None
+        out.append((dict(kwargs) if isinstance(kwargs, dict) else {"?": kwargs} if kwargs else {}, name))
+    return tuple(out)
 
 
 def _products(task: Any, single_key: str) -> tuple[dict[str, Path], dict[str, str]]:

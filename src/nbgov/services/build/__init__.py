@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from nbgov.core.config import Config
 from nbgov.core.errors import ConfigError, Location, ParameterError
+from nbgov.core.privatetmp import private_tempdir
 from nbgov.services.build.fastpath import noop_build
 from nbgov.services.build.load import executor_params, load_pipeline, select_tasks
 from nbgov.services.build.options import LOCAL, BuildOptions, BuildSummary, TaskSummary
@@ -35,6 +36,14 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
         raise ParameterError("--repository names where a cluster's workers fetch the build's commit: this build "
                              "runs here", hint="add --cluster ADDRESS, or --commit SHA to build a commit fetched "
                                                "from the repository")
+    if governed(options.require_approved, config.env_settings(options.environment)):
+        # R4: no bytecode in the project folder is read (a forged timestamp __pycache__ file,
+        # git-ignored, left by another job): this process, the kernel template (started after
+        # this, with this environment), kernels, forked workers and script tasks keep bytecode in
+        # the user's cache, the project's compiled files there dropped first
+        from nbgov.adapters.engines.checkout import private_bytecode
+
+        private_bytecode(config.root)
     if cluster is not None:
         from nbgov.services.build.cluster import cluster_build  # (Dask, when asked for)
 
@@ -46,7 +55,10 @@ def build(config: Config, options: BuildOptions) -> BuildSummary:
     # the run's modules (recorder, executor, kernels: ~0.2 s of imports) stay off the no-op path
     from nbgov.services.build.run import project_locked, run_locally, send_earlier_runs, warm_kernels
 
-    with project_locked(config, options), warm_kernels(config):
+    # a script task runs from a temporary folder first on its sys.path: a private one
+    # (core.privatetmp), entered after the kernel template started (its socket stays where it was:
+    # a deeper folder could pass the length a unix socket's path may have)
+    with project_locked(config, options), warm_kernels(config), private_tempdir():
         synced = send_earlier_runs(config, options)
         return run_locally(config, options, env_settings, started, synced)
 

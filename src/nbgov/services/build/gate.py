@@ -23,6 +23,7 @@ from nbgov.services.build.options import BuildOptions
 from nbgov.services.build.trust import distrusted, governed
 from nbgov.services.pipeline.plan import pipeline_secrets, source_version, write_plan
 from nbgov.services.recording.confined import outside_link
+from nbgov.services.review.nbconvert_files import NbconvertInputs, exporter_name, nbconvert_inputs
 from nbgov.services.review.state import require_approved
 from nbgov.services.review.targets import render_targets, review_targets
 
@@ -174,6 +175,29 @@ def refuse_kernel_options(config: Config, would_run: list[TaskInfo]) -> None:
                             "project (or none: the project root)")
 
 
+def loaded_nbconvert(config: Config, would_run: list[TaskInfo]) -> NbconvertInputs:
+    """What the loaded tasks that would run hand nbconvert (``nbconvert_export_kwargs``, the
+    exporter class; a ``location:`` factory's too, which the spec's review cannot read), screened
+    as the spec's (:mod:`nbgov.services.review.nbconvert_files`): template files to approve,
+    dotted names to follow; an option that cannot be reviewed is refused (R4)."""
+    found = NbconvertInputs()
+    root, spec_folder = config.root.resolve(), config.pipeline_path.resolve().parent
+    for t in would_run:
+        for kwargs, exporter in t.converters:
+            # as loaded, placeholders are rendered already: values are taken as they are
+            got = nbconvert_inputs(kwargs, f"{t.name} (as loaded)", root, spec_folder, lambda value, _what: value)
+            for path, why in got.files.items():
+                found.files.setdefault(path, why)
+            dotted, unfollowed = exporter_name(exporter, f"{t.name} (as loaded)")
+            found.dotted += got.dotted + dotted
+            found.problems += got.problems + unfollowed
+    if found.problems:
+        more = f" (and {len(found.problems) - 1} more)" if len(found.problems) > 1 else ""
+        raise GateError(found.problems[0] + more, Location(config.pipeline_path),
+                        hint="a governed build runs nothing unreviewed: `nbgov review status` lists what it covers")
+    return found
+
+
 def refuse_linked_products(config: Config, would_run: list[TaskInfo]) -> None:
     """Refuse a task that would run whose product lies where a committed symbolic link
     leading outside the project points (``products/plots -> ~/.ssh``), or whose product is
@@ -245,9 +269,10 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
         # executor and every project module they import (services.review.targets)
         sources = [t.source_file for t in would_run if t.source_file]
         refuse_kernel_options(config, would_run)
+        converted = loaded_nbconvert(config, would_run)  # a factory's template_file too
         folders = [t.kernel_folder for t in would_run if t.kernel_folder is not None]
         targets = [t.path for t in review_targets(config, sources, overrides=_overrides(options),
-                                                  kernel_folders=folders)]
+                                                  kernel_folders=folders, nbconvert=converted)]
         refuse_unreviewable(config, would_run, targets)
         refuse_linked_products(config, would_run)
         require_approved(config, targets or sources)

@@ -41,7 +41,7 @@ from nbgov.core.config import Config
 from nbgov.core.errors import PipelineError
 from nbgov.services.review import imports_scan, shadows
 from nbgov.services.review.folders import in_environment, sweep
-from nbgov.services.review.nbconvert_files import exporter_name, nbconvert_inputs
+from nbgov.services.review.nbconvert_files import NbconvertInputs, exporter_name, nbconvert_inputs
 from nbgov.services.review.placeholders import Resolver, dotted_values, resolved_meta
 from nbgov.services.review.placeholders import dotted as _dotted
 from nbgov.services.review.scanned import ANY_FILE
@@ -295,7 +295,7 @@ def unreviewable(config: Config, overrides: dict[str, Any] | None = None) -> lis
 
 def review_targets(config: Config, sources: list[Path] | None = None, functions: bool = False,
                    overrides: dict[str, Any] | None = None, problems: list[str] | None = None,
-                   kernel_folders: Iterable[Path] = ()) -> list[Target]:
+                   kernel_folders: Iterable[Path] = (), nbconvert: NbconvertInputs | None = None) -> list[Target]:
     """The review closure of the project's pipeline, in path order.
 
     Args:
@@ -309,6 +309,8 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
         problems: receives what cannot be reviewed (see :func:`unreviewable`).
         kernel_folders: the working folders the loaded tasks that would run give their kernels
             (a build's gate: a factory's ``cwd`` too); every module importable there is a target.
+        nbconvert: what the loaded tasks that would run hand nbconvert (a build's gate: a
+            factory's options too): its files are targets, its dotted names followed.
 
     Returns:
         One :class:`Target` per file inside the project (none when there is no pipeline spec).
@@ -326,6 +328,10 @@ def review_targets(config: Config, sources: list[Path] | None = None, functions:
         if _in_project(source, root):
             start.setdefault(source, "source of a task that would run")
     named: list[tuple[str, str]] = []  # (dotted, why)
+    if nbconvert is not None:  # rendered in nbgov's process (Jinja: code), imported there
+        for path, why in nbconvert.files.items():
+            start.setdefault(path, why)
+        named += nbconvert.dotted
     problems = [] if problems is None else problems
     # the folders first on a kernel's import path: its working folder (the root, or a task's
     # papermill `cwd`), a task's source folder, the spec's folder (docs/security.md, R4)
