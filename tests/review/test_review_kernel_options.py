@@ -61,7 +61,10 @@ def test_resources_are_refused_by_a_governed_build_and_dropped_by_any_other(proj
     """01: `resources.metadata.path` (nbclient's kernel folder) with `start_timeout: 0` (the pool
     gives up, papermill starts the kernel): a governed build refuses the task, naming the key
     and why, before anything runs; an ungoverned build drops the key with a warning and the
-    kernel starts in the build's folder, importing the root's helper, never .hid's."""
+    kernel starts in the build's folder, importing the root's helper, never .hid's. (That build
+    gives the kernel time to answer: with `start_timeout: 0` a kernel papermill starts must
+    answer at once, which a loaded machine does not; the pool-miss path itself is
+    test_a_pool_miss_starts_the_kernel_without_the_options_the_pool_never_gives.)"""
     _project(project, RESOURCES)
     _approve_all(nbgov, git, bob)
     refused = nbgov("build", "--environment", "prod", "-q")
@@ -70,6 +73,8 @@ def test_resources_are_refused_by_a_governed_build_and_dropped_by_any_other(proj
     assert "hint: remove `resources`" in refused.err
     assert not (project / "products" / "nb.txt").exists(), "nothing may run before the gate"
 
+    spec = project / "pipeline.yaml"
+    spec.write_text(spec.read_text().replace("start_timeout: 0", "start_timeout: 120"))
     plain = nbgov("build", "-q", env={"NBGOV_WARM_KERNELS": "1"})
     assert plain.code == 0, plain.err[-2000:]
     assert "warning: task nb: executor_params.resources ignored" in plain.err, plain.err
