@@ -10,6 +10,7 @@ import importlib._bootstrap_external as bootstrap
 import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,13 @@ def _forge_timestamp_pyc(module: Path, source: str) -> Path:
     """A timestamp .pyc of ``source`` beside ``module`` whose header repeats the module's mtime
     and size: Python takes it for the module's own compiled file."""
     st = module.stat()
-    pyc = Path(importlib.util.cache_from_source(str(module)))
+    # beside the module, whatever bytecode prefix an earlier in-process build left in this
+    # test process (sys.pycache_prefix is process-wide)
+    prefix, sys.pycache_prefix = sys.pycache_prefix, None
+    try:
+        pyc = Path(importlib.util.cache_from_source(str(module)))
+    finally:
+        sys.pycache_prefix = prefix
     pyc.parent.mkdir(exist_ok=True)
     code = compile(source, str(module), "exec")
     pyc.write_bytes(bootstrap._code_to_timestamp_pyc(code, int(st.st_mtime), st.st_size))
