@@ -30,14 +30,13 @@ from nbgov.core.identity import injected_cells
 from nbgov.core.localfiles import ignore_in_project
 from nbgov.core.lock import build_lock
 from nbgov.core.params import check_task_param_names
-from nbgov.services.build.gate import loaded_nbconvert, refuse_kernel_options
+from nbgov.services.build.gate import loaded_closure
 from nbgov.services.build.run import capture_evidence
 from nbgov.services.pipeline.data import plain_env_values
 from nbgov.services.pipeline.plan import write_plan
 from nbgov.services.recording.recorder import Recorder
 from nbgov.services.recording.sync import sync_journals
 from nbgov.services.review.state import gate_required, require_approved
-from nbgov.services.review.targets import review_targets
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +56,9 @@ def on_render(dag) -> None:
         refuse_unreviewable_code(config, tasks)
         if gate_required(config):
             would_run = [t for t in tasks if t.outdated]
-            refuse_kernel_options(config, would_run)  # as `nbgov build`: only options it can review
-            converted = loaded_nbconvert(config, would_run)  # a factory's template_file too
             sources = [t.source_file for t in would_run if t.source_file]
-            folders = [t.kernel_folder for t in would_run if t.kernel_folder is not None]
-            if sources:  # the review closure of what would run (services.review.targets)
-                require_approved(config, [t.path for t in review_targets(config, sources, kernel_folders=folders,
-                                                                         nbconvert=converted)] or sources)
+            if sources:  # the review closure of what would run, as `nbgov build` gates it
+                require_approved(config, loaded_closure(config, would_run) or sources)
         _close(dag, "KILLED")  # a DAG rendered again before its last build closed
 
         lock = build_lock(config.root)

@@ -268,15 +268,23 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
         # the review closure of what would run: its sources, the spec, env file, hooks, clients,
         # executor and every project module they import (services.review.targets)
         sources = [t.source_file for t in would_run if t.source_file]
-        refuse_kernel_options(config, would_run)
-        converted = loaded_nbconvert(config, would_run)  # a factory's template_file too
-        folders = [t.kernel_folder for t in would_run if t.kernel_folder is not None]
-        targets = [t.path for t in review_targets(config, sources, overrides=_overrides(options),
-                                                  kernel_folders=folders, nbconvert=converted)]
+        targets = loaded_closure(config, would_run, _overrides(options))
         refuse_unreviewable(config, would_run, targets)
         refuse_linked_products(config, would_run)
         require_approved(config, targets or sources)
     return selection, infos, check, would_run
+
+
+def loaded_closure(config: Config, would_run: list[TaskInfo], overrides: Any = None) -> list[Path]:
+    """The review targets of the tasks that would run, as loaded (their sources, kernel folders
+    and nbconvert options, a factory's too), after refusing kernel options nbgov cannot review:
+    one path for ``nbgov build``'s gate and the ``on_render`` hook's."""
+    refuse_kernel_options(config, would_run)
+    converted = loaded_nbconvert(config, would_run)  # a factory's template_file too
+    sources = [t.source_file for t in would_run if t.source_file]
+    folders = [t.kernel_folder for t in would_run if t.kernel_folder is not None]
+    return [t.path for t in review_targets(config, sources, overrides=overrides, kernel_folders=folders,
+                                           nbconvert=converted)]
 
 
 def content_check(config: Config, infos: list[TaskInfo], env: dict[str, Any] | None = None,
