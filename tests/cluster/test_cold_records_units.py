@@ -63,10 +63,13 @@ def test_upstream_runs_come_from_the_drivers_records_and_from_upstream_outcomes(
 
 
 def test_handed_upstream_runs_take_plain_strings_only():
-    ok = {UPSTREAM_RUNS_VAR: json.dumps({"a": ["r1", "k1"], "b": [None, None], "c": [1, "k"], "d": "r"})}
+    ok = {HAND_BACK_VAR: "1",
+          UPSTREAM_RUNS_VAR: json.dumps({"a": ["r1", "k1"], "b": [None, None], "c": [1, "k"], "d": "r"})}
     assert handed_upstream_runs(ok) == {"a": ("r1", "k1"), "b": (None, None)}
-    assert handed_upstream_runs({UPSTREAM_RUNS_VAR: "not json"}) == {}
+    assert handed_upstream_runs({HAND_BACK_VAR: "1", UPSTREAM_RUNS_VAR: "not json"}) == {}
     assert handed_upstream_runs({}) == {}
+    # a variable left in a user's shell (no cold cluster subprocess) names no upstream run
+    assert handed_upstream_runs({UPSTREAM_RUNS_VAR: ok[UPSTREAM_RUNS_VAR]}) == {}
 
 
 # a stand-in for `nbgov build --json`: says the two variables it got, and hands a record back

@@ -97,7 +97,11 @@ def read_record(path: str | Path) -> LineageRecord | None:
 
 def handed_upstream_runs(environ: Mapping[str, str] = os.environ) -> dict[str, tuple[str | None, str | None]]:
     """Upstream task -> (run id, run key) a cluster driver named in :data:`UPSTREAM_RUNS_VAR`
-    ({} when unset or not that shape: lineage then names what this checkout's records say)."""
+    ({} when unset or not that shape: lineage then names what this checkout's records say).
+    Honoured only in a cold task's subprocess, which its driver also asks for its records
+    (:data:`HAND_BACK_VAR`): a variable left in a user's shell names no upstream run."""
+    if not environ.get(HAND_BACK_VAR):
+        return {}
     try:
         data = json.loads(environ.get(UPSTREAM_RUNS_VAR) or "{}")
     except ValueError:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from nbgov.adapters.ploomber import TaskInfo
 from nbgov.core.digest import file_digest
@@ -106,8 +107,10 @@ def _keep(pipeline, info: TaskInfo, outcome, data: dict) -> str | None:
         record = LineageRecord.from_dict(data)
     except (ValueError, TypeError) as exc:
         return f"its lineage record cannot be read: {exc}"
-    if record.task != info.name or (outcome.run_id and record.run_id and record.run_id != outcome.run_id):
+    if record.task != info.name or not outcome.run_id or record.run_id != outcome.run_id:
         return "the lineage record it handed back is not its run's"
+    if outcome.outcome != "ran" and record.outcome == "succeeded":
+        return f"it reported {outcome.outcome} with a record of a successful run"
     if record.outcome == "succeeded":
         if not pipeline.has_file_client:
             # the products stayed in the worker's checkout: this folder cannot vouch for them
@@ -117,13 +120,17 @@ def _keep(pipeline, info: TaskInfo, outcome, data: dict) -> str | None:
             pipeline.download_products(info.name)
         except Exception as exc:  # noqa: BLE001 - storage unreachable, object gone: said, not raised
             return f"its products could not be downloaded from storage: {type(exc).__name__}: {str(exc)[:200]}"
-        for key, product in (record.products or {}).items():
-            path = info.products.get(key)
-            # the executed notebook is not an input of any task (and its recorded digest is of
-            # nbgov's masked copy): only the data products vouch for the record
-            if not isinstance(product, dict) or product.get("digest") is None or path == info.notebook_product:
+        recorded = record.products or {}
+        for key, path in info.products.items():
+            # every data product of the driver's task (the executed notebook is no task's input,
+            # and its recorded digest is of nbgov's masked copy), at the driver's own path
+            if path == info.notebook_product:
                 continue
-            if path is None or not path.is_file() or file_digest(path) != product["digest"]:
+            product = recorded.get(key)
+            if not isinstance(product, dict) or not product.get("digest") \
+                    or Path(str(product.get("path") or "")).name != path.name:
+                return f"its lineage record does not vouch for its product {key!r}"
+            if not path.is_file() or file_digest(path) != product["digest"]:
                 return (f"its product {product.get('path') or key} in storage is not the one its run made "
                         "(overwritten since?)")
     write_record(record, info.record)
