@@ -74,6 +74,22 @@ def _no_tracking_uri_leaks(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
 
 
+@pytest.fixture(autouse=True)
+def _no_bytecode_prefix_leaks(monkeypatch):
+    """Whatever bytecode settings an in-process governed build made (services.build sets
+    ``sys.pycache_prefix`` and ``PYTHONPYCACHEPREFIX`` for the rest of its process, and lifts
+    ``PYTHONDONTWRITEBYTECODE``) are undone after the test: a later test's ``nbgov`` subprocess
+    in the same worker must start as a user's shell would (an ungoverned build there read the
+    prefix, not a forged ``__pycache__`` file it was meant to load)."""
+    for name in ("PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE"):
+        original = os.environ.get(name)
+        monkeypatch.setenv(name, original or "")  # records the original state for teardown
+        if original is None:
+            monkeypatch.delenv(name)
+    monkeypatch.setattr(sys, "pycache_prefix", sys.pycache_prefix)
+    monkeypatch.setattr(sys, "dont_write_bytecode", sys.dont_write_bytecode)
+
+
 
 # -- the example project, built once per session and shared -------------------------------------
 #: What makes the repository's example project (copied from the working tree).
