@@ -190,3 +190,42 @@ def test_sources_or_a_commit_that_cannot_be_had_are_refused(world, tmp_path: Pat
     finally:
         git(root, "remote", "add", "origin", str(origin))
         git(root, "fetch", "-q", "origin")
+
+
+def test_a_killed_tasks_run_is_sent_by_the_next_task_on_its_machine(world, tmp_path: Path):
+    """An exported task SIGKILLed mid-run (the OOM killer, a lost pod) cannot send its journal,
+    and its checkout has no other owner: the engine's retry on the same machine sends it (the run
+    is closed as killed in the store, not left RUNNING: J2), removes that checkout, then runs."""
+    import os
+    import signal
+    import time
+
+    root, origin, env, _ = world
+    commit = git(root, "rev-parse", "HEAD").strip()
+    folder, worker_env = _worker(tmp_path, "w", env, "killed")
+    build = ["--build-id", "kill-1", "--commit", commit, "--repository", str(origin)]
+    opened = run(["nbgov", "open-build", "kill-1", *build[2:]], folder, worker_env)
+    assert opened.returncode == 0, opened.stderr[-2000:]
+    checkouts = tmp_path / "cache-w" / "sources"
+
+    def started() -> bool:
+        return any("task_started" in p.read_text() for p in checkouts.glob("*/checkouts/*/.nbgov/journal/*.jsonl"))
+
+    proc = subprocess.Popen(["nbgov", "build", "a", "-q", *build], cwd=folder, env=worker_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not started() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, f"the task ended before it could be killed: {proc.stderr.read()[-2000:]}"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (left,) = checkouts.glob("*/checkouts/*")
+
+    uri = env["MLFLOW_TRACKING_URI"]
+    retry = run(["nbgov", "build", "a", "-q", *build], folder, worker_env, timeout=600)
+    assert retry.returncode == 0, retry.stderr[-3000:]
+    runs = [r for r in mlflow_runs(uri, "tiny") if r.data.tags.get("nbgov.task") == "a"
+            and r.data.tags.get("nbgov.build_id") == "kill-1"]
+    assert sorted(r.info.status for r in runs) == ["FINISHED", "KILLED"], [(r.info.status, r.data.tags) for r in runs]
+    assert f"sent what a killed task left in {left}" in retry.stderr, retry.stderr[-2000:]
+    assert not left.exists() and not any(checkouts.glob("*/checkouts/*"))

@@ -16,7 +16,11 @@ pytestmark = pytest.mark.integration
 PARENT = ("import os, json\nfrom pathlib import Path\n"
           "parent = Path(f'/proc/{os.getppid()}/cmdline').read_bytes().replace(b'\\0', b' ').decode()\n"
           "Path(product['data']).parent.mkdir(parents=True, exist_ok=True)\n"
-          "Path(product['data']).write_text(json.dumps({'forked': '_forkserver' in parent, 'pid': os.getpid()}))")
+          "from ipykernel.connect import get_connection_file\n"
+          "info = json.loads(Path(get_connection_file()).read_text())\n"
+          "Path(product['data']).write_text(json.dumps({'forked': '_forkserver' in parent, 'pid': os.getpid(),\n"
+          "    'transport': info['transport'], 'ip': info['ip'],\n"
+          "    'mode': oct(os.stat(os.path.dirname(info['ip'])).st_mode & 0o777)}))")
 
 
 def _project(root: Path, n: int, toml: str = "") -> Path:
@@ -51,13 +55,27 @@ def test_build_tasks_run_on_kernels_forked_from_the_template(git_repo: Path, job
     assert all(k["forked"] for k in kernels), kernels
     assert len({k["pid"] for k in kernels}) == 3
     assert "warm kernels" not in proc.stderr  # no fallback was needed
+    _on_private_sockets(kernels)
+
+
+def _on_private_sockets(kernels: list[dict]) -> None:
+    """Each kernel listened on Unix sockets of its own in one 0700 folder, gone after the build: no
+    TCP port another process could take between its choice and the kernel's bind (a fault
+    campaign's build printed a heartbeat traceback, "Address already in use")."""
+    assert {k["transport"] for k in kernels} == {"ipc"}, kernels
+    assert len({k["ip"] for k in kernels}) == len(kernels)
+    folders = {Path(k["ip"]).parent for k in kernels}
+    assert len(folders) == 1 and {k["mode"] for k in kernels} == {"0o700"}, kernels
+    assert not folders.pop().exists()
 
 
 def test_preload_false_starts_kernels_normally(git_repo: Path):
     root = _project(git_repo, 2, "[execution]\npreload = false\n")
     proc = run_cli(root, "build", "-q")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert not any(k["forked"] for k in _kernels(root, 2))
+    kernels = _kernels(root, 2)
+    assert not any(k["forked"] for k in kernels)
+    _on_private_sockets(kernels)
 
 
 def test_example_outputs_are_the_same_with_and_without_preload(tmp_path: Path):

@@ -33,6 +33,10 @@ from nbgov.adapters.kernels.papermill_engine import prestart_engine
 _IPYKERNEL_ARGS = ["--HistoryManager.hist_file=:memory:"]
 
 _active: KernelPool | None = None
+#: The 0700 folder of the kernels' Unix sockets while a :func:`kernel_pool` block runs.
+_sockets: str | None = None
+#: Longer socket paths than this fall back to TCP (a Unix socket's path has ~107 bytes at most).
+_MAX_SOCKET_PATH = 90
 
 
 class KernelPool:
@@ -117,7 +121,7 @@ class KernelPool:
         be launched (papermill will say why)."""
         from jupyter_client.manager import AsyncKernelManager
 
-        km = AsyncKernelManager(kernel_name=kernel_name)
+        km = AsyncKernelManager(kernel_name=kernel_name, **_transport())
         try:
             args = list(_IPYKERNEL_ARGS) if km.ipykernel else []
             _run(km.start_kernel(extra_arguments=args, cwd=cwd))
@@ -133,6 +137,23 @@ class KernelPool:
         if spare is not None:
             _shutdown(spare[1])
         self._reap(wait=True)
+
+
+def _transport() -> dict[str, str]:
+    """How the next kernel is reached: Unix sockets in the pool's private folder (``ipc``), else
+    jupyter_client's default (TCP on 127.0.0.1).
+
+    TCP ports are picked by binding port 0 and closing it again, so any process may take one
+    before the kernel binds it: on a busy machine (a build's own HTTP connections to the tracking
+    server take ephemeral ports too) the kernel then printed a heartbeat traceback or died at
+    start. A socket path in a folder only this user can open is never taken by another process,
+    and only this user can connect to it."""
+    if _sockets is None:
+        return {}
+    import uuid
+
+    ip = os.path.join(_sockets, uuid.uuid4().hex[:12])
+    return {"transport": "ipc", "ip": ip} if len(ip) + 3 <= _MAX_SOCKET_PATH else {}
 
 
 def _run(awaitable: Any) -> Any:
@@ -268,7 +289,7 @@ def kernel_pool(ahead: bool = True) -> Iterator[KernelPool]:
     :func:`active_pool`).
     """
     global _active
-    with warm_kernels():
+    with warm_kernels(), _socket_folder():
         from papermill.engines import papermill_engines
 
         default = papermill_engines.get_engine(None)
@@ -280,6 +301,35 @@ def kernel_pool(ahead: bool = True) -> Iterator[KernelPool]:
             papermill_engines.register(None, default)
             pool, _active = _active, previous
             pool.close()
+
+
+@contextlib.contextmanager
+def _socket_folder() -> Iterator[None]:
+    """A new 0700 folder for the block's kernel sockets (see :func:`_transport`), shared with the
+    workers forked in the block, removed at its end; an enclosing block's folder is kept."""
+    global _sockets
+    if _sockets is not None:
+        yield
+        return
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="nbgov-k-", dir=_short_tmp())
+    _sockets = folder
+    try:
+        yield
+    finally:
+        _sockets = None
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _short_tmp() -> str | None:
+    """Where the socket folder goes: the temporary folder (a build's private one, see
+    core.privatetmp, is a folder in it), or /tmp when that path is too long for sockets."""
+    import tempfile
+
+    base = tempfile.gettempdir()
+    return base if len(base) <= 50 or not os.path.isdir("/tmp") else "/tmp"
 
 
 def active_pool() -> KernelPool | None:

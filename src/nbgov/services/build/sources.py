@@ -22,6 +22,7 @@ from nbgov.adapters.engines.fetch import drop_checkout, fetch_checkout
 from nbgov.core.config import load_config
 from nbgov.core.errors import Location, NbgovError
 from nbgov.core.journal import open_journals
+from nbgov.core.lock import LockHeldError
 
 
 def _declares_file_client(spec: Path) -> bool | None:
@@ -59,6 +60,7 @@ def fetched_project(repository: str, commit: str, needs_files: bool = True, buil
             products in the checkout (exit 2).
     """
     root = fetch_checkout(repository, commit, build=build)
+    send_what_killed_tasks_left(root)
     keep = False
     try:
         config = load_config(root)
@@ -84,3 +86,50 @@ def fetched_project(repository: str, commit: str, needs_files: bool = True, buil
                   f"(`nbgov sync --project {root}` sends them)", file=sys.stderr, flush=True)
         else:
             drop_checkout(root)
+
+
+def send_what_killed_tasks_left(root: Path) -> int:
+    """Send the journals a killed task left in the other checkouts of ``root``'s source cache
+    (J2, J5 in docs/journal.md: its writer gone, its run must not stay RUNNING in the store),
+    then remove each checkout left with nothing unsent; returns how many were sent. A task killed
+    for real (SIGKILL, the OOM killer) cannot do it at its end, and its checkout has no other
+    owner: the next task on this machine does it. A checkout whose journals are still written is
+    left alone (the lock of a live writer: :meth:`~nbgov.core.journal.Journal.claim`), and one
+    whose store cannot be reached stays for the next task (said, with the command that sends it)."""
+    sent = 0
+    for other in sorted(root.parent.iterdir()) if root.parent.is_dir() else []:
+        if other == root or not other.is_dir():
+            continue
+        try:
+            journals = open_journals(other)
+        except OSError:
+            continue
+        if not journals or not all(_orphaned(j) for j in journals):
+            continue  # a task still running there (or one that never journaled: nothing to send)
+        from nbgov.services.recording.sync import sync  # (the store's client: only when needed)
+
+        try:
+            report = sync(load_config(other), wait=False)
+        except LockHeldError:
+            continue  # another task is sending it now
+        except Exception as exc:  # noqa: BLE001 - a store down, a damaged journal: the next task tries again
+            print(f"nbgov: could not send what a killed task left in {other} ({exc}); "
+                  f"`nbgov sync --project {other}` sends it", file=sys.stderr, flush=True)
+            continue
+        if report.error:
+            print(f"nbgov: could not send what a killed task left in {other} ({report.error}); "
+                  f"`nbgov sync --project {other}` sends it", file=sys.stderr, flush=True)
+            continue
+        sent += report.runs_sent
+        print(f"nbgov: sent what a killed task left in {other}", file=sys.stderr, flush=True)
+        if not open_journals(other):
+            drop_checkout(other)
+    return sent
+
+
+def _orphaned(journal) -> bool:
+    """Whether nobody writes ``journal`` (its lock taken and given back at once)."""
+    if not journal.claim():
+        return False
+    journal.release()
+    return True
