@@ -124,6 +124,33 @@ def test_a_forged_pycache_file_is_never_loaded_on_a_worker(repo, monkeypatch, tm
     assert [p.name for p in (root / "__pycache__").iterdir()] == [f"mod.{sys.implementation.cache_tag}.pyc"]
 
 
+def test_a_version_reached_through_a_link_compiles_its_own_sources(monkeypatch, tmp_path):
+    """Eleventh fault hunt, 05: Python files bytecode under the path it imports through. A project
+    built through a link (a CI workspace ``current -> v1``, then ``-> v2``) whose two versions of a
+    module have the same mtime and size: v2's build compiles v2's source, not v1's entries kept
+    under the link's path."""
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    versions = []
+    for name, who in (("v1", "OLD"), ("v2", "NEW")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "helper.py").write_text(f"WHO = '{who}'\n")  # same size
+        os.utime(tmp_path / name / "helper.py", (1_700_000_000, 1_700_000_000))  # same mtime
+        versions.append(tmp_path / name)
+    link = tmp_path / "current"
+    seen = []
+    for version in versions:
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(version)
+        monkeypatch.setattr(sys, "pycache_prefix", None)
+        prefix = warm.private_bytecode(link)
+        seen.append(subprocess.run([sys.executable, "-c", "import helper; print(helper.WHO)"], text=True,
+                                   capture_output=True, env={**os.environ, "PYTHONPYCACHEPREFIX": str(prefix),
+                                                             "PYTHONPATH": str(link)}).stdout.strip())
+    assert seen == ["OLD", "NEW"]
+
+
 # -- 3. excluded / ignored packages ------------------------------------------------------------------
 
 def test_a_package_hidden_by_info_exclude_is_refused(repo):

@@ -346,11 +346,15 @@ def private_bytecode(root: str | Path) -> Path:
     The checkout's compiled files in that folder are dropped first (compiled again from the
     sources of this project version: one compiled from another version whose source had the
     same mtime and size is never loaded). Returns the folder."""
-    root = Path(root).resolve()
+    given = Path(os.path.abspath(root))
+    root = given.resolve()
     prefix = Path(sys.pycache_prefix).resolve() if sys.pycache_prefix else None
     if prefix is None or prefix.is_relative_to(root):
         prefix = _bytecode_folder(root)
-    shutil.rmtree(prefix / root.relative_to(root.anchor), ignore_errors=True)
+    # Python files bytecode under the path it imports through: the resolved one, and the one
+    # given when it passes a link (a CI workspace link naming this version now, another before)
+    for path in {root, given}:
+        shutil.rmtree(prefix / path.relative_to(path.anchor), ignore_errors=True)
     sys.pycache_prefix = str(prefix)
     os.environ["PYTHONPYCACHEPREFIX"] = str(prefix)
     # written there (only there): else every kernel would compile every module it imports
