@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks.projects import git_init, pipeline_project
 from benchmarks.runner import BIN, alternate, row, timed_command
 
-TARGETS = {"linear": 0.4, "parallel": 0.5, "noop": 0.05}
+TARGETS = {"linear": 0.4, "parallel": 0.3, "noop": 0.05}  # issue 28 raised parallel (from 0.5)
 
 
 def _projects(base: Path, n: int, linear: bool, parallel: bool) -> dict[str, Path]:

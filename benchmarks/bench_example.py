@@ -23,7 +23,7 @@ from benchmarks.projects import git_init
 from benchmarks.runner import BIN, alternate, row, timed_command
 
 REPO = Path(__file__).resolve().parents[1]
-TARGET = 0.25
+TARGET = 0.15  # issue 28 raised it (from 0.25)
 HOOKS = ("on_render:", "on_finish:", "on_failure:")
 
 

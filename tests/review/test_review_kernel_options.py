@@ -221,3 +221,31 @@ def test_allowed_keys_keep_their_values(tmp_path: Path):
     assert [k for k, _ in screen({"engine_name": "embedded", "log_output": "yes", "parameters": {}}).refused] == [
         "engine_name", "log_output", "parameters"]
     assert json.dumps(screen({"cwd": {"a": 1}}).refused[0][0]) == '"cwd"'
+
+
+def test_review_gate_and_status_name_a_refused_option_of_the_spec(project, nbgov, git, bob):
+    """CI fails where the production build would: ``nbgov review gate`` refuses a spec whose
+    notebook task gives its kernel a key a governed build refuses (approved or not), and ``review
+    status`` warns; allowed keys, a placeholder's value and a script task's params pass."""
+    _project(project, RESOURCES.replace("tasks:\n", "tasks:\n  - source: s.py\n    class: ScriptRunner\n"
+                                        "    product: products/s.txt\n    executor_params: {anything: 1}\n")
+             + "    papermill_params:\n      extra_arguments: ['--IPKernelApp.exec_files=[\"x.py\"]']\n",
+             {"s.py": "# script\n"})
+    _approve_all(nbgov, git, bob)
+    gate = nbgov("review", "gate")
+    assert gate.code == 1, gate.out + gate.err
+    refused = [line for line in gate.err.splitlines() if "is refused by a governed build" in line]
+    assert len(refused) == 2, gate.err
+    assert any("`executor_params.resources` of task nb.ipynb" in line for line in refused), refused
+    assert any("`papermill_params.extra_arguments` of task nb.ipynb" in line for line in refused), refused
+    assert "Traceback" not in gate.err
+    status = nbgov("review", "status")
+    assert sum("warning:" in line and "refused by a governed build" in line for line in status.err.splitlines()) == 2
+
+    (project / "pipeline.yaml").write_text(
+        "tasks:\n  - source: nb.ipynb\n    product: {nb: products/nb.ipynb, data: products/nb.txt}\n"
+        "    executor_params: {log_output: true, start_timeout: '{{t}}'}\n")
+    (project / "env.yaml").write_text("t: 60\n")
+    _approve_all(nbgov, git, bob)
+    fine = nbgov("review", "gate")
+    assert fine.code == 0, fine.err

@@ -27,6 +27,7 @@ Two kinds of rules:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -86,8 +87,15 @@ RULES: list[tuple[str, str]] = [
     ("password assigned",
      r"(?i:(?<![\w-])[a-z0-9_-]*(?:" + _PW_NAMES + r")[\"']?\s*[:=]\s*)(?![\"'\s])(?P<v>[^\s\"',;)}\]]{4,})"),
 ]  # fmt: skip
-_COMPILED = [(kind, re.compile(pattern)) for kind, pattern in RULES]
-_SCAN = re.compile("|".join(f"(?P<g{i}>{re.sub(r'[(][?]P<(v|u|kw)>', '(', p)})" for i, (_, p) in enumerate(RULES)))
+
+
+@functools.cache
+def _compiled() -> tuple[re.Pattern, list[tuple[str, re.Pattern]]]:
+    """(one pattern for any rule, each rule's own): compiled at the first text that may hold a
+    secret, not at import (~20 ms, which every nbgov command paid through core.errors)."""
+    scan = re.compile("|".join(f"(?P<g{i}>{re.sub(r'[(][?]P<(v|u|kw)>', '(', p)})" for i, (_, p) in enumerate(RULES)))
+    return scan, [(kind, re.compile(pattern)) for kind, pattern in RULES]
+
 
 #: A cheap test before the regexes: every value rule holds one of these (lower-cased).
 HINTS = (
@@ -227,9 +235,9 @@ def scan(text: str, *, code: bool = False, known: KnownValues | None = None) -> 
     if not text:
         return
     selected: list[Finding] = []
-    if may_hold_secrets(text) and _SCAN.search(text):
+    if may_hold_secrets(text) and (rules := _compiled())[0].search(text):
         found: list[Finding] = []
-        for kind, pattern in _COMPILED:
+        for kind, pattern in rules[1]:
             for m in pattern.finditer(text):
                 hit = _accept(kind, m, text, code)
                 if hit is not None:

@@ -30,7 +30,6 @@ from nbgov.core.plan import relative
 from nbgov.services.build.options import BuildOptions, BuildSummary, TaskSummary
 from nbgov.services.build.trust import committed, distrusted
 from nbgov.services.pipeline.plan import plan_path, plan_tasks, source_version
-from nbgov.services.recording.sync import pending_runs
 
 #: Task kinds that never run (their product is made outside the pipeline): no record, ever.
 NEVER_RUN_KINDS = ("link", "input")
@@ -160,7 +159,8 @@ def noop_build(config: Config, options: BuildOptions, started: float, governed: 
     build that joins a shared build, or finds runs waiting in the journal, always takes it; a
     governed one too when a task would not be trusted fresh (:mod:`.trust`, J10) or git tracks
     the cached plan (it came with the commit)."""
-    if options.build_id is not None or pending_runs(config) or open_journals(config.root):
+    # (a run waiting to be sent is in an open journal: no need to read them here)
+    if options.build_id is not None or open_journals(config.root):
         return None
     summary = noop_summary(config, options.force, options.tasks, options.jobs, options.env, options.params, started)
     if summary is not None and governed:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from nbgov.adapters.git import tracked
-from nbgov.adapters.mlflow.stores import missing_runs
 from nbgov.core.config import Config
 from nbgov.core.lineage import read_record
 
@@ -80,7 +79,10 @@ def distrusted(config: Config, infos: list, skip_kinds: tuple[str, ...] = ()) ->
 
 
 def _missing(uri: str, run_ids: list[str]) -> list[str] | None:
-    """:func:`missing_runs` for any number of runs (it checks 50 per call over HTTP)."""
+    """:func:`~nbgov.adapters.mlflow.stores.missing_runs` for any number of runs (it checks 50
+    per call over HTTP)."""
+    from nbgov.adapters.mlflow.stores import missing_runs  # (http.client: off the no-op path)
+
     gone: list[str] = []
     for start in range(0, len(run_ids), 50):
         part = missing_runs(uri, run_ids[start:start + 50])

@@ -287,10 +287,13 @@ def render_targets(config: Config, overrides: dict[str, Any] | None = None,
 
 def unreviewable(config: Config, overrides: dict[str, Any] | None = None) -> list[str]:
     """What the spec names but the closure cannot review (one line each): a placeholder that does
-    not resolve statically, a task source outside the project (or a symlink leaving it)."""
+    not resolve statically, a task source outside the project (or a symlink leaving it), a kernel
+    option a governed build refuses (:mod:`nbgov.services.review.spec_kernels`)."""
+    from nbgov.services.review.spec_kernels import refused_kernel_options
+
     problems: list[str] = []
     review_targets(config, overrides=overrides, problems=problems)
-    return problems
+    return problems + refused_kernel_options(config)
 
 
 def review_targets(config: Config, sources: list[Path] | None = None, functions: bool = False,
