@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 
+from nbgov.adapters.engines.checkout import drop_bytecode_beside, private_bytecode
 from nbgov.adapters.kernels.template import start_for_project, stop_template
 from nbgov.adapters.notebooks import read_notebook
 from nbgov.adapters.ploomber import describe_dag, rendering_for_build
@@ -55,10 +56,15 @@ def on_render(dag) -> None:
 
         refuse_unreviewable_code(config, tasks)
         if gate_required(config):
+            # as `nbgov build` does (R4): this process, the kernel template and kernels keep
+            # bytecode outside the project (what Ploomber imported to render ran before this hook)
+            private_bytecode(config.root)
             would_run = [t for t in tasks if t.outdated]
             sources = [t.source_file for t in would_run if t.source_file]
             if sources:  # the review closure of what would run, as `nbgov build` gates it
-                require_approved(config, loaded_closure(config, would_run) or sources)
+                targets = loaded_closure(config, would_run) or sources
+                require_approved(config, targets)
+                drop_bytecode_beside(config.root, targets)
         _close(dag, "KILLED")  # a DAG rendered again before its last build closed
 
         lock = build_lock(config.root)

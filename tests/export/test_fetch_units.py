@@ -140,3 +140,60 @@ def test_a_failed_fetch_is_remembered_for_the_builds_other_tasks(tmp_path: Path,
     fetch.drop_checkout(good)
     markers = sorted(m.name for m in (cache / "sources").glob("*/failed/*.json"))
     assert markers == [f"{commit}-{hashlib.sha256(b'b2').hexdigest()[:16]}.json"]  # b1's forgotten, b2's kept
+
+
+def test_a_killed_tasks_journal_goes_only_to_its_own_store_and_sent_means_sent(tmp_path: Path, monkeypatch, capsys):
+    """Twelfth attack round, 06: the next task on a worker sends a dead checkout's journal only
+    when its runs belong to the store this task records in (a staging run is not sent to
+    production), and says "sent" only when the store took everything."""
+    from nbgov.core.journal import Journal, journal_folder
+    from nbgov.services.build import sources
+    from nbgov.services.recording import sync as sync_module
+
+    checkouts = tmp_path / "checkouts"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+    def checkout(name: str, store: str | None) -> Path:
+        folder = checkouts / name
+        folder.mkdir(parents=True)
+        (folder / "nbgov.toml").write_text(f'experiment = "x"\ntracking_uri = "{store or "http://127.0.0.1:7"}"\n')
+        if store is not None or name == "old":
+            journal = Journal(journal_folder(folder), f"{name}-1")
+            journal.hold()
+            fields = {"store": store} if store is not None else {}
+            journal.append("build_opened", key="k", **fields)
+            journal.release()  # its writer is gone
+        return folder
+
+    new = checkout("new", None)
+    staging = checkout("staging", "http://127.0.0.1:8001")
+    old = checkout("old", None)  # an older nbgov's journal: no store named
+    (new / "nbgov.toml").write_text('experiment = "x"\ntracking_uri = "http://user:pw@127.0.0.1:8002"\n')
+    same = checkout("same", "http://127.0.0.1:8002")  # credentials are never written in a journal
+    synced, reports = [], [sync_module.SyncReport(failed=[("same-1", "RESOURCE_DOES_NOT_EXIST")]),
+                           sync_module.SyncReport(runs_sent=1)]
+
+    def fake_sync(config, wait=60, resend=False, say=None):
+        synced.append(config.root.name)
+        report = reports.pop(0)
+        if not report.failed:
+            for path in journal_folder(config.root).glob("*.jsonl"):
+                path.unlink()
+        return report
+
+    monkeypatch.setattr(sync_module, "sync", fake_sync)
+    dropped = []
+    monkeypatch.setattr(sources, "drop_checkout", dropped.append)
+
+    assert sources.send_what_killed_tasks_left(new) == 0
+    err = capsys.readouterr().err
+    assert synced == ["same"] and dropped == []
+    assert f"left what a killed task left in {staging}: its runs belong to http://127.0.0.1:8001" in err
+    assert f"left what a killed task left in {old}: its runs belong to an unnamed store" in err
+    assert f"could not send what a killed task left in {same} (same-1: RESOURCE_DOES_NOT_EXIST)" in err
+    assert "sent what a killed task left" not in err.replace("could not send what", "")
+    assert "pw" not in err
+
+    assert sources.send_what_killed_tasks_left(new) == 1
+    assert f"nbgov: sent what a killed task left in {same}" in capsys.readouterr().err
+    assert synced == ["same", "same"] and dropped == [same]

@@ -362,3 +362,43 @@ def private_bytecode(root: str | Path) -> Path:
     sys.dont_write_bytecode = False
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     return prefix
+
+
+def drop_bytecode_beside(root: str | Path, modules: list[str | Path]) -> list[Path]:
+    """Remove the compiled files git does not track in the ``__pycache__`` beside each of
+    ``modules`` (Python files of the checkout at ``root``); return them.
+
+    :func:`private_bytecode` covers every Python that inherits the build's environment; a child
+    an approved step starts with ``-E``/``-I`` or an ``env=`` of its own does not, and would load
+    a forged timestamp ``.pyc`` left beside a reviewed module (twelfth attack round, 02). With
+    none there, it compiles the reviewed source. Only what git does not track is removed (a
+    tracked file is part of the reviewed commit, never silently changed)."""
+    root = Path(root).resolve()
+    found = []
+    for module in modules:
+        path = Path(root, module)
+        if path.suffix != ".py":
+            continue
+        cache = path.parent / "__pycache__"
+        if cache.is_dir() and not cache.is_symlink():
+            found += [p for p in cache.glob(f"{path.stem}.*.pyc") if p.is_file() or p.is_symlink()]
+    if not found:
+        return []
+    from nbgov.adapters.git import tracked
+
+    known = tracked(root, *(p.relative_to(root).as_posix() for p in found)) or set()
+    dropped = []
+    for pyc in found:
+        if pyc.relative_to(root).as_posix() not in known:
+            try:
+                pyc.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                from nbgov.core.errors import GateError, Location
+
+                raise GateError(f"cannot remove {pyc} ({exc.strerror}): a compiled file git does not track "
+                                "beside a reviewed module could run instead of it", Location(pyc),
+                                hint="delete the project's __pycache__ folders (or make them writable)") from None
+            dropped.append(pyc)
+    return dropped

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from nbgov.adapters.engines.checkout import drop_bytecode_beside
 from nbgov.adapters.git import committed_links
 from nbgov.adapters.ploomber import Pipeline, TaskInfo
 from nbgov.core.config import Config
@@ -272,6 +273,8 @@ def gate(config: Config, options: BuildOptions, pipeline: Pipeline, env_settings
         refuse_unreviewable(config, would_run, targets)
         refuse_linked_products(config, would_run)
         require_approved(config, targets or sources)
+        # a Python that drops the build's environment (-E, env=) reads __pycache__ beside them
+        drop_bytecode_beside(config.root, targets or sources)
     return selection, infos, check, would_run
 
 

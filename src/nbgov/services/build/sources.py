@@ -97,6 +97,7 @@ def send_what_killed_tasks_left(root: Path) -> int:
     left alone (the lock of a live writer: :meth:`~nbgov.core.journal.Journal.claim`), and one
     whose store cannot be reached stays for the next task (said, with the command that sends it)."""
     sent = 0
+    store = None
     for other in sorted(root.parent.iterdir()) if root.parent.is_dir() else []:
         if other == root or not other.is_dir():
             continue
@@ -106,18 +107,29 @@ def send_what_killed_tasks_left(root: Path) -> int:
             continue
         if not journals or not all(_orphaned(j) for j in journals):
             continue  # a task still running there (or one that never journaled: nothing to send)
+        from nbgov.core.redact import safe_uri
         from nbgov.services.recording.sync import sync  # (the store's client: only when needed)
 
+        # only to the store its runs were recorded for: a staging task's journal is not sent by
+        # a task recording in production (the other store would refuse it, or worse take it)
+        store = store or safe_uri(load_config(root).resolved_tracking_uri())
+        theirs = {_journal_store(j) for j in journals}
+        if theirs != {store}:
+            named = ", ".join(sorted(s or "an unnamed store (an older nbgov)" for s in theirs))
+            print(f"nbgov: left what a killed task left in {other}: its runs belong to {named}, this task "
+                  f"records in {store} (a task recording there sends them, or `nbgov sync --project {other}` "
+                  "with that store)", file=sys.stderr, flush=True)
+            continue
         try:
             report = sync(load_config(other), wait=False)
         except LockHeldError:
             continue  # another task is sending it now
         except Exception as exc:  # noqa: BLE001 - a store down, a damaged journal: the next task tries again
-            print(f"nbgov: could not send what a killed task left in {other} ({exc}); "
-                  f"`nbgov sync --project {other}` sends it", file=sys.stderr, flush=True)
-            continue
-        if report.error:
-            print(f"nbgov: could not send what a killed task left in {other} ({report.error}); "
+            report, why = None, str(exc)
+        else:
+            why = _unsent(report)
+        if why:
+            print(f"nbgov: could not send what a killed task left in {other} ({why}); "
                   f"`nbgov sync --project {other}` sends it", file=sys.stderr, flush=True)
             continue
         sent += report.runs_sent
@@ -125,6 +137,27 @@ def send_what_killed_tasks_left(root: Path) -> int:
         if not open_journals(other):
             drop_checkout(other)
     return sent
+
+
+def _journal_store(journal) -> str | None:
+    """The tracking store a journal's runs were recorded for (its ``build_opened`` event)."""
+    for event in journal.events():
+        if event.get("event") == "build_opened":
+            return event.get("store") if isinstance(event.get("store"), str) else None
+    return None
+
+
+def _unsent(report) -> str | None:
+    """Why a sync did not send everything (None: all sent, nothing refused or set aside)."""
+    if report.error:
+        return report.error
+    if report.failed:
+        return "; ".join(f"{j}: {said}" for j, said in report.failed)
+    if report.quarantined or report.refused:
+        return "; ".join(f"{j}: {why}" for j, why in {**report.quarantined, **report.refused}.items())
+    if report.pending:
+        return f"{report.pending} run(s) still not in the store"
+    return None
 
 
 def _orphaned(journal) -> bool:

@@ -137,8 +137,10 @@ class Recorder:
         tags = {"nbgov.kind": "build", "nbgov.build_id": self.build_id, "nbgov.runner": self.runner,
                 "nbgov.pipeline": self.config.pipeline, "nbgov.git_commit": str(git["commit"]),
                 "nbgov.git_dirty": str(git["dirty"])}
+        # store: which tracking store the journal's runs belong to (credentials left out), for a
+        # sender that is not this build (services.build.sources: the next task on a worker)
         event = self._append("build_opened", key=self._parent_key, joined=self.joined, pid=os.getpid(),
-                             host=socket.gethostname(),
+                             host=socket.gethostname(), store=safe_uri(self.tracker.uri),
                              name=f"build {datetime.now(UTC):%Y-%m-%d %H:%M:%S}",
                              start_ms=int(time.time() * 1000), tags=tags)
         # the store is checked and written by the upload process, on the other core; the build
