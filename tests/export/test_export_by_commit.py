@@ -229,3 +229,47 @@ def test_a_killed_tasks_run_is_sent_by_the_next_task_on_its_machine(world, tmp_p
     assert sorted(r.info.status for r in runs) == ["FINISHED", "KILLED"], [(r.info.status, r.data.tags) for r in runs]
     assert f"sent what a killed task left in {left}" in retry.stderr, retry.stderr[-2000:]
     assert not left.exists() and not any(checkouts.glob("*/checkouts/*"))
+
+
+def test_a_commit_that_tracks_a_journal_and_a_lock_folder_blocks_no_task(world, tmp_path: Path):
+    """Round-12 03 (J4, J8): a PR commit tracks ``.nbgov/journal/x.jsonl`` and a folder
+    ``x.lock/`` (``git add -f``). Its task did not keep its checkout for them (they are not this
+    machine's), and a checkout of it left in the source cache (an older nbgov kept it) fails no
+    later task of the machine: it is nobody's record, neither locked, sent nor removed."""
+    root, origin, env, _ = world
+    good = git(root, "rev-parse", "HEAD").strip()
+    pr = tmp_path / "pr"
+    subprocess.run(["git", "clone", "-q", str(origin), str(pr)], check=True)
+    git(pr, "config", "user.name", "Mallory")
+    git(pr, "config", "user.email", "m@example.com")
+    journal = pr / ".nbgov" / "journal"
+    (journal / "x.lock").mkdir(parents=True)
+    (journal / "x.lock" / "keep").write_text("")
+    (journal / "x.jsonl").write_text('{"not":"a record"}\n')
+    git(pr, "add", "-f", ".nbgov")
+    git(pr, "commit", "-qm", "an innocuous-looking change")
+    bad = git(pr, "rev-parse", "HEAD").strip()
+    git(pr, "push", "-q", "origin", "HEAD:refs/heads/pr-12")
+    folder, worker_env = _worker(tmp_path, "w", env, "planted")
+    checkouts = tmp_path / "cache-w" / "sources"
+
+    opened = run(["nbgov", "open-build", "pr-1", "--commit", bad, "--repository", str(origin)], folder, worker_env)
+    assert opened.returncode == 0, opened.stderr[-2000:]
+    assert "kept the task's checkout" not in opened.stderr
+    assert not any(checkouts.glob("*/checkouts/*"))
+
+    (cache,) = checkouts.iterdir()
+    leaked = cache / "checkouts" / "leaked"
+    subprocess.run(["git", "clone", "-q", str(origin), str(leaked)], check=True)
+    git(leaked, "checkout", "-q", bad)
+    build = ["--commit", good, "--repository", str(origin)]
+    for argv in (["open-build", "planted-1", *build], ["build", "a", "-q", "--build-id", "planted-1", *build],
+                 ["close-build", "planted-1", *build]):
+        proc = run(["nbgov", *argv], folder, worker_env, timeout=600)
+        assert proc.returncode == 0, f"{argv[0]}: {proc.stderr[-3000:]}"
+        assert "is a directory" not in proc.stderr and str(leaked) not in proc.stderr, proc.stderr[-2000:]
+    assert sorted(checkouts.glob("*/checkouts/*")) == [leaked]  # nothing else kept, the leaked one untouched
+    assert (leaked / ".nbgov/journal/x.lock").is_dir() and git(leaked, "status", "--porcelain") == ""
+    runs = [r for r in mlflow_runs(env["MLFLOW_TRACKING_URI"], "tiny")
+            if r.data.tags.get("nbgov.build_id") == "planted-1"]
+    assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]

@@ -31,6 +31,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import time
 import uuid
 import zlib
@@ -40,6 +41,7 @@ from typing import Any
 
 from nbgov.core.atomic import PRIVATE_FILE, private_dir
 from nbgov.core.errors import Location, NbgovError
+from nbgov.core.journal_entries import NOFOLLOW, NONBLOCK, list_journals, read_entry
 from nbgov.core.lock import same_file, try_lock
 from nbgov.core.oserrors import storage_error
 from nbgov.core.redact import redact_record
@@ -132,6 +134,7 @@ class Scan:
     torn: bool = False  # the last line is incomplete (its writer died in the middle of writing it)
     recovered: int = 0  # lines read although their newline was damaged
     size: int = 0  # bytes in the file
+    refused: str | None = None  # why the file was not read (a link, not a regular file, too large)
 
 
 class AppendLog:
@@ -153,12 +156,16 @@ class AppendLog:
         data = _line(payload)
         try:
             private_dir(self.path.parent)
-            if not self.path.exists() and self._create(data):
+            if not os.path.lexists(self.path) and self._create(data):
                 return
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+            # (never through a link, never into a FIFO or device put in the journal's place)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | NOFOLLOW | NONBLOCK, PRIVATE_FILE)
         except OSError as exc:
             raise storage_error(exc, self.path, "could not write the journal") from None
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise storage_error(OSError(errno.EINVAL, "not a regular file"), self.path,
+                                    "could not write the journal")
             if os.fstat(fd).st_mode & 0o077:
                 os.fchmod(fd, PRIVATE_FILE)  # a journal an older nbgov left world-readable
             size = os.fstat(fd).st_size
@@ -195,11 +202,12 @@ class AppendLog:
         return scan.events, scan.damaged
 
     def scan(self) -> Scan:
-        """Read the file: its readable lines, and where the damaged ones are."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return Scan([])
+        """Read the file: its readable lines, and where the damaged ones are. Only a regular
+        file of at most :data:`MAX_JOURNAL_BYTES` is read, never through a link (``refused``
+        says why another was not)."""
+        raw = read_entry(self.path)
+        if not isinstance(raw, bytes):
+            return Scan([], refused=raw)
         lines = raw.split(b"\n")
         torn_tail = bool(raw) and not raw.endswith(b"\n")
         if lines and lines[-1] == b"":
@@ -240,15 +248,18 @@ class Journal:
 
     folder: Path
     build_id: str
-    _seq: int = field(default=0, repr=False)
+    _seq: int | None = field(default=None, repr=False)  # the last seq written (read at the first append)
     _lock_fd: int | None = field(default=None, repr=False)
     _file_fd: int | None = field(default=None, repr=False)  # the writer's shared lock on the file
     #: the writing build's known secret values (its secret parameters): masked in every event
     known: KnownSecrets | None = field(default=None, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        events, _ = self.log.read()
-        self._seq = max((e.get("seq", 0) for e in events if isinstance(e.get("seq"), int)), default=0)
+    # (nothing is read when a Journal is made: listing journals reads none of them, J8)
+    def _last_seq(self) -> int:
+        if self._seq is None:
+            events, _ = self.log.read()
+            self._seq = max((e["seq"] for e in events if isinstance(e.get("seq"), int)), default=0)
+        return self._seq
 
     @property
     def path(self) -> Path:
@@ -296,21 +307,32 @@ class Journal:
 
     def claim(self) -> bool:
         """Take the lock of a journal whose writer is gone (to close or send it); False when
-        its writer still holds it (the journal is live) or it was retired meanwhile."""
+        its writer still holds it (the journal is live), it was retired meanwhile, or its lock
+        cannot be taken at all (a folder, a FIFO or an unreadable file in its place: J4, never
+        an error)."""
         if self._lock_fd is not None:
             return True
-        if not self.path.exists():
+        try:
+            return self._claim()
+        except OSError:
+            self.release()
+            return False
+
+    def _claim(self) -> bool:
+        if not os.path.lexists(self.path):
             return False
         try:
             fd = try_lock(self.lock_path, create=True)
-        except OSError:
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise  # (a folder or something else in the lock's place: not claimable)
             # a read-only journal folder: nobody can be writing it
-            fd = try_lock(self.lock_path, create=False) if self.lock_path.exists() else -1
+            fd = try_lock(self.lock_path, create=False) if os.path.lexists(self.lock_path) else -1
         if fd is None:
             return False
         if fd >= 0:
             self._lock_fd = fd
-        if not self.path.exists() or self._file_in_use():
+        if not os.path.lexists(self.path) or self._file_in_use():
             # retired by its writer between our look and our lock, or its writer is alive and
             # only its lock file was deleted
             self.release()
@@ -320,7 +342,7 @@ class Journal:
     def _file_in_use(self) -> bool:
         """Whether a writer holds its shared lock on the journal file (probe, released at once)."""
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self.path, os.O_RDONLY | NOFOLLOW | NONBLOCK)
         except OSError:
             return False
         try:
@@ -338,7 +360,7 @@ class Journal:
         if self._file_fd is not None:
             return
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self.path, os.O_RDONLY | NOFOLLOW | NONBLOCK)
         except OSError:
             return
         try:
@@ -354,7 +376,10 @@ class Journal:
             return False
         if self._file_in_use():
             return True
-        fd = try_lock(self.lock_path, create=False)
+        try:
+            fd = try_lock(self.lock_path, create=False)
+        except OSError:
+            return True  # (a lock that cannot be taken: not claimable, as if live)
         if fd is None:
             return self.lock_path.exists()
         os.close(fd)
@@ -397,11 +422,12 @@ class Journal:
         # and value, secrets in any other string (an error message, a URI) never reach the disk,
         # nor the build's known secret values (identifiers aside: core.redact.IDENTIFIER_KEYS)
         data = redact_record(data, self.known)
-        payload = {"build_id": self.build_id.rsplit(".", 1)[0], **data, "seq": self._seq + 1,
+        seq = self._last_seq() + 1
+        payload = {"build_id": self.build_id.rsplit(".", 1)[0], **data, "seq": seq,
                    "t": int(time.time() * 1000), "event": event}
         self.log.append(payload)
         self._hold_file()
-        self._seq += 1  # only once it is written: a failed write does not leave a gap
+        self._seq = seq  # only once it is written: a failed write does not leave a gap
         return payload
 
     def events(self) -> list[dict[str, Any]]:
@@ -431,17 +457,11 @@ def journal_folder(root: Path) -> Path:
 
 
 def open_journals(root: Path) -> list[Journal]:
-    """Journals of builds not yet fully sent, oldest first."""
+    """Journals of builds not yet fully sent, oldest first: regular files of a sane size only
+    (none read yet; this says nothing of whether git tracks them: use
+    :func:`nbgov.services.recording.machine.machine_journals` before reading them, J8)."""
     folder = journal_folder(root)
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in folder.glob("*.jsonl"):
-        try:
-            found.append((path.stat().st_mtime, path.name, path))
-        except FileNotFoundError:
-            continue  # retired by its writer meanwhile
-    return [Journal(folder, p.stem) for _, _, p in sorted(found)]
+    return [Journal(folder, build_id) for build_id, why in list_journals(folder) if why is None]
 
 
 #: Journals kept in ``done/`` once sent (``[tracking] keep_journals``; ``nbgov sync --resend``
@@ -460,7 +480,7 @@ def retire(journal: Journal, keep: int = KEEP_DONE) -> None:
     shutil.rmtree(journal.files, ignore_errors=True)
     if journal.held:
         journal.release(remove=True)
-    old = sorted(done.glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+    old = sorted(done.glob("*.jsonl"), key=lambda p: p.lstat().st_mtime)
     for path in old[:-keep] if keep else old:
         for extra in (path, path.with_suffix(".sent")):
             extra.unlink(missing_ok=True)
@@ -473,9 +493,9 @@ def quarantine(journal: Journal, reason: str) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     (target / f"{journal.build_id}.reason").write_text(reason + "\n", encoding="utf-8")
     for path in (journal.path, journal.folder / f"{journal.build_id}.sent"):
-        if path.exists():
+        if os.path.lexists(path):  # (a link is moved, never followed)
             os.replace(path, target / path.name)
-    if journal.files.exists():
+    if os.path.lexists(journal.files):
         os.replace(journal.files, target / journal.files.name)
     journal.release(remove=True)
     return target

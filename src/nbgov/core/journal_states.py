@@ -41,6 +41,7 @@ class JournalView:
     damaged_after: list[int] = field(default_factory=list)
     torn: bool = False
     recovered: int = 0
+    refused: str | None = None  # why its file was not read (unreadable: a link, a folder, too large)
 
     @property
     def name(self) -> str:
@@ -72,9 +73,10 @@ def examine(journal: Journal) -> JournalView:
     if not journal.claim():
         return JournalView(journal, "live")
     scan = journal.scan()
-    view = JournalView(journal, "closed", scan.events, scan.damaged, scan.damaged_after, scan.torn, scan.recovered)
+    view = JournalView(journal, "closed", scan.events, scan.damaged, scan.damaged_after, scan.torn, scan.recovered,
+                       scan.refused)
     if not scan.events:
-        view.state = "empty" if scan.size == 0 else "unreadable"
+        view.state = "empty" if scan.size == 0 and not scan.refused else "unreadable"
     elif not any(e.get("event") == "build_closed" for e in scan.events):
         view.state = "orphaned"
     return view

@@ -24,7 +24,8 @@ from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import NbgovError
 from nbgov.core.freshness import Freshness, decide
-from nbgov.core.journal import open_journals
+from nbgov.core.journal import journal_folder
+from nbgov.core.journal_entries import list_journals
 from nbgov.core.lineage import read_record
 from nbgov.core.plan import relative
 from nbgov.services.build.options import BuildOptions, BuildSummary, TaskSummary
@@ -159,8 +160,9 @@ def noop_build(config: Config, options: BuildOptions, started: float, governed: 
     build that joins a shared build, or finds runs waiting in the journal, always takes it; a
     governed one too when a task would not be trusted fresh (:mod:`.trust`, J10) or git tracks
     the cached plan (it came with the commit)."""
-    # (a run waiting to be sent is in an open journal: no need to read them here)
-    if options.build_id is not None or open_journals(config.root):
+    # (a run waiting to be sent is in an open journal: none is read here; any entry, even one
+    # git tracks or that is no regular file, takes the normal path, whose sync names it)
+    if options.build_id is not None or list_journals(journal_folder(config.root)):
         return None
     summary = noop_summary(config, options.force, options.tasks, options.jobs, options.env, options.params, started)
     if summary is not None and governed:

@@ -21,8 +21,8 @@ import yaml
 from nbgov.adapters.engines.fetch import drop_checkout, fetch_checkout
 from nbgov.core.config import load_config
 from nbgov.core.errors import Location, NbgovError
-from nbgov.core.journal import open_journals
 from nbgov.core.lock import LockHeldError
+from nbgov.services.recording.machine import machine_journals
 
 
 def _declares_file_client(spec: Path) -> bool | None:
@@ -60,9 +60,13 @@ def fetched_project(repository: str, commit: str, needs_files: bool = True, buil
             products in the checkout (exit 2).
     """
     root = fetch_checkout(repository, commit, build=build)
-    send_what_killed_tasks_left(root)
     keep = False
     try:
+        try:
+            send_what_killed_tasks_left(root)
+        except Exception as exc:  # noqa: BLE001 - another checkout's fault never fails this task (J4)
+            print(f"nbgov: could not look at what killed tasks left in {root.parent} ({_said(exc)})",
+                  file=sys.stderr, flush=True)
         config = load_config(root)
         uri = config.resolved_tracking_uri()
         if _local_store(uri):
@@ -80,7 +84,8 @@ def fetched_project(repository: str, commit: str, needs_files: bool = True, buil
     finally:
         with contextlib.suppress(Exception):  # (a damaged journal folder: kept, said below)
             keep = True
-            keep = bool(open_journals(root))
+            # (a journal that came with the commit is not this task's: J8, never a reason to keep)
+            keep = bool(machine_journals(root))
         if keep:
             print(f"nbgov: kept the task's checkout {root}: its journal holds runs the tracking store has not got "
                   f"(`nbgov sync --project {root}` sends them)", file=sys.stderr, flush=True)
@@ -95,48 +100,56 @@ def send_what_killed_tasks_left(root: Path) -> int:
     for real (SIGKILL, the OOM killer) cannot do it at its end, and its checkout has no other
     owner: the next task on this machine does it. A checkout whose journals are still written is
     left alone (the lock of a live writer: :meth:`~nbgov.core.journal.Journal.claim`), and one
-    whose store cannot be reached stays for the next task (said, with the command that sends it)."""
+    whose store cannot be reached stays for the next task (said, with the command that sends it).
+    Only this machine's journals count (J8: one git tracks came with that checkout's commit), and
+    whatever goes wrong with one checkout is said in one line and the next is looked at (J4)."""
     sent = 0
-    store = None
     for other in sorted(root.parent.iterdir()) if root.parent.is_dir() else []:
         if other == root or not other.is_dir():
             continue
         try:
-            journals = open_journals(other)
-        except OSError:
-            continue
-        if not journals or not all(_orphaned(j) for j in journals):
-            continue  # a task still running there (or one that never journaled: nothing to send)
-        from nbgov.core.redact import safe_uri
-        from nbgov.services.recording.sync import sync  # (the store's client: only when needed)
-
-        # only to the store its runs were recorded for: a staging task's journal is not sent by
-        # a task recording in production (the other store would refuse it, or worse take it)
-        store = store or safe_uri(load_config(root).resolved_tracking_uri())
-        theirs = {_journal_store(j) for j in journals}
-        if theirs != {store}:
-            named = ", ".join(sorted(s or "an unnamed store (an older nbgov)" for s in theirs))
-            print(f"nbgov: left what a killed task left in {other}: its runs belong to {named}, this task "
-                  f"records in {store} (a task recording there sends them, or `nbgov sync --project {other}` "
-                  "with that store)", file=sys.stderr, flush=True)
-            continue
-        try:
-            report = sync(load_config(other), wait=False)
-        except LockHeldError:
-            continue  # another task is sending it now
-        except Exception as exc:  # noqa: BLE001 - a store down, a damaged journal: the next task tries again
-            report, why = None, str(exc)
-        else:
-            why = _unsent(report)
-        if why:
-            print(f"nbgov: could not send what a killed task left in {other} ({why}); "
+            sent += _send_left(other, root)
+        except Exception as exc:  # noqa: BLE001 - a damaged or planted checkout: never this task's failure
+            print(f"nbgov: could not send what a killed task left in {other} ({_said(exc)}); "
                   f"`nbgov sync --project {other}` sends it", file=sys.stderr, flush=True)
-            continue
-        sent += report.runs_sent
-        print(f"nbgov: sent what a killed task left in {other}", file=sys.stderr, flush=True)
-        if not open_journals(other):
-            drop_checkout(other)
     return sent
+
+
+def _send_left(other: Path, root: Path) -> int:
+    """Send the journals of checkout ``other`` when their writers are all gone and their runs
+    belong to the store the task at ``root`` records in; the runs sent."""
+    journals = machine_journals(other)
+    if not journals or not all(_orphaned(j) for j in journals):
+        return 0  # a task still running there (or one that never journaled: nothing to send)
+    from nbgov.core.redact import safe_uri
+    from nbgov.services.recording.sync import sync  # (the store's client: only when needed)
+
+    # only to the store its runs were recorded for: a staging task's journal is not sent by a
+    # task recording in production (the other store would refuse it, or worse take it)
+    store = safe_uri(load_config(root).resolved_tracking_uri())
+    theirs = {_journal_store(j) for j in journals}
+    if theirs != {store}:
+        named = ", ".join(sorted(s or "an unnamed store (an older nbgov)" for s in theirs))
+        print(f"nbgov: left what a killed task left in {other}: its runs belong to {named}, this task "
+              f"records in {store} (a task recording there sends them, or `nbgov sync --project {other}` "
+              "with that store)", file=sys.stderr, flush=True)
+        return 0
+    try:
+        report = sync(load_config(other), wait=False)
+    except LockHeldError:
+        return 0  # another task is sending it now
+    except Exception as exc:  # noqa: BLE001 - a store down, a damaged journal: the next task tries again
+        why = _said(exc)
+    else:
+        why = _unsent(report)
+    if why:
+        print(f"nbgov: could not send what a killed task left in {other} ({why}); "
+              f"`nbgov sync --project {other}` sends it", file=sys.stderr, flush=True)
+        return 0
+    print(f"nbgov: sent what a killed task left in {other}", file=sys.stderr, flush=True)
+    if not machine_journals(other):
+        drop_checkout(other)
+    return report.runs_sent
 
 
 def _journal_store(journal) -> str | None:
@@ -160,9 +173,19 @@ def _unsent(report) -> str | None:
     return None
 
 
+def _said(exc: BaseException) -> str:
+    """An exception in one line."""
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return " ".join(str(text).split())[:300]
+
+
 def _orphaned(journal) -> bool:
-    """Whether nobody writes ``journal`` (its lock taken and given back at once)."""
-    if not journal.claim():
+    """Whether nobody writes ``journal`` (its lock taken and given back at once); False when its
+    lock cannot be taken at all (J4: a folder or a FIFO in its place is not a dead writer)."""
+    try:
+        if not journal.claim():
+            return False
+    except Exception:  # noqa: BLE001 - claim is total; whatever it raised, nothing is claimed
         return False
     journal.release()
     return True

@@ -17,7 +17,7 @@ from nbgov.adapters.mlflow.lineage_store import LineageStore
 from nbgov.core.config import Config
 from nbgov.core.errors import LineageError, TrackingError
 from nbgov.core.redact import safe_uri
-from nbgov.services.recording.sync import machine_journals
+from nbgov.services.recording.machine import machine_journals
 
 #: Runs listed per task (newest first).
 HISTORY_LIMIT = 50

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from nbgov.adapters.git import tracked
 from nbgov.adapters.mlflow.stores import missing_runs
@@ -26,11 +25,12 @@ from nbgov.adapters.mlflow.tracker import Tracker
 from nbgov.core.config import Config
 from nbgov.core.digest import file_digest
 from nbgov.core.errors import TrackingError
-from nbgov.core.journal import JOURNAL_DIR, KEEP_DONE, Journal, journal_folder, open_journals, quarantine, retire
+from nbgov.core.journal import JOURNAL_DIR, KEEP_DONE, Journal, journal_folder, quarantine, retire
 from nbgov.core.journal_states import JournalView, close_orphan, examine, send_order, set_record_aside
 from nbgov.core.lineage import LineageRecord, write_record
 from nbgov.core.localfiles import inside_project
 from nbgov.core.lock import build_lock
+from nbgov.services.recording.machine import known_journal_names, machine_journals
 from nbgov.services.recording.sender import Sender, SendState, stage_artifacts
 
 RESEND_HINT = "the tracking store no longer has runs it confirmed (restarted empty?): run `nbgov sync --resend`"
@@ -82,59 +82,6 @@ class SyncReport:
         for name, why in self.failed:
             lines.append(f"journal {name} not sent: {why}; it is kept, `nbgov sync` tries again")
         return lines
-
-
-def machine_journals(root, refused: dict[str, str] | None = None) -> list[Journal]:
-    """The open journals this machine wrote: a journal any of whose files git tracks came with
-    the checkout (a commit can add one with ``git add -f``: a CRC per line authenticates
-    nothing) and is left out, named in ``refused`` (J8). One ``git ls-files``, only when there
-    are journals, asking about the folder as named and as resolved: a committed link
-    ``.nbgov/journal -> ../products/jrnl`` (builds and syncs refuse it, ``refuse_state_links``)
-    would otherwise hide the tracked journal files behind it. A journal folder resolving
-    outside the project is nobody's record here: none of its journals is listed."""
-    journals = open_journals(root)
-    if not journals:
-        return []
-    folders = _journal_folders(Path(root))
-    if folders is None:
-        for journal in journals if refused is not None else []:
-            refused[journal.build_id] = JOURNAL_DIR.as_posix()
-        return []
-    committed = tracked(root, *folders) or set()
-    if not committed:
-        return journals
-    out = []
-    for journal in journals:
-        # (the journal file itself named first, when it is one of them; the folder itself when
-        # git tracks it as a link)
-        mine = sorted((p for p in committed if p in folders or any(_of_journal(p, journal.build_id, f)
-                                                                    for f in folders)),
-                      key=lambda p: not p.endswith(".jsonl"))
-        if mine:
-            if refused is not None:
-                refused[journal.build_id] = mine[0]
-            continue
-        out.append(journal)
-    return out
-
-
-def _journal_folders(root: Path) -> tuple[str, ...] | None:
-    """The journal folder relative to ``root``, as named and (when a link makes it differ) as
-    resolved; None when it resolves outside the project."""
-    named = JOURNAL_DIR.as_posix()
-    try:
-        real = journal_folder(root).resolve().relative_to(root.resolve()).as_posix()
-    except (ValueError, OSError, RuntimeError):
-        return None
-    return (named,) if real == named else (named, real)
-
-
-def _of_journal(path: str, build_id: str, folder: str = JOURNAL_DIR.as_posix()) -> bool:
-    """Whether the tracked file ``path`` (relative to the root) is one of journal ``build_id``'s
-    in journal folder ``folder`` (relative to the root)."""
-    rel = path[len(folder) + 1:] if path.startswith(folder + "/") else ""
-    first = rel.split("/", 1)[0]
-    return first.startswith(build_id + ".")
 
 
 def pending_runs(config: Config) -> int:
@@ -220,12 +167,24 @@ def _lost_confirmed(tracker, state: SendState) -> bool:
 
 
 def _open_views(config: Config, skip: str | None, report: SyncReport) -> list[JournalView]:
-    """Each open journal's state; the ones that need no store are dealt with here."""
+    """Each open journal's state; the ones that need no store are dealt with here. A journal
+    git tracks is only named (J8); one that is no regular file or too large is set aside
+    unread; one whose files cannot be read or moved is named: none stops another (J4)."""
     views = []
-    for journal in machine_journals(config.root, report.refused):
+    unreadable: dict[str, str] = {}
+    journals = machine_journals(config.root, report.refused, unreadable)
+    for build_id, why in unreadable.items():
+        if build_id != skip:
+            _set_aside(Journal(journal_folder(config.root), build_id), why, report)
+    for journal in journals:
         if journal.build_id == skip:
             continue
-        view = examine(journal)
+        try:
+            view = examine(journal)
+        except OSError as exc:
+            journal.release()
+            report.failed.append((journal.build_id, f"could not be read ({exc.strerror or exc})"))
+            continue
         if view.state == "live":
             report.waiting.append(journal.build_id)
             continue
@@ -236,12 +195,25 @@ def _open_views(config: Config, skip: str | None, report: SyncReport) -> list[Jo
             report.removed_empty += 1
             continue
         if view.state == "unreadable":
-            why = f"no readable record in its {journal.scan().size} bytes"
-            quarantine(journal, why)
-            report.quarantined[journal.build_id] = why
+            _set_aside(journal, view.refused or f"no readable record in its {journal.scan().size} bytes", report)
             continue
         views.append(view)
     return views
+
+
+def _set_aside(journal: Journal, why: str, report: SyncReport) -> None:
+    """Quarantine ``journal`` (its lock taken: a live writer's is left alone) with ``why``;
+    named in ``report`` whatever happens."""
+    if not journal.claim():
+        report.waiting.append(journal.build_id)
+        return
+    try:
+        quarantine(journal, why)
+    except OSError as exc:
+        journal.release()
+        report.failed.append((journal.build_id, f"{why}; could not be set aside ({exc.strerror or exc})"))
+        return
+    report.quarantined[journal.build_id] = why
 
 
 def _close(config: Config, view: JournalView, report: SyncReport) -> None:
@@ -365,9 +337,7 @@ def sweep_running(config: Config, tracker, live: list[str], report: SyncReport) 
     """No run left RUNNING: a RUNNING run of this project's builds whose journal is not live
     is either a duplicate (a create retried after its reply was lost, by an older nbgov:
     deleted, the closed copy stays) or a run whose journal was set aside (ended FAILED, named)."""
-    folder = journal_folder(config.root)
-    known = {p.stem for sub in (".", "done", "quarantine") for p in (folder / sub).glob("*.jsonl")} \
-        if folder.is_dir() else set()
+    known = known_journal_names(config.root)  # (not a journal git tracks: J8)
     builds = {name.rsplit(".", 1)[0] for name in known}
     live_builds = {name.rsplit(".", 1)[0] for name in live}
     for run in tracker.running_keyed_runs():
