@@ -384,7 +384,7 @@ def drop_bytecode_beside(root: str | Path, modules: list[str | Path]) -> list[Pa
             found += [p for p in cache.glob(f"{path.stem}.*.pyc") if p.is_file() or p.is_symlink()]
     if not found:
         return []
-    from nbgov.adapters.git import tracked
+    from nbgov.adapters.git import tracked  # (git: only when there is bytecode to ask about)
 
     known = tracked(root, *(p.relative_to(root).as_posix() for p in found)) or set()
     dropped = []
@@ -395,7 +395,7 @@ def drop_bytecode_beside(root: str | Path, modules: list[str | Path]) -> list[Pa
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                from nbgov.core.errors import GateError, Location
+                from nbgov.core.errors import GateError, Location  # (only on this rare path)
 
                 raise GateError(f"cannot remove {pyc} ({exc.strerror}): a compiled file git does not track "
                                 "beside a reviewed module could run instead of it", Location(pyc),

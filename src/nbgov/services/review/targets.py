@@ -45,6 +45,7 @@ from nbgov.services.review.nbconvert_files import NbconvertInputs, exporter_name
 from nbgov.services.review.placeholders import Resolver, dotted_values, resolved_meta
 from nbgov.services.review.placeholders import dotted as _dotted
 from nbgov.services.review.scanned import ANY_FILE
+from nbgov.services.review.spec_kernels import refused_kernel_options
 
 #: Spec keys naming Python objects by dotted path (top level, and in a task).
 SPEC_DOTTED = ("location", "on_render", "on_finish", "on_failure", "executor", "serializer", "unserializer")
@@ -289,8 +290,6 @@ def unreviewable(config: Config, overrides: dict[str, Any] | None = None) -> lis
     """What the spec names but the closure cannot review (one line each): a placeholder that does
     not resolve statically, a task source outside the project (or a symlink leaving it), a kernel
     option a governed build refuses (:mod:`nbgov.services.review.spec_kernels`)."""
-    from nbgov.services.review.spec_kernels import refused_kernel_options
-
     problems: list[str] = []
     review_targets(config, overrides=overrides, problems=problems)
     return problems + refused_kernel_options(config)
