@@ -404,3 +404,33 @@ def test_a_committed_link_to_a_file_only_the_worker_holds_is_refused(tmp_path):
     problem = checkout_problem(root, commit)
     assert problem and all(name in problem for name in ("a.py", "b.py", "c.py")), problem
     assert "ok.py" not in problem and "okdir" not in problem, problem
+
+
+def test_bytecode_beside_reviewed_modules_is_removed_or_refused(tmp_path):
+    """Thirteenth attack round, 01 and 02: an untracked ``__pycache__`` link beside a reviewed
+    module is removed (the link, not what it names); compiled files git tracks there are refused
+    (no review covers them); untracked ones are removed."""
+    from nbgov.adapters.engines.checkout import drop_bytecode_beside
+    from nbgov.core.errors import GateError
+
+    root = tmp_path / "p"
+    (root / "tools").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / "tools" / "helper.py").write_text("X = 1\n")
+    outside = tmp_path / "evil"
+    outside.mkdir()
+    forged = outside / f"helper.{sys.implementation.cache_tag}.pyc"
+    forged.write_bytes(b"forged")
+    (root / "tools" / "__pycache__").symlink_to(outside)
+    assert drop_bytecode_beside(root, ["tools/helper.py"]) == [root / "tools" / "__pycache__"]
+    assert not (root / "tools" / "__pycache__").exists() and forged.exists()
+
+    (root / "tools" / "__pycache__").mkdir()
+    own = root / "tools" / "__pycache__" / f"helper.{sys.implementation.cache_tag}.pyc"
+    own.write_bytes(b"untracked")
+    assert drop_bytecode_beside(root, ["tools/helper.py"]) == [own]
+    own.write_bytes(b"tracked")
+    subprocess.run(["git", "-C", str(root), "add", "-f", str(own)], check=True)
+    with pytest.raises(GateError, match="git tracks tools/__pycache__/helper"):
+        drop_bytecode_beside(root, ["tools/helper.py"])
+    assert own.exists()

@@ -197,3 +197,13 @@ def test_a_killed_tasks_journal_goes_only_to_its_own_store_and_sent_means_sent(t
     assert sources.send_what_killed_tasks_left(new) == 1
     assert f"nbgov: sent what a killed task left in {same}" in capsys.readouterr().err
     assert synced == ["same", "same"] and dropped == [same]
+
+    # thirteenth round, 04: its journal names this task's store, but its checkout's own settings
+    # would send it elsewhere: left, with the command that names the store
+    other_settings = checkout("settings", "http://127.0.0.1:8002")
+    (other_settings / "nbgov.toml").write_text('experiment = "x"\ntracking_uri = "http://127.0.0.1:8003"\n')
+    assert sources.send_what_killed_tasks_left(new) == 0
+    err = capsys.readouterr().err
+    assert synced == ["same", "same"]
+    assert "that checkout's settings would send them to http://127.0.0.1:8003" in err
+    assert f"MLFLOW_TRACKING_URI=http://127.0.0.1:8002 nbgov sync --project {other_settings}" in err

@@ -371,8 +371,11 @@ def drop_bytecode_beside(root: str | Path, modules: list[str | Path]) -> list[Pa
     :func:`private_bytecode` covers every Python that inherits the build's environment; a child
     an approved step starts with ``-E``/``-I`` or an ``env=`` of its own does not, and would load
     a forged timestamp ``.pyc`` left beside a reviewed module (twelfth attack round, 02). With
-    none there, it compiles the reviewed source. Only what git does not track is removed (a
-    tracked file is part of the reviewed commit, never silently changed)."""
+    none there, it compiles the reviewed source. A ``__pycache__`` that is a link is removed (the
+    link, not what it names). One git tracks is refused (GateError): compiled code is reviewed
+    by no one, and the commit is never silently changed."""
+    from nbgov.core.errors import GateError, Location  # (only raised on rare paths)
+
     root = Path(root).resolve()
     found = []
     for module in modules:
@@ -380,7 +383,9 @@ def drop_bytecode_beside(root: str | Path, modules: list[str | Path]) -> list[Pa
         if path.suffix != ".py":
             continue
         cache = path.parent / "__pycache__"
-        if cache.is_dir() and not cache.is_symlink():
+        if cache.is_symlink():  # Python follows it (13th round, 01): the link itself goes
+            found.append(cache)
+        elif cache.is_dir():
             found += [p for p in cache.glob(f"{path.stem}.*.pyc") if p.is_file() or p.is_symlink()]
     if not found:
         return []
@@ -389,16 +394,18 @@ def drop_bytecode_beside(root: str | Path, modules: list[str | Path]) -> list[Pa
     known = tracked(root, *(p.relative_to(root).as_posix() for p in found)) or set()
     dropped = []
     for pyc in found:
-        if pyc.relative_to(root).as_posix() not in known:
-            try:
-                pyc.unlink()
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                from nbgov.core.errors import GateError, Location  # (only on this rare path)
-
-                raise GateError(f"cannot remove {pyc} ({exc.strerror}): a compiled file git does not track "
-                                "beside a reviewed module could run instead of it", Location(pyc),
-                                hint="delete the project's __pycache__ folders (or make them writable)") from None
-            dropped.append(pyc)
+        rel = pyc.relative_to(root).as_posix()
+        if rel in known or any(k.startswith(rel + "/") for k in known):
+            # compiled code is reviewed by no one, tracked or not (13th round, 02)
+            raise GateError(f"git tracks {rel}, compiled code beside a reviewed module: no review covers it",
+                            Location(pyc), hint=f"git rm -r --cached {rel} (Python compiles the reviewed source)")
+        try:
+            pyc.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise GateError(f"cannot remove {pyc} ({exc.strerror}): a compiled file git does not track "
+                            "beside a reviewed module could run instead of it", Location(pyc),
+                            hint="delete the project's __pycache__ folders (or make them writable)") from None
+        dropped.append(pyc)
     return dropped

@@ -128,14 +128,20 @@ def _send_left(other: Path, root: Path) -> int:
     # task recording in production (the other store would refuse it, or worse take it)
     store = safe_uri(load_config(root).resolved_tracking_uri())
     theirs = {_journal_store(j) for j in journals}
-    if theirs != {store}:
+    config = load_config(other)
+    # and the sync below sends to the store that checkout's settings name (13th round, 04)
+    target = safe_uri(config.resolved_tracking_uri())
+    if theirs != {store} or target != store:
         named = ", ".join(sorted(s or "an unnamed store (an older nbgov)" for s in theirs))
-        print(f"nbgov: left what a killed task left in {other}: its runs belong to {named}, this task "
-              f"records in {store} (a task recording there sends them, or `nbgov sync --project {other}` "
-              "with that store)", file=sys.stderr, flush=True)
+        where = (f"this task records in {store}" if theirs != {store}
+                 else f"that checkout's settings would send them to {target}")
+        fix = (f"`MLFLOW_TRACKING_URI={next(iter(theirs))} nbgov sync --project {other}`" if len(theirs) == 1
+               and None not in theirs else f"`nbgov sync --project {other}` with the store they belong to")
+        print(f"nbgov: left what a killed task left in {other}: its runs belong to {named}, {where} "
+              f"(a task recording there sends them, or {fix})", file=sys.stderr, flush=True)
         return 0
     try:
-        report = sync(load_config(other), wait=False)
+        report = sync(config, wait=False)
     except LockHeldError:
         return 0  # another task is sending it now
     except Exception as exc:  # noqa: BLE001 - a store down, a damaged journal: the next task tries again
